@@ -1,0 +1,462 @@
+//! The embedded filesystem backend.
+//!
+//! Layout under the root:
+//! - `objects/<seg>/<seg>/<last>@o`: one file per object, segments percent-encoded
+//!   ([`crate::key`]). The file is the object's bytes followed by a JSON metadata trailer,
+//!   its length (u32 LE) and a magic; data first means range reads need no offset arithmetic
+//!   and writes can stream before the ETag is known.
+//! - `tmp/`: files being written. A write becomes visible by one `rename`, after `fsync`.
+//! - `uploads/<id>/`: `info.json` and `<n>.part` files of multipart uploads.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::fs;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio_util::io::ReaderStream;
+
+use crate::key::{self, OBJECT_SUFFIX};
+use crate::types::paginate;
+use crate::{
+    ByteRange, ByteStream, CompletedPart, Error, GetObject, ListEntry, ListPage, ListRequest, ObjectAttrs, ObjectMeta,
+    ObjectStore, PartInfo, Result, UploadInfo, multipart_etag,
+};
+
+const MAGIC: &[u8; 4] = b"RSO1";
+const TRAILER_FIXED: u64 = 8;
+/// S3's smallest part size, for every part but the last.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Objects in a local directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UploadRecord {
+    key: String,
+    attrs: ObjectAttrs,
+    #[serde(with = "time::serde::rfc3339")]
+    initiated: OffsetDateTime,
+}
+
+/// Removes a temporary file unless the write it belongs to was committed, so a failed or
+/// cancelled upload (client gone, future dropped) leaves nothing behind.
+struct TempGuard(Option<PathBuf>);
+
+impl TempGuard {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl FsStore {
+    /// Opens (creating if needed) a store rooted at `root`, and clears temporary files that a
+    /// crash may have left.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the directories cannot be created.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        for d in ["objects", "tmp", "uploads"] {
+            fs::create_dir_all(root.join(d)).await.map_err(Error::io(format!("creating {}", root.join(d).display())))?;
+        }
+        let tmp = root.join("tmp");
+        if let Ok(mut rd) = fs::read_dir(&tmp).await {
+            while let Ok(Some(e)) = rd.next_entry().await {
+                let _ = fs::remove_file(e.path()).await;
+            }
+        }
+        Ok(Self { root })
+    }
+
+    fn object_path(&self, key: &str) -> Result<PathBuf> {
+        let mut p = self.root.join("objects");
+        p.extend(key::fs_components(key)?);
+        Ok(p)
+    }
+
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf> {
+        // Upload ids are ours (32 hex digits); anything else could name a path outside `uploads/`.
+        if upload_id.len() != 32 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::NoSuchUpload);
+        }
+        Ok(self.root.join("uploads").join(upload_id))
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        self.root.join("tmp").join(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Streams `body` into a new temporary file, appends the trailer `make_meta` builds from the
+    /// MD5 and size, syncs, and returns the armed guard with the metadata.
+    async fn write_temp<M: Serialize>(
+        &self,
+        mut body: ByteStream,
+        size: Option<u64>,
+        make_meta: impl FnOnce(String, u64) -> M,
+    ) -> Result<(TempGuard, M)> {
+        let tmp = self.temp_path();
+        let file = fs::File::create(&tmp).await.map_err(Error::io("creating temporary file"))?;
+        let guard = TempGuard(Some(tmp));
+        let mut w = BufWriter::with_capacity(READ_CHUNK, file);
+        let mut md5 = Md5::new();
+        let mut n: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Error::Body)?;
+            md5.update(&chunk);
+            n += chunk.len() as u64;
+            if let Some(s) = size
+                && n > s
+            {
+                return Err(Error::SizeMismatch { declared: s, actual: n });
+            }
+            w.write_all(&chunk).await.map_err(Error::io("writing temporary file"))?;
+        }
+        if let Some(s) = size
+            && n != s
+        {
+            return Err(Error::SizeMismatch { declared: s, actual: n });
+        }
+        let meta = make_meta(hex::encode(md5.finalize()), n);
+        finish_file(w, &meta).await?;
+        Ok((guard, meta))
+    }
+
+    /// Moves a finished temporary file into place, creating parent directories; retries once
+    /// if a concurrent delete pruned a parent in between.
+    async fn commit(&self, mut guard: TempGuard, dest: &Path) -> Result<()> {
+        let Some(tmp) = guard.0.clone() else { return Ok(()) };
+        let parent = dest.parent().unwrap_or(&self.root);
+        for attempt in 0..3 {
+            fs::create_dir_all(parent).await.map_err(Error::io("creating object directory"))?;
+            match fs::rename(&tmp, dest).await {
+                Ok(()) => {
+                    guard.disarm();
+                    sync_dir(parent).await;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 2 => {}
+                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory || e.raw_os_error() == Some(39) => {
+                    return Err(Error::InvalidKey("key collides with an existing directory"));
+                }
+                Err(e) => return Err(Error::io("committing object")(e)),
+            }
+        }
+        Err(Error::Io { context: "committing object".into(), source: std::io::ErrorKind::NotFound.into() })
+    }
+
+    async fn prune_dirs(&self, mut dir: Option<&Path>) {
+        let stop = self.root.join("objects");
+        while let Some(d) = dir {
+            if d == stop || !d.starts_with(&stop) || fs::remove_dir(d).await.is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+
+    async fn read_upload(&self, key: &str, upload_id: &str) -> Result<(PathBuf, UploadRecord)> {
+        let dir = self.upload_dir(upload_id)?;
+        let raw = match fs::read(dir.join("info.json")).await {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoSuchUpload),
+            Err(e) => return Err(Error::io("reading upload")(e)),
+        };
+        let rec: UploadRecord = serde_json::from_slice(&raw).map_err(|e| Error::Backend(format!("corrupt upload record: {e}")))?;
+        if rec.key != key {
+            return Err(Error::NoSuchUpload);
+        }
+        Ok((dir, rec))
+    }
+
+    async fn parts(&self, dir: &Path) -> Result<Vec<PartInfo>> {
+        let mut out = Vec::new();
+        let mut rd = fs::read_dir(dir).await.map_err(Error::io("listing parts"))?;
+        while let Some(e) = rd.next_entry().await.map_err(Error::io("listing parts"))? {
+            let name = e.file_name();
+            if name.to_string_lossy().ends_with(".part") {
+                let (_, info, _) = open_with_meta::<PartInfo>(&e.path()).await?;
+                out.push(info);
+            }
+        }
+        out.sort_by_key(|p| p.part_number);
+        Ok(out)
+    }
+
+    async fn walk(&self, dir: PathBuf, prefix_key: String, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        let mut stack = vec![(dir, prefix_key)];
+        while let Some((dir, base)) = stack.pop() {
+            let mut rd = match fs::read_dir(&dir).await {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("listing objects")(e)),
+            };
+            while let Some(e) = rd.next_entry().await.map_err(Error::io("listing objects"))? {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ft = e.file_type().await.map_err(Error::io("listing objects"))?;
+                if ft.is_dir() {
+                    if let Some(seg) = key::dir_segment(&name) {
+                        stack.push((e.path(), format!("{base}{seg}/")));
+                    }
+                } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
+                    && let Some(seg) = key::decode_segment(stem)
+                {
+                    out.push((format!("{base}{seg}"), e.path()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn finish_file<M: Serialize>(mut w: BufWriter<fs::File>, meta: &M) -> Result<()> {
+    let json = serde_json::to_vec(meta).map_err(|e| Error::Backend(format!("encoding metadata: {e}")))?;
+    let len = u32::try_from(json.len()).map_err(|_| Error::Backend("metadata too large".into()))?;
+    w.write_all(&json).await.map_err(Error::io("writing metadata"))?;
+    w.write_all(&len.to_le_bytes()).await.map_err(Error::io("writing metadata"))?;
+    w.write_all(MAGIC).await.map_err(Error::io("writing metadata"))?;
+    w.flush().await.map_err(Error::io("flushing object"))?;
+    w.get_mut().sync_all().await.map_err(Error::io("syncing object"))?;
+    Ok(())
+}
+
+async fn sync_dir(dir: &Path) {
+    if let Ok(f) = fs::File::open(dir).await {
+        let _ = f.sync_all().await;
+    }
+}
+
+/// Opens an object file and reads its trailer: the file, its metadata and the data length.
+async fn open_with_meta<M: for<'de> Deserialize<'de>>(path: &Path) -> Result<(fs::File, M, u64)> {
+    let mut f = match fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => return Err(Error::NotFound),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => return Err(Error::NotFound),
+        Err(e) => return Err(Error::io("opening object")(e)),
+    };
+    let corrupt = |what: &str| Error::Backend(format!("corrupt object file {}: {what}", path.display()));
+    let total = f.metadata().await.map_err(Error::io("reading object"))?.len();
+    if total < TRAILER_FIXED {
+        return Err(corrupt("too short"));
+    }
+    f.seek(SeekFrom::Start(total - TRAILER_FIXED)).await.map_err(Error::io("reading object"))?;
+    let mut fixed = [0u8; 8];
+    f.read_exact(&mut fixed).await.map_err(Error::io("reading object"))?;
+    if &fixed[4..] != MAGIC {
+        return Err(corrupt("bad magic"));
+    }
+    let meta_len = u64::from(u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]));
+    let data_len = total.checked_sub(TRAILER_FIXED + meta_len).ok_or_else(|| corrupt("bad trailer length"))?;
+    f.seek(SeekFrom::Start(data_len)).await.map_err(Error::io("reading object"))?;
+    let mut json = vec![0u8; usize::try_from(meta_len).map_err(|_| corrupt("trailer too large"))?];
+    f.read_exact(&mut json).await.map_err(Error::io("reading object"))?;
+    let meta = serde_json::from_slice(&json).map_err(|e| corrupt(&e.to_string()))?;
+    Ok((f, meta, data_len))
+}
+
+fn file_stream(file: fs::File, len: u64) -> ByteStream {
+    Box::pin(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
+}
+
+#[async_trait]
+impl ObjectStore for FsStore {
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let (_, meta, _) = open_with_meta::<ObjectMeta>(&self.object_path(key)?).await?;
+        Ok(meta)
+    }
+
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetObject> {
+        let (mut f, meta, len) = open_with_meta::<ObjectMeta>(&self.object_path(key)?).await?;
+        let range = range.map(|r| r.resolve(len)).transpose()?;
+        let (start, n) = match range {
+            Some((a, b)) => (a, b - a + 1),
+            None => (0, len),
+        };
+        f.seek(SeekFrom::Start(start)).await.map_err(Error::io("reading object"))?;
+        Ok(GetObject { meta, range, body: file_stream(f, n) })
+    }
+
+    async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> Result<ObjectMeta> {
+        let dest = self.object_path(key)?;
+        let (guard, meta) = self
+            .write_temp(body, size, |etag, size| ObjectMeta { size, etag, last_modified: now(), attrs })
+            .await?;
+        self.commit(guard, &dest).await?;
+        Ok(meta)
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.object_path(key)?;
+        match fs::remove_file(&path).await {
+            Ok(()) => {
+                self.prune_dirs(path.parent()).await;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => Ok(()),
+            Err(e) => Err(Error::io("deleting object")(e)),
+        }
+    }
+
+    async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        // Walk only below the deepest directory the prefix fully names.
+        let (dir_key, _) = req.prefix.rsplit_once('/').unwrap_or(("", ""));
+        let mut dir = self.root.join("objects");
+        let mut base = String::new();
+        if !req.prefix.contains('/') {
+            // Whole tree.
+        } else {
+            for seg in dir_key.split('/') {
+                dir.push(if seg.is_empty() { key::EMPTY_SEGMENT.to_owned() } else { key::encode_segment(seg) });
+                base.push_str(seg);
+                base.push('/');
+            }
+        }
+        let mut found = Vec::new();
+        self.walk(dir, base, &mut found).await?;
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let entries = found
+            .iter()
+            .map(|(k, _)| ListEntry { key: k.clone(), size: 0, etag: String::new(), last_modified: OffsetDateTime::UNIX_EPOCH })
+            .collect();
+        let mut page = paginate(entries, req);
+        for e in &mut page.entries {
+            // Objects deleted since the walk simply keep placeholder metadata out of the page.
+            if let Ok(m) = self.head(&e.key).await {
+                e.size = m.size;
+                e.etag = m.etag;
+                e.last_modified = m.last_modified;
+            }
+        }
+        Ok(page)
+    }
+
+    async fn copy(&self, src: &str, dst: &str, attrs: Option<ObjectAttrs>) -> Result<ObjectMeta> {
+        let got = self.get(src, None).await?;
+        let size = got.meta.size;
+        let attrs = attrs.unwrap_or(got.meta.attrs);
+        self.put(dst, got.body, Some(size), attrs).await
+    }
+
+    async fn create_multipart(&self, key: &str, attrs: ObjectAttrs) -> Result<String> {
+        key::validate(key)?;
+        self.object_path(key)?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = self.upload_dir(&id)?;
+        fs::create_dir_all(&dir).await.map_err(Error::io("creating upload"))?;
+        let rec = UploadRecord { key: key.to_owned(), attrs, initiated: now() };
+        let json = serde_json::to_vec(&rec).map_err(|e| Error::Backend(e.to_string()))?;
+        fs::write(dir.join("info.json"), json).await.map_err(Error::io("creating upload"))?;
+        Ok(id)
+    }
+
+    async fn upload_part(&self, key: &str, upload_id: &str, part_number: u32, body: ByteStream, size: Option<u64>) -> Result<PartInfo> {
+        if !(1..=10_000).contains(&part_number) {
+            return Err(Error::InvalidPart(format!("part number {part_number} is outside 1..=10000")));
+        }
+        let (dir, _) = self.read_upload(key, upload_id).await?;
+        let (guard, info) = self
+            .write_temp(body, size, |etag, size| PartInfo { part_number, etag, size, last_modified: now() })
+            .await?;
+        // The upload may have been aborted while the part streamed in.
+        if fs::metadata(dir.join("info.json")).await.is_err() {
+            return Err(Error::NoSuchUpload);
+        }
+        self.commit(guard, &dir.join(format!("{part_number}.part"))).await?;
+        Ok(info)
+    }
+
+    async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[CompletedPart]) -> Result<ObjectMeta> {
+        let (dir, rec) = self.read_upload(key, upload_id).await?;
+        if parts.is_empty() {
+            return Err(Error::InvalidPart("no parts given".into()));
+        }
+        if parts.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+            return Err(Error::InvalidPartOrder);
+        }
+        let stored = self.parts(&dir).await?;
+        let mut chosen = Vec::with_capacity(parts.len());
+        for (i, p) in parts.iter().enumerate() {
+            let s = stored
+                .iter()
+                .find(|s| s.part_number == p.part_number)
+                .ok_or_else(|| Error::InvalidPart(format!("part {} was not uploaded", p.part_number)))?;
+            if s.etag != p.etag.trim_matches('"') {
+                return Err(Error::InvalidPart(format!("part {} has a different ETag", p.part_number)));
+            }
+            if i + 1 < parts.len() && s.size < MIN_PART_SIZE {
+                return Err(Error::InvalidPart(format!("EntityTooSmall: part {} is smaller than 5 MiB", p.part_number)));
+            }
+            chosen.push(s.clone());
+        }
+        let etags: Vec<&str> = chosen.iter().map(|p| p.etag.as_str()).collect();
+        let etag = multipart_etag(&etags)?;
+        let size: u64 = chosen.iter().map(|p| p.size).sum();
+        let tmp = self.temp_path();
+        let file = fs::File::create(&tmp).await.map_err(Error::io("creating temporary file"))?;
+        let guard = TempGuard(Some(tmp));
+        let mut w = BufWriter::with_capacity(READ_CHUNK, file);
+        for p in &chosen {
+            let (mut f, _, len) = open_with_meta::<PartInfo>(&dir.join(format!("{}.part", p.part_number))).await?;
+            f.seek(SeekFrom::Start(0)).await.map_err(Error::io("reading part"))?;
+            let mut r = f.take(len);
+            tokio::io::copy(&mut r, &mut w).await.map_err(Error::io("assembling parts"))?;
+        }
+        let meta = ObjectMeta { size, etag, last_modified: now(), attrs: rec.attrs };
+        finish_file(w, &meta).await?;
+        let dest = self.object_path(key)?;
+        self.commit(guard, &dest).await?;
+        let _ = fs::remove_dir_all(&dir).await;
+        Ok(meta)
+    }
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
+        let (dir, _) = self.read_upload(key, upload_id).await?;
+        fs::remove_dir_all(&dir).await.map_err(Error::io("aborting upload"))
+    }
+
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<PartInfo>> {
+        let (dir, _) = self.read_upload(key, upload_id).await?;
+        self.parts(&dir).await
+    }
+
+    async fn list_uploads(&self, prefix: &str) -> Result<Vec<UploadInfo>> {
+        let mut out = Vec::new();
+        let mut rd = fs::read_dir(self.root.join("uploads")).await.map_err(Error::io("listing uploads"))?;
+        while let Some(e) = rd.next_entry().await.map_err(Error::io("listing uploads"))? {
+            let Ok(raw) = fs::read(e.path().join("info.json")).await else { continue };
+            let Ok(rec) = serde_json::from_slice::<UploadRecord>(&raw) else { continue };
+            if rec.key.starts_with(prefix) {
+                out.push(UploadInfo { key: rec.key, upload_id: e.file_name().to_string_lossy().into_owned(), initiated: rec.initiated });
+            }
+        }
+        out.sort_by(|a, b| (&a.key, a.initiated).cmp(&(&b.key, b.initiated)));
+        Ok(out)
+    }
+
+    async fn health(&self) -> Result<()> {
+        fs::metadata(self.root.join("objects")).await.map(|_| ()).map_err(Error::io("checking store root"))
+    }
+}
+
+fn now() -> OffsetDateTime {
+    // S3 reports whole seconds; keeping sub-seconds would make Last-Modified and
+    // If-Modified-Since comparisons disagree.
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}

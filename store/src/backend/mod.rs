@@ -1,0 +1,1 @@
+pub mod fs; pub mod s3;

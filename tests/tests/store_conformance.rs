@@ -1,0 +1,289 @@
+//! One conformance suite, run against both backends: the embedded fs store and the S3 store
+//! talking over loopback to a real S3 server (s3s-fs).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use md5::{Digest, Md5};
+use rustshare_store::{
+    ByteRange, ByteStream, CompletedPart, Error, FsStore, ListRequest, ObjectAttrs, ObjectStore,
+};
+use rustshare_tests::S3Peer;
+
+struct Backend {
+    store: Arc<dyn ObjectStore>,
+    fs_root: Option<tempfile::TempDir>,
+    _peer: Option<S3Peer>,
+}
+
+async fn fs_backend() -> Backend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FsStore::open(dir.path()).await.expect("open fs store");
+    Backend { store: Arc::new(store), fs_root: Some(dir), _peer: None }
+}
+
+async fn s3_backend() -> Backend {
+    let peer = S3Peer::start("backend").await;
+    let store = peer.store("backend", "root/");
+    Backend { store: Arc::new(store), fs_root: None, _peer: Some(peer) }
+}
+
+fn body(data: &[u8]) -> ByteStream {
+    let chunks: Vec<std::io::Result<Bytes>> = data.chunks(7000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    Box::pin(futures::stream::iter(chunks))
+}
+
+/// A body that yields some bytes and then fails, as a client that hangs up would.
+fn failing_body(data: &[u8]) -> ByteStream {
+    let first = Bytes::copy_from_slice(&data[..data.len() / 2]);
+    Box::pin(futures::stream::iter(vec![Ok(first), Err(std::io::Error::other("client went away"))]))
+}
+
+async fn read_all(mut s: ByteStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(c) = s.next().await {
+        out.extend_from_slice(&c.expect("body chunk"));
+    }
+    out
+}
+
+fn md5_hex(d: &[u8]) -> String {
+    hex::encode(Md5::digest(d))
+}
+
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+async fn put(s: &dyn ObjectStore, key: &str, d: &[u8]) {
+    s.put(key, body(d), Some(d.len() as u64), ObjectAttrs::default()).await.expect("put");
+}
+
+async fn put_get_head_roundtrip(b: Backend) {
+    let s = &*b.store;
+    let d = data(100_000, 1);
+    let mut attrs = ObjectAttrs {
+        content_type: Some("application/gzip".into()),
+        cache_control: Some("public, max-age=60".into()),
+        content_disposition: Some("attachment; filename=\"a.tgz\"".into()),
+        ..Default::default()
+    };
+    attrs.user_metadata.insert("build".into(), "42".into());
+    let m = s.put("releases/v1/a.tgz", body(&d), Some(d.len() as u64), attrs.clone()).await.expect("put");
+    assert_eq!(m.etag, md5_hex(&d));
+    assert_eq!(m.size, d.len() as u64);
+    let h = s.head("releases/v1/a.tgz").await.expect("head");
+    assert_eq!(h.etag, m.etag);
+    assert_eq!(h.size, 100_000);
+    assert_eq!(h.attrs.content_type, attrs.content_type);
+    assert_eq!(h.attrs.cache_control, attrs.cache_control);
+    assert_eq!(h.attrs.content_disposition, attrs.content_disposition);
+    assert_eq!(h.attrs.user_metadata.get("build").map(String::as_str), Some("42"));
+    let g = s.get("releases/v1/a.tgz", None).await.expect("get");
+    assert_eq!(g.range, None);
+    assert_eq!(read_all(g.body).await, d);
+    // Keys that differ only around separators are distinct objects. (s3s-fs maps keys to plain
+    // paths and cannot hold `a` beside `a/b`, so only our own fs backend is held to this.)
+    if b.fs_root.is_some() {
+        put(s, "releases/v1", b"file beside a directory").await;
+        put(s, "releases/v1/", b"").await;
+        assert_eq!(s.head("releases/v1").await.expect("head").size, 23);
+        assert_eq!(s.head("releases/v1/").await.expect("head").size, 0);
+    }
+    assert!(matches!(s.head("releases/v2/a.tgz").await, Err(Error::NotFound)));
+    assert!(matches!(s.get("nope", None).await, Err(Error::NotFound)));
+}
+
+async fn ranges(b: Backend) {
+    let s = &*b.store;
+    let d = data(10_000, 2);
+    put(s, "r/obj", &d).await;
+    for (r, want) in [
+        (ByteRange::FromTo(0, 0), &d[0..1]),
+        (ByteRange::FromTo(100, 199), &d[100..200]),
+        (ByteRange::FromTo(9_990, 20_000), &d[9_990..]),
+        (ByteRange::From(9_000), &d[9_000..]),
+        (ByteRange::Suffix(10), &d[9_990..]),
+    ] {
+        let g = s.get("r/obj", Some(r)).await.expect("ranged get");
+        assert_eq!(read_all(g.body).await, want, "{r:?}");
+        assert_eq!(g.meta.size, 10_000);
+    }
+    assert!(matches!(s.get("r/obj", Some(ByteRange::From(10_000))).await, Err(Error::InvalidRange { size: 10_000 })));
+}
+
+async fn overwrite_and_delete(b: Backend) {
+    let s = &*b.store;
+    let old = data(300_000, 3);
+    let new = data(200_000, 4);
+    put(s, "o/k", &old).await;
+    // A reader that started before an overwrite still gets the whole old object.
+    let reader = s.get("o/k", None).await.expect("get");
+    put(s, "o/k", &new).await;
+    let got = read_all(reader.body).await;
+    assert!(got == old || got == new, "reader saw a mix of two versions");
+    assert_eq!(read_all(s.get("o/k", None).await.expect("get").body).await, new);
+    s.delete("o/k").await.expect("delete");
+    assert!(matches!(s.head("o/k").await, Err(Error::NotFound)));
+    s.delete("o/k").await.expect("deleting a missing key succeeds");
+}
+
+async fn failed_uploads_leave_nothing(b: Backend) {
+    let s = &*b.store;
+    let d = data(50_000, 5);
+    let err = s.put("f/cut", failing_body(&d), Some(d.len() as u64), ObjectAttrs::default()).await;
+    assert!(err.is_err(), "a failed body must fail the put");
+    assert!(matches!(s.head("f/cut").await, Err(Error::NotFound)));
+    // A failed overwrite keeps the previous version.
+    put(s, "f/keep", b"version one").await;
+    let _ = s.put("f/keep", failing_body(&d), Some(d.len() as u64), ObjectAttrs::default()).await;
+    assert_eq!(read_all(s.get("f/keep", None).await.expect("get").body).await, b"version one");
+    // Declared size that the body does not match.
+    let short = s.put("f/short", body(b"12345"), Some(10), ObjectAttrs::default()).await;
+    assert!(short.is_err());
+    assert!(matches!(s.head("f/short").await, Err(Error::NotFound)));
+    if let Some(root) = &b.fs_root {
+        let leftovers = std::fs::read_dir(root.path().join("tmp")).expect("tmp dir").count();
+        assert_eq!(leftovers, 0, "temporary files left behind");
+    }
+}
+
+async fn invalid_keys(b: Backend) {
+    let s = &*b.store;
+    let long = "k".repeat(1025);
+    for k in ["../escape", "a/../../b", "a\0b", "/abs", "a\\b", "", long.as_str()] {
+        let r = s.put(k, body(b"x"), Some(1), ObjectAttrs::default()).await;
+        assert!(matches!(r, Err(Error::InvalidKey(_))), "{k:?}: {r:?}");
+        assert!(matches!(s.head(k).await, Err(Error::InvalidKey(_))));
+    }
+    if let Some(root) = &b.fs_root {
+        assert!(!root.path().join("escape").exists());
+        assert!(!root.path().parent().expect("parent").join("escape").exists());
+    }
+}
+
+async fn listing(b: Backend) {
+    let s = &*b.store;
+    for k in ["p/a/1", "p/a/2", "p/b", "p/c/x/1", "p/d", "q/other"] {
+        put(s, k, k.as_bytes()).await;
+    }
+    let all = s.list(&ListRequest { prefix: "p/".into(), max_keys: 1000, ..Default::default() }).await.expect("list");
+    let keys: Vec<_> = all.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["p/a/1", "p/a/2", "p/b", "p/c/x/1", "p/d"]);
+    assert_eq!(all.entries[2].size, 3);
+    // s3s-fs leaves ETag out of listings; every backend that sends one must send the right one.
+    assert!(all.entries[2].etag == md5_hex(b"p/b") || (b.fs_root.is_none() && all.entries[2].etag.is_empty()));
+    assert!(!all.is_truncated);
+
+    let req = ListRequest { prefix: "p/".into(), delimiter: Some("/".into()), max_keys: 1000, ..Default::default() };
+    let d = s.list(&req).await.expect("list");
+    assert_eq!(d.common_prefixes, ["p/a/", "p/c/"]);
+    assert_eq!(d.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["p/b", "p/d"]);
+
+    // Page through two at a time and get every key exactly once.
+    let mut seen = Vec::new();
+    let mut req = ListRequest { prefix: "p/".into(), max_keys: 2, ..Default::default() };
+    for _ in 0..10 {
+        let page = s.list(&req).await.expect("list");
+        seen.extend(page.entries.iter().map(|e| e.key.clone()));
+        if !page.is_truncated {
+            break;
+        }
+        req.start_after = page.next_marker.clone();
+    }
+    assert_eq!(seen, keys);
+    let partial = s.list(&ListRequest { prefix: "p/a".into(), max_keys: 1000, ..Default::default() }).await.expect("list");
+    assert_eq!(partial.entries.len(), 2);
+}
+
+async fn copying(b: Backend) {
+    let s = &*b.store;
+    let d = data(70_000, 6);
+    let attrs = ObjectAttrs { content_type: Some("text/plain".into()), ..Default::default() };
+    s.put("c/src", body(&d), Some(d.len() as u64), attrs).await.expect("put");
+    let m = s.copy("c/src", "c/dst", None).await.expect("copy");
+    assert_eq!(m.etag, md5_hex(&d));
+    assert_eq!(s.head("c/dst").await.expect("head").attrs.content_type.as_deref(), Some("text/plain"));
+    let replaced = ObjectAttrs { content_type: Some("application/json".into()), ..Default::default() };
+    s.copy("c/src", "c/dst2", Some(replaced)).await.expect("copy");
+    assert_eq!(s.head("c/dst2").await.expect("head").attrs.content_type.as_deref(), Some("application/json"));
+    assert_eq!(read_all(s.get("c/dst2", None).await.expect("get").body).await, d);
+    assert!(matches!(s.copy("c/missing", "c/x", None).await, Err(Error::NotFound)));
+}
+
+async fn multipart(b: Backend) {
+    let s = &*b.store;
+    let p1 = data(5 * 1024 * 1024, 7);
+    let p2 = data(1234, 8);
+    let attrs = ObjectAttrs { content_type: Some("application/x-tar".into()), ..Default::default() };
+    let id = s.create_multipart("m/big.tar", attrs).await.expect("create");
+    let i2 = s.upload_part("m/big.tar", &id, 2, body(&p2), Some(p2.len() as u64)).await.expect("part 2");
+    let i1 = s.upload_part("m/big.tar", &id, 1, body(&p1), Some(p1.len() as u64)).await.expect("part 1");
+    assert_eq!(i1.etag, md5_hex(&p1));
+    let parts = s.list_parts("m/big.tar", &id).await.expect("list parts");
+    assert_eq!(parts.iter().map(|p| (p.part_number, p.size)).collect::<Vec<_>>(), [(1, p1.len() as u64), (2, 1234)]);
+    match s.list_uploads("m/").await {
+        Ok(ups) => {
+            assert!(ups.iter().any(|u| u.upload_id == id && u.key == "m/big.tar"));
+            assert!(s.list_uploads("zzz/").await.expect("list uploads").is_empty());
+        }
+        // s3s-fs does not implement ListMultipartUploads; the store must say so, not invent a list.
+        Err(Error::Unsupported(_)) if b.fs_root.is_none() => {}
+        Err(e) => panic!("list uploads: {e}"),
+    }
+
+    let wrong = [CompletedPart { part_number: 1, etag: i1.etag.clone() }, CompletedPart { part_number: 2, etag: "0".repeat(32) }];
+    assert!(matches!(s.complete_multipart("m/big.tar", &id, &wrong).await, Err(Error::InvalidPart(_))));
+    assert!(matches!(s.head("m/big.tar").await, Err(Error::NotFound)));
+
+    let done = [CompletedPart { part_number: 1, etag: format!("\"{}\"", i1.etag) }, CompletedPart { part_number: 2, etag: i2.etag.clone() }];
+    let m = s.complete_multipart("m/big.tar", &id, &done).await.expect("complete");
+    assert!(m.etag.ends_with("-2"), "{}", m.etag);
+    assert_eq!(m.size, (p1.len() + p2.len()) as u64);
+    let got = read_all(s.get("m/big.tar", None).await.expect("get").body).await;
+    assert_eq!(got.len(), p1.len() + p2.len());
+    assert!(got[..p1.len()] == p1[..] && got[p1.len()..] == p2[..]);
+    assert_eq!(s.head("m/big.tar").await.expect("head").attrs.content_type.as_deref(), Some("application/x-tar"));
+    assert!(matches!(s.list_parts("m/big.tar", &id).await, Err(Error::NoSuchUpload)));
+
+    let id2 = s.create_multipart("m/aborted", ObjectAttrs::default()).await.expect("create");
+    s.upload_part("m/aborted", &id2, 1, body(b"abc"), Some(3)).await.expect("part");
+    s.abort_multipart("m/aborted", &id2).await.expect("abort");
+    assert!(matches!(s.upload_part("m/aborted", &id2, 2, body(b"x"), Some(1)).await, Err(Error::NoSuchUpload)));
+    assert!(matches!(s.head("m/aborted").await, Err(Error::NotFound)));
+}
+
+async fn health(b: Backend) {
+    b.store.health().await.expect("healthy");
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod fs_backend {
+            $(#[tokio::test] async fn $name() { super::$name(super::fs_backend().await).await })*
+        }
+        mod s3_backend {
+            $(#[tokio::test] async fn $name() { super::$name(super::s3_backend().await).await })*
+        }
+    };
+}
+
+suite!(put_get_head_roundtrip, ranges, overwrite_and_delete, failed_uploads_leave_nothing, invalid_keys, listing, copying, multipart, health);
+
+#[tokio::test]
+async fn s3_backend_reports_unreachable_backend() {
+    let peer = S3Peer::start("b").await;
+    let mut cfg = peer.store_config("b", "");
+    cfg.endpoint = "http://127.0.0.1:1".into();
+    let s = rustshare_store::S3Store::new(&cfg);
+    assert!(matches!(s.health().await, Err(Error::Backend(_))));
+}
+
+#[tokio::test]
+async fn fs_upload_ids_cannot_name_paths() {
+    let b = fs_backend().await;
+    for id in ["../../objects", "0123", &"g".repeat(32)] {
+        assert!(matches!(b.store.list_parts("k", id).await, Err(Error::NoSuchUpload)));
+    }
+}
