@@ -354,6 +354,22 @@ impl ObjectStore for S3Store {
     }
 
     async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[CompletedPart]) -> Result<ObjectMeta> {
+        if parts.is_empty() {
+            return Err(Error::InvalidPart("no parts given".into()));
+        }
+        if parts.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+            return Err(Error::InvalidPartOrder);
+        }
+        // Not every S3 server checks the named parts (s3s-fs does not); checking here keeps a
+        // wrong ETag from silently assembling the wrong bytes.
+        let stored = self.list_parts(key, upload_id).await?;
+        for p in parts {
+            match stored.iter().find(|s| s.part_number == p.part_number) {
+                Some(s) if s.etag == p.etag.trim_matches('"') => {}
+                Some(_) => return Err(Error::InvalidPart(format!("part {} has a different ETag", p.part_number))),
+                None => return Err(Error::InvalidPart(format!("part {} was not uploaded", p.part_number))),
+            }
+        }
         let parts = parts
             .iter()
             .map(|p| SdkPart::builder().part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX)).e_tag(format!("\"{}\"", p.etag.trim_matches('"'))).build())
