@@ -1,1 +1,15 @@
-pub fn x(){}
+//! RustShare's domain: tenants, Object Spaces, scoped S3 identities and what they may do,
+//! sealed secrets, admin tokens, quotas and usage, and the audit log.
+//!
+//! [`policy`] and [`model`] are pure; [`db`] is the only place that touches SQLite;
+//! [`Control`] ties them together for the edge.
+
+pub mod db;
+mod error;
+pub mod model;
+pub mod policy;
+pub mod seal;
+mod service;
+
+pub use error::{Error, Result};
+pub use service::{Control, CreatedIdentity, Credential, NewIdentity, NewSpace, Reservation};

@@ -1,0 +1,553 @@
+//! Persistence. [`Repo`] is what the domain needs; [`SqliteRepo`] implements it on an embedded
+//! SQLite database (WAL). A PostgreSQL implementation for multi-node deployments implements
+//! the same trait.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use time::OffsetDateTime;
+
+use crate::model::{AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, Space, Tenant, Usage};
+use crate::{Error, Result};
+
+/// A multipart upload the edge started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// Upload id (the backend's).
+    pub upload_id: String,
+    /// Space.
+    pub space_id: String,
+    /// Key inside the space.
+    pub key: String,
+    /// Identity that started it.
+    pub identity_id: String,
+    /// Start time.
+    pub initiated: OffsetDateTime,
+}
+
+/// A stored part of an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    /// Part number.
+    pub part_number: u32,
+    /// Size.
+    pub size: u64,
+    /// ETag (MD5 hex).
+    pub etag: String,
+}
+
+/// The persistence interface of the control module.
+#[allow(missing_docs)]
+pub trait Repo: Send + Sync + 'static {
+    fn insert_tenant(&self, t: &Tenant) -> Result<()>;
+    fn tenant(&self, id_or_name: &str) -> Result<Option<Tenant>>;
+    fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    fn insert_token(&self, id: &str, tenant_id: Option<&str>, name: &str, hash: &str, now: OffsetDateTime) -> Result<()>;
+    fn token_by_hash(&self, hash: &str) -> Result<Option<AdminPrincipal>>;
+    fn operator_token_count(&self) -> Result<u64>;
+    fn insert_space(&self, s: &Space) -> Result<()>;
+    fn space(&self, id: &str) -> Result<Option<Space>>;
+    fn space_by_bucket(&self, bucket: &str) -> Result<Option<Space>>;
+    fn space_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Space>>;
+    fn list_spaces(&self, tenant_id: Option<&str>) -> Result<Vec<Space>>;
+    fn set_space_disabled(&self, id: &str, at: Option<OffsetDateTime>) -> Result<()>;
+    fn set_space_quota(&self, id: &str, quota: Option<u64>) -> Result<()>;
+    fn insert_identity(&self, i: &Identity, sealed: &[u8]) -> Result<()>;
+    fn identity(&self, id: &str) -> Result<Option<Identity>>;
+    fn identity_by_key(&self, access_key_id: &str) -> Result<Option<(Identity, Vec<u8>)>>;
+    fn list_identities(&self, space_id: &str) -> Result<Vec<Identity>>;
+    fn revoke_identity(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    fn rotate_identity(&self, id: &str, sealed: &[u8], at: OffsetDateTime) -> Result<()>;
+    fn touch_identity(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    fn usage(&self, space_id: &str) -> Result<Usage>;
+    /// Records an object's size; returns the size it replaced.
+    fn record_object(&self, space_id: &str, key: &str, size: u64) -> Result<Option<u64>>;
+    /// Forgets an object; returns its size if it was known.
+    fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
+    fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
+    fn insert_upload(&self, u: &UploadRecord) -> Result<()>;
+    fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>>;
+    fn record_part(&self, upload_id: &str, p: &PartRecord) -> Result<()>;
+    fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
+    /// Removes an upload and its parts.
+    fn remove_upload(&self, upload_id: &str) -> Result<()>;
+    fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>>;
+    fn insert_audit(&self, events: &[(OffsetDateTime, NewAuditEvent)]) -> Result<()>;
+    fn query_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>>;
+    fn ping(&self) -> Result<()>;
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema. Times are unix seconds.
+    "CREATE TABLE tenants(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+     CREATE TABLE admin_tokens(id TEXT PRIMARY KEY, tenant_id TEXT REFERENCES tenants(id), name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER);
+     CREATE TABLE spaces(id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), workspace_id TEXT,
+        name TEXT NOT NULL, bucket TEXT NOT NULL UNIQUE, base_prefix TEXT NOT NULL, visibility TEXT NOT NULL,
+        purpose TEXT NOT NULL, quota_bytes INTEGER, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,
+        disabled_at INTEGER, UNIQUE(tenant_id, name));
+     CREATE TABLE identities(id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id), name TEXT NOT NULL, access_key_id TEXT NOT NULL UNIQUE,
+        secret_sealed BLOB NOT NULL, mode TEXT NOT NULL, allowed_prefix TEXT NOT NULL, expires_at INTEGER,
+        last_used_at INTEGER, revoked_at INTEGER, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,
+        rotated_at INTEGER, UNIQUE(space_id, name));
+     CREATE TABLE objects(space_id TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
+        PRIMARY KEY(space_id, key)) WITHOUT ROWID;
+     CREATE TABLE usage(space_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL DEFAULT 0, objects INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE uploads(upload_id TEXT PRIMARY KEY, space_id TEXT NOT NULL, key TEXT NOT NULL,
+        identity_id TEXT NOT NULL, initiated INTEGER NOT NULL);
+     CREATE INDEX uploads_space ON uploads(space_id, key);
+     CREATE TABLE upload_parts(upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,
+        etag TEXT NOT NULL, PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;
+     CREATE TABLE audit_events(id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, tenant_id TEXT,
+        space_id TEXT, identity_id TEXT, actor TEXT NOT NULL, kind TEXT NOT NULL, operation TEXT NOT NULL,
+        object_key TEXT, source_ip TEXT, user_agent TEXT, status TEXT NOT NULL, bytes INTEGER NOT NULL,
+        detail TEXT);
+     CREATE INDEX audit_tenant ON audit_events(tenant_id, ts);
+     CREATE INDEX audit_space ON audit_events(space_id, ts);",
+];
+
+/// The embedded SQLite implementation.
+#[derive(Debug)]
+pub struct SqliteRepo {
+    conn: Mutex<Connection>,
+}
+
+fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_ts(v: Option<i64>) -> Option<OffsetDateTime> {
+    v.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+}
+
+fn req_ts(v: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(v).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn parse_enum<T: std::str::FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let s: String = row.get(idx)?;
+    s.parse().map_err(|_| rusqlite::Error::InvalidColumnType(idx, s, rusqlite::types::Type::Text))
+}
+
+const SPACE_COLS: &str = "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at";
+
+fn space_row(r: &Row<'_>) -> rusqlite::Result<Space> {
+    Ok(Space {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        workspace_id: r.get(2)?,
+        name: r.get(3)?,
+        bucket: r.get(4)?,
+        base_prefix: r.get(5)?,
+        visibility: parse_enum(r, 6)?,
+        purpose: parse_enum(r, 7)?,
+        quota_bytes: r.get::<_, Option<i64>>(8)?.map(u),
+        created_by: r.get(9)?,
+        created_at: req_ts(r.get(10)?),
+        disabled_at: from_ts(r.get(11)?),
+    })
+}
+
+const IDENT_COLS: &str = "id, tenant_id, space_id, name, access_key_id, mode, allowed_prefix, expires_at, last_used_at, revoked_at, created_by, created_at, rotated_at, secret_sealed";
+
+fn ident_row(r: &Row<'_>) -> rusqlite::Result<Identity> {
+    Ok(Identity {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        space_id: r.get(2)?,
+        name: r.get(3)?,
+        access_key_id: r.get(4)?,
+        mode: parse_enum(r, 5)?,
+        allowed_prefix: r.get(6)?,
+        expires_at: from_ts(r.get(7)?),
+        last_used_at: from_ts(r.get(8)?),
+        revoked_at: from_ts(r.get(9)?),
+        created_by: r.get(10)?,
+        created_at: req_ts(r.get(11)?),
+        rotated_at: from_ts(r.get(12)?),
+    })
+}
+
+fn tenant_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: req_ts(r.get(2)?) })
+}
+
+fn upload_row(r: &Row<'_>) -> rusqlite::Result<UploadRecord> {
+    Ok(UploadRecord { upload_id: r.get(0)?, space_id: r.get(1)?, key: r.get(2)?, identity_id: r.get(3)?, initiated: req_ts(r.get(4)?) })
+}
+
+fn map_unique(e: rusqlite::Error, what: &str) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            Error::Conflict(format!("{what} already exists"))
+        }
+        other => Error::Db(other),
+    }
+}
+
+impl SqliteRepo {
+    /// Opens (creating and migrating) the database at `path`.
+    ///
+    /// # Errors
+    /// [`Error::Db`] if it cannot be opened or migrated.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database, for tests.
+    ///
+    /// # Errors
+    /// [`Error::Db`] on failure.
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map(|v| usize::try_from(v).unwrap_or(0))?;
+        for (n, m) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", i64::try_from(n + 1).unwrap_or(0))?;
+            tx.commit()?;
+        }
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        // A poisoned lock means a panic mid-transaction; SQLite rolled it back, so the
+        // connection is still consistent.
+        let mut c = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut c)
+    }
+}
+
+impl Repo for SqliteRepo {
+    fn insert_tenant(&self, t: &Tenant) -> Result<()> {
+        self.with(|c| {
+            c.execute("INSERT INTO tenants(id, name, created_at) VALUES (?1, ?2, ?3)", params![t.id, t.name, ts(t.created_at)])
+                .map_err(|e| map_unique(e, "a tenant with this name"))?;
+            Ok(())
+        })
+    }
+
+    fn tenant(&self, id_or_name: &str) -> Result<Option<Tenant>> {
+        self.with(|c| Ok(c.query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1 OR name = ?1", [id_or_name], tenant_row).optional()?))
+    }
+
+    fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT id, name, created_at FROM tenants ORDER BY name")?;
+            Ok(st.query_map([], tenant_row)?.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn insert_token(&self, id: &str, tenant_id: Option<&str>, name: &str, hash: &str, now: OffsetDateTime) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO admin_tokens(id, tenant_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, tenant_id, name, hash, ts(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn token_by_hash(&self, hash: &str) -> Result<Option<AdminPrincipal>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT id, name, tenant_id FROM admin_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
+                [hash],
+                |r| Ok(AdminPrincipal { token_id: r.get(0)?, name: r.get(1)?, tenant_id: r.get(2)? }),
+            )
+            .optional()?)
+        })
+    }
+
+    fn operator_token_count(&self) -> Result<u64> {
+        self.with(|c| Ok(u(c.query_row("SELECT COUNT(*) FROM admin_tokens WHERE tenant_id IS NULL AND revoked_at IS NULL", [], |r| r.get(0))?)))
+    }
+
+    fn insert_space(&self, s: &Space) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                &format!("INSERT INTO spaces({SPACE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    s.id, s.tenant_id, s.workspace_id, s.name, s.bucket, s.base_prefix, s.visibility.as_str(),
+                    s.purpose.as_str(), s.quota_bytes.map(i), s.created_by, ts(s.created_at), s.disabled_at.map(ts)
+                ],
+            )
+            .map_err(|e| map_unique(e, "a space with this name or bucket"))?;
+            tx.execute("INSERT INTO usage(space_id) VALUES (?1)", [&s.id])?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn space(&self, id: &str) -> Result<Option<Space>> {
+        self.with(|c| Ok(c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE id = ?1"), [id], space_row).optional()?))
+    }
+
+    fn space_by_bucket(&self, bucket: &str) -> Result<Option<Space>> {
+        self.with(|c| Ok(c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE bucket = ?1"), [bucket], space_row).optional()?))
+    }
+
+    fn space_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Space>> {
+        self.with(|c| {
+            Ok(c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE tenant_id = ?1 AND name = ?2"), [tenant_id, name], space_row)
+                .optional()?)
+        })
+    }
+
+    fn list_spaces(&self, tenant_id: Option<&str>) -> Result<Vec<Space>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!("SELECT {SPACE_COLS} FROM spaces WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, name"))?;
+            Ok(st.query_map([tenant_id], space_row)?.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn set_space_disabled(&self, id: &str, at: Option<OffsetDateTime>) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE spaces SET disabled_at = ?2 WHERE id = ?1", params![id, at.map(ts)])?;
+            Ok(())
+        })
+    }
+
+    fn set_space_quota(&self, id: &str, quota: Option<u64>) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE spaces SET quota_bytes = ?2 WHERE id = ?1", params![id, quota.map(i)])?;
+            Ok(())
+        })
+    }
+
+    fn insert_identity(&self, x: &Identity, sealed: &[u8]) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!("INSERT INTO identities({IDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+                params![
+                    x.id, x.tenant_id, x.space_id, x.name, x.access_key_id, x.mode.as_str(), x.allowed_prefix,
+                    x.expires_at.map(ts), x.last_used_at.map(ts), x.revoked_at.map(ts), x.created_by, ts(x.created_at),
+                    x.rotated_at.map(ts), sealed
+                ],
+            )
+            .map_err(|e| map_unique(e, "a key with this name in this space"))?;
+            Ok(())
+        })
+    }
+
+    fn identity(&self, id: &str) -> Result<Option<Identity>> {
+        self.with(|c| Ok(c.query_row(&format!("SELECT {IDENT_COLS} FROM identities WHERE id = ?1"), [id], ident_row).optional()?))
+    }
+
+    fn identity_by_key(&self, ak: &str) -> Result<Option<(Identity, Vec<u8>)>> {
+        self.with(|c| {
+            Ok(c.query_row(&format!("SELECT {IDENT_COLS} FROM identities WHERE access_key_id = ?1"), [ak], |r| Ok((ident_row(r)?, r.get(13)?)))
+                .optional()?)
+        })
+    }
+
+    fn list_identities(&self, space_id: &str) -> Result<Vec<Identity>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!("SELECT {IDENT_COLS} FROM identities WHERE space_id = ?1 ORDER BY name"))?;
+            Ok(st.query_map([space_id], ident_row)?.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn revoke_identity(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE identities SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1", params![id, ts(at)])?;
+            Ok(())
+        })
+    }
+
+    fn rotate_identity(&self, id: &str, sealed: &[u8], at: OffsetDateTime) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE identities SET secret_sealed = ?2, rotated_at = ?3 WHERE id = ?1", params![id, sealed, ts(at)])?;
+            Ok(())
+        })
+    }
+
+    fn touch_identity(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE identities SET last_used_at = ?2 WHERE id = ?1", params![id, ts(at)])?;
+            Ok(())
+        })
+    }
+
+    fn usage(&self, space_id: &str) -> Result<Usage> {
+        self.with(|c| {
+            let (bytes, objects): (i64, i64) =
+                c.query_row("SELECT bytes, objects FROM usage WHERE space_id = ?1", [space_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?.unwrap_or((0, 0));
+            let mp: i64 = c.query_row(
+                "SELECT COALESCE(SUM(p.size), 0) FROM upload_parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.space_id = ?1",
+                [space_id],
+                |r| r.get(0),
+            )?;
+            Ok(Usage { bytes: u(bytes), objects: u(objects), multipart_bytes: u(mp) })
+        })
+    }
+
+    fn record_object(&self, space_id: &str, key: &str, size: u64) -> Result<Option<u64>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let old: Option<i64> = tx.query_row("SELECT size FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key], |r| r.get(0)).optional()?;
+            tx.execute(
+                "INSERT INTO objects(space_id, key, size) VALUES (?1, ?2, ?3) ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size",
+                params![space_id, key, i(size)],
+            )?;
+            let added_objects = i64::from(old.is_none());
+            tx.execute(
+                "UPDATE usage SET bytes = bytes + ?2 - ?3, objects = objects + ?4 WHERE space_id = ?1",
+                params![space_id, i(size), old.unwrap_or(0), added_objects],
+            )?;
+            tx.commit()?;
+            Ok(old.map(u))
+        })
+    }
+
+    fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let old: Option<i64> = tx.query_row("SELECT size FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key], |r| r.get(0)).optional()?;
+            if let Some(sz) = old {
+                tx.execute("DELETE FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key])?;
+                tx.execute("UPDATE usage SET bytes = bytes - ?2, objects = objects - 1 WHERE space_id = ?1", params![space_id, sz])?;
+            }
+            tx.commit()?;
+            Ok(old.map(u))
+        })
+    }
+
+    fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
+        self.with(|c| Ok(c.query_row("SELECT size FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key], |r| r.get::<_, i64>(0)).optional()?.map(u)))
+    }
+
+    fn insert_upload(&self, x: &UploadRecord) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![x.upload_id, x.space_id, x.key, x.identity_id, ts(x.initiated)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
+        self.with(|c| {
+            Ok(c.query_row("SELECT upload_id, space_id, key, identity_id, initiated FROM uploads WHERE upload_id = ?1", [upload_id], upload_row)
+                .optional()?)
+        })
+    }
+
+    fn record_part(&self, upload_id: &str, p: &PartRecord) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO upload_parts(upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
+                params![upload_id, p.part_number, i(p.size), p.etag],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT part_number, size, etag FROM upload_parts WHERE upload_id = ?1 ORDER BY part_number")?;
+            Ok(st
+                .query_map([upload_id], |r| Ok(PartRecord { part_number: r.get(0)?, size: u(r.get(1)?), etag: r.get(2)? }))?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn remove_upload(&self, upload_id: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM upload_parts WHERE upload_id = ?1", [upload_id])?;
+            tx.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT upload_id, space_id, key, identity_id, initiated FROM uploads WHERE space_id = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key, initiated",
+            )?;
+            Ok(st.query_map([space_id, prefix], upload_row)?.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn insert_audit(&self, events: &[(OffsetDateTime, NewAuditEvent)]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO audit_events(ts, tenant_id, space_id, identity_id, actor, kind, operation, object_key, source_ip, user_agent, status, bytes, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?;
+                for (at, e) in events {
+                    st.execute(params![
+                        ts(*at), e.tenant_id, e.object_space_id, e.identity_id, e.actor, e.kind, e.operation, e.object_key,
+                        e.source_ip, e.user_agent, e.status, i(e.bytes), e.detail
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn query_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, ts, tenant_id, space_id, identity_id, actor, kind, operation, object_key, source_ip, user_agent, status, bytes, detail
+                 FROM audit_events
+                 WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR space_id = ?2) AND (?3 IS NULL OR identity_id = ?3)
+                   AND (?4 IS NULL OR operation = ?4) AND (?5 IS NULL OR ts >= ?5) AND (?6 IS NULL OR ts < ?6)
+                 ORDER BY id DESC LIMIT ?7",
+            )?;
+            let limit = i64::from(f.limit.unwrap_or(100).clamp(1, 1000));
+            let rows = st.query_map(
+                params![f.tenant_id, f.space_id, f.identity_id, f.operation, f.since.map(ts), f.until.map(ts), limit],
+                |r| {
+                    Ok(AuditEvent {
+                        id: r.get(0)?,
+                        timestamp: req_ts(r.get(1)?),
+                        tenant_id: r.get(2)?,
+                        object_space_id: r.get(3)?,
+                        identity_id: r.get(4)?,
+                        actor: r.get(5)?,
+                        kind: r.get(6)?,
+                        operation: r.get(7)?,
+                        object_key: r.get(8)?,
+                        source_ip: r.get(9)?,
+                        user_agent: r.get(10)?,
+                        status: r.get(11)?,
+                        bytes: u(r.get(12)?),
+                        detail: r.get(13)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+}

@@ -1,0 +1,343 @@
+//! Domain types. Pure data; the database maps rows to these.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Error, Result};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vm])* #[serde(rename = $s)] $v),* }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v),*];
+            /// The wire and database name.
+            #[must_use]
+            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),* } }
+        }
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s { $($s => Ok($name::$v),)* _ => Err(Error::Invalid(format!(
+                    concat!("unknown ", stringify!($name), " {:?}; expected one of: {}"), s,
+                    [$($s),*].join(", ")))) }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+string_enum!(
+    /// Who may read a space's objects without S3 credentials.
+    Visibility {
+        /// Only signed S3 requests.
+        Private = "private",
+        /// Anonymous HTTP reads where publication rules allow.
+        Public = "public",
+        /// Served through the CDN face.
+        Cdn = "cdn",
+    }
+);
+
+string_enum!(
+    /// What a space is for; it sets defaults in the console and the publisher.
+    Purpose {
+        /// Anything.
+        Generic = "generic",
+        /// Static web assets.
+        Cdn = "cdn",
+        /// CI build artifacts and release downloads.
+        Artifacts = "artifacts",
+        /// Debian/Ubuntu repositories.
+        Packages = "packages",
+        /// OCI registry storage.
+        Registry = "registry",
+    }
+);
+
+string_enum!(
+    /// The user-facing permission modes of an S3 identity. Each is a fixed set of S3 actions,
+    /// see [`crate::policy::actions`].
+    PermissionMode {
+        /// Get, head and list.
+        ReadOnly = "read-only",
+        /// Put (single and multipart) only; no reads, no listing.
+        WriteOnly = "write-only",
+        /// Read-only plus write.
+        ReadWrite = "read-write",
+        /// Read/write plus DeleteObject.
+        ReadWriteDelete = "read-write-delete",
+        /// CI that publishes a site or repository and prunes what it replaced (`sync --delete`).
+        Publisher = "publisher",
+        /// A CNCF Distribution storage driver: everything, including deletes and copies.
+        RegistryBackend = "registry-backend",
+    }
+);
+
+/// A tenant: one customer organisation; spaces, keys and audit rows belong to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Stable id, `t_...`.
+    pub id: String,
+    /// Unique slug.
+    pub name: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// An Object Space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Space {
+    /// Stable id, `sp_...`.
+    pub id: String,
+    /// Owning tenant id.
+    pub tenant_id: String,
+    /// Workspace inside the tenant, if any.
+    pub workspace_id: Option<String>,
+    /// Slug, unique within the tenant.
+    pub name: String,
+    /// The bucket name S3 clients use; globally unique.
+    pub bucket: String,
+    /// Where the space lives in the backend: `object-spaces/{tenant}/{space}/`.
+    pub base_prefix: String,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// Purpose.
+    pub purpose: Purpose,
+    /// Quota in bytes; `None` is unlimited.
+    pub quota_bytes: Option<u64>,
+    /// Who created it (admin token name).
+    pub created_by: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it was disabled; a disabled space refuses every S3 request.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// An S3 identity (access key). The secret is never part of this type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Stable id, `id_...`.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The one space it can reach.
+    pub space_id: String,
+    /// Human name, unique within the space (`release-ci-writer`).
+    pub name: String,
+    /// `RS3` + 17 upper-case alphanumerics.
+    pub access_key_id: String,
+    /// Permission mode.
+    pub mode: PermissionMode,
+    /// Key prefix inside the space it is limited to; empty for the whole space.
+    pub allowed_prefix: String,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Last successful use (updated at most once a minute).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Revocation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Who created it.
+    pub created_by: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last rotation.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub rotated_at: Option<OffsetDateTime>,
+}
+
+impl Identity {
+    /// `active`, `revoked` or `expired` at `now`.
+    #[must_use]
+    pub fn status(&self, now: OffsetDateTime) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// Storage used by a space.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Bytes of stored objects.
+    pub bytes: u64,
+    /// Number of stored objects.
+    pub objects: u64,
+    /// Bytes of parts of multipart uploads in progress (they count against the quota).
+    pub multipart_bytes: u64,
+}
+
+/// An audit event: security-relevant admin actions and object operations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// Time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    /// Tenant the event belongs to; `None` for operator-level events.
+    pub tenant_id: Option<String>,
+    /// Space concerned.
+    pub object_space_id: Option<String>,
+    /// Identity that acted (S3 events) or the identity acted upon (key events).
+    pub identity_id: Option<String>,
+    /// Who acted: an admin token's name, or an access key id.
+    pub actor: String,
+    /// `security` or `object`.
+    pub kind: String,
+    /// The operation: `key.created`, `PutObject`, ...
+    pub operation: String,
+    /// Object key, for object events.
+    pub object_key: Option<String>,
+    /// Client address.
+    pub source_ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// HTTP status or `ok`.
+    pub status: String,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Extra detail, never a secret.
+    pub detail: Option<String>,
+}
+
+/// An audit event before it is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// See [`AuditEvent::tenant_id`].
+    pub tenant_id: Option<String>,
+    /// See [`AuditEvent::object_space_id`].
+    pub object_space_id: Option<String>,
+    /// See [`AuditEvent::identity_id`].
+    pub identity_id: Option<String>,
+    /// See [`AuditEvent::actor`].
+    pub actor: String,
+    /// See [`AuditEvent::kind`].
+    pub kind: &'static str,
+    /// See [`AuditEvent::operation`].
+    pub operation: String,
+    /// See [`AuditEvent::object_key`].
+    pub object_key: Option<String>,
+    /// See [`AuditEvent::source_ip`].
+    pub source_ip: Option<String>,
+    /// See [`AuditEvent::user_agent`].
+    pub user_agent: Option<String>,
+    /// See [`AuditEvent::status`].
+    pub status: String,
+    /// See [`AuditEvent::bytes`].
+    pub bytes: u64,
+    /// See [`AuditEvent::detail`].
+    pub detail: Option<String>,
+}
+
+/// Filter for reading the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AuditFilter {
+    /// Only this tenant (forced for tenant tokens).
+    pub tenant_id: Option<String>,
+    /// Only this space.
+    pub space_id: Option<String>,
+    /// Only this identity.
+    pub identity_id: Option<String>,
+    /// Only this operation.
+    pub operation: Option<String>,
+    /// Not before (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// Before (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub until: Option<OffsetDateTime>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// What an admin token may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPrincipal {
+    /// Token id.
+    pub token_id: String,
+    /// Token name, recorded as the actor in audit rows.
+    pub name: String,
+    /// `None`: operator (every tenant). `Some`: only that tenant.
+    pub tenant_id: Option<String>,
+}
+
+impl AdminPrincipal {
+    /// Whether this principal may act on `tenant_id`.
+    #[must_use]
+    pub fn can_access(&self, tenant_id: &str) -> bool {
+        self.tenant_id.as_deref().is_none_or(|t| t == tenant_id)
+    }
+}
+
+/// Checks a slug: 1-40 of `a-z 0-9 -`, starting with a letter or digit.
+///
+/// # Errors
+/// [`Error::Invalid`] saying what is wrong.
+pub fn validate_slug(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 40
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok { Ok(()) } else { Err(Error::Invalid(format!("{what} must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-' (got {s:?})"))) }
+}
+
+/// Checks an allowed prefix: empty, or a valid key prefix ending in `/`.
+///
+/// # Errors
+/// [`Error::Invalid`] saying what is wrong.
+pub fn validate_prefix(p: &str) -> Result<()> {
+    if p.is_empty() {
+        return Ok(());
+    }
+    let bad = p.starts_with('/')
+        || !p.ends_with('/')
+        || p.len() > 512
+        || p.contains('\\')
+        || p.chars().any(char::is_control)
+        || p.split('/').any(|s| s == "." || s == "..");
+    if bad { Err(Error::Invalid(format!("prefix must be empty or a relative path ending in '/', without '.', '..', '\\\\' or control characters (got {p:?})"))) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_parse_and_print() {
+        for m in PermissionMode::ALL {
+            assert_eq!(m.as_str().parse::<PermissionMode>().ok(), Some(*m));
+        }
+        let e = "admin".parse::<PermissionMode>().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("read-only"), "{e}");
+    }
+
+    #[test]
+    fn slugs_and_prefixes() {
+        assert!(validate_slug("name", "kubedo-artifacts").is_ok());
+        for bad in ["", "-x", "x-", "Upper", "a b", &"a".repeat(41)] {
+            assert!(validate_slug("name", bad).is_err());
+        }
+        assert!(validate_prefix("releases/").is_ok());
+        assert!(validate_prefix("").is_ok());
+        for bad in ["releases", "/x/", "../x/", "a/./", "a\\b/"] {
+            assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
+    }
+}

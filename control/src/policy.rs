@@ -1,0 +1,262 @@
+//! Who may do what: a pure function from (identity, space, action, resource, now) to a decision.
+//! No IO; every S3 request passes through [`decide`].
+
+use time::OffsetDateTime;
+
+use crate::model::{Identity, PermissionMode, Space};
+
+/// S3 actions, named as IAM names them (`s3:GetObject`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// GetObject, HeadObject, and the source side of CopyObject/UploadPartCopy.
+    GetObject,
+    /// PutObject, CopyObject target, CreateMultipartUpload, UploadPart, CompleteMultipartUpload.
+    PutObject,
+    /// DeleteObject and DeleteObjects.
+    DeleteObject,
+    /// ListObjects V1/V2.
+    ListBucket,
+    /// ListMultipartUploads.
+    ListBucketMultipartUploads,
+    /// AbortMultipartUpload.
+    AbortMultipartUpload,
+    /// ListParts.
+    ListMultipartUploadParts,
+}
+
+impl Action {
+    /// The IAM name.
+    #[must_use]
+    pub fn iam_name(self) -> &'static str {
+        match self {
+            Action::GetObject => "s3:GetObject",
+            Action::PutObject => "s3:PutObject",
+            Action::DeleteObject => "s3:DeleteObject",
+            Action::ListBucket => "s3:ListBucket",
+            Action::ListBucketMultipartUploads => "s3:ListBucketMultipartUploads",
+            Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
+        }
+    }
+}
+
+const READ: &[Action] = &[Action::GetObject, Action::ListBucket];
+const WRITE: &[Action] = &[
+    Action::PutObject,
+    Action::AbortMultipartUpload,
+    Action::ListMultipartUploadParts,
+    Action::ListBucketMultipartUploads,
+];
+const READ_WRITE: &[Action] = &[
+    Action::GetObject,
+    Action::ListBucket,
+    Action::PutObject,
+    Action::AbortMultipartUpload,
+    Action::ListMultipartUploadParts,
+    Action::ListBucketMultipartUploads,
+];
+const READ_WRITE_DELETE: &[Action] = &[
+    Action::GetObject,
+    Action::ListBucket,
+    Action::PutObject,
+    Action::AbortMultipartUpload,
+    Action::ListMultipartUploadParts,
+    Action::ListBucketMultipartUploads,
+    Action::DeleteObject,
+];
+
+/// The S3 actions a mode grants. DeleteObject only in read-write-delete, publisher and
+/// registry-backend.
+#[must_use]
+pub fn actions(mode: PermissionMode) -> &'static [Action] {
+    match mode {
+        PermissionMode::ReadOnly => READ,
+        PermissionMode::WriteOnly => WRITE,
+        PermissionMode::ReadWrite => READ_WRITE,
+        PermissionMode::ReadWriteDelete | PermissionMode::Publisher | PermissionMode::RegistryBackend => READ_WRITE_DELETE,
+    }
+}
+
+/// What an action is applied to, in the space's own key namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    /// The bucket itself (HeadBucket, GetBucketLocation).
+    Bucket,
+    /// One object key.
+    Object(&'a str),
+    /// A listing prefix.
+    Prefix(&'a str),
+}
+
+/// The outcome, with the reason for logs and audit rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed.
+    Allow,
+    /// Denied; the reason is safe to show the caller.
+    Deny(DenyReason),
+}
+
+/// Why a request was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// The key was revoked.
+    Revoked,
+    /// The key expired.
+    Expired,
+    /// The space is disabled.
+    SpaceDisabled,
+    /// The bucket is not the key's space.
+    WrongBucket,
+    /// The mode does not grant the action.
+    ActionNotGranted,
+    /// The key or list prefix is outside the key's allowed prefix.
+    OutsidePrefix,
+}
+
+impl DenyReason {
+    /// A message for the S3 error body.
+    #[must_use]
+    pub fn message(self) -> &'static str {
+        match self {
+            DenyReason::Revoked => "The access key has been revoked.",
+            DenyReason::Expired => "The access key has expired.",
+            DenyReason::SpaceDisabled => "The Object Space is disabled.",
+            DenyReason::WrongBucket => "The access key is not valid for this bucket.",
+            DenyReason::ActionNotGranted => "The access key's permission mode does not allow this operation.",
+            DenyReason::OutsidePrefix => "The key or prefix is outside the access key's allowed prefix.",
+        }
+    }
+}
+
+/// Decides one request. `bucket` is the client-visible bucket name.
+#[must_use]
+pub fn decide(id: &Identity, space: &Space, bucket: &str, action: Option<Action>, res: Resource<'_>, now: OffsetDateTime) -> Decision {
+    use Decision::Deny;
+    if id.revoked_at.is_some() {
+        return Deny(DenyReason::Revoked);
+    }
+    if id.expires_at.is_some_and(|e| e <= now) {
+        return Deny(DenyReason::Expired);
+    }
+    if space.disabled_at.is_some() {
+        return Deny(DenyReason::SpaceDisabled);
+    }
+    if id.space_id != space.id || space.bucket != bucket {
+        return Deny(DenyReason::WrongBucket);
+    }
+    if let Some(a) = action
+        && !actions(id.mode).contains(&a)
+    {
+        return Deny(DenyReason::ActionNotGranted);
+    }
+    match res {
+        Resource::Bucket => Decision::Allow,
+        // A listing is denied, not filtered, when its prefix reaches outside: filtering would
+        // still reveal that other keys exist.
+        Resource::Object(k) | Resource::Prefix(k) if k.starts_with(&id.allowed_prefix) => Decision::Allow,
+        Resource::Object(_) | Resource::Prefix(_) => Deny(DenyReason::OutsidePrefix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Purpose, Visibility};
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
+
+    fn space() -> Space {
+        Space {
+            id: "sp_1".into(),
+            tenant_id: "t_1".into(),
+            workspace_id: None,
+            name: "artifacts".into(),
+            bucket: "rs-acme-artifacts".into(),
+            base_prefix: "object-spaces/t_1/sp_1/".into(),
+            visibility: Visibility::Private,
+            purpose: Purpose::Artifacts,
+            quota_bytes: None,
+            created_by: "op".into(),
+            created_at: NOW,
+            disabled_at: None,
+        }
+    }
+
+    fn ident(mode: PermissionMode, prefix: &str) -> Identity {
+        Identity {
+            id: "id_1".into(),
+            tenant_id: "t_1".into(),
+            space_id: "sp_1".into(),
+            name: "ci".into(),
+            access_key_id: "RS3AAAAAAAAAAAAAAAAA".into(),
+            mode,
+            allowed_prefix: prefix.into(),
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            created_by: "op".into(),
+            created_at: NOW,
+            rotated_at: None,
+        }
+    }
+
+    const B: &str = "rs-acme-artifacts";
+
+    #[test]
+    fn modes_grant_documented_actions() {
+        let s = space();
+        let cases = [
+            (PermissionMode::ReadOnly, Action::GetObject, true),
+            (PermissionMode::ReadOnly, Action::PutObject, false),
+            (PermissionMode::ReadOnly, Action::DeleteObject, false),
+            (PermissionMode::WriteOnly, Action::PutObject, true),
+            (PermissionMode::WriteOnly, Action::GetObject, false),
+            (PermissionMode::WriteOnly, Action::ListBucket, false),
+            (PermissionMode::ReadWrite, Action::PutObject, true),
+            (PermissionMode::ReadWrite, Action::DeleteObject, false),
+            (PermissionMode::ReadWriteDelete, Action::DeleteObject, true),
+            (PermissionMode::Publisher, Action::DeleteObject, true),
+            (PermissionMode::RegistryBackend, Action::AbortMultipartUpload, true),
+        ];
+        for (mode, action, allowed) in cases {
+            let d = decide(&ident(mode, ""), &s, B, Some(action), Resource::Object("x"), NOW);
+            assert_eq!(d == Decision::Allow, allowed, "{mode} {action:?}");
+        }
+    }
+
+    #[test]
+    fn prefix_scope_denies_outside_keys_and_listings() {
+        let s = space();
+        let id = ident(PermissionMode::ReadWrite, "releases/");
+        let ok = |r| decide(&id, &s, B, Some(Action::GetObject), r, NOW);
+        assert_eq!(ok(Resource::Object("releases/v1/a.tgz")), Decision::Allow);
+        assert_eq!(ok(Resource::Object("other/a")), Decision::Deny(DenyReason::OutsidePrefix));
+        assert_eq!(ok(Resource::Object("releases")), Decision::Deny(DenyReason::OutsidePrefix));
+        assert_eq!(ok(Resource::Prefix("releases/v1/")), Decision::Allow);
+        assert_eq!(ok(Resource::Prefix("")), Decision::Deny(DenyReason::OutsidePrefix));
+        assert_eq!(ok(Resource::Prefix("rel")), Decision::Deny(DenyReason::OutsidePrefix));
+    }
+
+    #[test]
+    fn revocation_expiry_disable_and_bucket() {
+        let s = space();
+        let mut id = ident(PermissionMode::ReadOnly, "");
+        let d = |id: &Identity, s: &Space, b| decide(id, s, b, Some(Action::GetObject), Resource::Object("k"), NOW);
+        assert_eq!(d(&id, &s, "rs-other"), Decision::Deny(DenyReason::WrongBucket));
+        id.expires_at = Some(NOW);
+        assert_eq!(d(&id, &s, B), Decision::Deny(DenyReason::Expired));
+        id.expires_at = Some(datetime!(2026-11-23 0:00 UTC));
+        assert_eq!(d(&id, &s, B), Decision::Allow);
+        id.revoked_at = Some(NOW);
+        assert_eq!(d(&id, &s, B), Decision::Deny(DenyReason::Revoked));
+        id.revoked_at = None;
+        let mut s2 = s.clone();
+        s2.disabled_at = Some(NOW);
+        assert_eq!(d(&id, &s2, B), Decision::Deny(DenyReason::SpaceDisabled));
+        let mut other = s.clone();
+        other.id = "sp_2".into();
+        assert_eq!(d(&id, &other, B), Decision::Deny(DenyReason::WrongBucket));
+    }
+}

@@ -1,0 +1,801 @@
+//! [`Control`]: the domain service the edge calls. Validation, ids, secrets, caching and
+//! quota arithmetic live here; rows live behind [`Repo`].
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::db::{PartRecord, Repo, UploadRecord};
+use crate::model::{
+    AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PermissionMode, Purpose, Space, Tenant, Usage,
+    Visibility, validate_prefix, validate_slug,
+};
+use crate::seal::MasterKey;
+use crate::{Error, Result};
+
+/// How long a cached credential is trusted before the database is asked again. Revocation on
+/// this node clears the cache at once; this bounds how late other nodes notice.
+const CREDENTIAL_TTL: Duration = Duration::from_secs(5);
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// What the S3 face needs to verify and authorize a request.
+#[derive(Clone)]
+pub struct Credential {
+    /// The identity.
+    pub identity: Identity,
+    /// Its space.
+    pub space: Space,
+    /// The plain secret, for SigV4. Never logged: `Debug` hides it.
+    pub secret: String,
+    loaded: Instant,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential").field("identity", &self.identity.id).field("space", &self.space.id).finish_non_exhaustive()
+    }
+}
+
+/// Input for creating a space.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSpace {
+    /// Tenant id or name; tenant tokens may omit it.
+    pub tenant: Option<String>,
+    /// Slug, unique in the tenant.
+    pub name: String,
+    /// Purpose (default generic).
+    pub purpose: Option<Purpose>,
+    /// Visibility (default private).
+    pub visibility: Option<Visibility>,
+    /// Quota in bytes.
+    pub quota_bytes: Option<u64>,
+    /// Workspace id.
+    pub workspace_id: Option<String>,
+}
+
+/// Input for creating an S3 identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIdentity {
+    /// Name, unique in the space.
+    pub name: String,
+    /// Permission mode.
+    pub mode: PermissionMode,
+    /// Allowed prefix inside the space (empty or ending in `/`).
+    #[serde(default)]
+    pub prefix: String,
+    /// Absolute expiry.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Expiry relative to now, in seconds.
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// A new identity and its secret, which is shown this once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedIdentity {
+    /// The identity.
+    pub identity: Identity,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The space it belongs to.
+    pub space: Space,
+}
+
+enum AuditMsg {
+    Event(OffsetDateTime, Box<NewAuditEvent>),
+    Flush(mpsc::SyncSender<()>),
+}
+
+struct Inner {
+    repo: Arc<dyn Repo>,
+    key: MasterKey,
+    creds: RwLock<HashMap<String, Arc<Credential>>>,
+    touched: Mutex<HashMap<String, Instant>>,
+    reserved: Mutex<HashMap<String, u64>>,
+    audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
+}
+
+/// The control service. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").finish_non_exhaustive()
+    }
+}
+
+/// Bytes promised to an upload in progress; released when dropped.
+pub struct Reservation {
+    inner: Arc<Inner>,
+    space_id: String,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation").field("space_id", &self.space_id).field("bytes", &self.bytes).finish()
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut m = self.inner.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = m.get_mut(&self.space_id) {
+            *v = v.saturating_sub(self.bytes);
+        }
+    }
+}
+
+fn random(n: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", random(16).to_lowercase())
+}
+
+/// `RS3` + 17 upper-case alphanumerics.
+fn new_access_key() -> String {
+    format!("RS3{}", random(17).to_uppercase())
+}
+
+fn hash_token(t: &str) -> String {
+    hex::encode(Sha256::digest(t.as_bytes()))
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+impl Control {
+    /// A service on `repo`, sealing secrets under `key`. Starts the audit writer thread.
+    #[must_use]
+    pub fn new(repo: Arc<dyn Repo>, key: MasterKey) -> Self {
+        let (tx, rx) = mpsc::channel::<AuditMsg>();
+        let writer_repo = repo.clone();
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || audit_writer(&*writer_repo, &rx))
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("cannot start the audit writer: {e}"));
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                key,
+                creds: RwLock::new(HashMap::new()),
+                touched: Mutex::new(HashMap::new()),
+                reserved: Mutex::new(HashMap::new()),
+                audit_tx: Mutex::new(tx),
+            }),
+        }
+    }
+
+    /// The repository, for health checks.
+    #[must_use]
+    pub fn repo(&self) -> &dyn Repo {
+        &*self.inner.repo
+    }
+
+    // ---- admin tokens ----
+
+    /// Makes sure an operator token exists. With `explicit`, that value becomes one (if it is
+    /// not already known). Without, and if none exists, one is generated and returned so the
+    /// caller can show it once.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn bootstrap_operator(&self, explicit: Option<&str>) -> Result<Option<String>> {
+        let r = &self.inner.repo;
+        if let Some(t) = explicit {
+            if t.len() < 16 {
+                return Err(Error::Invalid("RUSTSHARE_ADMIN_TOKEN must be at least 16 characters".into()));
+            }
+            if r.token_by_hash(&hash_token(t))?.is_none() {
+                r.insert_token(&new_id("tok_"), None, "operator", &hash_token(t), now())?;
+            }
+            return Ok(None);
+        }
+        if r.operator_token_count()? > 0 {
+            return Ok(None);
+        }
+        let token = format!("rsat_{}", random(40));
+        r.insert_token(&new_id("tok_"), None, "operator", &hash_token(&token), now())?;
+        Ok(Some(token))
+    }
+
+    /// Resolves a bearer token.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] if unknown or revoked.
+    pub fn authenticate(&self, token: &str) -> Result<AdminPrincipal> {
+        self.inner.repo.token_by_hash(&hash_token(token))?.ok_or(Error::Unauthorized)
+    }
+
+    // ---- tenants ----
+
+    /// Creates a tenant (operator only).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::Invalid`], [`Error::Conflict`].
+    pub fn create_tenant(&self, p: &AdminPrincipal, name: &str) -> Result<Tenant> {
+        if p.tenant_id.is_some() {
+            return Err(Error::Forbidden("only the operator can create tenants"));
+        }
+        validate_slug("tenant name", name)?;
+        let t = Tenant { id: new_id("t_"), name: name.to_owned(), created_at: now() };
+        self.inner.repo.insert_tenant(&t)?;
+        self.audit_security(p, Some(&t.id), None, None, "tenant.created", Some(format!("name={name}")));
+        Ok(t)
+    }
+
+    /// Tenants the principal can see.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn list_tenants(&self, p: &AdminPrincipal) -> Result<Vec<Tenant>> {
+        Ok(self.inner.repo.list_tenants()?.into_iter().filter(|t| p.can_access(&t.id)).collect())
+    }
+
+    fn tenant_for(&self, p: &AdminPrincipal, id_or_name: Option<&str>) -> Result<Tenant> {
+        let key = match (id_or_name, &p.tenant_id) {
+            (Some(k), _) => k.to_owned(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => return Err(Error::Invalid("tenant is required for operator tokens".into())),
+        };
+        match self.inner.repo.tenant(&key)? {
+            Some(t) if p.can_access(&t.id) => Ok(t),
+            _ => Err(Error::NotFound("tenant")),
+        }
+    }
+
+    /// Issues a token scoped to one tenant (operator only); returns it once.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Invalid`].
+    pub fn create_tenant_token(&self, p: &AdminPrincipal, tenant: &str, name: &str) -> Result<String> {
+        if p.tenant_id.is_some() {
+            return Err(Error::Forbidden("only the operator can issue tenant tokens"));
+        }
+        validate_slug("token name", name)?;
+        let t = self.tenant_for(p, Some(tenant))?;
+        let token = format!("rsat_{}", random(40));
+        self.inner.repo.insert_token(&new_id("tok_"), Some(&t.id), name, &hash_token(&token), now())?;
+        self.audit_security(p, Some(&t.id), None, None, "token.created", Some(format!("name={name}")));
+        Ok(token)
+    }
+
+    // ---- spaces ----
+
+    /// Creates a space. Its bucket is `rs-<tenant>-<name>`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::Conflict`], [`Error::NotFound`].
+    pub fn create_space(&self, p: &AdminPrincipal, n: NewSpace) -> Result<Space> {
+        validate_slug("space name", &n.name)?;
+        let t = self.tenant_for(p, n.tenant.as_deref())?;
+        let bucket = format!("rs-{}-{}", t.name, n.name);
+        if bucket.len() > 63 {
+            return Err(Error::Invalid(format!("bucket name {bucket:?} would exceed 63 characters; choose a shorter space name")));
+        }
+        let id = new_id("sp_");
+        let s = Space {
+            base_prefix: format!("object-spaces/{}/{}/", t.id, id),
+            id,
+            tenant_id: t.id.clone(),
+            workspace_id: n.workspace_id,
+            name: n.name,
+            bucket,
+            visibility: n.visibility.unwrap_or(Visibility::Private),
+            purpose: n.purpose.unwrap_or(Purpose::Generic),
+            quota_bytes: n.quota_bytes,
+            created_by: p.name.clone(),
+            created_at: now(),
+            disabled_at: None,
+        };
+        self.inner.repo.insert_space(&s)?;
+        self.audit_security(p, Some(&s.tenant_id), Some(&s.id), None, "space.created", Some(format!("bucket={} purpose={}", s.bucket, s.purpose)));
+        Ok(s)
+    }
+
+    /// Spaces the principal can see.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn list_spaces(&self, p: &AdminPrincipal) -> Result<Vec<Space>> {
+        self.inner.repo.list_spaces(p.tenant_id.as_deref())
+    }
+
+    /// One space by id, bucket, or name within the principal's tenant.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if absent or not the principal's.
+    pub fn space(&self, p: &AdminPrincipal, id: &str) -> Result<Space> {
+        let r = &self.inner.repo;
+        let found = match r.space(id)? {
+            Some(s) => Some(s),
+            None => match r.space_by_bucket(id)? {
+                Some(s) => Some(s),
+                None => match &p.tenant_id {
+                    Some(t) => r.space_by_name(t, id)?,
+                    None => None,
+                },
+            },
+        };
+        found.filter(|s| p.can_access(&s.tenant_id)).ok_or(Error::NotFound("space"))
+    }
+
+    /// Disables a space: every S3 request to it is refused from the next one on.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn disable_space(&self, p: &AdminPrincipal, id: &str) -> Result<Space> {
+        let s = self.space(p, id)?;
+        if s.disabled_at.is_none() {
+            self.inner.repo.set_space_disabled(&s.id, Some(now()))?;
+            self.invalidate();
+            self.audit_security(p, Some(&s.tenant_id), Some(&s.id), None, "space.disabled", None);
+        }
+        self.space(p, &s.id)
+    }
+
+    /// Sets or clears a space's quota.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn set_quota(&self, p: &AdminPrincipal, id: &str, quota: Option<u64>) -> Result<Space> {
+        let s = self.space(p, id)?;
+        self.inner.repo.set_space_quota(&s.id, quota)?;
+        self.invalidate();
+        let detail = quota.map_or_else(|| "quota=unlimited".to_owned(), |q| format!("quota={q}"));
+        self.audit_security(p, Some(&s.tenant_id), Some(&s.id), None, "quota.changed", Some(detail));
+        self.space(p, &s.id)
+    }
+
+    /// Usage of a space.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn usage(&self, p: &AdminPrincipal, id: &str) -> Result<(Space, Usage)> {
+        let s = self.space(p, id)?;
+        let u = self.inner.repo.usage(&s.id)?;
+        Ok((s, u))
+    }
+
+    // ---- identities ----
+
+    /// Creates an S3 identity in a space; the secret is returned this once.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::Conflict`], [`Error::NotFound`].
+    pub fn create_identity(&self, p: &AdminPrincipal, space: &str, n: NewIdentity) -> Result<CreatedIdentity> {
+        let s = self.space(p, space)?;
+        validate_slug("key name", &n.name)?;
+        validate_prefix(&n.prefix)?;
+        let t = now();
+        let expires_at = match (n.expires_at, n.expires_in_seconds) {
+            (Some(_), Some(_)) => return Err(Error::Invalid("give expires_at or expires_in_seconds, not both".into())),
+            (Some(e), None) => Some(e),
+            (None, Some(secs)) => Some(t + Duration::from_secs(secs)),
+            (None, None) => None,
+        };
+        if expires_at.is_some_and(|e| e <= t) {
+            return Err(Error::Invalid("expiry must be in the future".into()));
+        }
+        let secret = random(40);
+        let identity = Identity {
+            id: new_id("id_"),
+            tenant_id: s.tenant_id.clone(),
+            space_id: s.id.clone(),
+            name: n.name,
+            access_key_id: new_access_key(),
+            mode: n.mode,
+            allowed_prefix: n.prefix,
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+            created_by: p.name.clone(),
+            created_at: t,
+            rotated_at: None,
+        };
+        let sealed = self.inner.key.seal(secret.as_bytes())?;
+        self.inner.repo.insert_identity(&identity, &sealed)?;
+        self.audit_security(
+            p,
+            Some(&s.tenant_id),
+            Some(&s.id),
+            Some(&identity.id),
+            "key.created",
+            Some(format!("access_key_id={} mode={} prefix={:?}", identity.access_key_id, identity.mode, identity.allowed_prefix)),
+        );
+        Ok(CreatedIdentity { identity, secret_access_key: secret, space: s })
+    }
+
+    /// Identities of a space.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn list_identities(&self, p: &AdminPrincipal, space: &str) -> Result<Vec<Identity>> {
+        let s = self.space(p, space)?;
+        self.inner.repo.list_identities(&s.id)
+    }
+
+    fn identity_for(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<Identity> {
+        let r = &self.inner.repo;
+        let found = match r.identity(id_or_key)? {
+            Some(i) => Some(i),
+            None => r.identity_by_key(id_or_key)?.map(|(i, _)| i),
+        };
+        found.filter(|i| p.can_access(&i.tenant_id)).ok_or(Error::NotFound("key"))
+    }
+
+    /// Revokes an identity: its next request fails.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn revoke_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<Identity> {
+        let i = self.identity_for(p, id_or_key)?;
+        self.inner.repo.revoke_identity(&i.id, now())?;
+        self.invalidate();
+        self.audit_security(p, Some(&i.tenant_id), Some(&i.space_id), Some(&i.id), "key.revoked", Some(format!("access_key_id={}", i.access_key_id)));
+        self.identity_for(p, &i.id)
+    }
+
+    /// Gives an identity a new secret, returned this once; the old one stops working at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Invalid`] for a revoked key.
+    pub fn rotate_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<CreatedIdentity> {
+        let i = self.identity_for(p, id_or_key)?;
+        if i.revoked_at.is_some() {
+            return Err(Error::Invalid("a revoked key cannot be rotated; create a new key".into()));
+        }
+        let secret = random(40);
+        self.inner.repo.rotate_identity(&i.id, &self.inner.key.seal(secret.as_bytes())?, now())?;
+        self.invalidate();
+        self.audit_security(p, Some(&i.tenant_id), Some(&i.space_id), Some(&i.id), "key.rotated", Some(format!("access_key_id={}", i.access_key_id)));
+        let identity = self.identity_for(p, &i.id)?;
+        let space = self.space(p, &identity.space_id)?;
+        Ok(CreatedIdentity { identity, secret_access_key: secret, space })
+    }
+
+    // ---- the S3 face ----
+
+    /// The credential for an access key, from cache when fresh. Revoked and expired keys are
+    /// returned too: the caller decides (policy) so the error can say why.
+    ///
+    /// # Errors
+    /// Database or unsealing errors.
+    pub fn credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
+        if let Some(c) = self.inner.creds.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(access_key_id)
+            && c.loaded.elapsed() < CREDENTIAL_TTL
+        {
+            return Ok(Some(c.clone()));
+        }
+        let Some((identity, sealed)) = self.inner.repo.identity_by_key(access_key_id)? else { return Ok(None) };
+        let Some(space) = self.inner.repo.space(&identity.space_id)? else { return Ok(None) };
+        let secret = String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed secret is not UTF-8"))?;
+        let c = Arc::new(Credential { identity, space, secret, loaded: Instant::now() });
+        self.inner.creds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(access_key_id.to_owned(), c.clone());
+        Ok(Some(c))
+    }
+
+    /// Records that an identity was used (at most once a minute per identity).
+    pub fn touch(&self, identity_id: &str) {
+        let mut m = self.inner.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.get(identity_id).is_some_and(|t| t.elapsed() < TOUCH_EVERY) {
+            return;
+        }
+        m.insert(identity_id.to_owned(), Instant::now());
+        drop(m);
+        if let Err(e) = self.inner.repo.touch_identity(identity_id, now()) {
+            tracing::warn!("recording key use: {e}");
+        }
+    }
+
+    fn invalidate(&self) {
+        self.inner.creds.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
+    /// The space a client-visible bucket names.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn space_by_bucket(&self, bucket: &str) -> Result<Option<Space>> {
+        self.inner.repo.space_by_bucket(bucket)
+    }
+
+    /// Reserves `bytes` against the space's quota before any byte is accepted; counts stored
+    /// objects, parts of uploads in progress and other reservations.
+    ///
+    /// # Errors
+    /// [`Error::QuotaExceeded`].
+    pub fn reserve(&self, space: &Space, bytes: u64) -> Result<Reservation> {
+        // The quota is read fresh: a change made through the API applies to the next upload.
+        let quota = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes);
+        let mut m = self.inner.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(q) = quota {
+            let u = self.inner.repo.usage(&space.id)?;
+            let used = u.bytes + u.multipart_bytes + m.get(&space.id).copied().unwrap_or(0);
+            if used.saturating_add(bytes) > q {
+                return Err(Error::QuotaExceeded { used, quota: q, requested: bytes });
+            }
+        }
+        *m.entry(space.id.clone()).or_default() += bytes;
+        Ok(Reservation { inner: self.inner.clone(), space_id: space.id.clone(), bytes })
+    }
+
+    /// Records a stored object (after the store committed it).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn object_stored(&self, space_id: &str, key: &str, size: u64) -> Result<()> {
+        self.inner.repo.record_object(space_id, key, size).map(|_| ())
+    }
+
+    /// Records a deleted object.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn object_deleted(&self, space_id: &str, key: &str) -> Result<()> {
+        self.inner.repo.remove_object(space_id, key).map(|_| ())
+    }
+
+    /// Registers a multipart upload the store started.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str) -> Result<()> {
+        self.inner.repo.insert_upload(&UploadRecord {
+            upload_id: upload_id.to_owned(),
+            space_id: space_id.to_owned(),
+            key: key.to_owned(),
+            identity_id: identity_id.to_owned(),
+            initiated: now(),
+        })
+    }
+
+    /// An upload of this space and key, if it is in progress.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload(&self, upload_id: &str, space_id: &str, key: &str) -> Result<Option<UploadRecord>> {
+        Ok(self.inner.repo.upload(upload_id)?.filter(|u| u.space_id == space_id && u.key == key))
+    }
+
+    /// Records a stored part.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn part_stored(&self, upload_id: &str, part_number: u32, size: u64, etag: &str) -> Result<()> {
+        self.inner.repo.record_part(upload_id, &PartRecord { part_number, size, etag: etag.to_owned() })
+    }
+
+    /// Parts of an upload.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
+        self.inner.repo.parts(upload_id)
+    }
+
+    /// Checks, before completion, that the object the parts form fits the quota: parts already
+    /// count, so this fails only if the quota was lowered while the upload ran.
+    ///
+    /// # Errors
+    /// [`Error::QuotaExceeded`].
+    pub fn check_completion(&self, space: &Space, upload_id: &str, key: &str, final_size: u64) -> Result<()> {
+        let Some(q) = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes) else { return Ok(()) };
+        let u = self.inner.repo.usage(&space.id)?;
+        let own_parts: u64 = self.inner.repo.parts(upload_id)?.iter().map(|p| p.size).sum();
+        let replaced = self.inner.repo.object_size(&space.id, key)?.unwrap_or(0);
+        let reserved = self.inner.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&space.id).copied().unwrap_or(0);
+        let after = (u.bytes - replaced.min(u.bytes)) + (u.multipart_bytes - own_parts.min(u.multipart_bytes)) + reserved + final_size;
+        if after > q {
+            return Err(Error::QuotaExceeded { used: after - final_size, quota: q, requested: final_size });
+        }
+        Ok(())
+    }
+
+    /// Forgets an upload (completed or aborted).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload_finished(&self, upload_id: &str) -> Result<()> {
+        self.inner.repo.remove_upload(upload_id)
+    }
+
+    /// Uploads in progress in a space under a prefix.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>> {
+        self.inner.repo.list_uploads(space_id, prefix)
+    }
+
+    // ---- audit ----
+
+    /// Queues an audit event; it is written in the background, in order.
+    pub fn audit(&self, e: NewAuditEvent) {
+        let tx = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tx.send(AuditMsg::Event(now(), Box::new(e))).is_err() {
+            tracing::error!("audit writer has stopped; an audit event was lost");
+        }
+    }
+
+    fn audit_security(&self, p: &AdminPrincipal, tenant: Option<&str>, space: Option<&str>, identity: Option<&str>, op: &str, detail: Option<String>) {
+        self.audit(NewAuditEvent {
+            tenant_id: tenant.map(str::to_owned),
+            object_space_id: space.map(str::to_owned),
+            identity_id: identity.map(str::to_owned),
+            actor: p.name.clone(),
+            kind: "security",
+            operation: op.to_owned(),
+            status: "ok".into(),
+            detail,
+            ..NewAuditEvent::default()
+        });
+    }
+
+    /// Records a security event on behalf of an admin principal (public access, purges, ...).
+    pub fn audit_admin(&self, p: &AdminPrincipal, space: &Space, op: &str, detail: Option<String>) {
+        self.audit_security(p, Some(&space.tenant_id), Some(&space.id), None, op, detail);
+    }
+
+    /// Waits until every queued audit event is written.
+    pub fn flush_audit(&self) {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let sent = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(AuditMsg::Flush(tx)).is_ok();
+        if sent {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+    }
+
+    /// Reads the audit log; tenant tokens see only their tenant.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn audit_events(&self, p: &AdminPrincipal, mut f: AuditFilter) -> Result<Vec<AuditEvent>> {
+        if let Some(t) = &p.tenant_id {
+            f.tenant_id = Some(t.clone());
+        }
+        if let Some(sp) = f.space_id.clone() {
+            f.space_id = Some(self.space(p, &sp)?.id);
+        }
+        self.flush_audit();
+        self.inner.repo.query_audit(&f)
+    }
+}
+
+fn audit_writer(repo: &dyn Repo, rx: &mpsc::Receiver<AuditMsg>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                AuditMsg::Event(t, e) => batch.push((t, *e)),
+                AuditMsg::Flush(f) => flushes.push(f),
+            }
+            if batch.len() < 500 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty()
+            && let Err(e) = repo.insert_audit(&batch)
+        {
+            tracing::error!("writing {} audit events: {e}", batch.len());
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::SqliteRepo;
+
+    fn control() -> (Control, AdminPrincipal) {
+        let c = Control::new(Arc::new(SqliteRepo::in_memory().expect("db")), MasterKey::generate());
+        let tok = c.bootstrap_operator(None).expect("bootstrap").expect("a new token");
+        assert!(c.bootstrap_operator(None).expect("again").is_none(), "only one generated operator token");
+        let p = c.authenticate(&tok).expect("auth");
+        (c, p)
+    }
+
+    fn space(c: &Control, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Space {
+        let _ = c.create_tenant(p, tenant);
+        c.create_space(p, NewSpace { tenant: Some(tenant.into()), name: "artifacts".into(), purpose: None, visibility: None, quota_bytes: quota, workspace_id: None })
+            .expect("space")
+    }
+
+    #[test]
+    fn tenant_tokens_see_only_their_tenant() {
+        let (c, op) = control();
+        let a = space(&c, &op, "acme", None);
+        let b = space(&c, &op, "globex", None);
+        assert_eq!(a.bucket, "rs-acme-artifacts");
+        let tok = c.create_tenant_token(&op, "acme", "admin").expect("token");
+        let pa = c.authenticate(&tok).expect("auth");
+        assert!(c.space(&pa, &a.id).is_ok());
+        assert!(matches!(c.space(&pa, &b.id), Err(Error::NotFound(_))));
+        assert!(matches!(c.space(&pa, &b.bucket), Err(Error::NotFound(_))));
+        assert_eq!(c.list_spaces(&pa).expect("list").len(), 1);
+        assert!(matches!(c.create_tenant(&pa, "evil"), Err(Error::Forbidden(_))));
+        let k = c
+            .create_identity(&op, &b.id, NewIdentity { name: "ci".into(), mode: PermissionMode::ReadOnly, prefix: String::new(), expires_at: None, expires_in_seconds: None })
+            .expect("key");
+        assert!(matches!(c.revoke_identity(&pa, &k.identity.id), Err(Error::NotFound(_))));
+        assert!(c.audit_events(&pa, AuditFilter::default()).expect("audit").iter().all(|e| e.tenant_id.as_deref() == Some(a.tenant_id.as_str())));
+        assert!(matches!(c.authenticate("rsat_wrong"), Err(Error::Unauthorized)));
+    }
+
+    #[test]
+    fn keys_rotate_and_revoke_and_secrets_stay_sealed() {
+        let (c, op) = control();
+        let s = space(&c, &op, "acme", None);
+        let k = c
+            .create_identity(&op, &s.id, NewIdentity { name: "ci".into(), mode: PermissionMode::ReadWrite, prefix: "releases/".into(), expires_at: None, expires_in_seconds: Some(3600) })
+            .expect("key");
+        assert!(k.identity.access_key_id.starts_with("RS3") && k.identity.access_key_id.len() == 20);
+        assert!(k.identity.access_key_id[3..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        let cred = c.credential(&k.identity.access_key_id).expect("cred").expect("found");
+        assert_eq!(cred.secret, k.secret_access_key);
+        assert!(!format!("{cred:?}").contains(&k.secret_access_key));
+        let r = c.rotate_identity(&op, &k.identity.access_key_id).expect("rotate");
+        assert_ne!(r.secret_access_key, k.secret_access_key);
+        assert_eq!(c.credential(&k.identity.access_key_id).expect("cred").expect("found").secret, r.secret_access_key);
+        c.revoke_identity(&op, &k.identity.id).expect("revoke");
+        assert!(c.credential(&k.identity.access_key_id).expect("cred").expect("found").identity.revoked_at.is_some());
+        assert!(c.rotate_identity(&op, &k.identity.id).is_err());
+        let ev = c.audit_events(&op, AuditFilter::default()).expect("audit");
+        let ops: Vec<_> = ev.iter().map(|e| e.operation.as_str()).collect();
+        for want in ["key.created", "key.rotated", "key.revoked", "space.created"] {
+            assert!(ops.contains(&want), "{ops:?}");
+        }
+        for e in &ev {
+            let row = format!("{e:?}");
+            assert!(!row.contains(&k.secret_access_key) && !row.contains(&r.secret_access_key));
+        }
+        assert!(c
+            .create_identity(&op, &s.id, NewIdentity { name: "bad".into(), mode: PermissionMode::ReadOnly, prefix: "../".into(), expires_at: None, expires_in_seconds: None })
+            .is_err());
+    }
+
+    #[test]
+    fn quota_counts_objects_parts_and_reservations() {
+        let (c, op) = control();
+        let s = space(&c, &op, "acme", Some(1000));
+        let r1 = c.reserve(&s, 600).expect("fits");
+        assert!(matches!(c.reserve(&s, 500), Err(Error::QuotaExceeded { used: 600, quota: 1000, requested: 500 })));
+        c.object_stored(&s.id, "a", 600).expect("stored");
+        drop(r1);
+        assert!(c.reserve(&s, 401).is_err());
+        c.object_stored(&s.id, "a", 100).expect("overwrite");
+        let (_, u) = c.usage(&op, &s.id).expect("usage");
+        assert_eq!((u.bytes, u.objects), (100, 1));
+        c.upload_started("up1", &s.id, "big", "id_x").expect("upload");
+        c.part_stored("up1", 1, 800, "e").expect("part");
+        assert!(c.reserve(&s, 101).is_err());
+        assert!(c.check_completion(&s, "up1", "big", 800).is_ok());
+        c.set_quota(&op, &s.id, Some(500)).expect("quota");
+        assert!(c.check_completion(&s, "up1", "big", 800).is_err());
+        c.upload_finished("up1").expect("done");
+        c.object_deleted(&s.id, "a").expect("delete");
+        let (_, u) = c.usage(&op, &s.id).expect("usage");
+        assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
+    }
+}
