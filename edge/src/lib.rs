@@ -1,1 +1,11 @@
-pub fn x(){}
+//! The RustShare edge: one binary serving the S3 face, the control API and (in later
+//! releases) the CDN, packages and console faces, plus the `rustshare` CLI.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+mod openapi;
+pub mod s3;
+pub mod serve;
+pub mod server;

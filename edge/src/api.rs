@@ -1,0 +1,330 @@
+//! The control REST API under `/api/v1`: JSON in and out, bearer-token auth, stable error codes.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use rustshare_control::model::{AdminPrincipal, AuditFilter, Identity, Space, Usage};
+use rustshare_control::{Control, CreatedIdentity, NewIdentity, NewSpace};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Control service.
+    pub control: Control,
+    /// S3 endpoint shown in key output.
+    pub endpoint: String,
+    /// Region shown in key output.
+    pub region: String,
+}
+
+/// An API error: a status, a stable code and a message safe to show.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+}
+
+impl From<rustshare_control::Error> for ApiError {
+    fn from(e: rustshare_control::Error) -> Self {
+        use rustshare_control::Error as E;
+        match e {
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            E::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
+            E::Unauthorized => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required"),
+            E::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            E::QuotaExceeded { .. } => Self::new(StatusCode::FORBIDDEN, "quota_exceeded", e.to_string()),
+            other => {
+                tracing::error!(error = %other, "control API internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The authenticated admin principal.
+pub struct Admin(pub AdminPrincipal);
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send Authorization: Bearer <token>"))?;
+        Ok(Admin(state.control.authenticate(token.trim())?))
+    }
+}
+
+/// JSON body extractor whose rejection is our error shape.
+pub struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text())),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameBody {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaBody {
+    quota_bytes: Option<u64>,
+}
+
+/// A space with its usage, as `GET /spaces/{id}` returns it.
+#[derive(Serialize)]
+struct SpaceView {
+    #[serde(flatten)]
+    space: Space,
+    usage: Usage,
+    keys: Vec<Identity>,
+    s3_api_access: &'static str,
+    public_web_access: &'static str,
+}
+
+/// The key block shown once.
+#[derive(Serialize)]
+struct KeyBlock {
+    identity: Identity,
+    access_key_id: String,
+    secret_access_key: String,
+    endpoint: String,
+    bucket: String,
+    prefix: String,
+    region: String,
+    path_style: bool,
+}
+
+fn key_block(st: &ApiState, c: CreatedIdentity) -> KeyBlock {
+    KeyBlock {
+        access_key_id: c.identity.access_key_id.clone(),
+        prefix: c.identity.allowed_prefix.clone(),
+        identity: c.identity,
+        secret_access_key: c.secret_access_key,
+        endpoint: st.endpoint.clone(),
+        bucket: c.space.bucket,
+        region: st.region.clone(),
+        path_style: true,
+    }
+}
+
+async fn whoami(Admin(p): Admin) -> Json<AdminPrincipal> {
+    Json(p)
+}
+
+async fn create_tenant(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body<NameBody>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(st.control.create_tenant(&p, &b.name)?)))
+}
+
+async fn list_tenants(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"tenants": st.control.list_tenants(&p)?})))
+}
+
+async fn create_tenant_token(State(st): State<ApiState>, Admin(p): Admin, Path(t): Path<String>, Body(b): Body<NameBody>) -> ApiResult<impl IntoResponse> {
+    let token = st.control.create_tenant_token(&p, &t, &b.name)?;
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "name": b.name, "tenant": t}))))
+}
+
+async fn create_space(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body<NewSpace>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(st.control.create_space(&p, b)?)))
+}
+
+async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"spaces": st.control.list_spaces(&p)?})))
+}
+
+async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (space, usage) = st.control.usage(&p, &id)?;
+    let keys = st.control.list_identities(&p, &space.id)?;
+    Ok(Json(SpaceView { space, usage, keys, s3_api_access: "authenticated endpoint", public_web_access: "disabled" }))
+}
+
+async fn disable_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.control.disable_space(&p, &id)?))
+}
+
+async fn set_quota(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>, Body(b): Body<QuotaBody>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.control.set_quota(&p, &id, b.quota_bytes)?))
+}
+
+async fn usage(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (s, u) = st.control.usage(&p, &id)?;
+    Ok(Json(json!({"space_id": s.id, "bucket": s.bucket, "quota_bytes": s.quota_bytes, "usage": u})))
+}
+
+async fn create_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>, Body(b): Body<NewIdentity>) -> ApiResult<impl IntoResponse> {
+    let c = st.control.create_identity(&p, &id, b)?;
+    Ok((StatusCode::CREATED, Json(key_block(&st, c))))
+}
+
+async fn list_keys(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"keys": st.control.list_identities(&p, &id)?})))
+}
+
+async fn revoke_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.control.revoke_identity(&p, &id)?))
+}
+
+async fn rotate_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let c = st.control.rotate_identity(&p, &id)?;
+    Ok(Json(key_block(&st, c)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    space: Option<String>,
+    identity: Option<String>,
+    operation: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+}
+
+fn parse_time(what: &str, v: Option<String>) -> ApiResult<Option<time::OffsetDateTime>> {
+    v.map(|s| {
+        time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} must be an RFC 3339 time such as 2026-11-22T10:00:00Z")))
+    })
+    .transpose()
+}
+
+async fn audit(State(st): State<ApiState>, Admin(p): Admin, q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult<impl IntoResponse> {
+    let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let f = AuditFilter {
+        tenant_id: None,
+        space_id: q.space,
+        identity_id: q.identity,
+        operation: q.operation,
+        since: parse_time("since", q.since)?,
+        until: parse_time("until", q.until)?,
+        limit: q.limit,
+    };
+    let control = st.control.clone();
+    let events = tokio::task::spawn_blocking(move || control.audit_events(&p, f))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))??;
+    Ok(Json(json!({"events": events})))
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(crate::openapi::document())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
+}
+
+/// The API routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/tenants", post(create_tenant).get(list_tenants))
+        .route("/api/v1/tenants/{tenant}/tokens", post(create_tenant_token))
+        .route("/api/v1/spaces", post(create_space).get(list_spaces))
+        .route("/api/v1/spaces/{space}", get(show_space))
+        .route("/api/v1/spaces/{space}/disable", post(disable_space))
+        .route("/api/v1/spaces/{space}/quota", put(set_quota))
+        .route("/api/v1/spaces/{space}/usage", get(usage))
+        .route("/api/v1/spaces/{space}/keys", post(create_key).get(list_keys))
+        .route("/api/v1/keys/{key}/revoke", post(revoke_key))
+        .route("/api/v1/keys/{key}/rotate", post(rotate_key))
+        .route("/api/v1/audit", get(audit))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    fn app() -> (Router, String) {
+        let control = Control::new(Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")), rustshare_control::seal::MasterKey::generate());
+        let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
+        (router(ApiState { control, endpoint: "http://127.0.0.1:8080".into(), region: "us-east-1".into() }), tok)
+    }
+
+    async fn call(r: &Router, method: &str, uri: &str, tok: Option<&str>, body: Option<serde_json::Value>) -> (StatusCode, serde_json::Value) {
+        let mut b = axum::http::Request::builder().method(method).uri(uri);
+        if let Some(t) = tok {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(j) => b.header("content-type", "application/json").body(axum::body::Body::from(j.to_string())),
+            None => b.body(axum::body::Body::empty()),
+        }
+        .expect("request");
+        let resp = r.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn flow_and_error_codes() {
+        let (r, tok) = app();
+        let (s, e) = call(&r, "GET", "/api/v1/spaces", None, None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+        let (s, _) = call(&r, "POST", "/api/v1/tenants", Some(&tok), Some(json!({"name": "acme"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, e) = call(&r, "POST", "/api/v1/tenants", Some(&tok), Some(json!({"name": "acme"}))).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+        let (s, sp) = call(&r, "POST", "/api/v1/spaces", Some(&tok), Some(json!({"tenant": "acme", "name": "artifacts", "purpose": "artifacts"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(sp["bucket"], "rs-acme-artifacts");
+        let (s, e) = call(&r, "POST", "/api/v1/spaces", Some(&tok), Some(json!({"tenant": "acme", "name": "x", "purpose": "bogus"}))).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (s, k) = call(&r, "POST", "/api/v1/spaces/rs-acme-artifacts/keys", Some(&tok), Some(json!({"name": "ci", "mode": "read-write", "prefix": "releases/"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        for f in ["access_key_id", "secret_access_key", "endpoint", "bucket", "prefix", "region"] {
+            assert!(k[f].is_string(), "{f} missing in {k}");
+        }
+        let (s, list) = call(&r, "GET", "/api/v1/spaces/rs-acme-artifacts/keys", Some(&tok), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!list.to_string().contains(k["secret_access_key"].as_str().unwrap_or("-")), "secret listed");
+        let (s, _) = call(&r, "GET", "/api/v1/nope", Some(&tok), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, doc) = call(&r, "GET", "/api/v1/openapi.json", None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(doc["paths"]["/api/v1/spaces"].is_object());
+        let (s, e) = call(&r, "GET", "/api/v1/audit?since=yesterday", Some(&tok), None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    }
+}

@@ -1,0 +1,495 @@
+//! The `rustshare` command line: `serve`, and admin commands that talk to the control API.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::{Config, Overrides, RawConfig};
+
+/// RustShare Object Spaces: scoped S3 storage, CDN and package publishing on one edge.
+#[derive(Parser, Debug)]
+#[command(name = "rustshare", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Conn {
+    /// Control API base URL.
+    #[arg(long, env = "RUSTSHARE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    server: String,
+    /// Admin bearer token (default: the contents of ./data/admin-token).
+    #[arg(long, env = "RUSTSHARE_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the edge server.
+    Serve {
+        /// TOML configuration file.
+        #[arg(long, env = "RUSTSHARE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory (fs store, database, keys).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Listen address, for example 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Tenants (operator token).
+    Tenant {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: TenantCmd,
+    },
+    /// Object Spaces.
+    Space {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: SpaceCmd,
+    },
+    /// S3 access keys.
+    Key {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Storage used by a space.
+    Usage {
+        #[command(flatten)]
+        conn: Conn,
+        /// Space id, bucket or name.
+        space: String,
+    },
+    /// Audit events, newest first.
+    Audit {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only this space.
+        #[arg(long)]
+        space: Option<String>,
+        /// Only this identity id.
+        #[arg(long)]
+        identity: Option<String>,
+        /// Only this operation (PutObject, key.revoked, ...).
+        #[arg(long)]
+        operation: Option<String>,
+        /// Not before (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCmd {
+    /// Create a tenant.
+    Create { name: String },
+    /// List tenants.
+    List,
+    /// Issue an admin token scoped to a tenant (shown once).
+    Token {
+        tenant: String,
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SpaceCmd {
+    /// Create a space.
+    Create {
+        name: String,
+        /// Tenant id or name (operator tokens).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// generic, cdn, artifacts, packages or registry.
+        #[arg(long, default_value = "generic")]
+        purpose: String,
+        /// private, public or cdn.
+        #[arg(long, default_value = "private")]
+        visibility: String,
+        /// Quota, for example 10GiB or 500MB.
+        #[arg(long)]
+        quota: Option<String>,
+    },
+    /// List spaces.
+    List,
+    /// Show a space with usage and keys.
+    Show { space: String },
+    /// Disable a space.
+    Disable { space: String },
+    /// Set the quota (a size, or "unlimited").
+    Quota { space: String, quota: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Create an S3 key; the secret is shown once.
+    Create {
+        space: String,
+        #[arg(long)]
+        name: String,
+        /// read-only, write-only, read-write, read-write-delete, publisher, registry-backend.
+        #[arg(long)]
+        mode: String,
+        /// Allowed prefix inside the space (ends with /).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Expiry, for example 90d, 12h, 30m.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List keys of a space.
+    List { space: String },
+    /// Revoke a key (id or access key id).
+    Revoke { key: String },
+    /// Rotate a key's secret (shown once).
+    Rotate { key: String },
+}
+
+/// Parses `10GiB`, `500MB`, `1024`.
+///
+/// # Errors
+/// A message with the accepted forms.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().with_context(|| format!("size {s:?}: expected a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "tib" | "t" => 1 << 40,
+        other => bail!("size {s:?}: unknown unit {other:?}; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"),
+    };
+    n.checked_mul(mult).with_context(|| format!("size {s:?} is too large"))
+}
+
+/// Parses `90d`, `12h`, `30m`, `45s` into seconds.
+///
+/// # Errors
+/// A message with the accepted forms.
+pub fn parse_duration(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.len().saturating_sub(1));
+    let n: u64 = num.parse().with_context(|| format!("duration {s:?}: expected a number and a unit, for example 90d, 12h, 30m or 45s"))?;
+    let m = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => bail!("duration {s:?}: unit must be s, m, h or d"),
+    };
+    Ok(n * m)
+}
+
+fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", U[i]) }
+}
+
+struct Client {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new(c: &Conn) -> Result<Self> {
+        let token = match &c.token {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string("data/admin-token")
+                .map(|t| t.trim().to_owned())
+                .context("no admin token: pass --token or set RUSTSHARE_TOKEN (the operator token is printed on first `rustshare serve` and kept in <data-dir>/admin-token)")?,
+        };
+        Ok(Self { base: c.server.trim_end_matches('/').to_owned(), token, agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build() })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let req = self.agent.request(method, &url).set("Authorization", &format!("Bearer {}", self.token));
+        let res = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match res {
+            Ok(r) => r.into_json().context("reading the server's reply"),
+            Err(ureq::Error::Status(code, r)) => {
+                let v: Value = r.into_json().unwrap_or(Value::Null);
+                let msg = v["error"]["message"].as_str().unwrap_or("request failed");
+                let ecode = v["error"]["code"].as_str().unwrap_or("error");
+                bail!("{msg} ({ecode}, HTTP {code})")
+            }
+            Err(e) => Err(anyhow::Error::new(e)).with_context(|| format!("cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)", self.base)),
+        }
+    }
+}
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn print_key_block(v: &Value) {
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    let (endpoint, bucket, prefix) = (s("endpoint"), s("bucket"), s("prefix"));
+    println!("Endpoint:   {endpoint}");
+    println!("Bucket:     {bucket}");
+    println!("Prefix:     {}", if prefix.is_empty() { "(whole space)".to_owned() } else { prefix.clone() });
+    println!("Access Key: {}", s("access_key_id"));
+    println!("Secret Key: {}", s("secret_access_key"));
+    println!("            (shown once: store it now, it cannot be displayed again)");
+    println!("Region:     {}", s("region"));
+    println!("Path-style: enabled");
+    println!("Mode:       {}", v["identity"]["mode"].as_str().unwrap_or(""));
+    if let Some(e) = v["identity"]["expires_at"].as_str() {
+        println!("Expires:    {e}");
+    }
+    let (ak, sk, region) = (s("access_key_id"), s("secret_access_key"), s("region"));
+    let host = endpoint.split("://").nth(1).unwrap_or(&endpoint).to_owned();
+    let https = endpoint.starts_with("https");
+    println!();
+    println!("# aws-cli");
+    println!("export AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region}");
+    println!("aws --endpoint-url {endpoint} s3 cp ./release.tar.gz s3://{bucket}/{prefix}");
+    println!();
+    println!("# s3cmd");
+    println!(
+        "s3cmd --access_key={ak} --secret_key={sk} --host={host} --host-bucket={host} --region={region}{} put ./release.tar.gz s3://{bucket}/{prefix}",
+        if https { "" } else { " --no-ssl" }
+    );
+    println!();
+    println!("# rclone");
+    println!("rclone copy ./release.tar.gz :s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint={endpoint},region={region}:{bucket}/{prefix}");
+}
+
+fn print_space(v: &Value) {
+    let s = |k: &str| v[k].as_str().unwrap_or("-").to_owned();
+    println!("Space:        {} ({})", s("name"), s("id"));
+    println!("Tenant:       {}", s("tenant_id"));
+    println!("Bucket:       {}", s("bucket"));
+    println!("Purpose:      {}   Visibility: {}", s("purpose"), s("visibility"));
+    println!("S3 API:       authenticated endpoint");
+    println!("Public web:   {}", v["public_web_access"].as_str().unwrap_or("disabled"));
+    let quota = v["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes);
+    println!("Quota:        {quota}");
+    if v["usage"].is_object() {
+        let u = &v["usage"];
+        println!(
+            "Usage:        {} in {} objects (+{} in multipart uploads)",
+            human_bytes(u["bytes"].as_u64().unwrap_or(0)),
+            u["objects"].as_u64().unwrap_or(0),
+            human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0))
+        );
+    }
+    if let Some(d) = v["disabled_at"].as_str() {
+        println!("Disabled at:  {d}");
+    }
+    println!("Created:      {} by {}", s("created_at"), s("created_by"));
+    if let Some(keys) = v["keys"].as_array() {
+        println!("Keys:");
+        print_keys(keys);
+    }
+}
+
+fn print_keys(keys: &[Value]) {
+    if keys.is_empty() {
+        println!("  (none)");
+    }
+    let now = time::OffsetDateTime::now_utc();
+    for k in keys {
+        let s = |f: &str| k[f].as_str().unwrap_or("").to_owned();
+        let status = if !k["revoked_at"].is_null() {
+            "revoked"
+        } else if k["expires_at"].as_str().and_then(|e| time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()).is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        };
+        let prefix = if s("allowed_prefix").is_empty() { "*".to_owned() } else { s("allowed_prefix") };
+        println!("  {:<22} {:<20} {:<18} {:<8} prefix={} last-used={}", s("name"), s("access_key_id"), s("mode"), status, prefix, k["last_used_at"].as_str().unwrap_or("never"));
+    }
+}
+
+fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        human(v);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { config, data_dir, listen } => {
+            let raw = match &config {
+                Some(p) => Config::parse_toml(&std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?)
+                    .map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?,
+                None => RawConfig::default(),
+            };
+            let cfg = Config::resolve(raw, &|k| std::env::var(k).ok(), &Overrides { data_dir, listen }).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+            rt.block_on(crate::serve::run(cfg))?;
+        }
+        Command::Tenant { conn, cmd } => {
+            let c = Client::new(&conn)?;
+            match cmd {
+                TenantCmd::Create { name } => out(conn.json, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| println!("Created tenant {} ({})", v["name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""))),
+                TenantCmd::List => out(conn.json, &c.call("GET", "/tenants", None)?, |v| {
+                    for t in v["tenants"].as_array().into_iter().flatten() {
+                        println!("{:<24} {}", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
+                    }
+                }),
+                TenantCmd::Token { tenant, name } => out(conn.json, &c.call("POST", &format!("/tenants/{}/tokens", enc(&tenant)), Some(json!({"name": name})))?, |v| {
+                    println!("Token for tenant {tenant} (shown once):\n{}", v["token"].as_str().unwrap_or(""));
+                }),
+            }
+        }
+        Command::Space { conn, cmd } => {
+            let c = Client::new(&conn)?;
+            match cmd {
+                SpaceCmd::Create { name, tenant, purpose, visibility, quota } => {
+                    let quota_bytes = quota.as_deref().map(parse_size).transpose()?;
+                    let v = c.call("POST", "/spaces", Some(json!({"name": name, "tenant": tenant, "purpose": purpose, "visibility": visibility, "quota_bytes": quota_bytes})))?;
+                    out(conn.json, &v, |v| {
+                        println!("Created Object Space {}\n", v["name"].as_str().unwrap_or(""));
+                        print_space(v);
+                    });
+                }
+                SpaceCmd::List => out(conn.json, &c.call("GET", "/spaces", None)?, |v| {
+                    println!("{:<24} {:<40} {:<10} {:<9} {:<12} status", "NAME", "BUCKET", "PURPOSE", "VISIBLE", "QUOTA");
+                    for s in v["spaces"].as_array().into_iter().flatten() {
+                        let quota = s["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes);
+                        let status = if s["disabled_at"].is_null() { "active" } else { "disabled" };
+                        println!(
+                            "{:<24} {:<40} {:<10} {:<9} {:<12} {status}",
+                            s["name"].as_str().unwrap_or(""),
+                            s["bucket"].as_str().unwrap_or(""),
+                            s["purpose"].as_str().unwrap_or(""),
+                            s["visibility"].as_str().unwrap_or(""),
+                            quota
+                        );
+                    }
+                }),
+                SpaceCmd::Show { space } => out(conn.json, &c.call("GET", &format!("/spaces/{}", enc(&space)), None)?, print_space),
+                SpaceCmd::Disable { space } => out(conn.json, &c.call("POST", &format!("/spaces/{}/disable", enc(&space)), None)?, |v| {
+                    println!("Disabled {}: S3 requests to {} are refused from now on.", v["name"].as_str().unwrap_or(""), v["bucket"].as_str().unwrap_or(""));
+                }),
+                SpaceCmd::Quota { space, quota } => {
+                    let q = if quota == "unlimited" || quota == "none" { None } else { Some(parse_size(&quota)?) };
+                    out(conn.json, &c.call("PUT", &format!("/spaces/{}/quota", enc(&space)), Some(json!({"quota_bytes": q})))?, |v| {
+                        println!("Quota of {} is now {}", v["name"].as_str().unwrap_or(""), v["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes));
+                    });
+                }
+            }
+        }
+        Command::Key { conn, cmd } => {
+            let c = Client::new(&conn)?;
+            match cmd {
+                KeyCmd::Create { space, name, mode, prefix, expires_in } => {
+                    let secs = expires_in.as_deref().map(parse_duration).transpose()?;
+                    let v = c.call("POST", &format!("/spaces/{}/keys", enc(&space)), Some(json!({"name": name, "mode": mode, "prefix": prefix, "expires_in_seconds": secs})))?;
+                    out(conn.json, &v, print_key_block);
+                }
+                KeyCmd::List { space } => out(conn.json, &c.call("GET", &format!("/spaces/{}/keys", enc(&space)), None)?, |v| print_keys(v["keys"].as_array().map_or(&[], Vec::as_slice))),
+                KeyCmd::Revoke { key } => out(conn.json, &c.call("POST", &format!("/keys/{}/revoke", enc(&key)), None)?, |v| {
+                    println!("Revoked {} ({}); its next request is refused.", v["name"].as_str().unwrap_or(""), v["access_key_id"].as_str().unwrap_or(""));
+                }),
+                KeyCmd::Rotate { key } => out(conn.json, &c.call("POST", &format!("/keys/{}/rotate", enc(&key)), None)?, |v| {
+                    println!("Rotated: the old secret no longer works.\n");
+                    print_key_block(v);
+                }),
+            }
+        }
+        Command::Usage { conn, space } => {
+            let c = Client::new(&conn)?;
+            out(conn.json, &c.call("GET", &format!("/spaces/{}/usage", enc(&space)), None)?, |v| {
+                let u = &v["usage"];
+                let quota = v["quota_bytes"].as_u64();
+                let bytes = u["bytes"].as_u64().unwrap_or(0);
+                println!("Bucket:     {}", v["bucket"].as_str().unwrap_or(""));
+                println!("Stored:     {} ({bytes} bytes) in {} objects", human_bytes(bytes), u["objects"].as_u64().unwrap_or(0));
+                println!("Multipart:  {} in uploads in progress", human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0)));
+                match quota {
+                    Some(q) => println!("Quota:      {} ({:.1}% used)", human_bytes(q), if q == 0 { 100.0 } else { (bytes + u["multipart_bytes"].as_u64().unwrap_or(0)) as f64 * 100.0 / q as f64 }),
+                    None => println!("Quota:      unlimited"),
+                }
+            });
+        }
+        Command::Audit { conn, space, identity, operation, since, until, limit } => {
+            let c = Client::new(&conn)?;
+            let mut q = vec![format!("limit={limit}")];
+            for (k, v) in [("space", space), ("identity", identity), ("operation", operation), ("since", since), ("until", until)] {
+                if let Some(v) = v {
+                    q.push(format!("{k}={}", enc(&v)));
+                }
+            }
+            out(conn.json, &c.call("GET", &format!("/audit?{}", q.join("&")), None)?, |v| {
+                for e in v["events"].as_array().into_iter().flatten() {
+                    let s = |f: &str| e[f].as_str().unwrap_or("-").to_owned();
+                    println!("{}  {:<8} {:<24} {:<14} {:<22} {} {}", s("timestamp"), s("kind"), s("operation"), s("status"), s("actor"), s("object_key"), e["bytes"].as_u64().filter(|b| *b > 0).map(|b| format!("{b}B")).unwrap_or_default());
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Entry point: parses arguments, runs, prints the error chain once, exits 1 on failure.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rustshare: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("10GiB").ok(), Some(10 << 30));
+        assert_eq!(parse_size("500MB").ok(), Some(500_000_000));
+        assert_eq!(parse_size("1024").ok(), Some(1024));
+        assert!(parse_size("10 parsecs").is_err());
+        assert!(parse_size("GiB").is_err());
+        assert_eq!(parse_duration("90d").ok(), Some(90 * 86_400));
+        assert_eq!(parse_duration("30m").ok(), Some(1800));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+}

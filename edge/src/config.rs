@@ -1,0 +1,216 @@
+//! Configuration: a TOML file and environment overrides become a validated [`Config`].
+//! Parsing does no IO; reading the file is the caller's job.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use rustshare_store::S3StoreConfig;
+use serde::Deserialize;
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Data directory (fs store, database, master key, admin token).
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address.
+    pub listen: Option<String>,
+    /// Domain the faces live under (`s3.<domain>`, `cdn.<domain>`, ...).
+    pub domain: Option<String>,
+    /// Region reported to S3 clients.
+    pub region: Option<String>,
+    /// S3 endpoint URL shown to users in key output.
+    pub endpoint: Option<String>,
+    /// File holding the master key.
+    pub master_key_file: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: Option<String>,
+    /// Object store.
+    pub store: Option<RawStore>,
+    /// Database.
+    pub database: Option<RawDatabase>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `fs` or `s3`.
+    pub backend: Option<String>,
+    /// fs: directory.
+    pub path: Option<PathBuf>,
+    /// s3: backend settings.
+    pub s3: Option<S3StoreConfig>,
+}
+
+/// `[database]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    /// SQLite file.
+    pub path: Option<PathBuf>,
+}
+
+/// Where objects go.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// The embedded filesystem store.
+    Fs(PathBuf),
+    /// An S3-compatible backend.
+    S3(S3StoreConfig),
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Domain.
+    pub domain: String,
+    /// Region.
+    pub region: String,
+    /// Endpoint shown to users.
+    pub endpoint: String,
+    /// Master key file.
+    pub master_key_file: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Store.
+    pub store: StoreConfig,
+    /// SQLite path.
+    pub database: PathBuf,
+}
+
+/// Command-line overrides, strongest of all.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<String>,
+}
+
+impl Config {
+    /// Resolves file, environment (`env` is the lookup, injected for tests) and flags.
+    ///
+    /// # Errors
+    /// A message naming the setting to fix.
+    pub fn resolve(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>, o: &Overrides) -> Result<Self, String> {
+        let data_dir = o.data_dir.clone().or_else(|| env("RUSTSHARE_DATA_DIR").map(PathBuf::from)).or(raw.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let listen_s = o.listen.clone().or_else(|| env("RUSTSHARE_LISTEN")).or(raw.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_s.parse().map_err(|_| format!("listen address {listen_s:?} is not host:port (for example 127.0.0.1:8080)"))?;
+        let domain = env("RUSTSHARE_DOMAIN").or(raw.domain).unwrap_or_else(|| "localhost".into());
+        if domain.is_empty() || domain.contains(['/', ':', ' ']) {
+            return Err(format!("domain {domain:?} must be a bare DNS name such as example.com"));
+        }
+        let region = env("RUSTSHARE_REGION").or(raw.region).unwrap_or_else(|| "us-east-1".into());
+        let endpoint = env("RUSTSHARE_ENDPOINT").or(raw.endpoint).unwrap_or_else(|| format!("http://{listen}"));
+        let master_key_file = env("RUSTSHARE_MASTER_KEY_FILE").map(PathBuf::from).or(raw.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
+        let log_format = match env("RUSTSHARE_LOG_FORMAT").or(raw.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("log_format {other:?} must be \"text\" or \"json\"")),
+        };
+        let raw_store = raw.store.unwrap_or_default();
+        let store = match env("RUSTSHARE_STORE").or(raw_store.backend).as_deref() {
+            None | Some("fs") => StoreConfig::Fs(raw_store.path.unwrap_or_else(|| data_dir.join("objects"))),
+            Some("s3") => {
+                let mut s3 = match raw_store.s3 {
+                    Some(s) => s,
+                    None => S3StoreConfig {
+                        endpoint: String::new(),
+                        region: "us-east-1".into(),
+                        access_key_id: String::new(),
+                        secret_access_key: String::new(),
+                        bucket: String::new(),
+                        root_prefix: String::new(),
+                        path_style: true,
+                    },
+                };
+                for (var, field) in [
+                    ("RUSTSHARE_S3_ENDPOINT", &mut s3.endpoint),
+                    ("RUSTSHARE_S3_REGION", &mut s3.region),
+                    ("RUSTSHARE_S3_ACCESS_KEY_ID", &mut s3.access_key_id),
+                    ("RUSTSHARE_S3_SECRET_ACCESS_KEY", &mut s3.secret_access_key),
+                    ("RUSTSHARE_S3_BUCKET", &mut s3.bucket),
+                    ("RUSTSHARE_S3_ROOT_PREFIX", &mut s3.root_prefix),
+                ] {
+                    if let Some(v) = env(var) {
+                        *field = v;
+                    }
+                }
+                for (name, v) in [("endpoint", &s3.endpoint), ("access_key_id", &s3.access_key_id), ("secret_access_key", &s3.secret_access_key), ("bucket", &s3.bucket)] {
+                    if v.is_empty() {
+                        return Err(format!("store.s3.{name} is required when store.backend = \"s3\" (or set RUSTSHARE_S3_{})", name.to_uppercase()));
+                    }
+                }
+                if !s3.root_prefix.is_empty() && !s3.root_prefix.ends_with('/') {
+                    return Err("store.s3.root_prefix must end with '/'".into());
+                }
+                StoreConfig::S3(s3)
+            }
+            Some(other) => return Err(format!("store.backend {other:?} must be \"fs\" or \"s3\"")),
+        };
+        let database = raw.database.and_then(|d| d.path).unwrap_or_else(|| data_dir.join("rustshare.db"));
+        Ok(Self { data_dir, listen, domain, region, endpoint, master_key_file, log_format, store, database })
+    }
+
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// The parser's message, which names the line and the unknown or malformed key.
+    pub fn parse_toml(text: &str) -> Result<RawConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let c = Config::resolve(RawConfig::default(), &none, &Overrides::default()).expect("defaults");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.domain, "localhost");
+        assert!(matches!(c.store, StoreConfig::Fs(ref p) if p.ends_with("objects")));
+        assert_eq!(c.endpoint, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_env_and_flags_layer() {
+        let raw = Config::parse_toml("listen = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n[store]\nbackend = \"s3\"\n[store.s3]\nendpoint = \"http://127.0.0.1:9001\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\nbucket = \"c\"\n").expect("toml");
+        let env = |k: &str| (k == "RUSTSHARE_S3_BUCKET").then(|| "from-env".to_owned());
+        let c = Config::resolve(raw, &env, &Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() }).expect("resolve");
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.domain, "example.com");
+        assert!(matches!(c.store, StoreConfig::S3(ref s) if s.bucket == "from-env" && s.endpoint == "http://127.0.0.1:9001"));
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_fix() {
+        assert!(Config::parse_toml("listne = \"x\"").unwrap_err().contains("listne"));
+        let e = Config::resolve(RawConfig { listen: Some("nope".into()), ..Default::default() }, &none, &Overrides::default()).unwrap_err();
+        assert!(e.contains("host:port"));
+        let raw = Config::parse_toml("[store]\nbackend = \"s3\"\n").expect("toml");
+        let e = Config::resolve(raw, &none, &Overrides::default()).unwrap_err();
+        assert!(e.contains("store.s3.endpoint"), "{e}");
+        let raw = Config::parse_toml("[store]\nbackend = \"ceph\"\n").expect("toml");
+        assert!(Config::resolve(raw, &none, &Overrides::default()).unwrap_err().contains("fs"));
+    }
+}

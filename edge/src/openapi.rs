@@ -1,0 +1,85 @@
+//! The OpenAPI 3.1 document of the control API, served at `/api/v1/openapi.json`.
+
+use serde_json::{Value, json};
+
+fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            ok: {"description": "success", "content": {"application/json": {}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+            "403": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
+            "409": {"$ref": "#/components/responses/Error"}
+        }
+    });
+    if let Some(schema) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+    }
+    o
+}
+
+fn path_param(name: &str, desc: &str) -> Value {
+    json!([{"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": desc}])
+}
+
+/// The document.
+#[must_use]
+pub fn document() -> Value {
+    let space = path_param("space", "space id, bucket name, or (tenant tokens) space name");
+    let key = path_param("key", "identity id or access key id");
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "RustShare Object Spaces control API", "version": env!("CARGO_PKG_VERSION")},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
+                    "code": {"type": "string", "enum": ["unauthorized", "forbidden", "not_found", "conflict", "invalid_request", "quota_exceeded", "internal"]},
+                    "message": {"type": "string"}}}}},
+                "Name": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"}}},
+                "NewSpace": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                    "tenant": {"type": "string"}, "name": {"type": "string"},
+                    "purpose": {"enum": ["generic", "cdn", "artifacts", "packages", "registry"]},
+                    "visibility": {"enum": ["private", "public", "cdn"]},
+                    "quota_bytes": {"type": "integer", "minimum": 0}, "workspace_id": {"type": "string"}}},
+                "Quota": {"type": "object", "required": ["quota_bytes"], "additionalProperties": false, "properties": {"quota_bytes": {"type": ["integer", "null"], "minimum": 0}}},
+                "NewKey": {"type": "object", "required": ["name", "mode"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"},
+                    "mode": {"enum": ["read-only", "write-only", "read-write", "read-write-delete", "publisher", "registry-backend"]},
+                    "prefix": {"type": "string", "description": "empty, or a relative prefix ending in /"},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "expires_in_seconds": {"type": "integer", "minimum": 1}}}
+            }
+        },
+        "paths": {
+            "/api/v1/whoami": {"get": op("The caller's token", None, "200")},
+            "/api/v1/tenants": {"get": op("List tenants", None, "200"), "post": op("Create a tenant (operator)", Some("Name"), "201")},
+            "/api/v1/tenants/{tenant}/tokens": {"parameters": path_param("tenant", "tenant id or name"), "post": op("Issue a tenant-scoped admin token, shown once (operator)", Some("Name"), "201")},
+            "/api/v1/spaces": {"get": op("List spaces", None, "200"), "post": op("Create an Object Space", Some("NewSpace"), "201")},
+            "/api/v1/spaces/{space}": {"parameters": space, "get": op("A space with usage and keys", None, "200")},
+            "/api/v1/spaces/{space}/disable": {"parameters": space, "post": op("Disable a space; S3 requests fail from the next one", None, "200")},
+            "/api/v1/spaces/{space}/quota": {"parameters": space, "put": op("Set or clear (null) the quota", Some("Quota"), "200")},
+            "/api/v1/spaces/{space}/usage": {"parameters": space, "get": op("Bytes and objects stored, multipart bytes in progress", None, "200")},
+            "/api/v1/spaces/{space}/keys": {"parameters": space, "get": op("List S3 keys (never secrets)", None, "200"), "post": op("Create an S3 key; the secret is returned once", Some("NewKey"), "201")},
+            "/api/v1/keys/{key}/revoke": {"parameters": key, "post": op("Revoke a key; its next request fails", None, "200")},
+            "/api/v1/keys/{key}/rotate": {"parameters": key, "post": op("New secret, returned once; the old one stops working at once", None, "200")},
+            "/api/v1/audit": {"get": {
+                "summary": "Audit events, newest first",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "space", "in": "query", "schema": {"type": "string"}},
+                    {"name": "identity", "in": "query", "schema": {"type": "string"}},
+                    {"name": "operation", "in": "query", "schema": {"type": "string"}},
+                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                ],
+                "responses": {"200": {"description": "events"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
+            }}
+        }
+    })
+}

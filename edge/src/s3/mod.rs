@@ -1,0 +1,844 @@
+//! The S3 face: s3s parses and verifies the protocol; this module maps each operation onto
+//! the caller's Object Space in the store, with policy, quota, usage and audit.
+
+mod auth;
+pub mod errors;
+pub mod verify;
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rustshare_control::model::NewAuditEvent;
+use rustshare_control::policy::{Action, Resource};
+use rustshare_control::{Control, Credential};
+use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore};
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+pub use auth::{Access, Auth};
+
+use crate::metrics::Metrics;
+use verify::{Expected, verifying};
+
+/// Largest single PUT or part S3 accepts.
+const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
+/// Smallest part but the last.
+const MIN_PART: u64 = 5 * 1024 * 1024;
+
+/// Per-request facts the server attaches before s3s runs.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    /// The request id echoed in `x-request-id` and `x-amz-request-id`.
+    pub request_id: Arc<str>,
+    /// Client address.
+    pub ip: Option<IpAddr>,
+    op: Arc<OnceLock<String>>,
+}
+
+impl RequestInfo {
+    /// A new record.
+    #[must_use]
+    pub fn new(request_id: Arc<str>, ip: Option<IpAddr>) -> Self {
+        Self { request_id, ip, op: Arc::default() }
+    }
+
+    fn set_op(&self, op: &str) {
+        let _ = self.op.set(op.to_owned());
+    }
+
+    /// The S3 operation name, once s3s has routed the request.
+    #[must_use]
+    pub fn op(&self) -> Option<&str> {
+        self.op.get().map(String::as_str)
+    }
+}
+
+/// The S3 operations over the store.
+#[derive(Clone)]
+pub struct S3Face {
+    store: Arc<dyn ObjectStore>,
+    control: Control,
+    metrics: Metrics,
+    region: String,
+}
+
+impl S3Face {
+    /// A face over `store`.
+    #[must_use]
+    pub fn new(store: Arc<dyn ObjectStore>, control: Control, metrics: Metrics, region: String) -> Self {
+        Self { store, control, metrics, region }
+    }
+
+    /// The s3s service with our auth and access control.
+    #[must_use]
+    pub fn service(self) -> s3s::service::S3Service {
+        let control = self.control.clone();
+        let mut b = s3s::service::S3ServiceBuilder::new(self);
+        b.set_auth(Auth { control: control.clone() });
+        b.set_access(Access { control });
+        b.build()
+    }
+
+    fn audit<T>(&self, req: &S3Request<T>, cred: &Credential, op: &str, key: Option<&str>, status: &str, bytes: u64) {
+        let info = req.extensions.get::<RequestInfo>();
+        self.control.audit(NewAuditEvent {
+            tenant_id: Some(cred.identity.tenant_id.clone()),
+            object_space_id: Some(cred.space.id.clone()),
+            identity_id: Some(cred.identity.id.clone()),
+            actor: cred.identity.access_key_id.clone(),
+            kind: "object",
+            operation: op.to_owned(),
+            object_key: key.map(str::to_owned),
+            source_ip: info.and_then(|i| i.ip.map(|a| a.to_string())),
+            user_agent: req.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            status: status.to_owned(),
+            bytes,
+            detail: None,
+        });
+    }
+
+    /// Runs `f` and writes one audit row with its outcome.
+    async fn audited<T, O, F>(&self, req: &S3Request<T>, op: &str, key: Option<&str>, f: F) -> S3Result<O>
+    where
+        F: std::future::Future<Output = S3Result<(O, u64)>>,
+    {
+        let cred = cred(req)?;
+        let r = f.await;
+        match &r {
+            Ok((_, bytes)) => self.audit(req, &cred, op, key, "ok", *bytes),
+            Err(e) => self.audit(req, &cred, op, key, e.code().as_str(), 0),
+        }
+        r.map(|(o, _)| o)
+    }
+}
+
+fn cred<T>(req: &S3Request<T>) -> S3Result<Arc<Credential>> {
+    // Access::check inserts it for every authenticated request; its absence is a bug.
+    req.extensions.get::<Arc<Credential>>().cloned().ok_or_else(|| s3_error!(AccessDenied))
+}
+
+fn full_key(cred: &Credential, key: &str) -> S3Result<String> {
+    if key.len() > rustshare_store::key::MAX_KEY_LEN {
+        return Err(s3_error!(KeyTooLongError, "Your key is too long (over 1024 bytes)."));
+    }
+    rustshare_store::key::validate(key).map_err(errors::store)?;
+    Ok(format!("{}{key}", cred.space.base_prefix))
+}
+
+fn etag(v: &str) -> ETag {
+    ETag::Strong(v.to_owned())
+}
+
+fn ts(t: time::OffsetDateTime) -> Timestamp {
+    Timestamp::from(t)
+}
+
+fn to_range(r: Range) -> ByteRange {
+    match r {
+        Range::Int { first, last: Some(last) } => ByteRange::FromTo(first, last),
+        Range::Int { first, last: None } => ByteRange::From(first),
+        Range::Suffix { length } => ByteRange::Suffix(length),
+    }
+}
+
+fn attrs_from(
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    metadata: Option<Metadata>,
+) -> ObjectAttrs {
+    // aws-chunked is a transfer detail, not part of the object's encoding.
+    let content_encoding = content_encoding
+        .map(|e| e.split(',').map(str::trim).filter(|p| !p.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(","))
+        .filter(|e| !e.is_empty());
+    ObjectAttrs {
+        content_type,
+        cache_control,
+        content_disposition,
+        content_encoding,
+        user_metadata: metadata.map(|m| m.into_iter().collect()).unwrap_or_default(),
+        checksums: Default::default(),
+    }
+}
+
+fn declared_len(len: Option<i64>) -> S3Result<u64> {
+    let len = len.ok_or_else(|| s3_error!(MissingContentLength, "You must provide the Content-Length HTTP header."))?;
+    let len = u64::try_from(len).map_err(|_| s3_error!(InvalidArgument, "Content-Length must not be negative."))?;
+    if len > MAX_PUT {
+        return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size of 5 GiB."));
+    }
+    Ok(len)
+}
+
+fn md5_of(v: Option<&String>) -> S3Result<Option<[u8; 16]>> {
+    v.map(|s| verify::parse_content_md5(s).map_err(|()| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid.")))
+        .transpose()
+}
+
+fn trailer_algorithms(headers: &http::HeaderMap, alg: Option<&ChecksumAlgorithm>) -> Vec<String> {
+    let mut out: Vec<String> = headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').filter_map(|t| t.trim().strip_prefix("x-amz-checksum-")).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if let Some(a) = alg {
+        out.push(a.as_str().to_ascii_lowercase());
+    }
+    out
+}
+
+fn checksums_to_map(c: &Checksum) -> std::collections::BTreeMap<String, String> {
+    let mut m = std::collections::BTreeMap::new();
+    for (k, v) in [("crc32", &c.checksum_crc32), ("crc32c", &c.checksum_crc32c), ("sha1", &c.checksum_sha1), ("sha256", &c.checksum_sha256), ("crc64nvme", &c.checksum_crc64nvme)] {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), v.clone());
+        }
+    }
+    m
+}
+
+/// Evaluates If-Match / If-None-Match / If-(Un)Modified-Since as RFC 9110 orders them.
+fn preconditions(
+    meta: &ObjectMeta,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let current = etag(&meta.etag);
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.strong_cmp(&current) || e.value() == current.value(),
+    };
+    let lm: time::OffsetDateTime = meta.last_modified;
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold."));
+        }
+    } else if let Some(t) = if_unmodified_since
+        && lm > time::OffsetDateTime::from(t.clone())
+    {
+        return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold."));
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(not_modified(meta));
+        }
+    } else if let Some(t) = if_modified_since
+        && lm <= time::OffsetDateTime::from(t.clone())
+    {
+        return Err(not_modified(meta));
+    }
+    Ok(())
+}
+
+fn not_modified(meta: &ObjectMeta) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    e.set_status_code(http::StatusCode::NOT_MODIFIED);
+    let mut h = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
+        h.insert(http::header::ETAG, v);
+    }
+    e.set_headers(h);
+    e
+}
+
+/// Keys in list results, URL-encoded when the client asked for `encoding-type=url` (aws-cli
+/// always does, and decodes what it gets back).
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+fn enc(url: bool, s: &str) -> String {
+    if url { utf8_percent_encode(s, URL_ENCODE).to_string() } else { s.to_owned() }
+}
+
+fn copy_source(cs: &CopySource) -> S3Result<(&str, &str)> {
+    match cs {
+        CopySource::Bucket { bucket, key, version_id: None } => Ok((bucket, key)),
+        CopySource::Bucket { .. } => Err(s3_error!(NotImplemented, "Object versions are not supported.")),
+        _ => Err(s3_error!(NotImplemented, "Access point copy sources are not supported.")),
+    }
+}
+
+struct Listing {
+    contents: Vec<Object>,
+    prefixes: Vec<CommonPrefix>,
+    truncated: bool,
+    next: Option<String>,
+}
+
+impl S3Face {
+    async fn list_common(&self, cred: &Credential, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<String>, max_keys: Option<i32>, url: bool) -> S3Result<Listing> {
+        auth::authorize(cred, bucket, Action::ListBucket, Resource::Prefix(prefix))?;
+        let max = match max_keys {
+            Some(m) if m < 0 => return Err(s3_error!(InvalidArgument, "max-keys must be between 0 and 1000.")),
+            Some(m) => usize::try_from(m).unwrap_or(1000).min(1000),
+            None => 1000,
+        };
+        if max == 0 {
+            return Ok(Listing { contents: vec![], prefixes: vec![], truncated: false, next: None });
+        }
+        let base = &cred.space.base_prefix;
+        let req = ListRequest {
+            prefix: format!("{base}{prefix}"),
+            delimiter: delimiter.filter(|d| !d.is_empty()).map(str::to_owned),
+            start_after: after.map(|a| format!("{base}{a}")),
+            max_keys: max,
+        };
+        let page = self.store.list(&req).await.map_err(errors::store)?;
+        let strip = |k: &str| k.strip_prefix(base.as_str()).unwrap_or(k).to_owned();
+        let contents = page
+            .entries
+            .iter()
+            .map(|e| Object {
+                key: Some(enc(url, &strip(&e.key))),
+                size: Some(i64::try_from(e.size).unwrap_or(i64::MAX)),
+                e_tag: (!e.etag.is_empty()).then(|| etag(&e.etag)),
+                last_modified: Some(ts(e.last_modified)),
+                storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+                ..Default::default()
+            })
+            .collect();
+        let prefixes = page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc(url, &strip(p))) }).collect();
+        Ok(Listing { contents, prefixes, truncated: page.is_truncated, next: page.next_marker.map(|m| strip(&m)) })
+    }
+
+    async fn put_part_body(&self, cred: &Credential, full: &str, upload_id: &str, part: u32, body: rustshare_store::ByteStream, len: u64) -> S3Result<rustshare_store::PartInfo> {
+        let _reservation = self.control.reserve(&cred.space, len).map_err(errors::control)?;
+        let info = self.store.upload_part(full, upload_id, part, body, Some(len)).await.map_err(errors::store)?;
+        self.control.part_stored(upload_id, part, info.size, &info.etag).map_err(errors::control)?;
+        self.metrics.bytes_in(&cred.space.id, info.size);
+        Ok(info)
+    }
+
+    fn upload_of(&self, cred: &Credential, upload_id: &str, key: &str) -> S3Result<()> {
+        match self.control.upload(upload_id, &cred.space.id, key).map_err(errors::control)? {
+            Some(_) => Ok(()),
+            None => Err(s3_error!(NoSuchUpload, "The specified multipart upload does not exist.")),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for S3Face {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let cred = cred(&req)?;
+        let bucket = Bucket { name: Some(cred.space.bucket.clone()), creation_date: Some(ts(cred.space.created_at)), bucket_region: None };
+        Ok(S3Response::new(ListBucketsOutput { buckets: Some(vec![bucket]), owner: Some(Owner { display_name: Some(cred.space.tenant_id.clone()), id: Some(cred.space.tenant_id.clone()) }), ..Default::default() }))
+    }
+
+    async fn head_bucket(&self, _req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(self.region.clone()), ..Default::default() }))
+    }
+
+    async fn get_bucket_location(&self, _req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let location_constraint = (self.region != "us-east-1").then(|| BucketLocationConstraint::from(self.region.clone()));
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+    }
+
+    async fn create_bucket(&self, _req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        // Only the key's own bucket gets here (Access denies any other); rclone and others
+        // create the bucket before their first upload, so answer as if it were made.
+        Ok(S3Response::new(CreateBucketOutput::default()))
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let out = self
+            .audited(&req, "ListObjects", None, async {
+                let l = self.list_common(&cred, &i.bucket, &prefix, i.delimiter.as_deref(), i.marker.clone(), i.max_keys, url).await?;
+                let out = ListObjectsOutput {
+                    name: Some(i.bucket.clone()),
+                    prefix: Some(enc(url, &prefix)),
+                    marker: i.marker.as_ref().map(|m| enc(url, m)),
+                    delimiter: i.delimiter.as_ref().map(|d| enc(url, d)),
+                    max_keys: Some(i.max_keys.unwrap_or(1000)),
+                    is_truncated: Some(l.truncated),
+                    next_marker: if l.truncated { l.next.as_ref().map(|m| enc(url, m)) } else { None },
+                    contents: Some(l.contents),
+                    common_prefixes: Some(l.prefixes),
+                    encoding_type: i.encoding_type.clone(),
+                    ..Default::default()
+                };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let token = match &i.continuation_token {
+            Some(t) => Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect."))?,
+            ),
+            None => None,
+        };
+        let after = match (token, i.start_after.clone()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let out = self
+            .audited(&req, "ListObjectsV2", None, async {
+                let l = self.list_common(&cred, &i.bucket, &prefix, i.delimiter.as_deref(), after, i.max_keys, url).await?;
+                let key_count = i32::try_from(l.contents.len() + l.prefixes.len()).unwrap_or(i32::MAX);
+                let out = ListObjectsV2Output {
+                    name: Some(i.bucket.clone()),
+                    prefix: Some(enc(url, &prefix)),
+                    delimiter: i.delimiter.as_ref().map(|d| enc(url, d)),
+                    max_keys: Some(i.max_keys.unwrap_or(1000)),
+                    key_count: Some(key_count),
+                    is_truncated: Some(l.truncated),
+                    continuation_token: i.continuation_token.clone(),
+                    next_continuation_token: if l.truncated { l.next.map(|m| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m)) } else { None },
+                    start_after: i.start_after.as_ref().map(|s| enc(url, s)),
+                    contents: Some(l.contents),
+                    common_prefixes: Some(l.prefixes),
+                    encoding_type: i.encoding_type.clone(),
+                    ..Default::default()
+                };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "HeadObject", Some(&i.key), async {
+                let m = self.store.head(&full).await.map_err(errors::store)?;
+                preconditions(&m, i.if_match.as_ref(), i.if_none_match.as_ref(), i.if_modified_since.as_ref(), i.if_unmodified_since.as_ref())?;
+                let (len, content_range) = match i.range {
+                    Some(r) => {
+                        let (a, b) = to_range(r).resolve(m.size).map_err(errors::store)?;
+                        (b - a + 1, Some(format!("bytes {a}-{b}/{}", m.size)))
+                    }
+                    None => (m.size, None),
+                };
+                let c = &m.attrs.checksums;
+                let out = HeadObjectOutput {
+                    content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+                    content_range,
+                    e_tag: Some(etag(&m.etag)),
+                    last_modified: Some(ts(m.last_modified)),
+                    content_type: m.attrs.content_type.clone().or_else(|| Some("binary/octet-stream".into())),
+                    cache_control: m.attrs.cache_control.clone(),
+                    content_disposition: m.attrs.content_disposition.clone(),
+                    content_encoding: m.attrs.content_encoding.clone(),
+                    metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
+                    accept_ranges: Some("bytes".into()),
+                    checksum_crc32: c.get("crc32").cloned(),
+                    checksum_crc32c: c.get("crc32c").cloned(),
+                    checksum_sha1: c.get("sha1").cloned(),
+                    checksum_sha256: c.get("sha256").cloned(),
+                    checksum_crc64nvme: c.get("crc64nvme").cloned(),
+                    ..Default::default()
+                };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        if i.part_number.is_some() {
+            return Err(s3_error!(NotImplemented, "GetObject by partNumber is not supported; use Range."));
+        }
+        let out = self
+            .audited(&req, "GetObject", Some(&i.key), async {
+                let g = self.store.get(&full, i.range.map(to_range)).await.map_err(errors::store)?;
+                preconditions(&g.meta, i.if_match.as_ref(), i.if_none_match.as_ref(), i.if_modified_since.as_ref(), i.if_unmodified_since.as_ref())?;
+                let m = &g.meta;
+                let (len, content_range) = match g.range {
+                    Some((a, b)) => (b - a + 1, Some(format!("bytes {a}-{b}/{}", m.size))),
+                    None => (m.size, None),
+                };
+                // Checksums describe the whole object; S3 omits them for ranges.
+                let c = if g.range.is_none() { m.attrs.checksums.clone() } else { Default::default() };
+                self.metrics.bytes_out(&cred.space.id, len);
+                let out = GetObjectOutput {
+                    body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(g.body))),
+                    content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+                    content_range,
+                    e_tag: Some(etag(&m.etag)),
+                    last_modified: Some(ts(m.last_modified)),
+                    content_type: i.response_content_type.clone().or_else(|| m.attrs.content_type.clone()).or_else(|| Some("binary/octet-stream".into())),
+                    cache_control: i.response_cache_control.clone().or_else(|| m.attrs.cache_control.clone()),
+                    content_disposition: i.response_content_disposition.clone().or_else(|| m.attrs.content_disposition.clone()),
+                    content_encoding: i.response_content_encoding.clone().or_else(|| m.attrs.content_encoding.clone()),
+                    metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
+                    accept_ranges: Some("bytes".into()),
+                    checksum_crc32: c.get("crc32").cloned(),
+                    checksum_crc32c: c.get("crc32c").cloned(),
+                    checksum_sha1: c.get("sha1").cloned(),
+                    checksum_sha256: c.get("sha256").cloned(),
+                    checksum_crc64nvme: c.get("crc64nvme").cloned(),
+                    ..Default::default()
+                };
+                Ok((out, len))
+            })
+            .await?;
+        let status = if out.content_range.is_some() { http::StatusCode::PARTIAL_CONTENT } else { http::StatusCode::OK };
+        Ok(S3Response::with_status(out, status))
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let cred = cred(&req)?;
+        let mut req = req;
+        let body = req.input.body.take();
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let key = i.key.clone();
+        let out = self
+            .audited(&req, "PutObject", Some(&key), async {
+                let len = declared_len(i.content_length)?;
+                let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
+                if let Some(c) = &i.if_none_match
+                    && c.is_any()
+                    && self.store.head(&full).await.is_ok()
+                {
+                    return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold."));
+                }
+                // Quota before the first byte is read: with `Expect: 100-continue` the client
+                // has not even sent the body yet.
+                let _reservation = self.control.reserve(&cred.space, len).map_err(errors::control)?;
+                let exp = Expected {
+                    md5: md5_of(i.content_md5.as_ref())?,
+                    checksums: Checksum {
+                        checksum_crc32: i.checksum_crc32.clone(),
+                        checksum_crc32c: i.checksum_crc32c.clone(),
+                        checksum_sha1: i.checksum_sha1.clone(),
+                        checksum_sha256: i.checksum_sha256.clone(),
+                        checksum_crc64nvme: i.checksum_crc64nvme.clone(),
+                        ..Default::default()
+                    },
+                    algorithms: trailer_algorithms(&req.headers, i.checksum_algorithm.as_ref()),
+                    trailers: req.trailing_headers.clone(),
+                    length: Some(len),
+                };
+                let (stream, computed) = verifying(body, exp);
+                let mut attrs = attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone());
+                // Checksums declared in headers are stored with the object. Trailer-only ones are
+                // verified but not stored: the store takes metadata before the body streams.
+                attrs.checksums = checksums_to_map(&Checksum {
+                    checksum_crc32: i.checksum_crc32.clone(),
+                    checksum_crc32c: i.checksum_crc32c.clone(),
+                    checksum_sha1: i.checksum_sha1.clone(),
+                    checksum_sha256: i.checksum_sha256.clone(),
+                    checksum_crc64nvme: i.checksum_crc64nvme.clone(),
+                    ..Default::default()
+                });
+                let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
+                self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
+                self.metrics.bytes_in(&cred.space.id, m.size);
+                let c = computed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+                let out = PutObjectOutput {
+                    e_tag: Some(etag(&m.etag)),
+                    checksum_crc32: c.checksum_crc32,
+                    checksum_crc32c: c.checksum_crc32c,
+                    checksum_sha1: c.checksum_sha1,
+                    checksum_sha256: c.checksum_sha256,
+                    checksum_crc64nvme: c.checksum_crc64nvme,
+                    ..Default::default()
+                };
+                Ok((out, m.size))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        self.audited(&req, "DeleteObject", Some(&i.key), async {
+            self.store.delete(&full).await.map_err(errors::store)?;
+            self.control.object_deleted(&cred.space.id, &i.key).map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::with_status(DeleteObjectOutput::default(), http::StatusCode::NO_CONTENT))
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        if i.delete.objects.len() > 1000 {
+            return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
+        }
+        let quiet = i.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errs = Vec::new();
+        for o in &i.delete.objects {
+            let r = async {
+                auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key))?;
+                let full = full_key(&cred, &o.key)?;
+                self.store.delete(&full).await.map_err(errors::store)?;
+                self.control.object_deleted(&cred.space.id, &o.key).map_err(errors::control)
+            }
+            .await;
+            match r {
+                Ok(()) => {
+                    self.audit(&req, &cred, "DeleteObject", Some(&o.key), "ok", 0);
+                    if !quiet {
+                        deleted.push(DeletedObject { key: Some(o.key.clone()), ..Default::default() });
+                    }
+                }
+                Err(e) => {
+                    self.audit(&req, &cred, "DeleteObject", Some(&o.key), e.code().as_str(), 0);
+                    errs.push(Error { key: Some(o.key.clone()), code: Some(e.code().as_str().to_owned()), message: e.message().map(str::to_owned), ..Default::default() });
+                }
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errs), ..Default::default() }))
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let dst = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "CopyObject", Some(&i.key), async {
+                let (sb, sk) = copy_source(&i.copy_source)?;
+                // The source must be readable by this key inside its own space.
+                auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk))?;
+                let src = full_key(&cred, sk)?;
+                let m = self.store.head(&src).await.map_err(errors::store)?;
+                preconditions(&m, i.copy_source_if_match.as_ref(), i.copy_source_if_none_match.as_ref(), i.copy_source_if_modified_since.as_ref(), i.copy_source_if_unmodified_since.as_ref())
+                    .map_err(|e| if *e.code() == S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })?;
+                let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+                if src == dst && !replace {
+                    return Err(s3_error!(InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata."));
+                }
+                let attrs = replace.then(|| attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone()));
+                let _reservation = self.control.reserve(&cred.space, m.size).map_err(errors::control)?;
+                let nm = self.store.copy(&src, &dst, attrs).await.map_err(errors::store)?;
+                self.control.object_stored(&cred.space.id, &i.key, nm.size).map_err(errors::control)?;
+                let out = CopyObjectOutput {
+                    copy_object_result: Some(CopyObjectResult { e_tag: Some(etag(&nm.etag)), last_modified: Some(ts(nm.last_modified)), ..Default::default() }),
+                    ..Default::default()
+                };
+                Ok((out, nm.size))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "CreateMultipartUpload", Some(&i.key), async {
+                let attrs = attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone());
+                let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
+                self.control.upload_started(&id, &cred.space.id, &i.key, &cred.identity.id).map_err(errors::control)?;
+                Ok((CreateMultipartUploadOutput { bucket: Some(i.bucket.clone()), key: Some(i.key.clone()), upload_id: Some(id), ..Default::default() }, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let cred = cred(&req)?;
+        let mut req = req;
+        let body = req.input.body.take();
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "UploadPart", Some(&i.key), async {
+                let part = u32::try_from(i.part_number).ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
+                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                let len = declared_len(i.content_length)?;
+                let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
+                let exp = Expected {
+                    md5: md5_of(i.content_md5.as_ref())?,
+                    checksums: Checksum {
+                        checksum_crc32: i.checksum_crc32.clone(),
+                        checksum_crc32c: i.checksum_crc32c.clone(),
+                        checksum_sha1: i.checksum_sha1.clone(),
+                        checksum_sha256: i.checksum_sha256.clone(),
+                        checksum_crc64nvme: i.checksum_crc64nvme.clone(),
+                        ..Default::default()
+                    },
+                    algorithms: trailer_algorithms(&req.headers, i.checksum_algorithm.as_ref()),
+                    trailers: req.trailing_headers.clone(),
+                    length: Some(len),
+                };
+                let (stream, computed) = verifying(body, exp);
+                let info = self.put_part_body(&cred, &full, &i.upload_id, part, stream, len).await?;
+                let c = computed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+                let out = UploadPartOutput {
+                    e_tag: Some(etag(&info.etag)),
+                    checksum_crc32: c.checksum_crc32,
+                    checksum_crc32c: c.checksum_crc32c,
+                    checksum_sha1: c.checksum_sha1,
+                    checksum_sha256: c.checksum_sha256,
+                    checksum_crc64nvme: c.checksum_crc64nvme,
+                    ..Default::default()
+                };
+                Ok((out, info.size))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "UploadPartCopy", Some(&i.key), async {
+                let part = u32::try_from(i.part_number).ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
+                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                let (sb, sk) = copy_source(&i.copy_source)?;
+                auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk))?;
+                let src = full_key(&cred, sk)?;
+                let range = match &i.copy_source_range {
+                    Some(r) => Some(to_range(Range::parse(r).map_err(|_| s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last."))?)),
+                    None => None,
+                };
+                let g = self.store.get(&src, range).await.map_err(errors::store)?;
+                let len = g.range.map_or(g.meta.size, |(a, b)| b - a + 1);
+                if len > MAX_PUT {
+                    return Err(s3_error!(EntityTooLarge));
+                }
+                let info = self.put_part_body(&cred, &full, &i.upload_id, part, g.body, len).await?;
+                let out = UploadPartCopyOutput {
+                    copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&info.etag)), last_modified: Some(ts(info.last_modified)), ..Default::default() }),
+                    ..Default::default()
+                };
+                Ok((out, len))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "CompleteMultipartUpload", Some(&i.key), async {
+                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                let named = i.multipart_upload.as_ref().and_then(|m| m.parts.clone()).unwrap_or_default();
+                if named.is_empty() {
+                    return Err(s3_error!(MalformedXML, "The XML you provided did not list any parts."));
+                }
+                let stored = self.control.parts(&i.upload_id).map_err(errors::control)?;
+                let mut parts = Vec::with_capacity(named.len());
+                let mut size = 0u64;
+                for (n, p) in named.iter().enumerate() {
+                    let num = p.part_number.and_then(|x| u32::try_from(x).ok()).ok_or_else(|| s3_error!(InvalidPart, "A part has no valid PartNumber."))?;
+                    if parts.last().is_some_and(|prev: &rustshare_store::CompletedPart| prev.part_number >= num) {
+                        return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order."));
+                    }
+                    let tag = p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default();
+                    let s = stored.iter().find(|s| s.part_number == num).ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidPart, format!("Part {num} was not uploaded.")))?;
+                    if s.etag != tag {
+                        return Err(S3Error::with_message(S3ErrorCode::InvalidPart, format!("The ETag of part {num} does not match.")));
+                    }
+                    if n + 1 < named.len() && s.size < MIN_PART {
+                        return Err(s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size."));
+                    }
+                    size += s.size;
+                    parts.push(rustshare_store::CompletedPart { part_number: num, etag: tag });
+                }
+                self.control.check_completion(&cred.space, &i.upload_id, &i.key, size).map_err(errors::control)?;
+                let m = self.store.complete_multipart(&full, &i.upload_id, &parts).await.map_err(errors::store)?;
+                self.control.upload_finished(&i.upload_id).map_err(errors::control)?;
+                self.control.object_stored(&cred.space.id, &i.key, m.size).map_err(errors::control)?;
+                let out = CompleteMultipartUploadOutput { bucket: Some(i.bucket.clone()), key: Some(i.key.clone()), e_tag: Some(etag(&m.etag)), ..Default::default() };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        self.audited(&req, "AbortMultipartUpload", Some(&i.key), async {
+            self.upload_of(&cred, &i.upload_id, &i.key)?;
+            match self.store.abort_multipart(&full, &i.upload_id).await {
+                Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
+                Err(e) => return Err(errors::store(e)),
+            }
+            self.control.upload_finished(&i.upload_id).map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "ListParts", Some(&i.key), async {
+                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+                let max = usize::try_from(i.max_parts.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
+                let all: Vec<_> = self.control.parts(&i.upload_id).map_err(errors::control)?.into_iter().filter(|p| p.part_number > marker).collect();
+                let truncated = all.len() > max;
+                let page: Vec<_> = all.into_iter().take(max).collect();
+                let next = page.last().and_then(|p| i32::try_from(p.part_number).ok());
+                let parts = page
+                    .iter()
+                    .map(|p| Part { part_number: i32::try_from(p.part_number).ok(), e_tag: Some(etag(&p.etag)), size: i64::try_from(p.size).ok(), ..Default::default() })
+                    .collect();
+                let out = ListPartsOutput {
+                    bucket: Some(i.bucket.clone()),
+                    key: Some(i.key.clone()),
+                    upload_id: Some(i.upload_id.clone()),
+                    parts: Some(parts),
+                    is_truncated: Some(truncated),
+                    next_part_number_marker: if truncated { next } else { None },
+                    max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+                    ..Default::default()
+                };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let cred = cred(&req)?;
+        let i = &req.input;
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let out = self
+            .audited(&req, "ListMultipartUploads", None, async {
+                auth::authorize(&cred, &i.bucket, Action::ListBucketMultipartUploads, Resource::Prefix(&prefix))?;
+                let ups = self.control.list_uploads(&cred.space.id, &prefix).map_err(errors::control)?;
+                let uploads = ups
+                    .into_iter()
+                    .map(|u| MultipartUpload { key: Some(u.key), upload_id: Some(u.upload_id), initiated: Some(ts(u.initiated)), ..Default::default() })
+                    .collect();
+                let out = ListMultipartUploadsOutput { bucket: Some(i.bucket.clone()), prefix: Some(prefix.clone()), uploads: Some(uploads), is_truncated: Some(false), ..Default::default() };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+}

@@ -1,0 +1,111 @@
+//! `rustshare serve`: opens the store and the database, makes sure an operator token and a
+//! master key exist, and runs the server until SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use rustshare_control::Control;
+use rustshare_control::db::SqliteRepo;
+use rustshare_control::seal::MasterKey;
+use rustshare_store::{FsStore, ObjectStore, S3Store};
+
+use crate::config::{Config, LogFormat, StoreConfig};
+use crate::metrics::Metrics;
+use crate::server::App;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUSTSHARE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,s3s=warn,hyper=warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+/// Writes a secret file readable only by its owner.
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn master_key(cfg: &Config) -> Result<MasterKey> {
+    if let Ok(v) = std::env::var("RUSTSHARE_MASTER_KEY") {
+        return MasterKey::parse(&v).context("RUSTSHARE_MASTER_KEY");
+    }
+    let path = &cfg.master_key_file;
+    match std::fs::read_to_string(path) {
+        Ok(t) => MasterKey::parse(&t).with_context(|| format!("master key file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let k = MasterKey::generate();
+            write_private(path, &format!("{}\n", k.to_hex()))?;
+            eprintln!("Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.", path.display());
+            Ok(k)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading master key file {}", path.display())),
+    }
+}
+
+/// Runs the server.
+///
+/// # Errors
+/// Anything that stops start-up, with context.
+pub async fn run(cfg: Config) -> Result<()> {
+    init_logging(cfg.log_format);
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    let key = master_key(&cfg)?;
+    let repo = SqliteRepo::open(&cfg.database).with_context(|| format!("opening database {}", cfg.database.display()))?;
+    let control = Control::new(Arc::new(repo), key);
+    let explicit = std::env::var("RUSTSHARE_ADMIN_TOKEN").ok();
+    let generated = control.bootstrap_operator(explicit.as_deref()).context("creating the operator token")?;
+    let store: Arc<dyn ObjectStore> = match &cfg.store {
+        StoreConfig::Fs(p) => Arc::new(FsStore::open(p).await.with_context(|| format!("opening fs store {}", p.display()))?),
+        StoreConfig::S3(s) => {
+            let st = S3Store::new(s);
+            if let Err(e) = st.health().await {
+                tracing::warn!("S3 backend {} not reachable yet: {e}", s.endpoint);
+            }
+            Arc::new(st)
+        }
+    };
+    let metrics = Metrics::new();
+    let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone()).service();
+    let api = crate::api::router(crate::api::ApiState { control: control.clone(), endpoint: cfg.endpoint.clone(), region: cfg.region.clone() });
+    let app = Arc::new(App { control, store, metrics, s3, api, domain: cfg.domain.clone() });
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr().context("local address")?;
+    let port = addr.port();
+    let mut banner = format!(
+        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n  Health:       /healthz /readyz /metrics\n",
+        cfg.endpoint, cfg.domain, cfg.domain
+    );
+    if let Some(tok) = generated {
+        let path = cfg.data_dir.join("admin-token");
+        let _ = std::fs::remove_file(&path);
+        write_private(&path, &format!("{tok}\n"))?;
+        banner.push_str(&format!("\n  Operator token (shown once; also in {}, mode 0600):\n    {tok}\n", path.display()));
+    }
+    println!("{banner}");
+    let _ = std::io::stdout().flush();
+    crate::server::serve(app, listener, shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}

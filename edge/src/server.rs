@@ -1,0 +1,227 @@
+//! The listener and the front router: request ids, host-based faces, health, metrics, and
+//! graceful shutdown. Everything after routing is a face's business.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use rustshare_control::Control;
+use rustshare_store::ObjectStore;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
+use crate::s3::RequestInfo;
+
+/// Response body of every face.
+pub type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Which face a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// Authenticated S3 (also any unknown host).
+    S3,
+    /// Public CDN.
+    Cdn,
+    /// apt repositories.
+    Packages,
+    /// Console and control API.
+    Console,
+}
+
+impl Face {
+    fn label(self) -> &'static str {
+        match self {
+            Face::S3 => "s3",
+            Face::Cdn => "cdn",
+            Face::Packages => "packages",
+            Face::Console => "console",
+        }
+    }
+}
+
+/// Picks the face from the Host (or the absolute-form URI's authority), port ignored.
+#[must_use]
+pub fn face_for(host: Option<&str>, domain: &str) -> Face {
+    let Some(h) = host else { return Face::S3 };
+    let name = h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(n, _)| n);
+    let name = name.to_ascii_lowercase();
+    match name.strip_suffix(domain).and_then(|s| s.strip_suffix('.')) {
+        Some("cdn") => Face::Cdn,
+        Some("packages") => Face::Packages,
+        Some("console") => Face::Console,
+        _ => Face::S3,
+    }
+}
+
+/// Everything a request can reach.
+pub struct App {
+    /// Control service.
+    pub control: Control,
+    /// Object store.
+    pub store: Arc<dyn ObjectStore>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The S3 face.
+    pub s3: s3s::service::S3Service,
+    /// The control API.
+    pub api: axum::Router,
+    /// Domain for host routing.
+    pub domain: String,
+}
+
+fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
+    let mut r = Response::new(http_body_util::Full::new(body.into()).map_err(|never| match never {}).boxed_unsync());
+    *r.status_mut() = status;
+    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn request_id(req: &Request<Incoming>) -> Arc<str> {
+    // Keep a caller's id only if it is short and plain, so it cannot inject into logs.
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .map_or_else(|| Arc::from(uuid::Uuid::new_v4().simple().to_string().to_uppercase()), Arc::from)
+}
+
+impl App {
+    async fn ready(&self) -> Response<Body> {
+        let store = self.store.health().await;
+        let control = self.control.clone();
+        let db = tokio::task::spawn_blocking(move || control.repo().ping()).await;
+        let db_ok = matches!(db, Ok(Ok(())));
+        if let Err(e) = &store {
+            tracing::warn!("readiness: store: {e}");
+        }
+        let body = serde_json::json!({"store": if store.is_ok() {"ok"} else {"unavailable"}, "database": if db_ok {"ok"} else {"unavailable"}});
+        let status = if store.is_ok() && db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        full(status, "application/json", body.to_string())
+    }
+
+    /// Handles one request.
+    pub async fn handle(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let t0 = Instant::now();
+        let rid = request_id(&req);
+        let host = req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| req.uri().authority().map(ToString::to_string));
+        let face = face_for(host.as_deref(), &self.domain);
+        let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), face = face.label());
+        let path = req.uri().path().to_owned();
+        let info = RequestInfo::new(rid.clone(), Some(peer.ip()));
+        let (mut resp, op): (Response<Body>, String) = async {
+            match (face, path.as_str()) {
+                (_, "/healthz") => (full(StatusCode::OK, "text/plain", "ok\n"), "healthz".into()),
+                (_, "/readyz") => (self.ready().await, "readyz".into()),
+                (_, "/metrics") => (full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()), "metrics".into()),
+                (Face::S3 | Face::Console, p) if p.starts_with("/api/") => (self.api(req).await, "api".into()),
+                (Face::Cdn | Face::Packages, _) => (full(StatusCode::NOT_FOUND, "text/plain", "Not found\n"), "not_found".into()),
+                (Face::Console, _) => (full(StatusCode::NOT_FOUND, "text/plain", "The console is not served yet; the API is under /api/v1.\n"), "console".into()),
+                (Face::S3, _) => {
+                    req.extensions_mut().insert(info.clone());
+                    let r = self.s3.call(req.map(s3s::Body::from)).await;
+                    let resp = match r {
+                        Ok(r) => r.map(|b| b.boxed_unsync()),
+                        Err(e) => {
+                            tracing::error!("s3 service error: {e:?}");
+                            full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n")
+                        }
+                    };
+                    (resp, info.op().unwrap_or("unknown").to_owned())
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert("x-request-id", v.clone());
+            if face == Face::S3 {
+                resp.headers_mut().insert("x-amz-request-id", v);
+            }
+        }
+        let status = resp.status().as_u16();
+        let secs = t0.elapsed().as_secs_f64();
+        self.metrics.request(face.label(), &op, status, secs);
+        // Object keys and access keys stay out of logs: the operation and status say enough,
+        // and the audit log has the detail for those allowed to see it.
+        span.in_scope(|| tracing::info!(op = %op, status, ms = secs * 1000.0, "served"));
+        resp
+    }
+
+    async fn api(&self, req: Request<Incoming>) -> Response<Body> {
+        match self.api.clone().oneshot(req).await {
+            Ok(r) => r.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed_unsync()),
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
+/// (for up to 30 s).
+///
+/// # Errors
+/// Accept errors that are not per-connection.
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    let http = ConnBuilder::new(TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (sock, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = sock.set_nodelay(true);
+        let app = app.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
+        });
+        let conn = http.serve_connection_with_upgrades(TokioIo::new(sock), svc).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("gave up waiting for connections after 30 s"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_pick_faces() {
+        assert_eq!(face_for(Some("cdn.localhost:8080"), "localhost"), Face::Cdn);
+        assert_eq!(face_for(Some("packages.example.com"), "example.com"), Face::Packages);
+        assert_eq!(face_for(Some("CONSOLE.example.com"), "example.com"), Face::Console);
+        assert_eq!(face_for(Some("s3.localhost"), "localhost"), Face::S3);
+        assert_eq!(face_for(Some("127.0.0.1:8080"), "localhost"), Face::S3);
+        assert_eq!(face_for(Some("cdn.other.com"), "localhost"), Face::S3);
+        assert_eq!(face_for(Some("evilcdn.localhost"), "localhost"), Face::S3);
+        assert_eq!(face_for(None, "localhost"), Face::S3);
+    }
+}
