@@ -13,6 +13,8 @@ use crate::config::{Config, Overrides, RawConfig};
 #[derive(Parser, Debug)]
 #[command(name = "rustshare", version, about)]
 pub struct Cli {
+    #[command(flatten)]
+    conn: Conn,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,36 +48,26 @@ enum Command {
     },
     /// Tenants (operator token).
     Tenant {
-        #[command(flatten)]
-        conn: Conn,
         #[command(subcommand)]
         cmd: TenantCmd,
     },
     /// Object Spaces.
     Space {
-        #[command(flatten)]
-        conn: Conn,
         #[command(subcommand)]
         cmd: SpaceCmd,
     },
     /// S3 access keys.
     Key {
-        #[command(flatten)]
-        conn: Conn,
         #[command(subcommand)]
         cmd: KeyCmd,
     },
     /// Storage used by a space.
     Usage {
-        #[command(flatten)]
-        conn: Conn,
         /// Space id, bucket or name.
         space: String,
     },
     /// Audit events, newest first.
     Audit {
-        #[command(flatten)]
-        conn: Conn,
         /// Only this space.
         #[arg(long)]
         space: Option<String>,
@@ -288,7 +280,7 @@ fn print_key_block(v: &Value) {
     );
     println!();
     println!("# rclone");
-    println!("rclone copy ./release.tar.gz :s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint={endpoint},region={region}:{bucket}/{prefix}");
+    println!("rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\"");
 }
 
 fn print_space(v: &Value) {
@@ -348,6 +340,7 @@ fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let conn = cli.conn;
     match cli.command {
         Command::Serve { config, data_dir, listen } => {
             let raw = match &config {
@@ -359,7 +352,7 @@ fn run(cli: Cli) -> Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
             rt.block_on(crate::serve::run(cfg))?;
         }
-        Command::Tenant { conn, cmd } => {
+        Command::Tenant { cmd } => {
             let c = Client::new(&conn)?;
             match cmd {
                 TenantCmd::Create { name } => out(conn.json, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| println!("Created tenant {} ({})", v["name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""))),
@@ -373,7 +366,7 @@ fn run(cli: Cli) -> Result<()> {
                 }),
             }
         }
-        Command::Space { conn, cmd } => {
+        Command::Space { cmd } => {
             let c = Client::new(&conn)?;
             match cmd {
                 SpaceCmd::Create { name, tenant, purpose, visibility, quota } => {
@@ -411,7 +404,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Key { conn, cmd } => {
+        Command::Key { cmd } => {
             let c = Client::new(&conn)?;
             match cmd {
                 KeyCmd::Create { space, name, mode, prefix, expires_in } => {
@@ -429,7 +422,7 @@ fn run(cli: Cli) -> Result<()> {
                 }),
             }
         }
-        Command::Usage { conn, space } => {
+        Command::Usage { space } => {
             let c = Client::new(&conn)?;
             out(conn.json, &c.call("GET", &format!("/spaces/{}/usage", enc(&space)), None)?, |v| {
                 let u = &v["usage"];
@@ -444,7 +437,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             });
         }
-        Command::Audit { conn, space, identity, operation, since, until, limit } => {
+        Command::Audit { space, identity, operation, since, until, limit } => {
             let c = Client::new(&conn)?;
             let mut q = vec![format!("limit={limit}")];
             for (k, v) in [("space", space), ("identity", identity), ("operation", operation), ("since", since), ("until", until)] {

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::server::App;
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUSTSHARE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,s3s=warn,hyper=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUSTSHARE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,aws_smithy=warn,s3s=off,hyper=warn"));
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => b.try_init(),

@@ -743,15 +743,18 @@ impl S3 for S3Face {
                 if named.is_empty() {
                     return Err(s3_error!(MalformedXML, "The XML you provided did not list any parts."));
                 }
-                let stored = self.control.parts(&i.upload_id).map_err(errors::control)?;
-                let mut parts = Vec::with_capacity(named.len());
-                let mut size = 0u64;
-                for (n, p) in named.iter().enumerate() {
+                let mut numbered = Vec::with_capacity(named.len());
+                for p in &named {
                     let num = p.part_number.and_then(|x| u32::try_from(x).ok()).ok_or_else(|| s3_error!(InvalidPart, "A part has no valid PartNumber."))?;
-                    if parts.last().is_some_and(|prev: &rustshare_store::CompletedPart| prev.part_number >= num) {
+                    if numbered.last().is_some_and(|(prev, _)| *prev >= num) {
                         return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order."));
                     }
-                    let tag = p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default();
+                    numbered.push((num, p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default()));
+                }
+                let stored = self.control.parts(&i.upload_id).map_err(errors::control)?;
+                let mut parts = Vec::with_capacity(numbered.len());
+                let mut size = 0u64;
+                for (n, (num, tag)) in numbered.into_iter().enumerate() {
                     let s = stored.iter().find(|s| s.part_number == num).ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidPart, format!("Part {num} was not uploaded.")))?;
                     if s.etag != tag {
                         return Err(S3Error::with_message(S3ErrorCode::InvalidPart, format!("The ETag of part {num} does not match.")));
