@@ -136,10 +136,12 @@ fn i(v: u64) -> i64 {
 
 fn parse_enum<T: std::str::FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
-    s.parse().map_err(|_| rusqlite::Error::InvalidColumnType(idx, s, rusqlite::types::Type::Text))
+    s.parse()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(idx, s, rusqlite::types::Type::Text))
 }
 
-const SPACE_COLS: &str = "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at";
+const SPACE_COLS: &str =
+    "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at";
 
 fn space_row(r: &Row<'_>) -> rusqlite::Result<Space> {
     Ok(Space {
@@ -179,16 +181,29 @@ fn ident_row(r: &Row<'_>) -> rusqlite::Result<Identity> {
 }
 
 fn tenant_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
-    Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: req_ts(r.get(2)?) })
+    Ok(Tenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: req_ts(r.get(2)?),
+    })
 }
 
 fn upload_row(r: &Row<'_>) -> rusqlite::Result<UploadRecord> {
-    Ok(UploadRecord { upload_id: r.get(0)?, space_id: r.get(1)?, key: r.get(2)?, identity_id: r.get(3)?, initiated: req_ts(r.get(4)?) })
+    Ok(UploadRecord {
+        upload_id: r.get(0)?,
+        space_id: r.get(1)?,
+        key: r.get(2)?,
+        identity_id: r.get(3)?,
+        initiated: req_ts(r.get(4)?),
+    })
 }
 
 fn map_unique(e: rusqlite::Error, what: &str) -> Error {
     match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
             Error::Conflict(format!("{what} already exists"))
         }
         other => Error::Db(other),
@@ -218,7 +233,9 @@ impl SqliteRepo {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map(|v| usize::try_from(v).unwrap_or(0))?;
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .map(|v| usize::try_from(v).unwrap_or(0))?;
         for (n, m) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = conn.transaction()?;
             tx.execute_batch(m)?;
@@ -239,14 +256,24 @@ impl SqliteRepo {
 impl Repo for SqliteRepo {
     fn insert_tenant(&self, t: &Tenant) -> Result<()> {
         self.with(|c| {
-            c.execute("INSERT INTO tenants(id, name, created_at) VALUES (?1, ?2, ?3)", params![t.id, t.name, ts(t.created_at)])
-                .map_err(|e| map_unique(e, "a tenant with this name"))?;
+            c.execute(
+                "INSERT INTO tenants(id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![t.id, t.name, ts(t.created_at)],
+            )
+            .map_err(|e| map_unique(e, "a tenant with this name"))?;
             Ok(())
         })
     }
 
     fn tenant(&self, id_or_name: &str) -> Result<Option<Tenant>> {
-        self.with(|c| Ok(c.query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1 OR name = ?1", [id_or_name], tenant_row).optional()?))
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT id, name, created_at FROM tenants WHERE id = ?1 OR name = ?1",
+                [id_or_name],
+                tenant_row,
+            )
+            .optional()?)
+        })
     }
 
     fn list_tenants(&self) -> Result<Vec<Tenant>> {
@@ -271,14 +298,26 @@ impl Repo for SqliteRepo {
             Ok(c.query_row(
                 "SELECT id, name, tenant_id FROM admin_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
                 [hash],
-                |r| Ok(AdminPrincipal { token_id: r.get(0)?, name: r.get(1)?, tenant_id: r.get(2)? }),
+                |r| {
+                    Ok(AdminPrincipal {
+                        token_id: r.get(0)?,
+                        name: r.get(1)?,
+                        tenant_id: r.get(2)?,
+                    })
+                },
             )
             .optional()?)
         })
     }
 
     fn operator_token_count(&self) -> Result<u64> {
-        self.with(|c| Ok(u(c.query_row("SELECT COUNT(*) FROM admin_tokens WHERE tenant_id IS NULL AND revoked_at IS NULL", [], |r| r.get(0))?)))
+        self.with(|c| {
+            Ok(u(c.query_row(
+                "SELECT COUNT(*) FROM admin_tokens WHERE tenant_id IS NULL AND revoked_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?))
+        })
     }
 
     fn insert_space(&self, s: &Space) -> Result<()> {
@@ -287,8 +326,18 @@ impl Repo for SqliteRepo {
             tx.execute(
                 &format!("INSERT INTO spaces({SPACE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
                 params![
-                    s.id, s.tenant_id, s.workspace_id, s.name, s.bucket, s.base_prefix, s.visibility.as_str(),
-                    s.purpose.as_str(), s.quota_bytes.map(i), s.created_by, ts(s.created_at), s.disabled_at.map(ts)
+                    s.id,
+                    s.tenant_id,
+                    s.workspace_id,
+                    s.name,
+                    s.bucket,
+                    s.base_prefix,
+                    s.visibility.as_str(),
+                    s.purpose.as_str(),
+                    s.quota_bytes.map(i),
+                    s.created_by,
+                    ts(s.created_at),
+                    s.disabled_at.map(ts)
                 ],
             )
             .map_err(|e| map_unique(e, "a space with this name or bucket"))?;
@@ -299,23 +348,39 @@ impl Repo for SqliteRepo {
     }
 
     fn space(&self, id: &str) -> Result<Option<Space>> {
-        self.with(|c| Ok(c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE id = ?1"), [id], space_row).optional()?))
+        self.with(|c| {
+            Ok(
+                c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE id = ?1"), [id], space_row)
+                    .optional()?,
+            )
+        })
     }
 
     fn space_by_bucket(&self, bucket: &str) -> Result<Option<Space>> {
-        self.with(|c| Ok(c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE bucket = ?1"), [bucket], space_row).optional()?))
+        self.with(|c| {
+            Ok(
+                c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE bucket = ?1"), [bucket], space_row)
+                    .optional()?,
+            )
+        })
     }
 
     fn space_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Space>> {
         self.with(|c| {
-            Ok(c.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE tenant_id = ?1 AND name = ?2"), [tenant_id, name], space_row)
-                .optional()?)
+            Ok(c.query_row(
+                &format!("SELECT {SPACE_COLS} FROM spaces WHERE tenant_id = ?1 AND name = ?2"),
+                [tenant_id, name],
+                space_row,
+            )
+            .optional()?)
         })
     }
 
     fn list_spaces(&self, tenant_id: Option<&str>) -> Result<Vec<Space>> {
         self.with(|c| {
-            let mut st = c.prepare(&format!("SELECT {SPACE_COLS} FROM spaces WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, name"))?;
+            let mut st = c.prepare(&format!(
+                "SELECT {SPACE_COLS} FROM spaces WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, name"
+            ))?;
             Ok(st.query_map([tenant_id], space_row)?.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -339,9 +404,20 @@ impl Repo for SqliteRepo {
             c.execute(
                 &format!("INSERT INTO identities({IDENT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
                 params![
-                    x.id, x.tenant_id, x.space_id, x.name, x.access_key_id, x.mode.as_str(), x.allowed_prefix,
-                    x.expires_at.map(ts), x.last_used_at.map(ts), x.revoked_at.map(ts), x.created_by, ts(x.created_at),
-                    x.rotated_at.map(ts), sealed
+                    x.id,
+                    x.tenant_id,
+                    x.space_id,
+                    x.name,
+                    x.access_key_id,
+                    x.mode.as_str(),
+                    x.allowed_prefix,
+                    x.expires_at.map(ts),
+                    x.last_used_at.map(ts),
+                    x.revoked_at.map(ts),
+                    x.created_by,
+                    ts(x.created_at),
+                    x.rotated_at.map(ts),
+                    sealed
                 ],
             )
             .map_err(|e| map_unique(e, "a key with this name in this space"))?;
@@ -350,13 +426,22 @@ impl Repo for SqliteRepo {
     }
 
     fn identity(&self, id: &str) -> Result<Option<Identity>> {
-        self.with(|c| Ok(c.query_row(&format!("SELECT {IDENT_COLS} FROM identities WHERE id = ?1"), [id], ident_row).optional()?))
+        self.with(|c| {
+            Ok(
+                c.query_row(&format!("SELECT {IDENT_COLS} FROM identities WHERE id = ?1"), [id], ident_row)
+                    .optional()?,
+            )
+        })
     }
 
     fn identity_by_key(&self, ak: &str) -> Result<Option<(Identity, Vec<u8>)>> {
         self.with(|c| {
-            Ok(c.query_row(&format!("SELECT {IDENT_COLS} FROM identities WHERE access_key_id = ?1"), [ak], |r| Ok((ident_row(r)?, r.get(13)?)))
-                .optional()?)
+            Ok(c.query_row(
+                &format!("SELECT {IDENT_COLS} FROM identities WHERE access_key_id = ?1"),
+                [ak],
+                |r| Ok((ident_row(r)?, r.get(13)?)),
+            )
+            .optional()?)
         })
     }
 
@@ -369,14 +454,20 @@ impl Repo for SqliteRepo {
 
     fn revoke_identity(&self, id: &str, at: OffsetDateTime) -> Result<()> {
         self.with(|c| {
-            c.execute("UPDATE identities SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1", params![id, ts(at)])?;
+            c.execute(
+                "UPDATE identities SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![id, ts(at)],
+            )?;
             Ok(())
         })
     }
 
     fn rotate_identity(&self, id: &str, sealed: &[u8], at: OffsetDateTime) -> Result<()> {
         self.with(|c| {
-            c.execute("UPDATE identities SET secret_sealed = ?2, rotated_at = ?3 WHERE id = ?1", params![id, sealed, ts(at)])?;
+            c.execute(
+                "UPDATE identities SET secret_sealed = ?2, rotated_at = ?3 WHERE id = ?1",
+                params![id, sealed, ts(at)],
+            )?;
             Ok(())
         })
     }
@@ -390,14 +481,22 @@ impl Repo for SqliteRepo {
 
     fn usage(&self, space_id: &str) -> Result<Usage> {
         self.with(|c| {
-            let (bytes, objects): (i64, i64) =
-                c.query_row("SELECT bytes, objects FROM usage WHERE space_id = ?1", [space_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?.unwrap_or((0, 0));
+            let (bytes, objects): (i64, i64) = c
+                .query_row("SELECT bytes, objects FROM usage WHERE space_id = ?1", [space_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?
+                .unwrap_or((0, 0));
             let mp: i64 = c.query_row(
                 "SELECT COALESCE(SUM(p.size), 0) FROM upload_parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.space_id = ?1",
                 [space_id],
                 |r| r.get(0),
             )?;
-            Ok(Usage { bytes: u(bytes), objects: u(objects), multipart_bytes: u(mp) })
+            Ok(Usage {
+                bytes: u(bytes),
+                objects: u(objects),
+                multipart_bytes: u(mp),
+            })
         })
     }
 
@@ -422,10 +521,19 @@ impl Repo for SqliteRepo {
     fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let old: Option<i64> = tx.query_row("SELECT size FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key], |r| r.get(0)).optional()?;
+            let old: Option<i64> = tx
+                .query_row(
+                    "SELECT size FROM objects WHERE space_id = ?1 AND key = ?2",
+                    params![space_id, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
             if let Some(sz) = old {
                 tx.execute("DELETE FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key])?;
-                tx.execute("UPDATE usage SET bytes = bytes - ?2, objects = objects - 1 WHERE space_id = ?1", params![space_id, sz])?;
+                tx.execute(
+                    "UPDATE usage SET bytes = bytes - ?2, objects = objects - 1 WHERE space_id = ?1",
+                    params![space_id, sz],
+                )?;
             }
             tx.commit()?;
             Ok(old.map(u))
@@ -433,7 +541,15 @@ impl Repo for SqliteRepo {
     }
 
     fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
-        self.with(|c| Ok(c.query_row("SELECT size FROM objects WHERE space_id = ?1 AND key = ?2", params![space_id, key], |r| r.get::<_, i64>(0)).optional()?.map(u)))
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT size FROM objects WHERE space_id = ?1 AND key = ?2",
+                params![space_id, key],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(u))
+        })
     }
 
     fn insert_upload(&self, x: &UploadRecord) -> Result<()> {
@@ -448,8 +564,12 @@ impl Repo for SqliteRepo {
 
     fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
         self.with(|c| {
-            Ok(c.query_row("SELECT upload_id, space_id, key, identity_id, initiated FROM uploads WHERE upload_id = ?1", [upload_id], upload_row)
-                .optional()?)
+            Ok(c.query_row(
+                "SELECT upload_id, space_id, key, identity_id, initiated FROM uploads WHERE upload_id = ?1",
+                [upload_id],
+                upload_row,
+            )
+            .optional()?)
         })
     }
 
@@ -468,7 +588,13 @@ impl Repo for SqliteRepo {
         self.with(|c| {
             let mut st = c.prepare("SELECT part_number, size, etag FROM upload_parts WHERE upload_id = ?1 ORDER BY part_number")?;
             Ok(st
-                .query_map([upload_id], |r| Ok(PartRecord { part_number: r.get(0)?, size: u(r.get(1)?), etag: r.get(2)? }))?
+                .query_map([upload_id], |r| {
+                    Ok(PartRecord {
+                        part_number: r.get(0)?,
+                        size: u(r.get(1)?),
+                        etag: r.get(2)?,
+                    })
+                })?
                 .collect::<rusqlite::Result<_>>()?)
         })
     }

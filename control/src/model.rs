@@ -295,7 +295,13 @@ pub fn validate_slug(what: &str, s: &str) -> Result<()> {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-');
-    if ok { Ok(()) } else { Err(Error::Invalid(format!("{what} must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-' (got {s:?})"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{what} must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-' (got {s:?})"
+        )))
+    }
 }
 
 /// Checks an allowed prefix: empty, or a valid key prefix ending in `/`.
@@ -312,7 +318,13 @@ pub fn validate_prefix(p: &str) -> Result<()> {
         || p.contains('\\')
         || p.chars().any(char::is_control)
         || p.split('/').any(|s| s == "." || s == "..");
-    if bad { Err(Error::Invalid(format!("prefix must be empty or a relative path ending in '/', without '.', '..', '\\\\' or control characters (got {p:?})"))) } else { Ok(()) }
+    if bad {
+        Err(Error::Invalid(format!(
+            "prefix must be empty or a relative path ending in '/', without '.', '..', '\\\\' or control characters (got {p:?})"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -56,7 +56,9 @@ impl MasterKey {
         let cipher = Aes256Gcm::new_from_slice(&self.0).map_err(|_| Error::Seal("bad key length"))?;
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ct = cipher.encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| Error::Seal("encryption failed"))?;
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .map_err(|_| Error::Seal("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(out)

@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 
 use crate::db::{PartRecord, Repo, UploadRecord};
 use crate::model::{
-    AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PermissionMode, Purpose, Space, Tenant, Usage,
-    Visibility, validate_prefix, validate_slug,
+    AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PermissionMode, Purpose, Space, Tenant, Usage, Visibility,
+    validate_prefix, validate_slug,
 };
 use crate::seal::MasterKey;
 use crate::{Error, Result};
@@ -39,7 +39,10 @@ pub struct Credential {
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential").field("identity", &self.identity.id).field("space", &self.space.id).finish_non_exhaustive()
+        f.debug_struct("Credential")
+            .field("identity", &self.identity.id)
+            .field("space", &self.space.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,7 +128,10 @@ pub struct Reservation {
 
 impl std::fmt::Debug for Reservation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation").field("space_id", &self.space_id).field("bytes", &self.bytes).finish()
+        f.debug_struct("Reservation")
+            .field("space_id", &self.space_id)
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -234,7 +240,11 @@ impl Control {
             return Err(Error::Forbidden("only the operator can create tenants"));
         }
         validate_slug("tenant name", name)?;
-        let t = Tenant { id: new_id("t_"), name: name.to_owned(), created_at: now() };
+        let t = Tenant {
+            id: new_id("t_"),
+            name: name.to_owned(),
+            created_at: now(),
+        };
         self.inner.repo.insert_tenant(&t)?;
         self.audit_security(p, Some(&t.id), None, None, "tenant.created", Some(format!("name={name}")));
         Ok(t)
@@ -245,7 +255,13 @@ impl Control {
     /// # Errors
     /// Database errors.
     pub fn list_tenants(&self, p: &AdminPrincipal) -> Result<Vec<Tenant>> {
-        Ok(self.inner.repo.list_tenants()?.into_iter().filter(|t| p.can_access(&t.id)).collect())
+        Ok(self
+            .inner
+            .repo
+            .list_tenants()?
+            .into_iter()
+            .filter(|t| p.can_access(&t.id))
+            .collect())
     }
 
     fn tenant_for(&self, p: &AdminPrincipal, id_or_name: Option<&str>) -> Result<Tenant> {
@@ -271,7 +287,9 @@ impl Control {
         validate_slug("token name", name)?;
         let t = self.tenant_for(p, Some(tenant))?;
         let token = format!("rsat_{}", random(40));
-        self.inner.repo.insert_token(&new_id("tok_"), Some(&t.id), name, &hash_token(&token), now())?;
+        self.inner
+            .repo
+            .insert_token(&new_id("tok_"), Some(&t.id), name, &hash_token(&token), now())?;
         self.audit_security(p, Some(&t.id), None, None, "token.created", Some(format!("name={name}")));
         Ok(token)
     }
@@ -287,7 +305,9 @@ impl Control {
         let t = self.tenant_for(p, n.tenant.as_deref())?;
         let bucket = format!("rs-{}-{}", t.name, n.name);
         if bucket.len() > 63 {
-            return Err(Error::Invalid(format!("bucket name {bucket:?} would exceed 63 characters; choose a shorter space name")));
+            return Err(Error::Invalid(format!(
+                "bucket name {bucket:?} would exceed 63 characters; choose a shorter space name"
+            )));
         }
         let id = new_id("sp_");
         let s = Space {
@@ -305,7 +325,14 @@ impl Control {
             disabled_at: None,
         };
         self.inner.repo.insert_space(&s)?;
-        self.audit_security(p, Some(&s.tenant_id), Some(&s.id), None, "space.created", Some(format!("bucket={} purpose={}", s.bucket, s.purpose)));
+        self.audit_security(
+            p,
+            Some(&s.tenant_id),
+            Some(&s.id),
+            None,
+            "space.created",
+            Some(format!("bucket={} purpose={}", s.bucket, s.purpose)),
+        );
         Ok(s)
     }
 
@@ -417,9 +444,16 @@ impl Control {
             Some(&s.id),
             Some(&identity.id),
             "key.created",
-            Some(format!("access_key_id={} mode={} prefix={:?}", identity.access_key_id, identity.mode, identity.allowed_prefix)),
+            Some(format!(
+                "access_key_id={} mode={} prefix={:?}",
+                identity.access_key_id, identity.mode, identity.allowed_prefix
+            )),
         );
-        Ok(CreatedIdentity { identity, secret_access_key: secret, space: s })
+        Ok(CreatedIdentity {
+            identity,
+            secret_access_key: secret,
+            space: s,
+        })
     }
 
     /// Identities of a space.
@@ -448,7 +482,14 @@ impl Control {
         let i = self.identity_for(p, id_or_key)?;
         self.inner.repo.revoke_identity(&i.id, now())?;
         self.invalidate();
-        self.audit_security(p, Some(&i.tenant_id), Some(&i.space_id), Some(&i.id), "key.revoked", Some(format!("access_key_id={}", i.access_key_id)));
+        self.audit_security(
+            p,
+            Some(&i.tenant_id),
+            Some(&i.space_id),
+            Some(&i.id),
+            "key.revoked",
+            Some(format!("access_key_id={}", i.access_key_id)),
+        );
         self.identity_for(p, &i.id)
     }
 
@@ -462,12 +503,25 @@ impl Control {
             return Err(Error::Invalid("a revoked key cannot be rotated; create a new key".into()));
         }
         let secret = random(40);
-        self.inner.repo.rotate_identity(&i.id, &self.inner.key.seal(secret.as_bytes())?, now())?;
+        self.inner
+            .repo
+            .rotate_identity(&i.id, &self.inner.key.seal(secret.as_bytes())?, now())?;
         self.invalidate();
-        self.audit_security(p, Some(&i.tenant_id), Some(&i.space_id), Some(&i.id), "key.rotated", Some(format!("access_key_id={}", i.access_key_id)));
+        self.audit_security(
+            p,
+            Some(&i.tenant_id),
+            Some(&i.space_id),
+            Some(&i.id),
+            "key.rotated",
+            Some(format!("access_key_id={}", i.access_key_id)),
+        );
         let identity = self.identity_for(p, &i.id)?;
         let space = self.space(p, &identity.space_id)?;
-        Ok(CreatedIdentity { identity, secret_access_key: secret, space })
+        Ok(CreatedIdentity {
+            identity,
+            secret_access_key: secret,
+            space,
+        })
     }
 
     // ---- the S3 face ----
@@ -478,16 +532,34 @@ impl Control {
     /// # Errors
     /// Database or unsealing errors.
     pub fn credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
-        if let Some(c) = self.inner.creds.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(access_key_id)
+        if let Some(c) = self
+            .inner
+            .creds
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(access_key_id)
             && c.loaded.elapsed() < CREDENTIAL_TTL
         {
             return Ok(Some(c.clone()));
         }
-        let Some((identity, sealed)) = self.inner.repo.identity_by_key(access_key_id)? else { return Ok(None) };
-        let Some(space) = self.inner.repo.space(&identity.space_id)? else { return Ok(None) };
+        let Some((identity, sealed)) = self.inner.repo.identity_by_key(access_key_id)? else {
+            return Ok(None);
+        };
+        let Some(space) = self.inner.repo.space(&identity.space_id)? else {
+            return Ok(None);
+        };
         let secret = String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed secret is not UTF-8"))?;
-        let c = Arc::new(Credential { identity, space, secret, loaded: Instant::now() });
-        self.inner.creds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(access_key_id.to_owned(), c.clone());
+        let c = Arc::new(Credential {
+            identity,
+            space,
+            secret,
+            loaded: Instant::now(),
+        });
+        self.inner
+            .creds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(access_key_id.to_owned(), c.clone());
         Ok(Some(c))
     }
 
@@ -529,11 +601,19 @@ impl Control {
             let u = self.inner.repo.usage(&space.id)?;
             let used = u.bytes + u.multipart_bytes + m.get(&space.id).copied().unwrap_or(0);
             if used.saturating_add(bytes) > q {
-                return Err(Error::QuotaExceeded { used, quota: q, requested: bytes });
+                return Err(Error::QuotaExceeded {
+                    used,
+                    quota: q,
+                    requested: bytes,
+                });
             }
         }
         *m.entry(space.id.clone()).or_default() += bytes;
-        Ok(Reservation { inner: self.inner.clone(), space_id: space.id.clone(), bytes })
+        Ok(Reservation {
+            inner: self.inner.clone(),
+            space_id: space.id.clone(),
+            bytes,
+        })
     }
 
     /// Records a stored object (after the store committed it).
@@ -571,7 +651,11 @@ impl Control {
     /// # Errors
     /// Database errors.
     pub fn upload(&self, upload_id: &str, space_id: &str, key: &str) -> Result<Option<UploadRecord>> {
-        Ok(self.inner.repo.upload(upload_id)?.filter(|u| u.space_id == space_id && u.key == key))
+        Ok(self
+            .inner
+            .repo
+            .upload(upload_id)?
+            .filter(|u| u.space_id == space_id && u.key == key))
     }
 
     /// Records a stored part.
@@ -579,7 +663,14 @@ impl Control {
     /// # Errors
     /// Database errors.
     pub fn part_stored(&self, upload_id: &str, part_number: u32, size: u64, etag: &str) -> Result<()> {
-        self.inner.repo.record_part(upload_id, &PartRecord { part_number, size, etag: etag.to_owned() })
+        self.inner.repo.record_part(
+            upload_id,
+            &PartRecord {
+                part_number,
+                size,
+                etag: etag.to_owned(),
+            },
+        )
     }
 
     /// Parts of an upload.
@@ -596,14 +687,27 @@ impl Control {
     /// # Errors
     /// [`Error::QuotaExceeded`].
     pub fn check_completion(&self, space: &Space, upload_id: &str, key: &str, final_size: u64) -> Result<()> {
-        let Some(q) = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes) else { return Ok(()) };
+        let Some(q) = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes) else {
+            return Ok(());
+        };
         let u = self.inner.repo.usage(&space.id)?;
         let own_parts: u64 = self.inner.repo.parts(upload_id)?.iter().map(|p| p.size).sum();
         let replaced = self.inner.repo.object_size(&space.id, key)?.unwrap_or(0);
-        let reserved = self.inner.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&space.id).copied().unwrap_or(0);
+        let reserved = self
+            .inner
+            .reserved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&space.id)
+            .copied()
+            .unwrap_or(0);
         let after = (u.bytes - replaced.min(u.bytes)) + (u.multipart_bytes - own_parts.min(u.multipart_bytes)) + reserved + final_size;
         if after > q {
-            return Err(Error::QuotaExceeded { used: after - final_size, quota: q, requested: final_size });
+            return Err(Error::QuotaExceeded {
+                used: after - final_size,
+                quota: q,
+                requested: final_size,
+            });
         }
         Ok(())
     }
@@ -634,7 +738,15 @@ impl Control {
         }
     }
 
-    fn audit_security(&self, p: &AdminPrincipal, tenant: Option<&str>, space: Option<&str>, identity: Option<&str>, op: &str, detail: Option<String>) {
+    fn audit_security(
+        &self,
+        p: &AdminPrincipal,
+        tenant: Option<&str>,
+        space: Option<&str>,
+        identity: Option<&str>,
+        op: &str,
+        detail: Option<String>,
+    ) {
         self.audit(NewAuditEvent {
             tenant_id: tenant.map(str::to_owned),
             object_space_id: space.map(str::to_owned),
@@ -656,7 +768,13 @@ impl Control {
     /// Waits until every queued audit event is written.
     pub fn flush_audit(&self) {
         let (tx, rx) = mpsc::sync_channel(1);
-        let sent = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(AuditMsg::Flush(tx)).is_ok();
+        let sent = self
+            .inner
+            .audit_tx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(AuditMsg::Flush(tx))
+            .is_ok();
         if sent {
             let _ = rx.recv_timeout(Duration::from_secs(10));
         }
@@ -711,15 +829,28 @@ mod tests {
     fn control() -> (Control, AdminPrincipal) {
         let c = Control::new(Arc::new(SqliteRepo::in_memory().expect("db")), MasterKey::generate());
         let tok = c.bootstrap_operator(None).expect("bootstrap").expect("a new token");
-        assert!(c.bootstrap_operator(None).expect("again").is_none(), "only one generated operator token");
+        assert!(
+            c.bootstrap_operator(None).expect("again").is_none(),
+            "only one generated operator token"
+        );
         let p = c.authenticate(&tok).expect("auth");
         (c, p)
     }
 
     fn space(c: &Control, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Space {
         let _ = c.create_tenant(p, tenant);
-        c.create_space(p, NewSpace { tenant: Some(tenant.into()), name: "artifacts".into(), purpose: None, visibility: None, quota_bytes: quota, workspace_id: None })
-            .expect("space")
+        c.create_space(
+            p,
+            NewSpace {
+                tenant: Some(tenant.into()),
+                name: "artifacts".into(),
+                purpose: None,
+                visibility: None,
+                quota_bytes: quota,
+                workspace_id: None,
+            },
+        )
+        .expect("space")
     }
 
     #[test]
@@ -736,10 +867,25 @@ mod tests {
         assert_eq!(c.list_spaces(&pa).expect("list").len(), 1);
         assert!(matches!(c.create_tenant(&pa, "evil"), Err(Error::Forbidden(_))));
         let k = c
-            .create_identity(&op, &b.id, NewIdentity { name: "ci".into(), mode: PermissionMode::ReadOnly, prefix: String::new(), expires_at: None, expires_in_seconds: None })
+            .create_identity(
+                &op,
+                &b.id,
+                NewIdentity {
+                    name: "ci".into(),
+                    mode: PermissionMode::ReadOnly,
+                    prefix: String::new(),
+                    expires_at: None,
+                    expires_in_seconds: None,
+                },
+            )
             .expect("key");
         assert!(matches!(c.revoke_identity(&pa, &k.identity.id), Err(Error::NotFound(_))));
-        assert!(c.audit_events(&pa, AuditFilter::default()).expect("audit").iter().all(|e| e.tenant_id.as_deref() == Some(a.tenant_id.as_str())));
+        assert!(
+            c.audit_events(&pa, AuditFilter::default())
+                .expect("audit")
+                .iter()
+                .all(|e| e.tenant_id.as_deref() == Some(a.tenant_id.as_str()))
+        );
         assert!(matches!(c.authenticate("rsat_wrong"), Err(Error::Unauthorized)));
     }
 
@@ -748,18 +894,42 @@ mod tests {
         let (c, op) = control();
         let s = space(&c, &op, "acme", None);
         let k = c
-            .create_identity(&op, &s.id, NewIdentity { name: "ci".into(), mode: PermissionMode::ReadWrite, prefix: "releases/".into(), expires_at: None, expires_in_seconds: Some(3600) })
+            .create_identity(
+                &op,
+                &s.id,
+                NewIdentity {
+                    name: "ci".into(),
+                    mode: PermissionMode::ReadWrite,
+                    prefix: "releases/".into(),
+                    expires_at: None,
+                    expires_in_seconds: Some(3600),
+                },
+            )
             .expect("key");
         assert!(k.identity.access_key_id.starts_with("RS3") && k.identity.access_key_id.len() == 20);
-        assert!(k.identity.access_key_id[3..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(
+            k.identity.access_key_id[3..]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
         let cred = c.credential(&k.identity.access_key_id).expect("cred").expect("found");
         assert_eq!(cred.secret, k.secret_access_key);
         assert!(!format!("{cred:?}").contains(&k.secret_access_key));
         let r = c.rotate_identity(&op, &k.identity.access_key_id).expect("rotate");
         assert_ne!(r.secret_access_key, k.secret_access_key);
-        assert_eq!(c.credential(&k.identity.access_key_id).expect("cred").expect("found").secret, r.secret_access_key);
+        assert_eq!(
+            c.credential(&k.identity.access_key_id).expect("cred").expect("found").secret,
+            r.secret_access_key
+        );
         c.revoke_identity(&op, &k.identity.id).expect("revoke");
-        assert!(c.credential(&k.identity.access_key_id).expect("cred").expect("found").identity.revoked_at.is_some());
+        assert!(
+            c.credential(&k.identity.access_key_id)
+                .expect("cred")
+                .expect("found")
+                .identity
+                .revoked_at
+                .is_some()
+        );
         assert!(c.rotate_identity(&op, &k.identity.id).is_err());
         let ev = c.audit_events(&op, AuditFilter::default()).expect("audit");
         let ops: Vec<_> = ev.iter().map(|e| e.operation.as_str()).collect();
@@ -770,9 +940,20 @@ mod tests {
             let row = format!("{e:?}");
             assert!(!row.contains(&k.secret_access_key) && !row.contains(&r.secret_access_key));
         }
-        assert!(c
-            .create_identity(&op, &s.id, NewIdentity { name: "bad".into(), mode: PermissionMode::ReadOnly, prefix: "../".into(), expires_at: None, expires_in_seconds: None })
-            .is_err());
+        assert!(
+            c.create_identity(
+                &op,
+                &s.id,
+                NewIdentity {
+                    name: "bad".into(),
+                    mode: PermissionMode::ReadOnly,
+                    prefix: "../".into(),
+                    expires_at: None,
+                    expires_in_seconds: None
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -780,7 +961,14 @@ mod tests {
         let (c, op) = control();
         let s = space(&c, &op, "acme", Some(1000));
         let r1 = c.reserve(&s, 600).expect("fits");
-        assert!(matches!(c.reserve(&s, 500), Err(Error::QuotaExceeded { used: 600, quota: 1000, requested: 500 })));
+        assert!(matches!(
+            c.reserve(&s, 500),
+            Err(Error::QuotaExceeded {
+                used: 600,
+                quota: 1000,
+                requested: 500
+            })
+        ));
         c.object_stored(&s.id, "a", 600).expect("stored");
         drop(r1);
         assert!(c.reserve(&s, 401).is_err());

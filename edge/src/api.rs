@@ -32,7 +32,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -154,7 +158,12 @@ async fn list_tenants(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<
     Ok(Json(json!({"tenants": st.control.list_tenants(&p)?})))
 }
 
-async fn create_tenant_token(State(st): State<ApiState>, Admin(p): Admin, Path(t): Path<String>, Body(b): Body<NameBody>) -> ApiResult<impl IntoResponse> {
+async fn create_tenant_token(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(t): Path<String>,
+    Body(b): Body<NameBody>,
+) -> ApiResult<impl IntoResponse> {
     let token = st.control.create_tenant_token(&p, &t, &b.name)?;
     Ok((StatusCode::CREATED, Json(json!({"token": token, "name": b.name, "tenant": t}))))
 }
@@ -170,23 +179,41 @@ async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<i
 async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let (space, usage) = st.control.usage(&p, &id)?;
     let keys = st.control.list_identities(&p, &space.id)?;
-    Ok(Json(SpaceView { space, usage, keys, s3_api_access: "authenticated endpoint", public_web_access: "disabled" }))
+    Ok(Json(SpaceView {
+        space,
+        usage,
+        keys,
+        s3_api_access: "authenticated endpoint",
+        public_web_access: "disabled",
+    }))
 }
 
 async fn disable_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.control.disable_space(&p, &id)?))
 }
 
-async fn set_quota(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>, Body(b): Body<QuotaBody>) -> ApiResult<impl IntoResponse> {
+async fn set_quota(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    Body(b): Body<QuotaBody>,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.control.set_quota(&p, &id, b.quota_bytes)?))
 }
 
 async fn usage(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let (s, u) = st.control.usage(&p, &id)?;
-    Ok(Json(json!({"space_id": s.id, "bucket": s.bucket, "quota_bytes": s.quota_bytes, "usage": u})))
+    Ok(Json(
+        json!({"space_id": s.id, "bucket": s.bucket, "quota_bytes": s.quota_bytes, "usage": u}),
+    ))
 }
 
-async fn create_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>, Body(b): Body<NewIdentity>) -> ApiResult<impl IntoResponse> {
+async fn create_key(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    Body(b): Body<NewIdentity>,
+) -> ApiResult<impl IntoResponse> {
     let c = st.control.create_identity(&p, &id, b)?;
     Ok((StatusCode::CREATED, Json(key_block(&st, c))))
 }
@@ -217,13 +244,22 @@ struct AuditQuery {
 
 fn parse_time(what: &str, v: Option<String>) -> ApiResult<Option<time::OffsetDateTime>> {
     v.map(|s| {
-        time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what} must be an RFC 3339 time such as 2026-11-22T10:00:00Z")))
+        time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("{what} must be an RFC 3339 time such as 2026-11-22T10:00:00Z"),
+            )
+        })
     })
     .transpose()
 }
 
-async fn audit(State(st): State<ApiState>, Admin(p): Admin, q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult<impl IntoResponse> {
+async fn audit(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
     let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
     let f = AuditFilter {
         tenant_id: None,
@@ -276,18 +312,36 @@ mod tests {
     use tower::ServiceExt;
 
     fn app() -> (Router, String) {
-        let control = Control::new(Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")), rustshare_control::seal::MasterKey::generate());
+        let control = Control::new(
+            Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
+            rustshare_control::seal::MasterKey::generate(),
+        );
         let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
-        (router(ApiState { control, endpoint: "http://127.0.0.1:8080".into(), region: "us-east-1".into() }), tok)
+        (
+            router(ApiState {
+                control,
+                endpoint: "http://127.0.0.1:8080".into(),
+                region: "us-east-1".into(),
+            }),
+            tok,
+        )
     }
 
-    async fn call(r: &Router, method: &str, uri: &str, tok: Option<&str>, body: Option<serde_json::Value>) -> (StatusCode, serde_json::Value) {
+    async fn call(
+        r: &Router,
+        method: &str,
+        uri: &str,
+        tok: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
         let mut b = axum::http::Request::builder().method(method).uri(uri);
         if let Some(t) = tok {
             b = b.header("authorization", format!("Bearer {t}"));
         }
         let req = match body {
-            Some(j) => b.header("content-type", "application/json").body(axum::body::Body::from(j.to_string())),
+            Some(j) => b
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(j.to_string())),
             None => b.body(axum::body::Body::empty()),
         }
         .expect("request");
@@ -306,19 +360,43 @@ mod tests {
         assert_eq!(s, StatusCode::CREATED);
         let (s, e) = call(&r, "POST", "/api/v1/tenants", Some(&tok), Some(json!({"name": "acme"}))).await;
         assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
-        let (s, sp) = call(&r, "POST", "/api/v1/spaces", Some(&tok), Some(json!({"tenant": "acme", "name": "artifacts", "purpose": "artifacts"}))).await;
+        let (s, sp) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces",
+            Some(&tok),
+            Some(json!({"tenant": "acme", "name": "artifacts", "purpose": "artifacts"})),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED);
         assert_eq!(sp["bucket"], "rs-acme-artifacts");
-        let (s, e) = call(&r, "POST", "/api/v1/spaces", Some(&tok), Some(json!({"tenant": "acme", "name": "x", "purpose": "bogus"}))).await;
+        let (s, e) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces",
+            Some(&tok),
+            Some(json!({"tenant": "acme", "name": "x", "purpose": "bogus"})),
+        )
+        .await;
         assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
-        let (s, k) = call(&r, "POST", "/api/v1/spaces/rs-acme-artifacts/keys", Some(&tok), Some(json!({"name": "ci", "mode": "read-write", "prefix": "releases/"}))).await;
+        let (s, k) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces/rs-acme-artifacts/keys",
+            Some(&tok),
+            Some(json!({"name": "ci", "mode": "read-write", "prefix": "releases/"})),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED);
         for f in ["access_key_id", "secret_access_key", "endpoint", "bucket", "prefix", "region"] {
             assert!(k[f].is_string(), "{f} missing in {k}");
         }
         let (s, list) = call(&r, "GET", "/api/v1/spaces/rs-acme-artifacts/keys", Some(&tok), None).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(!list.to_string().contains(k["secret_access_key"].as_str().unwrap_or("-")), "secret listed");
+        assert!(
+            !list.to_string().contains(k["secret_access_key"].as_str().unwrap_or("-")),
+            "secret listed"
+        );
         let (s, _) = call(&r, "GET", "/api/v1/nope", Some(&tok), None).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
         let (s, doc) = call(&r, "GET", "/api/v1/openapi.json", None, None).await;

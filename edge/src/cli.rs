@@ -164,7 +164,9 @@ pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().with_context(|| format!("size {s:?}: expected a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"))?;
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("size {s:?}: expected a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1_000,
@@ -187,7 +189,9 @@ pub fn parse_size(s: &str) -> Result<u64> {
 pub fn parse_duration(s: &str) -> Result<u64> {
     let t = s.trim();
     let (num, unit) = t.split_at(t.len().saturating_sub(1));
-    let n: u64 = num.parse().with_context(|| format!("duration {s:?}: expected a number and a unit, for example 90d, 12h, 30m or 45s"))?;
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("duration {s:?}: expected a number and a unit, for example 90d, 12h, 30m or 45s"))?;
     let m = match unit {
         "s" => 1,
         "m" => 60,
@@ -223,12 +227,19 @@ impl Client {
                 .map(|t| t.trim().to_owned())
                 .context("no admin token: pass --token or set RUSTSHARE_TOKEN (the operator token is printed on first `rustshare serve` and kept in <data-dir>/admin-token)")?,
         };
-        Ok(Self { base: c.server.trim_end_matches('/').to_owned(), token, agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build() })
+        Ok(Self {
+            base: c.server.trim_end_matches('/').to_owned(),
+            token,
+            agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build(),
+        })
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
         let url = format!("{}/api/v1{path}", self.base);
-        let req = self.agent.request(method, &url).set("Authorization", &format!("Bearer {}", self.token));
+        let req = self
+            .agent
+            .request(method, &url)
+            .set("Authorization", &format!("Bearer {}", self.token));
         let res = match body {
             Some(b) => req.send_json(b),
             None => req.call(),
@@ -241,7 +252,12 @@ impl Client {
                 let ecode = v["error"]["code"].as_str().unwrap_or("error");
                 bail!("{msg} ({ecode}, HTTP {code})")
             }
-            Err(e) => Err(anyhow::Error::new(e)).with_context(|| format!("cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)", self.base)),
+            Err(e) => Err(anyhow::Error::new(e)).with_context(|| {
+                format!(
+                    "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)",
+                    self.base
+                )
+            }),
         }
     }
 }
@@ -255,7 +271,14 @@ fn print_key_block(v: &Value) {
     let (endpoint, bucket, prefix) = (s("endpoint"), s("bucket"), s("prefix"));
     println!("Endpoint:   {endpoint}");
     println!("Bucket:     {bucket}");
-    println!("Prefix:     {}", if prefix.is_empty() { "(whole space)".to_owned() } else { prefix.clone() });
+    println!(
+        "Prefix:     {}",
+        if prefix.is_empty() {
+            "(whole space)".to_owned()
+        } else {
+            prefix.clone()
+        }
+    );
     println!("Access Key: {}", s("access_key_id"));
     println!("Secret Key: {}", s("secret_access_key"));
     println!("            (shown once: store it now, it cannot be displayed again)");
@@ -280,7 +303,9 @@ fn print_key_block(v: &Value) {
     );
     println!();
     println!("# rclone");
-    println!("rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\"");
+    println!(
+        "rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\""
+    );
 }
 
 fn print_space(v: &Value) {
@@ -321,13 +346,29 @@ fn print_keys(keys: &[Value]) {
         let s = |f: &str| k[f].as_str().unwrap_or("").to_owned();
         let status = if !k["revoked_at"].is_null() {
             "revoked"
-        } else if k["expires_at"].as_str().and_then(|e| time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()).is_some_and(|e| e <= now) {
+        } else if k["expires_at"]
+            .as_str()
+            .and_then(|e| time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok())
+            .is_some_and(|e| e <= now)
+        {
             "expired"
         } else {
             "active"
         };
-        let prefix = if s("allowed_prefix").is_empty() { "*".to_owned() } else { s("allowed_prefix") };
-        println!("  {:<22} {:<20} {:<18} {:<8} prefix={} last-used={}", s("name"), s("access_key_id"), s("mode"), status, prefix, k["last_used_at"].as_str().unwrap_or("never"));
+        let prefix = if s("allowed_prefix").is_empty() {
+            "*".to_owned()
+        } else {
+            s("allowed_prefix")
+        };
+        println!(
+            "  {:<22} {:<20} {:<18} {:<8} prefix={} last-used={}",
+            s("name"),
+            s("access_key_id"),
+            s("mode"),
+            status,
+            prefix,
+            k["last_used_at"].as_str().unwrap_or("never")
+        );
     }
 }
 
@@ -348,28 +389,48 @@ fn run(cli: Cli) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?,
                 None => RawConfig::default(),
             };
-            let cfg = Config::resolve(raw, &|k| std::env::var(k).ok(), &Overrides { data_dir, listen }).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+            let cfg = Config::resolve(raw, &|k| std::env::var(k).ok(), &Overrides { data_dir, listen })
+                .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
             rt.block_on(crate::serve::run(cfg))?;
         }
         Command::Tenant { cmd } => {
             let c = Client::new(&conn)?;
             match cmd {
-                TenantCmd::Create { name } => out(conn.json, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| println!("Created tenant {} ({})", v["name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""))),
+                TenantCmd::Create { name } => out(conn.json, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| {
+                    println!(
+                        "Created tenant {} ({})",
+                        v["name"].as_str().unwrap_or(""),
+                        v["id"].as_str().unwrap_or("")
+                    )
+                }),
                 TenantCmd::List => out(conn.json, &c.call("GET", "/tenants", None)?, |v| {
                     for t in v["tenants"].as_array().into_iter().flatten() {
                         println!("{:<24} {}", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
                     }
                 }),
-                TenantCmd::Token { tenant, name } => out(conn.json, &c.call("POST", &format!("/tenants/{}/tokens", enc(&tenant)), Some(json!({"name": name})))?, |v| {
-                    println!("Token for tenant {tenant} (shown once):\n{}", v["token"].as_str().unwrap_or(""));
-                }),
+                TenantCmd::Token { tenant, name } => out(
+                    conn.json,
+                    &c.call("POST", &format!("/tenants/{}/tokens", enc(&tenant)), Some(json!({"name": name})))?,
+                    |v| {
+                        println!("Token for tenant {tenant} (shown once):\n{}", v["token"].as_str().unwrap_or(""));
+                    },
+                ),
             }
         }
         Command::Space { cmd } => {
             let c = Client::new(&conn)?;
             match cmd {
-                SpaceCmd::Create { name, tenant, purpose, visibility, quota } => {
+                SpaceCmd::Create {
+                    name,
+                    tenant,
+                    purpose,
+                    visibility,
+                    quota,
+                } => {
                     let quota_bytes = quota.as_deref().map(parse_size).transpose()?;
                     let v = c.call("POST", "/spaces", Some(json!({"name": name, "tenant": tenant, "purpose": purpose, "visibility": visibility, "quota_bytes": quota_bytes})))?;
                     out(conn.json, &v, |v| {
@@ -378,7 +439,10 @@ fn run(cli: Cli) -> Result<()> {
                     });
                 }
                 SpaceCmd::List => out(conn.json, &c.call("GET", "/spaces", None)?, |v| {
-                    println!("{:<24} {:<40} {:<10} {:<9} {:<12} status", "NAME", "BUCKET", "PURPOSE", "VISIBLE", "QUOTA");
+                    println!(
+                        "{:<24} {:<40} {:<10} {:<9} {:<12} status",
+                        "NAME", "BUCKET", "PURPOSE", "VISIBLE", "QUOTA"
+                    );
                     for s in v["spaces"].as_array().into_iter().flatten() {
                         let quota = s["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes);
                         let status = if s["disabled_at"].is_null() { "active" } else { "disabled" };
@@ -393,28 +457,64 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }),
                 SpaceCmd::Show { space } => out(conn.json, &c.call("GET", &format!("/spaces/{}", enc(&space)), None)?, print_space),
-                SpaceCmd::Disable { space } => out(conn.json, &c.call("POST", &format!("/spaces/{}/disable", enc(&space)), None)?, |v| {
-                    println!("Disabled {}: S3 requests to {} are refused from now on.", v["name"].as_str().unwrap_or(""), v["bucket"].as_str().unwrap_or(""));
-                }),
+                SpaceCmd::Disable { space } => out(
+                    conn.json,
+                    &c.call("POST", &format!("/spaces/{}/disable", enc(&space)), None)?,
+                    |v| {
+                        println!(
+                            "Disabled {}: S3 requests to {} are refused from now on.",
+                            v["name"].as_str().unwrap_or(""),
+                            v["bucket"].as_str().unwrap_or("")
+                        );
+                    },
+                ),
                 SpaceCmd::Quota { space, quota } => {
-                    let q = if quota == "unlimited" || quota == "none" { None } else { Some(parse_size(&quota)?) };
-                    out(conn.json, &c.call("PUT", &format!("/spaces/{}/quota", enc(&space)), Some(json!({"quota_bytes": q})))?, |v| {
-                        println!("Quota of {} is now {}", v["name"].as_str().unwrap_or(""), v["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes));
-                    });
+                    let q = if quota == "unlimited" || quota == "none" {
+                        None
+                    } else {
+                        Some(parse_size(&quota)?)
+                    };
+                    out(
+                        conn.json,
+                        &c.call("PUT", &format!("/spaces/{}/quota", enc(&space)), Some(json!({"quota_bytes": q})))?,
+                        |v| {
+                            println!(
+                                "Quota of {} is now {}",
+                                v["name"].as_str().unwrap_or(""),
+                                v["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes)
+                            );
+                        },
+                    );
                 }
             }
         }
         Command::Key { cmd } => {
             let c = Client::new(&conn)?;
             match cmd {
-                KeyCmd::Create { space, name, mode, prefix, expires_in } => {
+                KeyCmd::Create {
+                    space,
+                    name,
+                    mode,
+                    prefix,
+                    expires_in,
+                } => {
                     let secs = expires_in.as_deref().map(parse_duration).transpose()?;
-                    let v = c.call("POST", &format!("/spaces/{}/keys", enc(&space)), Some(json!({"name": name, "mode": mode, "prefix": prefix, "expires_in_seconds": secs})))?;
+                    let v = c.call(
+                        "POST",
+                        &format!("/spaces/{}/keys", enc(&space)),
+                        Some(json!({"name": name, "mode": mode, "prefix": prefix, "expires_in_seconds": secs})),
+                    )?;
                     out(conn.json, &v, print_key_block);
                 }
-                KeyCmd::List { space } => out(conn.json, &c.call("GET", &format!("/spaces/{}/keys", enc(&space)), None)?, |v| print_keys(v["keys"].as_array().map_or(&[], Vec::as_slice))),
+                KeyCmd::List { space } => out(conn.json, &c.call("GET", &format!("/spaces/{}/keys", enc(&space)), None)?, |v| {
+                    print_keys(v["keys"].as_array().map_or(&[], Vec::as_slice))
+                }),
                 KeyCmd::Revoke { key } => out(conn.json, &c.call("POST", &format!("/keys/{}/revoke", enc(&key)), None)?, |v| {
-                    println!("Revoked {} ({}); its next request is refused.", v["name"].as_str().unwrap_or(""), v["access_key_id"].as_str().unwrap_or(""));
+                    println!(
+                        "Revoked {} ({}); its next request is refused.",
+                        v["name"].as_str().unwrap_or(""),
+                        v["access_key_id"].as_str().unwrap_or("")
+                    );
                 }),
                 KeyCmd::Rotate { key } => out(conn.json, &c.call("POST", &format!("/keys/{}/rotate", enc(&key)), None)?, |v| {
                     println!("Rotated: the old secret no longer works.\n");
@@ -429,18 +529,46 @@ fn run(cli: Cli) -> Result<()> {
                 let quota = v["quota_bytes"].as_u64();
                 let bytes = u["bytes"].as_u64().unwrap_or(0);
                 println!("Bucket:     {}", v["bucket"].as_str().unwrap_or(""));
-                println!("Stored:     {} ({bytes} bytes) in {} objects", human_bytes(bytes), u["objects"].as_u64().unwrap_or(0));
-                println!("Multipart:  {} in uploads in progress", human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0)));
+                println!(
+                    "Stored:     {} ({bytes} bytes) in {} objects",
+                    human_bytes(bytes),
+                    u["objects"].as_u64().unwrap_or(0)
+                );
+                println!(
+                    "Multipart:  {} in uploads in progress",
+                    human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0))
+                );
                 match quota {
-                    Some(q) => println!("Quota:      {} ({:.1}% used)", human_bytes(q), if q == 0 { 100.0 } else { (bytes + u["multipart_bytes"].as_u64().unwrap_or(0)) as f64 * 100.0 / q as f64 }),
+                    Some(q) => println!(
+                        "Quota:      {} ({:.1}% used)",
+                        human_bytes(q),
+                        if q == 0 {
+                            100.0
+                        } else {
+                            (bytes + u["multipart_bytes"].as_u64().unwrap_or(0)) as f64 * 100.0 / q as f64
+                        }
+                    ),
                     None => println!("Quota:      unlimited"),
                 }
             });
         }
-        Command::Audit { space, identity, operation, since, until, limit } => {
+        Command::Audit {
+            space,
+            identity,
+            operation,
+            since,
+            until,
+            limit,
+        } => {
             let c = Client::new(&conn)?;
             let mut q = vec![format!("limit={limit}")];
-            for (k, v) in [("space", space), ("identity", identity), ("operation", operation), ("since", since), ("until", until)] {
+            for (k, v) in [
+                ("space", space),
+                ("identity", identity),
+                ("operation", operation),
+                ("since", since),
+                ("until", until),
+            ] {
                 if let Some(v) = v {
                     q.push(format!("{k}={}", enc(&v)));
                 }
@@ -448,7 +576,16 @@ fn run(cli: Cli) -> Result<()> {
             out(conn.json, &c.call("GET", &format!("/audit?{}", q.join("&")), None)?, |v| {
                 for e in v["events"].as_array().into_iter().flatten() {
                     let s = |f: &str| e[f].as_str().unwrap_or("-").to_owned();
-                    println!("{}  {:<8} {:<24} {:<14} {:<22} {} {}", s("timestamp"), s("kind"), s("operation"), s("status"), s("actor"), s("object_key"), e["bytes"].as_u64().filter(|b| *b > 0).map(|b| format!("{b}B")).unwrap_or_default());
+                    println!(
+                        "{}  {:<8} {:<24} {:<14} {:<22} {} {}",
+                        s("timestamp"),
+                        s("kind"),
+                        s("operation"),
+                        s("status"),
+                        s("actor"),
+                        s("object_key"),
+                        e["bytes"].as_u64().filter(|b| *b > 0).map(|b| format!("{b}B")).unwrap_or_default()
+                    );
                 }
             });
         }

@@ -107,16 +107,33 @@ impl Config {
     /// # Errors
     /// A message naming the setting to fix.
     pub fn resolve(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>, o: &Overrides) -> Result<Self, String> {
-        let data_dir = o.data_dir.clone().or_else(|| env("RUSTSHARE_DATA_DIR").map(PathBuf::from)).or(raw.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
-        let listen_s = o.listen.clone().or_else(|| env("RUSTSHARE_LISTEN")).or(raw.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_s.parse().map_err(|_| format!("listen address {listen_s:?} is not host:port (for example 127.0.0.1:8080)"))?;
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or_else(|| env("RUSTSHARE_DATA_DIR").map(PathBuf::from))
+            .or(raw.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let listen_s = o
+            .listen
+            .clone()
+            .or_else(|| env("RUSTSHARE_LISTEN"))
+            .or(raw.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_s
+            .parse()
+            .map_err(|_| format!("listen address {listen_s:?} is not host:port (for example 127.0.0.1:8080)"))?;
         let domain = env("RUSTSHARE_DOMAIN").or(raw.domain).unwrap_or_else(|| "localhost".into());
         if domain.is_empty() || domain.contains(['/', ':', ' ']) {
             return Err(format!("domain {domain:?} must be a bare DNS name such as example.com"));
         }
         let region = env("RUSTSHARE_REGION").or(raw.region).unwrap_or_else(|| "us-east-1".into());
-        let endpoint = env("RUSTSHARE_ENDPOINT").or(raw.endpoint).unwrap_or_else(|| format!("http://{listen}"));
-        let master_key_file = env("RUSTSHARE_MASTER_KEY_FILE").map(PathBuf::from).or(raw.master_key_file).unwrap_or_else(|| data_dir.join("master.key"));
+        let endpoint = env("RUSTSHARE_ENDPOINT")
+            .or(raw.endpoint)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let master_key_file = env("RUSTSHARE_MASTER_KEY_FILE")
+            .map(PathBuf::from)
+            .or(raw.master_key_file)
+            .unwrap_or_else(|| data_dir.join("master.key"));
         let log_format = match env("RUSTSHARE_LOG_FORMAT").or(raw.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -150,9 +167,17 @@ impl Config {
                         *field = v;
                     }
                 }
-                for (name, v) in [("endpoint", &s3.endpoint), ("access_key_id", &s3.access_key_id), ("secret_access_key", &s3.secret_access_key), ("bucket", &s3.bucket)] {
+                for (name, v) in [
+                    ("endpoint", &s3.endpoint),
+                    ("access_key_id", &s3.access_key_id),
+                    ("secret_access_key", &s3.secret_access_key),
+                    ("bucket", &s3.bucket),
+                ] {
                     if v.is_empty() {
-                        return Err(format!("store.s3.{name} is required when store.backend = \"s3\" (or set RUSTSHARE_S3_{})", name.to_uppercase()));
+                        return Err(format!(
+                            "store.s3.{name} is required when store.backend = \"s3\" (or set RUSTSHARE_S3_{})",
+                            name.to_uppercase()
+                        ));
                     }
                 }
                 if !s3.root_prefix.is_empty() && !s3.root_prefix.ends_with('/') {
@@ -163,7 +188,17 @@ impl Config {
             Some(other) => return Err(format!("store.backend {other:?} must be \"fs\" or \"s3\"")),
         };
         let database = raw.database.and_then(|d| d.path).unwrap_or_else(|| data_dir.join("rustshare.db"));
-        Ok(Self { data_dir, listen, domain, region, endpoint, master_key_file, log_format, store, database })
+        Ok(Self {
+            data_dir,
+            listen,
+            domain,
+            region,
+            endpoint,
+            master_key_file,
+            log_format,
+            store,
+            database,
+        })
     }
 
     /// Parses TOML text.
@@ -196,7 +231,15 @@ mod tests {
     fn file_env_and_flags_layer() {
         let raw = Config::parse_toml("listen = \"127.0.0.1:9000\"\ndomain = \"example.com\"\n[store]\nbackend = \"s3\"\n[store.s3]\nendpoint = \"http://127.0.0.1:9001\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\nbucket = \"c\"\n").expect("toml");
         let env = |k: &str| (k == "RUSTSHARE_S3_BUCKET").then(|| "from-env".to_owned());
-        let c = Config::resolve(raw, &env, &Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() }).expect("resolve");
+        let c = Config::resolve(
+            raw,
+            &env,
+            &Overrides {
+                listen: Some("127.0.0.1:9100".into()),
+                ..Default::default()
+            },
+        )
+        .expect("resolve");
         assert_eq!(c.listen.port(), 9100);
         assert_eq!(c.domain, "example.com");
         assert!(matches!(c.store, StoreConfig::S3(ref s) if s.bucket == "from-env" && s.endpoint == "http://127.0.0.1:9001"));
@@ -204,13 +247,29 @@ mod tests {
 
     #[test]
     fn bad_settings_say_what_to_fix() {
-        assert!(Config::parse_toml("listne = \"x\"").unwrap_err().contains("listne"));
-        let e = Config::resolve(RawConfig { listen: Some("nope".into()), ..Default::default() }, &none, &Overrides::default()).unwrap_err();
+        assert!(
+            Config::parse_toml("listne = \"x\"")
+                .expect_err("must be rejected")
+                .contains("listne")
+        );
+        let e = Config::resolve(
+            RawConfig {
+                listen: Some("nope".into()),
+                ..Default::default()
+            },
+            &none,
+            &Overrides::default(),
+        )
+        .expect_err("must be rejected");
         assert!(e.contains("host:port"));
         let raw = Config::parse_toml("[store]\nbackend = \"s3\"\n").expect("toml");
-        let e = Config::resolve(raw, &none, &Overrides::default()).unwrap_err();
+        let e = Config::resolve(raw, &none, &Overrides::default()).expect_err("must be rejected");
         assert!(e.contains("store.s3.endpoint"), "{e}");
         let raw = Config::parse_toml("[store]\nbackend = \"ceph\"\n").expect("toml");
-        assert!(Config::resolve(raw, &none, &Overrides::default()).unwrap_err().contains("fs"));
+        assert!(
+            Config::resolve(raw, &none, &Overrides::default())
+                .expect_err("must be rejected")
+                .contains("fs")
+        );
     }
 }

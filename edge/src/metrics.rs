@@ -28,20 +28,37 @@ impl Metrics {
     #[allow(clippy::expect_used)]
     pub fn new() -> Self {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(Opts::new("rustshare_requests_total", "Requests by face, operation and status"), &["face", "operation", "status"]).expect("valid metric");
+        let requests = IntCounterVec::new(
+            Opts::new("rustshare_requests_total", "Requests by face, operation and status"),
+            &["face", "operation", "status"],
+        )
+        .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("rustshare_request_duration_seconds", "Time to response headers, by face and operation")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "rustshare_request_duration_seconds",
+                "Time to response headers, by face and operation",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["face", "operation"],
         )
         .expect("valid metric");
-        let bytes_in = IntCounterVec::new(Opts::new("rustshare_bytes_in_total", "Object bytes received, by space"), &["space"]).expect("valid metric");
-        let bytes_out = IntCounterVec::new(Opts::new("rustshare_bytes_out_total", "Object bytes sent, by space"), &["space"]).expect("valid metric");
+        let bytes_in =
+            IntCounterVec::new(Opts::new("rustshare_bytes_in_total", "Object bytes received, by space"), &["space"]).expect("valid metric");
+        let bytes_out =
+            IntCounterVec::new(Opts::new("rustshare_bytes_out_total", "Object bytes sent, by space"), &["space"]).expect("valid metric");
         for c in [&requests, &bytes_in, &bytes_out] {
             registry.register(Box::new(c.clone())).expect("unique metric");
         }
         registry.register(Box::new(latency.clone())).expect("unique metric");
-        Self { registry, requests, latency, bytes_in, bytes_out }
+        Self {
+            registry,
+            requests,
+            latency,
+            bytes_in,
+            bytes_out,
+        }
     }
 
     /// Counts one request.
@@ -82,7 +99,11 @@ mod tests {
         m.bytes_in("sp_1", 10);
         m.bytes_out("sp_1", 5);
         let t = m.render();
-        for want in ["rustshare_requests_total{face=\"s3\",operation=\"PutObject\",status=\"200\"} 1", "rustshare_bytes_in_total{space=\"sp_1\"} 10", "rustshare_request_duration_seconds_bucket"] {
+        for want in [
+            "rustshare_requests_total{face=\"s3\",operation=\"PutObject\",status=\"200\"} 1",
+            "rustshare_bytes_in_total{space=\"sp_1\"} 10",
+            "rustshare_request_duration_seconds_bucket",
+        ] {
             assert!(t.contains(want), "{want} missing in {t}");
         }
     }

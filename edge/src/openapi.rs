@@ -16,7 +16,8 @@ fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
         }
     });
     if let Some(schema) = body {
-        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+        o["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
     }
     o
 }

@@ -16,7 +16,8 @@ use crate::metrics::Metrics;
 use crate::server::App;
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUSTSHARE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,aws_smithy=warn,s3s=off,hyper=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUSTSHARE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,aws_smithy=warn,s3s=off,hyper=warn"));
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => b.try_init(),
@@ -27,8 +28,14 @@ fn init_logging(format: LogFormat) {
 /// Writes a secret file readable only by its owner.
 fn write_private(path: &Path, contents: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -42,7 +49,10 @@ fn master_key(cfg: &Config) -> Result<MasterKey> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let k = MasterKey::generate();
             write_private(path, &format!("{}\n", k.to_hex()))?;
-            eprintln!("Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.", path.display());
+            eprintln!(
+                "Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.",
+                path.display()
+            );
             Ok(k)
         }
         Err(e) => Err(e).with_context(|| format!("reading master key file {}", path.display())),
@@ -60,9 +70,15 @@ pub async fn run(cfg: Config) -> Result<()> {
     let repo = SqliteRepo::open(&cfg.database).with_context(|| format!("opening database {}", cfg.database.display()))?;
     let control = Control::new(Arc::new(repo), key);
     let explicit = std::env::var("RUSTSHARE_ADMIN_TOKEN").ok();
-    let generated = control.bootstrap_operator(explicit.as_deref()).context("creating the operator token")?;
+    let generated = control
+        .bootstrap_operator(explicit.as_deref())
+        .context("creating the operator token")?;
     let store: Arc<dyn ObjectStore> = match &cfg.store {
-        StoreConfig::Fs(p) => Arc::new(FsStore::open(p).await.with_context(|| format!("opening fs store {}", p.display()))?),
+        StoreConfig::Fs(p) => Arc::new(
+            FsStore::open(p)
+                .await
+                .with_context(|| format!("opening fs store {}", p.display()))?,
+        ),
         StoreConfig::S3(s) => {
             let st = S3Store::new(s);
             if let Err(e) = st.health().await {
@@ -73,9 +89,22 @@ pub async fn run(cfg: Config) -> Result<()> {
     };
     let metrics = Metrics::new();
     let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone()).service();
-    let api = crate::api::router(crate::api::ApiState { control: control.clone(), endpoint: cfg.endpoint.clone(), region: cfg.region.clone() });
-    let app = Arc::new(App { control, store, metrics, s3, api, domain: cfg.domain.clone() });
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let api = crate::api::router(crate::api::ApiState {
+        control: control.clone(),
+        endpoint: cfg.endpoint.clone(),
+        region: cfg.region.clone(),
+    });
+    let app = Arc::new(App {
+        control,
+        store,
+        metrics,
+        s3,
+        api,
+        domain: cfg.domain.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr().context("local address")?;
     let port = addr.port();
     let mut banner = format!(
@@ -86,7 +115,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         let path = cfg.data_dir.join("admin-token");
         let _ = std::fs::remove_file(&path);
         write_private(&path, &format!("{tok}\n"))?;
-        banner.push_str(&format!("\n  Operator token (shown once; also in {}, mode 0600):\n    {tok}\n", path.display()));
+        banner.push_str(&format!(
+            "\n  Operator token (shown once; also in {}, mode 0600):\n    {tok}\n",
+            path.display()
+        ));
     }
     println!("{banner}");
     let _ = std::io::stdout().flush();

@@ -53,7 +53,10 @@ impl Face {
 #[must_use]
 pub fn face_for(host: Option<&str>, domain: &str) -> Face {
     let Some(h) = host else { return Face::S3 };
-    let name = h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(n, _)| n);
+    let name = h
+        .rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(h, |(n, _)| n);
     let name = name.to_ascii_lowercase();
     match name.strip_suffix(domain).and_then(|s| s.strip_suffix('.')) {
         Some("cdn") => Face::Cdn,
@@ -80,9 +83,14 @@ pub struct App {
 }
 
 fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
-    let mut r = Response::new(http_body_util::Full::new(body.into()).map_err(|never| match never {}).boxed_unsync());
+    let mut r = Response::new(
+        http_body_util::Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -104,8 +112,13 @@ impl App {
         if let Err(e) = &store {
             tracing::warn!("readiness: store: {e}");
         }
-        let body = serde_json::json!({"store": if store.is_ok() {"ok"} else {"unavailable"}, "database": if db_ok {"ok"} else {"unavailable"}});
-        let status = if store.is_ok() && db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let body =
+            serde_json::json!({"store": if store.is_ok() {"ok"} else {"unavailable"}, "database": if db_ok {"ok"} else {"unavailable"}});
+        let status = if store.is_ok() && db_ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         full(status, "application/json", body.to_string())
     }
 
@@ -113,7 +126,12 @@ impl App {
     pub async fn handle(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let t0 = Instant::now();
         let rid = request_id(&req);
-        let host = req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| req.uri().authority().map(ToString::to_string));
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(ToString::to_string));
         let face = face_for(host.as_deref(), &self.domain);
         let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), face = face.label());
         let path = req.uri().path().to_owned();
@@ -122,10 +140,20 @@ impl App {
             match (face, path.as_str()) {
                 (_, "/healthz") => (full(StatusCode::OK, "text/plain", "ok\n"), "healthz".into()),
                 (_, "/readyz") => (self.ready().await, "readyz".into()),
-                (_, "/metrics") => (full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()), "metrics".into()),
+                (_, "/metrics") => (
+                    full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()),
+                    "metrics".into(),
+                ),
                 (Face::S3 | Face::Console, p) if p.starts_with("/api/") => (self.api(req).await, "api".into()),
                 (Face::Cdn | Face::Packages, _) => (full(StatusCode::NOT_FOUND, "text/plain", "Not found\n"), "not_found".into()),
-                (Face::Console, _) => (full(StatusCode::NOT_FOUND, "text/plain", "The console is not served yet; the API is under /api/v1.\n"), "console".into()),
+                (Face::Console, _) => (
+                    full(
+                        StatusCode::NOT_FOUND,
+                        "text/plain",
+                        "The console is not served yet; the API is under /api/v1.\n",
+                    ),
+                    "console".into(),
+                ),
                 (Face::S3, _) => {
                     req.extensions_mut().insert(info.clone());
                     let r = self.s3.call(req.map(s3s::Body::from)).await;
@@ -159,7 +187,10 @@ impl App {
 
     async fn api(&self, req: Request<Incoming>) -> Response<Body> {
         match self.api.clone().oneshot(req).await {
-            Ok(r) => r.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed_unsync()),
+            Ok(r) => r.map(|b| {
+                b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+                    .boxed_unsync()
+            }),
             Err(never) => match never {},
         }
     }

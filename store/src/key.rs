@@ -105,7 +105,11 @@ pub(crate) fn fs_components(key: &str) -> Result<Vec<String>> {
 
 /// The key segment a directory name stands for.
 pub(crate) fn dir_segment(name: &str) -> Option<String> {
-    if name == EMPTY_SEGMENT { Some(String::new()) } else { decode_segment(name) }
+    if name == EMPTY_SEGMENT {
+        Some(String::new())
+    } else {
+        decode_segment(name)
+    }
 }
 
 #[cfg(test)]
@@ -131,7 +135,10 @@ mod tests {
             assert!(!e.contains('@') && !e.contains('/'));
             assert_eq!(decode_segment(&e).as_deref(), Some(s));
         }
-        assert_eq!(fs_components("a//b/").ok(), Some(vec!["a".into(), "@e".into(), "b".into(), "@o".into()]));
+        assert_eq!(
+            fs_components("a//b/").ok(),
+            Some(vec!["a".into(), "@e".into(), "b".into(), "@o".into()])
+        );
     }
 
     #[test]

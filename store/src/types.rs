@@ -61,7 +61,10 @@ pub struct GetObject {
 
 impl std::fmt::Debug for GetObject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GetObject").field("meta", &self.meta).field("range", &self.range).finish_non_exhaustive()
+        f.debug_struct("GetObject")
+            .field("meta", &self.meta)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,10 +198,10 @@ pub(crate) fn paginate(sorted: Vec<ListEntry>, req: &ListRequest) -> ListPage {
             rest.find(d).map(|i| e.key[..req.prefix.len() + i + d.len()].to_owned())
         });
         let marker = rolled.clone().unwrap_or_else(|| e.key.clone());
-        if let Some(after) = &req.start_after {
-            if marker.as_str() <= after.as_str() {
-                continue;
-            }
+        if let Some(after) = &req.start_after
+            && marker.as_str() <= after.as_str()
+        {
+            continue;
         }
         if let Some(cp) = rolled {
             if page.common_prefixes.last() == Some(&cp) {
@@ -253,23 +256,40 @@ mod tests {
     }
 
     fn entry(k: &str) -> ListEntry {
-        ListEntry { key: k.into(), size: 1, etag: String::new(), last_modified: OffsetDateTime::UNIX_EPOCH }
+        ListEntry {
+            key: k.into(),
+            size: 1,
+            etag: String::new(),
+            last_modified: OffsetDateTime::UNIX_EPOCH,
+        }
     }
 
     #[test]
     fn paginate_rolls_up_and_pages() {
         let keys = ["a/1", "a/2", "b", "c/x/1", "c/y", "d"].map(entry).to_vec();
-        let req = ListRequest { delimiter: Some("/".into()), max_keys: 2, ..Default::default() };
+        let req = ListRequest {
+            delimiter: Some("/".into()),
+            max_keys: 2,
+            ..Default::default()
+        };
         let p1 = paginate(keys.clone(), &req);
         assert_eq!(p1.common_prefixes, vec!["a/"]);
         assert_eq!(p1.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), vec!["b"]);
         assert!(p1.is_truncated);
-        let req2 = ListRequest { start_after: p1.next_marker.clone(), ..req.clone() };
+        let req2 = ListRequest {
+            start_after: p1.next_marker.clone(),
+            ..req.clone()
+        };
         let p2 = paginate(keys.clone(), &req2);
         assert_eq!(p2.common_prefixes, vec!["c/"]);
         assert_eq!(p2.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), vec!["d"]);
         assert!(!p2.is_truncated);
-        let req3 = ListRequest { prefix: "c/".into(), delimiter: Some("/".into()), max_keys: 1000, ..Default::default() };
+        let req3 = ListRequest {
+            prefix: "c/".into(),
+            delimiter: Some("/".into()),
+            max_keys: 1000,
+            ..Default::default()
+        };
         let p3 = paginate(keys, &req3);
         assert_eq!(p3.common_prefixes, vec!["c/x/"]);
         assert_eq!(p3.entries.len(), 1);

@@ -102,7 +102,7 @@ class Server:
             stdout=open(self.stdout, "ab"), stderr=open(self.stderr, "ab"), env=self.env,
         )
         wait_http(self.url + "/healthz", proc=self.proc)
-        self.token = (self.data / "admin-token").read_text().strip()
+        self.token = self.env.get("RUSTSHARE_ADMIN_TOKEN") or (self.data / "admin-token").read_text().strip()
 
     @property
     def url(self):

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::StreamExt;
 use md5::{Digest, Md5};
-use rustshare_store::{
-    ByteRange, ByteStream, CompletedPart, Error, FsStore, ListRequest, ObjectAttrs, ObjectStore,
-};
+use rustshare_store::{ByteRange, ByteStream, CompletedPart, Error, FsStore, ListRequest, ObjectAttrs, ObjectStore};
 use rustshare_tests::S3Peer;
 
 struct Backend {
@@ -20,13 +18,21 @@ struct Backend {
 async fn fs_backend() -> Backend {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FsStore::open(dir.path()).await.expect("open fs store");
-    Backend { store: Arc::new(store), fs_root: Some(dir), _peer: None }
+    Backend {
+        store: Arc::new(store),
+        fs_root: Some(dir),
+        _peer: None,
+    }
 }
 
 async fn s3_backend() -> Backend {
     let peer = S3Peer::start("backend").await;
     let store = peer.store("backend", "root/");
-    Backend { store: Arc::new(store), fs_root: None, _peer: Some(peer) }
+    Backend {
+        store: Arc::new(store),
+        fs_root: None,
+        _peer: Some(peer),
+    }
 }
 
 fn body(data: &[u8]) -> ByteStream {
@@ -37,7 +43,10 @@ fn body(data: &[u8]) -> ByteStream {
 /// A body that yields some bytes and then fails, as a client that hangs up would.
 fn failing_body(data: &[u8]) -> ByteStream {
     let first = Bytes::copy_from_slice(&data[..data.len() / 2]);
-    Box::pin(futures::stream::iter(vec![Ok(first), Err(std::io::Error::other("client went away"))]))
+    Box::pin(futures::stream::iter(vec![
+        Ok(first),
+        Err(std::io::Error::other("client went away")),
+    ]))
 }
 
 async fn read_all(mut s: ByteStream) -> Vec<u8> {
@@ -57,7 +66,9 @@ fn data(n: usize, seed: u8) -> Vec<u8> {
 }
 
 async fn put(s: &dyn ObjectStore, key: &str, d: &[u8]) {
-    s.put(key, body(d), Some(d.len() as u64), ObjectAttrs::default()).await.expect("put");
+    s.put(key, body(d), Some(d.len() as u64), ObjectAttrs::default())
+        .await
+        .expect("put");
 }
 
 async fn put_get_head_roundtrip(b: Backend) {
@@ -70,7 +81,10 @@ async fn put_get_head_roundtrip(b: Backend) {
         ..Default::default()
     };
     attrs.user_metadata.insert("build".into(), "42".into());
-    let m = s.put("releases/v1/a.tgz", body(&d), Some(d.len() as u64), attrs.clone()).await.expect("put");
+    let m = s
+        .put("releases/v1/a.tgz", body(&d), Some(d.len() as u64), attrs.clone())
+        .await
+        .expect("put");
     assert_eq!(m.etag, md5_hex(&d));
     assert_eq!(m.size, d.len() as u64);
     let h = s.head("releases/v1/a.tgz").await.expect("head");
@@ -110,7 +124,10 @@ async fn ranges(b: Backend) {
         assert_eq!(read_all(g.body).await, want, "{r:?}");
         assert_eq!(g.meta.size, 10_000);
     }
-    assert!(matches!(s.get("r/obj", Some(ByteRange::From(10_000))).await, Err(Error::InvalidRange { size: 10_000 })));
+    assert!(matches!(
+        s.get("r/obj", Some(ByteRange::From(10_000))).await,
+        Err(Error::InvalidRange { size: 10_000 })
+    ));
 }
 
 async fn overwrite_and_delete(b: Backend) {
@@ -137,7 +154,9 @@ async fn failed_uploads_leave_nothing(b: Backend) {
     assert!(matches!(s.head("f/cut").await, Err(Error::NotFound)));
     // A failed overwrite keeps the previous version.
     put(s, "f/keep", b"version one").await;
-    let _ = s.put("f/keep", failing_body(&d), Some(d.len() as u64), ObjectAttrs::default()).await;
+    let _ = s
+        .put("f/keep", failing_body(&d), Some(d.len() as u64), ObjectAttrs::default())
+        .await;
     assert_eq!(read_all(s.get("f/keep", None).await.expect("get").body).await, b"version one");
     // Declared size that the body does not match.
     let short = s.put("f/short", body(b"12345"), Some(10), ObjectAttrs::default()).await;
@@ -168,7 +187,14 @@ async fn listing(b: Backend) {
     for k in ["p/a/1", "p/a/2", "p/b", "p/c/x/1", "p/d", "q/other"] {
         put(s, k, k.as_bytes()).await;
     }
-    let all = s.list(&ListRequest { prefix: "p/".into(), max_keys: 1000, ..Default::default() }).await.expect("list");
+    let all = s
+        .list(&ListRequest {
+            prefix: "p/".into(),
+            max_keys: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     let keys: Vec<_> = all.entries.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["p/a/1", "p/a/2", "p/b", "p/c/x/1", "p/d"]);
     assert_eq!(all.entries[2].size, 3);
@@ -176,14 +202,23 @@ async fn listing(b: Backend) {
     assert!(all.entries[2].etag == md5_hex(b"p/b") || (b.fs_root.is_none() && all.entries[2].etag.is_empty()));
     assert!(!all.is_truncated);
 
-    let req = ListRequest { prefix: "p/".into(), delimiter: Some("/".into()), max_keys: 1000, ..Default::default() };
+    let req = ListRequest {
+        prefix: "p/".into(),
+        delimiter: Some("/".into()),
+        max_keys: 1000,
+        ..Default::default()
+    };
     let d = s.list(&req).await.expect("list");
     assert_eq!(d.common_prefixes, ["p/a/", "p/c/"]);
     assert_eq!(d.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["p/b", "p/d"]);
 
     // Page through two at a time and get every key exactly once.
     let mut seen = Vec::new();
-    let mut req = ListRequest { prefix: "p/".into(), max_keys: 2, ..Default::default() };
+    let mut req = ListRequest {
+        prefix: "p/".into(),
+        max_keys: 2,
+        ..Default::default()
+    };
     for _ in 0..10 {
         let page = s.list(&req).await.expect("list");
         seen.extend(page.entries.iter().map(|e| e.key.clone()));
@@ -193,21 +228,40 @@ async fn listing(b: Backend) {
         req.start_after = page.next_marker.clone();
     }
     assert_eq!(seen, keys);
-    let partial = s.list(&ListRequest { prefix: "p/a".into(), max_keys: 1000, ..Default::default() }).await.expect("list");
+    let partial = s
+        .list(&ListRequest {
+            prefix: "p/a".into(),
+            max_keys: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert_eq!(partial.entries.len(), 2);
 }
 
 async fn copying(b: Backend) {
     let s = &*b.store;
     let d = data(70_000, 6);
-    let attrs = ObjectAttrs { content_type: Some("text/plain".into()), ..Default::default() };
+    let attrs = ObjectAttrs {
+        content_type: Some("text/plain".into()),
+        ..Default::default()
+    };
     s.put("c/src", body(&d), Some(d.len() as u64), attrs).await.expect("put");
     let m = s.copy("c/src", "c/dst", None).await.expect("copy");
     assert_eq!(m.etag, md5_hex(&d));
-    assert_eq!(s.head("c/dst").await.expect("head").attrs.content_type.as_deref(), Some("text/plain"));
-    let replaced = ObjectAttrs { content_type: Some("application/json".into()), ..Default::default() };
+    assert_eq!(
+        s.head("c/dst").await.expect("head").attrs.content_type.as_deref(),
+        Some("text/plain")
+    );
+    let replaced = ObjectAttrs {
+        content_type: Some("application/json".into()),
+        ..Default::default()
+    };
     s.copy("c/src", "c/dst2", Some(replaced)).await.expect("copy");
-    assert_eq!(s.head("c/dst2").await.expect("head").attrs.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        s.head("c/dst2").await.expect("head").attrs.content_type.as_deref(),
+        Some("application/json")
+    );
     assert_eq!(read_all(s.get("c/dst2", None).await.expect("get").body).await, d);
     assert!(matches!(s.copy("c/missing", "c/x", None).await, Err(Error::NotFound)));
 }
@@ -216,13 +270,25 @@ async fn multipart(b: Backend) {
     let s = &*b.store;
     let p1 = data(5 * 1024 * 1024, 7);
     let p2 = data(1234, 8);
-    let attrs = ObjectAttrs { content_type: Some("application/x-tar".into()), ..Default::default() };
+    let attrs = ObjectAttrs {
+        content_type: Some("application/x-tar".into()),
+        ..Default::default()
+    };
     let id = s.create_multipart("m/big.tar", attrs).await.expect("create");
-    let i2 = s.upload_part("m/big.tar", &id, 2, body(&p2), Some(p2.len() as u64)).await.expect("part 2");
-    let i1 = s.upload_part("m/big.tar", &id, 1, body(&p1), Some(p1.len() as u64)).await.expect("part 1");
+    let i2 = s
+        .upload_part("m/big.tar", &id, 2, body(&p2), Some(p2.len() as u64))
+        .await
+        .expect("part 2");
+    let i1 = s
+        .upload_part("m/big.tar", &id, 1, body(&p1), Some(p1.len() as u64))
+        .await
+        .expect("part 1");
     assert_eq!(i1.etag, md5_hex(&p1));
     let parts = s.list_parts("m/big.tar", &id).await.expect("list parts");
-    assert_eq!(parts.iter().map(|p| (p.part_number, p.size)).collect::<Vec<_>>(), [(1, p1.len() as u64), (2, 1234)]);
+    assert_eq!(
+        parts.iter().map(|p| (p.part_number, p.size)).collect::<Vec<_>>(),
+        [(1, p1.len() as u64), (2, 1234)]
+    );
     match s.list_uploads("m/").await {
         Ok(ups) => {
             assert!(ups.iter().any(|u| u.upload_id == id && u.key == "m/big.tar"));
@@ -233,27 +299,57 @@ async fn multipart(b: Backend) {
         Err(e) => panic!("list uploads: {e}"),
     }
 
-    let wrong = [CompletedPart { part_number: 1, etag: i1.etag.clone() }, CompletedPart { part_number: 2, etag: "0".repeat(32) }];
+    let wrong = [
+        CompletedPart {
+            part_number: 1,
+            etag: i1.etag.clone(),
+        },
+        CompletedPart {
+            part_number: 2,
+            etag: "0".repeat(32),
+        },
+    ];
     // s3s-fs reports no part ETags, so a wrong one can only be caught where they are reported.
     if parts.iter().all(|p| !p.etag.is_empty()) {
         let r = s.complete_multipart("m/big.tar", &id, &wrong).await;
         assert!(matches!(r, Err(Error::InvalidPart(_))), "{r:?}");
     }
-    let missing = [CompletedPart { part_number: 3, etag: i1.etag.clone() }];
-    assert!(matches!(s.complete_multipart("m/big.tar", &id, &missing).await, Err(Error::InvalidPart(_))));
+    let missing = [CompletedPart {
+        part_number: 3,
+        etag: i1.etag.clone(),
+    }];
+    assert!(matches!(
+        s.complete_multipart("m/big.tar", &id, &missing).await,
+        Err(Error::InvalidPart(_))
+    ));
     assert!(matches!(s.head("m/big.tar").await, Err(Error::NotFound)));
 
-    let done = [CompletedPart { part_number: 1, etag: format!("\"{}\"", i1.etag) }, CompletedPart { part_number: 2, etag: i2.etag.clone() }];
+    let done = [
+        CompletedPart {
+            part_number: 1,
+            etag: format!("\"{}\"", i1.etag),
+        },
+        CompletedPart {
+            part_number: 2,
+            etag: i2.etag.clone(),
+        },
+    ];
     let m = s.complete_multipart("m/big.tar", &id, &done).await.expect("complete");
     assert!(m.etag.ends_with("-2"), "{}", m.etag);
     assert_eq!(m.size, (p1.len() + p2.len()) as u64);
     let got = read_all(s.get("m/big.tar", None).await.expect("get").body).await;
     assert_eq!(got.len(), p1.len() + p2.len());
     assert!(got[..p1.len()] == p1[..] && got[p1.len()..] == p2[..]);
-    assert_eq!(s.head("m/big.tar").await.expect("head").attrs.content_type.as_deref(), Some("application/x-tar"));
+    assert_eq!(
+        s.head("m/big.tar").await.expect("head").attrs.content_type.as_deref(),
+        Some("application/x-tar")
+    );
     let after = s.list_parts("m/big.tar", &id).await;
     // s3s-fs answers an empty list for a finished upload instead of NoSuchUpload.
-    assert!(matches!(after, Err(Error::NoSuchUpload)) || (b.fs_root.is_none() && matches!(after, Ok(ref v) if v.is_empty())), "{after:?}");
+    assert!(
+        matches!(after, Err(Error::NoSuchUpload)) || (b.fs_root.is_none() && matches!(after, Ok(ref v) if v.is_empty())),
+        "{after:?}"
+    );
 
     let id2 = s.create_multipart("m/aborted", ObjectAttrs::default()).await.expect("create");
     s.upload_part("m/aborted", &id2, 1, body(b"abc"), Some(3)).await.expect("part");
@@ -261,7 +357,10 @@ async fn multipart(b: Backend) {
     // s3s-fs accepts parts for unknown uploads; the edge keeps its own upload registry for that
     // reason, so only our fs backend is held to NoSuchUpload here.
     if b.fs_root.is_some() {
-        assert!(matches!(s.upload_part("m/aborted", &id2, 2, body(b"x"), Some(1)).await, Err(Error::NoSuchUpload)));
+        assert!(matches!(
+            s.upload_part("m/aborted", &id2, 2, body(b"x"), Some(1)).await,
+            Err(Error::NoSuchUpload)
+        ));
     }
     assert!(matches!(s.head("m/aborted").await, Err(Error::NotFound)));
 }
@@ -281,7 +380,17 @@ macro_rules! suite {
     };
 }
 
-suite!(put_get_head_roundtrip, ranges, overwrite_and_delete, failed_uploads_leave_nothing, invalid_keys, listing, copying, multipart, health);
+suite!(
+    put_get_head_roundtrip,
+    ranges,
+    overwrite_and_delete,
+    failed_uploads_leave_nothing,
+    invalid_keys,
+    listing,
+    copying,
+    multipart,
+    health
+);
 
 #[tokio::test]
 async fn s3_backend_reports_unreachable_backend() {

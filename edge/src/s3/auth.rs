@@ -32,7 +32,10 @@ impl S3Auth for Auth {
         // check and cannot be used to probe which key ids exist.
         match cred {
             Some(c) => Ok(SecretKey::from(c.secret.as_str())),
-            None => Err(s3_error!(InvalidAccessKeyId, "The AWS access key Id you provided does not exist in our records.")),
+            None => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS access key Id you provided does not exist in our records."
+            )),
         }
     }
 }
@@ -55,7 +58,9 @@ pub(crate) fn requirement<'a>(op: &str, path: &'a S3Path) -> (Option<Action>, Re
     };
     match op {
         "GetObject" | "HeadObject" | "GetObjectAttributes" => obj(Action::GetObject),
-        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" => obj(Action::PutObject),
+        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" => {
+            obj(Action::PutObject)
+        }
         "DeleteObject" | "DeleteObjects" => obj(Action::DeleteObject),
         "AbortMultipartUpload" => obj(Action::AbortMultipartUpload),
         "ListParts" => obj(Action::ListMultipartUploadParts),
@@ -87,7 +92,10 @@ pub(crate) fn authorize(cred: &Credential, bucket: &str, action: Action, res: Re
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let Some(creds) = cx.credentials() else {
-            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed on the S3 endpoint; sign the request."));
+            return Err(s3_error!(
+                AccessDenied,
+                "Anonymous access is not allowed on the S3 endpoint; sign the request."
+            ));
         };
         let control = self.control.clone();
         let ak = creds.access_key.clone();
@@ -104,7 +112,14 @@ impl S3Access for Access {
         }
         let decision = match cx.s3_path() {
             // ListBuckets: answered with the key's own bucket only.
-            S3Path::Root => policy::decide(&cred.identity, &cred.space, &cred.space.bucket, None, Resource::Bucket, OffsetDateTime::now_utc()),
+            S3Path::Root => policy::decide(
+                &cred.identity,
+                &cred.space,
+                &cred.space.bucket,
+                None,
+                Resource::Bucket,
+                OffsetDateTime::now_utc(),
+            ),
             path @ (S3Path::Bucket { bucket } | S3Path::Object { bucket, .. }) => {
                 let (action, res) = requirement(op, path);
                 policy::decide(&cred.identity, &cred.space, bucket, action, res, OffsetDateTime::now_utc())
@@ -124,7 +139,11 @@ impl S3Access for Access {
                 operation: op.to_owned(),
                 object_key: key,
                 source_ip: info.as_ref().and_then(|i| i.ip.map(|a| a.to_string())),
-                user_agent: cx.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+                user_agent: cx
+                    .headers()
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
                 status: "AccessDenied".into(),
                 bytes: 0,
                 detail: Some(format!("{reason:?}")),

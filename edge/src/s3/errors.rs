@@ -23,20 +23,30 @@ pub fn store(e: rustshare_store::Error) -> S3Error {
             err.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE);
             err
         }
-        E::InvalidPart(msg) if msg.starts_with("EntityTooSmall") => {
-            S3Error::with_message(S3ErrorCode::EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
-        }
+        E::InvalidPart(msg) if msg.starts_with("EntityTooSmall") => S3Error::with_message(
+            S3ErrorCode::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed object size.",
+        ),
         E::InvalidPart(msg) => S3Error::with_message(S3ErrorCode::InvalidPart, msg),
         E::InvalidPartOrder => s3_error!(InvalidPartOrder, "The list of parts was not in ascending order."),
         E::Body(io) => match verify_error(&io) {
-            Some(VerifyError::BadDigest(which)) => S3Error::with_message(S3ErrorCode::BadDigest, format!("The {which} you specified did not match the calculated value.")),
+            Some(VerifyError::BadDigest(which)) => S3Error::with_message(
+                S3ErrorCode::BadDigest,
+                format!("The {which} you specified did not match the calculated value."),
+            ),
             Some(VerifyError::TooLong) => s3_error!(IncompleteBody, "The body is longer than the declared Content-Length."),
             None => {
                 tracing::info!("request body ended early: {io}");
-                s3_error!(IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+                s3_error!(
+                    IncompleteBody,
+                    "You did not provide the number of bytes specified by the Content-Length HTTP header."
+                )
             }
         },
-        E::SizeMismatch { .. } => s3_error!(IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
+        E::SizeMismatch { .. } => s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        ),
         E::LengthRequired => s3_error!(MissingContentLength, "You must provide the Content-Length HTTP header."),
         E::Unsupported(msg) => S3Error::with_message(S3ErrorCode::NotImplemented, msg),
         other => internal(&other),
@@ -80,7 +90,11 @@ mod tests {
         let e = store(rustshare_store::Error::Backend("secret backend detail".into()));
         assert_eq!(e.code(), &S3ErrorCode::InternalError);
         assert!(!e.message().unwrap_or_default().contains("secret"));
-        let q = control(rustshare_control::Error::QuotaExceeded { used: 1, quota: 2, requested: 3 });
+        let q = control(rustshare_control::Error::QuotaExceeded {
+            used: 1,
+            quota: 2,
+            requested: 3,
+        });
         assert_eq!(q.status_code(), Some(StatusCode::FORBIDDEN));
         assert_eq!(q.code().as_str(), "QuotaExceeded");
     }

@@ -41,7 +41,11 @@ impl RequestInfo {
     /// A new record.
     #[must_use]
     pub fn new(request_id: Arc<str>, ip: Option<IpAddr>) -> Self {
-        Self { request_id, ip, op: Arc::default() }
+        Self {
+            request_id,
+            ip,
+            op: Arc::default(),
+        }
     }
 
     fn set_op(&self, op: &str) {
@@ -68,7 +72,12 @@ impl S3Face {
     /// A face over `store`.
     #[must_use]
     pub fn new(store: Arc<dyn ObjectStore>, control: Control, metrics: Metrics, region: String) -> Self {
-        Self { store, control, metrics, region }
+        Self {
+            store,
+            control,
+            metrics,
+            region,
+        }
     }
 
     /// The s3s service with our auth and access control.
@@ -92,7 +101,11 @@ impl S3Face {
             operation: op.to_owned(),
             object_key: key.map(str::to_owned),
             source_ip: info.and_then(|i| i.ip.map(|a| a.to_string())),
-            user_agent: req.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            user_agent: req
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             status: status.to_owned(),
             bytes,
             detail: None,
@@ -116,7 +129,10 @@ impl S3Face {
 
 fn cred<T>(req: &S3Request<T>) -> S3Result<Arc<Credential>> {
     // Access::check inserts it for every authenticated request; its absence is a bug.
-    req.extensions.get::<Arc<Credential>>().cloned().ok_or_else(|| s3_error!(AccessDenied))
+    req.extensions
+        .get::<Arc<Credential>>()
+        .cloned()
+        .ok_or_else(|| s3_error!(AccessDenied))
 }
 
 fn full_key(cred: &Credential, key: &str) -> S3Result<String> {
@@ -152,7 +168,13 @@ fn attrs_from(
 ) -> ObjectAttrs {
     // aws-chunked is a transfer detail, not part of the object's encoding.
     let content_encoding = content_encoding
-        .map(|e| e.split(',').map(str::trim).filter(|p| !p.eq_ignore_ascii_case("aws-chunked")).collect::<Vec<_>>().join(","))
+        .map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|p| !p.eq_ignore_ascii_case("aws-chunked"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .filter(|e| !e.is_empty());
     ObjectAttrs {
         content_type,
@@ -168,13 +190,16 @@ fn declared_len(len: Option<i64>) -> S3Result<u64> {
     let len = len.ok_or_else(|| s3_error!(MissingContentLength, "You must provide the Content-Length HTTP header."))?;
     let len = u64::try_from(len).map_err(|_| s3_error!(InvalidArgument, "Content-Length must not be negative."))?;
     if len > MAX_PUT {
-        return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size of 5 GiB."));
+        return Err(s3_error!(
+            EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed object size of 5 GiB."
+        ));
     }
     Ok(len)
 }
 
 fn md5_of(v: Option<&String>) -> S3Result<Option<[u8; 16]>> {
-    v.map(|s| verify::parse_content_md5(s).map_err(|()| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid.")))
+    v.map(|s| verify::parse_content_md5(s).ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid.")))
         .transpose()
 }
 
@@ -182,7 +207,12 @@ fn trailer_algorithms(headers: &http::HeaderMap, alg: Option<&ChecksumAlgorithm>
     let mut out: Vec<String> = headers
         .get("x-amz-trailer")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').filter_map(|t| t.trim().strip_prefix("x-amz-checksum-")).map(str::to_owned).collect())
+        .map(|v| {
+            v.split(',')
+                .filter_map(|t| t.trim().strip_prefix("x-amz-checksum-"))
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(a) = alg {
         out.push(a.as_str().to_ascii_lowercase());
@@ -192,7 +222,13 @@ fn trailer_algorithms(headers: &http::HeaderMap, alg: Option<&ChecksumAlgorithm>
 
 fn checksums_to_map(c: &Checksum) -> std::collections::BTreeMap<String, String> {
     let mut m = std::collections::BTreeMap::new();
-    for (k, v) in [("crc32", &c.checksum_crc32), ("crc32c", &c.checksum_crc32c), ("sha1", &c.checksum_sha1), ("sha256", &c.checksum_sha256), ("crc64nvme", &c.checksum_crc64nvme)] {
+    for (k, v) in [
+        ("crc32", &c.checksum_crc32),
+        ("crc32c", &c.checksum_crc32c),
+        ("sha1", &c.checksum_sha1),
+        ("sha256", &c.checksum_sha256),
+        ("crc64nvme", &c.checksum_crc64nvme),
+    ] {
         if let Some(v) = v {
             m.insert(k.to_owned(), v.clone());
         }
@@ -216,12 +252,18 @@ fn preconditions(
     let lm: time::OffsetDateTime = meta.last_modified;
     if let Some(c) = if_match {
         if !matches(c) {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold."));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold."
+            ));
         }
     } else if let Some(t) = if_unmodified_since
         && lm > time::OffsetDateTime::from(t.clone())
     {
-        return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold."));
+        return Err(s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold."
+        ));
     }
     if let Some(c) = if_none_match {
         if matches(c) {
@@ -251,15 +293,33 @@ fn not_modified(meta: &ObjectMeta) -> S3Error {
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
 fn enc(url: bool, s: &str) -> String {
-    if url { utf8_percent_encode(s, URL_ENCODE).to_string() } else { s.to_owned() }
+    if url {
+        utf8_percent_encode(s, URL_ENCODE).to_string()
+    } else {
+        s.to_owned()
+    }
 }
 
 fn copy_source(cs: &CopySource) -> S3Result<(&str, &str)> {
     match cs {
-        CopySource::Bucket { bucket, key, version_id: None } => Ok((bucket, key)),
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id: None,
+        } => Ok((bucket, key)),
         CopySource::Bucket { .. } => Err(s3_error!(NotImplemented, "Object versions are not supported.")),
         _ => Err(s3_error!(NotImplemented, "Access point copy sources are not supported.")),
     }
+}
+
+/// The inputs ListObjects V1 and V2 share, in the space's own key namespace.
+struct ListQuery<'a> {
+    bucket: &'a str,
+    prefix: &'a str,
+    delimiter: Option<&'a str>,
+    after: Option<String>,
+    max_keys: Option<i32>,
+    url: bool,
 }
 
 struct Listing {
@@ -270,7 +330,15 @@ struct Listing {
 }
 
 impl S3Face {
-    async fn list_common(&self, cred: &Credential, bucket: &str, prefix: &str, delimiter: Option<&str>, after: Option<String>, max_keys: Option<i32>, url: bool) -> S3Result<Listing> {
+    async fn list_common(&self, cred: &Credential, q: ListQuery<'_>) -> S3Result<Listing> {
+        let ListQuery {
+            bucket,
+            prefix,
+            delimiter,
+            after,
+            max_keys,
+            url,
+        } = q;
         auth::authorize(cred, bucket, Action::ListBucket, Resource::Prefix(prefix))?;
         let max = match max_keys {
             Some(m) if m < 0 => return Err(s3_error!(InvalidArgument, "max-keys must be between 0 and 1000.")),
@@ -278,7 +346,12 @@ impl S3Face {
             None => 1000,
         };
         if max == 0 {
-            return Ok(Listing { contents: vec![], prefixes: vec![], truncated: false, next: None });
+            return Ok(Listing {
+                contents: vec![],
+                prefixes: vec![],
+                truncated: false,
+                next: None,
+            });
         }
         let base = &cred.space.base_prefix;
         let req = ListRequest {
@@ -301,14 +374,39 @@ impl S3Face {
                 ..Default::default()
             })
             .collect();
-        let prefixes = page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc(url, &strip(p))) }).collect();
-        Ok(Listing { contents, prefixes, truncated: page.is_truncated, next: page.next_marker.map(|m| strip(&m)) })
+        let prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(url, &strip(p))),
+            })
+            .collect();
+        Ok(Listing {
+            contents,
+            prefixes,
+            truncated: page.is_truncated,
+            next: page.next_marker.map(|m| strip(&m)),
+        })
     }
 
-    async fn put_part_body(&self, cred: &Credential, full: &str, upload_id: &str, part: u32, body: rustshare_store::ByteStream, len: u64) -> S3Result<rustshare_store::PartInfo> {
+    async fn put_part_body(
+        &self,
+        cred: &Credential,
+        full: &str,
+        upload_id: &str,
+        part: u32,
+        body: rustshare_store::ByteStream,
+        len: u64,
+    ) -> S3Result<rustshare_store::PartInfo> {
         let _reservation = self.control.reserve(&cred.space, len).map_err(errors::control)?;
-        let info = self.store.upload_part(full, upload_id, part, body, Some(len)).await.map_err(errors::store)?;
-        self.control.part_stored(upload_id, part, info.size, &info.etag).map_err(errors::control)?;
+        let info = self
+            .store
+            .upload_part(full, upload_id, part, body, Some(len))
+            .await
+            .map_err(errors::store)?;
+        self.control
+            .part_stored(upload_id, part, info.size, &info.etag)
+            .map_err(errors::control)?;
         self.metrics.bytes_in(&cred.space.id, info.size);
         Ok(info)
     }
@@ -325,12 +423,26 @@ impl S3Face {
 impl S3 for S3Face {
     async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
         let cred = cred(&req)?;
-        let bucket = Bucket { name: Some(cred.space.bucket.clone()), creation_date: Some(ts(cred.space.created_at)), bucket_region: None };
-        Ok(S3Response::new(ListBucketsOutput { buckets: Some(vec![bucket]), owner: Some(Owner { display_name: Some(cred.space.tenant_id.clone()), id: Some(cred.space.tenant_id.clone()) }), ..Default::default() }))
+        let bucket = Bucket {
+            name: Some(cred.space.bucket.clone()),
+            creation_date: Some(ts(cred.space.created_at)),
+            bucket_region: None,
+        };
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(vec![bucket]),
+            owner: Some(Owner {
+                display_name: Some(cred.space.tenant_id.clone()),
+                id: Some(cred.space.tenant_id.clone()),
+            }),
+            ..Default::default()
+        }))
     }
 
     async fn head_bucket(&self, _req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(self.region.clone()), ..Default::default() }))
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(self.region.clone()),
+            ..Default::default()
+        }))
     }
 
     async fn get_bucket_location(&self, _req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
@@ -351,7 +463,19 @@ impl S3 for S3Face {
         let prefix = i.prefix.clone().unwrap_or_default();
         let out = self
             .audited(&req, "ListObjects", None, async {
-                let l = self.list_common(&cred, &i.bucket, &prefix, i.delimiter.as_deref(), i.marker.clone(), i.max_keys, url).await?;
+                let l = self
+                    .list_common(
+                        &cred,
+                        ListQuery {
+                            bucket: &i.bucket,
+                            prefix: &prefix,
+                            delimiter: i.delimiter.as_deref(),
+                            after: i.marker.clone(),
+                            max_keys: i.max_keys,
+                            url,
+                        },
+                    )
+                    .await?;
                 let out = ListObjectsOutput {
                     name: Some(i.bucket.clone()),
                     prefix: Some(enc(url, &prefix)),
@@ -392,7 +516,19 @@ impl S3 for S3Face {
         };
         let out = self
             .audited(&req, "ListObjectsV2", None, async {
-                let l = self.list_common(&cred, &i.bucket, &prefix, i.delimiter.as_deref(), after, i.max_keys, url).await?;
+                let l = self
+                    .list_common(
+                        &cred,
+                        ListQuery {
+                            bucket: &i.bucket,
+                            prefix: &prefix,
+                            delimiter: i.delimiter.as_deref(),
+                            after,
+                            max_keys: i.max_keys,
+                            url,
+                        },
+                    )
+                    .await?;
                 let key_count = i32::try_from(l.contents.len() + l.prefixes.len()).unwrap_or(i32::MAX);
                 let out = ListObjectsV2Output {
                     name: Some(i.bucket.clone()),
@@ -402,7 +538,11 @@ impl S3 for S3Face {
                     key_count: Some(key_count),
                     is_truncated: Some(l.truncated),
                     continuation_token: i.continuation_token.clone(),
-                    next_continuation_token: if l.truncated { l.next.map(|m| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m)) } else { None },
+                    next_continuation_token: if l.truncated {
+                        l.next.map(|m| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m))
+                    } else {
+                        None
+                    },
                     start_after: i.start_after.as_ref().map(|s| enc(url, s)),
                     contents: Some(l.contents),
                     common_prefixes: Some(l.prefixes),
@@ -422,7 +562,13 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, "HeadObject", Some(&i.key), async {
                 let m = self.store.head(&full).await.map_err(errors::store)?;
-                preconditions(&m, i.if_match.as_ref(), i.if_none_match.as_ref(), i.if_modified_since.as_ref(), i.if_unmodified_since.as_ref())?;
+                preconditions(
+                    &m,
+                    i.if_match.as_ref(),
+                    i.if_none_match.as_ref(),
+                    i.if_modified_since.as_ref(),
+                    i.if_unmodified_since.as_ref(),
+                )?;
                 let (len, content_range) = match i.range {
                     Some(r) => {
                         let (a, b) = to_range(r).resolve(m.size).map_err(errors::store)?;
@@ -465,14 +611,24 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, "GetObject", Some(&i.key), async {
                 let g = self.store.get(&full, i.range.map(to_range)).await.map_err(errors::store)?;
-                preconditions(&g.meta, i.if_match.as_ref(), i.if_none_match.as_ref(), i.if_modified_since.as_ref(), i.if_unmodified_since.as_ref())?;
+                preconditions(
+                    &g.meta,
+                    i.if_match.as_ref(),
+                    i.if_none_match.as_ref(),
+                    i.if_modified_since.as_ref(),
+                    i.if_unmodified_since.as_ref(),
+                )?;
                 let m = &g.meta;
                 let (len, content_range) = match g.range {
                     Some((a, b)) => (b - a + 1, Some(format!("bytes {a}-{b}/{}", m.size))),
                     None => (m.size, None),
                 };
                 // Checksums describe the whole object; S3 omits them for ranges.
-                let c = if g.range.is_none() { m.attrs.checksums.clone() } else { Default::default() };
+                let c = if g.range.is_none() {
+                    m.attrs.checksums.clone()
+                } else {
+                    Default::default()
+                };
                 self.metrics.bytes_out(&cred.space.id, len);
                 let out = GetObjectOutput {
                     body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(g.body))),
@@ -480,9 +636,16 @@ impl S3 for S3Face {
                     content_range,
                     e_tag: Some(etag(&m.etag)),
                     last_modified: Some(ts(m.last_modified)),
-                    content_type: i.response_content_type.clone().or_else(|| m.attrs.content_type.clone()).or_else(|| Some("binary/octet-stream".into())),
+                    content_type: i
+                        .response_content_type
+                        .clone()
+                        .or_else(|| m.attrs.content_type.clone())
+                        .or_else(|| Some("binary/octet-stream".into())),
                     cache_control: i.response_cache_control.clone().or_else(|| m.attrs.cache_control.clone()),
-                    content_disposition: i.response_content_disposition.clone().or_else(|| m.attrs.content_disposition.clone()),
+                    content_disposition: i
+                        .response_content_disposition
+                        .clone()
+                        .or_else(|| m.attrs.content_disposition.clone()),
                     content_encoding: i.response_content_encoding.clone().or_else(|| m.attrs.content_encoding.clone()),
                     metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                     accept_ranges: Some("bytes".into()),
@@ -496,7 +659,11 @@ impl S3 for S3Face {
                 Ok((out, len))
             })
             .await?;
-        let status = if out.content_range.is_some() { http::StatusCode::PARTIAL_CONTENT } else { http::StatusCode::OK };
+        let status = if out.content_range.is_some() {
+            http::StatusCode::PARTIAL_CONTENT
+        } else {
+            http::StatusCode::OK
+        };
         Ok(S3Response::with_status(out, status))
     }
 
@@ -515,7 +682,10 @@ impl S3 for S3Face {
                     && c.is_any()
                     && self.store.head(&full).await.is_ok()
                 {
-                    return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold."));
+                    return Err(s3_error!(
+                        PreconditionFailed,
+                        "At least one of the pre-conditions you specified did not hold."
+                    ));
                 }
                 // Quota before the first byte is read: with `Expect: 100-continue` the client
                 // has not even sent the body yet.
@@ -535,7 +705,13 @@ impl S3 for S3Face {
                     length: Some(len),
                 };
                 let (stream, computed) = verifying(body, exp);
-                let mut attrs = attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone());
+                let mut attrs = attrs_from(
+                    i.content_type.clone(),
+                    i.cache_control.clone(),
+                    i.content_disposition.clone(),
+                    i.content_encoding.clone(),
+                    i.metadata.clone(),
+                );
                 // Checksums declared in headers are stored with the object. Trailer-only ones are
                 // verified but not stored: the store takes metadata before the body streams.
                 attrs.checksums = checksums_to_map(&Checksum {
@@ -549,7 +725,11 @@ impl S3 for S3Face {
                 let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
                 self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
                 self.metrics.bytes_in(&cred.space.id, m.size);
-                let c = computed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+                let c = computed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .unwrap_or_default();
                 let out = PutObjectOutput {
                     e_tag: Some(etag(&m.etag)),
                     checksum_crc32: c.checksum_crc32,
@@ -599,16 +779,28 @@ impl S3 for S3Face {
                 Ok(()) => {
                     self.audit(&req, &cred, "DeleteObject", Some(&o.key), "ok", 0);
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(o.key.clone()), ..Default::default() });
+                        deleted.push(DeletedObject {
+                            key: Some(o.key.clone()),
+                            ..Default::default()
+                        });
                     }
                 }
                 Err(e) => {
                     self.audit(&req, &cred, "DeleteObject", Some(&o.key), e.code().as_str(), 0);
-                    errs.push(Error { key: Some(o.key.clone()), code: Some(e.code().as_str().to_owned()), message: e.message().map(str::to_owned), ..Default::default() });
+                    errs.push(Error {
+                        key: Some(o.key.clone()),
+                        code: Some(e.code().as_str().to_owned()),
+                        message: e.message().map(str::to_owned),
+                        ..Default::default()
+                    });
                 }
             }
         }
-        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errs), ..Default::default() }))
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errs),
+            ..Default::default()
+        }))
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
@@ -642,16 +834,35 @@ impl S3 for S3Face {
         Ok(S3Response::new(out))
     }
 
-    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let cred = cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "CreateMultipartUpload", Some(&i.key), async {
-                let attrs = attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone());
+                let attrs = attrs_from(
+                    i.content_type.clone(),
+                    i.cache_control.clone(),
+                    i.content_disposition.clone(),
+                    i.content_encoding.clone(),
+                    i.metadata.clone(),
+                );
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
-                self.control.upload_started(&id, &cred.space.id, &i.key, &cred.identity.id).map_err(errors::control)?;
-                Ok((CreateMultipartUploadOutput { bucket: Some(i.bucket.clone()), key: Some(i.key.clone()), upload_id: Some(id), ..Default::default() }, 0))
+                self.control
+                    .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id)
+                    .map_err(errors::control)?;
+                Ok((
+                    CreateMultipartUploadOutput {
+                        bucket: Some(i.bucket.clone()),
+                        key: Some(i.key.clone()),
+                        upload_id: Some(id),
+                        ..Default::default()
+                    },
+                    0,
+                ))
             })
             .await?;
         Ok(S3Response::new(out))
@@ -665,7 +876,10 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "UploadPart", Some(&i.key), async {
-                let part = u32::try_from(i.part_number).ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
+                let part = u32::try_from(i.part_number)
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
                 self.upload_of(&cred, &i.upload_id, &i.key)?;
                 let len = declared_len(i.content_length)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
@@ -685,7 +899,11 @@ impl S3 for S3Face {
                 };
                 let (stream, computed) = verifying(body, exp);
                 let info = self.put_part_body(&cred, &full, &i.upload_id, part, stream, len).await?;
-                let c = computed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+                let c = computed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .unwrap_or_default();
                 let out = UploadPartOutput {
                     e_tag: Some(etag(&info.etag)),
                     checksum_crc32: c.checksum_crc32,
@@ -707,13 +925,21 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "UploadPartCopy", Some(&i.key), async {
-                let part = u32::try_from(i.part_number).ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
+                let part = u32::try_from(i.part_number)
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
                 self.upload_of(&cred, &i.upload_id, &i.key)?;
                 let (sb, sk) = copy_source(&i.copy_source)?;
                 auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk))?;
                 let src = full_key(&cred, sk)?;
                 let range = match &i.copy_source_range {
-                    Some(r) => Some(to_range(Range::parse(r).map_err(|_| s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last."))?)),
+                    Some(r) => Some(to_range(Range::parse(r).map_err(|_| {
+                        s3_error!(
+                            InvalidArgument,
+                            "The x-amz-copy-source-range value must be of the form bytes=first-last."
+                        )
+                    })?)),
                     None => None,
                 };
                 let g = self.store.get(&src, range).await.map_err(errors::store)?;
@@ -723,7 +949,11 @@ impl S3 for S3Face {
                 }
                 let info = self.put_part_body(&cred, &full, &i.upload_id, part, g.body, len).await?;
                 let out = UploadPartCopyOutput {
-                    copy_part_result: Some(CopyPartResult { e_tag: Some(etag(&info.etag)), last_modified: Some(ts(info.last_modified)), ..Default::default() }),
+                    copy_part_result: Some(CopyPartResult {
+                        e_tag: Some(etag(&info.etag)),
+                        last_modified: Some(ts(info.last_modified)),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 };
                 Ok((out, len))
@@ -732,7 +962,10 @@ impl S3 for S3Face {
         Ok(S3Response::new(out))
     }
 
-    async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let cred = cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
@@ -745,31 +978,62 @@ impl S3 for S3Face {
                 }
                 let mut numbered = Vec::with_capacity(named.len());
                 for p in &named {
-                    let num = p.part_number.and_then(|x| u32::try_from(x).ok()).ok_or_else(|| s3_error!(InvalidPart, "A part has no valid PartNumber."))?;
+                    let num = p
+                        .part_number
+                        .and_then(|x| u32::try_from(x).ok())
+                        .ok_or_else(|| s3_error!(InvalidPart, "A part has no valid PartNumber."))?;
                     if numbered.last().is_some_and(|(prev, _)| *prev >= num) {
                         return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order."));
                     }
-                    numbered.push((num, p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default()));
+                    numbered.push((
+                        num,
+                        p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default(),
+                    ));
                 }
                 let stored = self.control.parts(&i.upload_id).map_err(errors::control)?;
                 let mut parts = Vec::with_capacity(numbered.len());
                 let mut size = 0u64;
                 for (n, (num, tag)) in numbered.into_iter().enumerate() {
-                    let s = stored.iter().find(|s| s.part_number == num).ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidPart, format!("Part {num} was not uploaded.")))?;
+                    let s = stored
+                        .iter()
+                        .find(|s| s.part_number == num)
+                        .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidPart, format!("Part {num} was not uploaded.")))?;
                     if s.etag != tag {
-                        return Err(S3Error::with_message(S3ErrorCode::InvalidPart, format!("The ETag of part {num} does not match.")));
+                        return Err(S3Error::with_message(
+                            S3ErrorCode::InvalidPart,
+                            format!("The ETag of part {num} does not match."),
+                        ));
                     }
                     if n + 1 < named.len() && s.size < MIN_PART {
-                        return Err(s3_error!(EntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size."));
+                        return Err(s3_error!(
+                            EntityTooSmall,
+                            "Your proposed upload is smaller than the minimum allowed object size."
+                        ));
                     }
                     size += s.size;
-                    parts.push(rustshare_store::CompletedPart { part_number: num, etag: tag });
+                    parts.push(rustshare_store::CompletedPart {
+                        part_number: num,
+                        etag: tag,
+                    });
                 }
-                self.control.check_completion(&cred.space, &i.upload_id, &i.key, size).map_err(errors::control)?;
-                let m = self.store.complete_multipart(&full, &i.upload_id, &parts).await.map_err(errors::store)?;
+                self.control
+                    .check_completion(&cred.space, &i.upload_id, &i.key, size)
+                    .map_err(errors::control)?;
+                let m = self
+                    .store
+                    .complete_multipart(&full, &i.upload_id, &parts)
+                    .await
+                    .map_err(errors::store)?;
                 self.control.upload_finished(&i.upload_id).map_err(errors::control)?;
-                self.control.object_stored(&cred.space.id, &i.key, m.size).map_err(errors::control)?;
-                let out = CompleteMultipartUploadOutput { bucket: Some(i.bucket.clone()), key: Some(i.key.clone()), e_tag: Some(etag(&m.etag)), ..Default::default() };
+                self.control
+                    .object_stored(&cred.space.id, &i.key, m.size)
+                    .map_err(errors::control)?;
+                let out = CompleteMultipartUploadOutput {
+                    bucket: Some(i.bucket.clone()),
+                    key: Some(i.key.clone()),
+                    e_tag: Some(etag(&m.etag)),
+                    ..Default::default()
+                };
                 Ok((out, 0))
             })
             .await?;
@@ -790,7 +1054,10 @@ impl S3 for S3Face {
             Ok(((), 0))
         })
         .await?;
-        Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
+        Ok(S3Response::with_status(
+            AbortMultipartUploadOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
@@ -802,13 +1069,24 @@ impl S3 for S3Face {
                 self.upload_of(&cred, &i.upload_id, &i.key)?;
                 let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
                 let max = usize::try_from(i.max_parts.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
-                let all: Vec<_> = self.control.parts(&i.upload_id).map_err(errors::control)?.into_iter().filter(|p| p.part_number > marker).collect();
+                let all: Vec<_> = self
+                    .control
+                    .parts(&i.upload_id)
+                    .map_err(errors::control)?
+                    .into_iter()
+                    .filter(|p| p.part_number > marker)
+                    .collect();
                 let truncated = all.len() > max;
                 let page: Vec<_> = all.into_iter().take(max).collect();
                 let next = page.last().and_then(|p| i32::try_from(p.part_number).ok());
                 let parts = page
                     .iter()
-                    .map(|p| Part { part_number: i32::try_from(p.part_number).ok(), e_tag: Some(etag(&p.etag)), size: i64::try_from(p.size).ok(), ..Default::default() })
+                    .map(|p| Part {
+                        part_number: i32::try_from(p.part_number).ok(),
+                        e_tag: Some(etag(&p.etag)),
+                        size: i64::try_from(p.size).ok(),
+                        ..Default::default()
+                    })
                     .collect();
                 let out = ListPartsOutput {
                     bucket: Some(i.bucket.clone()),
@@ -836,9 +1114,20 @@ impl S3 for S3Face {
                 let ups = self.control.list_uploads(&cred.space.id, &prefix).map_err(errors::control)?;
                 let uploads = ups
                     .into_iter()
-                    .map(|u| MultipartUpload { key: Some(u.key), upload_id: Some(u.upload_id), initiated: Some(ts(u.initiated)), ..Default::default() })
+                    .map(|u| MultipartUpload {
+                        key: Some(u.key),
+                        upload_id: Some(u.upload_id),
+                        initiated: Some(ts(u.initiated)),
+                        ..Default::default()
+                    })
                     .collect();
-                let out = ListMultipartUploadsOutput { bucket: Some(i.bucket.clone()), prefix: Some(prefix.clone()), uploads: Some(uploads), is_truncated: Some(false), ..Default::default() };
+                let out = ListMultipartUploadsOutput {
+                    bucket: Some(i.bucket.clone()),
+                    prefix: Some(prefix.clone()),
+                    uploads: Some(uploads),
+                    is_truncated: Some(false),
+                    ..Default::default()
+                };
                 Ok((out, 0))
             })
             .await?;

@@ -9,9 +9,9 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
+use s3s::TrailingHeaders;
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::Checksum;
-use s3s::TrailingHeaders;
 
 use rustshare_store::ByteStream;
 
@@ -87,7 +87,9 @@ fn check(state: &mut State) -> Result<(), VerifyError> {
         ("x-amz-checksum-crc64nvme", &e.checksum_crc64nvme, &got.checksum_crc64nvme),
     ];
     for (name, header, computed) in pairs {
-        let declared = header.clone().or_else(|| state.exp.trailers.as_ref().and_then(|t| trailer_value(t, name)));
+        let declared = header
+            .clone()
+            .or_else(|| state.exp.trailers.as_ref().and_then(|t| trailer_value(t, name)));
         if let (Some(d), Some(c)) = (declared, computed)
             && d.trim() != c
         {
@@ -102,7 +104,13 @@ fn check(state: &mut State) -> Result<(), VerifyError> {
 pub fn verifying(body: s3s::dto::StreamingBlob, exp: Expected) -> (ByteStream, Computed) {
     let mut hasher = ChecksumHasher::default();
     let e = &exp.checksums;
-    for (alg, v) in [("crc32", &e.checksum_crc32), ("crc32c", &e.checksum_crc32c), ("sha1", &e.checksum_sha1), ("sha256", &e.checksum_sha256), ("crc64nvme", &e.checksum_crc64nvme)] {
+    for (alg, v) in [
+        ("crc32", &e.checksum_crc32),
+        ("crc32c", &e.checksum_crc32c),
+        ("sha1", &e.checksum_sha1),
+        ("sha256", &e.checksum_sha256),
+        ("crc64nvme", &e.checksum_crc64nvme),
+    ] {
         if v.is_some() {
             enable(&mut hasher, alg);
         }
@@ -111,7 +119,16 @@ pub fn verifying(body: s3s::dto::StreamingBlob, exp: Expected) -> (ByteStream, C
         enable(&mut hasher, a);
     }
     let out: Computed = Arc::default();
-    let state = State { inner: body, pending: None, md5: exp.md5.map(|_| Md5::new()), hasher, exp, seen: 0, out: out.clone(), done: false };
+    let state = State {
+        inner: body,
+        pending: None,
+        md5: exp.md5.map(|_| Md5::new()),
+        hasher,
+        exp,
+        seen: 0,
+        out: out.clone(),
+        done: false,
+    };
     let stream = futures::stream::unfold(state, |mut st| async move {
         if st.done {
             return None;
@@ -154,11 +171,11 @@ pub fn verifying(body: s3s::dto::StreamingBlob, exp: Expected) -> (ByteStream, C
 
 /// Decodes a `Content-MD5` header.
 ///
-/// # Errors
-/// When it is not base64 of 16 bytes.
-pub fn parse_content_md5(v: &str) -> Result<[u8; 16], ()> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| ())?;
-    raw.try_into().map_err(|_| ())
+/// `None` when it is not base64 of 16 bytes.
+#[must_use]
+pub fn parse_content_md5(v: &str) -> Option<[u8; 16]> {
+    let raw = base64::engine::general_purpose::STANDARD.decode(v.trim()).ok()?;
+    raw.try_into().ok()
 }
 
 /// The [`VerifyError`] inside a store body error, if that is what it was.
@@ -195,7 +212,14 @@ mod tests {
     #[tokio::test]
     async fn good_md5_passes_all_bytes() {
         let md5: [u8; 16] = Md5::digest(b"hello world").into();
-        let (s, out) = verifying(blob(&[b"hello ", b"world"]), Expected { md5: Some(md5), algorithms: vec!["crc32".into()], ..Default::default() });
+        let (s, out) = verifying(
+            blob(&[b"hello ", b"world"]),
+            Expected {
+                md5: Some(md5),
+                algorithms: vec!["crc32".into()],
+                ..Default::default()
+            },
+        );
         let (bytes, err) = drain(s).await;
         assert_eq!(bytes, b"hello world");
         assert!(err.is_none());
@@ -205,7 +229,13 @@ mod tests {
     #[tokio::test]
     async fn bad_digest_withholds_the_last_chunk() {
         let md5: [u8; 16] = Md5::digest(b"something else").into();
-        let (s, _) = verifying(blob(&[b"hello ", b"world"]), Expected { md5: Some(md5), ..Default::default() });
+        let (s, _) = verifying(
+            blob(&[b"hello ", b"world"]),
+            Expected {
+                md5: Some(md5),
+                ..Default::default()
+            },
+        );
         let (bytes, err) = drain(s).await;
         assert_eq!(bytes, b"hello ", "the final chunk must not be released");
         let err = err.expect("an error");
@@ -214,25 +244,42 @@ mod tests {
 
     #[tokio::test]
     async fn bad_checksum_header_fails() {
-        let mut c = Checksum::default();
-        c.checksum_crc32 = Some("AAAAAA==".into());
-        let (s, _) = verifying(blob(&[b"data"]), Expected { checksums: c, ..Default::default() });
+        let c = Checksum {
+            checksum_crc32: Some("AAAAAA==".into()),
+            ..Default::default()
+        };
+        let (s, _) = verifying(
+            blob(&[b"data"]),
+            Expected {
+                checksums: c,
+                ..Default::default()
+            },
+        );
         let (bytes, err) = drain(s).await;
         assert!(bytes.is_empty());
-        assert_eq!(err.as_ref().and_then(verify_error), Some(&VerifyError::BadDigest("x-amz-checksum-crc32")));
+        assert_eq!(
+            err.as_ref().and_then(verify_error),
+            Some(&VerifyError::BadDigest("x-amz-checksum-crc32"))
+        );
     }
 
     #[tokio::test]
     async fn overlong_body_fails() {
-        let (s, _) = verifying(blob(&[b"12345", b"678"]), Expected { length: Some(6), ..Default::default() });
+        let (s, _) = verifying(
+            blob(&[b"12345", b"678"]),
+            Expected {
+                length: Some(6),
+                ..Default::default()
+            },
+        );
         let (_, err) = drain(s).await;
         assert_eq!(err.as_ref().and_then(verify_error), Some(&VerifyError::TooLong));
     }
 
     #[test]
     fn content_md5_parsing() {
-        assert!(parse_content_md5("XrY7u+Ae7tCTyyK7j1rNww==").is_ok());
-        assert!(parse_content_md5("not base64!").is_err());
-        assert!(parse_content_md5("AAAA").is_err());
+        assert!(parse_content_md5("XrY7u+Ae7tCTyyK7j1rNww==").is_some());
+        assert!(parse_content_md5("not base64!").is_none());
+        assert!(parse_content_md5("AAAA").is_none());
     }
 }

@@ -23,8 +23,8 @@ use tokio_util::io::ReaderStream;
 use crate::key::{self, OBJECT_SUFFIX};
 use crate::types::paginate;
 use crate::{
-    ByteRange, ByteStream, CompletedPart, Error, GetObject, ListEntry, ListPage, ListRequest, ObjectAttrs, ObjectMeta,
-    ObjectStore, PartInfo, Result, UploadInfo, multipart_etag,
+    ByteRange, ByteStream, CompletedPart, Error, GetObject, ListEntry, ListPage, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore,
+    PartInfo, Result, UploadInfo, multipart_etag,
 };
 
 const MAGIC: &[u8; 4] = b"RSO1";
@@ -74,7 +74,9 @@ impl FsStore {
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         for d in ["objects", "tmp", "uploads"] {
-            fs::create_dir_all(root.join(d)).await.map_err(Error::io(format!("creating {}", root.join(d).display())))?;
+            fs::create_dir_all(root.join(d))
+                .await
+                .map_err(Error::io(format!("creating {}", root.join(d).display())))?;
         }
         let tmp = root.join("tmp");
         if let Ok(mut rd) = fs::read_dir(&tmp).await {
@@ -158,7 +160,10 @@ impl FsStore {
                 Err(e) => return Err(Error::io("committing object")(e)),
             }
         }
-        Err(Error::Io { context: "committing object".into(), source: std::io::ErrorKind::NotFound.into() })
+        Err(Error::Io {
+            context: "committing object".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
     }
 
     async fn prune_dirs(&self, mut dir: Option<&Path>) {
@@ -255,14 +260,18 @@ async fn open_with_meta<M: for<'de> Deserialize<'de>>(path: &Path) -> Result<(fs
     if total < TRAILER_FIXED {
         return Err(corrupt("too short"));
     }
-    f.seek(SeekFrom::Start(total - TRAILER_FIXED)).await.map_err(Error::io("reading object"))?;
+    f.seek(SeekFrom::Start(total - TRAILER_FIXED))
+        .await
+        .map_err(Error::io("reading object"))?;
     let mut fixed = [0u8; 8];
     f.read_exact(&mut fixed).await.map_err(Error::io("reading object"))?;
     if &fixed[4..] != MAGIC {
         return Err(corrupt("bad magic"));
     }
     let meta_len = u64::from(u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]));
-    let data_len = total.checked_sub(TRAILER_FIXED + meta_len).ok_or_else(|| corrupt("bad trailer length"))?;
+    let data_len = total
+        .checked_sub(TRAILER_FIXED + meta_len)
+        .ok_or_else(|| corrupt("bad trailer length"))?;
     f.seek(SeekFrom::Start(data_len)).await.map_err(Error::io("reading object"))?;
     let mut json = vec![0u8; usize::try_from(meta_len).map_err(|_| corrupt("trailer too large"))?];
     f.read_exact(&mut json).await.map_err(Error::io("reading object"))?;
@@ -289,13 +298,22 @@ impl ObjectStore for FsStore {
             None => (0, len),
         };
         f.seek(SeekFrom::Start(start)).await.map_err(Error::io("reading object"))?;
-        Ok(GetObject { meta, range, body: file_stream(f, n) })
+        Ok(GetObject {
+            meta,
+            range,
+            body: file_stream(f, n),
+        })
     }
 
     async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> Result<ObjectMeta> {
         let dest = self.object_path(key)?;
         let (guard, meta) = self
-            .write_temp(body, size, |etag, size| ObjectMeta { size, etag, last_modified: now(), attrs })
+            .write_temp(body, size, |etag, size| ObjectMeta {
+                size,
+                etag,
+                last_modified: now(),
+                attrs,
+            })
             .await?;
         self.commit(guard, &dest).await?;
         Ok(meta)
@@ -322,7 +340,11 @@ impl ObjectStore for FsStore {
             // Whole tree.
         } else {
             for seg in dir_key.split('/') {
-                dir.push(if seg.is_empty() { key::EMPTY_SEGMENT.to_owned() } else { key::encode_segment(seg) });
+                dir.push(if seg.is_empty() {
+                    key::EMPTY_SEGMENT.to_owned()
+                } else {
+                    key::encode_segment(seg)
+                });
                 base.push_str(seg);
                 base.push('/');
             }
@@ -332,7 +354,12 @@ impl ObjectStore for FsStore {
         found.sort_by(|a, b| a.0.cmp(&b.0));
         let entries = found
             .iter()
-            .map(|(k, _)| ListEntry { key: k.clone(), size: 0, etag: String::new(), last_modified: OffsetDateTime::UNIX_EPOCH })
+            .map(|(k, _)| ListEntry {
+                key: k.clone(),
+                size: 0,
+                etag: String::new(),
+                last_modified: OffsetDateTime::UNIX_EPOCH,
+            })
             .collect();
         let mut page = paginate(entries, req);
         for e in &mut page.entries {
@@ -359,7 +386,11 @@ impl ObjectStore for FsStore {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = self.upload_dir(&id)?;
         fs::create_dir_all(&dir).await.map_err(Error::io("creating upload"))?;
-        let rec = UploadRecord { key: key.to_owned(), attrs, initiated: now() };
+        let rec = UploadRecord {
+            key: key.to_owned(),
+            attrs,
+            initiated: now(),
+        };
         let json = serde_json::to_vec(&rec).map_err(|e| Error::Backend(e.to_string()))?;
         fs::write(dir.join("info.json"), json).await.map_err(Error::io("creating upload"))?;
         Ok(id)
@@ -371,7 +402,12 @@ impl ObjectStore for FsStore {
         }
         let (dir, _) = self.read_upload(key, upload_id).await?;
         let (guard, info) = self
-            .write_temp(body, size, |etag, size| PartInfo { part_number, etag, size, last_modified: now() })
+            .write_temp(body, size, |etag, size| PartInfo {
+                part_number,
+                etag,
+                size,
+                last_modified: now(),
+            })
             .await?;
         // The upload may have been aborted while the part streamed in.
         if fs::metadata(dir.join("info.json")).await.is_err() {
@@ -400,7 +436,10 @@ impl ObjectStore for FsStore {
                 return Err(Error::InvalidPart(format!("part {} has a different ETag", p.part_number)));
             }
             if i + 1 < parts.len() && s.size < MIN_PART_SIZE {
-                return Err(Error::InvalidPart(format!("EntityTooSmall: part {} is smaller than 5 MiB", p.part_number)));
+                return Err(Error::InvalidPart(format!(
+                    "EntityTooSmall: part {} is smaller than 5 MiB",
+                    p.part_number
+                )));
             }
             chosen.push(s.clone());
         }
@@ -417,7 +456,12 @@ impl ObjectStore for FsStore {
             let mut r = f.take(len);
             tokio::io::copy(&mut r, &mut w).await.map_err(Error::io("assembling parts"))?;
         }
-        let meta = ObjectMeta { size, etag, last_modified: now(), attrs: rec.attrs };
+        let meta = ObjectMeta {
+            size,
+            etag,
+            last_modified: now(),
+            attrs: rec.attrs,
+        };
         finish_file(w, &meta).await?;
         let dest = self.object_path(key)?;
         self.commit(guard, &dest).await?;
@@ -437,12 +481,22 @@ impl ObjectStore for FsStore {
 
     async fn list_uploads(&self, prefix: &str) -> Result<Vec<UploadInfo>> {
         let mut out = Vec::new();
-        let mut rd = fs::read_dir(self.root.join("uploads")).await.map_err(Error::io("listing uploads"))?;
+        let mut rd = fs::read_dir(self.root.join("uploads"))
+            .await
+            .map_err(Error::io("listing uploads"))?;
         while let Some(e) = rd.next_entry().await.map_err(Error::io("listing uploads"))? {
-            let Ok(raw) = fs::read(e.path().join("info.json")).await else { continue };
-            let Ok(rec) = serde_json::from_slice::<UploadRecord>(&raw) else { continue };
+            let Ok(raw) = fs::read(e.path().join("info.json")).await else {
+                continue;
+            };
+            let Ok(rec) = serde_json::from_slice::<UploadRecord>(&raw) else {
+                continue;
+            };
             if rec.key.starts_with(prefix) {
-                out.push(UploadInfo { key: rec.key, upload_id: e.file_name().to_string_lossy().into_owned(), initiated: rec.initiated });
+                out.push(UploadInfo {
+                    key: rec.key,
+                    upload_id: e.file_name().to_string_lossy().into_owned(),
+                    initiated: rec.initiated,
+                });
             }
         }
         out.sort_by(|a, b| (&a.key, a.initiated).cmp(&(&b.key, b.initiated)));
@@ -450,7 +504,10 @@ impl ObjectStore for FsStore {
     }
 
     async fn health(&self) -> Result<()> {
-        fs::metadata(self.root.join("objects")).await.map(|_| ()).map_err(Error::io("checking store root"))
+        fs::metadata(self.root.join("objects"))
+            .await
+            .map(|_| ())
+            .map_err(Error::io("checking store root"))
     }
 }
 

@@ -1,1 +1,2 @@
-pub mod fs; pub mod s3;
+pub mod fs;
+pub mod s3;

@@ -13,8 +13,8 @@ use http_body::Frame;
 use time::OffsetDateTime;
 
 use crate::{
-    ByteRange, ByteStream, CompletedPart, Error, GetObject, ListEntry, ListPage, ListRequest, ObjectAttrs, ObjectMeta,
-    ObjectStore, PartInfo, Result, UploadInfo,
+    ByteRange, ByteStream, CompletedPart, Error, GetObject, ListEntry, ListPage, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore,
+    PartInfo, Result, UploadInfo,
 };
 
 /// Where the backend is and how to reach it.
@@ -84,7 +84,11 @@ impl S3Store {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .build();
-        Self { client: Client::from_conf(conf), bucket: cfg.bucket.clone(), root: cfg.root_prefix.clone() }
+        Self {
+            client: Client::from_conf(conf),
+            bucket: cfg.bucket.clone(),
+            root: cfg.root_prefix.clone(),
+        }
     }
 
     fn full(&self, key: &str) -> Result<String> {
@@ -111,7 +115,8 @@ fn map_err<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
 }
 
 fn to_time(t: Option<&aws_smithy_types::DateTime>) -> OffsetDateTime {
-    t.and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    t.and_then(|d| OffsetDateTime::from_unix_timestamp(d.secs()).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn unquote(s: Option<&str>) -> String {
@@ -120,7 +125,9 @@ fn unquote(s: Option<&str>) -> String {
 
 fn sdk_body(body: ByteStream) -> SdkByteStream {
     let frames = body.map_ok(Frame::data);
-    SdkByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(sync_wrapper::SyncStream::new(frames))))
+    SdkByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(
+        sync_wrapper::SyncStream::new(frames),
+    )))
 }
 
 fn stream_of(body: SdkByteStream) -> ByteStream {
@@ -172,7 +179,10 @@ macro_rules! meta_from {
                 cache_control: o.cache_control().map(str::to_owned),
                 content_disposition: o.content_disposition().map(str::to_owned),
                 content_encoding: o.content_encoding().map(str::to_owned),
-                user_metadata: o.metadata().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+                user_metadata: o
+                    .metadata()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
                 checksums,
             },
         }
@@ -220,7 +230,11 @@ impl ObjectStore for S3Store {
                 meta_from!(o, size)
             }
         };
-        Ok(GetObject { meta, range: resolved, body: stream_of(o.body) })
+        Ok(GetObject {
+            meta,
+            range: resolved,
+            body: stream_of(o.body),
+        })
     }
 
     async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> Result<ObjectMeta> {
@@ -241,14 +255,27 @@ impl ObjectStore for S3Store {
             req = req.metadata(k, v);
         }
         let out = req.send().await.map_err(|e| match e {
-            SdkError::DispatchFailure(ref d) if d.is_io() || d.is_user() => Error::Body(std::io::Error::other(DisplayErrorContext(&e).to_string())),
+            SdkError::DispatchFailure(ref d) if d.is_io() || d.is_user() => {
+                Error::Body(std::io::Error::other(DisplayErrorContext(&e).to_string()))
+            }
             other => map_err(other),
         })?;
-        Ok(ObjectMeta { size, etag: unquote(out.e_tag()), last_modified: now(), attrs })
+        Ok(ObjectMeta {
+            size,
+            etag: unquote(out.e_tag()),
+            last_modified: now(),
+            attrs,
+        })
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        self.client.delete_object().bucket(&self.bucket).key(self.full(key)?).send().await.map_err(map_err)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full(key)?)
+            .send()
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
@@ -265,7 +292,10 @@ impl ObjectStore for S3Store {
             .await
             .map_err(map_err)?;
         let after = req.start_after.as_deref().unwrap_or("");
-        let mut page = ListPage { is_truncated: out.is_truncated().unwrap_or(false), ..ListPage::default() };
+        let mut page = ListPage {
+            is_truncated: out.is_truncated().unwrap_or(false),
+            ..ListPage::default()
+        };
         for o in out.contents() {
             let Some(k) = o.key().and_then(|k| self.strip(k)) else { continue };
             page.entries.push(ListEntry {
@@ -330,7 +360,9 @@ impl ObjectStore for S3Store {
             req = req.metadata(k, v);
         }
         let out = req.send().await.map_err(map_err)?;
-        out.upload_id().map(str::to_owned).ok_or_else(|| Error::Backend("backend returned no upload id".into()))
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Backend("backend returned no upload id".into()))
     }
 
     async fn upload_part(&self, key: &str, upload_id: &str, part_number: u32, body: ByteStream, size: Option<u64>) -> Result<PartInfo> {
@@ -350,7 +382,12 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(map_err)?;
-        Ok(PartInfo { part_number, etag: unquote(out.e_tag()), size, last_modified: now() })
+        Ok(PartInfo {
+            part_number,
+            etag: unquote(out.e_tag()),
+            size,
+            last_modified: now(),
+        })
     }
 
     async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[CompletedPart]) -> Result<ObjectMeta> {
@@ -373,7 +410,12 @@ impl ObjectStore for S3Store {
         }
         let parts = parts
             .iter()
-            .map(|p| SdkPart::builder().part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX)).e_tag(format!("\"{}\"", p.etag.trim_matches('"'))).build())
+            .map(|p| {
+                SdkPart::builder()
+                    .part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX))
+                    .e_tag(format!("\"{}\"", p.etag.trim_matches('"')))
+                    .build()
+            })
             .collect();
         self.client
             .complete_multipart_upload()
@@ -447,11 +489,18 @@ impl ObjectStore for S3Store {
                 .map_err(map_err)?;
             for u in page.uploads() {
                 if let (Some(k), Some(id)) = (u.key().and_then(|k| self.strip(k)), u.upload_id()) {
-                    out.push(UploadInfo { key: k.to_owned(), upload_id: id.to_owned(), initiated: to_time(u.initiated()) });
+                    out.push(UploadInfo {
+                        key: k.to_owned(),
+                        upload_id: id.to_owned(),
+                        initiated: to_time(u.initiated()),
+                    });
                 }
             }
             if page.is_truncated() == Some(true) {
-                markers = (page.next_key_marker().map(str::to_owned), page.next_upload_id_marker().map(str::to_owned));
+                markers = (
+                    page.next_key_marker().map(str::to_owned),
+                    page.next_upload_id_marker().map(str::to_owned),
+                );
             } else {
                 break;
             }

@@ -20,6 +20,9 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    println!("s3-peer listening on {}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    println!(
+        "s3-peer listening on {}",
+        listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
+    );
     rustshare_tests::serve(listener, root).await;
 }

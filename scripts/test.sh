@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (pinned) and runs the whole test suite:
+# formatting and lints, Rust unit and conformance tests, then end-to-end tests that drive the
+# real `rustshare` binary over loopback with aws-cli, boto3, rclone and s3cmd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need_apt=()
+for p in "${APT_PACKAGES[@]}"; do
+  name=${p%%=*} want=${p#*=}
+  have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)
+  [ "$have" = "$want" ] || need_apt+=("$p")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  step "installing ${need_apt[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+step "installing pinned Python clients (tests/e2e/requirements.txt)"
+python3 -m pip install --quiet --disable-pip-version-check --no-input -r tests/e2e/requirements.txt 2>&1 | grep -v "Running pip as the 'root' user" || true
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "building (dev profile, shared by every test)"
+cargo build --workspace --bins --quiet
+
+step "Rust tests (unit, store conformance on fs and on a loopback s3s-fs server)"
+cargo test --workspace --quiet
+
+step "end-to-end tests with real clients"
+python3 -m pytest -q -p no:cacheprovider --timeout 600 tests/e2e
