@@ -7,6 +7,7 @@ spaces, so they never see each other's data.
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,6 +27,16 @@ RUSTSHARE = TARGET / "rustshare"
 S3_PEER = TARGET / "s3-peer"
 PEER_ACCESS_KEY = "PEERACCESSKEY"
 PEER_SECRET_KEY = "peer-secret-key-for-tests-only"
+
+
+# Every secret a test learns, so failure messages can mask them: secrets never reach test output.
+SECRETS = set()
+
+
+def redact(text):
+    for secret in SECRETS:
+        text = text.replace(secret, "***")
+    return text
 
 
 def free_port():
@@ -103,6 +114,7 @@ class Server:
         )
         wait_http(self.url + "/healthz", proc=self.proc)
         self.token = self.env.get("RUSTSHARE_ADMIN_TOKEN") or (self.data / "admin-token").read_text().strip()
+        SECRETS.add(self.token)
 
     @property
     def url(self):
@@ -130,7 +142,9 @@ class Server:
     def cli(self, *args, token=None, check=True):
         p = subprocess.run([str(RUSTSHARE), "--server", self.url, "--token", token or self.token, *args], capture_output=True, text=True, timeout=60)
         if check and p.returncode != 0:
-            raise AssertionError(f"rustshare {' '.join(args)} failed: {p.stderr}")
+            raise AssertionError(redact(f"rustshare {' '.join(args)} failed: {p.stderr}"))
+        for m in re.finditer(r"(?:Secret Key: |\"secret_access_key\": \")([A-Za-z0-9]{40})", p.stdout):
+            SECRETS.add(m.group(1))
         return p
 
     def cli_json(self, *args, token=None):
@@ -184,7 +198,7 @@ def client_env(key, extra=None):
 def run(cmd, env=None, check=True, timeout=300):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} exited {p.returncode}\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
+        raise AssertionError(redact(f"{' '.join(map(str, cmd))} exited {p.returncode}\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}"))
     return p
 
 

@@ -51,3 +51,58 @@ def code(resp):
 
     m = re.search(rb"<Code>([^<]+)</Code>", resp.content)
     return m.group(1).decode() if m else None
+
+
+def put_signed_chunks(server, key, path, data, chunk=64 * 1024, tamper=False):
+    """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD: every chunk carries a signature chained from
+    the request's seed signature (what SDKs send over plain HTTP when they stream)."""
+    import datetime
+    import hashlib
+    import hmac
+
+    ak, sk = key["access_key_id"], key["secret_access_key"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)] + [b""]
+    body_len = sum(len(f"{len(c):x};chunk-signature=".encode()) + 64 + 2 + len(c) + 2 for c in chunks)
+    host = f"127.0.0.1:{server.port}"
+    headers = {
+        "host": host,
+        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "x-amz-date": amz_date,
+        "x-amz-decoded-content-length": str(len(data)),
+        "content-encoding": "aws-chunked",
+        "content-length": str(body_len),
+    }
+    signed_names = sorted(headers)
+    canonical = "\n".join(["PUT", path, "", *[f"{h}:{headers[h]}" for h in signed_names], "", ";".join(signed_names), "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
+
+    def hm(k, m):
+        return hmac.new(k, m.encode(), hashlib.sha256).digest()
+
+    skey = hm(hm(hm(hm(("AWS4" + sk).encode(), day), "us-east-1"), "s3"), "aws4_request")
+    sts = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    prev = hmac.new(skey, sts.encode(), hashlib.sha256).hexdigest()
+    auth = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={';'.join(signed_names)}, Signature={prev}"
+    empty = hashlib.sha256(b"").hexdigest()
+    body = b""
+    for i, c in enumerate(chunks):
+        sts = f"AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{prev}\n{empty}\n{hashlib.sha256(c).hexdigest()}"
+        prev = hmac.new(skey, sts.encode(), hashlib.sha256).hexdigest()
+        sig = prev if not (tamper and i == 1) else "0" * 64
+        body += f"{len(c):x};chunk-signature={sig}\r\n".encode() + c + b"\r\n"
+    h = dict(headers)
+    h["authorization"] = auth
+    return requests.put(server.url + path, data=body, headers=h, timeout=30)
+
+
+def put_unsigned_payload(server, key, path, data):
+    from botocore.config import Config
+
+    req = AWSRequest(method="PUT", url=server.url + path, data=data)
+    req.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+    S3SigV4Auth(Credentials(key["access_key_id"], key["secret_access_key"]), "s3", "us-east-1").add_auth(req)
+    assert req.headers["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+    p = req.prepare()
+    return requests.put(p.url, headers=dict(p.headers), data=data, timeout=30)

@@ -140,3 +140,25 @@ def test_declared_length_beyond_5gib(ctx):
         resp = c.recv(4096)
     assert resp.startswith(b"HTTP/1.1 400") and b"EntityTooLarge" in resp, resp
     assert signed(s, key, "HEAD", path).status_code == 404
+
+
+def test_streaming_chunk_signatures(ctx):
+    from s3raw import put_signed_chunks
+
+    s, sp, key = ctx
+    data = b"chunk-signed payload " * 20000
+    r = put_signed_chunks(s, key, f"/{sp['bucket']}/chunks/good", data)
+    assert r.status_code == 200, r.text
+    assert signed(s, key, "GET", f"/{sp['bucket']}/chunks/good").content == data
+    r = put_signed_chunks(s, key, f"/{sp['bucket']}/chunks/bad", data, tamper=True)
+    assert r.status_code == 403 and code(r) == "SignatureDoesNotMatch", r.text
+    assert signed(s, key, "HEAD", f"/{sp['bucket']}/chunks/bad").status_code == 404
+
+
+def test_unsigned_payload(ctx):
+    from s3raw import put_unsigned_payload
+
+    s, sp, key = ctx
+    r = put_unsigned_payload(s, key, f"/{sp['bucket']}/unsigned/x", b"not hashed by the client")
+    assert r.status_code == 200, r.text
+    assert signed(s, key, "GET", f"/{sp['bucket']}/unsigned/x").content == b"not hashed by the client"

@@ -35,6 +35,7 @@ pub fn store(e: rustshare_store::Error) -> S3Error {
                 format!("The {which} you specified did not match the calculated value."),
             ),
             Some(VerifyError::TooLong) => s3_error!(IncompleteBody, "The body is longer than the declared Content-Length."),
+            Some(VerifyError::ChunkSignature) => s3_error!(SignatureDoesNotMatch, "A chunk signature of the streamed body does not match."),
             None => {
                 tracing::info!("request body ended early: {io}");
                 s3_error!(

@@ -24,6 +24,19 @@ pub enum VerifyError {
     /// More bytes than declared.
     #[error("the body is larger than the declared content length")]
     TooLong,
+    /// A chunk of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body carries a wrong signature.
+    #[error("a chunk signature does not match")]
+    ChunkSignature,
+}
+
+/// Classifies an error from s3s's body stream. s3s 0.14 keeps its chunk-stream error type
+/// private, so its message is the only way to tell a forged chunk from a cut connection.
+fn classify(e: s3s::StdError) -> std::io::Error {
+    if e.to_string().contains("SignatureMismatch") {
+        std::io::Error::other(VerifyError::ChunkSignature)
+    } else {
+        std::io::Error::other(e)
+    }
 }
 
 /// What the client declared about the body.
@@ -154,7 +167,7 @@ pub fn verifying(body: s3s::dto::StreamingBlob, exp: Expected) -> (ByteStream, C
                 }
                 Some(Err(e)) => {
                     st.done = true;
-                    return Some((Err(std::io::Error::other(e)), st));
+                    return Some((Err(classify(e)), st));
                 }
                 None => {
                     st.done = true;

@@ -51,7 +51,13 @@ async fn main() {
     let put = |key: String, body: Arc<Vec<u8>>| {
         let (c, bucket) = (c.clone(), bucket.clone());
         async move {
-            c.put_object().bucket(bucket).key(key).body(ByteStream::from(body.as_ref().clone())).send().await.expect("put");
+            c.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(body.as_ref().clone()))
+                .send()
+                .await
+                .expect("put");
         }
     };
     let get = |key: String, want: usize| {
