@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use rustshare_control::model::NewAuditEvent;
 use rustshare_control::policy::{self, Action, Decision, DenyReason, Resource};
 use rustshare_control::{Control, Credential};
 use s3s::access::{S3Access, S3AccessContext};
@@ -130,24 +129,9 @@ impl S3Access for Access {
                 S3Path::Object { key, .. } => Some(key.to_string()),
                 _ => None,
             };
-            self.control.audit(NewAuditEvent {
-                tenant_id: Some(cred.identity.tenant_id.clone()),
-                object_space_id: Some(cred.space.id.clone()),
-                identity_id: Some(cred.identity.id.clone()),
-                actor: cred.identity.access_key_id.clone(),
-                kind: "object",
-                operation: op.to_owned(),
-                object_key: key,
-                source_ip: info.as_ref().and_then(|i| i.ip.map(|a| a.to_string())),
-                user_agent: cx
-                    .headers()
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                status: "AccessDenied".into(),
-                bytes: 0,
-                detail: Some(format!("{reason:?}")),
-            });
+            let mut row = super::object_event(&cred, info.as_ref(), cx.headers(), op, key.as_deref(), "AccessDenied", 0);
+            row.detail = Some(format!("{reason:?}"));
+            self.control.audit(row);
             return Err(denied(reason));
         }
         self.control.touch(&cred.identity.id);

@@ -127,6 +127,35 @@ impl S3Face {
     }
 }
 
+/// The audit row of one object operation, allowed or denied.
+pub(crate) fn object_event(
+    cred: &Credential,
+    info: Option<&RequestInfo>,
+    headers: &http::HeaderMap,
+    op: &str,
+    key: Option<&str>,
+    status: &str,
+    bytes: u64,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        tenant_id: Some(cred.identity.tenant_id.clone()),
+        object_space_id: Some(cred.space.id.clone()),
+        identity_id: Some(cred.identity.id.clone()),
+        actor: cred.identity.access_key_id.clone(),
+        kind: "object",
+        operation: op.to_owned(),
+        object_key: key.map(str::to_owned),
+        source_ip: info.and_then(|i| i.ip.map(|a| a.to_string())),
+        user_agent: headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        status: status.to_owned(),
+        bytes,
+        detail: None,
+    }
+}
+
 fn cred<T>(req: &S3Request<T>) -> S3Result<Arc<Credential>> {
     // Access::check inserts it for every authenticated request; its absence is a bug.
     req.extensions
@@ -201,6 +230,37 @@ fn declared_len(len: Option<i64>) -> S3Result<u64> {
 fn md5_of(v: Option<&String>) -> S3Result<Option<[u8; 16]>> {
     v.map(|s| verify::parse_content_md5(s).ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid.")))
         .transpose()
+}
+
+/// The `x-amz-checksum-*` values an input declares (PutObject and UploadPart name them alike).
+macro_rules! declared_checksums {
+    ($i:expr) => {
+        Checksum {
+            checksum_crc32: $i.checksum_crc32.clone(),
+            checksum_crc32c: $i.checksum_crc32c.clone(),
+            checksum_sha1: $i.checksum_sha1.clone(),
+            checksum_sha256: $i.checksum_sha256.clone(),
+            checksum_crc64nvme: $i.checksum_crc64nvme.clone(),
+            ..Default::default()
+        }
+    };
+}
+
+/// What a body must match: Content-MD5, declared checksums, trailers, length.
+fn expectations<T>(
+    req: &S3Request<T>,
+    content_md5: Option<&String>,
+    checksums: Checksum,
+    alg: Option<&ChecksumAlgorithm>,
+    len: u64,
+) -> S3Result<Expected> {
+    Ok(Expected {
+        md5: md5_of(content_md5)?,
+        checksums,
+        algorithms: trailer_algorithms(&req.headers, alg),
+        trailers: req.trailing_headers.clone(),
+        length: Some(len),
+    })
 }
 
 fn trailer_algorithms(headers: &http::HeaderMap, alg: Option<&ChecksumAlgorithm>) -> Vec<String> {
@@ -690,20 +750,13 @@ impl S3 for S3Face {
                 // Quota before the first byte is read: with `Expect: 100-continue` the client
                 // has not even sent the body yet.
                 let _reservation = self.control.reserve(&cred.space, len).map_err(errors::control)?;
-                let exp = Expected {
-                    md5: md5_of(i.content_md5.as_ref())?,
-                    checksums: Checksum {
-                        checksum_crc32: i.checksum_crc32.clone(),
-                        checksum_crc32c: i.checksum_crc32c.clone(),
-                        checksum_sha1: i.checksum_sha1.clone(),
-                        checksum_sha256: i.checksum_sha256.clone(),
-                        checksum_crc64nvme: i.checksum_crc64nvme.clone(),
-                        ..Default::default()
-                    },
-                    algorithms: trailer_algorithms(&req.headers, i.checksum_algorithm.as_ref()),
-                    trailers: req.trailing_headers.clone(),
-                    length: Some(len),
-                };
+                let exp = expectations(
+                    &req,
+                    i.content_md5.as_ref(),
+                    declared_checksums!(i),
+                    i.checksum_algorithm.as_ref(),
+                    len,
+                )?;
                 let (stream, computed) = verifying(body, exp);
                 let mut attrs = attrs_from(
                     i.content_type.clone(),
@@ -714,14 +767,7 @@ impl S3 for S3Face {
                 );
                 // Checksums declared in headers are stored with the object. Trailer-only ones are
                 // verified but not stored: the store takes metadata before the body streams.
-                attrs.checksums = checksums_to_map(&Checksum {
-                    checksum_crc32: i.checksum_crc32.clone(),
-                    checksum_crc32c: i.checksum_crc32c.clone(),
-                    checksum_sha1: i.checksum_sha1.clone(),
-                    checksum_sha256: i.checksum_sha256.clone(),
-                    checksum_crc64nvme: i.checksum_crc64nvme.clone(),
-                    ..Default::default()
-                });
+                attrs.checksums = checksums_to_map(&declared_checksums!(i));
                 let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
                 self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
                 self.metrics.bytes_in(&cred.space.id, m.size);
@@ -883,20 +929,13 @@ impl S3 for S3Face {
                 self.upload_of(&cred, &i.upload_id, &i.key)?;
                 let len = declared_len(i.content_length)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
-                let exp = Expected {
-                    md5: md5_of(i.content_md5.as_ref())?,
-                    checksums: Checksum {
-                        checksum_crc32: i.checksum_crc32.clone(),
-                        checksum_crc32c: i.checksum_crc32c.clone(),
-                        checksum_sha1: i.checksum_sha1.clone(),
-                        checksum_sha256: i.checksum_sha256.clone(),
-                        checksum_crc64nvme: i.checksum_crc64nvme.clone(),
-                        ..Default::default()
-                    },
-                    algorithms: trailer_algorithms(&req.headers, i.checksum_algorithm.as_ref()),
-                    trailers: req.trailing_headers.clone(),
-                    length: Some(len),
-                };
+                let exp = expectations(
+                    &req,
+                    i.content_md5.as_ref(),
+                    declared_checksums!(i),
+                    i.checksum_algorithm.as_ref(),
+                    len,
+                )?;
                 let (stream, computed) = verifying(body, exp);
                 let info = self.put_part_body(&cred, &full, &i.upload_id, part, stream, len).await?;
                 let c = computed
