@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
-use crate::model::{AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, Space, Tenant, Usage};
+use crate::model::{AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PublicationRules, Space, Tenant, Usage};
 use crate::{Error, Result};
 
 /// A multipart upload the edge started.
@@ -76,6 +76,9 @@ pub trait Repo: Send + Sync + 'static {
     fn insert_audit(&self, events: &[(OffsetDateTime, NewAuditEvent)]) -> Result<()>;
     fn query_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>>;
     fn ping(&self) -> Result<()>;
+    fn set_publication(&self, space_id: &str, rules: &PublicationRules, at: OffsetDateTime) -> Result<()>;
+    fn publication(&self, space_id: &str) -> Result<Option<PublicationRules>>;
+    fn publication_by_name(&self, public_name: &str) -> Result<Option<(String, PublicationRules)>>;
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -106,6 +109,9 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT);
      CREATE INDEX audit_tenant ON audit_events(tenant_id, ts);
      CREATE INDEX audit_space ON audit_events(space_id, ts);",
+    // 2: public web access (publication rules), one row per space.
+    "CREATE TABLE publication_rules(space_id TEXT PRIMARY KEY REFERENCES spaces(id), public_name TEXT NOT NULL UNIQUE,
+        enabled INTEGER NOT NULL, rules TEXT NOT NULL, updated_at INTEGER NOT NULL);",
 ];
 
 /// The embedded SQLite implementation.
@@ -675,5 +681,47 @@ impl Repo for SqliteRepo {
 
     fn ping(&self) -> Result<()> {
         self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+
+    fn set_publication(&self, space_id: &str, rules: &PublicationRules, at: OffsetDateTime) -> Result<()> {
+        let json = serde_json::to_string(rules).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO publication_rules(space_id, public_name, enabled, rules, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(space_id) DO UPDATE SET public_name = excluded.public_name, enabled = excluded.enabled,
+                    rules = excluded.rules, updated_at = excluded.updated_at",
+                params![space_id, rules.public_name, rules.enabled, json, ts(at)],
+            )
+            .map_err(|e| map_unique(e, "a public site with this public_name"))?;
+            Ok(())
+        })
+    }
+
+    fn publication(&self, space_id: &str) -> Result<Option<PublicationRules>> {
+        let json: Option<String> = self.with(|c| {
+            Ok(
+                c.query_row("SELECT rules FROM publication_rules WHERE space_id = ?1", [space_id], |r| r.get(0))
+                    .optional()?,
+            )
+        })?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| Error::Invalid(format!("stored publication rules: {e}"))))
+            .transpose()
+    }
+
+    fn publication_by_name(&self, public_name: &str) -> Result<Option<(String, PublicationRules)>> {
+        let row: Option<(String, String)> = self.with(|c| {
+            Ok(c.query_row(
+                "SELECT space_id, rules FROM publication_rules WHERE public_name = ?1",
+                [public_name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })?;
+        row.map(|(id, j)| {
+            serde_json::from_str(&j)
+                .map(|r| (id, r))
+                .map_err(|e| Error::Invalid(format!("stored publication rules: {e}")))
+        })
+        .transpose()
     }
 }

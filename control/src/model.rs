@@ -353,3 +353,218 @@ mod tests {
         }
     }
 }
+
+/// Public web access of a space (the spec's `object_publication_rules`). Separate from S3
+/// access: anonymous HTTP reads on the CDN face, only under the published prefixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicationRules {
+    /// Whether anonymous reads are served at all.
+    pub enabled: bool,
+    /// The first path segment on the CDN host: `cdn.<domain>/<public_name>/<key>`.
+    pub public_name: String,
+    /// Published key prefixes; `[""]` publishes the whole space.
+    pub prefixes: Vec<String>,
+    /// Public base URL shown to users (for a custom domain in front); derived when absent.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// Cache-Control for published objects.
+    pub cache_control: String,
+    /// Longest-prefix overrides of `cache_control`.
+    #[serde(default)]
+    pub cache_overrides: Vec<CacheOverride>,
+    /// Prefixes whose objects never change (`max-age=31536000, immutable`).
+    #[serde(default)]
+    pub immutable_prefixes: Vec<String>,
+    /// Content types served (exact, or `type/*`); empty serves every type.
+    #[serde(default)]
+    pub allowed_content_types: Vec<String>,
+    /// Plain HTML index of published prefixes. Off by default.
+    #[serde(default)]
+    pub directory_listing: bool,
+    /// Origins allowed by CORS (`*` for any).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+}
+
+/// One Cache-Control override.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheOverride {
+    /// Key prefix.
+    pub prefix: String,
+    /// Cache-Control value.
+    pub cache_control: String,
+}
+
+/// The Cache-Control of immutable prefixes.
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+impl PublicationRules {
+    /// Defaults for a space: whole space, five minutes of caching, no listing, no CORS.
+    #[must_use]
+    pub fn defaults(public_name: &str) -> Self {
+        Self {
+            enabled: true,
+            public_name: public_name.to_owned(),
+            prefixes: vec![String::new()],
+            public_base_url: None,
+            cache_control: "public, max-age=300".into(),
+            cache_overrides: Vec::new(),
+            immutable_prefixes: Vec::new(),
+            allowed_content_types: Vec::new(),
+            directory_listing: false,
+            cors_origins: Vec::new(),
+        }
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        validate_slug("public_name", &self.public_name)?;
+        if self.prefixes.is_empty() {
+            return Err(Error::Invalid(
+                "prefixes must name at least one prefix (\"\" for the whole space)".into(),
+            ));
+        }
+        for p in self
+            .prefixes
+            .iter()
+            .chain(&self.immutable_prefixes)
+            .chain(self.cache_overrides.iter().map(|o| &o.prefix))
+        {
+            validate_prefix(p)?;
+        }
+        for cc in std::iter::once(&self.cache_control).chain(self.cache_overrides.iter().map(|o| &o.cache_control)) {
+            if cc.is_empty() || cc.len() > 256 || !cc.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                return Err(Error::Invalid(format!(
+                    "cache_control {cc:?} must be 1-256 printable ASCII characters"
+                )));
+            }
+        }
+        for t in &self.allowed_content_types {
+            if !t.contains('/') || t.contains(char::is_whitespace) {
+                return Err(Error::Invalid(format!(
+                    "allowed_content_types entry {t:?} must look like text/css or image/*"
+                )));
+            }
+        }
+        for o in &self.cors_origins {
+            let ok = o == "*"
+                || ((o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/') && !o.contains(char::is_whitespace));
+            if !ok {
+                return Err(Error::Invalid(format!(
+                    "cors_origins entry {o:?} must be * or a scheme://host[:port] origin without a trailing slash"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `key` lies under a published prefix.
+    #[must_use]
+    pub fn publishes(&self, key: &str) -> bool {
+        self.prefixes.iter().any(|p| key.starts_with(p.as_str()))
+    }
+
+    /// The Cache-Control for `key`: immutable prefixes, then the longest override, then the default.
+    #[must_use]
+    pub fn cache_control_for(&self, key: &str) -> &str {
+        if self.immutable_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+            return IMMUTABLE_CACHE_CONTROL;
+        }
+        self.cache_overrides
+            .iter()
+            .filter(|o| key.starts_with(o.prefix.as_str()))
+            .max_by_key(|o| o.prefix.len())
+            .map_or(self.cache_control.as_str(), |o| o.cache_control.as_str())
+    }
+
+    /// Whether a content type may be served.
+    #[must_use]
+    pub fn allows_type(&self, content_type: &str) -> bool {
+        if self.allowed_content_types.is_empty() {
+            return true;
+        }
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        self.allowed_content_types.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            match a.strip_suffix("/*") {
+                Some(major) => essence.split('/').next() == Some(major),
+                None => a == essence,
+            }
+        })
+    }
+
+    /// The CORS `Access-Control-Allow-Origin` value for a request's Origin, if allowed.
+    #[must_use]
+    pub fn cors_allow(&self, origin: &str) -> Option<String> {
+        if self.cors_origins.iter().any(|o| o == "*") {
+            Some("*".into())
+        } else {
+            self.cors_origins
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(origin))
+                .map(|_| origin.to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod publication_tests {
+    use super::*;
+
+    #[test]
+    fn rules_decide_prefixes_cache_types_and_cors() {
+        let mut r = PublicationRules::defaults("kubedo");
+        r.prefixes = vec!["assets/".into(), "releases/".into()];
+        r.immutable_prefixes = vec!["assets/hashed/".into()];
+        r.cache_overrides = vec![
+            CacheOverride {
+                prefix: "assets/".into(),
+                cache_control: "public, max-age=60".into(),
+            },
+            CacheOverride {
+                prefix: "assets/html/".into(),
+                cache_control: "no-cache".into(),
+            },
+        ];
+        r.allowed_content_types = vec!["text/*".into(), "font/woff2".into()];
+        r.cors_origins = vec!["https://app.example.com".into()];
+        assert!(r.validate().is_ok());
+        assert!(r.publishes("assets/a.css") && !r.publishes("private/x") && !r.publishes("asset"));
+        assert_eq!(r.cache_control_for("assets/hashed/a.1234.js"), IMMUTABLE_CACHE_CONTROL);
+        assert_eq!(r.cache_control_for("assets/html/i.html"), "no-cache");
+        assert_eq!(r.cache_control_for("assets/x.css"), "public, max-age=60");
+        assert_eq!(r.cache_control_for("releases/x"), "public, max-age=300");
+        assert!(r.allows_type("text/css; charset=utf-8") && r.allows_type("font/woff2") && !r.allows_type("application/zip"));
+        assert_eq!(r.cors_allow("https://app.example.com").as_deref(), Some("https://app.example.com"));
+        assert_eq!(r.cors_allow("https://evil.example.com"), None);
+        for bad in [
+            PublicationRules {
+                prefixes: vec![],
+                ..r.clone()
+            },
+            PublicationRules {
+                prefixes: vec!["../".into()],
+                ..r.clone()
+            },
+            PublicationRules {
+                cors_origins: vec!["app.example.com".into()],
+                ..r.clone()
+            },
+            PublicationRules {
+                cache_control: "x\ny".into(),
+                ..r.clone()
+            },
+            PublicationRules {
+                public_name: "Bad Name".into(),
+                ..r.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -6,8 +6,9 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use rustshare_control::model::PublicationRules;
 use rustshare_control::model::{AdminPrincipal, AuditFilter, Identity, Space, Usage};
-use rustshare_control::{Control, CreatedIdentity, NewIdentity, NewSpace};
+use rustshare_control::{Control, CreatedIdentity, NewIdentity, NewSpace, PublicationInput};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -20,6 +21,12 @@ pub struct ApiState {
     pub endpoint: String,
     /// Region shown in key output.
     pub region: String,
+    /// The CDN face, for purges.
+    pub cdn: std::sync::Arc<crate::cdn::Cdn>,
+    /// Metrics, for CDN usage figures.
+    pub metrics: crate::metrics::Metrics,
+    /// Base URL of the CDN face shown to users.
+    pub cdn_base: String,
 }
 
 /// An API error: a status, a stable code and a message safe to show.
@@ -115,9 +122,30 @@ struct SpaceView {
     #[serde(flatten)]
     space: Space,
     usage: Usage,
+    cdn: crate::metrics::CdnStats,
     keys: Vec<Identity>,
     s3_api_access: &'static str,
     public_web_access: &'static str,
+    public: Option<PublicView>,
+}
+
+/// Public web access of a space.
+#[derive(Serialize)]
+struct PublicView {
+    public_web_access: &'static str,
+    url: String,
+    rules: PublicationRules,
+}
+
+fn public_view(st: &ApiState, rules: Option<PublicationRules>) -> Option<PublicView> {
+    rules.map(|r| PublicView {
+        public_web_access: if r.enabled { "enabled" } else { "disabled" },
+        url: r
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}/", st.cdn_base, r.public_name)),
+        rules: r,
+    })
 }
 
 /// The key block shown once.
@@ -179,13 +207,98 @@ async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<i
 async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let (space, usage) = st.control.usage(&p, &id)?;
     let keys = st.control.list_identities(&p, &space.id)?;
+    let (_, rules) = st.control.publication(&p, &space.id)?;
+    let public = public_view(&st, rules);
+    let public_web_access = public.as_ref().map_or("disabled", |v| v.public_web_access);
+    let cdn = st.metrics.cdn_stats(&space.id);
     Ok(Json(SpaceView {
         space,
         usage,
+        cdn,
         keys,
         s3_api_access: "authenticated endpoint",
-        public_web_access: "disabled",
+        public_web_access,
+        public,
     }))
+}
+
+fn public_json(st: &ApiState, space: &Space, rules: Option<PublicationRules>) -> serde_json::Value {
+    let view = public_view(st, rules);
+    json!({
+        "space_id": space.id,
+        "bucket": space.bucket,
+        "public_web_access": view.as_ref().map_or("disabled", |v| v.public_web_access),
+        "public": view,
+    })
+}
+
+async fn show_public(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (space, rules) = st.control.publication(&p, &id)?;
+    Ok(Json(public_json(&st, &space, rules)))
+}
+
+async fn enable_public(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    Body(b): Body<PublicationInput>,
+) -> ApiResult<impl IntoResponse> {
+    let (space, rules) = st.control.enable_publication(&p, &id, b)?;
+    Ok(Json(public_json(&st, &space, Some(rules))))
+}
+
+async fn disable_public(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (space, rules) = st.control.disable_publication(&p, &id)?;
+    st.cdn.cache().invalidate_prefix(&space.id, "");
+    Ok(Json(public_json(&st, &space, rules)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeBody {
+    key: Option<String>,
+    prefix: Option<String>,
+}
+
+async fn purge(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    Body(b): Body<PurgeBody>,
+) -> ApiResult<impl IntoResponse> {
+    let (space, rules) = st.control.publication(&p, &id)?;
+    let (what, detail) = match (&b.key, &b.prefix) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "give key or prefix, not both",
+            ));
+        }
+        (Some(k), None) => {
+            st.cdn.cache().invalidate(&space.id, k).await;
+            (json!({"key": k}), format!("key={k}"))
+        }
+        (None, prefix) => {
+            let prefix = prefix.clone().unwrap_or_default();
+            st.cdn.cache().invalidate_prefix(&space.id, &prefix);
+            (json!({"prefix": prefix}), format!("prefix={prefix:?}"))
+        }
+    };
+    st.control.audit_admin(&p, &space, "cdn.purged", Some(detail));
+    if let (Some(url), Some(r)) = (st.cdn.config().purge_webhook.clone(), rules) {
+        let mut event = json!({"event": "purge", "space_id": space.id, "public_name": r.public_name, "base_url": format!("{}/{}/", st.cdn_base, r.public_name)});
+        if let (Some(obj), Some(w)) = (event.as_object_mut(), what.as_object()) {
+            obj.extend(w.clone());
+        }
+        tokio::task::spawn_blocking(move || {
+            let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(5)).build();
+            if let Err(e) = agent.post(&url).send_json(event) {
+                tracing::warn!("purge webhook failed: {e}");
+            }
+        });
+    }
+    Ok(Json(json!({"purged": what, "space_id": space.id})))
 }
 
 async fn disable_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
@@ -203,8 +316,9 @@ async fn set_quota(
 
 async fn usage(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let (s, u) = st.control.usage(&p, &id)?;
+    let cdn = st.metrics.cdn_stats(&s.id);
     Ok(Json(
-        json!({"space_id": s.id, "bucket": s.bucket, "quota_bytes": s.quota_bytes, "usage": u}),
+        json!({"space_id": s.id, "bucket": s.bucket, "quota_bytes": s.quota_bytes, "usage": u, "cdn": cdn}),
     ))
 }
 
@@ -298,6 +412,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/spaces/{space}/quota", put(set_quota))
         .route("/api/v1/spaces/{space}/usage", get(usage))
         .route("/api/v1/spaces/{space}/keys", post(create_key).get(list_keys))
+        .route(
+            "/api/v1/spaces/{space}/public",
+            get(show_public).put(enable_public).delete(disable_public),
+        )
+        .route("/api/v1/spaces/{space}/purge", post(purge))
         .route("/api/v1/keys/{key}/revoke", post(revoke_key))
         .route("/api/v1/keys/{key}/rotate", post(rotate_key))
         .route("/api/v1/audit", get(audit))
@@ -317,14 +436,19 @@ mod tests {
             rustshare_control::seal::MasterKey::generate(),
         );
         let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
-        (
-            router(ApiState {
-                control,
-                endpoint: "http://127.0.0.1:8080".into(),
-                region: "us-east-1".into(),
-            }),
-            tok,
-        )
+        let metrics = crate::metrics::Metrics::new();
+        let dir = std::env::temp_dir().join(format!("rs-api-test-{}", uuid::Uuid::new_v4().simple()));
+        let store = Arc::new(rustshare_store::FsStore::open_sync(dir).expect("store"));
+        let cdn = Arc::new(crate::cdn::Cdn::new(store, control.clone(), metrics.clone(), crate::cdn::CdnConfig::default()).expect("cdn"));
+        let st = ApiState {
+            control,
+            endpoint: "http://127.0.0.1:8080".into(),
+            region: "us-east-1".into(),
+            cdn,
+            metrics,
+            cdn_base: "http://cdn.localhost:8080".into(),
+        };
+        (router(st), tok)
     }
 
     async fn call(

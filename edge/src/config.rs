@@ -29,6 +29,26 @@ pub struct RawConfig {
     pub store: Option<RawStore>,
     /// Database.
     pub database: Option<RawDatabase>,
+    /// CDN face.
+    pub cdn: Option<RawCdn>,
+}
+
+/// `[cdn]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCdn {
+    /// Cache memory, bytes.
+    pub cache_bytes: Option<u64>,
+    /// Largest object held whole in the cache, bytes.
+    pub max_object_bytes: Option<u64>,
+    /// Seconds a 404 is remembered.
+    pub negative_ttl_secs: Option<u64>,
+    /// Seconds past freshness a stale object may be served while the store fails.
+    pub stale_if_error_secs: Option<u64>,
+    /// URL told about purges.
+    pub purge_webhook: Option<String>,
+    /// JSON access log file.
+    pub access_log: Option<PathBuf>,
 }
 
 /// `[store]`.
@@ -90,6 +110,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// SQLite path.
     pub database: PathBuf,
+    /// CDN face.
+    pub cdn: crate::cdn::CdnConfig,
 }
 
 /// Command-line overrides, strongest of all.
@@ -188,6 +210,35 @@ impl Config {
             Some(other) => return Err(format!("store.backend {other:?} must be \"fs\" or \"s3\"")),
         };
         let database = raw.database.and_then(|d| d.path).unwrap_or_else(|| data_dir.join("rustshare.db"));
+        let rc = raw.cdn.unwrap_or_default();
+        let d = crate::cdn::CdnConfig::default();
+        let num = |var: &str, file: Option<u64>, default: u64| -> Result<u64, String> {
+            match env(var) {
+                Some(v) => v.parse().map_err(|_| format!("{var}={v:?} must be a whole number")),
+                None => Ok(file.unwrap_or(default)),
+            }
+        };
+        let cdn = crate::cdn::CdnConfig {
+            cache_bytes: num("RUSTSHARE_CDN_CACHE_BYTES", rc.cache_bytes, d.cache_bytes)?,
+            max_object_bytes: num("RUSTSHARE_CDN_MAX_OBJECT_BYTES", rc.max_object_bytes, d.max_object_bytes)?,
+            negative_ttl: std::time::Duration::from_secs(num(
+                "RUSTSHARE_CDN_NEGATIVE_TTL_SECS",
+                rc.negative_ttl_secs,
+                d.negative_ttl.as_secs(),
+            )?),
+            stale_if_error: std::time::Duration::from_secs(num(
+                "RUSTSHARE_CDN_STALE_IF_ERROR_SECS",
+                rc.stale_if_error_secs,
+                d.stale_if_error.as_secs(),
+            )?),
+            purge_webhook: env("RUSTSHARE_CDN_PURGE_WEBHOOK").or(rc.purge_webhook),
+            access_log: env("RUSTSHARE_CDN_ACCESS_LOG").map(PathBuf::from).or(rc.access_log),
+        };
+        if let Some(u) = &cdn.purge_webhook
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!("cdn.purge_webhook {u:?} must be an http:// or https:// URL"));
+        }
         Ok(Self {
             data_dir,
             listen,
@@ -198,6 +249,7 @@ impl Config {
             log_format,
             store,
             database,
+            cdn,
         })
     }
 

@@ -2,6 +2,7 @@
 //! releases) the CDN, packages and console faces, plus the `rustshare` CLI.
 
 pub mod api;
+pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod metrics;

@@ -11,6 +11,29 @@ pub struct Metrics {
     latency: HistogramVec,
     bytes_in: IntCounterVec,
     bytes_out: IntCounterVec,
+    cdn_requests: IntCounterVec,
+    cdn_bytes: IntCounterVec,
+    cdn_cache: IntCounterVec,
+    cdn_origin: IntCounterVec,
+}
+
+/// CDN figures of one space, for the usage API.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CdnStats {
+    /// Requests answered.
+    pub requests: u64,
+    /// Body bytes sent (bandwidth).
+    pub bytes_out: u64,
+    /// Answered from cache.
+    pub hits: u64,
+    /// Fetched from the store.
+    pub misses: u64,
+    /// Stale entries confirmed unchanged by the store.
+    pub revalidations: u64,
+    /// Stale entries served because the store failed.
+    pub stale: u64,
+    /// Reads from the store (one per coalesced group of misses).
+    pub origin_fetches: u64,
 }
 
 impl Default for Metrics {
@@ -48,7 +71,33 @@ impl Metrics {
             IntCounterVec::new(Opts::new("rustshare_bytes_in_total", "Object bytes received, by space"), &["space"]).expect("valid metric");
         let bytes_out =
             IntCounterVec::new(Opts::new("rustshare_bytes_out_total", "Object bytes sent, by space"), &["space"]).expect("valid metric");
-        for c in [&requests, &bytes_in, &bytes_out] {
+        let cdn_requests = IntCounterVec::new(
+            Opts::new("rustshare_cdn_requests_total", "CDN requests by space and status"),
+            &["space", "status"],
+        )
+        .expect("valid metric");
+        let cdn_bytes = IntCounterVec::new(
+            Opts::new("rustshare_cdn_bytes_out_total", "CDN body bytes sent, by space"),
+            &["space"],
+        )
+        .expect("valid metric");
+        let cdn_cache = IntCounterVec::new(
+            Opts::new(
+                "rustshare_cdn_cache_total",
+                "CDN cache results by space: hit, miss, revalidated, stale",
+            ),
+            &["space", "result"],
+        )
+        .expect("valid metric");
+        let cdn_origin = IntCounterVec::new(
+            Opts::new(
+                "rustshare_cdn_origin_fetches_total",
+                "Reads from the store on behalf of the CDN, by space",
+            ),
+            &["space"],
+        )
+        .expect("valid metric");
+        for c in [&requests, &bytes_in, &bytes_out, &cdn_requests, &cdn_bytes, &cdn_cache, &cdn_origin] {
             registry.register(Box::new(c.clone())).expect("unique metric");
         }
         registry.register(Box::new(latency.clone())).expect("unique metric");
@@ -58,6 +107,10 @@ impl Metrics {
             latency,
             bytes_in,
             bytes_out,
+            cdn_requests,
+            cdn_bytes,
+            cdn_cache,
+            cdn_origin,
         }
     }
 
@@ -75,6 +128,47 @@ impl Metrics {
     /// Counts downloaded bytes.
     pub fn bytes_out(&self, space: &str, n: u64) {
         self.bytes_out.with_label_values(&[space]).inc_by(n);
+    }
+
+    /// Counts one CDN response.
+    pub fn cdn_request(&self, space: &str, status: u16, body_bytes: u64) {
+        self.cdn_requests.with_label_values(&[space, &status.to_string()]).inc();
+        self.cdn_bytes.with_label_values(&[space]).inc_by(body_bytes);
+    }
+
+    /// Counts a cache result: `hit`, `miss`, `revalidated` or `stale`.
+    pub fn cdn_cache(&self, space: &str, result: &str) {
+        self.cdn_cache.with_label_values(&[space, result]).inc();
+    }
+
+    /// Counts a read from the store for the CDN.
+    pub fn cdn_origin_fetch(&self, space: &str) {
+        self.cdn_origin.with_label_values(&[space]).inc();
+    }
+
+    /// The CDN figures of a space since start.
+    #[must_use]
+    pub fn cdn_stats(&self, space: &str) -> CdnStats {
+        let mut s = CdnStats {
+            bytes_out: self.cdn_bytes.with_label_values(&[space]).get(),
+            origin_fetches: self.cdn_origin.with_label_values(&[space]).get(),
+            hits: self.cdn_cache.with_label_values(&[space, "hit"]).get(),
+            misses: self.cdn_cache.with_label_values(&[space, "miss"]).get(),
+            revalidations: self.cdn_cache.with_label_values(&[space, "revalidated"]).get(),
+            stale: self.cdn_cache.with_label_values(&[space, "stale"]).get(),
+            requests: 0,
+        };
+        for fam in self.registry.gather().iter().filter(|f| f.name() == "rustshare_cdn_requests_total") {
+            for m in fam.get_metric() {
+                if m.get_label().iter().any(|l| l.name() == "space" && l.value() == space) {
+                    // Counters hold integers; the f64 is exact below 2^53.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let v = m.get_counter().get_value() as u64;
+                    s.requests += v;
+                }
+            }
+        }
+        s
     }
 
     /// The text exposition format.

@@ -88,11 +88,19 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     };
     let metrics = Metrics::new();
-    let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone()).service();
+    let cdn = Arc::new(
+        crate::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), cfg.cdn.clone()).context("opening the CDN access log")?,
+    );
+    let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone())
+        .with_cdn_cache(cdn.cache().clone())
+        .service();
     let api = crate::api::router(crate::api::ApiState {
         control: control.clone(),
         endpoint: cfg.endpoint.clone(),
         region: cfg.region.clone(),
+        cdn: cdn.clone(),
+        metrics: metrics.clone(),
+        cdn_base: format!("http://cdn.{}:{}", cfg.domain, cfg.listen.port()),
     });
     let app = Arc::new(App {
         control,
@@ -101,6 +109,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         s3,
         api,
         domain: cfg.domain.clone(),
+        cdn,
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -80,6 +80,8 @@ pub struct App {
     pub api: axum::Router,
     /// Domain for host routing.
     pub domain: String,
+    /// The CDN face.
+    pub cdn: Arc<crate::cdn::Cdn>,
 }
 
 fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
@@ -145,7 +147,8 @@ impl App {
                     "metrics".into(),
                 ),
                 (Face::S3 | Face::Console, p) if p.starts_with("/api/") => (self.api(req).await, "api".into()),
-                (Face::Cdn | Face::Packages, _) => (full(StatusCode::NOT_FOUND, "text/plain", "Not found\n"), "not_found".into()),
+                (Face::Cdn, _) => (self.cdn.handle(req).await, "cdn".into()),
+                (Face::Packages, _) => (full(StatusCode::NOT_FOUND, "text/plain", "Not found\n"), "not_found".into()),
                 (Face::Console, _) => (
                     full(
                         StatusCode::NOT_FOUND,

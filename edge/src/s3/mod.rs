@@ -66,6 +66,7 @@ pub struct S3Face {
     control: Control,
     metrics: Metrics,
     region: String,
+    cdn: Option<crate::cdn::cache::Cache>,
 }
 
 impl S3Face {
@@ -77,6 +78,21 @@ impl S3Face {
             control,
             metrics,
             region,
+            cdn: None,
+        }
+    }
+
+    /// Invalidate this CDN cache on every write, copy and delete, so the next public read
+    /// sees the change on this node.
+    #[must_use]
+    pub fn with_cdn_cache(mut self, cache: crate::cdn::cache::Cache) -> Self {
+        self.cdn = Some(cache);
+        self
+    }
+
+    async fn changed(&self, space_id: &str, key: &str) {
+        if let Some(c) = &self.cdn {
+            c.invalidate(space_id, key).await;
         }
     }
 
@@ -770,6 +786,7 @@ impl S3 for S3Face {
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
                 let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
                 self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
+                self.changed(&cred.space.id, &key).await;
                 self.metrics.bytes_in(&cred.space.id, m.size);
                 let c = computed
                     .lock()
@@ -798,6 +815,7 @@ impl S3 for S3Face {
         self.audited(&req, "DeleteObject", Some(&i.key), async {
             self.store.delete(&full).await.map_err(errors::store)?;
             self.control.object_deleted(&cred.space.id, &i.key).map_err(errors::control)?;
+            self.changed(&cred.space.id, &i.key).await;
             Ok(((), 0))
         })
         .await?;
@@ -818,6 +836,7 @@ impl S3 for S3Face {
                 auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key))?;
                 let full = full_key(&cred, &o.key)?;
                 self.store.delete(&full).await.map_err(errors::store)?;
+                self.changed(&cred.space.id, &o.key).await;
                 self.control.object_deleted(&cred.space.id, &o.key).map_err(errors::control)
             }
             .await;
@@ -870,6 +889,7 @@ impl S3 for S3Face {
                 let _reservation = self.control.reserve(&cred.space, m.size).map_err(errors::control)?;
                 let nm = self.store.copy(&src, &dst, attrs).await.map_err(errors::store)?;
                 self.control.object_stored(&cred.space.id, &i.key, nm.size).map_err(errors::control)?;
+                self.changed(&cred.space.id, &i.key).await;
                 let out = CopyObjectOutput {
                     copy_object_result: Some(CopyObjectResult { e_tag: Some(etag(&nm.etag)), last_modified: Some(ts(nm.last_modified)), ..Default::default() }),
                     ..Default::default()
@@ -1067,6 +1087,7 @@ impl S3 for S3Face {
                 self.control
                     .object_stored(&cred.space.id, &i.key, m.size)
                     .map_err(errors::control)?;
+                self.changed(&cred.space.id, &i.key).await;
                 let out = CompleteMultipartUploadOutput {
                     bucket: Some(i.bucket.clone()),
                     key: Some(i.key.clone()),

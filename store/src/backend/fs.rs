@@ -87,6 +87,18 @@ impl FsStore {
         Ok(Self { root })
     }
 
+    /// [`FsStore::open`] for callers outside a runtime (tests, tools).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the directories cannot be created.
+    pub fn open_sync(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        for d in ["objects", "tmp", "uploads"] {
+            std::fs::create_dir_all(root.join(d)).map_err(Error::io(format!("creating {}", root.join(d).display())))?;
+        }
+        Ok(Self { root })
+    }
+
     fn object_path(&self, key: &str) -> Result<PathBuf> {
         let mut p = self.root.join("objects");
         p.extend(key::fs_components(key)?);

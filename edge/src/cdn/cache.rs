@@ -1,0 +1,147 @@
+//! The edge cache: moka, bounded by bytes. An entry is one object's metadata and, when small
+//! enough, its bytes (plus compressed variants made on demand); a negative entry remembers a
+//! 404 for a short while. Concurrent misses for one key share one origin read (moka's
+//! `try_get_with` coalesces them).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rustshare_store::ObjectMeta;
+
+use super::http::Coding;
+
+/// One cached object (or its absence).
+#[derive(Debug)]
+pub struct Entry {
+    /// `None`: the object did not exist when fetched.
+    pub meta: Option<ObjectMeta>,
+    /// The whole object, when at most the configured size.
+    pub body: Option<Bytes>,
+    /// When it was fetched or last revalidated.
+    pub stored: Instant,
+    variants: Mutex<HashMap<Coding, Bytes>>,
+}
+
+impl Entry {
+    /// A fresh entry.
+    #[must_use]
+    pub fn new(meta: Option<ObjectMeta>, body: Option<Bytes>) -> Self {
+        Self {
+            meta,
+            body,
+            stored: Instant::now(),
+            variants: Mutex::default(),
+        }
+    }
+
+    /// The same object, confirmed unchanged now.
+    #[must_use]
+    pub fn revalidated(&self) -> Self {
+        let variants = self.variants.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        Self {
+            meta: self.meta.clone(),
+            body: self.body.clone(),
+            stored: Instant::now(),
+            variants: Mutex::new(variants),
+        }
+    }
+
+    /// Age in whole seconds, for the `Age` header.
+    #[must_use]
+    pub fn age(&self) -> u64 {
+        self.stored.elapsed().as_secs()
+    }
+
+    /// The body compressed with `c`, made once and kept with the entry.
+    pub fn variant(&self, c: Coding) -> Option<Bytes> {
+        let body = self.body.as_ref()?;
+        if let Some(v) = self.variants.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&c) {
+            return Some(v.clone());
+        }
+        let out = compress(c, body)?;
+        self.variants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(c, out.clone());
+        Some(out)
+    }
+
+    fn weight(&self) -> u32 {
+        let body = self.body.as_ref().map_or(0, Bytes::len);
+        let variants: usize = self.variants.lock().map(|v| v.values().map(Bytes::len).sum()).unwrap_or(0);
+        u32::try_from(body + variants + 512).unwrap_or(u32::MAX)
+    }
+}
+
+fn compress(c: Coding, data: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let out = match c {
+        Coding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 3), flate2::Compression::new(6));
+            e.write_all(data).ok()?;
+            e.finish().ok()?
+        }
+        Coding::Brotli => {
+            let mut out = Vec::with_capacity(data.len() / 3);
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                w.write_all(data).ok()?;
+            }
+            out
+        }
+        Coding::Zstd => zstd::bulk::compress(data, 3).ok()?,
+    };
+    Some(Bytes::from(out))
+}
+
+/// The cache, shared by the CDN face and everything that must invalidate it.
+#[derive(Clone)]
+pub struct Cache {
+    inner: moka::future::Cache<String, Arc<Entry>>,
+}
+
+/// The cache key of an object of a space.
+#[must_use]
+pub fn key_of(space_id: &str, key: &str) -> String {
+    format!("{space_id}\0{key}")
+}
+
+impl Cache {
+    /// A cache holding about `bytes` of object data.
+    #[must_use]
+    pub fn new(bytes: u64) -> Self {
+        let inner = moka::future::Cache::builder()
+            .max_capacity(bytes)
+            .weigher(|k: &String, v: &Arc<Entry>| v.weight().saturating_add(u32::try_from(k.len()).unwrap_or(u32::MAX)))
+            // Nothing stays longer than a day without a look at the store.
+            .time_to_live(Duration::from_secs(86_400))
+            .support_invalidation_closures()
+            .build();
+        Self { inner }
+    }
+
+    pub(crate) fn moka(&self) -> &moka::future::Cache<String, Arc<Entry>> {
+        &self.inner
+    }
+
+    /// Forgets one object of a space (after a write, delete or purge).
+    pub async fn invalidate(&self, space_id: &str, key: &str) {
+        self.inner.invalidate(&key_of(space_id, key)).await;
+    }
+
+    /// Forgets every object of a space under `prefix` (empty: the whole space).
+    pub fn invalidate_prefix(&self, space_id: &str, prefix: &str) {
+        let start = key_of(space_id, prefix);
+        if let Err(e) = self.inner.invalidate_entries_if(move |k, _| k.starts_with(&start)) {
+            tracing::error!("cache purge: {e}");
+        }
+    }
+
+    /// Bytes held, for tests and metrics.
+    pub async fn weighted_size(&self) -> u64 {
+        self.inner.run_pending_tasks().await;
+        self.inner.weighted_size()
+    }
+}

@@ -1,0 +1,627 @@
+//! The CDN face: anonymous GET/HEAD of published objects on `cdn.<domain>/<site>/<key>`,
+//! with RFC 9110/9111 semantics and the edge cache. Publication rules decide what is
+//! visible; everything else is a 404 that names nothing.
+
+pub mod cache;
+pub mod http;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use rustshare_control::{Control, PublicSite};
+use rustshare_store::{ByteRange, ListRequest, ObjectMeta, ObjectStore};
+
+use self::cache::{Cache, Entry, key_of};
+use self::http::{Precondition, RangeReq, Validators};
+use crate::metrics::Metrics;
+use crate::server::Body;
+
+/// CDN settings (`[cdn]` in the config file).
+#[derive(Debug, Clone)]
+pub struct CdnConfig {
+    /// Memory for cached objects.
+    pub cache_bytes: u64,
+    /// Objects larger than this stream from the store and are not held whole.
+    pub max_object_bytes: u64,
+    /// How long a 404 is remembered.
+    pub negative_ttl: Duration,
+    /// How long past freshness a cached object may be served while the store fails.
+    pub stale_if_error: Duration,
+    /// URL told (POST, JSON) about every purge, for a CDN in front.
+    pub purge_webhook: Option<String>,
+    /// File that gets one JSON line per CDN request.
+    pub access_log: Option<std::path::PathBuf>,
+}
+
+impl Default for CdnConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 256 << 20,
+            max_object_bytes: 8 << 20,
+            negative_ttl: Duration::from_secs(10),
+            stale_if_error: Duration::from_secs(86_400),
+            purge_webhook: None,
+            access_log: None,
+        }
+    }
+}
+
+/// How a request was served from the cache's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheResult {
+    Hit,
+    Miss,
+    Revalidated,
+    Stale,
+}
+
+impl CacheResult {
+    fn label(self) -> &'static str {
+        match self {
+            CacheResult::Hit => "hit",
+            CacheResult::Miss => "miss",
+            CacheResult::Revalidated => "revalidated",
+            CacheResult::Stale => "stale",
+        }
+    }
+}
+
+/// The CDN face.
+pub struct Cdn {
+    store: Arc<dyn ObjectStore>,
+    control: Control,
+    metrics: Metrics,
+    cache: Cache,
+    cfg: CdnConfig,
+    access_log: Option<std::sync::Mutex<std::fs::File>>,
+}
+
+type Req = ::http::Request<hyper::body::Incoming>;
+type Resp = ::http::Response<Body>;
+
+fn body_full(b: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn body_stream(s: rustshare_store::ByteStream) -> Body {
+    let frames = s.map(|r| {
+        r.map(hyper::body::Frame::data)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+    });
+    http_body_util::StreamBody::new(frames).boxed_unsync()
+}
+
+fn page(status: ::http::StatusCode, title: &str) -> Resp {
+    let html = format!("<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n");
+    let mut r = ::http::Response::new(body_full(html));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        ::http::header::CONTENT_TYPE,
+        ::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert("x-content-type-options", ::http::HeaderValue::from_static("nosniff"));
+    h.insert(::http::header::CACHE_CONTROL, ::http::HeaderValue::from_static("no-store"));
+    r
+}
+
+fn not_found() -> Resp {
+    page(::http::StatusCode::NOT_FOUND, "Not Found")
+}
+
+fn hv(s: &str) -> Option<::http::HeaderValue> {
+    ::http::HeaderValue::from_str(s).ok()
+}
+
+fn set(h: &mut ::http::HeaderMap, name: ::http::HeaderName, v: &str) {
+    if let Some(v) = hv(v) {
+        h.insert(name, v);
+    }
+}
+
+fn header(req: &Req, name: ::http::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn system_time(t: time::OffsetDateTime) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.unix_timestamp()).unwrap_or(0))
+}
+
+impl Cdn {
+    /// A CDN face over `store`.
+    ///
+    /// # Errors
+    /// When the access log cannot be opened.
+    pub fn new(store: Arc<dyn ObjectStore>, control: Control, metrics: Metrics, cfg: CdnConfig) -> std::io::Result<Self> {
+        let access_log = match &cfg.access_log {
+            Some(p) => Some(std::sync::Mutex::new(
+                std::fs::OpenOptions::new().create(true).append(true).open(p)?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            store,
+            control,
+            metrics,
+            cache: Cache::new(cfg.cache_bytes),
+            cfg,
+            access_log,
+        })
+    }
+
+    /// The cache, for invalidation by the S3 face and purges.
+    #[must_use]
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Settings.
+    #[must_use]
+    pub fn config(&self) -> &CdnConfig {
+        &self.cfg
+    }
+
+    /// The entry for a key: fresh from cache, revalidated, refetched (one fetch for any
+    /// number of concurrent misses), or stale when the store fails.
+    async fn entry(&self, site: &PublicSite, key: &str) -> Result<(Arc<Entry>, CacheResult), rustshare_store::Error> {
+        let ck = key_of(&site.space.id, key);
+        let full = format!("{}{key}", site.space.base_prefix);
+        let fresh_for = |e: &Entry| match e.meta {
+            None => self.cfg.negative_ttl,
+            Some(_) => Duration::from_secs(http::max_age(site.rules.cache_control_for(key)).unwrap_or(0)),
+        };
+        let mut stale = None;
+        if let Some(e) = self.cache.moka().get(&ck).await {
+            let ttl = fresh_for(&e);
+            if e.stored.elapsed() < ttl {
+                return Ok((e, CacheResult::Hit));
+            }
+            if let Some(m) = &e.meta {
+                match self.store.head(&full).await {
+                    Ok(now) if now.etag == m.etag => {
+                        let renewed = Arc::new(e.revalidated());
+                        self.cache.moka().insert(ck, renewed.clone()).await;
+                        return Ok((renewed, CacheResult::Revalidated));
+                    }
+                    Ok(_) | Err(rustshare_store::Error::NotFound) => {}
+                    Err(err) => {
+                        if e.stored.elapsed() < ttl + self.cfg.stale_if_error {
+                            tracing::warn!("store unavailable, serving stale: {err}");
+                            return Ok((e, CacheResult::Stale));
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+            self.cache.moka().invalidate(&ck).await;
+            stale = Some(e);
+        }
+        let fetch = async {
+            self.metrics.cdn_origin_fetch(&site.space.id);
+            match self.store.get(&full, None).await {
+                Ok(g) if g.meta.size <= self.cfg.max_object_bytes => {
+                    let mut buf = Vec::with_capacity(usize::try_from(g.meta.size).unwrap_or(0));
+                    let mut body = g.body;
+                    while let Some(chunk) = body.next().await {
+                        buf.extend_from_slice(&chunk.map_err(rustshare_store::Error::Body)?);
+                    }
+                    Ok(Arc::new(Entry::new(Some(g.meta), Some(Bytes::from(buf)))))
+                }
+                // Too large to hold: remember the validators only; bytes stream per request.
+                Ok(g) => Ok(Arc::new(Entry::new(Some(g.meta), None))),
+                Err(rustshare_store::Error::NotFound) => Ok(Arc::new(Entry::new(None, None))),
+                Err(e) => Err(e),
+            }
+        };
+        match self.cache.moka().try_get_with(ck.clone(), fetch).await {
+            Ok(e) => Ok((e, CacheResult::Miss)),
+            Err(err) => match stale {
+                Some(s) if s.stored.elapsed() < fresh_for(&s) + self.cfg.stale_if_error => {
+                    tracing::warn!("store unavailable, serving stale: {err}");
+                    self.cache.moka().insert(ck, s.clone()).await;
+                    Ok((s, CacheResult::Stale))
+                }
+                _ => Err(rustshare_store::Error::Backend(err.to_string())),
+            },
+        }
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, req: Req) -> Resp {
+        let method = req.method().clone();
+        let mut resp = self.route(&req).await;
+        if method == ::http::Method::HEAD {
+            // Same headers as GET, no body.
+            let (parts, _) = resp.into_parts();
+            resp = ::http::Response::from_parts(parts, body_full(Bytes::new()));
+        }
+        resp
+    }
+
+    async fn route(&self, req: &Req) -> Resp {
+        use ::http::Method;
+        let m = req.method();
+        if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
+            let mut r = page(::http::StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            r.headers_mut()
+                .insert(::http::header::ALLOW, ::http::HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            return r;
+        }
+        let path = match http::parse_path(req.uri().path()) {
+            Ok(p) => p,
+            Err(http::PathError::NotFound) => return not_found(),
+            Err(http::PathError::BadRequest) => return page(::http::StatusCode::BAD_REQUEST, "Bad Request"),
+        };
+        let control = self.control.clone();
+        let name = path.site.clone();
+        let site = match tokio::task::spawn_blocking(move || control.public_site(&name)).await {
+            Ok(Ok(Some(s))) => s,
+            Ok(Ok(None)) => return not_found(),
+            Ok(Err(e)) => {
+                tracing::error!("looking up a public site: {e}");
+                return page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+            Err(e) => {
+                tracing::error!("looking up a public site: {e}");
+                return page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+        };
+        let origin = header(req, ::http::header::ORIGIN).and_then(|o| site.rules.cors_allow(o));
+        let mut resp = if req.method() == Method::OPTIONS {
+            self.preflight(req, &site, origin.as_deref())
+        } else if path.key.is_empty() || path.key.ends_with('/') {
+            self.directory(req, &site, &path.key).await
+        } else if !site.rules.publishes(&path.key) {
+            not_found()
+        } else {
+            self.object(req, &site, &path.key).await
+        };
+        let h = resp.headers_mut();
+        if !site.rules.cors_origins.is_empty() {
+            h.append(::http::header::VARY, ::http::HeaderValue::from_static("Origin"));
+        }
+        if let Some(o) = origin {
+            set(h, ::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, &o);
+            h.insert(
+                ::http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                ::http::HeaderValue::from_static("Content-Length, Content-Range, ETag, Last-Modified, Age"),
+            );
+        }
+        let sent = if req.method() == Method::GET {
+            resp.headers()
+                .get(::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let status = resp.status().as_u16();
+        self.metrics.cdn_request(&site.space.id, status, sent);
+        self.log_access(
+            req,
+            &site,
+            status,
+            sent,
+            resp.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        );
+        resp
+    }
+
+    fn preflight(&self, req: &Req, site: &PublicSite, origin: Option<&str>) -> Resp {
+        let mut r = ::http::Response::new(body_full(Bytes::new()));
+        *r.status_mut() = ::http::StatusCode::NO_CONTENT;
+        let h = r.headers_mut();
+        h.insert(::http::header::ALLOW, ::http::HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        let wanted = header(req, ::http::header::ACCESS_CONTROL_REQUEST_METHOD);
+        if origin.is_some() && matches!(wanted, Some("GET" | "HEAD")) {
+            h.insert(
+                ::http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                ::http::HeaderValue::from_static("GET, HEAD"),
+            );
+            if let Some(rh) = req.headers().get(::http::header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                h.insert(::http::header::ACCESS_CONTROL_ALLOW_HEADERS, rh.clone());
+            }
+            h.insert(::http::header::ACCESS_CONTROL_MAX_AGE, ::http::HeaderValue::from_static("86400"));
+        }
+        let _ = site;
+        r
+    }
+
+    async fn directory(&self, req: &Req, site: &PublicSite, dir: &str) -> Resp {
+        let index = format!("{dir}index.html");
+        if site.rules.publishes(&index)
+            && let Ok((e, _)) = self.entry(site, &index).await
+            && e.meta.is_some()
+        {
+            return self.object(req, site, &index).await;
+        }
+        // Listing shows only what lies inside a published prefix, and only when enabled.
+        let inside = site.rules.prefixes.iter().any(|p| dir.starts_with(p.as_str()));
+        if !site.rules.directory_listing || !inside {
+            return not_found();
+        }
+        let base = &site.space.base_prefix;
+        let mut rows = String::new();
+        let mut after = None;
+        for _ in 0..10 {
+            let page = match self
+                .store
+                .list(&ListRequest {
+                    prefix: format!("{base}{dir}"),
+                    delimiter: Some("/".into()),
+                    start_after: after.clone(),
+                    max_keys: 1000,
+                })
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!("directory listing: {e}");
+                    return page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+                }
+            };
+            for cp in &page.common_prefixes {
+                let name = cp.strip_prefix(base.as_str()).and_then(|k| k.strip_prefix(dir)).unwrap_or("");
+                rows.push_str(&format!(
+                    "<tr><td><a href=\"{0}\">{1}</a></td><td>-</td><td>-</td></tr>\n",
+                    enc_href(name),
+                    http::html_escape(name)
+                ));
+            }
+            for e in &page.entries {
+                let name = e.key.strip_prefix(base.as_str()).and_then(|k| k.strip_prefix(dir)).unwrap_or("");
+                let date = httpdate::fmt_http_date(system_time(e.last_modified));
+                rows.push_str(&format!(
+                    "<tr><td><a href=\"{0}\">{1}</a></td><td>{2}</td><td>{date}</td></tr>\n",
+                    enc_href(name),
+                    http::html_escape(name),
+                    e.size
+                ));
+            }
+            if !page.is_truncated {
+                break;
+            }
+            after = page.next_marker;
+        }
+        let title = http::html_escape(&format!("/{}/{dir}", site.rules.public_name));
+        let html = format!(
+            "<!doctype html><meta charset=utf-8><title>Index of {title}</title><h1>Index of {title}</h1>\n<table><tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n{rows}</table>\n"
+        );
+        let mut r = ::http::Response::new(body_full(html));
+        let h = r.headers_mut();
+        h.insert(
+            ::http::header::CONTENT_TYPE,
+            ::http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert("x-content-type-options", ::http::HeaderValue::from_static("nosniff"));
+        h.insert(
+            ::http::header::CACHE_CONTROL,
+            ::http::HeaderValue::from_static("public, max-age=60"),
+        );
+        r
+    }
+
+    #[allow(clippy::too_many_lines)] // one RFC 9110 decision sequence; splitting it hides the order
+    async fn object(&self, req: &Req, site: &PublicSite, key: &str) -> Resp {
+        let (entry, result) = match self.entry(site, key).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!("CDN origin read failed: {e}");
+                return page(::http::StatusCode::BAD_GATEWAY, "Bad Gateway");
+            }
+        };
+        self.metrics.cdn_cache(&site.space.id, result.label());
+        let Some(meta) = entry.meta.clone() else { return not_found() };
+        let ctype = http::content_type(meta.attrs.content_type.as_deref(), key);
+        if !site.rules.allows_type(&ctype) {
+            return not_found();
+        }
+        let lm = system_time(meta.last_modified);
+        let range_header = header(req, ::http::header::RANGE);
+        let compress = http::compressible(&ctype) && meta.attrs.content_encoding.is_none() && entry.body.is_some() && meta.size >= 256;
+        let coding = if compress && range_header.is_none() {
+            http::negotiate(header(req, ::http::header::ACCEPT_ENCODING))
+        } else {
+            None
+        };
+        let rep_etag = match coding {
+            Some(c) => format!("{}-{}", meta.etag, c.token()),
+            None => meta.etag.clone(),
+        };
+        let mut r = ::http::Response::new(body_full(Bytes::new()));
+        {
+            let h = r.headers_mut();
+            set(h, ::http::header::ETAG, &format!("\"{rep_etag}\""));
+            set(h, ::http::header::LAST_MODIFIED, &httpdate::fmt_http_date(lm));
+            set(h, ::http::header::CACHE_CONTROL, site.rules.cache_control_for(key));
+            h.insert(::http::header::ACCEPT_RANGES, ::http::HeaderValue::from_static("bytes"));
+            h.insert("x-content-type-options", ::http::HeaderValue::from_static("nosniff"));
+            set(h, ::http::header::CONTENT_TYPE, &ctype);
+            set(h, ::http::HeaderName::from_static("x-cache"), &result.label().to_ascii_uppercase());
+            if result != CacheResult::Miss {
+                set(h, ::http::header::AGE, &entry.age().to_string());
+            }
+            if compress {
+                h.insert(::http::header::VARY, ::http::HeaderValue::from_static("Accept-Encoding"));
+            }
+            if let Some(d) = &meta.attrs.content_disposition {
+                set(h, ::http::header::CONTENT_DISPOSITION, d);
+            }
+            if let Some(e) = &meta.attrs.content_encoding {
+                set(h, ::http::header::CONTENT_ENCODING, e);
+            }
+        }
+        let v = Validators {
+            if_match: header(req, ::http::header::IF_MATCH),
+            if_none_match: header(req, ::http::header::IF_NONE_MATCH),
+            if_modified_since: header(req, ::http::header::IF_MODIFIED_SINCE),
+            if_unmodified_since: header(req, ::http::header::IF_UNMODIFIED_SINCE),
+        };
+        // If-None-Match may carry either representation's tag.
+        let pre = match http::evaluate(&v, &rep_etag, lm) {
+            Precondition::Proceed if coding.is_some() => match http::evaluate(
+                &Validators {
+                    if_match: None,
+                    if_unmodified_since: None,
+                    ..v
+                },
+                &meta.etag,
+                lm,
+            ) {
+                Precondition::NotModified => Precondition::NotModified,
+                _ => Precondition::Proceed,
+            },
+            p => p,
+        };
+        match pre {
+            Precondition::NotModified => {
+                *r.status_mut() = ::http::StatusCode::NOT_MODIFIED;
+                r.headers_mut().remove(::http::header::CONTENT_TYPE);
+                return r;
+            }
+            Precondition::Failed => {
+                let mut f = page(::http::StatusCode::PRECONDITION_FAILED, "Precondition Failed");
+                f.headers_mut()
+                    .insert(::http::header::ETAG, r.headers()[::http::header::ETAG].clone());
+                return f;
+            }
+            Precondition::Proceed => {}
+        }
+        let ranges = if http::if_range_holds(header(req, ::http::header::IF_RANGE), &meta.etag, lm) {
+            http::parse_range(range_header, meta.size)
+        } else {
+            RangeReq::Full
+        };
+        match ranges {
+            RangeReq::Unsatisfiable => {
+                let mut u = page(::http::StatusCode::RANGE_NOT_SATISFIABLE, "Range Not Satisfiable");
+                set(u.headers_mut(), ::http::header::CONTENT_RANGE, &format!("bytes */{}", meta.size));
+                u
+            }
+            RangeReq::Ranges(rs) if rs.len() == 1 => {
+                let (a, b) = rs[0];
+                *r.status_mut() = ::http::StatusCode::PARTIAL_CONTENT;
+                set(
+                    r.headers_mut(),
+                    ::http::header::CONTENT_RANGE,
+                    &format!("bytes {a}-{b}/{}", meta.size),
+                );
+                self.finish(req, site, r, self.slice(&entry, site, key, a, b).await, b - a + 1)
+            }
+            RangeReq::Ranges(rs) => {
+                let boundary = format!("rs{}", &meta.etag.chars().take(16).collect::<String>());
+                let mut parts: Vec<Body> = Vec::new();
+                let mut total = 0u64;
+                for (i, (a, b)) in rs.iter().copied().enumerate() {
+                    let head = format!(
+                        "{}--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {a}-{b}/{}\r\n\r\n",
+                        if i == 0 { "" } else { "\r\n" },
+                        meta.size
+                    );
+                    total += head.len() as u64 + (b - a + 1);
+                    parts.push(body_full(head));
+                    parts.push(self.slice(&entry, site, key, a, b).await);
+                }
+                let tail = format!("\r\n--{boundary}--\r\n");
+                total += tail.len() as u64;
+                parts.push(body_full(tail));
+                *r.status_mut() = ::http::StatusCode::PARTIAL_CONTENT;
+                set(
+                    r.headers_mut(),
+                    ::http::header::CONTENT_TYPE,
+                    &format!("multipart/byteranges; boundary={boundary}"),
+                );
+                self.finish(req, site, r, concat(parts), total)
+            }
+            RangeReq::Full => match (coding, &entry.body) {
+                (Some(c), Some(_)) => match entry.variant(c) {
+                    Some(z) => {
+                        set(r.headers_mut(), ::http::header::CONTENT_ENCODING, c.token());
+                        let n = z.len() as u64;
+                        self.finish(req, site, r, body_full(z), n)
+                    }
+                    None => self.finish(req, site, r, body_full(entry.body.clone().unwrap_or_default()), meta.size),
+                },
+                (_, Some(b)) => {
+                    let n = b.len() as u64;
+                    self.finish(req, site, r, body_full(b.clone()), n)
+                }
+                (_, None) => {
+                    let body = self.stream(site, key, None, &meta).await;
+                    self.finish(req, site, r, body, meta.size)
+                }
+            },
+        }
+    }
+
+    /// Bytes `a..=b`: from the cached body, else a ranged read of the store.
+    async fn slice(&self, entry: &Entry, site: &PublicSite, key: &str, a: u64, b: u64) -> Body {
+        match &entry.body {
+            Some(body) => body_full(body.slice(usize::try_from(a).unwrap_or(0)..usize::try_from(b + 1).unwrap_or(0))),
+            None => match &entry.meta {
+                Some(m) => self.stream(site, key, Some(ByteRange::FromTo(a, b)), m).await,
+                None => body_full(Bytes::new()),
+            },
+        }
+    }
+
+    async fn stream(&self, site: &PublicSite, key: &str, range: Option<ByteRange>, expect: &ObjectMeta) -> Body {
+        let full = format!("{}{key}", site.space.base_prefix);
+        match self.store.get(&full, range).await {
+            // An overwrite since the entry was cached would splice two versions: refuse.
+            Ok(g) if g.meta.etag == expect.etag => body_stream(g.body),
+            Ok(_) => {
+                self.cache.invalidate(&site.space.id, key).await;
+                body_stream(Box::pin(futures::stream::once(async {
+                    Err(std::io::Error::other("object changed while being served"))
+                })))
+            }
+            Err(e) => body_stream(Box::pin(futures::stream::once(
+                async move { Err(std::io::Error::other(e.to_string())) },
+            ))),
+        }
+    }
+
+    fn finish(&self, _req: &Req, _site: &PublicSite, mut r: Resp, body: Body, len: u64) -> Resp {
+        set(r.headers_mut(), ::http::header::CONTENT_LENGTH, &len.to_string());
+        *r.body_mut() = body;
+        r
+    }
+
+    fn log_access(&self, req: &Req, site: &PublicSite, status: u16, bytes: u64, cache: &str) {
+        let Some(f) = &self.access_log else { return };
+        use std::io::Write;
+        // The path only: query strings may carry signatures or tokens.
+        let line = serde_json::json!({
+            "ts": httpdate::fmt_http_date(SystemTime::now()),
+            "site": site.rules.public_name,
+            "method": req.method().as_str(),
+            "path": req.uri().path(),
+            "status": status,
+            "bytes": bytes,
+            "cache": cache,
+            "user_agent": header(req, ::http::header::USER_AGENT),
+        });
+        let mut f = f.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+fn enc_href(name: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(name, SET).to_string()
+}
+
+fn concat(parts: Vec<Body>) -> Body {
+    let frames = futures::stream::iter(parts).flat_map(http_body_util::BodyStream::new);
+    http_body_util::StreamBody::new(frames).boxed_unsync()
+}
