@@ -45,6 +45,9 @@ enum Command {
         /// Listen address, for example 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<String>,
+        /// Also serve TLS (HTTP/1.1, HTTP/2) and HTTP/3 here, for example 127.0.0.1:8443.
+        #[arg(long)]
+        tls_listen: Option<String>,
     },
     /// Tenants (operator token).
     Tenant {
@@ -500,14 +503,27 @@ fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
 fn run(cli: Cli) -> Result<()> {
     let conn = cli.conn;
     match cli.command {
-        Command::Serve { config, data_dir, listen } => {
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+            tls_listen,
+        } => {
             let raw = match &config {
                 Some(p) => Config::parse_toml(&std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?)
                     .map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?,
                 None => RawConfig::default(),
             };
-            let cfg = Config::resolve(raw, &|k| std::env::var(k).ok(), &Overrides { data_dir, listen })
-                .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+            let cfg = Config::resolve(
+                raw,
+                &|k| std::env::var(k).ok(),
+                &Overrides {
+                    data_dir,
+                    listen,
+                    tls_listen,
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

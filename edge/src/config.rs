@@ -31,6 +31,22 @@ pub struct RawConfig {
     pub database: Option<RawDatabase>,
     /// CDN face.
     pub cdn: Option<RawCdn>,
+    /// TLS and HTTP/3.
+    pub tls: Option<RawTls>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Address for TLS (TCP) and HTTP/3 (UDP, same port).
+    pub listen: Option<String>,
+    /// PEM certificate chain; without it a self-signed development certificate is made.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// Production: the S3 face refuses plain HTTP.
+    pub production: Option<bool>,
 }
 
 /// `[cdn]`.
@@ -112,6 +128,12 @@ pub struct Config {
     pub database: PathBuf,
     /// CDN face.
     pub cdn: crate::cdn::CdnConfig,
+    /// TLS + HTTP/3 listen address.
+    pub tls_listen: Option<SocketAddr>,
+    /// Certificate files; `None` makes a self-signed one.
+    pub tls_files: Option<crate::tls::TlsFiles>,
+    /// S3 over HTTPS only.
+    pub production: bool,
 }
 
 /// Command-line overrides, strongest of all.
@@ -121,6 +143,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--listen`.
     pub listen: Option<String>,
+    /// `--tls-listen`.
+    pub tls_listen: Option<String>,
 }
 
 impl Config {
@@ -239,6 +263,31 @@ impl Config {
         {
             return Err(format!("cdn.purge_webhook {u:?} must be an http:// or https:// URL"));
         }
+        let rt = raw.tls.unwrap_or_default();
+        let tls_listen = match o.tls_listen.clone().or_else(|| env("RUSTSHARE_TLS_LISTEN")).or(rt.listen) {
+            Some(a) => Some(
+                a.parse::<SocketAddr>()
+                    .map_err(|_| format!("TLS listen address {a:?} is not host:port (for example 127.0.0.1:8443)"))?,
+            ),
+            None => None,
+        };
+        let tls_files = match (
+            env("RUSTSHARE_TLS_CERT").map(PathBuf::from).or(rt.cert),
+            env("RUSTSHARE_TLS_KEY").map(PathBuf::from).or(rt.key),
+        ) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err("tls.cert and tls.key go together: give both, or neither for a self-signed development certificate".into()),
+        };
+        let production = match env("RUSTSHARE_PRODUCTION").as_deref() {
+            Some("1" | "true") => true,
+            Some("0" | "false") => false,
+            Some(v) => return Err(format!("RUSTSHARE_PRODUCTION={v:?} must be true or false")),
+            None => rt.production.unwrap_or(false),
+        };
+        if production && tls_listen.is_none() {
+            return Err("production mode serves S3 over HTTPS only: set tls.listen (or --tls-listen)".into());
+        }
         Ok(Self {
             data_dir,
             listen,
@@ -250,6 +299,9 @@ impl Config {
             store,
             database,
             cdn,
+            tls_listen,
+            tls_files,
+            production,
         })
     }
 

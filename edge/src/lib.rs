@@ -10,3 +10,4 @@ mod openapi;
 pub mod s3;
 pub mod serve;
 pub mod server;
+pub mod tls;

@@ -102,6 +102,33 @@ pub async fn run(cfg: Config) -> Result<()> {
         metrics: metrics.clone(),
         cdn_base: format!("http://cdn.{}:{}", cfg.domain, cfg.listen.port()),
     });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut tls = None;
+    let mut alt_svc = None;
+    let mut tls_banner = String::new();
+    if let Some(addr) = cfg.tls_listen {
+        let files = match &cfg.tls_files {
+            Some(f) => f.clone(),
+            None => {
+                let f = crate::tls::self_signed(&cfg.data_dir, &cfg.domain)?;
+                tls_banner.push_str(&format!("  Self-signed development certificate: {}\n", f.cert.display()));
+                f
+            }
+        };
+        let certs = crate::tls::Certs::new(files)?;
+        certs.watch(std::time::Duration::from_secs(5));
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding TLS {addr}"))?;
+        let bound = tcp.local_addr().context("TLS local address")?;
+        let quic = crate::tls::quic_endpoint(bound, certs.clone())?;
+        alt_svc = http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", bound.port())).ok();
+        tls_banner.insert_str(
+            0,
+            &format!("  TLS:          https://{bound}  (HTTP/1.1, HTTP/2; HTTP/3 on UDP {bound})\n"),
+        );
+        tls = Some((tcp, quic, certs));
+    }
     let app = Arc::new(App {
         control,
         store,
@@ -110,6 +137,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         api,
         domain: cfg.domain.clone(),
         cdn,
+        s3_requires_tls: cfg.production,
+        alt_svc,
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -117,7 +146,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let addr = listener.local_addr().context("local address")?;
     let port = addr.port();
     let mut banner = format!(
-        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n  Health:       /healthz /readyz /metrics\n",
+        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n{tls_banner}  Health:       /healthz /readyz /metrics\n",
         cfg.endpoint, cfg.domain, cfg.domain
     );
     if let Some(tok) = generated {
@@ -131,7 +160,31 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     println!("{banner}");
     let _ = std::io::stdout().flush();
-    crate::server::serve(app, listener, shutdown_signal()).await.context("serving")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some((tcp, quic, certs)) = tls {
+        tasks.spawn(crate::tls::serve_tls(app.clone(), tcp, certs, stopped()));
+        let app = app.clone();
+        let stop = stopped();
+        tasks.spawn(async move {
+            crate::tls::serve_h3(app, quic, stop).await;
+            Ok(())
+        });
+    }
+    crate::server::serve(app, listener, stopped()).await.context("serving")?;
+    while let Some(r) = tasks.join_next().await {
+        r.context("listener task")??;
+    }
     Ok(())
 }
 

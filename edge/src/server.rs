@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use rustshare_control::Control;
@@ -82,6 +81,10 @@ pub struct App {
     pub domain: String,
     /// The CDN face.
     pub cdn: Arc<crate::cdn::Cdn>,
+    /// `production` mode: the S3 face refuses plain HTTP.
+    pub s3_requires_tls: bool,
+    /// `Alt-Svc` value advertising HTTP/3 on TLS responses.
+    pub alt_svc: Option<HeaderValue>,
 }
 
 fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
@@ -96,7 +99,7 @@ fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B)
     r
 }
 
-fn request_id(req: &Request<Incoming>) -> Arc<str> {
+fn request_id<B>(req: &Request<B>) -> Arc<str> {
     // Keep a caller's id only if it is short and plain, so it cannot inject into logs.
     req.headers()
         .get("x-request-id")
@@ -124,8 +127,12 @@ impl App {
         full(status, "application/json", body.to_string())
     }
 
-    /// Handles one request.
-    pub async fn handle(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// Handles one request from any listener (HTTP/1.1, HTTP/2, HTTP/3; `tls` when encrypted).
+    pub async fn handle<B>(self: Arc<Self>, mut req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let t0 = Instant::now();
         let rid = request_id(&req);
         let host = req
@@ -137,6 +144,7 @@ impl App {
         let face = face_for(host.as_deref(), &self.domain);
         let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), face = face.label());
         let path = req.uri().path().to_owned();
+        let head = req.method() == http::Method::HEAD;
         let info = RequestInfo::new(rid.clone(), Some(peer.ip()));
         let (mut resp, op): (Response<Body>, String) = async {
             match (face, path.as_str()) {
@@ -157,9 +165,13 @@ impl App {
                     ),
                     "console".into(),
                 ),
+                (Face::S3, _) if self.s3_requires_tls && !tls => (
+                    full(StatusCode::FORBIDDEN, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InsecureTransport</Code><Message>This endpoint accepts S3 requests over HTTPS only.</Message></Error>"),
+                    "insecure".into(),
+                ),
                 (Face::S3, _) => {
                     req.extensions_mut().insert(info.clone());
-                    let r = self.s3.call(req.map(s3s::Body::from)).await;
+                    let r = self.s3.call(req.map(|b| s3s::Body::http_body_unsync(b.map_err(Into::into)))).await;
                     let resp = match r {
                         Ok(r) => r.map(|b| b.boxed_unsync()),
                         Err(e) => {
@@ -173,6 +185,13 @@ impl App {
         }
         .instrument(span.clone())
         .await;
+        if head {
+            // HTTP/2 and HTTP/3 forbid a body on HEAD; hyper strips it only on HTTP/1.
+            *resp.body_mut() = http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync();
+        }
+        if tls && let Some(v) = &self.alt_svc {
+            resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
+        }
         if let Ok(v) = HeaderValue::from_str(&rid) {
             resp.headers_mut().insert("x-request-id", v.clone());
             if face == Face::S3 {
@@ -188,7 +207,11 @@ impl App {
         resp
     }
 
-    async fn api(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn api<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         match self.api.clone().oneshot(req).await {
             Ok(r) => r.map(|b| {
                 b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
@@ -224,7 +247,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::fut
         let app = app.clone();
         let svc = hyper::service::service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
+            async move { Ok::<_, Infallible>(app.handle(req, peer, false).await) }
         });
         let conn = http.serve_connection_with_upgrades(TokioIo::new(sock), svc).into_owned();
         let conn = graceful.watch(conn);

@@ -231,8 +231,18 @@ fn attrs_from(
     }
 }
 
-fn declared_len(len: Option<i64>) -> S3Result<u64> {
-    let len = len.ok_or_else(|| s3_error!(MissingContentLength, "You must provide the Content-Length HTTP header."))?;
+/// The body's decoded length: Content-Length, or for aws-chunked bodies (which s3s 0.14 leaves
+/// without one) `x-amz-decoded-content-length`.
+fn declared_len(len: Option<i64>, headers: &http::HeaderMap) -> S3Result<u64> {
+    let decoded = || {
+        headers
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let len = len
+        .or_else(decoded)
+        .ok_or_else(|| s3_error!(MissingContentLength, "You must provide the Content-Length HTTP header."))?;
     let len = u64::try_from(len).map_err(|_| s3_error!(InvalidArgument, "Content-Length must not be negative."))?;
     if len > MAX_PUT {
         return Err(s3_error!(
@@ -752,7 +762,7 @@ impl S3 for S3Face {
         let key = i.key.clone();
         let out = self
             .audited(&req, "PutObject", Some(&key), async {
-                let len = declared_len(i.content_length)?;
+                let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 if let Some(c) = &i.if_none_match
                     && c.is_any()
@@ -947,7 +957,7 @@ impl S3 for S3Face {
                     .filter(|n| (1..=10_000).contains(n))
                     .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
                 self.upload_of(&cred, &i.upload_id, &i.key)?;
-                let len = declared_len(i.content_length)?;
+                let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 let exp = expectations(
                     &req,
