@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1)
+APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 openssl)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -15,12 +15,17 @@ need_apt=()
 for p in "${APT_PACKAGES[@]}"; do
   name=${p%%=*} want=${p#*=}
   have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)
+  if [ "$name" = "$p" ]; then [ -n "$have" ] || need_apt+=("$p"); continue; fi
   [ "$have" = "$want" ] || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; then
+    # Debian's security archive replaces Chromium versions; take the current one rather than fail.
+    echo "warning: pinned versions unavailable; installing the current ones of: ${need_apt[*]%%=*}" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]%%=*}"
+  fi
 fi
 
 step "installing pinned Python clients (tests/e2e/requirements.txt)"

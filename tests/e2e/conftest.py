@@ -85,6 +85,7 @@ class Peer:
 class Server:
     def __init__(self, tmp, backend="fs", extra_env=None):
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.backend = backend
         self.port = free_port()
         self.data = tmp / "data"

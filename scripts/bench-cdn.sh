@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# CDN face versus nginx and Caddy, in one run on loopback.
+#
+#  1. wrk (1 thread, 50 keep-alive connections, 10 s) on a cached 4 KiB object:
+#     our edge (cache hit) | nginx proxy_cache in front of an nginx origin (cache hit) | nginx static file
+#  2. a 100 MiB object, 5 downloads each with curl: our edge (streamed from its store) | nginx static
+#  3. a 10 MiB object, 10 downloads on one connection with the same client (curl_cffi/libcurl):
+#     our edge over HTTP/3 | our edge over HTTP/2 | Caddy over HTTP/3 (tls internal)
+# Release build; nginx and our edge use both cores (nginx worker_processes auto). Prints a table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for p in nginx=1.22.1-9+deb12u11 wrk=4.1.0-3+b2 caddy=2.6.2-5; do
+  [ "$(dpkg-query -W -f='${Version}' "${p%%=*}" 2>/dev/null || true)" = "${p#*=}" ] || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
+python3 -m pip install -q --disable-pip-version-check curl_cffi==0.13.0 2>&1 | grep -v "as the 'root' user" || true
+systemctl stop nginx 2>/dev/null || true; systemctl stop caddy 2>/dev/null || true
+cargo build --release --quiet -p rustshare-edge --bins
+
+work=$(mktemp -d); chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
+
+mkdir -p "$work/www"
+head -c 4096 /dev/urandom >"$work/www/obj4k"
+head -c $((10 << 20)) /dev/urandom >"$work/www/obj10m"
+head -c $((100 << 20)) /dev/urandom >"$work/www/obj100m"
+chmod -R a+rX "$work/www"
+
+# --- our edge ---
+E=$(port); ET=$(port)
+RUSTSHARE_LOG=warn target/release/rustshare serve --data-dir "$work/edge" --listen "127.0.0.1:$E" --tls-listen "127.0.0.1:$ET" >"$work/edge.out" 2>"$work/edge.err" & pids+=($!)
+wait_port "$E"; wait_port "$ET"
+rs=(target/release/rustshare --server "http://127.0.0.1:$E" --token "$(cat "$work/edge/admin-token")" --json)
+"${rs[@]}" tenant create bench >/dev/null
+bucket=$("${rs[@]}" space create www --tenant bench --purpose cdn | python3 -c 'import json,sys; print(json.load(sys.stdin)["bucket"])')
+key=$("${rs[@]}" key create "$bucket" --name up --mode read-write)
+"${rs[@]}" public enable "$bucket" --cache-control "public, max-age=3600" >/dev/null
+python3 - "$E" "$bucket" "$work/www" "$key" <<'PY'
+import json, sys, boto3
+from botocore.config import Config
+port, bucket, www, key = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+c = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_access_key"], region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+for n in ["obj4k", "obj10m", "obj100m"]:
+    c.upload_file(f"{www}/{n}", bucket, n)
+PY
+site=${bucket#rs-}
+
+# --- nginx: origin, caching proxy, static ---
+NO=$(port); NC=$(port); NS=$(port)
+cat >"$work/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx.err warn;
+user root;
+events { worker_connections 4096; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  proxy_cache_path $work/ncache levels=1:2 keys_zone=c:16m max_size=1g inactive=1h;
+  server { listen 127.0.0.1:$NO; root $work/www; }
+  server { listen 127.0.0.1:$NC; location / { proxy_pass http://127.0.0.1:$NO; proxy_cache c; proxy_cache_valid 200 1h; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  server { listen 127.0.0.1:$NS; root $work/www; }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+wait_port "$NC"; wait_port "$NS"
+
+# --- caddy (HTTP/3 reference) ---
+CT=$(port)
+cat >"$work/Caddyfile" <<CADDY
+{
+  admin off
+  auto_https disable_redirects
+  skip_install_trust
+  storage file_system $work/caddy
+}
+https://127.0.0.1:$CT {
+  tls internal
+  root * $work/www
+  file_server
+}
+CADDY
+HOME="$work" XDG_DATA_HOME="$work" XDG_CONFIG_HOME="$work" caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 & pids+=($!)
+wait_port "$CT"
+
+# Warm every cache once.
+curl -s -o /dev/null -H "Host: cdn.localhost" "http://127.0.0.1:$E/$site/obj4k"
+curl -s -o /dev/null "http://127.0.0.1:$NC/obj4k"; curl -s -o /dev/null "http://127.0.0.1:$NC/obj4k"
+
+run_wrk() { # label url [host]
+  local out; out=$(wrk -t1 -c50 -d10s --latency ${3:+-H "Host: $3"} "$2")
+  local rps p99; rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  echo "$1 $rps $p99"
+}
+echo "wrk runs (10 s each)..." >&2
+w_edge=$(run_wrk edge "http://127.0.0.1:$E/$site/obj4k" cdn.localhost)
+w_ncache=$(run_wrk nginx-proxy-cache "http://127.0.0.1:$NC/obj4k")
+w_nstatic=$(run_wrk nginx-static "http://127.0.0.1:$NS/obj4k")
+
+dl() { # url [host]: median of 5 curl downloads, MiB/s
+  for _ in 1 2 3 4 5; do curl -s -o /dev/null ${2:+-H "Host: $2"} -w '%{speed_download}\n' "$1"; done | sort -n | sed -n 3p | awk '{printf "%.1f", $1/1048576}'
+}
+echo "100 MiB downloads..." >&2
+big_edge=$(dl "http://127.0.0.1:$E/$site/obj100m" cdn.localhost)
+big_nginx=$(dl "http://127.0.0.1:$NS/obj100m")
+
+echo "10 MiB over HTTP/3 and HTTP/2..." >&2
+read -r h3_edge h2_edge h3_caddy < <(python3 - "$ET" "$site" "$CT" <<'PY'
+import sys, time
+from curl_cffi import requests as cr
+from curl_cffi.const import CurlHttpVersion
+et, site, ct = sys.argv[1], sys.argv[2], sys.argv[3]
+def rate(url, ver, host=None):
+    s = cr.Session(verify=False, http_version=ver)
+    h = {"Host": host} if host else {}
+    s.get(url, headers=h)  # connect and warm
+    t = time.time(); n = 0
+    for _ in range(10):
+        r = s.get(url, headers=h)
+        assert r.status_code == 200 and len(r.content) == 10 << 20, (url, r.status_code)
+        n += len(r.content)
+    return n / (time.time() - t) / 2**20
+e3 = rate(f"https://cdn.localhost:{et}/{site}/obj10m".replace("cdn.localhost", "127.0.0.1"), CurlHttpVersion.V3ONLY, f"cdn.localhost:{et}")
+e2 = rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V2TLS, f"cdn.localhost:{et}")
+c3 = rate(f"https://127.0.0.1:{ct}/obj10m", CurlHttpVersion.V3ONLY)
+print(f"{e3:.1f} {e2:.1f} {c3:.1f}")
+PY
+)
+
+python3 - "$w_edge" "$w_ncache" "$w_nstatic" "$big_edge" "$big_nginx" "$h3_edge" "$h2_edge" "$h3_caddy" <<'PY'
+import sys
+def lat_ms(s):
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if s.endswith(unit):
+            return float(s[: -len(unit)]) * f
+    return float(s)
+rows = [a.split() for a in sys.argv[1:4]]
+edge_rps, edge_p99 = float(rows[0][1]), lat_ms(rows[0][2])
+print("| cached 4 KiB, wrk -t1 -c50 -d10s | req/s | p99 | edge vs this |")
+print("|---|---:|---:|---:|")
+for name, rps, p99 in rows:
+    print(f"| {name} | {float(rps):,.0f} | {p99} | {edge_rps / float(rps):.2f}x req/s, p99 {edge_p99 / lat_ms(p99):.2f}x |")
+be, bn = float(sys.argv[4]), float(sys.argv[5])
+print()
+print("| 100 MiB download (median of 5) | MiB/s |")
+print("|---|---:|")
+print(f"| edge | {be:.1f} ({be / bn:.2f}x nginx) |")
+print(f"| nginx static | {bn:.1f} |")
+h3, h2, c3 = map(float, sys.argv[6:9])
+print()
+print("| 10 MiB x10, curl_cffi (libcurl) | MiB/s |")
+print("|---|---:|")
+print(f"| edge HTTP/3 | {h3:.1f} ({h3 / h2:.2f}x our HTTP/2, {h3 / c3:.2f}x Caddy HTTP/3) |")
+print(f"| edge HTTP/2 | {h2:.1f} |")
+print(f"| Caddy HTTP/3 | {c3:.1f} |")
+PY
