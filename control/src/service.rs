@@ -711,6 +711,15 @@ impl Control {
         Ok((s, Some(r)))
     }
 
+    /// [`Control::public_site`] from memory only: `None` when the database must be asked.
+    #[must_use]
+    pub fn public_site_cached(&self, public_name: &str) -> Option<Option<Arc<PublicSite>>> {
+        let m = self.inner.sites.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.get(public_name)
+            .filter(|hit| hit.as_ref().is_none_or(|s| s.loaded.elapsed() < CREDENTIAL_TTL))
+            .cloned()
+    }
+
     /// The published, enabled, not disabled space behind a public name, from cache when fresh.
     ///
     /// # Errors

@@ -753,6 +753,18 @@ fn run(cli: Cli) -> Result<()> {
                     "Multipart:  {} in uploads in progress",
                     human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0))
                 );
+                let cdn = &v["cdn"];
+                if cdn.is_object() {
+                    println!(
+                        "CDN:        {} requests, {} sent, {} hits / {} misses / {} revalidated, {} store reads",
+                        cdn["requests"].as_u64().unwrap_or(0),
+                        human_bytes(cdn["bytes_out"].as_u64().unwrap_or(0)),
+                        cdn["hits"].as_u64().unwrap_or(0),
+                        cdn["misses"].as_u64().unwrap_or(0),
+                        cdn["revalidations"].as_u64().unwrap_or(0),
+                        cdn["origin_fetches"].as_u64().unwrap_or(0)
+                    );
+                }
                 match quota {
                     Some(q) => println!(
                         "Quota:      {} ({:.1}% used)",

@@ -17,6 +17,16 @@ pub struct Metrics {
     cdn_origin: IntCounterVec,
 }
 
+/// A status code as a label without allocating.
+fn status_label(status: u16) -> &'static str {
+    static LABELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let labels = LABELS.get_or_init(|| (100..600u16).map(|c| c.to_string()).collect());
+    status
+        .checked_sub(100)
+        .and_then(|i| labels.get(usize::from(i)))
+        .map_or("other", String::as_str)
+}
+
 /// CDN figures of one space, for the usage API.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct CdnStats {
@@ -116,7 +126,7 @@ impl Metrics {
 
     /// Counts one request.
     pub fn request(&self, face: &str, op: &str, status: u16, seconds: f64) {
-        self.requests.with_label_values(&[face, op, &status.to_string()]).inc();
+        self.requests.with_label_values(&[face, op, status_label(status)]).inc();
         self.latency.with_label_values(&[face, op]).observe(seconds);
     }
 
@@ -132,7 +142,7 @@ impl Metrics {
 
     /// Counts one CDN response.
     pub fn cdn_request(&self, space: &str, status: u16, body_bytes: u64) {
-        self.cdn_requests.with_label_values(&[space, &status.to_string()]).inc();
+        self.cdn_requests.with_label_values(&[space, status_label(status)]).inc();
         self.cdn_bytes.with_label_values(&[space]).inc_by(body_bytes);
     }
 

@@ -105,7 +105,16 @@ fn request_id<B>(req: &Request<B>) -> Arc<str> {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
-        .map_or_else(|| Arc::from(uuid::Uuid::new_v4().simple().to_string().to_uppercase()), Arc::from)
+        .map_or_else(new_request_id, Arc::from)
+}
+
+/// A unique id without a random draw per request: a random per-process prefix and a counter.
+fn new_request_id() -> Arc<str> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase());
+    Arc::from(format!("{prefix}{:016X}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 impl App {

@@ -313,3 +313,19 @@ def test_stale_if_error(tmp_path):
     finally:
         s.proc.terminate()
         s.proc.wait(30)
+
+
+def test_etag_stable_across_restart_and_usage_cli(tmp_path):
+    s = Server(tmp_path)
+    try:
+        sp, c, name = site(s)
+        c.put_object(Bucket=sp["bucket"], Key="e.txt", Body=b"stable")
+        before = get(s, name, "e.txt").headers["ETag"]
+        s.stop()
+        s.start()
+        r = get(s, name, "e.txt")
+        assert r.headers["ETag"] == before == '"' + hashlib.md5(b"stable").hexdigest() + '"'
+        out = s.cli("usage", sp["bucket"]).stdout
+        assert "CDN:        1 requests" in out, out
+    finally:
+        s.stop()

@@ -257,9 +257,16 @@ impl Cdn {
             Err(http::PathError::NotFound) => return not_found(),
             Err(http::PathError::BadRequest) => return page(::http::StatusCode::BAD_REQUEST, "Bad Request"),
         };
-        let control = self.control.clone();
-        let name = path.site.clone();
-        let site = match tokio::task::spawn_blocking(move || control.public_site(&name)).await {
+        // The hot path stays on this thread; only a cache miss goes to the database.
+        let looked_up = match self.control.public_site_cached(&path.site) {
+            Some(hit) => Ok(Ok(hit)),
+            None => {
+                let control = self.control.clone();
+                let name = path.site.clone();
+                tokio::task::spawn_blocking(move || control.public_site(&name)).await
+            }
+        };
+        let site = match looked_up {
             Ok(Ok(Some(s))) => s,
             Ok(Ok(None)) => return not_found(),
             Ok(Err(e)) => {
