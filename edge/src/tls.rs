@@ -222,6 +222,11 @@ pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>) -> Result<quinn::Endpo
     transport.send_window(32 << 20);
     transport.stream_receive_window(quinn::VarInt::from_u32(16 << 20));
     transport.receive_window(quinn::VarInt::from_u32(64 << 20));
+    // Probe past the usual 1452-byte ceiling: where the path allows bigger datagrams (loopback,
+    // jumbo-frame networks) each packet costs the same work for more bytes.
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(8952);
+    transport.mtu_discovery_config(Some(mtu));
     cfg.transport_config(Arc::new(transport));
     quinn::Endpoint::server(cfg, addr).with_context(|| format!("binding UDP {addr} for HTTP/3"))
 }

@@ -22,6 +22,21 @@ pub struct Entry {
     /// When it was fetched or last revalidated.
     pub stored: Instant,
     variants: Mutex<HashMap<Coding, Bytes>>,
+    /// Header values that depend only on the object, made on first use.
+    pub prebuilt: std::sync::OnceLock<Prebuilt>,
+}
+
+/// Response header values fixed for a cached object.
+#[derive(Debug)]
+pub struct Prebuilt {
+    /// Strong ETag of the identity representation, quoted.
+    pub etag: http::HeaderValue,
+    /// Last-Modified.
+    pub last_modified: http::HeaderValue,
+    /// Content-Type as sent.
+    pub content_type: String,
+    /// Content-Type as a header value.
+    pub content_type_value: Option<http::HeaderValue>,
 }
 
 impl Entry {
@@ -33,6 +48,7 @@ impl Entry {
             body,
             stored: Instant::now(),
             variants: Mutex::default(),
+            prebuilt: std::sync::OnceLock::new(),
         }
     }
 
@@ -45,6 +61,7 @@ impl Entry {
             body: self.body.clone(),
             stored: Instant::now(),
             variants: Mutex::new(variants),
+            prebuilt: std::sync::OnceLock::new(),
         }
     }
 

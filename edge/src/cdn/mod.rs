@@ -59,6 +59,15 @@ enum CacheResult {
 }
 
 impl CacheResult {
+    fn header_value(self) -> ::http::HeaderValue {
+        ::http::HeaderValue::from_static(match self {
+            CacheResult::Hit => "HIT",
+            CacheResult::Miss => "MISS",
+            CacheResult::Revalidated => "REVALIDATED",
+            CacheResult::Stale => "STALE",
+        })
+    }
+
     fn label(self) -> &'static str {
         match self {
             CacheResult::Hit => "hit",
@@ -424,14 +433,23 @@ impl Cdn {
             }
         };
         self.metrics.cdn_cache(&site.space.id, result.label());
-        let Some(meta) = entry.meta.clone() else { return not_found() };
-        let ctype = http::content_type(meta.attrs.content_type.as_deref(), key);
-        if !site.rules.allows_type(&ctype) {
+        let Some(meta) = entry.meta.as_ref() else { return not_found() };
+        let lm = system_time(meta.last_modified);
+        let pre = entry.prebuilt.get_or_init(|| {
+            let content_type = http::content_type(meta.attrs.content_type.as_deref(), key);
+            cache::Prebuilt {
+                etag: hv(&format!("\"{}\"", meta.etag)).unwrap_or_else(|| ::http::HeaderValue::from_static("\"\"")),
+                last_modified: hv(&httpdate::fmt_http_date(lm)).unwrap_or_else(|| ::http::HeaderValue::from_static("")),
+                content_type_value: hv(&content_type),
+                content_type,
+            }
+        });
+        let ctype = pre.content_type.as_str();
+        if !site.rules.allows_type(ctype) {
             return not_found();
         }
-        let lm = system_time(meta.last_modified);
         let range_header = header(req, ::http::header::RANGE);
-        let compress = http::compressible(&ctype) && meta.attrs.content_encoding.is_none() && entry.body.is_some() && meta.size >= 256;
+        let compress = http::compressible(ctype) && meta.attrs.content_encoding.is_none() && entry.body.is_some() && meta.size >= 256;
         let coding = if compress && range_header.is_none() {
             http::negotiate(header(req, ::http::header::ACCEPT_ENCODING))
         } else {
@@ -444,13 +462,19 @@ impl Cdn {
         let mut r = ::http::Response::new(body_full(Bytes::new()));
         {
             let h = r.headers_mut();
-            set(h, ::http::header::ETAG, &format!("\"{rep_etag}\""));
-            set(h, ::http::header::LAST_MODIFIED, &httpdate::fmt_http_date(lm));
+            if coding.is_some() {
+                set(h, ::http::header::ETAG, &format!("\"{rep_etag}\""));
+            } else {
+                h.insert(::http::header::ETAG, pre.etag.clone());
+            }
+            h.insert(::http::header::LAST_MODIFIED, pre.last_modified.clone());
             set(h, ::http::header::CACHE_CONTROL, site.rules.cache_control_for(key));
             h.insert(::http::header::ACCEPT_RANGES, ::http::HeaderValue::from_static("bytes"));
             h.insert("x-content-type-options", ::http::HeaderValue::from_static("nosniff"));
-            set(h, ::http::header::CONTENT_TYPE, &ctype);
-            set(h, ::http::HeaderName::from_static("x-cache"), &result.label().to_ascii_uppercase());
+            if let Some(v) = &pre.content_type_value {
+                h.insert(::http::header::CONTENT_TYPE, v.clone());
+            }
+            h.insert(::http::HeaderName::from_static("x-cache"), result.header_value());
             if result != CacheResult::Miss {
                 set(h, ::http::header::AGE, &entry.age().to_string());
             }
@@ -560,7 +584,7 @@ impl Cdn {
                     self.finish(req, site, r, body_full(b.clone()), n)
                 }
                 (_, None) => {
-                    let body = self.stream(site, key, None, &meta).await;
+                    let body = self.stream(site, key, None, meta).await;
                     self.finish(req, site, r, body, meta.size)
                 }
             },
