@@ -239,6 +239,31 @@ impl App {
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    accept_until(&listener, shutdown, |sock, peer| {
+        let app = app.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.handle(req, peer, false).await) }
+        });
+        let conn = graceful.watch(http.serve_connection_with_upgrades(TokioIo::new(sock), svc).into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    })
+    .await;
+    drop(listener);
+    drain(graceful).await;
+    Ok(())
+}
+
+/// Accepts connections (with `TCP_NODELAY`) and hands each to `on_conn` until `shutdown`.
+pub(crate) async fn accept_until(
+    listener: &TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut on_conn: impl FnMut(tokio::net::TcpStream, SocketAddr),
+) {
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (sock, peer) = tokio::select! {
@@ -250,29 +275,20 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::fut
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => return,
         };
         let _ = sock.set_nodelay(true);
-        let app = app.clone();
-        let svc = hyper::service::service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req, peer, false).await) }
-        });
-        let conn = http.serve_connection_with_upgrades(TokioIo::new(sock), svc).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("connection: {e}");
-            }
-        });
+        on_conn(sock, peer);
     }
-    drop(listener);
+}
+
+/// Waits up to 30 s for in-flight requests after the listeners stopped.
+pub(crate) async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown) {
     tracing::info!("shutting down: waiting for in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("gave up waiting for connections after 30 s"),
     }
-    Ok(())
 }
 
 #[cfg(test)]

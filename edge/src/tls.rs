@@ -167,20 +167,7 @@ pub async fn serve_tls(
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(certs, &[b"h2", b"http/1.1"])));
     let http = ConnBuilder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (sock, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = sock.set_nodelay(true);
+    crate::server::accept_until(&listener, shutdown, |sock, peer| {
         let acceptor = acceptor.clone();
         let app = app.clone();
         let http = http.clone();
@@ -200,11 +187,10 @@ pub async fn serve_tls(
                 tracing::debug!("TLS connection: {e}");
             }
         });
-    }
-    tokio::select! {
-        () = graceful.shutdown() => {},
-        () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("gave up waiting for TLS connections after 30 s"),
-    }
+    })
+    .await;
+    drop(listener);
+    crate::server::drain(graceful).await;
     Ok(())
 }
 
@@ -222,11 +208,6 @@ pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>) -> Result<quinn::Endpo
     transport.send_window(32 << 20);
     transport.stream_receive_window(quinn::VarInt::from_u32(16 << 20));
     transport.receive_window(quinn::VarInt::from_u32(64 << 20));
-    // Probe past the usual 1452-byte ceiling: where the path allows bigger datagrams (loopback,
-    // jumbo-frame networks) each packet costs the same work for more bytes.
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(8952);
-    transport.mtu_discovery_config(Some(mtu));
     cfg.transport_config(Arc::new(transport));
     quinn::Endpoint::server(cfg, addr).with_context(|| format!("binding UDP {addr} for HTTP/3"))
 }

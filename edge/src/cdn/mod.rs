@@ -104,16 +104,24 @@ fn body_stream(s: rustshare_store::ByteStream) -> Body {
 }
 
 fn page(status: ::http::StatusCode, title: &str) -> Resp {
-    let html = format!("<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n");
-    let mut r = ::http::Response::new(body_full(html));
+    let mut r = html(
+        format!("<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n"),
+        "no-store",
+    );
     *r.status_mut() = status;
+    r
+}
+
+/// An HTML response the face writes itself.
+fn html(body: String, cache_control: &'static str) -> Resp {
+    let mut r = ::http::Response::new(body_full(body));
     let h = r.headers_mut();
     h.insert(
         ::http::header::CONTENT_TYPE,
         ::http::HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert("x-content-type-options", ::http::HeaderValue::from_static("nosniff"));
-    h.insert(::http::header::CACHE_CONTROL, ::http::HeaderValue::from_static("no-store"));
+    h.insert(::http::header::CACHE_CONTROL, ::http::HeaderValue::from_static(cache_control));
     r
 }
 
@@ -406,21 +414,10 @@ impl Cdn {
             after = page.next_marker;
         }
         let title = http::html_escape(&format!("/{}/{dir}", site.rules.public_name));
-        let html = format!(
+        let page_html = format!(
             "<!doctype html><meta charset=utf-8><title>Index of {title}</title><h1>Index of {title}</h1>\n<table><tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n{rows}</table>\n"
         );
-        let mut r = ::http::Response::new(body_full(html));
-        let h = r.headers_mut();
-        h.insert(
-            ::http::header::CONTENT_TYPE,
-            ::http::HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        h.insert("x-content-type-options", ::http::HeaderValue::from_static("nosniff"));
-        h.insert(
-            ::http::header::CACHE_CONTROL,
-            ::http::HeaderValue::from_static("public, max-age=60"),
-        );
-        r
+        html(page_html, "public, max-age=60")
     }
 
     #[allow(clippy::too_many_lines)] // one RFC 9110 decision sequence; splitting it hides the order
