@@ -31,7 +31,7 @@ const MAGIC: &[u8; 4] = b"RSO1";
 const TRAILER_FIXED: u64 = 8;
 /// S3's smallest part size, for every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-const READ_CHUNK: usize = 1024 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Objects in a local directory.
 #[derive(Debug, Clone)]
