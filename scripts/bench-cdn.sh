@@ -6,9 +6,10 @@
 #  2. a 100 MiB object, 5 downloads each with curl: our edge (streamed from its store) | nginx static
 #  3. a 10 MiB object, 10 downloads on one connection with the same client (curl_cffi/libcurl):
 #     our edge over HTTP/3 | our edge over HTTP/2 | Caddy over HTTP/3 (tls internal)
-# Release build; nginx and our edge use both cores (nginx worker_processes auto). Caddy is
-# addressed as localhost: without SNI (an IP address) its HTTP/3 listener finds no certificate.
-# Prints a table.
+# Release build. Every server runs pinned to core 0 (our edge: one tokio worker; nginx: one
+# worker; Caddy: GOMAXPROCS 1) and every client to core 1, so the figures compare servers rather
+# than the scheduler; each measurement is the median of three. Caddy is addressed as localhost:
+# without SNI (an IP address) its HTTP/3 listener finds no certificate. Prints a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,7 @@ chmod -R a+rX "$work/www"
 
 # --- our edge ---
 E=$(port); ET=$(port)
-RUSTSHARE_LOG=warn target/release/rustshare serve --data-dir "$work/edge" --listen "127.0.0.1:$E" --tls-listen "127.0.0.1:$ET" >"$work/edge.out" 2>"$work/edge.err" & pids+=($!)
+RUSTSHARE_LOG=warn taskset -c 0 target/release/rustshare serve --data-dir "$work/edge" --listen "127.0.0.1:$E" --tls-listen "127.0.0.1:$ET" >"$work/edge.out" 2>"$work/edge.err" & pids+=($!)
 wait_port "$E"; wait_port "$ET"
 rs=(target/release/rustshare --server "http://127.0.0.1:$E" --token "$(cat "$work/edge/admin-token")" --json)
 "${rs[@]}" tenant create bench >/dev/null
@@ -56,7 +57,7 @@ site=${bucket#rs-}
 # --- nginx: origin, caching proxy, static ---
 NO=$(port); NC=$(port); NS=$(port)
 cat >"$work/nginx.conf" <<NGINX
-worker_processes auto;
+worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/nginx.err warn;
 user root;
@@ -69,7 +70,7 @@ http {
   server { listen 127.0.0.1:$NS; root $work/www; }
 }
 NGINX
-nginx -c "$work/nginx.conf" -p "$work"
+taskset -c 0 nginx -c "$work/nginx.conf" -p "$work"
 wait_port "$NC"; wait_port "$NS"
 
 # --- caddy (HTTP/3 reference) ---
@@ -87,17 +88,20 @@ https://localhost:$CT {
   file_server
 }
 CADDY
-HOME="$work" XDG_DATA_HOME="$work" XDG_CONFIG_HOME="$work" caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 & pids+=($!)
+HOME="$work" XDG_DATA_HOME="$work" XDG_CONFIG_HOME="$work" GOMAXPROCS=1 taskset -c 0 caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 & pids+=($!)
 wait_port "$CT"
 
 # Warm every cache once.
 curl -s -o /dev/null -H "Host: cdn.localhost" "http://127.0.0.1:$E/$site/obj4k"
 curl -s -o /dev/null "http://127.0.0.1:$NC/obj4k"; curl -s -o /dev/null "http://127.0.0.1:$NC/obj4k"
 
-run_wrk() { # label url [host]
-  local out; out=$(wrk -t1 -c50 -d10s --latency ${3:+-H "Host: $3"} "$2")
-  local rps p99; rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  echo "$1 $rps $p99"
+run_wrk() { # label url [host]: median req/s of three 10 s runs, with that run's p99
+  local runs=()
+  for _ in 1 2 3; do
+    local out; out=$(taskset -c 1 wrk -t1 -c50 -d10s --latency ${3:+-H "Host: $3"} "$2")
+    runs+=("$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")")
+  done
+  echo "$1 $(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)"
 }
 echo "wrk runs (10 s each)..." >&2
 w_edge=$(run_wrk edge "http://127.0.0.1:$E/$site/obj4k" cdn.localhost)
@@ -105,14 +109,14 @@ w_ncache=$(run_wrk nginx-proxy-cache "http://127.0.0.1:$NC/obj4k")
 w_nstatic=$(run_wrk nginx-static "http://127.0.0.1:$NS/obj4k")
 
 dl() { # url [host]: median of 5 curl downloads, MiB/s
-  for _ in 1 2 3 4 5; do curl -s -o /dev/null ${2:+-H "Host: $2"} -w '%{speed_download}\n' "$1"; done | sort -n | sed -n 3p | awk '{printf "%.1f", $1/1048576}'
+  for _ in 1 2 3 4 5; do taskset -c 1 curl -s -o /dev/null ${2:+-H "Host: $2"} -w '%{speed_download}\n' "$1"; done | sort -n | sed -n 3p | awk '{printf "%.1f", $1/1048576}'
 }
 echo "100 MiB downloads..." >&2
 big_edge=$(dl "http://127.0.0.1:$E/$site/obj100m" cdn.localhost)
 big_nginx=$(dl "http://127.0.0.1:$NS/obj100m")
 
 echo "10 MiB over HTTP/3 and HTTP/2..." >&2
-read -r h3_edge h2_edge h3_caddy < <(python3 - "$ET" "$site" "$CT" <<'PY'
+read -r h3_edge h2_edge h3_caddy < <(taskset -c 1 python3 - "$ET" "$site" "$CT" <<'PY'
 import sys, time
 from curl_cffi import requests as cr
 from curl_cffi.const import CurlHttpVersion
@@ -127,9 +131,11 @@ def rate(url, ver, host=None):
         assert r.status_code == 200 and len(r.content) == 10 << 20, (url, r.status_code)
         n += len(r.content)
     return n / (time.time() - t) / 2**20
-e3 = rate(f"https://cdn.localhost:{et}/{site}/obj10m".replace("cdn.localhost", "127.0.0.1"), CurlHttpVersion.V3ONLY, f"cdn.localhost:{et}")
-e2 = rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V2TLS, f"cdn.localhost:{et}")
-c3 = rate(f"https://localhost:{ct}/obj10m", CurlHttpVersion.V3ONLY)
+def median(f):
+    return sorted(f() for _ in range(3))[1]
+e3 = median(lambda: rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V3ONLY, f"cdn.localhost:{et}"))
+e2 = median(lambda: rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V2TLS, f"cdn.localhost:{et}"))
+c3 = median(lambda: rate(f"https://localhost:{ct}/obj10m", CurlHttpVersion.V3ONLY))
 print(f"{e3:.1f} {e2:.1f} {c3:.1f}")
 PY
 )
@@ -143,7 +149,7 @@ def lat_ms(s):
     return float(s)
 rows = [a.split() for a in sys.argv[1:4]]
 edge_rps, edge_p99 = float(rows[0][1]), lat_ms(rows[0][2])
-print("| cached 4 KiB, wrk -t1 -c50 -d10s | req/s | p99 | edge vs this |")
+print("| cached 4 KiB, wrk -t1 -c50 -d10s (median of 3) | req/s | p99 | edge vs this |")
 print("|---|---:|---:|---:|")
 for name, rps, p99 in rows:
     print(f"| {name} | {float(rps):,.0f} | {p99} | {edge_rps / float(rps):.2f}x req/s, p99 {edge_p99 / lat_ms(p99):.2f}x |")
@@ -155,7 +161,7 @@ print(f"| edge | {be:.1f} ({be / bn:.2f}x nginx) |")
 print(f"| nginx static | {bn:.1f} |")
 h3, h2, c3 = map(float, sys.argv[6:9])
 print()
-print("| 10 MiB x10, curl_cffi (libcurl) | MiB/s |")
+print("| 10 MiB x10, curl_cffi (libcurl), median of 3 | MiB/s |")
 print("|---|---:|")
 print(f"| edge HTTP/3 | {h3:.1f} ({h3 / h2:.2f}x our HTTP/2, {h3 / c3:.2f}x Caddy HTTP/3) |")
 print(f"| edge HTTP/2 | {h2:.1f} |")
