@@ -306,6 +306,41 @@ fn trailer_algorithms(headers: &http::HeaderMap, alg: Option<&ChecksumAlgorithm>
     out
 }
 
+/// Sets the five `checksum_*` fields of an output struct from a [`Checksum`].
+macro_rules! with_checksums {
+    ($t:ident { $($body:tt)* }, $c:expr) => {{
+        let c: Checksum = $c;
+        $t {
+            checksum_crc32: c.checksum_crc32,
+            checksum_crc32c: c.checksum_crc32c,
+            checksum_sha1: c.checksum_sha1,
+            checksum_sha256: c.checksum_sha256,
+            checksum_crc64nvme: c.checksum_crc64nvme,
+            $($body)*
+        }
+    }};
+}
+
+/// What a verifying stream computed, once it has ended.
+fn take_computed(c: &verify::Computed) -> Checksum {
+    c.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .unwrap_or_default()
+}
+
+/// Stored checksums (by algorithm name) as a [`Checksum`].
+fn checksum_from_map(m: &std::collections::BTreeMap<String, String>) -> Checksum {
+    Checksum {
+        checksum_crc32: m.get("crc32").cloned(),
+        checksum_crc32c: m.get("crc32c").cloned(),
+        checksum_sha1: m.get("sha1").cloned(),
+        checksum_sha256: m.get("sha256").cloned(),
+        checksum_crc64nvme: m.get("crc64nvme").cloned(),
+        ..Default::default()
+    }
+}
+
 fn checksums_to_map(c: &Checksum) -> std::collections::BTreeMap<String, String> {
     let mut m = std::collections::BTreeMap::new();
     for (k, v) in [
@@ -662,25 +697,22 @@ impl S3 for S3Face {
                     }
                     None => (m.size, None),
                 };
-                let c = &m.attrs.checksums;
-                let out = HeadObjectOutput {
-                    content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
-                    content_range,
-                    e_tag: Some(etag(&m.etag)),
-                    last_modified: Some(ts(m.last_modified)),
-                    content_type: m.attrs.content_type.clone().or_else(|| Some("binary/octet-stream".into())),
-                    cache_control: m.attrs.cache_control.clone(),
-                    content_disposition: m.attrs.content_disposition.clone(),
-                    content_encoding: m.attrs.content_encoding.clone(),
-                    metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
-                    accept_ranges: Some("bytes".into()),
-                    checksum_crc32: c.get("crc32").cloned(),
-                    checksum_crc32c: c.get("crc32c").cloned(),
-                    checksum_sha1: c.get("sha1").cloned(),
-                    checksum_sha256: c.get("sha256").cloned(),
-                    checksum_crc64nvme: c.get("crc64nvme").cloned(),
-                    ..Default::default()
-                };
+                let out = with_checksums!(
+                    HeadObjectOutput {
+                        content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+                        content_range,
+                        e_tag: Some(etag(&m.etag)),
+                        last_modified: Some(ts(m.last_modified)),
+                        content_type: m.attrs.content_type.clone().or_else(|| Some("binary/octet-stream".into())),
+                        cache_control: m.attrs.cache_control.clone(),
+                        content_disposition: m.attrs.content_disposition.clone(),
+                        content_encoding: m.attrs.content_encoding.clone(),
+                        metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
+                        accept_ranges: Some("bytes".into()),
+                        ..Default::default()
+                    },
+                    checksum_from_map(&m.attrs.checksums)
+                );
                 Ok((out, 0))
             })
             .await?;
@@ -711,37 +743,35 @@ impl S3 for S3Face {
                 };
                 // Checksums describe the whole object; S3 omits them for ranges.
                 let c = if g.range.is_none() {
-                    m.attrs.checksums.clone()
+                    checksum_from_map(&m.attrs.checksums)
                 } else {
-                    Default::default()
+                    Checksum::default()
                 };
                 self.metrics.bytes_out(&cred.space.id, len);
-                let out = GetObjectOutput {
-                    body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(g.body))),
-                    content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
-                    content_range,
-                    e_tag: Some(etag(&m.etag)),
-                    last_modified: Some(ts(m.last_modified)),
-                    content_type: i
-                        .response_content_type
-                        .clone()
-                        .or_else(|| m.attrs.content_type.clone())
-                        .or_else(|| Some("binary/octet-stream".into())),
-                    cache_control: i.response_cache_control.clone().or_else(|| m.attrs.cache_control.clone()),
-                    content_disposition: i
-                        .response_content_disposition
-                        .clone()
-                        .or_else(|| m.attrs.content_disposition.clone()),
-                    content_encoding: i.response_content_encoding.clone().or_else(|| m.attrs.content_encoding.clone()),
-                    metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
-                    accept_ranges: Some("bytes".into()),
-                    checksum_crc32: c.get("crc32").cloned(),
-                    checksum_crc32c: c.get("crc32c").cloned(),
-                    checksum_sha1: c.get("sha1").cloned(),
-                    checksum_sha256: c.get("sha256").cloned(),
-                    checksum_crc64nvme: c.get("crc64nvme").cloned(),
-                    ..Default::default()
-                };
+                let out = with_checksums!(
+                    GetObjectOutput {
+                        body: Some(StreamingBlob::wrap(sync_wrapper::SyncStream::new(g.body))),
+                        content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+                        content_range,
+                        e_tag: Some(etag(&m.etag)),
+                        last_modified: Some(ts(m.last_modified)),
+                        content_type: i
+                            .response_content_type
+                            .clone()
+                            .or_else(|| m.attrs.content_type.clone())
+                            .or_else(|| Some("binary/octet-stream".into())),
+                        cache_control: i.response_cache_control.clone().or_else(|| m.attrs.cache_control.clone()),
+                        content_disposition: i
+                            .response_content_disposition
+                            .clone()
+                            .or_else(|| m.attrs.content_disposition.clone()),
+                        content_encoding: i.response_content_encoding.clone().or_else(|| m.attrs.content_encoding.clone()),
+                        metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
+                        accept_ranges: Some("bytes".into()),
+                        ..Default::default()
+                    },
+                    c
+                );
                 Ok((out, len))
             })
             .await?;
@@ -798,20 +828,13 @@ impl S3 for S3Face {
                 self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
                 self.changed(&cred.space.id, &key).await;
                 self.metrics.bytes_in(&cred.space.id, m.size);
-                let c = computed
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-                    .unwrap_or_default();
-                let out = PutObjectOutput {
-                    e_tag: Some(etag(&m.etag)),
-                    checksum_crc32: c.checksum_crc32,
-                    checksum_crc32c: c.checksum_crc32c,
-                    checksum_sha1: c.checksum_sha1,
-                    checksum_sha256: c.checksum_sha256,
-                    checksum_crc64nvme: c.checksum_crc64nvme,
-                    ..Default::default()
-                };
+                let out = with_checksums!(
+                    PutObjectOutput {
+                        e_tag: Some(etag(&m.etag)),
+                        ..Default::default()
+                    },
+                    take_computed(&computed)
+                );
                 Ok((out, m.size))
             })
             .await?;
@@ -968,20 +991,13 @@ impl S3 for S3Face {
                 )?;
                 let (stream, computed) = verifying(body, exp);
                 let info = self.put_part_body(&cred, &full, &i.upload_id, part, stream, len).await?;
-                let c = computed
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-                    .unwrap_or_default();
-                let out = UploadPartOutput {
-                    e_tag: Some(etag(&info.etag)),
-                    checksum_crc32: c.checksum_crc32,
-                    checksum_crc32c: c.checksum_crc32c,
-                    checksum_sha1: c.checksum_sha1,
-                    checksum_sha256: c.checksum_sha256,
-                    checksum_crc64nvme: c.checksum_crc64nvme,
-                    ..Default::default()
-                };
+                let out = with_checksums!(
+                    UploadPartOutput {
+                        e_tag: Some(etag(&info.etag)),
+                        ..Default::default()
+                    },
+                    take_computed(&computed)
+                );
                 Ok((out, info.size))
             })
             .await?;
