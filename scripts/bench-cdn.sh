@@ -38,6 +38,7 @@ chmod -R a+rX "$work/www"
 # --- our edge ---
 E=$(port); ET=$(port)
 RUSTSHARE_LOG=warn taskset -c 0 target/release/rustshare serve --data-dir "$work/edge" --listen "127.0.0.1:$E" --tls-listen "127.0.0.1:$ET" >"$work/edge.out" 2>"$work/edge.err" & pids+=($!)
+edge_pid=$!
 wait_port "$E"; wait_port "$ET"
 rs=(target/release/rustshare --server "http://127.0.0.1:$E" --token "$(cat "$work/edge/admin-token")" --json)
 "${rs[@]}" tenant create bench >/dev/null
@@ -89,6 +90,7 @@ https://localhost:$CT {
 }
 CADDY
 HOME="$work" XDG_DATA_HOME="$work" XDG_CONFIG_HOME="$work" GOMAXPROCS=1 taskset -c 0 caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 & pids+=($!)
+caddy_pid=$!
 wait_port "$CT"
 
 # Warm every cache once.
@@ -116,31 +118,36 @@ big_edge=$(dl "http://127.0.0.1:$E/$site/obj100m" cdn.localhost)
 big_nginx=$(dl "http://127.0.0.1:$NS/obj100m")
 
 echo "10 MiB over HTTP/3 and HTTP/2..." >&2
-read -r h3_edge h2_edge h3_caddy < <(taskset -c 1 python3 - "$ET" "$site" "$CT" <<'PY'
-import sys, time
+read -r h3_edge h2_edge h3_caddy h3_edge_cpu h2_edge_cpu h3_caddy_cpu < <(taskset -c 1 python3 - "$ET" "$site" "$CT" "$edge_pid" "$caddy_pid" <<'PY'
+import os, sys, time
 from curl_cffi import requests as cr
 from curl_cffi.const import CurlHttpVersion
-et, site, ct = sys.argv[1], sys.argv[2], sys.argv[3]
-def rate(url, ver, host=None):
+et, site, ct, edge_pid, caddy_pid = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+def cpu(pid):
+    # utime + stime of the server process, in seconds.
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+def rate(url, ver, pid, host=None):
     s = cr.Session(verify=False, http_version=ver)
     h = {"Host": host} if host else {}
     s.get(url, headers=h)  # connect and warm
-    t = time.time(); n = 0
+    t = time.time(); n = 0; c0 = cpu(pid)
     for _ in range(10):
         r = s.get(url, headers=h)
         assert r.status_code == 200 and len(r.content) == 10 << 20, (url, r.status_code)
         n += len(r.content)
-    return n / (time.time() - t) / 2**20
+    # Throughput, and the server's CPU seconds per GiB sent.
+    return n / (time.time() - t) / 2**20, (cpu(pid) - c0) / (n / 2**30)
 def median(f):
-    return sorted(f() for _ in range(3))[1]
-e3 = median(lambda: rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V3ONLY, f"cdn.localhost:{et}"))
-e2 = median(lambda: rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V2TLS, f"cdn.localhost:{et}"))
-c3 = median(lambda: rate(f"https://localhost:{ct}/obj10m", CurlHttpVersion.V3ONLY))
-print(f"{e3:.1f} {e2:.1f} {c3:.1f}")
+    return sorted((f() for _ in range(3)), key=lambda r: r[0])[1]
+e3 = median(lambda: rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V3ONLY, edge_pid, f"cdn.localhost:{et}"))
+e2 = median(lambda: rate(f"https://127.0.0.1:{et}/{site}/obj10m", CurlHttpVersion.V2TLS, edge_pid, f"cdn.localhost:{et}"))
+c3 = median(lambda: rate(f"https://localhost:{ct}/obj10m", CurlHttpVersion.V3ONLY, caddy_pid))
+print(f"{e3[0]:.1f} {e2[0]:.1f} {c3[0]:.1f} {e3[1]:.2f} {e2[1]:.2f} {c3[1]:.2f}")
 PY
 )
 
-python3 - "$w_edge" "$w_ncache" "$w_nstatic" "$big_edge" "$big_nginx" "$h3_edge" "$h2_edge" "$h3_caddy" <<'PY'
+python3 - "$w_edge" "$w_ncache" "$w_nstatic" "$big_edge" "$big_nginx" "$h3_edge" "$h2_edge" "$h3_caddy" "$h3_edge_cpu" "$h2_edge_cpu" "$h3_caddy_cpu" <<'PY'
 import sys
 def lat_ms(s):
     for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
@@ -159,11 +166,11 @@ print("| 100 MiB download (median of 5) | MiB/s |")
 print("|---|---:|")
 print(f"| edge | {be:.1f} ({be / bn:.2f}x nginx) |")
 print(f"| nginx static | {bn:.1f} |")
-h3, h2, c3 = map(float, sys.argv[6:9])
+h3, h2, c3, h3c, h2c, c3c = map(float, sys.argv[6:12])
 print()
-print("| 10 MiB x10, curl_cffi (libcurl), median of 3 | MiB/s |")
-print("|---|---:|")
-print(f"| edge HTTP/3 | {h3:.1f} ({h3 / h2:.2f}x our HTTP/2, {h3 / c3:.2f}x Caddy HTTP/3) |")
-print(f"| edge HTTP/2 | {h2:.1f} |")
-print(f"| Caddy HTTP/3 | {c3:.1f} |")
+print("| 10 MiB x10, curl_cffi (libcurl), median of 3 | MiB/s | server CPU s per GiB sent |")
+print("|---|---:|---:|")
+print(f"| edge HTTP/3 | {h3:.1f} ({h3 / h2:.2f}x our HTTP/2, {h3 / c3:.2f}x Caddy HTTP/3) | {h3c:.2f} |")
+print(f"| edge HTTP/2 | {h2:.1f} | {h2c:.2f} |")
+print(f"| Caddy HTTP/3 | {c3:.1f} | {c3c:.2f} |")
 PY
