@@ -61,7 +61,7 @@ string_enum!(
 
 string_enum!(
     /// The user-facing permission modes of an S3 identity. Each is a fixed set of S3 actions,
-    /// see [`crate::policy::actions`].
+    /// see [`crate::policy::grants`].
     PermissionMode {
         /// Get, head and list.
         ReadOnly = "read-only",
@@ -182,7 +182,7 @@ pub struct Usage {
     pub multipart_bytes: u64,
 }
 
-/// An audit event: security-relevant admin actions and object operations.
+/// A stored audit event: the [`NewAuditEvent`] as written, with its sequence number and time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// Sequence number.
@@ -190,6 +190,14 @@ pub struct AuditEvent {
     /// Time.
     #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: NewAuditEvent,
+}
+
+/// An audit event: security-relevant admin actions and object operations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAuditEvent {
     /// Tenant the event belongs to; `None` for operator-level events.
     pub tenant_id: Option<String>,
     /// Space concerned.
@@ -208,40 +216,11 @@ pub struct AuditEvent {
     pub source_ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
-    /// HTTP status or `ok`.
+    /// HTTP status, S3 error code or `ok`.
     pub status: String,
     /// Bytes transferred.
     pub bytes: u64,
     /// Extra detail, never a secret.
-    pub detail: Option<String>,
-}
-
-/// An audit event before it is stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewAuditEvent {
-    /// See [`AuditEvent::tenant_id`].
-    pub tenant_id: Option<String>,
-    /// See [`AuditEvent::object_space_id`].
-    pub object_space_id: Option<String>,
-    /// See [`AuditEvent::identity_id`].
-    pub identity_id: Option<String>,
-    /// See [`AuditEvent::actor`].
-    pub actor: String,
-    /// See [`AuditEvent::kind`].
-    pub kind: &'static str,
-    /// See [`AuditEvent::operation`].
-    pub operation: String,
-    /// See [`AuditEvent::object_key`].
-    pub object_key: Option<String>,
-    /// See [`AuditEvent::source_ip`].
-    pub source_ip: Option<String>,
-    /// See [`AuditEvent::user_agent`].
-    pub user_agent: Option<String>,
-    /// See [`AuditEvent::status`].
-    pub status: String,
-    /// See [`AuditEvent::bytes`].
-    pub bytes: u64,
-    /// See [`AuditEvent::detail`].
     pub detail: Option<String>,
 }
 

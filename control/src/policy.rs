@@ -40,40 +40,25 @@ impl Action {
     }
 }
 
-const READ: &[Action] = &[Action::GetObject, Action::ListBucket];
-const WRITE: &[Action] = &[
-    Action::PutObject,
-    Action::AbortMultipartUpload,
-    Action::ListMultipartUploadParts,
-    Action::ListBucketMultipartUploads,
-];
-const READ_WRITE: &[Action] = &[
-    Action::GetObject,
-    Action::ListBucket,
-    Action::PutObject,
-    Action::AbortMultipartUpload,
-    Action::ListMultipartUploadParts,
-    Action::ListBucketMultipartUploads,
-];
-const READ_WRITE_DELETE: &[Action] = &[
-    Action::GetObject,
-    Action::ListBucket,
-    Action::PutObject,
-    Action::AbortMultipartUpload,
-    Action::ListMultipartUploadParts,
-    Action::ListBucketMultipartUploads,
-    Action::DeleteObject,
-];
-
-/// The S3 actions a mode grants. DeleteObject only in read-write-delete, publisher and
-/// registry-backend.
+/// Whether a mode grants an action: read-only reads and lists; write-only writes (single and
+/// multipart); read-write both; read-write-delete, publisher and registry-backend add DeleteObject.
 #[must_use]
-pub fn actions(mode: PermissionMode) -> &'static [Action] {
+pub fn grants(mode: PermissionMode, action: Action) -> bool {
+    use Action::{
+        AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, PutObject,
+    };
+    let read = matches!(action, GetObject | ListBucket);
+    let write = matches!(
+        action,
+        PutObject | AbortMultipartUpload | ListMultipartUploadParts | ListBucketMultipartUploads
+    );
     match mode {
-        PermissionMode::ReadOnly => READ,
-        PermissionMode::WriteOnly => WRITE,
-        PermissionMode::ReadWrite => READ_WRITE,
-        PermissionMode::ReadWriteDelete | PermissionMode::Publisher | PermissionMode::RegistryBackend => READ_WRITE_DELETE,
+        PermissionMode::ReadOnly => read,
+        PermissionMode::WriteOnly => write,
+        PermissionMode::ReadWrite => read || write,
+        PermissionMode::ReadWriteDelete | PermissionMode::Publisher | PermissionMode::RegistryBackend => {
+            read || write || action == DeleteObject
+        }
     }
 }
 
@@ -146,7 +131,7 @@ pub fn decide(id: &Identity, space: &Space, bucket: &str, action: Option<Action>
         return Deny(DenyReason::WrongBucket);
     }
     if let Some(a) = action
-        && !actions(id.mode).contains(&a)
+        && !grants(id.mode, a)
     {
         return Deny(DenyReason::ActionNotGranted);
     }

@@ -927,7 +927,7 @@ impl Control {
             object_space_id: space.map(str::to_owned),
             identity_id: identity.map(str::to_owned),
             actor: p.name.clone(),
-            kind: "security",
+            kind: "security".into(),
             operation: op.to_owned(),
             status: "ok".into(),
             detail,
@@ -1059,7 +1059,7 @@ mod tests {
             c.audit_events(&pa, AuditFilter::default())
                 .expect("audit")
                 .iter()
-                .all(|e| e.tenant_id.as_deref() == Some(a.tenant_id.as_str()))
+                .all(|e| e.event.tenant_id.as_deref() == Some(a.tenant_id.as_str()))
         );
         assert!(matches!(c.authenticate("rsat_wrong"), Err(Error::Unauthorized)));
     }
@@ -1107,7 +1107,7 @@ mod tests {
         );
         assert!(c.rotate_identity(&op, &k.identity.id).is_err());
         let ev = c.audit_events(&op, AuditFilter::default()).expect("audit");
-        let ops: Vec<_> = ev.iter().map(|e| e.operation.as_str()).collect();
+        let ops: Vec<_> = ev.iter().map(|e| e.event.operation.as_str()).collect();
         for want in ["key.created", "key.rotated", "key.revoked", "space.created"] {
             assert!(ops.contains(&want), "{ops:?}");
         }

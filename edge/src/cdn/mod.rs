@@ -185,7 +185,7 @@ impl Cdn {
     /// number of concurrent misses), or stale when the store fails.
     async fn entry(&self, site: &PublicSite, key: &str) -> Result<(Arc<Entry>, CacheResult), rustshare_store::Error> {
         let ck = key_of(&site.space.id, key);
-        let full = format!("{}{key}", site.space.base_prefix);
+        let full = || format!("{}{key}", site.space.base_prefix);
         let fresh_for = |e: &Entry| match e.meta {
             None => self.cfg.negative_ttl,
             Some(_) => Duration::from_secs(http::max_age(site.rules.cache_control_for(key)).unwrap_or(0)),
@@ -197,7 +197,7 @@ impl Cdn {
                 return Ok((e, CacheResult::Hit));
             }
             if let Some(m) = &e.meta {
-                match self.store.head(&full).await {
+                match self.store.head(&full()).await {
                     Ok(now) if now.etag == m.etag => {
                         let renewed = Arc::new(e.revalidated());
                         self.cache.moka().insert(ck, renewed.clone()).await;
@@ -218,7 +218,7 @@ impl Cdn {
         }
         let fetch = async {
             self.metrics.cdn_origin_fetch(&site.space.id);
-            match self.store.get(&full, None).await {
+            match self.store.get(&full(), None).await {
                 Ok(g) if g.meta.size <= self.cfg.max_object_bytes => {
                     let mut buf = Vec::with_capacity(usize::try_from(g.meta.size).unwrap_or(0));
                     let mut body = g.body;

@@ -108,24 +108,7 @@ impl S3Face {
 
     fn audit<T>(&self, req: &S3Request<T>, cred: &Credential, op: &str, key: Option<&str>, status: &str, bytes: u64) {
         let info = req.extensions.get::<RequestInfo>();
-        self.control.audit(NewAuditEvent {
-            tenant_id: Some(cred.identity.tenant_id.clone()),
-            object_space_id: Some(cred.space.id.clone()),
-            identity_id: Some(cred.identity.id.clone()),
-            actor: cred.identity.access_key_id.clone(),
-            kind: "object",
-            operation: op.to_owned(),
-            object_key: key.map(str::to_owned),
-            source_ip: info.and_then(|i| i.ip.map(|a| a.to_string())),
-            user_agent: req
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            status: status.to_owned(),
-            bytes,
-            detail: None,
-        });
+        self.control.audit(object_event(cred, info, &req.headers, op, key, status, bytes));
     }
 
     /// Runs `f` and writes one audit row with its outcome.
@@ -158,7 +141,7 @@ pub(crate) fn object_event(
         object_space_id: Some(cred.space.id.clone()),
         identity_id: Some(cred.identity.id.clone()),
         actor: cred.identity.access_key_id.clone(),
-        kind: "object",
+        kind: "object".into(),
         operation: op.to_owned(),
         object_key: key.map(str::to_owned),
         source_ip: info.and_then(|i| i.ip.map(|a| a.to_string())),
