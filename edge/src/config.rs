@@ -350,6 +350,33 @@ mod tests {
     }
 
     #[test]
+    fn cdn_and_tls_sections() {
+        let raw = Config::parse_toml(
+            "[cdn]\ncache_bytes = 1024\nmax_object_bytes = 10\nnegative_ttl_secs = 3\npurge_webhook = \"http://127.0.0.1:9/p\"\n[tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"c.pem\"\nkey = \"k.pem\"\nproduction = true\n",
+        )
+        .expect("toml");
+        let c = Config::resolve(raw, &none, &Overrides::default()).expect("resolve");
+        assert_eq!(
+            (c.cdn.cache_bytes, c.cdn.max_object_bytes, c.cdn.negative_ttl.as_secs()),
+            (1024, 10, 3)
+        );
+        assert!(c.production && c.tls_listen.is_some_and(|a| a.port() == 8443));
+        assert!(c.tls_files.is_some_and(|f| f.cert.ends_with("c.pem") && f.key.ends_with("k.pem")));
+        let bad =
+            |t: &str| Config::resolve(Config::parse_toml(t).expect("toml"), &none, &Overrides::default()).expect_err("must be rejected");
+        assert!(bad("[tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"c.pem\"\n").contains("go together"));
+        assert!(bad("[tls]\nproduction = true\n").contains("HTTPS only"));
+        assert!(bad("[cdn]\npurge_webhook = \"ftp://x\"\n").contains("purge_webhook"));
+        assert!(bad("[tls]\nlisten = \"nope\"\n").contains("host:port"));
+        let env = |k: &str| (k == "RUSTSHARE_CDN_CACHE_BYTES").then(|| "lots".to_owned());
+        assert!(
+            Config::resolve(RawConfig::default(), &env, &Overrides::default())
+                .expect_err("must be rejected")
+                .contains("whole number")
+        );
+    }
+
+    #[test]
     fn bad_settings_say_what_to_fix() {
         assert!(
             Config::parse_toml("listne = \"x\"")

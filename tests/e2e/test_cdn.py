@@ -329,3 +329,21 @@ def test_etag_stable_across_restart_and_usage_cli(tmp_path):
         assert "CDN:        1 requests" in out, out
     finally:
         s.stop()
+
+
+def test_copy_and_multipart_completion_invalidate(cdn):
+    s = cdn
+    sp, c, name = site(s, cache_control="public, max-age=600")
+    c.put_object(Bucket=sp["bucket"], Key="src.txt", Body=b"source")
+    c.put_object(Bucket=sp["bucket"], Key="dst.txt", Body=b"old")
+    assert get(s, name, "dst.txt").content == b"old"
+    assert get(s, name, "dst.txt").headers["X-Cache"] == "HIT"
+    c.copy_object(Bucket=sp["bucket"], Key="dst.txt", CopySource={"Bucket": sp["bucket"], "Key": "src.txt"})
+    assert get(s, name, "dst.txt").content == b"source", "CopyObject must invalidate the target"
+    c.put_object(Bucket=sp["bucket"], Key="mp.bin", Body=b"before")
+    assert get(s, name, "mp.bin").content == b"before"
+    up = c.create_multipart_upload(Bucket=sp["bucket"], Key="mp.bin")["UploadId"]
+    e = c.upload_part(Bucket=sp["bucket"], Key="mp.bin", UploadId=up, PartNumber=1, Body=b"after")["ETag"]
+    assert get(s, name, "mp.bin").content == b"before", "an upload in progress changes nothing"
+    c.complete_multipart_upload(Bucket=sp["bucket"], Key="mp.bin", UploadId=up, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    assert get(s, name, "mp.bin").content == b"after", "CompleteMultipartUpload must invalidate"
