@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
-use crate::model::{AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PublicationRules, Space, Tenant, Usage};
+use crate::model::{
+    AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PublicationRules, Repository, RepositoryConfig, Space, Tenant, Usage,
+};
 use crate::{Error, Result};
 
 /// A multipart upload the edge started.
@@ -79,6 +81,11 @@ pub trait Repo: Send + Sync + 'static {
     fn set_publication(&self, space_id: &str, rules: &PublicationRules, at: OffsetDateTime) -> Result<()>;
     fn publication(&self, space_id: &str) -> Result<Option<PublicationRules>>;
     fn publication_by_name(&self, public_name: &str) -> Result<Option<(String, PublicationRules)>>;
+    fn insert_repository(&self, r: &Repository, signing_sealed: &[u8]) -> Result<()>;
+    /// A repository and its sealed signing key.
+    fn repository(&self, name: &str) -> Result<Option<(Repository, Vec<u8>)>>;
+    fn list_repositories(&self, tenant_id: Option<&str>) -> Result<Vec<Repository>>;
+    fn set_repository_config(&self, name: &str, config: &RepositoryConfig) -> Result<()>;
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -112,6 +119,11 @@ const MIGRATIONS: &[&str] = &[
     // 2: public web access (publication rules), one row per space.
     "CREATE TABLE publication_rules(space_id TEXT PRIMARY KEY REFERENCES spaces(id), public_name TEXT NOT NULL UNIQUE,
         enabled INTEGER NOT NULL, rules TEXT NOT NULL, updated_at INTEGER NOT NULL);",
+    // 3: package repositories. The config is JSON; the signing key is sealed like S3 secrets.
+    "CREATE TABLE repositories(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id), config TEXT NOT NULL, signing_sealed BLOB NOT NULL,
+        public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
+     CREATE INDEX repositories_tenant ON repositories(tenant_id);",
 ];
 
 /// The embedded SQLite implementation.
@@ -726,4 +738,63 @@ impl Repo for SqliteRepo {
         })
         .transpose()
     }
+
+    fn insert_repository(&self, r: &Repository, signing_sealed: &[u8]) -> Result<()> {
+        let config = serde_json::to_string(&r.config).map_err(|e| Error::Invalid(format!("repository config: {e}")))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO repositories(name, tenant_id, space_id, config, signing_sealed, public_key, fingerprint, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![r.name, r.tenant_id, r.space_id, config, signing_sealed, r.public_key, r.fingerprint, r.created_by, ts(r.created_at)],
+            )
+            .map_err(|e| map_unique(e, &format!("a repository named {:?}", r.name)))?;
+            Ok(())
+        })
+    }
+
+    fn repository(&self, name: &str) -> Result<Option<(Repository, Vec<u8>)>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {REPO_COLS}, signing_sealed FROM repositories WHERE name = ?1"),
+                [name],
+                |r| Ok((repo_row(r)?, r.get(8)?)),
+            )
+            .optional()?)
+        })
+    }
+
+    fn list_repositories(&self, tenant_id: Option<&str>) -> Result<Vec<Repository>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {REPO_COLS} FROM repositories WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY name"
+            ))?;
+            let rows = st.query_map([tenant_id], repo_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn set_repository_config(&self, name: &str, config: &RepositoryConfig) -> Result<()> {
+        let config = serde_json::to_string(config).map_err(|e| Error::Invalid(format!("repository config: {e}")))?;
+        self.with(|c| {
+            c.execute("UPDATE repositories SET config = ?2 WHERE name = ?1", params![name, config])?;
+            Ok(())
+        })
+    }
+}
+
+const REPO_COLS: &str = "name, tenant_id, space_id, config, public_key, fingerprint, created_by, created_at";
+
+fn repo_row(r: &Row<'_>) -> rusqlite::Result<Repository> {
+    let config: String = r.get(3)?;
+    Ok(Repository {
+        name: r.get(0)?,
+        tenant_id: r.get(1)?,
+        space_id: r.get(2)?,
+        config: serde_json::from_str(&config)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?,
+        public_key: r.get(4)?,
+        fingerprint: r.get(5)?,
+        created_by: r.get(6)?,
+        created_at: req_ts(r.get(7)?),
+    })
 }

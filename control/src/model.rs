@@ -547,3 +547,139 @@ mod publication_tests {
         }
     }
 }
+
+/// One distribution of a package repository: apt's `Suite` and `Codename`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distribution {
+    /// `stable`, `testing`, ...; the `dists/<suite>` directory apt clients name.
+    pub suite: String,
+    /// `bookworm`, ...; defaults to the suite.
+    pub codename: String,
+}
+
+/// What a package repository publishes and how its Release files describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// Distributions, each with its own `dists/<suite>/` tree.
+    pub distributions: Vec<Distribution>,
+    /// Components (`main`, `contrib`, ...).
+    pub components: Vec<String>,
+    /// Binary architectures (`amd64`, `arm64`, ...); `Architecture: all` packages go to every one.
+    pub architectures: Vec<String>,
+    /// Release `Origin`. Changing it breaks `apt update` for existing users.
+    pub origin: String,
+    /// Release `Label`.
+    pub label: String,
+    /// Release `Description`.
+    #[serde(default)]
+    pub description: String,
+    /// Key prefix inside the space where CI uploads `.deb` files for the next publish.
+    pub incoming_prefix: String,
+    /// How many snapshots are kept for rollback and by-hash reads.
+    pub retain: u32,
+    /// Release `Valid-Until`, this many days after each publish; none when absent.
+    #[serde(default)]
+    pub valid_until_days: Option<u32>,
+}
+
+fn validate_token(what: &str, s: &str, allow_upper: bool) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.+_".contains(&b) || (allow_upper && b.is_ascii_uppercase()))
+        && s.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{what} must be 1-64 characters of letters, digits, '-', '.', '+' and '_', starting with a letter or digit (got {s:?})"
+        )))
+    }
+}
+
+impl RepositoryConfig {
+    /// Checks every field; the message says what to fix.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`].
+    pub fn validate(&self) -> Result<()> {
+        if self.distributions.is_empty() || self.components.is_empty() || self.architectures.is_empty() {
+            return Err(Error::Invalid(
+                "a repository needs at least one distribution, one component and one architecture".into(),
+            ));
+        }
+        for d in &self.distributions {
+            validate_token("a suite", &d.suite, true)?;
+            validate_token("a codename", &d.codename, true)?;
+        }
+        for c in &self.components {
+            validate_token("a component", c, false)?;
+        }
+        for a in &self.architectures {
+            validate_token("an architecture", a, false)?;
+            if a == "all" || a == "source" {
+                return Err(Error::Invalid(format!(
+                    "architecture {a:?} cannot be listed: `all` packages are published into every architecture"
+                )));
+            }
+        }
+        for (what, list) in [
+            ("suite", self.distributions.iter().map(|d| d.suite.as_str()).collect::<Vec<_>>()),
+            ("component", self.components.iter().map(String::as_str).collect()),
+            ("architecture", self.architectures.iter().map(String::as_str).collect()),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = list.iter().find(|x| !seen.insert(**x)) {
+                return Err(Error::Invalid(format!("{what} {dup:?} is listed twice")));
+            }
+        }
+        for (what, v) in [("origin", &self.origin), ("label", &self.label), ("description", &self.description)] {
+            if v.contains(['\n', '\r']) || v.len() > 200 {
+                return Err(Error::Invalid(format!("{what} must be one line of at most 200 characters")));
+            }
+        }
+        if self.origin.trim().is_empty() || self.label.trim().is_empty() {
+            return Err(Error::Invalid("origin and label must not be empty".into()));
+        }
+        validate_prefix(&self.incoming_prefix)?;
+        if self.incoming_prefix.is_empty() {
+            return Err(Error::Invalid(
+                "incoming_prefix must not be empty (for example \"incoming/\")".into(),
+            ));
+        }
+        if self.retain == 0 || self.retain > 1000 {
+            return Err(Error::Invalid("retain must be between 1 and 1000 snapshots".into()));
+        }
+        Ok(())
+    }
+
+    /// The distribution a suite or codename names.
+    #[must_use]
+    pub fn distribution(&self, name: &str) -> Option<&Distribution> {
+        self.distributions.iter().find(|d| d.suite == name || d.codename == name)
+    }
+}
+
+/// A package repository: a signed apt tree published out of a `packages` space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    /// Globally unique name: `packages.<domain>/<name>/`.
+    pub name: String,
+    /// Owning tenant id.
+    pub tenant_id: String,
+    /// The space CI uploads into.
+    pub space_id: String,
+    /// What is published.
+    pub config: RepositoryConfig,
+    /// The signing key's public part, ASCII-armored.
+    pub public_key: String,
+    /// The signing key's fingerprint (hex, upper case).
+    pub fingerprint: String,
+    /// Who created it.
+    pub created_by: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}

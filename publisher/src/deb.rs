@@ -1,0 +1,342 @@
+//! Reading and validating one `.deb`: the ar container, `debian-binary`, the control
+//! paragraph inside `control.tar.*`, and the digests the indices list. Pure: bytes in, facts out.
+
+use std::io::Read;
+use std::str::FromStr;
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+/// Why a file is not an acceptable `.deb`. Messages name the problem and what to fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DebError {
+    /// Not an ar archive at all.
+    #[error("not a Debian package: the file is not an ar archive")]
+    NotAr,
+    /// The archive is cut short or a member is unreadable.
+    #[error("damaged ar archive: {0}")]
+    Truncated(String),
+    /// `debian-binary` is missing, misplaced or not format 2.x.
+    #[error("debian-binary: {0}")]
+    Format(String),
+    /// A required member is absent.
+    #[error("missing archive member {0}")]
+    MissingMember(&'static str),
+    /// A member uses a compression we do not read.
+    #[error("member {0} uses an unsupported compression (use gz, xz or zst)")]
+    Compression(String),
+    /// `control.tar.*` has no `control` file or cannot be unpacked.
+    #[error("control archive: {0}")]
+    ControlArchive(String),
+    /// The control file is not one deb822 paragraph.
+    #[error("control file is not a valid deb822 paragraph: {0}")]
+    ControlSyntax(String),
+    /// A required control field is absent or empty.
+    #[error("control field {0} is missing")]
+    MissingField(&'static str),
+    /// A control field has an invalid value.
+    #[error("control field {field} is invalid ({value:?}): {reason}")]
+    InvalidField {
+        /// Field name.
+        field: &'static str,
+        /// The value found.
+        value: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// Digests and size of a file, as the indices list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    /// Length in bytes.
+    pub size: u64,
+    /// MD5, hex.
+    pub md5: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+impl Digests {
+    /// Digests of `data`.
+    #[must_use]
+    pub fn of(data: &[u8]) -> Self {
+        Self {
+            size: data.len() as u64,
+            md5: hex::encode(Md5::digest(data)),
+            sha256: hex::encode(Sha256::digest(data)),
+        }
+    }
+}
+
+/// What the publisher needs from a `.deb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deb {
+    /// `Package`.
+    pub package: String,
+    /// `Version`, as written.
+    pub version: String,
+    /// `Architecture`.
+    pub architecture: String,
+    /// Source package name (`Source` without its version), else the package name.
+    pub source: String,
+    /// The control paragraph as written, minus fields the index sets itself; ends in a newline.
+    pub control: String,
+    /// Digests of the whole file.
+    pub digests: Digests,
+}
+
+/// Fields the archive writes from the pool file, never copied from the package.
+const INDEX_FIELDS: &[&str] = &["Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512"];
+
+/// Largest control file read; real ones are a few KiB.
+const MAX_CONTROL: u64 = 4 << 20;
+
+/// Reads and validates a `.deb`.
+///
+/// # Errors
+/// [`DebError`] saying what is wrong with the file.
+pub fn inspect(data: &[u8]) -> Result<Deb, DebError> {
+    if !data.starts_with(b"!<arch>\n") {
+        return Err(DebError::NotAr);
+    }
+    let mut ar = ar::Archive::new(data);
+    let mut index = 0;
+    let mut control = None;
+    let mut has_data = false;
+    while let Some(entry) = ar.next_entry() {
+        let mut entry = entry.map_err(|e| DebError::Truncated(e.to_string()))?;
+        let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
+        let declared = entry.header().size();
+        let mut body = Vec::with_capacity(usize::try_from(declared.min(MAX_CONTROL)).unwrap_or(0));
+        if index == 0 || name.starts_with("control.tar") {
+            entry
+                .by_ref()
+                .take(MAX_CONTROL + 1)
+                .read_to_end(&mut body)
+                .map_err(|e| DebError::Truncated(format!("{name}: {e}")))?;
+        } else {
+            // Only the length matters; a short member means a cut-off upload.
+            let n = std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| DebError::Truncated(format!("{name}: {e}")))?;
+            if n != declared {
+                return Err(DebError::Truncated(format!("{name} is {n} of {declared} bytes")));
+            }
+        }
+        if index == 0 {
+            if name != "debian-binary" {
+                return Err(DebError::Format(format!("the first member is {name:?}, not debian-binary")));
+            }
+            let v = String::from_utf8_lossy(&body);
+            if !v.starts_with("2.") {
+                return Err(DebError::Format(format!("format {:?} is not 2.x", v.trim())));
+            }
+        } else if name.starts_with("control.tar") {
+            if body.len() as u64 != declared || body.len() as u64 > MAX_CONTROL {
+                return Err(DebError::Truncated(format!("{name} is cut short or too large")));
+            }
+            control = Some(read_control(&name, &body)?);
+        } else if name.starts_with("data.tar") {
+            decompressor(&name, &[][..])?;
+            has_data = true;
+        }
+        index += 1;
+    }
+    if index == 0 {
+        return Err(DebError::MissingMember("debian-binary"));
+    }
+    let text = control.ok_or(DebError::MissingMember("control.tar.{gz,xz,zst}"))?;
+    if !has_data {
+        return Err(DebError::MissingMember("data.tar.{gz,xz,zst}"));
+    }
+    let mut deb = parse_control(&text)?;
+    deb.digests = Digests::of(data);
+    Ok(deb)
+}
+
+fn decompressor<'a, R: Read + 'a>(name: &str, r: R) -> Result<Box<dyn Read + 'a>, DebError> {
+    let ext = name.rsplit_once(".tar").map_or("", |(_, e)| e);
+    Ok(match ext {
+        "" => Box::new(r),
+        ".gz" => Box::new(flate2::read::GzDecoder::new(r)),
+        ".xz" => Box::new(xz2::read::XzDecoder::new(r)),
+        ".zst" => Box::new(zstd::stream::read::Decoder::new(r).map_err(|e| DebError::ControlArchive(format!("{name}: {e}")))?),
+        _ => return Err(DebError::Compression(name.to_owned())),
+    })
+}
+
+fn read_control(name: &str, body: &[u8]) -> Result<String, DebError> {
+    let mut tar = tar::Archive::new(decompressor(name, body)?);
+    let entries = tar.entries().map_err(|e| DebError::ControlArchive(format!("{name}: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| DebError::ControlArchive(format!("{name}: {e}")))?;
+        let path = entry.path().map_err(|e| DebError::ControlArchive(e.to_string()))?.into_owned();
+        let p = path.to_string_lossy();
+        if p == "./control" || p == "control" {
+            let mut text = String::new();
+            entry
+                .take(MAX_CONTROL)
+                .read_to_string(&mut text)
+                .map_err(|e| DebError::ControlArchive(format!("control: {e}")))?;
+            return Ok(text);
+        }
+    }
+    Err(DebError::ControlArchive(format!("{name} holds no control file")))
+}
+
+fn valid_package_name(s: &str) -> bool {
+    s.len() >= 2
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// Parses and checks a control paragraph (also used on stored index entries).
+///
+/// # Errors
+/// [`DebError`] for syntax, a missing field or an invalid value.
+pub fn parse_control(text: &str) -> Result<Deb, DebError> {
+    let para = deb822_lossless::Paragraph::from_str(text).map_err(|e| DebError::ControlSyntax(e.to_string()))?;
+    let get = |f: &'static str| -> Result<String, DebError> {
+        para.get(f)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(DebError::MissingField(f))
+    };
+    let package = get("Package")?;
+    let version = get("Version")?;
+    let architecture = get("Architecture")?;
+    get("Maintainer")?;
+    get("Description")?;
+    if !valid_package_name(&package) {
+        return Err(DebError::InvalidField {
+            field: "Package",
+            value: package,
+            reason: "use at least two of a-z, 0-9, '+', '-', '.', starting with a letter or digit",
+        });
+    }
+    let parsed = debversion::Version::from_str(&version).ok();
+    let charset = version.bytes().all(|b| b.is_ascii_alphanumeric() || b".+~:-".contains(&b));
+    if !charset || version.ends_with('-') || !parsed.is_some_and(|v| v.upstream_version.starts_with(|c: char| c.is_ascii_digit())) {
+        return Err(DebError::InvalidField {
+            field: "Version",
+            value: version,
+            reason: "not a Debian version ([epoch:]upstream[-revision], upstream starting with a digit)",
+        });
+    }
+    if architecture.contains(char::is_whitespace)
+        || !architecture
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(DebError::InvalidField {
+            field: "Architecture",
+            value: architecture,
+            reason: "a binary package has exactly one architecture, such as amd64 or all",
+        });
+    }
+    let source = para
+        .get("Source")
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .filter(|s| valid_package_name(s))
+        .unwrap_or_else(|| package.clone());
+    let mut control = String::with_capacity(text.len() + 1);
+    for entry in para.entries() {
+        let Some(key) = entry.key() else { continue };
+        if INDEX_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&key)) {
+            continue;
+        }
+        // Clear-signing and some apt versions dislike trailing blanks; the field text is otherwise kept as written.
+        for line in entry.to_string().lines() {
+            let line = line.trim_end();
+            if !line.is_empty() {
+                control.push_str(line);
+                control.push('\n');
+            }
+        }
+    }
+    Ok(Deb {
+        package,
+        version,
+        architecture,
+        source,
+        control,
+        digests: Digests {
+            size: 0,
+            md5: String::new(),
+            sha256: String::new(),
+        },
+    })
+}
+
+/// The version without its epoch, as it appears in file names.
+#[must_use]
+pub fn version_in_filename(version: &str) -> &str {
+    version.split_once(':').map_or(version, |(_, v)| v)
+}
+
+/// Debian's pool path: `pool/<component>/<l or libX>/<source>/<package>_<version>_<arch>.deb`.
+#[must_use]
+pub fn pool_path(component: &str, deb: &Deb) -> String {
+    let s = &deb.source;
+    let initial = if s.starts_with("lib") && s.len() > 3 { &s[..4] } else { &s[..1] };
+    format!(
+        "pool/{component}/{initial}/{s}/{}_{}_{}.deb",
+        deb.package,
+        version_in_filename(&deb.version),
+        deb.architecture
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTROL: &str = "Package: hello\nVersion: 1:2.0-1\nArchitecture: amd64\nMaintainer: A <a@example.com>\nSource: hello-src (2.0-1)\nSHA256: bogus\nDescription: greets  \n Long text.\n .\n   verbatim  line\n";
+
+    #[test]
+    fn control_keeps_text_and_drops_index_fields() {
+        let d = parse_control(CONTROL).expect("valid");
+        assert_eq!(d.package, "hello");
+        assert_eq!(d.source, "hello-src");
+        assert!(!d.control.contains("SHA256"));
+        assert!(d.control.contains("Description: greets\n Long text.\n .\n   verbatim  line\n"));
+        assert_eq!(pool_path("main", &d), "pool/main/h/hello-src/hello_2.0-1_amd64.deb");
+    }
+
+    #[test]
+    fn lib_packages_get_four_letter_prefix() {
+        let d = parse_control(&CONTROL.replace("Source: hello-src (2.0-1)", "Source: libfoo")).expect("valid");
+        assert_eq!(pool_path("main", &d), "pool/main/libf/libfoo/hello_2.0-1_amd64.deb");
+    }
+
+    #[test]
+    fn bad_controls_name_the_field() {
+        assert_eq!(
+            parse_control(&CONTROL.replace("Maintainer: A <a@example.com>\n", "")),
+            Err(DebError::MissingField("Maintainer"))
+        );
+        for bad in ["1 0", "abc", "1.0-", ""] {
+            let r = parse_control(&CONTROL.replace("1:2.0-1", bad));
+            assert!(
+                matches!(
+                    r,
+                    Err(DebError::InvalidField { field: "Version", .. } | DebError::MissingField("Version"))
+                ),
+                "{bad}: {r:?}"
+            );
+        }
+        assert!(matches!(
+            parse_control(&CONTROL.replace("amd64", "amd64 i386")),
+            Err(DebError::InvalidField { field: "Architecture", .. })
+        ));
+    }
+
+    #[test]
+    fn non_ar_is_refused() {
+        assert_eq!(inspect(b"hello"), Err(DebError::NotAr));
+        assert!(matches!(
+            inspect(b"!<arch>\ndebian-binary   0"),
+            Err(DebError::Truncated(_) | DebError::MissingMember(_))
+        ));
+    }
+}

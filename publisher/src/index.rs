@@ -1,0 +1,225 @@
+//! Writing apt indices: `Packages` (plain, gz, xz) per component and architecture, and the
+//! `Release` file that lists them. Pure: records in, files out.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use rustshare_control::model::{Distribution, RepositoryConfig};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc2822;
+
+use crate::deb::Digests;
+use crate::snapshot::PackageRecord;
+
+/// One file of a `dists/<suite>/` tree.
+#[derive(Debug, Clone)]
+pub struct IndexFile {
+    /// Path under `dists/<suite>/`, such as `main/binary-amd64/Packages.gz`.
+    pub path: String,
+    /// Contents.
+    pub data: Vec<u8>,
+    /// Digests of `data`.
+    pub digests: Digests,
+}
+
+impl IndexFile {
+    fn new(path: String, data: Vec<u8>) -> Self {
+        let digests = Digests::of(&data);
+        Self { path, data, digests }
+    }
+}
+
+/// The `Packages` paragraph of one record.
+fn stanza(out: &mut String, r: &PackageRecord) {
+    out.push_str(&r.control);
+    let _ = write!(
+        out,
+        "Filename: {}\nSize: {}\nMD5sum: {}\nSHA256: {}\n\n",
+        r.filename, r.size, r.md5, r.sha256
+    );
+}
+
+/// Text of `Packages` for a component and architecture: its own packages and every `all` one.
+#[must_use]
+pub fn packages_text<'a>(records: impl IntoIterator<Item = &'a PackageRecord>, component: &str, arch: &str) -> String {
+    let mut chosen: Vec<&PackageRecord> = records
+        .into_iter()
+        .filter(|r| r.component == component && (r.architecture == arch || r.architecture == "all"))
+        .collect();
+    chosen.sort_by(|a, b| (&a.package, &a.architecture, &a.version).cmp(&(&b.package, &b.architecture, &b.version)));
+    let mut out = String::with_capacity(chosen.iter().map(|r| r.control.len() + 200).sum());
+    for r in chosen {
+        stanza(&mut out, r);
+    }
+    out
+}
+
+/// gzip at the level Debian's archive uses.
+///
+/// # Errors
+/// Never in practice (writes to memory).
+pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::new(6));
+    e.write_all(data)?;
+    e.finish()
+}
+
+/// xz, preset 6 for small indices and 1 for large ones: the bigger presets cost seconds on
+/// tens of megabytes for a few percent.
+///
+/// # Errors
+/// Never in practice (writes to memory).
+pub fn xz(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let preset = if data.len() > 4 << 20 { 1 } else { 6 };
+    let mut e = xz2::write::XzEncoder::new(Vec::with_capacity(data.len() / 4), preset);
+    e.write_all(data)?;
+    e.finish()
+}
+
+/// Every index file of one distribution, before the Release file.
+///
+/// # Errors
+/// Compression failures (none in practice).
+pub fn distribution_indices(cfg: &RepositoryConfig, records: &[&PackageRecord]) -> std::io::Result<Vec<IndexFile>> {
+    let mut jobs = Vec::new();
+    for comp in &cfg.components {
+        for arch in &cfg.architectures {
+            jobs.push((comp.clone(), arch.clone()));
+        }
+    }
+    // Compression dominates; one thread per index file.
+    let results: Vec<std::io::Result<Vec<IndexFile>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(comp, arch)| {
+                s.spawn(move || {
+                    let text = packages_text(records.iter().copied(), comp, arch);
+                    let dir = format!("{comp}/binary-{arch}");
+                    let (gz, xz) = std::thread::scope(|s2| {
+                        let g = s2.spawn(|| gzip(text.as_bytes()));
+                        let x = xz(text.as_bytes());
+                        (g.join().unwrap_or_else(|_| Err(std::io::Error::other("gzip thread panicked"))), x)
+                    });
+                    Ok(vec![
+                        IndexFile::new(format!("{dir}/Packages"), text.into_bytes()),
+                        IndexFile::new(format!("{dir}/Packages.gz"), gz?),
+                        IndexFile::new(format!("{dir}/Packages.xz"), xz?),
+                    ])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("index thread panicked"))))
+            .collect()
+    });
+    let mut files = Vec::new();
+    for r in results {
+        files.extend(r?);
+    }
+    Ok(files)
+}
+
+fn date(t: OffsetDateTime) -> String {
+    // apt wants RFC 2822 dates in UTC ("Sat, 01 Jan 2000 00:00:00 UTC").
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc2822)
+        .map(|s| s.replace("+0000", "UTC"))
+        .unwrap_or_default()
+}
+
+/// The `Release` file of a distribution listing `files`.
+#[must_use]
+pub fn release_text(cfg: &RepositoryConfig, dist: &Distribution, files: &[IndexFile], now: OffsetDateTime) -> String {
+    let mut r = String::new();
+    let _ = writeln!(r, "Origin: {}", cfg.origin.trim());
+    let _ = writeln!(r, "Label: {}", cfg.label.trim());
+    let _ = writeln!(r, "Suite: {}", dist.suite);
+    let _ = writeln!(r, "Codename: {}", dist.codename);
+    let _ = writeln!(r, "Date: {}", date(now));
+    if let Some(days) = cfg.valid_until_days {
+        let _ = writeln!(r, "Valid-Until: {}", date(now + time::Duration::days(i64::from(days))));
+    }
+    let _ = writeln!(r, "Architectures: {}", cfg.architectures.join(" "));
+    let _ = writeln!(r, "Components: {}", cfg.components.join(" "));
+    if !cfg.description.trim().is_empty() {
+        let _ = writeln!(r, "Description: {}", cfg.description.trim());
+    }
+    r.push_str("Acquire-By-Hash: yes\n");
+    let width = files.iter().map(|f| f.digests.size.to_string().len()).max().unwrap_or(1);
+    r.push_str("MD5Sum:\n");
+    for f in files {
+        let _ = writeln!(r, " {} {:>width$} {}", f.digests.md5, f.digests.size, f.path);
+    }
+    r.push_str("SHA256:\n");
+    for f in files {
+        let _ = writeln!(r, " {} {:>width$} {}", f.digests.sha256, f.digests.size, f.path);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(pkg: &str, arch: &str, comp: &str) -> PackageRecord {
+        PackageRecord {
+            dist: "stable".into(),
+            component: comp.into(),
+            package: pkg.into(),
+            version: "1.0".into(),
+            architecture: arch.into(),
+            filename: format!("pool/{comp}/{}/{pkg}/{pkg}_1.0_{arch}.deb", &pkg[..1]),
+            size: 10,
+            md5: "m".into(),
+            sha256: "s".into(),
+            control: format!("Package: {pkg}\nVersion: 1.0\nArchitecture: {arch}\n"),
+        }
+    }
+
+    fn cfg() -> RepositoryConfig {
+        RepositoryConfig {
+            distributions: vec![Distribution {
+                suite: "stable".into(),
+                codename: "stable".into(),
+            }],
+            components: vec!["main".into()],
+            architectures: vec!["amd64".into(), "arm64".into()],
+            origin: "O".into(),
+            label: "L".into(),
+            description: String::new(),
+            incoming_prefix: "incoming/".into(),
+            retain: 10,
+            valid_until_days: Some(7),
+        }
+    }
+
+    #[test]
+    fn all_packages_go_to_every_architecture() {
+        let rs = [
+            rec("zed", "amd64", "main"),
+            rec("alpha", "all", "main"),
+            rec("other", "arm64", "main"),
+        ];
+        let amd = packages_text(&rs, "main", "amd64");
+        assert!(amd.starts_with("Package: alpha\n"), "sorted: {amd}");
+        assert!(amd.contains("Package: zed\n") && !amd.contains("Package: other"));
+        assert!(amd.contains("Filename: pool/main/a/alpha/alpha_1.0_all.deb\nSize: 10\nMD5sum: m\nSHA256: s\n\n"));
+        assert!(packages_text(&rs, "main", "arm64").contains("Package: alpha\n"));
+        assert!(packages_text(&rs, "contrib", "arm64").is_empty());
+    }
+
+    #[test]
+    fn release_lists_every_file_under_md5_and_sha256() {
+        let c = cfg();
+        let files = distribution_indices(&c, &[&rec("a1", "amd64", "main")]).expect("indices");
+        assert_eq!(files.len(), 6);
+        let now = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+        let r = release_text(&c, &c.distributions[0], &files, now);
+        assert!(r.contains("Date: Fri, 02 Jan 2026 03:04:05 UTC\n"), "{r}");
+        assert!(r.contains("Valid-Until: Fri, 09 Jan 2026 03:04:05 UTC\n"));
+        assert!(r.contains("Architectures: amd64 arm64\n") && !r.contains(" all"));
+        assert_eq!(r.matches("main/binary-arm64/Packages.xz").count(), 2);
+        assert!(r.lines().all(|l| l == l.trim_end()), "no trailing blanks");
+    }
+}

@@ -1,0 +1,13 @@
+//! The package publisher: turns uploaded `.deb` files into signed apt repositories, written as
+//! whole snapshots and switched with one pointer object, with rollback and retention.
+//!
+//! [`deb`], [`index`], [`sign`] and [`snapshot`] are pure formats tested without a store;
+//! [`Publisher`] does the IO.
+
+pub mod deb;
+pub mod index;
+mod service;
+pub mod sign;
+pub mod snapshot;
+
+pub use service::{Error, PublishReport, Publisher, Resolved, Result, default_config, root};

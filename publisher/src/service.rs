@@ -1,0 +1,848 @@
+//! The publisher: repositories, ingest from the incoming prefix, snapshot writing, the pointer
+//! switch, rollback and retention. IO lives here; the formats are in [`crate::deb`],
+//! [`crate::index`] and [`crate::sign`].
+//!
+//! Backend layout under `repos/<tenant>/<repo>/` (never reachable through the S3 face):
+//! `pool/...` (immutable), `by-hash/SHA256/<hex>` (content-addressed index files),
+//! `snapshots/<id>/{info.json,manifest.json,dists/...}`, `current` (the pointer), `key.asc`, `key.gpg`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use rustshare_control::Control;
+use rustshare_control::model::{AdminPrincipal, Distribution, Repository, RepositoryConfig};
+use rustshare_store::{ListRequest, ObjectAttrs, ObjectStore};
+use time::OffsetDateTime;
+
+use crate::deb::{self, Deb};
+use crate::index;
+use crate::sign::{SignError, Signer};
+use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo};
+
+/// Publisher failures, mapped once to API errors by the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// From the control module (not found, invalid, conflict, forbidden ...).
+    #[error(transparent)]
+    Control(#[from] rustshare_control::Error),
+    /// The object store failed.
+    #[error("object store: {0}")]
+    Store(#[from] rustshare_store::Error),
+    /// One or more uploaded files were refused; nothing was published.
+    #[error("{} file(s) refused, repository unchanged:\n{}", .0.len(), .0.join("\n"))]
+    Rejected(Vec<String>),
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such snapshot (or it was not retained).
+    #[error("snapshot {0} not found")]
+    NoSnapshot(String),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// Stored publisher data is unreadable.
+    #[error("corrupt repository data: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a publish or rollback did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishReport {
+    /// The new snapshot.
+    pub snapshot: SnapshotInfo,
+    /// Files in incoming that were already published as they are.
+    pub unchanged: usize,
+}
+
+/// Where a packages-face path leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// `/<repo>/`: the setup page.
+    Page,
+    /// An object under the repository root.
+    Object {
+        /// Key relative to the repository root.
+        key: String,
+        /// Pool and by-hash files never change.
+        immutable: bool,
+    },
+    /// Nothing there.
+    NotFound,
+}
+
+const POINTER_TTL: Duration = Duration::from_secs(2);
+
+struct Inner {
+    store: Arc<dyn ObjectStore>,
+    control: Control,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pointers: RwLock<HashMap<String, (Instant, Option<String>)>>,
+}
+
+/// The package publisher. Cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<Inner>,
+}
+
+/// The backend prefix of a repository.
+#[must_use]
+pub fn root(repo: &Repository) -> String {
+    format!("repos/{}/{}/", repo.tenant_id, repo.name)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn body(data: impl Into<Bytes>) -> rustshare_store::ByteStream {
+    let b: Bytes = data.into();
+    Box::pin(futures::stream::once(async move { Ok(b) }))
+}
+
+/// Defaults for a repository named `name`, completed by whatever the caller set.
+#[must_use]
+pub fn default_config(name: &str) -> RepositoryConfig {
+    RepositoryConfig {
+        distributions: vec![Distribution {
+            suite: "stable".into(),
+            codename: "stable".into(),
+        }],
+        components: vec!["main".into()],
+        architectures: vec!["amd64".into()],
+        origin: name.to_owned(),
+        label: name.to_owned(),
+        description: String::new(),
+        incoming_prefix: format!("incoming/{name}/"),
+        retain: 10,
+        valid_until_days: None,
+    }
+}
+
+struct Candidate {
+    key: String,
+    dist: String,
+    component: String,
+    deb: Deb,
+}
+
+impl Publisher {
+    /// A publisher writing through `store`.
+    #[must_use]
+    pub fn new(store: Arc<dyn ObjectStore>, control: Control) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                control,
+                locks: Mutex::new(HashMap::new()),
+                pointers: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn store(&self) -> &dyn ObjectStore {
+        &*self.inner.store
+    }
+
+    fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.inner.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.entry(name.to_owned()).or_default().clone()
+    }
+
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::Corrupt(format!("worker failed: {e}")))
+    }
+
+    async fn put(&self, key: &str, data: impl Into<Bytes>, content_type: &str) -> Result<()> {
+        let data: Bytes = data.into();
+        let len = data.len() as u64;
+        let attrs = ObjectAttrs {
+            content_type: Some(content_type.to_owned()),
+            ..ObjectAttrs::default()
+        };
+        self.store().put(key, body(data), Some(len), attrs).await?;
+        Ok(())
+    }
+
+    async fn read_all(&self, key: &str) -> Result<Vec<u8>> {
+        let g = self.store().get(key, None).await?;
+        let mut out = Vec::with_capacity(usize::try_from(g.meta.size).unwrap_or(0));
+        let mut s = g.body;
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk.map_err(rustshare_store::Error::Body)?);
+        }
+        Ok(out)
+    }
+
+    async fn list_all(&self, prefix: &str) -> Result<Vec<rustshare_store::ListEntry>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .list(&ListRequest {
+                    prefix: prefix.to_owned(),
+                    delimiter: None,
+                    start_after: after.take(),
+                    max_keys: 1000,
+                })
+                .await?;
+            out.extend(page.entries);
+            if !page.is_truncated {
+                return Ok(out);
+            }
+            after = page.next_marker;
+        }
+    }
+
+    // ---- repositories ----
+
+    /// Creates a repository with a new signing key (or `import_key`, an unprotected OpenPGP
+    /// secret key) and publishes its first, empty snapshot so `apt update` works at once.
+    ///
+    /// # Errors
+    /// [`Error::Control`] (invalid, conflict, not found), [`Error::Sign`], [`Error::Store`].
+    pub async fn create(
+        &self,
+        p: &AdminPrincipal,
+        space: &str,
+        name: &str,
+        config: RepositoryConfig,
+        import_key: Option<Vec<u8>>,
+    ) -> Result<Repository> {
+        rustshare_control::model::validate_slug("a repository name", name)?;
+        config.validate()?;
+        let uid = format!("{} repository signing key <{name}@packages.rustshare>", config.label);
+        let signer = self
+            .blocking(move || match import_key {
+                Some(k) => Signer::import(&k),
+                None => Signer::generate(&uid),
+            })
+            .await??;
+        let sealed = self.inner.control.seal(&signer.to_secret_bytes()?)?;
+        let draft = Repository {
+            name: name.to_owned(),
+            tenant_id: String::new(),
+            space_id: String::new(),
+            config,
+            public_key: signer.public_armored()?,
+            fingerprint: signer.fingerprint(),
+            created_by: String::new(),
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let control = self.inner.control.clone();
+        let (p2, space2) = (p.clone(), space.to_owned());
+        let repo = self
+            .blocking(move || control.create_repository(&p2, &space2, draft, &sealed))
+            .await??;
+        let r = root(&repo);
+        self.put(&format!("{r}key.asc"), repo.public_key.clone().into_bytes(), "application/pgp-keys")
+            .await?;
+        self.put(&format!("{r}key.gpg"), signer.public_binary()?, "application/octet-stream")
+            .await?;
+        let _guard = self.lock_for(name);
+        let g = _guard.lock().await;
+        self.write_snapshot(&repo, &signer, None, Vec::new(), vec!["created".into()])
+            .await?;
+        drop(g);
+        Ok(repo)
+    }
+
+    async fn signer(&self, repo: &Repository) -> Result<Signer> {
+        let control = self.inner.control.clone();
+        let name = repo.name.clone();
+        let bytes = self.blocking(move || control.repository_signing_key(&name)).await??;
+        Ok(Signer::from_secret_bytes(&bytes)?)
+    }
+
+    async fn repository(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
+        let control = self.inner.control.clone();
+        let (p, name) = (p.clone(), name.to_owned());
+        Ok(self.blocking(move || control.repository(&p, &name)).await??)
+    }
+
+    /// The id of the served snapshot, from the store.
+    ///
+    /// # Errors
+    /// [`Error::Store`], [`Error::Corrupt`].
+    pub async fn current(&self, repo: &Repository) -> Result<Option<String>> {
+        match self.read_all(&format!("{}current", root(repo))).await {
+            Ok(b) => {
+                let p: Pointer = serde_json::from_slice(&b).map_err(|e| Error::Corrupt(format!("pointer: {e}")))?;
+                Ok(Some(p.snapshot))
+            }
+            Err(Error::Store(rustshare_store::Error::NotFound)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Publisher::current`] through a short per-node cache that publishes on this node clear.
+    ///
+    /// # Errors
+    /// As [`Publisher::current`].
+    pub async fn current_cached(&self, repo: &Repository) -> Result<Option<String>> {
+        if let Some((at, id)) = self
+            .inner
+            .pointers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&repo.name)
+            && at.elapsed() < POINTER_TTL
+        {
+            return Ok(id.clone());
+        }
+        let id = self.current(repo).await?;
+        self.inner
+            .pointers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repo.name.clone(), (Instant::now(), id.clone()));
+        Ok(id)
+    }
+
+    async fn manifest(&self, repo: &Repository, id: &str) -> Result<Manifest> {
+        let data = match self.read_all(&format!("{}snapshots/{id}/manifest.json", root(repo))).await {
+            Err(Error::Store(rustshare_store::Error::NotFound)) => return Err(Error::NoSnapshot(id.to_owned())),
+            other => other?,
+        };
+        self.blocking(move || serde_json::from_slice::<Manifest>(&data))
+            .await?
+            .map_err(|e| Error::Corrupt(format!("manifest {e}")))
+    }
+
+    // ---- publish ----
+
+    /// Publishes what CI put in the incoming prefix: validates every file, adds the packages to
+    /// the current set, writes a new snapshot and switches to it. Any refused file refuses the
+    /// whole publish and leaves the repository as it was.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`] naming each bad file and why; store, control and signing errors.
+    pub async fn publish(&self, p: &AdminPrincipal, name: &str) -> Result<PublishReport> {
+        let repo = self.repository(p, name).await?;
+        let lock = self.lock_for(name);
+        let _g = lock.lock().await;
+        let control = self.inner.control.clone();
+        let (p2, space_id) = (p.clone(), repo.space_id.clone());
+        let space = self.blocking(move || control.space(&p2, &space_id)).await??;
+        let incoming = format!("{}{}", space.base_prefix, repo.config.incoming_prefix);
+        let listed = self.list_all(&incoming).await?;
+        let parent = match self.current(&repo).await? {
+            Some(id) => Some(self.manifest(&repo, &id).await?),
+            None => None,
+        };
+        let mut errors = Vec::new();
+        let mut located = Vec::new();
+        for e in &listed {
+            let rel = e.key.strip_prefix(&incoming).unwrap_or(&e.key).to_owned();
+            let parts: Vec<&str> = rel.split('/').collect();
+            let (dist, comp) = match parts.as_slice() {
+                [_file] => (repo.config.distributions[0].suite.clone(), repo.config.components[0].clone()),
+                [d, c, _file] => match repo.config.distribution(d) {
+                    Some(dist) if repo.config.components.iter().any(|x| x == c) => (dist.suite.clone(), (*c).to_owned()),
+                    _ => {
+                        errors.push(format!("{rel}: no distribution {d:?} with component {c:?} in repository {name}"));
+                        continue;
+                    }
+                },
+                _ => {
+                    errors.push(format!(
+                        "{rel}: put .deb files at {0}<file>.deb or {0}<suite>/<component>/<file>.deb",
+                        repo.config.incoming_prefix
+                    ));
+                    continue;
+                }
+            };
+            located.push((e.key.clone(), rel, dist, comp));
+        }
+        let inspected: Vec<(String, String, String, String, std::result::Result<Deb, String>)> = futures::stream::iter(located)
+            .map(|(key, rel, dist, comp)| async move {
+                let r = match self.read_all(&key).await {
+                    Ok(data) => self
+                        .blocking(move || deb::inspect(&data).map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string())),
+                    Err(e) => Err(format!("cannot read: {e}")),
+                };
+                (key, rel, dist, comp, r)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut candidates = Vec::new();
+        for (key, rel, dist, component, r) in inspected {
+            match r {
+                Err(e) => errors.push(format!("{rel}: {e}")),
+                Ok(d) if d.architecture != "all" && !repo.config.architectures.contains(&d.architecture) => errors.push(format!(
+                    "{rel}: architecture {} is not one of this repository's ({}, or all)",
+                    d.architecture,
+                    repo.config.architectures.join(", ")
+                )),
+                Ok(deb) => candidates.push(Candidate { key, dist, component, deb }),
+            }
+        }
+        candidates.sort_by(|a, b| a.key.cmp(&b.key));
+        // The same package, version and architecture must always be the same bytes.
+        let mut known: HashMap<(String, String, String), String> = HashMap::new();
+        for r in parent.iter().flat_map(|m| &m.packages) {
+            known.insert((r.package.clone(), r.version.clone(), r.architecture.clone()), r.sha256.clone());
+        }
+        for c in &candidates {
+            let k = (c.deb.package.clone(), c.deb.version.clone(), c.deb.architecture.clone());
+            match known.get(&k) {
+                Some(sha) if *sha != c.deb.digests.sha256 => errors.push(format!(
+                    "{}: {} {} ({}) is already published with different contents; publish it under a new version",
+                    c.key.strip_prefix(&incoming).unwrap_or(&c.key),
+                    k.0,
+                    k.1,
+                    k.2
+                )),
+                Some(_) => {}
+                None => {
+                    known.insert(k, c.deb.digests.sha256.clone());
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Rejected(errors));
+        }
+        let base = root(&repo);
+        // Pool files are immutable: one already there must be these bytes.
+        for c in &candidates {
+            let path = deb::pool_path(&c.component, &c.deb);
+            match self.store().head(&format!("{base}{path}")).await {
+                Ok(m) if m.size != c.deb.digests.size || (m.etag.len() == 32 && m.etag != c.deb.digests.md5) => {
+                    errors.push(format!(
+                        "{}: {path} already exists in the pool with other contents",
+                        c.key.strip_prefix(&incoming).unwrap_or(&c.key)
+                    ));
+                }
+                Ok(_) | Err(rustshare_store::Error::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Rejected(errors));
+        }
+        let mut packages: Vec<PackageRecord> = parent.as_ref().map(|m| m.packages.clone()).unwrap_or_default();
+        let mut changes = Vec::new();
+        let mut unchanged = 0;
+        let mut to_copy = Vec::new();
+        for c in &candidates {
+            let filename = deb::pool_path(&c.component, &c.deb);
+            let rec = PackageRecord {
+                dist: c.dist.clone(),
+                component: c.component.clone(),
+                package: c.deb.package.clone(),
+                version: c.deb.version.clone(),
+                architecture: c.deb.architecture.clone(),
+                filename: filename.clone(),
+                size: c.deb.digests.size,
+                md5: c.deb.digests.md5.clone(),
+                sha256: c.deb.digests.sha256.clone(),
+                control: c.deb.control.clone(),
+            };
+            if packages.contains(&rec) {
+                unchanged += 1;
+                continue;
+            }
+            if let Some(old) = packages.iter().position(|r| r.slot() == rec.slot()) {
+                let o = packages.remove(old);
+                changes.push(format!(
+                    "{}: {} {} -> {} ({})",
+                    rec.dist, rec.package, o.version, rec.version, rec.architecture
+                ));
+            } else {
+                changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
+            }
+            to_copy.push((c.key.clone(), format!("{base}{filename}")));
+            packages.push(rec);
+        }
+        futures::stream::iter(to_copy)
+            .map(|(src, dst)| async move {
+                match self.store().head(&dst).await {
+                    Ok(_) => Ok(()),
+                    Err(rustshare_store::Error::NotFound) => {
+                        let attrs = ObjectAttrs {
+                            content_type: Some("application/vnd.debian.binary-package".into()),
+                            ..ObjectAttrs::default()
+                        };
+                        self.store().copy(&src, &dst, Some(attrs)).await.map(|_| ())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        let signer = self.signer(&repo).await?;
+        let info = if changes.is_empty() && parent.is_some() {
+            // Nothing new: keep serving the current snapshot.
+            parent
+                .as_ref()
+                .map(|m| m.info.clone())
+                .ok_or_else(|| Error::Corrupt("parent".into()))?
+        } else {
+            self.write_snapshot(&repo, &signer, parent.as_ref().map(|m| m.info.id.clone()), packages, changes)
+                .await?
+        };
+        // Only after the switch: a crash before it leaves incoming as it was, and the next publish redoes the work.
+        for e in &listed {
+            self.store().delete(&e.key).await?;
+            let control = self.inner.control.clone();
+            let (sid, k) = (
+                space.id.clone(),
+                e.key.strip_prefix(&space.base_prefix).unwrap_or(&e.key).to_owned(),
+            );
+            self.blocking(move || control.object_deleted(&sid, &k)).await??;
+        }
+        self.inner.control.audit_admin(
+            p,
+            &space,
+            "repo.published",
+            Some(format!(
+                "repo={name} snapshot={} packages={} changes={}",
+                info.id,
+                info.packages,
+                info.changes.len()
+            )),
+        );
+        Ok(PublishReport { snapshot: info, unchanged })
+    }
+
+    /// Writes a complete snapshot, then switches the pointer to it, then applies retention.
+    async fn write_snapshot(
+        &self,
+        repo: &Repository,
+        signer: &Signer,
+        parent: Option<String>,
+        mut packages: Vec<PackageRecord>,
+        changes: Vec<String>,
+    ) -> Result<SnapshotInfo> {
+        let base = root(repo);
+        let now = OffsetDateTime::now_utc();
+        let mut id_ms = now.unix_timestamp_nanos() / 1_000_000;
+        if let Some(pid) = parent.as_deref().and_then(|p| p.parse::<i128>().ok()) {
+            id_ms = id_ms.max(pid + 1);
+        }
+        let id = format!("{id_ms:016}");
+        packages.sort_by(|a, b| {
+            (&a.dist, &a.component, &a.package, &a.architecture).cmp(&(&b.dist, &b.component, &b.package, &b.architecture))
+        });
+        let info = SnapshotInfo {
+            id: id.clone(),
+            created: now,
+            parent,
+            packages: packages.len(),
+            changes,
+        };
+        let snap = format!("{base}snapshots/{id}/");
+        let cfg = repo.config.clone();
+        let signer2 = signer.clone();
+        let pk = packages.clone();
+        // Index text, compression and signatures are CPU work.
+        let trees: Vec<(String, Vec<index::IndexFile>, String, String, String)> = self
+            .blocking(move || -> Result<Vec<_>> {
+                let mut out = Vec::new();
+                for d in &cfg.distributions {
+                    let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
+                    let files = index::distribution_indices(&cfg, &recs).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
+                    let inrelease = signer2.clearsign(&release)?;
+                    let gpg = signer2.detached(release.as_bytes())?;
+                    out.push((d.suite.clone(), files, release, inrelease, gpg));
+                }
+                Ok(out)
+            })
+            .await??;
+        let mut index_sha256 = BTreeSet::new();
+        let mut writes: Vec<(String, Bytes, &'static str, bool)> = Vec::new();
+        for (suite, files, release, inrelease, gpg) in trees {
+            for f in files {
+                let data = Bytes::from(f.data);
+                let ct = if f.path.ends_with(".gz") {
+                    "application/gzip"
+                } else if f.path.ends_with(".xz") {
+                    "application/x-xz"
+                } else {
+                    "text/plain; charset=utf-8"
+                };
+                if index_sha256.insert(f.digests.sha256.clone()) {
+                    writes.push((format!("{base}by-hash/SHA256/{}", f.digests.sha256), data.clone(), ct, true));
+                }
+                writes.push((format!("{snap}dists/{suite}/{}", f.path), data, ct, false));
+            }
+            writes.push((
+                format!("{snap}dists/{suite}/Release"),
+                Bytes::from(release),
+                "text/plain; charset=utf-8",
+                false,
+            ));
+            writes.push((
+                format!("{snap}dists/{suite}/InRelease"),
+                Bytes::from(inrelease),
+                "text/plain; charset=utf-8",
+                false,
+            ));
+            writes.push((
+                format!("{snap}dists/{suite}/Release.gpg"),
+                Bytes::from(gpg),
+                "application/pgp-signature",
+                false,
+            ));
+        }
+        futures::stream::iter(writes)
+            .map(|(key, data, ct, content_addressed)| async move {
+                if content_addressed && self.store().head(&key).await.is_ok() {
+                    return Ok(());
+                }
+                self.put(&key, data, ct).await
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
+        let manifest = Manifest {
+            info: info.clone(),
+            packages,
+            index_sha256: index_sha256.into_iter().collect(),
+        };
+        let m = self.blocking(move || json(&manifest)).await??;
+        self.put(&format!("{snap}manifest.json"), m, "application/json").await?;
+        self.put(&format!("{snap}info.json"), json(&info)?, "application/json").await?;
+        // The switch: one object, written atomically by the store.
+        self.put(
+            &format!("{base}current"),
+            json(&Pointer { snapshot: id.clone() })?,
+            "application/json",
+        )
+        .await?;
+        self.inner
+            .pointers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&repo.name);
+        if let Err(e) = self.retain(repo, &id).await {
+            // The publish itself succeeded; the next one retries the clean-up.
+            tracing::warn!(repo = %repo.name, "retention pass failed: {e}");
+        }
+        Ok(info)
+    }
+
+    /// Ids of stored snapshots, oldest first.
+    async fn snapshot_ids(&self, repo: &Repository) -> Result<Vec<String>> {
+        let prefix = format!("{}snapshots/", root(repo));
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .list(&ListRequest {
+                    prefix: prefix.clone(),
+                    delimiter: Some("/".into()),
+                    start_after: after.take(),
+                    max_keys: 1000,
+                })
+                .await?;
+            ids.extend(
+                page.common_prefixes
+                    .iter()
+                    .filter_map(|p| p.strip_prefix(&prefix).and_then(|s| s.strip_suffix('/')).map(str::to_owned)),
+            );
+            if !page.is_truncated {
+                break;
+            }
+            after = page.next_marker;
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Deletes snapshots beyond the newest `retain`, then the pool and by-hash files no kept
+    /// snapshot refers to. A snapshot without a manifest is an interrupted publish: removed too.
+    async fn retain(&self, repo: &Repository, current: &str) -> Result<()> {
+        let base = root(repo);
+        let ids = self.snapshot_ids(repo).await?;
+        let keep_n = usize::try_from(repo.config.retain).unwrap_or(10);
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let complete = self.store().head(&format!("{base}snapshots/{id}/manifest.json")).await.is_ok();
+            if id == current || (complete && i + keep_n >= ids.len()) {
+                kept.push(id.clone());
+            } else if id.as_str() < current {
+                // Newer incomplete snapshots cannot exist under the lock; older ones are debris.
+                dropped.push(id.clone());
+            }
+        }
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        for id in &dropped {
+            for e in self.list_all(&format!("{base}snapshots/{id}/")).await? {
+                self.store().delete(&e.key).await?;
+            }
+        }
+        let mut pool = BTreeSet::new();
+        let mut hashes = BTreeSet::new();
+        for id in &kept {
+            let m = self.manifest(repo, id).await?;
+            pool.extend(m.packages.into_iter().map(|r| format!("{base}{}", r.filename)));
+            hashes.extend(m.index_sha256.into_iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
+        }
+        for e in self.list_all(&format!("{base}pool/")).await? {
+            if !pool.contains(&e.key) {
+                self.store().delete(&e.key).await?;
+            }
+        }
+        for e in self.list_all(&format!("{base}by-hash/")).await? {
+            if !hashes.contains(&e.key) {
+                self.store().delete(&e.key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Retained snapshots, newest first.
+    ///
+    /// # Errors
+    /// Store and control errors.
+    pub async fn snapshots(&self, p: &AdminPrincipal, name: &str) -> Result<(Option<String>, Vec<SnapshotInfo>)> {
+        let repo = self.repository(p, name).await?;
+        let mut out = Vec::new();
+        for id in self.snapshot_ids(&repo).await?.into_iter().rev() {
+            match self.read_all(&format!("{}snapshots/{id}/info.json", root(&repo))).await {
+                Ok(b) => out.push(serde_json::from_slice(&b).map_err(|e| Error::Corrupt(format!("snapshot info: {e}")))?),
+                Err(Error::Store(rustshare_store::Error::NotFound)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((self.current(&repo).await?, out))
+    }
+
+    /// Brings back a retained snapshot's package set as a new snapshot with a fresh Date and
+    /// signatures (apt ignores a Release older than one it has seen).
+    ///
+    /// # Errors
+    /// [`Error::NoSnapshot`], store, control and signing errors.
+    pub async fn rollback(&self, p: &AdminPrincipal, name: &str, snapshot: &str) -> Result<PublishReport> {
+        if snapshot.is_empty() || !snapshot.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::NoSnapshot(snapshot.to_owned()));
+        }
+        let repo = self.repository(p, name).await?;
+        let lock = self.lock_for(name);
+        let _g = lock.lock().await;
+        let target = self.manifest(&repo, snapshot).await?;
+        let parent = self.current(&repo).await?;
+        let signer = self.signer(&repo).await?;
+        let info = self
+            .write_snapshot(&repo, &signer, parent, target.packages, vec![format!("rollback to {snapshot}")])
+            .await?;
+        let control = self.inner.control.clone();
+        let (p2, sid) = (p.clone(), repo.space_id.clone());
+        let space = self.blocking(move || control.space(&p2, &sid)).await??;
+        self.inner.control.audit_admin(
+            p,
+            &space,
+            "repo.rollback",
+            Some(format!("repo={name} to={snapshot} snapshot={}", info.id)),
+        );
+        Ok(PublishReport {
+            snapshot: info,
+            unchanged: 0,
+        })
+    }
+
+    // ---- the packages face ----
+
+    /// Maps a path under `packages.<domain>/<repo>/` to what serves it. `dists/<suite or
+    /// codename>/...` reads the current snapshot; by-hash paths read the content-addressed
+    /// store, which holds every retained snapshot's indices.
+    ///
+    /// # Errors
+    /// Store errors reading the pointer.
+    pub async fn resolve(&self, repo: &Repository, path: &str) -> Result<Resolved> {
+        if path.is_empty() {
+            return Ok(Resolved::Page);
+        }
+        if path == "key.asc" || path == "key.gpg" {
+            return Ok(Resolved::Object {
+                key: path.to_owned(),
+                immutable: false,
+            });
+        }
+        if path.starts_with("pool/") {
+            return Ok(Resolved::Object {
+                key: path.to_owned(),
+                immutable: true,
+            });
+        }
+        let Some(rest) = path.strip_prefix("dists/") else {
+            return Ok(Resolved::NotFound);
+        };
+        let Some((dist, tail)) = rest.split_once('/') else {
+            return Ok(Resolved::NotFound);
+        };
+        let Some(d) = repo.config.distribution(dist) else {
+            return Ok(Resolved::NotFound);
+        };
+        if let Some((_, h)) = tail.split_once("by-hash/SHA256/") {
+            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(Resolved::Object {
+                    key: format!("by-hash/SHA256/{}", h.to_ascii_lowercase()),
+                    immutable: true,
+                });
+            }
+            return Ok(Resolved::NotFound);
+        }
+        let Some(id) = self.current_cached(repo).await? else {
+            return Ok(Resolved::NotFound);
+        };
+        Ok(Resolved::Object {
+            key: format!("snapshots/{id}/dists/{}/{tail}", d.suite),
+            immutable: false,
+        })
+    }
+
+    /// Stores one uploaded `.deb` in the repository's incoming prefix (for `rustshare repo add`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad name or target, quota and store errors.
+    pub async fn stage(&self, p: &AdminPrincipal, name: &str, dist: &str, component: &str, file: &str, data: Bytes) -> Result<()> {
+        let repo = self.repository(p, name).await?;
+        let Some(d) = repo.config.distribution(dist) else {
+            return Err(Error::Invalid(format!("repository {name} has no distribution {dist:?}")));
+        };
+        if !repo.config.components.iter().any(|c| c == component) {
+            return Err(Error::Invalid(format!("repository {name} has no component {component:?}")));
+        }
+        if file.is_empty() || file.contains(['/', '\\', '\0']) || file.starts_with('.') {
+            return Err(Error::Invalid(format!("{file:?} is not a plain file name")));
+        }
+        let control = self.inner.control.clone();
+        let (p2, sid) = (p.clone(), repo.space_id.clone());
+        let space = self.blocking(move || control.space(&p2, &sid)).await??;
+        let rel = format!("{}{}/{component}/{file}", repo.config.incoming_prefix, d.suite);
+        let len = data.len() as u64;
+        let reservation = self.inner.control.reserve(&space, len)?;
+        self.put(
+            &format!("{}{rel}", space.base_prefix),
+            data,
+            "application/vnd.debian.binary-package",
+        )
+        .await?;
+        let control = self.inner.control.clone();
+        let sid = space.id.clone();
+        self.blocking(move || control.object_stored(&sid, &rel, len)).await??;
+        // Held until usage counts the object, so a concurrent upload cannot slip past the quota.
+        drop(reservation);
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! What a snapshot holds: the package set it publishes and the index files it wrote. Stored
+//! as JSON next to its `dists/` tree, so a publish reads one object instead of every `.deb`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// One package in one distribution and component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRecord {
+    /// Suite.
+    pub dist: String,
+    /// Component.
+    pub component: String,
+    /// `Package`.
+    pub package: String,
+    /// `Version`.
+    pub version: String,
+    /// `Architecture`.
+    pub architecture: String,
+    /// Pool path relative to the repository root.
+    pub filename: String,
+    /// Bytes.
+    pub size: u64,
+    /// MD5, hex.
+    pub md5: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Control paragraph without the index fields.
+    pub control: String,
+}
+
+impl PackageRecord {
+    /// What identifies a package within a distribution: a new upload replaces this.
+    #[must_use]
+    pub fn slot(&self) -> (&str, &str, &str, &str) {
+        (&self.dist, &self.component, &self.package, &self.architecture)
+    }
+}
+
+/// Summary of a snapshot, small enough to list many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// Sortable id (milliseconds since the epoch, zero-padded).
+    pub id: String,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// The snapshot it was derived from.
+    pub parent: Option<String>,
+    /// Packages published (all distributions).
+    pub packages: usize,
+    /// What changed, for people: `+hello 1.0 (amd64)`, `rollback to ...`.
+    pub changes: Vec<String>,
+}
+
+/// A whole snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Summary.
+    pub info: SnapshotInfo,
+    /// Package set.
+    pub packages: Vec<PackageRecord>,
+    /// SHA-256 of every index file, for by-hash retention.
+    pub index_sha256: Vec<String>,
+}
+
+/// The pointer object: which snapshot is served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pointer {
+    /// Snapshot id.
+    pub snapshot: String,
+}
