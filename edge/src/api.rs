@@ -27,6 +27,10 @@ pub struct ApiState {
     pub metrics: crate::metrics::Metrics,
     /// Base URL of the CDN face shown to users.
     pub cdn_base: String,
+    /// The package publisher.
+    pub publisher: rustshare_publisher::Publisher,
+    /// Base URL of the packages face shown to users.
+    pub packages_base: String,
 }
 
 /// An API error: a status, a stable code and a message safe to show.
@@ -38,7 +42,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -71,7 +75,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The authenticated admin principal.
 pub struct Admin(pub AdminPrincipal);
@@ -421,6 +425,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/keys/{key}/rotate", post(rotate_key))
         .route("/api/v1/audit", get(audit))
         .fallback(not_found)
+        .merge(crate::repos_api::routes())
         .with_state(state)
 }
 
@@ -439,8 +444,11 @@ mod tests {
         let metrics = crate::metrics::Metrics::new();
         let dir = std::env::temp_dir().join(format!("rs-api-test-{}", uuid::Uuid::new_v4().simple()));
         let store = Arc::new(rustshare_store::FsStore::open_sync(dir).expect("store"));
-        let cdn = Arc::new(crate::cdn::Cdn::new(store, control.clone(), metrics.clone(), crate::cdn::CdnConfig::default()).expect("cdn"));
+        let cdn = Arc::new(crate::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), crate::cdn::CdnConfig::default()).expect("cdn"));
+        let publisher = rustshare_publisher::Publisher::new(store, control.clone());
         let st = ApiState {
+            publisher,
+            packages_base: "http://packages.localhost:8080".into(),
             control,
             endpoint: "http://127.0.0.1:8080".into(),
             region: "us-east-1".into(),

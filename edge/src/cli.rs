@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, Overrides, RawConfig};
 
+mod repo;
+
 /// RustShare Object Spaces: scoped S3 storage, CDN and package publishing on one edge.
 #[derive(Parser, Debug)]
 #[command(name = "rustshare", version, about)]
@@ -68,6 +70,11 @@ enum Command {
     Public {
         #[command(subcommand)]
         cmd: PublicCmd,
+    },
+    /// Package repositories (apt): create, publish, add, snapshots, rollback.
+    Repo {
+        #[command(subcommand)]
+        cmd: repo::RepoCmd,
     },
     /// CDN cache.
     Cdn {
@@ -300,29 +307,35 @@ impl Client {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        self.call_with(&self.agent, method, path, body)
+    }
+
+    fn call_with(&self, agent: &ureq::Agent, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
         let url = format!("{}/api/v1{path}", self.base);
-        let req = self
-            .agent
-            .request(method, &url)
-            .set("Authorization", &format!("Bearer {}", self.token));
+        let req = agent.request(method, &url).set("Authorization", &format!("Bearer {}", self.token));
         let res = match body {
             Some(b) => req.send_json(b),
             None => req.call(),
         };
         match res {
             Ok(r) => r.into_json().context("reading the server's reply"),
-            Err(ureq::Error::Status(code, r)) => {
+            Err(e) => Err(self.explain(e)),
+        }
+    }
+
+    /// The API's error message, or what to check when the server cannot be reached.
+    fn explain(&self, e: ureq::Error) -> anyhow::Error {
+        match e {
+            ureq::Error::Status(code, r) => {
                 let v: Value = r.into_json().unwrap_or(Value::Null);
                 let msg = v["error"]["message"].as_str().unwrap_or("request failed");
                 let ecode = v["error"]["code"].as_str().unwrap_or("error");
-                bail!("{msg} ({ecode}, HTTP {code})")
+                anyhow::anyhow!("{msg} ({ecode}, HTTP {code})")
             }
-            Err(e) => Err(anyhow::Error::new(e)).with_context(|| {
-                format!(
-                    "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)",
-                    self.base
-                )
-            }),
+            e => anyhow::Error::new(e).context(format!(
+                "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)",
+                self.base
+            )),
         }
     }
 }
@@ -654,6 +667,10 @@ fn run(cli: Cli) -> Result<()> {
                     print_key_block(v);
                 }),
             }
+        }
+        Command::Repo { cmd } => {
+            let c = Client::new(&conn)?;
+            repo::run(&c, conn.json, cmd)?;
         }
         Command::Public { cmd } => {
             let c = Client::new(&conn)?;

@@ -33,6 +33,16 @@ pub struct RawConfig {
     pub cdn: Option<RawCdn>,
     /// TLS and HTTP/3.
     pub tls: Option<RawTls>,
+    /// Packages face.
+    pub packages: Option<RawPackages>,
+}
+
+/// `[packages]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPackages {
+    /// max-age of Release, InRelease and Packages responses, seconds.
+    pub index_max_age_secs: Option<u32>,
 }
 
 /// `[tls]`.
@@ -134,6 +144,8 @@ pub struct Config {
     pub tls_files: Option<crate::tls::TlsFiles>,
     /// S3 over HTTPS only.
     pub production: bool,
+    /// max-age of repository index files on the packages face.
+    pub packages_index_max_age: u32,
 }
 
 /// Command-line overrides, strongest of all.
@@ -302,6 +314,7 @@ impl Config {
             tls_listen,
             tls_files,
             production,
+            packages_index_max_age: raw.packages.and_then(|p| p.index_max_age_secs).unwrap_or(60),
         })
     }
 

@@ -6,6 +6,8 @@ pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod metrics;
+pub mod packages;
+mod repos_api;
 mod openapi;
 pub mod s3;
 pub mod serve;

@@ -94,6 +94,14 @@ pub async fn run(cfg: Config) -> Result<()> {
     let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone())
         .with_cdn_cache(cdn.cache().clone())
         .service();
+    let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
+    let packages = Arc::new(crate::packages::Packages::new(
+        publisher.clone(),
+        control.clone(),
+        cdn.clone(),
+        cfg.packages_index_max_age,
+        format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
+    ));
     let api = crate::api::router(crate::api::ApiState {
         control: control.clone(),
         endpoint: cfg.endpoint.clone(),
@@ -101,6 +109,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         cdn: cdn.clone(),
         metrics: metrics.clone(),
         cdn_base: format!("http://cdn.{}:{}", cfg.domain, cfg.listen.port()),
+        publisher,
+        packages_base: format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
     });
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = None;
@@ -137,6 +147,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         api,
         domain: cfg.domain.clone(),
         cdn,
+        packages,
         s3_requires_tls: cfg.production,
         alt_svc,
     });
@@ -146,8 +157,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     let addr = listener.local_addr().context("local address")?;
     let port = addr.port();
     let mut banner = format!(
-        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n{tls_banner}  Health:       /healthz /readyz /metrics\n",
-        cfg.endpoint, cfg.domain, cfg.domain
+        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n  Packages:     http://packages.{}:{port}\n{tls_banner}  Health:       /healthz /readyz /metrics\n",
+        cfg.endpoint, cfg.domain, cfg.domain, cfg.domain
     );
     if let Some(tok) = generated {
         let path = cfg.data_dir.join("admin-token");

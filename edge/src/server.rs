@@ -81,6 +81,8 @@ pub struct App {
     pub domain: String,
     /// The CDN face.
     pub cdn: Arc<crate::cdn::Cdn>,
+    /// The packages face.
+    pub packages: Arc<crate::packages::Packages>,
     /// `production` mode: the S3 face refuses plain HTTP.
     pub s3_requires_tls: bool,
     /// `Alt-Svc` value advertising HTTP/3 on TLS responses.
@@ -165,7 +167,7 @@ impl App {
                 ),
                 (Face::S3 | Face::Console, p) if p.starts_with("/api/") => (self.api(req).await, "api".into()),
                 (Face::Cdn, _) => (self.cdn.handle(req).await, "cdn".into()),
-                (Face::Packages, _) => (full(StatusCode::NOT_FOUND, "text/plain", "Not found\n"), "not_found".into()),
+                (Face::Packages, _) => (self.packages.handle(req).await, "packages".into()),
                 (Face::Console, _) => (
                     full(
                         StatusCode::NOT_FOUND,

@@ -125,6 +125,9 @@ pub fn default_config(name: &str) -> RepositoryConfig {
     }
 }
 
+/// An incoming file: backend key, path under incoming, suite, component, and what inspection found.
+type Inspected = (String, String, String, String, std::result::Result<Deb, String>);
+
 struct Candidate {
     key: String,
     dist: String,
@@ -363,17 +366,19 @@ impl Publisher {
             };
             located.push((e.key.clone(), rel, dist, comp));
         }
-        let inspected: Vec<(String, String, String, String, std::result::Result<Deb, String>)> = futures::stream::iter(located)
-            .map(|(key, rel, dist, comp)| async move {
-                let r = match self.read_all(&key).await {
-                    Ok(data) => self
+        let inspected: Vec<Inspected> = futures::stream::iter(located)
+            .map(|(key, rel, dist, comp)| {
+                let this = self.clone();
+                async move {
+                let r = match this.read_all(&key).await {
+                    Ok(data) => this
                         .blocking(move || deb::inspect(&data).map_err(|e| e.to_string()))
                         .await
                         .unwrap_or_else(|e| Err(e.to_string())),
                     Err(e) => Err(format!("cannot read: {e}")),
                 };
                 (key, rel, dist, comp, r)
-            })
+            }})
             .buffer_unordered(8)
             .collect()
             .await;
@@ -467,19 +472,21 @@ impl Publisher {
             packages.push(rec);
         }
         futures::stream::iter(to_copy)
-            .map(|(src, dst)| async move {
-                match self.store().head(&dst).await {
+            .map(|(src, dst)| {
+                let this = self.clone();
+                async move {
+                match this.store().head(&dst).await {
                     Ok(_) => Ok(()),
                     Err(rustshare_store::Error::NotFound) => {
                         let attrs = ObjectAttrs {
                             content_type: Some("application/vnd.debian.binary-package".into()),
                             ..ObjectAttrs::default()
                         };
-                        self.store().copy(&src, &dst, Some(attrs)).await.map(|_| ())
+                        this.store().copy(&src, &dst, Some(attrs)).await.map(|_| ())
                     }
                     Err(e) => Err(e),
                 }
-            })
+            }})
             .buffer_unordered(8)
             .try_collect::<Vec<()>>()
             .await?;
@@ -564,7 +571,7 @@ impl Publisher {
             })
             .await??;
         let mut index_sha256 = BTreeSet::new();
-        let mut writes: Vec<(String, Bytes, &'static str, bool)> = Vec::new();
+        let mut writes: Vec<(String, Bytes, String, bool)> = Vec::new();
         for (suite, files, release, inrelease, gpg) in trees {
             for f in files {
                 let data = Bytes::from(f.data);
@@ -576,35 +583,38 @@ impl Publisher {
                     "text/plain; charset=utf-8"
                 };
                 if index_sha256.insert(f.digests.sha256.clone()) {
-                    writes.push((format!("{base}by-hash/SHA256/{}", f.digests.sha256), data.clone(), ct, true));
+                    writes.push((format!("{base}by-hash/SHA256/{}", f.digests.sha256), data.clone(), ct.to_owned(), true));
                 }
-                writes.push((format!("{snap}dists/{suite}/{}", f.path), data, ct, false));
+                writes.push((format!("{snap}dists/{suite}/{}", f.path), data, ct.to_owned(), false));
             }
             writes.push((
                 format!("{snap}dists/{suite}/Release"),
                 Bytes::from(release),
-                "text/plain; charset=utf-8",
+                "text/plain; charset=utf-8".into(),
                 false,
             ));
             writes.push((
                 format!("{snap}dists/{suite}/InRelease"),
                 Bytes::from(inrelease),
-                "text/plain; charset=utf-8",
+                "text/plain; charset=utf-8".into(),
                 false,
             ));
             writes.push((
                 format!("{snap}dists/{suite}/Release.gpg"),
                 Bytes::from(gpg),
-                "application/pgp-signature",
+                "application/pgp-signature".into(),
                 false,
             ));
         }
         futures::stream::iter(writes)
-            .map(|(key, data, ct, content_addressed)| async move {
-                if content_addressed && self.store().head(&key).await.is_ok() {
-                    return Ok(());
+            .map(|(key, data, ct, content_addressed)| {
+                let this = self.clone();
+                async move {
+                    if content_addressed && this.store().head(&key).await.is_ok() {
+                        return Ok(());
+                    }
+                    this.put(&key, data, &ct).await
                 }
-                self.put(&key, data, ct).await
             })
             .buffer_unordered(8)
             .try_collect::<Vec<()>>()

@@ -95,6 +95,11 @@ fn body_full(b: impl Into<Bytes>) -> Body {
     http_body_util::Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
+/// An empty body (HEAD responses).
+pub(crate) fn empty_body() -> Body {
+    body_full(Bytes::new())
+}
+
 fn body_stream(s: rustshare_store::ByteStream) -> Body {
     let frames = s.map(|r| {
         r.map(hyper::body::Frame::data)
@@ -103,7 +108,7 @@ fn body_stream(s: rustshare_store::ByteStream) -> Body {
     http_body_util::StreamBody::new(frames).boxed_unsync()
 }
 
-fn page(status: ::http::StatusCode, title: &str) -> Resp {
+pub(crate) fn page(status: ::http::StatusCode, title: &str) -> Resp {
     let mut r = html(
         format!("<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n"),
         "no-store",
@@ -113,7 +118,7 @@ fn page(status: ::http::StatusCode, title: &str) -> Resp {
 }
 
 /// An HTML response the face writes itself.
-fn html(body: String, cache_control: &'static str) -> Resp {
+pub(crate) fn html(body: String, cache_control: &'static str) -> Resp {
     let mut r = ::http::Response::new(body_full(body));
     let h = r.headers_mut();
     h.insert(
@@ -125,7 +130,7 @@ fn html(body: String, cache_control: &'static str) -> Resp {
     r
 }
 
-fn not_found() -> Resp {
+pub(crate) fn not_found() -> Resp {
     page(::http::StatusCode::NOT_FOUND, "Not Found")
 }
 
@@ -137,6 +142,14 @@ fn set(h: &mut ::http::HeaderMap, name: ::http::HeaderName, v: &str) {
     if let Some(v) = hv(v) {
         h.insert(name, v);
     }
+}
+
+fn content_length(resp: &Resp) -> u64 {
+    resp.headers()
+        .get(::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn header(req: &Req, name: ::http::HeaderName) -> Option<&str> {
@@ -316,15 +329,7 @@ impl Cdn {
                 ::http::HeaderValue::from_static("Content-Length, Content-Range, ETag, Last-Modified, Age"),
             );
         }
-        let sent = if req.method == Method::GET {
-            resp.headers()
-                .get(::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        } else {
-            0
-        };
+        let sent = if req.method == Method::GET { content_length(&resp) } else { 0 };
         let status = resp.status().as_u16();
         self.metrics.cdn_request(&site.space.id, status, sent);
         self.log_access(
@@ -418,6 +423,14 @@ impl Cdn {
             "<!doctype html><meta charset=utf-8><title>Index of {title}</title><h1>Index of {title}</h1>\n<table><tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n{rows}</table>\n"
         );
         html(page_html, "public, max-age=60")
+    }
+
+    /// Serves one object of `site` (for the packages face), counted in the metrics.
+    pub(crate) async fn serve_object(&self, req: &Req, site: &PublicSite, key: &str) -> Resp {
+        let resp = self.object(req, site, key).await;
+        let sent = if req.method == ::http::Method::GET { content_length(&resp) } else { 0 };
+        self.metrics.cdn_request(&site.space.id, resp.status().as_u16(), sent);
+        resp
     }
 
     #[allow(clippy::too_many_lines)] // one RFC 9110 decision sequence; splitting it hides the order

@@ -1,0 +1,312 @@
+//! `rustshare repo ...`: package repositories through the control API.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::{Client, enc, human_bytes, out};
+
+/// Settings shared by `repo create` and `repo update`.
+#[derive(Args, Debug)]
+pub(super) struct RepoSettings {
+    /// Distribution as SUITE or SUITE:CODENAME (repeat for several); default stable.
+    #[arg(long = "suite")]
+    suites: Vec<String>,
+    /// Component (repeat); default main.
+    #[arg(long = "component")]
+    components: Vec<String>,
+    /// Architecture (repeat); default amd64. `all` packages go into every one.
+    #[arg(long = "arch")]
+    architectures: Vec<String>,
+    /// Release Origin (default: the repository name).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Release Label (default: the repository name).
+    #[arg(long)]
+    label: Option<String>,
+    /// Release Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Prefix inside the space where CI uploads .deb files (default incoming/<repo>/).
+    #[arg(long)]
+    incoming_prefix: Option<String>,
+    /// Snapshots kept for rollback (default 10).
+    #[arg(long)]
+    retain: Option<u32>,
+    /// Release Valid-Until, this many days after each publish (0 for none).
+    #[arg(long)]
+    valid_until_days: Option<u32>,
+}
+
+impl RepoSettings {
+    fn to_json(&self) -> Result<serde_json::Map<String, Value>> {
+        let mut b = serde_json::Map::new();
+        if !self.suites.is_empty() {
+            let mut d = Vec::new();
+            for s in &self.suites {
+                match s.split_once(':') {
+                    Some((suite, code)) if !suite.is_empty() && !code.is_empty() => d.push(json!({"suite": suite, "codename": code})),
+                    Some(_) => bail!("--suite {s:?}: expected SUITE or SUITE:CODENAME"),
+                    None => d.push(json!({"suite": s})),
+                }
+            }
+            b.insert("distributions".into(), json!(d));
+        }
+        if !self.components.is_empty() {
+            b.insert("components".into(), json!(self.components));
+        }
+        if !self.architectures.is_empty() {
+            b.insert("architectures".into(), json!(self.architectures));
+        }
+        for (k, v) in [
+            ("origin", &self.origin),
+            ("label", &self.label),
+            ("description", &self.description),
+            ("incoming_prefix", &self.incoming_prefix),
+        ] {
+            if let Some(v) = v {
+                b.insert(k.into(), json!(v));
+            }
+        }
+        if let Some(r) = self.retain {
+            b.insert("retain".into(), json!(r));
+        }
+        if let Some(d) = self.valid_until_days {
+            b.insert("valid_until_days".into(), json!(d));
+        }
+        Ok(b)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum RepoCmd {
+    /// Create a repository in a `packages` space, with a new signing key (or an imported one).
+    Create {
+        /// Repository name: packages.<domain>/<name>/.
+        name: String,
+        /// The space (of purpose packages) CI uploads into.
+        #[arg(long)]
+        space: String,
+        /// Import this unprotected OpenPGP secret key (armored) instead of generating one.
+        #[arg(long)]
+        signing_key: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        settings: RepoSettings,
+    },
+    /// List repositories.
+    List,
+    /// Show a repository, its key fingerprint and apt setup.
+    Show {
+        /// Repository name.
+        name: String,
+    },
+    /// Change distributions, components, architectures or Release fields (from the next publish).
+    Update {
+        /// Repository name.
+        name: String,
+        #[command(flatten)]
+        settings: RepoSettings,
+    },
+    /// Publish what CI uploaded into the incoming prefix.
+    Publish {
+        /// Repository name.
+        name: String,
+    },
+    /// Upload .deb files and publish them in one go.
+    Add {
+        /// Repository name.
+        name: String,
+        /// Distribution (suite or codename).
+        #[arg(long)]
+        dist: String,
+        /// Component.
+        #[arg(long, default_value = "main")]
+        component: String,
+        /// The .deb files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Retained snapshots, newest first.
+    Snapshots {
+        /// Repository name.
+        name: String,
+    },
+    /// Publish an earlier snapshot's package set again (fresh Date and signatures).
+    Rollback {
+        /// Repository name.
+        name: String,
+        /// Snapshot id (see `repo snapshots`).
+        snapshot: String,
+    },
+}
+
+fn print_repo(v: &Value) {
+    let r = &v["repository"];
+    let c = &r["config"];
+    let list = |k: &str| {
+        c[k].as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    let dists: Vec<String> = c["distributions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| format!("{} ({})", d["suite"].as_str().unwrap_or(""), d["codename"].as_str().unwrap_or("")))
+        .collect();
+    println!("Repository:    {}", r["name"].as_str().unwrap_or(""));
+    println!("URL:           {}", v["url"].as_str().unwrap_or(""));
+    println!("Fingerprint:   {}", r["fingerprint"].as_str().unwrap_or(""));
+    println!("Distributions: {}", dists.join(", "));
+    println!("Components:    {}", list("components"));
+    println!("Architectures: {}", list("architectures"));
+    println!("Incoming:      {}", c["incoming_prefix"].as_str().unwrap_or(""));
+    println!("Retain:        {} snapshots", c["retain"]);
+    println!("Current:       {}", v["current_snapshot"].as_str().unwrap_or("none"));
+    println!("\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg", v["key_url"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""));
+    println!("\n{}.sources:\n{}", r["name"].as_str().unwrap_or(""), v["sources"].as_str().unwrap_or(""));
+}
+
+fn print_report(v: &Value) {
+    let s = &v["snapshot"];
+    println!(
+        "Published snapshot {} ({} packages; {} unchanged upload(s) skipped)",
+        s["id"].as_str().unwrap_or(""),
+        s["packages"],
+        v["unchanged"]
+    );
+    for c in s["changes"].as_array().into_iter().flatten() {
+        println!("  {}", c.as_str().unwrap_or(""));
+    }
+}
+
+/// A long-running agent for uploads and publishes.
+fn slow_agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(10))
+        .timeout_read(std::time::Duration::from_secs(1800))
+        .timeout_write(std::time::Duration::from_secs(1800))
+        .build()
+}
+
+fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::path::PathBuf]) -> Result<()> {
+    let mut total = 0;
+    for f in files {
+        let m = std::fs::metadata(f).with_context(|| format!("{}: cannot read", f.display()))?;
+        if !m.is_file() {
+            bail!("{}: not a file", f.display());
+        }
+        total += m.len();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let agent = slow_agent();
+    for f in files {
+        let file_name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{}: the file name is not UTF-8", f.display()))?;
+        bar.set_message(file_name.to_owned());
+        let fh = std::fs::File::open(f).with_context(|| format!("{}: cannot open", f.display()))?;
+        let len = fh.metadata().map(|m| m.len()).unwrap_or(0);
+        let url = format!(
+            "{}/api/v1/repos/{}/incoming/{}/{}/{}",
+            c.base,
+            enc(name),
+            enc(dist),
+            enc(component),
+            enc(file_name)
+        );
+        let res = agent
+            .put(&url)
+            .set("Authorization", &format!("Bearer {}", c.token))
+            .set("Content-Type", "application/vnd.debian.binary-package")
+            .set("Content-Length", &len.to_string())
+            .send(bar.wrap_read(fh));
+        if let Err(e) = res {
+            bar.abandon();
+            return Err(c.explain(e)).with_context(|| format!("uploading {}", f.display()));
+        }
+    }
+    bar.finish_with_message(format!("{} file(s), {}", files.len(), human_bytes(total)));
+    Ok(())
+}
+
+pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
+    match cmd {
+        RepoCmd::Create {
+            name,
+            space,
+            signing_key,
+            settings,
+        } => {
+            let mut body = settings.to_json()?;
+            body.insert("name".into(), json!(name));
+            body.insert("space".into(), json!(space));
+            if let Some(p) = signing_key {
+                let k = std::fs::read_to_string(&p).with_context(|| format!("reading signing key {}", p.display()))?;
+                body.insert("signing_key".into(), json!(k));
+            }
+            out(json_mode, &c.call("POST", "/repos", Some(Value::Object(body)))?, print_repo);
+        }
+        RepoCmd::List => out(json_mode, &c.call("GET", "/repos", None)?, |v| {
+            for r in v["repositories"].as_array().into_iter().flatten() {
+                println!("{:<24} {}", r["name"].as_str().unwrap_or(""), r["fingerprint"].as_str().unwrap_or(""));
+            }
+        }),
+        RepoCmd::Show { name } => out(json_mode, &c.call("GET", &format!("/repos/{}", enc(&name)), None)?, print_repo),
+        RepoCmd::Update { name, settings } => out(
+            json_mode,
+            &c.call("PATCH", &format!("/repos/{}", enc(&name)), Some(Value::Object(settings.to_json()?)))?,
+            print_repo,
+        ),
+        RepoCmd::Publish { name } => out(
+            json_mode,
+            &c.call_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), None)?,
+            print_report,
+        ),
+        RepoCmd::Add {
+            name,
+            dist,
+            component,
+            files,
+        } => {
+            upload(c, &name, &dist, &component, &files)?;
+            out(
+                json_mode,
+                &c.call_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), None)?,
+                print_report,
+            );
+        }
+        RepoCmd::Snapshots { name } => out(json_mode, &c.call("GET", &format!("/repos/{}/snapshots", enc(&name)), None)?, |v| {
+            let current = v["current_snapshot"].as_str().unwrap_or("");
+            println!("{:<2}{:<18} {:<22} {:>8}  CHANGES", "", "SNAPSHOT", "CREATED", "PACKAGES");
+            for s in v["snapshots"].as_array().into_iter().flatten() {
+                let id = s["id"].as_str().unwrap_or("");
+                let changes: Vec<&str> = s["changes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                println!(
+                    "{:<2}{id:<18} {:<22} {:>8}  {}",
+                    if id == current { "*" } else { "" },
+                    s["created"].as_str().unwrap_or(""),
+                    s["packages"],
+                    changes.join("; ")
+                );
+            }
+        }),
+        RepoCmd::Rollback { name, snapshot } => out(
+            json_mode,
+            &c.call_with(
+                &slow_agent(),
+                "POST",
+                &format!("/repos/{}/rollback", enc(&name)),
+                Some(json!({"snapshot": snapshot})),
+            )?,
+            print_report,
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The packages face: `packages.<domain>/<repo>/...` for apt clients. The publisher says which
+//! object a path means; the CDN face's object path serves it (conditional requests, ranges,
+//! the cache), with immutable caching for pool and by-hash files.
+
+use std::sync::Arc;
+
+use rustshare_control::model::{PublicationRules, Purpose, Repository, Space, Visibility};
+use rustshare_control::{Control, PublicSite};
+use rustshare_publisher::{Publisher, Resolved};
+
+use crate::cdn::{self, Cdn};
+use crate::server::Body;
+
+type Resp = ::http::Response<Body>;
+
+/// The packages face.
+pub struct Packages {
+    publisher: Publisher,
+    control: Control,
+    cdn: Arc<Cdn>,
+    /// Cache-Control of Release, InRelease and Packages files.
+    index_cache_control: String,
+    /// Base URL shown on repository pages.
+    base_url: String,
+}
+
+impl Packages {
+    /// A packages face; index files get `max-age=<index_max_age>`.
+    #[must_use]
+    pub fn new(publisher: Publisher, control: Control, cdn: Arc<Cdn>, index_max_age: u32, base_url: String) -> Self {
+        Self {
+            publisher,
+            control,
+            cdn,
+            index_cache_control: format!("public, max-age={index_max_age}"),
+            base_url,
+        }
+    }
+
+    /// The publisher, for the API.
+    #[must_use]
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    fn site(&self, repo: &Repository) -> PublicSite {
+        let space = Space {
+            // A namespace of the edge cache no real space id can take.
+            id: format!("repo:{}", repo.name),
+            tenant_id: repo.tenant_id.clone(),
+            workspace_id: None,
+            name: repo.name.clone(),
+            bucket: String::new(),
+            base_prefix: rustshare_publisher::root(repo),
+            visibility: Visibility::Public,
+            purpose: Purpose::Packages,
+            quota_bytes: None,
+            created_by: String::new(),
+            created_at: repo.created_at,
+            disabled_at: None,
+        };
+        let mut rules = PublicationRules::defaults(&repo.name);
+        rules.cache_control.clone_from(&self.index_cache_control);
+        rules.immutable_prefixes = vec!["pool/".into(), "by-hash/".into()];
+        PublicSite::new(space, rules)
+    }
+
+    /// Serves one request.
+    pub async fn handle<B>(&self, req: ::http::Request<B>) -> Resp {
+        let (req, _) = req.into_parts();
+        let mut resp = self.route(&req).await;
+        if req.method == ::http::Method::HEAD {
+            let (parts, _) = resp.into_parts();
+            resp = ::http::Response::from_parts(parts, cdn::empty_body());
+        }
+        resp
+    }
+
+    async fn route(&self, req: &::http::request::Parts) -> Resp {
+        use ::http::Method;
+        if req.method != Method::GET && req.method != Method::HEAD {
+            let mut r = cdn::page(::http::StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            r.headers_mut()
+                .insert(::http::header::ALLOW, ::http::HeaderValue::from_static("GET, HEAD"));
+            return r;
+        }
+        let path = match cdn::http::parse_path(req.uri.path()) {
+            Ok(p) => p,
+            Err(cdn::http::PathError::NotFound) => return cdn::not_found(),
+            Err(cdn::http::PathError::BadRequest) => return cdn::page(::http::StatusCode::BAD_REQUEST, "Bad Request"),
+        };
+        let control = self.control.clone();
+        let name = path.site.clone();
+        let repo = match tokio::task::spawn_blocking(move || control.repository_public(&name)).await {
+            Ok(Ok(Some(r))) => r,
+            Ok(Ok(None)) => return cdn::not_found(),
+            Ok(Err(e)) => {
+                tracing::error!("looking up a repository: {e}");
+                return cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+            Err(e) => {
+                tracing::error!("looking up a repository: {e}");
+                return cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+        };
+        match self.publisher.resolve(&repo, &path.key).await {
+            Ok(Resolved::Page) => self.page(&repo),
+            Ok(Resolved::Object { key, .. }) => {
+                let site = self.site(&repo);
+                self.cdn.serve_object(req, &site, &key).await
+            }
+            Ok(Resolved::NotFound) => cdn::not_found(),
+            Err(e) => {
+                tracing::error!(repo = %repo.name, "resolving a packages path: {e}");
+                cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+            }
+        }
+    }
+
+    fn page(&self, repo: &Repository) -> Resp {
+        let esc = cdn::http::html_escape;
+        let name = &repo.name;
+        let url = format!("{}/{name}", self.base_url);
+        let c = &repo.config;
+        let suites: Vec<&str> = c.distributions.iter().map(|d| d.suite.as_str()).collect();
+        let sources = format!(
+            "Types: deb\nURIs: {url}\nSuites: {}\nComponents: {}\nSigned-By: /etc/apt/keyrings/{name}.gpg\n",
+            suites.join(" "),
+            c.components.join(" ")
+        );
+        let setup = format!(
+            "sudo install -d -m 0755 /etc/apt/keyrings\nsudo curl -fsSL {url}/key.gpg -o /etc/apt/keyrings/{name}.gpg\nsudo tee /etc/apt/sources.list.d/{name}.sources >/dev/null <<'EOF'\n{sources}EOF\nsudo apt-get update"
+        );
+        let body = format!(
+            "<!doctype html><meta charset=utf-8><title>{n} package repository</title>\n<h1>{n}</h1>\n<p>{d}</p>\n<p>Signing key fingerprint: <code>{fp}</code> (<a href=\"key.asc\">key.asc</a>, <a href=\"key.gpg\">key.gpg</a>)</p>\n<p>Distributions: {s}; components: {comps}; architectures: {archs}.</p>\n<h2>Set up apt</h2>\n<pre>{setup}</pre>\n<h2>{name}.sources</h2>\n<pre>{src}</pre>\n",
+            n = esc(name),
+            d = esc(&c.description),
+            fp = esc(&repo.fingerprint),
+            s = esc(&suites.join(", ")),
+            comps = esc(&c.components.join(", ")),
+            archs = esc(&c.architectures.join(", ")),
+            setup = esc(&setup),
+            src = esc(&sources),
+        );
+        cdn::html(body, "public, max-age=60")
+    }
+}

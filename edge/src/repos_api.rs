@@ -1,0 +1,183 @@
+//! `/api/v1/repos`: package repositories (create, show, change, publish, stage uploads,
+//! snapshots, rollback). The publisher does the work; this maps HTTP to it.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use rustshare_control::model::{Distribution, Repository, RepositoryConfig};
+use rustshare_publisher::Error as PubError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{Admin, ApiError, ApiResult, ApiState, Body};
+
+/// Largest `.deb` accepted through the API (the S3 face takes larger ones).
+const MAX_STAGED: usize = 2 << 30;
+
+impl From<PubError> for ApiError {
+    fn from(e: PubError) -> Self {
+        match e {
+            PubError::Control(c) => c.into(),
+            PubError::Rejected(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", e.to_string()),
+            PubError::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
+            PubError::NoSnapshot(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            PubError::Sign(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_signing_key", e.to_string()),
+            other => {
+                tracing::error!(error = %other, "publisher internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistIn {
+    suite: String,
+    codename: Option<String>,
+}
+
+/// Fields a caller may set; absent ones keep their current (or default) value.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigIn {
+    distributions: Option<Vec<DistIn>>,
+    components: Option<Vec<String>>,
+    architectures: Option<Vec<String>>,
+    origin: Option<String>,
+    label: Option<String>,
+    description: Option<String>,
+    incoming_prefix: Option<String>,
+    retain: Option<u32>,
+    valid_until_days: Option<u32>,
+}
+
+impl ConfigIn {
+    fn apply(self, mut c: RepositoryConfig) -> RepositoryConfig {
+        if let Some(d) = self.distributions {
+            c.distributions = d
+                .into_iter()
+                .map(|d| Distribution {
+                    codename: d.codename.unwrap_or_else(|| d.suite.clone()),
+                    suite: d.suite,
+                })
+                .collect();
+        }
+        macro_rules! set {
+            ($($f:ident),*) => { $(if let Some(v) = self.$f { c.$f = v; })* };
+        }
+        set!(components, architectures, origin, label, description, incoming_prefix, retain);
+        if self.valid_until_days.is_some() {
+            c.valid_until_days = self.valid_until_days.filter(|d| *d > 0);
+        }
+        c
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateIn {
+    name: String,
+    space: String,
+    /// An unprotected OpenPGP secret key (armored) to import instead of generating one.
+    signing_key: Option<String>,
+    #[serde(flatten)]
+    config: ConfigIn,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackIn {
+    snapshot: String,
+}
+
+fn view(st: &ApiState, r: &Repository, current: Option<String>) -> serde_json::Value {
+    let url = format!("{}/{}", st.packages_base, r.name);
+    json!({
+        "repository": r,
+        "current_snapshot": current,
+        "url": url,
+        "key_url": format!("{url}/key.gpg"),
+        "sources": format!(
+            "Types: deb\nURIs: {url}\nSuites: {}\nComponents: {}\nSigned-By: /etc/apt/keyrings/{}.gpg\n",
+            r.config.distributions.iter().map(|d| d.suite.as_str()).collect::<Vec<_>>().join(" "),
+            r.config.components.join(" "),
+            r.name
+        ),
+    })
+}
+
+async fn create(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body<CreateIn>) -> ApiResult<impl IntoResponse> {
+    let cfg = b.config.apply(rustshare_publisher::default_config(&b.name));
+    let key = b.signing_key.map(String::into_bytes);
+    let r = st.publisher.create(&p, &b.space, &b.name, cfg, key).await?;
+    let current = st.publisher.current(&r).await?;
+    Ok((StatusCode::CREATED, Json(view(&st, &r, current))))
+}
+
+async fn list(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"repositories": st.control.list_repositories(&p)?})))
+}
+
+async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    let r = st.control.repository(&p, &name)?;
+    let current = st.publisher.current(&r).await?;
+    Ok(Json(view(&st, &r, current)))
+}
+
+async fn update(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<ConfigIn>,
+) -> ApiResult<impl IntoResponse> {
+    let r = st.control.repository(&p, &name)?;
+    let r = st.control.update_repository(&p, &name, b.apply(r.config))?;
+    let current = st.publisher.current(&r).await?;
+    Ok(Json(view(&st, &r, current)))
+}
+
+async fn publish(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.publisher.publish(&p, &name).await?))
+}
+
+async fn stage(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path((name, dist, component, file)): Path<(String, String, String, String)>,
+    data: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
+    st.publisher.stage(&p, &name, &dist, &component, &file, data).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn snapshots(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (current, list) = st.publisher.snapshots(&p, &name).await?;
+    Ok(Json(json!({"current_snapshot": current, "snapshots": list})))
+}
+
+async fn rollback(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<RollbackIn>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.publisher.rollback(&p, &name, &b.snapshot).await?))
+}
+
+/// The repository routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/repos", post(create).get(list))
+        .route("/api/v1/repos/{repo}", get(show).patch(update))
+        .route("/api/v1/repos/{repo}/publish", post(publish))
+        .route(
+            "/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}",
+            put(stage).layer(DefaultBodyLimit::max(MAX_STAGED)),
+        )
+        .route("/api/v1/repos/{repo}/snapshots", get(snapshots))
+        .route("/api/v1/repos/{repo}/rollback", post(rollback))
+}
