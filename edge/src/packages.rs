@@ -105,9 +105,23 @@ impl Packages {
         };
         match self.publisher.resolve(&repo, &path.key).await {
             Ok(Resolved::Page) => self.page(&repo),
-            Ok(Resolved::Object { key, .. }) => {
-                let site = self.site(&repo);
-                self.cdn.serve_object(req, &site, &key).await
+            Ok(Resolved::Object { key, immutable: true }) => self.cdn.serve_object(req, &self.site(&repo), &key).await,
+            Ok(Resolved::Object { key, immutable: false }) => {
+                // `dists/.../InRelease` names a new object after every publish, and two publishes
+                // can fall in the same second: a date validator would then tell apt "not
+                // modified" for a changed file. These answer without dates; the strong ETag
+                // still validates, and the indices themselves come by hash.
+                let mut parts = req.clone();
+                for h in [::http::header::IF_MODIFIED_SINCE, ::http::header::IF_UNMODIFIED_SINCE] {
+                    parts.headers.remove(h);
+                }
+                if parts.headers.get(::http::header::IF_RANGE).is_some_and(|v| !v.as_bytes().starts_with(b"\"")) {
+                    parts.headers.remove(::http::header::IF_RANGE);
+                    parts.headers.remove(::http::header::RANGE);
+                }
+                let mut resp = self.cdn.serve_object(&parts, &self.site(&repo), &key).await;
+                resp.headers_mut().remove(::http::header::LAST_MODIFIED);
+                resp
             }
             Ok(Resolved::NotFound) => cdn::not_found(),
             Err(e) => {

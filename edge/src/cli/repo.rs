@@ -205,7 +205,9 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
             .progress_chars("=> "),
     );
     let agent = slow_agent();
-    for f in files {
+    // Without a terminal (CI logs) the bar is hidden; print a line per file instead.
+    let lines = bar.is_hidden();
+    for (i, f) in files.iter().enumerate() {
         let file_name = f
             .file_name()
             .and_then(|n| n.to_str())
@@ -231,8 +233,15 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
             bar.abandon();
             return Err(c.explain(e)).with_context(|| format!("uploading {}", f.display()));
         }
+        if lines {
+            eprintln!("uploaded {file_name} ({}/{}, {})", i + 1, files.len(), human_bytes(len));
+        }
     }
-    bar.finish_with_message(format!("{} file(s), {}", files.len(), human_bytes(total)));
+    let summary = format!("{} file(s), {}", files.len(), human_bytes(total));
+    if lines {
+        eprintln!("uploaded {summary}");
+    }
+    bar.finish_with_message(summary);
     Ok(())
 }
 

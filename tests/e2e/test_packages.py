@@ -1,0 +1,403 @@
+"""The publisher and the packages face, driven the way users drive them: CI uploads .deb files
+(S3 face or `rustshare repo add`), `rustshare repo publish`, and Debian's own apt-get, gpgv and
+sqv as clients, with an isolated apt configuration that reaches packages.localhost through the
+edge as its HTTP proxy."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import RUSTSHARE, Server, run
+
+HOST = {"Host": "packages.localhost"}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("pkgs"), extra_env={"RUSTSHARE_LOG": "info,rustshare_publisher=debug"})
+    yield s
+    s.stop()
+
+
+def build_deb(out_dir: Path, name, version, arch="amd64", extra_fields="", payload=None):
+    """A real package made by dpkg-deb."""
+    root = out_dir / f"build-{name}-{version}-{arch}-{uuid.uuid4().hex[:6]}"
+    (root / "DEBIAN").mkdir(parents=True)
+    share = root / "usr" / "share" / name
+    share.mkdir(parents=True)
+    (share / "version").write_text(payload or f"{name} {version}\n")
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: CI <ci@example.com>\n{extra_fields}"
+        f"Description: test package {name}\n A longer description.\n .\n   a verbatim line\n"
+    )
+    deb = out_dir / f"{name}_{version.split(':')[-1]}_{arch}.deb"
+    run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(deb)])
+    return deb
+
+
+def new_repo(s, name=None, **body):
+    sp = s.new_space(purpose="packages")
+    name = name or f"r{uuid.uuid4().hex[:8]}"
+    args = ["repo", "create", name, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64", "--arch", "arm64"]
+    for k, v in body.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    created = s.cli_json(*args)
+    return sp, name, created
+
+
+class Apt:
+    """apt-get with every state directory under `root` and the edge as its proxy."""
+
+    def __init__(self, root: Path, s, repo, suite="stable"):
+        self.root = root
+        for d in ["etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/trusted.gpg.d",
+                  "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "keyrings", "dl"]:
+            (root / d).mkdir(parents=True, exist_ok=True)
+        (root / "var/lib/dpkg/status").touch()
+        (root / "apt.conf").touch()
+        key = requests.get(f"{s.url}/{repo}/key.gpg", headers=HOST, timeout=10)
+        assert key.status_code == 200
+        (root / "keyrings" / f"{repo}.gpg").write_bytes(key.content)
+        (root / "etc/apt/sources.list.d" / f"{repo}.sources").write_text(
+            f"Types: deb\nURIs: http://packages.localhost/{repo}\nSuites: {suite}\nComponents: main\n"
+            f"Signed-By: {root}/keyrings/{repo}.gpg\n"
+        )
+        self.opts = []
+        for k, v in {
+            "Dir::Etc": f"{root}/etc/apt", "Dir::Etc::SourceList": f"{root}/etc/apt/sources.list",
+            "Dir::Etc::SourceParts": f"{root}/etc/apt/sources.list.d", "Dir::Etc::Parts": f"{root}/etc/apt/apt.conf.d",
+            "Dir::Etc::PreferencesParts": f"{root}/etc/apt/preferences.d", "Dir::Etc::TrustedParts": f"{root}/etc/apt/trusted.gpg.d",
+            "Dir::State": f"{root}/var/lib/apt", "Dir::State::status": f"{root}/var/lib/dpkg/status", "Dir::Cache": f"{root}/var/cache/apt",
+            "Acquire::http::Proxy": f"http://127.0.0.1:{s.port}", "APT::Architecture": "amd64", "APT::Architectures::": "amd64",
+            "Debug::NoLocking": "1", "APT::Sandbox::User": "root", "Acquire::Languages": "none",
+            # This machine's apt.conf.d turns these off; real clients check them.
+            "Acquire::Check-Valid-Until": "true", "Acquire::Check-Date": "true", "Acquire::Retries": "0",
+        }.items():
+            self.opts += ["-o", f"{k}={v}"]
+
+    def get(self, *args, check=True):
+        env = dict(os.environ, APT_CONFIG=str(self.root / "apt.conf"), DEBIAN_FRONTEND="noninteractive")
+        p = subprocess.run(["apt-get", *self.opts, *args], capture_output=True, text=True, env=env, timeout=120, cwd=self.root / "dl")
+        if check:
+            assert p.returncode == 0 and "W:" not in p.stdout + p.stderr and "E:" not in p.stderr, f"apt-get {args}: {p.stdout}\n{p.stderr}"
+        return p
+
+    def candidate(self, pkg):
+        env = dict(os.environ, APT_CONFIG=str(self.root / "apt.conf"))
+        p = subprocess.run(["apt-cache", *self.opts, "policy", pkg], capture_output=True, text=True, env=env, timeout=60)
+        m = re.search(r"Candidate: (\S+)", p.stdout)
+        return m.group(1) if m else None
+
+    def install(self, pkg):
+        """apt-get download, then dpkg -i into a scratch root: the installed file is checked."""
+        for f in (self.root / "dl").glob("*.deb"):
+            f.unlink()
+        self.get("download", pkg)
+        debs = list((self.root / "dl").glob(f"{pkg}_*.deb"))
+        assert len(debs) == 1, debs
+        target = self.root / "target"
+        for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"]:
+            (target / d).mkdir(parents=True, exist_ok=True)
+        (target / "var/lib/dpkg/status").touch()
+        run(["dpkg", f"--root={target}", "--force-script-chrootless", "--force-not-root", "--log=/dev/null", "-i", str(debs[0])])
+        return (target / "usr/share" / pkg / "version").read_text()
+
+
+def publish(s, repo, check=True):
+    return s.cli("--json", "repo", "publish", repo, check=check)
+
+
+def current(s, repo):
+    return s.cli_json("repo", "show", repo)["current_snapshot"]
+
+
+def test_add_update_install_upgrade_rollback_with_real_apt(srv, tmp_path):
+    _, repo, created = new_repo(srv)
+    assert len(created["repository"]["fingerprint"]) == 40
+    v1 = build_deb(tmp_path, "hello", "1.0-1")
+    doc = build_deb(tmp_path, "hello-doc", "1.0-1", arch="all")
+    p = srv.cli("repo", "add", repo, "--dist", "stable", v1, doc)
+    assert "+hello 1.0-1 (amd64)" in p.stdout and "+hello-doc 1.0-1 (all)" in p.stdout
+    assert f"uploaded {v1.name} (1/2" in p.stderr and "uploaded 2 file(s)" in p.stderr  # progress without a terminal
+    apt = Apt(tmp_path / "apt", srv, repo)
+    apt.get("update")
+    assert apt.install("hello") == "hello 1.0-1\n"
+    assert apt.candidate("hello-doc") == "1.0-1"
+    first = current(srv, repo)
+
+    # A newer version through the S3 face with a publisher key, then `repo publish`.
+    sp = srv.cli_json("repo", "show", repo)["repository"]["space_id"]
+    key = srv.new_key({"bucket": srv.cli_json("space", "show", sp)["bucket"]}, mode="publisher", prefix=f"incoming/{repo}/")
+    c = srv.s3(key)
+    bucket = srv.cli_json("space", "show", sp)["bucket"]
+    v2 = build_deb(tmp_path, "hello", "2.0-1")
+    c.upload_file(str(v2), bucket, f"incoming/{repo}/bookworm/main/{v2.name}")
+    out = json.loads(publish(srv, repo).stdout)
+    assert out["snapshot"]["changes"] == ["stable: hello 1.0-1 -> 2.0-1 (amd64)"]
+    assert c.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{repo}/").get("KeyCount") == 0, "incoming is emptied"
+    time.sleep(1.1)  # apt compares Release dates with one-second resolution
+    apt.get("update")
+    assert apt.install("hello") == "hello 2.0-1\n"
+
+    # Roll back: apt has seen the newer Release, so the rollback must be a fresh, newer one.
+    snaps = srv.cli_json("repo", "snapshots", repo)["snapshots"]
+    assert [s["id"] for s in snaps][1] == first and snaps[0]["packages"] == 2
+    time.sleep(1.1)
+    rb = srv.cli_json("repo", "rollback", repo, first)
+    assert rb["snapshot"]["changes"] == [f"rollback to {first}"]
+    apt.get("update")
+    assert apt.candidate("hello") == "1.0-1"
+    assert apt.install("hello") == "hello 1.0-1\n"
+    text = srv.cli("repo", "snapshots", repo).stdout
+    assert f"rollback to {first}" in text and text.count("\n") >= 4
+    for _ in range(50):  # the audit writer batches rows
+        st, body = srv.api("GET", "/audit?operation=repo.rollback")
+        if any(repo in (e.get("detail") or "") for e in body["events"]):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"no repo.rollback audit row: {body}")
+
+    # By-hash only: apt must find every index under by-hash/SHA256.
+    apt2 = Apt(tmp_path / "apt2", srv, repo)
+    apt2.get("update", "-o", "Acquire::By-Hash=force")
+    assert apt2.candidate("hello") == "1.0-1"
+
+
+def test_signatures_verify_with_gpgv_and_sqv(srv, tmp_path):
+    _, repo, _ = new_repo(srv, description="Tools for testing")
+    srv.cli("repo", "add", repo, "--dist", "bookworm", build_deb(tmp_path, "sigtest", "0.1"))
+    get = lambda p: requests.get(f"{srv.url}/{repo}/{p}", headers=HOST, timeout=10)
+    (tmp_path / "key.gpg").write_bytes(get("key.gpg").content)
+    (tmp_path / "key.asc").write_bytes(get("key.asc").content)
+    assert (tmp_path / "key.asc").read_text().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    for dist in ["stable", "bookworm"]:
+        (tmp_path / "InRelease").write_bytes(get(f"dists/{dist}/InRelease").content)
+        (tmp_path / "Release").write_bytes(get(f"dists/{dist}/Release").content)
+        (tmp_path / "Release.gpg").write_bytes(get(f"dists/{dist}/Release.gpg").content)
+        run(["gpgv", "--keyring", str(tmp_path / "key.gpg"), str(tmp_path / "InRelease")])
+        run(["gpgv", "--keyring", str(tmp_path / "key.gpg"), str(tmp_path / "Release.gpg"), str(tmp_path / "Release")])
+        run(["sqv", "--keyring", str(tmp_path / "key.gpg"), str(tmp_path / "Release.gpg"), str(tmp_path / "Release")])
+    release = (tmp_path / "Release").read_text()
+    for field in ["Origin: ", "Label: ", "Suite: stable", "Codename: bookworm", "Date: ", "Architectures: amd64 arm64",
+                  "Components: main", "Description: Tools for testing", "Acquire-By-Hash: yes", "MD5Sum:", "SHA256:"]:
+        assert field in release, field
+    assert " all" not in release.split("Architectures:")[1].split("\n")[0]
+    # A one-byte change breaks both verifiers.
+    (tmp_path / "Release").write_text(release.replace("Label: ", "Label: X", 1))
+    assert run(["gpgv", "--keyring", str(tmp_path / "key.gpg"), str(tmp_path / "Release.gpg"), str(tmp_path / "Release")], check=False).returncode != 0
+    assert run(["sqv", "--keyring", str(tmp_path / "key.gpg"), str(tmp_path / "Release.gpg"), str(tmp_path / "Release")], check=False).returncode != 0
+
+
+def test_packages_face_headers_and_page(srv, tmp_path):
+    _, repo, created = new_repo(srv)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "libfoo1", "3:1.2-1", extra_fields="Source: libfoo (1.2-1)\n"))
+    g = lambda p, **h: requests.get(f"{srv.url}/{repo}/{p}", headers={**HOST, **h}, timeout=10)
+    pk = g("dists/stable/main/binary-amd64/Packages")
+    assert pk.status_code == 200 and pk.headers["Cache-Control"] == "public, max-age=60"
+    assert "Filename: pool/main/libf/libfoo/libfoo1_1.2-1_amd64.deb\n" in pk.text
+    assert "SHA256: " in pk.text and "MD5sum: " in pk.text and "   a verbatim line\n" in pk.text
+    pool = g("pool/main/libf/libfoo/libfoo1_1.2-1_amd64.deb")
+    assert pool.status_code == 200 and pool.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert pool.content[:8] == b"!<arch>\n"
+    ranged = g("pool/main/libf/libfoo/libfoo1_1.2-1_amd64.deb", Range="bytes=0-7")
+    assert ranged.status_code == 206 and ranged.content == b"!<arch>\n"
+    sha = re.search(r"SHA256:\n(?: \S+ +\d+ \S+\n)*? (\S+) +\d+ main/binary-amd64/Packages.xz\n", g("dists/stable/Release").text).group(1)
+    bh = g(f"dists/stable/main/binary-amd64/by-hash/SHA256/{sha}")
+    assert bh.status_code == 200 and bh.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert g("dists/stable/main/binary-amd64/by-hash/SHA256/" + "0" * 64).status_code == 404
+    assert g("dists/unknown/Release").status_code == 404
+    assert g("snapshots/x/manifest.json").status_code == 404, "internal files are not reachable"
+    assert g("current").status_code == 404
+    assert requests.get(f"{srv.url}/{repo}/../x", headers=HOST, timeout=10).status_code in (400, 404)
+    assert requests.post(f"{srv.url}/{repo}/dists/stable/Release", headers=HOST, timeout=10).status_code == 405
+    head = requests.head(f"{srv.url}/{repo}/dists/stable/InRelease", headers=HOST, timeout=10)
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["Content-Length"]) > 0
+    assert "Last-Modified" not in head.headers and head.headers["ETag"].startswith("\"")
+    page = g("")
+    assert page.status_code == 200 and created["repository"]["fingerprint"] in page.text
+    assert "Signed-By: /etc/apt/keyrings/" in page.text and "key.gpg" in page.text
+    assert requests.get(f"{srv.url}/nope/dists/stable/Release", headers=HOST, timeout=10).status_code == 404
+
+
+def test_bad_uploads_are_refused_and_change_nothing(srv, tmp_path):
+    sp, repo, _ = new_repo(srv)
+    good = build_deb(tmp_path, "good", "1.0")
+    srv.cli("repo", "add", repo, "--dist", "stable", good)
+    before = current(srv, repo)
+    packages_before = requests.get(f"{srv.url}/{repo}/dists/stable/main/binary-amd64/Packages", headers=HOST, timeout=10).text
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    truncated = bad_dir / "trunc_1.0_amd64.deb"
+    truncated.write_bytes(build_deb(tmp_path, "trunc", "1.0").read_bytes()[:700])
+    not_deb = bad_dir / "notes_1.0_amd64.deb"
+    not_deb.write_text("this is not a package\n")
+    cases = {
+        truncated: "damaged ar archive",
+        not_deb: "not an ar archive",
+        build_deb(bad_dir, "badver", "one.two"): "control field Version is invalid",
+        build_deb(bad_dir, "wrongarch", "1.0", arch="s390x"): "architecture s390x is not one of this repository's",
+        build_deb(bad_dir, "good", "1.0", payload="different bytes\n"): "already published with different contents",
+    }
+    # Missing control field: dpkg-deb refuses to build one, so write the control by hand.
+    nomaint = bad_dir / "nomaint_1.0_amd64.deb"
+    root = bad_dir / "nm"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text("Package: nomaint\nVersion: 1.0\nArchitecture: amd64\nDescription: x\n")
+    run(["dpkg-deb", "--nocheck", "--build", str(root), str(nomaint)])
+    cases[nomaint] = "control field Maintainer is missing"
+    for deb, why in cases.items():
+        p = srv.cli("repo", "add", repo, "--dist", "stable", deb, check=False)
+        assert p.returncode != 0, deb
+        assert deb.name in p.stderr and why in p.stderr and "repository unchanged" in p.stderr, p.stderr
+        assert current(srv, repo) == before
+        # The refused file stays in incoming for the user to remove; clear it so the next case is alone.
+        bucket = srv.cli_json("space", "show", sp["bucket"])["bucket"]
+        key = srv.new_key({"bucket": bucket}, mode="publisher")
+        c = srv.s3(key)
+        for o in c.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{repo}/").get("Contents", []):
+            c.delete_object(Bucket=bucket, Key=o["Key"])
+    after = requests.get(f"{srv.url}/{repo}/dists/stable/main/binary-amd64/Packages", headers=HOST, timeout=10).text
+    assert after == packages_before
+    # An identical re-upload is a no-op.
+    out = json.loads(srv.cli("--json", "repo", "add", repo, "--dist", "stable", good).stdout)
+    assert out["unchanged"] == 1 and out["snapshot"]["id"] == before
+    # Bad requests to the API and CLI say what to fix.
+    st, body = srv.api("POST", "/repos", {"name": "Bad Name", "space": sp["bucket"]})
+    assert st == 400 and "repository name" in body["error"]["message"]
+    generic = srv.new_space(purpose="artifacts")
+    st, body = srv.api("POST", "/repos", {"name": f"g{uuid.uuid4().hex[:6]}", "space": generic["bucket"]})
+    assert st == 400 and "purpose packages" in body["error"]["message"]
+    st, body = srv.api("POST", "/repos", {"name": f"a{uuid.uuid4().hex[:6]}", "space": sp["bucket"], "architectures": ["all"]})
+    assert st == 400 and "all" in body["error"]["message"]
+    st, body = srv.api("POST", "/repos", {"name": repo, "space": sp["bucket"]})
+    assert st == 409
+    p = srv.cli("repo", "add", repo, "--dist", "nosuch", good, check=False)
+    assert p.returncode != 0 and "no distribution" in p.stderr
+    p = srv.cli("repo", "rollback", repo, "12345", check=False)
+    assert p.returncode != 0 and "snapshot 12345 not found" in p.stderr
+    # Another tenant cannot see or publish the repository.
+    other = srv.new_space(purpose="packages")
+    tenant = srv.cli_json("space", "show", other["bucket"])["tenant_id"]
+    tok = srv.cli_json("tenant", "token", tenant, "--name", "t")["token"]
+    st, _ = srv.api("POST", f"/repos/{repo}/publish", token=tok)
+    assert st == 404
+
+
+def test_imported_signing_key(srv, tmp_path):
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env = dict(os.environ, GNUPGHOME=str(gnupg))
+    run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Imported <imp@example.com>", "rsa3072", "sign", "never"], env=env)
+    armored = run(["gpg", "--batch", "--armor", "--export-secret-keys"], env=env).stdout
+    (tmp_path / "secret.asc").write_text(armored)
+    fpr = re.search(r"fpr:+([0-9A-F]{40}):", run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env).stdout).group(1)
+    sp = srv.new_space(purpose="packages")
+    name = f"i{uuid.uuid4().hex[:8]}"
+    r = srv.cli_json("repo", "create", name, "--space", sp["bucket"], "--signing-key", str(tmp_path / "secret.asc"))
+    assert r["repository"]["fingerprint"] == fpr
+    assert "PRIVATE KEY" not in json.dumps(r) and "PRIVATE KEY" not in srv.logs()
+    (tmp_path / "InRelease").write_bytes(requests.get(f"{srv.url}/{name}/dists/stable/InRelease", headers=HOST, timeout=10).content)
+    (tmp_path / "k.gpg").write_bytes(requests.get(f"{srv.url}/{name}/key.gpg", headers=HOST, timeout=10).content)
+    run(["gpgv", "--keyring", str(tmp_path / "k.gpg"), str(tmp_path / "InRelease")])
+    (tmp_path / "junk.asc").write_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----\n")
+    p = srv.cli("repo", "create", f"j{uuid.uuid4().hex[:6]}", "--space", sp["bucket"], "--signing-key", str(tmp_path / "junk.asc"), check=False)
+    assert p.returncode != 0 and "signing key" in p.stderr
+
+
+def test_tampered_inrelease_is_refused_by_apt(srv, tmp_path):
+    _, repo, _ = new_repo(srv)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "tamper", "1.0"))
+    apt = Apt(tmp_path / "apt", srv, repo)
+    apt.get("update")
+    time.sleep(1.1)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "tamper", "2.0"))
+    snap = current(srv, repo)
+    # Flip one byte of the stored InRelease text (the fs store keeps data first, metadata after).
+    hits = [p for p in (srv.data / "objects").rglob("InRelease@o") if snap in str(p) and "stable" in str(p)]
+    assert len(hits) == 1, hits
+    raw = bytearray(hits[0].read_bytes())
+    i = raw.index(b"Label: ") + len("Label: ")
+    raw[i] = ord("X") if raw[i] != ord("X") else ord("Y")
+    hits[0].write_bytes(bytes(raw))
+    p = apt.get("update", check=False)
+    assert "signature" in (p.stdout + p.stderr).lower() or "BADSIG" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert apt.candidate("tamper") == "1.0", "apt keeps the last good indices"
+
+
+def test_apt_update_loop_during_50_publishes_never_fails(srv, tmp_path):
+    _, repo, _ = new_repo(srv, retain=3)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "busy", "1.0"))
+    apt = Apt(tmp_path / "apt", srv, repo)
+    apt.get("update")
+    debs = [build_deb(tmp_path, "busy", f"1.{i + 1}") for i in range(50)]
+    failures, runs = [], [0]
+    done = threading.Event()
+
+    def loop():
+        while not done.is_set():
+            p = apt.get("update", "-o", "Acquire::Check-Date=false", check=False)
+            runs[0] += 1
+            if p.returncode != 0 or "W:" in p.stdout + p.stderr or "E:" in p.stderr or "Mismatch" in p.stdout + p.stderr:
+                failures.append(p.stdout + p.stderr)
+
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        for d in debs:
+            srv.cli("repo", "add", repo, "--dist", "stable", d)
+    finally:
+        done.set()
+        t.join()
+    assert runs[0] >= 3 and failures == [], failures[:2]
+    time.sleep(1.1)
+    apt.get("update")
+    assert apt.candidate("busy") == "1.50"
+    # Retention kept three snapshots and only the pool files they use.
+    snaps = srv.cli_json("repo", "snapshots", repo)["snapshots"]
+    assert len(snaps) == 3
+    pool = [p.name for p in (srv.data / "objects").rglob("*.deb@o") if repo in str(p) and "pool" in str(p)]
+    assert sorted(pool) == sorted(f"busy_1.{n}_amd64.deb@o" for n in (48, 49, 50)), pool
+
+
+def test_kill_during_publish_leaves_previous_snapshot(tmp_path):
+    s = Server(tmp_path / "srv")
+    try:
+        _, repo, _ = new_repo(s)
+        s.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "steady", "1.0"))
+        before = current(s, repo)
+        apt = Apt(tmp_path / "apt", s, repo)
+        apt.get("update")
+        many = [build_deb(tmp_path, f"bulk{i}", "1.0") for i in range(60)]
+        for delay in (0.05, 0.3):
+            # Stage through the API, then kill -9 the server while it publishes.
+            for d in many:
+                r = requests.put(f"{s.url}/api/v1/repos/{repo}/incoming/stable/main/{d.name}", data=d.read_bytes(),
+                                 headers={"Authorization": f"Bearer {s.token}"}, timeout=30)
+                assert r.status_code == 204, r.text
+            pub = subprocess.Popen([str(RUSTSHARE), "--server", s.url,
+                                    "--token", s.token, "repo", "publish", repo], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            s.proc.send_signal(signal.SIGKILL)
+            s.proc.wait()
+            pub.wait(30)
+            s.start()
+            now = current(s, repo)
+            assert now == before or now > before
+            apt.get("update", "-o", "Acquire::Check-Date=false")
+            assert apt.candidate("steady") == "1.0"
+        out = json.loads(publish(s, repo).stdout)
+        assert out["snapshot"]["packages"] == 61
+        apt.get("update", "-o", "Acquire::Check-Date=false")
+        assert apt.candidate("bulk59") == "1.0"
+    finally:
+        s.stop()
