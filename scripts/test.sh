@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 openssl)
+APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 openssl gpg gpgv apt dpkg)
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -140,8 +140,20 @@ async fn update(
     Ok(Json(view(&st, &r, current)))
 }
 
-async fn publish(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.publisher.publish(&p, &name).await?))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishQuery {
+    #[serde(default)]
+    refresh: bool,
+}
+
+async fn publish(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PublishQuery>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.publisher.publish(&p, &name, q.refresh).await?))
 }
 
 async fn stage(

@@ -325,11 +325,12 @@ impl Publisher {
 
     /// Publishes what CI put in the incoming prefix: validates every file, adds the packages to
     /// the current set, writes a new snapshot and switches to it. Any refused file refuses the
-    /// whole publish and leaves the repository as it was.
+    /// whole publish and leaves the repository as it was. With `refresh`, a snapshot is written
+    /// even when nothing changed (fresh Date, Valid-Until and signatures, from stored metadata).
     ///
     /// # Errors
     /// [`Error::Rejected`] naming each bad file and why; store, control and signing errors.
-    pub async fn publish(&self, p: &AdminPrincipal, name: &str) -> Result<PublishReport> {
+    pub async fn publish(&self, p: &AdminPrincipal, name: &str, refresh: bool) -> Result<PublishReport> {
         let repo = self.repository(p, name).await?;
         let lock = self.lock_for(name);
         let _g = lock.lock().await;
@@ -491,7 +492,10 @@ impl Publisher {
             .try_collect::<Vec<()>>()
             .await?;
         let signer = self.signer(&repo).await?;
-        let info = if changes.is_empty() && parent.is_some() {
+        if changes.is_empty() && refresh {
+            changes.push("refreshed".into());
+        }
+        let info = if changes.is_empty() && parent.is_some() && !refresh {
             // Nothing new: keep serving the current snapshot.
             parent
                 .as_ref()

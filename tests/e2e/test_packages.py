@@ -401,3 +401,20 @@ def test_kill_during_publish_leaves_previous_snapshot(tmp_path):
         assert apt.candidate("bulk59") == "1.0"
     finally:
         s.stop()
+
+
+def test_refresh_resigns_from_stored_metadata(srv, tmp_path):
+    _, repo, _ = new_repo(srv, valid_until_days=7)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "fresh", "1.0"))
+    before = current(srv, repo)
+    rel = lambda: requests.get(f"{srv.url}/{repo}/dists/stable/Release", headers=HOST, timeout=10).text
+    r1 = rel()
+    assert "Valid-Until: " in r1
+    assert json.loads(publish(srv, repo).stdout)["snapshot"]["id"] == before, "nothing new: nothing written"
+    time.sleep(1.1)
+    out = json.loads(srv.cli("--json", "repo", "publish", repo, "--refresh").stdout)
+    assert out["snapshot"]["changes"] == ["refreshed"] and out["snapshot"]["id"] > before
+    r2 = rel()
+    date = lambda r: re.search(r"^Date: (.*)$", r, re.M).group(1)
+    assert date(r2) != date(r1)
+    assert r1.split("SHA256:")[1] == r2.split("SHA256:")[1], "same indices"

@@ -111,6 +111,9 @@ pub(super) enum RepoCmd {
     Publish {
         /// Repository name.
         name: String,
+        /// Write a new snapshot even if nothing changed (fresh Date, Valid-Until, signatures).
+        #[arg(long)]
+        refresh: bool,
     },
     /// Upload .deb files and publish them in one go.
     Add {
@@ -273,9 +276,14 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             &c.call("PATCH", &format!("/repos/{}", enc(&name)), Some(Value::Object(settings.to_json()?)))?,
             print_repo,
         ),
-        RepoCmd::Publish { name } => out(
+        RepoCmd::Publish { name, refresh } => out(
             json_mode,
-            &c.call_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), None)?,
+            &c.call_with(
+                &slow_agent(),
+                "POST",
+                &format!("/repos/{}/publish{}", enc(&name), if refresh { "?refresh=true" } else { "" }),
+                None,
+            )?,
             print_report,
         ),
         RepoCmd::Add {
