@@ -444,7 +444,8 @@ mod tests {
         let metrics = crate::metrics::Metrics::new();
         let dir = std::env::temp_dir().join(format!("rs-api-test-{}", uuid::Uuid::new_v4().simple()));
         let store = Arc::new(rustshare_store::FsStore::open_sync(dir).expect("store"));
-        let cdn = Arc::new(crate::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), crate::cdn::CdnConfig::default()).expect("cdn"));
+        let cdn =
+            Arc::new(crate::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), crate::cdn::CdnConfig::default()).expect("cdn"));
         let publisher = rustshare_publisher::Publisher::new(store, control.clone());
         let st = ApiState {
             publisher,

@@ -105,7 +105,27 @@ impl Packages {
         };
         match self.publisher.resolve(&repo, &path.key).await {
             Ok(Resolved::Page) => self.page(&repo),
-            Ok(Resolved::Object { key, immutable: true }) => self.cdn.serve_object(req, &self.site(&repo), &key).await,
+            Ok(Resolved::Object { key, immutable: true }) => {
+                let mut resp = self.cdn.serve_object(req, &self.site(&repo), &key).await;
+                // Pool files are the uploaded objects themselves; whatever Content-Type the
+                // uploader set, they are served as packages.
+                if key.starts_with("pool/") && resp.status().is_success() {
+                    let ct = if key.ends_with(".deb") {
+                        "application/vnd.debian.binary-package"
+                    } else {
+                        "application/octet-stream"
+                    };
+                    if resp
+                        .headers()
+                        .get(::http::header::CONTENT_TYPE)
+                        .is_some_and(|v| !v.as_bytes().starts_with(b"multipart/"))
+                    {
+                        resp.headers_mut()
+                            .insert(::http::header::CONTENT_TYPE, ::http::HeaderValue::from_static(ct));
+                    }
+                }
+                resp
+            }
             Ok(Resolved::Object { key, immutable: false }) => {
                 // `dists/.../InRelease` names a new object after every publish, and two publishes
                 // can fall in the same second: a date validator would then tell apt "not
@@ -115,7 +135,11 @@ impl Packages {
                 for h in [::http::header::IF_MODIFIED_SINCE, ::http::header::IF_UNMODIFIED_SINCE] {
                     parts.headers.remove(h);
                 }
-                if parts.headers.get(::http::header::IF_RANGE).is_some_and(|v| !v.as_bytes().starts_with(b"\"")) {
+                if parts
+                    .headers
+                    .get(::http::header::IF_RANGE)
+                    .is_some_and(|v| !v.as_bytes().starts_with(b"\""))
+                {
                     parts.headers.remove(::http::header::IF_RANGE);
                     parts.headers.remove(::http::header::RANGE);
                 }

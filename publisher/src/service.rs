@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use rustshare_control::Control;
 use rustshare_control::model::{AdminPrincipal, Distribution, Repository, RepositoryConfig};
 use rustshare_store::{ListRequest, ObjectAttrs, ObjectStore};
@@ -77,6 +77,14 @@ pub enum Resolved {
 }
 
 const POINTER_TTL: Duration = Duration::from_secs(2);
+
+/// Store requests in flight at once during a publish.
+const IO_PARALLEL: usize = 32;
+
+/// Largest `.deb` a publish reads into memory to inspect.
+const MAX_DEB: u64 = 2 << 30;
+
+const DEB_TYPE: &str = "application/vnd.debian.binary-package";
 
 struct Inner {
     store: Arc<dyn ObjectStore>,
@@ -338,6 +346,8 @@ impl Publisher {
         let (p2, space_id) = (p.clone(), repo.space_id.clone());
         let space = self.blocking(move || control.space(&p2, &space_id)).await??;
         let incoming = format!("{}{}", space.base_prefix, repo.config.incoming_prefix);
+        let t = Instant::now();
+        let mut marks: Vec<String> = Vec::new();
         let listed = self.list_all(&incoming).await?;
         let parent = match self.current(&repo).await? {
             Some(id) => Some(self.manifest(&repo, &id).await?),
@@ -371,18 +381,20 @@ impl Publisher {
             .map(|(key, rel, dist, comp)| {
                 let this = self.clone();
                 async move {
-                let r = match this.read_all(&key).await {
-                    Ok(data) => this
-                        .blocking(move || deb::inspect(&data).map_err(|e| e.to_string()))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string())),
-                    Err(e) => Err(format!("cannot read: {e}")),
-                };
-                (key, rel, dist, comp, r)
-            }})
-            .buffer_unordered(8)
+                    let r = match this.store().get_bytes(&key, MAX_DEB).await.map_err(Error::from) {
+                        Ok((_, data)) => this
+                            .blocking(move || deb::inspect(&data).map_err(|e| e.to_string()))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string())),
+                        Err(e) => Err(format!("cannot read: {e}")),
+                    };
+                    (key, rel, dist, comp, r)
+                }
+            })
+            .buffer_unordered(IO_PARALLEL)
             .collect()
             .await;
+        marks.push(format!("inspect {}", t.elapsed().as_millis()));
         let mut candidates = Vec::new();
         for (key, rel, dist, component, r) in inspected {
             match r {
@@ -422,16 +434,33 @@ impl Publisher {
         }
         let base = root(&repo);
         // Pool files are immutable: one already there must be these bytes.
-        for c in &candidates {
+        let heads: Vec<rustshare_store::Result<rustshare_store::ObjectMeta>> = futures::stream::iter(
+            candidates
+                .iter()
+                .map(|c| format!("{base}{}", deb::pool_path(&c.component, &c.deb)))
+                .collect::<Vec<_>>(),
+        )
+        .map(|key| {
+            let this = self.clone();
+            async move { this.store().head(&key).await }
+        })
+        .buffered(IO_PARALLEL)
+        .collect()
+        .await;
+        let mut in_pool = std::collections::HashSet::new();
+        for (c, h) in candidates.iter().zip(heads) {
             let path = deb::pool_path(&c.component, &c.deb);
-            match self.store().head(&format!("{base}{path}")).await {
+            match h {
                 Ok(m) if m.size != c.deb.digests.size || (m.etag.len() == 32 && m.etag != c.deb.digests.md5) => {
                     errors.push(format!(
                         "{}: {path} already exists in the pool with other contents",
                         c.key.strip_prefix(&incoming).unwrap_or(&c.key)
                     ));
                 }
-                Ok(_) | Err(rustshare_store::Error::NotFound) => {}
+                Ok(_) => {
+                    in_pool.insert(path);
+                }
+                Err(rustshare_store::Error::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -442,6 +471,12 @@ impl Publisher {
         let mut changes = Vec::new();
         let mut unchanged = 0;
         let mut to_copy = Vec::new();
+        // Where each (dist, component, package, architecture) sits, so a publish stays linear.
+        let mut slots: HashMap<(String, String, String, String), usize> = packages
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()), i))
+            .collect();
         for c in &candidates {
             let filename = deb::pool_path(&c.component, &c.deb);
             let rec = PackageRecord {
@@ -456,41 +491,39 @@ impl Publisher {
                 sha256: c.deb.digests.sha256.clone(),
                 control: c.deb.control.clone(),
             };
-            if packages.contains(&rec) {
-                unchanged += 1;
-                continue;
-            }
-            if let Some(old) = packages.iter().position(|r| r.slot() == rec.slot()) {
-                let o = packages.remove(old);
-                changes.push(format!(
-                    "{}: {} {} -> {} ({})",
-                    rec.dist, rec.package, o.version, rec.version, rec.architecture
-                ));
-            } else {
-                changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
-            }
-            to_copy.push((c.key.clone(), format!("{base}{filename}")));
-            packages.push(rec);
-        }
-        futures::stream::iter(to_copy)
-            .map(|(src, dst)| {
-                let this = self.clone();
-                async move {
-                match this.store().head(&dst).await {
-                    Ok(_) => Ok(()),
-                    Err(rustshare_store::Error::NotFound) => {
-                        let attrs = ObjectAttrs {
-                            content_type: Some("application/vnd.debian.binary-package".into()),
-                            ..ObjectAttrs::default()
-                        };
-                        this.store().copy(&src, &dst, Some(attrs)).await.map(|_| ())
-                    }
-                    Err(e) => Err(e),
+            let slot = (
+                rec.dist.clone(),
+                rec.component.clone(),
+                rec.package.clone(),
+                rec.architecture.clone(),
+            );
+            match slots.get(&slot).copied() {
+                Some(i) if packages[i] == rec => {
+                    unchanged += 1;
+                    continue;
                 }
-            }})
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
-            .await?;
+                Some(i) => {
+                    changes.push(format!(
+                        "{}: {} {} -> {} ({})",
+                        rec.dist, rec.package, packages[i].version, rec.version, rec.architecture
+                    ));
+                    packages[i] = rec;
+                }
+                None => {
+                    changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
+                    slots.insert(slot, packages.len());
+                    packages.push(rec);
+                }
+            }
+            if in_pool.insert(filename.clone()) {
+                to_copy.push((c.key.clone(), format!("{base}{filename}")));
+            }
+        }
+        marks.push(format!("checks {}", t.elapsed().as_millis()));
+        // The pool file is the incoming object itself: the fs store links it (no copy, no new
+        // inode); the incoming name is removed only after the switch.
+        self.store().clone_batch(to_copy).await?;
+        marks.push(format!("pool {}", t.elapsed().as_millis()));
         let signer = self.signer(&repo).await?;
         if changes.is_empty() && refresh {
             changes.push("refreshed".into());
@@ -506,15 +539,17 @@ impl Publisher {
                 .await?
         };
         // Only after the switch: a crash before it leaves incoming as it was, and the next publish redoes the work.
-        for e in &listed {
-            self.store().delete(&e.key).await?;
-            let control = self.inner.control.clone();
-            let (sid, k) = (
-                space.id.clone(),
-                e.key.strip_prefix(&space.base_prefix).unwrap_or(&e.key).to_owned(),
-            );
-            self.blocking(move || control.object_deleted(&sid, &k)).await??;
-        }
+        marks.push(format!("snapshot {}", t.elapsed().as_millis()));
+        let processed: Vec<String> = listed.iter().map(|e| e.key.clone()).collect();
+        self.store().delete_batch(processed.clone()).await?;
+        let control = self.inner.control.clone();
+        let rel: Vec<String> = processed
+            .iter()
+            .map(|k| k.strip_prefix(&space.base_prefix).unwrap_or(k).to_owned())
+            .collect();
+        let sid = space.id.clone();
+        self.blocking(move || rel.iter().try_for_each(|k| control.object_deleted(&sid, k)))
+            .await??;
         self.inner.control.audit_admin(
             p,
             &space,
@@ -526,6 +561,8 @@ impl Publisher {
                 info.changes.len()
             )),
         );
+        marks.push(format!("cleanup {}", t.elapsed().as_millis()));
+        tracing::debug!(repo = name, "publish timings (ms, cumulative): {}", marks.join(", "));
         Ok(PublishReport { snapshot: info, unchanged })
     }
 
@@ -575,7 +612,7 @@ impl Publisher {
             })
             .await??;
         let mut index_sha256 = BTreeSet::new();
-        let mut writes: Vec<(String, Bytes, String, bool)> = Vec::new();
+        let mut writes: Vec<(String, Bytes, String)> = Vec::new(); // (key, data, content type)
         for (suite, files, release, inrelease, gpg) in trees {
             for f in files {
                 let data = Bytes::from(f.data);
@@ -587,41 +624,39 @@ impl Publisher {
                     "text/plain; charset=utf-8"
                 };
                 if index_sha256.insert(f.digests.sha256.clone()) {
-                    writes.push((format!("{base}by-hash/SHA256/{}", f.digests.sha256), data.clone(), ct.to_owned(), true));
+                    writes.push((format!("{base}by-hash/SHA256/{}", f.digests.sha256), data.clone(), ct.to_owned()));
                 }
-                writes.push((format!("{snap}dists/{suite}/{}", f.path), data, ct.to_owned(), false));
+                writes.push((format!("{snap}dists/{suite}/{}", f.path), data, ct.to_owned()));
             }
             writes.push((
                 format!("{snap}dists/{suite}/Release"),
                 Bytes::from(release),
                 "text/plain; charset=utf-8".into(),
-                false,
             ));
             writes.push((
                 format!("{snap}dists/{suite}/InRelease"),
                 Bytes::from(inrelease),
                 "text/plain; charset=utf-8".into(),
-                false,
             ));
             writes.push((
                 format!("{snap}dists/{suite}/Release.gpg"),
                 Bytes::from(gpg),
                 "application/pgp-signature".into(),
-                false,
             ));
         }
-        futures::stream::iter(writes)
-            .map(|(key, data, ct, content_addressed)| {
-                let this = self.clone();
-                async move {
-                    if content_addressed && this.store().head(&key).await.is_ok() {
-                        return Ok(());
-                    }
-                    this.put(&key, data, &ct).await
-                }
-            })
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
+        self.store()
+            .put_batch(
+                writes
+                    .into_iter()
+                    .map(|(key, data, ct)| {
+                        let attrs = ObjectAttrs {
+                            content_type: Some(ct),
+                            ..ObjectAttrs::default()
+                        };
+                        (key, data, attrs)
+                    })
+                    .collect(),
+            )
             .await?;
         let manifest = Manifest {
             info: info.clone(),
@@ -700,9 +735,13 @@ impl Publisher {
             return Ok(());
         }
         for id in &dropped {
-            for e in self.list_all(&format!("{base}snapshots/{id}/")).await? {
-                self.store().delete(&e.key).await?;
-            }
+            let keys = self
+                .list_all(&format!("{base}snapshots/{id}/"))
+                .await?
+                .into_iter()
+                .map(|e| e.key)
+                .collect();
+            self.store().delete_batch(keys).await?;
         }
         let mut pool = BTreeSet::new();
         let mut hashes = BTreeSet::new();
@@ -711,16 +750,21 @@ impl Publisher {
             pool.extend(m.packages.into_iter().map(|r| format!("{base}{}", r.filename)));
             hashes.extend(m.index_sha256.into_iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
         }
-        for e in self.list_all(&format!("{base}pool/")).await? {
-            if !pool.contains(&e.key) {
-                self.store().delete(&e.key).await?;
-            }
-        }
-        for e in self.list_all(&format!("{base}by-hash/")).await? {
-            if !hashes.contains(&e.key) {
-                self.store().delete(&e.key).await?;
-            }
-        }
+        let mut unused: Vec<String> = self
+            .list_all(&format!("{base}pool/"))
+            .await?
+            .into_iter()
+            .filter(|e| !pool.contains(&e.key))
+            .map(|e| e.key)
+            .collect();
+        unused.extend(
+            self.list_all(&format!("{base}by-hash/"))
+                .await?
+                .into_iter()
+                .filter(|e| !hashes.contains(&e.key))
+                .map(|e| e.key),
+        );
+        self.store().delete_batch(unused).await?;
         Ok(())
     }
 
@@ -846,12 +890,7 @@ impl Publisher {
         let rel = format!("{}{}/{component}/{file}", repo.config.incoming_prefix, d.suite);
         let len = data.len() as u64;
         let reservation = self.inner.control.reserve(&space, len)?;
-        self.put(
-            &format!("{}{rel}", space.base_prefix),
-            data,
-            "application/vnd.debian.binary-package",
-        )
-        .await?;
+        self.put(&format!("{}{rel}", space.base_prefix), data, DEB_TYPE).await?;
         let control = self.inner.control.clone();
         let sid = space.id.clone();
         self.blocking(move || control.object_stored(&sid, &rel, len)).await??;

@@ -49,4 +49,74 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn list_uploads(&self, prefix: &str) -> Result<Vec<UploadInfo>>;
     /// Checks that the backend answers.
     async fn health(&self) -> Result<()>;
+
+    /// A whole object in memory, refused with [`Error::Backend`] above `limit` bytes. The fs
+    /// store reads it in one blocking call instead of a stream of chunks.
+    async fn get_bytes(&self, key: &str, limit: u64) -> Result<(ObjectMeta, bytes::Bytes)> {
+        let g = self.get(key, None).await?;
+        if g.meta.size > limit {
+            return Err(Error::Backend(format!("object is {} bytes, more than {limit}", g.meta.size)));
+        }
+        let mut out = Vec::with_capacity(usize::try_from(g.meta.size).unwrap_or(0));
+        let mut body = g.body;
+        while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+            out.extend_from_slice(&chunk.map_err(Error::Body)?);
+        }
+        Ok((g.meta, out.into()))
+    }
+
+    /// Stores many small objects held in memory; every one is durable when this returns, and
+    /// each is atomic on its own (readers see it whole or not at all). Backends may batch: the
+    /// fs store writes them all and syncs once. The default puts them a few at a time.
+    async fn put_batch(&self, items: Vec<(String, bytes::Bytes, ObjectAttrs)>) -> Result<()> {
+        let mut pending = futures::stream::FuturesUnordered::new();
+        let mut items = items.into_iter();
+        loop {
+            while pending.len() < 16 {
+                let Some((key, data, attrs)) = items.next() else { break };
+                let len = data.len() as u64;
+                let body: ByteStream = Box::pin(futures::stream::once(async move { Ok(data) }));
+                pending.push(async move { self.put(&key, body, Some(len), attrs).await });
+            }
+            match futures::StreamExt::next(&mut pending).await {
+                Some(r) => {
+                    r?;
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Makes each `dst` an identical copy of its `src`, metadata included, durable when this
+    /// returns. The fs store links the files (no data copied, no new inode); others copy.
+    async fn clone_batch(&self, pairs: Vec<(String, String)>) -> Result<()> {
+        let mut pending = futures::stream::FuturesUnordered::new();
+        let mut pairs = pairs.into_iter();
+        loop {
+            while pending.len() < 16 {
+                let Some((src, dst)) = pairs.next() else { break };
+                pending.push(async move { self.copy(&src, &dst, None).await.map(|_| ()) });
+            }
+            match futures::StreamExt::next(&mut pending).await {
+                Some(r) => r?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Removes many objects; missing ones are fine. The default deletes them a few at a time.
+    async fn delete_batch(&self, keys: Vec<String>) -> Result<()> {
+        let mut pending = futures::stream::FuturesUnordered::new();
+        let mut keys = keys.into_iter();
+        loop {
+            while pending.len() < 16 {
+                let Some(key) = keys.next() else { break };
+                pending.push(async move { self.delete(&key).await });
+            }
+            match futures::StreamExt::next(&mut pending).await {
+                Some(r) => r?,
+                None => return Ok(()),
+            }
+        }
+    }
 }

@@ -365,6 +365,63 @@ async fn multipart(b: Backend) {
     assert!(matches!(s.head("m/aborted").await, Err(Error::NotFound)));
 }
 
+async fn batches(b: Backend) {
+    let s = &*b.store;
+    let attrs = ObjectAttrs {
+        content_type: Some("text/plain".into()),
+        ..ObjectAttrs::default()
+    };
+    let items: Vec<(String, Bytes, ObjectAttrs)> = (0..40u8)
+        .map(|i| {
+            (
+                format!("batch/d{}/o{i}", i % 4),
+                Bytes::from(data(100 + usize::from(i), i)),
+                attrs.clone(),
+            )
+        })
+        .collect();
+    s.put_batch(items.clone()).await.expect("put_batch");
+    for (k, d, _) in &items {
+        let (meta, got) = s.get_bytes(k, 1 << 20).await.expect("get_bytes");
+        assert_eq!(&got, d);
+        assert_eq!(meta.etag, md5_hex(d));
+        assert_eq!(meta.attrs.content_type.as_deref(), Some("text/plain"));
+    }
+    assert!(
+        matches!(s.get_bytes("batch/d0/o0", 10).await, Err(Error::Backend(_))),
+        "limit is enforced"
+    );
+    assert!(matches!(s.get_bytes("batch/none", 10).await, Err(Error::NotFound)));
+    // Clones carry data and metadata; replacing the source later leaves the clone alone.
+    s.clone_batch(vec![
+        ("batch/d0/o0".into(), "clone/a/x".into()),
+        ("batch/d1/o1".into(), "clone/b".into()),
+    ])
+    .await
+    .expect("clone_batch");
+    assert_eq!(s.get_bytes("clone/a/x", 1 << 20).await.expect("clone").1, items[0].1);
+    put(s, "batch/d0/o0", b"replaced").await;
+    assert_eq!(s.get_bytes("clone/a/x", 1 << 20).await.expect("clone").1, items[0].1);
+    assert!(s.clone_batch(vec![("batch/missing".into(), "clone/c".into())]).await.is_err());
+    let keys: Vec<String> = items
+        .iter()
+        .map(|(k, _, _)| k.clone())
+        .chain(["batch/never-existed".to_owned()])
+        .collect();
+    s.delete_batch(keys).await.expect("delete_batch");
+    let left = s
+        .list(&ListRequest {
+            prefix: "batch/".into(),
+            delimiter: None,
+            start_after: None,
+            max_keys: 1000,
+        })
+        .await
+        .expect("list");
+    assert!(left.entries.is_empty(), "{:?}", left.entries);
+    assert_eq!(s.get_bytes("clone/b", 1 << 20).await.expect("clone survives").1, items[1].1);
+}
+
 async fn health(b: Backend) {
     b.store.health().await.expect("healthy");
 }
@@ -389,6 +446,7 @@ suite!(
     listing,
     copying,
     multipart,
+    batches,
     health
 );
 

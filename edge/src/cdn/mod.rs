@@ -428,7 +428,11 @@ impl Cdn {
     /// Serves one object of `site` (for the packages face), counted in the metrics.
     pub(crate) async fn serve_object(&self, req: &Req, site: &PublicSite, key: &str) -> Resp {
         let resp = self.object(req, site, key).await;
-        let sent = if req.method == ::http::Method::GET { content_length(&resp) } else { 0 };
+        let sent = if req.method == ::http::Method::GET {
+            content_length(&resp)
+        } else {
+            0
+        };
         self.metrics.cdn_request(&site.space.id, resp.status().as_u16(), sent);
         resp
     }

@@ -166,8 +166,16 @@ fn print_repo(v: &Value) {
     println!("Incoming:      {}", c["incoming_prefix"].as_str().unwrap_or(""));
     println!("Retain:        {} snapshots", c["retain"]);
     println!("Current:       {}", v["current_snapshot"].as_str().unwrap_or("none"));
-    println!("\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg", v["key_url"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""));
-    println!("\n{}.sources:\n{}", r["name"].as_str().unwrap_or(""), v["sources"].as_str().unwrap_or(""));
+    println!(
+        "\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg",
+        v["key_url"].as_str().unwrap_or(""),
+        r["name"].as_str().unwrap_or("")
+    );
+    println!(
+        "\n{}.sources:\n{}",
+        r["name"].as_str().unwrap_or(""),
+        v["sources"].as_str().unwrap_or("")
+    );
 }
 
 fn print_report(v: &Value) {
@@ -267,7 +275,11 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
         }
         RepoCmd::List => out(json_mode, &c.call("GET", "/repos", None)?, |v| {
             for r in v["repositories"].as_array().into_iter().flatten() {
-                println!("{:<24} {}", r["name"].as_str().unwrap_or(""), r["fingerprint"].as_str().unwrap_or(""));
+                println!(
+                    "{:<24} {}",
+                    r["name"].as_str().unwrap_or(""),
+                    r["fingerprint"].as_str().unwrap_or("")
+                );
             }
         }),
         RepoCmd::Show { name } => out(json_mode, &c.call("GET", &format!("/repos/{}", enc(&name)), None)?, print_repo),

@@ -253,6 +253,52 @@ async fn finish_file<M: Serialize>(mut w: BufWriter<fs::File>, meta: &M) -> Resu
     Ok(())
 }
 
+/// Writes a batch: every temporary file, one filesystem sync, every rename, one more sync. Each
+/// object is still atomic (its data is durable before its name appears) without two syncs each.
+fn write_batch(root: &Path, jobs: Vec<(PathBuf, PathBuf, bytes::Bytes, ObjectAttrs)>) -> Result<()> {
+    use std::io::Write as _;
+    let mut guards = Vec::with_capacity(jobs.len());
+    let mut renames = Vec::with_capacity(jobs.len());
+    for (dest, tmp, data, attrs) in jobs {
+        let meta = ObjectMeta {
+            size: data.len() as u64,
+            etag: hex::encode(Md5::digest(&data)),
+            last_modified: now(),
+            attrs,
+        };
+        let json = serde_json::to_vec(&meta).map_err(|e| Error::Backend(format!("encoding metadata: {e}")))?;
+        let len = u32::try_from(json.len()).map_err(|_| Error::Backend("metadata too large".into()))?;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(Error::io("creating temporary file"))?);
+        guards.push(TempGuard(Some(tmp.clone())));
+        for part in [&data[..], &json, &len.to_le_bytes(), MAGIC] {
+            f.write_all(part).map_err(Error::io("writing temporary file"))?;
+        }
+        f.flush().map_err(Error::io("writing temporary file"))?;
+        renames.push((tmp, dest));
+    }
+    let sync = || -> Result<()> {
+        let f = std::fs::File::open(root).map_err(Error::io("syncing the store"))?;
+        rustix::fs::syncfs(&f).map_err(|e| Error::io("syncing the store")(e.into()))
+    };
+    sync()?;
+    let mut made = std::collections::HashSet::new();
+    for ((tmp, dest), guard) in renames.into_iter().zip(guards.iter_mut()) {
+        if let Some(parent) = dest.parent()
+            && made.insert(parent.to_path_buf())
+        {
+            std::fs::create_dir_all(parent).map_err(Error::io("creating object directory"))?;
+        }
+        match std::fs::rename(&tmp, &dest) {
+            Ok(()) => guard.disarm(),
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory || e.raw_os_error() == Some(39) => {
+                return Err(Error::InvalidKey("key collides with an existing directory"));
+            }
+            Err(e) => return Err(Error::io("committing object")(e)),
+        }
+    }
+    sync()
+}
+
 async fn sync_dir(dir: &Path) {
     if let Ok(f) = fs::File::open(dir).await {
         let _ = f.sync_all().await;
@@ -315,6 +361,111 @@ impl ObjectStore for FsStore {
             range,
             body: file_stream(f, n),
         })
+    }
+
+    async fn get_bytes(&self, key: &str, limit: u64) -> Result<(ObjectMeta, bytes::Bytes)> {
+        let path = self.object_path(key)?;
+        tokio::task::spawn_blocking(move || {
+            let raw = match std::fs::read(&path) {
+                Ok(r) => r,
+                Err(e)
+                    if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory)
+                        || e.raw_os_error() == Some(20) =>
+                {
+                    return Err(Error::NotFound);
+                }
+                Err(e) => return Err(Error::io("reading object")(e)),
+            };
+            let corrupt = |what: &str| Error::Backend(format!("corrupt object file {}: {what}", path.display()));
+            let total = raw.len();
+            let fixed_at = total.checked_sub(8).ok_or_else(|| corrupt("too short"))?;
+            if &raw[fixed_at + 4..] != MAGIC {
+                return Err(corrupt("bad magic"));
+            }
+            let meta_len = u32::from_le_bytes([raw[fixed_at], raw[fixed_at + 1], raw[fixed_at + 2], raw[fixed_at + 3]]) as usize;
+            let data_len = fixed_at.checked_sub(meta_len).ok_or_else(|| corrupt("bad trailer length"))?;
+            let meta: ObjectMeta = serde_json::from_slice(&raw[data_len..fixed_at]).map_err(|e| corrupt(&e.to_string()))?;
+            if meta.size > limit {
+                return Err(Error::Backend(format!("object is {} bytes, more than {limit}", meta.size)));
+            }
+            let mut raw = raw;
+            raw.truncate(data_len);
+            Ok((meta, bytes::Bytes::from(raw)))
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("reader failed: {e}")))?
+    }
+
+    async fn put_batch(&self, items: Vec<(String, bytes::Bytes, ObjectAttrs)>) -> Result<()> {
+        let mut jobs = Vec::with_capacity(items.len());
+        for (key, data, attrs) in items {
+            jobs.push((self.object_path(&key)?, self.temp_path(), data, attrs));
+        }
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || write_batch(&root, jobs))
+            .await
+            .map_err(|e| Error::Backend(format!("batch writer failed: {e}")))?
+    }
+
+    async fn clone_batch(&self, pairs: Vec<(String, String)>) -> Result<()> {
+        let mut jobs = Vec::with_capacity(pairs.len());
+        for (src, dst) in &pairs {
+            jobs.push((self.object_path(src)?, self.object_path(dst)?, self.temp_path()));
+        }
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            // Objects are never modified in place (every write replaces the file), so two names
+            // for one file stay two independent objects.
+            let mut made = std::collections::HashSet::new();
+            for (src, dst, tmp) in jobs {
+                match std::fs::hard_link(&src, &tmp) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
+                    Err(e) => return Err(Error::io("linking object")(e)),
+                }
+                let guard = TempGuard(Some(tmp.clone()));
+                if let Some(parent) = dst.parent()
+                    && made.insert(parent.to_path_buf())
+                {
+                    std::fs::create_dir_all(parent).map_err(Error::io("creating object directory"))?;
+                }
+                std::fs::rename(&tmp, &dst).map_err(Error::io("committing object"))?;
+                let mut guard = guard;
+                guard.disarm();
+            }
+            let f = std::fs::File::open(&root).map_err(Error::io("syncing the store"))?;
+            rustix::fs::syncfs(&f).map_err(|e| Error::io("syncing the store")(e.into()))
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("batch link failed: {e}")))?
+    }
+
+    async fn delete_batch(&self, keys: Vec<String>) -> Result<()> {
+        let stop = self.root.join("objects");
+        let mut paths = Vec::with_capacity(keys.len());
+        for k in &keys {
+            paths.push(self.object_path(k)?);
+        }
+        tokio::task::spawn_blocking(move || {
+            for p in paths {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {
+                        let mut dir = p.parent();
+                        while let Some(d) = dir {
+                            if d == stop || !d.starts_with(&stop) || std::fs::remove_dir(d).is_err() {
+                                break;
+                            }
+                            dir = d.parent();
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => {}
+                    Err(e) => return Err(Error::io("deleting object")(e)),
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("batch delete failed: {e}")))?
     }
 
     async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> Result<ObjectMeta> {

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Publisher versus apt-ftparchive, reprepro and aptly, in one run on the same synthetic packages
+# made with dpkg-deb (N of them, default 10,000; `./scripts/bench-publish.sh 2000` for a quick run).
+#
+#   from scratch   ours: `rustshare repo add` of all N (upload + ingest + index + sign + switch),
+#                  and the publish step alone (`repo publish` after the files sit in incoming);
+#                  apt-ftparchive packages + gzip + xz + release + gpg --clearsign + gpg -abs;
+#                  reprepro includedeb; aptly repo add + publish repo.
+#   re-publish     ours: `repo publish --refresh` (index and sign from stored metadata);
+#                  apt-ftparchive run again on the same pool (no cache database, as above).
+#   add one        ours: `repo add` of one more package; reprepro includedeb; aptly add + publish update.
+# Peak memory: the edge's VmHWM after each phase (it is one long-running process), the peers'
+# max RSS from GNU time. Release build; every tool signs with an Ed25519 key.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+
+need=()
+for p in apt-utils reprepro aptly gpg time; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
+cargo build --release --quiet -p rustshare-edge --bins
+B=$PWD/target/release/rustshare
+
+work=$(mktemp -d)
+edge_pid=
+cleanup() { [ -n "$edge_pid" ] && kill "$edge_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# --- packages ---
+echo "building $N packages with dpkg-deb..." >&2
+mkdir -p "$work/debs" "$work/one"
+mkpkg() {
+  local i=$1 out=$2 d
+  d=$(mktemp -d -p "$work")
+  mkdir -p "$d/DEBIAN" "$d/usr/share/doc/pkg$i"
+  echo "package $i" >"$d/usr/share/doc/pkg$i/README"
+  printf 'Package: pkg%s\nVersion: 1.0-1\nArchitecture: amd64\nMaintainer: Bench <bench@example.com>\nSection: misc\nPriority: optional\nDescription: synthetic package %s\n Generated for the publisher benchmark.\n' "$i" "$i" >"$d/DEBIAN/control"
+  dpkg-deb --root-owner-group -Zgzip --build "$d" "$out/pkg${i}_1.0-1_amd64.deb" >/dev/null
+  rm -rf "$d"
+}
+export -f mkpkg
+export work
+seq 1 "$N" | xargs -P "$(nproc)" -I{} bash -c 'mkpkg {} "$work/debs"'
+mkpkg extra "$work/one"
+
+# --- one signing key for the peers ---
+export GNUPGHOME=$work/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key "Bench <bench@example.com>" ed25519 sign never 2>/dev/null
+KEYID=$(gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
+
+# secs CMD...: wall seconds and max RSS (KiB) of CMD, as "secs kib".
+measure() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  echo "$(echo "$t1 - $t0" | bc) $(tail -1 "$work/rss")"
+}
+
+# --- ours ---
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RUSTSHARE_LOG=warn "$B" serve --data-dir "$work/edge" --listen "127.0.0.1:$port" >"$work/edge.out" 2>"$work/edge.err" &
+edge_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+export RUSTSHARE_URL=http://127.0.0.1:$port RUSTSHARE_TOKEN
+RUSTSHARE_TOKEN=$(cat "$work/edge/admin-token")
+"$B" tenant create bench >/dev/null
+"$B" space create pkgs --tenant bench --purpose packages >/dev/null
+"$B" repo create bench --space rs-bench-pkgs >/dev/null
+"$B" repo create staged --space rs-bench-pkgs >/dev/null
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$edge_pid/status"; }
+echo "ours: repo add of $N..." >&2
+read -r ours_add _ < <(measure "$B" repo add bench --dist stable "$work"/debs/*.deb)
+ours_add_mem=$(hwm)
+# The publish step alone: the same files already in incoming (uploaded through the API).
+for f in "$work"/debs/*.deb; do echo "url = \"http://127.0.0.1:$port/api/v1/repos/staged/incoming/stable/main/$(basename "$f")\""; echo "upload-file = \"$f\""; done >"$work/curl.cfg"
+curl -fs -X PUT -H "Authorization: Bearer $RUSTSHARE_TOKEN" -K "$work/curl.cfg" -o /dev/null
+echo "ours: publish of $N staged..." >&2
+read -r ours_pub _ < <(measure "$B" repo publish staged)
+ours_pub_mem=$(hwm)
+echo "ours: refresh..." >&2
+read -r ours_refresh _ < <(measure "$B" repo publish bench --refresh)
+echo "ours: add one..." >&2
+read -r ours_one _ < <(measure "$B" repo add bench --dist stable "$work"/one/*.deb)
+ours_mem=$(hwm)
+
+# --- apt-ftparchive ---
+mkdir -p "$work/afp/pool/main" "$work/afp/dists/stable/main/binary-amd64"
+cp "$work"/debs/*.deb "$work/afp/pool/main/"
+cat >"$work/afp.sh" <<EOF
+set -e
+cd "$work/afp"
+apt-ftparchive packages pool >dists/stable/main/binary-amd64/Packages
+gzip -9kf dists/stable/main/binary-amd64/Packages
+xz -kf dists/stable/main/binary-amd64/Packages
+apt-ftparchive -o APT::FTPArchive::Release::Suite=stable -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main release dists/stable >dists/stable/Release
+gpg --batch --yes --default-key $KEYID --clearsign -o dists/stable/InRelease dists/stable/Release
+gpg --batch --yes --default-key $KEYID -abs -o dists/stable/Release.gpg dists/stable/Release
+EOF
+echo "apt-ftparchive..." >&2
+read -r afp afp_mem < <(measure bash "$work/afp.sh")
+read -r afp_again _ < <(measure bash "$work/afp.sh")
+
+# --- reprepro ---
+mkdir -p "$work/rep/conf"
+printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSignWith: %s\n' "$KEYID" >"$work/rep/conf/distributions"
+echo "reprepro..." >&2
+read -r rep rep_mem < <(measure reprepro -b "$work/rep" includedeb stable "$work"/debs/*.deb)
+read -r rep_one _ < <(measure reprepro -b "$work/rep" includedeb stable "$work"/one/*.deb)
+
+# --- aptly ---
+printf '{"rootDir": "%s/aptly", "gpgProvider": "gpg2"}\n' "$work" >"$work/aptly.conf"
+cat >"$work/aptly.sh" <<EOF
+set -e
+aptly -config="$work/aptly.conf" repo create -distribution=stable -component=main bench >/dev/null
+aptly -config="$work/aptly.conf" repo add bench "$work/debs" >/dev/null
+aptly -config="$work/aptly.conf" publish repo -architectures=amd64 -gpg-key=$KEYID bench >/dev/null
+EOF
+cat >"$work/aptly-one.sh" <<EOF
+set -e
+aptly -config="$work/aptly.conf" repo add bench "$work/one" >/dev/null
+aptly -config="$work/aptly.conf" publish update -gpg-key=$KEYID stable >/dev/null
+EOF
+echo "aptly..." >&2
+read -r apl apl_mem < <(measure bash "$work/aptly.sh")
+read -r apl_one _ < <(measure bash "$work/aptly-one.sh")
+
+python3 - "$N" "$ours_add" "$ours_pub" "$ours_refresh" "$ours_one" "$ours_add_mem" "$ours_pub_mem" "$ours_mem" \
+  "$afp" "$afp_mem" "$afp_again" "$rep" "$rep_mem" "$rep_one" "$apl" "$apl_mem" "$apl_one" <<'PY'
+import sys
+a = sys.argv[1:]
+n = int(a[0])
+oa, op, orf, o1 = map(float, a[1:5])
+oam, opm, om = (int(x) for x in a[5:8])
+afp, afpm, afp2, rep, repm, rep1, apl, aplm, apl1 = float(a[8]), int(a[9]), float(a[10]), float(a[11]), int(a[12]), float(a[13]), float(a[14]), int(a[15]), float(a[16])
+fastest = min(afp, rep, apl)
+mb = lambda k: f"{k / 1024:.0f} MiB"
+print(f"| {n:,} packages | from scratch (s) | re-publish unchanged (s) | add one more (s) | peak memory |")
+print("|---|---:|---:|---:|---:|")
+print(f"| rustshare `repo add` (upload + publish) | {oa:.2f} ({oa / fastest:.2f}x fastest peer) | {orf:.2f} ({orf / afp2:.2f}x apt-ftparchive) | {o1:.3f} ({o1 / rep1:.2f}x reprepro) | {mb(oam)} (edge, after add) |")
+print(f"| rustshare `repo publish` (files already in incoming) | {op:.2f} ({op / fastest:.2f}x fastest peer) | | | {mb(opm)} (edge, after publish) |")
+print(f"| apt-ftparchive + gzip + xz + gpg | {afp:.2f} | {afp2:.2f} | | {mb(afpm)} |")
+print(f"| reprepro includedeb | {rep:.2f} | | {rep1:.3f} | {mb(repm)} |")
+print(f"| aptly repo add + publish | {apl:.2f} | | {apl1:.3f} | {mb(aplm)} |")
+print(f"\nedge peak memory at the end: {mb(om)}")
+PY
