@@ -129,3 +129,17 @@ def test_production_mode_refuses_plain_http_s3(tmp_path):
         assert requests.get(f"{s.url}/healthz", timeout=5).status_code == 200
     finally:
         s.stop()
+
+
+def test_packages_face_over_http2_and_http3(tls_server):
+    s = tls_server
+    sp = s.new_space(purpose="packages")
+    repo = f"r{__import__('uuid').uuid4().hex[:8]}"
+    s.cli("repo", "create", repo, "--space", sp["bucket"])
+    plain = requests.get(f"{s.url}/{repo}/dists/stable/InRelease", headers={"Host": "packages.localhost"}, timeout=10)
+    assert plain.status_code == 200 and plain.text.startswith("-----BEGIN PGP SIGNED MESSAGE-----")
+    p = subprocess.run(["curl", "-s", "--http2", "--cacert", str(s.ca), "--resolve", f"packages.localhost:{s.tls_port}:127.0.0.1",
+                        "-w", "%{http_version}", f"https://packages.localhost:{s.tls_port}/{repo}/dists/stable/InRelease"], capture_output=True, timeout=60)
+    assert p.stdout.endswith(b"2") and p.stdout[:-1] == plain.content
+    status, headers, body = h3client.get("127.0.0.1", s.tls_port, f"packages.localhost:{s.tls_port}", f"/{repo}/dists/stable/InRelease", cafile=str(s.ca))
+    assert status == 200 and body == plain.content and headers["cache-control"] == "public, max-age=60"
