@@ -597,6 +597,8 @@ impl Publisher {
         let signer2 = signer.clone();
         let pk = packages.clone();
         // Index text, compression and signatures are CPU work.
+        let t = Instant::now();
+        let mut marks: Vec<String> = Vec::new();
         let trees: Vec<(String, Vec<index::IndexFile>, String, String, String)> = self
             .blocking(move || -> Result<Vec<_>> {
                 let mut out = Vec::new();
@@ -611,6 +613,7 @@ impl Publisher {
                 Ok(out)
             })
             .await??;
+        marks.push(format!("index+sign {}", t.elapsed().as_millis()));
         let mut index_sha256 = BTreeSet::new();
         let mut writes: Vec<(String, Bytes, String)> = Vec::new(); // (key, data, content type)
         for (suite, files, release, inrelease, gpg) in trees {
@@ -663,9 +666,11 @@ impl Publisher {
             packages,
             index_sha256: index_sha256.into_iter().collect(),
         };
+        marks.push(format!("write {}", t.elapsed().as_millis()));
         let m = self.blocking(move || json(&manifest)).await??;
         self.put(&format!("{snap}manifest.json"), m, "application/json").await?;
         self.put(&format!("{snap}info.json"), json(&info)?, "application/json").await?;
+        marks.push(format!("manifest {}", t.elapsed().as_millis()));
         // The switch: one object, written atomically by the store.
         self.put(
             &format!("{base}current"),
@@ -678,10 +683,13 @@ impl Publisher {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&repo.name);
+        marks.push(format!("switch {}", t.elapsed().as_millis()));
         if let Err(e) = self.retain(repo, &id).await {
             // The publish itself succeeded; the next one retries the clean-up.
             tracing::warn!(repo = %repo.name, "retention pass failed: {e}");
         }
+        marks.push(format!("retain {}", t.elapsed().as_millis()));
+        tracing::debug!(repo = %repo.name, "snapshot timings (ms, cumulative): {}", marks.join(", "));
         Ok(info)
     }
 
