@@ -67,6 +67,8 @@ pub trait Repo: Send + Sync + 'static {
     fn record_object(&self, space_id: &str, key: &str, size: u64) -> Result<Option<u64>>;
     /// Forgets an object; returns its size if it was known.
     fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
+    /// [`Repo::remove_object`] for many keys in one transaction.
+    fn remove_objects(&self, space_id: &str, keys: &[String]) -> Result<()>;
     fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
     fn insert_upload(&self, u: &UploadRecord) -> Result<()>;
     fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>>;
@@ -555,6 +557,28 @@ impl Repo for SqliteRepo {
             }
             tx.commit()?;
             Ok(old.map(u))
+        })
+    }
+
+    fn remove_objects(&self, space_id: &str, keys: &[String]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let (mut bytes, mut count) = (0i64, 0i64);
+            {
+                let mut del = tx.prepare_cached("DELETE FROM objects WHERE space_id = ?1 AND key = ?2 RETURNING size")?;
+                for k in keys {
+                    if let Some(sz) = del.query_row(params![space_id, k], |r| r.get::<_, i64>(0)).optional()? {
+                        bytes += sz;
+                        count += 1;
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE usage SET bytes = bytes - ?2, objects = objects - ?3 WHERE space_id = ?1",
+                params![space_id, bytes, count],
+            )?;
+            tx.commit()?;
+            Ok(())
         })
     }
 

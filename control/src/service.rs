@@ -910,6 +910,14 @@ impl Control {
         self.inner.repo.remove_object(space_id, key).map(|_| ())
     }
 
+    /// Records many deleted objects at once (one transaction).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn objects_deleted(&self, space_id: &str, keys: &[String]) -> Result<()> {
+        self.inner.repo.remove_objects(space_id, keys)
+    }
+
     /// Registers a multipart upload the store started.
     ///
     /// # Errors
@@ -1129,6 +1137,22 @@ mod tests {
             },
         )
         .expect("space")
+    }
+
+    #[test]
+    fn batch_deletion_keeps_usage_exact() {
+        let (c, op) = control();
+        let s = space(&c, &op, "acme", None);
+        for (k, n) in [("a", 10), ("b", 20), ("c", 40)] {
+            c.object_stored(&s.id, k, n).expect("stored");
+        }
+        // "zz" was never recorded: it must not change the counts.
+        c.objects_deleted(&s.id, &["a".into(), "c".into(), "zz".into()]).expect("deleted");
+        let (_, u) = c.usage(&op, &s.id).expect("usage");
+        assert_eq!((u.objects, u.bytes), (1, 20));
+        c.objects_deleted(&s.id, &[]).expect("nothing to delete");
+        let (_, u) = c.usage(&op, &s.id).expect("usage");
+        assert_eq!((u.objects, u.bytes), (1, 20));
     }
 
     #[test]

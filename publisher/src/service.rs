@@ -548,8 +548,7 @@ impl Publisher {
             .map(|k| k.strip_prefix(&space.base_prefix).unwrap_or(k).to_owned())
             .collect();
         let sid = space.id.clone();
-        self.blocking(move || rel.iter().try_for_each(|k| control.object_deleted(&sid, k)))
-            .await??;
+        self.blocking(move || control.objects_deleted(&sid, &rel)).await??;
         self.inner.control.audit_admin(
             p,
             &space,

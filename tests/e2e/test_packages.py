@@ -144,6 +144,8 @@ def test_add_update_install_upgrade_rollback_with_real_apt(srv, tmp_path):
     out = json.loads(publish(srv, repo).stdout)
     assert out["snapshot"]["changes"] == ["stable: hello 1.0-1 -> 2.0-1 (amd64)"]
     assert c.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{repo}/").get("KeyCount") == 0, "incoming is emptied"
+    usage = srv.cli_json("usage", bucket)["usage"]
+    assert (usage["objects"], usage["bytes"]) == (0, 0), usage
     time.sleep(1.1)  # apt compares Release dates with one-second resolution
     apt.get("update")
     assert apt.install("hello") == "hello 2.0-1\n"
