@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (pinned) and runs the whole test suite:
 # formatting and lints, Rust unit and conformance tests, then end-to-end tests that drive the
-# real `rustshare` binary over loopback with aws-cli, boto3, rclone and s3cmd.
+# real `rustshare` binary over loopback with aws-cli, boto3, rclone, s3cmd, apt, an HTTP/3 client
+# and Chromium (the console, driven by playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,10 @@ fi
 
 step "installing pinned Python clients (tests/e2e/requirements.txt)"
 python3 -m pip install --quiet --disable-pip-version-check --no-input -r tests/e2e/requirements.txt 2>&1 | grep -v "Running pip as the 'root' user" || true
+
+step "installing pinned playwright-core for the console test (tests/console/package-lock.json)"
+(cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+node --check site/console.js
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

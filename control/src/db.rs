@@ -39,6 +39,38 @@ pub struct PartRecord {
     pub etag: String,
 }
 
+/// A console login: the hash of its cookie value, bound to the admin token that opened it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the cookie value (the value itself is never stored).
+    pub id_hash: String,
+    /// The admin token the session acts as; revoking it ends the session.
+    pub token_id: String,
+    /// The anti-CSRF token every state-changing request must echo.
+    pub csrf: String,
+    /// Opened at.
+    pub created_at: OffsetDateTime,
+    /// Ends at.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Traffic of one space in one minute.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrafficSample {
+    /// Space.
+    #[serde(skip)]
+    pub space_id: String,
+    /// Start of the minute.
+    #[serde(with = "time::serde::rfc3339")]
+    pub minute: OffsetDateTime,
+    /// Bytes received (S3 uploads).
+    pub bytes_in: u64,
+    /// Bytes sent (S3 downloads and the CDN face).
+    pub bytes_out: u64,
+    /// CDN requests.
+    pub requests: u64,
+}
+
 /// The persistence interface of the control module.
 #[allow(missing_docs)]
 pub trait Repo: Send + Sync + 'static {
@@ -88,6 +120,16 @@ pub trait Repo: Send + Sync + 'static {
     fn repository(&self, name: &str) -> Result<Option<(Repository, Vec<u8>)>>;
     fn list_repositories(&self, tenant_id: Option<&str>) -> Result<Vec<Repository>>;
     fn set_repository_config(&self, name: &str, config: &RepositoryConfig) -> Result<()>;
+    fn insert_session(&self, s: &SessionRecord) -> Result<()>;
+    /// A live session (not expired at `now`, its token not revoked), with its principal.
+    fn session_by_hash(&self, hash: &str, now: OffsetDateTime) -> Result<Option<(SessionRecord, AdminPrincipal)>>;
+    fn delete_session(&self, hash: &str) -> Result<()>;
+    /// Deletes sessions that expired before `now`; returns how many.
+    fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Adds traffic figures to per-minute rows (every node adds its own).
+    fn add_traffic(&self, samples: &[TrafficSample]) -> Result<()>;
+    /// A space's per-minute traffic from `since`, oldest first.
+    fn traffic(&self, space_id: &str, since: OffsetDateTime) -> Result<Vec<TrafficSample>>;
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -126,6 +168,11 @@ const MIGRATIONS: &[&str] = &[
         space_id TEXT NOT NULL REFERENCES spaces(id), config TEXT NOT NULL, signing_sealed BLOB NOT NULL,
         public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
      CREATE INDEX repositories_tenant ON repositories(tenant_id);",
+    // 4: console sessions (cookie hashes, tied to an admin token) and per-minute traffic per space.
+    "CREATE TABLE console_sessions(id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL REFERENCES admin_tokens(id),
+        csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+     CREATE TABLE traffic(space_id TEXT NOT NULL, minute INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, requests INTEGER NOT NULL, PRIMARY KEY(space_id, minute)) WITHOUT ROWID;",
 ];
 
 /// The embedded SQLite implementation.
@@ -687,11 +734,21 @@ impl Repo for SqliteRepo {
                  FROM audit_events
                  WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR space_id = ?2) AND (?3 IS NULL OR identity_id = ?3)
                    AND (?4 IS NULL OR operation = ?4) AND (?5 IS NULL OR ts >= ?5) AND (?6 IS NULL OR ts < ?6)
+                   AND (?8 IS NULL OR id < ?8)
                  ORDER BY id DESC LIMIT ?7",
             )?;
             let limit = i64::from(f.limit.unwrap_or(100).clamp(1, 1000));
             let rows = st.query_map(
-                params![f.tenant_id, f.space_id, f.identity_id, f.operation, f.since.map(ts), f.until.map(ts), limit],
+                params![
+                    f.tenant_id,
+                    f.space_id,
+                    f.identity_id,
+                    f.operation,
+                    f.since.map(ts),
+                    f.until.map(ts),
+                    limit,
+                    f.before_id
+                ],
                 |r| {
                     Ok(AuditEvent {
                         id: r.get(0)?,
@@ -713,6 +770,91 @@ impl Repo for SqliteRepo {
                     })
                 },
             )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn insert_session(&self, s: &SessionRecord) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO console_sessions(id_hash, token_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.id_hash, s.token_id, s.csrf, ts(s.created_at), ts(s.expires_at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session_by_hash(&self, hash: &str, now: OffsetDateTime) -> Result<Option<(SessionRecord, AdminPrincipal)>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT s.id_hash, s.token_id, s.csrf, s.created_at, s.expires_at, t.name, t.tenant_id
+                 FROM console_sessions s JOIN admin_tokens t ON t.id = s.token_id
+                 WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND t.revoked_at IS NULL",
+                params![hash, ts(now)],
+                |r| {
+                    Ok((
+                        SessionRecord {
+                            id_hash: r.get(0)?,
+                            token_id: r.get(1)?,
+                            csrf: r.get(2)?,
+                            created_at: req_ts(r.get(3)?),
+                            expires_at: req_ts(r.get(4)?),
+                        },
+                        AdminPrincipal {
+                            token_id: r.get(1)?,
+                            name: r.get(5)?,
+                            tenant_id: r.get(6)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn delete_session(&self, hash: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM console_sessions WHERE id_hash = ?1", [hash])?;
+            Ok(())
+        })
+    }
+
+    fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64> {
+        self.with(|c| Ok(c.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [ts(now)])? as u64))
+    }
+
+    fn add_traffic(&self, samples: &[TrafficSample]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO traffic(space_id, minute, bytes_in, bytes_out, requests) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(space_id, minute) DO UPDATE SET bytes_in = bytes_in + excluded.bytes_in,
+                        bytes_out = bytes_out + excluded.bytes_out, requests = requests + excluded.requests",
+                )?;
+                for s in samples {
+                    st.execute(params![s.space_id, ts(s.minute), i(s.bytes_in), i(s.bytes_out), i(s.requests)])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn traffic(&self, space_id: &str, since: OffsetDateTime) -> Result<Vec<TrafficSample>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT minute, bytes_in, bytes_out, requests FROM traffic WHERE space_id = ?1 AND minute >= ?2 ORDER BY minute",
+            )?;
+            let rows = st.query_map(params![space_id, ts(since)], |r| {
+                Ok(TrafficSample {
+                    space_id: space_id.to_owned(),
+                    minute: req_ts(r.get(0)?),
+                    bytes_in: u(r.get(1)?),
+                    bytes_out: u(r.get(2)?),
+                    requests: u(r.get(3)?),
+                })
+            })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

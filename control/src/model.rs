@@ -243,6 +243,8 @@ pub struct AuditFilter {
     pub until: Option<OffsetDateTime>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<u32>,
+    /// Only events older than this sequence number (the next page after it).
+    pub before_id: Option<i64>,
 }
 
 /// What an admin token may do.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::db::{PartRecord, Repo, UploadRecord};
+use crate::db::{PartRecord, Repo, SessionRecord, TrafficSample, UploadRecord};
 use crate::model::{
     AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose, Repository,
     RepositoryConfig, Space, Tenant, Usage, Visibility, validate_prefix, validate_slug,
@@ -1077,8 +1077,89 @@ impl Control {
         if let Some(sp) = f.space_id.clone() {
             f.space_id = Some(self.space(p, &sp)?.id);
         }
+        // The console filters by access key id, which people see; rows carry the identity id.
+        if let Some(key) = f.identity_id.clone().filter(|k| k.starts_with("RS3")) {
+            let id = match self.inner.repo.identity_by_key(&key)? {
+                Some((i, _)) if p.can_access(&i.tenant_id) => i.id,
+                _ => return Ok(Vec::new()),
+            };
+            f.identity_id = Some(id);
+        }
         self.flush_audit();
         self.inner.repo.query_audit(&f)
+    }
+
+    // ---- console sessions ----
+
+    /// Opens a console session for an admin token. Returns the cookie value (shown only here)
+    /// and the session, whose `csrf` the console must echo on state-changing requests.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] for an unknown or revoked token; [`Error::Invalid`] for a zero lifetime.
+    pub fn open_session(&self, token: &str, lifetime: Duration) -> Result<(String, SessionRecord, AdminPrincipal)> {
+        let p = self.authenticate(token)?;
+        let secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+        if secs == 0 {
+            return Err(Error::Invalid("session lifetime must be at least one second".into()));
+        }
+        let value = random(43);
+        let t = now();
+        let rec = SessionRecord {
+            id_hash: hash_token(&value),
+            token_id: p.token_id.clone(),
+            csrf: random(43),
+            created_at: t,
+            expires_at: t.saturating_add(time::Duration::seconds(secs)),
+        };
+        self.inner.repo.insert_session(&rec)?;
+        let _ = self.inner.repo.purge_sessions(t);
+        self.audit_security(&p, p.tenant_id.as_deref(), None, None, "console.login", None);
+        Ok((value, rec, p))
+    }
+
+    /// The live session behind a cookie value: expired sessions and those whose token was
+    /// revoked are gone.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] when there is none.
+    pub fn session(&self, cookie: &str) -> Result<(SessionRecord, AdminPrincipal)> {
+        self.inner
+            .repo
+            .session_by_hash(&hash_token(cookie), now())?
+            .ok_or(Error::Unauthorized)
+    }
+
+    /// Ends a session (logout).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn close_session(&self, cookie: &str, p: &AdminPrincipal) -> Result<()> {
+        self.inner.repo.delete_session(&hash_token(cookie))?;
+        self.audit_security(p, p.tenant_id.as_deref(), None, None, "console.logout", None);
+        Ok(())
+    }
+
+    // ---- traffic ----
+
+    /// Adds this node's traffic figures (see [`TrafficSample`]).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_traffic(&self, samples: &[TrafficSample]) -> Result<()> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        self.inner.repo.add_traffic(samples)
+    }
+
+    /// A space's traffic per minute over the last `minutes`, summed over nodes, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a space the principal cannot see.
+    pub fn traffic(&self, p: &AdminPrincipal, space: &str, minutes: u32) -> Result<Vec<TrafficSample>> {
+        let s = self.space(p, space)?;
+        let since = now() - time::Duration::minutes(i64::from(minutes.clamp(1, 60 * 24 * 31)));
+        self.inner.repo.traffic(&s.id, since)
     }
 }
 
@@ -1137,6 +1218,32 @@ mod tests {
             },
         )
         .expect("space")
+    }
+
+    #[test]
+    fn console_sessions_expire_and_follow_their_token() {
+        let (c, op) = control();
+        assert!(matches!(
+            c.open_session("rsat_wrong", Duration::from_secs(60)),
+            Err(Error::Unauthorized)
+        ));
+        assert!(matches!(c.open_session("x", Duration::ZERO), Err(Error::Unauthorized)));
+        let _ = c.create_tenant(&op, "acme");
+        let tok = c.create_tenant_token(&op, "acme", "web").expect("token");
+        let (cookie, rec, p) = c.open_session(&tok, Duration::from_secs(60)).expect("session");
+        assert!(p.tenant_id.is_some());
+        assert_ne!(cookie, rec.csrf);
+        assert_ne!(rec.id_hash, cookie, "only a hash of the cookie is stored");
+        let (again, p2) = c.session(&cookie).expect("live");
+        assert_eq!((again.csrf, p2), (rec.csrf.clone(), p.clone()));
+        // Past its end the session is gone, and the purge removes it.
+        let later = now() + time::Duration::seconds(61);
+        assert!(c.inner.repo.session_by_hash(&rec.id_hash, later).expect("query").is_none());
+        assert_eq!(c.inner.repo.purge_sessions(later).expect("purge"), 1);
+        let (cookie, _, p) = c.open_session(&tok, Duration::from_secs(60)).expect("session");
+        c.close_session(&cookie, &p).expect("logout");
+        assert!(matches!(c.session(&cookie), Err(Error::Unauthorized)));
+        assert!(matches!(c.session("never-issued"), Err(Error::Unauthorized)));
     }
 
     #[test]

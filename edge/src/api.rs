@@ -31,6 +31,8 @@ pub struct ApiState {
     pub publisher: rustshare_publisher::Publisher,
     /// Base URL of the packages face shown to users.
     pub packages_base: String,
+    /// Lifetime of a console login.
+    pub session_lifetime: std::time::Duration,
 }
 
 /// An API error: a status, a stable code and a message safe to show.
@@ -84,13 +86,31 @@ impl FromRequestParts<ApiState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send Authorization: Bearer <token>"))?;
-        Ok(Admin(state.control.authenticate(token.trim())?))
+        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send Authorization: Bearer <token>"))?;
+            return Ok(Admin(state.control.authenticate(token.trim())?));
+        }
+        // The console: a session cookie, and the session's CSRF token on state changes.
+        if let Some(cookie) = crate::console::session_cookie(&parts.headers) {
+            let (session, p) = state.control.session(&cookie).map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "your console session has ended; log in again",
+                )
+            })?;
+            crate::console::check_csrf(&parts.method, &parts.headers, &session)?;
+            return Ok(Admin(p));
+        }
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer <token>",
+        ))
     }
 }
 
@@ -129,6 +149,8 @@ struct SpaceView {
     cdn: crate::metrics::CdnStats,
     keys: Vec<Identity>,
     s3_api_access: &'static str,
+    /// What an S3 client needs besides a key.
+    s3: serde_json::Value,
     public_web_access: &'static str,
     public: Option<PublicView>,
 }
@@ -163,9 +185,45 @@ struct KeyBlock {
     prefix: String,
     region: String,
     path_style: bool,
+    /// Ready-to-paste client commands, shown by the CLI and the console alike.
+    commands: ClientCommands,
+}
+
+/// Upload commands for the three clients people use with a new key.
+#[derive(Serialize)]
+struct ClientCommands {
+    aws: String,
+    s3cmd: String,
+    rclone: String,
+}
+
+impl ClientCommands {
+    fn new(endpoint: &str, region: &str, bucket: &str, prefix: &str, ak: &str, sk: &str) -> Self {
+        let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+        let no_ssl = if endpoint.starts_with("https") { "" } else { " --no-ssl" };
+        Self {
+            aws: format!(
+                "export AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region}\naws --endpoint-url {endpoint} s3 cp ./release.tar.gz s3://{bucket}/{prefix}"
+            ),
+            s3cmd: format!(
+                "s3cmd --access_key={ak} --secret_key={sk} --host={host} --host-bucket={host} --region={region}{no_ssl} put ./release.tar.gz s3://{bucket}/{prefix}"
+            ),
+            rclone: format!(
+                "rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\""
+            ),
+        }
+    }
 }
 
 fn key_block(st: &ApiState, c: CreatedIdentity) -> KeyBlock {
+    let commands = ClientCommands::new(
+        &st.endpoint,
+        &st.region,
+        &c.space.bucket,
+        &c.identity.allowed_prefix,
+        &c.identity.access_key_id,
+        &c.secret_access_key,
+    );
     KeyBlock {
         access_key_id: c.identity.access_key_id.clone(),
         prefix: c.identity.allowed_prefix.clone(),
@@ -175,6 +233,7 @@ fn key_block(st: &ApiState, c: CreatedIdentity) -> KeyBlock {
         bucket: c.space.bucket,
         region: st.region.clone(),
         path_style: true,
+        commands,
     }
 }
 
@@ -204,8 +263,32 @@ async fn create_space(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body
     Ok((StatusCode::CREATED, Json(st.control.create_space(&p, b)?)))
 }
 
+/// A space with its usage, as the list shows it.
+#[derive(Serialize)]
+struct SpaceRow {
+    #[serde(flatten)]
+    space: Space,
+    usage: Usage,
+    public_web_access: &'static str,
+}
+
 async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"spaces": st.control.list_spaces(&p)?})))
+    let spaces = st
+        .control
+        .list_spaces(&p)?
+        .into_iter()
+        .map(|s| {
+            let (space, usage) = st.control.usage(&p, &s.id)?;
+            let (_, rules) = st.control.publication(&p, &s.id)?;
+            let public_web_access = if rules.is_some_and(|r| r.enabled) { "enabled" } else { "disabled" };
+            Ok(SpaceRow {
+                space,
+                usage,
+                public_web_access,
+            })
+        })
+        .collect::<Result<Vec<_>, rustshare_control::Error>>()?;
+    Ok(Json(json!({"spaces": spaces})))
 }
 
 async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
@@ -215,12 +298,14 @@ async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<
     let public = public_view(&st, rules);
     let public_web_access = public.as_ref().map_or("disabled", |v| v.public_web_access);
     let cdn = st.metrics.cdn_stats(&space.id);
+    let s3 = json!({"endpoint": st.endpoint, "bucket": space.bucket, "region": st.region, "path_style": true});
     Ok(Json(SpaceView {
         space,
         usage,
         cdn,
         keys,
         s3_api_access: "authenticated endpoint",
+        s3,
         public_web_access,
         public,
     }))
@@ -358,6 +443,8 @@ struct AuditQuery {
     since: Option<String>,
     until: Option<String>,
     limit: Option<u32>,
+    /// Events older than this id (the `next_before` of the previous page).
+    before: Option<i64>,
 }
 
 fn parse_time(what: &str, v: Option<String>) -> ApiResult<Option<time::OffsetDateTime>> {
@@ -387,12 +474,38 @@ async fn audit(
         since: parse_time("since", q.since)?,
         until: parse_time("until", q.until)?,
         limit: q.limit,
+        before_id: q.before,
     };
+    let limit = usize::try_from(f.limit.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
     let control = st.control.clone();
     let events = tokio::task::spawn_blocking(move || control.audit_events(&p, f))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))??;
-    Ok(Json(json!({"events": events})))
+    // A full page may have more behind it; its last id is where the next page starts.
+    let next_before = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
+    Ok(Json(json!({"events": events, "next_before": next_before})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrafficQuery {
+    /// How far back, minutes (default 60).
+    minutes: Option<u32>,
+}
+
+async fn traffic(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    q: Result<Query<TrafficQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let minutes = q.minutes.unwrap_or(60);
+    let control = st.control.clone();
+    let samples = tokio::task::spawn_blocking(move || control.traffic(&p, &id, minutes))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))??;
+    Ok(Json(json!({"minutes": minutes, "samples": samples})))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -423,9 +536,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/spaces/{space}/purge", post(purge))
         .route("/api/v1/keys/{key}/revoke", post(revoke_key))
         .route("/api/v1/keys/{key}/rotate", post(rotate_key))
+        .route("/api/v1/spaces/{space}/traffic", get(traffic))
         .route("/api/v1/audit", get(audit))
         .fallback(not_found)
         .merge(crate::repos_api::routes())
+        .merge(crate::console::routes())
         .with_state(state)
 }
 
@@ -456,6 +571,7 @@ mod tests {
             cdn,
             metrics,
             cdn_base: "http://cdn.localhost:8080".into(),
+            session_lifetime: std::time::Duration::from_secs(60),
         };
         (router(st), tok)
     }

@@ -366,24 +366,10 @@ fn print_key_block(v: &Value) {
     if let Some(e) = v["identity"]["expires_at"].as_str() {
         println!("Expires:    {e}");
     }
-    let (ak, sk, region) = (s("access_key_id"), s("secret_access_key"), s("region"));
-    let host = endpoint.split("://").nth(1).unwrap_or(&endpoint).to_owned();
-    let https = endpoint.starts_with("https");
-    println!();
-    println!("# aws-cli");
-    println!("export AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region}");
-    println!("aws --endpoint-url {endpoint} s3 cp ./release.tar.gz s3://{bucket}/{prefix}");
-    println!();
-    println!("# s3cmd");
-    println!(
-        "s3cmd --access_key={ak} --secret_key={sk} --host={host} --host-bucket={host} --region={region}{} put ./release.tar.gz s3://{bucket}/{prefix}",
-        if https { "" } else { " --no-ssl" }
-    );
-    println!();
-    println!("# rclone");
-    println!(
-        "rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\""
-    );
+    for (title, k) in [("aws-cli", "aws"), ("s3cmd", "s3cmd"), ("rclone", "rclone")] {
+        println!("\n# {title}");
+        println!("{}", v["commands"][k].as_str().unwrap_or(""));
+    }
 }
 
 fn print_space(v: &Value) {

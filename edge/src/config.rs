@@ -35,6 +35,18 @@ pub struct RawConfig {
     pub tls: Option<RawTls>,
     /// Packages face.
     pub packages: Option<RawPackages>,
+    /// Web console.
+    pub console: Option<RawConsole>,
+}
+
+/// `[console]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsole {
+    /// Lifetime of a console login, minutes.
+    pub session_minutes: Option<u64>,
+    /// How often this node adds its traffic figures to the database, seconds.
+    pub traffic_flush_secs: Option<u64>,
 }
 
 /// `[packages]`.
@@ -146,6 +158,10 @@ pub struct Config {
     pub production: bool,
     /// max-age of repository index files on the packages face.
     pub packages_index_max_age: u32,
+    /// Lifetime of a console login.
+    pub session_lifetime: std::time::Duration,
+    /// Interval of traffic figures written to the database (the console's bandwidth chart).
+    pub traffic_flush: std::time::Duration,
 }
 
 /// Command-line overrides, strongest of all.
@@ -300,6 +316,12 @@ impl Config {
         if production && tls_listen.is_none() {
             return Err("production mode serves S3 over HTTPS only: set tls.listen (or --tls-listen)".into());
         }
+        let rcon = raw.console.unwrap_or_default();
+        let session_minutes = num("RUSTSHARE_CONSOLE_SESSION_MINUTES", rcon.session_minutes, 12 * 60)?;
+        let traffic_flush_secs = num("RUSTSHARE_CONSOLE_TRAFFIC_FLUSH_SECS", rcon.traffic_flush_secs, 10)?;
+        if session_minutes == 0 || traffic_flush_secs == 0 {
+            return Err("console.session_minutes and console.traffic_flush_secs must be at least 1".into());
+        }
         Ok(Self {
             data_dir,
             listen,
@@ -315,6 +337,8 @@ impl Config {
             tls_files,
             production,
             packages_index_max_age: raw.packages.and_then(|p| p.index_max_age_secs).unwrap_or(60),
+            session_lifetime: std::time::Duration::from_secs(session_minutes.saturating_mul(60)),
+            traffic_flush: std::time::Duration::from_secs(traffic_flush_secs),
         })
     }
 
@@ -387,6 +411,22 @@ mod tests {
                 .expect_err("must be rejected")
                 .contains("whole number")
         );
+    }
+
+    #[test]
+    fn console_section() {
+        let raw = Config::parse_toml("[console]\nsession_minutes = 30\ntraffic_flush_secs = 2\n").expect("toml");
+        let c = Config::resolve(raw, &none, &Overrides::default()).expect("resolve");
+        assert_eq!((c.session_lifetime.as_secs(), c.traffic_flush.as_secs()), (1800, 2));
+        let d = Config::resolve(RawConfig::default(), &none, &Overrides::default()).expect("defaults");
+        assert_eq!((d.session_lifetime.as_secs(), d.traffic_flush.as_secs()), (12 * 3600, 10));
+        let raw = Config::parse_toml("[console]\nsession_minutes = 0\n").expect("toml");
+        assert!(
+            Config::resolve(raw, &none, &Overrides::default())
+                .expect_err("must be rejected")
+                .contains("at least 1")
+        );
+        assert!(Config::parse_toml("[console]\nsesion_minutes = 1\n").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cdn;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod metrics;
 mod openapi;
 pub mod packages;

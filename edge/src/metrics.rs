@@ -181,6 +181,30 @@ impl Metrics {
         s
     }
 
+    /// Per space since start: bytes in (S3), bytes out (S3 and CDN), CDN requests.
+    #[must_use]
+    pub fn traffic_totals(&self) -> std::collections::HashMap<String, [u64; 3]> {
+        let mut out: std::collections::HashMap<String, [u64; 3]> = std::collections::HashMap::new();
+        for fam in self.registry.gather() {
+            let slot = match fam.name() {
+                "rustshare_bytes_in_total" => 0,
+                "rustshare_bytes_out_total" | "rustshare_cdn_bytes_out_total" => 1,
+                "rustshare_cdn_requests_total" => 2,
+                _ => continue,
+            };
+            for m in fam.get_metric() {
+                let Some(space) = m.get_label().iter().find(|l| l.name() == "space") else {
+                    continue;
+                };
+                // Counters hold integers; the f64 is exact below 2^53.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let v = m.get_counter().get_value() as u64;
+                out.entry(space.value().to_owned()).or_default()[slot] += v;
+            }
+        }
+        out
+    }
+
     /// The text exposition format.
     #[must_use]
     pub fn render(&self) -> String {
@@ -210,5 +234,18 @@ mod tests {
         ] {
             assert!(t.contains(want), "{want} missing in {t}");
         }
+    }
+
+    #[test]
+    fn traffic_totals_add_s3_and_cdn_per_space() {
+        let m = Metrics::new();
+        m.bytes_in("sp_1", 10);
+        m.bytes_out("sp_1", 5);
+        m.cdn_request("sp_1", 200, 7);
+        m.cdn_request("sp_1", 404, 0);
+        m.cdn_request("sp_2", 200, 3);
+        let t = m.traffic_totals();
+        assert_eq!(t.get("sp_1"), Some(&[10, 12, 2]));
+        assert_eq!(t.get("sp_2"), Some(&[0, 3, 1]));
     }
 }

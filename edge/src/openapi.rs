@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
     let mut o = json!({
         "summary": summary,
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"console": []}],
         "responses": {
             ok: {"description": "success", "content": {"application/json": {}}},
             "400": {"$ref": "#/components/responses/Error"},
@@ -35,11 +35,15 @@ pub fn document() -> Value {
         "openapi": "3.1.0",
         "info": {"title": "RustShare Object Spaces control API", "version": env!("CARGO_PKG_VERSION")},
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "console": {"type": "apiKey", "in": "cookie", "name": "rs_console",
+                    "description": "console session from POST /api/v1/session; state-changing requests also need the x-csrf-token header"}
+            },
             "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
-                    "code": {"type": "string", "enum": ["unauthorized", "forbidden", "not_found", "conflict", "invalid_request", "quota_exceeded", "internal"]},
+                    "code": {"type": "string", "enum": ["unauthorized", "forbidden", "csrf_failed", "not_found", "conflict", "invalid_request", "quota_exceeded", "rejected", "internal"]},
                     "message": {"type": "string"}}}}},
                 "Name": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"}}},
                 "NewSpace": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
@@ -47,6 +51,7 @@ pub fn document() -> Value {
                     "purpose": {"enum": ["generic", "cdn", "artifacts", "packages", "registry"]},
                     "visibility": {"enum": ["private", "public", "cdn"]},
                     "quota_bytes": {"type": "integer", "minimum": 0}, "workspace_id": {"type": "string"}}},
+                "Login": {"type": "object", "required": ["token"], "additionalProperties": false, "properties": {"token": {"type": "string"}}},
                 "Quota": {"type": "object", "required": ["quota_bytes"], "additionalProperties": false, "properties": {"quota_bytes": {"type": ["integer", "null"], "minimum": 0}}},
                 "NewKey": {"type": "object", "required": ["name", "mode"], "additionalProperties": false, "properties": {
                     "name": {"type": "string"},
@@ -66,6 +71,21 @@ pub fn document() -> Value {
             "/api/v1/spaces/{space}/quota": {"parameters": space, "put": op("Set or clear (null) the quota", Some("Quota"), "200")},
             "/api/v1/spaces/{space}/usage": {"parameters": space, "get": op("Bytes and objects stored, multipart bytes in progress", None, "200")},
             "/api/v1/spaces/{space}/keys": {"parameters": space, "get": op("List S3 keys (never secrets)", None, "200"), "post": op("Create an S3 key; the secret is returned once", Some("NewKey"), "201")},
+            "/api/v1/spaces/{space}/traffic": {"parameters": space, "get": {
+                "summary": "Bytes in and out and CDN requests per minute, all nodes summed, oldest first",
+                "security": [{"bearer": []}, {"console": []}],
+                "parameters": [{"name": "minutes", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 60}}],
+                "responses": {"200": {"description": "samples"}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+            }},
+            "/api/v1/session": {
+                "post": {"summary": "Console login with an admin token: sets the HttpOnly session cookie, returns the CSRF token",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Login"}}}},
+                    "responses": {"201": {"description": "logged in"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}},
+                "get": {"summary": "The current console session and its CSRF token", "security": [{"console": []}],
+                    "responses": {"200": {"description": "session"}, "401": {"$ref": "#/components/responses/Error"}}},
+                "delete": {"summary": "Log out (needs x-csrf-token)", "security": [{"console": []}],
+                    "responses": {"204": {"description": "logged out"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}
+            },
             "/api/v1/keys/{key}/revoke": {"parameters": key, "post": op("Revoke a key; its next request fails", None, "200")},
             "/api/v1/keys/{key}/rotate": {"parameters": key, "post": op("New secret, returned once; the old one stops working at once", None, "200")},
             "/api/v1/audit": {"get": {
@@ -77,7 +97,8 @@ pub fn document() -> Value {
                     {"name": "operation", "in": "query", "schema": {"type": "string"}},
                     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                     {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "events older than this id: the next_before of the previous page"}
                 ],
                 "responses": {"200": {"description": "events"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
             }}

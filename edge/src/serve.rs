@@ -111,6 +111,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         cdn_base: format!("http://cdn.{}:{}", cfg.domain, cfg.listen.port()),
         publisher,
         packages_base: format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
+        session_lifetime: cfg.session_lifetime,
     });
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = None;
@@ -157,8 +158,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     let addr = listener.local_addr().context("local address")?;
     let port = addr.port();
     let mut banner = format!(
-        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n  Packages:     http://packages.{}:{port}\n{tls_banner}  Health:       /healthz /readyz /metrics\n",
-        cfg.endpoint, cfg.domain, cfg.domain, cfg.domain
+        "RustShare Object Spaces listening on http://{addr}\n  S3 endpoint:  {}  (also http://s3.{}:{port})\n  Control API:  http://{addr}/api/v1  (OpenAPI: /api/v1/openapi.json)\n  CDN:          http://cdn.{}:{port}\n  Packages:     http://packages.{}:{port}\n  Console:      http://console.{}:{port}\n{tls_banner}  Health:       /healthz /readyz /metrics\n",
+        cfg.endpoint, cfg.domain, cfg.domain, cfg.domain, cfg.domain
     );
     if let Some(tok) = generated {
         let path = cfg.data_dir.join("admin-token");
@@ -182,6 +183,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    tokio::spawn(flush_traffic(app.control.clone(), app.metrics.clone(), cfg.traffic_flush));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((tcp, quic, certs)) = tls {
         tasks.spawn(crate::tls::serve_tls(app.clone(), tcp, certs, stopped()));
@@ -197,6 +199,40 @@ pub async fn run(cfg: Config) -> Result<()> {
         r.context("listener task")??;
     }
     Ok(())
+}
+
+/// Adds this node's traffic since the last tick to the database, per space and minute, for the
+/// console's bandwidth chart (every node adds its own share, so the rows are cluster totals).
+async fn flush_traffic(control: Control, metrics: Metrics, every: std::time::Duration) {
+    let mut last: std::collections::HashMap<String, [u64; 3]> = std::collections::HashMap::new();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = time::OffsetDateTime::now_utc();
+        let minute = now - time::Duration::seconds(i64::from(now.second())) - time::Duration::nanoseconds(i64::from(now.nanosecond()));
+        let totals = metrics.traffic_totals();
+        let samples: Vec<_> = totals
+            .iter()
+            .filter_map(|(space, t)| {
+                let before = last.get(space).copied().unwrap_or_default();
+                let d = [0, 1, 2].map(|i| t[i].saturating_sub(before[i]));
+                (d != [0; 3]).then(|| rustshare_control::db::TrafficSample {
+                    space_id: space.clone(),
+                    minute,
+                    bytes_in: d[0],
+                    bytes_out: d[1],
+                    requests: d[2],
+                })
+            })
+            .collect();
+        let c = control.clone();
+        match tokio::task::spawn_blocking(move || c.record_traffic(&samples)).await {
+            Ok(Ok(())) => last = totals,
+            Ok(Err(e)) => tracing::warn!("recording traffic figures: {e}"),
+            Err(e) => tracing::warn!("recording traffic figures: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

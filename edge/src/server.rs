@@ -165,17 +165,16 @@ impl App {
                     full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()),
                     "metrics".into(),
                 ),
-                (Face::S3 | Face::Console, p) if p.starts_with("/api/") => (self.api(req).await, "api".into()),
+                (Face::S3 | Face::Console, p) if p.starts_with("/api/") => {
+                    req.extensions_mut().insert(crate::console::Transport { tls });
+                    (self.api(req).await, "api".into())
+                }
                 (Face::Cdn, _) => (self.cdn.handle(req).await, "cdn".into()),
                 (Face::Packages, _) => (self.packages.handle(req).await, "packages".into()),
-                (Face::Console, _) => (
-                    full(
-                        StatusCode::NOT_FOUND,
-                        "text/plain",
-                        "The console is not served yet; the API is under /api/v1.\n",
-                    ),
-                    "console".into(),
-                ),
+                (Face::Console, _) => (crate::console::page(&req), "console".into()),
+                (Face::S3, p) if crate::console::is_asset_path(p) || crate::console::is_browser_navigation(&req) => {
+                    (crate::console::page(&req), "console".into())
+                }
                 (Face::S3, _) if self.s3_requires_tls && !tls => (
                     full(StatusCode::FORBIDDEN, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InsecureTransport</Code><Message>This endpoint accepts S3 requests over HTTPS only.</Message></Error>"),
                     "insecure".into(),

@@ -1,0 +1,661 @@
+// RustShare console: a client of /api/v1. DOM is built with textContent only (never innerHTML
+// with data), so object names, key names and messages cannot inject markup.
+"use strict";
+
+const state = { session: null, tenants: [] };
+const main = () => document.getElementById("main");
+
+// ---- small DOM helpers ----
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "style") el.style.cssText = v; // CSSOM: allowed by the page's CSP, unlike style attributes
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+let uid = 0;
+// A labelled form control with a place for its error.
+function field(label, control, hint) {
+  const id = control.id || `f${++uid}`;
+  control.id = id;
+  const err = h("div", { class: "error", id: `${id}-err`, "aria-live": "polite" });
+  control.setAttribute("aria-describedby", `${id}-err`);
+  return h("div", { class: "field", "data-field": control.name || "" },
+    h("label", { for: id }, label), control, hint ? h("div", { class: "hint" }, hint) : null, err);
+}
+
+function toast(msg) {
+  const t = document.getElementById("toast");
+  t.textContent = msg;
+  t.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => t.classList.remove("show"), 3500);
+}
+
+function fmtBytes(n) {
+  if (n === null || n === undefined) return "—";
+  const u = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0, v = Number(n);
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return `${i ? v.toFixed(v < 10 ? 1 : 0) : v} ${u[i]}`;
+}
+
+function parseBytes(s) {
+  const t = String(s).trim();
+  if (!t) return null;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(t);
+  if (!m) throw new FieldError("quota", "write a size such as 500MiB, 10GiB or 1TB");
+  const pow = "BKMGTP".indexOf((m[2] || "B").toUpperCase());
+  const base = m[2] && m[3] && m[3].toLowerCase() === "ib" ? 1024 : (m[2] ? 1000 : 1);
+  return Math.round(Number(m[1]) * base ** pow);
+}
+
+function fmtTime(s) {
+  if (!s) return "—";
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
+}
+
+class FieldError extends Error {
+  constructor(field, message) { super(message); this.field = field; }
+}
+
+// ---- API ----
+
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+async function api(method, path, body) {
+  const headers = { "accept": "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (!["GET", "HEAD"].includes(method) && state.session) headers["x-csrf-token"] = state.session.csrf_token;
+  const r = await fetch(`/api/v1${path}`, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status === 204) return null;
+  let data = null;
+  try { data = await r.json(); } catch (_) { /* not JSON */ }
+  if (!r.ok) {
+    const e = (data && data.error) || {};
+    const err = new ApiError(r.status, e.code || "error", e.message || `request failed (${r.status})`);
+    if (r.status === 401 && path !== "/session") { state.session = null; showLogin(err.message); }
+    throw err;
+  }
+  return data;
+}
+
+// Shows an error next to the field it names, else at the top of the form.
+function showError(form, err) {
+  for (const f of form.querySelectorAll(".field")) {
+    f.classList.remove("invalid");
+    f.querySelector(".error").textContent = "";
+    const c = f.querySelector("input,select,textarea");
+    if (c) c.removeAttribute("aria-invalid");
+  }
+  let box = form.querySelector(".error-box");
+  if (box) box.remove();
+  if (!err) return;
+  const msg = err.message || String(err);
+  const fields = [...form.querySelectorAll(".field[data-field]")].filter((f) => f.dataset.field);
+  const target = fields.find((f) => f.dataset.field === err.field)
+    || fields.find((f) => (f.dataset.match || f.dataset.field).split(",").some((w) => w && msg.toLowerCase().includes(w)));
+  if (target) {
+    target.classList.add("invalid");
+    target.querySelector(".error").textContent = msg;
+    const c = target.querySelector("input,select,textarea");
+    if (c) { c.setAttribute("aria-invalid", "true"); c.focus(); }
+  } else {
+    box = h("div", { class: "error-box", role: "alert" }, msg);
+    form.prepend(box);
+  }
+}
+
+function confirmDialog(title, text, okLabel) {
+  const d = document.getElementById("confirm");
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  document.getElementById("confirm-ok").textContent = okLabel || "Confirm";
+  d.returnValue = "cancel";
+  d.showModal();
+  return new Promise((resolve) => d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true }));
+}
+
+async function copy(text, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(`${what} copied`);
+  } catch (_) {
+    toast("Copy is blocked here; select the text and copy it");
+  }
+}
+
+// The secret of a new or rotated key, shown once; nothing keeps it after the dialog closes.
+function showSecret(block) {
+  const d = document.getElementById("secret");
+  const fields = document.getElementById("secret-fields");
+  const cmds = document.getElementById("secret-commands");
+  fields.replaceChildren();
+  cmds.replaceChildren();
+  const rows = [
+    ["Endpoint", block.endpoint], ["Bucket", block.bucket], ["Prefix", block.prefix || "(whole space)"],
+    ["Access Key", block.access_key_id], ["Secret Key", block.secret_access_key],
+    ["Region", block.region], ["Path-style", "enabled"],
+  ];
+  for (const [k, v] of rows) {
+    const dd = h("dd", {}, h("span", { class: "mono", "data-secret-field": k }, v));
+    if (k === "Access Key" || k === "Secret Key") {
+      dd.append(" ", h("button", { type: "button", class: "small secondary", onclick: () => copy(v, k) }, `Copy ${k.toLowerCase()}`));
+    }
+    fields.append(h("dt", {}, k), dd);
+  }
+  for (const [title, k] of [["aws-cli", "aws"], ["s3cmd", "s3cmd"], ["rclone", "rclone"]]) {
+    const text = block.commands[k];
+    cmds.append(h("div", { class: "cmd" },
+      h("header", {}, h("h3", {}, title), h("button", { type: "button", class: "small secondary", onclick: () => copy(text, `${title} command`) }, "Copy")),
+      h("pre", { "data-command": k }, text)));
+  }
+  d.showModal();
+  return new Promise((resolve) => d.addEventListener("close", () => {
+    fields.replaceChildren();
+    cmds.replaceChildren();
+    resolve();
+  }, { once: true }));
+}
+
+// ---- session ----
+
+function showLogin(message) {
+  document.getElementById("top").hidden = true;
+  const input = h("input", { type: "password", name: "token", autocomplete: "current-password", required: true });
+  const form = h("form", { class: "card login", "aria-labelledby": "login-title" },
+    h("h1", { id: "login-title" }, "Log in to RustShare"),
+    h("p", { class: "muted" }, "Use an admin token: the operator token from ", h("code", {}, "data/admin-token"), ", or a tenant token."),
+    field("Admin token", input),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Log in")));
+  form.querySelector(".field").dataset.match = "token";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      state.session = await api("POST", "/session", { token: input.value });
+      input.value = "";
+      await enter();
+    } catch (e) { showError(form, e); }
+  });
+  main().replaceChildren(form);
+  if (message) showError(form, new Error(message));
+  input.focus();
+}
+
+async function enter() {
+  const p = state.session.principal;
+  document.getElementById("top").hidden = false;
+  document.getElementById("who").textContent = p.tenant_id ? `${p.name} (tenant)` : `${p.name} (operator)`;
+  try { state.tenants = (await api("GET", "/tenants")).tenants; } catch (_) { state.tenants = []; }
+  if (!location.hash || location.hash === "#/login") location.hash = "#/spaces";
+  else route();
+}
+
+async function logout() {
+  try { await api("DELETE", "/session"); } catch (_) { /* already gone */ }
+  state.session = null;
+  location.hash = "#/login";
+  showLogin();
+}
+
+// ---- pages ----
+
+function page(title, ...content) {
+  const m = main();
+  m.replaceChildren(h("h1", {}, title), ...content);
+  document.title = `${title} · RustShare`;
+  m.focus();
+}
+
+// Public web access is what decides whether anyone can read without a key.
+function visibilityBadge(s) {
+  if (s.disabled_at) return h("span", { class: "badge bad" }, "disabled");
+  if (s.public_web_access === "enabled") return h("span", { class: "badge warn", title: "anonymous downloads over HTTP are on" }, "public web");
+  return h("span", { class: "badge", title: "S3 access with keys only" }, "private");
+}
+
+function usageBar(used, quota) {
+  if (!quota) return h("span", { class: "muted" }, `${fmtBytes(used)} (no quota)`);
+  const pct = Math.min(100, (used / quota) * 100);
+  return h("div", {},
+    h("div", { class: `bar${pct > 90 ? " high" : ""}`, role: "meter", "aria-valuemin": 0, "aria-valuemax": quota, "aria-valuenow": used, "aria-label": "usage against quota" },
+      h("span", { style: `width:${pct.toFixed(1)}%` })),
+    h("small", { class: "muted" }, `${fmtBytes(used)} of ${fmtBytes(quota)}`));
+}
+
+async function spacesPage() {
+  const { spaces } = await api("GET", "/spaces");
+  const p = state.session.principal;
+  const rows = spaces.map((s) => h("tr", { "data-space": s.bucket },
+    h("td", { "data-label": "Space" }, h("a", { href: `#/spaces/${encodeURIComponent(s.bucket)}` }, s.name), h("div", { class: "muted mono" }, s.bucket)),
+    h("td", { "data-label": "Purpose" }, s.purpose),
+    h("td", { "data-label": "Visibility" }, visibilityBadge(s)),
+    h("td", { "data-label": "Usage" }, usageBar(s.usage.bytes + (s.usage.multipart_bytes || 0), s.quota_bytes), h("small", { class: "muted" }, ` · ${s.usage.objects} objects`)),
+    h("td", { "data-label": "Created" }, fmtTime(s.created_at)),
+    h("td", { "data-label": "" }, s.disabled_at ? "" : h("button", {
+      type: "button", class: "small danger", "aria-label": `Disable ${s.bucket}`,
+      onclick: async () => {
+        if (!await confirmDialog(`Disable ${s.bucket}?`, "Every S3 request to this space will be refused and its public web access stops. Objects are kept.", "Disable space")) return;
+        try { await api("POST", `/spaces/${encodeURIComponent(s.id)}/disable`); toast(`${s.bucket} disabled`); route(); } catch (e) { toast(e.message); }
+      },
+    }, "Disable"))));
+  const table = spaces.length
+    ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "spaces" },
+      h("thead", {}, h("tr", {}, ["Space", "Purpose", "Visibility", "Usage", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows)))
+    : h("p", { class: "muted" }, "No spaces yet. Create one below.");
+
+  // Create form.
+  const name = h("input", { name: "name", required: true, autocomplete: "off" });
+  const tenant = p.tenant_id ? null : h("select", { name: "tenant", required: true },
+    state.tenants.map((t) => h("option", { value: t.name }, t.name)));
+  const purpose = h("select", { name: "purpose" }, ["generic", "cdn", "artifacts", "packages", "registry"].map((x) => h("option", { value: x }, x)));
+  const quota = h("input", { name: "quota", placeholder: "for example 10GiB", autocomplete: "off" });
+  const where = h("code", {}, "");
+  const tenantName = () => (tenant ? tenant.value : (state.tenants[0] && state.tenants[0].name) || "<tenant>");
+  const preview = () => { where.textContent = `object-spaces/${tenantName()}/${name.value || "<name>"}/ · bucket rs-${tenantName()}-${name.value || "<name>"}`; };
+  name.addEventListener("input", preview);
+  if (tenant) tenant.addEventListener("change", preview);
+  preview();
+  const form = h("form", { class: "card", id: "create-space", "aria-labelledby": "cs-title" },
+    h("h2", { id: "cs-title" }, "Create a space"),
+    h("div", { class: "row" },
+      field("Name", name, "lower-case letters, digits and dashes"),
+      tenant ? field("Tenant", tenant) : null,
+      field("Purpose", purpose),
+      field("Quota", quota, "empty for no quota")),
+    h("p", { class: "muted" }, "Prefix in the store: ", where),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create space")));
+  form.querySelector('[data-field="name"]').dataset.match = "name,slug";
+  form.querySelector('[data-field="quota"]').dataset.match = "quota";
+  if (tenant) form.querySelector('[data-field="tenant"]').dataset.match = "tenant";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError(form, null);
+    try {
+      const body = { name: name.value.trim(), purpose: purpose.value, quota_bytes: parseBytes(quota.value) };
+      if (tenant) body.tenant = tenant.value;
+      const s = await api("POST", "/spaces", body);
+      toast(`Space ${s.bucket} created`);
+      location.hash = `#/spaces/${encodeURIComponent(s.bucket)}`;
+    } catch (e) { showError(form, e); }
+  });
+
+  let tenantForm = null;
+  if (!p.tenant_id) {
+    const tname = h("input", { name: "name", required: true, autocomplete: "off" });
+    tenantForm = h("form", { class: "card", id: "create-tenant", "aria-labelledby": "ct-title" },
+      h("h2", { id: "ct-title" }, "Create a tenant"),
+      h("div", { class: "row" }, field("Tenant name", tname), h("button", { type: "submit" }, "Create tenant")));
+    tenantForm.querySelector(".field").dataset.match = "name,tenant";
+    tenantForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("POST", "/tenants", { name: tname.value.trim() });
+        state.tenants = (await api("GET", "/tenants")).tenants;
+        toast(`Tenant ${tname.value} created`);
+        route();
+      } catch (e) { showError(tenantForm, e); }
+    });
+  }
+  page("Object Spaces", h("div", { class: "card" }, table), form, tenantForm);
+}
+
+function barChart(samples, minutes) {
+  const w = 600, hgt = 120;
+  const now = Date.now();
+  const start = now - minutes * 60000;
+  const buckets = new Array(minutes).fill(0);
+  for (const s of samples) {
+    const i = Math.floor((new Date(s.minute).getTime() - start) / 60000);
+    if (i >= 0 && i < minutes) buckets[i] += s.bytes_out;
+  }
+  const max = Math.max(1, ...buckets);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  const total = buckets.reduce((a, b) => a + b, 0);
+  svg.setAttribute("aria-label", `Bytes sent per minute over the last ${minutes} minutes: ${fmtBytes(total)} in all, peak ${fmtBytes(max === 1 && total === 0 ? 0 : max)} per minute`);
+  const bw = w / minutes;
+  buckets.forEach((v, i) => {
+    if (!v) return;
+    const r = document.createElementNS(ns, "rect");
+    const bh = Math.max(1, (v / max) * (hgt - 4));
+    r.setAttribute("x", (i * bw + 0.5).toFixed(1));
+    r.setAttribute("y", (hgt - bh).toFixed(1));
+    r.setAttribute("width", Math.max(1, bw - 1).toFixed(1));
+    r.setAttribute("height", bh.toFixed(1));
+    const t = document.createElementNS(ns, "title");
+    t.textContent = `${new Date(start + i * 60000).toLocaleTimeString()}: ${fmtBytes(v)}`;
+    r.append(t);
+    svg.append(r);
+  });
+  return h("figure", { style: "margin:0" }, svg, h("figcaption", { class: "muted", id: "bandwidth-total" }, `Sent in the last ${minutes} minutes: ${fmtBytes(total)} (S3 downloads and CDN)`));
+}
+
+function keyStatus(k) {
+  if (k.revoked_at) return h("span", { class: "badge bad" }, "revoked");
+  if (k.expires_at && new Date(k.expires_at) < new Date()) return h("span", { class: "badge warn" }, "expired");
+  return h("span", { class: "badge ok" }, "active");
+}
+
+async function spacePage(id) {
+  const [v, traffic] = await Promise.all([
+    api("GET", `/spaces/${encodeURIComponent(id)}`),
+    api("GET", `/spaces/${encodeURIComponent(id)}/traffic?minutes=60`).catch(() => ({ samples: [] })),
+  ]);
+  const sid = encodeURIComponent(v.id);
+  const pub = v.public;
+  const enabled = v.public_web_access === "enabled";
+
+  const s3card = h("section", { class: "card", "aria-labelledby": "s3-title", id: "s3-access" },
+    h("h2", { id: "s3-title" }, "S3 API Access: authenticated endpoint"),
+    h("p", { class: "muted" }, "Reachable from anywhere, but every request needs a key of this space."),
+    h("dl", { class: "kv" },
+      h("dt", {}, "Endpoint"), h("dd", { class: "mono" }, v.s3.endpoint),
+      h("dt", {}, "Bucket"), h("dd", { class: "mono" }, v.s3.bucket),
+      h("dt", {}, "Prefix"), h("dd", {}, "set per key (below)"),
+      h("dt", {}, "Region"), h("dd", { class: "mono" }, v.s3.region),
+      h("dt", {}, "Path-style"), h("dd", {}, "enabled")));
+
+  const toggle = h("button", {
+    type: "button", id: "public-toggle", class: enabled ? "danger" : "", "aria-pressed": enabled ? "true" : "false",
+    onclick: async () => {
+      if (enabled) {
+        if (!await confirmDialog("Disable public web access?", `Anonymous downloads of ${v.bucket} stop with the next request.`, "Disable public access")) return;
+        try { await api("DELETE", `/spaces/${sid}/public`); toast("Public web access disabled"); route(); } catch (e) { toast(e.message); }
+      } else {
+        if (!await confirmDialog("Enable public web access?", `Anyone on the internet will be able to download the published objects of ${v.bucket} without a key. S3 access stays authenticated.`, "Enable public access")) return;
+        try { await api("PUT", `/spaces/${sid}/public`, {}); toast("Public web access enabled"); route(); } catch (e) { toast(e.message); }
+      }
+    },
+  }, enabled ? "Disable public web access" : "Enable public web access");
+  const pubcard = h("section", { class: "card", "aria-labelledby": "pub-title", id: "public-access" },
+    h("h2", { id: "pub-title" }, "Public Web Access: ", h("span", { class: enabled ? "on" : "off", id: "public-state" }, enabled ? "enabled" : "disabled")),
+    h("p", { class: "muted" }, enabled ? "Published objects can be downloaded anonymously over HTTP." : "Nothing in this space can be downloaded without a key."),
+    enabled && pub ? h("p", {}, "Public URL: ", h("a", { href: pub.url, id: "public-url", class: "mono" }, pub.url)) : null,
+    h("div", { class: "actions" }, toggle));
+
+  const rulesForm = enabled && pub ? rulesEditor(v, pub.rules) : null;
+
+  const u = v.usage;
+  const usage = h("section", { class: "card", "aria-labelledby": "usage-title", id: "usage" },
+    h("h2", { id: "usage-title" }, "Usage"),
+    h("div", { class: "grid2" },
+      h("div", {},
+        usageBar(u.bytes + (u.multipart_bytes || 0), v.quota_bytes),
+        h("dl", { class: "kv", style: "margin-top:8px" },
+          h("dt", {}, "Objects"), h("dd", { id: "usage-objects" }, String(u.objects)),
+          h("dt", {}, "Stored"), h("dd", { id: "usage-bytes" }, fmtBytes(u.bytes)),
+          h("dt", {}, "Uploads in progress"), h("dd", {}, fmtBytes(u.multipart_bytes || 0)),
+          h("dt", {}, "CDN requests"), h("dd", {}, `${v.cdn.requests} (${v.cdn.hits} hits, ${v.cdn.misses} misses)`))),
+      h("div", {}, h("h3", {}, "Bandwidth, last hour"), barChart(traffic.samples, 60))));
+
+  page(`Space ${v.name}`,
+    h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, v.bucket), " · ", v.purpose, " · ", visibilityBadge(v)),
+    h("div", { class: "grid2", style: "margin-bottom:16px" }, s3card, pubcard),
+    rulesForm, usage, keysSection(v));
+}
+
+function lines(a) { return (a || []).join("\n"); }
+function splitLines(s) { return s.split(/[\n,]/).map((x) => x.trim()).filter(Boolean); }
+
+function rulesEditor(v, r) {
+  const prefixes = h("textarea", { name: "prefixes" }, lines(r.prefixes.filter((p) => p !== "")));
+  const cc = h("input", { name: "cache_control", value: r.cache_control });
+  const imm = h("textarea", { name: "immutable_prefixes" }, lines(r.immutable_prefixes));
+  const types = h("textarea", { name: "allowed_content_types" }, lines(r.allowed_content_types));
+  const cors = h("textarea", { name: "cors_origins" }, lines(r.cors_origins));
+  const listing = h("input", { type: "checkbox", name: "directory_listing", checked: r.directory_listing });
+  const form = h("form", { class: "card", id: "rules", "aria-labelledby": "rules-title" },
+    h("h2", { id: "rules-title" }, "Publication rules"),
+    h("div", { class: "grid2" },
+      field("Published prefixes", prefixes, "one per line; empty publishes the whole space"),
+      field("Cache-Control", cc, "for example public, max-age=300"),
+      field("Immutable prefixes", imm, "objects here never change: cached for a year"),
+      field("Allowed content types", types, "exact or type/*; empty allows every type"),
+      field("CORS allowed origins", cors, "for example https://app.example.com, or *"),
+      h("div", { class: "field", "data-field": "directory_listing" }, h("label", {}, listing, " Directory listing (an HTML index of published prefixes)"), h("div", { class: "error" }))),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save rules")));
+  const m = { prefixes: "prefix", cache_control: "cache", immutable_prefixes: "immutable", allowed_content_types: "content type", cors_origins: "cors,origin" };
+  for (const [k, w] of Object.entries(m)) form.querySelector(`[data-field="${k}"]`).dataset.match = w;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError(form, null);
+    try {
+      const p = splitLines(prefixes.value);
+      await api("PUT", `/spaces/${encodeURIComponent(v.id)}/public`, {
+        prefixes: p.length ? p : [""],
+        cache_control: cc.value.trim(),
+        immutable_prefixes: splitLines(imm.value),
+        allowed_content_types: splitLines(types.value),
+        cors_origins: splitLines(cors.value),
+        directory_listing: listing.checked,
+      });
+      toast("Rules saved");
+      route();
+    } catch (e) { showError(form, e); }
+  });
+  return form;
+}
+
+function keysSection(v) {
+  const sid = encodeURIComponent(v.id);
+  const rows = v.keys.map((k) => h("tr", { "data-key": k.access_key_id },
+    h("td", { "data-label": "Name" }, k.name),
+    h("td", { "data-label": "Access key", class: "mono" }, k.access_key_id),
+    h("td", { "data-label": "Mode" }, k.mode),
+    h("td", { "data-label": "Prefix", class: "mono" }, k.allowed_prefix || "(whole space)"),
+    h("td", { "data-label": "Expires" }, k.expires_at ? fmtTime(k.expires_at) : "never"),
+    h("td", { "data-label": "Last used" }, k.last_used_at ? fmtTime(k.last_used_at) : "never"),
+    h("td", { "data-label": "Status" }, keyStatus(k)),
+    h("td", { "data-label": "" }, k.revoked_at ? "" : [
+      h("button", {
+        type: "button", class: "small secondary", "aria-label": `Rotate ${k.name}`,
+        onclick: async () => {
+          if (!await confirmDialog(`Rotate ${k.name}?`, "A new secret is made; the old one stops working at once. Clients must be given the new one.", "Rotate key")) return;
+          try { await showSecret(await api("POST", `/keys/${encodeURIComponent(k.id)}/rotate`)); route(); } catch (e) { toast(e.message); }
+        },
+      }, "Rotate"), " ",
+      h("button", {
+        type: "button", class: "small danger", "aria-label": `Revoke ${k.name}`,
+        onclick: async () => {
+          if (!await confirmDialog(`Revoke ${k.name}?`, `${k.access_key_id} stops working with the next request. This cannot be undone.`, "Revoke key")) return;
+          try { await api("POST", `/keys/${encodeURIComponent(k.id)}/revoke`); toast(`${k.name} revoked`); route(); } catch (e) { toast(e.message); }
+        },
+      }, "Revoke")])));
+  const name = h("input", { name: "name", required: true, autocomplete: "off" });
+  const mode = h("select", { name: "mode" }, ["read-only", "write-only", "read-write", "read-write-delete", "publisher", "registry-backend"]
+    .map((m) => h("option", { value: m, selected: m === "read-write" }, m)));
+  const prefix = h("input", { name: "prefix", placeholder: "for example releases/", autocomplete: "off" });
+  const expiry = h("input", { name: "expires", type: "date" });
+  const form = h("form", { id: "create-key", "aria-labelledby": "ck-title" },
+    h("h3", { id: "ck-title" }, "Create a key"),
+    h("div", { class: "row" },
+      field("Key name", name), field("Mode", mode),
+      field("Prefix", prefix, "empty: the whole space; else ends with /"),
+      field("Expires", expiry, "empty: never")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create key")));
+  form.querySelector('[data-field="name"]').dataset.match = "name";
+  form.querySelector('[data-field="prefix"]').dataset.match = "prefix";
+  form.querySelector('[data-field="expires"]').dataset.match = "expir";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError(form, null);
+    try {
+      const body = { name: name.value.trim(), mode: mode.value, prefix: prefix.value.trim() };
+      if (expiry.value) body.expires_at = new Date(`${expiry.value}T23:59:59Z`).toISOString().replace(/\.\d+Z$/, "Z");
+      const block = await api("POST", `/spaces/${sid}/keys`, body);
+      await showSecret(block);
+      route();
+    } catch (e) { showError(form, e); }
+  });
+  return h("section", { class: "card", "aria-labelledby": "keys-title", id: "keys" },
+    h("h2", { id: "keys-title" }, "Keys"),
+    v.keys.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "keys-table" },
+      h("thead", {}, h("tr", {}, ["Name", "Access key", "Mode", "Prefix", "Expires", "Last used", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows))) : h("p", { class: "muted" }, "No keys yet."),
+    form);
+}
+
+async function auditPage(params) {
+  const { spaces } = await api("GET", "/spaces");
+  const q = new URLSearchParams(params);
+  const space = h("select", { name: "space" }, h("option", { value: "" }, "all spaces"),
+    spaces.map((s) => h("option", { value: s.bucket, selected: q.get("space") === s.bucket }, s.bucket)));
+  const key = h("input", { name: "identity", value: q.get("identity") || "", placeholder: "RS3…", autocomplete: "off" });
+  const op = h("input", { name: "operation", value: q.get("operation") || "", placeholder: "for example PutObject", autocomplete: "off" });
+  const since = h("input", { name: "since", type: "datetime-local", value: q.get("since_local") || "" });
+  const until = h("input", { name: "until", type: "datetime-local", value: q.get("until_local") || "" });
+  const form = h("form", { class: "card", id: "audit-filter", "aria-label": "Filter audit events" },
+    h("div", { class: "row" }, field("Space", space), field("Access key", key), field("Operation", op), field("From", since), field("Until", until),
+      h("button", { type: "submit" }, "Filter")));
+  form.querySelector('[data-field="since"]').dataset.match = "since";
+  form.querySelector('[data-field="until"]').dataset.match = "until";
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const n = new URLSearchParams();
+    if (space.value) n.set("space", space.value);
+    if (key.value.trim()) n.set("identity", key.value.trim());
+    if (op.value.trim()) n.set("operation", op.value.trim());
+    if (since.value) n.set("since_local", since.value);
+    if (until.value) n.set("until_local", until.value);
+    location.hash = `#/audit?${n}`;
+  });
+  const apiq = new URLSearchParams();
+  for (const k of ["space", "identity", "operation", "before"]) if (q.get(k)) apiq.set(k, q.get(k));
+  if (q.get("since_local")) apiq.set("since", new Date(q.get("since_local")).toISOString().replace(/\.\d+Z$/, "Z"));
+  if (q.get("until_local")) apiq.set("until", new Date(q.get("until_local")).toISOString().replace(/\.\d+Z$/, "Z"));
+  apiq.set("limit", "50");
+  let data;
+  try { data = await api("GET", `/audit?${apiq}`); } catch (e) { showError(form, e); page("Audit log", form); return; }
+  const byId = Object.fromEntries(spaces.map((s) => [s.id, s.bucket]));
+  const rows = data.events.map((e) => h("tr", {},
+    h("td", { "data-label": "Time" }, fmtTime(e.timestamp)),
+    h("td", { "data-label": "Space", class: "mono" }, byId[e.object_space_id] || e.object_space_id || "—"),
+    h("td", { "data-label": "Actor" }, e.actor),
+    h("td", { "data-label": "Operation" }, e.operation),
+    h("td", { "data-label": "Key", class: "mono" }, e.object_key || ""),
+    h("td", { "data-label": "Status" }, e.status),
+    h("td", { "data-label": "Bytes", class: "num" }, e.bytes ? fmtBytes(e.bytes) : ""),
+    h("td", { "data-label": "Source" }, e.source_ip || ""),
+    h("td", { "data-label": "Detail", class: "mono" }, e.detail || "")));
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
+    q.get("before") ? h("a", { href: "#/audit?" + (() => { const n = new URLSearchParams(q); n.delete("before"); return n; })() }, "Newest") : null,
+    data.next_before ? h("a", { href: "#/audit?" + (() => { const n = new URLSearchParams(q); n.set("before", data.next_before); return n; })(), id: "audit-older" }, "Older →") : null);
+  page("Audit log", form, h("div", { class: "card" },
+    data.events.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "audit" },
+      h("thead", {}, h("tr", {}, ["Time", "Space", "Actor", "Operation", "Object", "Status", "Bytes", "Source", "Detail"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows))) : h("p", { class: "muted" }, "No events match."),
+    pager));
+}
+
+async function reposPage() {
+  const { repositories } = await api("GET", "/repos");
+  page("Package repositories", h("div", { class: "card" },
+    repositories.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "repos" },
+      h("thead", {}, h("tr", {}, ["Repository", "Distributions", "Components", "Architectures", "Fingerprint"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, repositories.map((r) => h("tr", {},
+        h("td", { "data-label": "Repository" }, h("a", { href: `#/repos/${encodeURIComponent(r.name)}` }, r.name)),
+        h("td", { "data-label": "Distributions" }, r.config.distributions.map((d) => d.suite === d.codename ? d.suite : `${d.suite} (${d.codename})`).join(", ")),
+        h("td", { "data-label": "Components" }, r.config.components.join(", ")),
+        h("td", { "data-label": "Architectures" }, r.config.architectures.join(", ")),
+        h("td", { "data-label": "Fingerprint", class: "mono" }, r.fingerprint))))))
+      : h("p", { class: "muted" }, "No repositories. Create one with ", h("code", {}, "rustshare repo create <name> --space <packages space>"), ".")));
+}
+
+async function repoPage(name) {
+  const n = encodeURIComponent(name);
+  const [v, s] = await Promise.all([api("GET", `/repos/${n}`), api("GET", `/repos/${n}/snapshots`)]);
+  const r = v.repository;
+  const current = s.snapshots.find((x) => x.id === s.current_snapshot);
+  const snaps = s.snapshots.map((x) => h("tr", { "data-snapshot": x.id },
+    h("td", { "data-label": "Snapshot", class: "mono" }, x.id, x.id === s.current_snapshot ? h("span", { class: "badge ok", style: "margin-left:6px" }, "current") : null),
+    h("td", { "data-label": "Created" }, fmtTime(x.created)),
+    h("td", { "data-label": "Packages", class: "num" }, String(x.packages)),
+    h("td", { "data-label": "Changes" }, (x.changes || []).slice(0, 5).join("; ") + ((x.changes || []).length > 5 ? " …" : "")),
+    h("td", { "data-label": "" }, x.id === s.current_snapshot ? "" : h("button", {
+      type: "button", class: "small secondary", "aria-label": `Roll back to ${x.id}`,
+      onclick: async () => {
+        if (!await confirmDialog(`Roll back ${r.name}?`, `The package set of snapshot ${x.id} is published again as a new, freshly signed snapshot.`, "Roll back")) return;
+        try { await api("POST", `/repos/${n}/rollback`, { snapshot: x.id }); toast("Rolled back"); route(); } catch (e) { toast(e.message); }
+      },
+    }, "Roll back"))));
+  page(`Repository ${r.name}`,
+    h("p", {}, h("a", { href: "#/repos" }, "← All repositories")),
+    h("div", { class: "grid2", style: "margin-bottom:16px" },
+      h("section", { class: "card", "aria-labelledby": "ri-title" },
+        h("h2", { id: "ri-title" }, "Repository"),
+        h("dl", { class: "kv" },
+          h("dt", {}, "URL"), h("dd", {}, h("a", { href: v.url, class: "mono" }, v.url)),
+          h("dt", {}, "Distributions"), h("dd", {}, r.config.distributions.map((d) => `${d.suite} (${d.codename})`).join(", ")),
+          h("dt", {}, "Components"), h("dd", {}, r.config.components.join(", ")),
+          h("dt", {}, "Architectures"), h("dd", {}, r.config.architectures.join(", ")),
+          h("dt", {}, "Packages"), h("dd", { id: "repo-packages" }, current ? String(current.packages) : "0"),
+          h("dt", {}, "Key fingerprint"), h("dd", { class: "mono", id: "repo-fingerprint" }, r.fingerprint),
+          h("dt", {}, "Retain"), h("dd", {}, `${r.config.retain} snapshots`))),
+      h("section", { class: "card", "aria-labelledby": "apt-title" },
+        h("h2", { id: "apt-title" }, "apt setup"),
+        h("pre", {}, `sudo curl -fsSL ${v.key_url} -o /etc/apt/keyrings/${r.name}.gpg`),
+        h("p", { class: "muted" }, `/etc/apt/sources.list.d/${r.name}.sources:`),
+        h("pre", { id: "apt-sources" }, v.sources))),
+    h("section", { class: "card", "aria-labelledby": "snap-title" },
+      h("h2", { id: "snap-title" }, "Snapshots"),
+      snaps.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "snapshots" },
+        h("thead", {}, h("tr", {}, ["Snapshot", "Created", "Packages", "Changes", ""].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, snaps))) : h("p", { class: "muted" }, "Nothing published yet.")));
+}
+
+// ---- routing ----
+
+async function route() {
+  if (!state.session) { showLogin(); return; }
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, query] = raw.split("?");
+  const parts = path.split("/").map(decodeURIComponent);
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === parts[0]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  try {
+    if (parts[0] === "spaces" && parts[1]) await spacePage(parts[1]);
+    else if (parts[0] === "audit") await auditPage(query || "");
+    else if (parts[0] === "repos" && parts[1]) await repoPage(parts[1]);
+    else if (parts[0] === "repos") await reposPage();
+    else await spacesPage();
+  } catch (e) {
+    if (e.status === 401) return;
+    page("Something went wrong", h("div", { class: "error-box", role: "alert" }, e.message), h("p", {}, h("a", { href: "#/spaces" }, "Back to spaces")));
+  }
+}
+
+window.addEventListener("hashchange", route);
+document.getElementById("logout").addEventListener("click", logout);
+document.getElementById("secret-close").addEventListener("click", () => document.getElementById("secret").close());
+
+(async () => {
+  try {
+    state.session = await api("GET", "/session");
+    await enter();
+  } catch (_) {
+    showLogin();
+  }
+})();
