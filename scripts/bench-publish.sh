@@ -8,7 +8,8 @@
 #                  reprepro includedeb; aptly repo add + publish repo.
 #   re-publish     ours: `repo publish --refresh` (index and sign from stored metadata);
 #                  apt-ftparchive run again on the same pool (no cache database, as above).
-#   add one        ours: `repo add` of one more package; reprepro includedeb; aptly add + publish update.
+#   add one        ours: `repo add` of one more package; reprepro includedeb (its default indices,
+#                  and with .xz like ours); aptly add + publish update.
 # Peak memory: the edge's VmHWM after each phase (it is one long-running process), the peers'
 # max RSS from GNU time. Release build; every tool signs with an Ed25519 key.
 set -euo pipefail
@@ -104,12 +105,16 @@ echo "apt-ftparchive..." >&2
 read -r afp afp_mem < <(measure bash "$work/afp.sh")
 read -r afp_again _ < <(measure bash "$work/afp.sh")
 
-# --- reprepro ---
-mkdir -p "$work/rep/conf"
+# --- reprepro: its default indices (Packages, .gz), and the same set as ours (plus .xz) ---
+mkdir -p "$work/rep/conf" "$work/repxz/conf"
 printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSignWith: %s\n' "$KEYID" >"$work/rep/conf/distributions"
+{ cat "$work/rep/conf/distributions"; printf 'DebIndices: Packages Release . .gz .xz\n'; } >"$work/repxz/conf/distributions"
 echo "reprepro..." >&2
 read -r rep rep_mem < <(measure reprepro -b "$work/rep" includedeb stable "$work"/debs/*.deb)
 read -r rep_one _ < <(measure reprepro -b "$work/rep" includedeb stable "$work"/one/*.deb)
+read -r repx repx_mem < <(measure reprepro -b "$work/repxz" includedeb stable "$work"/debs/*.deb)
+read -r repx_one _ < <(measure reprepro -b "$work/repxz" includedeb stable "$work"/one/*.deb)
+test -f "$work/repxz/dists/stable/main/binary-amd64/Packages.xz" || { echo "reprepro wrote no Packages.xz" >&2; exit 1; }
 
 # --- aptly ---
 printf '{"rootDir": "%s/aptly", "gpgProvider": "gpg2"}\n' "$work" >"$work/aptly.conf"
@@ -129,13 +134,14 @@ read -r apl apl_mem < <(measure bash "$work/aptly.sh")
 read -r apl_one _ < <(measure bash "$work/aptly-one.sh")
 
 python3 - "$N" "$ours_add" "$ours_pub" "$ours_refresh" "$ours_one" "$ours_add_mem" "$ours_pub_mem" "$ours_mem" \
-  "$afp" "$afp_mem" "$afp_again" "$rep" "$rep_mem" "$rep_one" "$apl" "$apl_mem" "$apl_one" <<'PY'
+  "$afp" "$afp_mem" "$afp_again" "$rep" "$rep_mem" "$rep_one" "$apl" "$apl_mem" "$apl_one" "$repx" "$repx_mem" "$repx_one" <<'PY'
 import sys
 a = sys.argv[1:]
 n = int(a[0])
 oa, op, orf, o1 = map(float, a[1:5])
 oam, opm, om = (int(x) for x in a[5:8])
 afp, afpm, afp2, rep, repm, rep1, apl, aplm, apl1 = float(a[8]), int(a[9]), float(a[10]), float(a[11]), int(a[12]), float(a[13]), float(a[14]), int(a[15]), float(a[16])
+repx, repxm, repx1 = float(a[17]), int(a[18]), float(a[19])
 fastest = min(afp, rep, apl)
 mb = lambda k: f"{k / 1024:.0f} MiB"
 print(f"| {n:,} packages | from scratch (s) | re-publish unchanged (s) | add one more (s) | peak memory |")
@@ -143,7 +149,8 @@ print("|---|---:|---:|---:|---:|")
 print(f"| rustshare `repo add` (upload + publish) | {oa:.2f} ({oa / fastest:.2f}x fastest peer) | {orf:.2f} ({orf / afp2:.2f}x apt-ftparchive) | {o1:.3f} ({o1 / rep1:.2f}x reprepro) | {mb(oam)} (edge, after add) |")
 print(f"| rustshare `repo publish` (files already in incoming) | {op:.2f} ({op / fastest:.2f}x fastest peer) | | | {mb(opm)} (edge, after publish) |")
 print(f"| apt-ftparchive + gzip + xz + gpg | {afp:.2f} | {afp2:.2f} | | {mb(afpm)} |")
-print(f"| reprepro includedeb | {rep:.2f} | | {rep1:.3f} | {mb(repm)} |")
+print(f"| reprepro includedeb (Packages, .gz) | {rep:.2f} | | {rep1:.3f} | {mb(repm)} |")
+print(f"| reprepro includedeb (Packages, .gz, .xz: our set) | {repx:.2f} | | {repx1:.3f} ({o1 / repx1:.2f}x ours/this) | {mb(repxm)} |")
 print(f"| aptly repo add + publish | {apl:.2f} | | {apl1:.3f} | {mb(aplm)} |")
 print(f"\nedge peak memory at the end: {mb(om)}")
 PY

@@ -70,10 +70,28 @@ pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// # Errors
 /// Never in practice (writes to memory).
 pub fn xz(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut e = xz2::write::XzEncoder::new(Vec::with_capacity(data.len() / 4), 1);
+    // Above a block's worth, liblzma's threaded encoder compresses blocks on every core; the
+    // output is one standard stream of independent blocks, which every xz reader decodes.
+    let threads = std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1));
+    let stream = if data.len() > XZ_BLOCK as usize && threads > 1 {
+        xz2::stream::MtStreamBuilder::new()
+            .threads(threads)
+            .block_size(XZ_BLOCK)
+            .preset(1)
+            .check(xz2::stream::Check::Crc64)
+            .encoder()
+    } else {
+        xz2::stream::Stream::new_easy_encoder(1, xz2::stream::Check::Crc64)
+    }
+    .map_err(std::io::Error::other)?;
+    let mut e = xz2::write::XzEncoder::new_stream(Vec::with_capacity(data.len() / 4), stream);
     e.write_all(data)?;
     e.finish()
 }
+
+/// Block size of the threaded xz encoder: small enough that a few-MB `Packages` file splits
+/// across cores, large enough to cost little in size (each block starts a fresh dictionary).
+const XZ_BLOCK: u64 = 512 * 1024;
 
 /// Every index file of one distribution, before the Release file.
 ///
@@ -206,6 +224,30 @@ mod tests {
         assert!(amd.contains("Filename: pool/main/a/alpha/alpha_1.0_all.deb\nSize: 10\nMD5sum: m\nSHA256: s\n\n"));
         assert!(packages_text(&rs, "main", "arm64").contains("Package: alpha\n"));
         assert!(packages_text(&rs, "contrib", "arm64").is_empty());
+    }
+
+    #[test]
+    fn large_indices_compress_on_every_core_and_decode_whole() {
+        // Above one xz block the threaded encoder is used; both outputs must decode to the text.
+        let text: String = (0..12_000)
+            .map(|i| {
+                format!(
+                    "Package: p{i}\nVersion: 1.{i}\nSHA256: {}\n\n",
+                    Digests::of(format!("{i}").as_bytes()).sha256
+                )
+            })
+            .collect();
+        assert!(text.len() as u64 > 2 * XZ_BLOCK);
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&xz(text.as_bytes()).expect("xz")[..]), &mut back).expect("unxz");
+        assert_eq!(back, text.as_bytes());
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&gzip(text.as_bytes()).expect("gz")[..]),
+            &mut back,
+        )
+        .expect("gunzip");
+        assert_eq!(back, text.as_bytes());
     }
 
     #[test]

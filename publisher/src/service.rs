@@ -78,8 +78,13 @@ pub enum Resolved {
 
 const POINTER_TTL: Duration = Duration::from_secs(2);
 
-/// Store requests in flight at once during a publish.
-const IO_PARALLEL: usize = 32;
+/// `.deb` files read and inspected per trip to the blocking pool.
+const INSPECT_CHUNK: usize = 64;
+
+/// Chunks in flight: enough to keep every core busy while the next chunk is read.
+fn inspect_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+}
 
 /// Largest `.deb` a publish reads into memory to inspect.
 const MAX_DEB: u64 = 2 << 30;
@@ -377,23 +382,39 @@ impl Publisher {
             };
             located.push((e.key.clone(), rel, dist, comp));
         }
-        let inspected: Vec<Inspected> = futures::stream::iter(located)
-            .map(|(key, rel, dist, comp)| {
+        // In chunks: one batched read and one blocking inspection per chunk, so ten thousand
+        // small files cost tens of trips to the blocking pool, not tens of thousands.
+        let chunks: Vec<Vec<(String, String, String, String)>> = located.chunks(INSPECT_CHUNK).map(<[_]>::to_vec).collect();
+        let inspected: Vec<Inspected> = futures::stream::iter(chunks)
+            .map(|chunk| {
                 let this = self.clone();
                 async move {
-                    let r = match this.store().get_bytes(&key, MAX_DEB).await.map_err(Error::from) {
-                        Ok((_, data)) => this
-                            .blocking(move || deb::inspect(&data).map_err(|e| e.to_string()))
-                            .await
-                            .unwrap_or_else(|e| Err(e.to_string())),
-                        Err(e) => Err(format!("cannot read: {e}")),
-                    };
-                    (key, rel, dist, comp, r)
+                    let keys = chunk.iter().map(|(key, ..)| key.clone()).collect();
+                    let read = this.store().get_bytes_batch(keys, MAX_DEB).await;
+                    this.blocking(move || {
+                        chunk
+                            .into_iter()
+                            .zip(read)
+                            .map(|((key, rel, dist, comp), r)| {
+                                let r = match r {
+                                    Ok((_, data)) => deb::inspect(&data).map_err(|e| e.to_string()),
+                                    Err(e) => Err(format!("cannot read: {e}")),
+                                };
+                                (key, rel, dist, comp, r)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await
                 }
             })
-            .buffer_unordered(IO_PARALLEL)
-            .collect()
-            .await;
+            .buffer_unordered(inspect_parallelism())
+            .collect::<Vec<Result<Vec<Inspected>>>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         marks.push(format!("inspect {}", t.elapsed().as_millis()));
         let mut candidates = Vec::new();
         for (key, rel, dist, component, r) in inspected {
@@ -434,19 +455,15 @@ impl Publisher {
         }
         let base = root(&repo);
         // Pool files are immutable: one already there must be these bytes.
-        let heads: Vec<rustshare_store::Result<rustshare_store::ObjectMeta>> = futures::stream::iter(
-            candidates
-                .iter()
-                .map(|c| format!("{base}{}", deb::pool_path(&c.component, &c.deb)))
-                .collect::<Vec<_>>(),
-        )
-        .map(|key| {
-            let this = self.clone();
-            async move { this.store().head(&key).await }
-        })
-        .buffered(IO_PARALLEL)
-        .collect()
-        .await;
+        let heads = self
+            .store()
+            .head_batch(
+                candidates
+                    .iter()
+                    .map(|c| format!("{base}{}", deb::pool_path(&c.component, &c.deb)))
+                    .collect(),
+            )
+            .await;
         let mut in_pool = std::collections::HashSet::new();
         for (c, h) in candidates.iter().zip(heads) {
             let path = deb::pool_path(&c.component, &c.deb);

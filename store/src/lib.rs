@@ -65,6 +65,29 @@ pub trait ObjectStore: Send + Sync + 'static {
         Ok((g.meta, out.into()))
     }
 
+    /// [`ObjectStore::get_bytes`] for many objects, answers in the order of `keys`, each one
+    /// failing on its own. The fs store reads them all in one blocking call, so a batch costs one
+    /// trip to the blocking pool instead of one per object.
+    async fn get_bytes_batch(&self, keys: Vec<String>, limit: u64) -> Vec<Result<(ObjectMeta, bytes::Bytes)>> {
+        use futures::StreamExt;
+        futures::stream::iter(keys)
+            .map(|k| async move { self.get_bytes(&k, limit).await })
+            .buffered(16)
+            .collect()
+            .await
+    }
+
+    /// [`ObjectStore::head`] for many objects, answers in the order of `keys`, each one failing
+    /// on its own (one blocking call on the fs store).
+    async fn head_batch(&self, keys: Vec<String>) -> Vec<Result<ObjectMeta>> {
+        use futures::StreamExt;
+        futures::stream::iter(keys)
+            .map(|k| async move { self.head(&k).await })
+            .buffered(16)
+            .collect()
+            .await
+    }
+
     /// Stores many small objects held in memory; every one is durable when this returns, and
     /// each is atomic on its own (readers see it whole or not at all). Backends may batch: the
     /// fs store writes them all and syncs once. The default puts them a few at a time.

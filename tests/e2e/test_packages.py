@@ -127,7 +127,10 @@ def test_add_update_install_upgrade_rollback_with_real_apt(srv, tmp_path):
     doc = build_deb(tmp_path, "hello-doc", "1.0-1", arch="all")
     p = srv.cli("repo", "add", repo, "--dist", "stable", v1, doc)
     assert "+hello 1.0-1 (amd64)" in p.stdout and "+hello-doc 1.0-1 (all)" in p.stdout
-    assert f"uploaded {v1.name} (1/2" in p.stderr and "uploaded 2 file(s)" in p.stderr  # progress without a terminal
+    # Progress without a terminal: a line per file (uploads run side by side, in any order).
+    lines = sorted(re.findall(r"uploaded (\S+) \((\d)/2, ", p.stderr), key=lambda x: x[1])
+    assert [n for _, n in lines] == ["1", "2"] and sorted(f for f, _ in lines) == sorted([v1.name, doc.name]), p.stderr
+    assert "uploaded 2 file(s)" in p.stderr
     apt = Apt(tmp_path / "apt", srv, repo)
     apt.get("update")
     assert apt.install("hello") == "hello 1.0-1\n"
@@ -285,6 +288,12 @@ def test_bad_uploads_are_refused_and_change_nothing(srv, tmp_path):
     assert st == 409
     p = srv.cli("repo", "add", repo, "--dist", "nosuch", good, check=False)
     assert p.returncode != 0 and "no distribution" in p.stderr
+    # Many files at once, refused by the server: one clear error, the other uploads stop, no publish.
+    many = [build_deb(tmp_path / f"m{i}", f"many{i}", "1.0") for i in range(12)]
+    before = current(srv, repo)
+    p = srv.cli("repo", "add", repo, "--dist", "nosuch", *many, check=False)
+    assert p.returncode != 0 and p.stderr.count("no distribution") == 1 and "Published" not in p.stdout, p.stderr
+    assert current(srv, repo) == before
     p = srv.cli("repo", "rollback", repo, "12345", check=False)
     assert p.returncode != 0 and "snapshot 12345 not found" in p.stderr
     # Another tenant cannot see or publish the repository.

@@ -392,6 +392,21 @@ async fn batches(b: Backend) {
         "limit is enforced"
     );
     assert!(matches!(s.get_bytes("batch/none", 10).await, Err(Error::NotFound)));
+    // A batch read answers in order, each key on its own: a missing key or a bad name fails
+    // alone; the limit applies per object.
+    let mut keys: Vec<String> = items.iter().map(|(k, _, _)| k.clone()).collect();
+    keys.insert(1, "batch/none".into());
+    keys.push("../escape".into());
+    let got = s.get_bytes_batch(keys.clone(), 1 << 20).await;
+    assert_eq!(got.len(), keys.len());
+    assert!(matches!(got[1], Err(Error::NotFound)));
+    assert!(got.last().is_some_and(Result::is_err), "an invalid key fails");
+    for (i, (_, d, _)) in items.iter().enumerate() {
+        let at = if i == 0 { 0 } else { i + 1 };
+        assert_eq!(&got[at].as_ref().expect("batch read").1, d);
+    }
+    let small = s.get_bytes_batch(vec!["batch/d0/o0".into()], 1).await;
+    assert!(matches!(small[0], Err(Error::Backend(_))), "limit is enforced per object");
     // Clones carry data and metadata; replacing the source later leaves the clone alone.
     s.clone_batch(vec![
         ("batch/d0/o0".into(), "clone/a/x".into()),

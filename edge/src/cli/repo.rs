@@ -200,6 +200,9 @@ fn slow_agent() -> ureq::Agent {
         .build()
 }
 
+/// Concurrent uploads of `repo add`.
+const UPLOADS_IN_FLIGHT: usize = 8;
+
 fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::path::PathBuf]) -> Result<()> {
     let mut total = 0;
     for f in files {
@@ -218,7 +221,8 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
     let agent = slow_agent();
     // Without a terminal (CI logs) the bar is hidden; print a line per file instead.
     let lines = bar.is_hidden();
-    for (i, f) in files.iter().enumerate() {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let put = |f: &std::path::PathBuf| -> Result<()> {
         let file_name = f
             .file_name()
             .and_then(|n| n.to_str())
@@ -234,19 +238,44 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
             enc(component),
             enc(file_name)
         );
-        let res = agent
+        agent
             .put(&url)
             .set("Authorization", &format!("Bearer {}", c.token))
             .set("Content-Type", "application/vnd.debian.binary-package")
             .set("Content-Length", &len.to_string())
-            .send(bar.wrap_read(fh));
-        if let Err(e) = res {
-            bar.abandon();
-            return Err(c.explain(e)).with_context(|| format!("uploading {}", f.display()));
-        }
+            .send(bar.wrap_read(fh))
+            .map_err(|e| c.explain(e))
+            .with_context(|| format!("uploading {}", f.display()))?;
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if lines {
-            eprintln!("uploaded {file_name} ({}/{}, {})", i + 1, files.len(), human_bytes(len));
+            eprintln!("uploaded {file_name} ({n}/{}, {})", files.len(), human_bytes(len));
         }
+        Ok(())
+    };
+    // Several uploads at once: each is stored durably before it is answered, and the server
+    // makes many such writes durable together far faster than one after another.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..UPLOADS_IN_FLIGHT.min(files.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    if let Err(e) = put(f) {
+                        let mut slot = failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        slot.get_or_insert(e);
+                        // The others stop at their next file.
+                        next.store(files.len(), std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        bar.abandon();
+        return Err(e);
     }
     let summary = format!("{} file(s), {}", files.len(), human_bytes(total));
     if lines {

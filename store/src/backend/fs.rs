@@ -215,31 +215,6 @@ impl FsStore {
         out.sort_by_key(|p| p.part_number);
         Ok(out)
     }
-
-    async fn walk(&self, dir: PathBuf, prefix_key: String, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
-        let mut stack = vec![(dir, prefix_key)];
-        while let Some((dir, base)) = stack.pop() {
-            let mut rd = match fs::read_dir(&dir).await {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("listing objects")(e)),
-            };
-            while let Some(e) = rd.next_entry().await.map_err(Error::io("listing objects"))? {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let ft = e.file_type().await.map_err(Error::io("listing objects"))?;
-                if ft.is_dir() {
-                    if let Some(seg) = key::dir_segment(&name) {
-                        stack.push((e.path(), format!("{base}{seg}/")));
-                    }
-                } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
-                    && let Some(seg) = key::decode_segment(stem)
-                {
-                    out.push((format!("{base}{seg}"), e.path()));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 async fn finish_file<M: Serialize>(mut w: BufWriter<fs::File>, meta: &M) -> Result<()> {
@@ -306,23 +281,24 @@ async fn sync_dir(dir: &Path) {
 }
 
 /// Opens an object file and reads its trailer: the file, its metadata and the data length.
-async fn open_with_meta<M: for<'de> Deserialize<'de>>(path: &Path) -> Result<(fs::File, M, u64)> {
-    let mut f = match fs::File::open(path).await {
+/// Opens an object (or part) file and reads its metadata trailer with positioned reads, all in
+/// the calling thread; returns the file, the metadata and the data length.
+fn open_meta_sync<M: for<'de> Deserialize<'de>>(path: &Path) -> Result<(std::fs::File, M, u64)> {
+    use std::os::unix::fs::FileExt;
+    let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => return Err(Error::NotFound),
         Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => return Err(Error::NotFound),
         Err(e) => return Err(Error::io("opening object")(e)),
     };
     let corrupt = |what: &str| Error::Backend(format!("corrupt object file {}: {what}", path.display()));
-    let total = f.metadata().await.map_err(Error::io("reading object"))?.len();
+    let total = f.metadata().map_err(Error::io("reading object"))?.len();
     if total < TRAILER_FIXED {
         return Err(corrupt("too short"));
     }
-    f.seek(SeekFrom::Start(total - TRAILER_FIXED))
-        .await
-        .map_err(Error::io("reading object"))?;
     let mut fixed = [0u8; 8];
-    f.read_exact(&mut fixed).await.map_err(Error::io("reading object"))?;
+    f.read_exact_at(&mut fixed, total - TRAILER_FIXED)
+        .map_err(Error::io("reading object"))?;
     if &fixed[4..] != MAGIC {
         return Err(corrupt("bad magic"));
     }
@@ -330,15 +306,76 @@ async fn open_with_meta<M: for<'de> Deserialize<'de>>(path: &Path) -> Result<(fs
     let data_len = total
         .checked_sub(TRAILER_FIXED + meta_len)
         .ok_or_else(|| corrupt("bad trailer length"))?;
-    f.seek(SeekFrom::Start(data_len)).await.map_err(Error::io("reading object"))?;
     let mut json = vec![0u8; usize::try_from(meta_len).map_err(|_| corrupt("trailer too large"))?];
-    f.read_exact(&mut json).await.map_err(Error::io("reading object"))?;
+    f.read_exact_at(&mut json, data_len).map_err(Error::io("reading object"))?;
     let meta = serde_json::from_slice(&json).map_err(|e| corrupt(&e.to_string()))?;
     Ok((f, meta, data_len))
 }
 
+/// [`open_meta_sync`] in one trip to the blocking pool (tokio's file calls would take one each).
+async fn open_with_meta<M: for<'de> Deserialize<'de> + Send + 'static>(path: &Path) -> Result<(fs::File, M, u64)> {
+    let p = path.to_path_buf();
+    let (f, meta, len) = tokio::task::spawn_blocking(move || open_meta_sync::<M>(&p))
+        .await
+        .map_err(|e| Error::Backend(format!("reader failed: {e}")))??;
+    Ok((fs::File::from_std(f), meta, len))
+}
+
+/// Object files below `dir`, keys prefixed with `base`, depth first; a missing directory is empty.
+fn walk_sync(dir: PathBuf, base: String, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let mut stack = vec![(dir, base)];
+    while let Some((dir, base)) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("listing objects")(e)),
+        };
+        for e in rd {
+            let e = e.map_err(Error::io("listing objects"))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ft = e.file_type().map_err(Error::io("listing objects"))?;
+            if ft.is_dir() {
+                if let Some(seg) = key::dir_segment(&name) {
+                    stack.push((e.path(), format!("{base}{seg}/")));
+                }
+            } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
+                && let Some(seg) = key::decode_segment(stem)
+            {
+                out.push((format!("{base}{seg}"), e.path()));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn file_stream(file: fs::File, len: u64) -> ByteStream {
     Box::pin(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
+}
+
+/// Reads a whole object file and splits off its metadata trailer.
+fn read_whole(path: &Path, limit: u64) -> Result<(ObjectMeta, bytes::Bytes)> {
+    let raw = match std::fs::read(path) {
+        Ok(r) => r,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory) || e.raw_os_error() == Some(20) => {
+            return Err(Error::NotFound);
+        }
+        Err(e) => return Err(Error::io("reading object")(e)),
+    };
+    let corrupt = |what: &str| Error::Backend(format!("corrupt object file {}: {what}", path.display()));
+    let total = raw.len();
+    let fixed_at = total.checked_sub(8).ok_or_else(|| corrupt("too short"))?;
+    if &raw[fixed_at + 4..] != MAGIC {
+        return Err(corrupt("bad magic"));
+    }
+    let meta_len = u32::from_le_bytes([raw[fixed_at], raw[fixed_at + 1], raw[fixed_at + 2], raw[fixed_at + 3]]) as usize;
+    let data_len = fixed_at.checked_sub(meta_len).ok_or_else(|| corrupt("bad trailer length"))?;
+    let meta: ObjectMeta = serde_json::from_slice(&raw[data_len..fixed_at]).map_err(|e| corrupt(&e.to_string()))?;
+    if meta.size > limit {
+        return Err(Error::Backend(format!("object is {} bytes, more than {limit}", meta.size)));
+    }
+    let mut raw = raw;
+    raw.truncate(data_len);
+    Ok((meta, bytes::Bytes::from(raw)))
 }
 
 #[async_trait]
@@ -365,35 +402,30 @@ impl ObjectStore for FsStore {
 
     async fn get_bytes(&self, key: &str, limit: u64) -> Result<(ObjectMeta, bytes::Bytes)> {
         let path = self.object_path(key)?;
-        tokio::task::spawn_blocking(move || {
-            let raw = match std::fs::read(&path) {
-                Ok(r) => r,
-                Err(e)
-                    if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory)
-                        || e.raw_os_error() == Some(20) =>
-                {
-                    return Err(Error::NotFound);
-                }
-                Err(e) => return Err(Error::io("reading object")(e)),
-            };
-            let corrupt = |what: &str| Error::Backend(format!("corrupt object file {}: {what}", path.display()));
-            let total = raw.len();
-            let fixed_at = total.checked_sub(8).ok_or_else(|| corrupt("too short"))?;
-            if &raw[fixed_at + 4..] != MAGIC {
-                return Err(corrupt("bad magic"));
-            }
-            let meta_len = u32::from_le_bytes([raw[fixed_at], raw[fixed_at + 1], raw[fixed_at + 2], raw[fixed_at + 3]]) as usize;
-            let data_len = fixed_at.checked_sub(meta_len).ok_or_else(|| corrupt("bad trailer length"))?;
-            let meta: ObjectMeta = serde_json::from_slice(&raw[data_len..fixed_at]).map_err(|e| corrupt(&e.to_string()))?;
-            if meta.size > limit {
-                return Err(Error::Backend(format!("object is {} bytes, more than {limit}", meta.size)));
-            }
-            let mut raw = raw;
-            raw.truncate(data_len);
-            Ok((meta, bytes::Bytes::from(raw)))
+        tokio::task::spawn_blocking(move || read_whole(&path, limit))
+            .await
+            .map_err(|e| Error::Backend(format!("reader failed: {e}")))?
+    }
+
+    async fn get_bytes_batch(&self, keys: Vec<String>, limit: u64) -> Vec<Result<(ObjectMeta, bytes::Bytes)>> {
+        let n = keys.len();
+        let paths: Vec<Result<PathBuf>> = keys.iter().map(|k| self.object_path(k)).collect();
+        let read =
+            tokio::task::spawn_blocking(move || paths.into_iter().map(|p| p.and_then(|p| read_whole(&p, limit))).collect::<Vec<_>>()).await;
+        read.unwrap_or_else(|e| (0..n).map(|_| Err(Error::Backend(format!("reader failed: {e}")))).collect())
+    }
+
+    async fn head_batch(&self, keys: Vec<String>) -> Vec<Result<ObjectMeta>> {
+        let n = keys.len();
+        let paths: Vec<Result<PathBuf>> = keys.iter().map(|k| self.object_path(k)).collect();
+        let read = tokio::task::spawn_blocking(move || {
+            paths
+                .into_iter()
+                .map(|p| p.and_then(|p| open_meta_sync::<ObjectMeta>(&p).map(|(_, m, _)| m)))
+                .collect::<Vec<_>>()
         })
-        .await
-        .map_err(|e| Error::Backend(format!("reader failed: {e}")))?
+        .await;
+        read.unwrap_or_else(|e| (0..n).map(|_| Err(Error::Backend(format!("reader failed: {e}")))).collect())
     }
 
     async fn put_batch(&self, items: Vec<(String, bytes::Bytes, ObjectAttrs)>) -> Result<()> {
@@ -418,17 +450,25 @@ impl ObjectStore for FsStore {
             // for one file stay two independent objects.
             let mut made = std::collections::HashSet::new();
             for (src, dst, tmp) in jobs {
+                if let Some(parent) = dst.parent()
+                    && made.insert(parent.to_path_buf())
+                {
+                    std::fs::create_dir_all(parent).map_err(Error::io("creating object directory"))?;
+                }
+                // A link appears whole, so a new name needs no temporary; an existing one is
+                // replaced through a temporary link and a rename.
+                match std::fs::hard_link(&src, &dst) {
+                    Ok(()) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !src.exists() => return Err(Error::NotFound),
+                    Err(e) => return Err(Error::io("linking object")(e)),
+                }
                 match std::fs::hard_link(&src, &tmp) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
                     Err(e) => return Err(Error::io("linking object")(e)),
                 }
                 let guard = TempGuard(Some(tmp.clone()));
-                if let Some(parent) = dst.parent()
-                    && made.insert(parent.to_path_buf())
-                {
-                    std::fs::create_dir_all(parent).map_err(Error::io("creating object directory"))?;
-                }
                 std::fs::rename(&tmp, &dst).map_err(Error::io("committing object"))?;
                 let mut guard = guard;
                 guard.disarm();
@@ -512,28 +552,36 @@ impl ObjectStore for FsStore {
                 base.push('/');
             }
         }
-        let mut found = Vec::new();
-        self.walk(dir, base, &mut found).await?;
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        let entries = found
-            .iter()
-            .map(|(k, _)| ListEntry {
-                key: k.clone(),
-                size: 0,
-                etag: String::new(),
-                last_modified: OffsetDateTime::UNIX_EPOCH,
-            })
-            .collect();
-        let mut page = paginate(entries, req);
-        for e in &mut page.entries {
-            // Objects deleted since the walk simply keep placeholder metadata out of the page.
-            if let Ok(m) = self.head(&e.key).await {
-                e.size = m.size;
-                e.etag = m.etag;
-                e.last_modified = m.last_modified;
+        let req = req.clone();
+        // The walk and the page's metadata in one blocking call: per-file async IO would make
+        // several trips to the blocking pool for every object listed.
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            walk_sync(dir, base, &mut found)?;
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            let entries = found
+                .iter()
+                .map(|(k, _)| ListEntry {
+                    key: k.clone(),
+                    size: 0,
+                    etag: String::new(),
+                    last_modified: OffsetDateTime::UNIX_EPOCH,
+                })
+                .collect();
+            let mut page = paginate(entries, &req);
+            let paths: std::collections::HashMap<String, PathBuf> = found.into_iter().collect();
+            for e in &mut page.entries {
+                // Objects deleted since the walk simply keep placeholder metadata out of the page.
+                if let Some(Ok((_, m, _))) = paths.get(&e.key).map(|p| open_meta_sync::<ObjectMeta>(p)) {
+                    e.size = m.size;
+                    e.etag = m.etag;
+                    e.last_modified = m.last_modified;
+                }
             }
-        }
-        Ok(page)
+            Ok(page)
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("listing failed: {e}")))?
     }
 
     async fn copy(&self, src: &str, dst: &str, attrs: Option<ObjectAttrs>) -> Result<ObjectMeta> {
