@@ -2,11 +2,11 @@
 # Installs everything the tests need (pinned) and runs the whole test suite:
 # formatting and lints, Rust unit and conformance tests, then end-to-end tests that drive the
 # real `rustshare` binary over loopback with aws-cli, boto3, rclone, s3cmd, apt, an HTTP/3 client
-# and Chromium (the console, driven by playwright-core).
+# Chromium (the console, driven by playwright-core), and docker-registry with skopeo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 openssl gpg gpgv apt dpkg)
+APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 openssl gpg gpgv apt dpkg)
 
 step() { printf '\n==> %s\n' "$*"; }
 

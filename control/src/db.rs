@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PublicationRules, Repository, RepositoryConfig, Space, Tenant, Usage,
+    AdminPrincipal, AuditEvent, AuditFilter, Identity, NewAuditEvent, PublicationRules, RegistryNamespace, Repository, RepositoryConfig,
+    RetentionRules, Robot, Space, Tenant, Usage,
 };
 use crate::{Error, Result};
 
@@ -130,6 +131,21 @@ pub trait Repo: Send + Sync + 'static {
     fn add_traffic(&self, samples: &[TrafficSample]) -> Result<()>;
     /// A space's per-minute traffic from `since`, oldest first.
     fn traffic(&self, space_id: &str, since: OffsetDateTime) -> Result<Vec<TrafficSample>>;
+    /// `events_sealed`: the sealed secret Distribution sends with its notifications.
+    fn insert_namespace(&self, n: &RegistryNamespace, events_sealed: &[u8]) -> Result<()>;
+    fn namespace(&self, name: &str) -> Result<Option<RegistryNamespace>>;
+    fn namespace_events_sealed(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    fn list_namespaces(&self, tenant_id: Option<&str>) -> Result<Vec<RegistryNamespace>>;
+    fn set_namespace_settings(&self, name: &str, public: bool, retention: &RetentionRules) -> Result<()>;
+    fn insert_robot(&self, r: &Robot, secret_hash: &str) -> Result<()>;
+    /// A robot by login name, with the hash of its secret.
+    fn robot_by_username(&self, username: &str) -> Result<Option<(Robot, String)>>;
+    fn list_robots(&self, namespace: &str) -> Result<Vec<Robot>>;
+    fn revoke_robot(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    /// The registry token signing key (sealed PKCS#8 PEM) and its certificate (PEM).
+    fn registry_signing(&self) -> Result<Option<(Vec<u8>, String)>>;
+    /// Stores the signing key unless one exists (the first node to start wins).
+    fn init_registry_signing(&self, key_sealed: &[u8], cert_pem: &str) -> Result<()>;
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -173,6 +189,17 @@ const MIGRATIONS: &[&str] = &[
         csrf TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
      CREATE TABLE traffic(space_id TEXT NOT NULL, minute INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
         bytes_out INTEGER NOT NULL, requests INTEGER NOT NULL, PRIMARY KEY(space_id, minute)) WITHOUT ROWID;",
+    // 5: OCI registry namespaces, their robots (secrets as SHA-256: they are random and long),
+    // and the one token signing key of the installation.
+    "CREATE TABLE registry_namespaces(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id), storage_identity_id TEXT NOT NULL REFERENCES identities(id),
+        public INTEGER NOT NULL, retention TEXT NOT NULL, events_sealed BLOB NOT NULL, created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+     CREATE INDEX registry_namespaces_tenant ON registry_namespaces(tenant_id);
+     CREATE TABLE registry_robots(id TEXT PRIMARY KEY, namespace TEXT NOT NULL REFERENCES registry_namespaces(name),
+        name TEXT NOT NULL, username TEXT NOT NULL UNIQUE, access TEXT NOT NULL, secret_hash TEXT NOT NULL,
+        created_by TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, UNIQUE(namespace, name));
+     CREATE TABLE registry_signing(id INTEGER PRIMARY KEY CHECK (id = 1), key_sealed BLOB NOT NULL, cert_pem TEXT NOT NULL);",
 ];
 
 /// The embedded SQLite implementation.
@@ -224,6 +251,38 @@ fn space_row(r: &Row<'_>) -> rusqlite::Result<Space> {
         created_by: r.get(9)?,
         created_at: req_ts(r.get(10)?),
         disabled_at: from_ts(r.get(11)?),
+    })
+}
+
+const NS_COLS: &str = "name, tenant_id, space_id, storage_identity_id, public, retention, created_by, created_at";
+
+fn ns_row(r: &Row<'_>) -> rusqlite::Result<RegistryNamespace> {
+    let retention: String = r.get(5)?;
+    Ok(RegistryNamespace {
+        name: r.get(0)?,
+        tenant_id: r.get(1)?,
+        space_id: r.get(2)?,
+        storage_identity_id: r.get(3)?,
+        public: r.get(4)?,
+        retention: serde_json::from_str(&retention)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?,
+        created_by: r.get(6)?,
+        created_at: req_ts(r.get(7)?),
+    })
+}
+
+const ROBOT_COLS: &str = "id, namespace, name, username, access, created_by, created_at, revoked_at";
+
+fn robot_row(r: &Row<'_>) -> rusqlite::Result<Robot> {
+    Ok(Robot {
+        id: r.get(0)?,
+        namespace: r.get(1)?,
+        name: r.get(2)?,
+        username: r.get(3)?,
+        access: parse_enum(r, 4)?,
+        created_by: r.get(5)?,
+        created_at: req_ts(r.get(6)?),
+        revoked_at: from_ts(r.get(7)?),
     })
 }
 
@@ -856,6 +915,133 @@ impl Repo for SqliteRepo {
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn insert_namespace(&self, n: &RegistryNamespace, events_sealed: &[u8]) -> Result<()> {
+        let retention = serde_json::to_string(&n.retention).map_err(|e| Error::Invalid(format!("retention: {e}")))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO registry_namespaces(name, tenant_id, space_id, storage_identity_id, public, retention, events_sealed, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![n.name, n.tenant_id, n.space_id, n.storage_identity_id, n.public, retention, events_sealed, n.created_by, ts(n.created_at)],
+            )
+            .map_err(|e| map_unique(e, &format!("a registry namespace named {:?}", n.name)))?;
+            Ok(())
+        })
+    }
+
+    fn namespace(&self, name: &str) -> Result<Option<RegistryNamespace>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {NS_COLS} FROM registry_namespaces WHERE name = ?1"),
+                [name],
+                ns_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn namespace_events_sealed(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            Ok(
+                c.query_row("SELECT events_sealed FROM registry_namespaces WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+    }
+
+    fn list_namespaces(&self, tenant_id: Option<&str>) -> Result<Vec<RegistryNamespace>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {NS_COLS} FROM registry_namespaces WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY name"
+            ))?;
+            Ok(st.query_map([tenant_id], ns_row)?.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn set_namespace_settings(&self, name: &str, public: bool, retention: &RetentionRules) -> Result<()> {
+        let retention = serde_json::to_string(retention).map_err(|e| Error::Invalid(format!("retention: {e}")))?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE registry_namespaces SET public = ?2, retention = ?3 WHERE name = ?1",
+                params![name, public, retention],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn insert_robot(&self, r: &Robot, secret_hash: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO registry_robots(id, namespace, name, username, access, secret_hash, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    r.id,
+                    r.namespace,
+                    r.name,
+                    r.username,
+                    r.access.as_str(),
+                    secret_hash,
+                    r.created_by,
+                    ts(r.created_at)
+                ],
+            )
+            .map_err(|e| map_unique(e, &format!("a robot named {:?} in this namespace", r.name)))?;
+            Ok(())
+        })
+    }
+
+    fn robot_by_username(&self, username: &str) -> Result<Option<(Robot, String)>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {ROBOT_COLS}, secret_hash FROM registry_robots WHERE username = ?1"),
+                [username],
+                |r| Ok((robot_row(r)?, r.get(8)?)),
+            )
+            .optional()?)
+        })
+    }
+
+    fn list_robots(&self, namespace: &str) -> Result<Vec<Robot>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {ROBOT_COLS} FROM registry_robots WHERE namespace = ?1 ORDER BY name"
+            ))?;
+            Ok(st.query_map([namespace], robot_row)?.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn revoke_robot(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE registry_robots SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, ts(at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn registry_signing(&self) -> Result<Option<(Vec<u8>, String)>> {
+        self.with(|c| {
+            Ok(
+                c.query_row("SELECT key_sealed, cert_pem FROM registry_signing WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?,
+            )
+        })
+    }
+
+    fn init_registry_signing(&self, key_sealed: &[u8], cert_pem: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO registry_signing(id, key_sealed, cert_pem) VALUES (1, ?1, ?2)",
+                params![key_sealed, cert_pem],
+            )?;
+            Ok(())
         })
     }
 

@@ -685,3 +685,97 @@ pub struct Repository {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+string_enum!(
+    /// What a registry robot may do inside its namespace.
+    RobotAccess {
+        /// Pull images.
+        Pull = "pull",
+        /// Pull and push images.
+        Push = "push",
+    }
+);
+
+/// Which tags of each repository in a namespace are kept. Tags matching `protect` are always
+/// kept; of the rest, a tag goes when it is beyond the newest `keep_last` or older than
+/// `max_age_days`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRules {
+    /// Newest tags kept per repository.
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    /// Tags older than this many days go.
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
+    /// Tag patterns never deleted (`*` matches any run of characters): `latest`, `v*`.
+    #[serde(default)]
+    pub protect: Vec<String>,
+}
+
+impl RetentionRules {
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a zero count or age, or an empty or overlong pattern.
+    pub fn validate(&self) -> Result<()> {
+        if self.keep_last == Some(0) {
+            return Err(Error::Invalid(
+                "keep_last must be at least 1 (leave it out to keep every tag)".into(),
+            ));
+        }
+        if self.max_age_days == Some(0) {
+            return Err(Error::Invalid("max_age_days must be at least 1".into()));
+        }
+        if self.protect.iter().any(|p| p.is_empty() || p.len() > 128) {
+            return Err(Error::Invalid("protect patterns must be 1 to 128 characters".into()));
+        }
+        Ok(())
+    }
+}
+
+/// An OCI registry namespace (`<registry>/<name>/<repository>`), backed by a space of purpose
+/// `registry` that Distribution reaches through the S3 face with its own storage identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryNamespace {
+    /// Globally unique name, the first path segment of image names.
+    pub name: String,
+    /// Owning tenant id.
+    pub tenant_id: String,
+    /// The space holding its blobs and manifests.
+    pub space_id: String,
+    /// The identity (mode registry-backend) Distribution signs its S3 requests with.
+    pub storage_identity_id: String,
+    /// Anonymous pulls allowed.
+    pub public: bool,
+    /// Tag retention.
+    pub retention: RetentionRules,
+    /// Who created it.
+    pub created_by: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A robot account: registry credentials for CI, limited to one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Robot {
+    /// Stable id, `rb_...`.
+    pub id: String,
+    /// Namespace name.
+    pub namespace: String,
+    /// Name, unique in the namespace.
+    pub name: String,
+    /// Login name: `<namespace>+<name>`.
+    pub username: String,
+    /// What it may do.
+    pub access: RobotAccess,
+    /// Who created it.
+    pub created_by: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Set once revoked; its next token request fails.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}

@@ -14,8 +14,9 @@ use time::OffsetDateTime;
 
 use crate::db::{PartRecord, Repo, SessionRecord, TrafficSample, UploadRecord};
 use crate::model::{
-    AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose, Repository,
-    RepositoryConfig, Space, Tenant, Usage, Visibility, validate_prefix, validate_slug,
+    AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose,
+    RegistryNamespace, Repository, RepositoryConfig, RetentionRules, Robot, RobotAccess, Space, Tenant, Usage, Visibility, validate_prefix,
+    validate_slug,
 };
 use crate::seal::MasterKey;
 use crate::{Error, Result};
@@ -1087,6 +1088,292 @@ impl Control {
         }
         self.flush_audit();
         self.inner.repo.query_audit(&f)
+    }
+
+    // ---- registry namespaces ----
+
+    /// Creates a registry namespace: a space of purpose `registry` (named after it) and the
+    /// storage identity Distribution uses for it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`], [`Error::Conflict`], [`Error::Forbidden`].
+    pub fn create_namespace(
+        &self,
+        p: &AdminPrincipal,
+        tenant: Option<&str>,
+        name: &str,
+        quota_bytes: Option<u64>,
+    ) -> Result<RegistryNamespace> {
+        validate_slug("a registry namespace", name)?;
+        if self.inner.repo.namespace(name)?.is_some() {
+            return Err(Error::Conflict(format!("a registry namespace named {name:?} already exists")));
+        }
+        let space = self.create_space(
+            p,
+            NewSpace {
+                tenant: tenant.map(str::to_owned),
+                name: name.to_owned(),
+                purpose: Some(Purpose::Registry),
+                visibility: None,
+                quota_bytes,
+                workspace_id: None,
+            },
+        )?;
+        let storage = self.create_identity(
+            p,
+            &space.id,
+            NewIdentity {
+                name: "registry-storage".into(),
+                mode: PermissionMode::RegistryBackend,
+                prefix: String::new(),
+                expires_at: None,
+                expires_in_seconds: None,
+            },
+        )?;
+        let ns = RegistryNamespace {
+            name: name.to_owned(),
+            tenant_id: space.tenant_id.clone(),
+            space_id: space.id.clone(),
+            storage_identity_id: storage.identity.id,
+            public: false,
+            retention: RetentionRules::default(),
+            created_by: p.name.clone(),
+            created_at: now(),
+        };
+        let events = self.inner.key.seal(random(40).as_bytes())?;
+        self.inner.repo.insert_namespace(&ns, &events)?;
+        self.audit_admin(p, &space, "registry.namespace.created", Some(format!("namespace={name}")));
+        Ok(ns)
+    }
+
+    /// One namespace the principal may see.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn namespace(&self, p: &AdminPrincipal, name: &str) -> Result<RegistryNamespace> {
+        self.inner
+            .repo
+            .namespace(name)?
+            .filter(|n| p.can_access(&n.tenant_id))
+            .ok_or(Error::NotFound("registry namespace"))
+    }
+
+    /// A namespace by name, for the token service (which has no admin principal).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn namespace_for_token(&self, name: &str) -> Result<Option<RegistryNamespace>> {
+        self.inner.repo.namespace(name)
+    }
+
+    /// Namespaces the principal may see.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn list_namespaces(&self, p: &AdminPrincipal) -> Result<Vec<RegistryNamespace>> {
+        self.inner.repo.list_namespaces(p.tenant_id.as_deref())
+    }
+
+    /// Changes anonymous pulls and retention (absent values stay).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Invalid`].
+    pub fn update_namespace(
+        &self,
+        p: &AdminPrincipal,
+        name: &str,
+        public: Option<bool>,
+        retention: Option<RetentionRules>,
+    ) -> Result<RegistryNamespace> {
+        let mut ns = self.namespace(p, name)?;
+        if let Some(r) = retention {
+            r.validate()?;
+            ns.retention = r;
+        }
+        if let Some(public) = public {
+            ns.public = public;
+        }
+        self.inner.repo.set_namespace_settings(name, ns.public, &ns.retention)?;
+        let space = self.space(p, &ns.space_id)?;
+        self.audit_admin(
+            p,
+            &space,
+            "registry.namespace.changed",
+            Some(format!(
+                "namespace={name} public={} retention={}",
+                ns.public,
+                serde_json::to_string(&ns.retention).unwrap_or_default()
+            )),
+        );
+        Ok(ns)
+    }
+
+    /// The storage identity's access key and secret, unsealed, for rendering Distribution's
+    /// environment (admins of the namespace's tenant only).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Seal`].
+    pub fn namespace_storage_credentials(&self, p: &AdminPrincipal, name: &str) -> Result<(Identity, String)> {
+        let ns = self.namespace(p, name)?;
+        let i = self.identity_for(p, &ns.storage_identity_id)?;
+        let c = self.credential(&i.access_key_id)?.ok_or(Error::NotFound("storage identity"))?;
+        Ok((i, c.secret.clone()))
+    }
+
+    /// The secret Distribution sends with its notifications for this namespace (for the config).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Seal`].
+    pub fn namespace_events_secret(&self, p: &AdminPrincipal, name: &str) -> Result<String> {
+        let ns = self.namespace(p, name)?;
+        let sealed = self
+            .inner
+            .repo
+            .namespace_events_sealed(&ns.name)?
+            .ok_or(Error::NotFound("registry namespace"))?;
+        String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed secret is not UTF-8"))
+    }
+
+    /// Checks a notification's secret; the namespace if it matches.
+    ///
+    /// # Errors
+    /// Database and unsealing errors.
+    pub fn check_events_secret(&self, name: &str, given: &str) -> Result<Option<RegistryNamespace>> {
+        let Some(sealed) = self.inner.repo.namespace_events_sealed(name)? else {
+            return Ok(None);
+        };
+        let want = self.inner.key.unseal(&sealed)?;
+        let same = want.len() == given.len() && want.iter().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        if !same {
+            return Ok(None);
+        }
+        self.inner.repo.namespace(name)
+    }
+
+    /// Creates a robot; its secret is returned this once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Invalid`], [`Error::Conflict`].
+    pub fn create_robot(&self, p: &AdminPrincipal, namespace: &str, name: &str, access: RobotAccess) -> Result<(Robot, String)> {
+        let ns = self.namespace(p, namespace)?;
+        validate_slug("a robot name", name)?;
+        let secret = random(40);
+        let r = Robot {
+            id: new_id("rb_"),
+            namespace: ns.name.clone(),
+            name: name.to_owned(),
+            username: format!("{}+{name}", ns.name),
+            access,
+            created_by: p.name.clone(),
+            created_at: now(),
+            revoked_at: None,
+        };
+        self.inner.repo.insert_robot(&r, &hash_token(&secret))?;
+        let space = self.space(p, &ns.space_id)?;
+        self.audit_admin(
+            p,
+            &space,
+            "registry.robot.created",
+            Some(format!("robot={} access={access}", r.username)),
+        );
+        Ok((r, secret))
+    }
+
+    /// Robots of a namespace.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn list_robots(&self, p: &AdminPrincipal, namespace: &str) -> Result<Vec<Robot>> {
+        let ns = self.namespace(p, namespace)?;
+        self.inner.repo.list_robots(&ns.name)
+    }
+
+    /// Revokes a robot: its next token request fails (tokens already issued live out their
+    /// few minutes).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn revoke_robot(&self, p: &AdminPrincipal, namespace: &str, name: &str) -> Result<Robot> {
+        let ns = self.namespace(p, namespace)?;
+        let r = self
+            .inner
+            .repo
+            .robot_by_username(&format!("{}+{name}", ns.name))?
+            .map(|(r, _)| r)
+            .ok_or(Error::NotFound("robot"))?;
+        self.inner.repo.revoke_robot(&r.id, now())?;
+        let space = self.space(p, &ns.space_id)?;
+        self.audit_admin(p, &space, "registry.robot.revoked", Some(format!("robot={}", r.username)));
+        self.inner
+            .repo
+            .robot_by_username(&r.username)?
+            .map(|(r, _)| r)
+            .ok_or(Error::NotFound("robot"))
+    }
+
+    /// Checks a robot's login; `None` for an unknown name, a wrong secret or a revoked robot.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn authenticate_robot(&self, username: &str, secret: &str) -> Result<Option<(Robot, RegistryNamespace)>> {
+        let Some((robot, hash)) = self.inner.repo.robot_by_username(username)? else {
+            return Ok(None);
+        };
+        let given = hash_token(secret);
+        // Equal-time comparison: the stored hash must not leak through timing.
+        let same = given.len() == hash.len() && given.bytes().zip(hash.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        if !same || robot.revoked_at.is_some() {
+            return Ok(None);
+        }
+        Ok(self.inner.repo.namespace(&robot.namespace)?.map(|ns| (robot, ns)))
+    }
+
+    /// The registry token signing key (PKCS#8 PEM, unsealed) and certificate, made by `make`
+    /// on first use; every node then uses the same one.
+    ///
+    /// # Errors
+    /// Database and sealing errors, or what `make` returns.
+    pub fn registry_signing_key(&self, make: impl FnOnce() -> Result<(String, String)>) -> Result<(String, String)> {
+        if self.inner.repo.registry_signing()?.is_none() {
+            let (key, cert) = make()?;
+            self.inner
+                .repo
+                .init_registry_signing(&self.inner.key.seal(key.as_bytes())?, &cert)?;
+        }
+        let (sealed, cert) = self.inner.repo.registry_signing()?.ok_or(Error::NotFound("registry signing key"))?;
+        let key = String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed key is not UTF-8"))?;
+        Ok((key, cert))
+    }
+
+    /// `(used, quota)` when the namespace's space has reached its quota (uploads in progress
+    /// count), so the token service can refuse pushes with a clear message.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn namespace_full(&self, ns: &RegistryNamespace) -> Result<Option<(u64, u64)>> {
+        let Some(space) = self.inner.repo.space(&ns.space_id)? else {
+            return Ok(None);
+        };
+        let Some(quota) = space.quota_bytes else {
+            return Ok(None);
+        };
+        let u = self.inner.repo.usage(&space.id)?;
+        let used = u.bytes + u.multipart_bytes;
+        Ok((used >= quota).then_some((used, quota)))
+    }
+
+    /// Records an event about a namespace (token issued, push, pull) in its tenant's audit log.
+    pub fn audit_registry(&self, ns: &RegistryNamespace, actor: &str, op: &str, status: &str, detail: Option<String>) {
+        self.audit(NewAuditEvent {
+            tenant_id: Some(ns.tenant_id.clone()),
+            object_space_id: Some(ns.space_id.clone()),
+            actor: actor.to_owned(),
+            kind: "registry".into(),
+            operation: op.to_owned(),
+            status: status.to_owned(),
+            detail,
+            ..NewAuditEvent::default()
+        });
     }
 
     // ---- console sessions ----

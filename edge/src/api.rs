@@ -33,6 +33,8 @@ pub struct ApiState {
     pub packages_base: String,
     /// Lifetime of a console login.
     pub session_lifetime: std::time::Duration,
+    /// Signs registry tokens.
+    pub registry: std::sync::Arc<rustshare_registry_bridge::token::Issuer>,
 }
 
 /// An API error: a status, a stable code and a message safe to show.
@@ -541,6 +543,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .merge(crate::repos_api::routes())
         .merge(crate::console::routes())
+        .merge(crate::registry_api::routes())
         .with_state(state)
 }
 
@@ -572,6 +575,10 @@ mod tests {
             metrics,
             cdn_base: "http://cdn.localhost:8080".into(),
             session_lifetime: std::time::Duration::from_secs(60),
+            registry: {
+                let (k, c) = rustshare_registry_bridge::token::generate_signing_key().expect("key");
+                Arc::new(rustshare_registry_bridge::token::Issuer::new(&k, &c).expect("issuer"))
+            },
         };
         (router(st), tok)
     }

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, Overrides, RawConfig};
 
+mod registry;
 mod repo;
+mod retention;
 
 /// RustShare Object Spaces: scoped S3 storage, CDN and package publishing on one edge.
 #[derive(Parser, Debug)]
@@ -75,6 +77,11 @@ enum Command {
     Repo {
         #[command(subcommand)]
         cmd: repo::RepoCmd,
+    },
+    /// OCI registry namespaces on CNCF Distribution: robots, config, retention, gc.
+    Registry {
+        #[command(subcommand)]
+        cmd: registry::RegistryCmd,
     },
     /// CDN cache.
     Cdn {
@@ -657,6 +664,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Repo { cmd } => {
             let c = Client::new(&conn)?;
             repo::run(&c, conn.json, cmd)?;
+        }
+        Command::Registry { cmd } => {
+            let c = Client::new(&conn)?;
+            registry::run(&c, conn.json, cmd)?;
         }
         Command::Public { cmd } => {
             let c = Client::new(&conn)?;

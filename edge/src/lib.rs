@@ -9,6 +9,7 @@ pub mod console;
 pub mod metrics;
 mod openapi;
 pub mod packages;
+mod registry_api;
 mod repos_api;
 pub mod s3;
 pub mod serve;

@@ -102,6 +102,13 @@ pub async fn run(cfg: Config) -> Result<()> {
         cfg.packages_index_max_age,
         format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
     ));
+    let (token_key, token_cert) = control
+        .registry_signing_key(|| {
+            rustshare_registry_bridge::token::generate_signing_key().map_err(|e| rustshare_control::Error::Invalid(e.to_string()))
+        })
+        .context("loading the registry token signing key")?;
+    let registry =
+        Arc::new(rustshare_registry_bridge::token::Issuer::new(&token_key, &token_cert).context("loading the registry token signing key")?);
     let api = crate::api::router(crate::api::ApiState {
         control: control.clone(),
         endpoint: cfg.endpoint.clone(),
@@ -112,6 +119,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         publisher,
         packages_base: format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
         session_lifetime: cfg.session_lifetime,
+        registry,
     });
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = None;

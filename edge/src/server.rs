@@ -165,7 +165,7 @@ impl App {
                     full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()),
                     "metrics".into(),
                 ),
-                (Face::S3 | Face::Console, p) if p.starts_with("/api/") => {
+                (Face::S3 | Face::Console, p) if p.starts_with("/api/") || p.starts_with("/registry/") => {
                     req.extensions_mut().insert(crate::console::Transport { tls });
                     (self.api(req).await, "api".into())
                 }

@@ -1,0 +1,490 @@
+//! The registry bridge over HTTP: `/api/v1/registry/...` for admins, the Docker registry
+//! token endpoint `/registry/token`, and `/registry/events/<namespace>` for Distribution's
+//! notifications. The decisions are `rustshare-registry-bridge`'s; this maps HTTP to them.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use rustshare_control::model::{RetentionRules, RobotAccess};
+use rustshare_registry_bridge::scope::{self, Caller, Scope};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{Admin, ApiError, ApiResult, ApiState, Body};
+
+impl From<rustshare_registry_bridge::Error> for ApiError {
+    fn from(e: rustshare_registry_bridge::Error) -> Self {
+        match e {
+            rustshare_registry_bridge::Error::Invalid(m) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", m),
+            rustshare_registry_bridge::Error::Signing(m) => {
+                tracing::error!("registry token signing: {m}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+fn internal<E: std::fmt::Display>(e: E) -> ApiError {
+    tracing::error!("registry bridge: {e}");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewNamespace {
+    name: String,
+    tenant: Option<String>,
+    quota_bytes: Option<u64>,
+}
+
+async fn create(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body<NewNamespace>) -> ApiResult<impl IntoResponse> {
+    let c = st.control.clone();
+    let ns = blocking(move || c.create_namespace(&p, b.tenant.as_deref(), &b.name, b.quota_bytes)).await??;
+    Ok((StatusCode::CREATED, Json(json!({"namespace": ns}))))
+}
+
+async fn list(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"namespaces": st.control.list_namespaces(&p)?})))
+}
+
+async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    let ns = st.control.namespace(&p, &name)?;
+    let robots = st.control.list_robots(&p, &name)?;
+    let (space, usage) = st.control.usage(&p, &ns.space_id)?;
+    Ok(Json(
+        json!({"namespace": ns, "robots": robots, "bucket": space.bucket, "usage": usage, "quota_bytes": space.quota_bytes}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamespaceChange {
+    public: Option<bool>,
+    retention: Option<RetentionRules>,
+}
+
+async fn update(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<NamespaceChange>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(
+        json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention)?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRobot {
+    name: String,
+    access: RobotAccess,
+}
+
+async fn create_robot(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<NewRobot>,
+) -> ApiResult<impl IntoResponse> {
+    let (robot, secret) = st.control.create_robot(&p, &name, &b.name, b.access)?;
+    let mut r = (
+        StatusCode::CREATED,
+        Json(json!({"username": robot.username, "secret": secret, "robot": robot})),
+    )
+        .into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn list_robots(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"robots": st.control.list_robots(&p, &name)?})))
+}
+
+async fn revoke_robot(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path((name, robot)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"robot": st.control.revoke_robot(&p, &name, &robot)?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigRequest {
+    /// Where the registry will listen.
+    listen: Option<String>,
+    /// Where the registry will read the token certificate.
+    root_cert_bundle: String,
+}
+
+/// Distribution's config, its environment (the storage secret) and the token certificate.
+async fn config(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    Body(b): Body<ConfigRequest>,
+) -> ApiResult<Response> {
+    let c = st.control.clone();
+    let (ns, space, ident, secret, events) = blocking(move || -> rustshare_control::Result<_> {
+        let ns = c.namespace(&p, &name)?;
+        let space = c.space(&p, &ns.space_id)?;
+        let (ident, secret) = c.namespace_storage_credentials(&p, &name)?;
+        let events = c.namespace_events_secret(&p, &name)?;
+        Ok((ns, space, ident, secret, events))
+    })
+    .await??;
+    let settings = rustshare_registry_bridge::config::Settings {
+        listen: b.listen.unwrap_or_else(|| "127.0.0.1:5000".into()),
+        s3_endpoint: st.endpoint.clone(),
+        region: st.region.clone(),
+        bucket: space.bucket,
+        realm: format!("{}/registry/token", st.endpoint),
+        root_cert_bundle: b.root_cert_bundle,
+        events_url: format!("{}/registry/events/{}", st.endpoint, ns.name),
+        events_secret: events,
+        http_secret: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let mut r = Json(json!({
+        "config": rustshare_registry_bridge::config::render(&settings),
+        "environment": rustshare_registry_bridge::config::environment(&ident.access_key_id, &secret),
+        "certificate": st.registry.certificate(),
+    }))
+    .into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// Distribution expects its own error shape from the token endpoint.
+fn token_error(status: StatusCode, message: &str) -> Response {
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+        StatusCode::FORBIDDEN => "DENIED",
+        StatusCode::BAD_REQUEST => "INVALID_REQUEST",
+        _ => "UNKNOWN",
+    };
+    let mut r = (
+        status,
+        Json(json!({"errors": [{"code": code, "message": message}], "details": message})),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"RustShare registry\""),
+        );
+    }
+    r
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(v.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// `GET /registry/token?service=...&scope=...[&scope=...]` (Docker registry token spec).
+async fn token(State(st): State<ApiState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let mut service = None;
+    let mut scopes = Vec::new();
+    for (k, v) in url_pairs(uri.query().unwrap_or("")) {
+        match k.as_str() {
+            "service" => service = Some(v),
+            "scope" => scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)),
+            _ => {}
+        }
+    }
+    if service.as_deref().is_some_and(|s| s != rustshare_registry_bridge::SERVICE) {
+        return token_error(StatusCode::BAD_REQUEST, "unknown service");
+    }
+    let parsed: Result<Vec<Scope>, _> = scopes.iter().map(|s| Scope::parse(s)).collect();
+    let Ok(parsed) = parsed else {
+        return token_error(StatusCode::BAD_REQUEST, "malformed scope");
+    };
+    let c = st.control.clone();
+    let auth = basic_auth(&headers);
+    let had_auth = headers.contains_key(header::AUTHORIZATION);
+    let looked = blocking(move || -> rustshare_control::Result<_> {
+        let who = match &auth {
+            Some((u, pw)) => c.authenticate_robot(u, pw)?,
+            None => None,
+        };
+        let mut namespaces = Vec::new();
+        let mut full = None;
+        for s in &parsed {
+            let ns = match s.namespace() {
+                Some(n) => c.namespace_for_token(n)?,
+                None => None,
+            };
+            if let Some(ns) = &ns
+                && s.actions.iter().any(|a| a == "push")
+                && let Some((used, quota)) = c.namespace_full(ns)?
+            {
+                full = Some((ns.name.clone(), used, quota));
+            }
+            namespaces.push(ns);
+        }
+        Ok((who, parsed, namespaces, full))
+    })
+    .await;
+    let (who, parsed, namespaces, full) = match looked {
+        Ok(Ok(v)) => v,
+        _ => return token_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    };
+    // Wrong or revoked credentials are refused outright, never downgraded to anonymous.
+    if had_auth && who.is_none() {
+        return token_error(StatusCode::UNAUTHORIZED, "invalid or revoked robot credentials");
+    }
+    // Distribution cannot tell a client why its storage refused a write, so a full namespace
+    // is refused here, where the message reaches the client. 401, not 403: containers/image
+    // (skopeo, podman) and the docker CLI print the token server's message only for 401.
+    if let (Some((name, used, quota)), Some(_)) = (&full, &who) {
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            &format!(
+                "namespace {name} is over its quota ({used} of {quota} bytes used): delete tags (rustshare registry retention) or raise the quota"
+            ),
+        );
+    }
+    let (caller, subject) = match &who {
+        Some((r, ns)) => (
+            Caller::Robot {
+                namespace: ns.name.clone(),
+                access: r.access,
+            },
+            r.username.clone(),
+        ),
+        None => (Caller::Anonymous, "anonymous".to_owned()),
+    };
+    let access: Vec<_> = parsed
+        .iter()
+        .zip(&namespaces)
+        .map(|(s, ns)| scope::grant(&caller, s, ns.as_ref()))
+        .collect();
+    let issued = match st.registry.issue(&subject, &access) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("registry token: {e}");
+            return token_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    for (a, ns) in access.iter().zip(&namespaces) {
+        if let Some(ns) = ns {
+            let status = if a.actions.is_empty() { "denied" } else { "ok" };
+            st.control.audit_registry(
+                ns,
+                &subject,
+                "registry.token",
+                status,
+                Some(format!(
+                    "scope={}:{} granted={} jti={}",
+                    a.kind,
+                    a.name,
+                    a.actions.join(","),
+                    issued.jti
+                )),
+            );
+        }
+    }
+    let mut r = Json(issued).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    events: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    action: String,
+    #[serde(default)]
+    target: Target,
+    #[serde(default)]
+    actor: Actor,
+    #[serde(default)]
+    request: Request,
+}
+
+#[derive(Deserialize, Default)]
+struct Target {
+    #[serde(default)]
+    repository: String,
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    size: u64,
+}
+
+#[derive(Deserialize, Default)]
+struct Actor {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+struct Request {
+    #[serde(default)]
+    addr: String,
+    #[serde(default)]
+    useragent: String,
+}
+
+/// Distribution's notifications: each push, pull and delete becomes an audit event.
+async fn events(
+    State(st): State<ApiState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned();
+    let c = st.control.clone();
+    let ns = blocking(move || c.check_events_secret(&name, &given)).await??.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown namespace or wrong notification secret",
+        )
+    })?;
+    let env: Envelope = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("not a notification envelope: {e}"),
+        )
+    })?;
+    for e in env.events {
+        // Events for another namespace's repositories cannot come from this namespace's registry.
+        if !e.target.repository.starts_with(&format!("{}/", ns.name)) {
+            continue;
+        }
+        let actor = if e.actor.name.is_empty() {
+            "anonymous"
+        } else {
+            e.actor.name.as_str()
+        };
+        st.control.audit(rustshare_control::model::NewAuditEvent {
+            tenant_id: Some(ns.tenant_id.clone()),
+            object_space_id: Some(ns.space_id.clone()),
+            actor: actor.to_owned(),
+            kind: "registry".into(),
+            operation: format!("registry.{}", e.action),
+            object_key: Some(format!(
+                "{}{}{}",
+                e.target.repository,
+                if e.target.tag.is_empty() { "@" } else { ":" },
+                if e.target.tag.is_empty() { &e.target.digest } else { &e.target.tag }
+            )),
+            source_ip: Some(
+                e.request
+                    .addr
+                    .rsplit_once(':')
+                    .map_or(e.request.addr.clone(), |(h, _)| h.to_owned()),
+            )
+            .filter(|s| !s.is_empty()),
+            user_agent: Some(e.request.useragent).filter(|s| !s.is_empty()),
+            status: "ok".into(),
+            bytes: e.target.size,
+            detail: Some(format!("digest={}", e.target.digest)),
+            ..Default::default()
+        });
+    }
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenForBridge {
+    scope: String,
+}
+
+/// A token for the bridge's own governance calls (retention), for operators and the tenant.
+async fn bridge_token(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    Query(q): Query<TokenForBridge>,
+) -> ApiResult<impl IntoResponse> {
+    let ns = st.control.namespace(&p, &name)?;
+    let s = Scope::parse(&q.scope)?;
+    let caller = Caller::Bridge {
+        namespace: ns.name.clone(),
+    };
+    let granted = scope::grant(&caller, &s, (s.namespace() == Some(ns.name.as_str())).then_some(&ns));
+    let issued = st.registry.issue(&format!("rustshare:{}", p.name), &[granted])?;
+    st.control.audit_registry(
+        &ns,
+        &p.name,
+        "registry.token",
+        "ok",
+        Some(format!("scope={} jti={}", q.scope, issued.jti)),
+    );
+    Ok(Json(issued))
+}
+
+/// The routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/registry/namespaces", post(create).get(list))
+        .route("/api/v1/registry/namespaces/{ns}", get(show).patch(update))
+        .route("/api/v1/registry/namespaces/{ns}/robots", post(create_robot).get(list_robots))
+        .route("/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke", post(revoke_robot))
+        .route("/api/v1/registry/namespaces/{ns}/config", post(config))
+        .route("/api/v1/registry/namespaces/{ns}/token", get(bridge_token))
+        .route("/registry/token", get(token))
+        .route("/registry/events/{ns}", post(events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_decode_repeated_scopes() {
+        let p = url_pairs("service=rustshare-registry&scope=repository%3Akubedo%2Fapp%3Apull%2Cpush&scope=registry:catalog:*&account=a+b");
+        assert_eq!(p[1], ("scope".into(), "repository:kubedo/app:pull,push".into()));
+        assert_eq!(p[2].1, "registry:catalog:*");
+        assert_eq!(p[3].1, "a b");
+    }
+
+    #[test]
+    fn basic_auth_is_decoded() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic a3ViZWRvK2NpOnMzY3I6ZXQ="));
+        assert_eq!(basic_auth(&h), Some(("kubedo+ci".into(), "s3cr:et".into())));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert_eq!(basic_auth(&h), None);
+    }
+}
