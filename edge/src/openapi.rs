@@ -29,6 +29,34 @@ fn path_param(name: &str, desc: &str) -> Value {
 /// The document.
 #[must_use]
 pub fn document() -> Value {
+    let mut doc = core();
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), registry_paths()) {
+        paths.extend(more);
+    }
+    doc
+}
+
+/// The registry bridge's paths (a separate `json!` keeps the macro within its recursion limit).
+fn registry_paths() -> Value {
+    json!({
+            "/api/v1/registry/namespaces": {"get": op("List registry namespaces", None, "200"), "post": op("Create a registry namespace (a registry space and its storage identity)", Some("NewNamespace"), "201")},
+            "/api/v1/registry/namespaces/{ns}": {"parameters": path_param("ns", "namespace"), "get": op("A namespace, its robots and usage", None, "200"), "patch": op("Anonymous pulls and retention rules", Some("NamespaceChange"), "200")},
+            "/api/v1/registry/namespaces/{ns}/robots": {"parameters": path_param("ns", "namespace"), "get": op("List robots", None, "200"), "post": op("Create a robot; the secret is returned once", Some("NewRobot"), "201")},
+            "/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke": {"parameters": [{"name": "ns", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "robot", "in": "path", "required": true, "schema": {"type": "string"}}], "post": op("Revoke a robot; its next token request fails", None, "200")},
+            "/api/v1/registry/namespaces/{ns}/config": {"parameters": path_param("ns", "namespace"), "post": op("Distribution's config.yml, its environment (storage credentials) and the token certificate", Some("RegistryConfig"), "200")},
+            "/api/v1/registry/namespaces/{ns}/token": {"parameters": path_param("ns", "namespace"), "get": op("A registry token for the bridge's own calls (retention): pull and delete in the namespace, the catalog", None, "200")},
+            "/registry/token": {"get": {
+                "summary": "Docker registry token endpoint (basic auth by robot, or anonymous for public namespaces)",
+                "parameters": [
+                    {"name": "service", "in": "query", "schema": {"type": "string", "const": "rustshare-registry"}},
+                    {"name": "scope", "in": "query", "schema": {"type": "string"}, "description": "repository:<ns>/<name>:pull,push (repeatable)"}
+                ],
+                "responses": {"200": {"description": "token"}, "400": {"description": "bad scope or service"}, "401": {"description": "wrong or revoked credentials, or namespace over quota for a push"}}
+            }}
+    })
+}
+
+fn core() -> Value {
     let space = path_param("space", "space id, bucket name, or (tenant tokens) space name");
     let key = path_param("key", "identity id or access key id");
     json!({
@@ -51,6 +79,17 @@ pub fn document() -> Value {
                     "purpose": {"enum": ["generic", "cdn", "artifacts", "packages", "registry"]},
                     "visibility": {"enum": ["private", "public", "cdn"]},
                     "quota_bytes": {"type": "integer", "minimum": 0}, "workspace_id": {"type": "string"}}},
+                "NewNamespace": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "tenant": {"type": "string"}, "quota_bytes": {"type": "integer", "minimum": 0}}},
+                "NamespaceChange": {"type": "object", "additionalProperties": false, "properties": {
+                    "public": {"type": "boolean"},
+                    "retention": {"type": "object", "additionalProperties": false, "properties": {
+                        "keep_last": {"type": "integer", "minimum": 1}, "max_age_days": {"type": "integer", "minimum": 1},
+                        "protect": {"type": "array", "items": {"type": "string"}}}}}},
+                "NewRobot": {"type": "object", "required": ["name", "access"], "additionalProperties": false, "properties": {
+                    "name": {"type": "string"}, "access": {"enum": ["pull", "push"]}}},
+                "RegistryConfig": {"type": "object", "required": ["root_cert_bundle"], "additionalProperties": false, "properties": {
+                    "listen": {"type": "string"}, "root_cert_bundle": {"type": "string"}}},
                 "Login": {"type": "object", "required": ["token"], "additionalProperties": false, "properties": {"token": {"type": "string"}}},
                 "Quota": {"type": "object", "required": ["quota_bytes"], "additionalProperties": false, "properties": {"quota_bytes": {"type": ["integer", "null"], "minimum": 0}}},
                 "NewKey": {"type": "object", "required": ["name", "mode"], "additionalProperties": false, "properties": {
@@ -104,4 +143,22 @@ pub fn document() -> Value {
             }}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lists_every_api_family() {
+        let d = super::document();
+        let paths = d["paths"].as_object().expect("paths");
+        for p in [
+            "/api/v1/spaces",
+            "/api/v1/session",
+            "/api/v1/registry/namespaces",
+            "/registry/token",
+            "/api/v1/spaces/{space}/traffic",
+        ] {
+            assert!(paths.contains_key(p), "{p} missing");
+        }
+    }
 }
