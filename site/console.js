@@ -148,23 +148,27 @@ function showSecret(block) {
   const cmds = document.getElementById("secret-commands");
   fields.replaceChildren();
   cmds.replaceChildren();
-  const rows = [
-    ["Endpoint", block.endpoint], ["Bucket", block.bucket], ["Prefix", block.prefix || "(whole space)"],
-    ["Access Key", block.access_key_id], ["Secret Key", block.secret_access_key],
-    ["Region", block.region], ["Path-style", "enabled"],
-  ];
-  for (const [k, v] of rows) {
+  const view = block.fields ? block : {
+    fields: [
+      ["Endpoint", block.endpoint], ["Bucket", block.bucket], ["Prefix", block.prefix || "(whole space)"],
+      ["Access Key", block.access_key_id], ["Secret Key", block.secret_access_key],
+      ["Region", block.region], ["Path-style", "enabled"],
+    ],
+    copyable: ["Access Key", "Secret Key"],
+    commands: [["aws-cli", block.commands.aws, "aws"], ["s3cmd", block.commands.s3cmd, "s3cmd"], ["rclone", block.commands.rclone, "rclone"]],
+  };
+  const copyable = view.copyable || [view.fields[0][0], view.secretField];
+  for (const [k, v] of view.fields) {
     const dd = h("dd", {}, h("span", { class: "mono", "data-secret-field": k }, v));
-    if (k === "Access Key" || k === "Secret Key") {
+    if (copyable.includes(k)) {
       dd.append(" ", h("button", { type: "button", class: "small secondary", onclick: () => copy(v, k) }, `Copy ${k.toLowerCase()}`));
     }
     fields.append(h("dt", {}, k), dd);
   }
-  for (const [title, k] of [["aws-cli", "aws"], ["s3cmd", "s3cmd"], ["rclone", "rclone"]]) {
-    const text = block.commands[k];
+  for (const [title, text, id] of view.commands) {
     cmds.append(h("div", { class: "cmd" },
       h("header", {}, h("h3", {}, title), h("button", { type: "button", class: "small secondary", onclick: () => copy(text, `${title} command`) }, "Copy")),
-      h("pre", { "data-command": k }, text)));
+      h("pre", { "data-command": id || title }, text)));
   }
   d.showModal();
   return new Promise((resolve) => d.addEventListener("close", () => {
@@ -269,7 +273,7 @@ async function spacesPage() {
   const quota = h("input", { name: "quota", placeholder: "for example 10GiB", autocomplete: "off" });
   const where = h("code", {}, "");
   const tenantName = () => (tenant ? tenant.value : (state.tenants[0] && state.tenants[0].name) || "<tenant>");
-  const preview = () => { where.textContent = `object-spaces/${tenantName()}/${name.value || "<name>"}/ · bucket rs-${tenantName()}-${name.value || "<name>"}`; };
+  const preview = () => { where.textContent = `bucket rs-${tenantName()}-${name.value || "<name>"}, stored under object-spaces/<tenant id>/<space id>/`; };
   name.addEventListener("input", preview);
   if (tenant) tenant.addEventListener("change", preview);
   preview();
@@ -280,7 +284,7 @@ async function spacesPage() {
       tenant ? field("Tenant", tenant) : null,
       field("Purpose", purpose),
       field("Quota", quota, "empty for no quota")),
-    h("p", { class: "muted" }, "Prefix in the store: ", where),
+    h("p", { class: "muted" }, "S3 clients see ", where),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create space")));
   form.querySelector('[data-field="name"]').dataset.match = "name,slug";
   form.querySelector('[data-field="quota"]').dataset.match = "quota";
@@ -625,6 +629,118 @@ async function repoPage(name) {
         h("tbody", {}, snaps))) : h("p", { class: "muted" }, "Nothing published yet.")));
 }
 
+async function registriesPage() {
+  const { namespaces } = await api("GET", "/registry/namespaces");
+  const p = state.session.principal;
+  const name = h("input", { name: "name", required: true, autocomplete: "off" });
+  const tenant = p.tenant_id ? null : h("select", { name: "tenant" }, state.tenants.map((t) => h("option", { value: t.name }, t.name)));
+  const quota = h("input", { name: "quota", placeholder: "for example 50GiB", autocomplete: "off" });
+  const form = h("form", { class: "card", id: "create-namespace", "aria-labelledby": "cn-title" },
+    h("h2", { id: "cn-title" }, "Create a namespace"),
+    h("div", { class: "row" }, field("Namespace", name), tenant ? field("Tenant", tenant) : null, field("Quota", quota, "empty for no quota")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create namespace")));
+  form.querySelector('[data-field="name"]').dataset.match = "namespace,name";
+  form.querySelector('[data-field="quota"]').dataset.match = "quota";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError(form, null);
+    try {
+      const body = { name: name.value.trim(), quota_bytes: parseBytes(quota.value) };
+      if (tenant) body.tenant = tenant.value;
+      await api("POST", "/registry/namespaces", body);
+      location.hash = `#/registries/${encodeURIComponent(body.name)}`;
+    } catch (e) { showError(form, e); }
+  });
+  page("Registry namespaces", h("div", { class: "card" },
+    namespaces.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "namespaces" },
+      h("thead", {}, h("tr", {}, ["Namespace", "Pulls", "Retention", "Created"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, namespaces.map((n) => h("tr", { "data-namespace": n.name },
+        h("td", { "data-label": "Namespace" }, h("a", { href: `#/registries/${encodeURIComponent(n.name)}` }, n.name)),
+        h("td", { "data-label": "Pulls" }, n.public ? h("span", { class: "badge warn" }, "anonymous") : h("span", { class: "badge" }, "robots only")),
+        h("td", { "data-label": "Retention" }, retentionText(n.retention)),
+        h("td", { "data-label": "Created" }, fmtTime(n.created_at)))))))
+      : h("p", { class: "muted" }, "No registry namespaces yet.")), form);
+}
+
+function retentionText(r) {
+  const parts = [];
+  if (r.keep_last) parts.push(`keep newest ${r.keep_last}`);
+  if (r.max_age_days) parts.push(`delete after ${r.max_age_days} days`);
+  if (r.protect && r.protect.length) parts.push(`protect ${r.protect.join(", ")}`);
+  return parts.length ? parts.join("; ") : "keep every tag";
+}
+
+async function registryPage(nsName) {
+  const n = encodeURIComponent(nsName);
+  const v = await api("GET", `/registry/namespaces/${n}`);
+  const ns = v.namespace;
+  const rows = v.robots.map((r) => h("tr", { "data-robot": r.username },
+    h("td", { "data-label": "Login", class: "mono" }, r.username),
+    h("td", { "data-label": "Access" }, r.access),
+    h("td", { "data-label": "Created" }, fmtTime(r.created_at)),
+    h("td", { "data-label": "Status" }, r.revoked_at ? h("span", { class: "badge bad" }, "revoked") : h("span", { class: "badge ok" }, "active")),
+    h("td", { "data-label": "" }, r.revoked_at ? "" : h("button", {
+      type: "button", class: "small danger", "aria-label": `Revoke ${r.username}`,
+      onclick: async () => {
+        if (!await confirmDialog(`Revoke ${r.username}?`, "Its next login fails; tokens already issued expire within five minutes.", "Revoke robot")) return;
+        try { await api("POST", `/registry/namespaces/${n}/robots/${encodeURIComponent(r.name)}/revoke`); route(); } catch (e) { toast(e.message); }
+      },
+    }, "Revoke"))));
+  const rname = h("input", { name: "name", required: true, autocomplete: "off" });
+  const access = h("select", { name: "access" }, h("option", { value: "pull" }, "pull"), h("option", { value: "push" }, "push (and pull)"));
+  const form = h("form", { id: "create-robot", "aria-labelledby": "cr-title" },
+    h("h3", { id: "cr-title" }, "Create a robot"),
+    h("div", { class: "row" }, field("Robot name", rname), field("Access", access)),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Create robot")));
+  form.querySelector('[data-field="name"]').dataset.match = "robot,name";
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError(form, null);
+    try {
+      const r = await api("POST", `/registry/namespaces/${n}/robots`, { name: rname.value.trim(), access: access.value });
+      await showRobotSecret(r);
+      route();
+    } catch (e) { showError(form, e); }
+  });
+  const publicToggle = h("button", {
+    type: "button", class: ns.public ? "danger" : "secondary", id: "namespace-public",
+    onclick: async () => {
+      const on = !ns.public;
+      if (!await confirmDialog(on ? "Allow anonymous pulls?" : "Stop anonymous pulls?", on ? `Anyone will be able to pull images of ${ns.name} without credentials. Pushes still need a robot.` : `Pulls of ${ns.name} will need a robot from the next token request.`, on ? "Allow anonymous pulls" : "Stop anonymous pulls")) return;
+      try { await api("PATCH", `/registry/namespaces/${n}`, { public: on }); route(); } catch (e) { toast(e.message); }
+    },
+  }, ns.public ? "Stop anonymous pulls" : "Allow anonymous pulls");
+  page(`Namespace ${ns.name}`,
+    h("p", {}, h("a", { href: "#/registries" }, "← All namespaces")),
+    h("div", { class: "grid2", style: "margin-bottom:16px" },
+      h("section", { class: "card", "aria-labelledby": "ns-title" },
+        h("h2", { id: "ns-title" }, "Storage"),
+        h("dl", { class: "kv" },
+          h("dt", {}, "Space"), h("dd", { class: "mono" }, h("a", { href: `#/spaces/${encodeURIComponent(v.bucket)}` }, v.bucket)),
+          h("dt", {}, "Usage"), h("dd", {}, usageBar(v.usage.bytes + (v.usage.multipart_bytes || 0), v.quota_bytes)),
+          h("dt", {}, "Retention"), h("dd", { id: "namespace-retention" }, retentionText(ns.retention)))),
+      h("section", { class: "card", "aria-labelledby": "pulls-title" },
+        h("h2", { id: "pulls-title" }, "Anonymous pulls: ", ns.public ? "allowed" : "off"),
+        h("p", { class: "muted" }, "Pushes always need a robot with push access."),
+        h("div", { class: "actions" }, publicToggle))),
+    h("section", { class: "card", "aria-labelledby": "robots-title" },
+      h("h2", { id: "robots-title" }, "Robots"),
+      rows.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "robots" },
+        h("thead", {}, h("tr", {}, ["Login", "Access", "Created", "Status", ""].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, rows))) : h("p", { class: "muted" }, "No robots yet."),
+      form));
+}
+
+// A robot's secret, shown once (the same dialog as S3 keys).
+function showRobotSecret(r) {
+  return showSecret({
+    fields: [["Login", r.username], ["Secret", r.secret], ["Access", r.robot.access]],
+    secretField: "Secret",
+    commands: [["skopeo", `skopeo copy --dest-creds '${r.username}:${r.secret}' oci:./image:1.0 docker://<registry>/${r.robot.namespace}/app:1.0`],
+      ["docker", `echo '${r.secret}' | docker login <registry> --username '${r.username}' --password-stdin`]],
+  });
+}
+
 // ---- routing ----
 
 async function route() {
@@ -639,6 +755,8 @@ async function route() {
     if (parts[0] === "spaces" && parts[1]) await spacePage(parts[1]);
     else if (parts[0] === "audit") await auditPage(query || "");
     else if (parts[0] === "repos" && parts[1]) await repoPage(parts[1]);
+    else if (parts[0] === "registries" && parts[1]) await registryPage(parts[1]);
+    else if (parts[0] === "registries") await registriesPage();
     else if (parts[0] === "repos") await reposPage();
     else await spacesPage();
   } catch (e) {

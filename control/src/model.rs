@@ -581,9 +581,20 @@ pub struct RepositoryConfig {
     pub incoming_prefix: String,
     /// How many snapshots are kept for rollback and by-hash reads.
     pub retain: u32,
+    /// A snapshot superseded less than this many seconds ago is kept whatever `retain` says:
+    /// an apt client that read its InRelease just before a publish still finds its by-hash
+    /// indices and pool files, however many publishes follow.
+    #[serde(default = "default_retain_grace")]
+    pub retain_grace_secs: u32,
     /// Release `Valid-Until`, this many days after each publish; none when absent.
     #[serde(default)]
     pub valid_until_days: Option<u32>,
+}
+
+/// Ten minutes: longer than an index's max-age (60 s) plus a slow `apt update`.
+#[must_use]
+pub fn default_retain_grace() -> u32 {
+    600
 }
 
 fn validate_token(what: &str, s: &str, allow_upper: bool) -> Result<()> {

@@ -52,6 +52,7 @@ struct ConfigIn {
     description: Option<String>,
     incoming_prefix: Option<String>,
     retain: Option<u32>,
+    retain_grace_secs: Option<u32>,
     valid_until_days: Option<u32>,
 }
 
@@ -69,7 +70,16 @@ impl ConfigIn {
         macro_rules! set {
             ($($f:ident),*) => { $(if let Some(v) = self.$f { c.$f = v; })* };
         }
-        set!(components, architectures, origin, label, description, incoming_prefix, retain);
+        set!(
+            components,
+            architectures,
+            origin,
+            label,
+            description,
+            incoming_prefix,
+            retain,
+            retain_grace_secs
+        );
         if self.valid_until_days.is_some() {
             c.valid_until_days = self.valid_until_days.filter(|d| *d > 0);
         }

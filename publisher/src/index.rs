@@ -207,6 +207,7 @@ mod tests {
             description: String::new(),
             incoming_prefix: "incoming/".into(),
             retain: 10,
+            retain_grace_secs: 600,
             valid_until_days: Some(7),
         }
     }

@@ -134,6 +134,7 @@ pub fn default_config(name: &str) -> RepositoryConfig {
         description: String::new(),
         incoming_prefix: format!("incoming/{name}/"),
         retain: 10,
+        retain_grace_secs: rustshare_control::model::default_retain_grace(),
         valid_until_days: None,
     }
 }
@@ -738,17 +739,23 @@ impl Publisher {
         Ok(ids)
     }
 
-    /// Deletes snapshots beyond the newest `retain`, then the pool and by-hash files no kept
-    /// snapshot refers to. A snapshot without a manifest is an interrupted publish: removed too.
+    /// Deletes snapshots beyond the newest `retain` that were superseded longer than
+    /// `retain_grace_secs` ago, then the pool and by-hash files no kept snapshot refers to. A
+    /// snapshot without a manifest is an interrupted publish: removed too.
     async fn retain(&self, repo: &Repository, current: &str) -> Result<()> {
         let base = root(repo);
         let ids = self.snapshot_ids(repo).await?;
         let keep_n = usize::try_from(repo.config.retain).unwrap_or(10);
+        let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let grace_ms = i128::from(repo.config.retain_grace_secs) * 1000;
         let mut kept = Vec::new();
         let mut dropped = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             let complete = self.store().head(&format!("{base}snapshots/{id}/manifest.json")).await.is_ok();
-            if id == current || (complete && i + keep_n >= ids.len()) {
+            // Ids are creation times in milliseconds: a snapshot was current until the next one.
+            let superseded_ms = ids.get(i + 1).and_then(|n| n.parse::<i128>().ok()).unwrap_or(now_ms);
+            let recent = now_ms - superseded_ms < grace_ms;
+            if id == current || (complete && (i + keep_n >= ids.len() || recent)) {
                 kept.push(id.clone());
             } else if id.as_str() < current {
                 // Newer incomplete snapshots cannot exist under the lock; older ones are debris.

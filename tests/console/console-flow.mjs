@@ -173,13 +173,33 @@ try {
   assert.ok(await page.locator("#snapshots tbody tr").count() >= 1);
   await shot("08-repository");
 
+  step("registry namespace and a robot");
+  await page.goto(`${CONSOLE}/#/registries`);
+  await page.getByRole("heading", { name: "Registry namespaces" }).waitFor();
+  await page.locator("#create-namespace").getByLabel("Namespace").fill(`img${suffix}`);
+  await page.locator("#create-namespace").getByLabel("Tenant").selectOption(tenant);
+  await page.getByRole("button", { name: "Create namespace" }).click();
+  await page.getByRole("heading", { name: `Namespace img${suffix}` }).waitFor();
+  await page.locator("#create-robot").getByLabel("Robot name").fill("ci");
+  await page.locator("#create-robot").getByLabel("Access").selectOption("push");
+  await page.getByRole("button", { name: "Create robot" }).click();
+  await dialog.waitFor({ state: "visible" });
+  const robotSecret = await dialog.locator('[data-secret-field="Secret"]').innerText();
+  secrets.add(robotSecret);
+  assert.equal(await dialog.locator('[data-secret-field="Login"]').innerText(), `img${suffix}+ci`);
+  await shot("09-registry-robot-secret", { mask: [dialog.locator('[data-secret-field="Secret"]'), dialog.locator("pre")] });
+  await dialog.getByRole("button", { name: "I have saved it" }).click();
+  await page.locator(`#robots tr[data-robot="img${suffix}+ci"]`).waitFor();
+  assert.ok(!(await page.content()).includes(robotSecret), "the robot secret is gone once the dialog closes");
+  await shot("10-registry");
+
   step("phone width");
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${CONSOLE}/#/spaces`);
   await page.locator(`tr[data-space="${bucket}"] .badge`, { hasText: "public web" }).waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `no horizontal scrolling at phone width (overflow ${overflow}px)`);
-  await shot("09-spaces-phone");
+  await shot("11-spaces-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
 
   step("log out");

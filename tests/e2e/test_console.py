@@ -45,7 +45,7 @@ def test_whole_path_in_a_real_browser(srv, tmp_path):
     assert p.returncode == 0, redact(f"{p.stdout}\n{p.stderr}\n(screenshots in {SHOTS})")
     assert "step: done" in p.stdout
     shots = sorted(x.name for x in SHOTS.glob("*.png"))
-    assert len([x for x in shots if x[:2].isdigit()]) >= 9, shots
+    assert len([x for x in shots if x[:2].isdigit()]) >= 11, shots
     print(f"console screenshots: {SHOTS}")
 
 

@@ -33,6 +33,9 @@ pub(super) struct RepoSettings {
     /// Snapshots kept for rollback (default 10).
     #[arg(long)]
     retain: Option<u32>,
+    /// Seconds a superseded snapshot is kept anyway, for apt clients mid-update (default 600).
+    #[arg(long)]
+    retain_grace: Option<u32>,
     /// Release Valid-Until, this many days after each publish (0 for none).
     #[arg(long)]
     valid_until_days: Option<u32>,
@@ -67,6 +70,9 @@ impl RepoSettings {
             if let Some(v) = v {
                 b.insert(k.into(), json!(v));
             }
+        }
+        if let Some(g) = self.retain_grace {
+            b.insert("retain_grace_secs".into(), json!(g));
         }
         if let Some(r) = self.retain {
             b.insert("retain".into(), json!(r));
@@ -164,7 +170,10 @@ fn print_repo(v: &Value) {
     println!("Components:    {}", list("components"));
     println!("Architectures: {}", list("architectures"));
     println!("Incoming:      {}", c["incoming_prefix"].as_str().unwrap_or(""));
-    println!("Retain:        {} snapshots", c["retain"]);
+    println!(
+        "Retain:        {} snapshots, and any superseded in the last {} s",
+        c["retain"], c["retain_grace_secs"]
+    );
     println!("Current:       {}", v["current_snapshot"].as_str().unwrap_or("none"));
     println!(
         "\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg",
