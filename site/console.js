@@ -122,6 +122,23 @@ function showError(form, err) {
   }
 }
 
+// Runs `action` when the form is submitted; an error is shown next to the field it names.
+function onSubmit(form, action) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError(form, null);
+    try { await action(); } catch (e) { showError(form, e); }
+  });
+}
+
+// Which words of an API message point at which field: { name: "name,slug", ... }.
+function matchFields(form, map) {
+  for (const [field, words] of Object.entries(map)) {
+    const f = form.querySelector(`[data-field="${field}"]`);
+    if (f) f.dataset.match = words;
+  }
+}
+
 function confirmDialog(title, text, okLabel) {
   const d = document.getElementById("confirm");
   document.getElementById("confirm-title").textContent = title;
@@ -189,13 +206,10 @@ function showLogin(message) {
     field("Admin token", input),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Log in")));
   form.querySelector(".field").dataset.match = "token";
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    try {
-      state.session = await api("POST", "/session", { token: input.value });
-      input.value = "";
-      await enter();
-    } catch (e) { showError(form, e); }
+  onSubmit(form, async () => {
+    state.session = await api("POST", "/session", { token: input.value });
+    input.value = "";
+    await enter();
   });
   main().replaceChildren(form);
   if (message) showError(form, new Error(message));
@@ -286,19 +300,13 @@ async function spacesPage() {
       field("Quota", quota, "empty for no quota")),
     h("p", { class: "muted" }, "S3 clients see ", where),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create space")));
-  form.querySelector('[data-field="name"]').dataset.match = "name,slug";
-  form.querySelector('[data-field="quota"]').dataset.match = "quota";
-  if (tenant) form.querySelector('[data-field="tenant"]').dataset.match = "tenant";
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showError(form, null);
-    try {
-      const body = { name: name.value.trim(), purpose: purpose.value, quota_bytes: parseBytes(quota.value) };
-      if (tenant) body.tenant = tenant.value;
-      const s = await api("POST", "/spaces", body);
-      toast(`Space ${s.bucket} created`);
-      location.hash = `#/spaces/${encodeURIComponent(s.bucket)}`;
-    } catch (e) { showError(form, e); }
+  matchFields(form, { name: "name,slug", quota: "quota", tenant: "tenant" });
+  onSubmit(form, async () => {
+    const body = { name: name.value.trim(), purpose: purpose.value, quota_bytes: parseBytes(quota.value) };
+    if (tenant) body.tenant = tenant.value;
+    const s = await api("POST", "/spaces", body);
+    toast(`Space ${s.bucket} created`);
+    location.hash = `#/spaces/${encodeURIComponent(s.bucket)}`;
   });
 
   let tenantForm = null;
@@ -308,14 +316,11 @@ async function spacesPage() {
       h("h2", { id: "ct-title" }, "Create a tenant"),
       h("div", { class: "row" }, field("Tenant name", tname), h("button", { type: "submit" }, "Create tenant")));
     tenantForm.querySelector(".field").dataset.match = "name,tenant";
-    tenantForm.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      try {
-        await api("POST", "/tenants", { name: tname.value.trim() });
-        state.tenants = (await api("GET", "/tenants")).tenants;
-        toast(`Tenant ${tname.value} created`);
-        route();
-      } catch (e) { showError(tenantForm, e); }
+    onSubmit(tenantForm, async () => {
+      await api("POST", "/tenants", { name: tname.value.trim() });
+      state.tenants = (await api("GET", "/tenants")).tenants;
+      toast(`Tenant ${tname.value} created`);
+      route();
     });
   }
   page("Object Spaces", h("div", { class: "card" }, table), form, tenantForm);
@@ -441,23 +446,19 @@ function rulesEditor(v, r) {
       h("div", { class: "field", "data-field": "directory_listing" }, h("label", {}, listing, " Directory listing (an HTML index of published prefixes)"), h("div", { class: "error" }))),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save rules")));
   const m = { prefixes: "prefix", cache_control: "cache", immutable_prefixes: "immutable", allowed_content_types: "content type", cors_origins: "cors,origin" };
-  for (const [k, w] of Object.entries(m)) form.querySelector(`[data-field="${k}"]`).dataset.match = w;
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showError(form, null);
-    try {
-      const p = splitLines(prefixes.value);
-      await api("PUT", `/spaces/${encodeURIComponent(v.id)}/public`, {
-        prefixes: p.length ? p : [""],
-        cache_control: cc.value.trim(),
-        immutable_prefixes: splitLines(imm.value),
-        allowed_content_types: splitLines(types.value),
-        cors_origins: splitLines(cors.value),
-        directory_listing: listing.checked,
-      });
-      toast("Rules saved");
-      route();
-    } catch (e) { showError(form, e); }
+  matchFields(form, m);
+  onSubmit(form, async () => {
+    const p = splitLines(prefixes.value);
+    await api("PUT", `/spaces/${encodeURIComponent(v.id)}/public`, {
+      prefixes: p.length ? p : [""],
+      cache_control: cc.value.trim(),
+      immutable_prefixes: splitLines(imm.value),
+      allowed_content_types: splitLines(types.value),
+      cors_origins: splitLines(cors.value),
+      directory_listing: listing.checked,
+    });
+    toast("Rules saved");
+    route();
   });
   return form;
 }
@@ -499,19 +500,13 @@ function keysSection(v) {
       field("Prefix", prefix, "empty: the whole space; else ends with /"),
       field("Expires", expiry, "empty: never")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create key")));
-  form.querySelector('[data-field="name"]').dataset.match = "name";
-  form.querySelector('[data-field="prefix"]').dataset.match = "prefix";
-  form.querySelector('[data-field="expires"]').dataset.match = "expir";
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showError(form, null);
-    try {
-      const body = { name: name.value.trim(), mode: mode.value, prefix: prefix.value.trim() };
-      if (expiry.value) body.expires_at = new Date(`${expiry.value}T23:59:59Z`).toISOString().replace(/\.\d+Z$/, "Z");
-      const block = await api("POST", `/spaces/${sid}/keys`, body);
-      await showSecret(block);
-      route();
-    } catch (e) { showError(form, e); }
+  matchFields(form, { name: "name", prefix: "prefix", expires: "expir" });
+  onSubmit(form, async () => {
+    const body = { name: name.value.trim(), mode: mode.value, prefix: prefix.value.trim() };
+    if (expiry.value) body.expires_at = new Date(`${expiry.value}T23:59:59Z`).toISOString().replace(/\.\d+Z$/, "Z");
+    const block = await api("POST", `/spaces/${sid}/keys`, body);
+    await showSecret(block);
+    route();
   });
   return h("section", { class: "card", "aria-labelledby": "keys-title", id: "keys" },
     h("h2", { id: "keys-title" }, "Keys"),
@@ -533,8 +528,7 @@ async function auditPage(params) {
   const form = h("form", { class: "card", id: "audit-filter", "aria-label": "Filter audit events" },
     h("div", { class: "row" }, field("Space", space), field("Access key", key), field("Operation", op), field("From", since), field("Until", until),
       h("button", { type: "submit" }, "Filter")));
-  form.querySelector('[data-field="since"]').dataset.match = "since";
-  form.querySelector('[data-field="until"]').dataset.match = "until";
+  matchFields(form, { since: "since", until: "until" });
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const n = new URLSearchParams();
@@ -639,17 +633,12 @@ async function registriesPage() {
     h("h2", { id: "cn-title" }, "Create a namespace"),
     h("div", { class: "row" }, field("Namespace", name), tenant ? field("Tenant", tenant) : null, field("Quota", quota, "empty for no quota")),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create namespace")));
-  form.querySelector('[data-field="name"]').dataset.match = "namespace,name";
-  form.querySelector('[data-field="quota"]').dataset.match = "quota";
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showError(form, null);
-    try {
-      const body = { name: name.value.trim(), quota_bytes: parseBytes(quota.value) };
-      if (tenant) body.tenant = tenant.value;
-      await api("POST", "/registry/namespaces", body);
-      location.hash = `#/registries/${encodeURIComponent(body.name)}`;
-    } catch (e) { showError(form, e); }
+  matchFields(form, { name: "namespace,name", quota: "quota" });
+  onSubmit(form, async () => {
+    const body = { name: name.value.trim(), quota_bytes: parseBytes(quota.value) };
+    if (tenant) body.tenant = tenant.value;
+    await api("POST", "/registry/namespaces", body);
+    location.hash = `#/registries/${encodeURIComponent(body.name)}`;
   });
   page("Registry namespaces", h("div", { class: "card" },
     namespaces.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "namespaces" },
@@ -693,14 +682,10 @@ async function registryPage(nsName) {
     h("div", { class: "row" }, field("Robot name", rname), field("Access", access)),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Create robot")));
   form.querySelector('[data-field="name"]').dataset.match = "robot,name";
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showError(form, null);
-    try {
-      const r = await api("POST", `/registry/namespaces/${n}/robots`, { name: rname.value.trim(), access: access.value });
-      await showRobotSecret(r);
-      route();
-    } catch (e) { showError(form, e); }
+  onSubmit(form, async () => {
+    const r = await api("POST", `/registry/namespaces/${n}/robots`, { name: rname.value.trim(), access: access.value });
+    await showRobotSecret(r);
+    route();
   });
   const publicToggle = h("button", {
     type: "button", class: ns.public ? "danger" : "secondary", id: "namespace-public",

@@ -136,7 +136,7 @@ try {
   await page.reload();
   await page.locator("#usage-objects", { hasText: "1" }).waitFor();
   // Traffic figures reach the database on the next flush (1 s in this test).
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 60; i++) {
     await page.waitForTimeout(500);
     await page.reload();
     await page.locator("#usage").waitFor();
