@@ -42,16 +42,29 @@ fn stanza(out: &mut String, r: &PackageRecord) {
 /// Text of `Packages` for a component and architecture: its own packages and every `all` one.
 #[must_use]
 pub fn packages_text<'a>(records: impl IntoIterator<Item = &'a PackageRecord>, component: &str, arch: &str) -> String {
+    packages_text_and_cuts(records, component, arch).0
+}
+
+/// [`packages_text`] and where [`crate::pieces`] cuts it.
+#[must_use]
+pub fn packages_text_and_cuts<'a>(
+    records: impl IntoIterator<Item = &'a PackageRecord>,
+    component: &str,
+    arch: &str,
+) -> (String, Vec<usize>) {
     let mut chosen: Vec<&PackageRecord> = records
         .into_iter()
         .filter(|r| r.component == component && (r.architecture == arch || r.architecture == "all"))
         .collect();
     chosen.sort_by(|a, b| (&a.package, &a.architecture, &a.version).cmp(&(&b.package, &b.architecture, &b.version)));
     let mut out = String::with_capacity(chosen.iter().map(|r| r.control.len() + 200).sum());
-    for r in chosen {
+    let mut ends = Vec::with_capacity(chosen.len());
+    for r in &chosen {
         stanza(&mut out, r);
+        ends.push((r.package.as_str(), out.len()));
     }
-    out
+    let cuts = crate::pieces::cuts(&ends);
+    (out, cuts)
 }
 
 /// gzip at the level Debian's archive uses.
@@ -93,46 +106,43 @@ pub fn xz(data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// across cores, large enough to cost little in size (each block starts a fresh dictionary).
 const XZ_BLOCK: u64 = 512 * 1024;
 
-/// Every index file of one distribution, before the Release file.
+/// Every index file of one distribution, before the Release file. Compressed pieces found in
+/// `cache` are reused; the pieces used are added to `used` (see [`crate::pieces`]).
 ///
 /// # Errors
 /// Compression failures (none in practice).
-pub fn distribution_indices(cfg: &RepositoryConfig, records: &[&PackageRecord]) -> std::io::Result<Vec<IndexFile>> {
+pub fn distribution_indices(
+    cfg: &RepositoryConfig,
+    records: &[&PackageRecord],
+    cache: &crate::pieces::Cache,
+    used: &mut crate::pieces::Cache,
+) -> std::io::Result<Vec<IndexFile>> {
     let mut jobs = Vec::new();
     for comp in &cfg.components {
         for arch in &cfg.architectures {
             jobs.push((comp.clone(), arch.clone()));
         }
     }
-    // Compression dominates; one thread per index file.
-    let results: Vec<std::io::Result<Vec<IndexFile>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|(comp, arch)| {
-                s.spawn(move || {
-                    let text = packages_text(records.iter().copied(), comp, arch);
-                    let dir = format!("{comp}/binary-{arch}");
-                    let (gz, xz) = std::thread::scope(|s2| {
-                        let g = s2.spawn(|| gzip(text.as_bytes()));
-                        let x = xz(text.as_bytes());
-                        (g.join().unwrap_or_else(|_| Err(std::io::Error::other("gzip thread panicked"))), x)
-                    });
-                    Ok(vec![
-                        IndexFile::new(format!("{dir}/Packages"), text.into_bytes()),
-                        IndexFile::new(format!("{dir}/Packages.gz"), gz?),
-                        IndexFile::new(format!("{dir}/Packages.xz"), xz?),
-                    ])
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("index thread panicked"))))
-            .collect()
-    });
     let mut files = Vec::new();
-    for r in results {
-        files.extend(r?);
+    for (comp, arch) in &jobs {
+        let (text, cuts) = packages_text_and_cuts(records.iter().copied(), comp, arch);
+        let dir = format!("{comp}/binary-{arch}");
+        let (gz, xz) = if cuts.is_empty() {
+            (gzip(text.as_bytes())?, xz(text.as_bytes())?)
+        } else {
+            // Pieces compress on every core; only those whose text changed are compressed.
+            crate::pieces::compress_indexed(text.as_bytes(), &cuts, cache, used)?
+        };
+        // Digests of the three files side by side.
+        let (plain, gz, xz) = std::thread::scope(|s| {
+            let g = s.spawn(|| IndexFile::new(format!("{dir}/Packages.gz"), gz));
+            let x = s.spawn(|| IndexFile::new(format!("{dir}/Packages.xz"), xz));
+            let p = IndexFile::new(format!("{dir}/Packages"), text.into_bytes());
+            (p, g.join(), x.join())
+        });
+        files.push(plain);
+        files.push(gz.map_err(|_| std::io::Error::other("digest thread panicked"))?);
+        files.push(xz.map_err(|_| std::io::Error::other("digest thread panicked"))?);
     }
     Ok(files)
 }
@@ -254,7 +264,8 @@ mod tests {
     #[test]
     fn release_lists_every_file_under_md5_and_sha256() {
         let c = cfg();
-        let files = distribution_indices(&c, &[&rec("a1", "amd64", "main")]).expect("indices");
+        let files =
+            distribution_indices(&c, &[&rec("a1", "amd64", "main")], &Default::default(), &mut Default::default()).expect("indices");
         assert_eq!(files.len(), 6);
         let now = time::macros::datetime!(2026-01-02 03:04:05 UTC);
         let r = release_text(&c, &c.distributions[0], &files, now);

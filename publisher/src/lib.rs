@@ -6,6 +6,7 @@
 
 pub mod deb;
 pub mod index;
+pub mod pieces;
 mod service;
 pub mod sign;
 pub mod snapshot;

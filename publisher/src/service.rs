@@ -96,6 +96,10 @@ struct Inner {
     control: Control,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pointers: RwLock<HashMap<String, (Instant, Option<String>)>>,
+    /// Each repository's compressed index pieces of its last publish on this node.
+    pieces: Mutex<HashMap<String, Arc<crate::pieces::Cache>>>,
+    /// Each repository's last manifest read or written on this node (snapshots never change).
+    manifests: Mutex<HashMap<String, Arc<Manifest>>>,
 }
 
 /// The package publisher. Cheap to clone.
@@ -140,6 +144,9 @@ pub fn default_config(name: &str) -> RepositoryConfig {
 }
 
 /// An incoming file: backend key, path under incoming, suite, component, and what inspection found.
+/// One distribution's index files, Release, InRelease and Release.gpg.
+type DistTree = (String, Vec<index::IndexFile>, String, String, String);
+
 type Inspected = (String, String, String, String, std::result::Result<Deb, String>);
 
 struct Candidate {
@@ -159,6 +166,8 @@ impl Publisher {
                 control,
                 locks: Mutex::new(HashMap::new()),
                 pointers: RwLock::new(HashMap::new()),
+                pieces: Mutex::new(HashMap::new()),
+                manifests: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -325,14 +334,37 @@ impl Publisher {
         Ok(id)
     }
 
-    async fn manifest(&self, repo: &Repository, id: &str) -> Result<Manifest> {
+    async fn manifest(&self, repo: &Repository, id: &str) -> Result<Arc<Manifest>> {
+        let cached = self
+            .inner
+            .manifests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&repo.name)
+            .filter(|m| m.info.id == id)
+            .cloned();
+        if let Some(m) = cached {
+            return Ok(m);
+        }
         let data = match self.read_all(&format!("{}snapshots/{id}/manifest.json", root(repo))).await {
             Err(Error::Store(rustshare_store::Error::NotFound)) => return Err(Error::NoSnapshot(id.to_owned())),
             other => other?,
         };
-        self.blocking(move || serde_json::from_slice::<Manifest>(&data))
-            .await?
-            .map_err(|e| Error::Corrupt(format!("manifest {e}")))
+        let m = Arc::new(
+            self.blocking(move || serde_json::from_slice::<Manifest>(&data))
+                .await?
+                .map_err(|e| Error::Corrupt(format!("manifest {e}")))?,
+        );
+        self.remember_manifest(repo, &m);
+        Ok(m)
+    }
+
+    fn remember_manifest(&self, repo: &Repository, m: &Arc<Manifest>) {
+        self.inner
+            .manifests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repo.name.clone(), m.clone());
     }
 
     // ---- publish ----
@@ -616,20 +648,35 @@ impl Publisher {
         // Index text, compression and signatures are CPU work.
         let t = Instant::now();
         let mut marks: Vec<String> = Vec::new();
-        let trees: Vec<(String, Vec<index::IndexFile>, String, String, String)> = self
-            .blocking(move || -> Result<Vec<_>> {
+        let cache = self
+            .inner
+            .pieces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&repo.name)
+            .cloned()
+            .unwrap_or_default();
+        let (trees, used): (Vec<DistTree>, crate::pieces::Cache) = self
+            .blocking(move || -> Result<_> {
                 let mut out = Vec::new();
+                let mut used = crate::pieces::Cache::new();
                 for d in &cfg.distributions {
                     let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
-                    let files = index::distribution_indices(&cfg, &recs).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let files = index::distribution_indices(&cfg, &recs, &cache, &mut used).map_err(|e| Error::Corrupt(e.to_string()))?;
                     let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
                     let inrelease = signer2.clearsign(&release)?;
                     let gpg = signer2.detached(release.as_bytes())?;
                     out.push((d.suite.clone(), files, release, inrelease, gpg));
                 }
-                Ok(out)
+                Ok((out, used))
             })
             .await??;
+        // Kept for the next publish (of this node): only the pieces this snapshot uses.
+        self.inner
+            .pieces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repo.name.clone(), Arc::new(used));
         marks.push(format!("index+sign {}", t.elapsed().as_millis()));
         let mut index_sha256 = BTreeSet::new();
         let mut writes: Vec<(String, Bytes, String)> = Vec::new(); // (key, data, content type)
@@ -664,29 +711,32 @@ impl Publisher {
                 "application/pgp-signature".into(),
             ));
         }
-        self.store()
-            .put_batch(
-                writes
-                    .into_iter()
-                    .map(|(key, data, ct)| {
-                        let attrs = ObjectAttrs {
-                            content_type: Some(ct),
-                            ..ObjectAttrs::default()
-                        };
-                        (key, data, attrs)
-                    })
-                    .collect(),
-            )
-            .await?;
-        let manifest = Manifest {
+        writes.push((format!("{snap}info.json"), Bytes::from(json(&info)?), "application/json".into()));
+        let manifest = Arc::new(Manifest {
             info: info.clone(),
             packages,
             index_sha256: index_sha256.into_iter().collect(),
-        };
+        });
+        // The manifest's JSON is made while the batch is written.
+        let m2 = manifest.clone();
+        let batch = self.store().put_batch(
+            writes
+                .into_iter()
+                .map(|(key, data, ct)| {
+                    let attrs = ObjectAttrs {
+                        content_type: Some(ct),
+                        ..ObjectAttrs::default()
+                    };
+                    (key, data, attrs)
+                })
+                .collect(),
+        );
+        let (written, mjson) = tokio::join!(batch, self.blocking(move || json(&*m2)));
+        written?;
         marks.push(format!("write {}", t.elapsed().as_millis()));
-        let m = self.blocking(move || json(&manifest)).await??;
-        self.put(&format!("{snap}manifest.json"), m, "application/json").await?;
-        self.put(&format!("{snap}info.json"), json(&info)?, "application/json").await?;
+        // Last, on its own: a snapshot is complete (kept, offered for rollback) only once its
+        // manifest exists, and every other file of it is durable by then.
+        self.put(&format!("{snap}manifest.json"), mjson??, "application/json").await?;
         marks.push(format!("manifest {}", t.elapsed().as_millis()));
         // The switch: one object, written atomically by the store.
         self.put(
@@ -700,6 +750,7 @@ impl Publisher {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&repo.name);
+        self.remember_manifest(repo, &manifest);
         marks.push(format!("switch {}", t.elapsed().as_millis()));
         if let Err(e) = self.retain(repo, &id).await {
             // The publish itself succeeded; the next one retries the clean-up.
@@ -778,8 +829,8 @@ impl Publisher {
         let mut hashes = BTreeSet::new();
         for id in &kept {
             let m = self.manifest(repo, id).await?;
-            pool.extend(m.packages.into_iter().map(|r| format!("{base}{}", r.filename)));
-            hashes.extend(m.index_sha256.into_iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
+            pool.extend(m.packages.iter().map(|r| format!("{base}{}", r.filename)));
+            hashes.extend(m.index_sha256.iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
         }
         let mut unused: Vec<String> = self
             .list_all(&format!("{base}pool/"))
@@ -807,6 +858,15 @@ impl Publisher {
         let repo = self.repository(p, name).await?;
         let mut out = Vec::new();
         for id in self.snapshot_ids(&repo).await?.into_iter().rev() {
+            // A snapshot without its manifest is an interrupted publish: not offered.
+            if self
+                .store()
+                .head(&format!("{}snapshots/{id}/manifest.json", root(&repo)))
+                .await
+                .is_err()
+            {
+                continue;
+            }
             match self.read_all(&format!("{}snapshots/{id}/info.json", root(&repo))).await {
                 Ok(b) => out.push(serde_json::from_slice(&b).map_err(|e| Error::Corrupt(format!("snapshot info: {e}")))?),
                 Err(Error::Store(rustshare_store::Error::NotFound)) => {}
@@ -832,7 +892,13 @@ impl Publisher {
         let parent = self.current(&repo).await?;
         let signer = self.signer(&repo).await?;
         let info = self
-            .write_snapshot(&repo, &signer, parent, target.packages, vec![format!("rollback to {snapshot}")])
+            .write_snapshot(
+                &repo,
+                &signer,
+                parent,
+                target.packages.clone(),
+                vec![format!("rollback to {snapshot}")],
+            )
             .await?;
         let control = self.inner.control.clone();
         let (p2, sid) = (p.clone(), repo.space_id.clone());

@@ -54,6 +54,13 @@ def new_repo(s, name=None, **body):
     return sp, name, created
 
 
+def fnv1a(s):
+    h = 0xcbf29ce484222325
+    for b in s.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
 class Apt:
     """apt-get with every state directory under `root` and the edge as its proxy."""
 
@@ -176,6 +183,18 @@ def test_add_update_install_upgrade_rollback_with_real_apt(srv, tmp_path):
     apt2 = Apt(tmp_path / "apt2", srv, repo)
     apt2.get("update", "-o", "Acquire::By-Hash=force")
     assert apt2.candidate("hello") == "1.0-1"
+    # Both compressed forms are read whole by apt: Packages.xz is one stream of several blocks
+    # and Packages.gz several gzip members once the index has more than one piece. Packages whose
+    # names are cut points (see publisher/src/pieces.rs) make several pieces.
+    cut_names = [n for n in (f"cut{i}" for i in range(100000)) if fnv1a(n) % 256 == 0][:3]
+    srv.cli("repo", "add", repo, "--dist", "stable", *[build_deb(tmp_path, n, "1.0") for n in cut_names])
+    release = requests.get(f"{srv.url}/{repo}/dists/stable/Release", headers=HOST, timeout=10).text
+    sha = dict(reversed(l.split()[::2]) for l in release.split("SHA256:\n")[1].splitlines() if l.startswith(" "))
+    for kind in ["gz", "xz"]:
+        a = Apt(tmp_path / f"apt-{kind}", srv, repo)
+        p = a.get("update", "-o", f"Acquire::CompressionTypes::Order::={kind}", "-o", "Debug::Acquire::http=true")
+        assert f"by-hash/SHA256/{sha[f'main/binary-amd64/Packages.{kind}']}" in p.stderr, "apt fetched the form asked for"
+        assert a.candidate("hello") == "1.0-1" and all(a.candidate(n) == "1.0" for n in cut_names)
 
 
 def test_signatures_verify_with_gpgv_and_sqv(srv, tmp_path):
