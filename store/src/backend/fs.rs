@@ -232,12 +232,13 @@ async fn finish_file<M: Serialize>(mut w: BufWriter<fs::File>, meta: &M) -> Resu
 /// object is still atomic (its data is durable before its name appears) without two syncs each.
 fn write_batch(root: &Path, jobs: Vec<(PathBuf, PathBuf, bytes::Bytes, ObjectAttrs)>) -> Result<()> {
     use std::io::Write as _;
+    let etags = batch_etags(&jobs);
     let mut guards = Vec::with_capacity(jobs.len());
     let mut renames = Vec::with_capacity(jobs.len());
-    for (dest, tmp, data, attrs) in jobs {
+    for ((dest, tmp, data, attrs), etag) in jobs.into_iter().zip(etags) {
         let meta = ObjectMeta {
             size: data.len() as u64,
-            etag: hex::encode(Md5::digest(&data)),
+            etag,
             last_modified: now(),
             attrs,
         };
@@ -272,6 +273,44 @@ fn write_batch(root: &Path, jobs: Vec<(PathBuf, PathBuf, bytes::Bytes, ObjectAtt
         }
     }
     sync()
+}
+
+/// The MD5 ETags of a batch: on every core, and once for items that share one buffer (the
+/// publisher writes each index file under two names from one `Bytes`).
+fn batch_etags(jobs: &[(PathBuf, PathBuf, bytes::Bytes, ObjectAttrs)]) -> Vec<String> {
+    let mut first: std::collections::HashMap<(usize, usize), usize> = std::collections::HashMap::new();
+    let owner: Vec<usize> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, d, _))| *first.entry((d.as_ptr() as usize, d.len())).or_insert(i))
+        .collect();
+    let unique: Vec<usize> = (0..jobs.len()).filter(|i| owner[*i] == *i).collect();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // Largest first, dealt round-robin, so the threads finish together.
+    let mut order = unique.clone();
+    order.sort_by_key(|i| std::cmp::Reverse(jobs[*i].2.len()));
+    let mut digests: Vec<Option<String>> = vec![None; jobs.len()];
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<usize> = order.iter().copied().skip(t).step_by(threads).collect();
+                s.spawn(move || {
+                    mine.into_iter()
+                        .map(|i| (i, hex::encode(Md5::digest(&jobs[i].2))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, d) in h.join().unwrap_or_default() {
+                digests[i] = Some(d);
+            }
+        }
+    });
+    owner
+        .iter()
+        .map(|o| digests[*o].clone().unwrap_or_else(|| hex::encode(Md5::digest(&jobs[*o].2))))
+        .collect()
 }
 
 async fn sync_dir(dir: &Path) {
