@@ -335,6 +335,8 @@ async fn enable_public(
     Body(b): Body<PublicationInput>,
 ) -> ApiResult<impl IntoResponse> {
     let (space, rules) = st.control.enable_publication(&p, &id, b)?;
+    // Cached responses carry the old rules' headers (Cache-Control, CORS): drop them.
+    st.cdn.cache().invalidate_prefix(&space.id, "");
     Ok(Json(public_json(&st, &space, Some(rules))))
 }
 

@@ -132,6 +132,21 @@ try {
   assert.equal(await resp.text(), `hello from the console test ${suffix}\n`);
   await cdnPage.close();
 
+  step("publication rules are saved");
+  await page.locator("#rules").getByLabel("Cache-Control").fill("public, max-age=42");
+  await page.getByRole("button", { name: "Save rules" }).click();
+  await page.locator("#rules").waitFor();
+  await page.waitForFunction(() => document.querySelector('#rules [name="cache_control"]')?.value === "public, max-age=42");
+  // A fresh context: the first one's HTTP cache still holds the earlier response.
+  const fresh = await browser.newContext();
+  const again = await (await fresh.newPage()).goto(`${publicUrl}releases/hello.txt`);
+  assert.equal(again.headers()["cache-control"], "public, max-age=42", "the edge serves the new rules at once");
+  await fresh.close();
+  // A bad rule is refused next to its field, and nothing changes.
+  await page.locator("#rules").getByLabel("CORS allowed origins").fill("not a url");
+  await page.getByRole("button", { name: "Save rules" }).click();
+  await page.locator('#rules [data-field="cors_origins"].invalid .error').waitFor();
+
   step("usage shows the object and the bandwidth");
   await page.reload();
   await page.locator("#usage-objects", { hasText: "1" }).waitFor();
@@ -145,11 +160,24 @@ try {
   assert.ok(await page.locator("svg.chart rect").count() > 0, "the bandwidth chart has a bar");
   await shot("06-usage");
 
+  step("rotate the key: a new secret once, the old one refused");
+  await page.getByRole("button", { name: "Rotate release-ci" }).click();
+  await page.locator("#confirm").getByRole("button", { name: "Rotate key" }).click();
+  await dialog.waitFor({ state: "visible" });
+  const sk2 = await dialog.locator('[data-secret-field="Secret Key"]').innerText();
+  secrets.add(sk2);
+  assert.notEqual(sk2, sk);
+  await dialog.getByRole("button", { name: "I have saved it" }).click();
+  r = aws(["s3", "ls", `s3://${bucket}/releases/`], ak, sk);
+  assert.notEqual(r.status, 0, "the old secret stops working at once");
+  r = aws(["s3", "ls", `s3://${bucket}/releases/`], ak, sk2);
+  assert.equal(r.status, 0, `the new secret works: ${mask(r.stderr)}`);
+
   step("revoke the key; aws-cli fails");
   await page.getByRole("button", { name: "Revoke release-ci" }).click();
   await page.locator("#confirm").getByRole("button", { name: "Revoke key" }).click();
   await page.locator(`#keys-table tr[data-key="${ak}"] .badge`, { hasText: "revoked" }).waitFor();
-  r = aws(["s3", "ls", `s3://${bucket}/releases/`], ak, sk);
+  r = aws(["s3", "ls", `s3://${bucket}/releases/`], ak, sk2);
   assert.notEqual(r.status, 0, "a revoked key is refused");
   assert.match(r.stderr, /InvalidAccessKeyId|AccessDenied|Forbidden/);
 
@@ -170,8 +198,13 @@ try {
   await page.getByRole("link", { name: REPO }).click();
   await page.locator("#repo-fingerprint").waitFor();
   assert.match(await page.locator("#apt-sources").innerText(), /Signed-By:/);
-  assert.ok(await page.locator("#snapshots tbody tr").count() >= 1);
+  assert.equal(await page.locator("#snapshots tbody tr").count(), 2, "the test published twice");
   await shot("08-repository");
+  // Roll back to the older snapshot: a third, current snapshot appears.
+  await page.locator("#snapshots tbody tr").nth(1).getByRole("button", { name: /Roll back/ }).click();
+  await page.locator("#confirm").getByRole("button", { name: "Roll back" }).click();
+  await page.locator("#snapshots tbody tr").nth(2).waitFor();
+  assert.match(await page.locator("#snapshots tbody tr").first().innerText(), /current[\s\S]*rollback to/);
 
   step("registry namespace and a robot");
   await page.goto(`${CONSOLE}/#/registries`);
