@@ -136,7 +136,7 @@ pub trait Repo: Send + Sync + 'static {
     fn namespace(&self, name: &str) -> Result<Option<RegistryNamespace>>;
     fn namespace_events_sealed(&self, name: &str) -> Result<Option<Vec<u8>>>;
     fn list_namespaces(&self, tenant_id: Option<&str>) -> Result<Vec<RegistryNamespace>>;
-    fn set_namespace_settings(&self, name: &str, public: bool, retention: &RetentionRules) -> Result<()>;
+    fn set_namespace_settings(&self, name: &str, public: bool, retention: &RetentionRules, upstream: Option<&str>) -> Result<()>;
     fn insert_robot(&self, r: &Robot, secret_hash: &str) -> Result<()>;
     /// A robot by login name, with the hash of its secret.
     fn robot_by_username(&self, username: &str) -> Result<Option<(Robot, String)>>;
@@ -193,8 +193,8 @@ const MIGRATIONS: &[&str] = &[
     // and the one token signing key of the installation.
     "CREATE TABLE registry_namespaces(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
         space_id TEXT NOT NULL REFERENCES spaces(id), storage_identity_id TEXT NOT NULL REFERENCES identities(id),
-        public INTEGER NOT NULL, retention TEXT NOT NULL, events_sealed BLOB NOT NULL, created_by TEXT NOT NULL,
-        created_at INTEGER NOT NULL);
+        public INTEGER NOT NULL, retention TEXT NOT NULL, events_sealed BLOB NOT NULL, upstream TEXT,
+        created_by TEXT NOT NULL, created_at INTEGER NOT NULL);
      CREATE INDEX registry_namespaces_tenant ON registry_namespaces(tenant_id);
      CREATE TABLE registry_robots(id TEXT PRIMARY KEY, namespace TEXT NOT NULL REFERENCES registry_namespaces(name),
         name TEXT NOT NULL, username TEXT NOT NULL UNIQUE, access TEXT NOT NULL, secret_hash TEXT NOT NULL,
@@ -254,7 +254,7 @@ fn space_row(r: &Row<'_>) -> rusqlite::Result<Space> {
     })
 }
 
-const NS_COLS: &str = "name, tenant_id, space_id, storage_identity_id, public, retention, created_by, created_at";
+const NS_COLS: &str = "name, tenant_id, space_id, storage_identity_id, public, retention, created_by, created_at, upstream";
 
 fn ns_row(r: &Row<'_>) -> rusqlite::Result<RegistryNamespace> {
     let retention: String = r.get(5)?;
@@ -268,6 +268,7 @@ fn ns_row(r: &Row<'_>) -> rusqlite::Result<RegistryNamespace> {
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?,
         created_by: r.get(6)?,
         created_at: req_ts(r.get(7)?),
+        upstream: r.get(8)?,
     })
 }
 
@@ -962,12 +963,12 @@ impl Repo for SqliteRepo {
         })
     }
 
-    fn set_namespace_settings(&self, name: &str, public: bool, retention: &RetentionRules) -> Result<()> {
+    fn set_namespace_settings(&self, name: &str, public: bool, retention: &RetentionRules, upstream: Option<&str>) -> Result<()> {
         let retention = serde_json::to_string(retention).map_err(|e| Error::Invalid(format!("retention: {e}")))?;
         self.with(|c| {
             c.execute(
-                "UPDATE registry_namespaces SET public = ?2, retention = ?3 WHERE name = ?1",
-                params![name, public, retention],
+                "UPDATE registry_namespaces SET public = ?2, retention = ?3, upstream = ?4 WHERE name = ?1",
+                params![name, public, retention, upstream],
             )?;
             Ok(())
         })

@@ -761,6 +761,10 @@ pub struct RegistryNamespace {
     pub public: bool,
     /// Tag retention.
     pub retention: RetentionRules,
+    /// The Distribution instance serving it (`http://127.0.0.1:5000`), which the edge's registry
+    /// front forwards to; set by `registry config`.
+    #[serde(default)]
+    pub upstream: Option<String>,
     /// Who created it.
     pub created_by: String,
     /// Creation time.

@@ -1137,6 +1137,7 @@ impl Control {
             storage_identity_id: storage.identity.id,
             public: false,
             retention: RetentionRules::default(),
+            upstream: None,
             created_by: p.name.clone(),
             created_at: now(),
         };
@@ -1174,7 +1175,7 @@ impl Control {
         self.inner.repo.list_namespaces(p.tenant_id.as_deref())
     }
 
-    /// Changes anonymous pulls and retention (absent values stay).
+    /// Changes anonymous pulls, retention and the upstream registry (absent values stay).
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Invalid`].
@@ -1184,8 +1185,15 @@ impl Control {
         name: &str,
         public: Option<bool>,
         retention: Option<RetentionRules>,
+        upstream: Option<String>,
     ) -> Result<RegistryNamespace> {
         let mut ns = self.namespace(p, name)?;
+        if let Some(u) = upstream {
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
+                return Err(Error::Invalid(format!("upstream {u:?} must be an http:// or https:// URL")));
+            }
+            ns.upstream = Some(u.trim_end_matches('/').to_owned());
+        }
         if let Some(r) = retention {
             r.validate()?;
             ns.retention = r;
@@ -1193,7 +1201,9 @@ impl Control {
         if let Some(public) = public {
             ns.public = public;
         }
-        self.inner.repo.set_namespace_settings(name, ns.public, &ns.retention)?;
+        self.inner
+            .repo
+            .set_namespace_settings(name, ns.public, &ns.retention, ns.upstream.as_deref())?;
         let space = self.space(p, &ns.space_id)?;
         self.audit_admin(
             p,
@@ -1343,6 +1353,21 @@ impl Control {
         let (sealed, cert) = self.inner.repo.registry_signing()?.ok_or(Error::NotFound("registry signing key"))?;
         let key = String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed key is not UTF-8"))?;
         Ok((key, cert))
+    }
+
+    /// `(used, quota)` of the namespace's space, if it has a quota (uploads in progress count).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn namespace_quota(&self, ns: &RegistryNamespace) -> Result<Option<(u64, u64)>> {
+        let Some(space) = self.inner.repo.space(&ns.space_id)? else {
+            return Ok(None);
+        };
+        let Some(quota) = space.quota_bytes else {
+            return Ok(None);
+        };
+        let u = self.inner.repo.usage(&space.id)?;
+        Ok(Some((u.bytes + u.multipart_bytes, quota)))
     }
 
     /// `(used, quota)` when the namespace's space has reached its quota (uploads in progress

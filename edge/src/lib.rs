@@ -10,6 +10,7 @@ pub mod metrics;
 mod openapi;
 pub mod packages;
 mod registry_api;
+pub mod registry_front;
 mod repos_api;
 pub mod s3;
 pub mod serve;

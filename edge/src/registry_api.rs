@@ -68,6 +68,7 @@ async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<Stri
 struct NamespaceChange {
     public: Option<bool>,
     retention: Option<RetentionRules>,
+    upstream: Option<String>,
 }
 
 async fn update(
@@ -77,7 +78,7 @@ async fn update(
     Body(b): Body<NamespaceChange>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention)?}),
+        json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention, b.upstream)?}),
     ))
 }
 

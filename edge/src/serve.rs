@@ -148,6 +148,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         );
         tls = Some((tcp, quic, certs));
     }
+    let control_for_front = control.clone();
     let app = Arc::new(App {
         control,
         store,
@@ -159,6 +160,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         packages,
         s3_requires_tls: cfg.production,
         alt_svc,
+        registry: crate::registry_front::RegistryFront::new(control_for_front, format!("{}/registry/token", cfg.endpoint)),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -87,6 +87,8 @@ pub struct App {
     pub s3_requires_tls: bool,
     /// `Alt-Svc` value advertising HTTP/3 on TLS responses.
     pub alt_svc: Option<HeaderValue>,
+    /// `/v2/...`: the registry front.
+    pub registry: crate::registry_front::RegistryFront,
 }
 
 fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
@@ -171,6 +173,11 @@ impl App {
                 }
                 (Face::Cdn, _) => (self.cdn.handle(req).await, "cdn".into()),
                 (Face::Packages, _) => (self.packages.handle(req).await, "packages".into()),
+                // No bucket is named `v2` (ours start with `rs-`), so the registry API can sit
+                // beside S3 on the same address.
+                (Face::S3 | Face::Console, p) if p == "/v2" || p.starts_with("/v2/") => {
+                    (self.registry.handle(req, tls).await, "registry".into())
+                }
                 (Face::Console, _) => (crate::console::page(&req), "console".into()),
                 (Face::S3, p) if crate::console::is_asset_path(p) || crate::console::is_browser_navigation(&req) => {
                     (crate::console::page(&req), "console".into())

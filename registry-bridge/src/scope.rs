@@ -115,6 +115,7 @@ mod tests {
             storage_identity_id: "i".into(),
             public,
             retention: RetentionRules::default(),
+            upstream: None,
             created_by: "op".into(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }

@@ -259,6 +259,8 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
                     .map(str::to_owned)
                     .with_context(|| format!("the server's answer has no {k}"))
             };
+            // The edge's registry front forwards this namespace's /v2/ requests there.
+            c.call("PATCH", &ns_path(&name), Some(json!({"upstream": format!("http://{listen}")})))?;
             let (config, env) = (dir.join("config.yml"), dir.join("registry.env"));
             // The config holds the notification secret, the environment file the storage secret.
             write_private(&config, &s("config")?, 0o600)?;
@@ -279,6 +281,8 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
                     env.display(),
                     config.display()
                 );
+                println!("\nThen push and pull through the edge (it forwards /v2/{name}/... to {listen}):");
+                println!("  skopeo copy --dest-creds '{name}+<robot>:<secret>' oci:./image:1.0 docker://<edge>/{name}/app:1.0");
             }
         }
         RegistryCmd::Retention { name, registry, dry_run } => {
