@@ -1376,15 +1376,7 @@ impl Control {
     /// # Errors
     /// Database errors.
     pub fn namespace_full(&self, ns: &RegistryNamespace) -> Result<Option<(u64, u64)>> {
-        let Some(space) = self.inner.repo.space(&ns.space_id)? else {
-            return Ok(None);
-        };
-        let Some(quota) = space.quota_bytes else {
-            return Ok(None);
-        };
-        let u = self.inner.repo.usage(&space.id)?;
-        let used = u.bytes + u.multipart_bytes;
-        Ok((used >= quota).then_some((used, quota)))
+        Ok(self.namespace_quota(ns)?.filter(|(used, quota)| used >= quota))
     }
 
     /// Records an event about a namespace (token issued, push, pull) in its tenant's audit log.

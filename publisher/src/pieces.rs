@@ -207,14 +207,10 @@ mod tests {
     use super::*;
     use std::io::Read as _;
 
-    fn stanzas(n: usize, extra: &str) -> (String, Vec<usize>) {
-        let mut text = String::new();
-        let mut ends = Vec::new();
-        let mut names = Vec::new();
-        for i in 0..n {
-            names.push(format!("pkg{i:05}{extra}"));
-        }
+    /// A Packages-like text of `names` (sorted here) and its cuts.
+    fn index_of(mut names: Vec<String>) -> (String, Vec<usize>) {
         names.sort();
+        let mut text = String::new();
         let mut marks = Vec::new();
         for name in &names {
             text.push_str(&format!(
@@ -224,8 +220,12 @@ mod tests {
             marks.push(text.len());
         }
         let pairs: Vec<(&str, usize)> = names.iter().map(String::as_str).zip(marks.iter().copied()).collect();
-        ends.extend(cuts(&pairs));
-        (text, ends)
+        let c = cuts(&pairs);
+        (text, c)
+    }
+
+    fn stanzas(n: usize) -> (String, Vec<usize>) {
+        index_of((0..n).map(|i| format!("pkg{i:05}")).collect())
     }
 
     fn unxz(b: &[u8]) -> Vec<u8> {
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn pieces_decode_to_the_text_as_one_xz_stream_and_gzip_members() {
-        let (text, cuts) = stanzas(3000, "");
+        let (text, cuts) = stanzas(3000);
         assert!(cuts.len() > 3, "several pieces: {}", cuts.len());
         let (mut used, cache) = (Cache::new(), Cache::new());
         let (gz, xz) = compress_indexed(text.as_bytes(), &cuts, &cache, &mut used).expect("compress");
@@ -259,24 +259,13 @@ mod tests {
 
     #[test]
     fn an_added_stanza_recompresses_one_piece() {
-        let (text, cuts1) = stanzas(3000, "");
+        let (text, cuts1) = stanzas(3000);
         let mut first = Cache::new();
         compress_indexed(text.as_bytes(), &cuts1, &Cache::new(), &mut first).expect("compress");
         // One more package somewhere in the middle.
         let mut names: Vec<String> = (0..3000).map(|i| format!("pkg{i:05}")).collect();
         names.push("pkg01500a".into());
-        names.sort();
-        let mut t2 = String::new();
-        let mut marks = Vec::new();
-        for name in &names {
-            t2.push_str(&format!(
-                "Package: {name}\nVersion: 1.0\nSHA256: {}\n\n",
-                hex::encode(Sha256::digest(name.as_bytes()))
-            ));
-            marks.push(t2.len());
-        }
-        let pairs: Vec<(&str, usize)> = names.iter().map(String::as_str).zip(marks.iter().copied()).collect();
-        let cuts2 = cuts(&pairs);
+        let (t2, cuts2) = index_of(names);
         let mut second = Cache::new();
         let (gz, xz) = compress_indexed(t2.as_bytes(), &cuts2, &first, &mut second).expect("compress");
         assert_eq!(unxz(&xz), t2.as_bytes());
