@@ -76,6 +76,30 @@ pub fn over_quota(ns: &str, used: u64, quota: u64, incoming: u64) -> Option<Stri
     })
 }
 
+/// The most of a refused upload read and dropped before answering.
+const DRAIN_LIMIT: u64 = 1 << 30;
+
+/// Reads and drops a body; false if it was longer than `limit` or failed.
+async fn drain<B>(body: B, limit: u64) -> bool
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+{
+    let mut body = std::pin::pin!(body);
+    let mut seen = 0u64;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                seen += f.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > limit {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 impl RegistryFront {
     /// `realm`: our token endpoint.
     #[must_use]
@@ -152,7 +176,14 @@ impl RegistryFront {
             if let Some(msg) = over_quota(&ns_name, used, limit, incoming) {
                 self.control
                     .audit_registry(&ns, "registry-front", "registry.upload", "QuotaExceeded", Some(msg.clone()));
-                return error(StatusCode::FORBIDDEN, "DENIED", &msg);
+                // Clients write the whole body before they read an answer (Go's does): read and
+                // drop it, so they see the refusal instead of a broken pipe. Nothing is stored.
+                let drained = drain(req.into_body(), DRAIN_LIMIT).await;
+                let mut r = error(StatusCode::FORBIDDEN, "DENIED", &msg);
+                if !drained {
+                    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                return r;
             }
         }
         let (mut parts, body) = req.into_parts();
