@@ -9,12 +9,14 @@
 #   re-publish     ours: `repo publish --refresh` (index and sign from stored metadata);
 #                  apt-ftparchive run again on the same pool (no cache database, as above).
 #   add one        ours: `repo add` of one more package; reprepro includedeb (its default indices,
-#                  and with .xz like ours); aptly add + publish update.
+#                  and with .xz like ours); aptly add + publish update. Each adds ONE (5) packages
+#                  one after another; the median is reported, every run printed below the table.
 # Peak memory: the edge's VmHWM after each phase (it is one long-running process), the peers'
 # max RSS from GNU time. Release build; every tool signs with an Ed25519 key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
+ONE=${ONE:-5}   # packages added one at a time; the table shows the median
 
 need=()
 for p in apt-utils reprepro aptly gpg time; do
@@ -44,7 +46,7 @@ mkpkg() {
 export -f mkpkg
 export work
 seq 1 "$N" | xargs -P "$(nproc)" -I{} bash -c 'mkpkg {} "$work/debs"'
-mkpkg extra "$work/one"
+for i in $(seq 1 "$ONE"); do mkdir -p "$work/one/$i"; mkpkg "extra$i" "$work/one/$i"; done
 
 # --- one signing key for the peers ---
 export GNUPGHOME=$work/gnupg
@@ -59,6 +61,17 @@ measure() {
   /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
   t1=$(date +%s.%N)
   echo "$(echo "$t1 - $t0" | bc) $(tail -1 "$work/rss")"
+}
+
+# median_one FUNCTION: runs FUNCTION DIR once per extra package (each in its own DIR) and prints
+# the median wall seconds, then every run.
+median_one() {
+  local f=$1 i t times=()
+  for i in $(seq 1 "$ONE"); do
+    read -r t _ < <(measure bash -c "$f \"\$0\"" "$work/one/$i")
+    times+=("$t")
+  done
+  echo "$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ${times[*]}"
 }
 
 # --- ours ---
@@ -85,7 +98,10 @@ ours_pub_mem=$(hwm)
 echo "ours: refresh..." >&2
 read -r ours_refresh _ < <(measure "$B" repo publish bench --refresh)
 echo "ours: add one..." >&2
-read -r ours_one _ < <(measure "$B" repo add bench --dist stable "$work"/one/*.deb)
+add_ours() { "$B" repo add bench --dist stable "$1"/*.deb; }
+export -f add_ours
+export B
+read -r ours_one ours_runs < <(median_one add_ours)
 ours_mem=$(hwm)
 
 # --- apt-ftparchive ---
@@ -111,9 +127,13 @@ printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectu
 { cat "$work/rep/conf/distributions"; printf 'DebIndices: Packages Release . .gz .xz\n'; } >"$work/repxz/conf/distributions"
 echo "reprepro..." >&2
 read -r rep rep_mem < <(measure reprepro -b "$work/rep" includedeb stable "$work"/debs/*.deb)
-read -r rep_one _ < <(measure reprepro -b "$work/rep" includedeb stable "$work"/one/*.deb)
+add_rep() { reprepro -b "$work/rep" includedeb stable "$1"/*.deb; }
+export -f add_rep
+read -r rep_one rep_runs < <(median_one add_rep)
 read -r repx repx_mem < <(measure reprepro -b "$work/repxz" includedeb stable "$work"/debs/*.deb)
-read -r repx_one _ < <(measure reprepro -b "$work/repxz" includedeb stable "$work"/one/*.deb)
+add_repx() { reprepro -b "$work/repxz" includedeb stable "$1"/*.deb; }
+export -f add_repx
+read -r repx_one repx_runs < <(median_one add_repx)
 test -f "$work/repxz/dists/stable/main/binary-amd64/Packages.xz" || { echo "reprepro wrote no Packages.xz" >&2; exit 1; }
 
 # --- aptly ---
@@ -124,14 +144,15 @@ aptly -config="$work/aptly.conf" repo create -distribution=stable -component=mai
 aptly -config="$work/aptly.conf" repo add bench "$work/debs" >/dev/null
 aptly -config="$work/aptly.conf" publish repo -architectures=amd64 -gpg-key=$KEYID bench >/dev/null
 EOF
-cat >"$work/aptly-one.sh" <<EOF
-set -e
-aptly -config="$work/aptly.conf" repo add bench "$work/one" >/dev/null
-aptly -config="$work/aptly.conf" publish update -gpg-key=$KEYID stable >/dev/null
-EOF
 echo "aptly..." >&2
 read -r apl apl_mem < <(measure bash "$work/aptly.sh")
-read -r apl_one _ < <(measure bash "$work/aptly-one.sh")
+add_aptly() {
+  aptly -config="$work/aptly.conf" repo add bench "$1" >/dev/null
+  aptly -config="$work/aptly.conf" publish update -gpg-key="$KEYID" stable >/dev/null
+}
+export -f add_aptly
+export KEYID
+read -r apl_one apl_runs < <(median_one add_aptly)
 
 python3 - "$N" "$ours_add" "$ours_pub" "$ours_refresh" "$ours_one" "$ours_add_mem" "$ours_pub_mem" "$ours_mem" \
   "$afp" "$afp_mem" "$afp_again" "$rep" "$rep_mem" "$rep_one" "$apl" "$apl_mem" "$apl_one" "$repx" "$repx_mem" "$repx_one" <<'PY'
@@ -154,3 +175,4 @@ print(f"| reprepro includedeb (Packages, .gz, .xz: our set) | {repx:.2f} | | {re
 print(f"| aptly repo add + publish | {apl:.2f} | | {apl1:.3f} | {mb(aplm)} |")
 print(f"\nedge peak memory at the end: {mb(om)}")
 PY
+echo "add one, every run (s): rustshare $ours_runs | reprepro $rep_runs | reprepro with .xz $repx_runs | aptly $apl_runs"
