@@ -78,6 +78,21 @@ impl MasterKey {
             .decrypt(Nonce::from_slice(nonce), ct)
             .map_err(|_| Error::Seal("cannot unseal: wrong master key or corrupt value"))
     }
+
+    /// [`MasterKey::unseal`] for sealed text (secrets, PEM keys).
+    ///
+    /// # Errors
+    /// As [`MasterKey::unseal`], or [`Error::Seal`] if the value is not UTF-8.
+    pub fn unseal_text(&self, sealed: &[u8]) -> Result<String> {
+        String::from_utf8(self.unseal(sealed)?).map_err(|_| Error::Seal("sealed value is not UTF-8"))
+    }
+}
+
+/// Compares two secrets (or their hashes) in time that does not depend on where they differ.
+#[must_use]
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -597,7 +597,7 @@ impl Control {
         let Some(space) = self.inner.repo.space(&identity.space_id)? else {
             return Ok(None);
         };
-        let secret = String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed secret is not UTF-8"))?;
+        let secret = self.inner.key.unseal_text(&sealed)?;
         let c = Arc::new(Credential {
             identity,
             space,
@@ -1236,12 +1236,15 @@ impl Control {
     /// [`Error::NotFound`], [`Error::Seal`].
     pub fn namespace_events_secret(&self, p: &AdminPrincipal, name: &str) -> Result<String> {
         let ns = self.namespace(p, name)?;
-        let sealed = self
-            .inner
+        self.events_secret(&ns.name)?.ok_or(Error::NotFound("registry namespace"))
+    }
+
+    fn events_secret(&self, name: &str) -> Result<Option<String>> {
+        self.inner
             .repo
-            .namespace_events_sealed(&ns.name)?
-            .ok_or(Error::NotFound("registry namespace"))?;
-        String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed secret is not UTF-8"))
+            .namespace_events_sealed(name)?
+            .map(|sealed| self.inner.key.unseal_text(&sealed))
+            .transpose()
     }
 
     /// Checks a notification's secret; the namespace if it matches.
@@ -1249,15 +1252,10 @@ impl Control {
     /// # Errors
     /// Database and unsealing errors.
     pub fn check_events_secret(&self, name: &str, given: &str) -> Result<Option<RegistryNamespace>> {
-        let Some(sealed) = self.inner.repo.namespace_events_sealed(name)? else {
-            return Ok(None);
-        };
-        let want = self.inner.key.unseal(&sealed)?;
-        let same = want.len() == given.len() && want.iter().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
-        if !same {
-            return Ok(None);
+        match self.events_secret(name)? {
+            Some(want) if crate::seal::same_secret(want.as_bytes(), given.as_bytes()) => self.inner.repo.namespace(name),
+            _ => Ok(None),
         }
-        self.inner.repo.namespace(name)
     }
 
     /// Creates a robot; its secret is returned this once.
@@ -1329,10 +1327,8 @@ impl Control {
         let Some((robot, hash)) = self.inner.repo.robot_by_username(username)? else {
             return Ok(None);
         };
-        let given = hash_token(secret);
         // Equal-time comparison: the stored hash must not leak through timing.
-        let same = given.len() == hash.len() && given.bytes().zip(hash.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
-        if !same || robot.revoked_at.is_some() {
+        if !crate::seal::same_secret(hash_token(secret).as_bytes(), hash.as_bytes()) || robot.revoked_at.is_some() {
             return Ok(None);
         }
         Ok(self.inner.repo.namespace(&robot.namespace)?.map(|ns| (robot, ns)))
@@ -1351,8 +1347,7 @@ impl Control {
                 .init_registry_signing(&self.inner.key.seal(key.as_bytes())?, &cert)?;
         }
         let (sealed, cert) = self.inner.repo.registry_signing()?.ok_or(Error::NotFound("registry signing key"))?;
-        let key = String::from_utf8(self.inner.key.unseal(&sealed)?).map_err(|_| Error::Seal("sealed key is not UTF-8"))?;
-        Ok((key, cert))
+        Ok((self.inner.key.unseal_text(&sealed)?, cert))
     }
 
     /// `(used, quota)` of the namespace's space, if it has a quota (uploads in progress count).

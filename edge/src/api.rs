@@ -81,6 +81,14 @@ impl IntoResponse for ApiError {
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+/// Runs database work off the async threads; a panicked task is an internal error.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!("control API task failed: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    })
+}
+
 /// The authenticated admin principal.
 pub struct Admin(pub AdminPrincipal);
 
@@ -98,15 +106,7 @@ impl FromRequestParts<ApiState> for Admin {
         }
         // The console: a session cookie, and the session's CSRF token on state changes.
         if let Some(cookie) = crate::console::session_cookie(&parts.headers) {
-            let (session, p) = state.control.session(&cookie).map_err(|_| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "your console session has ended; log in again",
-                )
-            })?;
-            crate::console::check_csrf(&parts.method, &parts.headers, &session)?;
-            return Ok(Admin(p));
+            return Ok(Admin(crate::console::authenticate(parts, &state.control, &cookie)?.1));
         }
         Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -482,9 +482,7 @@ async fn audit(
     };
     let limit = usize::try_from(f.limit.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
     let control = st.control.clone();
-    let events = tokio::task::spawn_blocking(move || control.audit_events(&p, f))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))??;
+    let events = blocking(move || control.audit_events(&p, f)).await??;
     // A full page may have more behind it; its last id is where the next page starts.
     let next_before = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
     Ok(Json(json!({"events": events, "next_before": next_before})))
@@ -506,9 +504,7 @@ async fn traffic(
     let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
     let minutes = q.minutes.unwrap_or(60);
     let control = st.control.clone();
-    let samples = tokio::task::spawn_blocking(move || control.traffic(&p, &id, minutes))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))??;
+    let samples = blocking(move || control.traffic(&p, &id, minutes)).await??;
     Ok(Json(json!({"minutes": minutes, "samples": samples})))
 }
 

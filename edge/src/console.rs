@@ -47,11 +47,6 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Compares without an early exit, so timing does not reveal how much of a guess was right.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Checks the anti-CSRF token of a cookie-authenticated request that changes state.
 ///
 /// # Errors
@@ -61,7 +56,7 @@ pub fn check_csrf(method: &Method, headers: &HeaderMap, session: &SessionRecord)
         return Ok(());
     }
     let sent = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
-    if same_secret(sent, session.csrf.as_bytes()) {
+    if rustshare_control::seal::same_secret(sent, session.csrf.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -70,6 +65,27 @@ pub fn check_csrf(method: &Method, headers: &HeaderMap, session: &SessionRecord)
             format!("this request changes state and needs the session's {CSRF_HEADER} header; reload the console"),
         ))
     }
+}
+
+/// The live session behind `cookie`, with the CSRF check for state-changing requests: how
+/// the API authenticates a browser.
+///
+/// # Errors
+/// 401 when the session has ended, 403 `csrf_failed`.
+pub fn authenticate(
+    parts: &Parts,
+    control: &rustshare_control::Control,
+    cookie: &str,
+) -> Result<(SessionRecord, AdminPrincipal), ApiError> {
+    let (record, principal) = control.session(cookie).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "your console session has ended; log in again",
+        )
+    })?;
+    check_csrf(&parts.method, &parts.headers, &record)?;
+    Ok((record, principal))
 }
 
 /// A cookie-authenticated console session (for logout, which needs the cookie itself).
@@ -85,8 +101,7 @@ impl FromRequestParts<ApiState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         let cookie =
             session_cookie(&parts.headers).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "not logged in"))?;
-        let (record, principal) = state.control.session(&cookie)?;
-        check_csrf(&parts.method, &parts.headers, &record)?;
+        let (record, principal) = authenticate(parts, &state.control, &cookie)?;
         Ok(Self { cookie, record, principal })
     }
 }
@@ -117,9 +132,8 @@ async fn login(State(st): State<ApiState>, parts: Parts, Body(b): Body<Login>) -
     let tls = parts.extensions.get::<Transport>().is_some_and(|t| t.tls);
     let lifetime = st.session_lifetime;
     let control = st.control.clone();
-    let (value, record, p) = tokio::task::spawn_blocking(move || control.open_session(b.token.trim(), lifetime))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))?
+    let (value, record, p) = crate::api::blocking(move || control.open_session(b.token.trim(), lifetime))
+        .await?
         .map_err(|e| match e {
             rustshare_control::Error::Unauthorized => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "that token is not valid (or was revoked)")
@@ -193,16 +207,16 @@ fn asset(path: &str) -> Option<&'static Asset> {
 /// (S3 clients always sign, so an unsigned `GET /` asking for HTML is not one of theirs).
 #[must_use]
 pub fn is_browser_navigation<B>(req: &http::Request<B>) -> bool {
+    // Runs for every S3 request: the cheap checks first.
+    if req.method() != Method::GET || req.uri().path() != "/" {
+        return false;
+    }
     let h = req.headers();
     let wants_html = h.get("sec-fetch-mode").is_some_and(|v| v == "navigate")
         || h.get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
-    req.method() == Method::GET
-        && req.uri().path() == "/"
-        && !h.contains_key(header::AUTHORIZATION)
-        && !req.uri().query().is_some_and(|q| q.contains("X-Amz-"))
-        && wants_html
+    wants_html && !h.contains_key(header::AUTHORIZATION) && !req.uri().query().is_some_and(|q| q.contains("X-Amz-"))
 }
 
 /// Whether the path is one of the console's own files.

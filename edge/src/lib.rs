@@ -6,6 +6,7 @@ pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod files;
 pub mod metrics;
 mod openapi;
 pub mod packages;

@@ -13,7 +13,7 @@ use rustshare_registry_bridge::scope::{self, Caller, Scope};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{Admin, ApiError, ApiResult, ApiState, Body};
+use crate::api::{Admin, ApiError, ApiResult, ApiState, Body, blocking};
 
 impl From<rustshare_registry_bridge::Error> for ApiError {
     fn from(e: rustshare_registry_bridge::Error) -> Self {
@@ -25,15 +25,6 @@ impl From<rustshare_registry_bridge::Error> for ApiError {
             }
         }
     }
-}
-
-fn internal<E: std::fmt::Display>(e: E) -> ApiError {
-    tracing::error!("registry bridge: {e}");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)
 }
 
 #[derive(Deserialize)]

@@ -69,18 +69,7 @@ pub fn self_signed(dir: &Path, domain: &str) -> Result<TlsFiles> {
     names.dedup();
     let ck = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
     std::fs::write(&files.cert, ck.cert.pem()).with_context(|| format!("writing {}", files.cert.display()))?;
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&files.key)
-            .with_context(|| format!("writing {}", files.key.display()))?;
-        f.write_all(ck.key_pair.serialize_pem().as_bytes())?;
-    }
+    crate::files::write_with_mode(&files.key, ck.key_pair.serialize_pem().as_bytes(), 0o600)?;
     Ok(files)
 }
 

@@ -1,8 +1,7 @@
 //! `rustshare registry ...`: OCI registry namespaces, robots, Distribution's configuration,
 //! retention and garbage collection.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -113,23 +112,6 @@ pub(super) enum RobotCmd {
     },
 }
 
-fn write_private(path: &Path, contents: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::fs::PermissionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    // An existing file keeps its old mode on open; set it explicitly.
-    f.set_permissions(std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))?;
-    f.write_all(contents.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 fn print_namespace(v: &Value) {
     let n = &v["namespace"];
     println!("Namespace:  {}", n["name"].as_str().unwrap_or(""));
@@ -146,13 +128,17 @@ fn print_namespace(v: &Value) {
         );
     }
     for r in v["robots"].as_array().into_iter().flatten() {
-        println!(
-            "Robot:      {} ({}){}",
-            r["username"].as_str().unwrap_or(""),
-            r["access"].as_str().unwrap_or(""),
-            if r["revoked_at"].is_string() { " revoked" } else { "" }
-        );
+        println!("Robot:      {}", robot_line(r));
     }
+}
+
+fn robot_line(r: &Value) -> String {
+    format!(
+        "{:<32} {:<5} {}",
+        r["username"].as_str().unwrap_or(""),
+        r["access"].as_str().unwrap_or(""),
+        if r["revoked_at"].is_string() { "revoked" } else { "active" }
+    )
 }
 
 pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
@@ -231,12 +217,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             }
             RobotCmd::List { namespace } => out(json_mode, &c.call("GET", &format!("{}/robots", ns_path(&namespace)), None)?, |v| {
                 for r in v["robots"].as_array().into_iter().flatten() {
-                    println!(
-                        "{:<32} {:<5} {}",
-                        r["username"].as_str().unwrap_or(""),
-                        r["access"].as_str().unwrap_or(""),
-                        if r["revoked_at"].is_string() { "revoked" } else { "active" }
-                    );
+                    println!("{}", robot_line(r));
                 }
             }),
             RobotCmd::Revoke { namespace, name } => out(
@@ -263,9 +244,9 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             c.call("PATCH", &ns_path(&name), Some(json!({"upstream": format!("http://{listen}")})))?;
             let (config, env) = (dir.join("config.yml"), dir.join("registry.env"));
             // The config holds the notification secret, the environment file the storage secret.
-            write_private(&config, &s("config")?, 0o600)?;
-            write_private(&env, &s("environment")?, 0o600)?;
-            write_private(&cert, &s("certificate")?, 0o644)?;
+            crate::files::write_with_mode(&config, s("config")?.as_bytes(), 0o600)?;
+            crate::files::write_with_mode(&env, s("environment")?.as_bytes(), 0o600)?;
+            crate::files::write_with_mode(&cert, s("certificate")?.as_bytes(), 0o644)?;
             if json_mode {
                 println!("{}", json!({"config": config, "environment": env, "certificate": cert}));
             } else {

@@ -202,6 +202,15 @@ impl FsStore {
         Ok((dir, rec))
     }
 
+    /// `read` on each key's file, all in one blocking call; answers in the order of `keys`.
+    async fn each_file<T: Send + 'static>(&self, keys: &[String], read: impl Fn(&Path) -> Result<T> + Send + 'static) -> Vec<Result<T>> {
+        let paths: Vec<Result<PathBuf>> = keys.iter().map(|k| self.object_path(k)).collect();
+        let n = paths.len();
+        tokio::task::spawn_blocking(move || paths.into_iter().map(|p| p.and_then(|p| read(&p))).collect())
+            .await
+            .unwrap_or_else(|e| (0..n).map(|_| Err(Error::Backend(format!("reader failed: {e}")))).collect())
+    }
+
     async fn parts(&self, dir: &Path) -> Result<Vec<PartInfo>> {
         let mut out = Vec::new();
         let mut rd = fs::read_dir(dir).await.map_err(Error::io("listing parts"))?;
@@ -447,24 +456,11 @@ impl ObjectStore for FsStore {
     }
 
     async fn get_bytes_batch(&self, keys: Vec<String>, limit: u64) -> Vec<Result<(ObjectMeta, bytes::Bytes)>> {
-        let n = keys.len();
-        let paths: Vec<Result<PathBuf>> = keys.iter().map(|k| self.object_path(k)).collect();
-        let read =
-            tokio::task::spawn_blocking(move || paths.into_iter().map(|p| p.and_then(|p| read_whole(&p, limit))).collect::<Vec<_>>()).await;
-        read.unwrap_or_else(|e| (0..n).map(|_| Err(Error::Backend(format!("reader failed: {e}")))).collect())
+        self.each_file(&keys, move |p| read_whole(p, limit)).await
     }
 
     async fn head_batch(&self, keys: Vec<String>) -> Vec<Result<ObjectMeta>> {
-        let n = keys.len();
-        let paths: Vec<Result<PathBuf>> = keys.iter().map(|k| self.object_path(k)).collect();
-        let read = tokio::task::spawn_blocking(move || {
-            paths
-                .into_iter()
-                .map(|p| p.and_then(|p| open_meta_sync::<ObjectMeta>(&p).map(|(_, m, _)| m)))
-                .collect::<Vec<_>>()
-        })
-        .await;
-        read.unwrap_or_else(|e| (0..n).map(|_| Err(Error::Backend(format!("reader failed: {e}")))).collect())
+        self.each_file(&keys, |p| open_meta_sync::<ObjectMeta>(p).map(|(_, m, _)| m)).await
     }
 
     async fn put_batch(&self, items: Vec<(String, bytes::Bytes, ObjectAttrs)>) -> Result<()> {
