@@ -453,3 +453,20 @@ def test_refresh_resigns_from_stored_metadata(srv, tmp_path):
     date = lambda r: re.search(r"^Date: (.*)$", r, re.M).group(1)
     assert date(r2) != date(r1)
     assert r1.split("SHA256:")[1] == r2.split("SHA256:")[1], "same indices"
+
+
+def test_interrupted_snapshot_is_not_offered(srv, tmp_path):
+    _, repo, _ = new_repo(srv)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "half", "1.0"))
+    srv.cli("repo", "publish", repo, "--refresh")
+    snaps = srv.cli_json("repo", "snapshots", repo)["snapshots"]
+    assert len(snaps) == 3
+    # A publish cut off before its manifest: the files are there, the manifest is not.
+    older = snaps[-1]["id"]
+    manifest = [p for p in (srv.data / "objects").rglob("manifest.json@o") if repo in str(p) and older in str(p)]
+    assert len(manifest) == 1
+    manifest[0].unlink()
+    listed = [s["id"] for s in srv.cli_json("repo", "snapshots", repo)["snapshots"]]
+    assert older not in listed and len(listed) == 2
+    p = srv.cli("repo", "rollback", repo, older, check=False)
+    assert p.returncode != 0 and f"snapshot {older} not found" in p.stderr
