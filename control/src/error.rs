@@ -33,7 +33,7 @@ pub enum Error {
     },
     /// The database failed.
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Sealing or unsealing a secret failed (wrong master key or corrupt data).
     #[error("secret store: {0}")]
     Seal(&'static str),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::db::{PartRecord, Repo, SessionRecord, TrafficSample, UploadRecord};
+use crate::db::{Change, PartRecord, Repo, ReservationRecord, SealedTable, SessionRecord, TrafficSample, UploadRecord};
 use crate::model::{
     AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose,
     RegistryNamespace, Repository, RepositoryConfig, RetentionRules, Robot, RobotAccess, Space, Tenant, Usage, Visibility, validate_prefix,
@@ -22,8 +22,13 @@ use crate::seal::MasterKey;
 use crate::{Error, Result};
 
 /// How long a cached credential is trusted before the database is asked again. Revocation on
-/// this node clears the cache at once; this bounds how late other nodes notice.
-const CREDENTIAL_TTL: Duration = Duration::from_secs(5);
+/// this node clears the cache at once and other nodes learn of it through the change feed
+/// ([`Control::poll_changes`]); this bounds how late they notice if the feed is not polled.
+const CREDENTIAL_TTL: Duration = Duration::from_secs(2);
+/// A reservation of a node that died mid-upload stops counting after this.
+const RESERVATION_LIFETIME: time::Duration = time::Duration::hours(12);
+/// The change feed keeps this much history (a node that was away longer starts afresh).
+const CHANGE_HISTORY: time::Duration = time::Duration::minutes(10);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// What the S3 face needs to verify and authorize a request.
@@ -150,9 +155,65 @@ struct Inner {
     key: MasterKey,
     creds: RwLock<HashMap<String, Arc<Credential>>>,
     touched: Mutex<HashMap<String, Instant>>,
-    reserved: Mutex<HashMap<String, u64>>,
     audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
     sites: RwLock<HashMap<String, Option<Arc<PublicSite>>>>,
+    /// This process's name in the change feed.
+    node: String,
+    /// The newest change this node has applied, and when old changes were last pruned.
+    feed: Mutex<(i64, Instant)>,
+}
+
+/// What one node tells the others through the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Identities, spaces or publication rules changed: drop cached credentials and sites.
+    Caches,
+    /// Drop cached responses of a space: one key, or every key under a prefix.
+    Purge {
+        /// Space id (or the packages face's `repo:<name>` namespace).
+        space_id: String,
+        /// One key, or (with `prefix`) a prefix.
+        key: String,
+        /// Whether `key` is a prefix.
+        prefix: bool,
+    },
+    /// A repository's current snapshot changed (publish or rollback).
+    Repository {
+        /// Repository name.
+        name: String,
+    },
+}
+
+impl ChangeKind {
+    fn to_row(&self) -> (&'static str, Option<&str>, Option<&str>) {
+        match self {
+            Self::Caches => ("caches", None, None),
+            Self::Purge {
+                space_id,
+                key,
+                prefix: false,
+            } => ("purge-key", Some(space_id), Some(key)),
+            Self::Purge {
+                space_id,
+                key,
+                prefix: true,
+            } => ("purge-prefix", Some(space_id), Some(key)),
+            Self::Repository { name } => ("repository", None, Some(name)),
+        }
+    }
+
+    fn from_row(c: Change) -> Option<Self> {
+        Some(match c.kind.as_str() {
+            "caches" => Self::Caches,
+            "purge-key" | "purge-prefix" => Self::Purge {
+                prefix: c.kind == "purge-prefix",
+                space_id: c.space_id?,
+                key: c.detail.unwrap_or_default(),
+            },
+            "repository" => Self::Repository { name: c.detail? },
+            _ => return None,
+        })
+    }
 }
 
 /// The control service. Cheap to clone.
@@ -167,9 +228,12 @@ impl std::fmt::Debug for Control {
     }
 }
 
-/// Bytes promised to an upload in progress; released when dropped.
+/// Bytes promised to an upload in progress (in the database, so every node counts them);
+/// released when dropped.
 pub struct Reservation {
     inner: Arc<Inner>,
+    /// `None` for a space without a quota: nothing to count against.
+    id: Option<String>,
     space_id: String,
     bytes: u64,
 }
@@ -185,15 +249,23 @@ impl std::fmt::Debug for Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let mut m = self.inner.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(v) = m.get_mut(&self.space_id) {
-            *v = v.saturating_sub(self.bytes);
+        if let Some(id) = self.id.take()
+            && let Err(e) = self.inner.repo.release(&id)
+        {
+            // It expires by itself; until then the space counts it.
+            tracing::warn!(space = %self.space_id, "releasing a quota reservation: {e}");
         }
     }
 }
 
 fn random(n: usize) -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+}
+
+/// A random lower-case name for test fixtures (database schemas).
+#[cfg(test)]
+pub(crate) fn test_id() -> String {
+    random(12).to_lowercase()
 }
 
 fn new_id(prefix: &str) -> String {
@@ -224,17 +296,94 @@ impl Control {
             .spawn(move || audit_writer(&*writer_repo, &rx))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the audit writer: {e}"));
+        // Changes made before this start concern caches this node does not have yet.
+        let seen = repo.last_change().unwrap_or_else(|e| {
+            tracing::warn!("reading the change feed: {e}");
+            0
+        });
         Self {
             inner: Arc::new(Inner {
                 repo,
                 key,
                 creds: RwLock::new(HashMap::new()),
                 touched: Mutex::new(HashMap::new()),
-                reserved: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),
                 sites: RwLock::new(HashMap::new()),
+                node: new_id("node_"),
+                feed: Mutex::new((seen, Instant::now())),
             }),
         }
+    }
+
+    /// This node's name in the change feed.
+    #[must_use]
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Tells every other node of a change (this node has applied it already).
+    pub fn announce(&self, change: &ChangeKind) {
+        let (kind, space, detail) = change.to_row();
+        if let Err(e) = self.inner.repo.add_change(now(), &self.inner.node, kind, space, detail) {
+            tracing::warn!("announcing a {kind} change to other nodes: {e}");
+        }
+    }
+
+    /// Applies the other nodes' changes made since the last call: cached credentials and sites
+    /// are dropped here; purges and repository switches are returned for the edge's own caches.
+    /// Every node calls this a few times a second.
+    ///
+    /// # Errors
+    /// Database errors (the next call picks up where this one failed).
+    pub fn poll_changes(&self) -> Result<Vec<ChangeKind>> {
+        let mut feed = self.inner.feed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        loop {
+            let batch = self.inner.repo.changes_after(feed.0, 1000)?;
+            let Some(last) = batch.last() else { break };
+            feed.0 = last.seq;
+            let full = batch.len() == 1000;
+            for c in batch {
+                if c.origin == self.inner.node {
+                    continue;
+                }
+                match ChangeKind::from_row(c) {
+                    Some(ChangeKind::Caches) => self.clear_caches(),
+                    Some(other) => out.push(other),
+                    None => {}
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        if feed.1.elapsed() > Duration::from_secs(60) {
+            feed.1 = Instant::now();
+            let t = now();
+            if let Err(e) = self.inner.repo.prune(t - CHANGE_HISTORY, t) {
+                tracing::warn!("pruning the change feed: {e}");
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-seals every stored secret under `new`: S3 secrets, repository signing keys, registry
+    /// secrets. `self` must hold the key they are sealed under now (or one of the keys, during a
+    /// rotation that was interrupted). Returns how many secrets were re-sealed. All rows change
+    /// in one transaction, so a failure leaves every secret as it was.
+    ///
+    /// # Errors
+    /// [`Error::Seal`] if a secret cannot be opened with the current keys; database errors.
+    pub fn reseal_secrets(&self, new: &MasterKey) -> Result<usize> {
+        let rows = self.inner.repo.sealed_secrets()?;
+        let mut resealed: Vec<(SealedTable, String, Vec<u8>)> = Vec::with_capacity(rows.len());
+        for (table, id, sealed) in rows {
+            let plain = self.inner.key.unseal(&sealed)?;
+            resealed.push((table, id, new.seal(&plain)?));
+        }
+        self.inner.repo.reseal(&resealed)?;
+        self.invalidate();
+        Ok(resealed.len())
     }
 
     /// The repository, for health checks.
@@ -625,7 +774,13 @@ impl Control {
         }
     }
 
+    /// Drops cached credentials and sites here and on every other node.
     fn invalidate(&self) {
+        self.clear_caches();
+        self.announce(&ChangeKind::Caches);
+    }
+
+    fn clear_caches(&self) {
         self.inner.creds.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.inner.sites.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
@@ -875,21 +1030,25 @@ impl Control {
     pub fn reserve(&self, space: &Space, bytes: u64) -> Result<Reservation> {
         // The quota is read fresh: a change made through the API applies to the next upload.
         let quota = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes);
-        let mut m = self.inner.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(q) = quota {
-            let u = self.inner.repo.usage(&space.id)?;
-            let used = u.bytes + u.multipart_bytes + m.get(&space.id).copied().unwrap_or(0);
-            if used.saturating_add(bytes) > q {
-                return Err(Error::QuotaExceeded {
-                    used,
-                    quota: q,
-                    requested: bytes,
-                });
+        let id = match quota {
+            Some(q) => {
+                let t = now();
+                let r = ReservationRecord {
+                    id: new_id("rsv_"),
+                    space_id: space.id.clone(),
+                    bytes,
+                    expires_at: t + RESERVATION_LIFETIME,
+                };
+                // Checked and stored in one transaction under the space's lock, so writers on
+                // several nodes cannot together pass the quota.
+                self.inner.repo.reserve(&r, q, t)?;
+                Some(r.id)
             }
-        }
-        *m.entry(space.id.clone()).or_default() += bytes;
+            None => None,
+        };
         Ok(Reservation {
             inner: self.inner.clone(),
+            id,
             space_id: space.id.clone(),
             bytes,
         })
@@ -980,14 +1139,7 @@ impl Control {
         let u = self.inner.repo.usage(&space.id)?;
         let own_parts: u64 = self.inner.repo.parts(upload_id)?.iter().map(|p| p.size).sum();
         let replaced = self.inner.repo.object_size(&space.id, key)?.unwrap_or(0);
-        let reserved = self
-            .inner
-            .reserved
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&space.id)
-            .copied()
-            .unwrap_or(0);
+        let reserved = self.inner.repo.reserved(&space.id, now())?;
         let after = (u.bytes - replaced.min(u.bytes)) + (u.multipart_bytes - own_parts.min(u.multipart_bytes)) + reserved + final_size;
         if after > q {
             return Err(Error::QuotaExceeded {
@@ -1490,10 +1642,10 @@ fn audit_writer(repo: &dyn Repo, rx: &mpsc::Receiver<AuditMsg>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::SqliteRepo;
+    use crate::db::testing;
 
     fn control() -> (Control, AdminPrincipal) {
-        let c = Control::new(Arc::new(SqliteRepo::in_memory().expect("db")), MasterKey::generate());
+        let c = Control::new(testing::repo(), MasterKey::generate());
         let tok = c.bootstrap_operator(None).expect("bootstrap").expect("a new token");
         assert!(
             c.bootstrap_operator(None).expect("again").is_none(),
@@ -1693,5 +1845,88 @@ mod tests {
         c.object_deleted(&s.id, "a").expect("delete");
         let (_, u) = c.usage(&op, &s.id).expect("usage");
         assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
+    }
+
+    /// Two nodes: two services on one database, each with its own caches.
+    fn two_nodes() -> (Control, Control, AdminPrincipal, Option<tempfile::TempDir>) {
+        let (ra, rb, guard) = testing::shared_pair();
+        let key = MasterKey::generate();
+        let a = Control::new(ra, key.clone());
+        let b = Control::new(rb, key);
+        let tok = a.bootstrap_operator(None).expect("bootstrap").expect("a new token");
+        let p = b.authenticate(&tok).expect("the other node knows the token");
+        (a, b, p, guard)
+    }
+
+    #[test]
+    fn quota_holds_with_writers_on_two_nodes_at_once() {
+        let (a, b, op, _guard) = two_nodes();
+        let s = space(&a, &op, "acme", Some(10_000));
+        // 40 writers, half on each node, each wants 1,000 bytes: exactly ten may store.
+        let stored = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|sc| {
+            for w in 0..40 {
+                let (node, s, stored) = (if w % 2 == 0 { &a } else { &b }, &s, &stored);
+                sc.spawn(move || {
+                    if let Ok(r) = node.reserve(s, 1000) {
+                        node.object_stored(&s.id, &format!("k{w}"), 1000).expect("stored");
+                        stored.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        drop(r);
+                    }
+                });
+            }
+        });
+        let (_, u) = b.usage(&op, &s.id).expect("usage");
+        assert_eq!(stored.into_inner(), 10, "on {}", testing::which());
+        assert_eq!((u.bytes, u.objects), (10_000, 10));
+        assert_eq!(
+            a.inner.repo.reserved(&s.id, now()).expect("reserved"),
+            0,
+            "every reservation released"
+        );
+    }
+
+    #[test]
+    fn revocation_and_purges_reach_the_other_node_through_the_feed() {
+        let (a, b, op, _guard) = two_nodes();
+        let s = space(&a, &op, "acme", None);
+        let k = a
+            .create_identity(
+                &op,
+                &s.id,
+                NewIdentity {
+                    name: "ci".into(),
+                    mode: PermissionMode::ReadWrite,
+                    prefix: String::new(),
+                    expires_at: None,
+                    expires_in_seconds: None,
+                },
+            )
+            .expect("key");
+        let ak = k.identity.access_key_id.clone();
+        assert!(b.credential(&ak).expect("lookup").expect("known").identity.revoked_at.is_none());
+        a.revoke_identity(&op, &ak).expect("revoke");
+        // B still has the credential cached; the feed tells it to drop it.
+        assert!(b.poll_changes().expect("poll").is_empty(), "cache drops are applied, not returned");
+        assert!(b.credential(&ak).expect("lookup").expect("known").identity.revoked_at.is_some());
+        a.announce(&ChangeKind::Purge {
+            space_id: s.id.clone(),
+            key: "releases/".into(),
+            prefix: true,
+        });
+        a.announce(&ChangeKind::Repository { name: "tools".into() });
+        assert_eq!(
+            b.poll_changes().expect("poll"),
+            vec![
+                ChangeKind::Purge {
+                    space_id: s.id.clone(),
+                    key: "releases/".into(),
+                    prefix: true
+                },
+                ChangeKind::Repository { name: "tools".into() }
+            ]
+        );
+        assert!(b.poll_changes().expect("poll").is_empty(), "each change once");
+        assert!(a.poll_changes().expect("poll").is_empty(), "a node skips its own changes");
     }
 }

@@ -1,0 +1,283 @@
+//! The PostgreSQL backend, for several edge nodes sharing one control database.
+//!
+//! The synchronous `postgres` client runs its own small runtime per connection, which tokio
+//! refuses to start on an async worker thread; [`off_runtime`] steps off the runtime first, so
+//! the same blocking [`Repo`](super::Repo) calls work from async code, from `spawn_blocking` and
+//! from plain threads, as they do with SQLite.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Statement};
+
+use super::sql::{Backend, Cell, Conn, Row, SqlError, Val, dollar_placeholders};
+use crate::{Error, Result};
+
+/// Schema versions, applied in order under an advisory lock (nodes starting together apply each
+/// once); `schema_migrations` records them. The same schema as SQLite's, with PostgreSQL types.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "CREATE TABLE tenants(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);
+     CREATE TABLE admin_tokens(id TEXT PRIMARY KEY, tenant_id TEXT REFERENCES tenants(id), name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT);
+     CREATE TABLE spaces(id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), workspace_id TEXT,
+        name TEXT NOT NULL, bucket TEXT NOT NULL UNIQUE, base_prefix TEXT NOT NULL, visibility TEXT NOT NULL,
+        purpose TEXT NOT NULL, quota_bytes BIGINT, created_by TEXT NOT NULL, created_at BIGINT NOT NULL,
+        disabled_at BIGINT, UNIQUE(tenant_id, name));
+     CREATE TABLE identities(id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id), name TEXT NOT NULL, access_key_id TEXT NOT NULL UNIQUE,
+        secret_sealed BYTEA NOT NULL, mode TEXT NOT NULL, allowed_prefix TEXT NOT NULL, expires_at BIGINT,
+        last_used_at BIGINT, revoked_at BIGINT, created_by TEXT NOT NULL, created_at BIGINT NOT NULL,
+        rotated_at BIGINT, UNIQUE(space_id, name));
+     CREATE TABLE objects(space_id TEXT NOT NULL, key TEXT NOT NULL, size BIGINT NOT NULL, PRIMARY KEY(space_id, key));
+     CREATE TABLE usage(space_id TEXT PRIMARY KEY, bytes BIGINT NOT NULL DEFAULT 0, objects BIGINT NOT NULL DEFAULT 0);
+     CREATE TABLE uploads(upload_id TEXT PRIMARY KEY, space_id TEXT NOT NULL, key TEXT NOT NULL,
+        identity_id TEXT NOT NULL, initiated BIGINT NOT NULL);
+     CREATE INDEX uploads_space ON uploads(space_id, key);
+     CREATE TABLE upload_parts(upload_id TEXT NOT NULL, part_number BIGINT NOT NULL, size BIGINT NOT NULL,
+        etag TEXT NOT NULL, PRIMARY KEY(upload_id, part_number));
+     CREATE TABLE audit_events(id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL, tenant_id TEXT,
+        space_id TEXT, identity_id TEXT, actor TEXT NOT NULL, kind TEXT NOT NULL, operation TEXT NOT NULL,
+        object_key TEXT, source_ip TEXT, user_agent TEXT, status TEXT NOT NULL, bytes BIGINT NOT NULL,
+        detail TEXT);
+     CREATE INDEX audit_tenant ON audit_events(tenant_id, ts);
+     CREATE INDEX audit_space ON audit_events(space_id, ts);",
+    // 2: public web access (publication rules), one row per space.
+    "CREATE TABLE publication_rules(space_id TEXT PRIMARY KEY REFERENCES spaces(id), public_name TEXT NOT NULL UNIQUE,
+        enabled BOOLEAN NOT NULL, rules TEXT NOT NULL, updated_at BIGINT NOT NULL);",
+    // 3: package repositories.
+    "CREATE TABLE repositories(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id), config TEXT NOT NULL, signing_sealed BYTEA NOT NULL,
+        public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_by TEXT NOT NULL, created_at BIGINT NOT NULL);
+     CREATE INDEX repositories_tenant ON repositories(tenant_id);",
+    // 4: console sessions and per-minute traffic per space.
+    "CREATE TABLE console_sessions(id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL REFERENCES admin_tokens(id),
+        csrf TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+     CREATE TABLE traffic(space_id TEXT NOT NULL, minute BIGINT NOT NULL, bytes_in BIGINT NOT NULL,
+        bytes_out BIGINT NOT NULL, requests BIGINT NOT NULL, PRIMARY KEY(space_id, minute));",
+    // 5: OCI registry namespaces, robots and the token signing key.
+    "CREATE TABLE registry_namespaces(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        space_id TEXT NOT NULL REFERENCES spaces(id), storage_identity_id TEXT NOT NULL REFERENCES identities(id),
+        public BOOLEAN NOT NULL, retention TEXT NOT NULL, events_sealed BYTEA NOT NULL, upstream TEXT,
+        created_by TEXT NOT NULL, created_at BIGINT NOT NULL);
+     CREATE INDEX registry_namespaces_tenant ON registry_namespaces(tenant_id);
+     CREATE TABLE registry_robots(id TEXT PRIMARY KEY, namespace TEXT NOT NULL REFERENCES registry_namespaces(name),
+        name TEXT NOT NULL, username TEXT NOT NULL UNIQUE, access TEXT NOT NULL, secret_hash TEXT NOT NULL,
+        created_by TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT, UNIQUE(namespace, name));
+     CREATE TABLE registry_signing(id BIGINT PRIMARY KEY CHECK (id = 1), key_sealed BYTEA NOT NULL, cert_pem TEXT NOT NULL);",
+    // 6: quota reservations of uploads in flight and the change feed between nodes.
+    "CREATE TABLE reservations(id TEXT PRIMARY KEY, space_id TEXT NOT NULL, bytes BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL);
+     CREATE INDEX reservations_space ON reservations(space_id);
+     CREATE TABLE changes(seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, origin TEXT NOT NULL,
+        kind TEXT NOT NULL, space_id TEXT, detail TEXT);",
+];
+
+/// Connections kept open between calls; more are opened when calls overlap.
+const IDLE_MAX: usize = 8;
+
+struct Pooled {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// A pool of PostgreSQL connections.
+pub struct Postgres {
+    config: postgres::Config,
+    idle: Mutex<Vec<Pooled>>,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configuration holds the password: show only where it points.
+        f.debug_struct("Postgres")
+            .field("hosts", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .finish_non_exhaustive()
+    }
+}
+
+fn pg_err(context: &str, e: &postgres::Error) -> Error {
+    Error::Db(format!("{context}: {e}").into())
+}
+
+impl Postgres {
+    /// Connects to `url` (`postgres://user:password@host:port/db`) and applies pending
+    /// migrations.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a malformed URL, [`Error::Db`] if the database cannot be reached
+    /// or migrated. The message never contains the password.
+    pub fn open(url: &str) -> Result<Self> {
+        let config = postgres::Config::from_str(url).map_err(|e| Error::Invalid(format!("database URL: {e}")))?;
+        Self::with_config(config)
+    }
+
+    /// [`Postgres::open`] with a parsed configuration (tests use it to pick a schema).
+    ///
+    /// # Errors
+    /// As [`Postgres::open`].
+    pub fn with_config(config: postgres::Config) -> Result<Self> {
+        let pg = Self {
+            config,
+            idle: Mutex::new(Vec::new()),
+        };
+        pg.with(migrate)?;
+        Ok(pg)
+    }
+
+    fn checkout(&self) -> Result<Pooled> {
+        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        match idle {
+            Some(p) if !p.client.is_closed() => Ok(p),
+            _ => Ok(Pooled {
+                client: self.config.connect(NoTls).map_err(|e| pg_err("connecting to PostgreSQL", &e))?,
+                statements: HashMap::new(),
+            }),
+        }
+    }
+
+    fn checkin(&self, p: Pooled) {
+        if p.client.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < IDLE_MAX {
+            idle.push(p);
+        }
+    }
+}
+
+fn migrate(c: &mut dyn Conn) -> Result<()> {
+    c.batch("CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")?;
+    c.tx(|c| {
+        // One node migrates; the others wait here and then find nothing left to do.
+        c.rows("SELECT pg_advisory_xact_lock(727263)", &[])?;
+        let done = c.row("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
+        let done = done.map_or(Ok(0), |mut r| r.size(0))?;
+        for (n, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(usize::MAX)) {
+            c.batch(m)
+                .map_err(|e| Error::Db(format!("PostgreSQL migration {}: {e}", n + 1).into()))?;
+            let version = u64::try_from(n + 1).unwrap_or(u64::MAX);
+            c.exec(
+                "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
+                super::sql::p![version, time::OffsetDateTime::now_utc()],
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs blocking client code where the client may start its own runtime.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        // A current-thread runtime cannot lend its thread: use another one for the call.
+        Ok(_) => std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        Err(_) => f(),
+    }
+}
+
+impl Backend for Postgres {
+    fn with<T: Send>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T> + Send) -> Result<T> {
+        off_runtime(|| {
+            let mut p = self.checkout()?;
+            let r = f(&mut p);
+            self.checkin(p);
+            r
+        })
+    }
+}
+
+fn wrap(e: &postgres::Error) -> SqlError {
+    let unique = e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION);
+    // `Display` of a server error is only "db error"; the detail is in `as_db_error`.
+    let msg = e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string);
+    SqlError {
+        unique,
+        source: msg.into(),
+    }
+}
+
+impl Pooled {
+    fn statement(&mut self, sql: &str) -> std::result::Result<Statement, SqlError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let st = self.client.prepare(&dollar_placeholders(sql)).map_err(|e| wrap(&e))?;
+        self.statements.insert(sql.to_owned(), st.clone());
+        Ok(st)
+    }
+}
+
+fn params<'a>(p: &'a [Val<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    p.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn cell(row: &postgres::Row, i: usize) -> std::result::Result<Cell, postgres::Error> {
+    let ty = row.columns()[i].type_();
+    Ok(if *ty == Type::INT8 {
+        row.try_get::<_, Option<i64>>(i)?.map_or(Cell::Null, Cell::Int)
+    } else if *ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(i)?.map_or(Cell::Null, |v| Cell::Int(i64::from(v)))
+    } else if *ty == Type::BOOL {
+        row.try_get::<_, Option<bool>>(i)?.map_or(Cell::Null, Cell::Bool)
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Cell::Null, Cell::Blob)
+    } else if *ty == Type::VOID {
+        Cell::Null
+    } else {
+        row.try_get::<_, Option<String>>(i)?.map_or(Cell::Null, Cell::Text)
+    })
+}
+
+impl Conn for Pooled {
+    fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> std::result::Result<u64, SqlError> {
+        let st = self.statement(sql)?;
+        self.client.execute(&st, &params(p)).map_err(|e| wrap(&e))
+    }
+
+    fn rows(&mut self, sql: &str, p: &[Val<'_>]) -> std::result::Result<Vec<Row>, SqlError> {
+        let st = self.statement(sql)?;
+        let rows = self.client.query(&st, &params(p)).map_err(|e| wrap(&e))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| cell(r, i))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map(Row)
+            })
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| wrap(&e))
+    }
+
+    fn batch(&mut self, sql: &str) -> std::result::Result<(), SqlError> {
+        self.client.batch_execute(sql).map_err(|e| wrap(&e))
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN"
+    }
+}
+
+impl ToSql for Val<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(v) if *ty == Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+            Val::Int(v) => v.to_sql(ty, out),
+            Val::Text(s) => s.to_sql(ty, out),
+            Val::Blob(b) => b.to_sql(ty, out),
+            Val::Bool(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
