@@ -2,11 +2,13 @@
 # Installs everything the tests need (pinned) and runs the whole test suite:
 # formatting and lints, Rust unit and conformance tests, then end-to-end tests that drive the
 # real `rustshare` binary over loopback with aws-cli, boto3, rclone, s3cmd, apt, an HTTP/3 client
-# Chromium (the console, driven by playwright-core), and docker-registry with skopeo.
+# Chromium (the console, driven by playwright-core), docker-registry with skopeo, and PostgreSQL
+# (the control suite runs on SQLite and again on a throwaway PostgreSQL; the cluster test runs
+# three nodes on one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 openssl gpg gpgv apt dpkg)
+APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 postgresql-15=15.18-0+deb12u1 postgresql-client-15=15.18-0+deb12u1 systemd openssl gpg gpgv apt dpkg)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -47,6 +49,13 @@ cargo build --workspace --bins --quiet
 
 step "Rust tests (unit, store conformance on fs and on a loopback s3s-fs server)"
 cargo test --workspace --quiet
+
+step "control suite again, on PostgreSQL (scripts/postgres.sh: 127.0.0.1, throwaway cluster)"
+pg_dir=$(mktemp -d)
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+pg_url=$(scripts/postgres.sh start "$pg_dir")
+RUSTSHARE_TEST_POSTGRES=$pg_url cargo test --quiet -p rustshare-control
+scripts/postgres.sh stop "$pg_dir"
 
 step "end-to-end tests with real clients"
 python3 -m pytest -q -p no:cacheprovider --timeout 600 tests/e2e

@@ -407,7 +407,11 @@ impl Control {
                 return Err(Error::Invalid("RUSTSHARE_ADMIN_TOKEN must be at least 16 characters".into()));
             }
             if r.token_by_hash(&hash_token(t))?.is_none() {
-                r.insert_token(&new_id("tok_"), None, "operator", &hash_token(t), now())?;
+                match r.insert_token(&new_id("tok_"), None, "operator", &hash_token(t), now()) {
+                    // Another node starting with the same token stored it first.
+                    Ok(()) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             return Ok(None);
         }

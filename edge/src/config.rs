@@ -27,7 +27,8 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// Object store.
     pub store: Option<RawStore>,
-    /// Database.
+    /// Database: `database = "postgres://..."`, or a `[database]` table.
+    #[serde(default, deserialize_with = "database_entry")]
     pub database: Option<RawDatabase>,
     /// CDN face.
     pub cdn: Option<RawCdn>,
@@ -105,8 +106,70 @@ pub struct RawStore {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
-    /// SQLite file.
+    /// SQLite file (the single-node default).
     pub path: Option<PathBuf>,
+    /// `postgres://user:password@host:port/db`: PostgreSQL, shared by several nodes.
+    pub url: Option<String>,
+    /// How often this node reads the other nodes' changes (revocations, purges, publishes),
+    /// milliseconds.
+    pub poll_ms: Option<u64>,
+}
+
+/// `database = "postgres://..."` is `[database] url = "postgres://..."`; a table keeps its own
+/// field checks (and their messages).
+fn database_entry<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RawDatabase>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<RawDatabase>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a postgres:// URL or a [database] table")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(RawDatabase {
+                url: Some(v.to_owned()),
+                ..RawDatabase::default()
+            }))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
+            RawDatabase::deserialize(serde::de::value::MapAccessDeserializer::new(m)).map(Some)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// The control database.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (it may hold a password: `Debug` hides it).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redact_url(url)).finish(),
+        }
+    }
+}
+
+/// A URL without the password of its user part, for messages.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparsed URL>".into();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (Some(a), h),
+        None => (None, rest),
+    };
+    match auth {
+        Some(a) if a.contains(':') => format!("{scheme}://{}:***@{host}", a.split(':').next().unwrap_or_default()),
+        Some(a) => format!("{scheme}://{a}@{host}"),
+        None => format!("{scheme}://{host}"),
+    }
 }
 
 /// Where objects go.
@@ -146,8 +209,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Store.
     pub store: StoreConfig,
-    /// SQLite path.
-    pub database: PathBuf,
+    /// Control database.
+    pub database: DatabaseConfig,
+    /// Interval of reading the change feed.
+    pub change_poll: std::time::Duration,
     /// CDN face.
     pub cdn: crate::cdn::CdnConfig,
     /// TLS + HTTP/3 listen address.
@@ -261,7 +326,28 @@ impl Config {
             }
             Some(other) => return Err(format!("store.backend {other:?} must be \"fs\" or \"s3\"")),
         };
-        let database = raw.database.and_then(|d| d.path).unwrap_or_else(|| data_dir.join("rustshare.db"));
+        let raw_db = raw.database.unwrap_or_default();
+        let database = match (env("RUSTSHARE_DATABASE_URL").or(raw_db.url), raw_db.path) {
+            (Some(url), _) if url.starts_with("postgres://") || url.starts_with("postgresql://") => DatabaseConfig::Postgres(url),
+            (Some(url), _) => {
+                return Err(format!(
+                    "database.url {:?} must be a postgres:// URL (use database.path for SQLite)",
+                    redact_url(&url)
+                ));
+            }
+            (None, path) => DatabaseConfig::Sqlite(path.unwrap_or_else(|| data_dir.join("rustshare.db"))),
+        };
+        let poll_ms = match env("RUSTSHARE_DATABASE_POLL_MS") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("RUSTSHARE_DATABASE_POLL_MS={v:?} must be a whole number"))?,
+            None => raw_db.poll_ms.unwrap_or(250),
+        };
+        if !(10..=1000).contains(&poll_ms) {
+            return Err(format!(
+                "database.poll_ms {poll_ms} must be between 10 and 1000: it bounds how late other nodes see a revocation"
+            ));
+        }
         let rc = raw.cdn.unwrap_or_default();
         let d = crate::cdn::CdnConfig::default();
         let num = |var: &str, file: Option<u64>, default: u64| -> Result<u64, String> {
@@ -332,6 +418,7 @@ impl Config {
             log_format,
             store,
             database,
+            change_poll: std::time::Duration::from_millis(poll_ms),
             cdn,
             tls_listen,
             tls_files,
@@ -427,6 +514,36 @@ mod tests {
                 .contains("at least 1")
         );
         assert!(Config::parse_toml("[console]\nsesion_minutes = 1\n").is_err());
+    }
+
+    #[test]
+    fn database_sqlite_by_default_postgres_by_url() {
+        let d = Config::resolve(RawConfig::default(), &none, &Overrides::default()).expect("defaults");
+        assert!(matches!(d.database, DatabaseConfig::Sqlite(ref p) if p.ends_with("rustshare.db")));
+        assert_eq!(d.change_poll.as_millis(), 250);
+        for text in [
+            "database = \"postgres://rs:s3cret@127.0.0.1:5432/rs\"\n",
+            "[database]\nurl = \"postgres://rs:s3cret@127.0.0.1:5432/rs\"\npoll_ms = 100\n",
+        ] {
+            let c = Config::resolve(Config::parse_toml(text).expect("toml"), &none, &Overrides::default()).expect("resolve");
+            assert!(matches!(c.database, DatabaseConfig::Postgres(ref u) if u.ends_with("/rs")));
+            let shown = format!("{:?}", c.database);
+            assert!(!shown.contains("s3cret") && shown.contains("rs:***@127.0.0.1"), "{shown}");
+        }
+        let env = |k: &str| (k == "RUSTSHARE_DATABASE_URL").then(|| "postgresql://127.0.0.1/x".to_owned());
+        let c = Config::resolve(RawConfig::default(), &env, &Overrides::default()).expect("env");
+        assert!(matches!(c.database, DatabaseConfig::Postgres(_)));
+        let bad =
+            |t: &str| Config::resolve(Config::parse_toml(t).expect("toml"), &none, &Overrides::default()).expect_err("must be rejected");
+        let e = bad("database = \"mysql://u:pw@h/db\"\n");
+        assert!(e.contains("postgres://") && !e.contains("pw"), "{e}");
+        assert!(bad("[database]\npoll_ms = 5000\n").contains("between 10 and 1000"));
+        assert!(
+            Config::parse_toml("[database]\nurll = \"x\"\n")
+                .expect_err("unknown field")
+                .contains("urll")
+        );
+        assert!(Config::parse_toml("database = 5\n").is_err());
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use rustshare_control::Control;
-use rustshare_control::db::SqliteRepo;
+use rustshare_control::db::{PgRepo, SqliteRepo};
 use rustshare_control::seal::MasterKey;
+use rustshare_control::{ChangeKind, Control};
 use rustshare_store::{FsStore, ObjectStore, S3Store};
 
-use crate::config::{Config, LogFormat, StoreConfig};
+use crate::config::{Config, DatabaseConfig, LogFormat, StoreConfig};
 use crate::metrics::Metrics;
 use crate::server::App;
 
@@ -67,8 +67,19 @@ pub async fn run(cfg: Config) -> Result<()> {
     init_logging(cfg.log_format);
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
     let key = master_key(&cfg)?;
-    let repo = SqliteRepo::open(&cfg.database).with_context(|| format!("opening database {}", cfg.database.display()))?;
-    let control = Control::new(Arc::new(repo), key);
+    let repo: Arc<dyn rustshare_control::db::Repo> = match &cfg.database {
+        DatabaseConfig::Sqlite(path) => Arc::new(SqliteRepo::open(path).with_context(|| format!("opening database {}", path.display()))?),
+        DatabaseConfig::Postgres(url) => {
+            let u = url.clone();
+            // Connecting and migrating block; several nodes starting together migrate once.
+            let repo = tokio::task::spawn_blocking(move || PgRepo::connect(&u))
+                .await
+                .context("connecting to PostgreSQL")?
+                .with_context(|| format!("opening database {}", crate::config::redact_url(url)))?;
+            Arc::new(repo)
+        }
+    };
+    let control = Control::new(repo, key);
     let explicit = std::env::var("RUSTSHARE_ADMIN_TOKEN").ok();
     let generated = control
         .bootstrap_operator(explicit.as_deref())
@@ -194,6 +205,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         let _ = stop_tx.send(true);
     });
     tokio::spawn(flush_traffic(app.control.clone(), app.metrics.clone(), cfg.traffic_flush));
+    tokio::spawn(follow_changes(app.clone(), cfg.change_poll));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((tcp, quic, certs)) = tls {
         tasks.spawn(crate::tls::serve_tls(app.clone(), tcp, certs, stopped()));
@@ -209,6 +221,55 @@ pub async fn run(cfg: Config) -> Result<()> {
         r.context("listener task")??;
     }
     Ok(())
+}
+
+/// Applies what other nodes changed: the control service drops its cached credentials and
+/// sites itself; purges and repository switches are applied to this node's caches here.
+async fn follow_changes(app: Arc<App>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let c = app.control.clone();
+        let changes = match tokio::task::spawn_blocking(move || c.poll_changes()).await {
+            Ok(Ok(v)) => {
+                if failing {
+                    tracing::info!("reading the change feed again");
+                    failing = false;
+                }
+                v
+            }
+            Ok(Err(e)) => {
+                // Logged once per outage; cached credentials still expire on their own.
+                if !failing {
+                    tracing::warn!("reading the change feed: {e}");
+                    failing = true;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("reading the change feed: {e}");
+                continue;
+            }
+        };
+        for ch in changes {
+            match ch {
+                ChangeKind::Purge {
+                    space_id,
+                    key,
+                    prefix: false,
+                } => app.cdn.cache().forget(&space_id, &key).await,
+                ChangeKind::Purge {
+                    space_id,
+                    key,
+                    prefix: true,
+                } => app.cdn.cache().forget_prefix(&space_id, &key),
+                ChangeKind::Repository { name } => app.packages.publisher().forget_pointer(&name),
+                ChangeKind::Caches => {}
+            }
+        }
+    }
 }
 
 /// Adds this node's traffic since the last tick to the database, per space and minute, for the

@@ -310,7 +310,17 @@ impl Publisher {
         }
     }
 
-    /// [`Publisher::current`] through a short per-node cache that publishes on this node clear.
+    /// Drops this node's cached pointer of a repository (another node switched it).
+    pub fn forget_pointer(&self, name: &str) {
+        self.inner
+            .pointers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
+    }
+
+    /// [`Publisher::current`] through a short per-node cache that publishes on this node clear
+    /// and that the change feed clears for publishes on other nodes.
     ///
     /// # Errors
     /// As [`Publisher::current`].
@@ -745,11 +755,10 @@ impl Publisher {
             "application/json",
         )
         .await?;
+        self.forget_pointer(&repo.name);
         self.inner
-            .pointers
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&repo.name);
+            .control
+            .announce(&rustshare_control::ChangeKind::Repository { name: repo.name.clone() });
         self.remember_manifest(repo, &manifest);
         marks.push(format!("switch {}", t.elapsed().as_millis()));
         if let Err(e) = self.retain(repo, &id).await {

@@ -502,7 +502,8 @@ impl<B: Backend> Repo for SqlRepo<B> {
             c.exec(
                 "INSERT INTO admin_tokens(id, tenant_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 p![id, tenant_id, name, hash, now],
-            )?;
+            )
+            .map_err(|e| e.unique_as("this admin token"))?;
             Ok(())
         })
     }
@@ -886,7 +887,7 @@ impl<B: Backend> Repo for SqlRepo<B> {
     }
 
     fn query_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>> {
-        let limit = u32::from(f.limit.unwrap_or(100).clamp(1, 1000));
+        let limit = f.limit.unwrap_or(100).clamp(1, 1000);
         self.db.with(|c| {
             all(
                 c,

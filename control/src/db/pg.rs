@@ -152,10 +152,11 @@ impl Postgres {
 }
 
 fn migrate(c: &mut dyn Conn) -> Result<()> {
-    c.batch("CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")?;
     c.tx(|c| {
-        // One node migrates; the others wait here and then find nothing left to do.
+        // One node migrates; the others wait here and then find nothing left to do. Even
+        // CREATE TABLE IF NOT EXISTS races in PostgreSQL, so it too waits for the lock.
         c.rows("SELECT pg_advisory_xact_lock(727263)", &[])?;
+        c.batch("CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")?;
         let done = c.row("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
         let done = done.map_or(Ok(0), |mut r| r.size(0))?;
         for (n, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(usize::MAX)) {

@@ -117,6 +117,8 @@ fn compress(c: Coding, data: &[u8]) -> Option<Bytes> {
 #[derive(Clone)]
 pub struct Cache {
     inner: moka::future::Cache<String, Arc<Entry>>,
+    /// Tells the other nodes to drop what this one drops.
+    announce: Option<rustshare_control::Control>,
 }
 
 /// The cache key of an object of a space.
@@ -136,20 +138,51 @@ impl Cache {
             .time_to_live(Duration::from_secs(86_400))
             .support_invalidation_closures()
             .build();
-        Self { inner }
+        Self { inner, announce: None }
+    }
+
+    /// Announces every [`Cache::invalidate`] and [`Cache::invalidate_prefix`] through the
+    /// control change feed, so every node drops the same entries.
+    #[must_use]
+    pub fn announcing(mut self, control: rustshare_control::Control) -> Self {
+        self.announce = Some(control);
+        self
+    }
+
+    fn tell_others(&self, space_id: &str, key: &str, prefix: bool) {
+        if let Some(c) = &self.announce {
+            c.announce(&rustshare_control::ChangeKind::Purge {
+                space_id: space_id.to_owned(),
+                key: key.to_owned(),
+                prefix,
+            });
+        }
     }
 
     pub(crate) fn moka(&self) -> &moka::future::Cache<String, Arc<Entry>> {
         &self.inner
     }
 
-    /// Forgets one object of a space (after a write, delete or purge).
+    /// Forgets one object of a space (after a write, delete or purge), here and on every node.
     pub async fn invalidate(&self, space_id: &str, key: &str) {
+        self.forget(space_id, key).await;
+        self.tell_others(space_id, key, false);
+    }
+
+    /// Forgets every object of a space under `prefix` (empty: the whole space), here and on
+    /// every node.
+    pub fn invalidate_prefix(&self, space_id: &str, prefix: &str) {
+        self.forget_prefix(space_id, prefix);
+        self.tell_others(space_id, prefix, true);
+    }
+
+    /// [`Cache::invalidate`] on this node only (what another node announced).
+    pub async fn forget(&self, space_id: &str, key: &str) {
         self.inner.invalidate(&key_of(space_id, key)).await;
     }
 
-    /// Forgets every object of a space under `prefix` (empty: the whole space).
-    pub fn invalidate_prefix(&self, space_id: &str, prefix: &str) {
+    /// [`Cache::invalidate_prefix`] on this node only.
+    pub fn forget_prefix(&self, space_id: &str, prefix: &str) {
         let start = key_of(space_id, prefix);
         if let Err(e) = self.inner.invalidate_entries_if(move |k, _| k.starts_with(&start)) {
             tracing::error!("cache purge: {e}");

@@ -172,11 +172,12 @@ impl Cdn {
             )),
             None => None,
         };
+        let cache = Cache::new(cfg.cache_bytes).announcing(control.clone());
         Ok(Self {
             store,
             control,
             metrics,
-            cache: Cache::new(cfg.cache_bytes),
+            cache,
             cfg,
             access_log,
         })
@@ -622,7 +623,8 @@ impl Cdn {
             // An overwrite since the entry was cached would splice two versions: refuse.
             Ok(g) if g.meta.etag == expect.etag => body_stream(g.body),
             Ok(_) => {
-                self.cache.invalidate(&site.space.id, key).await;
+                // Every node that cached the old version finds out the same way.
+                self.cache.forget(&site.space.id, key).await;
                 body_stream(Box::pin(futures::stream::once(async {
                     Err(std::io::Error::other("object changed while being served"))
                 })))

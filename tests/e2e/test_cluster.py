@@ -1,0 +1,229 @@
+"""Three edge nodes, one PostgreSQL, one S3 backend: the scale-out deployment, on loopback.
+
+Three `rustshare serve` processes start at once (so they race to migrate the database) on
+different ports, sharing a throwaway PostgreSQL (scripts/postgres.sh, Debian's server) and the
+s3s-fs peer as their object store. Clients talk to whichever node the test picks; every
+propagation the issue bounds (revocation, rotation, purge, public access, publish, rollback) is
+measured and must arrive within 2 seconds. The figures are written to
+target/cluster-propagation.json and printed with `-s`.
+"""
+
+import json
+import secrets
+import subprocess
+import threading
+import time
+import uuid
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import PEER_ACCESS_KEY, PEER_SECRET_KEY, ROOT, SECRETS, TARGET, Peer, Server
+from test_packages import build_deb
+
+LIMIT = 2.0
+MEASURED = {}
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pg") / "cluster"
+    url = subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start", str(d)], capture_output=True, text=True, check=True).stdout.strip()
+    yield url
+    subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(d)], check=False)
+
+
+@pytest.fixture(scope="module")
+def nodes(pg, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cluster")
+    peer = Peer(tmp)
+    token = "rsat_" + secrets.token_hex(20)
+    SECRETS.add(token)
+    env = {
+        "RUSTSHARE_DATABASE_URL": pg,
+        "RUSTSHARE_MASTER_KEY": secrets.token_hex(32),
+        "RUSTSHARE_ADMIN_TOKEN": token,
+        "RUSTSHARE_STORE": "s3",
+        "RUSTSHARE_S3_ENDPOINT": peer.endpoint,
+        "RUSTSHARE_S3_BUCKET": "backend",
+        "RUSTSHARE_S3_ACCESS_KEY_ID": PEER_ACCESS_KEY,
+        "RUSTSHARE_S3_SECRET_ACCESS_KEY": PEER_SECRET_KEY,
+        "RUSTSHARE_S3_ROOT_PREFIX": "rustshare/",
+    }
+    SECRETS.add(env["RUSTSHARE_MASTER_KEY"])
+    started, errors = {}, []
+
+    def start(name):
+        try:
+            started[name] = Server(tmp / name, extra_env=env)
+        except Exception as e:  # reported below, with the node's log
+            errors.append((name, e))
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors, [(n, str(e), (tmp / n / "stderr.log").read_text(errors="replace")[-2000:]) for n, e in errors]
+        yield [started[n] for n in "abc"], peer
+    finally:
+        for s in started.values():
+            s.stop()
+        peer.stop()
+        (TARGET.parent / "cluster-propagation.json").write_text(json.dumps(MEASURED, indent=2))
+        print("\npropagation (s):", json.dumps(MEASURED))
+
+
+def until(what, check, limit=LIMIT):
+    """Seconds until `check()` holds; fails if that takes longer than `limit`."""
+    t0 = time.monotonic()
+    while True:
+        if check():
+            took = time.monotonic() - t0
+            MEASURED[what] = round(took, 3)
+            return took
+        if time.monotonic() - t0 > limit:
+            pytest.fail(f"{what}: not visible on the other node within {limit} s")
+        time.sleep(0.02)
+
+
+def cdn_get(node, public_name, key):
+    return requests.get(f"{node.url}/{public_name}/{key}", headers={"Host": "cdn.localhost"}, timeout=10)
+
+
+def refused(client, bucket, key):
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+        return False
+    except ClientError as e:
+        return e.response["Error"]["Code"] in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+
+
+def test_nodes_share_everything_and_migrated_once(nodes, pg):
+    (a, b, c), _ = nodes
+    sp = a.new_space()
+    key = a.new_key(sp)
+    a.s3(key).put_object(Bucket=sp["bucket"], Key="x/one.txt", Body=b"written on A")
+    for n in (b, c):
+        assert n.s3(key).get_object(Bucket=sp["bucket"], Key="x/one.txt")["Body"].read() == b"written on A"
+        assert [o["Key"] for o in n.s3(key).list_objects_v2(Bucket=sp["bucket"])["Contents"]] == ["x/one.txt"]
+    # Spaces, keys and audit rows made on one node are the cluster's.
+    assert sp["bucket"] in [s["bucket"] for s in c.cli_json("space", "list")["spaces"]]
+    assert any(e["operation"] == "PutObject" for e in b.cli_json("audit", "--space", sp["bucket"])["events"])
+    versions = subprocess.run(["psql", pg, "-tAc", "SELECT version FROM schema_migrations ORDER BY version"], capture_output=True, text=True, check=True)
+    assert versions.stdout.split() == ["1", "2", "3", "4", "5", "6"], "each migration once, whichever node ran it"
+    for n in (a, b, c):
+        assert requests.get(f"{n.url}/readyz", timeout=5).status_code == 200
+
+
+def test_revocation_and_rotation_reach_every_node_within_2s(nodes):
+    (a, b, c), _ = nodes
+    sp = a.new_space()
+    key = a.new_key(sp)
+    on_b, on_c = b.s3(key), c.s3(key)
+    on_b.put_object(Bucket=sp["bucket"], Key="k", Body=b"1")
+    assert not refused(on_c, sp["bucket"], "k")  # both nodes have the key cached now
+    a.cli("key", "rotate", key["access_key_id"])
+    until("rotate on A, old secret refused on C", lambda: refused(on_c, sp["bucket"], "k"))
+    key2 = a.new_key(sp)
+    on_b, on_c = b.s3(key2), c.s3(key2)
+    assert not refused(on_b, sp["bucket"], "k") and not refused(on_c, sp["bucket"], "k")
+    a.cli("key", "revoke", key2["access_key_id"])
+    until("revoke on A, refused on B", lambda: refused(on_b, sp["bucket"], "k"))
+    until("revoke on A, refused on C", lambda: refused(on_c, sp["bucket"], "k"))
+
+
+def test_concurrent_uploads_on_three_nodes_never_pass_the_quota(nodes):
+    (a, b, c), _ = nodes
+    mib = 1 << 20
+    sp = a.new_space(quota=8 * mib)
+    key = a.new_key(sp)
+    clients = [n.s3(key) for n in (a, b, c)]
+    body = b"q" * mib
+    ok, refused_codes = [], []
+    lock = threading.Lock()
+
+    def upload(i):
+        try:
+            clients[i % 3].put_object(Bucket=sp["bucket"], Key=f"obj{i:02}", Body=body)
+            with lock:
+                ok.append(i)
+        except ClientError as e:
+            with lock:
+                refused_codes.append(e.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(refused_codes) <= {"QuotaExceeded"}, refused_codes
+    usage = b.cli_json("usage", sp["bucket"])["usage"]
+    listed = sorted(o["Key"] for o in clients[1].list_objects_v2(Bucket=sp["bucket"]).get("Contents", []))
+    assert len(ok) <= 8 and usage["bytes"] == len(ok) * mib <= 8 * mib, (len(ok), usage)
+    assert listed == sorted(f"obj{i:02}" for i in ok), "exactly the accepted uploads are stored"
+    # What the burst left free can still be filled, one at a time, and not one byte more.
+    i = 100
+    while usage["bytes"] < 8 * mib:
+        clients[i % 3].put_object(Bucket=sp["bucket"], Key=f"fill{i}", Body=body)
+        usage = c.cli_json("usage", sp["bucket"])["usage"]
+        i += 1
+    with pytest.raises(ClientError) as e:
+        clients[i % 3].put_object(Bucket=sp["bucket"], Key="one-too-many", Body=body)
+    assert e.value.response["Error"]["Code"] == "QuotaExceeded"
+    assert a.cli_json("usage", sp["bucket"])["usage"]["bytes"] == 8 * mib
+
+
+def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes):
+    (a, b, c), peer = nodes
+    sp = a.new_space(purpose="cdn")
+    key = a.new_key(sp)
+    a.s3(key).put_object(Bucket=sp["bucket"], Key="site/app.js", Body=b"v1", ContentType="text/javascript")
+    pub = a.cli_json("public", "enable", sp["bucket"], "--cache-control", "public, max-age=3600")
+    name = pub["public"]["rules"]["public_name"]
+    until("public enable on A, served by C", lambda: cdn_get(c, name, "site/app.js").status_code == 200)
+    assert cdn_get(c, name, "site/app.js").headers["X-Cache"] == "HIT"
+
+    # A write through A's S3 face drops C's cached copy.
+    a.s3(key).put_object(Bucket=sp["bucket"], Key="site/app.js", Body=b"v2", ContentType="text/javascript")
+    until("S3 overwrite on A, new bytes on C", lambda: cdn_get(c, name, "site/app.js").content == b"v2")
+
+    # A change behind the edge's back (straight into the backend) is what purges are for.
+    assert cdn_get(c, name, "site/app.js").headers["X-Cache"] == "HIT"
+    backend = boto3.client("s3", endpoint_url=peer.endpoint, aws_access_key_id=PEER_ACCESS_KEY, aws_secret_access_key=PEER_SECRET_KEY,
+                           region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    base = a.cli_json("space", "show", sp["bucket"])["base_prefix"]
+    backend.put_object(Bucket="backend", Key=f"rustshare/{base}site/app.js", Body=b"v3", ContentType="text/javascript")
+    time.sleep(0.5)
+    assert cdn_get(c, name, "site/app.js").content == b"v2", "C still serves its cached copy"
+    a.cli("cdn", "purge", sp["bucket"], "--prefix", "site/")
+    until("purge on A, C fetches anew", lambda: cdn_get(c, name, "site/app.js").content == b"v3")
+
+    a.cli("public", "disable", sp["bucket"])
+    until("public disable on A, 404 on B", lambda: cdn_get(b, name, "site/app.js").status_code == 404)
+    until("public disable on A, 404 on C", lambda: cdn_get(c, name, "site/app.js").status_code == 404)
+
+
+def packages_index(node, repo):
+    r = requests.get(f"{node.url}/{repo}/dists/stable/main/binary-amd64/Packages", headers={"Host": "packages.localhost"}, timeout=10)
+    return r.text if r.status_code == 200 else ""
+
+
+def test_publish_and_rollback_on_a_are_served_by_c_within_2s(nodes, tmp_path):
+    (a, b, c), _ = nodes
+    sp = a.new_space(purpose="packages")
+    repo = f"r{uuid.uuid4().hex[:8]}"
+    a.cli_json("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+    a.cli("repo", "add", repo, "--dist", "stable", str(build_deb(tmp_path, "hello", "1.0")))
+    first = a.cli_json("repo", "show", repo)["current_snapshot"]
+    until("first publish on A, index on C", lambda: "Package: hello" in packages_index(c, repo))
+    assert "Version: 1.0" in packages_index(c, repo)
+    a.cli("repo", "add", repo, "--dist", "stable", str(build_deb(tmp_path, "world", "2.0")))
+    until("publish on A, new index on C", lambda: "Package: world" in packages_index(c, repo))
+    a.cli("repo", "rollback", repo, first)
+    until("rollback on A, old package set on C", lambda: "Package: world" not in packages_index(c, repo) and "Package: hello" in packages_index(c, repo))
+    assert "Package: world" not in packages_index(b, repo)
