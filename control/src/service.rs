@@ -152,7 +152,8 @@ enum AuditMsg {
 
 struct Inner {
     repo: Arc<dyn Repo>,
-    key: MasterKey,
+    /// Replaced whole during a master key rotation.
+    key: RwLock<MasterKey>,
     creds: RwLock<HashMap<String, Arc<Credential>>>,
     touched: Mutex<HashMap<String, Instant>>,
     audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
@@ -182,6 +183,12 @@ pub enum ChangeKind {
         /// Repository name.
         name: String,
     },
+    /// Secrets are now sealed under the master key with this fingerprint: re-read the key file
+    /// and seal with that key.
+    MasterKey {
+        /// [`MasterKey::fingerprint`] of the new key.
+        fingerprint: String,
+    },
 }
 
 impl ChangeKind {
@@ -199,6 +206,7 @@ impl ChangeKind {
                 prefix: true,
             } => ("purge-prefix", Some(space_id), Some(key)),
             Self::Repository { name } => ("repository", None, Some(name)),
+            Self::MasterKey { fingerprint } => ("master-key", None, Some(fingerprint)),
         }
     }
 
@@ -211,6 +219,7 @@ impl ChangeKind {
                 key: c.detail.unwrap_or_default(),
             },
             "repository" => Self::Repository { name: c.detail? },
+            "master-key" => Self::MasterKey { fingerprint: c.detail? },
             _ => return None,
         })
     }
@@ -304,7 +313,7 @@ impl Control {
         Self {
             inner: Arc::new(Inner {
                 repo,
-                key,
+                key: RwLock::new(key),
                 creds: RwLock::new(HashMap::new()),
                 touched: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),
@@ -367,23 +376,73 @@ impl Control {
         Ok(out)
     }
 
-    /// Re-seals every stored secret under `new`: S3 secrets, repository signing keys, registry
-    /// secrets. `self` must hold the key they are sealed under now (or one of the keys, during a
-    /// rotation that was interrupted). Returns how many secrets were re-sealed. All rows change
-    /// in one transaction, so a failure leaves every secret as it was.
+    fn key(&self) -> std::sync::RwLockReadGuard<'_, MasterKey> {
+        self.inner.key.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The fingerprint of the key that seals now.
+    #[must_use]
+    pub fn master_key_fingerprint(&self) -> String {
+        self.key().fingerprint()
+    }
+
+    /// Rotates the master key without downtime: `ring` (the new key first, the old ones after
+    /// it, as [`MasterKey::rotated_to`] makes) replaces this node's key, every stored secret
+    /// (S3 secrets, repository signing keys, registry secrets) is re-sealed under the new key in
+    /// one transaction, and the other nodes are told to switch to it (their key files must list
+    /// it). Returns how many secrets were re-sealed.
     ///
     /// # Errors
-    /// [`Error::Seal`] if a secret cannot be opened with the current keys; database errors.
-    pub fn reseal_secrets(&self, new: &MasterKey) -> Result<usize> {
+    /// [`Error::Seal`] if a secret opens under no key of `ring` (nothing is changed then);
+    /// database errors (nothing is changed either).
+    pub fn rotate_master_key(&self, p: &AdminPrincipal, ring: MasterKey) -> Result<usize> {
+        if p.tenant_id.is_some() {
+            return Err(Error::Forbidden("only the operator can rotate the master key"));
+        }
         let rows = self.inner.repo.sealed_secrets()?;
         let mut resealed: Vec<(SealedTable, String, Vec<u8>)> = Vec::with_capacity(rows.len());
         for (table, id, sealed) in rows {
-            let plain = self.inner.key.unseal(&sealed)?;
-            resealed.push((table, id, new.seal(&plain)?));
+            let plain = ring.unseal(&sealed)?;
+            resealed.push((table, id, ring.seal(&plain)?));
         }
+        // The ring opens old and new secrets alike, so this node reads everything whether or
+        // not the re-seal below commits.
+        let fingerprint = ring.fingerprint();
+        *self.inner.key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
         self.inner.repo.reseal(&resealed)?;
-        self.invalidate();
+        self.clear_caches();
+        self.announce(&ChangeKind::MasterKey {
+            fingerprint: fingerprint.clone(),
+        });
+        self.audit_security(
+            p,
+            None,
+            None,
+            None,
+            "master_key.rotated",
+            Some(format!("fingerprint={fingerprint} resealed={}", resealed.len())),
+        );
         Ok(resealed.len())
+    }
+
+    /// Replaces this node's key ring (a re-read key file), promoting the key named by
+    /// `fingerprint` to seal, if given and present. Returns whether the ring now seals with
+    /// that key.
+    pub fn use_master_key(&self, ring: MasterKey, fingerprint: Option<&str>) -> bool {
+        let ring = match fingerprint {
+            Some(fp) => match ring.promoted(fp) {
+                Some(r) => r,
+                None => {
+                    *self.inner.key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
+                    self.clear_caches();
+                    return false;
+                }
+            },
+            None => ring,
+        };
+        *self.inner.key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
+        self.clear_caches();
+        true
     }
 
     /// The repository, for health checks.
@@ -638,7 +697,7 @@ impl Control {
             created_at: t,
             rotated_at: None,
         };
-        let sealed = self.inner.key.seal(secret.as_bytes())?;
+        let sealed = self.key().seal(secret.as_bytes())?;
         self.inner.repo.insert_identity(&identity, &sealed)?;
         self.audit_security(
             p,
@@ -707,7 +766,7 @@ impl Control {
         let secret = random(40);
         self.inner
             .repo
-            .rotate_identity(&i.id, &self.inner.key.seal(secret.as_bytes())?, now())?;
+            .rotate_identity(&i.id, &self.key().seal(secret.as_bytes())?, now())?;
         self.invalidate();
         self.audit_security(
             p,
@@ -750,7 +809,7 @@ impl Control {
         let Some(space) = self.inner.repo.space(&identity.space_id)? else {
             return Ok(None);
         };
-        let secret = self.inner.key.unseal_text(&sealed)?;
+        let secret = self.key().unseal_text(&sealed)?;
         let c = Arc::new(Credential {
             identity,
             space,
@@ -847,7 +906,7 @@ impl Control {
     /// [`Error::NotFound`], [`Error::Seal`].
     pub fn repository_signing_key(&self, name: &str) -> Result<Vec<u8>> {
         let (_, sealed) = self.inner.repo.repository(name)?.ok_or(Error::NotFound("repository"))?;
-        self.inner.key.unseal(&sealed)
+        self.key().unseal(&sealed)
     }
 
     /// Repositories the principal may see.
@@ -877,7 +936,7 @@ impl Control {
     /// # Errors
     /// [`Error::Seal`].
     pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>> {
-        self.inner.key.seal(plain)
+        self.key().seal(plain)
     }
 
     // ---- public web access ----
@@ -1297,7 +1356,7 @@ impl Control {
             created_by: p.name.clone(),
             created_at: now(),
         };
-        let events = self.inner.key.seal(random(40).as_bytes())?;
+        let events = self.key().seal(random(40).as_bytes())?;
         self.inner.repo.insert_namespace(&ns, &events)?;
         self.audit_admin(p, &space, "registry.namespace.created", Some(format!("namespace={name}")));
         Ok(ns)
@@ -1399,7 +1458,7 @@ impl Control {
         self.inner
             .repo
             .namespace_events_sealed(name)?
-            .map(|sealed| self.inner.key.unseal_text(&sealed))
+            .map(|sealed| self.key().unseal_text(&sealed))
             .transpose()
     }
 
@@ -1498,12 +1557,10 @@ impl Control {
     pub fn registry_signing_key(&self, make: impl FnOnce() -> Result<(String, String)>) -> Result<(String, String)> {
         if self.inner.repo.registry_signing()?.is_none() {
             let (key, cert) = make()?;
-            self.inner
-                .repo
-                .init_registry_signing(&self.inner.key.seal(key.as_bytes())?, &cert)?;
+            self.inner.repo.init_registry_signing(&self.key().seal(key.as_bytes())?, &cert)?;
         }
         let (sealed, cert) = self.inner.repo.registry_signing()?.ok_or(Error::NotFound("registry signing key"))?;
-        Ok((self.inner.key.unseal_text(&sealed)?, cert))
+        Ok((self.key().unseal_text(&sealed)?, cert))
     }
 
     /// `(used, quota)` of the namespace's space, if it has a quota (uploads in progress count).
@@ -1932,5 +1989,56 @@ mod tests {
         );
         assert!(b.poll_changes().expect("poll").is_empty(), "each change once");
         assert!(a.poll_changes().expect("poll").is_empty(), "a node skips its own changes");
+    }
+
+    #[test]
+    fn master_key_rotation_reseals_everything_and_other_nodes_follow() {
+        let (a, b, op, _guard) = two_nodes();
+        let s = space(&a, &op, "acme", None);
+        let k = a
+            .create_identity(
+                &op,
+                &s.id,
+                NewIdentity {
+                    name: "ci".into(),
+                    mode: PermissionMode::ReadWrite,
+                    prefix: String::new(),
+                    expires_at: None,
+                    expires_in_seconds: None,
+                },
+            )
+            .expect("key");
+        let ak = k.identity.access_key_id.clone();
+        let old = a.key().clone();
+        let new = MasterKey::generate();
+        // B's key file already lists the new key (second); A rotates.
+        assert!(b.use_master_key(
+            MasterKey::parse(&format!("{}\n{}\n", old.to_hex(), new.to_hex())).expect("ring"),
+            None
+        ));
+        let n = a.rotate_master_key(&op, old.rotated_to(&new)).expect("rotate");
+        assert!(n >= 1, "the S3 secret at least");
+        assert_eq!(a.master_key_fingerprint(), new.fingerprint());
+        // Every stored secret opens under the new key alone now.
+        for (_, _, sealed) in a.inner.repo.sealed_secrets().expect("secrets") {
+            assert!(new.unseal(&sealed).is_ok());
+            assert!(old.without_previous().unseal(&sealed).is_err());
+        }
+        assert_eq!(a.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+        let changes = b.poll_changes().expect("poll");
+        assert_eq!(
+            changes,
+            vec![ChangeKind::MasterKey {
+                fingerprint: new.fingerprint()
+            }]
+        );
+        let ring = b.key().clone();
+        assert!(b.use_master_key(ring, Some(&new.fingerprint())));
+        assert_eq!(b.master_key_fingerprint(), new.fingerprint());
+        assert_eq!(b.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+        // A ring that cannot open the secrets changes nothing.
+        let stranger = MasterKey::generate();
+        assert!(matches!(a.rotate_master_key(&op, stranger), Err(Error::Seal(_))));
+        assert_eq!(a.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
     }
 }

@@ -35,6 +35,8 @@ pub struct ApiState {
     pub session_lifetime: std::time::Duration,
     /// Signs registry tokens.
     pub registry: std::sync::Arc<rustshare_registry_bridge::token::Issuer>,
+    /// Where this node's master key comes from (rotation rewrites the file).
+    pub master_key: crate::master_key::KeySource,
 }
 
 /// An API error: a status, a stable code and a message safe to show.
@@ -542,6 +544,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(crate::repos_api::routes())
         .merge(crate::console::routes())
         .merge(crate::registry_api::routes())
+        .merge(crate::admin_api::routes())
         .with_state(state)
 }
 
@@ -573,6 +576,7 @@ mod tests {
             metrics,
             cdn_base: "http://cdn.localhost:8080".into(),
             session_lifetime: std::time::Duration::from_secs(60),
+            master_key: crate::master_key::KeySource::Env,
             registry: {
                 let (k, c) = rustshare_registry_bridge::token::generate_signing_key().expect("key");
                 Arc::new(rustshare_registry_bridge::token::Issuer::new(&k, &c).expect("issuer"))

@@ -88,6 +88,11 @@ enum Command {
         #[command(subcommand)]
         cmd: CdnCmd,
     },
+    /// Installation administration (operator token): the master key.
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
     /// Storage used by a space.
     Usage {
         /// Space id, bucket or name.
@@ -114,6 +119,23 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCmd {
+    /// Show the fingerprint of the master key that seals secrets now.
+    MasterKey,
+    /// Re-seal every stored secret under a new master key, without downtime. Without --to, the
+    /// server makes the key and writes it first in its key file (the old one stays accepted);
+    /// with several nodes, put the new key in every node's key file first and pass --to.
+    RotateMasterKey {
+        /// Fingerprint of a key already listed in every node's key file.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// After a rotation reached every node: re-seal once more and drop the old keys from this
+    /// node's key file.
+    RetireMasterKeys,
 }
 
 #[derive(Subcommand, Debug)]
@@ -790,6 +812,27 @@ fn run(cli: Cli) -> Result<()> {
                         }
                     ),
                     None => println!("Quota:      unlimited"),
+                }
+            });
+        }
+        Command::Admin { cmd } => {
+            let c = Client::new(&conn)?;
+            let (method, path, body) = match cmd {
+                AdminCmd::MasterKey => ("GET", "/admin/master-key", None),
+                AdminCmd::RotateMasterKey { to } => ("POST", "/admin/master-key/rotate", Some(json!({"fingerprint": to}))),
+                AdminCmd::RetireMasterKeys => ("POST", "/admin/master-key/retire", Some(json!({}))),
+            };
+            out(conn.json, &c.call(method, path, body)?, |v| {
+                let fp = v["fingerprint"].as_str().unwrap_or("");
+                match v["resealed"].as_u64() {
+                    Some(n) if v["retired"].as_bool() == Some(true) => {
+                        println!("Master key {fp}: {n} secrets re-sealed, older keys removed from this node's key file");
+                    }
+                    Some(n) => println!(
+                        "Master key is now {fp}: {n} secrets re-sealed; the old key stays accepted in {} until `rustshare admin retire-master-keys`",
+                        v["key_file"].as_str().unwrap_or("the key file")
+                    ),
+                    None => println!("Master key {fp} (from {})", v["source"].as_str().unwrap_or("?")),
                 }
             });
         }

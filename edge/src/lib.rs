@@ -1,12 +1,14 @@
 //! The RustShare edge: one binary serving the S3 face, the control API and (in later
 //! releases) the CDN, packages and console faces, plus the `rustshare` CLI.
 
+mod admin_api;
 pub mod api;
 pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod files;
+pub mod master_key;
 pub mod metrics;
 mod openapi;
 pub mod packages;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rustshare_control::db::{PgRepo, SqliteRepo};
-use rustshare_control::seal::MasterKey;
 use rustshare_control::{ChangeKind, Control};
 use rustshare_store::{FsStore, ObjectStore, S3Store};
 
@@ -39,26 +38,6 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-fn master_key(cfg: &Config) -> Result<MasterKey> {
-    if let Ok(v) = std::env::var("RUSTSHARE_MASTER_KEY") {
-        return MasterKey::parse(&v).context("RUSTSHARE_MASTER_KEY");
-    }
-    let path = &cfg.master_key_file;
-    match std::fs::read_to_string(path) {
-        Ok(t) => MasterKey::parse(&t).with_context(|| format!("master key file {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let k = MasterKey::generate();
-            write_private(path, &format!("{}\n", k.to_hex()))?;
-            eprintln!(
-                "Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.",
-                path.display()
-            );
-            Ok(k)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading master key file {}", path.display())),
-    }
-}
-
 /// Runs the server.
 ///
 /// # Errors
@@ -66,7 +45,7 @@ fn master_key(cfg: &Config) -> Result<MasterKey> {
 pub async fn run(cfg: Config) -> Result<()> {
     init_logging(cfg.log_format);
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
-    let key = master_key(&cfg)?;
+    let (key, key_source) = crate::master_key::load(&cfg.master_key_file)?;
     let repo: Arc<dyn rustshare_control::db::Repo> = match &cfg.database {
         DatabaseConfig::Sqlite(path) => Arc::new(SqliteRepo::open(path).with_context(|| format!("opening database {}", path.display()))?),
         DatabaseConfig::Postgres(url) => {
@@ -131,6 +110,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         packages_base: format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
         session_lifetime: cfg.session_lifetime,
         registry,
+        master_key: key_source.clone(),
     });
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = None;
@@ -205,7 +185,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         let _ = stop_tx.send(true);
     });
     tokio::spawn(flush_traffic(app.control.clone(), app.metrics.clone(), cfg.traffic_flush));
-    tokio::spawn(follow_changes(app.clone(), cfg.change_poll));
+    tokio::spawn(follow_changes(app.clone(), key_source, cfg.change_poll));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((tcp, quic, certs)) = tls {
         tasks.spawn(crate::tls::serve_tls(app.clone(), tcp, certs, stopped()));
@@ -225,7 +205,7 @@ pub async fn run(cfg: Config) -> Result<()> {
 
 /// Applies what other nodes changed: the control service drops its cached credentials and
 /// sites itself; purges and repository switches are applied to this node's caches here.
-async fn follow_changes(app: Arc<App>, every: std::time::Duration) {
+async fn follow_changes(app: Arc<App>, key_source: crate::master_key::KeySource, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -266,6 +246,17 @@ async fn follow_changes(app: Arc<App>, every: std::time::Duration) {
                     prefix: true,
                 } => app.cdn.cache().forget_prefix(&space_id, &key),
                 ChangeKind::Repository { name } => app.packages.publisher().forget_pointer(&name),
+                ChangeKind::MasterKey { fingerprint } => {
+                    // Secrets are sealed under a new key now: it must be in this node's key file.
+                    match crate::master_key::reread(&key_source).map(|ring| app.control.use_master_key(ring, Some(&fingerprint))) {
+                        Ok(true) => tracing::info!(%fingerprint, "now sealing with the rotated master key"),
+                        Ok(false) => tracing::error!(
+                            %fingerprint,
+                            "another node rotated the master key to one this node's key file lacks: add it to the file; secrets sealed under it cannot be opened here"
+                        ),
+                        Err(e) => tracing::error!(%fingerprint, "another node rotated the master key: {e:#}"),
+                    }
+                }
                 ChangeKind::Caches => {}
             }
         }

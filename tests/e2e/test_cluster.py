@@ -42,9 +42,13 @@ def nodes(pg, tmp_path_factory):
     peer = Peer(tmp)
     token = "rsat_" + secrets.token_hex(20)
     SECRETS.add(token)
+    # One key file for the three nodes (a mounted secret in a real cluster).
+    key_file = tmp / "master.key"
+    key_file.write_text(secrets.token_hex(32) + "\n")
+    key_file.chmod(0o600)
     env = {
         "RUSTSHARE_DATABASE_URL": pg,
-        "RUSTSHARE_MASTER_KEY": secrets.token_hex(32),
+        "RUSTSHARE_MASTER_KEY_FILE": str(key_file),
         "RUSTSHARE_ADMIN_TOKEN": token,
         "RUSTSHARE_STORE": "s3",
         "RUSTSHARE_S3_ENDPOINT": peer.endpoint,
@@ -53,7 +57,7 @@ def nodes(pg, tmp_path_factory):
         "RUSTSHARE_S3_SECRET_ACCESS_KEY": PEER_SECRET_KEY,
         "RUSTSHARE_S3_ROOT_PREFIX": "rustshare/",
     }
-    SECRETS.add(env["RUSTSHARE_MASTER_KEY"])
+    SECRETS.add(key_file.read_text().strip())
     started, errors = {}, []
 
     def start(name):
@@ -69,7 +73,7 @@ def nodes(pg, tmp_path_factory):
         t.join()
     try:
         assert not errors, [(n, str(e), (tmp / n / "stderr.log").read_text(errors="replace")[-2000:]) for n, e in errors]
-        yield [started[n] for n in "abc"], peer
+        yield [started[n] for n in "abc"], peer, key_file
     finally:
         for s in started.values():
             s.stop()
@@ -104,7 +108,7 @@ def refused(client, bucket, key):
 
 
 def test_nodes_share_everything_and_migrated_once(nodes, pg):
-    (a, b, c), _ = nodes
+    (a, b, c), _, _ = nodes
     sp = a.new_space()
     key = a.new_key(sp)
     a.s3(key).put_object(Bucket=sp["bucket"], Key="x/one.txt", Body=b"written on A")
@@ -121,7 +125,7 @@ def test_nodes_share_everything_and_migrated_once(nodes, pg):
 
 
 def test_revocation_and_rotation_reach_every_node_within_2s(nodes):
-    (a, b, c), _ = nodes
+    (a, b, c), _, _ = nodes
     sp = a.new_space()
     key = a.new_key(sp)
     on_b, on_c = b.s3(key), c.s3(key)
@@ -138,7 +142,7 @@ def test_revocation_and_rotation_reach_every_node_within_2s(nodes):
 
 
 def test_concurrent_uploads_on_three_nodes_never_pass_the_quota(nodes):
-    (a, b, c), _ = nodes
+    (a, b, c), _, _ = nodes
     mib = 1 << 20
     sp = a.new_space(quota=8 * mib)
     key = a.new_key(sp)
@@ -179,7 +183,7 @@ def test_concurrent_uploads_on_three_nodes_never_pass_the_quota(nodes):
 
 
 def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes):
-    (a, b, c), peer = nodes
+    (a, b, c), peer, _ = nodes
     sp = a.new_space(purpose="cdn")
     key = a.new_key(sp)
     a.s3(key).put_object(Bucket=sp["bucket"], Key="site/app.js", Body=b"v1", ContentType="text/javascript")
@@ -214,7 +218,7 @@ def packages_index(node, repo):
 
 
 def test_publish_and_rollback_on_a_are_served_by_c_within_2s(nodes, tmp_path):
-    (a, b, c), _ = nodes
+    (a, b, c), _, _ = nodes
     sp = a.new_space(purpose="packages")
     repo = f"r{uuid.uuid4().hex[:8]}"
     a.cli_json("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
@@ -227,3 +231,59 @@ def test_publish_and_rollback_on_a_are_served_by_c_within_2s(nodes, tmp_path):
     a.cli("repo", "rollback", repo, first)
     until("rollback on A, old package set on C", lambda: "Package: world" not in packages_index(c, repo) and "Package: hello" in packages_index(c, repo))
     assert "Package: world" not in packages_index(b, repo)
+
+
+def test_master_key_rotation_without_downtime(nodes, tmp_path):
+    (a, b, c), _, key_file = nodes
+    old = key_file.read_text().split()
+    sp = a.new_space(purpose="packages")
+    key = a.new_key(sp)
+    repo = f"r{uuid.uuid4().hex[:8]}"
+    a.cli_json("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+    on_c = c.s3(key)
+    on_c.put_object(Bucket=sp["bucket"], Key="before", Body=b"1")
+    before = a.cli_json("admin", "master-key")["fingerprint"]
+
+    rotated = a.cli_json("admin", "rotate-master-key")
+    assert rotated["fingerprint"] != before and rotated["resealed"] >= 2, rotated  # the S3 secret and the signing key
+    lines = key_file.read_text().split()
+    SECRETS.update(lines)
+    assert len(lines) == 2 and lines[1] == old[0], "new key first, old one still accepted"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    # The other nodes switch too, without a restart, and keep serving the same key.
+    until("rotation on A, C seals with the new key", lambda: c.cli_json("admin", "master-key")["fingerprint"] == rotated["fingerprint"])
+    on_c.put_object(Bucket=sp["bucket"], Key="after", Body=b"2")
+    key2 = c.new_key(sp)  # sealed by C under the new key, opened by A
+    a.s3(key2).head_object(Bucket=sp["bucket"], Key="after")
+    a.cli("repo", "add", repo, "--dist", "stable", str(build_deb(tmp_path, "signed", "1.0")))
+
+    # Retire the old key; a node restarted with the new key alone still opens every secret.
+    retired = a.cli_json("admin", "retire-master-keys")
+    assert retired["retired"] and key_file.read_text().split() == [lines[0]]
+    b.stop()
+    b.peer = None
+    b.start()
+    for k in (key, key2):
+        assert b.s3(k).get_object(Bucket=sp["bucket"], Key="before")["Body"].read() == b"1"
+    b.cli("repo", "publish", repo, "--refresh")  # signs with the re-sealed signing key
+    audit = a.cli_json("audit", "--operation", "master_key.rotated")["events"]
+    assert audit and all(lines[0] not in json.dumps(e) and old[0] not in json.dumps(e) for e in audit)
+    for n in (a, b, c):
+        assert lines[0] not in n.logs() and old[0] not in n.logs()
+
+
+def test_master_key_rotation_refusals(nodes, tmp_path):
+    (a, _, _), _, _ = nodes
+    tenant_token = a.cli_json("tenant", "token", a.new_space()["bucket"].split("-")[1])["token"]
+    SECRETS.add(tenant_token)
+    p = a.cli("admin", "rotate-master-key", token=tenant_token, check=False)
+    assert p.returncode != 0 and "only the operator" in p.stderr, p.stderr
+    p = a.cli("admin", "rotate-master-key", "--to", "0123456789abcdef", check=False)
+    assert p.returncode != 0 and "add it to every node's key file first" in p.stderr, p.stderr
+    # A node whose key comes from the environment says how to rotate instead.
+    env_node = Server(tmp_path / "envkey", extra_env={"RUSTSHARE_MASTER_KEY": secrets.token_hex(32)})
+    try:
+        p = env_node.cli("admin", "rotate-master-key", check=False)
+        assert p.returncode != 0 and "RUSTSHARE_MASTER_KEY" in p.stderr and "key file" in p.stderr, p.stderr
+    finally:
+        env_node.stop()

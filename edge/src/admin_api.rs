@@ -1,0 +1,147 @@
+//! `/api/v1/admin/master-key`: rotating the master key without downtime (operator only).
+//!
+//! - `GET`: the fingerprint of the key that seals now, and how many older keys are still
+//!   accepted.
+//! - `POST .../rotate`: without a body, this node makes a new key, writes the key file with it
+//!   first (the old ones kept, still accepted), re-seals every secret under it and tells the
+//!   other nodes, which re-read their own key files. With `{"fingerprint": ...}`, the key with
+//!   that fingerprint, already listed in every node's key file, becomes the sealing key.
+//! - `POST .../retire`: re-seals once more (secrets made meanwhile), then drops the old keys
+//!   from this node's file. Other nodes drop theirs when their files are rewritten.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use rustshare_control::model::AdminPrincipal;
+use rustshare_control::seal::MasterKey;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{Admin, ApiError, ApiResult, ApiState, Body, blocking};
+use crate::master_key::{self, KeySource};
+
+fn operator(p: &AdminPrincipal) -> ApiResult<()> {
+    if p.tenant_id.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the operator token manages the master key",
+        ));
+    }
+    Ok(())
+}
+
+fn key_file(st: &ApiState) -> ApiResult<std::path::PathBuf> {
+    match &st.master_key {
+        KeySource::File(p) => Ok(p.clone()),
+        KeySource::Env => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "master_key_from_env",
+            "this node takes its master key from RUSTSHARE_MASTER_KEY, which cannot change while it runs: \
+             use a key file (master_key_file) to rotate without downtime",
+        )),
+    }
+}
+
+fn internal(e: &anyhow::Error) -> ApiError {
+    tracing::error!("master key file: {e:#}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the master key file could not be read or written; see the server log",
+    )
+}
+
+fn rotation_error(e: rustshare_control::Error) -> ApiError {
+    match e {
+        rustshare_control::Error::Seal(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "unsealable_secret",
+            "a stored secret opens under none of the keys in the key file; nothing was changed",
+        ),
+        other => other.into(),
+    }
+}
+
+async fn show(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    operator(&p)?;
+    let source = match &st.master_key {
+        KeySource::Env => json!("env"),
+        KeySource::File(f) => json!(f.display().to_string()),
+    };
+    Ok(Json(json!({"fingerprint": st.control.master_key_fingerprint(), "source": source})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateIn {
+    /// A key already in every node's key file.
+    fingerprint: Option<String>,
+}
+
+async fn rotate(State(st): State<ApiState>, Admin(p): Admin, Body(body): Body<RotateIn>) -> ApiResult<impl IntoResponse> {
+    operator(&p)?;
+    let path = key_file(&st)?;
+    let wanted = body.fingerprint;
+    let control = st.control.clone();
+    blocking(move || {
+        let current = master_key::reread(&KeySource::File(path.clone())).map_err(|e| internal(&e))?;
+        let ring = match &wanted {
+            Some(fp) => current.promoted(fp).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_key",
+                    format!(
+                        "no key with fingerprint {fp} is in {}: add it to every node's key file first",
+                        path.display()
+                    ),
+                )
+            })?,
+            None => current.rotated_to(&MasterKey::generate()),
+        };
+        // The file first: a restart from here on already knows the new key.
+        master_key::write(&path, &ring).map_err(|e| internal(&e))?;
+        let fingerprint = ring.fingerprint();
+        let resealed = control.rotate_master_key(&p, ring).map_err(rotation_error)?;
+        Ok(Json(
+            json!({"fingerprint": fingerprint, "resealed": resealed, "key_file": path.display().to_string()}),
+        ))
+    })
+    .await?
+}
+
+async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    operator(&p)?;
+    let path = key_file(&st)?;
+    let control = st.control.clone();
+    blocking(move || {
+        let current = master_key::reread(&KeySource::File(path.clone())).map_err(|e| internal(&e))?;
+        if current.fingerprint() != control.master_key_fingerprint() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "key_file_changed",
+                "the key file's first key is not the key this node seals with; rotate first",
+            ));
+        }
+        // Secrets sealed under an old key since the rotation are caught by this pass.
+        let resealed = control.rotate_master_key(&p, current.clone()).map_err(rotation_error)?;
+        let only = current.without_previous();
+        master_key::write(&path, &only).map_err(|e| internal(&e))?;
+        control.use_master_key(only, None);
+        Ok(Json(
+            json!({"fingerprint": control.master_key_fingerprint(), "resealed": resealed, "retired": true}),
+        ))
+    })
+    .await?
+}
+
+/// The master key routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/admin/master-key", get(show))
+        .route("/api/v1/admin/master-key/rotate", post(rotate))
+        .route("/api/v1/admin/master-key/retire", post(retire))
+}
