@@ -102,12 +102,25 @@ async fn rotate(State(st): State<ApiState>, Admin(p): Admin, Body(body): Body<Ro
             })?,
             None => current.rotated_to(&MasterKey::generate()),
         };
-        // The file first: a restart from here on already knows the new key.
-        master_key::write(&path, &ring).map_err(|e| internal(&e))?;
+        // The file first: a restart from here on already knows the new key. A key made here
+        // must be on disk before anything is sealed under it; a key given by fingerprint is
+        // in the file already (a read-only mount, such as a Kubernetes Secret, is then fine:
+        // its owner puts the new key first).
+        let note = match (master_key::write(&path, &ring), &wanted) {
+            (Ok(()), _) => None,
+            (Err(e), None) => return Err(internal(&e)),
+            (Err(e), Some(_)) => {
+                tracing::warn!("master key file not rewritten: {e:#}");
+                Some(format!(
+                    "{} could not be rewritten: put the new key first in it yourself",
+                    path.display()
+                ))
+            }
+        };
         let fingerprint = ring.fingerprint();
         let resealed = control.rotate_master_key(&p, ring).map_err(rotation_error)?;
         Ok(Json(
-            json!({"fingerprint": fingerprint, "resealed": resealed, "key_file": path.display().to_string()}),
+            json!({"fingerprint": fingerprint, "resealed": resealed, "key_file": path.display().to_string(), "note": note}),
         ))
     })
     .await?
@@ -129,10 +142,13 @@ async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl I
         // Secrets sealed under an old key since the rotation are caught by this pass.
         let resealed = control.rotate_master_key(&p, current.clone()).map_err(rotation_error)?;
         let only = current.without_previous();
-        master_key::write(&path, &only).map_err(|e| internal(&e))?;
+        let note = master_key::write(&path, &only).err().map(|e| {
+            tracing::warn!("master key file not rewritten: {e:#}");
+            format!("{} could not be rewritten: remove the old keys from it yourself", path.display())
+        });
         control.use_master_key(only, None);
         Ok(Json(
-            json!({"fingerprint": control.master_key_fingerprint(), "resealed": resealed, "retired": true}),
+            json!({"fingerprint": control.master_key_fingerprint(), "resealed": resealed, "retired": true, "note": note}),
         ))
     })
     .await?

@@ -53,6 +53,20 @@ enum Command {
         #[arg(long)]
         tls_listen: Option<String>,
     },
+    /// Check a configuration file and the environment as `serve` would read them, without
+    /// starting anything; prints the resolved settings (secrets hidden).
+    CheckConfig {
+        /// TOML configuration file.
+        #[arg(long, env = "RUSTSHARE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Exit 0 if the URL answers 200 within 5 seconds (container health checks: the runtime
+    /// image has no curl).
+    Healthcheck {
+        /// For example http://127.0.0.1:8080/readyz.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
     /// Tenants (operator token).
     Tenant {
         #[command(subcommand)]
@@ -528,6 +542,16 @@ fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
     }
 }
 
+/// The file (if any), the environment and the flags, resolved as `serve` uses them.
+fn load_config(path: Option<&std::path::Path>, o: Overrides) -> Result<Config> {
+    let raw = match path {
+        Some(p) => Config::parse_toml(&std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?)
+            .map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?,
+        None => RawConfig::default(),
+    };
+    Config::resolve(raw, &|k| std::env::var(k).ok(), &o).map_err(|e| anyhow::anyhow!("configuration: {e}"))
+}
+
 fn run(cli: Cli) -> Result<()> {
     let conn = cli.conn;
     match cli.command {
@@ -537,26 +561,77 @@ fn run(cli: Cli) -> Result<()> {
             listen,
             tls_listen,
         } => {
-            let raw = match &config {
-                Some(p) => Config::parse_toml(&std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?)
-                    .map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?,
-                None => RawConfig::default(),
-            };
-            let cfg = Config::resolve(
-                raw,
-                &|k| std::env::var(k).ok(),
-                &Overrides {
+            let cfg = load_config(
+                config.as_deref(),
+                Overrides {
                     data_dir,
                     listen,
                     tls_listen,
                 },
-            )
-            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+            )?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
             rt.block_on(crate::serve::run(cfg))?;
+        }
+        Command::CheckConfig { config } => {
+            let cfg = load_config(config.as_deref(), Overrides::default())?;
+            let mut missing = Vec::new();
+            if let Some(f) = &cfg.tls_files {
+                missing.extend(
+                    [&f.cert, &f.key]
+                        .into_iter()
+                        .filter(|p| !p.exists())
+                        .map(|p| p.display().to_string()),
+                );
+            }
+            if std::env::var_os("RUSTSHARE_MASTER_KEY").is_none() && !cfg.master_key_file.exists() {
+                missing.push(format!(
+                    "{} (a new key would be made there on first start)",
+                    cfg.master_key_file.display()
+                ));
+            }
+            let store = match &cfg.store {
+                crate::config::StoreConfig::Fs(p) => format!("fs {}", p.display()),
+                crate::config::StoreConfig::S3(s) => format!("s3 {} bucket {} prefix {:?}", s.endpoint, s.bucket, s.root_prefix),
+            };
+            let database = match &cfg.database {
+                crate::config::DatabaseConfig::Sqlite(p) => format!("sqlite {} (single node)", p.display()),
+                crate::config::DatabaseConfig::Postgres(u) => format!("postgres {}", crate::config::redact_url(u)),
+            };
+            let summary = json!({
+                "listen": cfg.listen.to_string(),
+                "tls_listen": cfg.tls_listen.map(|a| a.to_string()),
+                "domain": cfg.domain,
+                "endpoint": cfg.endpoint,
+                "production": cfg.production,
+                "store": store,
+                "database": database,
+                "master_key_file": cfg.master_key_file.display().to_string(),
+                "cdn_cache_bytes": cfg.cdn.cache_bytes,
+                "missing_files": missing,
+            });
+            out(conn.json, &summary, |v| {
+                println!("Configuration is valid:");
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    if k != "missing_files" {
+                        println!("  {k:<16} {}", val.as_str().map_or_else(|| val.to_string(), str::to_owned));
+                    }
+                }
+                for m in v["missing_files"].as_array().into_iter().flatten() {
+                    println!("  warning: {} does not exist here", m.as_str().unwrap_or(""));
+                }
+            });
+        }
+        Command::Healthcheck { url } => {
+            let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(5)).build();
+            match agent.get(&url).call() {
+                Ok(r) if r.status() == 200 => println!("ok: {url}"),
+                Ok(r) => bail!("{url} answered {}", r.status()),
+                Err(ureq::Error::Status(code, _)) => bail!("{url} answered {code}"),
+                Err(e) => bail!("{url}: {e}"),
+            }
         }
         Command::Tenant { cmd } => {
             let c = Client::new(&conn)?;
@@ -833,6 +908,9 @@ fn run(cli: Cli) -> Result<()> {
                         v["key_file"].as_str().unwrap_or("the key file")
                     ),
                     None => println!("Master key {fp} (from {})", v["source"].as_str().unwrap_or("?")),
+                }
+                if let Some(n) = v["note"].as_str() {
+                    println!("Note: {n}");
                 }
             });
         }

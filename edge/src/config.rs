@@ -547,6 +547,25 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_production_config_resolves() {
+        let raw = Config::parse_toml(include_str!("../../deploy/rustshare.toml")).expect("deploy/rustshare.toml parses");
+        let env = |k: &str| match k {
+            "RUSTSHARE_DATABASE_URL" => Some("postgres://rustshare:pw@db.internal:5432/rustshare".to_owned()),
+            "RUSTSHARE_S3_ACCESS_KEY_ID" => Some("edge".to_owned()),
+            "RUSTSHARE_S3_SECRET_ACCESS_KEY" => Some("edge-secret".to_owned()),
+            _ => None,
+        };
+        let c = Config::resolve(raw, &env, &Overrides::default()).expect("deploy/rustshare.toml resolves");
+        assert!(c.production && c.tls_files.is_some() && c.log_format == LogFormat::Json);
+        assert!(matches!(c.database, DatabaseConfig::Postgres(_)));
+        assert!(matches!(c.store, StoreConfig::S3(ref s) if s.secret_access_key == "edge-secret"));
+        // Without the secrets from the environment it says which one is missing.
+        let raw = Config::parse_toml(include_str!("../../deploy/rustshare.toml")).expect("parses");
+        let e = Config::resolve(raw, &none, &Overrides::default()).expect_err("secrets missing");
+        assert!(e.contains("access_key_id"), "{e}");
+    }
+
+    #[test]
     fn bad_settings_say_what_to_fix() {
         assert!(
             Config::parse_toml("listne = \"x\"")
