@@ -6,6 +6,10 @@
 #  2. a 100 MiB object, 5 downloads each with curl: our edge (streamed from its store) | nginx static
 #  3. a 10 MiB object, 10 downloads on one connection with the same client (curl_cffi/libcurl):
 #     our edge over HTTP/3 | our edge over HTTP/2 | Caddy over HTTP/3 (tls internal)
+#  4. the same three with our Rust load client (tests/src/bin/http-bench.rs: rustls, hyper for
+#     HTTP/2, quinn + h3 for HTTP/3), 20 downloads per connection. libcurl's user-space QUIC in
+#     3 costs its core more than the edge costs its own, so 3 measures the client; this client
+#     costs about what the server does, so 4 compares the servers' protocols.
 # Release build. Every server runs pinned to core 0 (our edge: one tokio worker; nginx: one
 # worker; Caddy: GOMAXPROCS 1) and every client to core 1, so the figures compare servers rather
 # than the scheduler; each measurement is the median of three. Caddy is addressed as localhost:
@@ -20,7 +24,7 @@ done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 python3 -m pip install -q --disable-pip-version-check curl_cffi==0.13.0 2>&1 | grep -v "as the 'root' user" || true
 systemctl stop nginx 2>/dev/null || true; systemctl stop caddy 2>/dev/null || true
-cargo build --release --quiet -p rustshare-edge --bins
+cargo build --release --quiet -p rustshare-edge --bins -p rustshare-tests --bin http-bench
 
 work=$(mktemp -d); chmod 755 "$work"
 pids=()
@@ -147,7 +151,18 @@ print(f"{e3[0]:.1f} {e2[0]:.1f} {c3[0]:.1f} {e3[1]:.2f} {e2[1]:.2f} {c3[1]:.2f}"
 PY
 )
 
-python3 - "$w_edge" "$w_ncache" "$w_nstatic" "$big_edge" "$big_nginx" "$h3_edge" "$h2_edge" "$h3_caddy" "$h3_edge_cpu" "$h2_edge_cpu" "$h3_caddy_cpu" <<'PY'
+echo "10 MiB over HTTP/3 and HTTP/2 with the Rust client..." >&2
+hb() { # proto url ca pid [authority]: median of three runs of 20 downloads: "MiB/s server-cpu client-cpu"
+  for _ in 1 2 3; do taskset -c 1 target/release/http-bench "$1" "$2" "$3" 20 "$4" ${5:+"$5"}; done | sort -n | sed -n 2p
+}
+edge_ca="$work/edge/tls/self-signed.crt"
+caddy_ca="$work/caddy/pki/authorities/local/root.crt"
+read -r r3_edge r3_edge_cpu r3_edge_ccpu < <(hb h3 "https://127.0.0.1:$ET/$site/obj10m" "$edge_ca" "$edge_pid" "cdn.localhost:$ET")
+read -r r2_edge r2_edge_cpu r2_edge_ccpu < <(hb h2 "https://127.0.0.1:$ET/$site/obj10m" "$edge_ca" "$edge_pid" "cdn.localhost:$ET")
+read -r r3_caddy r3_caddy_cpu r3_caddy_ccpu < <(hb h3 "https://127.0.0.1:$CT/obj10m" "$caddy_ca" "$caddy_pid" "localhost:$CT")
+
+python3 - "$w_edge" "$w_ncache" "$w_nstatic" "$big_edge" "$big_nginx" "$h3_edge" "$h2_edge" "$h3_caddy" "$h3_edge_cpu" "$h2_edge_cpu" "$h3_caddy_cpu" \
+  "$r3_edge" "$r2_edge" "$r3_caddy" "$r3_edge_cpu" "$r2_edge_cpu" "$r3_caddy_cpu" "$r3_edge_ccpu" "$r2_edge_ccpu" "$r3_caddy_ccpu" <<'PY'
 import sys
 def lat_ms(s):
     for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
@@ -173,4 +188,11 @@ print("|---|---:|---:|")
 print(f"| edge HTTP/3 | {h3:.1f} ({h3 / h2:.2f}x our HTTP/2, {h3 / c3:.2f}x Caddy HTTP/3) | {h3c:.2f} |")
 print(f"| edge HTTP/2 | {h2:.1f} | {h2c:.2f} |")
 print(f"| Caddy HTTP/3 | {c3:.1f} | {c3c:.2f} |")
+r3, r2, rc, r3c, r2c, rcc, r3k, r2k, rck = map(float, sys.argv[12:21])
+print()
+print("| 10 MiB x20, Rust client (quinn + h3 / hyper, rustls), median of 3 | MiB/s | server CPU s per GiB | client CPU s per GiB |")
+print("|---|---:|---:|---:|")
+print(f"| edge HTTP/3 | {r3:.1f} ({r3 / r2:.2f}x our HTTP/2, {r3 / rc:.2f}x Caddy HTTP/3) | {r3c:.2f} | {r3k:.2f} |")
+print(f"| edge HTTP/2 | {r2:.1f} | {r2c:.2f} | {r2k:.2f} |")
+print(f"| Caddy HTTP/3 | {rc:.1f} | {rcc:.2f} | {rck:.2f} |")
 PY

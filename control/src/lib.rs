@@ -12,4 +12,6 @@ pub mod seal;
 mod service;
 
 pub use error::{Error, Result};
-pub use service::{ChangeKind, Control, CreatedIdentity, Credential, NewIdentity, NewSpace, PublicSite, PublicationInput, Reservation};
+pub use service::{
+    ChangeKind, Control, CreatedIdentity, Credential, Lease, NewIdentity, NewSpace, PublicSite, PublicationInput, Reservation,
+};

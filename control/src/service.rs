@@ -267,6 +267,28 @@ impl Drop for Reservation {
     }
 }
 
+/// A cluster-wide lease from [`Control::try_lease`]; released when dropped.
+pub struct Lease {
+    inner: Arc<Inner>,
+    name: String,
+    holder: String,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Err(e) = self.inner.repo.release_lease(&self.name, &self.holder) {
+            // It expires by itself.
+            tracing::warn!(lease = %self.name, "releasing a lease: {e}");
+        }
+    }
+}
+
 fn random(n: usize) -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
 }
@@ -322,6 +344,23 @@ impl Control {
                 feed: Mutex::new((seen, Instant::now())),
             }),
         }
+    }
+
+    /// Takes a cluster-wide lease (one holder at a time across every node) for `ttl`, unless
+    /// another holder has it. Dropping the lease releases it; a node that dies loses it after
+    /// `ttl`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn try_lease(&self, name: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let holder = format!("{}:{}", self.inner.node, new_id(""));
+        let t = now();
+        let until = t + time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2));
+        Ok(self.inner.repo.try_lease(name, &holder, t, until)?.then(|| Lease {
+            inner: self.inner.clone(),
+            name: name.to_owned(),
+            holder,
+        }))
     }
 
     /// This node's name in the change feed.
@@ -2040,5 +2079,23 @@ mod tests {
         let stranger = MasterKey::generate();
         assert!(matches!(a.rotate_master_key(&op, stranger), Err(Error::Seal(_))));
         assert_eq!(a.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+    }
+
+    #[test]
+    fn a_lease_has_one_holder_across_nodes() {
+        let (a, b, _, _guard) = two_nodes();
+        let l = a.try_lease("repo:tools", Duration::from_secs(60)).expect("db").expect("free");
+        assert!(b.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_none());
+        assert!(
+            a.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_none(),
+            "one holder, even on one node"
+        );
+        assert!(b.try_lease("repo:other", Duration::from_secs(60)).expect("db").is_some());
+        drop(l);
+        assert!(b.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_some());
+        // An expired lease (its node died) can be taken.
+        let stale = a.try_lease("repo:x", Duration::ZERO).expect("db").expect("free");
+        std::mem::forget(stale);
+        assert!(b.try_lease("repo:x", Duration::from_secs(60)).expect("db").is_some());
     }
 }

@@ -77,6 +77,17 @@ pub enum Resolved {
 }
 
 const POINTER_TTL: Duration = Duration::from_secs(2);
+/// A publish holds its repository's lease at most this long (a node that died mid-publish
+/// blocks others this long).
+const PUBLISH_LEASE: Duration = Duration::from_secs(600);
+/// How long a publish waits for another node's to finish.
+const PUBLISH_WAIT: Duration = Duration::from_secs(120);
+
+/// Held while a repository's snapshots change; see `Publisher::exclusive`.
+struct Exclusive {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    _lease: rustshare_control::Lease,
+}
 
 /// `.deb` files read and inspected per trip to the blocking pool.
 const INSPECT_CHUNK: usize = 64;
@@ -181,6 +192,30 @@ impl Publisher {
         m.entry(name.to_owned()).or_default().clone()
     }
 
+    /// One writer of a repository's snapshots at a time: on this node (a mutex, so waiting is
+    /// cheap) and across nodes (a lease in the control database, so two nodes never build
+    /// snapshots from the same parent and lose each other's packages).
+    async fn exclusive(&self, name: &str) -> Result<Exclusive> {
+        let local = self.lock_for(name).lock_owned().await;
+        let deadline = Instant::now() + PUBLISH_WAIT;
+        loop {
+            let (control, key) = (self.inner.control.clone(), format!("publish:{name}"));
+            if let Some(lease) = self.blocking(move || control.try_lease(&key, PUBLISH_LEASE)).await?? {
+                return Ok(Exclusive {
+                    _local: local,
+                    _lease: lease,
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Control(rustshare_control::Error::Conflict(format!(
+                    "another node has been publishing repository {name} for over {} s; try again later",
+                    PUBLISH_WAIT.as_secs()
+                ))));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         tokio::task::spawn_blocking(f)
             .await
@@ -274,8 +309,7 @@ impl Publisher {
             .await?;
         self.put(&format!("{r}key.gpg"), signer.public_binary()?, "application/octet-stream")
             .await?;
-        let _guard = self.lock_for(name);
-        let g = _guard.lock().await;
+        let g = self.exclusive(name).await?;
         self.write_snapshot(&repo, &signer, None, Vec::new(), vec!["created".into()])
             .await?;
         drop(g);
@@ -388,8 +422,7 @@ impl Publisher {
     /// [`Error::Rejected`] naming each bad file and why; store, control and signing errors.
     pub async fn publish(&self, p: &AdminPrincipal, name: &str, refresh: bool) -> Result<PublishReport> {
         let repo = self.repository(p, name).await?;
-        let lock = self.lock_for(name);
-        let _g = lock.lock().await;
+        let _g = self.exclusive(name).await?;
         let control = self.inner.control.clone();
         let (p2, space_id) = (p.clone(), repo.space_id.clone());
         let space = self.blocking(move || control.space(&p2, &space_id)).await??;
@@ -895,8 +928,7 @@ impl Publisher {
             return Err(Error::NoSnapshot(snapshot.to_owned()));
         }
         let repo = self.repository(p, name).await?;
-        let lock = self.lock_for(name);
-        let _g = lock.lock().await;
+        let _g = self.exclusive(name).await?;
         let target = self.manifest(&repo, snapshot).await?;
         let parent = self.current(&repo).await?;
         let signer = self.signer(&repo).await?;

@@ -119,7 +119,7 @@ def test_nodes_share_everything_and_migrated_once(nodes, pg):
     assert sp["bucket"] in [s["bucket"] for s in c.cli_json("space", "list")["spaces"]]
     assert any(e["operation"] == "PutObject" for e in b.cli_json("audit", "--space", sp["bucket"])["events"])
     versions = subprocess.run(["psql", pg, "-tAc", "SELECT version FROM schema_migrations ORDER BY version"], capture_output=True, text=True, check=True)
-    assert versions.stdout.split() == ["1", "2", "3", "4", "5", "6"], "each migration once, whichever node ran it"
+    assert versions.stdout.split() == ["1", "2", "3", "4", "5", "6", "7"], "each migration once, whichever node ran it"
     for n in (a, b, c):
         assert requests.get(f"{n.url}/readyz", timeout=5).status_code == 200
 
@@ -231,6 +231,46 @@ def test_publish_and_rollback_on_a_are_served_by_c_within_2s(nodes, tmp_path):
     a.cli("repo", "rollback", repo, first)
     until("rollback on A, old package set on C", lambda: "Package: world" not in packages_index(c, repo) and "Package: hello" in packages_index(c, repo))
     assert "Package: world" not in packages_index(b, repo)
+
+
+def test_concurrent_publishes_on_two_nodes_lose_nothing(nodes, tmp_path):
+    (a, b, c), _, _ = nodes
+    sp = a.new_space(purpose="packages")
+    repo = f"r{uuid.uuid4().hex[:8]}"
+    a.cli_json("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+    debs = {n: [build_deb(tmp_path, f"{n}{i}", "1.0") for i in range(4)] for n in ("a", "b")}
+    results = {}
+
+    def add(node, name):
+        results[name] = node.cli("repo", "add", repo, "--dist", "stable", *map(str, debs[name]), check=False)
+
+    threads = [threading.Thread(target=add, args=(a, "a")), threading.Thread(target=add, args=(b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.returncode == 0 for r in results.values()), [r.stderr for r in results.values()]
+    until("both publishes visible on C", lambda: all(f"Package: {n}{i}\n" in packages_index(c, repo) for n in "ab" for i in range(4)))
+
+
+def test_a_publish_waits_for_another_nodes_lease(nodes, pg, tmp_path):
+    (a, b, _), _, _ = nodes
+    sp = a.new_space(purpose="packages")
+    repo = f"r{uuid.uuid4().hex[:8]}"
+    a.cli_json("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+    psql = lambda sql: subprocess.run(["psql", pg, "-tAc", sql], capture_output=True, text=True, check=True).stdout.strip()
+    # A node elsewhere holds the repository's publish lease (as while it publishes).
+    psql(f"INSERT INTO leases(name, holder, expires_at) VALUES ('publish:{repo}', 'node_elsewhere', {int(time.time()) + 300})")
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault("p", b.cli("repo", "add", repo, "--dist", "stable", str(build_deb(tmp_path, "late", "1.0")), check=False)))
+    t.start()
+    time.sleep(1.5)
+    assert "p" not in done, "the publish must wait for the lease"
+    psql(f"DELETE FROM leases WHERE name = 'publish:{repo}'")
+    t.join(30)
+    assert done["p"].returncode == 0, done["p"].stderr
+    assert "Package: late" in packages_index(b, repo)
+    assert psql(f"SELECT COUNT(*) FROM leases WHERE name = 'publish:{repo}'") == "0", "released after the publish"
 
 
 def test_master_key_rotation_without_downtime(nodes, tmp_path):

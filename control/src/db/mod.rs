@@ -197,6 +197,10 @@ pub trait Repo: Send + Sync + 'static {
     fn last_change(&self) -> Result<i64>;
     /// Drops changes older than `before` and expired reservations; returns how many rows went.
     fn prune(&self, before: OffsetDateTime, now: OffsetDateTime) -> Result<u64>;
+    /// Takes the lease `name` for `holder` until `until` unless another holder has it unexpired
+    /// at `now`; returns whether `holder` has it now.
+    fn try_lease(&self, name: &str, holder: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool>;
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
     /// Every sealed secret: (table, row id, sealed bytes), for master key rotation.
     fn sealed_secrets(&self) -> Result<Vec<(SealedTable, String, Vec<u8>)>>;
     /// Replaces sealed secrets (all in one transaction): (table, row id, new sealed bytes).
@@ -1300,6 +1304,25 @@ impl<B: Backend> Repo for SqlRepo<B> {
             let changes = c.exec("DELETE FROM changes WHERE at < ?1", p![before])?;
             let reservations = c.exec("DELETE FROM reservations WHERE expires_at <= ?1", p![now])?;
             Ok(changes + reservations)
+        })
+    }
+
+    fn try_lease(&self, name: &str, holder: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool> {
+        self.db.with(|c| {
+            let n = c.exec(
+                "INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE leases.expires_at <= ?4 OR leases.holder = excluded.holder",
+                p![name, holder, until, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        self.db.with(|c| {
+            c.exec("DELETE FROM leases WHERE name = ?1 AND holder = ?2", p![name, holder])?;
+            Ok(())
         })
     }
 

@@ -74,6 +74,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX reservations_space ON reservations(space_id);
      CREATE TABLE changes(seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, origin TEXT NOT NULL,
         kind TEXT NOT NULL, space_id TEXT, detail TEXT);",
+    // 7: leases: one node at a time publishes a repository.
+    "CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);",
 ];
 
 /// Connections kept open between calls; more are opened when calls overlap.

@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX reservations_space ON reservations(space_id);
      CREATE TABLE changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, origin TEXT NOT NULL,
         kind TEXT NOT NULL, space_id TEXT, detail TEXT);",
+    // 7: leases: one node at a time publishes a repository.
+    "CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);",
 ];
 
 /// SQLite connection (one, behind a mutex: SQLite serialises writers anyway).
