@@ -30,10 +30,25 @@ fn path_param(name: &str, desc: &str) -> Value {
 #[must_use]
 pub fn document() -> Value {
     let mut doc = core();
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), registry_paths()) {
-        paths.extend(more);
+    for more in [registry_paths(), admin_paths()] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
     doc
+}
+
+/// Installation administration (operator token only).
+fn admin_paths() -> Value {
+    json!({
+        "/api/v1/admin/master-key": {"get": op("The fingerprint of the master key that seals secrets now, and where it comes from", None, "200")},
+        "/api/v1/admin/master-key/rotate": {"post": {
+            "summary": "Re-seal every stored secret under a new master key (made here, or an existing one by fingerprint); other nodes follow",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"fingerprint": {"type": ["string", "null"]}}, "additionalProperties": false}}}},
+            "responses": {"200": {"description": "fingerprint, resealed count, key file"}, "400": {"description": "unknown fingerprint"}, "403": {"description": "not the operator"}, "409": {"description": "key from the environment, or a secret no key opens"}}
+        }},
+        "/api/v1/admin/master-key/retire": {"post": op("Re-seal once more, then drop older keys from this node's key file", None, "200")},
+    })
 }
 
 /// The registry bridge's paths (a separate `json!` keeps the macro within its recursion limit).
@@ -157,6 +172,7 @@ mod tests {
             "/api/v1/registry/namespaces",
             "/registry/token",
             "/api/v1/spaces/{space}/traffic",
+            "/api/v1/admin/master-key/rotate",
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }
