@@ -69,7 +69,8 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL);
      CREATE INDEX reservations_space ON reservations(space_id);
      CREATE TABLE changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, origin TEXT NOT NULL,
-        kind TEXT NOT NULL, space_id TEXT, detail TEXT);",
+        kind TEXT NOT NULL, space_id TEXT, detail TEXT);
+     CREATE INDEX changes_at ON changes(at);",
     // 7: leases: one node at a time publishes a repository.
     "CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);",
 ];
