@@ -280,6 +280,18 @@ impl std::fmt::Debug for Lease {
     }
 }
 
+impl Lease {
+    /// Extends the lease to `ttl` from now; `false` if it was lost (expired and taken).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn renew(&self, ttl: Duration) -> Result<bool> {
+        let t = now();
+        let until = t + time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2));
+        self.inner.repo.try_lease(&self.name, &self.holder, t, until)
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Err(e) = self.inner.repo.release_lease(&self.name, &self.holder) {
@@ -361,6 +373,15 @@ impl Control {
             name: name.to_owned(),
             holder,
         }))
+    }
+
+    /// Drops every lease: for a single node's start (SQLite), where a lease can only be left
+    /// over from this node's previous, killed process.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn clear_leases(&self) -> Result<u64> {
+        self.inner.repo.clear_leases()
     }
 
     /// This node's name in the change feed.
@@ -1947,6 +1968,21 @@ mod tests {
         assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
     }
 
+    fn read_write_key(c: &Control, p: &AdminPrincipal, s: &Space) -> CreatedIdentity {
+        c.create_identity(
+            p,
+            &s.id,
+            NewIdentity {
+                name: "ci".into(),
+                mode: PermissionMode::ReadWrite,
+                prefix: String::new(),
+                expires_at: None,
+                expires_in_seconds: None,
+            },
+        )
+        .expect("key")
+    }
+
     /// Two nodes: two services on one database, each with its own caches.
     fn two_nodes() -> (Control, Control, AdminPrincipal, Option<tempfile::TempDir>) {
         let (ra, rb, guard) = testing::shared_pair();
@@ -1990,19 +2026,7 @@ mod tests {
     fn revocation_and_purges_reach_the_other_node_through_the_feed() {
         let (a, b, op, _guard) = two_nodes();
         let s = space(&a, &op, "acme", None);
-        let k = a
-            .create_identity(
-                &op,
-                &s.id,
-                NewIdentity {
-                    name: "ci".into(),
-                    mode: PermissionMode::ReadWrite,
-                    prefix: String::new(),
-                    expires_at: None,
-                    expires_in_seconds: None,
-                },
-            )
-            .expect("key");
+        let k = read_write_key(&a, &op, &s);
         let ak = k.identity.access_key_id.clone();
         assert!(b.credential(&ak).expect("lookup").expect("known").identity.revoked_at.is_none());
         a.revoke_identity(&op, &ak).expect("revoke");
@@ -2034,19 +2058,7 @@ mod tests {
     fn master_key_rotation_reseals_everything_and_other_nodes_follow() {
         let (a, b, op, _guard) = two_nodes();
         let s = space(&a, &op, "acme", None);
-        let k = a
-            .create_identity(
-                &op,
-                &s.id,
-                NewIdentity {
-                    name: "ci".into(),
-                    mode: PermissionMode::ReadWrite,
-                    prefix: String::new(),
-                    expires_at: None,
-                    expires_in_seconds: None,
-                },
-            )
-            .expect("key");
+        let k = read_write_key(&a, &op, &s);
         let ak = k.identity.access_key_id.clone();
         let old = a.key().clone();
         let new = MasterKey::generate();
@@ -2091,11 +2103,17 @@ mod tests {
             "one holder, even on one node"
         );
         assert!(b.try_lease("repo:other", Duration::from_secs(60)).expect("db").is_some());
+        assert!(l.renew(Duration::from_secs(60)).expect("db"), "the holder renews");
         drop(l);
         assert!(b.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_some());
         // An expired lease (its node died) can be taken.
         let stale = a.try_lease("repo:x", Duration::ZERO).expect("db").expect("free");
+        let taken = b.try_lease("repo:x", Duration::from_secs(60)).expect("db").expect("expired");
+        assert!(!stale.renew(Duration::from_secs(60)).expect("db"), "a lost lease is not renewed");
         std::mem::forget(stale);
-        assert!(b.try_lease("repo:x", Duration::from_secs(60)).expect("db").is_some());
+        assert!(a.try_lease("repo:x", Duration::from_secs(60)).expect("db").is_none());
+        drop(taken);
+        let _left = a.try_lease("repo:y", Duration::from_secs(60)).expect("db").expect("free");
+        assert_eq!(a.clear_leases().expect("clear"), 1);
     }
 }

@@ -58,7 +58,12 @@ pub async fn run(cfg: Config) -> Result<()> {
             Arc::new(repo)
         }
     };
+    let single_node = matches!(cfg.database, DatabaseConfig::Sqlite(_));
     let control = Control::new(repo, key);
+    if single_node {
+        // SQLite has one node: a lease can only be a killed predecessor's.
+        control.clear_leases().context("clearing leases of a previous run")?;
+    }
     let explicit = std::env::var("RUSTSHARE_ADMIN_TOKEN").ok();
     let generated = control
         .bootstrap_operator(explicit.as_deref())

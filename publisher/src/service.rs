@@ -77,16 +77,24 @@ pub enum Resolved {
 }
 
 const POINTER_TTL: Duration = Duration::from_secs(2);
-/// A publish holds its repository's lease at most this long (a node that died mid-publish
-/// blocks others this long).
-const PUBLISH_LEASE: Duration = Duration::from_secs(600);
+/// A publish's lease lasts this long and is renewed a third of the way through, so a node that
+/// died mid-publish blocks the others at most this long.
+const PUBLISH_LEASE: Duration = Duration::from_secs(30);
 /// How long a publish waits for another node's to finish.
 const PUBLISH_WAIT: Duration = Duration::from_secs(120);
 
 /// Held while a repository's snapshots change; see `Publisher::exclusive`.
 struct Exclusive {
     _local: tokio::sync::OwnedMutexGuard<()>,
-    _lease: rustshare_control::Lease,
+    _lease: Arc<rustshare_control::Lease>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        // The lease itself is released when its last holder (this guard) goes.
+        self.renewer.abort();
+    }
 }
 
 /// `.deb` files read and inspected per trip to the blocking pool.
@@ -201,9 +209,24 @@ impl Publisher {
         loop {
             let (control, key) = (self.inner.control.clone(), format!("publish:{name}"));
             if let Some(lease) = self.blocking(move || control.try_lease(&key, PUBLISH_LEASE)).await?? {
+                let lease = Arc::new(lease);
+                let held = lease.clone();
+                let renewer = tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(PUBLISH_LEASE / 3).await;
+                        let l = held.clone();
+                        match tokio::task::spawn_blocking(move || l.renew(PUBLISH_LEASE)).await {
+                            Ok(Ok(true)) => {}
+                            Ok(Ok(false)) => tracing::error!("a publish lost its lease; another node may publish the same repository"),
+                            Ok(Err(e)) => tracing::warn!("renewing a publish lease: {e}"),
+                            Err(e) => tracing::warn!("renewing a publish lease: {e}"),
+                        }
+                    }
+                });
                 return Ok(Exclusive {
                     _local: local,
                     _lease: lease,
+                    renewer,
                 });
             }
             if Instant::now() > deadline {

@@ -141,7 +141,12 @@ class Server:
         return r.status_code, (r.json() if r.content else None)
 
     def cli(self, *args, token=None, check=True):
-        p = subprocess.run([str(RUSTSHARE), "--server", self.url, "--token", token or self.token, *args], capture_output=True, text=True, timeout=60)
+        # The token goes by environment, not argv: a timeout's message repeats the command line.
+        env = dict(os.environ, RUSTSHARE_TOKEN=token or self.token)
+        try:
+            p = subprocess.run([str(RUSTSHARE), "--server", self.url, *args], capture_output=True, text=True, timeout=60, env=env)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(redact(f"rustshare {' '.join(args)} did not finish in {e.timeout} s")) from None
         if check and p.returncode != 0:
             raise AssertionError(redact(f"rustshare {' '.join(args)} failed: {p.stderr}"))
         for m in re.finditer(r"(?:Secret Key: |\"secret_access_key\": \")([A-Za-z0-9]{40})", p.stdout):

@@ -201,6 +201,8 @@ pub trait Repo: Send + Sync + 'static {
     /// at `now`; returns whether `holder` has it now.
     fn try_lease(&self, name: &str, holder: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool>;
     fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Drops every lease (a single node's start: no other holder can be alive).
+    fn clear_leases(&self) -> Result<u64>;
     /// Every sealed secret: (table, row id, sealed bytes), for master key rotation.
     fn sealed_secrets(&self) -> Result<Vec<(SealedTable, String, Vec<u8>)>>;
     /// Replaces sealed secrets (all in one transaction): (table, row id, new sealed bytes).
@@ -1324,6 +1326,10 @@ impl<B: Backend> Repo for SqlRepo<B> {
             c.exec("DELETE FROM leases WHERE name = ?1 AND holder = ?2", p![name, holder])?;
             Ok(())
         })
+    }
+
+    fn clear_leases(&self) -> Result<u64> {
+        self.db.with(|c| Ok(c.exec("DELETE FROM leases", &[])?))
     }
 
     fn sealed_secrets(&self) -> Result<Vec<(SealedTable, String, Vec<u8>)>> {
