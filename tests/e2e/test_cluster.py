@@ -124,6 +124,24 @@ def test_nodes_share_everything_and_migrated_once(nodes, pg):
         assert requests.get(f"{n.url}/readyz", timeout=5).status_code == 200
 
 
+def test_a_multipart_upload_can_use_every_node(nodes):
+    (a, b, c), _, _ = nodes
+    sp = a.new_space(quota=64 << 20)
+    key = a.new_key(sp)
+    part1, part2 = b"1" * (5 << 20), b"2" * 1024
+    up = a.s3(key).create_multipart_upload(Bucket=sp["bucket"], Key="big.bin")["UploadId"]
+    e1 = b.s3(key).upload_part(Bucket=sp["bucket"], Key="big.bin", UploadId=up, PartNumber=1, Body=part1)["ETag"]
+    e2 = c.s3(key).upload_part(Bucket=sp["bucket"], Key="big.bin", UploadId=up, PartNumber=2, Body=part2)["ETag"]
+    listed = a.s3(key).list_parts(Bucket=sp["bucket"], Key="big.bin", UploadId=up)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, len(part1)), (2, len(part2))]
+    assert b.cli_json("usage", sp["bucket"])["usage"]["multipart_bytes"] == len(part1) + len(part2)
+    a.s3(key).complete_multipart_upload(Bucket=sp["bucket"], Key="big.bin", UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert c.s3(key).get_object(Bucket=sp["bucket"], Key="big.bin")["Body"].read() == part1 + part2
+    usage = b.cli_json("usage", sp["bucket"])["usage"]
+    assert (usage["bytes"], usage["objects"], usage["multipart_bytes"]) == (len(part1) + len(part2), 1, 0)
+
+
 def test_revocation_and_rotation_reach_every_node_within_2s(nodes):
     (a, b, c), _, _ = nodes
     sp = a.new_space()
