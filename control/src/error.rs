@@ -31,9 +31,10 @@ pub enum Error {
         /// Bytes asked for.
         requested: u64,
     },
-    /// The database failed.
+    /// The database failed. The message already holds the cause (it is not repeated as a
+    /// `source`, which would print it twice in a chain).
     #[error("database: {0}")]
-    Db(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Db(Box<dyn std::error::Error + Send + Sync>),
     /// Sealing or unsealing a secret failed (wrong master key or corrupt data).
     #[error("secret store: {0}")]
     Seal(&'static str),

@@ -598,7 +598,12 @@ fn run(cli: Cli) -> Result<()> {
             };
             let database = match &cfg.database {
                 crate::config::DatabaseConfig::Sqlite(p) => format!("sqlite {} (single node)", p.display()),
-                crate::config::DatabaseConfig::Postgres(u) => format!("postgres {}", crate::config::redact_url(u)),
+                crate::config::DatabaseConfig::Postgres(u, ca) => {
+                    if let Some(p) = ca.as_ref().filter(|p| !p.exists()) {
+                        missing.push(p.display().to_string());
+                    }
+                    format!("postgres {}", crate::config::redact_url(u))
+                }
             };
             let summary = json!({
                 "listen": cfg.listen.to_string(),

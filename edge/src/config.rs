@@ -108,8 +108,11 @@ pub struct RawStore {
 pub struct RawDatabase {
     /// SQLite file (the single-node default).
     pub path: Option<PathBuf>,
-    /// `postgres://user:password@host:port/db`: PostgreSQL, shared by several nodes.
+    /// `postgres://user:password@host:port/db`: PostgreSQL, shared by several nodes. TLS
+    /// follows the URL's `sslmode` (`prefer` by default, `require` to insist).
     pub url: Option<String>,
+    /// PEM CA certificate for the database's TLS certificate, beside the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// How often this node reads the other nodes' changes (revocations, purges, publishes),
     /// milliseconds.
     pub poll_ms: Option<u64>,
@@ -142,15 +145,15 @@ fn database_entry<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RawDa
 pub enum DatabaseConfig {
     /// An SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL URL (it may hold a password: `Debug` hides it).
-    Postgres(String),
+    /// A PostgreSQL URL (it may hold a password: `Debug` hides it) and an extra CA file.
+    Postgres(String, Option<PathBuf>),
 }
 
 impl std::fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
-            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redact_url(url)).finish(),
+            Self::Postgres(url, ca) => f.debug_tuple("Postgres").field(&redact_url(url)).field(ca).finish(),
         }
     }
 }
@@ -328,7 +331,9 @@ impl Config {
         };
         let raw_db = raw.database.unwrap_or_default();
         let database = match (env("RUSTSHARE_DATABASE_URL").or(raw_db.url), raw_db.path) {
-            (Some(url), _) if url.starts_with("postgres://") || url.starts_with("postgresql://") => DatabaseConfig::Postgres(url),
+            (Some(url), _) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseConfig::Postgres(url, env("RUSTSHARE_DATABASE_CA_FILE").map(PathBuf::from).or(raw_db.ca_file))
+            }
             (Some(url), _) => {
                 return Err(format!(
                     "database.url {:?} must be a postgres:// URL (use database.path for SQLite)",
@@ -526,13 +531,17 @@ mod tests {
             "[database]\nurl = \"postgres://rs:s3cret@127.0.0.1:5432/rs\"\npoll_ms = 100\n",
         ] {
             let c = Config::resolve(Config::parse_toml(text).expect("toml"), &none, &Overrides::default()).expect("resolve");
-            assert!(matches!(c.database, DatabaseConfig::Postgres(ref u) if u.ends_with("/rs")));
+            assert!(matches!(c.database, DatabaseConfig::Postgres(ref u, _) if u.ends_with("/rs")));
             let shown = format!("{:?}", c.database);
             assert!(!shown.contains("s3cret") && shown.contains("rs:***@127.0.0.1"), "{shown}");
         }
         let env = |k: &str| (k == "RUSTSHARE_DATABASE_URL").then(|| "postgresql://127.0.0.1/x".to_owned());
         let c = Config::resolve(RawConfig::default(), &env, &Overrides::default()).expect("env");
-        assert!(matches!(c.database, DatabaseConfig::Postgres(_)));
+        assert!(matches!(c.database, DatabaseConfig::Postgres(_, None)));
+        let raw = Config::parse_toml("[database]\nurl = \"postgres://h/db?sslmode=require\"\nca_file = \"/etc/rustshare/db-ca.pem\"\n")
+            .expect("toml");
+        let c = Config::resolve(raw, &none, &Overrides::default()).expect("resolve");
+        assert!(matches!(c.database, DatabaseConfig::Postgres(_, Some(ref p)) if p.ends_with("db-ca.pem")));
         let bad =
             |t: &str| Config::resolve(Config::parse_toml(t).expect("toml"), &none, &Overrides::default()).expect_err("must be rejected");
         let e = bad("database = \"mysql://u:pw@h/db\"\n");
@@ -557,7 +566,7 @@ mod tests {
         };
         let c = Config::resolve(raw, &env, &Overrides::default()).expect("deploy/rustshare.toml resolves");
         assert!(c.production && c.tls_files.is_some() && c.log_format == LogFormat::Json);
-        assert!(matches!(c.database, DatabaseConfig::Postgres(_)));
+        assert!(matches!(c.database, DatabaseConfig::Postgres(..)));
         assert!(matches!(c.store, StoreConfig::S3(ref s) if s.secret_access_key == "edge-secret"));
         // Without the secrets from the environment it says which one is missing.
         let raw = Config::parse_toml(include_str!("../../deploy/rustshare.toml")).expect("parses");

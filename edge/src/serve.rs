@@ -48,10 +48,10 @@ pub async fn run(cfg: Config) -> Result<()> {
     let (key, key_source) = crate::master_key::load(&cfg.master_key_file)?;
     let repo: Arc<dyn rustshare_control::db::Repo> = match &cfg.database {
         DatabaseConfig::Sqlite(path) => Arc::new(SqliteRepo::open(path).with_context(|| format!("opening database {}", path.display()))?),
-        DatabaseConfig::Postgres(url) => {
-            let u = url.clone();
+        DatabaseConfig::Postgres(url, ca_file) => {
+            let (u, ca) = (url.clone(), ca_file.clone());
             // Connecting and migrating block; several nodes starting together migrate once.
-            let repo = tokio::task::spawn_blocking(move || PgRepo::connect(&u))
+            let repo = tokio::task::spawn_blocking(move || PgRepo::connect(&u, ca.as_deref()))
                 .await
                 .context("connecting to PostgreSQL")?
                 .with_context(|| format!("opening database {}", crate::config::redact_url(url)))?;

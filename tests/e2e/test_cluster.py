@@ -345,3 +345,31 @@ def test_master_key_rotation_refusals(nodes, tmp_path):
         assert p.returncode != 0 and "RUSTSHARE_MASTER_KEY" in p.stderr and "key file" in p.stderr, p.stderr
     finally:
         env_node.stop()
+
+
+def test_database_over_tls_verifies_the_server(tmp_path):
+    """A PostgreSQL that takes TLS connections only: the node connects with sslmode=require and
+    the CA file, and refuses a server whose certificate it cannot verify."""
+    d = tmp_path / "pgtls"
+    script = str(ROOT / "scripts" / "postgres.sh")
+    url = subprocess.run([script, "start", str(d), "--tls"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        ca = d / "ca.pem"
+        node = Server(tmp_path / "tls-node", extra_env={"RUSTSHARE_DATABASE_URL": f"{url}?sslmode=require", "RUSTSHARE_DATABASE_CA_FILE": str(ca)})
+        try:
+            assert requests.get(f"{node.url}/readyz", timeout=5).status_code == 200
+            sp = node.new_space()
+            assert sp["bucket"] in [s["bucket"] for s in node.cli_json("space", "list")["spaces"]]
+        finally:
+            node.stop()
+        # Without the CA the certificate is unknown: the node does not start, and says why.
+        with pytest.raises(RuntimeError):
+            Server(tmp_path / "no-ca", extra_env={"RUSTSHARE_DATABASE_URL": f"{url}?sslmode=require"})
+        err = (tmp_path / "no-ca" / "stderr.log").read_text(errors="replace")
+        assert "certificate" in err.lower() and "s3cret" not in err, err[-1500:]
+        # The server refuses unencrypted connections, so the first node's success was over TLS.
+        with pytest.raises(RuntimeError):
+            Server(tmp_path / "plain", extra_env={"RUSTSHARE_DATABASE_URL": f"{url}?sslmode=disable"})
+        assert "no encryption" in (tmp_path / "plain" / "stderr.log").read_text(errors="replace")
+    finally:
+        subprocess.run([script, "stop", str(d)], check=False)

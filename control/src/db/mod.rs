@@ -287,8 +287,10 @@ impl SqlRepo<Postgres> {
     ///
     /// # Errors
     /// [`Error::Invalid`] for a bad URL, [`Error::Db`] otherwise.
-    pub fn connect(url: &str) -> Result<Self> {
-        Ok(Self { db: Postgres::open(url)? })
+    pub fn connect(url: &str, ca_file: Option<&Path>) -> Result<Self> {
+        Ok(Self {
+            db: Postgres::open(url, ca_file)?,
+        })
     }
 
     /// A repository on an already configured pool.
@@ -1381,7 +1383,7 @@ pub(crate) mod testing {
     /// One repository.
     pub(crate) fn repo() -> Arc<dyn Repo> {
         match postgres_url() {
-            Some(url) => Arc::new(PgRepo::on(Postgres::with_config(pg_schema(&url)).expect("postgres repo"))),
+            Some(url) => Arc::new(PgRepo::on(Postgres::with_config(pg_schema(&url), None).expect("postgres repo"))),
             None => Arc::new(SqliteRepo::in_memory().expect("sqlite repo")),
         }
     }
@@ -1391,8 +1393,8 @@ pub(crate) mod testing {
         match postgres_url() {
             Some(url) => {
                 let cfg = pg_schema(&url);
-                let a = PgRepo::on(Postgres::with_config(cfg.clone()).expect("postgres repo"));
-                let b = PgRepo::on(Postgres::with_config(cfg).expect("postgres repo"));
+                let a = PgRepo::on(Postgres::with_config(cfg.clone(), None).expect("postgres repo"));
+                let b = PgRepo::on(Postgres::with_config(cfg, None).expect("postgres repo"));
                 (Arc::new(a), Arc::new(b), None)
             }
             None => {

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sql::{Backend, Cell, Conn, Row, SqlError, Val, dollar_placeholders};
 use crate::{Error, Result};
@@ -90,7 +91,43 @@ struct Pooled {
 /// A pool of PostgreSQL connections.
 pub struct Postgres {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     idle: Mutex<Vec<Pooled>>,
+}
+
+/// TLS for database connections: the system's trusted roots, plus `ca_file` (PEM) if given.
+/// Whether TLS is used is the URL's `sslmode`: `prefer` (the default) uses it when the server
+/// offers it, `require` refuses a server that does not; either way the certificate and the
+/// host name are verified when TLS is used.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system root rustls cannot parse is skipped, as every rustls client does.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| Error::Invalid(format!("database CA file {}: {e}", path.display())))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Invalid(format!("database CA file {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(Error::Invalid(format!("database CA file {} holds no certificate", path.display())));
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| Error::Invalid(format!("database CA file {}: {e}", path.display())))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Invalid(format!("database TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(cfg))
 }
 
 impl std::fmt::Debug for Postgres {
@@ -104,28 +141,31 @@ impl std::fmt::Debug for Postgres {
 }
 
 fn pg_err(context: &str, e: &postgres::Error) -> Error {
-    Error::Db(format!("{context}: {e}").into())
+    // `Display` stops at "error performing TLS handshake"; the cause says which certificate.
+    let cause = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
+    Error::Db(format!("{context}: {e}{cause}").into())
 }
 
 impl Postgres {
-    /// Connects to `url` (`postgres://user:password@host:port/db`) and applies pending
-    /// migrations.
+    /// Connects to `url` (`postgres://user:password@host:port/db[?sslmode=require]`) and
+    /// applies pending migrations; `ca_file` adds a PEM CA to the system's roots for TLS.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a malformed URL, [`Error::Db`] if the database cannot be reached
-    /// or migrated. The message never contains the password.
-    pub fn open(url: &str) -> Result<Self> {
+    /// [`Error::Invalid`] for a malformed URL or CA file, [`Error::Db`] if the database cannot
+    /// be reached or migrated. The message never contains the password.
+    pub fn open(url: &str, ca_file: Option<&std::path::Path>) -> Result<Self> {
         let config = postgres::Config::from_str(url).map_err(|e| Error::Invalid(format!("database URL: {e}")))?;
-        Self::with_config(config)
+        Self::with_config(config, ca_file)
     }
 
     /// [`Postgres::open`] with a parsed configuration (tests use it to pick a schema).
     ///
     /// # Errors
     /// As [`Postgres::open`].
-    pub fn with_config(config: postgres::Config) -> Result<Self> {
+    pub fn with_config(config: postgres::Config, ca_file: Option<&std::path::Path>) -> Result<Self> {
         let pg = Self {
             config,
+            tls: tls(ca_file)?,
             idle: Mutex::new(Vec::new()),
         };
         pg.with(migrate)?;
@@ -137,7 +177,10 @@ impl Postgres {
         match idle {
             Some(p) if !p.client.is_closed() => Ok(p),
             _ => Ok(Pooled {
-                client: self.config.connect(NoTls).map_err(|e| pg_err("connecting to PostgreSQL", &e))?,
+                client: self
+                    .config
+                    .connect(self.tls.clone())
+                    .map_err(|e| pg_err("connecting to PostgreSQL", &e))?,
                 statements: HashMap::new(),
             }),
         }
