@@ -213,23 +213,34 @@ pub async fn run(cfg: Config) -> Result<()> {
 async fn follow_changes(app: Arc<App>, key_source: crate::master_key::KeySource, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
+    // When the feed could not be read, and since when.
+    let mut failing: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
         let c = app.control.clone();
         let changes = match tokio::task::spawn_blocking(move || c.poll_changes()).await {
             Ok(Ok(v)) => {
-                if failing {
-                    tracing::info!("reading the change feed again");
-                    failing = false;
+                if let Some(since) = failing.take() {
+                    // Other nodes prune changes after ten minutes: after a long outage some may
+                    // be gone unseen, so every cached response goes (credentials and sites
+                    // expire by themselves within seconds).
+                    if since.elapsed() > std::time::Duration::from_secs(60) {
+                        app.cdn.cache().forget_all();
+                        tracing::info!(
+                            "reading the change feed again after {} s; dropped the CDN cache",
+                            since.elapsed().as_secs()
+                        );
+                    } else {
+                        tracing::info!("reading the change feed again");
+                    }
                 }
                 v
             }
             Ok(Err(e)) => {
                 // Logged once per outage; cached credentials still expire on their own.
-                if !failing {
+                if failing.is_none() {
                     tracing::warn!("reading the change feed: {e}");
-                    failing = true;
+                    failing = Some(std::time::Instant::now());
                 }
                 continue;
             }

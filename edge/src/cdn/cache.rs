@@ -181,6 +181,11 @@ impl Cache {
         self.inner.invalidate(&key_of(space_id, key)).await;
     }
 
+    /// Forgets everything on this node (the change feed was unreadable too long to trust).
+    pub fn forget_all(&self) {
+        self.inner.invalidate_all();
+    }
+
     /// [`Cache::invalidate_prefix`] on this node only.
     pub fn forget_prefix(&self, space_id: &str, prefix: &str) {
         let start = key_of(space_id, prefix);
