@@ -145,8 +145,11 @@ impl PublicSite {
     }
 }
 
+/// What the background writer stores, in the order it was queued.
 enum AuditMsg {
     Event(OffsetDateTime, Box<NewAuditEvent>),
+    /// A change for the feed, queued by request paths ([`Control::announce_soon`]).
+    Change(OffsetDateTime, ChangeKind),
     Flush(mpsc::SyncSender<()>),
 }
 
@@ -287,9 +290,12 @@ impl Lease {
     /// Database errors.
     pub fn renew(&self, ttl: Duration) -> Result<bool> {
         let t = now();
-        let until = t + time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2));
-        self.inner.repo.try_lease(&self.name, &self.holder, t, until)
+        self.inner.repo.try_lease(&self.name, &self.holder, t, lease_end(t, ttl))
     }
+}
+
+fn lease_end(from: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
+    from + time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2))
 }
 
 impl Drop for Lease {
@@ -334,9 +340,11 @@ impl Control {
     pub fn new(repo: Arc<dyn Repo>, key: MasterKey) -> Self {
         let (tx, rx) = mpsc::channel::<AuditMsg>();
         let writer_repo = repo.clone();
+        let node = new_id("node_");
+        let writer_node = node.clone();
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || audit_writer(&*writer_repo, &rx))
+            .spawn(move || audit_writer(&*writer_repo, &writer_node, &rx))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the audit writer: {e}"));
         // Changes made before this start concern caches this node does not have yet.
@@ -352,7 +360,7 @@ impl Control {
                 touched: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),
                 sites: RwLock::new(HashMap::new()),
-                node: new_id("node_"),
+                node,
                 feed: Mutex::new((seen, Instant::now())),
             }),
         }
@@ -367,8 +375,7 @@ impl Control {
     pub fn try_lease(&self, name: &str, ttl: Duration) -> Result<Option<Lease>> {
         let holder = format!("{}:{}", self.inner.node, new_id(""));
         let t = now();
-        let until = t + time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2));
-        Ok(self.inner.repo.try_lease(name, &holder, t, until)?.then(|| Lease {
+        Ok(self.inner.repo.try_lease(name, &holder, t, lease_end(t, ttl))?.then(|| Lease {
             inner: self.inner.clone(),
             name: name.to_owned(),
             holder,
@@ -384,17 +391,19 @@ impl Control {
         self.inner.repo.clear_leases()
     }
 
-    /// This node's name in the change feed.
-    #[must_use]
-    pub fn node(&self) -> &str {
-        &self.inner.node
+    /// Tells every other node of a change (this node has applied it already); stored before
+    /// this returns.
+    pub fn announce(&self, change: &ChangeKind) {
+        add_change(&*self.inner.repo, &self.inner.node, now(), change);
     }
 
-    /// Tells every other node of a change (this node has applied it already).
-    pub fn announce(&self, change: &ChangeKind) {
-        let (kind, space, detail) = change.to_row();
-        if let Err(e) = self.inner.repo.add_change(now(), &self.inner.node, kind, space, detail) {
-            tracing::warn!("announcing a {kind} change to other nodes: {e}");
+    /// [`Control::announce`] off the caller's path: the background writer stores it within
+    /// milliseconds, in order with the others. For request paths (every S3 write drops cached
+    /// copies), where a database round trip per request would be paid by the client.
+    pub fn announce_soon(&self, change: ChangeKind) {
+        let tx = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tx.send(AuditMsg::Change(now(), change)).is_err() {
+            tracing::error!("the background writer has stopped; a change for other nodes was lost");
         }
     }
 
@@ -489,20 +498,14 @@ impl Control {
     /// `fingerprint` to seal, if given and present. Returns whether the ring now seals with
     /// that key.
     pub fn use_master_key(&self, ring: MasterKey, fingerprint: Option<&str>) -> bool {
-        let ring = match fingerprint {
-            Some(fp) => match ring.promoted(fp) {
-                Some(r) => r,
-                None => {
-                    *self.inner.key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
-                    self.clear_caches();
-                    return false;
-                }
-            },
-            None => ring,
+        let (ring, sealing) = match fingerprint.map(|fp| ring.promoted(fp)) {
+            Some(Some(promoted)) => (promoted, true),
+            Some(None) => (ring, false),
+            None => (ring, true),
         };
         *self.inner.key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
         self.clear_caches();
-        true
+        sealing
     }
 
     /// The repository, for health checks.
@@ -1735,17 +1738,26 @@ impl Control {
     }
 }
 
-fn audit_writer(repo: &dyn Repo, rx: &mpsc::Receiver<AuditMsg>) {
+fn add_change(repo: &dyn Repo, node: &str, at: OffsetDateTime, change: &ChangeKind) {
+    let (kind, space, detail) = change.to_row();
+    if let Err(e) = repo.add_change(at, node, kind, space, detail) {
+        tracing::warn!("announcing a {kind} change to other nodes: {e}");
+    }
+}
+
+fn audit_writer(repo: &dyn Repo, node: &str, rx: &mpsc::Receiver<AuditMsg>) {
     while let Ok(first) = rx.recv() {
         let mut batch = Vec::new();
+        let mut changes = Vec::new();
         let mut flushes = Vec::new();
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
                 AuditMsg::Event(t, e) => batch.push((t, *e)),
+                AuditMsg::Change(t, c) => changes.push((t, c)),
                 AuditMsg::Flush(f) => flushes.push(f),
             }
-            if batch.len() < 500 {
+            if batch.len() + changes.len() < 500 {
                 next = rx.try_recv().ok();
             }
         }
@@ -1753,6 +1765,9 @@ fn audit_writer(repo: &dyn Repo, rx: &mpsc::Receiver<AuditMsg>) {
             && let Err(e) = repo.insert_audit(&batch)
         {
             tracing::error!("writing {} audit events: {e}", batch.len());
+        }
+        for (t, c) in &changes {
+            add_change(repo, node, *t, c);
         }
         for f in flushes {
             let _ = f.send(());

@@ -27,26 +27,20 @@ pub fn load(path: &Path) -> Result<(MasterKey, KeySource)> {
     if let Ok(v) = std::env::var("RUSTSHARE_MASTER_KEY") {
         return Ok((MasterKey::parse(&v).context("RUSTSHARE_MASTER_KEY")?, KeySource::Env));
     }
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok((
-            MasterKey::parse(&t).with_context(|| format!("master key file {}", path.display()))?,
-            KeySource::File(path.to_owned()),
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let k = MasterKey::generate();
-            crate::files::write_with_mode(path, k.to_file_text().as_bytes(), 0o600)
-                .with_context(|| format!("creating {}", path.display()))?;
-            eprintln!(
-                "Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.",
-                path.display()
-            );
-            Ok((k, KeySource::File(path.to_owned())))
-        }
-        Err(e) => Err(e).with_context(|| format!("reading master key file {}", path.display())),
+    let source = KeySource::File(path.to_owned());
+    if path.exists() {
+        return Ok((reread(&source)?, source));
     }
+    let k = MasterKey::generate();
+    crate::files::write_with_mode(path, k.to_file_text().as_bytes(), 0o600).with_context(|| format!("creating {}", path.display()))?;
+    eprintln!(
+        "Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.",
+        path.display()
+    );
+    Ok((k, source))
 }
 
-/// Reads the key file again (other nodes' rotations).
+/// Reads the key file (again, after other nodes' rotations).
 ///
 /// # Errors
 /// An unreadable or malformed file; [`KeySource::Env`] cannot be re-read.

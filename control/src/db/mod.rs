@@ -1370,7 +1370,7 @@ pub(crate) mod testing {
 
     fn pg_schema(url: &str) -> postgres::Config {
         use std::str::FromStr;
-        let schema = format!("t_{}", super::super::service::test_id());
+        let schema = format!("t_{}", crate::service::test_id());
         let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to the test PostgreSQL");
         client
             .batch_execute(&format!("CREATE SCHEMA {schema}"))

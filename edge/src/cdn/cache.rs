@@ -150,8 +150,9 @@ impl Cache {
     }
 
     fn tell_others(&self, space_id: &str, key: &str, prefix: bool) {
+        // Queued: S3 writes call this on their request path.
         if let Some(c) = &self.announce {
-            c.announce(&rustshare_control::ChangeKind::Purge {
+            c.announce_soon(rustshare_control::ChangeKind::Purge {
                 space_id: space_id.to_owned(),
                 key: key.to_owned(),
                 prefix,
