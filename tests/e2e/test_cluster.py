@@ -338,6 +338,20 @@ def test_master_key_rotation_refusals(nodes, tmp_path):
     assert p.returncode != 0 and "only the operator" in p.stderr, p.stderr
     p = a.cli("admin", "rotate-master-key", "--to", "0123456789abcdef", check=False)
     assert p.returncode != 0 and "add it to every node's key file first" in p.stderr, p.stderr
+    # Retiring while the key file's first key is not the one in use refuses, and changes nothing.
+    single = Server(tmp_path / "single")
+    try:
+        key_file = single.data / "master.key"
+        original = key_file.read_text()
+        SECRETS.add(original.strip())
+        stranger = secrets.token_hex(32)
+        SECRETS.add(stranger)
+        key_file.write_text(f"{stranger}\n{original}")
+        p = single.cli("admin", "retire-master-keys", check=False)
+        assert p.returncode != 0 and "rotate first" in p.stderr, p.stderr
+        assert key_file.read_text() == f"{stranger}\n{original}"
+    finally:
+        single.stop()
     # A node whose key comes from the environment says how to rotate instead.
     env_node = Server(tmp_path / "envkey", extra_env={"RUSTSHARE_MASTER_KEY": secrets.token_hex(32)})
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, RUSTSHARE, run
+from conftest import ROOT, RUSTSHARE, free_port, run
 
 DEPLOY = ROOT / "deploy"
 SECRET_ENV = {
@@ -105,3 +105,13 @@ def test_deploy_readme_covers_the_operations():
         assert re.search(rf"^#+ {heading}", text, re.M), heading
     for command in ["rustshare admin rotate-master-key", "rustshare admin retire-master-keys", "pg_dump", "systemd-analyze verify"]:
         assert command in text, command
+
+
+def test_healthcheck_command_for_containers(fs_server):
+    ok = subprocess.run([str(RUSTSHARE), "healthcheck", "--url", f"{fs_server.url}/readyz"], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "ok" in ok.stdout, ok.stderr
+    missing = subprocess.run([str(RUSTSHARE), "healthcheck", "--url", f"{fs_server.url}/nope"], capture_output=True, text=True, timeout=30)
+    assert missing.returncode != 0 and "answered 403" in missing.stderr, missing.stderr  # the S3 face: unsigned
+    down = f"http://127.0.0.1:{free_port()}/readyz"
+    p = subprocess.run([str(RUSTSHARE), "healthcheck", "--url", down], capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and down in p.stderr, p.stderr
