@@ -1,7 +1,10 @@
 //! Prometheus metrics: requests by face, operation and status; bytes in and out per space;
 //! latency histograms.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// The metric families. Cheap to clone.
 #[derive(Clone)]
@@ -15,6 +18,28 @@ pub struct Metrics {
     cdn_bytes: IntCounterVec,
     cdn_cache: IntCounterVec,
     cdn_origin: IntCounterVec,
+    /// Label lookups done once for the requests that come by the tens of thousands a second
+    /// (a cached CDN hit made five of them, each hashing its labels under a lock).
+    hot_requests: Arc<[HotRequests]>,
+    cdn_spaces: Arc<RwLock<HashMap<String, Arc<SpaceCdn>>>>,
+}
+
+/// The counters of one (face, operation) pair for the usual statuses.
+struct HotRequests {
+    face: &'static str,
+    op: &'static str,
+    latency: Histogram,
+    by_status: [(u16, IntCounter); HOT_STATUSES.len()],
+}
+
+const HOT_STATUSES: [u16; 5] = [200, 206, 304, 404, 412];
+
+/// The CDN counters of one space.
+struct SpaceCdn {
+    bytes: IntCounter,
+    origin: IntCounter,
+    results: [(&'static str, IntCounter); 4],
+    by_status: [(u16, IntCounter); HOT_STATUSES.len()],
 }
 
 /// A status code as a label without allocating.
@@ -111,7 +136,17 @@ impl Metrics {
             registry.register(Box::new(c.clone())).expect("unique metric");
         }
         registry.register(Box::new(latency.clone())).expect("unique metric");
+        let hot_requests = [("cdn", "cdn"), ("packages", "packages")]
+            .map(|(face, op)| HotRequests {
+                face,
+                op,
+                latency: latency.with_label_values(&[face, op]),
+                by_status: HOT_STATUSES.map(|st| (st, requests.with_label_values(&[face, op, status_label(st)]))),
+            })
+            .into();
         Self {
+            hot_requests,
+            cdn_spaces: Arc::default(),
             registry,
             requests,
             latency,
@@ -126,8 +161,34 @@ impl Metrics {
 
     /// Counts one request.
     pub fn request(&self, face: &str, op: &str, status: u16, seconds: f64) {
+        if let Some(hot) = self.hot_requests.iter().find(|h| h.face == face && h.op == op) {
+            hot.latency.observe(seconds);
+            match hot.by_status.iter().find(|(st, _)| *st == status) {
+                Some((_, c)) => c.inc(),
+                None => self.requests.with_label_values(&[face, op, status_label(status)]).inc(),
+            }
+            return;
+        }
         self.requests.with_label_values(&[face, op, status_label(status)]).inc();
         self.latency.with_label_values(&[face, op]).observe(seconds);
+    }
+
+    fn cdn_space(&self, space: &str) -> Arc<SpaceCdn> {
+        if let Some(s) = self.cdn_spaces.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(space) {
+            return s.clone();
+        }
+        let made = Arc::new(SpaceCdn {
+            bytes: self.cdn_bytes.with_label_values(&[space]),
+            origin: self.cdn_origin.with_label_values(&[space]),
+            results: ["hit", "miss", "revalidated", "stale"].map(|r| (r, self.cdn_cache.with_label_values(&[space, r]))),
+            by_status: HOT_STATUSES.map(|st| (st, self.cdn_requests.with_label_values(&[space, status_label(st)]))),
+        });
+        self.cdn_spaces
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(space.to_owned())
+            .or_insert(made)
+            .clone()
     }
 
     /// Counts uploaded bytes.
@@ -142,18 +203,25 @@ impl Metrics {
 
     /// Counts one CDN response.
     pub fn cdn_request(&self, space: &str, status: u16, body_bytes: u64) {
-        self.cdn_requests.with_label_values(&[space, status_label(status)]).inc();
-        self.cdn_bytes.with_label_values(&[space]).inc_by(body_bytes);
+        let s = self.cdn_space(space);
+        match s.by_status.iter().find(|(st, _)| *st == status) {
+            Some((_, c)) => c.inc(),
+            None => self.cdn_requests.with_label_values(&[space, status_label(status)]).inc(),
+        }
+        s.bytes.inc_by(body_bytes);
     }
 
     /// Counts a cache result: `hit`, `miss`, `revalidated` or `stale`.
     pub fn cdn_cache(&self, space: &str, result: &str) {
-        self.cdn_cache.with_label_values(&[space, result]).inc();
+        match self.cdn_space(space).results.iter().find(|(r, _)| *r == result) {
+            Some((_, c)) => c.inc(),
+            None => self.cdn_cache.with_label_values(&[space, result]).inc(),
+        }
     }
 
     /// Counts a read from the store for the CDN.
     pub fn cdn_origin_fetch(&self, space: &str) {
-        self.cdn_origin.with_label_values(&[space]).inc();
+        self.cdn_space(space).origin.inc();
     }
 
     /// The CDN figures of a space since start.
@@ -247,5 +315,31 @@ mod tests {
         let t = m.traffic_totals();
         assert_eq!(t.get("sp_1"), Some(&[10, 12, 2]));
         assert_eq!(t.get("sp_2"), Some(&[0, 3, 1]));
+    }
+
+    #[test]
+    fn pre_resolved_counters_count_like_the_families() {
+        let m = Metrics::new();
+        m.request("cdn", "cdn", 200, 0.001);
+        m.request("cdn", "cdn", 200, 0.001);
+        m.request("cdn", "cdn", 503, 0.001);
+        m.cdn_request("sp_1", 200, 7);
+        m.cdn_request("sp_1", 503, 0);
+        m.cdn_cache("sp_1", "hit");
+        m.cdn_cache("sp_1", "miss");
+        m.cdn_cache("sp_1", "hit");
+        m.cdn_origin_fetch("sp_1");
+        let t = m.render();
+        for want in [
+            "rustshare_requests_total{face=\"cdn\",operation=\"cdn\",status=\"200\"} 2",
+            "rustshare_requests_total{face=\"cdn\",operation=\"cdn\",status=\"503\"} 1",
+            "rustshare_request_duration_seconds_count{face=\"cdn\",operation=\"cdn\"} 3",
+            "rustshare_cdn_requests_total{space=\"sp_1\",status=\"503\"} 1",
+        ] {
+            assert!(t.contains(want), "{want} missing in {t}");
+        }
+        let s = m.cdn_stats("sp_1");
+        assert_eq!((s.requests, s.bytes_out, s.hits, s.misses, s.origin_fetches), (2, 7, 2, 1, 1));
+        assert_eq!(m.cdn_stats("sp_2").requests, 0);
     }
 }

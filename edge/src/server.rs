@@ -1,6 +1,7 @@
 //! The listener and the front router: request ids, host-based faces, health, metrics, and
 //! graceful shutdown. Everything after routing is a face's business.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,13 +57,34 @@ pub fn face_for(host: Option<&str>, domain: &str) -> Face {
         .rsplit_once(':')
         .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
         .map_or(h, |(n, _)| n);
-    let name = name.to_ascii_lowercase();
-    match name.strip_suffix(domain).and_then(|s| s.strip_suffix('.')) {
-        Some("cdn") => Face::Cdn,
-        Some("packages") => Face::Packages,
-        Some("console") => Face::Console,
-        _ => Face::S3,
-    }
+    // Compared without lowercasing into a new string: this runs on every request.
+    let Some(label) = name
+        .len()
+        .checked_sub(domain.len() + 1)
+        .filter(|&cut| name.as_bytes().get(cut) == Some(&b'.') && name.get(cut + 1..).is_some_and(|d| d.eq_ignore_ascii_case(domain)))
+        .and_then(|cut| name.get(..cut))
+    else {
+        return Face::S3;
+    };
+    [("cdn", Face::Cdn), ("packages", Face::Packages), ("console", Face::Console)]
+        .into_iter()
+        .find(|(l, _)| label.eq_ignore_ascii_case(l))
+        .map_or(Face::S3, |(_, f)| f)
+}
+
+/// The handler a request goes to.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Healthz,
+    Readyz,
+    Metrics,
+    Api,
+    Cdn,
+    Packages,
+    Registry,
+    Console,
+    Insecure,
+    S3,
 }
 
 /// Everything a request can reach.
@@ -140,6 +162,25 @@ impl App {
         full(status, "application/json", body.to_string())
     }
 
+    /// Where a request goes, decided from borrowed parts so the hot path copies nothing.
+    fn route<B>(&self, face: Face, req: &Request<B>, tls: bool) -> Route {
+        match (face, req.uri().path()) {
+            (_, "/healthz") => Route::Healthz,
+            (_, "/readyz") => Route::Readyz,
+            (_, "/metrics") => Route::Metrics,
+            (Face::S3 | Face::Console, p) if p.starts_with("/api/") || p.starts_with("/registry/") => Route::Api,
+            (Face::Cdn, _) => Route::Cdn,
+            (Face::Packages, _) => Route::Packages,
+            // No bucket is named `v2` (ours start with `rs-`), so the registry API can sit
+            // beside S3 on the same address.
+            (Face::S3 | Face::Console, p) if p == "/v2" || p.starts_with("/v2/") => Route::Registry,
+            (Face::Console, _) => Route::Console,
+            (Face::S3, p) if crate::console::is_asset_path(p) || crate::console::is_browser_navigation(req) => Route::Console,
+            (Face::S3, _) if self.s3_requires_tls && !tls => Route::Insecure,
+            (Face::S3, _) => Route::S3,
+        }
+    }
+
     /// Handles one request from any listener (HTTP/1.1, HTTP/2, HTTP/3; `tls` when encrypted).
     pub async fn handle<B>(self: Arc<Self>, mut req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
     where
@@ -148,56 +189,34 @@ impl App {
     {
         let t0 = Instant::now();
         let rid = request_id(&req);
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| req.uri().authority().map(ToString::to_string));
-        let face = face_for(host.as_deref(), &self.domain);
+        let host = req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
+        let face = face_for(host.or_else(|| req.uri().authority().map(http::uri::Authority::as_str)), &self.domain);
         let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), face = face.label());
-        let path = req.uri().path().to_owned();
         let head = req.method() == http::Method::HEAD;
-        let info = RequestInfo::new(rid.clone(), Some(peer.ip()));
-        let (mut resp, op): (Response<Body>, String) = async {
-            match (face, path.as_str()) {
-                (_, "/healthz") => (full(StatusCode::OK, "text/plain", "ok\n"), "healthz".into()),
-                (_, "/readyz") => (self.ready().await, "readyz".into()),
-                (_, "/metrics") => (
+        let route = self.route(face, &req, tls);
+        // Every face but the CDN is boxed: hyper moves the request future into place, and the
+        // S3 and API futures are several times the size of the CDN's.
+        let (mut resp, op): (Response<Body>, Cow<'static, str>) = async {
+            match route {
+                Route::Healthz => (full(StatusCode::OK, "text/plain", "ok\n"), "healthz".into()),
+                Route::Readyz => (Box::pin(self.ready()).await, "readyz".into()),
+                Route::Metrics => (
                     full(StatusCode::OK, "text/plain; version=0.0.4", self.metrics.render()),
                     "metrics".into(),
                 ),
-                (Face::S3 | Face::Console, p) if p.starts_with("/api/") || p.starts_with("/registry/") => {
+                Route::Api => {
                     req.extensions_mut().insert(crate::console::Transport { tls });
-                    (self.api(req).await, "api".into())
+                    (Box::pin(self.api(req)).await, "api".into())
                 }
-                (Face::Cdn, _) => (self.cdn.handle(req).await, "cdn".into()),
-                (Face::Packages, _) => (self.packages.handle(req).await, "packages".into()),
-                // No bucket is named `v2` (ours start with `rs-`), so the registry API can sit
-                // beside S3 on the same address.
-                (Face::S3 | Face::Console, p) if p == "/v2" || p.starts_with("/v2/") => {
-                    (self.registry.handle(req, tls).await, "registry".into())
-                }
-                (Face::Console, _) => (crate::console::page(&req), "console".into()),
-                (Face::S3, p) if crate::console::is_asset_path(p) || crate::console::is_browser_navigation(&req) => {
-                    (crate::console::page(&req), "console".into())
-                }
-                (Face::S3, _) if self.s3_requires_tls && !tls => (
+                Route::Cdn => (self.cdn.handle(req).await, "cdn".into()),
+                Route::Packages => (Box::pin(self.packages.handle(req)).await, "packages".into()),
+                Route::Registry => (Box::pin(self.registry.handle(req, tls)).await, "registry".into()),
+                Route::Console => (crate::console::page(&req), "console".into()),
+                Route::Insecure => (
                     full(StatusCode::FORBIDDEN, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InsecureTransport</Code><Message>This endpoint accepts S3 requests over HTTPS only.</Message></Error>"),
                     "insecure".into(),
                 ),
-                (Face::S3, _) => {
-                    req.extensions_mut().insert(info.clone());
-                    let r = self.s3.call(req.map(|b| s3s::Body::http_body_unsync(b.map_err(Into::into)))).await;
-                    let resp = match r {
-                        Ok(r) => r.map(|b| b.boxed_unsync()),
-                        Err(e) => {
-                            tracing::error!("s3 service error: {e:?}");
-                            full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n")
-                        }
-                    };
-                    (resp, info.op().unwrap_or("unknown").to_owned())
-                }
+                Route::S3 => Box::pin(self.s3(req, RequestInfo::new(rid.clone(), Some(peer.ip())))).await,
             }
         }
         .instrument(span.clone())
@@ -210,10 +229,10 @@ impl App {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
         }
         if let Ok(v) = HeaderValue::from_str(&rid) {
-            resp.headers_mut().insert("x-request-id", v.clone());
             if face == Face::S3 {
-                resp.headers_mut().insert("x-amz-request-id", v);
+                resp.headers_mut().insert("x-amz-request-id", v.clone());
             }
+            resp.headers_mut().insert("x-request-id", v);
         }
         let status = resp.status().as_u16();
         let secs = t0.elapsed().as_secs_f64();
@@ -222,6 +241,23 @@ impl App {
         // and the audit log has the detail for those allowed to see it.
         span.in_scope(|| tracing::info!(op = %op, status, ms = secs * 1000.0, "served"));
         resp
+    }
+
+    async fn s3<B>(&self, mut req: Request<B>, info: RequestInfo) -> (Response<Body>, Cow<'static, str>)
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        req.extensions_mut().insert(info.clone());
+        let r = self.s3.call(req.map(|b| s3s::Body::http_body_unsync(b.map_err(Into::into)))).await;
+        let resp = match r {
+            Ok(r) => r.map(|b| b.boxed_unsync()),
+            Err(e) => {
+                tracing::error!("s3 service error: {e:?}");
+                full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n")
+            }
+        };
+        (resp, Cow::Owned(info.op().unwrap_or("unknown").to_owned()))
     }
 
     async fn api<B>(&self, req: Request<B>) -> Response<Body>
@@ -313,5 +349,9 @@ mod tests {
         assert_eq!(face_for(Some("cdn.other.com"), "localhost"), Face::S3);
         assert_eq!(face_for(Some("evilcdn.localhost"), "localhost"), Face::S3);
         assert_eq!(face_for(None, "localhost"), Face::S3);
+        assert_eq!(face_for(Some("Cdn.LocalHost:80"), "localhost"), Face::Cdn);
+        assert_eq!(face_for(Some(".localhost"), "localhost"), Face::S3);
+        assert_eq!(face_for(Some("cdnlocalhost"), "localhost"), Face::S3);
+        assert_eq!(face_for(Some("é.localhost"), "localhost"), Face::S3);
     }
 }

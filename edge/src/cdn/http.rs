@@ -28,12 +28,15 @@ pub enum PathError {
 /// [`PathError`].
 pub fn parse_path(raw: &str) -> Result<PublicPath, PathError> {
     let raw = raw.split('?').next().unwrap_or("");
-    let lower = raw.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+    // An encoded slash, backslash or NUL would make one segment look like several.
+    let escapes = raw.as_bytes().windows(3).any(|w| {
+        w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'f') | (b'5', b'c') | (b'0', b'0'))
+    });
+    if escapes {
         return Err(PathError::BadRequest);
     }
-    let mut segs = Vec::new();
-    let trailing = raw.ends_with('/');
+    let mut site = None;
+    let mut key = String::with_capacity(raw.len());
     for seg in raw.split('/').filter(|s| !s.is_empty()) {
         let dec = percent_encoding::percent_decode_str(seg)
             .decode_utf8()
@@ -44,20 +47,25 @@ pub fn parse_path(raw: &str) -> Result<PublicPath, PathError> {
         match &*dec {
             "." => {}
             ".." => return Err(PathError::BadRequest),
-            s => segs.push(s.to_owned()),
+            s if site.is_none() => site = Some(s.to_owned()),
+            s => {
+                if !key.is_empty() {
+                    key.push('/');
+                }
+                key.push_str(s);
+            }
         }
     }
-    let Some((site, rest)) = segs.split_first() else {
+    let Some(site) = site else {
         return Err(PathError::NotFound);
     };
-    let mut key = rest.join("/");
-    if trailing && !key.is_empty() {
+    if raw.ends_with('/') && !key.is_empty() {
         key.push('/');
     }
     if key.len() > 1024 {
         return Err(PathError::BadRequest);
     }
-    Ok(PublicPath { site: site.clone(), key })
+    Ok(PublicPath { site, key })
 }
 
 /// A parsed `Range` header resolved against a length: inclusive `(first, last)` pairs.

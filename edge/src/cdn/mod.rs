@@ -475,6 +475,8 @@ impl Cdn {
             None => meta.etag.clone(),
         };
         let mut r = ::http::Response::new(body_full(Bytes::new()));
+        // Room for every header of a hit up front, instead of growing the map twice.
+        *r.headers_mut() = ::http::HeaderMap::with_capacity(16);
         {
             let h = r.headers_mut();
             if coding.is_some() {
@@ -491,7 +493,7 @@ impl Cdn {
             }
             h.insert(::http::HeaderName::from_static("x-cache"), result.header_value());
             if result != CacheResult::Miss {
-                set(h, ::http::header::AGE, &entry.age().to_string());
+                h.insert(::http::header::AGE, ::http::HeaderValue::from(entry.age()));
             }
             if compress {
                 h.insert(::http::header::VARY, ::http::HeaderValue::from_static("Accept-Encoding"));
@@ -636,7 +638,7 @@ impl Cdn {
     }
 
     fn finish(&self, _req: &Req, _site: &PublicSite, mut r: Resp, body: Body, len: u64) -> Resp {
-        set(r.headers_mut(), ::http::header::CONTENT_LENGTH, &len.to_string());
+        r.headers_mut().insert(::http::header::CONTENT_LENGTH, ::http::HeaderValue::from(len));
         *r.body_mut() = body;
         r
     }
