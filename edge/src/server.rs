@@ -190,7 +190,10 @@ impl App {
         let t0 = Instant::now();
         let rid = request_id(&req);
         let host = req.headers().get(http::header::HOST).and_then(|v| v.to_str().ok());
-        let face = face_for(host.or_else(|| req.uri().authority().map(http::uri::Authority::as_str)), &self.domain);
+        let face = face_for(
+            host.or_else(|| req.uri().authority().map(http::uri::Authority::as_str)),
+            &self.domain,
+        );
         let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), face = face.label());
         let head = req.method() == http::Method::HEAD;
         let route = self.route(face, &req, tls);

@@ -29,9 +29,10 @@ pub enum PathError {
 pub fn parse_path(raw: &str) -> Result<PublicPath, PathError> {
     let raw = raw.split('?').next().unwrap_or("");
     // An encoded slash, backslash or NUL would make one segment look like several.
-    let escapes = raw.as_bytes().windows(3).any(|w| {
-        w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'f') | (b'5', b'c') | (b'0', b'0'))
-    });
+    let escapes = raw
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && matches!((w[1], w[2].to_ascii_lowercase()), (b'2', b'f') | (b'5', b'c') | (b'0', b'0')));
     if escapes {
         return Err(PathError::BadRequest);
     }

@@ -195,21 +195,42 @@ impl Cdn {
         &self.cfg
     }
 
+    /// How long an entry stays fresh: the rules' max-age, or the negative TTL for a 404.
+    fn fresh_for(&self, site: &PublicSite, key: &str, e: &Entry) -> Duration {
+        match e.meta {
+            None => self.cfg.negative_ttl,
+            Some(_) => Duration::from_secs(http::max_age(site.rules.cache_control_for(key)).unwrap_or(0)),
+        }
+    }
+
     /// The entry for a key: fresh from cache, revalidated, refetched (one fetch for any
     /// number of concurrent misses), or stale when the store fails.
     async fn entry(&self, site: &PublicSite, key: &str) -> Result<(Arc<Entry>, CacheResult), rustshare_store::Error> {
         let ck = key_of(&site.space.id, key);
+        let cached = self.cache.moka().get(&ck).await;
+        if let Some(e) = &cached
+            && e.stored.elapsed() < self.fresh_for(site, key, e)
+        {
+            return Ok((e.clone(), CacheResult::Hit));
+        }
+        // Boxed: the revalidation and fetch futures are many times the size of a hit's, and
+        // every request's future is moved into place whole.
+        Box::pin(self.refresh(site, key, ck, cached)).await
+    }
+
+    /// The slow part of [`Self::entry`]: a stale entry revalidated, or a miss fetched.
+    async fn refresh(
+        &self,
+        site: &PublicSite,
+        key: &str,
+        ck: String,
+        cached: Option<Arc<Entry>>,
+    ) -> Result<(Arc<Entry>, CacheResult), rustshare_store::Error> {
         let full = || format!("{}{key}", site.space.base_prefix);
-        let fresh_for = |e: &Entry| match e.meta {
-            None => self.cfg.negative_ttl,
-            Some(_) => Duration::from_secs(http::max_age(site.rules.cache_control_for(key)).unwrap_or(0)),
-        };
+        let fresh_for = |e: &Entry| self.fresh_for(site, key, e);
         let mut stale = None;
-        if let Some(e) = self.cache.moka().get(&ck).await {
+        if let Some(e) = cached {
             let ttl = fresh_for(&e);
-            if e.stored.elapsed() < ttl {
-                return Ok((e, CacheResult::Hit));
-            }
             if let Some(m) = &e.meta {
                 match self.store.head(&full()).await {
                     Ok(now) if now.etag == m.etag => {
@@ -313,7 +334,7 @@ impl Cdn {
         let mut resp = if req.method == Method::OPTIONS {
             self.preflight(req, &site, origin.as_deref())
         } else if path.key.is_empty() || path.key.ends_with('/') {
-            self.directory(req, &site, &path.key).await
+            Box::pin(self.directory(req, &site, &path.key)).await
         } else if !site.rules.publishes(&path.key) {
             not_found()
         } else {
@@ -626,7 +647,7 @@ impl Cdn {
             Ok(g) if g.meta.etag == expect.etag => body_stream(g.body),
             Ok(_) => {
                 // Every node that cached the old version finds out the same way.
-                self.cache.forget(&site.space.id, key).await;
+                Box::pin(self.cache.forget(&site.space.id, key)).await;
                 body_stream(Box::pin(futures::stream::once(async {
                     Err(std::io::Error::other("object changed while being served"))
                 })))
@@ -638,7 +659,8 @@ impl Cdn {
     }
 
     fn finish(&self, _req: &Req, _site: &PublicSite, mut r: Resp, body: Body, len: u64) -> Resp {
-        r.headers_mut().insert(::http::header::CONTENT_LENGTH, ::http::HeaderValue::from(len));
+        r.headers_mut()
+            .insert(::http::header::CONTENT_LENGTH, ::http::HeaderValue::from(len));
         *r.body_mut() = body;
         r
     }
