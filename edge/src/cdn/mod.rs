@@ -86,6 +86,19 @@ pub struct Cdn {
     cache: Cache,
     cfg: CdnConfig,
     access_log: Option<std::sync::Mutex<std::fs::File>>,
+    site_lookups: SiteLookups,
+}
+
+type SiteLookup = futures::future::Shared<futures::future::BoxFuture<'static, Result<Option<Arc<PublicSite>>, String>>>;
+
+/// Database lookups of public sites in flight, one per name: when a site's cached entry
+/// expires under load, every request in that moment waits for one query instead of each
+/// taking a blocking thread and the database in turn (which stalled the node for milliseconds).
+#[derive(Default)]
+struct SiteLookups {
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, SiteLookup>>,
+    /// Lookups started, for the tests.
+    started: std::sync::atomic::AtomicU64,
 }
 
 type Req = ::http::request::Parts;
@@ -180,6 +193,7 @@ impl Cdn {
             cache,
             cfg,
             access_log,
+            site_lookups: SiteLookups::default(),
         })
     }
 
@@ -193,6 +207,56 @@ impl Cdn {
     #[must_use]
     pub fn config(&self) -> &CdnConfig {
         &self.cfg
+    }
+
+    /// The published site behind a public name: from the control cache, else from the
+    /// database through one lookup shared by every request that asks meanwhile.
+    async fn site(&self, name: &str) -> Result<Option<Arc<PublicSite>>, String> {
+        use futures::FutureExt;
+        if let Some(hit) = self.control.public_site_cached(name) {
+            return Ok(hit);
+        }
+        let lookup = {
+            let mut m = self
+                .site_lookups
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if m.len() > 10_000 {
+                // Names whose every waiter went away; keeps a scan of unknown names bounded.
+                m.retain(|_, l| l.peek().is_none());
+            }
+            match m.get(name) {
+                // A finished lookup left behind (its waiters went away) is an old answer.
+                Some(l) if l.peek().is_none() => l.clone(),
+                _ => {
+                    self.site_lookups.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let control = self.control.clone();
+                    let owned = name.to_owned();
+                    let l = async move {
+                        match tokio::task::spawn_blocking(move || control.public_site(&owned)).await {
+                            Ok(r) => r.map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                    .boxed()
+                    .shared();
+                    m.insert(name.to_owned(), l.clone());
+                    l
+                }
+            }
+        };
+        let r = lookup.clone().await;
+        let mut m = self
+            .site_lookups
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Only this lookup's own entry: a newer one may have started since it finished.
+        if m.get(name).is_some_and(|l| l.ptr_eq(&lookup)) {
+            m.remove(name);
+        }
+        r
     }
 
     /// How long an entry stays fresh: the rules' max-age, or the negative TTL for a 404.
@@ -309,22 +373,9 @@ impl Cdn {
             Err(http::PathError::NotFound) => return not_found(),
             Err(http::PathError::BadRequest) => return page(::http::StatusCode::BAD_REQUEST, "Bad Request"),
         };
-        // The hot path stays on this thread; only a cache miss goes to the database.
-        let looked_up = match self.control.public_site_cached(&path.site) {
-            Some(hit) => Ok(Ok(hit)),
-            None => {
-                let control = self.control.clone();
-                let name = path.site.clone();
-                tokio::task::spawn_blocking(move || control.public_site(&name)).await
-            }
-        };
-        let site = match looked_up {
-            Ok(Ok(Some(s))) => s,
-            Ok(Ok(None)) => return not_found(),
-            Ok(Err(e)) => {
-                tracing::error!("looking up a public site: {e}");
-                return page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-            }
+        let site = match self.site(&path.site).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return not_found(),
             Err(e) => {
                 tracing::error!("looking up a public site: {e}");
                 return page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
@@ -697,4 +748,59 @@ fn enc_href(name: &str) -> String {
 fn concat(parts: Vec<Body>) -> Body {
     let frames = futures::stream::iter(parts).flat_map(http_body_util::BodyStream::new);
     http_body_util::StreamBody::new(frames).boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_site_lookup() {
+        let control = Control::new(
+            Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
+            rustshare_control::seal::MasterKey::generate(),
+        );
+        let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
+        let p = control.authenticate(&tok).expect("operator");
+        control.create_tenant(&p, "t").expect("tenant");
+        let space = control
+            .create_space(
+                &p,
+                rustshare_control::NewSpace {
+                    tenant: Some("t".into()),
+                    name: "www".into(),
+                    purpose: None,
+                    visibility: None,
+                    quota_bytes: None,
+                    workspace_id: None,
+                },
+            )
+            .expect("space");
+        let (_, rules) = control
+            .enable_publication(&p, &space.id, rustshare_control::PublicationInput::default())
+            .expect("publish");
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(rustshare_store::FsStore::open_sync(dir.path().to_path_buf()).expect("store"));
+        let cdn = Arc::new(Cdn::new(store, control.clone(), Metrics::new(), CdnConfig::default()).expect("cdn"));
+        // The control cache is empty for this name (as after its entry expired); every request
+        // arriving meanwhile waits on one lookup.
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let cdn = cdn.clone();
+            let name = rules.public_name.clone();
+            tasks.push(tokio::spawn(async move { cdn.site(&name).await }));
+        }
+        for t in tasks {
+            let site = t.await.expect("task").expect("lookup").expect("published");
+            assert_eq!(site.space.id, space.id);
+        }
+        let started = cdn.site_lookups.started.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(started, 1, "lookups for 64 concurrent requests");
+        assert!(
+            cdn.site_lookups.in_flight.lock().expect("map").is_empty(),
+            "finished lookups are removed"
+        );
+        // An unknown name is looked up too, and remembered as absent.
+        assert!(cdn.site("nope").await.expect("lookup").is_none());
+    }
 }
