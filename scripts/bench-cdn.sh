@@ -101,18 +101,24 @@ wait_port "$CT"
 curl -s -o /dev/null -H "Host: cdn.localhost" "http://127.0.0.1:$E/$site/obj4k"
 curl -s -o /dev/null "http://127.0.0.1:$NC/obj4k"; curl -s -o /dev/null "http://127.0.0.1:$NC/obj4k"
 
-run_wrk() { # label url [host]: median req/s of three 10 s runs, with that run's p99
-  local runs=()
-  for _ in 1 2 3; do
-    local out; out=$(taskset -c 1 wrk -t1 -c50 -d10s --latency ${3:+-H "Host: $3"} "$2")
-    runs+=("$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")")
-  done
-  echo "$1 $(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)"
+wrk1() { # url [host]: one 10 s run: "req/s p99"
+  local out; out=$(taskset -c 1 wrk -t1 -c50 -d10s --latency ${2:+-H "Host: $2"} "$1")
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")"
 }
-echo "wrk runs (10 s each)..." >&2
-w_edge=$(run_wrk edge "http://127.0.0.1:$E/$site/obj4k" cdn.localhost)
-w_ncache=$(run_wrk nginx-proxy-cache "http://127.0.0.1:$NC/obj4k")
-w_nstatic=$(run_wrk nginx-static "http://127.0.0.1:$NS/obj4k")
+echo "wrk runs (10 s each, the three servers in turn, three rounds)..." >&2
+# Interleaved, so a change in the machine's speed during the runs touches every server alike
+# (run one server's three runs after another's and a drift of a few percent reads as a ratio).
+r_edge=(); r_ncache=(); r_nstatic=()
+for _ in 1 2 3; do
+  r_edge+=("$(wrk1 "http://127.0.0.1:$E/$site/obj4k" cdn.localhost)")
+  r_ncache+=("$(wrk1 "http://127.0.0.1:$NC/obj4k")")
+  r_nstatic+=("$(wrk1 "http://127.0.0.1:$NS/obj4k")")
+done
+median_run() { printf '%s\n' "$@" | sort -n | sed -n 2p; } # the run with the median req/s, with its p99
+w_edge="edge $(median_run "${r_edge[@]}")"
+w_ncache="nginx-proxy-cache $(median_run "${r_ncache[@]}")"
+w_nstatic="nginx-static $(median_run "${r_nstatic[@]}")"
+echo "wrk rounds (req/s p99): edge ${r_edge[*]} | nginx proxy_cache ${r_ncache[*]} | nginx static ${r_nstatic[*]}" >&2
 
 dl() { # url [host]: median of 5 curl downloads, MiB/s
   for _ in 1 2 3 4 5; do taskset -c 1 curl -s -o /dev/null ${2:+-H "Host: $2"} -w '%{speed_download}\n' "$1"; done | sort -n | sed -n 3p | awk '{printf "%.1f", $1/1048576}'
