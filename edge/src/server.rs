@@ -196,6 +196,11 @@ impl App {
         );
         let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), face = face.label());
         let head = req.method() == http::Method::HEAD;
+        let expects_continue = req.version() <= http::Version::HTTP_11
+            && req
+                .headers()
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let route = self.route(face, &req, tls);
         // Every face but the CDN is boxed: hyper moves the request future into place, and the
         // S3 and API futures are several times the size of the CDN's.
@@ -227,6 +232,15 @@ impl App {
         if head {
             // HTTP/2 and HTTP/3 forbid a body on HEAD; hyper strips it only on HTTP/1.
             *resp.body_mut() = http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync();
+        }
+        if expects_continue && (resp.status().is_client_error() || resp.status().is_server_error()) {
+            // Refused before its body was read: the client holds the body back, and hyper may
+            // still drain the announced length from the connection after the answer, which then
+            // eats the start of the client's next request on it (boto3 saw 403s without headers
+            // and SignatureDoesNotMatch on the request after a refused PUT). A fresh connection
+            // for the next request is the cure.
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         if tls && let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());

@@ -123,6 +123,35 @@ def test_oversized_headers_rejected(ctx):
     assert requests.get(f"{s.url}/healthz", timeout=5).status_code == 200
 
 
+def test_refused_expect_continue_closes_the_connection(ctx):
+    """A PUT refused before its body is read must not leave the body's length to be drained
+    from the client's next request on the same connection (boto3 saw headerless 403s and
+    SignatureDoesNotMatch after a refused PUT): the answer says `Connection: close` and the
+    edge closes, while a refusal of a request without Expect keeps the connection."""
+    s, sp, key = ctx
+    with socket.create_connection(("127.0.0.1", s.port)) as c:
+        c.settimeout(10)
+        c.sendall(
+            f"PUT /{sp['bucket']}/refused HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        data = b""
+        while b"</Error>" not in data:
+            chunk = c.recv(4096)
+            assert chunk, data
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].lower()
+        assert head.startswith(b"http/1.1 403"), data
+        assert b"\r\nconnection: close" in head, data
+        assert b"100 continue" not in head, data
+        # The client holds its body back, as boto3 does; the edge still ends the connection.
+        assert c.recv(4096) == b"", "the connection stayed open"
+    with socket.create_connection(("127.0.0.1", s.port)) as c:
+        c.settimeout(10)
+        c.sendall(f"GET /{sp['bucket']}/refused HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data = c.recv(4096).lower()
+        assert data.startswith(b"http/1.1 403") and b"connection: close" not in data.split(b"\r\n\r\n", 1)[0], data
+
+
 def test_declared_length_beyond_5gib(ctx):
     """Rejected from the headers alone: the 6 GiB body is never sent."""
     from botocore.auth import S3SigV4Auth
