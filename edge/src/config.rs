@@ -70,6 +70,8 @@ pub struct RawTls {
     pub key: Option<PathBuf>,
     /// Production: the S3 face refuses plain HTTP.
     pub production: Option<bool>,
+    /// Largest UDP payload HTTP/3 probes for (path MTU discovery's upper bound), bytes.
+    pub http3_max_datagram: Option<u64>,
 }
 
 /// `[cdn]`.
@@ -224,6 +226,8 @@ pub struct Config {
     pub tls_files: Option<crate::tls::TlsFiles>,
     /// S3 over HTTPS only.
     pub production: bool,
+    /// Upper bound of HTTP/3 path MTU discovery (UDP payload bytes).
+    pub http3_max_datagram: u16,
     /// max-age of repository index files on the packages face.
     pub packages_index_max_age: u32,
     /// Lifetime of a console login.
@@ -407,6 +411,21 @@ impl Config {
         if production && tls_listen.is_none() {
             return Err("production mode serves S3 over HTTPS only: set tls.listen (or --tls-listen)".into());
         }
+        let http3_max_datagram = num(
+            "RUSTSHARE_HTTP3_MAX_DATAGRAM",
+            rt.http3_max_datagram,
+            crate::tls::HTTP3_DEFAULT_MAX_DATAGRAM.into(),
+        )?;
+        let Some(http3_max_datagram) = u16::try_from(http3_max_datagram)
+            .ok()
+            .filter(|d| (1200..=crate::tls::HTTP3_MAX_DATAGRAM_LIMIT).contains(d))
+        else {
+            return Err(format!(
+                "tls.http3_max_datagram = {http3_max_datagram} must be from 1200 (QUIC's minimum) to {} (ten datagrams must fit one 64 KiB send); the default {} suits the internet, more only paths with jumbo frames",
+                crate::tls::HTTP3_MAX_DATAGRAM_LIMIT,
+                crate::tls::HTTP3_DEFAULT_MAX_DATAGRAM
+            ));
+        };
         let rcon = raw.console.unwrap_or_default();
         let session_minutes = num("RUSTSHARE_CONSOLE_SESSION_MINUTES", rcon.session_minutes, 12 * 60)?;
         let traffic_flush_secs = num("RUSTSHARE_CONSOLE_TRAFFIC_FLUSH_SECS", rcon.traffic_flush_secs, 10)?;
@@ -428,6 +447,7 @@ impl Config {
             tls_listen,
             tls_files,
             production,
+            http3_max_datagram,
             packages_index_max_age: raw.packages.and_then(|p| p.index_max_age_secs).unwrap_or(60),
             session_lifetime: std::time::Duration::from_secs(session_minutes.saturating_mul(60)),
             traffic_flush: std::time::Duration::from_secs(traffic_flush_secs),
@@ -497,6 +517,20 @@ mod tests {
         assert!(bad("[tls]\nproduction = true\n").contains("HTTPS only"));
         assert!(bad("[cdn]\npurge_webhook = \"ftp://x\"\n").contains("purge_webhook"));
         assert!(bad("[tls]\nlisten = \"nope\"\n").contains("host:port"));
+        assert_eq!(c.http3_max_datagram, 1452, "quinn's internet default unless asked");
+        let jumbo = Config::parse_toml("[tls]\nhttp3_max_datagram = 6500\n").expect("toml");
+        assert_eq!(
+            Config::resolve(jumbo, &none, &Overrides::default())
+                .expect("resolve")
+                .http3_max_datagram,
+            6500
+        );
+        for n in ["1199", "6501", "70000", "0"] {
+            assert!(
+                bad(&format!("[tls]\nhttp3_max_datagram = {n}\n")).contains("from 1200 (QUIC's minimum) to 6500"),
+                "{n}"
+            );
+        }
         let env = |k: &str| (k == "RUSTSHARE_CDN_CACHE_BYTES").then(|| "lots".to_owned());
         assert!(
             Config::resolve(RawConfig::default(), &env, &Overrides::default())

@@ -136,7 +136,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             .await
             .with_context(|| format!("binding TLS {addr}"))?;
         let bound = tcp.local_addr().context("TLS local address")?;
-        let quic = crate::tls::quic_endpoint(bound, certs.clone())?;
+        let quic = crate::tls::quic_endpoint(bound, certs.clone(), cfg.http3_max_datagram)?;
         alt_svc = http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", bound.port())).ok();
         tls_banner.insert_str(
             0,

@@ -183,11 +183,23 @@ pub async fn serve_tls(
     Ok(())
 }
 
+/// Largest UDP payload HTTP/3 probes for by default: a 1500-byte Ethernet path less IPv6 and UDP
+/// headers, quinn's own default and what the internet carries.
+pub const HTTP3_DEFAULT_MAX_DATAGRAM: u16 = 1452;
+/// The bound on `tls.http3_max_datagram`: quinn hands the kernel up to ten datagrams per
+/// segmentation-offload send, and one send cannot exceed 64 KiB, so a larger datagram would make
+/// every full send fail (the kernel refuses it and the ten datagrams are lost).
+pub const HTTP3_MAX_DATAGRAM_LIMIT: u16 = 6500;
+
 /// A QUIC endpoint for HTTP/3 on `addr` (UDP).
+///
+/// `max_datagram` bounds path MTU discovery: each connection starts at 1200-byte datagrams and
+/// probes up to it. Above the 1452 default only for paths known to carry more (jumbo frames,
+/// loopback), where every packet then carries more of the body for the same per-packet cost.
 ///
 /// # Errors
 /// When the UDP socket cannot be bound.
-pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>) -> Result<quinn::Endpoint> {
+pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>, max_datagram: u16) -> Result<quinn::Endpoint> {
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(server_config(certs, &[b"h3"])).context("QUIC TLS configuration")?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
@@ -197,8 +209,50 @@ pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>) -> Result<quinn::Endpo
     transport.send_window(32 << 20);
     transport.stream_receive_window(quinn::VarInt::from_u32(16 << 20));
     transport.receive_window(quinn::VarInt::from_u32(64 << 20));
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(max_datagram);
+    transport.mtu_discovery_config(Some(mtu));
     cfg.transport_config(Arc::new(transport));
-    quinn::Endpoint::server(cfg, addr).with_context(|| format!("binding UDP {addr} for HTTP/3"))
+    let mut endpoint = quinn::EndpointConfig::default();
+    // What we accept from clients, advertised to them: at least quinn's default of 1472.
+    endpoint
+        .max_udp_payload_size(max_datagram.max(1472))
+        .context("HTTP/3 datagram size")?;
+    let socket = quic_socket(addr).with_context(|| format!("binding UDP {addr} for HTTP/3"))?;
+    quinn::Endpoint::new(endpoint, Some(cfg), socket, Arc::new(quinn::TokioRuntime))
+        .with_context(|| format!("starting HTTP/3 on UDP {addr}"))
+}
+
+/// Socket buffer asked of the kernel for each direction of the QUIC socket.
+const QUIC_SOCKET_BUFFER: usize = 8 << 20;
+
+/// The UDP socket for QUIC, with large kernel buffers.
+///
+/// The kernel's default (about 208 KiB) holds a fraction of a millisecond of a fast upload, and a
+/// datagram that finds it full is dropped, which the sender's congestion control reads as
+/// congestion and answers by halving its window. quic-go and msquic raise it for the same reason.
+/// Linux caps the request at `net.core.rmem_max` / `wmem_max` without an error, so what was
+/// granted is logged.
+fn quic_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(QUIC_SOCKET_BUFFER) {
+        tracing::warn!("UDP {addr}: could not raise the receive buffer: {e}");
+    }
+    if let Err(e) = socket.set_send_buffer_size(QUIC_SOCKET_BUFFER) {
+        tracing::warn!("UDP {addr}: could not raise the send buffer: {e}");
+    }
+    socket.bind(&addr.into())?;
+    let (recv, send) = (socket.recv_buffer_size()?, socket.send_buffer_size()?);
+    if recv < QUIC_SOCKET_BUFFER {
+        tracing::info!(
+            "UDP {addr}: the kernel granted a {} KiB receive buffer of the {} KiB asked (raise net.core.rmem_max for fast HTTP/3 uploads)",
+            recv >> 10,
+            QUIC_SOCKET_BUFFER >> 10
+        );
+    }
+    tracing::debug!("UDP {addr}: socket buffers {} KiB receive, {} KiB send", recv >> 10, send >> 10);
+    Ok(socket.into())
 }
 
 /// Request body of an HTTP/3 stream.
@@ -235,6 +289,7 @@ pub async fn serve_h3(app: Arc<App>, endpoint: quinn::Endpoint, shutdown: impl s
                 Err(e) => return tracing::debug!("QUIC handshake: {e}"),
             };
             let peer = conn.remote_address();
+            let quic = conn.clone();
             let mut h3c = match h3::server::Connection::<_, Bytes>::new(h3_quinn::Connection::new(conn)).await {
                 Ok(c) => c,
                 Err(e) => return tracing::debug!("HTTP/3 connection: {e}"),
@@ -261,6 +316,9 @@ pub async fn serve_h3(app: Arc<App>, endpoint: quinn::Endpoint, shutdown: impl s
                     }
                 }
             }
+            // Loss, congestion events and the path's RTT and window: what to look at first when
+            // HTTP/3 is slower than HTTP/2 on the same path.
+            tracing::debug!(%peer, stats = ?quic.stats(), "QUIC connection closed");
         });
     }
     endpoint.close(0u32.into(), b"shutting down");
@@ -307,4 +365,83 @@ async fn h3_request(
         }
     }
     send.finish().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends 4 MiB from an endpoint made by `quic_endpoint(.., max_datagram)` to a client that
+    /// accepts 6500-byte datagrams, over loopback; returns the server's path MTU at the end and
+    /// the largest datagram the client saw on average.
+    async fn download_over(max_datagram: u16) -> (u16, u64) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files = self_signed(dir.path(), "localhost").expect("certificate");
+        let pem = std::fs::read(&files.cert).expect("certificate file");
+        let server = quic_endpoint(
+            "127.0.0.1:0".parse().expect("address"),
+            Certs::new(files).expect("certs"),
+            max_datagram,
+        )
+        .expect("endpoint");
+        let addr = server.local_addr().expect("bound address");
+        let serving = tokio::spawn(async move {
+            let conn = server.accept().await.expect("incoming").await.expect("handshake");
+            let mut s = conn.open_uni().await.expect("stream");
+            let chunk = Bytes::from(vec![7u8; 64 << 10]);
+            for _ in 0..64 {
+                s.write_chunk(chunk.clone()).await.expect("write");
+            }
+            s.finish().expect("finish");
+            // Resolves once the client has everything; the path MTU is final then.
+            let _ = s.stopped().await;
+            let mtu = conn.stats().path.current_mtu;
+            conn.close(0u32.into(), b"done");
+            server.wait_idle().await;
+            mtu
+        });
+
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(&pem) {
+            roots.add(c.expect("PEM")).expect("root");
+        }
+        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS 1.3")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h3".to_vec()];
+        let mut ecfg = quinn::EndpointConfig::default();
+        ecfg.max_udp_payload_size(HTTP3_MAX_DATAGRAM_LIMIT).expect("payload size");
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("client socket");
+        let mut client = quinn::Endpoint::new(ecfg, None, socket, Arc::new(quinn::TokioRuntime)).expect("client endpoint");
+        client.set_default_client_config(quinn::ClientConfig::new(Arc::new(
+            quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS"),
+        )));
+        let conn = client.connect(addr, "localhost").expect("connect").await.expect("client handshake");
+        let mut r = conn.accept_uni().await.expect("stream");
+        let body = r.read_to_end(8 << 20).await.expect("body");
+        assert_eq!(body.len(), 4 << 20);
+        assert!(body.iter().all(|&b| b == 7), "bytes arrive intact");
+        let rx = conn.stats().udp_rx;
+        let mtu = serving.await.expect("server task");
+        client.wait_idle().await;
+        (mtu, rx.bytes / rx.datagrams.max(1))
+    }
+
+    #[tokio::test]
+    async fn http3_probes_up_to_the_configured_datagram_size_and_no_further() {
+        // As `serve` does at start.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (mtu, avg) = download_over(HTTP3_DEFAULT_MAX_DATAGRAM).await;
+        assert!(
+            mtu <= HTTP3_DEFAULT_MAX_DATAGRAM && avg <= u64::from(HTTP3_DEFAULT_MAX_DATAGRAM),
+            "default: mtu {mtu}, average datagram {avg}"
+        );
+        // Loopback carries 64 KiB datagrams, so discovery climbs to (about) the bound, and the
+        // body travels in datagrams several times larger than the default's.
+        let (mtu, avg) = download_over(HTTP3_MAX_DATAGRAM_LIMIT).await;
+        assert!(mtu > 6000 && mtu <= HTTP3_MAX_DATAGRAM_LIMIT, "raised bound: mtu {mtu}");
+        assert!(avg > 3000, "raised bound: average datagram {avg} bytes");
+    }
 }
