@@ -7,7 +7,9 @@
 //! length against the first one. It prints `MiB/s server-cpu-s-per-GiB client-cpu-s-per-GiB`.
 //! `authority` (for example `cdn.localhost:8443`) is sent as `:authority` and used as the TLS
 //! server name; the URL's host and port are where it connects. With `HB_STATS=1` it also prints
-//! the QUIC connection's statistics (loss, congestion events, path MTU) to stderr.
+//! the QUIC connection's statistics (loss, congestion events, path MTU) to stderr; with
+//! `HB_PLAIN_SOCKET=1` its UDP socket keeps the kernel's buffers and quinn's 1472-byte datagram
+//! limit, as before those were raised.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -155,14 +157,19 @@ impl H3 {
             socket2::Type::DGRAM,
             Some(socket2::Protocol::UDP),
         )?;
-        socket.set_recv_buffer_size(16 << 20)?;
-        socket.set_send_buffer_size(16 << 20)?;
+        let plain = std::env::var_os("HB_PLAIN_SOCKET").is_some();
+        if !plain {
+            socket.set_recv_buffer_size(16 << 20)?;
+            socket.set_send_buffer_size(16 << 20)?;
+        }
         socket.bind(&bind.into())?;
         // Accept datagrams as large as a server may probe up to (the edge's bound on
         // `tls.http3_max_datagram`); a server still sends only what its own bound and the
         // path allow.
         let mut ecfg = quinn::EndpointConfig::default();
-        ecfg.max_udp_payload_size(6500)?;
+        if !plain {
+            ecfg.max_udp_payload_size(6500)?;
+        }
         let mut endpoint = quinn::Endpoint::new(ecfg, None, socket.into(), Arc::new(quinn::TokioRuntime))?;
         endpoint.set_default_client_config(cfg);
         let name = match &t.server_name {
