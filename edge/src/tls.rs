@@ -373,7 +373,7 @@ mod tests {
 
     /// Sends 4 MiB from an endpoint made by `quic_endpoint(.., max_datagram)` to a client that
     /// accepts 6500-byte datagrams, over loopback; returns the server's path MTU at the end and
-    /// the largest datagram the client saw on average.
+    /// the average size of the datagrams the client received.
     async fn download_over(max_datagram: u16) -> (u16, u64) {
         let dir = tempfile::tempdir().expect("temp dir");
         let files = self_signed(dir.path(), "localhost").expect("certificate");
