@@ -2,6 +2,7 @@
 //! quota arithmetic live here; rows live behind [`Repo`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -158,6 +159,11 @@ struct Inner {
     /// Replaced whole during a master key rotation.
     key: RwLock<MasterKey>,
     creds: RwLock<HashMap<String, Arc<Credential>>>,
+    /// One gate per access key being loaded, so the requests in flight when a cached credential
+    /// expires wait for one query rather than each making its own.
+    cred_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Credentials read from the database (for tests of the gate).
+    cred_loads: AtomicU64,
     touched: Mutex<HashMap<String, Instant>>,
     audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
     sites: RwLock<HashMap<String, Option<Arc<PublicSite>>>>,
@@ -357,6 +363,8 @@ impl Control {
                 repo,
                 key: RwLock::new(key),
                 creds: RwLock::new(HashMap::new()),
+                cred_gates: Mutex::new(HashMap::new()),
+                cred_loads: AtomicU64::new(0),
                 touched: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),
                 sites: RwLock::new(HashMap::new()),
@@ -856,16 +864,48 @@ impl Control {
     /// # Errors
     /// Database or unsealing errors.
     pub fn credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
-        if let Some(c) = self
+        if let Some(c) = self.credential_cached(access_key_id) {
+            return Ok(Some(c));
+        }
+        let gate = self
             .inner
+            .cred_gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(access_key_id.to_owned())
+            .or_default()
+            .clone();
+        let loaded = {
+            let _turn = gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match self.credential_cached(access_key_id) {
+                Some(c) => Ok(Some(c)),
+                None => self.load_credential(access_key_id),
+            }
+        };
+        let mut gates = self.inner.cred_gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Clones are taken under this lock, so two references (the map's and this one) mean
+        // nobody else is waiting on the gate.
+        if Arc::strong_count(&gate) == 2 && gates.get(access_key_id).is_some_and(|g| Arc::ptr_eq(g, &gate)) {
+            gates.remove(access_key_id);
+        }
+        loaded
+    }
+
+    /// [`Control::credential`] from memory only: `None` when the database must be asked, so
+    /// callers on an async runtime can skip the blocking pool for a fresh hit.
+    #[must_use]
+    pub fn credential_cached(&self, access_key_id: &str) -> Option<Arc<Credential>> {
+        self.inner
             .creds
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(access_key_id)
-            && c.loaded.elapsed() < CREDENTIAL_TTL
-        {
-            return Ok(Some(c.clone()));
-        }
+            .filter(|c| c.loaded.elapsed() < CREDENTIAL_TTL)
+            .cloned()
+    }
+
+    fn load_credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
+        self.inner.cred_loads.fetch_add(1, Ordering::Relaxed);
         let Some((identity, sealed)) = self.inner.repo.identity_by_key(access_key_id)? else {
             return Ok(None);
         };
@@ -1883,6 +1923,51 @@ mod tests {
                 .all(|e| e.event.tenant_id.as_deref() == Some(a.tenant_id.as_str()))
         );
         assert!(matches!(c.authenticate("rsat_wrong"), Err(Error::Unauthorized)));
+    }
+
+    #[test]
+    fn concurrent_lookups_of_an_expired_credential_make_one_query() {
+        let (c, op) = control();
+        let s = space(&c, &op, "acme", None);
+        let k = c
+            .create_identity(
+                &op,
+                &s.id,
+                NewIdentity {
+                    name: "ci".into(),
+                    mode: PermissionMode::ReadWrite,
+                    prefix: String::new(),
+                    expires_at: None,
+                    expires_in_seconds: None,
+                },
+            )
+            .expect("key");
+        let ak = k.identity.access_key_id;
+        assert!(c.credential_cached(&ak).is_none(), "nothing is cached before the first lookup");
+        let loads = || c.inner.cred_loads.load(Ordering::Relaxed);
+        let before = loads();
+        assert_eq!(c.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+        assert_eq!(c.credential_cached(&ak).expect("cached").secret, k.secret_access_key);
+        assert_eq!(loads(), before + 1);
+        c.clear_caches();
+        let start = std::sync::Barrier::new(32);
+        std::thread::scope(|t| {
+            for _ in 0..32 {
+                t.spawn(|| {
+                    start.wait();
+                    assert!(c.credential(&ak).expect("lookup").is_some());
+                });
+            }
+        });
+        assert_eq!(loads(), before + 2, "32 concurrent lookups after expiry made one query");
+        assert!(
+            c.inner.cred_gates.lock().expect("gates").is_empty(),
+            "gates are dropped once nobody waits on them"
+        );
+        // Unknown keys are not cached, and each lookup asks again.
+        assert!(c.credential("RS3NOSUCHKEY0000000000").expect("lookup").is_none());
+        assert!(c.credential("RS3NOSUCHKEY0000000000").expect("lookup").is_none());
+        assert_eq!(loads(), before + 4);
     }
 
     #[test]

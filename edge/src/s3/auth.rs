@@ -21,12 +21,7 @@ pub struct Auth {
 #[async_trait::async_trait]
 impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        let control = self.control.clone();
-        let ak = access_key.to_owned();
-        let cred = tokio::task::spawn_blocking(move || control.credential(&ak))
-            .await
-            .map_err(|e| super::errors::internal(&e))?
-            .map_err(super::errors::control)?;
+        let cred = credential(&self.control, access_key).await?;
         // Revoked and expired keys still verify here, so the denial comes after the signature
         // check and cannot be used to probe which key ids exist.
         match cred {
@@ -37,6 +32,20 @@ impl S3Auth for Auth {
             )),
         }
     }
+}
+
+/// The credential behind an access key: from memory when fresh (every request asks twice, for
+/// the signature and for the policy), else from the database on the blocking pool.
+async fn credential(control: &Control, access_key: &str) -> S3Result<Option<Arc<Credential>>> {
+    if let Some(c) = control.credential_cached(access_key) {
+        return Ok(Some(c));
+    }
+    let control = control.clone();
+    let ak = access_key.to_owned();
+    tokio::task::spawn_blocking(move || control.credential(&ak))
+        .await
+        .map_err(|e| super::errors::internal(&e))?
+        .map_err(super::errors::control)
 }
 
 /// Applies [`policy::decide`] to every request.
@@ -96,12 +105,8 @@ impl S3Access for Access {
                 "Anonymous access is not allowed on the S3 endpoint; sign the request."
             ));
         };
-        let control = self.control.clone();
-        let ak = creds.access_key.clone();
-        let cred: Arc<Credential> = tokio::task::spawn_blocking(move || control.credential(&ak))
-            .await
-            .map_err(|e| super::errors::internal(&e))?
-            .map_err(super::errors::control)?
+        let cred: Arc<Credential> = credential(&self.control, &creds.access_key)
+            .await?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
