@@ -1929,19 +1929,7 @@ mod tests {
     fn concurrent_lookups_of_an_expired_credential_make_one_query() {
         let (c, op) = control();
         let s = space(&c, &op, "acme", None);
-        let k = c
-            .create_identity(
-                &op,
-                &s.id,
-                NewIdentity {
-                    name: "ci".into(),
-                    mode: PermissionMode::ReadWrite,
-                    prefix: String::new(),
-                    expires_at: None,
-                    expires_in_seconds: None,
-                },
-            )
-            .expect("key");
+        let k = read_write_key(&c, &op, &s);
         let ak = k.identity.access_key_id;
         assert!(c.credential_cached(&ak).is_none(), "nothing is cached before the first lookup");
         let loads = || c.inner.cred_loads.load(Ordering::Relaxed);
