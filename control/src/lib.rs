@@ -7,6 +7,7 @@
 pub mod db;
 mod error;
 pub mod model;
+pub mod names;
 pub mod policy;
 pub mod seal;
 mod service;

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use crate::model::{Identity, PermissionMode, Space};
+use crate::names;
 
 /// S3 actions, named as IAM names them (`s3:GetObject`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +98,9 @@ pub enum DenyReason {
     ActionNotGranted,
     /// The key or list prefix is outside the key's allowed prefix.
     OutsidePrefix,
+    /// The name fails [`crate::names`]; callers check first and answer 400, so this is the
+    /// second line of defence.
+    InvalidName,
 }
 
 impl DenyReason {
@@ -110,6 +114,7 @@ impl DenyReason {
             DenyReason::WrongBucket => "The access key is not valid for this bucket.",
             DenyReason::ActionNotGranted => "The access key's permission mode does not allow this operation.",
             DenyReason::OutsidePrefix => "The key or prefix is outside the access key's allowed prefix.",
+            DenyReason::InvalidName => "The key or prefix is not a valid name.",
         }
     }
 }
@@ -135,12 +140,17 @@ pub fn decide(id: &Identity, space: &Space, bucket: &str, action: Option<Action>
     {
         return Deny(DenyReason::ActionNotGranted);
     }
-    match res {
-        Resource::Bucket => Decision::Allow,
+    let name = match res {
+        Resource::Bucket => return Decision::Allow,
+        Resource::Object(k) => (k, names::key(k)),
+        Resource::Prefix(p) => (p, names::prefix(p)),
+    };
+    match name {
+        (_, Err(_)) => Deny(DenyReason::InvalidName),
         // A listing is denied, not filtered, when its prefix reaches outside: filtering would
         // still reveal that other keys exist.
-        Resource::Object(k) | Resource::Prefix(k) if k.starts_with(&id.allowed_prefix) => Decision::Allow,
-        Resource::Object(_) | Resource::Prefix(_) => Deny(DenyReason::OutsidePrefix),
+        (n, Ok(())) if names::within(&id.allowed_prefix, n) => Decision::Allow,
+        (_, Ok(())) => Deny(DenyReason::OutsidePrefix),
     }
 }
 
@@ -243,5 +253,78 @@ mod tests {
         let mut other = s.clone();
         other.id = "sp_2".into();
         assert_eq!(d(&id, &other, B), Decision::Deny(DenyReason::WrongBucket));
+    }
+
+    /// Lexical resolution of `.`/`..` as a filesystem or a URL normaliser would do it; `None`
+    /// when it climbs above the root.
+    fn resolve(name: &str) -> Option<Vec<&str>> {
+        let mut out = Vec::new();
+        for seg in name.split('/') {
+            match seg {
+                "." => {}
+                ".." => {
+                    out.pop()?;
+                }
+                s => out.push(s),
+            }
+        }
+        Some(out)
+    }
+
+    fn name_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let seg = prop_oneof![
+            Just("releases".to_owned()),
+            Just("..".to_owned()),
+            Just(".".to_owned()),
+            Just(String::new()),
+            Just("other".to_owned()),
+            Just("%2e%2e".to_owned()),
+            Just("releases-old".to_owned()),
+            Just("a\\..".to_owned()),
+            Just("\0".to_owned()),
+            "[a-z.\\\\\u{0}-\u{1f}\u{85}]{0,4}",
+        ];
+        proptest::collection::vec(seg, 0..6).prop_map(|v| v.join("/"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 4096, ..Default::default() })]
+
+        /// Whatever name a client sends, an allow means the name is valid and, however a
+        /// store might resolve it, it stays inside the key's prefix.
+        #[test]
+        fn never_allows_outside_the_scope(name in name_strategy(), list in proptest::bool::ANY) {
+            let s = space();
+            let id = ident(PermissionMode::ReadWriteDelete, "releases/");
+            let res = if list { Resource::Prefix(&name) } else { Resource::Object(&name) };
+            for action in [Action::GetObject, Action::PutObject, Action::DeleteObject, Action::ListBucket] {
+                if decide(&id, &s, B, Some(action), res, NOW) == Decision::Allow {
+                    proptest::prop_assert!(names::prefix(&name).is_ok());
+                    proptest::prop_assert!(!name.contains('\0') && !name.contains('\\'));
+                    let resolved = resolve(&name);
+                    proptest::prop_assert!(resolved.as_ref().is_some_and(|r| r.first() == Some(&"releases") && r.len() >= 2), "{name:?}");
+                    proptest::prop_assert!(name.starts_with("releases/"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_names_are_denied_even_inside_the_prefix() {
+        let s = space();
+        let id = ident(PermissionMode::ReadWrite, "releases/");
+        for bad in ["releases/../other/x", "releases/./x", "releases/a\0b", "releases/.."] {
+            assert_eq!(
+                decide(&id, &s, B, Some(Action::GetObject), Resource::Object(bad), NOW),
+                Decision::Deny(DenyReason::InvalidName),
+                "{bad:?}"
+            );
+            assert_eq!(
+                decide(&id, &s, B, Some(Action::ListBucket), Resource::Prefix(bad), NOW),
+                Decision::Deny(DenyReason::InvalidName),
+                "{bad:?}"
+            );
+        }
     }
 }

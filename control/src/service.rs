@@ -26,8 +26,11 @@ use crate::{Error, Result};
 /// this node clears the cache at once and other nodes learn of it through the change feed
 /// ([`Control::poll_changes`]); this bounds how late they notice if the feed is not polled.
 const CREDENTIAL_TTL: Duration = Duration::from_secs(2);
-/// A reservation of a node that died mid-upload stops counting after this.
-const RESERVATION_LIFETIME: time::Duration = time::Duration::hours(12);
+/// A reservation stops counting this long after its node last renewed it, so a node killed
+/// mid-upload holds no quota for longer.
+const RESERVATION_LIFETIME: time::Duration = time::Duration::minutes(2);
+/// How often a node renews the reservations it holds.
+const RESERVATION_RENEW: Duration = Duration::from_secs(30);
 /// The change feed keeps this much history (a node that was away longer starts afresh).
 const CHANGE_HISTORY: time::Duration = time::Duration::minutes(10);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
@@ -169,8 +172,9 @@ struct Inner {
     sites: RwLock<HashMap<String, Option<Arc<PublicSite>>>>,
     /// This process's name in the change feed.
     node: String,
-    /// The newest change this node has applied, and when old changes were last pruned.
-    feed: Mutex<(i64, Instant)>,
+    /// The newest change this node has applied, when old changes were last pruned, and when
+    /// this node last renewed its quota reservations.
+    feed: Mutex<(i64, Instant, Instant)>,
 }
 
 /// What one node tells the others through the change feed.
@@ -369,7 +373,7 @@ impl Control {
                 audit_tx: Mutex::new(tx),
                 sites: RwLock::new(HashMap::new()),
                 node,
-                feed: Mutex::new((seen, Instant::now())),
+                feed: Mutex::new((seen, Instant::now(), Instant::now())),
             }),
         }
     }
@@ -397,6 +401,23 @@ impl Control {
     /// Database errors.
     pub fn clear_leases(&self) -> Result<u64> {
         self.inner.repo.clear_leases()
+    }
+
+    /// Drops every quota reservation: for a single node's start (SQLite), where a reservation
+    /// can only be left over from this node's previous, killed process.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn clear_reservations(&self) -> Result<u64> {
+        self.inner.repo.clear_reservations()
+    }
+
+    /// Keeps this node's reservations alive for another [`RESERVATION_LIFETIME`] from `at`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn renew_reservations(&self, at: OffsetDateTime) -> Result<u64> {
+        self.inner.repo.renew_reservations(&self.inner.node, at + RESERVATION_LIFETIME)
     }
 
     /// Tells every other node of a change (this node has applied it already); stored before
@@ -441,6 +462,12 @@ impl Control {
             }
             if !full {
                 break;
+            }
+        }
+        if feed.2.elapsed() >= RESERVATION_RENEW {
+            feed.2 = Instant::now();
+            if let Err(e) = self.renew_reservations(now()) {
+                tracing::warn!("renewing quota reservations: {e}");
             }
         }
         if feed.1.elapsed() > Duration::from_secs(60) {
@@ -1204,6 +1231,7 @@ impl Control {
                     space_id: space.id.clone(),
                     bytes,
                     expires_at: t + RESERVATION_LIFETIME,
+                    node: self.inner.node.clone(),
                 };
                 // Checked and stored in one transaction under the space's lock, so writers on
                 // several nodes cannot together pass the quota.
@@ -2054,6 +2082,32 @@ mod tests {
         c.object_deleted(&s.id, "a").expect("delete");
         let (_, u) = c.usage(&op, &s.id).expect("usage");
         assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
+    }
+
+    /// A process killed mid-upload never drops its reservation: the next start of a single node
+    /// clears it, and on a cluster it lapses once its node stops renewing it, while a live
+    /// node's reservation outlasts the lifetime through renewal.
+    #[test]
+    fn reservations_do_not_outlive_their_process() {
+        let (a, b, op, _dir) = two_nodes();
+        let s = space(&a, &op, "acme", Some(1000));
+        std::mem::forget(a.reserve(&s, 600).expect("fits"));
+        let live = b.reserve(&s, 300).expect("fits");
+        let t0 = now();
+        assert_eq!(a.inner.repo.reserved(&s.id, t0).expect("reserved"), 900);
+        // Only b keeps renewing; a is "dead".
+        b.renew_reservations(t0 + time::Duration::seconds(90)).expect("renew");
+        let later = t0 + RESERVATION_LIFETIME + time::Duration::seconds(1);
+        assert_eq!(
+            b.inner.repo.reserved(&s.id, later).expect("reserved"),
+            300,
+            "the dead node's 600 lapsed"
+        );
+        drop(live);
+        assert_eq!(b.inner.repo.reserved(&s.id, t0).expect("reserved"), 600);
+        assert_eq!(b.clear_reservations().expect("clear"), 1);
+        assert_eq!(b.inner.repo.reserved(&s.id, t0).expect("reserved"), 0);
+        assert!(a.reserve(&s, 1000).is_ok(), "the whole quota is free again");
     }
 
     fn read_write_key(c: &Control, p: &AdminPrincipal, s: &Space) -> CreatedIdentity {

@@ -38,6 +38,34 @@ pub struct RawConfig {
     pub packages: Option<RawPackages>,
     /// Web console.
     pub console: Option<RawConsole>,
+    /// Listener and request limits.
+    pub limits: Option<RawLimits>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Seconds a client has to send a request's headers.
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay silent while no request is in flight.
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds a client has to finish a TLS or QUIC handshake.
+    pub tls_handshake_timeout_secs: Option<u64>,
+    /// Open TCP connections (plain and TLS together).
+    pub max_connections: Option<usize>,
+    /// Concurrent streams per HTTP/2 connection.
+    pub http2_max_streams: Option<u32>,
+    /// Open QUIC connections.
+    pub quic_max_connections: Option<usize>,
+    /// Concurrent request streams per QUIC connection.
+    pub quic_max_streams: Option<u32>,
+    /// Largest file of an S3 POST form upload, bytes (held in memory while it is checked).
+    pub post_max_bytes: Option<u64>,
+    /// Request log lines: "all", "off", or "sampled" (one in `request_log_sample`).
+    pub request_log: Option<String>,
+    /// With `request_log = "sampled"`: log one request in this many (errors always).
+    pub request_log_sample: Option<u64>,
 }
 
 /// `[console]`.
@@ -234,6 +262,23 @@ pub struct Config {
     pub session_lifetime: std::time::Duration,
     /// Interval of traffic figures written to the database (the console's bandwidth chart).
     pub traffic_flush: std::time::Duration,
+    /// Listener limits.
+    pub limits: crate::listen::Limits,
+    /// Largest POST form upload.
+    pub post_max_bytes: u64,
+    /// Which requests get an INFO line.
+    pub request_log: RequestLog,
+}
+
+/// Which requests are logged at INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestLog {
+    /// Every request.
+    All,
+    /// None (errors are still counted in metrics and audited).
+    Off,
+    /// One in N, and every 5xx.
+    Sampled(u64),
 }
 
 /// Command-line overrides, strongest of all.
@@ -432,7 +477,75 @@ impl Config {
         if session_minutes == 0 || traffic_flush_secs == 0 {
             return Err("console.session_minutes and console.traffic_flush_secs must be at least 1".into());
         }
+        let rl = raw.limits.unwrap_or_default();
+        let dl = crate::listen::Limits::default();
+        let secs = |var: &str, file: Option<u64>, default: std::time::Duration| -> Result<std::time::Duration, String> {
+            let v = num(var, file, default.as_secs())?;
+            if v == 0 {
+                return Err(format!(
+                    "{var} (limits.{}) must be at least 1 second",
+                    var.trim_start_matches("RUSTSHARE_").to_lowercase()
+                ));
+            }
+            Ok(std::time::Duration::from_secs(v))
+        };
+        let count = |var: &str, file: Option<u64>, default: u64| -> Result<u64, String> {
+            let v = num(var, file, default)?;
+            if v == 0 {
+                return Err(format!(
+                    "{var} (limits.{}) must be at least 1",
+                    var.trim_start_matches("RUSTSHARE_").to_lowercase()
+                ));
+            }
+            Ok(v)
+        };
+        let as_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let as_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let limits = crate::listen::Limits {
+            header_read_timeout: secs(
+                "RUSTSHARE_HEADER_READ_TIMEOUT_SECS",
+                rl.header_read_timeout_secs,
+                dl.header_read_timeout,
+            )?,
+            idle_timeout: secs("RUSTSHARE_IDLE_TIMEOUT_SECS", rl.idle_timeout_secs, dl.idle_timeout)?,
+            tls_handshake_timeout: secs(
+                "RUSTSHARE_TLS_HANDSHAKE_TIMEOUT_SECS",
+                rl.tls_handshake_timeout_secs,
+                dl.tls_handshake_timeout,
+            )?,
+            max_connections: as_usize(count(
+                "RUSTSHARE_MAX_CONNECTIONS",
+                rl.max_connections.map(|v| v as u64),
+                dl.max_connections as u64,
+            )?),
+            http2_max_streams: as_u32(count(
+                "RUSTSHARE_HTTP2_MAX_STREAMS",
+                rl.http2_max_streams.map(u64::from),
+                dl.http2_max_streams.into(),
+            )?),
+            quic_max_connections: as_usize(count(
+                "RUSTSHARE_QUIC_MAX_CONNECTIONS",
+                rl.quic_max_connections.map(|v| v as u64),
+                dl.quic_max_connections as u64,
+            )?),
+            quic_max_streams: as_u32(count(
+                "RUSTSHARE_QUIC_MAX_STREAMS",
+                rl.quic_max_streams.map(u64::from),
+                dl.quic_max_streams.into(),
+            )?),
+        };
+        let post_max_bytes = count("RUSTSHARE_POST_MAX_BYTES", rl.post_max_bytes, crate::s3::DEFAULT_POST_MAX)?;
+        let sample = count("RUSTSHARE_REQUEST_LOG_SAMPLE", rl.request_log_sample, 100)?;
+        let request_log = match env("RUSTSHARE_REQUEST_LOG").or(rl.request_log).as_deref() {
+            None | Some("all") => RequestLog::All,
+            Some("off") => RequestLog::Off,
+            Some("sampled") => RequestLog::Sampled(sample),
+            Some(other) => return Err(format!("limits.request_log {other:?} must be \"all\", \"sampled\" or \"off\"")),
+        };
         Ok(Self {
+            limits,
+            post_max_bytes,
+            request_log,
             data_dir,
             listen,
             domain,

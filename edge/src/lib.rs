@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod files;
+pub mod listen;
 pub mod master_key;
 pub mod metrics;
 mod openapi;

@@ -38,13 +38,38 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
+/// Makes the data directory private: it holds every tenant's objects, sealed secrets, token
+/// hashes and the audit log. Everything this process creates from here on is owner-only (umask
+/// 077), and a directory left world-readable by an earlier version is tightened, with the
+/// database files in it.
+fn private_data_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    let tighten = |p: &Path, mode: u32| -> Result<()> {
+        match std::fs::metadata(p) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("making {} private (mode {mode:o})", p.display())),
+            _ => Ok(()),
+        }
+    };
+    tighten(dir, 0o700)?;
+    for d in ["objects", "objects/objects", "objects/uploads", "objects/tmp"] {
+        tighten(&dir.join(d), 0o700)?;
+    }
+    for f in ["rustshare.db", "rustshare.db-wal", "rustshare.db-shm", "master.key", "admin-token"] {
+        tighten(&dir.join(f), 0o600)?;
+    }
+    Ok(())
+}
+
 /// Runs the server.
 ///
 /// # Errors
 /// Anything that stops start-up, with context.
 pub async fn run(cfg: Config) -> Result<()> {
     init_logging(cfg.log_format);
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    private_data_dir(&cfg.data_dir)?;
     let (key, key_source) = crate::master_key::load(&cfg.master_key_file)?;
     let repo: Arc<dyn rustshare_control::db::Repo> = match &cfg.database {
         DatabaseConfig::Sqlite(path) => Arc::new(SqliteRepo::open(path).with_context(|| format!("opening database {}", path.display()))?),
@@ -63,6 +88,14 @@ pub async fn run(cfg: Config) -> Result<()> {
     if single_node {
         // SQLite has one node: a lease can only be a killed predecessor's.
         control.clear_leases().context("clearing leases of a previous run")?;
+        // Likewise quota reservations: a process killed mid-upload must not hold its space's
+        // quota after the restart.
+        let n = control
+            .clear_reservations()
+            .context("clearing quota reservations of a previous run")?;
+        if n > 0 {
+            tracing::info!("dropped {n} quota reservation(s) left by a previous run");
+        }
     }
     let explicit = std::env::var("RUSTSHARE_ADMIN_TOKEN").ok();
     let generated = control
@@ -88,6 +121,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     );
     let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone())
         .with_cdn_cache(cdn.cache().clone())
+        .with_post_max_bytes(cfg.post_max_bytes)
         .service();
     let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
     let packages = Arc::new(crate::packages::Packages::new(
@@ -136,7 +170,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             .await
             .with_context(|| format!("binding TLS {addr}"))?;
         let bound = tcp.local_addr().context("TLS local address")?;
-        let quic = crate::tls::quic_endpoint(bound, certs.clone(), cfg.http3_max_datagram)?;
+        let quic = crate::tls::quic_endpoint(bound, certs.clone(), cfg.http3_max_datagram, &cfg.limits)?;
         alt_svc = http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", bound.port())).ok();
         tls_banner.insert_str(
             0,
@@ -145,6 +179,17 @@ pub async fn run(cfg: Config) -> Result<()> {
         tls = Some((tcp, quic, certs));
     }
     let control_for_front = control.clone();
+    let fd_limit = crate::listen::raise_fd_limit();
+    let mut limits = cfg.limits.clone();
+    limits.max_connections = crate::listen::effective_max(limits.max_connections, fd_limit);
+    if limits.max_connections < cfg.limits.max_connections {
+        tracing::warn!(
+            "limits.max_connections lowered from {} to {} to stay below the open-file limit ({:?})",
+            cfg.limits.max_connections,
+            limits.max_connections,
+            fd_limit
+        );
+    }
     let app = Arc::new(App {
         control,
         store,
@@ -155,6 +200,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         cdn,
         packages,
         s3_requires_tls: cfg.production,
+        region: cfg.region.clone(),
+        gate: crate::listen::Gate::new(&limits),
+        limits,
+        request_log: cfg.request_log,
         alt_svc,
         registry: crate::registry_front::RegistryFront::new(control_for_front, format!("{}/registry/token", cfg.endpoint)),
     });

@@ -11,8 +11,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::rt::TokioIo;
 use rustshare_control::Control;
 use rustshare_store::ObjectStore;
 use tokio::net::TcpListener;
@@ -84,6 +83,7 @@ enum Route {
     Registry,
     Console,
     Insecure,
+    BadHost,
     S3,
 }
 
@@ -111,6 +111,14 @@ pub struct App {
     pub alt_svc: Option<HeaderValue>,
     /// `/v2/...`: the registry front.
     pub registry: crate::registry_front::RegistryFront,
+    /// The S3 region signatures must be scoped to.
+    pub region: String,
+    /// Listener limits.
+    pub limits: crate::listen::Limits,
+    /// Open TCP connections, plain and TLS.
+    pub gate: Arc<crate::listen::Gate>,
+    /// Which requests get an INFO line.
+    pub request_log: crate::config::RequestLog,
 }
 
 fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
@@ -144,6 +152,19 @@ fn new_request_id() -> Arc<str> {
 }
 
 impl App {
+    /// Whether this request gets an INFO line: under load one line per request is most of the
+    /// process's IO, so operators can sample or turn them off (server errors are always logged).
+    fn log_request(&self, status: u16) -> bool {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEEN: AtomicU64 = AtomicU64::new(0);
+        match self.request_log {
+            crate::config::RequestLog::All => true,
+            _ if status >= 500 => true,
+            crate::config::RequestLog::Off => false,
+            crate::config::RequestLog::Sampled(n) => SEEN.fetch_add(1, Ordering::Relaxed).is_multiple_of(n.max(1)),
+        }
+    }
+
     async fn ready(&self) -> Response<Body> {
         let store = self.store.health().await;
         let control = self.control.clone();
@@ -201,7 +222,13 @@ impl App {
                 .headers()
                 .get(http::header::EXPECT)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        let route = self.route(face, &req, tls);
+        // Two Host headers make the face a matter of which one a component reads (RFC 9112
+        // requires a 400).
+        let route = if req.headers().get_all(http::header::HOST).iter().nth(1).is_some() {
+            Route::BadHost
+        } else {
+            self.route(face, &req, tls)
+        };
         // Every face but the CDN is boxed: hyper moves the request future into place, and the
         // S3 and API futures are several times the size of the CDN's.
         let (mut resp, op): (Response<Body>, Cow<'static, str>) = async {
@@ -223,6 +250,10 @@ impl App {
                 Route::Insecure => (
                     full(StatusCode::FORBIDDEN, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InsecureTransport</Code><Message>This endpoint accepts S3 requests over HTTPS only.</Message></Error>"),
                     "insecure".into(),
+                ),
+                Route::BadHost => (
+                    full(StatusCode::BAD_REQUEST, "text/plain", "A request must carry exactly one Host header.\n"),
+                    "bad-host".into(),
                 ),
                 Route::S3 => Box::pin(self.s3(req, RequestInfo::new(rid.clone(), Some(peer.ip())))).await,
             }
@@ -256,7 +287,9 @@ impl App {
         self.metrics.request(face.label(), &op, status, secs);
         // Object keys and access keys stay out of logs: the operation and status say enough,
         // and the audit log has the detail for those allowed to see it.
-        span.in_scope(|| tracing::info!(op = %op, status, ms = secs * 1000.0, "served"));
+        if self.log_request(status) {
+            span.in_scope(|| tracing::info!(op = %op, status, ms = secs * 1000.0, "served"));
+        }
         resp
     }
 
@@ -265,8 +298,28 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if let Err(e) = crate::s3::precheck(req.headers(), req.uri(), &self.region) {
+            info.set_op("Refused");
+            let resp = match e.to_http_response() {
+                Ok(r) => r.map(|b| b.boxed_unsync()),
+                Err(_) => full(StatusCode::BAD_REQUEST, "text/plain", "bad request\n"),
+            };
+            return (resp, Cow::Borrowed("refused"));
+        }
         req.extensions_mut().insert(info.clone());
-        let r = self.s3.call(req.map(|b| s3s::Body::http_body_unsync(b.map_err(Into::into)))).await;
+        let body = if crate::s3::post::is_form(req.method(), req.headers()) {
+            let (req2, file) = {
+                let (parts, b) = req.into_parts();
+                let (b, file) = crate::s3::post::sniff(Box::pin(b));
+                (Request::from_parts(parts, s3s::Body::http_body_unsync(b.map_err(Into::into))), file)
+            };
+            let mut req2 = req2;
+            req2.extensions_mut().insert(file);
+            req2
+        } else {
+            req.map(|b| s3s::Body::http_body_unsync(b.map_err(Into::into)))
+        };
+        let r = self.s3.call(body).await;
         let resp = match r {
             Ok(r) => r.map(|b| b.boxed_unsync()),
             Err(e) => {
@@ -298,17 +351,23 @@ impl App {
 /// # Errors
 /// Accept errors that are not per-connection.
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-    let http = ConnBuilder::new(TokioExecutor::new());
+    let http = crate::listen::conn_builder(&app.limits);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    accept_until(&listener, shutdown, |sock, peer| {
+    accept_until(&listener, &app.gate, shutdown, |sock, peer, ticket| {
         let app = app.clone();
+        let activity = ticket.activity();
         let svc = hyper::service::service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req, peer, false).await) }
+            let busy = activity.request();
+            async move {
+                let r = app.handle(req, peer, false).await;
+                drop(busy);
+                Ok::<_, Infallible>(r)
+            }
         });
-        let conn = graceful.watch(http.serve_connection_with_upgrades(TokioIo::new(sock), svc).into_owned());
+        let conn = graceful.watch(http.serve_connection_with_upgrades(TokioIo::new(ticket.io(sock)), svc).into_owned());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            if let Some(Err(e)) = ticket.run(conn).await {
                 tracing::debug!("connection: {e}");
             }
         });
@@ -319,27 +378,51 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::fut
     Ok(())
 }
 
-/// Accepts connections (with `TCP_NODELAY`) and hands each to `on_conn` until `shutdown`.
+/// Accepts connections (with `TCP_NODELAY`) and hands each admitted one to `on_conn` with its
+/// place in the gate, until `shutdown`. A connection the gate sheds is closed at once; accept
+/// errors (EMFILE above all) back off, logged at most once a second.
 pub(crate) async fn accept_until(
     listener: &TcpListener,
+    gate: &Arc<crate::listen::Gate>,
     shutdown: impl std::future::Future<Output = ()>,
-    mut on_conn: impl FnMut(tokio::net::TcpStream, SocketAddr),
+    mut on_conn: impl FnMut(tokio::net::TcpStream, SocketAddr, crate::listen::Ticket),
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut last_warn: Option<Instant> = None;
+    let mut warn = |what: &dyn std::fmt::Display| {
+        if last_warn.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            tracing::warn!("{what}");
+            last_warn = Some(Instant::now());
+        }
+    };
+    let mut backoff = Duration::from_millis(5);
     loop {
         let (sock, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    warn(&format_args!("accept: {e} (open connections: {})", gate.open()));
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
                     continue;
                 }
             },
             () = &mut shutdown => return,
         };
-        let _ = sock.set_nodelay(true);
-        on_conn(sock, peer);
+        backoff = Duration::from_millis(5);
+        match gate.admit() {
+            crate::listen::Admission::Admitted(ticket) => {
+                let _ = sock.set_nodelay(true);
+                on_conn(sock, peer, ticket);
+            }
+            crate::listen::Admission::Shed => {
+                warn(&format_args!(
+                    "connection limit reached ({} open, all busy): shedding new connections",
+                    gate.open()
+                ));
+                drop(sock);
+            }
+        }
     }
 }
 

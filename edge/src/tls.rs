@@ -13,8 +13,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context as _, Result};
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::rt::TokioIo;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
@@ -154,25 +153,33 @@ pub async fn serve_tls(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(certs, &[b"h2", b"http/1.1"])));
-    let http = ConnBuilder::new(TokioExecutor::new());
+    let http = crate::listen::conn_builder(&app.limits);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    crate::server::accept_until(&listener, shutdown, |sock, peer| {
+    let handshake_timeout = app.limits.tls_handshake_timeout;
+    let gate = app.gate.clone();
+    crate::server::accept_until(&listener, &gate, shutdown, |sock, peer, ticket| {
         let acceptor = acceptor.clone();
         let app = app.clone();
         let http = http.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock)).await {
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(ticket.io(sock))).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
                 Err(_) => return tracing::debug!("TLS handshake timed out"),
             };
+            let activity = ticket.activity();
             let svc = hyper::service::service_fn(move |req| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(app.handle(req, peer, true).await) }
+                let busy = activity.request();
+                async move {
+                    let r = app.handle(req, peer, true).await;
+                    drop(busy);
+                    Ok::<_, Infallible>(r)
+                }
             });
             let conn = http.serve_connection_with_upgrades(TokioIo::new(tls), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
+            if let Some(Err(e)) = ticket.run(watcher.watch(conn.into_owned())).await {
                 tracing::debug!("TLS connection: {e}");
             }
         });
@@ -199,11 +206,20 @@ pub const HTTP3_MAX_DATAGRAM_LIMIT: u16 = 6500;
 ///
 /// # Errors
 /// When the UDP socket cannot be bound.
-pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>, max_datagram: u16) -> Result<quinn::Endpoint> {
+pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>, max_datagram: u16, limits: &crate::listen::Limits) -> Result<quinn::Endpoint> {
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(server_config(certs, &[b"h3"])).context("QUIC TLS configuration")?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    // Handshakes waiting to be accepted; beyond it quinn refuses new ones itself.
+    cfg.max_incoming(limits.quic_max_connections.clamp(1, 65_536));
     let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(Some(Duration::from_secs(30).try_into().context("idle timeout")?));
+    transport.max_idle_timeout(Some(
+        limits
+            .idle_timeout
+            .min(Duration::from_secs(30))
+            .try_into()
+            .context("idle timeout")?,
+    ));
+    transport.max_concurrent_bidi_streams(quinn::VarInt::from_u32(limits.quic_max_streams));
     // Downloads dominate: let a stream run ahead of acknowledgements like a TCP socket buffer
     // would, and accept uploads as fast.
     transport.send_window(32 << 20);
@@ -274,17 +290,47 @@ impl http_body::Body for H3Body {
     }
 }
 
+/// One open QUIC connection, counted until dropped.
+struct QuicSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl QuicSlot {
+    fn take(open: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(open.clone())
+    }
+}
+
+impl Drop for QuicSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Serves HTTP/3 until `shutdown`.
 pub async fn serve_h3(app: Arc<App>, endpoint: quinn::Endpoint, shutdown: impl std::future::Future<Output = ()>) {
     let mut shutdown = std::pin::pin!(shutdown);
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let max = app.limits.quic_max_connections;
+    let handshake_timeout = app.limits.tls_handshake_timeout;
     loop {
         let incoming = tokio::select! {
             i = endpoint.accept() => match i { Some(i) => i, None => break },
             () = &mut shutdown => break,
         };
+        if open.load(std::sync::atomic::Ordering::Relaxed) >= max {
+            // A CONNECTION_REFUSED close, cheaper for both sides than a handshake we then drop.
+            incoming.refuse();
+            continue;
+        }
         let app = app.clone();
+        let guard = QuicSlot::take(&open);
         tokio::spawn(async move {
-            let conn = match incoming.await {
+            let _guard = guard;
+            let conn = match tokio::time::timeout(handshake_timeout, incoming).await {
+                Err(_) => return tracing::debug!("QUIC handshake timed out"),
+                Ok(r) => r,
+            };
+            let conn = match conn {
                 Ok(c) => c,
                 Err(e) => return tracing::debug!("QUIC handshake: {e}"),
             };
@@ -382,6 +428,7 @@ mod tests {
             "127.0.0.1:0".parse().expect("address"),
             Certs::new(files).expect("certs"),
             max_datagram,
+            &crate::listen::Limits::default(),
         )
         .expect("endpoint");
         let addr = server.local_addr().expect("bound address");

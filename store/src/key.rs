@@ -37,6 +37,19 @@ pub fn validate(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a listing prefix or start-after value: as [`validate`], but it may be empty. The fs
+/// backend turns a prefix's segments into directories, so a `..` here would walk outside the
+/// root; every backend refuses it alike.
+///
+/// # Errors
+/// [`Error::InvalidKey`] naming the rule that failed.
+pub fn validate_prefix(prefix: &str) -> Result<()> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    validate(prefix)
+}
+
 /// Longest encoded path component the fs backend writes; most filesystems stop at 255.
 pub(crate) const MAX_COMPONENT: usize = 240;
 
@@ -125,6 +138,15 @@ mod tests {
         assert!(validate(&"k".repeat(1024)).is_ok());
         for good in ["a", "a/b/c.txt", "dir/", "a//b", "ünï cödé/ key?&=.tar.gz", "...", "a..b"] {
             assert!(validate(good).is_ok(), "{good:?} rejected");
+        }
+    }
+
+    #[test]
+    fn prefixes_may_be_empty_but_never_climb() {
+        assert!(validate_prefix("").is_ok());
+        assert!(validate_prefix("a/b/").is_ok());
+        for bad in ["../", "a/../../", "a/..", "/", "a\0"] {
+            assert!(validate_prefix(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -87,8 +87,10 @@ pub struct ReservationRecord {
     pub space_id: String,
     /// Bytes.
     pub bytes: u64,
-    /// When it stops counting even if never released (a node that died mid-upload).
+    /// When it stops counting unless its node renews it (a node that died mid-upload).
     pub expires_at: OffsetDateTime,
+    /// The node that holds it.
+    pub node: String,
 }
 
 /// A change other nodes must apply to what they cache.
@@ -203,6 +205,10 @@ pub trait Repo: Send + Sync + 'static {
     fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
     /// Drops every lease (a single node's start: no other holder can be alive).
     fn clear_leases(&self) -> Result<u64>;
+    /// Extends every reservation `node` holds to `until`; returns how many.
+    fn renew_reservations(&self, node: &str, until: OffsetDateTime) -> Result<u64>;
+    /// Drops every reservation: a single node's start, where any is a killed process's.
+    fn clear_reservations(&self) -> Result<u64>;
     /// Every sealed secret: (table, row id, sealed bytes), for master key rotation.
     fn sealed_secrets(&self) -> Result<Vec<(SealedTable, String, Vec<u8>)>>;
     /// Replaces sealed secrets (all in one transaction): (table, row id, new sealed bytes).
@@ -1245,8 +1251,8 @@ impl<B: Backend> Repo for SqlRepo<B> {
                     });
                 }
                 c.exec(
-                    "INSERT INTO reservations(id, space_id, bytes, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    p![&r.id, &r.space_id, r.bytes, r.expires_at],
+                    "INSERT INTO reservations(id, space_id, bytes, expires_at, node) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    p![&r.id, &r.space_id, r.bytes, r.expires_at, &r.node],
                 )?;
                 Ok(())
             })
@@ -1332,6 +1338,15 @@ impl<B: Backend> Repo for SqlRepo<B> {
 
     fn clear_leases(&self) -> Result<u64> {
         self.db.with(|c| Ok(c.exec("DELETE FROM leases", &[])?))
+    }
+
+    fn renew_reservations(&self, node: &str, until: OffsetDateTime) -> Result<u64> {
+        self.db
+            .with(|c| Ok(c.exec("UPDATE reservations SET expires_at = ?1 WHERE node = ?2", p![until, node])?))
+    }
+
+    fn clear_reservations(&self) -> Result<u64> {
+        self.db.with(|c| Ok(c.exec("DELETE FROM reservations", &[])?))
     }
 
     fn sealed_secrets(&self) -> Result<Vec<(SealedTable, String, Vec<u8>)>> {

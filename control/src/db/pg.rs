@@ -78,6 +78,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX changes_at ON changes(at);",
     // 7: leases: one node at a time publishes a repository.
     "CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);",
+    // 8: a reservation belongs to the node that made it, which renews it while it lives; a
+    // killed node's reservations lapse within minutes, and a single node drops them at start.
+    "ALTER TABLE reservations ADD COLUMN node TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Connections kept open between calls; more are opened when calls overlap.

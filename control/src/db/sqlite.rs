@@ -73,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX changes_at ON changes(at);",
     // 7: leases: one node at a time publishes a repository.
     "CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);",
+    // 8: a reservation belongs to the node that made it, which renews it while it lives; a
+    // killed node's reservations lapse within minutes, and a single node drops them at start.
+    "ALTER TABLE reservations ADD COLUMN node TEXT NOT NULL DEFAULT '';",
 ];
 
 /// SQLite connection (one, behind a mutex: SQLite serialises writers anyway).

@@ -1,17 +1,36 @@
-//! Who is calling and may they: s3s verifies SigV4 with the secret [`Auth`] returns; [`Access`]
-//! then applies the policy to every operation before its input is parsed.
+//! Who is calling and may they. Three layers, each default-deny:
+//!
+//! 1. [`precheck`] runs on the raw request before s3s touches it: SigV2 is refused, a presigned
+//!    URL may live at most seven days, and the credential scope must name our region and `s3`.
+//! 2. [`Access::check`] looks the operation up in [`REQUIREMENTS`] (every operation s3s can
+//!    dispatch has an entry; anything else is refused), validates the path's key through
+//!    [`rustshare_control::names`] and applies [`policy::decide`].
+//! 3. Operations whose names live in the request body or query (list prefixes and markers,
+//!    copy sources, DeleteObjects keys, the POST form's key) get their credential only from
+//!    their own access hook, after those names passed the same validator and policy. The face
+//!    reads the credential with [`authorized`], so an operation whose hook is missing fails
+//!    closed.
 
 use std::sync::Arc;
 
+use base64::Engine;
+use rustshare_control::names::{self, NameError};
 use rustshare_control::policy::{self, Action, Decision, DenyReason, Resource};
 use rustshare_control::{Control, Credential};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::{
+    CopyObjectInput, CopySource, DeleteObjectsInput, ListMultipartUploadsInput, ListObjectsInput, ListObjectsV2Input, PostObjectInput,
+    PutObjectInput, UploadPartCopyInput,
+};
 use s3s::path::S3Path;
-use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 use time::OffsetDateTime;
 
 use super::RequestInfo;
+
+/// Longest presigned URL lifetime S3 accepts (seven days).
+pub(crate) const MAX_PRESIGNED_SECS: u64 = 604_800;
 
 /// Looks up secrets for SigV4.
 pub struct Auth {
@@ -48,52 +67,386 @@ async fn credential(control: &Control, access_key: &str) -> S3Result<Option<Arc<
         .map_err(super::errors::control)
 }
 
-/// Applies [`policy::decide`] to every request.
-pub struct Access {
-    pub(crate) control: Control,
+/// What an operation needs before it may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Requirement {
+    /// ListBuckets: any active key; the answer names the key's own bucket only.
+    Root,
+    /// Any active key of the bucket's space (HeadBucket, GetBucketLocation, and CreateBucket
+    /// of the key's own bucket, which clients send before their first upload).
+    Bucket,
+    /// The action on the object the path names.
+    Object(Action),
+    /// The action, granted by the key's mode, at bucket level; the names the operation takes
+    /// from its query or body are checked by its access hook before it gets a credential.
+    Names(Action),
+    /// Not offered: refused before the body is read.
+    Refused,
 }
 
-/// The action and resource an operation needs, or `None` for the bucket-level operations any
-/// active key of the space may call (and unsupported ones, which answer NotImplemented).
-pub(crate) fn requirement<'a>(op: &str, path: &'a S3Path) -> (Option<Action>, Resource<'a>) {
-    let key = match path {
-        S3Path::Object { key, .. } => Some(&**key),
-        _ => None,
-    };
-    let obj = |a| match key {
-        Some(k) => (Some(a), Resource::Object(k)),
-        None => (Some(a), Resource::Bucket),
-    };
-    match op {
-        "GetObject" | "HeadObject" | "GetObjectAttributes" => obj(Action::GetObject),
-        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" => {
-            obj(Action::PutObject)
-        }
-        "DeleteObject" | "DeleteObjects" => obj(Action::DeleteObject),
-        "AbortMultipartUpload" => obj(Action::AbortMultipartUpload),
-        "ListParts" => obj(Action::ListMultipartUploadParts),
-        "ListObjects" | "ListObjectsV2" => (Some(Action::ListBucket), Resource::Bucket),
-        "ListMultipartUploads" => (Some(Action::ListBucketMultipartUploads), Resource::Bucket),
-        _ => (None, key.map_or(Resource::Bucket, Resource::Object)),
-    }
+/// Every operation s3s 0.14 can dispatch, with what it needs. Written out in full, refusals
+/// included, so that a reader sees the whole surface and a test can compare it with s3s's own
+/// list; [`requirement`] refuses any name missing here.
+pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
+    use Action::*;
+    use Requirement::*;
+    &[
+        ("ListBuckets", Root),
+        ("HeadBucket", Bucket),
+        ("GetBucketLocation", Bucket),
+        ("CreateBucket", Bucket),
+        ("GetObject", Object(GetObject)),
+        ("HeadObject", Object(GetObject)),
+        ("PutObject", Object(PutObject)),
+        ("CopyObject", Object(PutObject)),
+        ("CreateMultipartUpload", Object(PutObject)),
+        ("UploadPart", Object(PutObject)),
+        ("UploadPartCopy", Object(PutObject)),
+        ("CompleteMultipartUpload", Object(PutObject)),
+        ("AbortMultipartUpload", Object(AbortMultipartUpload)),
+        ("ListParts", Object(ListMultipartUploadParts)),
+        ("DeleteObject", Object(DeleteObject)),
+        ("DeleteObjects", Names(DeleteObject)),
+        ("ListObjects", Names(ListBucket)),
+        ("ListObjectsV2", Names(ListBucket)),
+        ("ListMultipartUploads", Names(ListBucketMultipartUploads)),
+        ("PostObject", Names(PutObject)),
+        // Not offered: bucket configuration belongs to the control API, and the rest has no
+        // implementation behind it.
+        ("GetObjectAttributes", Refused),
+        ("CreateBucketMetadataTableConfiguration", Refused),
+        ("CreateSession", Refused),
+        ("DeleteBucket", Refused),
+        ("DeleteBucketAnalyticsConfiguration", Refused),
+        ("DeleteBucketCors", Refused),
+        ("DeleteBucketEncryption", Refused),
+        ("DeleteBucketIntelligentTieringConfiguration", Refused),
+        ("DeleteBucketInventoryConfiguration", Refused),
+        ("DeleteBucketLifecycle", Refused),
+        ("DeleteBucketMetadataTableConfiguration", Refused),
+        ("DeleteBucketMetricsConfiguration", Refused),
+        ("DeleteBucketOwnershipControls", Refused),
+        ("DeleteBucketPolicy", Refused),
+        ("DeleteBucketReplication", Refused),
+        ("DeleteBucketTagging", Refused),
+        ("DeleteBucketWebsite", Refused),
+        ("DeleteObjectTagging", Refused),
+        ("DeletePublicAccessBlock", Refused),
+        ("GetBucketAccelerateConfiguration", Refused),
+        ("GetBucketAcl", Refused),
+        ("GetBucketAnalyticsConfiguration", Refused),
+        ("GetBucketCors", Refused),
+        ("GetBucketEncryption", Refused),
+        ("GetBucketIntelligentTieringConfiguration", Refused),
+        ("GetBucketInventoryConfiguration", Refused),
+        ("GetBucketLifecycleConfiguration", Refused),
+        ("GetBucketLogging", Refused),
+        ("GetBucketMetadataTableConfiguration", Refused),
+        ("GetBucketMetricsConfiguration", Refused),
+        ("GetBucketNotificationConfiguration", Refused),
+        ("GetBucketOwnershipControls", Refused),
+        ("GetBucketPolicy", Refused),
+        ("GetBucketPolicyStatus", Refused),
+        ("GetBucketReplication", Refused),
+        ("GetBucketRequestPayment", Refused),
+        ("GetBucketTagging", Refused),
+        ("GetBucketVersioning", Refused),
+        ("GetBucketWebsite", Refused),
+        ("GetObjectAcl", Refused),
+        ("GetObjectLegalHold", Refused),
+        ("GetObjectLockConfiguration", Refused),
+        ("GetObjectRetention", Refused),
+        ("GetObjectTagging", Refused),
+        ("GetObjectTorrent", Refused),
+        ("GetPublicAccessBlock", Refused),
+        ("ListBucketAnalyticsConfigurations", Refused),
+        ("ListBucketIntelligentTieringConfigurations", Refused),
+        ("ListBucketInventoryConfigurations", Refused),
+        ("ListBucketMetricsConfigurations", Refused),
+        ("ListDirectoryBuckets", Refused),
+        ("ListObjectVersions", Refused),
+        ("PutBucketAccelerateConfiguration", Refused),
+        ("PutBucketAcl", Refused),
+        ("PutBucketAnalyticsConfiguration", Refused),
+        ("PutBucketCors", Refused),
+        ("PutBucketEncryption", Refused),
+        ("PutBucketIntelligentTieringConfiguration", Refused),
+        ("PutBucketInventoryConfiguration", Refused),
+        ("PutBucketLifecycleConfiguration", Refused),
+        ("PutBucketLogging", Refused),
+        ("PutBucketMetricsConfiguration", Refused),
+        ("PutBucketNotificationConfiguration", Refused),
+        ("PutBucketOwnershipControls", Refused),
+        ("PutBucketPolicy", Refused),
+        ("PutBucketReplication", Refused),
+        ("PutBucketRequestPayment", Refused),
+        ("PutBucketTagging", Refused),
+        ("PutBucketVersioning", Refused),
+        ("PutBucketWebsite", Refused),
+        ("PutObjectAcl", Refused),
+        ("PutObjectLegalHold", Refused),
+        ("PutObjectLockConfiguration", Refused),
+        ("PutObjectRetention", Refused),
+        ("PutObjectTagging", Refused),
+        ("PutPublicAccessBlock", Refused),
+        ("RestoreObject", Refused),
+        ("SelectObjectContent", Refused),
+        ("WriteGetObjectResponse", Refused),
+    ]
+};
+
+/// The requirement of an operation; [`Requirement::Refused`] for any name not in the table.
+pub(crate) fn requirement(op: &str) -> Requirement {
+    REQUIREMENTS
+        .iter()
+        .find(|(name, _)| *name == op)
+        .map_or(Requirement::Refused, |(_, r)| *r)
 }
 
 /// The S3 error for a denial.
 pub(crate) fn denied(reason: DenyReason) -> S3Error {
-    let code = match reason {
-        DenyReason::Expired => S3ErrorCode::ExpiredToken,
-        _ => S3ErrorCode::AccessDenied,
-    };
-    S3Error::with_message(code, reason.message())
+    match reason {
+        DenyReason::Expired => S3Error::with_message(S3ErrorCode::ExpiredToken, reason.message()),
+        DenyReason::InvalidName => S3Error::with_message(S3ErrorCode::InvalidArgument, reason.message()),
+        _ => S3Error::with_message(S3ErrorCode::AccessDenied, reason.message()),
+    }
 }
 
-/// Checks one more resource for an already-authenticated request (list prefixes, copy
-/// sources, keys of DeleteObjects).
+/// 400 for a name that fails the validator; `what` says which input it was.
+pub(crate) fn bad_name(what: &str, e: NameError) -> S3Error {
+    let code = if e == NameError::TooLong && what == "key" {
+        S3ErrorCode::KeyTooLongError
+    } else {
+        S3ErrorCode::InvalidArgument
+    };
+    S3Error::with_message(code, format!("The {what} is not valid: {e}."))
+}
+
+/// Validates an object key at the boundary.
+pub(crate) fn check_key(key: &str) -> S3Result<()> {
+    names::key(key).map_err(|e| bad_name("key", e))
+}
+
+/// Validates a prefix, marker or start-after value at the boundary.
+pub(crate) fn check_prefix(what: &str, p: &str) -> S3Result<()> {
+    names::prefix(p).map_err(|e| bad_name(what, e))
+}
+
+/// Checks one more resource for an already-authenticated request.
 pub(crate) fn authorize(cred: &Credential, bucket: &str, action: Action, res: Resource<'_>) -> S3Result<()> {
     match policy::decide(&cred.identity, &cred.space, bucket, Some(action), res, OffsetDateTime::now_utc()) {
         Decision::Allow => Ok(()),
         Decision::Deny(r) => Err(denied(r)),
     }
+}
+
+/// A credential whose operation still has names to check; only the operation's access hook
+/// turns it into the `Arc<Credential>` the face reads.
+#[derive(Clone)]
+struct Pending(Arc<Credential>);
+
+/// The credential the access layer attached once everything the operation names was allowed.
+/// Its absence is a bug (an operation without its hook), answered with AccessDenied.
+pub(crate) fn authorized<T>(req: &S3Request<T>) -> S3Result<Arc<Credential>> {
+    req.extensions
+        .get::<Arc<Credential>>()
+        .cloned()
+        .ok_or_else(|| s3_error!(AccessDenied, "The request was not authorized."))
+}
+
+/// The decoded ListObjectsV2 continuation token (ours: base64 of the last key).
+pub(crate) fn continuation(token: Option<&String>) -> S3Result<Option<String>> {
+    token
+        .map(|t| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect."))
+        })
+        .transpose()
+}
+
+/// Refuses what s3s would otherwise verify but we do not accept, before any body is read:
+/// SigV2 (header, presigned, and its POST form fields are refused later by the face), presigned
+/// lifetimes outside 1..=604800 s, and credential scopes for another region or service.
+///
+/// # Errors
+/// The S3 error to answer with.
+pub fn precheck(headers: &http::HeaderMap, uri: &http::Uri, region: &str) -> S3Result<()> {
+    let sigv2 = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        )
+    };
+    if let Some(auth) = headers.get(http::header::AUTHORIZATION) {
+        let auth = auth.to_str().map_err(|_| sigv2())?;
+        let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
+            return Err(sigv2());
+        };
+        let credential = rest
+            .split(',')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("Credential="))
+            .ok_or_else(|| s3_error!(AuthorizationHeaderMalformed, "The authorization header has no Credential."))?;
+        scope(credential, region, S3ErrorCode::AuthorizationHeaderMalformed)?;
+    }
+    let Some(query) = uri.query() else { return Ok(()) };
+    let mut algorithm = None;
+    let mut credential = None;
+    let mut expires = None;
+    for (k, v) in form_urlencoded(query) {
+        match k.as_str() {
+            "Signature" | "AWSAccessKeyId" => return Err(sigv2()),
+            "X-Amz-Algorithm" => algorithm = Some(v),
+            "X-Amz-Credential" => credential = Some(v),
+            "X-Amz-Expires" => expires = Some(v),
+            _ => {}
+        }
+    }
+    let presigned = algorithm.is_some() || credential.is_some();
+    if !presigned {
+        return Ok(());
+    }
+    let qerr = |m: &'static str| S3Error::with_message(S3ErrorCode::AuthorizationQueryParametersError, m);
+    if algorithm.as_deref() != Some("AWS4-HMAC-SHA256") {
+        return Err(qerr("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"."));
+    }
+    let secs = expires
+        .as_deref()
+        .and_then(|e| e.parse::<u64>().ok())
+        .ok_or_else(|| qerr("X-Amz-Expires must be a number of seconds."))?;
+    if !(1..=MAX_PRESIGNED_SECS).contains(&secs) {
+        return Err(qerr(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800, and at least 1.",
+        ));
+    }
+    let credential = credential.ok_or_else(|| qerr("X-Amz-Credential is missing."))?;
+    scope(&credential, region, S3ErrorCode::AuthorizationQueryParametersError)
+}
+
+/// Checks `AKID/yyyymmdd/region/service/aws4_request`.
+fn scope(credential: &str, region: &str, code: S3ErrorCode) -> S3Result<()> {
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [_, _, r, service, "aws4_request"] = parts.as_slice() else {
+        return Err(S3Error::with_message(code, "The credential scope is malformed."));
+    };
+    if *r != region {
+        return Err(S3Error::with_message(
+            code,
+            format!("The credential scope's region '{}' is wrong; expecting '{region}'.", truncate(r)),
+        ));
+    }
+    if *service != "s3" {
+        return Err(S3Error::with_message(
+            code,
+            format!("The credential scope's service '{}' is wrong; expecting 's3'.", truncate(service)),
+        ));
+    }
+    Ok(())
+}
+
+/// At most 64 characters of a client value echoed in an error.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).filter(|c| !c.is_control()).collect()
+}
+
+fn form_urlencoded(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    q.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (dec(k), dec(v))
+    })
+}
+
+/// Applies the requirement table and [`policy::decide`] to every request.
+pub struct Access {
+    pub(crate) control: Control,
+}
+
+impl Access {
+    fn deny(&self, cred: &Credential, cx: &mut S3AccessContext<'_>, op: &str, reason: DenyReason) -> S3Error {
+        let key = match cx.s3_path() {
+            S3Path::Object { key, .. } if names::key(key).is_ok() => Some(key.to_string()),
+            _ => None,
+        };
+        let info = cx.extensions_mut().get::<RequestInfo>().cloned();
+        let mut row = super::object_event(cred, info.as_ref(), cx.headers(), op, key.as_deref(), "AccessDenied", 0);
+        row.detail = Some(format!("{reason:?}"));
+        self.control.audit(row);
+        denied(reason)
+    }
+
+    /// For a [`Requirement::Names`] operation: once `check` allowed every name the request
+    /// carries, hand the credential over to the face.
+    fn release<T>(&self, req: &mut S3Request<T>, check: impl FnOnce(&Credential) -> S3Result<()>) -> S3Result<()> {
+        let Some(Pending(cred)) = req.extensions.remove::<Pending>() else {
+            return Err(s3_error!(AccessDenied, "The request was not authorized."));
+        };
+        if let Err(e) = check(&cred) {
+            let info = req.extensions.get::<RequestInfo>().cloned();
+            let op = info.as_ref().and_then(RequestInfo::op).unwrap_or("unknown").to_owned();
+            // The names the client sent stay out of the row: they may be the invalid ones.
+            let mut row = super::object_event(&cred, info.as_ref(), &req.headers, &op, None, e.code().as_str(), 0);
+            row.detail = e.message().map(str::to_owned);
+            self.control.audit(row);
+            return Err(e);
+        }
+        req.extensions.insert(cred);
+        Ok(())
+    }
+}
+
+pub(crate) fn copy_source(cs: &CopySource) -> S3Result<(&str, &str)> {
+    match cs {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id: None,
+        } => Ok((bucket, key)),
+        CopySource::Bucket { .. } => Err(s3_error!(NotImplemented, "Object versions are not supported.")),
+        _ => Err(s3_error!(NotImplemented, "Access point copy sources are not supported.")),
+    }
+}
+
+/// The copy source of CopyObject and UploadPartCopy: a valid key this credential may read.
+fn check_copy_source(cred: &Credential, cs: &CopySource) -> S3Result<()> {
+    let (bucket, key) = copy_source(cs)?;
+    names::key(key).map_err(|e| bad_name("copy source key", e))?;
+    authorize(cred, bucket, Action::GetObject, Resource::Object(key))
+}
+
+fn check_listing(
+    cred: &Credential,
+    bucket: &str,
+    action: Action,
+    prefix: Option<&String>,
+    markers: &[(&str, Option<&String>)],
+) -> S3Result<()> {
+    let prefix = prefix.map_or("", String::as_str);
+    check_prefix("prefix", prefix)?;
+    for (what, m) in markers {
+        if let Some(m) = m {
+            check_prefix(what, m)?;
+        }
+    }
+    authorize(cred, bucket, action, Resource::Prefix(prefix))
+}
+
+/// The key a POST form names, with `${filename}` replaced by the uploaded file's name, as S3
+/// does; the file name is reduced to its last path component first.
+pub(crate) fn post_key(key: &str, filename: Option<&str>) -> String {
+    if !key.contains("${filename}") {
+        return key.to_owned();
+    }
+    let name = filename.unwrap_or_default();
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    key.replace("${filename}", base)
 }
 
 #[async_trait::async_trait]
@@ -110,37 +463,283 @@ impl S3Access for Access {
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         let op = cx.s3_op().name().to_owned();
         let op = op.as_str();
-        let info = cx.extensions_mut().get::<RequestInfo>().cloned();
-        if let Some(i) = &info {
+        if let Some(i) = cx.extensions_mut().get::<RequestInfo>() {
             i.set_op(op);
         }
-        let decision = match cx.s3_path() {
-            // ListBuckets: answered with the key's own bucket only.
-            S3Path::Root => policy::decide(
-                &cred.identity,
-                &cred.space,
-                &cred.space.bucket,
-                None,
-                Resource::Bucket,
-                OffsetDateTime::now_utc(),
-            ),
-            path @ (S3Path::Bucket { bucket } | S3Path::Object { bucket, .. }) => {
-                let (action, res) = requirement(op, path);
-                policy::decide(&cred.identity, &cred.space, bucket, action, res, OffsetDateTime::now_utc())
-            }
+        let req = requirement(op);
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (cred.space.bucket.as_str().to_owned(), None),
+            S3Path::Bucket { bucket } => (bucket.to_string(), None),
+            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
-        if let Decision::Deny(reason) = decision {
-            let key = match cx.s3_path() {
-                S3Path::Object { key, .. } => Some(key.to_string()),
-                _ => None,
-            };
-            let mut row = super::object_event(&cred, info.as_ref(), cx.headers(), op, key.as_deref(), "AccessDenied", 0);
-            row.detail = Some(format!("{reason:?}"));
-            self.control.audit(row);
-            return Err(denied(reason));
+        if let Some(k) = &key {
+            check_key(k)?;
+        }
+        let decision = |action, res| policy::decide(&cred.identity, &cred.space, &bucket, action, res, OffsetDateTime::now_utc());
+        let d = match (req, cx.s3_path(), key.as_deref()) {
+            (Requirement::Refused, ..) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    format!("{op} is not supported by this endpoint."),
+                ));
+            }
+            (Requirement::Root, S3Path::Root, None) => decision(None, Resource::Bucket),
+            (Requirement::Bucket, S3Path::Bucket { .. }, None) => decision(None, Resource::Bucket),
+            (Requirement::Object(a), S3Path::Object { .. }, Some(k)) => decision(Some(a), Resource::Object(k)),
+            (Requirement::Names(a), S3Path::Bucket { .. }, None) => decision(Some(a), Resource::Bucket),
+            // An operation on a path shape its entry does not describe.
+            _ => return Err(s3_error!(InvalidRequest, "The operation does not apply to this path.")),
+        };
+        if let Decision::Deny(reason) = d {
+            return Err(self.deny(&cred, cx, op, reason));
         }
         self.control.touch(&cred.identity.id);
-        cx.extensions_mut().insert(cred);
+        if matches!(req, Requirement::Names(_)) {
+            cx.extensions_mut().insert(Pending(cred));
+        } else {
+            cx.extensions_mut().insert(cred);
+        }
         Ok(())
+    }
+
+    async fn list_objects(&self, req: &mut S3Request<ListObjectsInput>) -> S3Result<()> {
+        let i = req.input.clone();
+        self.release(req, |c| {
+            check_listing(
+                c,
+                &i.bucket,
+                Action::ListBucket,
+                i.prefix.as_ref(),
+                &[("marker", i.marker.as_ref())],
+            )
+        })
+    }
+
+    async fn list_objects_v2(&self, req: &mut S3Request<ListObjectsV2Input>) -> S3Result<()> {
+        let i = req.input.clone();
+        let token = continuation(i.continuation_token.as_ref());
+        self.release(req, |c| {
+            let token = token?;
+            check_listing(
+                c,
+                &i.bucket,
+                Action::ListBucket,
+                i.prefix.as_ref(),
+                &[("start-after", i.start_after.as_ref()), ("continuation token", token.as_ref())],
+            )
+        })
+    }
+
+    async fn list_multipart_uploads(&self, req: &mut S3Request<ListMultipartUploadsInput>) -> S3Result<()> {
+        let i = req.input.clone();
+        self.release(req, |c| {
+            check_listing(
+                c,
+                &i.bucket,
+                Action::ListBucketMultipartUploads,
+                i.prefix.as_ref(),
+                &[("key-marker", i.key_marker.as_ref())],
+            )
+        })
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let has_digest = req.headers.contains_key("content-md5")
+            || req.headers.keys().any(|h| h.as_str().starts_with("x-amz-checksum-"))
+            || req.input.checksum_algorithm.is_some();
+        let keys: Vec<String> = req.input.delete.objects.iter().map(|o| o.key.clone()).collect();
+        self.release(req, |_| {
+            if !has_digest {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Missing required header for this request: Content-MD5 or x-amz-checksum-*."
+                ));
+            }
+            if keys.len() > 1000 {
+                return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
+            }
+            // Keys outside the prefix are answered per key (AccessDenied in the result); a key
+            // that is not a valid name refuses the whole request.
+            keys.iter().try_for_each(|k| check_key(k))
+        })
+    }
+
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        let cred = authorized(req)?;
+        check_copy_source(&cred, &req.input.copy_source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        let cred = authorized(req)?;
+        check_copy_source(&cred, &req.input.copy_source)
+    }
+
+    async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
+        // s3s calls this hook for PutObject and, with the form's fields, for PostObject.
+        let is_post = req.extensions.get::<RequestInfo>().and_then(RequestInfo::op) == Some("PostObject");
+        if !is_post {
+            return Ok(());
+        }
+        let filename = req.extensions.get::<super::post::FormFile>().and_then(super::post::FormFile::name);
+        let key = post_key(&req.input.key, filename.as_deref());
+        req.input.key.clone_from(&key);
+        let bucket = req.input.bucket.clone();
+        self.release(req, |c| {
+            names::key(&key).map_err(|e| bad_name("key", e))?;
+            authorize(c, &bucket, Action::PutObject, Resource::Object(&key))
+        })
+    }
+
+    async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
+        // After the put_object hook released the credential: check the key once more, as the
+        // face will use it.
+        let cred = authorized(req)?;
+        check_key(&req.input.key)?;
+        authorize(&cred, &req.input.bucket, Action::PutObject, Resource::Object(&req.input.key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every operation name s3s can dispatch, read from the s3s sources this crate builds with.
+    fn s3s_operations() -> Vec<String> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            // Filtered to this platform so that no other platform's crates must be fetched.
+            .args(["metadata", "--format-version", "1", "--offline", "--filter-platform"])
+            .arg(format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo metadata runs");
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+        let manifest = meta["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == "s3s")
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("s3s is a dependency")
+            .to_owned();
+        let dir = std::path::Path::new(&manifest).parent().expect("manifest dir");
+        let src = std::fs::read_to_string(dir.join("src/ops/generated.rs")).expect("s3s's operation table");
+        let mut ops = Vec::new();
+        let mut lines = src.lines();
+        while let Some(l) = lines.next() {
+            if l.trim() == "fn name(&self) -> &'static str {"
+                && let Some(n) = lines.next()
+            {
+                ops.push(n.trim().trim_matches('"').to_owned());
+            }
+        }
+        ops
+    }
+
+    #[test]
+    fn every_s3s_operation_has_an_explicit_requirement() {
+        let ops = s3s_operations();
+        assert!(ops.len() >= 90, "found only {} operations in s3s's sources", ops.len());
+        let missing: Vec<_> = ops.iter().filter(|o| !REQUIREMENTS.iter().any(|(n, _)| n == o)).collect();
+        assert!(missing.is_empty(), "operations without a requirement: {missing:?}");
+        let unknown: Vec<_> = REQUIREMENTS.iter().filter(|(n, _)| !ops.iter().any(|o| o == n)).collect();
+        assert!(unknown.is_empty(), "requirements for operations s3s does not have: {unknown:?}");
+        let mut names: Vec<_> = REQUIREMENTS.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), REQUIREMENTS.len(), "an operation is listed twice");
+    }
+
+    #[test]
+    fn unknown_operations_are_refused_and_writes_need_write_actions() {
+        assert_eq!(requirement("SomethingNew"), Requirement::Refused);
+        assert_eq!(requirement("PostObject"), Requirement::Names(Action::PutObject));
+        for (op, r) in REQUIREMENTS {
+            let writes = op.starts_with("Put")
+                || op.starts_with("Post")
+                || op.starts_with("Delete")
+                || op.contains("Upload")
+                || op.starts_with("Copy")
+                || op.starts_with("Create")
+                || op.starts_with("Complete")
+                || op.starts_with("Restore")
+                || op.starts_with("Write")
+                || op.starts_with("Abort");
+            if writes {
+                assert!(
+                    matches!(r, Requirement::Refused | Requirement::Object(_) | Requirement::Names(_)) || *op == "CreateBucket",
+                    "{op} would be allowed for any key of the space"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn precheck_refuses_v2_long_presigns_and_foreign_scopes() {
+        let h = |v: &str| {
+            let mut m = http::HeaderMap::new();
+            m.insert(http::header::AUTHORIZATION, http::HeaderValue::from_str(v).expect("header"));
+            m
+        };
+        let none = http::HeaderMap::new();
+        let uri = |q: &str| format!("/b/k?{q}").parse::<http::Uri>().expect("uri");
+        let plain: http::Uri = "/b/k".parse().expect("uri");
+        let code = |r: S3Result<()>| r.err().map(|e| e.code().as_str().to_owned());
+        assert_eq!(
+            code(precheck(&h("AWS RS3X:c2ln"), &plain, "us-east-1")).as_deref(),
+            Some("InvalidRequest")
+        );
+        let v4 = |region: &str, svc: &str| {
+            format!("AWS4-HMAC-SHA256 Credential=RS3X/20261206/{region}/{svc}/aws4_request, SignedHeaders=host, Signature=00")
+        };
+        assert!(precheck(&h(&v4("us-east-1", "s3")), &plain, "us-east-1").is_ok());
+        assert_eq!(
+            code(precheck(&h(&v4("eu-west-1", "s3")), &plain, "us-east-1")).as_deref(),
+            Some("AuthorizationHeaderMalformed")
+        );
+        assert_eq!(
+            code(precheck(&h(&v4("us-east-1", "sts")), &plain, "us-east-1")).as_deref(),
+            Some("AuthorizationHeaderMalformed")
+        );
+        assert_eq!(
+            code(precheck(
+                &none,
+                &uri("AWSAccessKeyId=RS3X&Expires=9999999999&Signature=x"),
+                "us-east-1"
+            ))
+            .as_deref(),
+            Some("InvalidRequest")
+        );
+        let q = |exp: &str, region: &str, svc: &str| {
+            uri(&format!(
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=RS3X%2F20261206%2F{region}%2F{svc}%2Faws4_request&X-Amz-Date=20261206T000000Z&X-Amz-Expires={exp}&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
+            ))
+        };
+        assert!(precheck(&none, &q("604800", "us-east-1", "s3"), "us-east-1").is_ok());
+        assert!(precheck(&none, &q("1", "us-east-1", "s3"), "us-east-1").is_ok());
+        for bad in ["604801", "0", "315360000", "-5", "x"] {
+            assert_eq!(
+                code(precheck(&none, &q(bad, "us-east-1", "s3"), "us-east-1")).as_deref(),
+                Some("AuthorizationQueryParametersError"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            code(precheck(&none, &q("60", "eu-west-1", "s3"), "us-east-1")).as_deref(),
+            Some("AuthorizationQueryParametersError")
+        );
+        assert_eq!(
+            code(precheck(&none, &q("60", "us-east-1", "sts"), "us-east-1")).as_deref(),
+            Some("AuthorizationQueryParametersError")
+        );
+        assert!(precheck(&none, &uri("list-type=2&prefix=a"), "us-east-1").is_ok());
+    }
+
+    #[test]
+    fn post_keys_take_the_file_name() {
+        assert_eq!(post_key("uploads/${filename}", Some("C:\\photos\\a.png")), "uploads/a.png");
+        assert_eq!(post_key("uploads/${filename}", Some("../../etc/passwd")), "uploads/passwd");
+        assert_eq!(post_key("uploads/x", Some("y")), "uploads/x");
+        assert_eq!(post_key("uploads/${filename}", None), "uploads/");
     }
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod errors;
+pub mod post;
 pub mod verify;
 
 use std::net::IpAddr;
@@ -17,7 +18,7 @@ use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectSto
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-pub use auth::{Access, Auth};
+pub use auth::{Access, Auth, precheck};
 
 use crate::metrics::Metrics;
 use verify::{Expected, verifying};
@@ -26,6 +27,10 @@ use verify::{Expected, verifying};
 const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 /// Smallest part but the last.
 const MIN_PART: u64 = 5 * 1024 * 1024;
+/// Default bound of a POST form's file.
+pub const DEFAULT_POST_MAX: u64 = 64 * 1024 * 1024;
+/// S3's bound on user metadata (names and values).
+const MAX_METADATA: usize = 2048;
 
 /// Per-request facts the server attaches before s3s runs.
 #[derive(Clone, Debug)]
@@ -48,7 +53,7 @@ impl RequestInfo {
         }
     }
 
-    fn set_op(&self, op: &str) {
+    pub(crate) fn set_op(&self, op: &str) {
         let _ = self.op.set(op.to_owned());
     }
 
@@ -67,6 +72,7 @@ pub struct S3Face {
     metrics: Metrics,
     region: String,
     cdn: Option<crate::cdn::cache::Cache>,
+    post_max_bytes: u64,
 }
 
 impl S3Face {
@@ -79,7 +85,34 @@ impl S3Face {
             metrics,
             region,
             cdn: None,
+            post_max_bytes: DEFAULT_POST_MAX,
         }
+    }
+
+    /// The largest file a POST form upload may carry (s3s buffers it whole).
+    #[must_use]
+    pub fn with_post_max_bytes(mut self, max: u64) -> Self {
+        self.post_max_bytes = max;
+        self
+    }
+
+    /// The credential the access layer released for this request, after checking that it was
+    /// signed with SigV4 for our region and for `s3` (POST forms reach here with SigV2 fields,
+    /// which [`precheck`] cannot see: their signature is in the body).
+    fn cred<T>(&self, req: &S3Request<T>) -> S3Result<Arc<Credential>> {
+        if req.service.as_deref() != Some("s3") {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+            ));
+        }
+        if req.region.as_ref().map(|r| r.as_str()) != Some(self.region.as_str()) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                format!("The credential scope's region is wrong; expecting '{}'.", self.region),
+            ));
+        }
+        auth::authorized(req)
     }
 
     /// Invalidate this CDN cache on every write, copy and delete, so the next public read
@@ -100,7 +133,18 @@ impl S3Face {
     #[must_use]
     pub fn service(self) -> s3s::service::S3Service {
         let control = self.control.clone();
+        let post_max = self.post_max_bytes;
         let mut b = s3s::service::S3ServiceBuilder::new(self);
+        let mut config = s3s::config::S3Config::default();
+        // The largest XML body we take: CompleteMultipartUpload of 10,000 parts and
+        // DeleteObjects of 1,000 keys of 1,024 bytes both fit.
+        config.xml_max_body_size = 2 * 1024 * 1024;
+        // s3s holds a POST form's file in memory before the handler runs; the bound is ours.
+        config.post_object_max_file_size = post_max;
+        config.form_max_field_size = 64 * 1024;
+        config.form_max_fields_size = post::SCAN_LIMIT - 4096;
+        config.form_max_parts = 64;
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(config))));
         b.set_auth(Auth { control: control.clone() });
         b.set_access(Access { control });
         b.build()
@@ -116,7 +160,7 @@ impl S3Face {
     where
         F: std::future::Future<Output = S3Result<(O, u64)>>,
     {
-        let cred = cred(req)?;
+        let cred = self.cred(req)?;
         let r = f.await;
         match &r {
             Ok((_, bytes)) => self.audit(req, &cred, op, key, "ok", *bytes),
@@ -155,20 +199,21 @@ pub(crate) fn object_event(
     }
 }
 
-fn cred<T>(req: &S3Request<T>) -> S3Result<Arc<Credential>> {
-    // Access::check inserts it for every authenticated request; its absence is a bug.
-    req.extensions
-        .get::<Arc<Credential>>()
-        .cloned()
-        .ok_or_else(|| s3_error!(AccessDenied))
+fn full_key(cred: &Credential, key: &str) -> S3Result<String> {
+    auth::check_key(key)?;
+    Ok(format!("{}{key}", cred.space.base_prefix))
 }
 
-fn full_key(cred: &Credential, key: &str) -> S3Result<String> {
-    if key.len() > rustshare_store::key::MAX_KEY_LEN {
-        return Err(s3_error!(KeyTooLongError, "Your key is too long (over 1024 bytes)."));
+/// S3 allows 2 KB of user metadata, names and values together.
+fn check_metadata(m: Option<&Metadata>) -> S3Result<()> {
+    let size: usize = m.map_or(0, |m| m.iter().map(|(k, v)| k.len() + v.len()).sum());
+    if size > MAX_METADATA {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            format!("Your metadata headers exceed the maximum allowed metadata size ({size} of {MAX_METADATA} bytes)."),
+        ));
     }
-    rustshare_store::key::validate(key).map_err(errors::store)?;
-    Ok(format!("{}{key}", cred.space.base_prefix))
+    Ok(())
 }
 
 fn etag(v: &str) -> ETag {
@@ -404,17 +449,7 @@ fn enc(url: bool, s: &str) -> String {
     }
 }
 
-fn copy_source(cs: &CopySource) -> S3Result<(&str, &str)> {
-    match cs {
-        CopySource::Bucket {
-            bucket,
-            key,
-            version_id: None,
-        } => Ok((bucket, key)),
-        CopySource::Bucket { .. } => Err(s3_error!(NotImplemented, "Object versions are not supported.")),
-        _ => Err(s3_error!(NotImplemented, "Access point copy sources are not supported.")),
-    }
-}
+use auth::copy_source;
 
 /// The inputs ListObjects V1 and V2 share, in the space's own key namespace.
 struct ListQuery<'a> {
@@ -443,6 +478,10 @@ impl S3Face {
             max_keys,
             url,
         } = q;
+        auth::check_prefix("prefix", prefix)?;
+        if let Some(a) = &after {
+            auth::check_prefix("marker", a)?;
+        }
         auth::authorize(cred, bucket, Action::ListBucket, Resource::Prefix(prefix))?;
         let max = match max_keys {
             Some(m) if m < 0 => return Err(s3_error!(InvalidArgument, "max-keys must be between 0 and 1000.")),
@@ -526,7 +565,7 @@ impl S3Face {
 #[async_trait::async_trait]
 impl S3 for S3Face {
     async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let bucket = Bucket {
             name: Some(cred.space.bucket.clone()),
             creation_date: Some(ts(cred.space.created_at)),
@@ -561,7 +600,7 @@ impl S3 for S3Face {
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
         let prefix = i.prefix.clone().unwrap_or_default();
@@ -600,20 +639,11 @@ impl S3 for S3Face {
     }
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
         let prefix = i.prefix.clone().unwrap_or_default();
-        let token = match &i.continuation_token {
-            Some(t) => Some(
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect."))?,
-            ),
-            None => None,
-        };
+        let token = auth::continuation(i.continuation_token.as_ref())?;
         let after = match (token, i.start_after.clone()) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -660,7 +690,7 @@ impl S3 for S3Face {
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         let out = self
@@ -703,7 +733,7 @@ impl S3 for S3Face {
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         if i.part_number.is_some() {
@@ -767,14 +797,20 @@ impl S3 for S3Face {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let mut req = req;
         let body = req.input.body.take();
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         let key = i.key.clone();
+        // POST forms arrive here through s3s's default post_object, after their access hook.
+        let op = match req.extensions.get::<RequestInfo>().and_then(RequestInfo::op) {
+            Some("PostObject") => "PostObject",
+            _ => "PutObject",
+        };
         let out = self
-            .audited(&req, "PutObject", Some(&key), async {
+            .audited(&req, op, Some(&key), async {
+                check_metadata(i.metadata.as_ref())?;
                 let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 if let Some(c) = &i.if_none_match
@@ -825,7 +861,7 @@ impl S3 for S3Face {
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         self.audited(&req, "DeleteObject", Some(&i.key), async {
@@ -839,7 +875,7 @@ impl S3 for S3Face {
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         if i.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
@@ -885,7 +921,7 @@ impl S3 for S3Face {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let dst = full_key(&cred, &i.key)?;
         let out = self
@@ -898,6 +934,7 @@ impl S3 for S3Face {
                 preconditions(&m, i.copy_source_if_match.as_ref(), i.copy_source_if_none_match.as_ref(), i.copy_source_if_modified_since.as_ref(), i.copy_source_if_unmodified_since.as_ref())
                     .map_err(|e| if *e.code() == S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })?;
                 let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+                check_metadata(i.metadata.as_ref())?;
                 if src == dst && !replace {
                     return Err(s3_error!(InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata."));
                 }
@@ -920,11 +957,12 @@ impl S3 for S3Face {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "CreateMultipartUpload", Some(&i.key), async {
+                check_metadata(i.metadata.as_ref())?;
                 let attrs = attrs_from(
                     i.content_type.clone(),
                     i.cache_control.clone(),
@@ -951,7 +989,7 @@ impl S3 for S3Face {
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let mut req = req;
         let body = req.input.body.take();
         let i = &req.input;
@@ -988,7 +1026,7 @@ impl S3 for S3Face {
     }
 
     async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         let out = self
@@ -1034,7 +1072,7 @@ impl S3 for S3Face {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         let out = self
@@ -1110,7 +1148,7 @@ impl S3 for S3Face {
     }
 
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         self.audited(&req, "AbortMultipartUpload", Some(&i.key), async {
@@ -1130,7 +1168,7 @@ impl S3 for S3Face {
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         full_key(&cred, &i.key)?;
         let out = self
@@ -1174,7 +1212,7 @@ impl S3 for S3Face {
     }
 
     async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        let cred = cred(&req)?;
+        let cred = self.cred(&req)?;
         let i = &req.input;
         let prefix = i.prefix.clone().unwrap_or_default();
         let out = self

@@ -570,6 +570,10 @@ impl ObjectStore for FsStore {
     }
 
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        key::validate_prefix(&req.prefix)?;
+        if let Some(a) = &req.start_after {
+            key::validate_prefix(a)?;
+        }
         // Walk only below the deepest directory the prefix fully names.
         let (dir_key, _) = req.prefix.rsplit_once('/').unwrap_or(("", ""));
         let mut dir = self.root.join("objects");
@@ -586,6 +590,14 @@ impl ObjectStore for FsStore {
                 base.push_str(seg);
                 base.push('/');
             }
+        }
+        // Defence in depth: whatever the validator let through, the walk stays under the root.
+        let objects = self.root.join("objects");
+        let inside = dir
+            .strip_prefix(&objects)
+            .is_ok_and(|rel| rel.components().all(|c| matches!(c, std::path::Component::Normal(_))));
+        if !inside {
+            return Err(Error::InvalidKey("prefix leaves the store"));
         }
         let req = req.clone();
         // The walk and the page's metadata in one blocking call: per-file async IO would make
@@ -762,4 +774,46 @@ fn now() -> OffsetDateTime {
     // If-Modified-Since comparisons disagree.
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fs store alone (no validator in front of it) never walks outside its root.
+    #[tokio::test]
+    async fn listing_never_leaves_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("store");
+        let st = FsStore::open(&root).await.expect("open");
+        // A decoy the walk would find if `..` were joined into the path.
+        std::fs::create_dir_all(dir.path().join("outside")).expect("decoy dir");
+        std::fs::write(dir.path().join("outside").join("secret@o"), b"x").expect("decoy");
+        let body = || -> ByteStream { Box::pin(futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"hi"))])) };
+        st.put("t/s/a.txt", body(), Some(2), ObjectAttrs::default()).await.expect("put");
+        for prefix in ["../", "../../", "t/../../", "t/s/../../../outside/", "..", "/", "t/\0/"] {
+            let req = ListRequest {
+                prefix: prefix.to_owned(),
+                delimiter: Some("/".into()),
+                start_after: None,
+                max_keys: 1000,
+            };
+            assert!(matches!(st.list(&req).await, Err(Error::InvalidKey(_))), "{prefix:?} was listed");
+        }
+        let req = ListRequest {
+            prefix: "t/".into(),
+            delimiter: None,
+            start_after: Some("t/../../x".into()),
+            max_keys: 1000,
+        };
+        assert!(matches!(st.list(&req).await, Err(Error::InvalidKey(_))));
+        let ok = ListRequest {
+            prefix: "t/s/".into(),
+            delimiter: None,
+            start_after: None,
+            max_keys: 1000,
+        };
+        let page = st.list(&ok).await.expect("list");
+        assert_eq!(page.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["t/s/a.txt"]);
+    }
 }

@@ -280,6 +280,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
+        crate::key::validate_prefix(&req.prefix)?;
         let out = self
             .client
             .list_objects_v2()
