@@ -1027,7 +1027,15 @@ impl Control {
     /// # Errors
     /// Database errors.
     pub fn repository_public(&self, name: &str) -> Result<Option<Repository>> {
-        Ok(self.inner.repo.repository(name)?.map(|(r, _)| r))
+        let Some((r, _)) = self.inner.repo.repository(name)? else {
+            return Ok(None);
+        };
+        // Disabled means disabled on every face: the repository of a disabled space is gone
+        // for apt as its objects are for S3 and the CDN.
+        match self.inner.repo.space(&r.space_id)? {
+            Some(s) if s.disabled_at.is_none() => Ok(Some(r)),
+            _ => Ok(None),
+        }
     }
 
     /// The repository's signing key, unsealed, for the publisher only.

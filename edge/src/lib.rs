@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod files;
 pub mod listen;
+pub mod logging;
 pub mod master_key;
 pub mod metrics;
 mod openapi;

@@ -10,19 +10,9 @@ use rustshare_control::db::{PgRepo, SqliteRepo};
 use rustshare_control::{ChangeKind, Control};
 use rustshare_store::{FsStore, ObjectStore, S3Store};
 
-use crate::config::{Config, DatabaseConfig, LogFormat, StoreConfig};
+use crate::config::{Config, DatabaseConfig, StoreConfig};
 use crate::metrics::Metrics;
 use crate::server::App;
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUSTSHARE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,aws_smithy=warn,s3s=off,hyper=warn"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => b.try_init(),
-        LogFormat::Json => b.json().try_init(),
-    };
-}
 
 /// Writes a secret file readable only by its owner.
 fn write_private(path: &Path, contents: &str) -> Result<()> {
@@ -68,7 +58,7 @@ fn private_data_dir(dir: &Path) -> Result<()> {
 /// # Errors
 /// Anything that stops start-up, with context.
 pub async fn run(cfg: Config) -> Result<()> {
-    init_logging(cfg.log_format);
+    crate::logging::init(cfg.log_format);
     private_data_dir(&cfg.data_dir)?;
     let (key, key_source) = crate::master_key::load(&cfg.master_key_file)?;
     let repo: Arc<dyn rustshare_control::db::Repo> = match &cfg.database {

@@ -449,6 +449,7 @@ impl Publisher {
         let control = self.inner.control.clone();
         let (p2, space_id) = (p.clone(), repo.space_id.clone());
         let space = self.blocking(move || control.space(&p2, &space_id)).await??;
+        enabled(&space)?;
         let incoming = format!("{}{}", space.base_prefix, repo.config.incoming_prefix);
         let t = Instant::now();
         let mut marks: Vec<String> = Vec::new();
@@ -951,6 +952,10 @@ impl Publisher {
             return Err(Error::NoSnapshot(snapshot.to_owned()));
         }
         let repo = self.repository(p, name).await?;
+        let control = self.inner.control.clone();
+        let (p2, sid) = (p.clone(), repo.space_id.clone());
+        let space = self.blocking(move || control.space(&p2, &sid)).await??;
+        enabled(&space)?;
         let _g = self.exclusive(name).await?;
         let target = self.manifest(&repo, snapshot).await?;
         let parent = self.current(&repo).await?;
@@ -964,9 +969,6 @@ impl Publisher {
                 vec![format!("rollback to {snapshot}")],
             )
             .await?;
-        let control = self.inner.control.clone();
-        let (p2, sid) = (p.clone(), repo.space_id.clone());
-        let space = self.blocking(move || control.space(&p2, &sid)).await??;
         self.inner.control.audit_admin(
             p,
             &space,
@@ -1048,6 +1050,7 @@ impl Publisher {
         let control = self.inner.control.clone();
         let (p2, sid) = (p.clone(), repo.space_id.clone());
         let space = self.blocking(move || control.space(&p2, &sid)).await??;
+        enabled(&space)?;
         let rel = format!("{}{}/{component}/{file}", repo.config.incoming_prefix, d.suite);
         let len = data.len() as u64;
         let reservation = self.inner.control.reserve(&space, len)?;
@@ -1060,3 +1063,12 @@ impl Publisher {
         Ok(())
     }
 }
+
+/// Publishing into a disabled space is refused like every other write to it.
+fn enabled(space: &rustshare_control::model::Space) -> Result<()> {
+    if space.disabled_at.is_some() {
+        return Err(Error::Invalid(format!("space {} is disabled; enable it before publishing", space.bucket)));
+    }
+    Ok(())
+}
+

@@ -470,3 +470,23 @@ def test_interrupted_snapshot_is_not_offered(srv, tmp_path):
     assert older not in listed and len(listed) == 2
     p = srv.cli("repo", "rollback", repo, older, check=False)
     assert p.returncode != 0 and f"snapshot {older} not found" in p.stderr
+
+
+def test_a_disabled_space_serves_no_repository_and_takes_no_publish(srv, tmp_path):
+    sp, repo, _ = new_repo(srv)
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "disabled-pkg", "1.0"))
+    g = lambda p: requests.get(f"{srv.url}/{repo}/{p}", headers=HOST, timeout=10)
+    pool = "pool/main/d/disabled-pkg/disabled-pkg_1.0_amd64.deb"
+    for p in ("dists/stable/InRelease", pool, "key.asc", ""):
+        assert g(p).status_code == 200, p
+    before = current(srv, repo)
+    srv.cli("space", "disable", sp["bucket"])
+    for p in ("dists/stable/InRelease", "dists/stable/Release", pool, "key.asc", "key.gpg", ""):
+        assert g(p).status_code == 404, f"{p} still served for a disabled space"
+    r = publish(srv, repo, check=False)
+    assert r.returncode != 0 and "disabled" in r.stderr, r.stderr
+    r = srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "disabled-pkg", "2.0"), check=False)
+    assert r.returncode != 0 and "disabled" in r.stderr, r.stderr
+    r = srv.cli("repo", "rollback", repo, before, check=False)
+    assert r.returncode != 0 and "disabled" in r.stderr, r.stderr
+    assert current(srv, repo) == before

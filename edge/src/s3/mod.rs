@@ -100,16 +100,17 @@ impl S3Face {
     /// signed with SigV4 for our region and for `s3` (POST forms reach here with SigV2 fields,
     /// which [`precheck`] cannot see: their signature is in the body).
     fn cred<T>(&self, req: &S3Request<T>) -> S3Result<Arc<Credential>> {
-        if req.service.as_deref() != Some("s3") {
+        // SigV2 carries no credential scope: s3s leaves the region unset.
+        let (Some(region), Some(service)) = (req.region.as_ref(), req.service.as_deref()) else {
             return Err(s3_error!(
                 InvalidRequest,
                 "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
             ));
-        }
-        if req.region.as_ref().map(|r| r.as_str()) != Some(self.region.as_str()) {
+        };
+        if region.as_str() != self.region || service != "s3" {
             return Err(S3Error::with_message(
                 S3ErrorCode::AuthorizationHeaderMalformed,
-                format!("The credential scope's region is wrong; expecting '{}'.", self.region),
+                format!("The credential scope must name region '{}' and service 's3'.", self.region),
             ));
         }
         auth::authorized(req)

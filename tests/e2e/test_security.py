@@ -1,0 +1,433 @@
+"""The attacks of the hardening issue, replayed against the real binary: each test failed on the
+commit before the fix (POST Object past mode and prefix, `..` in listings, SigV2 and endless
+presigned URLs, a reservation outliving kill -9, slowloris and idle floods, and the smaller ones).
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import stat
+import time
+import uuid
+
+import boto3
+import botocore
+import pytest
+import requests
+from botocore.auth import HmacV1Auth, S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from conftest import Server
+from s3raw import code, signed
+
+
+@pytest.fixture(scope="module")
+def ctx(fs_server):
+    """A space with a secret outside `releases/`, written by a full key, and scoped keys."""
+    s = fs_server
+    sp = s.new_space()
+    full = s.new_key(sp)
+    full_s3 = s.s3(full)
+    full_s3.put_object(Bucket=sp["bucket"], Key="other/secret.txt", Body=b"the original secret")
+    full_s3.put_object(Bucket=sp["bucket"], Key="releases/v1/app.tgz", Body=b"release")
+    keys = {m: s.new_key(sp, mode=m, prefix="releases/") for m in ("read-only", "write-only", "read-write")}
+    return s, sp, full, keys
+
+
+def post_form(s, key, bucket, obj_key, body, filename="upload.bin", fields=None, conditions=None, expires=300):
+    c = s.s3(key)
+    p = c.generate_presigned_post(bucket, obj_key, Fields=fields, Conditions=conditions, ExpiresIn=expires)
+    return requests.post(p["url"], data=p["fields"], files={"file": (filename, body)}, timeout=30)
+
+
+def head_status(s, key, bucket, k):
+    try:
+        s.s3(key).head_object(Bucket=bucket, Key=k)
+        return 200
+    except botocore.exceptions.ClientError as e:
+        return int(e.response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+# -- 1. POST Object ------------------------------------------------------------------------------
+
+
+def test_post_by_a_read_only_key_stores_nothing(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    for k in ("other/evil.html", "releases/evil.html"):
+        r = post_form(s, keys["read-only"], B, k, b"<script>pwned</script>")
+        assert (r.status_code, code(r)) == (403, "AccessDenied"), (k, r.status_code, r.text)
+        assert head_status(s, full, B, k) == 404
+    ops = [(e["operation"], e["status"]) for e in s.cli_json("audit", "--space", B)["events"]]
+    assert ("PostObject", "AccessDenied") in ops
+
+
+def test_post_by_a_write_only_key_cannot_leave_its_prefix(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    r = post_form(s, keys["write-only"], B, "other/secret.txt", b"overwritten")
+    assert (r.status_code, code(r)) == (403, "AccessDenied"), r.text
+    assert s.s3(full).get_object(Bucket=B, Key="other/secret.txt")["Body"].read() == b"the original secret"
+    # A file name cannot climb out of the prefix either.
+    r = post_form(s, keys["write-only"], B, "releases/${filename}", b"x", filename="..")
+    assert (r.status_code, code(r)) == (400, "InvalidArgument"), r.text
+
+
+def test_post_within_scope_works_like_s3(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    rw = keys["read-write"]
+    r = post_form(s, rw, B, "releases/${filename}", b"browser upload", filename="C:\\Users\\me\\report.txt")
+    assert r.status_code == 204, r.text
+    assert s.s3(full).get_object(Bucket=B, Key="releases/report.txt")["Body"].read() == b"browser upload"
+    r = post_form(s, rw, B, "releases/created.txt", b"x", fields={"success_action_status": "201"}, conditions=[{"success_action_status": "201"}])
+    assert r.status_code == 201 and b"<Key>releases/created.txt</Key>" in r.content, r.text
+    # content-length-range is enforced.
+    r = post_form(s, rw, B, "releases/big.bin", b"x" * 100, conditions=[["content-length-range", 1, 10]])
+    assert r.status_code == 400, r.text
+    assert head_status(s, full, B, "releases/big.bin") == 404
+    # An expired policy is refused.
+    r = post_form(s, rw, B, "releases/late.bin", b"x", expires=-60)
+    assert r.status_code == 403, r.text
+    assert head_status(s, full, B, "releases/late.bin") == 404
+    ops = [(e["operation"], e["status"]) for e in s.cli_json("audit", "--space", B)["events"]]
+    assert ("PostObject", "ok") in ops
+
+
+def test_post_counts_against_the_quota(fs_server):
+    s = fs_server
+    sp = s.new_space(quota=100)
+    k = s.new_key(sp)
+    r = post_form(s, k, sp["bucket"], "a.bin", b"x" * 200)
+    assert (r.status_code, code(r)) == (403, "QuotaExceeded"), r.text
+    assert head_status(s, k, sp["bucket"], "a.bin") == 404
+    assert s.cli_json("usage", sp["bucket"])["usage"]["bytes"] == 0
+
+
+def test_post_signed_with_sigv2_is_refused(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    policy = base64.b64encode(json.dumps({"expiration": exp, "conditions": [{"bucket": B}, ["starts-with", "$key", ""]]}).encode()).decode()
+    sig = base64.b64encode(hmac.new(full["secret_access_key"].encode(), policy.encode(), hashlib.sha1).digest()).decode()
+    fields = {"key": "releases/v2.txt", "AWSAccessKeyId": full["access_key_id"], "policy": policy, "signature": sig}
+    r = requests.post(f"{s.url}/{B}", data=fields, files={"file": ("v2.txt", b"v2")}, timeout=30)
+    assert r.status_code in (400, 403) and code(r) in ("InvalidRequest", "AccessDenied"), r.text
+    assert head_status(s, full, B, "releases/v2.txt") == 404
+
+
+# -- 2. `..` in listings -------------------------------------------------------------------------
+
+
+def test_listing_names_that_climb_are_refused(ctx, fs_server):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    # Another tenant's object, whose name must never appear.
+    other = s.new_space()
+    s.s3(s.new_key(other)).put_object(Bucket=other["bucket"], Key="victim-object-name.txt", Body=b"x")
+    c = s.s3(keys["read-only"])
+    for kwargs in (
+        {"Prefix": "releases/../../../../"},
+        {"Prefix": "releases/../../../../", "Delimiter": "/"},
+        {"Prefix": "releases/..", "Delimiter": "/"},
+        {"Prefix": "releases/", "StartAfter": "releases/../../x"},
+        {"Prefix": "releases/", "ContinuationToken": base64.urlsafe_b64encode(b"releases/../../../").decode().rstrip("=")},
+    ):
+        t0 = time.time()
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            c.list_objects_v2(Bucket=B, **kwargs)
+        assert e.value.response["Error"]["Code"] == "InvalidArgument", kwargs
+        assert time.time() - t0 < 5, "refused before any walk"
+        assert "victim-object-name" not in str(e.value.response)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.list_objects(Bucket=B, Prefix="releases/", Marker="releases/../../..")
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s.s3(keys["read-write"]).list_multipart_uploads(Bucket=B, Prefix="releases/../../")
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    # The legitimate listing still works and shows only the prefix.
+    keys_seen = [o["Key"] for o in c.list_objects_v2(Bucket=B, Prefix="releases/").get("Contents", [])]
+    assert "releases/v1/app.tgz" in keys_seen and all(k.startswith("releases/") for k in keys_seen)
+
+
+def test_copy_source_and_delete_keys_are_validated(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    c = s.s3(keys["read-write"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.copy_object(Bucket=B, Key="releases/copy.txt", CopySource={"Bucket": B, "Key": "releases/../other/secret.txt"})
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.copy_object(Bucket=B, Key="releases/copy.txt", CopySource={"Bucket": B, "Key": "other/secret.txt"})
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert head_status(s, full, B, "releases/copy.txt") == 404
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s.s3(full).delete_objects(Bucket=B, Delete={"Objects": [{"Key": "releases/../other/secret.txt"}]})
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    assert head_status(s, full, B, "other/secret.txt") == 200
+
+
+# -- 3. Signatures -------------------------------------------------------------------------------
+
+
+def test_sigv2_requests_are_refused(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    s.s3(full).put_object(Bucket=B, Key="sigv2/target", Body=b"keep me")
+    req = AWSRequest(method="DELETE", url=f"{s.url}/{B}/sigv2/target")
+    # A date three days old: SigV2 has no time limit in s3s, so this was a replayable delete.
+    req.headers["Date"] = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=3)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    HmacV1Auth(Credentials(full["access_key_id"], full["secret_access_key"])).add_auth(req)
+    r = requests.delete(req.url, headers=dict(req.headers), timeout=10)
+    assert (r.status_code, code(r)) == (400, "InvalidRequest"), r.text
+    assert head_status(s, full, B, "sigv2/target") == 200
+    # A SigV2 presigned URL, valid for 50 years.
+    v2 = boto3.client(
+        "s3", endpoint_url=s.url, aws_access_key_id=full["access_key_id"], aws_secret_access_key=full["secret_access_key"],
+        region_name="us-east-1", config=Config(signature_version="s3", s3={"addressing_style": "path"}),
+    )
+    url = v2.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "sigv2/target"}, ExpiresIn=50 * 365 * 86400)
+    r = requests.get(url, timeout=10)
+    assert (r.status_code, code(r)) == (400, "InvalidRequest"), r.text
+
+
+def test_presigned_lifetime_region_and_service(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    c = s.s3(full)
+    ok = c.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "releases/v1/app.tgz"}, ExpiresIn=604800)
+    assert requests.get(ok, timeout=10).content == b"release"
+    ten_years = c.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "releases/v1/app.tgz"}, ExpiresIn=10 * 365 * 86400)
+    r = requests.get(ten_years, timeout=10)
+    assert (r.status_code, code(r)) == (400, "AuthorizationQueryParametersError"), r.text
+    eu = boto3.client(
+        "s3", endpoint_url=s.url, aws_access_key_id=full["access_key_id"], aws_secret_access_key=full["secret_access_key"],
+        region_name="eu-west-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        eu.head_bucket(Bucket=B)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # The same signature scheme for another service (an STS-scoped signature) is not an S3 one.
+    req = AWSRequest(method="GET", url=f"{s.url}/{B}/releases/v1/app.tgz")
+    S3SigV4Auth(Credentials(full["access_key_id"], full["secret_access_key"]), "sts", "us-east-1").add_auth(req)
+    r = requests.get(req.url, headers=dict(req.headers), timeout=10)
+    assert (r.status_code, code(r)) == (400, "AuthorizationHeaderMalformed"), r.text
+
+
+# -- smaller ones --------------------------------------------------------------------------------
+
+
+def test_metadata_is_bounded(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    c = s.s3(full)
+    c.put_object(Bucket=B, Key="meta/ok", Body=b"x", Metadata={"a": "b" * 1500})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.put_object(Bucket=B, Key="meta/big", Body=b"x", Metadata={"a": "b" * 3000})
+    assert e.value.response["Error"]["Code"] == "MetadataTooLarge"
+    assert head_status(s, full, B, "meta/big") == 404
+
+
+def test_delete_objects_needs_a_digest(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    s.s3(full).put_object(Bucket=B, Key="del/a", Body=b"x")
+    body = b"<Delete><Object><Key>del/a</Key></Object></Delete>"
+    r = signed(s, full, "POST", f"/{B}?delete", body)
+    assert (r.status_code, code(r)) == (400, "InvalidRequest"), r.text
+    assert head_status(s, full, B, "del/a") == 200
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    r = signed(s, full, "POST", f"/{B}?delete", body, {"Content-MD5": md5})
+    assert r.status_code == 200, r.text
+    assert head_status(s, full, B, "del/a") == 404
+
+
+def test_unsupported_operations_are_refused_by_the_table(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    r = signed(s, full, "GET", f"/{B}?versioning")
+    assert (r.status_code, code(r)) == (501, "NotImplemented"), r.text
+    r = signed(s, keys["read-only"], "PUT", f"/{B}/releases/x?tagging", b"<Tagging><TagSet/></Tagging>")
+    assert r.status_code == 501, r.text
+
+
+def test_duplicate_host_headers_are_refused(ctx):
+    s, sp, full, keys = ctx
+    with socket.create_connection(("127.0.0.1", s.port)) as c:
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: cdn.localhost\r\nHost: s3.localhost\r\n\r\n")
+        c.settimeout(10)
+        assert c.recv(64).startswith(b"HTTP/1.1 400"), "duplicate Host accepted"
+
+
+def test_data_directory_is_private(fs_server):
+    s = fs_server
+    assert stat.S_IMODE(os.stat(s.data).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(s.data / "rustshare.db").st_mode) & 0o077 == 0
+    assert stat.S_IMODE(os.stat(s.data / "objects").st_mode) & 0o077 == 0
+    files = [p for p in (s.data / "objects" / "objects").rglob("*@o")]
+    assert files and all(stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0 for p in files)
+
+
+# -- 5. reservations and kill -9 -----------------------------------------------------------------
+
+
+def test_a_killed_upload_holds_no_quota_after_restart(tmp_path):
+    s = Server(tmp_path / "killed")
+    try:
+        MiB = 1024 * 1024
+        sp = s.new_space(quota=10 * MiB)
+        k = s.new_key(sp)
+        B = sp["bucket"]
+        body = os.urandom(8 * MiB)
+        req = AWSRequest(method="PUT", url=f"{s.url}/{B}/big.bin", data=body, headers={"Content-Length": str(len(body))})
+        S3SigV4Auth(Credentials(k["access_key_id"], k["secret_access_key"]), "s3", "us-east-1").add_auth(req)
+        head = f"PUT /{B}/big.bin HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\n" + "".join(f"{h}: {v}\r\n" for h, v in req.headers.items()) + "\r\n"
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(head.encode() + body[: 4 * MiB])
+        # The reservation exists once a second upload no longer fits beside it.
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            r = signed(s, k, "PUT", f"/{B}/probe.bin", b"x" * (3 * MiB))
+            if code(r) == "QuotaExceeded":
+                break
+            signed(s, k, "DELETE", f"/{B}/probe.bin")
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the 8 MiB upload never reserved its bytes")
+        s.stop(signal.SIGKILL)
+        sock.close()
+        s.start()
+        c = s.s3(k)
+        c.put_object(Bucket=B, Key="after-restart.bin", Body=os.urandom(9 * MiB))
+        u = s.cli_json("usage", B)["usage"]
+        assert (u["bytes"], u["objects"]) == (9 * MiB, 1), u
+    finally:
+        s.stop()
+
+
+# -- 6. slow and idle clients --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory):
+    s = Server(
+        tmp_path_factory.mktemp("tight"),
+        extra_env={
+            "RUSTSHARE_HEADER_READ_TIMEOUT_SECS": "2",
+            "RUSTSHARE_IDLE_TIMEOUT_SECS": "3",
+            "RUSTSHARE_MAX_CONNECTIONS": "64",
+            "RUSTSHARE_REQUEST_LOG": "off",
+        },
+    )
+    yield s
+    s.stop()
+
+
+def closed_after(sock, trickle=None, limit=15):
+    """Seconds until the server closes `sock`; `trickle` is sent every half second."""
+    t0 = time.time()
+    sock.settimeout(0.5)
+    while time.time() - t0 < limit:
+        try:
+            if sock.recv(4096) == b"":
+                return time.time() - t0
+        except socket.timeout:
+            pass
+        except OSError:
+            return time.time() - t0
+        if trickle:
+            try:
+                sock.sendall(trickle)
+            except OSError:
+                return time.time() - t0
+    return None
+
+
+def is_open(sock):
+    """Whether the server still holds `sock` open (nothing was sent on it)."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def test_slowloris_is_closed_within_the_header_timeout(tight):
+    s = tight
+    sock = socket.create_connection(("127.0.0.1", s.port))
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    took = closed_after(sock, trickle=b"X-Slow: 1\r\n")
+    assert took is not None and took < 4, f"slowloris held {took}"
+    assert requests.get(f"{s.url}/healthz", timeout=5).status_code == 200
+
+
+def test_idle_connection_is_closed(tight):
+    s = tight
+    sock = socket.create_connection(("127.0.0.1", s.port))
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    took = closed_after(sock)
+    assert took is not None and took < 6, f"idle keep-alive connection held {took}"
+
+
+def test_an_idle_flood_does_not_lock_out_real_clients(tight):
+    s = tight
+    flood = []
+    try:
+        for _ in range(300):
+            flood.append(socket.create_connection(("127.0.0.1", s.port)))
+        time.sleep(1.2)  # the flood's sockets are now the idlest, eligible for eviction
+        for _ in range(20):
+            assert requests.get(f"{s.url}/healthz", timeout=5).status_code == 200
+        open_now = sum(1 for f in flood if is_open(f))
+        assert open_now <= 64, f"{open_now} flood connections still open past the cap of 64"
+    finally:
+        for f in flood:
+            f.close()
+
+
+def test_limits_are_validated(tmp_path):
+    import subprocess
+
+    from conftest import RUSTSHARE
+
+    p = subprocess.run([str(RUSTSHARE), "check-config"], capture_output=True, text=True, env=dict(os.environ, RUSTSHARE_MAX_CONNECTIONS="0", RUSTSHARE_DATA_DIR=str(tmp_path)), timeout=30)
+    assert p.returncode != 0 and "RUSTSHARE_MAX_CONNECTIONS" in (p.stderr + p.stdout), p.stderr
+
+
+# -- logs ----------------------------------------------------------------------------------------
+
+
+def test_trace_logs_hold_no_secret_and_no_object_key(tmp_path):
+    import re
+
+    s = Server(tmp_path / "trace", extra_env={"RUSTSHARE_LOG": "trace"})
+    try:
+        sp = s.new_space()
+        k = s.new_key(sp, prefix="releases/")
+        c = s.s3(k)
+        B = sp["bucket"]
+        name = f"releases/zz-private-{uuid.uuid4().hex[:8]}.txt"
+        c.put_object(Bucket=B, Key=name, Body=b"x" * 100, Metadata={"m": "v"})
+        c.get_object(Bucket=B, Key=name)["Body"].read()
+        c.list_objects_v2(Bucket=B, Prefix="releases/")
+        requests.get(c.generate_presigned_url("get_object", Params={"Bucket": B, "Key": name}), timeout=10)
+        signed(s, {"access_key_id": k["access_key_id"], "secret_access_key": "wrong-secret"}, "GET", f"/{B}/{name}")
+        post_form(s, k, B, name + ".post", b"form upload")
+        requests.get(f"{s.url}/api/v1/spaces", headers={"Authorization": f"Bearer {s.token}"}, timeout=10)
+        c.delete_object(Bucket=B, Key=name)
+        log = s.logs()
+        assert len(log) > 1000, "the server logged at trace"
+        for secret in (k["secret_access_key"], k["access_key_id"], s.token, name, "zz-private-"):
+            assert secret not in log, "a secret or an object key reached the log"
+        assert not re.search(r"Signature=[0-9a-f]{16}", log), "a signature reached the log"
+    finally:
+        s.stop()
