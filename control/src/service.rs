@@ -668,6 +668,16 @@ impl Control {
                 "bucket name {bucket:?} would exceed 63 characters; choose a shorter space name"
             )));
         }
+        // `rs-<tenant>-<space>` is unique in the database; tenant and space names may both hold
+        // '-', so two tenants can reach the same name (`sq` + `x-art`, `sq-x` + `art`). Say so
+        // rather than answer a bare conflict.
+        if let Some(other) = self.inner.repo.space_by_bucket(&bucket)? {
+            return Err(Error::Conflict(if other.tenant_id == t.id {
+                format!("this tenant already has a space with bucket {bucket:?}")
+            } else {
+                format!("bucket name {bucket:?} is already taken by another tenant's space; choose another space name")
+            }));
+        }
         let id = new_id("sp_");
         let s = Space {
             base_prefix: format!("object-spaces/{}/{}/", t.id, id),

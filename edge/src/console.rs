@@ -128,8 +128,38 @@ fn set_cookie(value: &str, max_age: u64, tls: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("rs_console=; Max-Age=0"))
 }
 
+/// Whether a login comes from the console's own origin. A browser sends `Origin` with every
+/// POST; a page elsewhere that posts a token of the attacker's would otherwise log the victim's
+/// browser into the attacker's tenant (login CSRF). Clients without `Origin` (the CLI, curl) are
+/// not browsers and are let through, unless `Sec-Fetch-Site` says the request is cross-site.
+fn same_origin(parts: &Parts, tls: bool) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return parts
+            .headers
+            .get("sec-fetch-site")
+            .is_none_or(|v| v.as_bytes() != b"cross-site");
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str));
+    let scheme = if tls { "https" } else { "http" };
+    match (origin.to_str(), host) {
+        (Ok(o), Some(h)) => o.eq_ignore_ascii_case(&format!("{scheme}://{h}")),
+        _ => false,
+    }
+}
+
 async fn login(State(st): State<ApiState>, parts: Parts, Body(b): Body<Login>) -> ApiResult<Response> {
     let tls = parts.extensions.get::<Transport>().is_some_and(|t| t.tls);
+    if !same_origin(&parts, tls) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "console logins are accepted only from the console's own origin",
+        ));
+    }
     let lifetime = st.session_lifetime;
     let control = st.control.clone();
     let (value, record, p) = crate::api::blocking(move || control.open_session(b.token.trim(), lifetime))

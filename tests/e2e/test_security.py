@@ -431,3 +431,27 @@ def test_trace_logs_hold_no_secret_and_no_object_key(tmp_path):
         assert not re.search(r"Signature=[0-9a-f]{16}", log), "a signature reached the log"
     finally:
         s.stop()
+
+
+def test_console_login_checks_origin(fs_server):
+    s = fs_server
+    url = f"{s.url}/api/v1/session"
+    r = requests.post(url, json={"token": s.token}, headers={"Origin": "http://evil.example"}, timeout=10)
+    assert r.status_code == 403 and "set-cookie" not in {k.lower() for k in r.headers}, r.text
+    r = requests.post(url, json={"token": s.token}, headers={"Sec-Fetch-Site": "cross-site"}, timeout=10)
+    assert r.status_code == 403
+    r = requests.post(url, json={"token": s.token}, headers={"Origin": s.url}, timeout=10)
+    assert r.status_code == 201 and "rs_console=" in r.headers.get("Set-Cookie", "")
+    r = requests.post(url, json={"token": s.token}, timeout=10)
+    assert r.status_code == 201, "non-browser clients send no Origin"
+
+
+def test_bucket_names_of_two_tenants_cannot_collide(fs_server):
+    s = fs_server
+    a = f"sq{uuid.uuid4().hex[:6]}"
+    s.api("POST", "/tenants", {"name": a})
+    s.api("POST", "/tenants", {"name": f"{a}-x"})
+    first = s.cli_json("space", "create", "x-art", "--tenant", a)
+    assert first["bucket"] == f"rs-{a}-x-art"
+    r = s.cli("space", "create", "art", "--tenant", f"{a}-x", check=False)
+    assert r.returncode != 0 and "already taken by another tenant" in r.stderr, r.stderr
