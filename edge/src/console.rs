@@ -134,10 +134,7 @@ fn set_cookie(value: &str, max_age: u64, tls: bool) -> HeaderValue {
 /// not browsers and are let through, unless `Sec-Fetch-Site` says the request is cross-site.
 fn same_origin(parts: &Parts, tls: bool) -> bool {
     let Some(origin) = parts.headers.get(header::ORIGIN) else {
-        return parts
-            .headers
-            .get("sec-fetch-site")
-            .is_none_or(|v| v.as_bytes() != b"cross-site");
+        return parts.headers.get("sec-fetch-site").is_none_or(|v| v.as_bytes() != b"cross-site");
     };
     let host = parts
         .headers

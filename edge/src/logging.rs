@@ -126,7 +126,7 @@ fn mask_after(s: &str, marker: &str) -> String {
         let (head, tail) = rest.split_at(i + marker.len());
         out.push_str(head);
         let end = tail
-            .find(|c: char| matches!(c, '&' | ',' | ' ' | '"' | '\'' | '\n' | ')' | '}' | ']' | ';'))
+            .find(['&', ',', ' ', '"', '\'', '\n', ')', '}', ']', ';'])
             .unwrap_or(tail.len());
         // `secret_access_key": "..."`: skip the punctuation to reach the value.
         let (skip, tail2) = if marker == "secret_access_key" {
@@ -136,7 +136,9 @@ fn mask_after(s: &str, marker: &str) -> String {
             (0, tail)
         };
         let end = if skip > 0 {
-            tail2.find(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '+').unwrap_or(tail2.len())
+            tail2
+                .find(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '+')
+                .unwrap_or(tail2.len())
         } else {
             end
         };
@@ -186,7 +188,14 @@ mod tests {
     fn secrets_are_masked() {
         let line = "rsat_0123456789abcdefghij GET /b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=RS3ABCDEFGHIJKLMNOPQ%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=deadbeef authorization: AWS4-HMAC-SHA256 Credential=RS3ABCDEFGHIJKLMNOPQ/x, Signature=cafe Bearer rst_abcdef key RS3ABCDEFGHIJKLMNOPQ {\"secret_access_key\": \"AbCdEf0123\"}";
         let s = scrub(line);
-        for secret in ["0123456789abcdefghij", "deadbeef", "cafe", "rst_abcdef", "RS3ABCDEFGHIJKLMNOPQ", "AbCdEf0123"] {
+        for secret in [
+            "0123456789abcdefghij",
+            "deadbeef",
+            "cafe",
+            "rst_abcdef",
+            "RS3ABCDEFGHIJKLMNOPQ",
+            "AbCdEf0123",
+        ] {
             assert!(!s.contains(secret), "{secret} left in {s}");
         }
         assert!(s.contains("GET /b/k?"));

@@ -588,6 +588,7 @@ impl Publisher {
         let mut changes = Vec::new();
         let mut unchanged = 0;
         let mut to_copy = Vec::new();
+        let mut expected = Vec::new();
         // Where each (dist, component, package, architecture) sits, so a publish stays linear.
         let mut slots: HashMap<(String, String, String, String), usize> = packages
             .iter()
@@ -634,12 +635,16 @@ impl Publisher {
             }
             if in_pool.insert(filename.clone()) {
                 to_copy.push((c.key.clone(), format!("{base}{filename}")));
+                expected.push((c.key.clone(), format!("{base}{filename}"), c.deb.digests.clone()));
             }
         }
         marks.push(format!("checks {}", t.elapsed().as_millis()));
         // The pool file is the incoming object itself: the fs store links it (no copy, no new
         // inode); the incoming name is removed only after the switch.
         self.store().clone_batch(to_copy).await?;
+        // An S3 client may have replaced an incoming object between our read and the link: the
+        // pool must hold the bytes that were inspected, or apt sees a Hash Sum mismatch.
+        self.verify_pool(&incoming, expected).await?;
         marks.push(format!("pool {}", t.elapsed().as_millis()));
         let signer = self.signer(&repo).await?;
         if changes.is_empty() && refresh {
@@ -942,6 +947,47 @@ impl Publisher {
         Ok((self.current(&repo).await?, out))
     }
 
+    /// Checks that each new pool file holds the bytes that were inspected: size and MD5 from its
+    /// metadata when the store kept a plain MD5 ETag (the fs store links, so it always does),
+    /// else SHA-256 of its content. Files that differ are removed again (no snapshot refers to
+    /// them yet) and the publish is refused, leaving the repository as it was.
+    async fn verify_pool(&self, incoming: &str, expected: Vec<(String, String, deb::Digests)>) -> Result<()> {
+        let heads = self
+            .store()
+            .head_batch(expected.iter().map(|(_, dst, _)| dst.clone()).collect())
+            .await;
+        let mut bad = Vec::new();
+        for ((src, dst, d), h) in expected.into_iter().zip(heads) {
+            let same = match h {
+                Ok(m) if m.size != d.size => false,
+                Ok(m) if m.etag.len() == 32 => m.etag == d.md5,
+                Ok(_) => {
+                    let (_, data) = self.store().get_bytes(&dst, MAX_DEB).await?;
+                    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
+                    sha == d.sha256
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !same {
+                bad.push((src, dst));
+            }
+        }
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let errors = bad
+            .iter()
+            .map(|(src, _)| {
+                format!(
+                    "{}: changed while it was being published; the repository is unchanged, publish again",
+                    src.strip_prefix(incoming).unwrap_or(src)
+                )
+            })
+            .collect();
+        self.store().delete_batch(bad.into_iter().map(|(_, dst)| dst).collect()).await?;
+        Err(Error::Rejected(errors))
+    }
+
     /// Brings back a retained snapshot's package set as a new snapshot with a fresh Date and
     /// signatures (apt ignores a Release older than one it has seen).
     ///
@@ -1067,8 +1113,164 @@ impl Publisher {
 /// Publishing into a disabled space is refused like every other write to it.
 fn enabled(space: &rustshare_control::model::Space) -> Result<()> {
     if space.disabled_at.is_some() {
-        return Err(Error::Invalid(format!("space {} is disabled; enable it before publishing", space.bucket)));
+        return Err(Error::Invalid(format!(
+            "space {} is disabled; enable it before publishing",
+            space.bucket
+        )));
     }
     Ok(())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustshare_store::{
+        ByteRange, ByteStream, CompletedPart, FsStore, GetObject, ListPage, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore, PartInfo,
+        UploadInfo,
+    };
+
+    /// A real fs store in which an S3 client overwrites an incoming object right after the
+    /// publisher read it and before it links the pool file: the interleaving the hardening
+    /// issue reproduced with boto3 (3 of 5 publishes), made deterministic.
+    struct Racing {
+        inner: FsStore,
+        replacement: std::sync::Mutex<Option<(String, Bytes)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Racing {
+        async fn head(&self, key: &str) -> rustshare_store::Result<ObjectMeta> {
+            self.inner.head(key).await
+        }
+        async fn get(&self, key: &str, range: Option<ByteRange>) -> rustshare_store::Result<GetObject> {
+            self.inner.get(key, range).await
+        }
+        async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> rustshare_store::Result<ObjectMeta> {
+            self.inner.put(key, body, size, attrs).await
+        }
+        async fn delete(&self, key: &str) -> rustshare_store::Result<()> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, req: &ListRequest) -> rustshare_store::Result<ListPage> {
+            self.inner.list(req).await
+        }
+        async fn copy(&self, src: &str, dst: &str, attrs: Option<ObjectAttrs>) -> rustshare_store::Result<ObjectMeta> {
+            self.inner.copy(src, dst, attrs).await
+        }
+        async fn create_multipart(&self, key: &str, attrs: ObjectAttrs) -> rustshare_store::Result<String> {
+            self.inner.create_multipart(key, attrs).await
+        }
+        async fn upload_part(&self, key: &str, id: &str, n: u32, body: ByteStream, size: Option<u64>) -> rustshare_store::Result<PartInfo> {
+            self.inner.upload_part(key, id, n, body, size).await
+        }
+        async fn complete_multipart(&self, key: &str, id: &str, parts: &[CompletedPart]) -> rustshare_store::Result<ObjectMeta> {
+            self.inner.complete_multipart(key, id, parts).await
+        }
+        async fn abort_multipart(&self, key: &str, id: &str) -> rustshare_store::Result<()> {
+            self.inner.abort_multipart(key, id).await
+        }
+        async fn list_parts(&self, key: &str, id: &str) -> rustshare_store::Result<Vec<PartInfo>> {
+            self.inner.list_parts(key, id).await
+        }
+        async fn list_uploads(&self, prefix: &str) -> rustshare_store::Result<Vec<UploadInfo>> {
+            self.inner.list_uploads(prefix).await
+        }
+        async fn health(&self) -> rustshare_store::Result<()> {
+            self.inner.health().await
+        }
+        async fn clone_batch(&self, pairs: Vec<(String, String)>) -> rustshare_store::Result<()> {
+            let swap = self.replacement.lock().ok().and_then(|mut r| r.take());
+            if let Some((key, data)) = swap {
+                let len = data.len() as u64;
+                let body: ByteStream = Box::pin(futures::stream::once(async move { Ok(data) }));
+                self.inner.put(&key, body, Some(len), ObjectAttrs::default()).await?;
+            }
+            self.inner.clone_batch(pairs).await
+        }
+    }
+
+    fn deb(name: &str, version: &str, payload: &[u8]) -> Bytes {
+        let tgz = |files: &[(&str, &[u8])]| {
+            let mut t = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+            for (path, data) in files {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                t.append_data(&mut h, path, *data).expect("tar entry");
+            }
+            t.into_inner().expect("tar").finish().expect("gzip")
+        };
+        let control =
+            format!("Package: {name}\nVersion: {version}\nArchitecture: amd64\nMaintainer: CI <ci@example.com>\nDescription: test\n");
+        let mut a = ar::Builder::new(Vec::new());
+        for (n, data) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", tgz(&[("./control", control.as_bytes())])),
+            ("data.tar.gz", tgz(&[("./usr/share/x", payload)])),
+        ] {
+            a.append(&ar::Header::new(n.as_bytes().to_vec(), data.len() as u64), &data[..])
+                .expect("ar entry");
+        }
+        Bytes::from(a.into_inner().expect("ar"))
+    }
+
+    #[tokio::test]
+    async fn an_incoming_file_replaced_during_publish_is_refused_and_the_pool_keeps_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(Racing {
+            inner: FsStore::open(dir.path()).await.expect("store"),
+            replacement: std::sync::Mutex::new(None),
+        });
+        let control = Control::new(
+            Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
+            rustshare_control::seal::MasterKey::generate(),
+        );
+        let token = control.bootstrap_operator(None).expect("bootstrap").expect("token");
+        let op = control.authenticate(&token).expect("operator");
+        control.create_tenant(&op, "acme").expect("tenant");
+        let space: rustshare_control::NewSpace = serde_json::from_value(serde_json::json!({
+            "tenant": "acme", "name": "debs", "purpose": "packages"
+        }))
+        .expect("space");
+        let space = control.create_space(&op, space).expect("space");
+        let config: RepositoryConfig = serde_json::from_value(serde_json::json!({
+            "distributions": [{"suite": "stable", "codename": "bookworm"}],
+            "components": ["main"], "architectures": ["amd64"], "origin": "t", "label": "t",
+            "incoming_prefix": "incoming/tools/", "retain": 5
+        }))
+        .expect("config");
+        let publisher = Publisher::new(store.clone(), control.clone());
+        let repo = publisher
+            .create(&op, &space.bucket, "tools", config, None)
+            .await
+            .expect("repository");
+        let incoming = format!("{}incoming/tools/x.deb", space.base_prefix);
+        let first = deb("xt", "1.0", b"build one");
+        let len = first.len() as u64;
+        let body: ByteStream = Box::pin(futures::stream::once(async move { Ok(first) }));
+        store.put(&incoming, body, Some(len), ObjectAttrs::default()).await.expect("upload");
+        // Between the publisher's read and its link, the same name gets another build.
+        *store.replacement.lock().expect("lock") = Some((incoming.clone(), deb("xt", "1.0", b"build two, other bytes")));
+        let r = publisher.publish(&op, "tools", false).await;
+        match r {
+            Err(Error::Rejected(e)) => assert!(e[0].contains("changed while it was being published"), "{e:?}"),
+            other => panic!("publish of a replaced file must be refused, got {other:?}"),
+        }
+        let pool = format!("{}pool/main/x/xt/xt_1.0_amd64.deb", root(&repo));
+        assert!(
+            matches!(store.head(&pool).await, Err(rustshare_store::Error::NotFound)),
+            "no pool file left behind"
+        );
+        // Published again, the new bytes are inspected and linked together.
+        let report = publisher.publish(&op, "tools", false).await.expect("second publish");
+        assert_eq!(report.snapshot.packages, 1);
+        let m = store.head(&pool).await.expect("pool file");
+        let (_, data) = store.get_bytes(&pool, 1 << 20).await.expect("read");
+        assert_eq!(m.size, data.len() as u64);
+        assert_eq!(
+            deb::inspect(&data).expect("deb").digests.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))
+        );
+    }
+}
