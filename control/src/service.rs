@@ -660,6 +660,13 @@ impl Control {
     /// # Errors
     /// [`Error::Invalid`], [`Error::Conflict`], [`Error::NotFound`].
     pub fn create_space(&self, p: &AdminPrincipal, n: NewSpace) -> Result<Space> {
+        // Quotas belong to the operator: a tenant admin who could create spaces could create
+        // them without a quota, or with any quota, and so escape the one it was given.
+        if p.tenant_id.is_some() {
+            return Err(Error::Forbidden(
+                "only the operator creates spaces (and sets their quotas); a tenant admin may lower a quota",
+            ));
+        }
         validate_slug("space name", &n.name)?;
         let t = self.tenant_for(p, n.tenant.as_deref())?;
         let bucket = format!("rs-{}-{}", t.name, n.name);
@@ -752,6 +759,16 @@ impl Control {
     /// [`Error::NotFound`].
     pub fn set_quota(&self, p: &AdminPrincipal, id: &str, quota: Option<u64>) -> Result<Space> {
         let s = self.space(p, id)?;
+        if p.tenant_id.is_some() {
+            match (s.quota_bytes, quota) {
+                (Some(current), Some(new)) if new <= current => {}
+                _ => {
+                    return Err(Error::Forbidden(
+                        "a tenant admin may lower its space's quota, never raise or remove it; ask the operator",
+                    ));
+                }
+            }
+        }
         self.inner.repo.set_space_quota(&s.id, quota)?;
         self.invalidate();
         let detail = quota.map_or_else(|| "quota=unlimited".to_owned(), |q| format!("quota={q}"));
@@ -1933,6 +1950,34 @@ mod tests {
         c.objects_deleted(&s.id, &[]).expect("nothing to delete");
         let (_, u) = c.usage(&op, &s.id).expect("usage");
         assert_eq!((u.objects, u.bytes), (1, 20));
+    }
+
+    /// Quotas belong to the operator: a tenant admin lowers them at most, and cannot create a
+    /// space (which would come with a quota of its own choosing, or none).
+    #[test]
+    fn tenant_admins_cannot_escape_their_quota() {
+        let (c, op) = control();
+        let a = space(&c, &op, "acme", Some(1000));
+        let tok = c.create_tenant_token(&op, "acme", "admin").expect("token");
+        let pa = c.authenticate(&tok).expect("auth");
+        for q in [None, Some(1001), Some(u64::MAX)] {
+            assert!(matches!(c.set_quota(&pa, &a.id, q), Err(Error::Forbidden(_))), "{q:?}");
+        }
+        assert_eq!(c.set_quota(&pa, &a.id, Some(500)).expect("lower").quota_bytes, Some(500));
+        assert!(
+            matches!(c.set_quota(&pa, &a.id, Some(1000)), Err(Error::Forbidden(_))),
+            "no raising back"
+        );
+        let n = NewSpace {
+            tenant: None,
+            name: "free".into(),
+            purpose: None,
+            visibility: None,
+            quota_bytes: None,
+            workspace_id: None,
+        };
+        assert!(matches!(c.create_space(&pa, n), Err(Error::Forbidden(_))));
+        assert_eq!(c.set_quota(&op, &a.id, None).expect("operator").quota_bytes, None);
     }
 
     #[test]

@@ -455,3 +455,20 @@ def test_bucket_names_of_two_tenants_cannot_collide(fs_server):
     assert first["bucket"] == f"rs-{a}-x-art"
     r = s.cli("space", "create", "art", "--tenant", f"{a}-x", check=False)
     assert r.returncode != 0 and "already taken by another tenant" in r.stderr, r.stderr
+
+
+def test_a_tenant_admin_cannot_lift_or_escape_its_quota(fs_server):
+    s = fs_server
+    sp = s.new_space(quota=1000)
+    tenant = sp["bucket"].split("-")[1]
+    tok = s.cli_json("tenant", "token", tenant)["token"]
+    from conftest import SECRETS
+
+    SECRETS.add(tok)
+    for body in ({"quota_bytes": None}, {"quota_bytes": 10**12}):
+        code_, _ = s.api("PUT", f"/spaces/{sp['bucket']}/quota", body, token=tok)
+        assert code_ == 403, body
+    code_, out = s.api("PUT", f"/spaces/{sp['bucket']}/quota", {"quota_bytes": 500}, token=tok)
+    assert (code_, out["quota_bytes"]) == (200, 500)
+    code_, _ = s.api("POST", "/spaces", {"name": "unlimited", "purpose": "artifacts"}, token=tok)
+    assert code_ == 403
