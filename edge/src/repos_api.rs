@@ -14,9 +14,6 @@ use serde_json::json;
 
 use crate::api::{Admin, ApiError, ApiResult, ApiState, Body};
 
-/// Largest `.deb` accepted through the API (the S3 face takes larger ones).
-const MAX_STAGED: usize = 2 << 30;
-
 impl From<PubError> for ApiError {
     fn from(e: PubError) -> Self {
         match e {
@@ -25,6 +22,11 @@ impl From<PubError> for ApiError {
             PubError::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
             PubError::NoSnapshot(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             PubError::Sign(_) => Self::new(StatusCode::BAD_REQUEST, "invalid_signing_key", e.to_string()),
+            PubError::Store(rustshare_store::Error::SizeMismatch { .. } | rustshare_store::Error::Body(_)) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "incomplete_body",
+                "the upload ended before its Content-Length; nothing was stored",
+            ),
             other => {
                 tracing::error!(error = %other, "publisher internal error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -166,13 +168,45 @@ async fn publish(
     Ok(Json(st.publisher.publish(&p, &name, q.refresh).await?))
 }
 
+/// Streams the upload to the store after the quota allowed its declared length; nothing is
+/// buffered (a 512 MiB upload over quota is refused before its first byte is read).
 async fn stage(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path((name, dist, component, file)): Path<(String, String, String, String)>,
-    data: axum::body::Bytes,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> ApiResult<impl IntoResponse> {
-    st.publisher.stage(&p, &name, &dist, &component, &file, data).await?;
+    use futures::TryStreamExt;
+    let len = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::LENGTH_REQUIRED,
+                "length_required",
+                "send the package with a Content-Length header",
+            )
+        })?;
+    if len > rustshare_publisher::MAX_DEB {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a package may be at most {} bytes", rustshare_publisher::MAX_DEB),
+        ));
+    }
+    let stream: rustshare_store::ByteStream = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
+    st.publisher
+        .stage(
+            &p,
+            &name,
+            &dist,
+            &component,
+            &file,
+            rustshare_publisher::Upload { body: stream, len },
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,7 +232,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/repos/{repo}/publish", post(publish))
         .route(
             "/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}",
-            put(stage).layer(DefaultBodyLimit::max(MAX_STAGED)),
+            // The handler streams and bounds the length itself.
+            put(stage).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/repos/{repo}/snapshots", get(snapshots))
         .route("/api/v1/repos/{repo}/rollback", post(rollback))

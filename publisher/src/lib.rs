@@ -11,4 +11,4 @@ mod service;
 pub mod sign;
 pub mod snapshot;
 
-pub use service::{Error, PublishReport, Publisher, Resolved, Result, default_config, root};
+pub use service::{Error, MAX_DEB, PublishReport, Publisher, Resolved, Result, Upload, default_config, root};

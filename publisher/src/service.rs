@@ -106,7 +106,9 @@ fn inspect_parallelism() -> usize {
 }
 
 /// Largest `.deb` a publish reads into memory to inspect.
-const MAX_DEB: u64 = 2 << 30;
+pub const MAX_DEB: u64 = 2 << 30;
+/// Longest staged file name, bytes (filesystems stop at 255 per component).
+const MAX_FILE_NAME: usize = 200;
 
 const DEB_TYPE: &str = "application/vnd.debian.binary-package";
 
@@ -1082,7 +1084,8 @@ impl Publisher {
     ///
     /// # Errors
     /// [`Error::Invalid`] for a bad name or target, quota and store errors.
-    pub async fn stage(&self, p: &AdminPrincipal, name: &str, dist: &str, component: &str, file: &str, data: Bytes) -> Result<()> {
+    pub async fn stage(&self, p: &AdminPrincipal, name: &str, dist: &str, component: &str, file: &str, upload: Upload) -> Result<()> {
+        let Upload { body: data, len } = upload;
         let repo = self.repository(p, name).await?;
         let Some(d) = repo.config.distribution(dist) else {
             return Err(Error::Invalid(format!("repository {name} has no distribution {dist:?}")));
@@ -1090,17 +1093,30 @@ impl Publisher {
         if !repo.config.components.iter().any(|c| c == component) {
             return Err(Error::Invalid(format!("repository {name} has no component {component:?}")));
         }
-        if file.is_empty() || file.contains(['/', '\\', '\0']) || file.starts_with('.') {
-            return Err(Error::Invalid(format!("{file:?} is not a plain file name")));
+        if file.is_empty() || file.contains(['/', '\\', '\0']) || file.starts_with('.') || file.len() > MAX_FILE_NAME {
+            return Err(Error::Invalid(format!(
+                "{:?} is not a plain file name of at most {MAX_FILE_NAME} bytes",
+                file.chars().take(64).collect::<String>()
+            )));
+        }
+        if len > MAX_DEB {
+            return Err(Error::Invalid(format!("a package may be at most {MAX_DEB} bytes")));
         }
         let control = self.inner.control.clone();
         let (p2, sid) = (p.clone(), repo.space_id.clone());
         let space = self.blocking(move || control.space(&p2, &sid)).await??;
         enabled(&space)?;
         let rel = format!("{}{}/{component}/{file}", repo.config.incoming_prefix, d.suite);
-        let len = data.len() as u64;
+        rustshare_control::names::key(&rel).map_err(|e| Error::Invalid(format!("{file:?}: {e}")))?;
+        // The quota first, then the bytes stream to the store: nothing is held in memory.
         let reservation = self.inner.control.reserve(&space, len)?;
-        self.put(&format!("{}{rel}", space.base_prefix), data, DEB_TYPE).await?;
+        let attrs = ObjectAttrs {
+            content_type: Some(DEB_TYPE.to_owned()),
+            ..ObjectAttrs::default()
+        };
+        self.store()
+            .put(&format!("{}{rel}", space.base_prefix), data, Some(len), attrs)
+            .await?;
         let control = self.inner.control.clone();
         let sid = space.id.clone();
         self.blocking(move || control.object_stored(&sid, &rel, len)).await??;
@@ -1108,6 +1124,15 @@ impl Publisher {
         drop(reservation);
         Ok(())
     }
+}
+
+/// A staged file's body and its declared length (the quota is checked against it before the
+/// body is read).
+pub struct Upload {
+    /// The bytes, streamed to the store.
+    pub body: rustshare_store::ByteStream,
+    /// Content-Length.
+    pub len: u64,
 }
 
 /// Publishing into a disabled space is refused like every other write to it.

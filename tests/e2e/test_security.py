@@ -472,3 +472,51 @@ def test_a_tenant_admin_cannot_lift_or_escape_its_quota(fs_server):
     assert (code_, out["quota_bytes"]) == (200, 500)
     code_, _ = s.api("POST", "/spaces", {"name": "unlimited", "purpose": "artifacts"}, token=tok)
     assert code_ == 403
+
+
+# -- 8. bounded memory of the staging API ---------------------------------------------------------
+
+
+def vm(pid, field):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(field)
+
+
+def test_staged_uploads_stream_and_check_the_quota_first(tmp_path):
+    s = Server(tmp_path / "staging")
+    try:
+        MiB = 1024 * 1024
+        sp = s.new_space(purpose="packages", quota=MiB)
+        repo = f"r{uuid.uuid4().hex[:8]}"
+        s.cli("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+        path = f"/api/v1/repos/{repo}/incoming/stable/main/big.deb"
+
+        def put_head(length):
+            c = socket.create_connection(("127.0.0.1", s.port))
+            c.sendall(f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {s.token}\r\nContent-Length: {length}\r\n\r\n".encode())
+            return c
+
+        # 512 MiB over a 1 MiB quota: refused before a byte of the body is sent.
+        c = put_head(512 * MiB)
+        c.settimeout(10)
+        assert b" 403 " in c.recv(4096).split(b"\r\n")[0]
+        c.close()
+        # Without a quota, 256 MiB stream through: the server's peak memory stays far below it.
+        s.api("PUT", f"/spaces/{sp['bucket']}/quota", {"quota_bytes": None})
+        hwm0 = vm(s.proc.pid, "VmHWM")
+        c = put_head(256 * MiB)
+        chunk = os.urandom(MiB)
+        for _ in range(256):
+            c.sendall(chunk)
+        c.settimeout(60)
+        assert b" 204 " in c.recv(4096).split(b"\r\n")[0]
+        c.close()
+        grew = vm(s.proc.pid, "VmHWM") - hwm0
+        assert grew < 64 * MiB, f"peak RSS grew by {grew // MiB} MiB for a 256 MiB upload"
+        # A name longer than a filesystem takes is a 400, not a 500.
+        r = requests.put(f"{s.url}/api/v1/repos/{repo}/incoming/stable/main/{'a' * 300}.deb", data=b"x", headers={"Authorization": f"Bearer {s.token}"}, timeout=10)
+        assert r.status_code == 400, r.text
+    finally:
+        s.stop()
