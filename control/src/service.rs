@@ -403,6 +403,28 @@ impl Control {
         self.inner.repo.clear_leases()
     }
 
+    /// Every space of every tenant, for maintenance passes (reconciliation).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn all_spaces(&self) -> Result<Vec<Space>> {
+        self.inner.repo.list_spaces(None)
+    }
+
+    /// Replaces a space's object list and usage with what the store holds (`entries`: keys in
+    /// the space's own namespace and their sizes); returns the usage before and after. For
+    /// `rustshare admin reconcile` and a single node's start after an unclean stop, when a
+    /// crash fell between a store write and its accounting.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn reconcile_space(&self, space_id: &str, entries: &[(String, u64)]) -> Result<(Usage, Usage)> {
+        let before = self.inner.repo.usage(space_id)?;
+        self.inner.repo.replace_objects(space_id, entries)?;
+        let after = self.inner.repo.usage(space_id)?;
+        Ok((before, after))
+    }
+
     /// Drops every quota reservation: for a single node's start (SQLite), where a reservation
     /// can only be left over from this node's previous, killed process.
     ///

@@ -154,9 +154,41 @@ async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl I
     .await?
 }
 
-/// The master key routes.
+async fn reconcile(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    if p.tenant_id.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the operator token reconciles usage",
+        ));
+    }
+    let store = st.publisher.store_handle();
+    let done = crate::reconcile::run(&st.control, &store).await.map_err(|e| {
+        tracing::error!("reconcile: {e:#}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "reconciling failed; see the server log",
+        )
+    })?;
+    for r in done.iter().filter(|r| r.before != r.after) {
+        st.control.audit_admin(
+            &p,
+            &r.space,
+            "usage.reconciled",
+            Some(format!(
+                "bytes {}->{} objects {}->{}",
+                r.before.bytes, r.after.bytes, r.before.objects, r.after.objects
+            )),
+        );
+    }
+    Ok(Json(json!({"spaces": done})))
+}
+
+/// The master key and maintenance routes.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
+        .route("/api/v1/admin/reconcile", post(reconcile))
         .route("/api/v1/admin/master-key", get(show))
         .route("/api/v1/admin/master-key/rotate", post(rotate))
         .route("/api/v1/admin/master-key/retire", post(retire))

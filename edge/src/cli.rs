@@ -150,6 +150,9 @@ enum AdminCmd {
     /// After a rotation reached every node: re-seal once more and drop the old keys from this
     /// node's key file.
     RetireMasterKeys,
+    /// Recompute every space's usage and object count from the store (after a crash between a
+    /// write and its accounting). Operator only.
+    Reconcile,
 }
 
 #[derive(Subcommand, Debug)]
@@ -895,9 +898,28 @@ fn run(cli: Cli) -> Result<()> {
                 }
             });
         }
+        Command::Admin { cmd: AdminCmd::Reconcile } => {
+            let c = Client::new(&conn)?;
+            out(conn.json, &c.call("POST", "/admin/reconcile", Some(json!({})))?, |v| {
+                let spaces = v["spaces"].as_array().cloned().unwrap_or_default();
+                let changed: Vec<_> = spaces.iter().filter(|s| s["before"] != s["after"]).collect();
+                println!("{} spaces reconciled with the store, {} changed", spaces.len(), changed.len());
+                for s in changed {
+                    println!(
+                        "  {}: {} -> {} bytes, {} -> {} objects",
+                        s["bucket"].as_str().unwrap_or("?"),
+                        s["before"]["bytes"],
+                        s["after"]["bytes"],
+                        s["before"]["objects"],
+                        s["after"]["objects"]
+                    );
+                }
+            });
+        }
         Command::Admin { cmd } => {
             let c = Client::new(&conn)?;
             let (method, path, body) = match cmd {
+                AdminCmd::Reconcile => unreachable!("handled above"),
                 AdminCmd::MasterKey => ("GET", "/admin/master-key", None),
                 AdminCmd::RotateMasterKey { to } => ("POST", "/admin/master-key/rotate", Some(json!({"fingerprint": to}))),
                 AdminCmd::RetireMasterKeys => ("POST", "/admin/master-key/retire", Some(json!({}))),

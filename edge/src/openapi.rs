@@ -48,6 +48,7 @@ fn admin_paths() -> Value {
             "responses": {"200": {"description": "fingerprint, resealed count, key file"}, "400": {"description": "unknown fingerprint"}, "403": {"description": "not the operator"}, "409": {"description": "key from the environment, or a secret no key opens"}}
         }},
         "/api/v1/admin/master-key/retire": {"post": op("Re-seal once more, then drop older keys from this node's key file", None, "200")},
+        "/api/v1/admin/reconcile": {"post": op("Recompute every space's usage and object count from the store (operator only)", None, "200")},
     })
 }
 

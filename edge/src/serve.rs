@@ -105,6 +105,21 @@ pub async fn run(cfg: Config) -> Result<()> {
             Arc::new(st)
         }
     };
+    // A single node marks the data directory while it runs: finding the mark at start means the
+    // last run was killed, perhaps between a store write and its accounting, so usage is
+    // recomputed from the store before anything is served.
+    let running = cfg.data_dir.join("running");
+    if single_node {
+        if running.exists() {
+            tracing::warn!("the previous run did not stop cleanly: reconciling usage with the store");
+            let done = crate::reconcile::run(&control, &store)
+                .await
+                .context("reconciling usage at start")?;
+            let changed = done.iter().filter(|r| r.before != r.after).count();
+            tracing::info!("usage of {} spaces checked against the store, {changed} corrected", done.len());
+        }
+        std::fs::write(&running, format!("{}\n", std::process::id())).with_context(|| format!("writing {}", running.display()))?;
+    }
     let metrics = Metrics::new();
     let cdn = Arc::new(
         crate::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), cfg.cdn.clone()).context("opening the CDN access log")?,
@@ -243,6 +258,9 @@ pub async fn run(cfg: Config) -> Result<()> {
     crate::server::serve(app, listener, stopped()).await.context("serving")?;
     while let Some(r) = tasks.join_next().await {
         r.context("listener task")??;
+    }
+    if single_node {
+        let _ = std::fs::remove_file(&running);
     }
     Ok(())
 }

@@ -197,6 +197,12 @@ impl Publisher {
         &*self.inner.store
     }
 
+    /// The object store this publisher writes to (shared with the faces).
+    #[must_use]
+    pub fn store_handle(&self) -> Arc<dyn ObjectStore> {
+        self.inner.store.clone()
+    }
+
     fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut m = self.inner.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         m.entry(name.to_owned()).or_default().clone()

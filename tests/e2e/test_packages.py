@@ -407,9 +407,18 @@ def test_apt_update_loop_during_50_publishes_never_fails(srv, tmp_path):
 def test_kill_during_publish_leaves_previous_snapshot(tmp_path):
     s = Server(tmp_path / "srv")
     try:
-        _, repo, _ = new_repo(s)
+        sp, repo, _ = new_repo(s)
+        reader = s.new_key(sp, mode="read-only")
         s.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "steady", "1.0"))
         before = current(s, repo)
+
+        def usage_matches_store():
+            objs = []
+            for page in s.s3(reader).get_paginator("list_objects_v2").paginate(Bucket=sp["bucket"]):
+                objs += page.get("Contents", [])
+            u = s.cli_json("usage", sp["bucket"])["usage"]
+            assert (u["bytes"], u["objects"]) == (sum(o["Size"] for o in objs), len(objs)), (u, len(objs))
+
         apt = Apt(tmp_path / "apt", s, repo)
         apt.get("update")
         many = [build_deb(tmp_path, f"bulk{i}", "1.0") for i in range(60)]
@@ -428,10 +437,13 @@ def test_kill_during_publish_leaves_previous_snapshot(tmp_path):
             s.start()
             now = current(s, repo)
             assert now == before or now > before
+            # Whatever the kill cut short, usage is the store's (reconciled at start).
+            usage_matches_store()
             apt.get("update", "-o", "Acquire::Check-Date=false")
             assert apt.candidate("steady") == "1.0"
         out = json.loads(publish(s, repo).stdout)
         assert out["snapshot"]["packages"] == 61
+        usage_matches_store()
         apt.get("update", "-o", "Acquire::Check-Date=false")
         assert apt.candidate("bulk59") == "1.0"
     finally:

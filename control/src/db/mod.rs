@@ -140,6 +140,9 @@ pub trait Repo: Send + Sync + 'static {
     fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
     /// [`Repo::remove_object`] for many keys in one transaction.
     fn remove_objects(&self, space_id: &str, keys: &[String]) -> Result<()>;
+    /// Makes `entries` the space's whole object list and its usage their sum, in one
+    /// transaction under the space's usage lock.
+    fn replace_objects(&self, space_id: &str, entries: &[(String, u64)]) -> Result<()>;
     fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
     fn insert_upload(&self, u: &UploadRecord) -> Result<()>;
     fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>>;
@@ -759,6 +762,34 @@ impl<B: Backend> Repo for SqlRepo<B> {
                     )?;
                 }
                 Ok(old)
+            })
+        })
+    }
+
+    fn replace_objects(&self, space_id: &str, entries: &[(String, u64)]) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, space_id)?;
+                c.exec("DELETE FROM objects WHERE space_id = ?1", p![space_id])?;
+                let mut bytes = 0u64;
+                for (key, size) in entries {
+                    c.exec(
+                        "INSERT INTO objects(space_id, key, size) VALUES (?1, ?2, ?3)",
+                        p![space_id, key, *size],
+                    )?;
+                    bytes = bytes.saturating_add(*size);
+                }
+                let n = c.exec(
+                    "UPDATE usage SET bytes = ?2, objects = ?3 WHERE space_id = ?1",
+                    p![space_id, bytes, entries.len() as u64],
+                )?;
+                if n == 0 {
+                    c.exec(
+                        "INSERT INTO usage(space_id, bytes, objects) VALUES (?1, ?2, ?3)",
+                        p![space_id, bytes, entries.len() as u64],
+                    )?;
+                }
+                Ok(())
             })
         })
     }
