@@ -298,7 +298,7 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if let Err(e) = crate::s3::precheck(req.headers(), req.uri(), &self.region) {
+        if let Err(e) = crate::s3::precheck(req.method(), req.headers(), req.uri(), &self.region) {
             info.set_op("Refused");
             let resp = match e.to_http_response() {
                 Ok(r) => r.map(|b| b.boxed_unsync()),

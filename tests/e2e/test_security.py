@@ -558,3 +558,17 @@ def test_usage_is_reconciled_with_the_store(tmp_path):
         assert s.api("POST", "/admin/reconcile", {}, token=tok)[0] == 403
     finally:
         s.stop()
+
+
+def test_oversized_xml_bodies_get_a_4xx(ctx):
+    s, sp, full, keys = ctx
+    B = sp["bucket"]
+    body = b"<Delete>" + b"<Object><Key>a</Key></Object>" * (25 * 1024 * 1024 // 29) + b"</Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    r = signed(s, full, "POST", f"/{B}?delete", body, {"Content-MD5": md5})
+    assert (r.status_code, code(r)) == (400, "EntityTooLarge"), r.text[:300]
+    up = s.s3(full).create_multipart_upload(Bucket=B, Key="releases/m")["UploadId"]
+    body = b"<CompleteMultipartUpload>" + b"<Part><PartNumber>1</PartNumber><ETag>x</ETag></Part>" * 500000 + b"</CompleteMultipartUpload>"
+    r = signed(s, full, "POST", f"/{B}/releases/m?uploadId={up}", body)
+    assert (r.status_code, code(r)) == (400, "EntityTooLarge"), r.text[:300]
+    assert requests.get(f"{s.url}/healthz", timeout=5).status_code == 200

@@ -273,7 +273,8 @@ pub(crate) fn continuation(token: Option<&String>) -> S3Result<Option<String>> {
 ///
 /// # Errors
 /// The S3 error to answer with.
-pub fn precheck(headers: &http::HeaderMap, uri: &http::Uri, region: &str) -> S3Result<()> {
+pub fn precheck(method: &http::Method, headers: &http::HeaderMap, uri: &http::Uri, region: &str) -> S3Result<()> {
+    xml_body_bound(method, headers)?;
     let sigv2 = || {
         S3Error::with_message(
             S3ErrorCode::InvalidRequest,
@@ -324,6 +325,32 @@ pub fn precheck(headers: &http::HeaderMap, uri: &http::Uri, region: &str) -> S3R
     }
     let credential = credential.ok_or_else(|| qerr("X-Amz-Credential is missing."))?;
     scope(&credential, region, S3ErrorCode::AuthorizationQueryParametersError)
+}
+
+/// Largest XML request body (CompleteMultipartUpload of 10,000 parts and DeleteObjects of 1,000
+/// keys of 1,024 bytes both fit); s3s is configured with the same bound.
+pub(crate) const MAX_XML_BODY: u64 = 2 * 1024 * 1024;
+
+/// A POST other than a form upload carries an XML document that s3s reads whole: its length
+/// must be declared and within [`MAX_XML_BODY`] (s3s answers an oversized one with a bare 500).
+fn xml_body_bound(method: &http::Method, headers: &http::HeaderMap) -> S3Result<()> {
+    if method != http::Method::POST || super::post::is_form(method, headers) {
+        return Ok(());
+    }
+    let len = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match len {
+        None if headers.contains_key(http::header::TRANSFER_ENCODING) => {
+            Err(s3_error!(MissingContentLength, "You must provide the Content-Length HTTP header."))
+        }
+        Some(n) if n > MAX_XML_BODY => Err(S3Error::with_message(
+            S3ErrorCode::EntityTooLarge,
+            format!("XML request bodies are limited to {MAX_XML_BODY} bytes."),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks `AKID/yyyymmdd/region/service/aws4_request`.
@@ -686,23 +713,24 @@ mod tests {
         let plain: http::Uri = "/b/k".parse().expect("uri");
         let code = |r: S3Result<()>| r.err().map(|e| e.code().as_str().to_owned());
         assert_eq!(
-            code(precheck(&h("AWS RS3X:c2ln"), &plain, "us-east-1")).as_deref(),
+            code(precheck(&http::Method::GET, &h("AWS RS3X:c2ln"), &plain, "us-east-1")).as_deref(),
             Some("InvalidRequest")
         );
         let v4 = |region: &str, svc: &str| {
             format!("AWS4-HMAC-SHA256 Credential=RS3X/20261206/{region}/{svc}/aws4_request, SignedHeaders=host, Signature=00")
         };
-        assert!(precheck(&h(&v4("us-east-1", "s3")), &plain, "us-east-1").is_ok());
+        assert!(precheck(&http::Method::GET, &h(&v4("us-east-1", "s3")), &plain, "us-east-1").is_ok());
         assert_eq!(
-            code(precheck(&h(&v4("eu-west-1", "s3")), &plain, "us-east-1")).as_deref(),
+            code(precheck(&http::Method::GET, &h(&v4("eu-west-1", "s3")), &plain, "us-east-1")).as_deref(),
             Some("AuthorizationHeaderMalformed")
         );
         assert_eq!(
-            code(precheck(&h(&v4("us-east-1", "sts")), &plain, "us-east-1")).as_deref(),
+            code(precheck(&http::Method::GET, &h(&v4("us-east-1", "sts")), &plain, "us-east-1")).as_deref(),
             Some("AuthorizationHeaderMalformed")
         );
         assert_eq!(
             code(precheck(
+                &http::Method::GET,
                 &none,
                 &uri("AWSAccessKeyId=RS3X&Expires=9999999999&Signature=x"),
                 "us-east-1"
@@ -715,24 +743,38 @@ mod tests {
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=RS3X%2F20261206%2F{region}%2F{svc}%2Faws4_request&X-Amz-Date=20261206T000000Z&X-Amz-Expires={exp}&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
             ))
         };
-        assert!(precheck(&none, &q("604800", "us-east-1", "s3"), "us-east-1").is_ok());
-        assert!(precheck(&none, &q("1", "us-east-1", "s3"), "us-east-1").is_ok());
+        assert!(precheck(&http::Method::GET, &none, &q("604800", "us-east-1", "s3"), "us-east-1").is_ok());
+        assert!(precheck(&http::Method::GET, &none, &q("1", "us-east-1", "s3"), "us-east-1").is_ok());
         for bad in ["604801", "0", "315360000", "-5", "x"] {
             assert_eq!(
-                code(precheck(&none, &q(bad, "us-east-1", "s3"), "us-east-1")).as_deref(),
+                code(precheck(&http::Method::GET, &none, &q(bad, "us-east-1", "s3"), "us-east-1")).as_deref(),
                 Some("AuthorizationQueryParametersError"),
                 "{bad}"
             );
         }
         assert_eq!(
-            code(precheck(&none, &q("60", "eu-west-1", "s3"), "us-east-1")).as_deref(),
+            code(precheck(&http::Method::GET, &none, &q("60", "eu-west-1", "s3"), "us-east-1")).as_deref(),
             Some("AuthorizationQueryParametersError")
         );
         assert_eq!(
-            code(precheck(&none, &q("60", "us-east-1", "sts"), "us-east-1")).as_deref(),
+            code(precheck(&http::Method::GET, &none, &q("60", "us-east-1", "sts"), "us-east-1")).as_deref(),
             Some("AuthorizationQueryParametersError")
         );
-        assert!(precheck(&none, &uri("list-type=2&prefix=a"), "us-east-1").is_ok());
+        assert!(precheck(&http::Method::GET, &none, &uri("list-type=2&prefix=a"), "us-east-1").is_ok());
+        let len = |n: u64| {
+            let mut m = http::HeaderMap::new();
+            m.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(n));
+            m
+        };
+        assert!(precheck(&http::Method::POST, &len(MAX_XML_BODY), &uri("delete"), "us-east-1").is_ok());
+        assert_eq!(
+            code(precheck(&http::Method::POST, &len(MAX_XML_BODY + 1), &uri("delete"), "us-east-1")).as_deref(),
+            Some("EntityTooLarge")
+        );
+        assert!(
+            precheck(&http::Method::PUT, &len(MAX_XML_BODY + 1), &plain, "us-east-1").is_ok(),
+            "object bodies are not XML"
+        );
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl S3Face {
         let mut config = s3s::config::S3Config::default();
         // The largest XML body we take: CompleteMultipartUpload of 10,000 parts and
         // DeleteObjects of 1,000 keys of 1,024 bytes both fit.
-        config.xml_max_body_size = 2 * 1024 * 1024;
+        config.xml_max_body_size = usize::try_from(auth::MAX_XML_BODY).unwrap_or(usize::MAX);
         // s3s holds a POST form's file in memory before the handler runs; the bound is ours.
         config.post_object_max_file_size = post_max;
         config.form_max_field_size = 64 * 1024;
