@@ -97,9 +97,64 @@ const MAX_CONTROL: u64 = 4 << 20;
 /// # Errors
 /// [`DebError`] saying what is wrong with the file.
 pub fn inspect(data: &[u8]) -> Result<Deb, DebError> {
-    if !data.starts_with(b"!<arch>\n") {
+    inspect_reader(data)
+}
+
+/// Hashes and counts what is read through it.
+struct Hashing<R> {
+    inner: R,
+    md5: Md5,
+    sha256: Sha256,
+    size: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.md5.update(&buf[..n]);
+        self.sha256.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+/// [`inspect`] over a stream: the file is hashed as it goes by and only the control member is
+/// held in memory, so a package of any size costs a few MiB to inspect.
+///
+/// # Errors
+/// [`DebError`] saying what is wrong with the file (a read error is a truncated file).
+pub fn inspect_reader<R: Read>(r: R) -> Result<Deb, DebError> {
+    let mut h = Hashing {
+        inner: r,
+        md5: Md5::new(),
+        sha256: Sha256::new(),
+        size: 0,
+    };
+    let mut magic = [0u8; 8];
+    let mut got = 0;
+    while got < magic.len() {
+        match h.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DebError::Truncated(e.to_string())),
+        }
+    }
+    if &magic[..got] != b"!<arch>\n" {
         return Err(DebError::NotAr);
     }
+    let mut deb = inspect_members(std::io::Cursor::new(magic).chain(&mut h))?;
+    // Padding after the last member, if any, is part of the file's digests too.
+    std::io::copy(&mut h, &mut std::io::sink()).map_err(|e| DebError::Truncated(e.to_string()))?;
+    deb.digests = Digests {
+        size: h.size,
+        md5: hex::encode(h.md5.finalize()),
+        sha256: hex::encode(h.sha256.finalize()),
+    };
+    Ok(deb)
+}
+
+fn inspect_members<R: Read>(data: R) -> Result<Deb, DebError> {
     let mut ar = ar::Archive::new(data);
     let mut index = 0;
     let mut control = None;
@@ -148,9 +203,7 @@ pub fn inspect(data: &[u8]) -> Result<Deb, DebError> {
     if !has_data {
         return Err(DebError::MissingMember("data.tar.{gz,xz,zst}"));
     }
-    let mut deb = parse_control(&text)?;
-    deb.digests = Digests::of(data);
-    Ok(deb)
+    parse_control(&text)
 }
 
 fn decompressor<'a, R: Read + 'a>(name: &str, r: R) -> Result<Box<dyn Read + 'a>, DebError> {
@@ -287,6 +340,36 @@ pub fn pool_path(component: &str, deb: &Deb) -> String {
     )
 }
 
+/// A real `.deb` made in memory, for tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    pub(crate) fn deb(name: &str, version: &str, payload: &[u8]) -> bytes::Bytes {
+        let tgz = |files: &[(&str, &[u8])]| {
+            let mut t = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+            for (path, data) in files {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                t.append_data(&mut h, path, *data).expect("tar entry");
+            }
+            t.into_inner().expect("tar").finish().expect("gzip")
+        };
+        let control =
+            format!("Package: {name}\nVersion: {version}\nArchitecture: amd64\nMaintainer: CI <ci@example.com>\nDescription: test\n");
+        let mut a = ar::Builder::new(Vec::new());
+        for (n, data) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", tgz(&[("./control", control.as_bytes())])),
+            ("data.tar.gz", tgz(&[("./usr/share/x", payload)])),
+        ] {
+            a.append(&ar::Header::new(n.as_bytes().to_vec(), data.len() as u64), &data[..])
+                .expect("ar entry");
+        }
+        bytes::Bytes::from(a.into_inner().expect("ar"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +421,30 @@ mod tests {
             inspect(b"!<arch>\ndebian-binary   0"),
             Err(DebError::Truncated(_) | DebError::MissingMember(_))
         ));
+    }
+
+    /// Streamed a byte at a time (the worst a network read can do), the inspector finds what it
+    /// finds in memory, digests included.
+    #[test]
+    fn streamed_inspection_matches_in_memory() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else { return Ok(0) };
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let data = super::testing::deb("streamed", "2.0-1", &vec![7u8; 300_000]);
+        let whole = inspect(&data).expect("in memory");
+        assert_eq!(whole.digests, Digests::of(&data));
+        assert_eq!(inspect_reader(Trickle(&data)).expect("streamed"), whole);
+        assert_eq!(inspect_reader(Trickle(b"not a deb at all")), Err(DebError::NotAr));
+        let cut = &data[..data.len() - 1000];
+        assert!(matches!(inspect_reader(Trickle(cut)), Err(DebError::Truncated(_))));
     }
 }

@@ -99,6 +99,10 @@ impl Drop for Exclusive {
 
 /// `.deb` files read and inspected per trip to the blocking pool.
 const INSPECT_CHUNK: usize = 64;
+/// Bytes of small packages read into memory per batch.
+const INSPECT_BATCH_BYTES: u64 = 16 << 20;
+/// Packages above this are streamed through the inspector rather than read whole.
+const SMALL_DEB: u64 = 4 << 20;
 
 /// Chunks in flight: enough to keep every core busy while the next chunk is read.
 fn inspect_parallelism() -> usize {
@@ -169,6 +173,8 @@ pub fn default_config(name: &str) -> RepositoryConfig {
 type DistTree = (String, Vec<index::IndexFile>, String, String, String);
 
 type Inspected = (String, String, String, String, std::result::Result<Deb, String>);
+/// An incoming object's key, its name relative to the incoming prefix, its suite and component.
+type Located = (String, String, String, String);
 
 struct Candidate {
     key: String,
@@ -488,17 +494,53 @@ impl Publisher {
                     continue;
                 }
             };
-            located.push((e.key.clone(), rel, dist, comp));
+            located.push(((e.key.clone(), rel, dist, comp), e.size));
         }
-        // In chunks: one batched read and one blocking inspection per chunk, so ten thousand
-        // small files cost tens of trips to the blocking pool, not tens of thousands.
-        let chunks: Vec<Vec<(String, String, String, String)>> = located.chunks(INSPECT_CHUNK).map(<[_]>::to_vec).collect();
-        let inspected: Vec<Inspected> = futures::stream::iter(chunks)
+        // Small files in batches (one batched read and one blocking inspection each, so ten
+        // thousand small files cost tens of trips to the blocking pool, not tens of thousands),
+        // bounded in bytes as in count; larger ones each streamed through the inspector, which
+        // hashes as it reads and keeps only the control member. Memory stays bounded by
+        // INSPECT_BATCH_BYTES times the parallelism, whatever the packages weigh.
+        let mut jobs: Vec<Vec<Located>> = Vec::new();
+        let mut batch: Vec<Located> = Vec::new();
+        let mut batch_bytes = 0u64;
+        for (loc, size) in located {
+            if size > SMALL_DEB {
+                jobs.push(vec![loc]);
+                continue;
+            }
+            if batch.len() == INSPECT_CHUNK || batch_bytes + size > INSPECT_BATCH_BYTES {
+                jobs.push(std::mem::take(&mut batch));
+                batch_bytes = 0;
+            }
+            batch_bytes += size;
+            batch.push(loc);
+        }
+        if !batch.is_empty() {
+            jobs.push(batch);
+        }
+        let sizes: HashMap<String, u64> = listed.iter().map(|e| (e.key.clone(), e.size)).collect();
+        let inspected: Vec<Inspected> = futures::stream::iter(jobs)
             .map(|chunk| {
                 let this = self.clone();
+                let streamed = chunk.len() == 1 && sizes.get(&chunk[0].0).is_some_and(|s| *s > SMALL_DEB);
                 async move {
+                    if streamed {
+                        let Some((key, rel, dist, comp)) = chunk.into_iter().next() else {
+                            return Ok(Vec::new());
+                        };
+                        let r = match this.store().get(&key, None).await {
+                            Ok(g) => {
+                                let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+                                this.blocking(move || deb::inspect_reader(reader).map_err(|e| e.to_string()))
+                                    .await?
+                            }
+                            Err(e) => Err(format!("cannot read: {e}")),
+                        };
+                        return Ok(vec![(key, rel, dist, comp, r)]);
+                    }
                     let keys = chunk.iter().map(|(key, ..)| key.clone()).collect();
-                    let read = this.store().get_bytes_batch(keys, MAX_DEB).await;
+                    let read = this.store().get_bytes_batch(keys, SMALL_DEB).await;
                     this.blocking(move || {
                         chunk
                             .into_iter()
@@ -1220,31 +1262,7 @@ mod tests {
         }
     }
 
-    fn deb(name: &str, version: &str, payload: &[u8]) -> Bytes {
-        let tgz = |files: &[(&str, &[u8])]| {
-            let mut t = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-            for (path, data) in files {
-                let mut h = tar::Header::new_gnu();
-                h.set_size(data.len() as u64);
-                h.set_mode(0o644);
-                h.set_cksum();
-                t.append_data(&mut h, path, *data).expect("tar entry");
-            }
-            t.into_inner().expect("tar").finish().expect("gzip")
-        };
-        let control =
-            format!("Package: {name}\nVersion: {version}\nArchitecture: amd64\nMaintainer: CI <ci@example.com>\nDescription: test\n");
-        let mut a = ar::Builder::new(Vec::new());
-        for (n, data) in [
-            ("debian-binary", b"2.0\n".to_vec()),
-            ("control.tar.gz", tgz(&[("./control", control.as_bytes())])),
-            ("data.tar.gz", tgz(&[("./usr/share/x", payload)])),
-        ] {
-            a.append(&ar::Header::new(n.as_bytes().to_vec(), data.len() as u64), &data[..])
-                .expect("ar entry");
-        }
-        Bytes::from(a.into_inner().expect("ar"))
-    }
+    use crate::deb::testing::deb;
 
     #[tokio::test]
     async fn an_incoming_file_replaced_during_publish_is_refused_and_the_pool_keeps_nothing() {

@@ -572,3 +572,45 @@ def test_oversized_xml_bodies_get_a_4xx(ctx):
     r = signed(s, full, "POST", f"/{B}/releases/m?uploadId={up}", body)
     assert (r.status_code, code(r)) == (400, "EntityTooLarge"), r.text[:300]
     assert requests.get(f"{s.url}/healthz", timeout=5).status_code == 200
+
+
+def test_publishing_large_packages_streams_them(tmp_path):
+    """Inspection hashes as it reads and keeps only the control member: publishing two 48 MiB
+    packages must not grow the server's peak memory by a package's size."""
+    from test_packages import build_deb
+
+    s = Server(tmp_path / "large")
+    try:
+        sp = s.new_space(purpose="packages")
+        repo = f"r{uuid.uuid4().hex[:8]}"
+        s.cli("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+        MiB = 1024 * 1024
+        debs = []
+        for i in range(2):
+            root = tmp_path / f"big{i}"
+            (root / "DEBIAN").mkdir(parents=True)
+            (root / "usr").mkdir()
+            (root / "usr" / "blob").write_bytes(os.urandom(48 * MiB))
+            (root / "DEBIAN" / "control").write_text(f"Package: big{i}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: CI <ci@example.com>\nDescription: big\n")
+            deb = tmp_path / f"big{i}_1.0_amd64.deb"
+            subprocess_run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z0", "--build", str(root), str(deb)])
+            debs.append(deb)
+        for d in debs:
+            with open(d, "rb") as f:
+                r = requests.put(f"{s.url}/api/v1/repos/{repo}/incoming/stable/main/{d.name}", data=f,
+                                 headers={"Authorization": f"Bearer {s.token}", "Content-Length": str(d.stat().st_size)}, timeout=120)
+            assert r.status_code == 204, r.text
+        hwm0 = vm(s.proc.pid, "VmHWM")
+        out = json.loads(s.cli("--json", "repo", "publish", repo).stdout)
+        assert out["snapshot"]["packages"] == 2
+        grew = vm(s.proc.pid, "VmHWM") - hwm0
+        assert grew < 40 * MiB, f"peak RSS grew by {grew // MiB} MiB publishing two 48 MiB packages"
+    finally:
+        s.stop()
+
+
+def subprocess_run(cmd):
+    import subprocess
+
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
