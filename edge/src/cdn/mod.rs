@@ -229,6 +229,9 @@ impl Cdn {
             match m.get(name) {
                 // A finished lookup left behind (its waiters went away) is an old answer.
                 Some(l) if l.peek().is_none() => l.clone(),
+                // The cache was empty when this request looked, but a lookup may have finished
+                // (and left the map) since: look again under the lock before starting another.
+                _ if let Some(hit) = self.control.public_site_cached(name) => return Ok(hit),
                 _ => {
                     self.site_lookups.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let control = self.control.clone();
