@@ -14,6 +14,7 @@ pub mod master_key;
 pub mod metrics;
 mod openapi;
 pub mod packages;
+pub mod query;
 pub mod reconcile;
 mod registry_api;
 pub mod registry_front;

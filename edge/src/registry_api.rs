@@ -188,7 +188,7 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 async fn token(State(st): State<ApiState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let mut service = None;
     let mut scopes = Vec::new();
-    for (k, v) in url_pairs(uri.query().unwrap_or("")) {
+    for (k, v) in crate::query::pairs(uri.query().unwrap_or("")) {
         match k.as_str() {
             "service" => service = Some(v),
             "scope" => scopes.extend(v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)),
@@ -290,21 +290,6 @@ async fn token(State(st): State<ApiState>, headers: HeaderMap, uri: axum::http::
     let mut r = Json(issued).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-fn url_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (dec(k), dec(v))
-        })
-        .collect()
 }
 
 #[derive(Deserialize)]
@@ -465,7 +450,9 @@ mod tests {
 
     #[test]
     fn query_pairs_decode_repeated_scopes() {
-        let p = url_pairs("service=rustshare-registry&scope=repository%3Akubedo%2Fapp%3Apull%2Cpush&scope=registry:catalog:*&account=a+b");
+        let p = crate::query::pairs(
+            "service=rustshare-registry&scope=repository%3Akubedo%2Fapp%3Apull%2Cpush&scope=registry:catalog:*&account=a+b",
+        );
         assert_eq!(p[1], ("scope".into(), "repository:kubedo/app:pull,push".into()));
         assert_eq!(p[2].1, "registry:catalog:*");
         assert_eq!(p[3].1, "a b");

@@ -297,7 +297,7 @@ pub fn precheck(method: &http::Method, headers: &http::HeaderMap, uri: &http::Ur
     let mut algorithm = None;
     let mut credential = None;
     let mut expires = None;
-    for (k, v) in form_urlencoded(query) {
+    for (k, v) in crate::query::pairs(query) {
         match k.as_str() {
             "Signature" | "AWSAccessKeyId" => return Err(sigv2()),
             "X-Amz-Algorithm" => algorithm = Some(v),
@@ -377,18 +377,6 @@ fn scope(credential: &str, region: &str, code: S3ErrorCode) -> S3Result<()> {
 /// At most 64 characters of a client value echoed in an error.
 fn truncate(s: &str) -> String {
     s.chars().take(64).filter(|c| !c.is_control()).collect()
-}
-
-fn form_urlencoded(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    q.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        let dec = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        (dec(k), dec(v))
-    })
 }
 
 /// Applies the requirement table and [`policy::decide`] to every request.
