@@ -614,3 +614,17 @@ def subprocess_run(cmd):
 
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
+
+
+def test_request_log_lines_can_be_sampled_or_turned_off(tmp_path):
+    for mode, extra, lo, hi in (("off", {}, 0, 0), ("sampled", {"RUSTSHARE_REQUEST_LOG_SAMPLE": "10"}, 15, 25), ("all", {}, 200, 200)):
+        s = Server(tmp_path / mode, extra_env={"RUSTSHARE_REQUEST_LOG": mode, **extra})
+        try:
+            before = s.logs().count(' served')
+            sess = requests.Session()
+            for _ in range(200):
+                assert sess.get(f"{s.url}/healthz", timeout=5).status_code == 200
+            n = s.logs().count(" served") - before
+            assert lo <= n <= hi, f"{mode}: {n} request lines for 200 requests"
+        finally:
+            s.stop()

@@ -816,4 +816,42 @@ mod tests {
         let page = st.list(&ok).await.expect("list");
         assert_eq!(page.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["t/s/a.txt"]);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 128, ..Default::default() })]
+
+        /// Whatever prefix and marker a caller passes, a listing either is refused or walks and
+        /// returns only what lies under the prefix inside the root: never the decoy beside it.
+        #[test]
+        fn no_listing_leaves_the_root(
+            segs in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("..".to_owned()),
+                proptest::strategy::Just(".".to_owned()),
+                proptest::strategy::Just(String::new()),
+                proptest::strategy::Just("t".to_owned()),
+                proptest::strategy::Just("outside".to_owned()),
+                "[a-z./\\\\%]{0,4}",
+            ], 0..6),
+            marker in proptest::option::of("[a-z./]{0,8}"),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let dir = tempfile::tempdir().expect("tempdir");
+            let root = dir.path().join("store");
+            rt.block_on(async {
+                let st = FsStore::open(&root).await.expect("open");
+                std::fs::create_dir_all(dir.path().join("outside")).expect("decoy dir");
+                std::fs::write(dir.path().join("outside").join("secret@o"), b"x").expect("decoy");
+                let body: ByteStream = Box::pin(futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"hi"))]));
+                st.put("t/a", body, Some(2), ObjectAttrs::default()).await.expect("put");
+                let prefix = segs.join("/");
+                let req = ListRequest { prefix: prefix.clone(), delimiter: Some("/".into()), start_after: marker, max_keys: 1000 };
+                if let Ok(page) = st.list(&req).await {
+                    for k in page.entries.iter().map(|e| &e.key).chain(page.common_prefixes.iter()) {
+                        assert!(k.starts_with(&prefix), "{k:?} outside prefix {prefix:?}");
+                        assert!(!k.contains("secret") && !k.contains(".."), "{k:?} listed for {prefix:?}");
+                    }
+                }
+            });
+        }
+    }
 }
