@@ -1567,7 +1567,15 @@ impl Control {
     /// # Errors
     /// Database errors.
     pub fn namespace_for_token(&self, name: &str) -> Result<Option<RegistryNamespace>> {
-        self.inner.repo.namespace(name)
+        let Some(ns) = self.inner.repo.namespace(name)? else {
+            return Ok(None);
+        };
+        // Disabled means disabled on the registry face too: a namespace whose space is
+        // disabled is granted nothing, as if it did not exist.
+        match self.inner.repo.space(&ns.space_id)? {
+            Some(s) if s.disabled_at.is_none() => Ok(Some(ns)),
+            _ => Ok(None),
+        }
     }
 
     /// Namespaces the principal may see.
@@ -2000,6 +2008,16 @@ mod tests {
         };
         assert!(matches!(c.create_space(&pa, n), Err(Error::Forbidden(_))));
         assert_eq!(c.set_quota(&op, &a.id, None).expect("operator").quota_bytes, None);
+    }
+
+    #[test]
+    fn a_disabled_space_grants_no_registry_tokens() {
+        let (c, op) = control();
+        c.create_tenant(&op, "acme").expect("tenant");
+        let ns = c.create_namespace(&op, Some("acme"), "acme-images", None).expect("namespace");
+        assert!(c.namespace_for_token("acme-images").expect("lookup").is_some());
+        c.disable_space(&op, &ns.space_id).expect("disable");
+        assert!(c.namespace_for_token("acme-images").expect("lookup").is_none());
     }
 
     #[test]
