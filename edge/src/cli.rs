@@ -898,33 +898,30 @@ fn run(cli: Cli) -> Result<()> {
                 }
             });
         }
-        Command::Admin { cmd: AdminCmd::Reconcile } => {
-            let c = Client::new(&conn)?;
-            out(conn.json, &c.call("POST", "/admin/reconcile", Some(json!({})))?, |v| {
-                let spaces = v["spaces"].as_array().cloned().unwrap_or_default();
-                let changed: Vec<_> = spaces.iter().filter(|s| s["before"] != s["after"]).collect();
-                println!("{} spaces reconciled with the store, {} changed", spaces.len(), changed.len());
-                for s in changed {
-                    println!(
-                        "  {}: {} -> {} bytes, {} -> {} objects",
-                        s["bucket"].as_str().unwrap_or("?"),
-                        s["before"]["bytes"],
-                        s["after"]["bytes"],
-                        s["before"]["objects"],
-                        s["after"]["objects"]
-                    );
-                }
-            });
-        }
         Command::Admin { cmd } => {
             let c = Client::new(&conn)?;
             let (method, path, body) = match cmd {
-                AdminCmd::Reconcile => unreachable!("handled above"),
+                AdminCmd::Reconcile => ("POST", "/admin/reconcile", Some(json!({}))),
                 AdminCmd::MasterKey => ("GET", "/admin/master-key", None),
                 AdminCmd::RotateMasterKey { to } => ("POST", "/admin/master-key/rotate", Some(json!({"fingerprint": to}))),
                 AdminCmd::RetireMasterKeys => ("POST", "/admin/master-key/retire", Some(json!({}))),
             };
             out(conn.json, &c.call(method, path, body)?, |v| {
+                if let Some(spaces) = v["spaces"].as_array() {
+                    let changed: Vec<_> = spaces.iter().filter(|s| s["before"] != s["after"]).collect();
+                    println!("{} spaces reconciled with the store, {} changed", spaces.len(), changed.len());
+                    for s in changed {
+                        println!(
+                            "  {}: {} -> {} bytes, {} -> {} objects",
+                            s["bucket"].as_str().unwrap_or("?"),
+                            s["before"]["bytes"],
+                            s["after"]["bytes"],
+                            s["before"]["objects"],
+                            s["after"]["objects"]
+                        );
+                    }
+                    return;
+                }
                 let fp = v["fingerprint"].as_str().unwrap_or("");
                 match v["resealed"].as_u64() {
                     Some(n) if v["retired"].as_bool() == Some(true) => {

@@ -308,14 +308,10 @@ impl App {
         }
         req.extensions_mut().insert(info.clone());
         let body = if crate::s3::post::is_form(req.method(), req.headers()) {
-            let (req2, file) = {
-                let (parts, b) = req.into_parts();
-                let (b, file) = crate::s3::post::sniff(Box::pin(b));
-                (Request::from_parts(parts, s3s::Body::http_body_unsync(b.map_err(Into::into))), file)
-            };
-            let mut req2 = req2;
-            req2.extensions_mut().insert(file);
-            req2
+            let (mut parts, b) = req.into_parts();
+            let (b, file) = crate::s3::post::sniff(Box::pin(b));
+            parts.extensions.insert(file);
+            Request::from_parts(parts, s3s::Body::http_body_unsync(b.map_err(Into::into)))
         } else {
             req.map(|b| s3s::Body::http_body_unsync(b.map_err(Into::into)))
         };
