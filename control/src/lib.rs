@@ -4,6 +4,7 @@
 //! [`policy`] and [`model`] are pure; [`db`] is the only place that touches SQLite;
 //! [`Control`] ties them together for the edge.
 
+pub mod admin;
 pub mod db;
 mod error;
 pub mod model;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::admin::{AdminAction, Target, require};
 use crate::db::{Change, PartRecord, Repo, ReservationRecord, SealedTable, SessionRecord, TrafficSample, UploadRecord};
 use crate::model::{
     AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose,
@@ -522,9 +523,7 @@ impl Control {
     /// [`Error::Seal`] if a secret opens under no key of `ring` (nothing is changed then);
     /// database errors (nothing is changed either).
     pub fn rotate_master_key(&self, p: &AdminPrincipal, ring: MasterKey) -> Result<usize> {
-        if p.tenant_id.is_some() {
-            return Err(Error::Forbidden("only the operator can rotate the master key"));
-        }
+        require(p, AdminAction::ManageMasterKey, Target::Installation, "installation")?;
         let rows = self.inner.repo.sealed_secrets()?;
         let mut resealed: Vec<(SealedTable, String, Vec<u8>)> = Vec::with_capacity(rows.len());
         for (table, id, sealed) in rows {
@@ -617,9 +616,7 @@ impl Control {
     /// # Errors
     /// [`Error::Forbidden`], [`Error::Invalid`], [`Error::Conflict`].
     pub fn create_tenant(&self, p: &AdminPrincipal, name: &str) -> Result<Tenant> {
-        if p.tenant_id.is_some() {
-            return Err(Error::Forbidden("only the operator can create tenants"));
-        }
+        require(p, AdminAction::CreateTenant, Target::Installation, "installation")?;
         validate_slug("tenant name", name)?;
         let t = Tenant {
             id: new_id("t_"),
@@ -641,20 +638,20 @@ impl Control {
             .repo
             .list_tenants()?
             .into_iter()
-            .filter(|t| p.can_access(&t.id))
+            .filter(|t| require(p, AdminAction::Read, Target::Tenant(&t.id), "tenant").is_ok())
             .collect())
     }
 
-    fn tenant_for(&self, p: &AdminPrincipal, id_or_name: Option<&str>) -> Result<Tenant> {
+    /// The tenant named (a tenant admin's own when none is), once `p` may do `action` on it.
+    fn tenant_for(&self, p: &AdminPrincipal, id_or_name: Option<&str>, action: AdminAction) -> Result<Tenant> {
         let key = match (id_or_name, &p.tenant_id) {
             (Some(k), _) => k.to_owned(),
             (None, Some(t)) => t.clone(),
             (None, None) => return Err(Error::Invalid("tenant is required for operator tokens".into())),
         };
-        match self.inner.repo.tenant(&key)? {
-            Some(t) if p.can_access(&t.id) => Ok(t),
-            _ => Err(Error::NotFound("tenant")),
-        }
+        let t = self.inner.repo.tenant(&key)?.ok_or(Error::NotFound("tenant"))?;
+        require(p, action, Target::Tenant(&t.id), "tenant")?;
+        Ok(t)
     }
 
     /// Issues a token scoped to one tenant (operator only); returns it once.
@@ -662,11 +659,8 @@ impl Control {
     /// # Errors
     /// [`Error::Forbidden`], [`Error::NotFound`], [`Error::Invalid`].
     pub fn create_tenant_token(&self, p: &AdminPrincipal, tenant: &str, name: &str) -> Result<String> {
-        if p.tenant_id.is_some() {
-            return Err(Error::Forbidden("only the operator can issue tenant tokens"));
-        }
         validate_slug("token name", name)?;
-        let t = self.tenant_for(p, Some(tenant))?;
+        let t = self.tenant_for(p, Some(tenant), AdminAction::IssueTenantToken)?;
         let token = format!("rsat_{}", random(40));
         self.inner
             .repo
@@ -682,15 +676,8 @@ impl Control {
     /// # Errors
     /// [`Error::Invalid`], [`Error::Conflict`], [`Error::NotFound`].
     pub fn create_space(&self, p: &AdminPrincipal, n: NewSpace) -> Result<Space> {
-        // Quotas belong to the operator: a tenant admin who could create spaces could create
-        // them without a quota, or with any quota, and so escape the one it was given.
-        if p.tenant_id.is_some() {
-            return Err(Error::Forbidden(
-                "only the operator creates spaces (and sets their quotas); a tenant admin may lower a quota",
-            ));
-        }
         validate_slug("space name", &n.name)?;
-        let t = self.tenant_for(p, n.tenant.as_deref())?;
+        let t = self.tenant_for(p, n.tenant.as_deref(), AdminAction::CreateSpace)?;
         let bucket = format!("rs-{}-{}", t.name, n.name);
         if bucket.len() > 63 {
             return Err(Error::Invalid(format!(
@@ -758,7 +745,9 @@ impl Control {
                 },
             },
         };
-        found.filter(|s| p.can_access(&s.tenant_id)).ok_or(Error::NotFound("space"))
+        let s = found.ok_or(Error::NotFound("space"))?;
+        require(p, AdminAction::Read, Target::Tenant(&s.tenant_id), "space")?;
+        Ok(s)
     }
 
     /// Disables a space: every S3 request to it is refused from the next one on.
@@ -767,6 +756,7 @@ impl Control {
     /// [`Error::NotFound`].
     pub fn disable_space(&self, p: &AdminPrincipal, id: &str) -> Result<Space> {
         let s = self.space(p, id)?;
+        require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         if s.disabled_at.is_none() {
             self.inner.repo.set_space_disabled(&s.id, Some(now()))?;
             self.invalidate();
@@ -781,16 +771,11 @@ impl Control {
     /// [`Error::NotFound`].
     pub fn set_quota(&self, p: &AdminPrincipal, id: &str, quota: Option<u64>) -> Result<Space> {
         let s = self.space(p, id)?;
-        if p.tenant_id.is_some() {
-            match (s.quota_bytes, quota) {
-                (Some(current), Some(new)) if new <= current => {}
-                _ => {
-                    return Err(Error::Forbidden(
-                        "a tenant admin may lower its space's quota, never raise or remove it; ask the operator",
-                    ));
-                }
-            }
-        }
+        let action = AdminAction::SetQuota {
+            current: s.quota_bytes,
+            requested: quota,
+        };
+        require(p, action, Target::Tenant(&s.tenant_id), "space")?;
         self.inner.repo.set_space_quota(&s.id, quota)?;
         self.invalidate();
         let detail = quota.map_or_else(|| "quota=unlimited".to_owned(), |q| format!("quota={q}"));
@@ -816,6 +801,7 @@ impl Control {
     /// [`Error::Invalid`], [`Error::Conflict`], [`Error::NotFound`].
     pub fn create_identity(&self, p: &AdminPrincipal, space: &str, n: NewIdentity) -> Result<CreatedIdentity> {
         let s = self.space(p, space)?;
+        require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         validate_slug("key name", &n.name)?;
         validate_prefix(&n.prefix)?;
         let t = now();
@@ -879,7 +865,9 @@ impl Control {
             Some(i) => Some(i),
             None => r.identity_by_key(id_or_key)?.map(|(i, _)| i),
         };
-        found.filter(|i| p.can_access(&i.tenant_id)).ok_or(Error::NotFound("key"))
+        let i = found.ok_or(Error::NotFound("key"))?;
+        require(p, AdminAction::Read, Target::Tenant(&i.tenant_id), "key")?;
+        Ok(i)
     }
 
     /// Revokes an identity: its next request fails.
@@ -888,6 +876,7 @@ impl Control {
     /// [`Error::NotFound`].
     pub fn revoke_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<Identity> {
         let i = self.identity_for(p, id_or_key)?;
+        require(p, AdminAction::Manage, Target::Tenant(&i.tenant_id), "key")?;
         self.inner.repo.revoke_identity(&i.id, now())?;
         self.invalidate();
         self.audit_security(
@@ -907,6 +896,7 @@ impl Control {
     /// [`Error::NotFound`], [`Error::Invalid`] for a revoked key.
     pub fn rotate_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<CreatedIdentity> {
         let i = self.identity_for(p, id_or_key)?;
+        require(p, AdminAction::Manage, Target::Tenant(&i.tenant_id), "key")?;
         if i.revoked_at.is_some() {
             return Err(Error::Invalid("a revoked key cannot be rotated; create a new key".into()));
         }
@@ -1038,6 +1028,7 @@ impl Control {
         validate_slug("a repository name", &repo.name)?;
         repo.config.validate()?;
         let s = self.space(p, space)?;
+        require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         if s.purpose != Purpose::Packages {
             return Err(Error::Invalid(format!(
                 "space {:?} has purpose {}; repositories live in a space of purpose packages",
@@ -1067,8 +1058,8 @@ impl Control {
             .repo
             .repository(name)?
             .map(|(r, _)| r)
-            .filter(|r| p.can_access(&r.tenant_id))
             .ok_or(Error::NotFound("repository"))
+            .and_then(|r| require(p, AdminAction::Read, Target::Tenant(&r.tenant_id), "repository").map(|()| r))
     }
 
     /// A repository by name, for anonymous reads on the packages face.
@@ -1110,6 +1101,7 @@ impl Control {
     /// [`Error::Invalid`], [`Error::NotFound`].
     pub fn update_repository(&self, p: &AdminPrincipal, name: &str, config: RepositoryConfig) -> Result<Repository> {
         let mut r = self.repository(p, name)?;
+        require(p, AdminAction::Manage, Target::Tenant(&r.tenant_id), "repository")?;
         config.validate()?;
         self.inner.repo.set_repository_config(name, &config)?;
         r.config = config;
@@ -1144,6 +1136,7 @@ impl Control {
     /// [`Error::Invalid`], [`Error::Conflict`] for a taken public name, [`Error::NotFound`].
     pub fn enable_publication(&self, p: &AdminPrincipal, space: &str, input: PublicationInput) -> Result<(Space, PublicationRules)> {
         let (s, current) = self.publication(p, space)?;
+        require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         let was_enabled = current.as_ref().is_some_and(|r| r.enabled);
         let mut r = current.unwrap_or_else(|| PublicationRules::defaults(s.bucket.strip_prefix("rs-").unwrap_or(&s.bucket)));
         r.enabled = true;
@@ -1203,6 +1196,7 @@ impl Control {
     /// [`Error::NotFound`].
     pub fn disable_publication(&self, p: &AdminPrincipal, space: &str) -> Result<(Space, Option<PublicationRules>)> {
         let (s, current) = self.publication(p, space)?;
+        require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         let Some(mut r) = current else { return Ok((s, None)) };
         if r.enabled {
             r.enabled = false;
@@ -1484,7 +1478,7 @@ impl Control {
         // The console filters by access key id, which people see; rows carry the identity id.
         if let Some(key) = f.identity_id.clone().filter(|k| k.starts_with("RS3")) {
             let id = match self.inner.repo.identity_by_key(&key)? {
-                Some((i, _)) if p.can_access(&i.tenant_id) => i.id,
+                Some((i, _)) if require(p, AdminAction::Read, Target::Tenant(&i.tenant_id), "key").is_ok() => i.id,
                 _ => return Ok(Vec::new()),
             };
             f.identity_id = Some(id);
@@ -1558,8 +1552,8 @@ impl Control {
         self.inner
             .repo
             .namespace(name)?
-            .filter(|n| p.can_access(&n.tenant_id))
             .ok_or(Error::NotFound("registry namespace"))
+            .and_then(|n| require(p, AdminAction::Read, Target::Tenant(&n.tenant_id), "registry namespace").map(|()| n))
     }
 
     /// A namespace by name, for the token service (which has no admin principal).
@@ -1599,6 +1593,7 @@ impl Control {
         upstream: Option<String>,
     ) -> Result<RegistryNamespace> {
         let mut ns = self.namespace(p, name)?;
+        require(p, AdminAction::Manage, Target::Tenant(&ns.tenant_id), "registry namespace")?;
         if let Some(u) = upstream {
             if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
                 return Err(Error::Invalid(format!("upstream {u:?} must be an http:// or https:// URL")));
@@ -1636,6 +1631,7 @@ impl Control {
     /// [`Error::NotFound`], [`Error::Seal`].
     pub fn namespace_storage_credentials(&self, p: &AdminPrincipal, name: &str) -> Result<(Identity, String)> {
         let ns = self.namespace(p, name)?;
+        require(p, AdminAction::Manage, Target::Tenant(&ns.tenant_id), "registry namespace")?;
         let i = self.identity_for(p, &ns.storage_identity_id)?;
         let c = self.credential(&i.access_key_id)?.ok_or(Error::NotFound("storage identity"))?;
         Ok((i, c.secret.clone()))
@@ -1647,6 +1643,7 @@ impl Control {
     /// [`Error::NotFound`], [`Error::Seal`].
     pub fn namespace_events_secret(&self, p: &AdminPrincipal, name: &str) -> Result<String> {
         let ns = self.namespace(p, name)?;
+        require(p, AdminAction::Manage, Target::Tenant(&ns.tenant_id), "registry namespace")?;
         self.events_secret(&ns.name)?.ok_or(Error::NotFound("registry namespace"))
     }
 
@@ -1675,6 +1672,7 @@ impl Control {
     /// [`Error::NotFound`], [`Error::Invalid`], [`Error::Conflict`].
     pub fn create_robot(&self, p: &AdminPrincipal, namespace: &str, name: &str, access: RobotAccess) -> Result<(Robot, String)> {
         let ns = self.namespace(p, namespace)?;
+        require(p, AdminAction::Manage, Target::Tenant(&ns.tenant_id), "registry namespace")?;
         validate_slug("a robot name", name)?;
         let secret = random(40);
         let r = Robot {
@@ -1714,6 +1712,7 @@ impl Control {
     /// [`Error::NotFound`].
     pub fn revoke_robot(&self, p: &AdminPrincipal, namespace: &str, name: &str) -> Result<Robot> {
         let ns = self.namespace(p, namespace)?;
+        require(p, AdminAction::Manage, Target::Tenant(&ns.tenant_id), "registry namespace")?;
         let r = self
             .inner
             .repo

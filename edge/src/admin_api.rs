@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use rustshare_control::admin::{AdminAction, Target, require};
 use rustshare_control::model::AdminPrincipal;
 use rustshare_control::seal::MasterKey;
 use serde::Deserialize;
@@ -24,14 +25,7 @@ use crate::api::{Admin, ApiError, ApiResult, ApiState, Body, blocking};
 use crate::master_key::{self, KeySource};
 
 fn operator(p: &AdminPrincipal) -> ApiResult<()> {
-    if p.tenant_id.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the operator token manages the master key",
-        ));
-    }
-    Ok(())
+    Ok(require(p, AdminAction::ManageMasterKey, Target::Installation, "installation")?)
 }
 
 fn key_file(st: &ApiState) -> ApiResult<std::path::PathBuf> {
@@ -155,13 +149,7 @@ async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl I
 }
 
 async fn reconcile(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    if p.tenant_id.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the operator token reconciles usage",
-        ));
-    }
+    require(&p, AdminAction::Reconcile, Target::Installation, "installation")?;
     let store = st.publisher.store_handle();
     let done = crate::reconcile::run(&st.control, &store).await.map_err(|e| {
         tracing::error!("reconcile: {e:#}");
