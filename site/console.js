@@ -264,7 +264,7 @@ async function spacesPage() {
     h("td", { "data-label": "Space" }, h("a", { href: `#/spaces/${encodeURIComponent(s.bucket)}` }, s.name), h("div", { class: "muted mono" }, s.bucket)),
     h("td", { "data-label": "Purpose" }, s.purpose),
     h("td", { "data-label": "Visibility" }, visibilityBadge(s)),
-    h("td", { "data-label": "Usage" }, usageBar(s.usage.bytes + (s.usage.multipart_bytes || 0), s.quota_bytes), h("small", { class: "muted" }, ` · ${s.usage.objects} objects`)),
+    h("td", { "data-label": "Usage" }, usageBar(s.usage.bytes + (s.usage.multipart_bytes || 0) + (s.usage.published_bytes || 0), s.quota_bytes), h("small", { class: "muted" }, ` · ${s.usage.objects} objects`)),
     h("td", { "data-label": "Created" }, fmtTime(s.created_at)),
     h("td", { "data-label": "" }, s.disabled_at ? "" : h("button", {
       type: "button", class: "small danger", "aria-label": `Disable ${s.bucket}`,
@@ -411,11 +411,12 @@ async function spacePage(id) {
     h("h2", { id: "usage-title" }, "Usage"),
     h("div", { class: "grid2" },
       h("div", {},
-        usageBar(u.bytes + (u.multipart_bytes || 0), v.quota_bytes),
+        usageBar(u.bytes + (u.multipart_bytes || 0) + (u.published_bytes || 0), v.quota_bytes),
         h("dl", { class: "kv", style: "margin-top:8px" },
           h("dt", {}, "Objects"), h("dd", { id: "usage-objects" }, String(u.objects)),
           h("dt", {}, "Stored"), h("dd", { id: "usage-bytes" }, fmtBytes(u.bytes)),
           h("dt", {}, "Uploads in progress"), h("dd", {}, fmtBytes(u.multipart_bytes || 0)),
+          h("dt", {}, "Published packages"), h("dd", { id: "usage-published" }, fmtBytes(u.published_bytes || 0)),
           h("dt", {}, "CDN requests"), h("dd", {}, `${v.cdn.requests} (${v.cdn.hits} hits, ${v.cdn.misses} misses)`))),
       h("div", {}, h("h3", {}, "Bandwidth, last hour"), barChart(traffic.samples, 60))));
 
@@ -702,7 +703,7 @@ async function registryPage(nsName) {
         h("h2", { id: "ns-title" }, "Storage"),
         h("dl", { class: "kv" },
           h("dt", {}, "Space"), h("dd", { class: "mono" }, h("a", { href: `#/spaces/${encodeURIComponent(v.bucket)}` }, v.bucket)),
-          h("dt", {}, "Usage"), h("dd", {}, usageBar(v.usage.bytes + (v.usage.multipart_bytes || 0), v.quota_bytes)),
+          h("dt", {}, "Usage"), h("dd", {}, usageBar(v.usage.bytes + (v.usage.multipart_bytes || 0) + (v.usage.published_bytes || 0), v.quota_bytes)),
           h("dt", {}, "Retention"), h("dd", { id: "namespace-retention" }, retentionText(ns.retention)))),
       h("section", { class: "card", "aria-labelledby": "pulls-title" },
         h("h2", { id: "pulls-title" }, "Anonymous pulls: ", ns.public ? "allowed" : "off"),

@@ -9,6 +9,7 @@ pub mod db;
 mod error;
 pub mod model;
 pub mod names;
+pub mod pause;
 pub mod policy;
 pub mod seal;
 mod service;

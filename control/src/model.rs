@@ -180,6 +180,18 @@ pub struct Usage {
     pub objects: u64,
     /// Bytes of parts of multipart uploads in progress (they count against the quota).
     pub multipart_bytes: u64,
+    /// Bytes of the space's published package repositories (pool, indices, snapshots): the
+    /// publisher keeps them outside the space's keys, and they count against its quota.
+    #[serde(default)]
+    pub published_bytes: u64,
+}
+
+impl Usage {
+    /// Everything that counts against the quota (reservations of uploads in flight aside).
+    #[must_use]
+    pub fn counted(&self) -> u64 {
+        self.bytes.saturating_add(self.multipart_bytes).saturating_add(self.published_bytes)
+    }
 }
 
 /// A stored audit event: the [`NewAuditEvent`] as written, with its sequence number and time.

@@ -412,16 +412,43 @@ impl Control {
         self.inner.repo.list_spaces(None)
     }
 
-    /// Replaces a space's object list and usage with what the store holds (`entries`: keys in
-    /// the space's own namespace and their sizes); returns the usage before and after. For
-    /// `rustshare admin reconcile` and a single node's start after an unclean stop, when a
-    /// crash fell between a store write and its accounting.
+    /// Every package repository of every tenant, for maintenance passes (reconciliation).
     ///
     /// # Errors
     /// Database errors.
-    pub fn reconcile_space(&self, space_id: &str, entries: &[(String, u64)]) -> Result<(Usage, Usage)> {
+    pub fn all_repositories(&self) -> Result<Vec<Repository>> {
+        self.inner.repo.list_repositories(None)
+    }
+
+    /// Replaces a space's object list and usage with what the store holds (`entries`: keys in
+    /// the space's own namespace and their sizes), and its uploads in progress with the store's
+    /// (`uploads`: upload id and the parts the store holds, for the uploads this space knows and
+    /// the store still has); returns the usage before and after. For `rustshare admin reconcile`
+    /// and a single node's start after an unclean stop, when a crash fell between a store write
+    /// and its accounting: an upload the store completed or dropped is forgotten, and parts the
+    /// store kept count.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn reconcile_space(
+        &self,
+        space_id: &str,
+        entries: &[(String, u64)],
+        uploads: &[(String, Vec<PartRecord>)],
+    ) -> Result<(Usage, Usage)> {
         let before = self.inner.repo.usage(space_id)?;
         self.inner.repo.replace_objects(space_id, entries)?;
+        let in_store: HashMap<&str, &Vec<PartRecord>> = uploads.iter().map(|(id, parts)| (id.as_str(), parts)).collect();
+        for u in self.inner.repo.list_uploads(space_id, "")? {
+            match in_store.get(u.upload_id.as_str()) {
+                None => self.inner.repo.remove_upload(&u.upload_id)?,
+                Some(parts) => {
+                    if self.inner.repo.parts(&u.upload_id)? != **parts {
+                        self.inner.repo.replace_parts(&u.upload_id, parts)?;
+                    }
+                }
+            }
+        }
         let after = self.inner.repo.usage(space_id)?;
         Ok((before, after))
     }
@@ -1315,6 +1342,15 @@ impl Control {
         self.inner.repo.remove_object(space_id, key).map(|_| ())
     }
 
+    /// Records the bytes a repository's published data takes (the publisher measures them after
+    /// each change); they count against the repository's space.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], database errors.
+    pub fn repository_published(&self, name: &str, bytes: u64) -> Result<()> {
+        self.inner.repo.set_published_bytes(name, bytes)
+    }
+
     /// Records many deleted objects at once (one transaction).
     ///
     /// # Errors
@@ -1385,7 +1421,7 @@ impl Control {
         let own_parts: u64 = self.inner.repo.parts(upload_id)?.iter().map(|p| p.size).sum();
         let replaced = self.inner.repo.object_size(&space.id, key)?.unwrap_or(0);
         let reserved = self.inner.repo.reserved(&space.id, now())?;
-        let after = (u.bytes - replaced.min(u.bytes)) + (u.multipart_bytes - own_parts.min(u.multipart_bytes)) + reserved + final_size;
+        let after = u.counted() - replaced.min(u.bytes) - own_parts.min(u.multipart_bytes) + reserved + final_size;
         if after > q {
             return Err(Error::QuotaExceeded {
                 used: after - final_size,
@@ -1770,7 +1806,7 @@ impl Control {
             return Ok(None);
         };
         let u = self.inner.repo.usage(&space.id)?;
-        Ok(Some((u.bytes + u.multipart_bytes, quota)))
+        Ok(Some((u.counted(), quota)))
     }
 
     /// `(used, quota)` when the namespace's space has reached its quota (uploads in progress
@@ -2184,6 +2220,39 @@ mod tests {
         c.object_deleted(&s.id, "a").expect("delete");
         let (_, u) = c.usage(&op, &s.id).expect("usage");
         assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
+    }
+
+    /// Reconciliation takes objects and uploads in progress from the store: an upload the store
+    /// completed (a crash before its record went) is forgotten, one whose parts the record
+    /// missed gets them, and published repository bytes keep counting against the quota.
+    #[test]
+    fn reconcile_takes_uploads_from_the_store() {
+        let (c, op) = control();
+        let s = space(&c, &op, "acme", Some(10_000));
+        let part = |n, size| PartRecord {
+            part_number: n,
+            size,
+            etag: format!("e{n}"),
+        };
+        c.upload_started("done", &s.id, "a", "id_x").expect("upload");
+        c.part_stored("done", 1, 700, "e1").expect("part");
+        c.upload_started("short", &s.id, "b", "id_x").expect("upload");
+        c.part_stored("short", 1, 100, "e1").expect("part");
+        let (_, u) = c.usage(&op, &s.id).expect("usage");
+        assert_eq!(u.multipart_bytes, 800);
+        // The store completed "done" into `a`; it holds two parts of "short".
+        let (before, after) = c
+            .reconcile_space(&s.id, &[("a".into(), 700)], &[("short".into(), vec![part(1, 100), part(2, 200)])])
+            .expect("reconcile");
+        assert_eq!((before.bytes, before.multipart_bytes), (0, 800));
+        assert_eq!((after.bytes, after.objects, after.multipart_bytes), (700, 1, 300));
+        assert!(c.upload("done", &s.id, "a").expect("db").is_none());
+        assert_eq!(c.parts("short").expect("parts"), vec![part(1, 100), part(2, 200)]);
+        // A second pass with the same store changes nothing.
+        let (again_before, again_after) = c
+            .reconcile_space(&s.id, &[("a".into(), 700)], &[("short".into(), vec![part(1, 100), part(2, 200)])])
+            .expect("reconcile");
+        assert_eq!(again_before, again_after);
     }
 
     /// A process killed mid-upload never drops its reservation: the next start of a single node

@@ -431,10 +431,11 @@ fn print_space(v: &Value) {
     if v["usage"].is_object() {
         let u = &v["usage"];
         println!(
-            "Usage:        {} in {} objects (+{} in multipart uploads)",
+            "Usage:        {} in {} objects (+{} in multipart uploads, +{} published packages)",
             human_bytes(u["bytes"].as_u64().unwrap_or(0)),
             u["objects"].as_u64().unwrap_or(0),
-            human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0))
+            human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0)),
+            human_bytes(u["published_bytes"].as_u64().unwrap_or(0))
         );
     }
     if let Some(d) = v["disabled_at"].as_str() {
@@ -872,6 +873,10 @@ fn run(cli: Cli) -> Result<()> {
                     "Multipart:  {} in uploads in progress",
                     human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0))
                 );
+                println!(
+                    "Published:  {} of package repositories (pool, indices, snapshots)",
+                    human_bytes(u["published_bytes"].as_u64().unwrap_or(0))
+                );
                 let cdn = &v["cdn"];
                 if cdn.is_object() {
                     println!(
@@ -891,7 +896,8 @@ fn run(cli: Cli) -> Result<()> {
                         if q == 0 {
                             100.0
                         } else {
-                            (bytes + u["multipart_bytes"].as_u64().unwrap_or(0)) as f64 * 100.0 / q as f64
+                            (bytes + u["multipart_bytes"].as_u64().unwrap_or(0) + u["published_bytes"].as_u64().unwrap_or(0)) as f64 * 100.0
+                                / q as f64
                         }
                     ),
                     None => println!("Quota:      unlimited"),

@@ -124,7 +124,7 @@ fn core() -> Value {
             "/api/v1/spaces/{space}": {"parameters": space, "get": op("A space with usage and keys", None, "200")},
             "/api/v1/spaces/{space}/disable": {"parameters": space, "post": op("Disable a space; S3 requests fail from the next one", None, "200")},
             "/api/v1/spaces/{space}/quota": {"parameters": space, "put": op("Set or clear (null) the quota", Some("Quota"), "200")},
-            "/api/v1/spaces/{space}/usage": {"parameters": space, "get": op("Bytes and objects stored, multipart bytes in progress", None, "200")},
+            "/api/v1/spaces/{space}/usage": {"parameters": space, "get": op("Bytes and objects stored, multipart bytes in progress, bytes of published package repositories", None, "200")},
             "/api/v1/spaces/{space}/keys": {"parameters": space, "get": op("List S3 keys (never secrets)", None, "200"), "post": op("Create an S3 key; the secret is returned once", Some("NewKey"), "201")},
             "/api/v1/spaces/{space}/traffic": {"parameters": space, "get": {
                 "summary": "Bytes in and out and CDN requests per minute, all nodes summed, oldest first",

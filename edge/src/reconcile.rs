@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use rustshare_control::Control;
+use rustshare_control::db::PartRecord;
 use rustshare_control::model::Usage;
 use rustshare_store::{ListRequest, ObjectStore};
 use serde::Serialize;
@@ -52,12 +53,80 @@ async fn list_all(store: &dyn ObjectStore, prefix: &str) -> rustshare_store::Res
     }
 }
 
+/// A store upload no upload record names is aborted once it is this old: younger, it may be
+/// one a live node has just started and not yet recorded.
+const ORPHAN_UPLOAD_AGE: time::Duration = time::Duration::hours(1);
+
+/// The space's uploads in progress as the store holds them, with their parts, for the uploads
+/// the space has a record of. A store upload without a record (the process died between the
+/// store's create and its record) can never be completed through the S3 face, which checks the
+/// record: it only holds disk, and is aborted once older than [`ORPHAN_UPLOAD_AGE`].
+async fn uploads_in_store(
+    control: &Control,
+    store: &dyn ObjectStore,
+    space: &rustshare_control::model::Space,
+) -> anyhow::Result<Vec<(String, Vec<PartRecord>)>> {
+    let c = control.clone();
+    let sid = space.id.clone();
+    let known: std::collections::HashSet<String> = tokio::task::spawn_blocking(move || c.list_uploads(&sid, ""))
+        .await??
+        .into_iter()
+        .map(|u| u.upload_id)
+        .collect();
+    let mut out = Vec::new();
+    for u in store.list_uploads(&space.base_prefix).await? {
+        if !known.contains(&u.upload_id) {
+            if time::OffsetDateTime::now_utc() - u.initiated > ORPHAN_UPLOAD_AGE {
+                tracing::info!(space = %space.bucket, upload = %u.upload_id, "aborting an upload the store holds and nothing records");
+                match store.abort_multipart(&u.key, &u.upload_id).await {
+                    Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            continue;
+        }
+        let mut parts: Vec<PartRecord> = match store.list_parts(&u.key, &u.upload_id).await {
+            Ok(parts) => parts
+                .into_iter()
+                .map(|p| PartRecord {
+                    part_number: p.part_number,
+                    size: p.size,
+                    etag: p.etag,
+                })
+                .collect(),
+            // Completed or aborted since it was listed: its record goes.
+            Err(rustshare_store::Error::NoSuchUpload) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        parts.sort_by_key(|p| p.part_number);
+        out.push((u.upload_id, parts));
+    }
+    Ok(out)
+}
+
 /// Reconciles every space.
 ///
 /// # Errors
 /// Store and database errors, naming the space.
 pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Result<Vec<Reconciled>> {
     use anyhow::Context as _;
+    // Published repository data lives outside the spaces' keys and counts against them: measured
+    // first, so each space's figures below include it.
+    let c = control.clone();
+    let repos = tokio::task::spawn_blocking(move || c.all_repositories()).await??;
+    for r in repos {
+        let bytes: u64 = list_all(store.as_ref(), &rustshare_publisher::root(&r))
+            .await
+            .with_context(|| format!("listing repository {}", r.name))?
+            .iter()
+            .map(|(_, size)| size)
+            .sum();
+        let c = control.clone();
+        let name = r.name.clone();
+        tokio::task::spawn_blocking(move || c.repository_published(&name, bytes))
+            .await?
+            .with_context(|| format!("recording the published bytes of {}", r.name))?;
+    }
     let c = control.clone();
     let spaces = tokio::task::spawn_blocking(move || c.all_spaces()).await??;
     let mut out = Vec::with_capacity(spaces.len());
@@ -65,9 +134,12 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
         let entries = list_all(store.as_ref(), &s.base_prefix)
             .await
             .with_context(|| format!("listing space {}", s.bucket))?;
+        let uploads = uploads_in_store(control, store.as_ref(), &s)
+            .await
+            .with_context(|| format!("listing the uploads in progress of space {}", s.bucket))?;
         let c = control.clone();
         let id = s.id.clone();
-        let (before, after) = tokio::task::spawn_blocking(move || c.reconcile_space(&id, &entries))
+        let (before, after) = tokio::task::spawn_blocking(move || c.reconcile_space(&id, &entries, &uploads))
             .await?
             .with_context(|| format!("recording usage of {}", s.bucket))?;
         if before != after {

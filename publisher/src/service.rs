@@ -692,6 +692,7 @@ impl Publisher {
         // The pool file is the incoming object itself: the fs store links it (no copy, no new
         // inode); the incoming name is removed only after the switch.
         self.store().clone_batch(to_copy).await?;
+        rustshare_control::pause::point("publish.pooled");
         // An S3 client may have replaced an incoming object between our read and the link: the
         // pool must hold the bytes that were inspected, or apt sees a Hash Sum mismatch.
         self.verify_pool(&incoming, expected).await?;
@@ -713,7 +714,9 @@ impl Publisher {
         // Only after the switch: a crash before it leaves incoming as it was, and the next publish redoes the work.
         marks.push(format!("snapshot {}", t.elapsed().as_millis()));
         let processed: Vec<String> = listed.iter().map(|e| e.key.clone()).collect();
+        rustshare_control::pause::point("publish.switched");
         self.store().delete_batch(processed.clone()).await?;
+        rustshare_control::pause::point("publish.cleaned");
         let control = self.inner.control.clone();
         let rel: Vec<String> = processed
             .iter()
@@ -878,6 +881,11 @@ impl Publisher {
             tracing::warn!(repo = %repo.name, "retention pass failed: {e}");
         }
         marks.push(format!("retain {}", t.elapsed().as_millis()));
+        if let Err(e) = self.account(repo).await {
+            // Left as it was (an over- or under-count until the next publish or reconcile).
+            tracing::warn!(repo = %repo.name, "measuring the published bytes failed: {e}");
+        }
+        marks.push(format!("account {}", t.elapsed().as_millis()));
         tracing::debug!(repo = %repo.name, "snapshot timings (ms, cumulative): {}", marks.join(", "));
         Ok(info)
     }
@@ -969,6 +977,20 @@ impl Publisher {
         );
         self.store().delete_batch(unused).await?;
         Ok(())
+    }
+
+    /// Measures what the repository's published data (pool, by-hash, snapshots, keys) takes in
+    /// the store and records it against the repository's space: those bytes live outside the
+    /// space's keys, and without this a space's quota would not bound them. Returns the bytes.
+    ///
+    /// # Errors
+    /// Store and control errors.
+    pub async fn account(&self, repo: &Repository) -> Result<u64> {
+        let bytes: u64 = self.list_all(&root(repo)).await?.iter().map(|e| e.size).sum();
+        let control = self.inner.control.clone();
+        let name = repo.name.clone();
+        self.blocking(move || control.repository_published(&name, bytes)).await??;
+        Ok(bytes)
     }
 
     /// Retained snapshots, newest first.

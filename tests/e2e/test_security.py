@@ -12,6 +12,8 @@ import os
 import signal
 import socket
 import stat
+import subprocess
+import threading
 import time
 import uuid
 
@@ -24,7 +26,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from conftest import Server
+from conftest import RUSTSHARE, Server
 from s3raw import code, signed
 
 
@@ -312,6 +314,120 @@ def test_a_killed_upload_holds_no_quota_after_restart(tmp_path):
         s.stop()
 
 
+def wait_paused(s, point, limit=60):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if f"paused at {point}" in s.logs():
+            return
+        assert s.proc.poll() is None, "the server exited before the pause point"
+        time.sleep(0.02)
+    raise AssertionError(f"never reached {point}")
+
+
+def usage_from_store(s, key, bucket):
+    """Objects, bytes and bytes of parts in progress as the S3 face lists them."""
+    c = s.s3(key)
+    objs = [o for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])]
+    parts = 0
+    for u in c.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        parts += sum(p["Size"] for p in c.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", []))
+    return len(objs), sum(o["Size"] for o in objs), parts
+
+
+@pytest.mark.parametrize("point", ["put.stored", "multipart.created", "part.stored", "multipart.completed",
+                                   "publish.pooled", "publish.switched", "publish.cleaned"])
+def test_kill_between_a_store_write_and_its_accounting(tmp_path, point):
+    """kill -9 exactly between a store write and its accounting (the debug build's pause points):
+    after the restart, usage, uploads in progress and published bytes are exactly the store's,
+    the quota holds to the byte, and the interrupted work can be finished."""
+    from test_packages import build_deb
+
+    MiB = 1024 * 1024
+    s = Server(tmp_path / "srv", extra_env={"RUSTSHARE_PAUSE_AT": point})
+    try:
+        publishing = point.startswith("publish.")
+        sp = s.new_space(quota=40 * MiB, purpose="packages" if publishing else "artifacts")
+        B = sp["bucket"]
+        k = s.new_key(sp)
+        c = s.s3(k, read_timeout=120)
+        part = os.urandom(5 * MiB)
+        if point != "put.stored":  # which would pause right here
+            c.put_object(Bucket=B, Key="kept.bin", Body=b"k" * 1000)
+        if not publishing:
+            up = c.create_multipart_upload(Bucket=B, Key="big.bin")["UploadId"] if point != "multipart.created" else None
+            if point == "multipart.completed":
+                etag = c.upload_part(Bucket=B, Key="big.bin", UploadId=up, PartNumber=1, Body=part)["ETag"]
+
+            def interrupted():
+                if point == "put.stored":
+                    c.put_object(Bucket=B, Key="a.bin", Body=part)
+                elif point == "multipart.created":
+                    c.create_multipart_upload(Bucket=B, Key="big.bin")
+                elif point == "part.stored":
+                    c.upload_part(Bucket=B, Key="big.bin", UploadId=up, PartNumber=1, Body=part)
+                else:
+                    c.complete_multipart_upload(Bucket=B, Key="big.bin", UploadId=up,
+                                                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+
+            def swallow():
+                try:
+                    interrupted()
+                except Exception:  # the server is killed under it
+                    pass
+
+            threading.Thread(target=swallow, daemon=True).start()
+        else:
+            repo = f"r{uuid.uuid4().hex[:8]}"
+            s.cli("repo", "create", repo, "--space", B, "--suite", "stable:bookworm", "--arch", "amd64")
+            for i in range(3):
+                d = build_deb(tmp_path, f"crash{i}", "1.0", payload=os.urandom(100 * 1024).hex())
+                r = requests.put(f"{s.url}/api/v1/repos/{repo}/incoming/stable/main/{d.name}", data=d.read_bytes(),
+                                 headers={"Authorization": f"Bearer {s.token}"}, timeout=30)
+                assert r.status_code == 204, r.text
+            env = dict(os.environ, RUSTSHARE_TOKEN=s.token)
+            pub = subprocess.Popen([str(RUSTSHARE), "--server", s.url, "repo", "publish", repo],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        wait_paused(s, point)
+        s.stop(signal.SIGKILL)
+        if publishing:
+            pub.wait(30)
+        del s.env["RUSTSHARE_PAUSE_AT"]
+        s.start()
+        # Exact at once: a reconcile pass now finds nothing to change.
+        out = s.cli_json("admin", "reconcile")
+        mine = [r for r in out["spaces"] if r["bucket"] == B][0]
+        assert mine["before"] == mine["after"], mine
+        u = mine["after"]
+        assert (u["objects"], u["bytes"], u["multipart_bytes"]) == usage_from_store(s, k, B), u
+        if point in ("put.stored", "multipart.completed"):
+            assert (u["objects"], u["multipart_bytes"]) == (1 if point == "put.stored" else 2, 0), u
+        if point == "part.stored":
+            assert u["multipart_bytes"] == len(part), u
+            # The part the store kept can be completed into the object.
+            parts = c.list_parts(Bucket=B, Key="big.bin", UploadId=up)["Parts"]
+            c.complete_multipart_upload(Bucket=B, Key="big.bin", UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]})
+        if publishing:
+            # The publish finishes (or was already done), and usage is exact again afterwards.
+            s.cli("repo", "publish", repo)
+            assert len(s.cli_json("repo", "snapshots", repo)["snapshots"]) >= 2
+            out = s.cli_json("admin", "reconcile")
+            mine = [r for r in out["spaces"] if r["bucket"] == B][0]
+            assert mine["before"] == mine["after"], mine
+            u = mine["after"]
+            assert (u["objects"], u["bytes"]) == (1, 1000), u
+            assert u["published_bytes"] > 3 * 100 * 1024, u
+        # The quota holds to the byte: what is left fits, one byte more does not.
+        u = s.cli_json("usage", B)["usage"]
+        left = 40 * MiB - u["bytes"] - u["multipart_bytes"] - u["published_bytes"]
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            c.put_object(Bucket=B, Key="fill.bin", Body=b"f" * (left + 1))
+        assert e.value.response["Error"]["Code"] == "QuotaExceeded"
+        c.put_object(Bucket=B, Key="fill.bin", Body=b"f" * left)
+    finally:
+        s.stop()
+
+
 # -- 6. slow and idle clients --------------------------------------------------------------------
 
 
@@ -472,6 +588,41 @@ def test_a_tenant_admin_cannot_lift_or_escape_its_quota(fs_server):
     assert (code_, out["quota_bytes"]) == (200, 500)
     code_, _ = s.api("POST", "/spaces", {"name": "unlimited", "purpose": "artifacts"}, token=tok)
     assert code_ == 403
+
+
+def test_published_packages_count_against_the_space_quota(fs_server, tmp_path):
+    """The pool and indices live outside the space's keys; they used to count as nothing once
+    publish released the incoming bytes, so a space could publish far past its quota."""
+    from test_packages import build_deb
+
+    s = fs_server
+    KiB = 1024
+    sp = s.new_space(purpose="packages", quota=400 * KiB)
+    repo = f"r{uuid.uuid4().hex[:8]}"
+    s.cli("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--arch", "amd64")
+    debs = [build_deb(tmp_path, f"quota{i}", "1.0", payload=os.urandom(60 * KiB).hex()) for i in range(2)]
+    for d in debs:
+        r = requests.put(f"{s.url}/api/v1/repos/{repo}/incoming/stable/main/{d.name}", data=d.read_bytes(),
+                         headers={"Authorization": f"Bearer {s.token}"}, timeout=30)
+        assert r.status_code == 204, r.text
+    s.cli("repo", "publish", repo)
+    u = s.cli_json("usage", sp["bucket"])["usage"]
+    pool = sum(d.stat().st_size for d in debs)
+    assert (u["bytes"], u["objects"]) == (0, 0), u
+    # Pool files plus indices, signatures, snapshot records and the keys: a few KiB over the pool.
+    assert pool < u["published_bytes"] < pool + 64 * KiB, (pool, u)
+    # The quota holds them: one byte more than what is left is refused, exactly what is left fits.
+    left = 400 * KiB - u["published_bytes"]
+    c = s.s3(s.new_key(sp))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.put_object(Bucket=sp["bucket"], Key="misc/blob", Body=b"x" * (left + 1))
+    assert e.value.response["Error"]["Code"] == "QuotaExceeded"
+    c.put_object(Bucket=sp["bucket"], Key="misc/blob", Body=b"x" * left)
+    # Reconciling from the store finds the same figure.
+    out = s.cli_json("admin", "reconcile")
+    mine = [r for r in out["spaces"] if r["bucket"] == sp["bucket"]][0]
+    assert mine["before"] == mine["after"], mine
+    assert mine["after"]["published_bytes"] == u["published_bytes"]
 
 
 # -- 8. bounded memory of the staging API ---------------------------------------------------------

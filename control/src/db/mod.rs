@@ -150,6 +150,8 @@ pub trait Repo: Send + Sync + 'static {
     fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
     /// Removes an upload and its parts.
     fn remove_upload(&self, upload_id: &str) -> Result<()>;
+    /// Replaces an upload's recorded parts (reconciliation with the store).
+    fn replace_parts(&self, upload_id: &str, parts: &[PartRecord]) -> Result<()>;
     fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>>;
     fn insert_audit(&self, events: &[(OffsetDateTime, NewAuditEvent)]) -> Result<()>;
     fn query_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>>;
@@ -162,6 +164,8 @@ pub trait Repo: Send + Sync + 'static {
     fn repository(&self, name: &str) -> Result<Option<(Repository, Vec<u8>)>>;
     fn list_repositories(&self, tenant_id: Option<&str>) -> Result<Vec<Repository>>;
     fn set_repository_config(&self, name: &str, config: &RepositoryConfig) -> Result<()>;
+    /// Records the bytes a repository's published data takes in the backend.
+    fn set_published_bytes(&self, name: &str, bytes: u64) -> Result<()>;
     fn insert_session(&self, s: &SessionRecord) -> Result<()>;
     /// A live session (not expired at `now`, its token not revoked), with its principal.
     fn session_by_hash(&self, hash: &str, now: OffsetDateTime) -> Result<Option<(SessionRecord, AdminPrincipal)>>;
@@ -469,10 +473,18 @@ fn usage_in(c: &mut dyn Conn, space_id: &str) -> Result<Usage> {
         |mut r| r.size(0),
     )?
     .unwrap_or(0);
+    let published_bytes = one(
+        c,
+        "SELECT CAST(COALESCE(SUM(published_bytes), 0) AS BIGINT) FROM repositories WHERE space_id = ?1",
+        p![space_id],
+        |mut r| r.size(0),
+    )?
+    .unwrap_or(0);
     Ok(Usage {
         bytes,
         objects,
         multipart_bytes,
+        published_bytes,
     })
 }
 
@@ -889,6 +901,21 @@ impl<B: Backend> Repo for SqlRepo<B> {
         })
     }
 
+    fn replace_parts(&self, upload_id: &str, parts: &[PartRecord]) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                c.exec("DELETE FROM upload_parts WHERE upload_id = ?1", p![upload_id])?;
+                for part in parts {
+                    c.exec(
+                        "INSERT INTO upload_parts(upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)",
+                        p![upload_id, part.part_number, part.size, &part.etag],
+                    )?;
+                }
+                Ok(())
+            })
+        })
+    }
+
     fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>> {
         self.db.with(|c| {
             all(
@@ -1268,12 +1295,24 @@ impl<B: Backend> Repo for SqlRepo<B> {
         })
     }
 
+    fn set_published_bytes(&self, name: &str, bytes: u64) -> Result<()> {
+        self.db.with(|c| {
+            let space = one(c, "SELECT space_id FROM repositories WHERE name = ?1", p![name], |mut r| r.text(0))?
+                .ok_or(Error::NotFound("repository"))?;
+            c.tx(|c| {
+                lock_usage(c, &space)?;
+                c.exec("UPDATE repositories SET published_bytes = ?2 WHERE name = ?1", p![name, bytes])?;
+                Ok(())
+            })
+        })
+    }
+
     fn reserve(&self, r: &ReservationRecord, quota: u64, now: OffsetDateTime) -> Result<()> {
         self.db.with(|c| {
             c.tx(|c| {
                 lock_usage(c, &r.space_id)?;
                 let u = usage_in(c, &r.space_id)?;
-                let used = u.bytes + u.multipart_bytes + reserved_in(c, &r.space_id, now)?;
+                let used = u.counted() + reserved_in(c, &r.space_id, now)?;
                 if used.saturating_add(r.bytes) > quota {
                     return Err(Error::QuotaExceeded {
                         used,

@@ -81,6 +81,9 @@ const MIGRATIONS: &[&str] = &[
     // 8: a reservation belongs to the node that made it, which renews it while it lives; a
     // killed node's reservations lapse within minutes, and a single node drops them at start.
     "ALTER TABLE reservations ADD COLUMN node TEXT NOT NULL DEFAULT '';",
+    // 9: the bytes a repository's published data (pool, by-hash, snapshots, keys) takes in the
+    // backend; they count against the repository's space.
+    "ALTER TABLE repositories ADD COLUMN published_bytes BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// Connections kept open between calls; more are opened when calls overlap.

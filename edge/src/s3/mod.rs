@@ -548,6 +548,7 @@ impl S3Face {
             .upload_part(full, upload_id, part, body, Some(len))
             .await
             .map_err(errors::store)?;
+        rustshare_control::pause::point("part.stored");
         self.control
             .part_stored(upload_id, part, info.size, &info.etag)
             .map_err(errors::control)?;
@@ -845,6 +846,7 @@ impl S3 for S3Face {
                 // verified but not stored: the store takes metadata before the body streams.
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
                 let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
+                rustshare_control::pause::point("put.stored");
                 self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
                 self.changed(&cred.space.id, &key).await;
                 self.metrics.bytes_in(&cred.space.id, m.size);
@@ -972,6 +974,7 @@ impl S3 for S3Face {
                     i.metadata.clone(),
                 );
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
+                rustshare_control::pause::point("multipart.created");
                 self.control
                     .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id)
                     .map_err(errors::control)?;
@@ -1131,6 +1134,7 @@ impl S3 for S3Face {
                     .complete_multipart(&full, &i.upload_id, &parts)
                     .await
                     .map_err(errors::store)?;
+                rustshare_control::pause::point("multipart.completed");
                 self.control.upload_finished(&i.upload_id).map_err(errors::control)?;
                 self.control
                     .object_stored(&cred.space.id, &i.key, m.size)
