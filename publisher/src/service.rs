@@ -691,6 +691,9 @@ impl Publisher {
         marks.push(format!("checks {}", t.elapsed().as_millis()));
         // The pool file is the incoming object itself: the fs store links it (no copy, no new
         // inode); the incoming name is removed only after the switch.
+        if let Some(d) = rustshare_control::pause::delay("publish.inspected") {
+            tokio::time::sleep(d).await;
+        }
         self.store().clone_batch(to_copy).await?;
         rustshare_control::pause::point("publish.pooled");
         // An S3 client may have replaced an incoming object between our read and the link: the
