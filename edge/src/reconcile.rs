@@ -57,10 +57,14 @@ async fn list_all(store: &dyn ObjectStore, prefix: &str) -> rustshare_store::Res
 /// one a live node has just started and not yet recorded.
 const ORPHAN_UPLOAD_AGE: time::Duration = time::Duration::hours(1);
 
-/// The space's uploads in progress as the store holds them, with their parts, for the uploads
-/// the space has a record of. A store upload without a record (the process died between the
-/// store's create and its record) can never be completed through the S3 face, which checks the
-/// record: it only holds disk, and is aborted once older than [`ORPHAN_UPLOAD_AGE`].
+/// The parts the store holds for each upload the space has a record of; an upload the store
+/// no longer has (completed or aborted, its record left behind by a crash) is left out, and so
+/// forgotten. Asked upload by upload with ListParts, which every engine answers, rather than by
+/// listing uploads, which some do not (s3s-fs) or only for an exact key (RustFS, MinIO).
+///
+/// Store uploads without a record (the process died between the store's create and its record)
+/// can never be completed through the S3 face, which checks the record: they only hold disk.
+/// Where the store can list its uploads, those older than [`ORPHAN_UPLOAD_AGE`] are aborted.
 async fn uploads_in_store(
     control: &Control,
     store: &dyn ObjectStore,
@@ -68,24 +72,11 @@ async fn uploads_in_store(
 ) -> anyhow::Result<Vec<(String, Vec<PartRecord>)>> {
     let c = control.clone();
     let sid = space.id.clone();
-    let known: std::collections::HashSet<String> = tokio::task::spawn_blocking(move || c.list_uploads(&sid, ""))
-        .await??
-        .into_iter()
-        .map(|u| u.upload_id)
-        .collect();
-    let mut out = Vec::new();
-    for u in store.list_uploads(&space.base_prefix).await? {
-        if !known.contains(&u.upload_id) {
-            if time::OffsetDateTime::now_utc() - u.initiated > ORPHAN_UPLOAD_AGE {
-                tracing::info!(space = %space.bucket, upload = %u.upload_id, "aborting an upload the store holds and nothing records");
-                match store.abort_multipart(&u.key, &u.upload_id).await {
-                    Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            continue;
-        }
-        let mut parts: Vec<PartRecord> = match store.list_parts(&u.key, &u.upload_id).await {
+    let records = tokio::task::spawn_blocking(move || c.list_uploads(&sid, "")).await??;
+    let mut out = Vec::with_capacity(records.len());
+    for u in &records {
+        let full = format!("{}{}", space.base_prefix, u.key);
+        let mut parts: Vec<PartRecord> = match store.list_parts(&full, &u.upload_id).await {
             Ok(parts) => parts
                 .into_iter()
                 .map(|p| PartRecord {
@@ -94,12 +85,27 @@ async fn uploads_in_store(
                     etag: p.etag,
                 })
                 .collect(),
-            // Completed or aborted since it was listed: its record goes.
             Err(rustshare_store::Error::NoSuchUpload) => continue,
             Err(e) => return Err(e.into()),
         };
         parts.sort_by_key(|p| p.part_number);
-        out.push((u.upload_id, parts));
+        out.push((u.upload_id.clone(), parts));
+    }
+    let known: std::collections::HashSet<&str> = records.iter().map(|u| u.upload_id.as_str()).collect();
+    match store.list_uploads(&space.base_prefix).await {
+        Ok(listed) => {
+            for u in listed {
+                if known.contains(u.upload_id.as_str()) || time::OffsetDateTime::now_utc() - u.initiated <= ORPHAN_UPLOAD_AGE {
+                    continue;
+                }
+                tracing::info!(space = %space.bucket, upload = %u.upload_id, "aborting an upload the store holds and nothing records");
+                match store.abort_multipart(&u.key, &u.upload_id).await {
+                    Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Err(e) => tracing::debug!(space = %space.bucket, "the store cannot list its uploads; unrecorded ones stay: {e}"),
     }
     Ok(out)
 }

@@ -121,14 +121,15 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def stop(self, sig=signal.SIGTERM):
+    def stop(self, sig=signal.SIGTERM, peer=True):
+        """Stops the server (and its S3 peer unless `peer` is false, for a restart)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(35)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        if self.peer:
+        if self.peer and peer:
             self.peer.stop()
 
     def logs(self):
