@@ -1,8 +1,10 @@
 """Drives the real `rustshare` binary over loopback with real clients.
 
 Each test module gets its own server (fs backend by default; the `backend` parameter also runs
-it on the S3 backend, talking to the s3s-fs peer binary). Tests create their own tenants and
-spaces, so they never see each other's data.
+it on the S3 backend). The S3 backend is the real engine the environment names
+(`RUSTSHARE_TEST_S3_*`: `scripts/test.sh` starts Ceph RGW with `scripts/ceph.sh`; a user can
+name RustFS or MinIO), each server under a root prefix of its own; without one, the s3s-fs peer
+binary. Tests create their own tenants and spaces, so they never see each other's data.
 """
 
 import json
@@ -58,8 +60,48 @@ def wait_http(url, timeout=20, proc=None):
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+class Engine:
+    """A real S3 engine named by the environment: one bucket shared by every test, a root prefix
+    per server, emptied when the server stops (Ceph's memstore keeps everything in memory)."""
+
+    def __init__(self):
+        e = os.environ
+        self.endpoint = e["RUSTSHARE_TEST_S3_ENDPOINT"]
+        self.bucket = e.get("RUSTSHARE_TEST_S3_BUCKET") or "rustshare-tests"
+        self.access_key = e.get("RUSTSHARE_TEST_S3_ACCESS_KEY_ID", "")
+        self.secret_key = e.get("RUSTSHARE_TEST_S3_SECRET_ACCESS_KEY", "")
+        self.region = e.get("RUSTSHARE_TEST_S3_REGION") or "us-east-1"
+        self.root_prefix = f"e2e-{uuid.uuid4().hex[:12]}/"
+        SECRETS.add(self.secret_key)
+
+    def client(self):
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key, region_name=self.region,
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+    def stop(self):
+        c = self.client()
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.root_prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                c.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+        for u in c.list_multipart_uploads(Bucket=self.bucket, Prefix=self.root_prefix).get("Uploads", []):
+            c.abort_multipart_upload(Bucket=self.bucket, Key=u["Key"], UploadId=u["UploadId"])
+
+
+def engine_or_peer(tmp):
+    """The S3 engine the environment names, else an s3s-fs peer."""
+    return Engine() if os.environ.get("RUSTSHARE_TEST_S3_ENDPOINT") else Peer(tmp)
+
+
 class Peer:
-    """The s3s-fs S3 server, our stand-in for RustFS."""
+    """The s3s-fs S3 server, the stand-in when no real engine is named."""
+
+    bucket = "backend"
+    access_key = PEER_ACCESS_KEY
+    secret_key = PEER_SECRET_KEY
+    region = "us-east-1"
+    root_prefix = "rustshare/"
 
     def __init__(self, tmp):
         self.port = free_port()
@@ -91,7 +133,8 @@ class Server:
         self.data = tmp / "data"
         self.stdout = tmp / "stdout.log"
         self.stderr = tmp / "stderr.log"
-        self.peer = Peer(tmp) if backend == "s3" else None
+        # "s3s-fs" asks for the peer binary itself: a backend a test can take down.
+        self.peer = Peer(tmp) if backend == "s3s-fs" else engine_or_peer(tmp) if backend == "s3" else None
         env = dict(os.environ)
         env.pop("RUSTSHARE_ADMIN_TOKEN", None)
         env["RUSTSHARE_LOG"] = "info"
@@ -99,10 +142,11 @@ class Server:
             env.update({
                 "RUSTSHARE_STORE": "s3",
                 "RUSTSHARE_S3_ENDPOINT": self.peer.endpoint,
-                "RUSTSHARE_S3_BUCKET": "backend",
-                "RUSTSHARE_S3_ACCESS_KEY_ID": PEER_ACCESS_KEY,
-                "RUSTSHARE_S3_SECRET_ACCESS_KEY": PEER_SECRET_KEY,
-                "RUSTSHARE_S3_ROOT_PREFIX": "rustshare/",
+                "RUSTSHARE_S3_BUCKET": self.peer.bucket,
+                "RUSTSHARE_S3_ACCESS_KEY_ID": self.peer.access_key,
+                "RUSTSHARE_S3_SECRET_ACCESS_KEY": self.peer.secret_key,
+                "RUSTSHARE_S3_REGION": self.peer.region,
+                "RUSTSHARE_S3_ROOT_PREFIX": self.peer.root_prefix,
             })
         env.update(extra_env or {})
         self.env = env

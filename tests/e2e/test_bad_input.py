@@ -17,12 +17,21 @@ def ctx(fs_server):
     return fs_server, sp, key
 
 
+@pytest.fixture(scope="module")
+def both(server):
+    """The same on the fs store and on the S3 backend (a real engine under scripts/test.sh): the
+    backend once turned a digest mismatch into a plain short-body error."""
+    sp = server.new_space()
+    key = server.new_key(sp)
+    return server, sp, key
+
+
 def objects_on_disk(server):
     return sorted(p.name for p in (server.data / "objects").rglob("*@o"))
 
 
-def test_wrong_content_md5_stores_nothing_and_keeps_old_version(ctx):
-    s, sp, key = ctx
+def test_wrong_content_md5_stores_nothing_and_keeps_old_version(both):
+    s, sp, key = both
     B = sp["bucket"]
     good = base64.b64encode(hashlib.md5(b"version one").digest()).decode()
     assert signed(s, key, "PUT", f"/{B}/md5/obj", b"version one", {"Content-MD5": good}).status_code == 200
@@ -36,15 +45,15 @@ def test_wrong_content_md5_stores_nothing_and_keeps_old_version(ctx):
     assert not list((s.data / "objects" / "tmp").glob("*")) if (s.data / "objects" / "tmp").exists() else True
 
 
-def test_wrong_checksum_header(ctx):
-    s, sp, key = ctx
+def test_wrong_checksum_header(both):
+    s, sp, key = both
     r = signed(s, key, "PUT", f"/{sp['bucket']}/sum/bad", b"payload", {"x-amz-checksum-crc32": crc32_b64(b"other")})
     assert (r.status_code, code(r)) == (400, "BadDigest")
     assert signed(s, key, "HEAD", f"/{sp['bucket']}/sum/bad").status_code == 404
 
 
-def test_checksum_trailer_verified(ctx):
-    s, sp, key = ctx
+def test_checksum_trailer_verified(both):
+    s, sp, key = both
     data = b"streamed with a trailer " * 5000
     r = put_with_trailer(s, key, f"/{sp['bucket']}/trailer/good", data, crc32_b64(data))
     assert r.status_code == 200, r.text
@@ -52,6 +61,24 @@ def test_checksum_trailer_verified(ctx):
     r = put_with_trailer(s, key, f"/{sp['bucket']}/trailer/bad", data, crc32_b64(b"not the data"))
     assert (r.status_code, code(r)) == (400, "BadDigest"), r.text
     assert signed(s, key, "HEAD", f"/{sp['bucket']}/trailer/bad").status_code == 404
+
+
+def test_part_digest_mismatches(both):
+    s, sp, key = both
+    B = sp["bucket"]
+    up = signed(s, key, "POST", f"/{B}/mp/digest?uploads")
+    uid = up.text.split("<UploadId>")[1].split("</UploadId>")[0]
+    part = b"p" * (5 * 1024 * 1024)
+    wrong = base64.b64encode(hashlib.md5(b"not the part").digest()).decode()
+    r = signed(s, key, "PUT", f"/{B}/mp/digest?partNumber=1&uploadId={uid}", part, {"Content-MD5": wrong})
+    assert (r.status_code, code(r)) == (400, "BadDigest"), r.text
+    r = signed(s, key, "PUT", f"/{B}/mp/digest?partNumber=1&uploadId={uid}", part, {"x-amz-checksum-crc32": crc32_b64(b"other")})
+    assert (r.status_code, code(r)) == (400, "BadDigest"), r.text
+    r = signed(s, key, "GET", f"/{B}/mp/digest?uploadId={uid}")
+    assert r.status_code == 200 and "<Part>" not in r.text, r.text
+    u = s.cli_json("usage", B)["usage"]
+    assert u["multipart_bytes"] == 0, u
+    assert signed(s, key, "DELETE", f"/{B}/mp/digest?uploadId={uid}").status_code == 204
 
 
 def test_malformed_xml_bodies(ctx):
@@ -171,10 +198,10 @@ def test_declared_length_beyond_5gib(ctx):
     assert signed(s, key, "HEAD", path).status_code == 404
 
 
-def test_streaming_chunk_signatures(ctx):
+def test_streaming_chunk_signatures(both):
     from s3raw import put_signed_chunks
 
-    s, sp, key = ctx
+    s, sp, key = both
     data = b"chunk-signed payload " * 20000
     r = put_signed_chunks(s, key, f"/{sp['bucket']}/chunks/good", data)
     assert r.status_code == 200, r.text

@@ -1,8 +1,9 @@
 """Three edge nodes, one PostgreSQL, one S3 backend: the scale-out deployment, on loopback.
 
 Three `rustshare serve` processes start at once (so they race to migrate the database) on
-different ports, sharing a throwaway PostgreSQL (scripts/postgres.sh, Debian's server) and the
-s3s-fs peer as their object store. Clients talk to whichever node the test picks; every
+different ports, sharing a throwaway PostgreSQL (scripts/postgres.sh, Debian's server) and one
+object store: the real engine the environment names (Ceph RGW under scripts/test.sh), else the
+s3s-fs peer. Clients talk to whichever node the test picks; every
 propagation the issue bounds (revocation, rotation, purge, public access, publish, rollback) is
 measured and must arrive within 2 seconds. The figures are written to
 target/cluster-propagation.json and printed with `-s`.
@@ -21,7 +22,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import PEER_ACCESS_KEY, PEER_SECRET_KEY, ROOT, SECRETS, TARGET, Peer, Server
+from conftest import ROOT, SECRETS, TARGET, Server, engine_or_peer
 from test_packages import build_deb
 
 LIMIT = 2.0
@@ -39,7 +40,7 @@ def pg(tmp_path_factory):
 @pytest.fixture(scope="module")
 def nodes(pg, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
-    peer = Peer(tmp)
+    peer = engine_or_peer(tmp)
     token = "rsat_" + secrets.token_hex(20)
     SECRETS.add(token)
     # One key file for the three nodes (a mounted secret in a real cluster).
@@ -52,10 +53,11 @@ def nodes(pg, tmp_path_factory):
         "RUSTSHARE_ADMIN_TOKEN": token,
         "RUSTSHARE_STORE": "s3",
         "RUSTSHARE_S3_ENDPOINT": peer.endpoint,
-        "RUSTSHARE_S3_BUCKET": "backend",
-        "RUSTSHARE_S3_ACCESS_KEY_ID": PEER_ACCESS_KEY,
-        "RUSTSHARE_S3_SECRET_ACCESS_KEY": PEER_SECRET_KEY,
-        "RUSTSHARE_S3_ROOT_PREFIX": "rustshare/",
+        "RUSTSHARE_S3_BUCKET": peer.bucket,
+        "RUSTSHARE_S3_ACCESS_KEY_ID": peer.access_key,
+        "RUSTSHARE_S3_SECRET_ACCESS_KEY": peer.secret_key,
+        "RUSTSHARE_S3_REGION": peer.region,
+        "RUSTSHARE_S3_ROOT_PREFIX": peer.root_prefix,
     }
     SECRETS.add(key_file.read_text().strip())
     started, errors = {}, []
@@ -119,7 +121,7 @@ def test_nodes_share_everything_and_migrated_once(nodes, pg):
     assert sp["bucket"] in [s["bucket"] for s in c.cli_json("space", "list")["spaces"]]
     assert any(e["operation"] == "PutObject" for e in b.cli_json("audit", "--space", sp["bucket"])["events"])
     versions = subprocess.run(["psql", pg, "-tAc", "SELECT version FROM schema_migrations ORDER BY version"], capture_output=True, text=True, check=True)
-    assert versions.stdout.split() == ["1", "2", "3", "4", "5", "6", "7", "8"], "each migration once, whichever node ran it"
+    assert versions.stdout.split() == [str(n) for n in range(1, 10)], "each migration once, whichever node ran it"
     for n in (a, b, c):
         assert requests.get(f"{n.url}/readyz", timeout=5).status_code == 200
 
@@ -223,10 +225,10 @@ def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes):
 
     # A change behind the edge's back (straight into the backend) is what purges are for.
     assert cdn_get(c, name, "site/app.js").headers["X-Cache"] == "HIT"
-    backend = boto3.client("s3", endpoint_url=peer.endpoint, aws_access_key_id=PEER_ACCESS_KEY, aws_secret_access_key=PEER_SECRET_KEY,
-                           region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    backend = boto3.client("s3", endpoint_url=peer.endpoint, aws_access_key_id=peer.access_key, aws_secret_access_key=peer.secret_key,
+                           region_name=peer.region, config=Config(s3={"addressing_style": "path"}))
     base = a.cli_json("space", "show", sp["bucket"])["base_prefix"]
-    backend.put_object(Bucket="backend", Key=f"rustshare/{base}site/app.js", Body=b"v3", ContentType="text/javascript")
+    backend.put_object(Bucket=peer.bucket, Key=f"{peer.root_prefix}{base}site/app.js", Body=b"v3", ContentType="text/javascript")
     time.sleep(0.5)
     assert cdn_get(c, name, "site/app.js").content == b"v2", "C still serves its cached copy"
     a.cli("cdn", "purge", sp["bucket"], "--prefix", "site/")

@@ -82,7 +82,7 @@ def test_health_ready_metrics_request_ids(fs_server):
 
 
 def test_readyz_reports_unreachable_backend(tmp_path):
-    s = Server(tmp_path, backend="s3")
+    s = Server(tmp_path, backend="s3s-fs")  # a backend the test can take down
     try:
         assert requests.get(s.url + "/readyz", timeout=5).status_code == 200
         s.peer.stop()

@@ -14,6 +14,30 @@ pub const PEER_ACCESS_KEY: &str = "PEERACCESSKEY";
 /// Secret key of the loopback peer (test-only).
 pub const PEER_SECRET_KEY: &str = "peer-secret-key-for-tests-only";
 
+/// A real S3 engine named by the environment, for the suites that run on one when it is at
+/// hand: `RUSTSHARE_TEST_S3_ENDPOINT`, `RUSTSHARE_TEST_S3_ACCESS_KEY_ID`,
+/// `RUSTSHARE_TEST_S3_SECRET_ACCESS_KEY`, `RUSTSHARE_TEST_S3_BUCKET` (an existing bucket; default
+/// `rustshare-tests`) and `RUSTSHARE_TEST_S3_REGION` (default `us-east-1`). `scripts/ceph.sh`
+/// starts Ceph RGW and prints them; a user can point them at RustFS or MinIO. Each call gets a
+/// fresh root prefix, so runs and tests never see each other's objects.
+#[must_use]
+pub fn engine_from_env(label: &str) -> Option<S3StoreConfig> {
+    let var = |n: &str| std::env::var(format!("RUSTSHARE_TEST_S3_{n}")).ok().filter(|v| !v.is_empty());
+    let endpoint = var("ENDPOINT")?;
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Some(S3StoreConfig {
+        endpoint,
+        region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
+        access_key_id: var("ACCESS_KEY_ID").unwrap_or_default(),
+        secret_access_key: var("SECRET_ACCESS_KEY").unwrap_or_default(),
+        bucket: var("BUCKET").unwrap_or_else(|| "rustshare-tests".into()),
+        root_prefix: format!("{label}-{unique:x}-{}/", std::process::id()),
+        path_style: true,
+    })
+}
+
 /// An s3s-fs server on 127.0.0.1, serving from a temporary directory until dropped.
 pub struct S3Peer {
     /// Where it listens.

@@ -123,8 +123,40 @@ fn unquote(s: Option<&str>) -> String {
     s.unwrap_or_default().trim_matches('"').to_owned()
 }
 
-fn sdk_body(body: ByteStream) -> SdkByteStream {
-    let frames = body.map_ok(Frame::data);
+/// The first error the caller's body stream raised, kept whole: the SDK turns a failed body
+/// into its own dispatch error, flattened to text, and the edge needs the original (a digest or
+/// chunk-signature mismatch is a 400 of its own kind, not a short body).
+#[derive(Clone, Default)]
+struct BodyError(std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>);
+
+impl BodyError {
+    fn take(&self) -> Option<std::io::Error> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    /// `e` as the SDK's failure, unless the body failed first: then the body's own error.
+    fn or_map<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(&self, e: SdkError<E>) -> Error {
+        if let Some(io) = self.take() {
+            return Error::Body(io);
+        }
+        match e {
+            SdkError::DispatchFailure(ref d) if d.is_io() || d.is_user() => {
+                Error::Body(std::io::Error::other(DisplayErrorContext(&e).to_string()))
+            }
+            other => map_err(other),
+        }
+    }
+}
+
+fn sdk_body(body: ByteStream, failed: &BodyError) -> SdkByteStream {
+    let slot = failed.clone();
+    let frames = body
+        .map_err(move |e| {
+            let copy = std::io::Error::new(e.kind(), e.to_string());
+            slot.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+            copy
+        })
+        .map_ok(Frame::data);
     SdkByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(
         sync_wrapper::SyncStream::new(frames),
     )))
@@ -240,13 +272,14 @@ impl ObjectStore for S3Store {
     async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> Result<ObjectMeta> {
         let size = size.ok_or(Error::LengthRequired)?;
         let full = self.full(key)?;
+        let failed = BodyError::default();
         let mut req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
             .content_length(i64::try_from(size).map_err(|_| Error::LengthRequired)?)
-            .body(sdk_body(body))
+            .body(sdk_body(body, &failed))
             .set_content_type(attrs.content_type.clone())
             .set_cache_control(attrs.cache_control.clone())
             .set_content_disposition(attrs.content_disposition.clone())
@@ -254,12 +287,7 @@ impl ObjectStore for S3Store {
         for (k, v) in &attrs.user_metadata {
             req = req.metadata(k, v);
         }
-        let out = req.send().await.map_err(|e| match e {
-            SdkError::DispatchFailure(ref d) if d.is_io() || d.is_user() => {
-                Error::Body(std::io::Error::other(DisplayErrorContext(&e).to_string()))
-            }
-            other => map_err(other),
-        })?;
+        let out = req.send().await.map_err(|e| failed.or_map(e))?;
         Ok(ObjectMeta {
             size,
             etag: unquote(out.e_tag()),
@@ -371,6 +399,7 @@ impl ObjectStore for S3Store {
         if !(1..=10_000).contains(&part_number) {
             return Err(Error::InvalidPart(format!("part number {part_number} is outside 1..=10000")));
         }
+        let failed = BodyError::default();
         let out = self
             .client
             .upload_part()
@@ -379,10 +408,10 @@ impl ObjectStore for S3Store {
             .upload_id(upload_id)
             .part_number(i32::try_from(part_number).unwrap_or(i32::MAX))
             .content_length(i64::try_from(size).map_err(|_| Error::LengthRequired)?)
-            .body(sdk_body(body))
+            .body(sdk_body(body, &failed))
             .send()
             .await
-            .map_err(map_err)?;
+            .map_err(|e| failed.or_map(e))?;
         Ok(PartInfo {
             part_number,
             etag: unquote(out.e_tag()),
@@ -456,7 +485,12 @@ impl ObjectStore for S3Store {
                 .set_part_number_marker(marker.clone())
                 .send()
                 .await
-                .map_err(map_err)?;
+                .map_err(|e| match map_err(e) {
+                    // Ceph RGW answers NoSuchKey for an upload it does not have (finished,
+                    // aborted or never made): ListParts names no object, so it can only mean this.
+                    Error::NotFound => Error::NoSuchUpload,
+                    other => other,
+                })?;
             for p in page.parts() {
                 out.push(PartInfo {
                     part_number: p.part_number().and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
