@@ -4,11 +4,14 @@
 # real `rustshare` binary over loopback with aws-cli, boto3, rclone, s3cmd, apt, an HTTP/3 client
 # Chromium (the console, driven by playwright-core), docker-registry with skopeo, and PostgreSQL
 # (the control suite runs on SQLite and again on a throwaway PostgreSQL; the cluster test runs
-# three nodes on one).
+# three nodes on one), and Ceph's RADOS Gateway as the S3 engine under the S3 backend
+# (scripts/ceph.sh: a one-node cluster on loopback; the store conformance suite, the S3-backend
+# end-to-end modules and the cluster test run on it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 postgresql-15=15.18-0+deb12u1 postgresql-client-15=15.18-0+deb12u1 systemd openssl gpg gpgv apt dpkg)
+CEPH=16.2.15+ds-0+deb12u2
+APT_PACKAGES=(ceph-mon=$CEPH ceph-mgr=$CEPH ceph-osd=$CEPH radosgw=$CEPH ceph-common=$CEPH curl rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.79-1~deb12u1 sqv=1.1.0-1+b5 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 postgresql-15=15.18-0+deb12u1 postgresql-client-15=15.18-0+deb12u1 systemd openssl gpg gpgv apt dpkg)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -47,12 +50,25 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "building (dev profile, shared by every test)"
 cargo build --workspace --bins --quiet
 
-step "Rust tests (unit, store conformance on fs and on a loopback s3s-fs server)"
+pg_dir=$(mktemp -d) ceph_dir=$(mktemp -d)
+trap 'scripts/postgres.sh stop "$pg_dir"; scripts/ceph.sh stop "$ceph_dir"; rm -rf "$pg_dir" "$ceph_dir"' EXIT
+
+# An engine named by the caller (RUSTSHARE_TEST_S3_ENDPOINT: RustFS, MinIO, ...) is used as it
+# is; otherwise a throwaway Ceph RGW.
+if [ -z "${RUSTSHARE_TEST_S3_ENDPOINT:-}" ]; then
+  step "starting Ceph RGW on loopback (scripts/ceph.sh)"
+  t0=$SECONDS
+  scripts/ceph.sh start "$ceph_dir" >/dev/null
+  set -a; . "$ceph_dir/s3.env"; set +a
+  echo "RGW at $RUSTSHARE_TEST_S3_ENDPOINT after $((SECONDS - t0)) s"
+else
+  step "using the S3 engine at $RUSTSHARE_TEST_S3_ENDPOINT (RUSTSHARE_TEST_S3_*)"
+fi
+
+step "Rust tests (unit; store conformance on fs, on an in-process s3s-fs and on the S3 engine)"
 cargo test --workspace --quiet
 
 step "control suite again, on PostgreSQL (scripts/postgres.sh: 127.0.0.1, throwaway cluster)"
-pg_dir=$(mktemp -d)
-trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
 pg_url=$(scripts/postgres.sh start "$pg_dir")
 RUSTSHARE_TEST_POSTGRES=$pg_url cargo test --quiet -p rustshare-control
 scripts/postgres.sh stop "$pg_dir"

@@ -99,8 +99,12 @@ pub async fn run(cfg: Config) -> Result<()> {
         ),
         StoreConfig::S3(s) => {
             let st = S3Store::new(s);
-            if let Err(e) = st.health().await {
-                tracing::warn!("S3 backend {} not reachable yet: {e}", s.endpoint);
+            match st.health().await {
+                Ok(()) => {}
+                // The engine answered: waiting will not make the bucket appear.
+                Err(e @ rustshare_store::Error::NoBucket { .. }) => anyhow::bail!("S3 backend: {e}"),
+                // It may still be starting (a compose file brings both up at once).
+                Err(e) => tracing::warn!("S3 backend {} not reachable yet: {e}", s.endpoint),
             }
             Arc::new(st)
         }

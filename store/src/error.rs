@@ -57,6 +57,16 @@ pub enum Error {
     /// The S3 backend failed.
     #[error("backend: {0}")]
     Backend(String),
+    /// The S3 backend answers, but its bucket does not exist: rustshare does not create it.
+    #[error(
+        "bucket {bucket:?} does not exist at {endpoint}; create it (for example `aws s3 mb s3://{bucket} --endpoint-url {endpoint}`) or set RUSTSHARE_S3_BUCKET to an existing one"
+    )]
+    NoBucket {
+        /// The bucket configured.
+        bucket: String,
+        /// The endpoint configured.
+        endpoint: String,
+    },
 }
 
 impl Error {

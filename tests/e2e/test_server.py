@@ -81,6 +81,22 @@ def test_health_ready_metrics_request_ids(fs_server):
     assert requests.get(s.url + "/api/v1/whoami", headers={"Host": f"console.localhost:{s.port}", "Authorization": f"Bearer {s.token}"}, timeout=5).status_code == 200
 
 
+def test_a_missing_backend_bucket_stops_the_start_with_what_to_do(tmp_path):
+    from conftest import engine_or_peer
+
+    peer = engine_or_peer(tmp_path)
+    try:
+        env = dict(os.environ, RUSTSHARE_STORE="s3", RUSTSHARE_S3_ENDPOINT=peer.endpoint, RUSTSHARE_S3_BUCKET="no-such-bucket-rs",
+                   RUSTSHARE_S3_ACCESS_KEY_ID=peer.access_key, RUSTSHARE_S3_SECRET_ACCESS_KEY=peer.secret_key,
+                   RUSTSHARE_S3_REGION=peer.region)
+        p = subprocess.run([str(RUSTSHARE), "serve", "--data-dir", str(tmp_path / "d"), "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert p.returncode != 0
+        assert 'bucket "no-such-bucket-rs" does not exist' in p.stderr and "aws s3 mb" in p.stderr, p.stderr[-500:]
+    finally:
+        peer.stop()
+
+
 def test_readyz_reports_unreachable_backend(tmp_path):
     s = Server(tmp_path, backend="s3s-fs")  # a backend the test can take down
     try:

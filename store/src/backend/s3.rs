@@ -64,6 +64,7 @@ fn yes() -> bool {
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
+    endpoint: String,
     bucket: String,
     root: String,
 }
@@ -86,6 +87,7 @@ impl S3Store {
             .build();
         Self {
             client: Client::from_conf(conf),
+            endpoint: cfg.endpoint.clone(),
             bucket: cfg.bucket.clone(),
             root: cfg.root_prefix.clone(),
         }
@@ -544,8 +546,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn health(&self) -> Result<()> {
-        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(map_err)?;
-        Ok(())
+        match self.client.head_bucket().bucket(&self.bucket).send().await.map_err(map_err) {
+            // HeadBucket has no body, so a missing bucket is a bare 404.
+            Err(Error::NotFound) => Err(Error::NoBucket {
+                bucket: self.bucket.clone(),
+                endpoint: self.endpoint.clone(),
+            }),
+            other => other.map(|_| ()),
+        }
     }
 }
 
