@@ -46,6 +46,12 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Parts stored so far for an upload, by part number.
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<PartInfo>>;
     /// Uploads in progress whose key starts with `prefix`.
+    ///
+    /// Only an object's exact key is answered by every engine: RustFS and MinIO answer nothing
+    /// for a shorter prefix (no error, an empty list), and s3s-fs answers
+    /// [`Error::Unsupported`]. So no request path depends on it (the S3 face lists uploads from
+    /// the control database); reconciliation uses a directory prefix only to find uploads
+    /// nothing recorded, best-effort.
     async fn list_uploads(&self, prefix: &str) -> Result<Vec<UploadInfo>>;
     /// Checks that the backend answers.
     async fn health(&self) -> Result<()>;
