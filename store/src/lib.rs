@@ -6,12 +6,14 @@
 //! Keys are flat strings; callers (the edge) decide how spaces map onto them.
 
 mod backend;
+mod counted;
 mod error;
 pub mod key;
 mod types;
 
 pub use backend::fs::FsStore;
 pub use backend::s3::{S3Store, S3StoreConfig};
+pub use counted::{Counted, Counts};
 pub use error::{Error, Result};
 pub use types::*;
 

@@ -15,6 +15,9 @@ use rustshare_control::{Control, PublicSite};
 use rustshare_store::{ByteRange, ListRequest, ObjectMeta, ObjectStore};
 
 use self::cache::{Cache, Entry, key_of};
+
+/// An entry, how it was found, and the store read a large miss opened (to be streamed).
+type Fetched = (Arc<Entry>, CacheResult, Option<rustshare_store::GetObject>);
 use self::http::{Precondition, RangeReq, Validators};
 use crate::metrics::Metrics;
 use crate::server::Body;
@@ -271,18 +274,21 @@ impl Cdn {
     }
 
     /// The entry for a key: fresh from cache, revalidated, refetched (one fetch for any
-    /// number of concurrent misses), or stale when the store fails.
-    async fn entry(&self, site: &PublicSite, key: &str) -> Result<(Arc<Entry>, CacheResult), rustshare_store::Error> {
+    /// number of concurrent misses), or stale when the store fails. `body`: the caller will send
+    /// the object's bytes (a GET); a miss then reads it once, and when it is too large to cache
+    /// the read that found out is handed back to be streamed, not dropped and opened again.
+    /// Without `body` (a HEAD) a miss asks the store for the metadata only.
+    async fn entry(&self, site: &PublicSite, key: &str, body: bool) -> Result<Fetched, rustshare_store::Error> {
         let ck = key_of(&site.space.id, key);
         let cached = self.cache.moka().get(&ck).await;
         if let Some(e) = &cached
             && e.stored.elapsed() < self.fresh_for(site, key, e)
         {
-            return Ok((e.clone(), CacheResult::Hit));
+            return Ok((e.clone(), CacheResult::Hit, None));
         }
         // Boxed: the revalidation and fetch futures are many times the size of a hit's, and
         // every request's future is moved into place whole.
-        Box::pin(self.refresh(site, key, ck, cached)).await
+        Box::pin(self.refresh(site, key, ck, cached, body)).await
     }
 
     /// The slow part of [`Self::entry`]: a stale entry revalidated, or a miss fetched.
@@ -292,7 +298,8 @@ impl Cdn {
         key: &str,
         ck: String,
         cached: Option<Arc<Entry>>,
-    ) -> Result<(Arc<Entry>, CacheResult), rustshare_store::Error> {
+        body: bool,
+    ) -> Result<Fetched, rustshare_store::Error> {
         let full = || format!("{}{key}", site.space.base_prefix);
         let fresh_for = |e: &Entry| self.fresh_for(site, key, e);
         let mut stale = None;
@@ -303,13 +310,13 @@ impl Cdn {
                     Ok(now) if now.etag == m.etag => {
                         let renewed = Arc::new(e.revalidated());
                         self.cache.moka().insert(ck, renewed.clone()).await;
-                        return Ok((renewed, CacheResult::Revalidated));
+                        return Ok((renewed, CacheResult::Revalidated, None));
                     }
                     Ok(_) | Err(rustshare_store::Error::NotFound) => {}
                     Err(err) => {
                         if e.stored.elapsed() < ttl + self.cfg.stale_if_error {
                             tracing::warn!("store unavailable, serving stale: {err}");
-                            return Ok((e, CacheResult::Stale));
+                            return Ok((e, CacheResult::Stale, None));
                         }
                         return Err(err);
                     }
@@ -318,6 +325,22 @@ impl Cdn {
             self.cache.moka().invalidate(&ck).await;
             stale = Some(e);
         }
+        if !body && stale.is_none() {
+            // A HEAD that misses: the metadata is all it needs. Only a large object's entry
+            // (which holds no bytes anyway) is kept; a small one is cached by the first GET.
+            return match self.store.head(&full()).await {
+                Ok(m) if m.size > self.cfg.max_object_bytes => {
+                    let e = Arc::new(Entry::new(Some(m), None));
+                    self.cache.moka().insert(ck, e.clone()).await;
+                    Ok((e, CacheResult::Miss, None))
+                }
+                Ok(m) => Ok((Arc::new(Entry::new(Some(m), None)), CacheResult::Miss, None)),
+                Err(rustshare_store::Error::NotFound) => Ok((Arc::new(Entry::new(None, None)), CacheResult::Miss, None)),
+                Err(e) => Err(e),
+            };
+        }
+        // The read of a large object, for the request whose fetch made it.
+        let opened: std::sync::Mutex<Option<rustshare_store::GetObject>> = std::sync::Mutex::new(None);
         let fetch = async {
             self.metrics.cdn_origin_fetch(&site.space.id);
             match self.store.get(&full(), None).await {
@@ -329,19 +352,28 @@ impl Cdn {
                     }
                     Ok(Arc::new(Entry::new(Some(g.meta), Some(Bytes::from(buf)))))
                 }
-                // Too large to hold: remember the validators only; bytes stream per request.
-                Ok(g) => Ok(Arc::new(Entry::new(Some(g.meta), None))),
+                // Too large to hold: remember the validators only; bytes stream per request,
+                // this one's from the read already open.
+                Ok(g) => {
+                    let meta = g.meta.clone();
+                    *opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(g);
+                    Ok(Arc::new(Entry::new(Some(meta), None)))
+                }
                 Err(rustshare_store::Error::NotFound) => Ok(Arc::new(Entry::new(None, None))),
                 Err(e) => Err(e),
             }
         };
         match self.cache.moka().try_get_with(ck.clone(), fetch).await {
-            Ok(e) => Ok((e, CacheResult::Miss)),
+            Ok(e) => Ok((
+                e,
+                CacheResult::Miss,
+                opened.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+            )),
             Err(err) => match stale {
                 Some(s) if s.stored.elapsed() < fresh_for(&s) + self.cfg.stale_if_error => {
                     tracing::warn!("store unavailable, serving stale: {err}");
                     self.cache.moka().insert(ck, s.clone()).await;
-                    Ok((s, CacheResult::Stale))
+                    Ok((s, CacheResult::Stale, None))
                 }
                 _ => Err(rustshare_store::Error::Backend(err.to_string())),
             },
@@ -441,7 +473,7 @@ impl Cdn {
     async fn directory(&self, req: &Req, site: &PublicSite, dir: &str) -> Resp {
         let index = format!("{dir}index.html");
         if site.rules.publishes(&index)
-            && let Ok((e, _)) = self.entry(site, &index).await
+            && let Ok((e, ..)) = self.entry(site, &index, false).await
             && e.meta.is_some()
         {
             return self.object(req, site, &index).await;
@@ -515,7 +547,8 @@ impl Cdn {
 
     #[allow(clippy::too_many_lines)] // one RFC 9110 decision sequence; splitting it hides the order
     async fn object(&self, req: &Req, site: &PublicSite, key: &str) -> Resp {
-        let (entry, result) = match self.entry(site, key).await {
+        let head_only = req.method == ::http::Method::HEAD;
+        let (entry, result, opened) = match self.entry(site, key, !head_only).await {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!("CDN origin read failed: {e}");
@@ -635,7 +668,12 @@ impl Cdn {
                     ::http::header::CONTENT_RANGE,
                     &format!("bytes {a}-{b}/{}", meta.size),
                 );
-                self.finish(req, site, r, self.slice(&entry, site, key, a, b).await, b - a + 1)
+                let body = if head_only {
+                    body_full(Bytes::new())
+                } else {
+                    self.slice(&entry, site, key, a, b).await
+                };
+                self.finish(req, site, r, body, b - a + 1)
             }
             RangeReq::Ranges(rs) => {
                 let boundary = format!("rs{}", &meta.etag.chars().take(16).collect::<String>());
@@ -649,7 +687,11 @@ impl Cdn {
                     );
                     total += head.len() as u64 + (b - a + 1);
                     parts.push(body_full(head));
-                    parts.push(self.slice(&entry, site, key, a, b).await);
+                    parts.push(if head_only {
+                        body_full(Bytes::new())
+                    } else {
+                        self.slice(&entry, site, key, a, b).await
+                    });
                 }
                 let tail = format!("\r\n--{boundary}--\r\n");
                 total += tail.len() as u64;
@@ -676,7 +718,11 @@ impl Cdn {
                     self.finish(req, site, r, body_full(b.clone()), n)
                 }
                 (_, None) => {
-                    let body = self.stream(site, key, None, meta).await;
+                    let body = match opened {
+                        _ if head_only => body_full(Bytes::new()),
+                        Some(g) if g.meta.etag == meta.etag && g.range.is_none() => body_stream(g.body),
+                        _ => self.stream(site, key, None, meta).await,
+                    };
                     self.finish(req, site, r, body, meta.size)
                 }
             },
@@ -757,8 +803,16 @@ fn concat(parts: Vec<Body>) -> Body {
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_requests_share_one_site_lookup() {
+    /// A control with one published space (every key public), and a CDN on `store`.
+    fn published<S: ObjectStore>(
+        store: Arc<S>,
+        cfg: CdnConfig,
+    ) -> (
+        Arc<Cdn>,
+        Control,
+        rustshare_control::model::Space,
+        rustshare_control::model::PublicationRules,
+    ) {
         let control = Control::new(
             Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
             rustshare_control::seal::MasterKey::generate(),
@@ -779,12 +833,20 @@ mod tests {
                 },
             )
             .expect("space");
-        let (_, rules) = control
-            .enable_publication(&p, &space.id, rustshare_control::PublicationInput::default())
-            .expect("publish");
+        let input = rustshare_control::PublicationInput {
+            prefixes: Some(vec![String::new()]),
+            ..Default::default()
+        };
+        let (_, rules) = control.enable_publication(&p, &space.id, input).expect("publish");
+        let cdn = Arc::new(Cdn::new(store, control.clone(), Metrics::new(), cfg).expect("cdn"));
+        (cdn, control, space, rules)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_site_lookup() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(rustshare_store::FsStore::open_sync(dir.path().to_path_buf()).expect("store"));
-        let cdn = Arc::new(Cdn::new(store, control.clone(), Metrics::new(), CdnConfig::default()).expect("cdn"));
+        let (cdn, _control, space, rules) = published(store, CdnConfig::default());
         // The control cache is empty for this name (as after its entry expired); every request
         // arriving meanwhile waits on one lookup.
         let mut tasks = Vec::new();
@@ -805,5 +867,81 @@ mod tests {
         );
         // An unknown name is looked up too, and remembered as absent.
         assert!(cdn.site("nope").await.expect("lookup").is_none());
+    }
+
+    /// The store is asked only what each request needs: a HEAD asks for metadata and never opens
+    /// a read; a GET that misses on an object too large to cache reads it once and streams that
+    /// read; a small object's HEAD miss leaves the caching to its first GET.
+    #[tokio::test]
+    async fn large_objects_cost_the_store_one_request_each() {
+        use http_body_util::BodyExt as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let fs = rustshare_store::FsStore::open_sync(dir.path().to_path_buf()).expect("store");
+        let store = Arc::new(rustshare_store::Counted::new(fs));
+        let cfg = CdnConfig {
+            max_object_bytes: 1024,
+            ..CdnConfig::default()
+        };
+        let (cdn, _control, space, rules) = published(store.clone(), cfg);
+        let put = |key: &str, n: usize| {
+            let store = store.clone();
+            let key = format!("{}{key}", space.base_prefix);
+            async move {
+                let data = Bytes::from(vec![b'x'; n]);
+                let body: rustshare_store::ByteStream = Box::pin(futures::stream::once(async move { Ok(data) }));
+                store
+                    .put(&key, body, Some(n as u64), rustshare_store::ObjectAttrs::default())
+                    .await
+                    .expect("put");
+            }
+        };
+        put("big.bin", 4096).await;
+        put("big2.bin", 4096).await;
+        put("small.txt", 100).await;
+        let call = |method: ::http::Method, key: &str| {
+            let cdn = cdn.clone();
+            let uri = format!("/{}/{key}", rules.public_name);
+            async move {
+                let req = ::http::Request::builder().method(method).uri(uri).body(()).expect("request");
+                let resp = cdn.handle(req).await;
+                let status = resp.status();
+                let len = resp.headers().get(::http::header::CONTENT_LENGTH).cloned();
+                let body = resp.into_body().collect().await.expect("body").to_bytes();
+                (status, len.and_then(|v| v.to_str().ok().map(str::to_owned)), body.len())
+            }
+        };
+        let reads = || store.counts.reads();
+        let base = reads();
+        let since = |b: (u64, u64, u64)| {
+            let n = reads();
+            (n.0 - b.0, n.1 - b.1, n.2 - b.2)
+        };
+
+        // HEAD of a large object, a miss then a hit: one metadata read, no object read.
+        let r = call(::http::Method::HEAD, "big.bin").await;
+        assert_eq!(r, (::http::StatusCode::OK, Some("4096".into()), 0));
+        assert_eq!(since(base), (0, 0, 1), "(get, ranged get, head) for a HEAD miss");
+        let b = reads();
+        call(::http::Method::HEAD, "big.bin").await;
+        assert_eq!(since(b), (0, 0, 0), "a HEAD hit asks the store nothing");
+
+        // GET that misses on a large object: one read, streamed whole.
+        let b = reads();
+        let r = call(::http::Method::GET, "big2.bin").await;
+        assert_eq!(r, (::http::StatusCode::OK, Some("4096".into()), 4096));
+        assert_eq!(since(b), (1, 0, 0), "one read for a large miss");
+        // Afterwards each GET streams its own read, and a HEAD reads nothing.
+        let b = reads();
+        assert_eq!(call(::http::Method::GET, "big2.bin").await.2, 4096);
+        call(::http::Method::HEAD, "big2.bin").await;
+        assert_eq!(since(b), (1, 0, 0));
+
+        // A small object: HEAD miss is one metadata read; the GET reads and caches it.
+        let b = reads();
+        assert_eq!(call(::http::Method::HEAD, "small.txt").await.1.as_deref(), Some("100"));
+        assert_eq!(call(::http::Method::GET, "small.txt").await.2, 100);
+        call(::http::Method::GET, "small.txt").await;
+        call(::http::Method::HEAD, "small.txt").await;
+        assert_eq!(since(b), (1, 0, 1), "small: one HEAD, one GET, then hits");
     }
 }
