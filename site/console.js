@@ -417,7 +417,7 @@ async function spacePage(id) {
           h("dt", {}, "Stored"), h("dd", { id: "usage-bytes" }, fmtBytes(u.bytes)),
           h("dt", {}, "Uploads in progress"), h("dd", {}, fmtBytes(u.multipart_bytes || 0)),
           h("dt", {}, "Published packages"), h("dd", { id: "usage-published" }, fmtBytes(u.published_bytes || 0)),
-          h("dt", {}, "CDN requests"), h("dd", {}, `${v.cdn.requests} (${v.cdn.hits} hits, ${v.cdn.misses} misses)`))),
+          h("dt", {}, "CDN requests (this node, since start)"), h("dd", {}, `${v.cdn.requests} (${v.cdn.hits} hits, ${v.cdn.misses} misses)`))),
       h("div", {}, h("h3", {}, "Bandwidth, last hour"), barChart(traffic.samples, 60))));
 
   page(`Space ${v.name}`,

@@ -880,7 +880,7 @@ fn run(cli: Cli) -> Result<()> {
                 let cdn = &v["cdn"];
                 if cdn.is_object() {
                     println!(
-                        "CDN:        {} requests, {} sent, {} hits / {} misses / {} revalidated, {} store reads",
+                        "CDN:        {} requests, {} sent, {} hits / {} misses / {} revalidated, {} store reads (this node, since it started)",
                         cdn["requests"].as_u64().unwrap_or(0),
                         human_bytes(cdn["bytes_out"].as_u64().unwrap_or(0)),
                         cdn["hits"].as_u64().unwrap_or(0),
