@@ -19,7 +19,11 @@ cargo build --release --quiet -p rustshare-edge -p rustshare-tests --bins
 bin=target/release
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; scripts/ceph.sh stop "$work/ceph" 2>/dev/null || true; rm -rf "$work"; }
+# start_edge runs in a process substitution (a subshell): its servers' PIDs go to a file.
+cleanup() {
+  for p in "${pids[@]}" $(cat "$work/edge.pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true; scripts/ceph.sh stop "$work/ceph" 2>/dev/null || true; rm -rf "$work"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -32,7 +36,8 @@ wait_port "$peer_port"
 start_edge() { # name, extra env...
   local name=$1; shift
   local port; port=$(free_port)
-  env "$@" RUSTSHARE_LOG=warn "$bin/rustshare" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" >"$work/$name.out" 2>"$work/$name.err" & pids+=($!)
+  env "$@" RUSTSHARE_LOG=warn "$bin/rustshare" serve --data-dir "$work/$name" --listen "127.0.0.1:$port" >"$work/$name.out" 2>"$work/$name.err" &
+  echo $! >>"$work/edge.pids"
   wait_port "$port"
   local url="http://127.0.0.1:$port" tok
   tok=$(cat "$work/$name/admin-token")

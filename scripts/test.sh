@@ -86,7 +86,8 @@ if [ -n "$rustfs_bin" ]; then
   scripts/rustfs.sh start "$rustfs_dir" "$rustfs_bin" >/dev/null
   (
     set -a; . "$rustfs_dir/s3.env"; set +a
-    cargo test --quiet -p rustshare-tests --test store_conformance engine_backend
+    # --workspace, as above: the same features, so nothing is rebuilt.
+    cargo test --workspace --quiet --test store_conformance engine_backend
     python3 -m pytest -q -p no:cacheprovider --timeout 600 tests/e2e/test_clients.py tests/e2e/test_bad_input.py \
       tests/e2e/test_security.py tests/e2e/test_cdn.py tests/e2e/test_server.py tests/e2e/test_cluster.py -k "s3 or cluster"
   )
