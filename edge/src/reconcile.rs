@@ -120,18 +120,12 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
     // first, so each space's figures below include it.
     let c = control.clone();
     let repos = tokio::task::spawn_blocking(move || c.all_repositories()).await??;
+    let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
     for r in repos {
-        let bytes: u64 = list_all(store.as_ref(), &rustshare_publisher::root(&r))
+        publisher
+            .account(&r)
             .await
-            .with_context(|| format!("listing repository {}", r.name))?
-            .iter()
-            .map(|(_, size)| size)
-            .sum();
-        let c = control.clone();
-        let name = r.name.clone();
-        tokio::task::spawn_blocking(move || c.repository_published(&name, bytes))
-            .await?
-            .with_context(|| format!("recording the published bytes of {}", r.name))?;
+            .with_context(|| format!("measuring the published bytes of repository {}", r.name))?;
     }
     let c = control.clone();
     let spaces = tokio::task::spawn_blocking(move || c.all_spaces()).await??;
