@@ -5,6 +5,7 @@
 //! [`Control`] ties them together for the edge.
 
 pub mod admin;
+pub mod clock;
 pub mod db;
 mod error;
 pub mod model;

@@ -8,7 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::config::{Config, Overrides, RawConfig};
+use client::{Client, enc, human_bytes, out};
+pub use client::{parse_duration, parse_size};
 
+mod client;
 mod registry;
 mod repo;
 mod retention;
@@ -274,122 +277,6 @@ enum KeyCmd {
     Rotate { key: String },
 }
 
-/// Parses `10GiB`, `500MB`, `1024`.
-///
-/// # Errors
-/// A message with the accepted forms.
-pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("size {s:?}: expected a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "kib" | "k" => 1 << 10,
-        "mib" | "m" => 1 << 20,
-        "gib" | "g" => 1 << 30,
-        "tib" | "t" => 1 << 40,
-        other => bail!("size {s:?}: unknown unit {other:?}; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"),
-    };
-    n.checked_mul(mult).with_context(|| format!("size {s:?} is too large"))
-}
-
-/// Parses `90d`, `12h`, `30m`, `45s` into seconds.
-///
-/// # Errors
-/// A message with the accepted forms.
-pub fn parse_duration(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let (num, unit) = t.split_at(t.len().saturating_sub(1));
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("duration {s:?}: expected a number and a unit, for example 90d, 12h, 30m or 45s"))?;
-    let m = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => bail!("duration {s:?}: unit must be s, m, h or d"),
-    };
-    Ok(n * m)
-}
-
-fn human_bytes(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", U[i]) }
-}
-
-struct Client {
-    base: String,
-    token: String,
-    agent: ureq::Agent,
-}
-
-impl Client {
-    fn new(c: &Conn) -> Result<Self> {
-        let token = match &c.token {
-            Some(t) => t.clone(),
-            None => std::fs::read_to_string("data/admin-token")
-                .map(|t| t.trim().to_owned())
-                .context("no admin token: pass --token or set RUSTSHARE_TOKEN (the operator token is printed on first `rustshare serve` and kept in <data-dir>/admin-token)")?,
-        };
-        Ok(Self {
-            base: c.server.trim_end_matches('/').to_owned(),
-            token,
-            agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build(),
-        })
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
-        self.call_with(&self.agent, method, path, body)
-    }
-
-    fn call_with(&self, agent: &ureq::Agent, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
-        let url = format!("{}/api/v1{path}", self.base);
-        let req = agent.request(method, &url).set("Authorization", &format!("Bearer {}", self.token));
-        let res = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
-        };
-        match res {
-            Ok(r) => r.into_json().context("reading the server's reply"),
-            Err(e) => Err(self.explain(e)),
-        }
-    }
-
-    /// The API's error message, or what to check when the server cannot be reached.
-    fn explain(&self, e: ureq::Error) -> anyhow::Error {
-        match e {
-            ureq::Error::Status(code, r) => {
-                let v: Value = r.into_json().unwrap_or(Value::Null);
-                let msg = v["error"]["message"].as_str().unwrap_or("request failed");
-                let ecode = v["error"]["code"].as_str().unwrap_or("error");
-                anyhow::anyhow!("{msg} ({ecode}, HTTP {code})")
-            }
-            e => anyhow::Error::new(e).context(format!(
-                "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)",
-                self.base
-            )),
-        }
-    }
-}
-
-fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 fn print_key_block(v: &Value) {
     let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
     let (endpoint, bucket, prefix) = (s("endpoint"), s("bucket"), s("prefix"));
@@ -538,14 +425,6 @@ fn print_public(v: &Value) {
     }
 }
 
-fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
-    if json_mode {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-    } else {
-        human(v);
-    }
-}
-
 /// The file (if any), the environment and the flags, resolved as `serve` uses them.
 fn load_config(path: Option<&std::path::Path>, o: Overrides) -> Result<Config> {
     let raw = match path {
@@ -577,7 +456,7 @@ fn run(cli: Cli) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
-            rt.block_on(crate::serve::run(cfg))?;
+            rt.block_on(crate::start::run(cfg))?;
         }
         Command::CheckConfig { config } => {
             let cfg = load_config(config.as_deref(), Overrides::default())?;
@@ -643,7 +522,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Tenant { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             match cmd {
                 TenantCmd::Create { name } => out(conn.json, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| {
                     println!(
@@ -667,7 +546,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Space { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             match cmd {
                 SpaceCmd::Create {
                     name,
@@ -734,7 +613,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Key { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             match cmd {
                 KeyCmd::Create {
                     space,
@@ -768,15 +647,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Repo { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             repo::run(&c, conn.json, cmd)?;
         }
         Command::Registry { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             registry::run(&c, conn.json, cmd)?;
         }
         Command::Public { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             match cmd {
                 PublicCmd::Enable {
                     space,
@@ -846,7 +725,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cdn {
             cmd: CdnCmd::Purge { space, key, prefix },
         } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             let body = match (key, prefix) {
                 (Some(k), _) => json!({"key": k}),
                 (None, p) => json!({"prefix": p.unwrap_or_default()}),
@@ -858,7 +737,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Usage { space } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             out(conn.json, &c.call("GET", &format!("/spaces/{}/usage", enc(&space)), None)?, |v| {
                 let u = &v["usage"];
                 let quota = v["quota_bytes"].as_u64();
@@ -905,7 +784,7 @@ fn run(cli: Cli) -> Result<()> {
             });
         }
         Command::Admin { cmd } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             let (method, path, body) = match cmd {
                 AdminCmd::Reconcile => ("POST", "/admin/reconcile", Some(json!({}))),
                 AdminCmd::MasterKey => ("GET", "/admin/master-key", None),
@@ -952,7 +831,7 @@ fn run(cli: Cli) -> Result<()> {
             until,
             limit,
         } => {
-            let c = Client::new(&conn)?;
+            let c = Client::new(&conn.server, conn.token.as_deref())?;
             let mut q = vec![format!("limit={limit}")];
             for (k, v) in [
                 ("space", space),

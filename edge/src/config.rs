@@ -247,11 +247,11 @@ pub struct Config {
     /// Interval of reading the change feed.
     pub change_poll: std::time::Duration,
     /// CDN face.
-    pub cdn: crate::cdn::CdnConfig,
+    pub cdn: crate::face::cdn::CdnConfig,
     /// TLS + HTTP/3 listen address.
     pub tls_listen: Option<SocketAddr>,
     /// Certificate files; `None` makes a self-signed one.
-    pub tls_files: Option<crate::tls::TlsFiles>,
+    pub tls_files: Option<crate::listen::tls::TlsFiles>,
     /// S3 over HTTPS only.
     pub production: bool,
     /// Upper bound of HTTP/3 path MTU discovery (UDP payload bytes).
@@ -403,14 +403,14 @@ impl Config {
             ));
         }
         let rc = raw.cdn.unwrap_or_default();
-        let d = crate::cdn::CdnConfig::default();
+        let d = crate::face::cdn::CdnConfig::default();
         let num = |var: &str, file: Option<u64>, default: u64| -> Result<u64, String> {
             match env(var) {
                 Some(v) => v.parse().map_err(|_| format!("{var}={v:?} must be a whole number")),
                 None => Ok(file.unwrap_or(default)),
             }
         };
-        let cdn = crate::cdn::CdnConfig {
+        let cdn = crate::face::cdn::CdnConfig {
             cache_bytes: num("RUSTSHARE_CDN_CACHE_BYTES", rc.cache_bytes, d.cache_bytes)?,
             max_object_bytes: num("RUSTSHARE_CDN_MAX_OBJECT_BYTES", rc.max_object_bytes, d.max_object_bytes)?,
             negative_ttl: std::time::Duration::from_secs(num(
@@ -443,7 +443,7 @@ impl Config {
             env("RUSTSHARE_TLS_CERT").map(PathBuf::from).or(rt.cert),
             env("RUSTSHARE_TLS_KEY").map(PathBuf::from).or(rt.key),
         ) {
-            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+            (Some(cert), Some(key)) => Some(crate::listen::tls::TlsFiles { cert, key }),
             (None, None) => None,
             _ => return Err("tls.cert and tls.key go together: give both, or neither for a self-signed development certificate".into()),
         };
@@ -459,16 +459,16 @@ impl Config {
         let http3_max_datagram = num(
             "RUSTSHARE_HTTP3_MAX_DATAGRAM",
             rt.http3_max_datagram,
-            crate::tls::HTTP3_DEFAULT_MAX_DATAGRAM.into(),
+            crate::listen::h3::HTTP3_DEFAULT_MAX_DATAGRAM.into(),
         )?;
         let Some(http3_max_datagram) = u16::try_from(http3_max_datagram)
             .ok()
-            .filter(|d| (1200..=crate::tls::HTTP3_MAX_DATAGRAM_LIMIT).contains(d))
+            .filter(|d| (1200..=crate::listen::h3::HTTP3_MAX_DATAGRAM_LIMIT).contains(d))
         else {
             return Err(format!(
                 "tls.http3_max_datagram = {http3_max_datagram} must be from 1200 (QUIC's minimum) to {} (ten datagrams must fit one 64 KiB send); the default {} suits the internet, more only paths with jumbo frames",
-                crate::tls::HTTP3_MAX_DATAGRAM_LIMIT,
-                crate::tls::HTTP3_DEFAULT_MAX_DATAGRAM
+                crate::listen::h3::HTTP3_MAX_DATAGRAM_LIMIT,
+                crate::listen::h3::HTTP3_DEFAULT_MAX_DATAGRAM
             ));
         };
         let rcon = raw.console.unwrap_or_default();
@@ -534,7 +534,7 @@ impl Config {
                 dl.quic_max_streams.into(),
             )?),
         };
-        let post_max_bytes = count("RUSTSHARE_POST_MAX_BYTES", rl.post_max_bytes, crate::s3::DEFAULT_POST_MAX)?;
+        let post_max_bytes = count("RUSTSHARE_POST_MAX_BYTES", rl.post_max_bytes, crate::face::s3::DEFAULT_POST_MAX)?;
         let sample = count("RUSTSHARE_REQUEST_LOG_SAMPLE", rl.request_log_sample, 100)?;
         let request_log = match env("RUSTSHARE_REQUEST_LOG").or(rl.request_log).as_deref() {
             None | Some("all") => RequestLog::All,

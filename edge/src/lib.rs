@@ -1,25 +1,22 @@
-//! The RustShare edge: one binary serving the S3 face, the control API and (in later
-//! releases) the CDN, packages and console faces, plus the `rustshare` CLI.
+//! The RustShare edge: one binary serving the S3, CDN, packages, registry and console faces and
+//! the control API, plus the `rustshare` CLI.
+//!
+//! Modules import one way (a test in `tests/module_graph.rs` fails on any cycle): `cli` and
+//! `start` at the top; `app` (host routing) below them; `api` and `face` below that; `listen`,
+//! `config`, `metrics` and the small helpers below; `wire` (the response body type, response
+//! builders, request ids) at the bottom.
 
-mod admin_api;
 pub mod api;
-pub mod cdn;
+pub mod app;
 pub mod cli;
 pub mod config;
-pub mod console;
+pub mod face;
 pub mod files;
 pub mod listen;
 pub mod logging;
 pub mod master_key;
 pub mod metrics;
-mod openapi;
-pub mod packages;
 pub mod query;
 pub mod reconcile;
-mod registry_api;
-pub mod registry_front;
-mod repos_api;
-pub mod s3;
-pub mod serve;
-pub mod server;
-pub mod tls;
+pub mod start;
+pub mod wire;

@@ -218,3 +218,34 @@ def test_unsigned_payload(ctx):
     r = put_unsigned_payload(s, key, f"/{sp['bucket']}/unsigned/x", b"not hashed by the client")
     assert r.status_code == 200, r.text
     assert signed(s, key, "GET", f"/{sp['bucket']}/unsigned/x").content == b"not hashed by the client"
+
+
+def test_error_documents_carry_the_request_id(ctx):
+    """Every S3 error names its request (`<RequestId>` equal to `x-amz-request-id`), whichever
+    layer refused it: the raw-request check, authentication, or the operation."""
+    import re
+    import boto3
+    import botocore
+
+    s, sp, key = ctx
+    refusals = [
+        requests.get(f"{s.url}/{sp['bucket']}/x", timeout=10),  # unsigned
+        signed(s, {"access_key_id": key["access_key_id"], "secret_access_key": "wrong"}, "GET", f"/{sp['bucket']}/x"),
+        signed(s, key, "GET", f"/{sp['bucket']}/no-such-key"),
+        signed(s, key, "GET", f"/{sp['bucket']}/x?torrent"),  # refused before s3s routes it
+    ]
+    for r in refusals:
+        assert r.status_code >= 400, r.text
+        ids = re.findall(r"<RequestId>([^<]*)</RequestId>", r.text)
+        assert ids == [r.headers["x-amz-request-id"]], (r.status_code, r.text)
+        if "Content-Length" in r.headers:
+            assert int(r.headers["Content-Length"]) == len(r.content)
+    c = boto3.client("s3", endpoint_url=s.url, aws_access_key_id=key["access_key_id"],
+                     aws_secret_access_key=key["secret_access_key"], region_name="us-east-1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.head_object(Bucket=sp["bucket"], Key="missing")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.get_object(Bucket=sp["bucket"], Key="missing")
+    meta = e.value.response["ResponseMetadata"]
+    assert meta["RequestId"] == meta["HTTPHeaders"]["x-amz-request-id"]
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{Client, enc, human_bytes, out, parse_size};
+use super::client::{Client, enc, human_bytes, out, parse_size};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum RegistryCmd {

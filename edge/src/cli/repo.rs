@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{Client, enc, human_bytes, out};
+use super::client::{Client, enc, human_bytes, out};
 
 /// Settings shared by `repo create` and `repo update`.
 #[derive(Args, Debug)]

@@ -1,194 +1,17 @@
-//! Encrypted listeners: TLS over TCP (ALPN `h2` and `http/1.1`) and HTTP/3 over QUIC on the same
-//! port number over UDP. Certificates come from PEM files and are reloaded when they change; in
-//! development a self-signed certificate is made once and kept in the data directory.
+//! HTTP/3: the QUIC endpoint (its transport limits and socket buffers) and the request loop.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
-use hyper_util::rt::TokioIo;
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::server::App;
-
-/// Where the certificate comes from.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// PEM chain.
-    pub cert: PathBuf,
-    /// PEM private key.
-    pub key: PathBuf,
-}
-
-fn load(files: &TlsFiles) -> Result<CertifiedKey> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .with_context(|| format!("reading certificate {}", files.cert.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("parsing certificate {}", files.cert.display()))?;
-    if certs.is_empty() {
-        anyhow::bail!("{} holds no certificate", files.cert.display());
-    }
-    let key = PrivateKeyDer::from_pem_file(&files.key).with_context(|| format!("reading private key {}", files.key.display()))?;
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key).context("unsupported private key type")?;
-    Ok(CertifiedKey::new(certs, signer))
-}
-
-/// Makes (once) a self-signed certificate for `localhost`, `127.0.0.1`, `::1`, the domain and
-/// `*.<domain>`, kept under `<dir>/tls/`.
-///
-/// # Errors
-/// When the files cannot be written.
-pub fn self_signed(dir: &Path, domain: &str) -> Result<TlsFiles> {
-    let tls = dir.join("tls");
-    let files = TlsFiles {
-        cert: tls.join("self-signed.crt"),
-        key: tls.join("self-signed.key"),
-    };
-    if files.cert.exists() && files.key.exists() {
-        return Ok(files);
-    }
-    std::fs::create_dir_all(&tls).with_context(|| format!("creating {}", tls.display()))?;
-    // The faces by name: clients refuse a wildcard directly under a single label (`*.localhost`),
-    // and some refuse the whole certificate for it, so the wildcard is added only for longer domains.
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), domain.to_owned()];
-    if domain.contains('.') {
-        names.push(format!("*.{domain}"));
-    }
-    names.extend(["s3", "cdn", "packages", "console"].iter().map(|f| format!("{f}.{domain}")));
-    names.dedup();
-    let ck = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
-    std::fs::write(&files.cert, ck.cert.pem()).with_context(|| format!("writing {}", files.cert.display()))?;
-    crate::files::write_with_mode(&files.key, ck.key_pair.serialize_pem().as_bytes(), 0o600)?;
-    Ok(files)
-}
-
-/// The certificate in use; swapped when the files change.
-#[derive(Debug)]
-pub struct Certs {
-    files: TlsFiles,
-    current: RwLock<(Arc<CertifiedKey>, Option<SystemTime>)>,
-}
-
-fn mtime(files: &TlsFiles) -> Option<SystemTime> {
-    let a = std::fs::metadata(&files.cert).and_then(|m| m.modified()).ok()?;
-    let b = std::fs::metadata(&files.key).and_then(|m| m.modified()).ok()?;
-    Some(a.max(b))
-}
-
-impl Certs {
-    /// Loads the files.
-    ///
-    /// # Errors
-    /// When they cannot be read or parsed.
-    pub fn new(files: TlsFiles) -> Result<Arc<Self>> {
-        let ck = load(&files)?;
-        let m = mtime(&files);
-        Ok(Arc::new(Self {
-            files,
-            current: RwLock::new((Arc::new(ck), m)),
-        }))
-    }
-
-    /// Reloads if the files changed; a bad new pair keeps the old one in service.
-    pub fn reload_if_changed(&self) {
-        let now = mtime(&self.files);
-        if now == self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).1 {
-            return;
-        }
-        match load(&self.files) {
-            Ok(ck) => {
-                *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = (Arc::new(ck), now);
-                tracing::info!("reloaded TLS certificate {}", self.files.cert.display());
-            }
-            Err(e) => tracing::error!("keeping the current TLS certificate: {e:#}"),
-        }
-    }
-
-    /// Watches the files every `every`.
-    pub fn watch(self: &Arc<Self>, every: Duration) {
-        let me = self.clone();
-        tokio::spawn(async move {
-            let mut t = tokio::time::interval(every);
-            loop {
-                t.tick().await;
-                let c = me.clone();
-                let _ = tokio::task::spawn_blocking(move || c.reload_if_changed()).await;
-            }
-        });
-    }
-}
-
-impl ResolvesServerCert for Certs {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).0.clone())
-    }
-}
-
-fn server_config(certs: Arc<Certs>, alpn: &[&[u8]]) -> rustls::ServerConfig {
-    let mut c = rustls::ServerConfig::builder().with_no_client_auth().with_cert_resolver(certs);
-    c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    // No 0-RTT: early data can be replayed, and nothing here is built to tolerate that.
-    c.max_early_data_size = 0;
-    c
-}
-
-/// Serves TLS on `listener` until `shutdown`.
-///
-/// # Errors
-/// Never after start; per-connection errors are logged.
-pub async fn serve_tls(
-    app: Arc<App>,
-    listener: tokio::net::TcpListener,
-    certs: Arc<Certs>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(certs, &[b"h2", b"http/1.1"])));
-    let http = crate::listen::conn_builder(&app.limits);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let handshake_timeout = app.limits.tls_handshake_timeout;
-    let gate = app.gate.clone();
-    crate::server::accept_until(&listener, &gate, shutdown, |sock, peer, ticket| {
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let http = http.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(ticket.io(sock))).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
-                Err(_) => return tracing::debug!("TLS handshake timed out"),
-            };
-            let activity = ticket.activity();
-            let svc = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                let busy = activity.request();
-                async move {
-                    let r = app.handle(req, peer, true).await;
-                    drop(busy);
-                    Ok::<_, Infallible>(r)
-                }
-            });
-            let conn = http.serve_connection_with_upgrades(TokioIo::new(tls), svc);
-            if let Some(Err(e)) = ticket.run(watcher.watch(conn.into_owned())).await {
-                tracing::debug!("TLS connection: {e}");
-            }
-        });
-    })
-    .await;
-    drop(listener);
-    crate::server::drain(graceful).await;
-    Ok(())
-}
+use super::tls::{Certs, server_config};
+use super::{Handler, Limits};
 
 /// Largest UDP payload HTTP/3 probes for by default: a 1500-byte Ethernet path less IPv6 and UDP
 /// headers, quinn's own default and what the internet carries.
@@ -206,7 +29,7 @@ pub const HTTP3_MAX_DATAGRAM_LIMIT: u16 = 6500;
 ///
 /// # Errors
 /// When the UDP socket cannot be bound.
-pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>, max_datagram: u16, limits: &crate::listen::Limits) -> Result<quinn::Endpoint> {
+pub fn quic_endpoint(addr: SocketAddr, certs: Arc<Certs>, max_datagram: u16, limits: &Limits) -> Result<quinn::Endpoint> {
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(server_config(certs, &[b"h3"])).context("QUIC TLS configuration")?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     // Handshakes waiting to be accepted; beyond it quinn refuses new ones itself.
@@ -307,11 +130,16 @@ impl Drop for QuicSlot {
 }
 
 /// Serves HTTP/3 until `shutdown`.
-pub async fn serve_h3(app: Arc<App>, endpoint: quinn::Endpoint, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve_h3<H: Handler>(
+    app: Arc<H>,
+    endpoint: quinn::Endpoint,
+    limits: &Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let mut shutdown = std::pin::pin!(shutdown);
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let max = app.limits.quic_max_connections;
-    let handshake_timeout = app.limits.tls_handshake_timeout;
+    let max = limits.quic_max_connections;
+    let handshake_timeout = limits.tls_handshake_timeout;
     loop {
         let incoming = tokio::select! {
             i = endpoint.accept() => match i { Some(i) => i, None => break },
@@ -371,8 +199,8 @@ pub async fn serve_h3(app: Arc<App>, endpoint: quinn::Endpoint, shutdown: impl s
     endpoint.wait_idle().await;
 }
 
-async fn h3_request(
-    app: Arc<App>,
+async fn h3_request<H: Handler>(
+    app: Arc<H>,
     mut req: http::Request<()>,
     stream: h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>,
     peer: SocketAddr,
@@ -416,6 +244,9 @@ async fn h3_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::listen::tls::self_signed;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
 
     /// Sends 4 MiB from an endpoint made by `quic_endpoint(.., max_datagram)` to a client that
     /// accepts 6500-byte datagrams, over loopback; returns the server's path MTU at the end and

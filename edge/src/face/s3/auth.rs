@@ -27,7 +27,7 @@ use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 use time::OffsetDateTime;
 
-use super::RequestInfo;
+use super::request::RequestInfo;
 
 /// Longest presigned URL lifetime S3 accepts (seven days).
 pub(crate) const MAX_PRESIGNED_SECS: u64 = 604_800;
@@ -391,7 +391,7 @@ impl Access {
             _ => None,
         };
         let info = cx.extensions_mut().get::<RequestInfo>().cloned();
-        let mut row = super::object_event(cred, info.as_ref(), cx.headers(), op, key.as_deref(), "AccessDenied", 0);
+        let mut row = super::request::object_event(cred, info.as_ref(), cx.headers(), op, key.as_deref(), "AccessDenied", 0);
         row.detail = Some(format!("{reason:?}"));
         self.control.audit(row);
         denied(reason)
@@ -407,7 +407,7 @@ impl Access {
             let info = req.extensions.get::<RequestInfo>().cloned();
             let op = info.as_ref().and_then(RequestInfo::op).unwrap_or("unknown").to_owned();
             // The names the client sent stay out of the row: they may be the invalid ones.
-            let mut row = super::object_event(&cred, info.as_ref(), &req.headers, &op, None, e.code().as_str(), 0);
+            let mut row = super::request::object_event(&cred, info.as_ref(), &req.headers, &op, None, e.code().as_str(), 0);
             row.detail = e.message().map(str::to_owned);
             self.control.audit(row);
             return Err(e);

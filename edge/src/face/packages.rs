@@ -8,8 +8,8 @@ use rustshare_control::model::{PublicationRules, Purpose, Repository, Space, Vis
 use rustshare_control::{Control, PublicSite};
 use rustshare_publisher::{Publisher, Resolved};
 
-use crate::cdn::{self, Cdn};
-use crate::server::Body;
+use crate::face::cdn::{self, Cdn};
+use crate::wire::Body;
 
 type Resp = ::http::Response<Body>;
 
@@ -71,7 +71,7 @@ impl Packages {
         let mut resp = self.route(&req).await;
         if req.method == ::http::Method::HEAD {
             let (parts, _) = resp.into_parts();
-            resp = ::http::Response::from_parts(parts, cdn::empty_body());
+            resp = ::http::Response::from_parts(parts, crate::wire::empty_body());
         }
         resp
     }

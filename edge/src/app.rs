@@ -1,28 +1,23 @@
-//! The listener and the front router: request ids, host-based faces, health, metrics, and
-//! graceful shutdown. Everything after routing is a face's business.
+//! The front router: host-based faces, health, metrics, the request log line and the headers
+//! every response gets. Everything after routing is a face's business; the listeners (`listen`)
+//! hand requests here through `listen::Handler`.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
-use hyper_util::rt::TokioIo;
 use rustshare_control::Control;
 use rustshare_store::ObjectStore;
-use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tracing::Instrument;
 
+use crate::face::s3::RequestInfo;
 use crate::metrics::Metrics;
-use crate::s3::RequestInfo;
-
-/// Response body of every face.
-pub type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+use crate::wire::{Body, BoxError, full, request_id};
 
 /// Which face a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,53 +97,19 @@ pub struct App {
     /// Domain for host routing.
     pub domain: String,
     /// The CDN face.
-    pub cdn: Arc<crate::cdn::Cdn>,
+    pub cdn: Arc<crate::face::cdn::Cdn>,
     /// The packages face.
-    pub packages: Arc<crate::packages::Packages>,
+    pub packages: Arc<crate::face::packages::Packages>,
     /// `production` mode: the S3 face refuses plain HTTP.
     pub s3_requires_tls: bool,
     /// `Alt-Svc` value advertising HTTP/3 on TLS responses.
     pub alt_svc: Option<HeaderValue>,
     /// `/v2/...`: the registry front.
-    pub registry: crate::registry_front::RegistryFront,
+    pub registry: crate::face::registry::RegistryFront,
     /// The S3 region signatures must be scoped to.
     pub region: String,
-    /// Listener limits.
-    pub limits: crate::listen::Limits,
-    /// Open TCP connections, plain and TLS.
-    pub gate: Arc<crate::listen::Gate>,
     /// Which requests get an INFO line.
     pub request_log: crate::config::RequestLog,
-}
-
-fn full<B: Into<Bytes>>(status: StatusCode, content_type: &'static str, body: B) -> Response<Body> {
-    let mut r = Response::new(
-        http_body_util::Full::new(body.into())
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
-}
-
-fn request_id<B>(req: &Request<B>) -> Arc<str> {
-    // Keep a caller's id only if it is short and plain, so it cannot inject into logs.
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
-        .map_or_else(new_request_id, Arc::from)
-}
-
-/// A unique id without a random draw per request: a random per-process prefix and a counter.
-fn new_request_id() -> Arc<str> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase());
-    Arc::from(format!("{prefix}{:016X}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 impl App {
@@ -196,14 +157,14 @@ impl App {
             // beside S3 on the same address.
             (Face::S3 | Face::Console, p) if p == "/v2" || p.starts_with("/v2/") => Route::Registry,
             (Face::Console, _) => Route::Console,
-            (Face::S3, p) if crate::console::is_asset_path(p) || crate::console::is_browser_navigation(req) => Route::Console,
+            (Face::S3, p) if crate::face::console::is_asset_path(p) || crate::face::console::is_browser_navigation(req) => Route::Console,
             (Face::S3, _) if self.s3_requires_tls && !tls => Route::Insecure,
             (Face::S3, _) => Route::S3,
         }
     }
 
     /// Handles one request from any listener (HTTP/1.1, HTTP/2, HTTP/3; `tls` when encrypted).
-    pub async fn handle<B>(self: Arc<Self>, mut req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
+    pub async fn serve_request<B>(self: Arc<Self>, mut req: Request<B>, peer: SocketAddr, tls: bool) -> Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -240,13 +201,13 @@ impl App {
                     "metrics".into(),
                 ),
                 Route::Api => {
-                    req.extensions_mut().insert(crate::console::Transport { tls });
+                    req.extensions_mut().insert(crate::api::extract::Transport { tls });
                     (Box::pin(self.api(req)).await, "api".into())
                 }
                 Route::Cdn => (self.cdn.handle(req).await, "cdn".into()),
                 Route::Packages => (Box::pin(self.packages.handle(req)).await, "packages".into()),
                 Route::Registry => (Box::pin(self.registry.handle(req, tls)).await, "registry".into()),
-                Route::Console => (crate::console::page(&req), "console".into()),
+                Route::Console => (crate::face::console::page(&req), "console".into()),
                 Route::Insecure => (
                     full(StatusCode::FORBIDDEN, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InsecureTransport</Code><Message>This endpoint accepts S3 requests over HTTPS only.</Message></Error>"),
                     "insecure".into(),
@@ -298,18 +259,18 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if let Err(e) = crate::s3::precheck(req.method(), req.headers(), req.uri(), &self.region) {
+        if let Err(e) = crate::face::s3::precheck(req.method(), req.headers(), req.uri(), &self.region) {
             info.set_op("Refused");
             let resp = match e.to_http_response() {
-                Ok(r) => r.map(|b| b.boxed_unsync()),
+                Ok(r) => s3_response(r, &info.request_id),
                 Err(_) => full(StatusCode::BAD_REQUEST, "text/plain", "bad request\n"),
             };
             return (resp, Cow::Borrowed("refused"));
         }
         req.extensions_mut().insert(info.clone());
-        let body = if crate::s3::post::is_form(req.method(), req.headers()) {
+        let body = if crate::face::s3::post::is_form(req.method(), req.headers()) {
             let (mut parts, b) = req.into_parts();
-            let (b, file) = crate::s3::post::sniff(Box::pin(b));
+            let (b, file) = crate::face::s3::post::sniff(Box::pin(b));
             parts.extensions.insert(file);
             Request::from_parts(parts, s3s::Body::http_body_unsync(b.map_err(Into::into)))
         } else {
@@ -317,7 +278,7 @@ impl App {
         };
         let r = self.s3.call(body).await;
         let resp = match r {
-            Ok(r) => r.map(|b| b.boxed_unsync()),
+            Ok(r) => s3_response(r, &info.request_id),
             Err(e) => {
                 tracing::error!("s3 service error: {e:?}");
                 full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "internal error\n")
@@ -341,93 +302,27 @@ impl App {
     }
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
-/// (for up to 30 s).
-///
-/// # Errors
-/// Accept errors that are not per-connection.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-    let http = crate::listen::conn_builder(&app.limits);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    accept_until(&listener, &app.gate, shutdown, |sock, peer, ticket| {
-        let app = app.clone();
-        let activity = ticket.activity();
-        let svc = hyper::service::service_fn(move |req| {
-            let app = app.clone();
-            let busy = activity.request();
-            async move {
-                let r = app.handle(req, peer, false).await;
-                drop(busy);
-                Ok::<_, Infallible>(r)
-            }
-        });
-        let conn = graceful.watch(http.serve_connection_with_upgrades(TokioIo::new(ticket.io(sock)), svc).into_owned());
-        tokio::spawn(async move {
-            if let Some(Err(e)) = ticket.run(conn).await {
-                tracing::debug!("connection: {e}");
-            }
-        });
-    })
-    .await;
-    drop(listener);
-    drain(graceful).await;
-    Ok(())
-}
-
-/// Accepts connections (with `TCP_NODELAY`) and hands each admitted one to `on_conn` with its
-/// place in the gate, until `shutdown`. A connection the gate sheds is closed at once; accept
-/// errors (EMFILE above all) back off, logged at most once a second.
-pub(crate) async fn accept_until(
-    listener: &TcpListener,
-    gate: &Arc<crate::listen::Gate>,
-    shutdown: impl std::future::Future<Output = ()>,
-    mut on_conn: impl FnMut(tokio::net::TcpStream, SocketAddr, crate::listen::Ticket),
-) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut last_warn: Option<Instant> = None;
-    let mut warn = |what: &dyn std::fmt::Display| {
-        if last_warn.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            tracing::warn!("{what}");
-            last_warn = Some(Instant::now());
+/// An S3 response as the listeners send it; an error document gets the request's id.
+fn s3_response(r: Response<s3s::Body>, request_id: &str) -> Response<Body> {
+    let (mut parts, body) = r.into_parts();
+    if parts.status.as_u16() >= 400
+        && let Some(b) = body.bytes().and_then(|b| crate::face::s3::errors::with_request_id(&b, request_id))
+    {
+        if parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+            parts.headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(b.len()));
         }
-    };
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let (sock, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    warn(&format_args!("accept: {e} (open connections: {})", gate.open()));
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
-        backoff = Duration::from_millis(5);
-        match gate.admit() {
-            crate::listen::Admission::Admitted(ticket) => {
-                let _ = sock.set_nodelay(true);
-                on_conn(sock, peer, ticket);
-            }
-            crate::listen::Admission::Shed => {
-                warn(&format_args!(
-                    "connection limit reached ({} open, all busy): shedding new connections",
-                    gate.open()
-                ));
-                drop(sock);
-            }
-        }
+        return Response::from_parts(parts, crate::wire::full_body(b));
     }
+    Response::from_parts(parts, body.boxed_unsync())
 }
 
-/// Waits up to 30 s for in-flight requests after the listeners stopped.
-pub(crate) async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown) {
-    tracing::info!("shutting down: waiting for in-flight requests");
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("gave up waiting for connections after 30 s"),
+impl crate::listen::Handler for App {
+    fn handle<B>(self: Arc<Self>, req: Request<B>, peer: SocketAddr, tls: bool) -> impl std::future::Future<Output = Response<Body>> + Send
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.serve_request(req, peer, tls)
     }
 }
 

@@ -10,9 +10,9 @@ use rustshare_control::db::{PgRepo, SqliteRepo};
 use rustshare_control::{ChangeKind, Control};
 use rustshare_store::{FsStore, ObjectStore, S3Store};
 
+use crate::app::App;
 use crate::config::{Config, DatabaseConfig, StoreConfig};
 use crate::metrics::Metrics;
-use crate::server::App;
 
 /// Writes a secret file readable only by its owner.
 fn write_private(path: &Path, contents: &str) -> Result<()> {
@@ -126,14 +126,15 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     let metrics = Metrics::new();
     let cdn = Arc::new(
-        crate::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), cfg.cdn.clone()).context("opening the CDN access log")?,
+        crate::face::cdn::Cdn::new(store.clone(), control.clone(), metrics.clone(), cfg.cdn.clone())
+            .context("opening the CDN access log")?,
     );
-    let s3 = crate::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone())
-        .with_cdn_cache(cdn.cache().clone())
+    let s3 = crate::face::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone())
+        .with_purge(Arc::new(cdn.cache().clone()))
         .with_post_max_bytes(cfg.post_max_bytes)
         .service();
     let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
-    let packages = Arc::new(crate::packages::Packages::new(
+    let packages = Arc::new(crate::face::packages::Packages::new(
         publisher.clone(),
         control.clone(),
         cdn.clone(),
@@ -151,7 +152,8 @@ pub async fn run(cfg: Config) -> Result<()> {
         control: control.clone(),
         endpoint: cfg.endpoint.clone(),
         region: cfg.region.clone(),
-        cdn: cdn.clone(),
+        purge: Arc::new(cdn.cache().clone()),
+        purge_webhook: cfg.cdn.purge_webhook.clone(),
         metrics: metrics.clone(),
         cdn_base: format!("http://cdn.{}:{}", cfg.domain, cfg.listen.port()),
         publisher,
@@ -168,18 +170,18 @@ pub async fn run(cfg: Config) -> Result<()> {
         let files = match &cfg.tls_files {
             Some(f) => f.clone(),
             None => {
-                let f = crate::tls::self_signed(&cfg.data_dir, &cfg.domain)?;
+                let f = crate::listen::tls::self_signed(&cfg.data_dir, &cfg.domain)?;
                 tls_banner.push_str(&format!("  Self-signed development certificate: {}\n", f.cert.display()));
                 f
             }
         };
-        let certs = crate::tls::Certs::new(files)?;
+        let certs = crate::listen::tls::Certs::new(files)?;
         certs.watch(std::time::Duration::from_secs(5));
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding TLS {addr}"))?;
         let bound = tcp.local_addr().context("TLS local address")?;
-        let quic = crate::tls::quic_endpoint(bound, certs.clone(), cfg.http3_max_datagram, &cfg.limits)?;
+        let quic = crate::listen::h3::quic_endpoint(bound, certs.clone(), cfg.http3_max_datagram, &cfg.limits)?;
         alt_svc = http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", bound.port())).ok();
         tls_banner.insert_str(
             0,
@@ -210,12 +212,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         packages,
         s3_requires_tls: cfg.production,
         region: cfg.region.clone(),
-        gate: crate::listen::Gate::new(&limits),
-        limits,
         request_log: cfg.request_log,
         alt_svc,
-        registry: crate::registry_front::RegistryFront::new(control_for_front, format!("{}/registry/token", cfg.endpoint)),
+        registry: crate::face::registry::RegistryFront::new(control_for_front, format!("{}/registry/token", cfg.endpoint)),
     });
+    let gate = crate::listen::Gate::new(&limits);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -251,15 +252,17 @@ pub async fn run(cfg: Config) -> Result<()> {
     tokio::spawn(follow_changes(app.clone(), key_source, cfg.change_poll));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((tcp, quic, certs)) = tls {
-        tasks.spawn(crate::tls::serve_tls(app.clone(), tcp, certs, stopped()));
-        let app = app.clone();
-        let stop = stopped();
+        let (a, l, g, stop) = (app.clone(), limits.clone(), gate.clone(), stopped());
+        tasks.spawn(async move { crate::listen::tls::serve_tls(a, tcp, certs, &l, g, stop).await });
+        let (a, l, stop) = (app.clone(), limits.clone(), stopped());
         tasks.spawn(async move {
-            crate::tls::serve_h3(app, quic, stop).await;
+            crate::listen::h3::serve_h3(a, quic, &l, stop).await;
             Ok(())
         });
     }
-    crate::server::serve(app, listener, stopped()).await.context("serving")?;
+    crate::listen::tcp::serve(app, listener, &limits, &gate, stopped())
+        .await
+        .context("serving")?;
     while let Some(r) = tasks.join_next().await {
         r.context("listener task")??;
     }

@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use rustshare_control::Control;
 use serde_json::json;
 
-use crate::server::Body;
+use crate::wire::Body;
 
 type Upstream = Client<HttpConnector, Body>;
 

@@ -79,6 +79,26 @@ pub fn internal(e: &dyn std::fmt::Display) -> S3Error {
     s3_error!(InternalError, "We encountered an internal error. Please try again.")
 }
 
+/// An S3 error document with `<RequestId>` added (S3 clients log it and support asks for it),
+/// or `None` when `xml` is not an error document or already names one. s3s writes error bodies
+/// itself, so the id is added to the finished document, in one place for every error.
+#[must_use]
+pub fn with_request_id(xml: &[u8], request_id: &str) -> Option<bytes::Bytes> {
+    if request_id.bytes().any(|b| b"<>&\"'".contains(&b)) {
+        return None;
+    }
+    let text = std::str::from_utf8(xml).ok()?;
+    if !text.contains("<Error>") || text.contains("<RequestId>") {
+        return None;
+    }
+    let at = text.rfind("</Error>")?;
+    Some(bytes::Bytes::from(format!(
+        "{}<RequestId>{request_id}</RequestId>{}",
+        &text[..at],
+        &text[at..]
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,9 @@ use rustshare_control::seal::MasterKey;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{Admin, ApiError, ApiResult, ApiState, Body, blocking};
+use super::error::{ApiError, ApiResult, blocking};
+use super::extract::{Admin, JsonBody};
+use super::state::ApiState;
 use crate::master_key::{self, KeySource};
 
 fn operator(p: &AdminPrincipal) -> ApiResult<()> {
@@ -76,7 +78,7 @@ struct RotateIn {
     fingerprint: Option<String>,
 }
 
-async fn rotate(State(st): State<ApiState>, Admin(p): Admin, Body(body): Body<RotateIn>) -> ApiResult<impl IntoResponse> {
+async fn rotate(State(st): State<ApiState>, Admin(p): Admin, JsonBody(body): JsonBody<RotateIn>) -> ApiResult<impl IntoResponse> {
     operator(&p)?;
     let path = key_file(&st)?;
     let wanted = body.fingerprint;

@@ -3,6 +3,7 @@
 //! visible; everything else is a 404 that names nothing.
 
 pub mod cache;
+pub mod freshness;
 pub mod http;
 
 use std::sync::Arc;
@@ -15,12 +16,14 @@ use rustshare_control::{Control, PublicSite};
 use rustshare_store::{ByteRange, ListRequest, ObjectMeta, ObjectStore};
 
 use self::cache::{Cache, Entry, key_of};
+use self::freshness::{Content, Decision, Lifetimes, OnError};
+use rustshare_control::clock::Clock;
 
 /// An entry, how it was found, and the store read a large miss opened (to be streamed).
 type Fetched = (Arc<Entry>, CacheResult, Option<rustshare_store::GetObject>);
 use self::http::{Precondition, RangeReq, Validators};
 use crate::metrics::Metrics;
-use crate::server::Body;
+use crate::wire::{Body, full_body, stream_body};
 
 /// CDN settings (`[cdn]` in the config file).
 #[derive(Debug, Clone)]
@@ -90,6 +93,7 @@ pub struct Cdn {
     cfg: CdnConfig,
     access_log: Option<std::sync::Mutex<std::fs::File>>,
     site_lookups: SiteLookups,
+    clock: Arc<dyn Clock>,
 }
 
 type SiteLookup = futures::future::Shared<futures::future::BoxFuture<'static, Result<Option<Arc<PublicSite>>, String>>>;
@@ -107,23 +111,6 @@ struct SiteLookups {
 type Req = ::http::request::Parts;
 type Resp = ::http::Response<Body>;
 
-fn body_full(b: impl Into<Bytes>) -> Body {
-    http_body_util::Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
-}
-
-/// An empty body (HEAD responses).
-pub(crate) fn empty_body() -> Body {
-    body_full(Bytes::new())
-}
-
-fn body_stream(s: rustshare_store::ByteStream) -> Body {
-    let frames = s.map(|r| {
-        r.map(hyper::body::Frame::data)
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-    });
-    http_body_util::StreamBody::new(frames).boxed_unsync()
-}
-
 pub(crate) fn page(status: ::http::StatusCode, title: &str) -> Resp {
     let mut r = html(
         format!("<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n"),
@@ -135,7 +122,7 @@ pub(crate) fn page(status: ::http::StatusCode, title: &str) -> Resp {
 
 /// An HTML response the face writes itself.
 pub(crate) fn html(body: String, cache_control: &'static str) -> Resp {
-    let mut r = ::http::Response::new(body_full(body));
+    let mut r = ::http::Response::new(full_body(body));
     let h = r.headers_mut();
     h.insert(
         ::http::header::CONTENT_TYPE,
@@ -197,7 +184,15 @@ impl Cdn {
             cfg,
             access_log,
             site_lookups: SiteLookups::default(),
+            clock: rustshare_control::clock::system(),
         })
+    }
+
+    /// Decides freshness by `clock` (tests pass a manual one).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The cache, for invalidation by the S3 face and purges.
@@ -265,11 +260,16 @@ impl Cdn {
         r
     }
 
-    /// How long an entry stays fresh: the rules' max-age, or the negative TTL for a 404.
-    fn fresh_for(&self, site: &PublicSite, key: &str, e: &Entry) -> Duration {
-        match e.meta {
-            None => self.cfg.negative_ttl,
-            Some(_) => Duration::from_secs(http::max_age(site.rules.cache_control_for(key)).unwrap_or(0)),
+    /// How long an entry lives: the rules' max-age (the negative TTL for a 404), and the
+    /// stale-if-error window.
+    fn lifetimes(&self, site: &PublicSite, key: &str, e: &Entry) -> Lifetimes {
+        let fresh_for = match e.content {
+            Content::Absent => self.cfg.negative_ttl,
+            _ => Duration::from_secs(http::max_age(site.rules.cache_control_for(key)).unwrap_or(0)),
+        };
+        Lifetimes {
+            fresh_for,
+            stale_if_error: self.cfg.stale_if_error,
         }
     }
 
@@ -282,13 +282,22 @@ impl Cdn {
         let ck = key_of(&site.space.id, key);
         let cached = self.cache.moka().get(&ck).await;
         if let Some(e) = &cached
-            && e.stored.elapsed() < self.fresh_for(site, key, e)
+            && freshness::decide(&e.content, e.stored, self.clock.now(), self.lifetimes(site, key, e)) == Decision::Fresh
         {
             return Ok((e.clone(), CacheResult::Hit, None));
         }
         // Boxed: the revalidation and fetch futures are many times the size of a hit's, and
         // every request's future is moved into place whole.
         Box::pin(self.refresh(site, key, ck, cached, body)).await
+    }
+
+    /// Whether `e` may stand in for a store that failed with `err`.
+    fn stale_or(&self, site: &PublicSite, key: &str, e: &Entry, err: &dyn std::fmt::Display) -> bool {
+        let ok = freshness::on_origin_error(e.stored, self.clock.now(), self.lifetimes(site, key, e)) == OnError::ServeStale;
+        if ok {
+            tracing::warn!("store unavailable, serving stale: {err}");
+        }
+        ok
     }
 
     /// The slow part of [`Self::entry`]: a stale entry revalidated, or a miss fetched.
@@ -301,41 +310,36 @@ impl Cdn {
         body: bool,
     ) -> Result<Fetched, rustshare_store::Error> {
         let full = || format!("{}{key}", site.space.base_prefix);
-        let fresh_for = |e: &Entry| self.fresh_for(site, key, e);
         let mut stale = None;
         if let Some(e) = cached {
-            let ttl = fresh_for(&e);
-            if let Some(m) = &e.meta {
+            let decision = freshness::decide(&e.content, e.stored, self.clock.now(), self.lifetimes(site, key, &e));
+            if let (Decision::Revalidate, Some(m)) = (decision, e.meta()) {
                 match self.store.head(&full()).await {
                     Ok(now) if now.etag == m.etag => {
-                        let renewed = Arc::new(e.revalidated());
+                        let renewed = Arc::new(e.revalidated(self.clock.now()));
                         self.cache.moka().insert(ck, renewed.clone()).await;
                         return Ok((renewed, CacheResult::Revalidated, None));
                     }
                     Ok(_) | Err(rustshare_store::Error::NotFound) => {}
-                    Err(err) => {
-                        if e.stored.elapsed() < ttl + self.cfg.stale_if_error {
-                            tracing::warn!("store unavailable, serving stale: {err}");
-                            return Ok((e, CacheResult::Stale, None));
-                        }
-                        return Err(err);
-                    }
+                    Err(err) if self.stale_or(site, key, &e, &err) => return Ok((e, CacheResult::Stale, None)),
+                    Err(err) => return Err(err),
                 }
             }
             self.cache.moka().invalidate(&ck).await;
             stale = Some(e);
         }
+        let now = self.clock.now();
         if !body && stale.is_none() {
             // A HEAD that misses: the metadata is all it needs. Only a large object's entry
             // (which holds no bytes anyway) is kept; a small one is cached by the first GET.
             return match self.store.head(&full()).await {
                 Ok(m) if m.size > self.cfg.max_object_bytes => {
-                    let e = Arc::new(Entry::new(Some(m), None));
+                    let e = Arc::new(Entry::new(Content::MetaOnly(m), now));
                     self.cache.moka().insert(ck, e.clone()).await;
                     Ok((e, CacheResult::Miss, None))
                 }
-                Ok(m) => Ok((Arc::new(Entry::new(Some(m), None)), CacheResult::Miss, None)),
-                Err(rustshare_store::Error::NotFound) => Ok((Arc::new(Entry::new(None, None)), CacheResult::Miss, None)),
+                Ok(m) => Ok((Arc::new(Entry::new(Content::MetaOnly(m), now)), CacheResult::Miss, None)),
+                Err(rustshare_store::Error::NotFound) => Ok((Arc::new(Entry::new(Content::Absent, now)), CacheResult::Miss, None)),
                 Err(e) => Err(e),
             };
         }
@@ -350,16 +354,16 @@ impl Cdn {
                     while let Some(chunk) = body.next().await {
                         buf.extend_from_slice(&chunk.map_err(rustshare_store::Error::Body)?);
                     }
-                    Ok(Arc::new(Entry::new(Some(g.meta), Some(Bytes::from(buf)))))
+                    Ok(Arc::new(Entry::new(Content::Whole(g.meta, Bytes::from(buf)), self.clock.now())))
                 }
                 // Too large to hold: remember the validators only; bytes stream per request,
                 // this one's from the read already open.
                 Ok(g) => {
                     let meta = g.meta.clone();
                     *opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(g);
-                    Ok(Arc::new(Entry::new(Some(meta), None)))
+                    Ok(Arc::new(Entry::new(Content::MetaOnly(meta), self.clock.now())))
                 }
-                Err(rustshare_store::Error::NotFound) => Ok(Arc::new(Entry::new(None, None))),
+                Err(rustshare_store::Error::NotFound) => Ok(Arc::new(Entry::new(Content::Absent, self.clock.now()))),
                 Err(e) => Err(e),
             }
         };
@@ -370,8 +374,7 @@ impl Cdn {
                 opened.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
             )),
             Err(err) => match stale {
-                Some(s) if s.stored.elapsed() < fresh_for(&s) + self.cfg.stale_if_error => {
-                    tracing::warn!("store unavailable, serving stale: {err}");
+                Some(s) if self.stale_or(site, key, &s, &err) => {
                     self.cache.moka().insert(ck, s.clone()).await;
                     Ok((s, CacheResult::Stale, None))
                 }
@@ -389,7 +392,7 @@ impl Cdn {
         if method == ::http::Method::HEAD {
             // Same headers as GET, no body.
             let (parts, _) = resp.into_parts();
-            resp = ::http::Response::from_parts(parts, body_full(Bytes::new()));
+            resp = ::http::Response::from_parts(parts, full_body(Bytes::new()));
         }
         resp
     }
@@ -451,7 +454,7 @@ impl Cdn {
     }
 
     fn preflight(&self, req: &Req, site: &PublicSite, origin: Option<&str>) -> Resp {
-        let mut r = ::http::Response::new(body_full(Bytes::new()));
+        let mut r = ::http::Response::new(full_body(Bytes::new()));
         *r.status_mut() = ::http::StatusCode::NO_CONTENT;
         let h = r.headers_mut();
         h.insert(::http::header::ALLOW, ::http::HeaderValue::from_static("GET, HEAD, OPTIONS"));
@@ -474,7 +477,7 @@ impl Cdn {
         let index = format!("{dir}index.html");
         if site.rules.publishes(&index)
             && let Ok((e, ..)) = self.entry(site, &index, false).await
-            && e.meta.is_some()
+            && e.meta().is_some()
         {
             return self.object(req, site, &index).await;
         }
@@ -556,7 +559,7 @@ impl Cdn {
             }
         };
         self.metrics.cdn_cache(&site.space.id, result.label());
-        let Some(meta) = entry.meta.as_ref() else { return not_found() };
+        let Some(meta) = entry.meta() else { return not_found() };
         let lm = system_time(meta.last_modified);
         let pre = entry.prebuilt.get_or_init(|| {
             let content_type = http::content_type(meta.attrs.content_type.as_deref(), key);
@@ -572,7 +575,7 @@ impl Cdn {
             return not_found();
         }
         let range_header = header(req, ::http::header::RANGE);
-        let compress = http::compressible(ctype) && meta.attrs.content_encoding.is_none() && entry.body.is_some() && meta.size >= 256;
+        let compress = http::compressible(ctype) && meta.attrs.content_encoding.is_none() && entry.body().is_some() && meta.size >= 256;
         let coding = if compress && range_header.is_none() {
             http::negotiate(header(req, ::http::header::ACCEPT_ENCODING))
         } else {
@@ -582,7 +585,7 @@ impl Cdn {
             Some(c) => format!("{}-{}", meta.etag, c.token()),
             None => meta.etag.clone(),
         };
-        let mut r = ::http::Response::new(body_full(Bytes::new()));
+        let mut r = ::http::Response::new(full_body(Bytes::new()));
         // Room for every header of a hit up front, instead of growing the map twice.
         *r.headers_mut() = ::http::HeaderMap::with_capacity(16);
         {
@@ -601,7 +604,10 @@ impl Cdn {
             }
             h.insert(::http::HeaderName::from_static("x-cache"), result.header_value());
             if result != CacheResult::Miss {
-                h.insert(::http::header::AGE, ::http::HeaderValue::from(entry.age()));
+                h.insert(
+                    ::http::header::AGE,
+                    ::http::HeaderValue::from(freshness::age(entry.stored, self.clock.now())),
+                );
             }
             if compress {
                 h.insert(::http::header::VARY, ::http::HeaderValue::from_static("Accept-Encoding"));
@@ -669,7 +675,7 @@ impl Cdn {
                     &format!("bytes {a}-{b}/{}", meta.size),
                 );
                 let body = if head_only {
-                    body_full(Bytes::new())
+                    full_body(Bytes::new())
                 } else {
                     self.slice(&entry, site, key, a, b).await
                 };
@@ -686,16 +692,16 @@ impl Cdn {
                         meta.size
                     );
                     total += head.len() as u64 + (b - a + 1);
-                    parts.push(body_full(head));
+                    parts.push(full_body(head));
                     parts.push(if head_only {
-                        body_full(Bytes::new())
+                        full_body(Bytes::new())
                     } else {
                         self.slice(&entry, site, key, a, b).await
                     });
                 }
                 let tail = format!("\r\n--{boundary}--\r\n");
                 total += tail.len() as u64;
-                parts.push(body_full(tail));
+                parts.push(full_body(tail));
                 *r.status_mut() = ::http::StatusCode::PARTIAL_CONTENT;
                 set(
                     r.headers_mut(),
@@ -704,23 +710,23 @@ impl Cdn {
                 );
                 self.finish(req, site, r, concat(parts), total)
             }
-            RangeReq::Full => match (coding, &entry.body) {
+            RangeReq::Full => match (coding, entry.body()) {
                 (Some(c), Some(_)) => match entry.variant(c) {
                     Some(z) => {
                         set(r.headers_mut(), ::http::header::CONTENT_ENCODING, c.token());
                         let n = z.len() as u64;
-                        self.finish(req, site, r, body_full(z), n)
+                        self.finish(req, site, r, full_body(z), n)
                     }
-                    None => self.finish(req, site, r, body_full(entry.body.clone().unwrap_or_default()), meta.size),
+                    None => self.finish(req, site, r, full_body(entry.body().cloned().unwrap_or_default()), meta.size),
                 },
                 (_, Some(b)) => {
                     let n = b.len() as u64;
-                    self.finish(req, site, r, body_full(b.clone()), n)
+                    self.finish(req, site, r, full_body(b.clone()), n)
                 }
                 (_, None) => {
                     let body = match opened {
-                        _ if head_only => body_full(Bytes::new()),
-                        Some(g) if g.meta.etag == meta.etag && g.range.is_none() => body_stream(g.body),
+                        _ if head_only => full_body(Bytes::new()),
+                        Some(g) if g.meta.etag == meta.etag && g.range.is_none() => stream_body(g.body),
                         _ => self.stream(site, key, None, meta).await,
                     };
                     self.finish(req, site, r, body, meta.size)
@@ -731,11 +737,11 @@ impl Cdn {
 
     /// Bytes `a..=b`: from the cached body, else a ranged read of the store.
     async fn slice(&self, entry: &Entry, site: &PublicSite, key: &str, a: u64, b: u64) -> Body {
-        match &entry.body {
-            Some(body) => body_full(body.slice(usize::try_from(a).unwrap_or(0)..usize::try_from(b + 1).unwrap_or(0))),
-            None => match &entry.meta {
+        match entry.body() {
+            Some(body) => full_body(body.slice(usize::try_from(a).unwrap_or(0)..usize::try_from(b + 1).unwrap_or(0))),
+            None => match entry.meta() {
                 Some(m) => self.stream(site, key, Some(ByteRange::FromTo(a, b)), m).await,
-                None => body_full(Bytes::new()),
+                None => full_body(Bytes::new()),
             },
         }
     }
@@ -744,15 +750,15 @@ impl Cdn {
         let full = format!("{}{key}", site.space.base_prefix);
         match self.store.get(&full, range).await {
             // An overwrite since the entry was cached would splice two versions: refuse.
-            Ok(g) if g.meta.etag == expect.etag => body_stream(g.body),
+            Ok(g) if g.meta.etag == expect.etag => stream_body(g.body),
             Ok(_) => {
                 // Every node that cached the old version finds out the same way.
                 Box::pin(self.cache.forget(&site.space.id, key)).await;
-                body_stream(Box::pin(futures::stream::once(async {
+                stream_body(Box::pin(futures::stream::once(async {
                     Err(std::io::Error::other("object changed while being served"))
                 })))
             }
-            Err(e) => body_stream(Box::pin(futures::stream::once(
+            Err(e) => stream_body(Box::pin(futures::stream::once(
                 async move { Err(std::io::Error::other(e.to_string())) },
             ))),
         }
@@ -813,6 +819,20 @@ mod tests {
         rustshare_control::model::Space,
         rustshare_control::model::PublicationRules,
     ) {
+        published_with(store, cfg, None, rustshare_control::clock::system())
+    }
+
+    fn published_with<S: ObjectStore>(
+        store: Arc<S>,
+        cfg: CdnConfig,
+        cache_control: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> (
+        Arc<Cdn>,
+        Control,
+        rustshare_control::model::Space,
+        rustshare_control::model::PublicationRules,
+    ) {
         let control = Control::new(
             Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
             rustshare_control::seal::MasterKey::generate(),
@@ -835,10 +855,15 @@ mod tests {
             .expect("space");
         let input = rustshare_control::PublicationInput {
             prefixes: Some(vec![String::new()]),
+            cache_control: cache_control.map(str::to_owned),
             ..Default::default()
         };
         let (_, rules) = control.enable_publication(&p, &space.id, input).expect("publish");
-        let cdn = Arc::new(Cdn::new(store, control.clone(), Metrics::new(), cfg).expect("cdn"));
+        let cdn = Arc::new(
+            Cdn::new(store, control.clone(), Metrics::new(), cfg)
+                .expect("cdn")
+                .with_clock(clock),
+        );
         (cdn, control, space, rules)
     }
 
@@ -943,5 +968,64 @@ mod tests {
         call(::http::Method::GET, "small.txt").await;
         call(::http::Method::HEAD, "small.txt").await;
         assert_eq!(since(b), (1, 0, 1), "small: one HEAD, one GET, then hits");
+    }
+
+    /// Freshness, revalidation, the Age header and negative caching follow the CDN's clock: the
+    /// end-to-end tests used to sleep past a one-second max-age for each of these.
+    #[tokio::test]
+    async fn freshness_follows_the_injected_clock() {
+        let dir = tempfile::tempdir().expect("dir");
+        let fs = rustshare_store::FsStore::open_sync(dir.path().to_path_buf()).expect("store");
+        let store = Arc::new(rustshare_store::Counted::new(fs));
+        let clock = rustshare_control::clock::ManualClock::new();
+        let cfg = CdnConfig {
+            negative_ttl: Duration::from_secs(10),
+            ..CdnConfig::default()
+        };
+        let (cdn, _control, space, rules) = published_with(store.clone(), cfg, Some("public, max-age=60"), clock.clone());
+        let put = |key: &str, data: &'static [u8]| {
+            let store = store.clone();
+            let key = format!("{}{key}", space.base_prefix);
+            async move {
+                let body: rustshare_store::ByteStream = Box::pin(futures::stream::once(async move { Ok(Bytes::from_static(data)) }));
+                store
+                    .put(&key, body, Some(data.len() as u64), rustshare_store::ObjectAttrs::default())
+                    .await
+                    .expect("put");
+            }
+        };
+        let get = |key: &str| {
+            let cdn = cdn.clone();
+            let uri = format!("/{}/{key}", rules.public_name);
+            async move {
+                let req = ::http::Request::get(uri).body(()).expect("request");
+                let resp = cdn.handle(req).await;
+                let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                (resp.status().as_u16(), h("x-cache"), h("age"))
+            }
+        };
+        let s = Duration::from_secs;
+        put("a.txt", b"one").await;
+        assert_eq!(get("a.txt").await, (200, "MISS".into(), String::new()), "a miss has no Age");
+        clock.advance(s(30));
+        assert_eq!(get("a.txt").await, (200, "HIT".into(), "30".into()));
+        clock.advance(s(29));
+        assert_eq!(get("a.txt").await, (200, "HIT".into(), "59".into()));
+        // Past max-age: one metadata read confirms the copy, and its age starts again.
+        let before = store.counts.reads();
+        clock.advance(s(1));
+        assert_eq!(get("a.txt").await, (200, "REVALIDATED".into(), "0".into()));
+        let after = store.counts.reads();
+        assert_eq!((after.0 - before.0, after.2 - before.2), (0, 1), "(gets, heads) to revalidate");
+        clock.advance(s(5));
+        assert_eq!(get("a.txt").await, (200, "HIT".into(), "5".into()));
+
+        // A 404 is remembered for the negative TTL, then asked again.
+        assert_eq!(get("later.txt").await.0, 404);
+        put("later.txt", b"here").await;
+        clock.advance(s(9));
+        assert_eq!(get("later.txt").await.0, 404, "still inside the negative TTL");
+        clock.advance(s(1));
+        assert_eq!(get("later.txt").await, (200, "MISS".into(), String::new()));
     }
 }

@@ -4,14 +4,13 @@
 mod auth;
 pub mod errors;
 pub mod post;
+mod request;
 pub mod verify;
 
-use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rustshare_control::model::NewAuditEvent;
 use rustshare_control::policy::{Action, Resource};
 use rustshare_control::{Control, Credential};
 use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore};
@@ -19,6 +18,8 @@ use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 pub use auth::{Access, Auth, precheck};
+pub use request::RequestInfo;
+use request::object_event;
 
 use crate::metrics::Metrics;
 use verify::{Expected, verifying};
@@ -32,38 +33,6 @@ pub const DEFAULT_POST_MAX: u64 = 64 * 1024 * 1024;
 /// S3's bound on user metadata (names and values).
 const MAX_METADATA: usize = 2048;
 
-/// Per-request facts the server attaches before s3s runs.
-#[derive(Clone, Debug)]
-pub struct RequestInfo {
-    /// The request id echoed in `x-request-id` and `x-amz-request-id`.
-    pub request_id: Arc<str>,
-    /// Client address.
-    pub ip: Option<IpAddr>,
-    op: Arc<OnceLock<String>>,
-}
-
-impl RequestInfo {
-    /// A new record.
-    #[must_use]
-    pub fn new(request_id: Arc<str>, ip: Option<IpAddr>) -> Self {
-        Self {
-            request_id,
-            ip,
-            op: Arc::default(),
-        }
-    }
-
-    pub(crate) fn set_op(&self, op: &str) {
-        let _ = self.op.set(op.to_owned());
-    }
-
-    /// The S3 operation name, once s3s has routed the request.
-    #[must_use]
-    pub fn op(&self) -> Option<&str> {
-        self.op.get().map(String::as_str)
-    }
-}
-
 /// The S3 operations over the store.
 #[derive(Clone)]
 pub struct S3Face {
@@ -71,7 +40,7 @@ pub struct S3Face {
     control: Control,
     metrics: Metrics,
     region: String,
-    cdn: Option<crate::cdn::cache::Cache>,
+    cdn: Option<std::sync::Arc<dyn crate::face::Purge>>,
     post_max_bytes: u64,
 }
 
@@ -119,14 +88,14 @@ impl S3Face {
     /// Invalidate this CDN cache on every write, copy and delete, so the next public read
     /// sees the change on this node.
     #[must_use]
-    pub fn with_cdn_cache(mut self, cache: crate::cdn::cache::Cache) -> Self {
-        self.cdn = Some(cache);
+    pub fn with_purge(mut self, purge: std::sync::Arc<dyn crate::face::Purge>) -> Self {
+        self.cdn = Some(purge);
         self
     }
 
     async fn changed(&self, space_id: &str, key: &str) {
         if let Some(c) = &self.cdn {
-            c.invalidate(space_id, key).await;
+            c.purge_key(space_id, key).await;
         }
     }
 
@@ -168,35 +137,6 @@ impl S3Face {
             Err(e) => self.audit(req, &cred, op, key, e.code().as_str(), 0),
         }
         r.map(|(o, _)| o)
-    }
-}
-
-/// The audit row of one object operation, allowed or denied.
-pub(crate) fn object_event(
-    cred: &Credential,
-    info: Option<&RequestInfo>,
-    headers: &http::HeaderMap,
-    op: &str,
-    key: Option<&str>,
-    status: &str,
-    bytes: u64,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        tenant_id: Some(cred.identity.tenant_id.clone()),
-        object_space_id: Some(cred.space.id.clone()),
-        identity_id: Some(cred.identity.id.clone()),
-        actor: cred.identity.access_key_id.clone(),
-        kind: "object".into(),
-        operation: op.to_owned(),
-        object_key: key.map(str::to_owned),
-        source_ip: info.and_then(|i| i.ip.map(|a| a.to_string())),
-        user_agent: headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        status: status.to_owned(),
-        bytes,
-        detail: None,
     }
 }
 

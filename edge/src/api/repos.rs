@@ -12,7 +12,9 @@ use rustshare_publisher::Error as PubError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{Admin, ApiError, ApiResult, ApiState, Body};
+use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, JsonBody};
+use super::state::ApiState;
 
 impl From<PubError> for ApiError {
     fn from(e: PubError) -> Self {
@@ -122,7 +124,7 @@ fn view(st: &ApiState, r: &Repository, current: Option<String>) -> serde_json::V
     })
 }
 
-async fn create(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body<CreateIn>) -> ApiResult<impl IntoResponse> {
+async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<CreateIn>) -> ApiResult<impl IntoResponse> {
     let cfg = b.config.apply(rustshare_publisher::default_config(&b.name));
     let key = b.signing_key.map(String::into_bytes);
     let r = st.publisher.create(&p, &b.space, &b.name, cfg, key).await?;
@@ -144,7 +146,7 @@ async fn update(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    Body(b): Body<ConfigIn>,
+    JsonBody(b): JsonBody<ConfigIn>,
 ) -> ApiResult<impl IntoResponse> {
     let r = st.control.repository(&p, &name)?;
     let r = st.control.update_repository(&p, &name, b.apply(r.config))?;
@@ -219,7 +221,7 @@ async fn rollback(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    Body(b): Body<RollbackIn>,
+    JsonBody(b): JsonBody<RollbackIn>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.publisher.rollback(&p, &name, &b.snapshot).await?))
 }

@@ -10,16 +10,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rustshare_store::ObjectMeta;
 
+use super::freshness::Content;
 use super::http::Coding;
 
 /// One cached object (or its absence).
 #[derive(Debug)]
 pub struct Entry {
-    /// `None`: the object did not exist when fetched.
-    pub meta: Option<ObjectMeta>,
-    /// The whole object, when at most the configured size.
-    pub body: Option<Bytes>,
-    /// When it was fetched or last revalidated.
+    /// What is held: nothing (a 404), the metadata, or the metadata and the bytes.
+    pub content: Content,
+    /// When it was fetched or last revalidated, by the CDN's clock.
     pub stored: Instant,
     variants: Mutex<HashMap<Coding, Bytes>>,
     /// Header values that depend only on the object, made on first use.
@@ -40,40 +39,44 @@ pub struct Prebuilt {
 }
 
 impl Entry {
-    /// A fresh entry.
+    /// An entry holding `content`, stored at `now`.
     #[must_use]
-    pub fn new(meta: Option<ObjectMeta>, body: Option<Bytes>) -> Self {
+    pub fn new(content: Content, now: Instant) -> Self {
         Self {
-            meta,
-            body,
-            stored: Instant::now(),
+            content,
+            stored: now,
             variants: Mutex::default(),
             prebuilt: std::sync::OnceLock::new(),
         }
     }
 
-    /// The same object, confirmed unchanged now.
+    /// The same object, confirmed unchanged at `now`.
     #[must_use]
-    pub fn revalidated(&self) -> Self {
+    pub fn revalidated(&self, now: Instant) -> Self {
         let variants = self.variants.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         Self {
-            meta: self.meta.clone(),
-            body: self.body.clone(),
-            stored: Instant::now(),
+            content: self.content.clone(),
+            stored: now,
             variants: Mutex::new(variants),
             prebuilt: std::sync::OnceLock::new(),
         }
     }
 
-    /// Age in whole seconds, for the `Age` header.
+    /// The object's metadata, unless it was absent.
     #[must_use]
-    pub fn age(&self) -> u64 {
-        self.stored.elapsed().as_secs()
+    pub fn meta(&self) -> Option<&ObjectMeta> {
+        self.content.meta()
+    }
+
+    /// The object's bytes, when held.
+    #[must_use]
+    pub fn body(&self) -> Option<&Bytes> {
+        self.content.body()
     }
 
     /// The body compressed with `c`, made once and kept with the entry.
     pub fn variant(&self, c: Coding) -> Option<Bytes> {
-        let body = self.body.as_ref()?;
+        let body = self.content.body()?;
         if let Some(v) = self.variants.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&c) {
             return Some(v.clone());
         }
@@ -86,7 +89,7 @@ impl Entry {
     }
 
     fn weight(&self) -> u32 {
-        let body = self.body.as_ref().map_or(0, Bytes::len);
+        let body = self.content.body().map_or(0, Bytes::len);
         let variants: usize = self.variants.lock().map(|v| v.values().map(Bytes::len).sum()).unwrap_or(0);
         u32::try_from(body + variants + 512).unwrap_or(u32::MAX)
     }
@@ -199,5 +202,15 @@ impl Cache {
     pub async fn weighted_size(&self) -> u64 {
         self.inner.run_pending_tasks().await;
         self.inner.weighted_size()
+    }
+}
+
+impl crate::face::Purge for Cache {
+    fn purge_key<'a>(&'a self, space_id: &'a str, key: &'a str) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(self.invalidate(space_id, key))
+    }
+
+    fn purge_prefix(&self, space_id: &str, prefix: &str) {
+        self.invalidate_prefix(space_id, prefix);
     }
 }

@@ -13,7 +13,9 @@ use rustshare_registry_bridge::scope::{self, Caller, Scope};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{Admin, ApiError, ApiResult, ApiState, Body, blocking};
+use super::error::{ApiError, ApiResult, blocking};
+use super::extract::{Admin, JsonBody};
+use super::state::ApiState;
 
 impl From<rustshare_registry_bridge::Error> for ApiError {
     fn from(e: rustshare_registry_bridge::Error) -> Self {
@@ -35,7 +37,7 @@ struct NewNamespace {
     quota_bytes: Option<u64>,
 }
 
-async fn create(State(st): State<ApiState>, Admin(p): Admin, Body(b): Body<NewNamespace>) -> ApiResult<impl IntoResponse> {
+async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NewNamespace>) -> ApiResult<impl IntoResponse> {
     let c = st.control.clone();
     let ns = blocking(move || c.create_namespace(&p, b.tenant.as_deref(), &b.name, b.quota_bytes)).await??;
     Ok((StatusCode::CREATED, Json(json!({"namespace": ns}))))
@@ -66,7 +68,7 @@ async fn update(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    Body(b): Body<NamespaceChange>,
+    JsonBody(b): JsonBody<NamespaceChange>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
         json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention, b.upstream)?}),
@@ -84,7 +86,7 @@ async fn create_robot(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    Body(b): Body<NewRobot>,
+    JsonBody(b): JsonBody<NewRobot>,
 ) -> ApiResult<impl IntoResponse> {
     let (robot, secret) = st.control.create_robot(&p, &name, &b.name, b.access)?;
     let mut r = (
@@ -122,7 +124,7 @@ async fn config(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    Body(b): Body<ConfigRequest>,
+    JsonBody(b): JsonBody<ConfigRequest>,
 ) -> ApiResult<Response> {
     let c = st.control.clone();
     let (ns, space, ident, secret, events) = blocking(move || -> rustshare_control::Result<_> {

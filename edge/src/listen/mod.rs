@@ -21,6 +21,27 @@ use tokio::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
+use crate::wire::{Body, BoxError};
+
+pub mod h3;
+pub mod tcp;
+pub mod tls;
+
+/// What a listener hands each request to. The app implements it; the listeners know nothing
+/// else of it, so they sit below it in the module graph.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request from any listener (HTTP/1.1, HTTP/2, HTTP/3; `tls` when encrypted).
+    fn handle<B>(
+        self: Arc<Self>,
+        req: http::Request<B>,
+        peer: std::net::SocketAddr,
+        tls: bool,
+    ) -> impl Future<Output = http::Response<Body>> + Send
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>;
+}
+
 /// Listener limits, from `[limits]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

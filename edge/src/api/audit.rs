@@ -1,0 +1,67 @@
+//! The audit log, filtered and paged.
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult, blocking};
+use super::extract::Admin;
+use super::state::ApiState;
+use rustshare_control::model::AuditFilter;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    space: Option<String>,
+    identity: Option<String>,
+    operation: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    /// Events older than this id (the `next_before` of the previous page).
+    before: Option<i64>,
+}
+
+fn parse_time(what: &str, v: Option<String>) -> ApiResult<Option<time::OffsetDateTime>> {
+    v.map(|s| {
+        time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("{what} must be an RFC 3339 time such as 2026-11-22T10:00:00Z"),
+            )
+        })
+    })
+    .transpose()
+}
+
+async fn audit(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let f = AuditFilter {
+        tenant_id: None,
+        space_id: q.space,
+        identity_id: q.identity,
+        operation: q.operation,
+        since: parse_time("since", q.since)?,
+        until: parse_time("until", q.until)?,
+        limit: q.limit,
+        before_id: q.before,
+    };
+    let limit = usize::try_from(f.limit.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
+    let control = st.control.clone();
+    let events = blocking(move || control.audit_events(&p, f)).await??;
+    // A full page may have more behind it; its last id is where the next page starts.
+    let next_before = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
+    Ok(Json(json!({"events": events, "next_before": next_before})))
+}
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/v1/audit", get(audit))
+}

@@ -1,0 +1,107 @@
+//! S3 keys of a space: issue (the secret is shown once), list, revoke, rotate.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use super::error::ApiResult;
+use super::extract::{Admin, JsonBody};
+use super::state::ApiState;
+use rustshare_control::model::Identity;
+use rustshare_control::{CreatedIdentity, NewIdentity};
+
+/// The key block shown once.
+#[derive(Serialize)]
+struct KeyBlock {
+    identity: Identity,
+    access_key_id: String,
+    secret_access_key: String,
+    endpoint: String,
+    bucket: String,
+    prefix: String,
+    region: String,
+    path_style: bool,
+    /// Ready-to-paste client commands, shown by the CLI and the console alike.
+    commands: ClientCommands,
+}
+
+/// Upload commands for the three clients people use with a new key.
+#[derive(Serialize)]
+struct ClientCommands {
+    aws: String,
+    s3cmd: String,
+    rclone: String,
+}
+
+impl ClientCommands {
+    fn new(endpoint: &str, region: &str, bucket: &str, prefix: &str, ak: &str, sk: &str) -> Self {
+        let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+        let no_ssl = if endpoint.starts_with("https") { "" } else { " --no-ssl" };
+        Self {
+            aws: format!(
+                "export AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region}\naws --endpoint-url {endpoint} s3 cp ./release.tar.gz s3://{bucket}/{prefix}"
+            ),
+            s3cmd: format!(
+                "s3cmd --access_key={ak} --secret_key={sk} --host={host} --host-bucket={host} --region={region}{no_ssl} put ./release.tar.gz s3://{bucket}/{prefix}"
+            ),
+            rclone: format!(
+                "rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\""
+            ),
+        }
+    }
+}
+
+fn key_block(st: &ApiState, c: CreatedIdentity) -> KeyBlock {
+    let commands = ClientCommands::new(
+        &st.endpoint,
+        &st.region,
+        &c.space.bucket,
+        &c.identity.allowed_prefix,
+        &c.identity.access_key_id,
+        &c.secret_access_key,
+    );
+    KeyBlock {
+        access_key_id: c.identity.access_key_id.clone(),
+        prefix: c.identity.allowed_prefix.clone(),
+        identity: c.identity,
+        secret_access_key: c.secret_access_key,
+        endpoint: st.endpoint.clone(),
+        bucket: c.space.bucket,
+        region: st.region.clone(),
+        path_style: true,
+        commands,
+    }
+}
+
+async fn create_key(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<NewIdentity>,
+) -> ApiResult<impl IntoResponse> {
+    let c = st.control.create_identity(&p, &id, b)?;
+    Ok((StatusCode::CREATED, Json(key_block(&st, c))))
+}
+
+async fn list_keys(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"keys": st.control.list_identities(&p, &id)?})))
+}
+
+async fn revoke_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.control.revoke_identity(&p, &id)?))
+}
+
+async fn rotate_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let c = st.control.rotate_identity(&p, &id)?;
+    Ok(Json(key_block(&st, c)))
+}
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/spaces/{space}/keys", post(create_key).get(list_keys))
+        .route("/api/v1/keys/{key}/revoke", post(revoke_key))
+        .route("/api/v1/keys/{key}/rotate", post(rotate_key))
+}

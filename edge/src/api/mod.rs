@@ -1,0 +1,411 @@
+//! The control REST API under `/api/v1`: JSON in and out, bearer-token or console-session
+//! auth, stable error codes. `state`, `error` and `extract` are what every resource module
+//! shares; this module only assembles their routers.
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+mod audit;
+pub mod error;
+pub mod extract;
+mod keys;
+mod master_keys;
+mod openapi;
+mod registry;
+mod repos;
+pub mod session;
+mod spaces;
+pub mod state;
+mod tenants;
+
+pub use error::ApiError;
+pub use state::ApiState;
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(openapi::document())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
+}
+
+/// The API routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .merge(tenants::routes())
+        .merge(spaces::routes())
+        .merge(keys::routes())
+        .merge(audit::routes())
+        .merge(repos::routes())
+        .merge(session::routes())
+        .merge(registry::routes())
+        .merge(master_keys::routes())
+        .fallback(not_found)
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustshare_control::Control;
+    use serde_json::json;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    fn app() -> (Router, String) {
+        let control = Control::new(
+            Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
+            rustshare_control::seal::MasterKey::generate(),
+        );
+        let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
+        let metrics = crate::metrics::Metrics::new();
+        let dir = std::env::temp_dir().join(format!("rs-api-test-{}", uuid::Uuid::new_v4().simple()));
+        let store = Arc::new(rustshare_store::FsStore::open_sync(dir).expect("store"));
+        let cache = crate::face::cdn::cache::Cache::new(1 << 20);
+        let publisher = rustshare_publisher::Publisher::new(store, control.clone());
+        let st = ApiState {
+            publisher,
+            packages_base: "http://packages.localhost:8080".into(),
+            control,
+            endpoint: "http://127.0.0.1:8080".into(),
+            region: "us-east-1".into(),
+            purge: Arc::new(cache),
+            purge_webhook: None,
+            metrics,
+            cdn_base: "http://cdn.localhost:8080".into(),
+            session_lifetime: std::time::Duration::from_secs(60),
+            master_key: crate::master_key::KeySource::Env,
+            registry: {
+                let (k, c) = rustshare_registry_bridge::token::generate_signing_key().expect("key");
+                Arc::new(rustshare_registry_bridge::token::Issuer::new(&k, &c).expect("issuer"))
+            },
+        };
+        (router(st), tok)
+    }
+
+    async fn call(
+        r: &Router,
+        method: &str,
+        uri: &str,
+        tok: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut b = axum::http::Request::builder().method(method).uri(uri);
+        if let Some(t) = tok {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(j) => {
+                let text = j.to_string();
+                b.header("content-type", "application/json")
+                    .header("content-length", text.len())
+                    .body(axum::body::Body::from(text))
+            }
+            None => b.body(axum::body::Body::empty()),
+        }
+        .expect("request");
+        let resp = r.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn flow_and_error_codes() {
+        let (r, tok) = app();
+        let (s, e) = call(&r, "GET", "/api/v1/spaces", None, None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+        let (s, _) = call(&r, "POST", "/api/v1/tenants", Some(&tok), Some(json!({"name": "acme"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, e) = call(&r, "POST", "/api/v1/tenants", Some(&tok), Some(json!({"name": "acme"}))).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+        let (s, sp) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces",
+            Some(&tok),
+            Some(json!({"tenant": "acme", "name": "artifacts", "purpose": "artifacts"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(sp["bucket"], "rs-acme-artifacts");
+        let (s, e) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces",
+            Some(&tok),
+            Some(json!({"tenant": "acme", "name": "x", "purpose": "bogus"})),
+        )
+        .await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (s, k) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces/rs-acme-artifacts/keys",
+            Some(&tok),
+            Some(json!({"name": "ci", "mode": "read-write", "prefix": "releases/"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        for f in ["access_key_id", "secret_access_key", "endpoint", "bucket", "prefix", "region"] {
+            assert!(k[f].is_string(), "{f} missing in {k}");
+        }
+        let (s, list) = call(&r, "GET", "/api/v1/spaces/rs-acme-artifacts/keys", Some(&tok), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            !list.to_string().contains(k["secret_access_key"].as_str().unwrap_or("-")),
+            "secret listed"
+        );
+        let (s, _) = call(&r, "GET", "/api/v1/nope", Some(&tok), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, doc) = call(&r, "GET", "/api/v1/openapi.json", None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(doc["paths"]["/api/v1/spaces"].is_object());
+        let (s, e) = call(&r, "GET", "/api/v1/audit?since=yesterday", Some(&tok), None).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    }
+
+    /// Every route the API's routers declare, read from their sources: (method, path).
+    fn declared_routes() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+        let mut out = Vec::new();
+        let files = std::fs::read_dir(&dir).expect("src/api").map(|e| e.expect("entry").path());
+        for f in files {
+            let src = std::fs::read_to_string(&f).expect("router source");
+            let code = src.split("#[cfg(test)]").next().unwrap_or_default();
+            for (i, _) in code.match_indices(".route(") {
+                let rest = &code[i + 7..];
+                let Some(q) = rest.find('"') else { continue };
+                let Some(end) = rest[q + 1..].find('"') else { continue };
+                let path = rest[q + 1..q + 1 + end].to_owned();
+                let tail = &rest[q + 1 + end..];
+                let stop = tail.find(".route(").unwrap_or(tail.len());
+                for m in ["get", "post", "put", "patch", "delete"] {
+                    let seg = &tail[..stop];
+                    let hit = seg
+                        .match_indices(&format!("{m}("))
+                        .any(|(j, _)| j == 0 || !seg.as_bytes()[j - 1].is_ascii_alphanumeric() && seg.as_bytes()[j - 1] != b'_');
+                    if hit {
+                        out.push((m.to_uppercase(), path.clone()));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Who may call a route.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Who {
+        /// No admin token: authenticates by its own means (login, registry token, events).
+        Public,
+        /// The operator only.
+        Operator,
+        /// Any admin; answers are limited to the caller's tenant.
+        AnyAdmin,
+        /// Any admin, on a resource named in the path that must be the caller's tenant's.
+        Owner,
+    }
+
+    const ROUTES: &[(&str, &str, Who)] = &[
+        ("GET", "/api/v1/openapi.json", Who::Public),
+        ("POST", "/api/v1/session", Who::Public),
+        ("GET", "/api/v1/session", Who::Public),
+        ("DELETE", "/api/v1/session", Who::Public),
+        ("GET", "/registry/token", Who::Public),
+        ("POST", "/registry/events/{ns}", Who::Public),
+        ("GET", "/api/v1/whoami", Who::AnyAdmin),
+        ("GET", "/api/v1/tenants", Who::AnyAdmin),
+        ("POST", "/api/v1/tenants", Who::Operator),
+        ("POST", "/api/v1/tenants/{tenant}/tokens", Who::Operator),
+        ("GET", "/api/v1/spaces", Who::AnyAdmin),
+        ("POST", "/api/v1/spaces", Who::Operator),
+        ("GET", "/api/v1/spaces/{space}", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/disable", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/quota", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/usage", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/keys", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/keys", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/public", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/public", Who::Owner),
+        ("DELETE", "/api/v1/spaces/{space}/public", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/purge", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/traffic", Who::Owner),
+        ("POST", "/api/v1/keys/{key}/revoke", Who::Owner),
+        ("POST", "/api/v1/keys/{key}/rotate", Who::Owner),
+        ("GET", "/api/v1/audit", Who::AnyAdmin),
+        ("GET", "/api/v1/admin/master-key", Who::Operator),
+        ("POST", "/api/v1/admin/master-key/rotate", Who::Operator),
+        ("POST", "/api/v1/admin/master-key/retire", Who::Operator),
+        ("POST", "/api/v1/admin/reconcile", Who::Operator),
+        ("GET", "/api/v1/repos", Who::AnyAdmin),
+        ("POST", "/api/v1/repos", Who::AnyAdmin),
+        ("GET", "/api/v1/repos/{repo}", Who::Owner),
+        ("PATCH", "/api/v1/repos/{repo}", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/publish", Who::Owner),
+        ("PUT", "/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}", Who::Owner),
+        ("GET", "/api/v1/repos/{repo}/snapshots", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/rollback", Who::Owner),
+        ("GET", "/api/v1/registry/namespaces", Who::AnyAdmin),
+        ("POST", "/api/v1/registry/namespaces", Who::AnyAdmin),
+        ("GET", "/api/v1/registry/namespaces/{ns}", Who::Owner),
+        ("PATCH", "/api/v1/registry/namespaces/{ns}", Who::Owner),
+        ("GET", "/api/v1/registry/namespaces/{ns}/robots", Who::Owner),
+        ("POST", "/api/v1/registry/namespaces/{ns}/robots", Who::Owner),
+        ("POST", "/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke", Who::Owner),
+        ("POST", "/api/v1/registry/namespaces/{ns}/config", Who::Owner),
+        ("GET", "/api/v1/registry/namespaces/{ns}/token", Who::Owner),
+    ];
+
+    /// Default-deny for the control API, walked over every route the routers declare: the
+    /// table must name each one (a new route without an entry fails here), no route but the
+    /// public ones answers without a token, a tenant admin gets 403 on operator routes, and
+    /// another tenant's space, key, repository or namespace is a 403 or 404 for it, never a
+    /// success.
+    #[tokio::test]
+    async fn every_route_against_operator_own_tenant_other_tenant_and_no_token() {
+        let declared = declared_routes();
+        assert!(declared.len() >= 40, "parsed only {} routes", declared.len());
+        for (m, p) in &declared {
+            assert!(
+                ROUTES.iter().any(|(rm, rp, _)| rm == m && rp == p),
+                "route {m} {p} has no entry in ROUTES"
+            );
+        }
+        for (m, p, _) in ROUTES {
+            assert!(
+                declared.iter().any(|(dm, dp)| dm == m && dp == p),
+                "ROUTES names {m} {p}, which no router declares"
+            );
+        }
+        let (r, op) = app();
+        let ok = |s: StatusCode| s.is_success();
+        for t in ["acme", "globex"] {
+            assert!(ok(call(&r, "POST", "/api/v1/tenants", Some(&op), Some(json!({"name": t}))).await.0));
+            let (s, _) = call(
+                &r,
+                "POST",
+                "/api/v1/spaces",
+                Some(&op),
+                Some(json!({"tenant": t, "name": "debs", "purpose": "packages", "quota_bytes": 1000})),
+            )
+            .await;
+            assert!(ok(s), "{s}");
+        }
+        let (_, k) = call(
+            &r,
+            "POST",
+            "/api/v1/spaces/rs-globex-debs/keys",
+            Some(&op),
+            Some(json!({"name": "ci", "mode": "read-only", "prefix": ""})),
+        )
+        .await;
+        let key = k["access_key_id"].as_str().expect("key").to_owned();
+        let (s, body) = call(
+            &r,
+            "POST",
+            "/api/v1/repos",
+            Some(&op),
+            Some(json!({"name": "gtools", "space": "rs-globex-debs"})),
+        )
+        .await;
+        assert!(ok(s), "{s} {body}");
+        let (s, body) = call(
+            &r,
+            "POST",
+            "/api/v1/registry/namespaces",
+            Some(&op),
+            Some(json!({"name": "globex-images", "tenant": "globex"})),
+        )
+        .await;
+        assert!(ok(s), "{s} {body}");
+        let (s, body) = call(
+            &r,
+            "POST",
+            "/api/v1/registry/namespaces/globex-images/robots",
+            Some(&op),
+            Some(json!({"name": "ci", "access": "pull"})),
+        )
+        .await;
+        assert!(ok(s), "{s} {body}");
+        let (_, t) = call(&r, "POST", "/api/v1/tenants/acme/tokens", Some(&op), Some(json!({"name": "admin"}))).await;
+        let acme = t["token"].as_str().expect("tenant token").to_owned();
+        let other = |p: &str| {
+            p.replace("{space}", "rs-globex-debs")
+                .replace("{key}", &key)
+                .replace("{repo}", "gtools")
+                .replace("{ns}", "globex-images")
+                .replace("{robot}", "ci")
+                .replace("{tenant}", "globex")
+                .replace("{dist}", "stable")
+                .replace("{component}", "main")
+                .replace("{file}", "x.deb")
+        };
+        for (m, p, who) in ROUTES {
+            let mut uri = other(p);
+            if p.ends_with("/{ns}/token") {
+                uri.push_str("?scope=repository:globex-images/app:pull");
+            }
+            // A valid body, so that what answers is the authorization, not the body's shape.
+            let body = match (*m, *p) {
+                ("GET" | "DELETE", _) => None,
+                (_, "/api/v1/tenants") => Some(json!({"name": "evil"})),
+                (_, "/api/v1/tenants/{tenant}/tokens") => Some(json!({"name": "evil"})),
+                (_, "/api/v1/spaces") => Some(json!({"tenant": "globex", "name": "evil", "purpose": "artifacts"})),
+                (_, "/api/v1/spaces/{space}/quota") => Some(json!({"quota_bytes": 5})),
+                (_, "/api/v1/spaces/{space}/keys") => Some(json!({"name": "evil", "mode": "read-only", "prefix": ""})),
+                (_, "/api/v1/spaces/{space}/public") => Some(json!({"prefixes": ["a/"]})),
+                (_, "/api/v1/spaces/{space}/purge") => Some(json!({"prefix": ""})),
+                (_, "/api/v1/repos") => Some(json!({"name": "evilrepo", "space": "rs-globex-debs"})),
+                (_, "/api/v1/repos/{repo}/rollback") => Some(json!({"snapshot": "1"})),
+                (_, "/api/v1/registry/namespaces") => Some(json!({"name": "globex-evil", "tenant": "globex"})),
+                (_, "/api/v1/registry/namespaces/{ns}/robots") => Some(json!({"name": "evil", "access": "push"})),
+                (_, "/api/v1/registry/namespaces/{ns}/config") => Some(json!({"root_cert_bundle": "/etc/x.pem"})),
+                (_, "/api/v1/session") => Some(json!({"token": "rsat_not_a_real_token"})),
+                _ => Some(json!({})),
+            };
+            if *who != Who::Public {
+                for tok in [None, Some("rsat_not_a_real_token")] {
+                    let (s, _) = call(&r, m, &uri, tok, body.clone()).await;
+                    assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {p} with token {tok:?}");
+                }
+            }
+            let (s, b) = call(&r, m, &uri, Some(&acme), body.clone()).await;
+            match who {
+                Who::Operator => assert_eq!(s, StatusCode::FORBIDDEN, "{m} {p}: a tenant admin got {s} {b}"),
+                Who::Owner => assert!(
+                    s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+                    "{m} {p}: a tenant admin reached another tenant's resource: {s} {b}"
+                ),
+                // These two name the other tenant in their body instead of their path.
+                Who::AnyAdmin if *m == "POST" => assert!(
+                    s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+                    "{m} {p}: a tenant admin created something in another tenant: {s} {b}"
+                ),
+                Who::AnyAdmin => assert!(ok(s), "{m} {p}: {s} {b}"),
+                Who::Public => assert!(s != StatusCode::INTERNAL_SERVER_ERROR && !ok(s) || *m == "GET", "{m} {p}: {s} {b}"),
+            }
+        }
+        // What acme may list holds nothing of globex's.
+        for p in [
+            "/api/v1/spaces",
+            "/api/v1/repos",
+            "/api/v1/audit",
+            "/api/v1/tenants",
+            "/api/v1/registry/namespaces",
+        ] {
+            let (s, b) = call(&r, "GET", p, Some(&acme), None).await;
+            assert!(ok(s), "{p}: {s}");
+            assert!(!b.to_string().contains("globex"), "{p} shows another tenant: {b}");
+        }
+        // The operator reaches globex's resources (the table is not vacuous).
+        let (s, _) = call(&r, "GET", "/api/v1/spaces/rs-globex-debs", Some(&op), None).await;
+        assert!(ok(s));
+    }
+}

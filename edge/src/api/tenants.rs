@@ -1,0 +1,48 @@
+//! Tenants and their tokens; `whoami`.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::ApiResult;
+use super::extract::{Admin, JsonBody};
+use super::state::ApiState;
+use rustshare_control::model::AdminPrincipal;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameBody {
+    name: String,
+}
+
+async fn whoami(Admin(p): Admin) -> Json<AdminPrincipal> {
+    Json(p)
+}
+
+async fn create_tenant(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NameBody>) -> ApiResult<impl IntoResponse> {
+    Ok((StatusCode::CREATED, Json(st.control.create_tenant(&p, &b.name)?)))
+}
+
+async fn list_tenants(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+    Ok(Json(json!({"tenants": st.control.list_tenants(&p)?})))
+}
+
+async fn create_tenant_token(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(t): Path<String>,
+    JsonBody(b): JsonBody<NameBody>,
+) -> ApiResult<impl IntoResponse> {
+    let token = st.control.create_tenant_token(&p, &t, &b.name)?;
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "name": b.name, "tenant": t}))))
+}
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/tenants", post(create_tenant).get(list_tenants))
+        .route("/api/v1/tenants/{tenant}/tokens", post(create_tenant_token))
+}

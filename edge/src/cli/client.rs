@@ -1,0 +1,121 @@
+//! How every CLI command talks to the server and prints: the API client, its error messages,
+//! and the size, duration and byte-count formats the commands share.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Parses `10GiB`, `500MB`, `1024`.
+///
+/// # Errors
+/// A message with the accepted forms.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("size {s:?}: expected a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "tib" | "t" => 1 << 40,
+        other => bail!("size {s:?}: unknown unit {other:?}; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"),
+    };
+    n.checked_mul(mult).with_context(|| format!("size {s:?} is too large"))
+}
+
+/// Parses `90d`, `12h`, `30m`, `45s` (or `2h 30m`) into seconds.
+///
+/// # Errors
+/// A message with the accepted forms, also for a duration too long to count.
+pub fn parse_duration(s: &str) -> Result<u64> {
+    humantime::parse_duration(s.trim())
+        .map(|d| d.as_secs())
+        .map_err(|e| anyhow::anyhow!("duration {s:?}: {e}; write a number and a unit, for example 90d, 12h, 30m or 45s"))
+}
+
+pub(super) fn human_bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", U[i]) }
+}
+
+/// The control API, as the CLI calls it.
+pub(super) struct Client {
+    pub(super) base: String,
+    pub(super) token: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub(super) fn new(server: &str, token: Option<&str>) -> Result<Self> {
+        let token = match token {
+            Some(t) => t.to_owned(),
+            None => std::fs::read_to_string("data/admin-token")
+                .map(|t| t.trim().to_owned())
+                .context("no admin token: pass --token or set RUSTSHARE_TOKEN (the operator token is printed on first `rustshare serve` and kept in <data-dir>/admin-token)")?,
+        };
+        Ok(Self {
+            base: server.trim_end_matches('/').to_owned(),
+            token,
+            agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build(),
+        })
+    }
+
+    pub(super) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        self.call_with(&self.agent, method, path, body)
+    }
+
+    pub(super) fn call_with(&self, agent: &ureq::Agent, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let req = agent.request(method, &url).set("Authorization", &format!("Bearer {}", self.token));
+        let res = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match res {
+            Ok(r) => r.into_json().context("reading the server's reply"),
+            Err(e) => Err(self.explain(e)),
+        }
+    }
+
+    /// The API's error message, or what to check when the server cannot be reached.
+    pub(super) fn explain(&self, e: ureq::Error) -> anyhow::Error {
+        match e {
+            ureq::Error::Status(code, r) => {
+                let v: Value = r.into_json().unwrap_or(Value::Null);
+                let msg = v["error"]["message"].as_str().unwrap_or("request failed");
+                let ecode = v["error"]["code"].as_str().unwrap_or("error");
+                anyhow::anyhow!("{msg} ({ecode}, HTTP {code})")
+            }
+            e => anyhow::Error::new(e).context(format!(
+                "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)",
+                self.base
+            )),
+        }
+    }
+}
+
+pub(super) fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Prints `v` as JSON, or as `human` writes it.
+pub(super) fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        human(v);
+    }
+}
