@@ -202,12 +202,23 @@ mod tests {
     /// anywhere in the service's code outside this module fails here.
     #[test]
     fn the_service_decides_only_through_authorize() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let src = std::fs::read_to_string(dir.join("service.rs")).expect("service source");
-        let code = src.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
-        for pattern in ["tenant_id.is_some()", "tenant_id.is_none()", "can_access("] {
-            assert!(!code.contains(pattern), "service.rs decides by itself with `{pattern}`");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/service");
+        let mut requires = 0;
+        let mut files = 0;
+        for f in std::fs::read_dir(&dir).expect("src/service") {
+            let path = f.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let src = std::fs::read_to_string(&path).expect("service source");
+            let code = src.split("#[cfg(test)]").next().unwrap_or_default();
+            for pattern in ["tenant_id.is_some()", "tenant_id.is_none()", "can_access("] {
+                assert!(!code.contains(pattern), "{} decides by itself with `{pattern}`", path.display());
+            }
+            requires += code.matches("require(p, ").count();
+            files += 1;
         }
-        assert!(code.matches("require(p, ").count() >= 20, "service.rs no longer calls require");
+        assert!(files >= 10, "the service's files were not found: {files}");
+        assert!(requires >= 20, "the service no longer calls require ({requires} calls)");
     }
 }

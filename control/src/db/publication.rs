@@ -1,0 +1,41 @@
+//! PublicationRepo over SQL (SQLite and PostgreSQL alike).
+
+use super::*;
+
+impl<B: Backend> PublicationRepo for SqlRepo<B> {
+    fn set_publication(&self, space_id: &str, rules: &PublicationRules, at: OffsetDateTime) -> Result<()> {
+        let json = json_text(rules, "publication rules")?;
+        self.db.with(|c| {
+            c.exec(
+                "INSERT INTO publication_rules(space_id, public_name, enabled, rules, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(space_id) DO UPDATE SET public_name = excluded.public_name, enabled = excluded.enabled,
+                    rules = excluded.rules, updated_at = excluded.updated_at",
+                p![space_id, &rules.public_name, rules.enabled, &json, at],
+            )
+            .map_err(|e| e.unique_as("a public site with this public_name"))?;
+            Ok(())
+        })
+    }
+
+    fn publication(&self, space_id: &str) -> Result<Option<PublicationRules>> {
+        self.db.with(|c| {
+            one(
+                c,
+                "SELECT rules FROM publication_rules WHERE space_id = ?1",
+                p![space_id],
+                |mut r| r.json(0),
+            )
+        })
+    }
+
+    fn publication_by_name(&self, public_name: &str) -> Result<Option<(String, PublicationRules)>> {
+        self.db.with(|c| {
+            one(
+                c,
+                "SELECT space_id, rules FROM publication_rules WHERE public_name = ?1",
+                p![public_name],
+                |mut r| Ok((r.text(0)?, r.json(1)?)),
+            )
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! UsageRepo over SQL (SQLite and PostgreSQL alike).
+
+use super::*;
+
+impl<B: Backend> UsageRepo for SqlRepo<B> {
+    fn usage(&self, space_id: &str) -> Result<Usage> {
+        self.db.with(|c| usage_in(c, space_id))
+    }
+
+    fn record_object(&self, space_id: &str, key: &str, size: u64) -> Result<Option<u64>> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, space_id)?;
+                let old = one(
+                    c,
+                    "SELECT size FROM objects WHERE space_id = ?1 AND key = ?2",
+                    p![space_id, key],
+                    |mut r| r.size(0),
+                )?;
+                c.exec(
+                    "INSERT INTO objects(space_id, key, size) VALUES (?1, ?2, ?3) ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size",
+                    p![space_id, key, size],
+                )?;
+                c.exec(
+                    "UPDATE usage SET bytes = bytes + ?2 - ?3, objects = objects + ?4 WHERE space_id = ?1",
+                    p![space_id, size, old.unwrap_or(0), u64::from(old.is_none())],
+                )?;
+                Ok(old)
+            })
+        })
+    }
+
+    fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, space_id)?;
+                let old = one(
+                    c,
+                    "DELETE FROM objects WHERE space_id = ?1 AND key = ?2 RETURNING size",
+                    p![space_id, key],
+                    |mut r| r.size(0),
+                )?;
+                if let Some(sz) = old {
+                    c.exec(
+                        "UPDATE usage SET bytes = bytes - ?2, objects = objects - 1 WHERE space_id = ?1",
+                        p![space_id, sz],
+                    )?;
+                }
+                Ok(old)
+            })
+        })
+    }
+
+    fn replace_objects(&self, space_id: &str, entries: &[(String, u64)]) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, space_id)?;
+                c.exec("DELETE FROM objects WHERE space_id = ?1", p![space_id])?;
+                let mut bytes = 0u64;
+                for (key, size) in entries {
+                    c.exec(
+                        "INSERT INTO objects(space_id, key, size) VALUES (?1, ?2, ?3)",
+                        p![space_id, key, *size],
+                    )?;
+                    bytes = bytes.saturating_add(*size);
+                }
+                let n = c.exec(
+                    "UPDATE usage SET bytes = ?2, objects = ?3 WHERE space_id = ?1",
+                    p![space_id, bytes, entries.len() as u64],
+                )?;
+                if n == 0 {
+                    c.exec(
+                        "INSERT INTO usage(space_id, bytes, objects) VALUES (?1, ?2, ?3)",
+                        p![space_id, bytes, entries.len() as u64],
+                    )?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn remove_objects(&self, space_id: &str, keys: &[String]) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, space_id)?;
+                let (mut bytes, mut count) = (0u64, 0u64);
+                for k in keys {
+                    if let Some(sz) = one(
+                        c,
+                        "DELETE FROM objects WHERE space_id = ?1 AND key = ?2 RETURNING size",
+                        p![space_id, k],
+                        |mut r| r.size(0),
+                    )? {
+                        bytes += sz;
+                        count += 1;
+                    }
+                }
+                c.exec(
+                    "UPDATE usage SET bytes = bytes - ?2, objects = objects - ?3 WHERE space_id = ?1",
+                    p![space_id, bytes, count],
+                )?;
+                Ok(())
+            })
+        })
+    }
+
+    fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
+        self.db.with(|c| {
+            one(
+                c,
+                "SELECT size FROM objects WHERE space_id = ?1 AND key = ?2",
+                p![space_id, key],
+                |mut r| r.size(0),
+            )
+        })
+    }
+
+    fn insert_upload(&self, x: &UploadRecord) -> Result<()> {
+        self.db.with(|c| {
+            c.exec(
+                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated) VALUES (?1, ?2, ?3, ?4, ?5)",
+                p![&x.upload_id, &x.space_id, &x.key, &x.identity_id, x.initiated],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn upload(&self, upload_id: &str) -> Result<Option<UploadRecord>> {
+        self.db.with(|c| {
+            one(
+                c,
+                &format!("SELECT {UPLOAD_COLS} FROM uploads WHERE upload_id = ?1"),
+                p![upload_id],
+                upload_row,
+            )
+        })
+    }
+
+    fn record_part(&self, upload_id: &str, part: &PartRecord) -> Result<()> {
+        self.db.with(|c| {
+            c.exec(
+                "INSERT INTO upload_parts(upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
+                p![upload_id, part.part_number, part.size, &part.etag],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
+        self.db.with(|c| {
+            all(
+                c,
+                "SELECT part_number, size, etag FROM upload_parts WHERE upload_id = ?1 ORDER BY part_number",
+                p![upload_id],
+                |mut r| {
+                    Ok(PartRecord {
+                        part_number: u32::try_from(r.int(0)?).unwrap_or(0),
+                        size: r.size(1)?,
+                        etag: r.text(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn remove_upload(&self, upload_id: &str) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                c.exec("DELETE FROM upload_parts WHERE upload_id = ?1", p![upload_id])?;
+                c.exec("DELETE FROM uploads WHERE upload_id = ?1", p![upload_id])?;
+                Ok(())
+            })
+        })
+    }
+
+    fn replace_parts(&self, upload_id: &str, parts: &[PartRecord]) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                c.exec("DELETE FROM upload_parts WHERE upload_id = ?1", p![upload_id])?;
+                for part in parts {
+                    c.exec(
+                        "INSERT INTO upload_parts(upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)",
+                        p![upload_id, part.part_number, part.size, &part.etag],
+                    )?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>> {
+        self.db.with(|c| {
+            all(
+                c,
+                &format!(
+                    "SELECT {UPLOAD_COLS} FROM uploads WHERE space_id = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key, initiated"
+                ),
+                p![space_id, prefix],
+                upload_row,
+            )
+        })
+    }
+
+    fn reserve(&self, r: &ReservationRecord, quota: u64, now: OffsetDateTime) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, &r.space_id)?;
+                let u = usage_in(c, &r.space_id)?;
+                let used = u.counted() + reserved_in(c, &r.space_id, now)?;
+                if used.saturating_add(r.bytes) > quota {
+                    return Err(Error::QuotaExceeded {
+                        used,
+                        quota,
+                        requested: r.bytes,
+                    });
+                }
+                c.exec(
+                    "INSERT INTO reservations(id, space_id, bytes, expires_at, node) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    p![&r.id, &r.space_id, r.bytes, r.expires_at, &r.node],
+                )?;
+                Ok(())
+            })
+        })
+    }
+
+    fn release(&self, id: &str) -> Result<()> {
+        self.db.with(|c| {
+            c.exec("DELETE FROM reservations WHERE id = ?1", p![id])?;
+            Ok(())
+        })
+    }
+
+    fn reserved(&self, space_id: &str, now: OffsetDateTime) -> Result<u64> {
+        self.db.with(|c| reserved_in(c, space_id, now))
+    }
+
+    fn renew_reservations(&self, node: &str, until: OffsetDateTime) -> Result<u64> {
+        self.db
+            .with(|c| Ok(c.exec("UPDATE reservations SET expires_at = ?1 WHERE node = ?2", p![until, node])?))
+    }
+
+    fn clear_reservations(&self) -> Result<u64> {
+        self.db.with(|c| Ok(c.exec("DELETE FROM reservations", &[])?))
+    }
+}

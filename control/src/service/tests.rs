@@ -1,0 +1,484 @@
+use super::*;
+use crate::db::testing;
+
+fn control() -> (Control, AdminPrincipal) {
+    let c = Control::new(testing::repo(), MasterKey::generate());
+    let tok = c.bootstrap_operator(None).expect("bootstrap").expect("a new token");
+    assert!(
+        c.bootstrap_operator(None).expect("again").is_none(),
+        "only one generated operator token"
+    );
+    let p = c.authenticate(&tok).expect("auth");
+    (c, p)
+}
+
+fn space(c: &Control, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Space {
+    let _ = c.create_tenant(p, tenant);
+    c.create_space(
+        p,
+        NewSpace {
+            tenant: Some(tenant.into()),
+            name: "artifacts".into(),
+            purpose: None,
+            visibility: None,
+            quota_bytes: quota,
+            workspace_id: None,
+        },
+    )
+    .expect("space")
+}
+
+#[test]
+fn console_sessions_expire_and_follow_their_token() {
+    let (c, op) = control();
+    assert!(matches!(
+        c.open_session("rsat_wrong", Duration::from_secs(60)),
+        Err(Error::Unauthorized)
+    ));
+    assert!(matches!(c.open_session("x", Duration::ZERO), Err(Error::Unauthorized)));
+    let _ = c.create_tenant(&op, "acme");
+    let tok = c.create_tenant_token(&op, "acme", "web").expect("token");
+    let (cookie, rec, p) = c.open_session(&tok, Duration::from_secs(60)).expect("session");
+    assert!(p.tenant_id.is_some());
+    assert_ne!(cookie, rec.csrf);
+    assert_ne!(rec.id_hash, cookie, "only a hash of the cookie is stored");
+    let (again, p2) = c.session(&cookie).expect("live");
+    assert_eq!((again.csrf, p2), (rec.csrf.clone(), p.clone()));
+    // Past its end the session is gone, and the purge removes it.
+    let later = now() + time::Duration::seconds(61);
+    assert!(c.inner.repo.session_by_hash(&rec.id_hash, later).expect("query").is_none());
+    assert_eq!(c.inner.repo.purge_sessions(later).expect("purge"), 1);
+    let (cookie, _, p) = c.open_session(&tok, Duration::from_secs(60)).expect("session");
+    c.close_session(&cookie, &p).expect("logout");
+    assert!(matches!(c.session(&cookie), Err(Error::Unauthorized)));
+    assert!(matches!(c.session("never-issued"), Err(Error::Unauthorized)));
+}
+
+#[test]
+fn batch_deletion_keeps_usage_exact() {
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", None);
+    for (k, n) in [("a", 10), ("b", 20), ("c", 40)] {
+        c.object_stored(&s.id, k, n).expect("stored");
+    }
+    // "zz" was never recorded: it must not change the counts.
+    c.objects_deleted(&s.id, &["a".into(), "c".into(), "zz".into()]).expect("deleted");
+    let (_, u) = c.usage(&op, &s.id).expect("usage");
+    assert_eq!((u.objects, u.bytes), (1, 20));
+    c.objects_deleted(&s.id, &[]).expect("nothing to delete");
+    let (_, u) = c.usage(&op, &s.id).expect("usage");
+    assert_eq!((u.objects, u.bytes), (1, 20));
+}
+
+/// Quotas belong to the operator: a tenant admin lowers them at most, and cannot create a
+/// space (which would come with a quota of its own choosing, or none).
+#[test]
+fn tenant_admins_cannot_escape_their_quota() {
+    let (c, op) = control();
+    let a = space(&c, &op, "acme", Some(1000));
+    let tok = c.create_tenant_token(&op, "acme", "admin").expect("token");
+    let pa = c.authenticate(&tok).expect("auth");
+    for q in [None, Some(1001), Some(u64::MAX)] {
+        assert!(matches!(c.set_quota(&pa, &a.id, q), Err(Error::Forbidden(_))), "{q:?}");
+    }
+    assert_eq!(c.set_quota(&pa, &a.id, Some(500)).expect("lower").quota_bytes, Some(500));
+    assert!(
+        matches!(c.set_quota(&pa, &a.id, Some(1000)), Err(Error::Forbidden(_))),
+        "no raising back"
+    );
+    let n = NewSpace {
+        tenant: None,
+        name: "free".into(),
+        purpose: None,
+        visibility: None,
+        quota_bytes: None,
+        workspace_id: None,
+    };
+    assert!(matches!(c.create_space(&pa, n), Err(Error::Forbidden(_))));
+    assert_eq!(c.set_quota(&op, &a.id, None).expect("operator").quota_bytes, None);
+}
+
+#[test]
+fn a_disabled_space_grants_no_registry_tokens() {
+    let (c, op) = control();
+    c.create_tenant(&op, "acme").expect("tenant");
+    let ns = c.create_namespace(&op, Some("acme"), "acme-images", None).expect("namespace");
+    assert!(c.namespace_for_token("acme-images").expect("lookup").is_some());
+    c.disable_space(&op, &ns.space_id).expect("disable");
+    assert!(c.namespace_for_token("acme-images").expect("lookup").is_none());
+}
+
+#[test]
+fn tenant_tokens_see_only_their_tenant() {
+    let (c, op) = control();
+    let a = space(&c, &op, "acme", None);
+    let b = space(&c, &op, "globex", None);
+    assert_eq!(a.bucket, "rs-acme-artifacts");
+    let tok = c.create_tenant_token(&op, "acme", "admin").expect("token");
+    let pa = c.authenticate(&tok).expect("auth");
+    assert!(c.space(&pa, &a.id).is_ok());
+    assert!(matches!(c.space(&pa, &b.id), Err(Error::NotFound(_))));
+    assert!(matches!(c.space(&pa, &b.bucket), Err(Error::NotFound(_))));
+    assert_eq!(c.list_spaces(&pa).expect("list").len(), 1);
+    assert!(matches!(c.create_tenant(&pa, "evil"), Err(Error::Forbidden(_))));
+    let k = c
+        .create_identity(
+            &op,
+            &b.id,
+            NewIdentity {
+                name: "ci".into(),
+                mode: PermissionMode::ReadOnly,
+                prefix: String::new(),
+                expires_at: None,
+                expires_in_seconds: None,
+            },
+        )
+        .expect("key");
+    assert!(matches!(c.revoke_identity(&pa, &k.identity.id), Err(Error::NotFound(_))));
+    assert!(
+        c.audit_events(&pa, AuditFilter::default())
+            .expect("audit")
+            .iter()
+            .all(|e| e.event.tenant_id.as_deref() == Some(a.tenant_id.as_str()))
+    );
+    assert!(matches!(c.authenticate("rsat_wrong"), Err(Error::Unauthorized)));
+}
+
+#[test]
+fn concurrent_lookups_of_an_expired_credential_make_one_query() {
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", None);
+    let k = read_write_key(&c, &op, &s);
+    let ak = k.identity.access_key_id;
+    assert!(c.credential_cached(&ak).is_none(), "nothing is cached before the first lookup");
+    let loads = || c.inner.cred_loads.load(Ordering::Relaxed);
+    let before = loads();
+    assert_eq!(c.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+    assert_eq!(c.credential_cached(&ak).expect("cached").secret, k.secret_access_key);
+    assert_eq!(loads(), before + 1);
+    c.clear_caches();
+    let start = std::sync::Barrier::new(32);
+    std::thread::scope(|t| {
+        for _ in 0..32 {
+            t.spawn(|| {
+                start.wait();
+                assert!(c.credential(&ak).expect("lookup").is_some());
+            });
+        }
+    });
+    assert_eq!(loads(), before + 2, "32 concurrent lookups after expiry made one query");
+    assert!(
+        c.inner.cred_gates.lock().expect("gates").is_empty(),
+        "gates are dropped once nobody waits on them"
+    );
+    // Unknown keys are not cached, and each lookup asks again.
+    assert!(c.credential("RS3NOSUCHKEY0000000000").expect("lookup").is_none());
+    assert!(c.credential("RS3NOSUCHKEY0000000000").expect("lookup").is_none());
+    assert_eq!(loads(), before + 4);
+}
+
+#[test]
+fn keys_rotate_and_revoke_and_secrets_stay_sealed() {
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", None);
+    let k = c
+        .create_identity(
+            &op,
+            &s.id,
+            NewIdentity {
+                name: "ci".into(),
+                mode: PermissionMode::ReadWrite,
+                prefix: "releases/".into(),
+                expires_at: None,
+                expires_in_seconds: Some(3600),
+            },
+        )
+        .expect("key");
+    assert!(k.identity.access_key_id.starts_with("RS3") && k.identity.access_key_id.len() == 20);
+    assert!(
+        k.identity.access_key_id[3..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    );
+    let cred = c.credential(&k.identity.access_key_id).expect("cred").expect("found");
+    assert_eq!(cred.secret, k.secret_access_key);
+    assert!(!format!("{cred:?}").contains(&k.secret_access_key));
+    let r = c.rotate_identity(&op, &k.identity.access_key_id).expect("rotate");
+    assert_ne!(r.secret_access_key, k.secret_access_key);
+    assert_eq!(
+        c.credential(&k.identity.access_key_id).expect("cred").expect("found").secret,
+        r.secret_access_key
+    );
+    c.revoke_identity(&op, &k.identity.id).expect("revoke");
+    assert!(
+        c.credential(&k.identity.access_key_id)
+            .expect("cred")
+            .expect("found")
+            .identity
+            .revoked_at
+            .is_some()
+    );
+    assert!(c.rotate_identity(&op, &k.identity.id).is_err());
+    let ev = c.audit_events(&op, AuditFilter::default()).expect("audit");
+    let ops: Vec<_> = ev.iter().map(|e| e.event.operation.as_str()).collect();
+    for want in ["key.created", "key.rotated", "key.revoked", "space.created"] {
+        assert!(ops.contains(&want), "{ops:?}");
+    }
+    for e in &ev {
+        let row = format!("{e:?}");
+        assert!(!row.contains(&k.secret_access_key) && !row.contains(&r.secret_access_key));
+    }
+    assert!(
+        c.create_identity(
+            &op,
+            &s.id,
+            NewIdentity {
+                name: "bad".into(),
+                mode: PermissionMode::ReadOnly,
+                prefix: "../".into(),
+                expires_at: None,
+                expires_in_seconds: None
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn quota_counts_objects_parts_and_reservations() {
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", Some(1000));
+    let r1 = c.reserve(&s, 600).expect("fits");
+    assert!(matches!(
+        c.reserve(&s, 500),
+        Err(Error::QuotaExceeded {
+            used: 600,
+            quota: 1000,
+            requested: 500
+        })
+    ));
+    c.object_stored(&s.id, "a", 600).expect("stored");
+    drop(r1);
+    assert!(c.reserve(&s, 401).is_err());
+    c.object_stored(&s.id, "a", 100).expect("overwrite");
+    let (_, u) = c.usage(&op, &s.id).expect("usage");
+    assert_eq!((u.bytes, u.objects), (100, 1));
+    c.upload_started("up1", &s.id, "big", "id_x").expect("upload");
+    c.part_stored("up1", 1, 800, "e").expect("part");
+    assert!(c.reserve(&s, 101).is_err());
+    assert!(c.check_completion(&s, "up1", "big", 800).is_ok());
+    c.set_quota(&op, &s.id, Some(500)).expect("quota");
+    assert!(c.check_completion(&s, "up1", "big", 800).is_err());
+    c.upload_finished("up1").expect("done");
+    c.object_deleted(&s.id, "a").expect("delete");
+    let (_, u) = c.usage(&op, &s.id).expect("usage");
+    assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
+}
+
+/// Reconciliation takes objects and uploads in progress from the store: an upload the store
+/// completed (a crash before its record went) is forgotten, one whose parts the record
+/// missed gets them, and published repository bytes keep counting against the quota.
+#[test]
+fn reconcile_takes_uploads_from_the_store() {
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", Some(10_000));
+    let part = |n, size| PartRecord {
+        part_number: n,
+        size,
+        etag: format!("e{n}"),
+    };
+    c.upload_started("done", &s.id, "a", "id_x").expect("upload");
+    c.part_stored("done", 1, 700, "e1").expect("part");
+    c.upload_started("short", &s.id, "b", "id_x").expect("upload");
+    c.part_stored("short", 1, 100, "e1").expect("part");
+    let (_, u) = c.usage(&op, &s.id).expect("usage");
+    assert_eq!(u.multipart_bytes, 800);
+    // The store completed "done" into `a`; it holds two parts of "short".
+    let (before, after) = c
+        .reconcile_space(&s.id, &[("a".into(), 700)], &[("short".into(), vec![part(1, 100), part(2, 200)])])
+        .expect("reconcile");
+    assert_eq!((before.bytes, before.multipart_bytes), (0, 800));
+    assert_eq!((after.bytes, after.objects, after.multipart_bytes), (700, 1, 300));
+    assert!(c.upload("done", &s.id, "a").expect("db").is_none());
+    assert_eq!(c.parts("short").expect("parts"), vec![part(1, 100), part(2, 200)]);
+    // A second pass with the same store changes nothing.
+    let (again_before, again_after) = c
+        .reconcile_space(&s.id, &[("a".into(), 700)], &[("short".into(), vec![part(1, 100), part(2, 200)])])
+        .expect("reconcile");
+    assert_eq!(again_before, again_after);
+}
+
+/// A process killed mid-upload never drops its reservation: the next start of a single node
+/// clears it, and on a cluster it lapses once its node stops renewing it, while a live
+/// node's reservation outlasts the lifetime through renewal.
+#[test]
+fn reservations_do_not_outlive_their_process() {
+    let (a, b, op, _dir) = two_nodes();
+    let s = space(&a, &op, "acme", Some(1000));
+    std::mem::forget(a.reserve(&s, 600).expect("fits"));
+    let live = b.reserve(&s, 300).expect("fits");
+    let t0 = now();
+    assert_eq!(a.inner.repo.reserved(&s.id, t0).expect("reserved"), 900);
+    // Only b keeps renewing; a is "dead".
+    b.renew_reservations(t0 + time::Duration::seconds(90)).expect("renew");
+    let later = t0 + RESERVATION_LIFETIME + time::Duration::seconds(1);
+    assert_eq!(
+        b.inner.repo.reserved(&s.id, later).expect("reserved"),
+        300,
+        "the dead node's 600 lapsed"
+    );
+    drop(live);
+    assert_eq!(b.inner.repo.reserved(&s.id, t0).expect("reserved"), 600);
+    assert_eq!(b.clear_reservations().expect("clear"), 1);
+    assert_eq!(b.inner.repo.reserved(&s.id, t0).expect("reserved"), 0);
+    assert!(a.reserve(&s, 1000).is_ok(), "the whole quota is free again");
+}
+
+fn read_write_key(c: &Control, p: &AdminPrincipal, s: &Space) -> CreatedIdentity {
+    c.create_identity(
+        p,
+        &s.id,
+        NewIdentity {
+            name: "ci".into(),
+            mode: PermissionMode::ReadWrite,
+            prefix: String::new(),
+            expires_at: None,
+            expires_in_seconds: None,
+        },
+    )
+    .expect("key")
+}
+
+/// Two nodes: two services on one database, each with its own caches.
+fn two_nodes() -> (Control, Control, AdminPrincipal, Option<tempfile::TempDir>) {
+    let (ra, rb, guard) = testing::shared_pair();
+    let key = MasterKey::generate();
+    let a = Control::new(ra, key.clone());
+    let b = Control::new(rb, key);
+    let tok = a.bootstrap_operator(None).expect("bootstrap").expect("a new token");
+    let p = b.authenticate(&tok).expect("the other node knows the token");
+    (a, b, p, guard)
+}
+
+#[test]
+fn quota_holds_with_writers_on_two_nodes_at_once() {
+    let (a, b, op, _guard) = two_nodes();
+    let s = space(&a, &op, "acme", Some(10_000));
+    // 40 writers, half on each node, each wants 1,000 bytes: exactly ten may store.
+    let stored = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|sc| {
+        for w in 0..40 {
+            let (node, s, stored) = (if w % 2 == 0 { &a } else { &b }, &s, &stored);
+            sc.spawn(move || {
+                if let Ok(r) = node.reserve(s, 1000) {
+                    node.object_stored(&s.id, &format!("k{w}"), 1000).expect("stored");
+                    stored.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    drop(r);
+                }
+            });
+        }
+    });
+    let (_, u) = b.usage(&op, &s.id).expect("usage");
+    assert_eq!(stored.into_inner(), 10, "on {}", testing::which());
+    assert_eq!((u.bytes, u.objects), (10_000, 10));
+    assert_eq!(
+        a.inner.repo.reserved(&s.id, now()).expect("reserved"),
+        0,
+        "every reservation released"
+    );
+}
+
+#[test]
+fn revocation_and_purges_reach_the_other_node_through_the_feed() {
+    let (a, b, op, _guard) = two_nodes();
+    let s = space(&a, &op, "acme", None);
+    let k = read_write_key(&a, &op, &s);
+    let ak = k.identity.access_key_id.clone();
+    assert!(b.credential(&ak).expect("lookup").expect("known").identity.revoked_at.is_none());
+    a.revoke_identity(&op, &ak).expect("revoke");
+    // B still has the credential cached; the feed tells it to drop it.
+    assert!(b.poll_changes().expect("poll").is_empty(), "cache drops are applied, not returned");
+    assert!(b.credential(&ak).expect("lookup").expect("known").identity.revoked_at.is_some());
+    a.announce(&ChangeKind::Purge {
+        space_id: s.id.clone(),
+        key: "releases/".into(),
+        prefix: true,
+    });
+    a.announce(&ChangeKind::Repository { name: "tools".into() });
+    assert_eq!(
+        b.poll_changes().expect("poll"),
+        vec![
+            ChangeKind::Purge {
+                space_id: s.id.clone(),
+                key: "releases/".into(),
+                prefix: true
+            },
+            ChangeKind::Repository { name: "tools".into() }
+        ]
+    );
+    assert!(b.poll_changes().expect("poll").is_empty(), "each change once");
+    assert!(a.poll_changes().expect("poll").is_empty(), "a node skips its own changes");
+}
+
+#[test]
+fn master_key_rotation_reseals_everything_and_other_nodes_follow() {
+    let (a, b, op, _guard) = two_nodes();
+    let s = space(&a, &op, "acme", None);
+    let k = read_write_key(&a, &op, &s);
+    let ak = k.identity.access_key_id.clone();
+    let old = a.key().clone();
+    let new = MasterKey::generate();
+    // B's key file already lists the new key (second); A rotates.
+    assert!(b.use_master_key(
+        MasterKey::parse(&format!("{}\n{}\n", old.to_hex(), new.to_hex())).expect("ring"),
+        None
+    ));
+    let n = a.rotate_master_key(&op, old.rotated_to(&new)).expect("rotate");
+    assert!(n >= 1, "the S3 secret at least");
+    assert_eq!(a.master_key_fingerprint(), new.fingerprint());
+    // Every stored secret opens under the new key alone now.
+    for (_, _, sealed) in a.inner.repo.sealed_secrets().expect("secrets") {
+        assert!(new.unseal(&sealed).is_ok());
+        assert!(old.without_previous().unseal(&sealed).is_err());
+    }
+    assert_eq!(a.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+    let changes = b.poll_changes().expect("poll");
+    assert_eq!(
+        changes,
+        vec![ChangeKind::MasterKey {
+            fingerprint: new.fingerprint()
+        }]
+    );
+    let ring = b.key().clone();
+    assert!(b.use_master_key(ring, Some(&new.fingerprint())));
+    assert_eq!(b.master_key_fingerprint(), new.fingerprint());
+    assert_eq!(b.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+    // A ring that cannot open the secrets changes nothing.
+    let stranger = MasterKey::generate();
+    assert!(matches!(a.rotate_master_key(&op, stranger), Err(Error::Seal(_))));
+    assert_eq!(a.credential(&ak).expect("lookup").expect("known").secret, k.secret_access_key);
+}
+
+#[test]
+fn a_lease_has_one_holder_across_nodes() {
+    let (a, b, _, _guard) = two_nodes();
+    let l = a.try_lease("repo:tools", Duration::from_secs(60)).expect("db").expect("free");
+    assert!(b.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_none());
+    assert!(
+        a.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_none(),
+        "one holder, even on one node"
+    );
+    assert!(b.try_lease("repo:other", Duration::from_secs(60)).expect("db").is_some());
+    assert!(l.renew(Duration::from_secs(60)).expect("db"), "the holder renews");
+    drop(l);
+    assert!(b.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_some());
+    // An expired lease (its node died) can be taken.
+    let stale = a.try_lease("repo:x", Duration::ZERO).expect("db").expect("free");
+    let taken = b.try_lease("repo:x", Duration::from_secs(60)).expect("db").expect("expired");
+    assert!(!stale.renew(Duration::from_secs(60)).expect("db"), "a lost lease is not renewed");
+    std::mem::forget(stale);
+    assert!(a.try_lease("repo:x", Duration::from_secs(60)).expect("db").is_none());
+    drop(taken);
+    let _left = a.try_lease("repo:y", Duration::from_secs(60)).expect("db").expect("free");
+    assert_eq!(a.clear_leases().expect("clear"), 1);
+}

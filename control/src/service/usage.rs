@@ -1,0 +1,162 @@
+//! Quota reservations, object and multipart accounting.
+
+use super::*;
+
+impl Control {
+    /// Reserves `bytes` against the space's quota before any byte is accepted; counts stored
+    /// objects, parts of uploads in progress and other reservations.
+    ///
+    /// # Errors
+    /// [`Error::QuotaExceeded`].
+    pub fn reserve(&self, space: &Space, bytes: u64) -> Result<Reservation> {
+        // The quota is read fresh: a change made through the API applies to the next upload.
+        let quota = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes);
+        let id = match quota {
+            Some(q) => {
+                let t = now();
+                let r = ReservationRecord {
+                    id: new_id("rsv_"),
+                    space_id: space.id.clone(),
+                    bytes,
+                    expires_at: t + RESERVATION_LIFETIME,
+                    node: self.inner.node.clone(),
+                };
+                // Checked and stored in one transaction under the space's lock, so writers on
+                // several nodes cannot together pass the quota.
+                self.inner.repo.reserve(&r, q, t)?;
+                Some(r.id)
+            }
+            None => None,
+        };
+        Ok(Reservation {
+            inner: self.inner.clone(),
+            id,
+            space_id: space.id.clone(),
+            bytes,
+        })
+    }
+
+    /// Records a stored object (after the store committed it).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn object_stored(&self, space_id: &str, key: &str, size: u64) -> Result<()> {
+        self.inner.repo.record_object(space_id, key, size).map(|_| ())
+    }
+
+    /// Records a deleted object.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn object_deleted(&self, space_id: &str, key: &str) -> Result<()> {
+        self.inner.repo.remove_object(space_id, key).map(|_| ())
+    }
+
+    /// Records the bytes a repository's published data takes (the publisher measures them after
+    /// each change); they count against the repository's space.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], database errors.
+    pub fn repository_published(&self, name: &str, bytes: u64) -> Result<()> {
+        self.inner.repo.set_published_bytes(name, bytes)
+    }
+
+    /// Records many deleted objects at once (one transaction).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn objects_deleted(&self, space_id: &str, keys: &[String]) -> Result<()> {
+        self.inner.repo.remove_objects(space_id, keys)
+    }
+
+    /// Registers a multipart upload the store started.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str) -> Result<()> {
+        self.inner.repo.insert_upload(&UploadRecord {
+            upload_id: upload_id.to_owned(),
+            space_id: space_id.to_owned(),
+            key: key.to_owned(),
+            identity_id: identity_id.to_owned(),
+            initiated: now(),
+        })
+    }
+
+    /// An upload of this space and key, if it is in progress.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload(&self, upload_id: &str, space_id: &str, key: &str) -> Result<Option<UploadRecord>> {
+        Ok(self
+            .inner
+            .repo
+            .upload(upload_id)?
+            .filter(|u| u.space_id == space_id && u.key == key))
+    }
+
+    /// Records a stored part.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn part_stored(&self, upload_id: &str, part_number: u32, size: u64, etag: &str) -> Result<()> {
+        self.inner.repo.record_part(
+            upload_id,
+            &PartRecord {
+                part_number,
+                size,
+                etag: etag.to_owned(),
+            },
+        )
+    }
+
+    /// Parts of an upload.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
+        self.inner.repo.parts(upload_id)
+    }
+
+    /// Checks, before completion, that the object the parts form fits the quota: parts already
+    /// count, so this fails only if the quota was lowered while the upload ran.
+    ///
+    /// # Errors
+    /// [`Error::QuotaExceeded`].
+    pub fn check_completion(&self, space: &Space, upload_id: &str, key: &str, final_size: u64) -> Result<()> {
+        let Some(q) = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes) else {
+            return Ok(());
+        };
+        let u = self.inner.repo.usage(&space.id)?;
+        let own_parts: u64 = self.inner.repo.parts(upload_id)?.iter().map(|p| p.size).sum();
+        let replaced = self.inner.repo.object_size(&space.id, key)?.unwrap_or(0);
+        let reserved = self.inner.repo.reserved(&space.id, now())?;
+        let after = u.counted() - replaced.min(u.bytes) - own_parts.min(u.multipart_bytes) + reserved + final_size;
+        if after > q {
+            return Err(Error::QuotaExceeded {
+                used: after - final_size,
+                quota: q,
+                requested: final_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forgets an upload (completed or aborted).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload_finished(&self, upload_id: &str) -> Result<()> {
+        self.inner.repo.remove_upload(upload_id)
+    }
+
+    /// Uploads in progress in a space under a prefix.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>> {
+        self.inner.repo.list_uploads(space_id, prefix)
+    }
+
+    // ---- audit ----
+}
