@@ -11,13 +11,28 @@ use crate::config::{Config, Overrides, RawConfig};
 use client::{Client, enc, human_bytes, out};
 pub use client::{parse_duration, parse_size};
 
-mod client;
+/// `println!` for command output: a closed pipe ends the command quietly (see `client::write_out`).
+macro_rules! outln {
+    () => {
+        $crate::cli::client::write_out(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::client::write_out(format_args!($($arg)*))
+    };
+}
+
+pub mod client;
 mod registry;
 mod repo;
 mod retention;
 
 /// RustShare Object Spaces: scoped S3 storage, CDN and package publishing on one edge.
 #[derive(Parser, Debug)]
+#[command(
+    after_help = "Exit status: 0 done; 1 a local error (configuration, files); 2 a usage error or a request the server \
+refused as invalid or conflicting; 3 not authenticated, not allowed or over quota; 4 not found; 5 a server error; \
+6 the server could not be reached."
+)]
 #[command(name = "rustshare", version, about)]
 pub struct Cli {
     #[command(flatten)]
@@ -280,9 +295,9 @@ enum KeyCmd {
 fn print_key_block(v: &Value) {
     let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
     let (endpoint, bucket, prefix) = (s("endpoint"), s("bucket"), s("prefix"));
-    println!("Endpoint:   {endpoint}");
-    println!("Bucket:     {bucket}");
-    println!(
+    outln!("Endpoint:   {endpoint}");
+    outln!("Bucket:     {bucket}");
+    outln!(
         "Prefix:     {}",
         if prefix.is_empty() {
             "(whole space)".to_owned()
@@ -290,34 +305,34 @@ fn print_key_block(v: &Value) {
             prefix.clone()
         }
     );
-    println!("Access Key: {}", s("access_key_id"));
-    println!("Secret Key: {}", s("secret_access_key"));
-    println!("            (shown once: store it now, it cannot be displayed again)");
-    println!("Region:     {}", s("region"));
-    println!("Path-style: enabled");
-    println!("Mode:       {}", v["identity"]["mode"].as_str().unwrap_or(""));
+    outln!("Access Key: {}", s("access_key_id"));
+    outln!("Secret Key: {}", s("secret_access_key"));
+    outln!("            (shown once: store it now, it cannot be displayed again)");
+    outln!("Region:     {}", s("region"));
+    outln!("Path-style: enabled");
+    outln!("Mode:       {}", v["identity"]["mode"].as_str().unwrap_or(""));
     if let Some(e) = v["identity"]["expires_at"].as_str() {
-        println!("Expires:    {e}");
+        outln!("Expires:    {e}");
     }
     for (title, k) in [("aws-cli", "aws"), ("s3cmd", "s3cmd"), ("rclone", "rclone")] {
-        println!("\n# {title}");
-        println!("{}", v["commands"][k].as_str().unwrap_or(""));
+        outln!("\n# {title}");
+        outln!("{}", v["commands"][k].as_str().unwrap_or(""));
     }
 }
 
 fn print_space(v: &Value) {
     let s = |k: &str| v[k].as_str().unwrap_or("-").to_owned();
-    println!("Space:        {} ({})", s("name"), s("id"));
-    println!("Tenant:       {}", s("tenant_id"));
-    println!("Bucket:       {}", s("bucket"));
-    println!("Purpose:      {}   Visibility: {}", s("purpose"), s("visibility"));
-    println!("S3 API:       authenticated endpoint");
-    println!("Public web:   {}", v["public_web_access"].as_str().unwrap_or("disabled"));
+    outln!("Space:        {} ({})", s("name"), s("id"));
+    outln!("Tenant:       {}", s("tenant_id"));
+    outln!("Bucket:       {}", s("bucket"));
+    outln!("Purpose:      {}   Visibility: {}", s("purpose"), s("visibility"));
+    outln!("S3 API:       authenticated endpoint");
+    outln!("Public web:   {}", v["public_web_access"].as_str().unwrap_or("disabled"));
     let quota = v["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes);
-    println!("Quota:        {quota}");
+    outln!("Quota:        {quota}");
     if v["usage"].is_object() {
         let u = &v["usage"];
-        println!(
+        outln!(
             "Usage:        {} in {} objects (+{} in multipart uploads, +{} published packages)",
             human_bytes(u["bytes"].as_u64().unwrap_or(0)),
             u["objects"].as_u64().unwrap_or(0),
@@ -326,18 +341,18 @@ fn print_space(v: &Value) {
         );
     }
     if let Some(d) = v["disabled_at"].as_str() {
-        println!("Disabled at:  {d}");
+        outln!("Disabled at:  {d}");
     }
-    println!("Created:      {} by {}", s("created_at"), s("created_by"));
+    outln!("Created:      {} by {}", s("created_at"), s("created_by"));
     if let Some(keys) = v["keys"].as_array() {
-        println!("Keys:");
+        outln!("Keys:");
         print_keys(keys);
     }
 }
 
 fn print_keys(keys: &[Value]) {
     if keys.is_empty() {
-        println!("  (none)");
+        outln!("  (none)");
     }
     let now = time::OffsetDateTime::now_utc();
     for k in keys {
@@ -358,7 +373,7 @@ fn print_keys(keys: &[Value]) {
         } else {
             s("allowed_prefix")
         };
-        println!(
+        outln!(
             "  {:<22} {:<20} {:<18} {:<8} prefix={} last-used={}",
             s("name"),
             s("access_key_id"),
@@ -371,9 +386,9 @@ fn print_keys(keys: &[Value]) {
 }
 
 fn print_public(v: &Value) {
-    println!("Bucket:       {}", v["bucket"].as_str().unwrap_or(""));
-    println!("S3 API:       authenticated endpoint");
-    println!("Public web:   {}", v["public_web_access"].as_str().unwrap_or("disabled"));
+    outln!("Bucket:       {}", v["bucket"].as_str().unwrap_or(""));
+    outln!("S3 API:       authenticated endpoint");
+    outln!("Public web:   {}", v["public_web_access"].as_str().unwrap_or("disabled"));
     let p = &v["public"];
     if p.is_object() {
         let r = &p["rules"];
@@ -387,18 +402,18 @@ fn print_public(v: &Value) {
                 })
                 .unwrap_or_default()
         };
-        println!("URL:          {}", p["url"].as_str().unwrap_or(""));
-        println!("Prefixes:     {}", list("prefixes"));
-        println!("Cache:        {}", r["cache_control"].as_str().unwrap_or(""));
+        outln!("URL:          {}", p["url"].as_str().unwrap_or(""));
+        outln!("Prefixes:     {}", list("prefixes"));
+        outln!("Cache:        {}", r["cache_control"].as_str().unwrap_or(""));
         for o in r["cache_overrides"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "              {:?}: {}",
                 o["prefix"].as_str().unwrap_or(""),
                 o["cache_control"].as_str().unwrap_or("")
             );
         }
-        println!("Immutable:    {}", list("immutable_prefixes"));
-        println!(
+        outln!("Immutable:    {}", list("immutable_prefixes"));
+        outln!(
             "Types:        {}",
             if r["allowed_content_types"].as_array().is_some_and(|a| !a.is_empty()) {
                 list("allowed_content_types")
@@ -406,7 +421,7 @@ fn print_public(v: &Value) {
                 "all".into()
             }
         );
-        println!(
+        outln!(
             "Listing:      {}",
             if r["directory_listing"].as_bool() == Some(true) {
                 "on"
@@ -414,7 +429,7 @@ fn print_public(v: &Value) {
                 "off"
             }
         );
-        println!(
+        outln!(
             "CORS:         {}",
             if r["cors_origins"].as_array().is_some_and(|a| !a.is_empty()) {
                 list("cors_origins")
@@ -501,21 +516,21 @@ fn run(cli: Cli) -> Result<()> {
                 "missing_files": missing,
             });
             out(conn.json, &summary, |v| {
-                println!("Configuration is valid:");
+                outln!("Configuration is valid:");
                 for (k, val) in v.as_object().into_iter().flatten() {
                     if k != "missing_files" {
-                        println!("  {k:<16} {}", val.as_str().map_or_else(|| val.to_string(), str::to_owned));
+                        outln!("  {k:<16} {}", val.as_str().map_or_else(|| val.to_string(), str::to_owned));
                     }
                 }
                 for m in v["missing_files"].as_array().into_iter().flatten() {
-                    println!("  warning: {} does not exist here", m.as_str().unwrap_or(""));
+                    outln!("  warning: {} does not exist here", m.as_str().unwrap_or(""));
                 }
             });
         }
         Command::Healthcheck { url } => {
             let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(5)).build();
             match agent.get(&url).call() {
-                Ok(r) if r.status() == 200 => println!("ok: {url}"),
+                Ok(r) if r.status() == 200 => outln!("ok: {url}"),
                 Ok(r) => bail!("{url} answered {}", r.status()),
                 Err(ureq::Error::Status(code, _)) => bail!("{url} answered {code}"),
                 Err(e) => bail!("{url}: {e}"),
@@ -525,7 +540,7 @@ fn run(cli: Cli) -> Result<()> {
             let c = Client::new(&conn.server, conn.token.as_deref())?;
             match cmd {
                 TenantCmd::Create { name } => out(conn.json, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| {
-                    println!(
+                    outln!(
                         "Created tenant {} ({})",
                         v["name"].as_str().unwrap_or(""),
                         v["id"].as_str().unwrap_or("")
@@ -533,14 +548,14 @@ fn run(cli: Cli) -> Result<()> {
                 }),
                 TenantCmd::List => out(conn.json, &c.call("GET", "/tenants", None)?, |v| {
                     for t in v["tenants"].as_array().into_iter().flatten() {
-                        println!("{:<24} {}", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
+                        outln!("{:<24} {}", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
                     }
                 }),
                 TenantCmd::Token { tenant, name } => out(
                     conn.json,
                     &c.call("POST", &format!("/tenants/{}/tokens", enc(&tenant)), Some(json!({"name": name})))?,
                     |v| {
-                        println!("Token for tenant {tenant} (shown once):\n{}", v["token"].as_str().unwrap_or(""));
+                        outln!("Token for tenant {tenant} (shown once):\n{}", v["token"].as_str().unwrap_or(""));
                     },
                 ),
             }
@@ -558,19 +573,23 @@ fn run(cli: Cli) -> Result<()> {
                     let quota_bytes = quota.as_deref().map(parse_size).transpose()?;
                     let v = c.call("POST", "/spaces", Some(json!({"name": name, "tenant": tenant, "purpose": purpose, "visibility": visibility, "quota_bytes": quota_bytes})))?;
                     out(conn.json, &v, |v| {
-                        println!("Created Object Space {}\n", v["name"].as_str().unwrap_or(""));
+                        outln!("Created Object Space {}\n", v["name"].as_str().unwrap_or(""));
                         print_space(v);
                     });
                 }
                 SpaceCmd::List => out(conn.json, &c.call("GET", "/spaces", None)?, |v| {
-                    println!(
+                    outln!(
                         "{:<24} {:<40} {:<10} {:<9} {:<12} status",
-                        "NAME", "BUCKET", "PURPOSE", "VISIBLE", "QUOTA"
+                        "NAME",
+                        "BUCKET",
+                        "PURPOSE",
+                        "VISIBLE",
+                        "QUOTA"
                     );
                     for s in v["spaces"].as_array().into_iter().flatten() {
                         let quota = s["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes);
                         let status = if s["disabled_at"].is_null() { "active" } else { "disabled" };
-                        println!(
+                        outln!(
                             "{:<24} {:<40} {:<10} {:<9} {:<12} {status}",
                             s["name"].as_str().unwrap_or(""),
                             s["bucket"].as_str().unwrap_or(""),
@@ -585,7 +604,7 @@ fn run(cli: Cli) -> Result<()> {
                     conn.json,
                     &c.call("POST", &format!("/spaces/{}/disable", enc(&space)), None)?,
                     |v| {
-                        println!(
+                        outln!(
                             "Disabled {}: S3 requests to {} are refused from now on.",
                             v["name"].as_str().unwrap_or(""),
                             v["bucket"].as_str().unwrap_or("")
@@ -602,7 +621,7 @@ fn run(cli: Cli) -> Result<()> {
                         conn.json,
                         &c.call("PUT", &format!("/spaces/{}/quota", enc(&space)), Some(json!({"quota_bytes": q})))?,
                         |v| {
-                            println!(
+                            outln!(
                                 "Quota of {} is now {}",
                                 v["name"].as_str().unwrap_or(""),
                                 v["quota_bytes"].as_u64().map_or_else(|| "unlimited".to_owned(), human_bytes)
@@ -634,14 +653,14 @@ fn run(cli: Cli) -> Result<()> {
                     print_keys(v["keys"].as_array().map_or(&[], Vec::as_slice))
                 }),
                 KeyCmd::Revoke { key } => out(conn.json, &c.call("POST", &format!("/keys/{}/revoke", enc(&key)), None)?, |v| {
-                    println!(
+                    outln!(
                         "Revoked {} ({}); its next request is refused.",
                         v["name"].as_str().unwrap_or(""),
                         v["access_key_id"].as_str().unwrap_or("")
                     );
                 }),
                 KeyCmd::Rotate { key } => out(conn.json, &c.call("POST", &format!("/keys/{}/rotate", enc(&key)), None)?, |v| {
-                    println!("Rotated: the old secret no longer works.\n");
+                    outln!("Rotated: the old secret no longer works.\n");
                     print_key_block(v);
                 }),
             }
@@ -733,7 +752,7 @@ fn run(cli: Cli) -> Result<()> {
             out(
                 conn.json,
                 &c.call("POST", &format!("/spaces/{}/purge", enc(&space)), Some(body))?,
-                |v| println!("Purged {} from the CDN cache of {space}.", v["purged"]),
+                |v| outln!("Purged {} from the CDN cache of {space}.", v["purged"]),
             );
         }
         Command::Usage { space } => {
@@ -742,23 +761,23 @@ fn run(cli: Cli) -> Result<()> {
                 let u = &v["usage"];
                 let quota = v["quota_bytes"].as_u64();
                 let bytes = u["bytes"].as_u64().unwrap_or(0);
-                println!("Bucket:     {}", v["bucket"].as_str().unwrap_or(""));
-                println!(
+                outln!("Bucket:     {}", v["bucket"].as_str().unwrap_or(""));
+                outln!(
                     "Stored:     {} ({bytes} bytes) in {} objects",
                     human_bytes(bytes),
                     u["objects"].as_u64().unwrap_or(0)
                 );
-                println!(
+                outln!(
                     "Multipart:  {} in uploads in progress",
                     human_bytes(u["multipart_bytes"].as_u64().unwrap_or(0))
                 );
-                println!(
+                outln!(
                     "Published:  {} of package repositories (pool, indices, snapshots)",
                     human_bytes(u["published_bytes"].as_u64().unwrap_or(0))
                 );
                 let cdn = &v["cdn"];
                 if cdn.is_object() {
-                    println!(
+                    outln!(
                         "CDN:        {} requests, {} sent, {} hits / {} misses / {} revalidated, {} store reads (this node, since it started)",
                         cdn["requests"].as_u64().unwrap_or(0),
                         human_bytes(cdn["bytes_out"].as_u64().unwrap_or(0)),
@@ -769,7 +788,7 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
                 match quota {
-                    Some(q) => println!(
+                    Some(q) => outln!(
                         "Quota:      {} ({:.1}% used)",
                         human_bytes(q),
                         if q == 0 {
@@ -779,7 +798,7 @@ fn run(cli: Cli) -> Result<()> {
                                 / q as f64
                         }
                     ),
-                    None => println!("Quota:      unlimited"),
+                    None => outln!("Quota:      unlimited"),
                 }
             });
         }
@@ -794,9 +813,9 @@ fn run(cli: Cli) -> Result<()> {
             out(conn.json, &c.call(method, path, body)?, |v| {
                 if let Some(spaces) = v["spaces"].as_array() {
                     let changed: Vec<_> = spaces.iter().filter(|s| s["before"] != s["after"]).collect();
-                    println!("{} spaces reconciled with the store, {} changed", spaces.len(), changed.len());
+                    outln!("{} spaces reconciled with the store, {} changed", spaces.len(), changed.len());
                     for s in changed {
-                        println!(
+                        outln!(
                             "  {}: {} -> {} bytes, {} -> {} objects",
                             s["bucket"].as_str().unwrap_or("?"),
                             s["before"]["bytes"],
@@ -810,16 +829,16 @@ fn run(cli: Cli) -> Result<()> {
                 let fp = v["fingerprint"].as_str().unwrap_or("");
                 match v["resealed"].as_u64() {
                     Some(n) if v["retired"].as_bool() == Some(true) => {
-                        println!("Master key {fp}: {n} secrets re-sealed, older keys removed from this node's key file");
+                        outln!("Master key {fp}: {n} secrets re-sealed, older keys removed from this node's key file");
                     }
-                    Some(n) => println!(
+                    Some(n) => outln!(
                         "Master key is now {fp}: {n} secrets re-sealed; the old key stays accepted in {} until `rustshare admin retire-master-keys`",
                         v["key_file"].as_str().unwrap_or("the key file")
                     ),
-                    None => println!("Master key {fp} (from {})", v["source"].as_str().unwrap_or("?")),
+                    None => outln!("Master key {fp} (from {})", v["source"].as_str().unwrap_or("?")),
                 }
                 if let Some(n) = v["note"].as_str() {
-                    println!("Note: {n}");
+                    outln!("Note: {n}");
                 }
             });
         }
@@ -847,7 +866,7 @@ fn run(cli: Cli) -> Result<()> {
             out(conn.json, &c.call("GET", &format!("/audit?{}", q.join("&")), None)?, |v| {
                 for e in v["events"].as_array().into_iter().flatten() {
                     let s = |f: &str| e[f].as_str().unwrap_or("-").to_owned();
-                    println!(
+                    outln!(
                         "{}  {:<8} {:<24} {:<14} {:<22} {} {}",
                         s("timestamp"),
                         s("kind"),
@@ -872,7 +891,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rustshare: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(client::exit_code(&e))
         }
     }
 }

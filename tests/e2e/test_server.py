@@ -137,20 +137,33 @@ def test_graceful_shutdown_finishes_in_flight_download(tmp_path):
 
 
 def test_cli_messages(fs_server, tmp_path):
+    """What to fix, and an exit status a script can act on: 1 local error, 2 usage or invalid
+    request, 3 refused, 4 not found, 5 server error, 6 unreachable."""
     s = fs_server
     p = subprocess.run([str(RUSTSHARE), "--server", "http://127.0.0.1:1", "--token", "x", "space", "list"], capture_output=True, text=True, timeout=30)
-    assert p.returncode == 1 and "is `rustshare serve` running" in p.stderr
+    assert p.returncode == 6 and "is `rustshare serve` running" in p.stderr
     p = subprocess.run([str(RUSTSHARE), "--server", s.url, "--token", "wrong", "space", "list"], capture_output=True, text=True, timeout=30)
-    assert p.returncode == 1 and "unauthorized" in p.stderr
+    assert p.returncode == 3 and "unauthorized" in p.stderr
     p = s.cli("space", "create", "x", "--tenant", "nope-tenant", "--quota", "12 parsecs", check=False)
     assert p.returncode == 1 and "unknown unit" in p.stderr
     p = s.cli("space", "create", "Bad Name", "--tenant", "nope-tenant", check=False)
-    assert p.returncode == 1 and ("space name must be" in p.stderr or "tenant not found" in p.stderr)
+    assert (p.returncode, "space name must be" in p.stderr) == (2, True) or (p.returncode, "tenant not found" in p.stderr) == (4, True), p.stderr
+    p = s.cli("space", "show", "rs-no-such-space", check=False)
+    assert p.returncode == 4 and "not_found" in p.stderr, p.stderr
+    p = s.cli("space", "list", "--no-such-flag", check=False)
+    assert p.returncode == 2 and "--no-such-flag" in p.stderr
     sp = s.new_space()
     p = s.cli("key", "create", sp["bucket"], "--name", "k", "--mode", "admin", check=False)
-    assert p.returncode == 1 and "read-only" in p.stderr
+    assert p.returncode == 2 and "read-only" in p.stderr
     p = s.cli("key", "create", sp["bucket"], "--name", "k", "--mode", "read-only", "--prefix", "../etc/", check=False)
-    assert p.returncode == 1 and "prefix must be" in p.stderr
+    assert p.returncode == 2 and "prefix must be" in p.stderr
+    # A reader that went away (`rustshare space list | head -0`) ends the command quietly.
+    r, w = os.pipe()
+    os.close(r)
+    env = dict(os.environ, RUSTSHARE_TOKEN=s.token)
+    p = subprocess.run([str(RUSTSHARE), "--server", s.url, "space", "list"], stdout=w, stderr=subprocess.PIPE, text=True, timeout=30, env=env)
+    os.close(w)
+    assert (p.returncode, p.stderr) == (0, ""), p.stderr
     human = s.cli("space", "show", sp["bucket"]).stdout
     assert "S3 API:       authenticated endpoint" in human and "Public web:   disabled" in human
     assert sp["bucket"] in s.cli("space", "list").stdout

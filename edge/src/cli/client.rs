@@ -97,13 +97,91 @@ impl Client {
                 let v: Value = r.into_json().unwrap_or(Value::Null);
                 let msg = v["error"]["message"].as_str().unwrap_or("request failed");
                 let ecode = v["error"]["code"].as_str().unwrap_or("error");
-                anyhow::anyhow!("{msg} ({ecode}, HTTP {code})")
+                anyhow::Error::new(Failure {
+                    kind: Failure::of_status(code),
+                    message: format!("{msg} ({ecode}, HTTP {code})"),
+                })
             }
-            e => anyhow::Error::new(e).context(format!(
-                "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL)",
-                self.base
-            )),
+            e => anyhow::Error::new(Failure {
+                kind: Kind::Unreachable,
+                message: format!(
+                    "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL): {e}",
+                    self.base
+                ),
+            }),
         }
+    }
+}
+
+/// Why a command failed, as its exit status tells scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The server refused the request as malformed or conflicting (HTTP 400, 409, 422): exit 2,
+    /// like a usage error, since the command line asked for it.
+    Invalid,
+    /// Not authenticated, not allowed, or over quota (HTTP 401, 403): exit 3.
+    Refused,
+    /// No such tenant, space, key or repository (HTTP 404): exit 4.
+    NotFound,
+    /// The server failed (HTTP 5xx or another status): exit 5.
+    Server,
+    /// The server could not be reached: exit 6.
+    Unreachable,
+}
+
+/// A failure the server reported (or the absence of a server), with its exit status.
+#[derive(Debug)]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: Kind,
+    /// What to tell the user.
+    pub message: String,
+}
+
+impl Failure {
+    fn of_status(code: u16) -> Kind {
+        match code {
+            400 | 409 | 422 => Kind::Invalid,
+            401 | 403 => Kind::Refused,
+            404 => Kind::NotFound,
+            _ => Kind::Server,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit status for an error: the server's verdict when there was one, else 1.
+#[must_use]
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    // anyhow's downcast looks through the context callers added.
+    match e.downcast_ref::<Failure>().map(|f| f.kind) {
+        Some(Kind::Invalid) => 2,
+        Some(Kind::Refused) => 3,
+        Some(Kind::NotFound) => 4,
+        Some(Kind::Server) => 5,
+        Some(Kind::Unreachable) => 6,
+        None => 1,
+    }
+}
+
+/// Writes a line to standard output; a reader that went away (`rustshare … | head`) ends the
+/// command quietly, as a closed pipe ends other Unix tools, instead of a panic.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("rustshare: writing to standard output: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -114,8 +192,30 @@ pub(super) fn enc(s: &str) -> String {
 /// Prints `v` as JSON, or as `human` writes it.
 pub(super) fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     } else {
         human(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_follow_the_servers_verdict_through_context() {
+        let f = |code| {
+            anyhow::Error::new(Failure {
+                kind: Failure::of_status(code),
+                message: String::new(),
+            })
+        };
+        let codes: Vec<u8> = [400, 409, 401, 403, 404, 500, 502, 418]
+            .into_iter()
+            .map(|c| exit_code(&f(c)))
+            .collect();
+        assert_eq!(codes, [2, 2, 3, 3, 4, 5, 5, 5]);
+        assert_eq!(exit_code(&f(404).context("showing space x")), 4);
+        assert_eq!(exit_code(&anyhow::anyhow!("bad config")), 1);
     }
 }

@@ -114,21 +114,21 @@ pub(super) enum RobotCmd {
 
 fn print_namespace(v: &Value) {
     let n = &v["namespace"];
-    println!("Namespace:  {}", n["name"].as_str().unwrap_or(""));
+    outln!("Namespace:  {}", n["name"].as_str().unwrap_or(""));
     if let Some(b) = v["bucket"].as_str() {
-        println!("Bucket:     {b}");
+        outln!("Bucket:     {b}");
     }
-    println!("Public:     {}", n["public"].as_bool().unwrap_or(false));
-    println!("Retention:  {}", n["retention"]);
+    outln!("Public:     {}", n["public"].as_bool().unwrap_or(false));
+    outln!("Retention:  {}", n["retention"]);
     if v["usage"].is_object() {
-        println!(
+        outln!(
             "Usage:      {} in {} objects",
             human_bytes(v["usage"]["bytes"].as_u64().unwrap_or(0)),
             v["usage"]["objects"]
         );
     }
     for r in v["robots"].as_array().into_iter().flatten() {
-        println!("Robot:      {}", robot_line(r));
+        outln!("Robot:      {}", robot_line(r));
     }
 }
 
@@ -153,13 +153,13 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             )?;
             out(json_mode, &v, |v| {
                 print_namespace(v);
-                println!("\nNext: rustshare registry robot create {name} ci --access push");
-                println!("      rustshare registry config {name} --dir ./registry-{name}");
+                outln!("\nNext: rustshare registry robot create {name} ci --access push");
+                outln!("      rustshare registry config {name} --dir ./registry-{name}");
             });
         }
         RegistryCmd::List => out(json_mode, &c.call("GET", "/registry/namespaces", None)?, |v| {
             for n in v["namespaces"].as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "{:<24} {}",
                     n["name"].as_str().unwrap_or(""),
                     if n["public"].as_bool().unwrap_or(false) {
@@ -205,11 +205,11 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
                     Some(json!({"name": name, "access": access})),
                 )?;
                 out(json_mode, &v, |v| {
-                    println!("Username: {}", v["username"].as_str().unwrap_or(""));
-                    println!("Secret:   {}", v["secret"].as_str().unwrap_or(""));
-                    println!("          (shown once: store it now, it cannot be displayed again)");
-                    println!("Access:   {}", v["robot"]["access"].as_str().unwrap_or(""));
-                    println!(
+                    outln!("Username: {}", v["username"].as_str().unwrap_or(""));
+                    outln!("Secret:   {}", v["secret"].as_str().unwrap_or(""));
+                    outln!("          (shown once: store it now, it cannot be displayed again)");
+                    outln!("Access:   {}", v["robot"]["access"].as_str().unwrap_or(""));
+                    outln!(
                         "\nskopeo copy --dest-creds '{}:<secret>' oci:./image:1.0 docker://<registry>/{namespace}/app:1.0",
                         v["username"].as_str().unwrap_or("")
                     );
@@ -217,13 +217,13 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             }
             RobotCmd::List { namespace } => out(json_mode, &c.call("GET", &format!("{}/robots", ns_path(&namespace)), None)?, |v| {
                 for r in v["robots"].as_array().into_iter().flatten() {
-                    println!("{}", robot_line(r));
+                    outln!("{}", robot_line(r));
                 }
             }),
             RobotCmd::Revoke { namespace, name } => out(
                 json_mode,
                 &c.call("POST", &format!("{}/robots/{}/revoke", ns_path(&namespace), enc(&name)), None)?,
-                |v| println!("Revoked {}: its next login fails.", v["robot"]["username"].as_str().unwrap_or("")),
+                |v| outln!("Revoked {}: its next login fails.", v["robot"]["username"].as_str().unwrap_or("")),
             ),
         },
         RegistryCmd::Config { name, dir, listen } => {
@@ -248,31 +248,31 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             crate::files::write_with_mode(&env, s("environment")?.as_bytes(), 0o600)?;
             crate::files::write_with_mode(&cert, s("certificate")?.as_bytes(), 0o644)?;
             if json_mode {
-                println!("{}", json!({"config": config, "environment": env, "certificate": cert}));
+                outln!("{}", json!({"config": config, "environment": env, "certificate": cert}));
             } else {
-                println!(
+                outln!(
                     "Wrote {} and {} (mode 0600) and {}.",
                     config.display(),
                     env.display(),
                     cert.display()
                 );
-                println!("\nStart the registry (Debian's docker-registry 2.8; it must not see AWS_CA_BUNDLE):");
-                println!(
+                outln!("\nStart the registry (Debian's docker-registry 2.8; it must not see AWS_CA_BUNDLE):");
+                outln!(
                     "  env -u AWS_CA_BUNDLE $(cat {}) docker-registry serve {}",
                     env.display(),
                     config.display()
                 );
-                println!("\nThen push and pull through the edge (it forwards /v2/{name}/... to {listen}):");
-                println!("  skopeo copy --dest-creds '{name}+<robot>:<secret>' oci:./image:1.0 docker://<edge>/{name}/app:1.0");
+                outln!("\nThen push and pull through the edge (it forwards /v2/{name}/... to {listen}):");
+                outln!("  skopeo copy --dest-creds '{name}+<robot>:<secret>' oci:./image:1.0 docker://<edge>/{name}/app:1.0");
             }
         }
         RegistryCmd::Retention { name, registry, dry_run } => {
             let v = crate::cli::retention::apply(c, &name, registry.trim_end_matches('/'), dry_run)?;
             out(json_mode, &v, |v| {
                 for d in v["deleted"].as_array().into_iter().flatten() {
-                    println!("{} {}", if dry_run { "would delete" } else { "deleted" }, d.as_str().unwrap_or(""));
+                    outln!("{} {}", if dry_run { "would delete" } else { "deleted" }, d.as_str().unwrap_or(""));
                 }
-                println!("kept {} tag(s)", v["kept"]);
+                outln!("kept {} tag(s)", v["kept"]);
             });
         }
         RegistryCmd::Gc { dir, binary } => {

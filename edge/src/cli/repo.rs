@@ -163,24 +163,25 @@ fn print_repo(v: &Value) {
         .flatten()
         .map(|d| format!("{} ({})", d["suite"].as_str().unwrap_or(""), d["codename"].as_str().unwrap_or("")))
         .collect();
-    println!("Repository:    {}", r["name"].as_str().unwrap_or(""));
-    println!("URL:           {}", v["url"].as_str().unwrap_or(""));
-    println!("Fingerprint:   {}", r["fingerprint"].as_str().unwrap_or(""));
-    println!("Distributions: {}", dists.join(", "));
-    println!("Components:    {}", list("components"));
-    println!("Architectures: {}", list("architectures"));
-    println!("Incoming:      {}", c["incoming_prefix"].as_str().unwrap_or(""));
-    println!(
+    outln!("Repository:    {}", r["name"].as_str().unwrap_or(""));
+    outln!("URL:           {}", v["url"].as_str().unwrap_or(""));
+    outln!("Fingerprint:   {}", r["fingerprint"].as_str().unwrap_or(""));
+    outln!("Distributions: {}", dists.join(", "));
+    outln!("Components:    {}", list("components"));
+    outln!("Architectures: {}", list("architectures"));
+    outln!("Incoming:      {}", c["incoming_prefix"].as_str().unwrap_or(""));
+    outln!(
         "Retain:        {} snapshots, and any superseded in the last {} s",
-        c["retain"], c["retain_grace_secs"]
+        c["retain"],
+        c["retain_grace_secs"]
     );
-    println!("Current:       {}", v["current_snapshot"].as_str().unwrap_or("none"));
-    println!(
+    outln!("Current:       {}", v["current_snapshot"].as_str().unwrap_or("none"));
+    outln!(
         "\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg",
         v["key_url"].as_str().unwrap_or(""),
         r["name"].as_str().unwrap_or("")
     );
-    println!(
+    outln!(
         "\n{}.sources:\n{}",
         r["name"].as_str().unwrap_or(""),
         v["sources"].as_str().unwrap_or("")
@@ -189,14 +190,14 @@ fn print_repo(v: &Value) {
 
 fn print_report(v: &Value) {
     let s = &v["snapshot"];
-    println!(
+    outln!(
         "Published snapshot {} ({} packages; {} unchanged upload(s) skipped)",
         s["id"].as_str().unwrap_or(""),
         s["packages"],
         v["unchanged"]
     );
     for c in s["changes"].as_array().into_iter().flatten() {
-        println!("  {}", c.as_str().unwrap_or(""));
+        outln!("  {}", c.as_str().unwrap_or(""));
     }
 }
 
@@ -313,7 +314,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
         }
         RepoCmd::List => out(json_mode, &c.call("GET", "/repos", None)?, |v| {
             for r in v["repositories"].as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "{:<24} {}",
                     r["name"].as_str().unwrap_or(""),
                     r["fingerprint"].as_str().unwrap_or("")
@@ -351,11 +352,11 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
         }
         RepoCmd::Snapshots { name } => out(json_mode, &c.call("GET", &format!("/repos/{}/snapshots", enc(&name)), None)?, |v| {
             let current = v["current_snapshot"].as_str().unwrap_or("");
-            println!("{:<2}{:<18} {:<22} {:>8}  CHANGES", "", "SNAPSHOT", "CREATED", "PACKAGES");
+            outln!("{:<2}{:<18} {:<22} {:>8}  CHANGES", "", "SNAPSHOT", "CREATED", "PACKAGES");
             for s in v["snapshots"].as_array().into_iter().flatten() {
                 let id = s["id"].as_str().unwrap_or("");
                 let changes: Vec<&str> = s["changes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                println!(
+                outln!(
                     "{:<2}{id:<18} {:<22} {:>8}  {}",
                     if id == current { "*" } else { "" },
                     s["created"].as_str().unwrap_or(""),
