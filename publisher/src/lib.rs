@@ -1,12 +1,13 @@
 //! The package publisher: turns uploaded `.deb` files into signed apt repositories, written as
 //! whole snapshots and switched with one pointer object, with rollback and retention.
 //!
-//! [`deb`], [`index`], [`sign`] and [`snapshot`] are pure formats tested without a store;
-//! [`Publisher`] does the IO.
+//! [`deb`], [`index`], [`sign`] and [`snapshot`] are pure formats and [`plan`] the pure
+//! decision of what a publish does, all tested without a store; [`Publisher`] does the IO.
 
 pub mod deb;
 pub mod index;
 pub mod pieces;
+pub mod plan;
 mod service;
 pub mod sign;
 pub mod snapshot;

@@ -17,8 +17,9 @@ use rustshare_control::model::{AdminPrincipal, Distribution, Repository, Reposit
 use rustshare_store::{ListRequest, ObjectAttrs, ObjectStore};
 use time::OffsetDateTime;
 
-use crate::deb::{self, Deb};
+use crate::deb;
 use crate::index;
+use crate::plan::{Inspected, Plan, PoolFile};
 use crate::sign::{SignError, Signer};
 use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo};
 
@@ -168,20 +169,11 @@ pub fn default_config(name: &str) -> RepositoryConfig {
     }
 }
 
-/// An incoming file: backend key, path under incoming, suite, component, and what inspection found.
 /// One distribution's index files, Release, InRelease and Release.gpg.
 type DistTree = (String, Vec<index::IndexFile>, String, String, String);
 
-type Inspected = (String, String, String, String, std::result::Result<Deb, String>);
 /// An incoming object's key, its name relative to the incoming prefix, its suite and component.
 type Located = (String, String, String, String);
-
-struct Candidate {
-    key: String,
-    dist: String,
-    component: String,
-    deb: Deb,
-}
 
 impl Publisher {
     /// A publisher writing through `store`.
@@ -566,128 +558,41 @@ impl Publisher {
             .flatten()
             .collect();
         marks.push(format!("inspect {}", t.elapsed().as_millis()));
-        let mut candidates = Vec::new();
-        for (key, rel, dist, component, r) in inspected {
-            match r {
-                Err(e) => errors.push(format!("{rel}: {e}")),
-                Ok(d) if d.architecture != "all" && !repo.config.architectures.contains(&d.architecture) => errors.push(format!(
-                    "{rel}: architecture {} is not one of this repository's ({}, or all)",
-                    d.architecture,
-                    repo.config.architectures.join(", ")
-                )),
-                Ok(deb) => candidates.push(Candidate { key, dist, component, deb }),
-            }
-        }
-        candidates.sort_by(|a, b| a.key.cmp(&b.key));
-        // The same package, version and architecture must always be the same bytes.
-        let mut known: HashMap<(String, String, String), String> = HashMap::new();
-        for r in parent.iter().flat_map(|m| &m.packages) {
-            known.insert((r.package.clone(), r.version.clone(), r.architecture.clone()), r.sha256.clone());
-        }
-        for c in &candidates {
-            let k = (c.deb.package.clone(), c.deb.version.clone(), c.deb.architecture.clone());
-            match known.get(&k) {
-                Some(sha) if *sha != c.deb.digests.sha256 => errors.push(format!(
-                    "{}: {} {} ({}) is already published with different contents; publish it under a new version",
-                    c.key.strip_prefix(&incoming).unwrap_or(&c.key),
-                    k.0,
-                    k.1,
-                    k.2
-                )),
-                Some(_) => {}
-                None => {
-                    known.insert(k, c.deb.digests.sha256.clone());
-                }
-            }
-        }
+        let (candidates, refused) = crate::plan::accept(inspected, &repo.config.architectures);
+        errors.extend(refused);
+        let parent_packages = parent.as_ref().map_or(&[][..], |m| &m.packages[..]);
+        errors.extend(crate::plan::contradictions(&incoming, parent_packages, &candidates));
         if !errors.is_empty() {
             return Err(Error::Rejected(errors));
         }
         let base = root(&repo);
-        // Pool files are immutable: one already there must be these bytes.
         let heads = self
             .store()
             .head_batch(
-                candidates
-                    .iter()
-                    .map(|c| format!("{base}{}", deb::pool_path(&c.component, &c.deb)))
+                crate::plan::pool_paths(&candidates)
+                    .into_iter()
+                    .map(|p| format!("{base}{p}"))
                     .collect(),
             )
             .await;
-        let mut in_pool = std::collections::HashSet::new();
-        for (c, h) in candidates.iter().zip(heads) {
-            let path = deb::pool_path(&c.component, &c.deb);
-            match h {
-                Ok(m) if m.size != c.deb.digests.size || (m.etag.len() == 32 && m.etag != c.deb.digests.md5) => {
-                    errors.push(format!(
-                        "{}: {path} already exists in the pool with other contents",
-                        c.key.strip_prefix(&incoming).unwrap_or(&c.key)
-                    ));
-                }
-                Ok(_) => {
-                    in_pool.insert(path);
-                }
-                Err(rustshare_store::Error::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Error::Rejected(errors));
-        }
-        let mut packages: Vec<PackageRecord> = parent.as_ref().map(|m| m.packages.clone()).unwrap_or_default();
-        let mut changes = Vec::new();
-        let mut unchanged = 0;
-        let mut to_copy = Vec::new();
-        let mut expected = Vec::new();
-        // Where each (dist, component, package, architecture) sits, so a publish stays linear.
-        let mut slots: HashMap<(String, String, String, String), usize> = packages
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()), i))
-            .collect();
-        for c in &candidates {
-            let filename = deb::pool_path(&c.component, &c.deb);
-            let rec = PackageRecord {
-                dist: c.dist.clone(),
-                component: c.component.clone(),
-                package: c.deb.package.clone(),
-                version: c.deb.version.clone(),
-                architecture: c.deb.architecture.clone(),
-                filename: filename.clone(),
-                size: c.deb.digests.size,
-                md5: c.deb.digests.md5.clone(),
-                sha256: c.deb.digests.sha256.clone(),
-                control: c.deb.control.clone(),
-            };
-            let slot = (
-                rec.dist.clone(),
-                rec.component.clone(),
-                rec.package.clone(),
-                rec.architecture.clone(),
-            );
-            match slots.get(&slot).copied() {
-                Some(i) if packages[i] == rec => {
-                    unchanged += 1;
-                    continue;
-                }
-                Some(i) => {
-                    changes.push(format!(
-                        "{}: {} {} -> {} ({})",
-                        rec.dist, rec.package, packages[i].version, rec.version, rec.architecture
-                    ));
-                    packages[i] = rec;
-                }
-                None => {
-                    changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
-                    slots.insert(slot, packages.len());
-                    packages.push(rec);
-                }
-            }
-            if in_pool.insert(filename.clone()) {
-                to_copy.push((c.key.clone(), format!("{base}{filename}")));
-                expected.push((c.key.clone(), format!("{base}{filename}"), c.deb.digests.clone()));
-            }
-        }
+        let pool = heads
+            .into_iter()
+            .map(|h| match h {
+                Ok(m) => Ok(PoolFile::Present {
+                    size: m.size,
+                    etag: m.etag,
+                }),
+                Err(rustshare_store::Error::NotFound) => Ok(PoolFile::Absent),
+                Err(e) => Err(e),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let Plan {
+            packages,
+            mut changes,
+            unchanged,
+            to_copy,
+            expected,
+        } = crate::plan::plan(&incoming, &base, parent_packages, &candidates, &pool).map_err(Error::Rejected)?;
         marks.push(format!("checks {}", t.elapsed().as_millis()));
         // The pool file is the incoming object itself: the fs store links it (no copy, no new
         // inode); the incoming name is removed only after the switch.

@@ -1,0 +1,372 @@
+//! What a publish will do, decided without IO: which inspected uploads are accepted, whether any
+//! contradicts what is published or already in the pool, and the resulting package set, the
+//! change list and the pool files to link. [`crate::Publisher::publish`] reads the store, calls
+//! these, and writes what the plan says.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::deb::{self, Deb, Digests};
+use crate::snapshot::PackageRecord;
+
+/// An upload the inspection accepted, with where it goes.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its key in the store (under the incoming prefix).
+    pub key: String,
+    /// Suite.
+    pub dist: String,
+    /// Component.
+    pub component: String,
+    /// What the `.deb` says.
+    pub deb: Deb,
+}
+
+/// One upload after inspection: its key, its name relative to the incoming prefix, its suite and
+/// component, and the package or why it is not one.
+pub type Inspected = (String, String, String, String, Result<Deb, String>);
+
+/// What the pool holds at a candidate's pool path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolFile {
+    /// Nothing yet.
+    Absent,
+    /// A file of this size and ETag (an MD5 when 32 hex characters; other engines' multipart
+    /// ETags say nothing of the content).
+    Present {
+        /// Bytes.
+        size: u64,
+        /// ETag without quotes.
+        etag: String,
+    },
+}
+
+/// What a publish writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The package set of the new snapshot, the parent's order kept, new slots appended.
+    pub packages: Vec<PackageRecord>,
+    /// For people: `stable: +hello 1.0 (amd64)`, `stable: hello 1.0 -> 1.1 (amd64)`.
+    pub changes: Vec<String>,
+    /// Uploads identical to what is published.
+    pub unchanged: usize,
+    /// (incoming key, pool key) to link, each pool file once.
+    pub to_copy: Vec<(String, String)>,
+    /// (incoming key, pool key, digests) the pool must hold after linking.
+    pub expected: Vec<(String, String, Digests)>,
+}
+
+/// The uploads the inspection accepted, in key order, and the reasons for the others.
+#[must_use]
+pub fn accept(inspected: Vec<Inspected>, architectures: &[String]) -> (Vec<Candidate>, Vec<String>) {
+    let mut errors = Vec::new();
+    let mut candidates = Vec::new();
+    for (key, rel, dist, component, r) in inspected {
+        match r {
+            Err(e) => errors.push(format!("{rel}: {e}")),
+            Ok(d) if d.architecture != "all" && !architectures.contains(&d.architecture) => errors.push(format!(
+                "{rel}: architecture {} is not one of this repository's ({}, or all)",
+                d.architecture,
+                architectures.join(", ")
+            )),
+            Ok(deb) => candidates.push(Candidate { key, dist, component, deb }),
+        }
+    }
+    candidates.sort_by(|a, b| a.key.cmp(&b.key));
+    (candidates, errors)
+}
+
+/// The pool path (relative to the repository root) of each candidate, for the pool check.
+#[must_use]
+pub fn pool_paths(candidates: &[Candidate]) -> Vec<String> {
+    candidates.iter().map(|c| deb::pool_path(&c.component, &c.deb)).collect()
+}
+
+/// Uploads that contradict what is published, or each other: a package, version and
+/// architecture must always be the same bytes. Checked before the pool is read, so a refused
+/// publish names these together with every other reason.
+#[must_use]
+pub fn contradictions(incoming: &str, parent: &[PackageRecord], candidates: &[Candidate]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut known: HashMap<(&str, &str, &str), &str> = parent
+        .iter()
+        .map(|r| ((r.package.as_str(), r.version.as_str(), r.architecture.as_str()), r.sha256.as_str()))
+        .collect();
+    for c in candidates {
+        let k = (c.deb.package.as_str(), c.deb.version.as_str(), c.deb.architecture.as_str());
+        match known.get(&k) {
+            Some(sha) if *sha != c.deb.digests.sha256 => errors.push(format!(
+                "{}: {} {} ({}) is already published with different contents; publish it under a new version",
+                c.key.strip_prefix(incoming).unwrap_or(&c.key),
+                k.0,
+                k.1,
+                k.2
+            )),
+            Some(_) => {}
+            None => {
+                known.insert(k, &c.deb.digests.sha256);
+            }
+        }
+    }
+    errors
+}
+
+/// Plans a publish of `candidates` over the `parent` snapshot's packages.
+///
+/// `incoming` is the incoming prefix (stripped from keys in messages), `base` the repository's
+/// root in the store, `pool` what the pool holds at each candidate's [`pool_paths`] entry.
+///
+/// # Errors
+/// Every reason the publish must not happen: a package, version and architecture already
+/// published (or uploaded twice) with other bytes; a pool file with other contents.
+pub fn plan(
+    incoming: &str,
+    base: &str,
+    parent: &[PackageRecord],
+    candidates: &[Candidate],
+    pool: &[PoolFile],
+) -> Result<Plan, Vec<String>> {
+    let name = |c: &Candidate| c.key.strip_prefix(incoming).unwrap_or(&c.key).to_owned();
+    let mut errors = contradictions(incoming, parent, candidates);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Pool files are immutable: one already there must be these bytes.
+    let mut in_pool = HashSet::new();
+    for (c, p) in candidates.iter().zip(pool) {
+        let path = deb::pool_path(&c.component, &c.deb);
+        match p {
+            PoolFile::Present { size, etag } if *size != c.deb.digests.size || (etag.len() == 32 && *etag != c.deb.digests.md5) => {
+                errors.push(format!("{}: {path} already exists in the pool with other contents", name(c)));
+            }
+            PoolFile::Present { .. } => {
+                in_pool.insert(path);
+            }
+            PoolFile::Absent => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut packages = parent.to_vec();
+    let mut changes = Vec::new();
+    let mut unchanged = 0;
+    let mut to_copy = Vec::new();
+    let mut expected = Vec::new();
+    // Where each (dist, component, package, architecture) sits, so a publish stays linear.
+    let mut slots: HashMap<(String, String, String, String), usize> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()), i))
+        .collect();
+    for c in candidates {
+        let filename = deb::pool_path(&c.component, &c.deb);
+        let rec = PackageRecord {
+            dist: c.dist.clone(),
+            component: c.component.clone(),
+            package: c.deb.package.clone(),
+            version: c.deb.version.clone(),
+            architecture: c.deb.architecture.clone(),
+            filename: filename.clone(),
+            size: c.deb.digests.size,
+            md5: c.deb.digests.md5.clone(),
+            sha256: c.deb.digests.sha256.clone(),
+            control: c.deb.control.clone(),
+        };
+        let slot = (
+            rec.dist.clone(),
+            rec.component.clone(),
+            rec.package.clone(),
+            rec.architecture.clone(),
+        );
+        match slots.get(&slot).copied() {
+            Some(i) if packages[i] == rec => {
+                unchanged += 1;
+                continue;
+            }
+            Some(i) => {
+                changes.push(format!(
+                    "{}: {} {} -> {} ({})",
+                    rec.dist, rec.package, packages[i].version, rec.version, rec.architecture
+                ));
+                packages[i] = rec;
+            }
+            None => {
+                changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
+                slots.insert(slot, packages.len());
+                packages.push(rec);
+            }
+        }
+        if in_pool.insert(filename.clone()) {
+            to_copy.push((c.key.clone(), format!("{base}{filename}")));
+            expected.push((c.key.clone(), format!("{base}{filename}"), c.deb.digests.clone()));
+        }
+    }
+    Ok(Plan {
+        packages,
+        changes,
+        unchanged,
+        to_copy,
+        expected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deb(package: &str, version: &str, arch: &str, bytes: &[u8]) -> Deb {
+        Deb {
+            package: package.into(),
+            version: version.into(),
+            architecture: arch.into(),
+            source: package.into(),
+            control: format!("Package: {package}\nVersion: {version}\nArchitecture: {arch}\n"),
+            digests: Digests::of(bytes),
+        }
+    }
+
+    fn cand(key: &str, dist: &str, d: Deb) -> Candidate {
+        Candidate {
+            key: format!("in/{key}"),
+            dist: dist.into(),
+            component: "main".into(),
+            deb: d,
+        }
+    }
+
+    fn absent(n: usize) -> Vec<PoolFile> {
+        vec![PoolFile::Absent; n]
+    }
+
+    #[test]
+    fn accept_sorts_and_says_why_it_refused() {
+        let archs = vec!["amd64".to_owned()];
+        let ok = |k: &str, a: &str| {
+            (
+                format!("in/{k}"),
+                k.to_owned(),
+                "stable".to_owned(),
+                "main".to_owned(),
+                Ok(deb("p", "1", a, k.as_bytes())),
+            )
+        };
+        let (c, e) = accept(
+            vec![
+                ok("b.deb", "amd64"),
+                ok("a.deb", "all"),
+                ok("c.deb", "arm64"),
+                (
+                    "in/d.deb".into(),
+                    "d.deb".into(),
+                    "stable".into(),
+                    "main".into(),
+                    Err("not a Debian package".into()),
+                ),
+            ],
+            &archs,
+        );
+        assert_eq!(c.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["in/a.deb", "in/b.deb"]);
+        assert_eq!(
+            e,
+            [
+                "c.deb: architecture arm64 is not one of this repository's (amd64, or all)",
+                "d.deb: not a Debian package"
+            ]
+        );
+    }
+
+    #[test]
+    fn new_upgraded_and_unchanged_packages() {
+        let first = [cand("hello.deb", "stable", deb("hello", "1.0", "amd64", b"h1"))];
+        let p1 = plan("in/", "repos/t/r/", &[], &first, &absent(1)).expect("plan");
+        assert_eq!(p1.changes, ["stable: +hello 1.0 (amd64)"]);
+        assert_eq!(
+            p1.to_copy,
+            [(
+                "in/hello.deb".to_owned(),
+                "repos/t/r/pool/main/h/hello/hello_1.0_amd64.deb".to_owned()
+            )]
+        );
+        assert_eq!(p1.expected.len(), 1);
+
+        // Again, with the file in the pool: nothing changes, nothing is copied.
+        let present = vec![PoolFile::Present {
+            size: 2,
+            etag: Digests::of(b"h1").md5,
+        }];
+        let p2 = plan("in/", "repos/t/r/", &p1.packages, &first, &present).expect("plan");
+        assert_eq!((p2.unchanged, p2.changes.len(), p2.to_copy.len()), (1, 0, 0));
+        assert_eq!(p2.packages, p1.packages);
+
+        // An upgrade replaces the slot in place; a new package is appended.
+        let next = [
+            cand("hello2.deb", "stable", deb("hello", "1.1", "amd64", b"h2")),
+            cand("world.deb", "stable", deb("world", "2", "all", b"w")),
+        ];
+        let p3 = plan("in/", "repos/t/r/", &p1.packages, &next, &absent(2)).expect("plan");
+        assert_eq!(p3.changes, ["stable: hello 1.0 -> 1.1 (amd64)", "stable: +world 2 (all)"]);
+        assert_eq!(
+            p3.packages
+                .iter()
+                .map(|r| (r.package.as_str(), r.version.as_str()))
+                .collect::<Vec<_>>(),
+            [("hello", "1.1"), ("world", "2")]
+        );
+    }
+
+    #[test]
+    fn one_pool_file_for_the_same_package_in_two_distributions() {
+        let d = deb("hello", "1.0", "amd64", b"h1");
+        let c = [cand("a/hello.deb", "stable", d.clone()), cand("b/hello.deb", "testing", d)];
+        let p = plan("in/", "r/", &[], &c, &absent(2)).expect("plan");
+        assert_eq!(p.packages.len(), 2);
+        assert_eq!(p.to_copy.len(), 1, "the second upload of the same file links nothing");
+    }
+
+    #[test]
+    fn contradictions_are_refused_with_every_reason() {
+        let published = plan(
+            "in/",
+            "r/",
+            &[],
+            &[cand("h.deb", "stable", deb("hello", "1.0", "amd64", b"h1"))],
+            &absent(1),
+        )
+        .expect("plan")
+        .packages;
+        // Same version, other bytes: refused, whether against the parent or within one upload.
+        let e = plan(
+            "in/",
+            "r/",
+            &published,
+            &[cand("h.deb", "stable", deb("hello", "1.0", "amd64", b"other"))],
+            &absent(1),
+        )
+        .expect_err("refused");
+        assert_eq!(
+            e,
+            ["h.deb: hello 1.0 (amd64) is already published with different contents; publish it under a new version"]
+        );
+        let twice = [
+            cand("x.deb", "stable", deb("x", "1", "amd64", b"1")),
+            cand("y.deb", "testing", deb("x", "1", "amd64", b"2")),
+        ];
+        assert_eq!(plan("in/", "r/", &[], &twice, &absent(2)).expect_err("refused").len(), 1);
+        // A pool file with other contents (size or MD5 ETag) is refused; a multipart ETag is
+        // judged by size only.
+        let c = [cand("z.deb", "stable", deb("z", "1", "amd64", b"zz"))];
+        let other = |size, etag: &str| {
+            vec![PoolFile::Present {
+                size,
+                etag: etag.to_owned(),
+            }]
+        };
+        let e = plan("in/", "r/", &[], &c, &other(2, "00000000000000000000000000000000")).expect_err("refused");
+        assert_eq!(
+            e,
+            ["z.deb: pool/main/z/z/z_1_amd64.deb already exists in the pool with other contents"]
+        );
+        assert!(plan("in/", "r/", &[], &c, &other(3, "abc-2")).is_err());
+        assert!(plan("in/", "r/", &[], &c, &other(2, "abc-2")).is_ok());
+    }
+}
