@@ -8,6 +8,7 @@ pub mod admin;
 pub mod clock;
 pub mod db;
 mod error;
+pub mod exec;
 pub mod model;
 pub mod names;
 pub mod pause;
@@ -17,5 +18,5 @@ mod service;
 
 pub use error::{Error, Result};
 pub use service::{
-    ChangeKind, Control, CreatedIdentity, Credential, Lease, NewIdentity, NewSpace, PublicSite, PublicationInput, Reservation,
+    ChangeKind, Control, Core, CreatedIdentity, Credential, Lease, NewIdentity, NewSpace, PublicSite, PublicationInput, Reservation,
 };

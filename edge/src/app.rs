@@ -128,9 +128,7 @@ impl App {
 
     async fn ready(&self) -> Response<Body> {
         let store = self.store.health().await;
-        let control = self.control.clone();
-        let db = tokio::task::spawn_blocking(move || control.repo().ping()).await;
-        let db_ok = matches!(db, Ok(Ok(())));
+        let db_ok = self.control.ping().await.is_ok();
         if let Err(e) = &store {
             tracing::warn!("readiness: store: {e}");
         }

@@ -72,7 +72,7 @@ async fn uploads_in_store(
 ) -> anyhow::Result<Vec<(String, Vec<PartRecord>)>> {
     let c = control.clone();
     let sid = space.id.clone();
-    let records = tokio::task::spawn_blocking(move || c.list_uploads(&sid, "")).await??;
+    let records = c.list_uploads(&sid, "").await?;
     let mut out = Vec::with_capacity(records.len());
     for u in &records {
         let full = format!("{}{}", space.base_prefix, u.key);
@@ -119,7 +119,7 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
     // Published repository data lives outside the spaces' keys and counts against them: measured
     // first, so each space's figures below include it.
     let c = control.clone();
-    let repos = tokio::task::spawn_blocking(move || c.all_repositories()).await??;
+    let repos = c.all_repositories().await?;
     let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
     for r in repos {
         publisher
@@ -128,7 +128,7 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
             .with_context(|| format!("measuring the published bytes of repository {}", r.name))?;
     }
     let c = control.clone();
-    let spaces = tokio::task::spawn_blocking(move || c.all_spaces()).await??;
+    let spaces = c.all_spaces().await?;
     let mut out = Vec::with_capacity(spaces.len());
     for s in spaces {
         let entries = list_all(store.as_ref(), &s.base_prefix)
@@ -139,8 +139,9 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
             .with_context(|| format!("listing the uploads in progress of space {}", s.bucket))?;
         let c = control.clone();
         let id = s.id.clone();
-        let (before, after) = tokio::task::spawn_blocking(move || c.reconcile_space(&id, &entries, &uploads))
-            .await?
+        let (before, after) = c
+            .reconcile_space(&id, &entries, &uploads)
+            .await
             .with_context(|| format!("recording usage of {}", s.bucket))?;
         if before != after {
             tracing::info!(space = %s.bucket, ?before, ?after, "usage reconciled with the store");

@@ -62,13 +62,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     private_data_dir(&cfg.data_dir)?;
     let (key, key_source) = crate::master_key::load(&cfg.master_key_file)?;
     let repo: Arc<dyn rustshare_control::db::Repo> = match &cfg.database {
-        DatabaseConfig::Sqlite(path) => Arc::new(SqliteRepo::open(path).with_context(|| format!("opening database {}", path.display()))?),
+        DatabaseConfig::Sqlite(path) => {
+            let p = path.clone();
+            let repo = rustshare_control::exec::on_own_thread(move || SqliteRepo::open(&p))
+                .await
+                .with_context(|| format!("opening database {}", path.display()))?;
+            Arc::new(repo)
+        }
         DatabaseConfig::Postgres(url, ca_file) => {
             let (u, ca) = (url.clone(), ca_file.clone());
             // Connecting and migrating block; several nodes starting together migrate once.
-            let repo = tokio::task::spawn_blocking(move || PgRepo::connect(&u, ca.as_deref()))
+            let repo = rustshare_control::exec::on_own_thread(move || PgRepo::connect(&u, ca.as_deref()))
                 .await
-                .context("connecting to PostgreSQL")?
                 .with_context(|| format!("opening database {}", crate::config::redact_url(url)))?;
             Arc::new(repo)
         }
@@ -77,11 +82,12 @@ pub async fn run(cfg: Config) -> Result<()> {
     let control = Control::new(repo, key);
     if single_node {
         // SQLite has one node: a lease can only be a killed predecessor's.
-        control.clear_leases().context("clearing leases of a previous run")?;
+        control.clear_leases().await.context("clearing leases of a previous run")?;
         // Likewise quota reservations: a process killed mid-upload must not hold its space's
         // quota after the restart.
         let n = control
             .clear_reservations()
+            .await
             .context("clearing quota reservations of a previous run")?;
         if n > 0 {
             tracing::info!("dropped {n} quota reservation(s) left by a previous run");
@@ -90,6 +96,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let explicit = std::env::var("RUSTSHARE_ADMIN_TOKEN").ok();
     let generated = control
         .bootstrap_operator(explicit.as_deref())
+        .await
         .context("creating the operator token")?;
     let store: Arc<dyn ObjectStore> = match &cfg.store {
         StoreConfig::Fs(p) => Arc::new(
@@ -145,6 +152,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         .registry_signing_key(|| {
             rustshare_registry_bridge::token::generate_signing_key().map_err(|e| rustshare_control::Error::Invalid(e.to_string()))
         })
+        .await
         .context("loading the registry token signing key")?;
     let registry =
         Arc::new(rustshare_registry_bridge::token::Issuer::new(&token_key, &token_cert).context("loading the registry token signing key")?);
@@ -281,9 +289,8 @@ async fn follow_changes(app: Arc<App>, key_source: crate::master_key::KeySource,
     let mut failing: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
-        let c = app.control.clone();
-        let changes = match tokio::task::spawn_blocking(move || c.poll_changes()).await {
-            Ok(Ok(v)) => {
+        let changes = match app.control.poll_changes().await {
+            Ok(v) => {
                 if let Some(since) = failing.take() {
                     // Other nodes prune changes after ten minutes: after a long outage some may
                     // be gone unseen, so every cached response goes (credentials and sites
@@ -300,16 +307,12 @@ async fn follow_changes(app: Arc<App>, key_source: crate::master_key::KeySource,
                 }
                 v
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 // Logged once per outage; cached credentials still expire on their own.
                 if failing.is_none() {
                     tracing::warn!("reading the change feed: {e}");
                     failing = Some(std::time::Instant::now());
                 }
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!("reading the change feed: {e}");
                 continue;
             }
         };
@@ -368,10 +371,8 @@ async fn flush_traffic(control: Control, metrics: Metrics, every: std::time::Dur
                 })
             })
             .collect();
-        let c = control.clone();
-        match tokio::task::spawn_blocking(move || c.record_traffic(&samples)).await {
-            Ok(Ok(())) => last = totals,
-            Ok(Err(e)) => tracing::warn!("recording traffic figures: {e}"),
+        match control.record_traffic(&samples).await {
+            Ok(()) => last = totals,
             Err(e) => tracing::warn!("recording traffic figures: {e}"),
         }
     }

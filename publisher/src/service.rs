@@ -214,17 +214,15 @@ impl Publisher {
         let deadline = Instant::now() + PUBLISH_WAIT;
         loop {
             let (control, key) = (self.inner.control.clone(), format!("publish:{name}"));
-            if let Some(lease) = self.blocking(move || control.try_lease(&key, PUBLISH_LEASE)).await?? {
+            if let Some(lease) = control.try_lease(&key, PUBLISH_LEASE).await? {
                 let lease = Arc::new(lease);
                 let held = lease.clone();
                 let renewer = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(PUBLISH_LEASE / 3).await;
-                        let l = held.clone();
-                        match tokio::task::spawn_blocking(move || l.renew(PUBLISH_LEASE)).await {
-                            Ok(Ok(true)) => {}
-                            Ok(Ok(false)) => tracing::error!("a publish lost its lease; another node may publish the same repository"),
-                            Ok(Err(e)) => tracing::warn!("renewing a publish lease: {e}"),
+                        match held.renew(PUBLISH_LEASE).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::error!("a publish lost its lease; another node may publish the same repository"),
                             Err(e) => tracing::warn!("renewing a publish lease: {e}"),
                         }
                     }
@@ -330,9 +328,7 @@ impl Publisher {
         };
         let control = self.inner.control.clone();
         let (p2, space2) = (p.clone(), space.to_owned());
-        let repo = self
-            .blocking(move || control.create_repository(&p2, &space2, draft, &sealed))
-            .await??;
+        let repo = control.create_repository(&p2, &space2, draft, &sealed).await?;
         let r = root(&repo);
         self.put(&format!("{r}key.asc"), repo.public_key.clone().into_bytes(), "application/pgp-keys")
             .await?;
@@ -348,14 +344,14 @@ impl Publisher {
     async fn signer(&self, repo: &Repository) -> Result<Signer> {
         let control = self.inner.control.clone();
         let name = repo.name.clone();
-        let bytes = self.blocking(move || control.repository_signing_key(&name)).await??;
+        let bytes = control.repository_signing_key(&name).await?;
         Ok(Signer::from_secret_bytes(&bytes)?)
     }
 
     async fn repository(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
         let control = self.inner.control.clone();
         let (p, name) = (p.clone(), name.to_owned());
-        Ok(self.blocking(move || control.repository(&p, &name)).await??)
+        Ok(control.repository(&p, &name).await?)
     }
 
     /// The id of the served snapshot, from the store.
@@ -454,7 +450,7 @@ impl Publisher {
         let _g = self.exclusive(name).await?;
         let control = self.inner.control.clone();
         let (p2, space_id) = (p.clone(), repo.space_id.clone());
-        let space = self.blocking(move || control.space(&p2, &space_id)).await??;
+        let space = control.space(&p2, &space_id).await?;
         enabled(&space)?;
         let incoming = format!("{}{}", space.base_prefix, repo.config.incoming_prefix);
         let t = Instant::now();
@@ -631,7 +627,7 @@ impl Publisher {
             .map(|k| k.strip_prefix(&space.base_prefix).unwrap_or(k).to_owned())
             .collect();
         let sid = space.id.clone();
-        self.blocking(move || control.objects_deleted(&sid, &rel)).await??;
+        control.objects_deleted(&sid, &rel).await?;
         self.inner.control.audit_admin(
             p,
             &space,
@@ -781,7 +777,8 @@ impl Publisher {
         self.forget_pointer(&repo.name);
         self.inner
             .control
-            .announce(&rustshare_control::ChangeKind::Repository { name: repo.name.clone() });
+            .announce(&rustshare_control::ChangeKind::Repository { name: repo.name.clone() })
+            .await;
         self.remember_manifest(repo, &manifest);
         marks.push(format!("switch {}", t.elapsed().as_millis()));
         if let Err(e) = self.retain(repo, &id).await {
@@ -897,7 +894,7 @@ impl Publisher {
         let bytes: u64 = self.list_all(&root(repo)).await?.iter().map(|e| e.size).sum();
         let control = self.inner.control.clone();
         let name = repo.name.clone();
-        self.blocking(move || control.repository_published(&name, bytes)).await??;
+        control.repository_published(&name, bytes).await?;
         Ok(bytes)
     }
 
@@ -980,7 +977,7 @@ impl Publisher {
         let repo = self.repository(p, name).await?;
         let control = self.inner.control.clone();
         let (p2, sid) = (p.clone(), repo.space_id.clone());
-        let space = self.blocking(move || control.space(&p2, &sid)).await??;
+        let space = control.space(&p2, &sid).await?;
         enabled(&space)?;
         let _g = self.exclusive(name).await?;
         let target = self.manifest(&repo, snapshot).await?;
@@ -1082,12 +1079,12 @@ impl Publisher {
         }
         let control = self.inner.control.clone();
         let (p2, sid) = (p.clone(), repo.space_id.clone());
-        let space = self.blocking(move || control.space(&p2, &sid)).await??;
+        let space = control.space(&p2, &sid).await?;
         enabled(&space)?;
         let rel = format!("{}{}/{component}/{file}", repo.config.incoming_prefix, d.suite);
         rustshare_control::names::key(&rel).map_err(|e| Error::Invalid(format!("{file:?}: {e}")))?;
         // The quota first, then the bytes stream to the store: nothing is held in memory.
-        let reservation = self.inner.control.reserve(&space, len)?;
+        let reservation = self.inner.control.reserve(&space, len).await?;
         let attrs = ObjectAttrs {
             content_type: Some(DEB_TYPE.to_owned()),
             ..ObjectAttrs::default()
@@ -1097,9 +1094,9 @@ impl Publisher {
             .await?;
         let control = self.inner.control.clone();
         let sid = space.id.clone();
-        self.blocking(move || control.object_stored(&sid, &rel, len)).await??;
+        control.object_stored(&sid, &rel, len).await?;
         // Held until usage counts the object, so a concurrent upload cannot slip past the quota.
-        drop(reservation);
+        reservation.release().await;
         Ok(())
     }
 }
@@ -1205,14 +1202,14 @@ mod tests {
             Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
             rustshare_control::seal::MasterKey::generate(),
         );
-        let token = control.bootstrap_operator(None).expect("bootstrap").expect("token");
-        let op = control.authenticate(&token).expect("operator");
-        control.create_tenant(&op, "acme").expect("tenant");
+        let token = control.bootstrap_operator(None).await.expect("bootstrap").expect("token");
+        let op = control.authenticate(&token).await.expect("operator");
+        control.create_tenant(&op, "acme").await.expect("tenant");
         let space: rustshare_control::NewSpace = serde_json::from_value(serde_json::json!({
             "tenant": "acme", "name": "debs", "purpose": "packages"
         }))
         .expect("space");
-        let space = control.create_space(&op, space).expect("space");
+        let space = control.create_space(&op, space).await.expect("space");
         let config: RepositoryConfig = serde_json::from_value(serde_json::json!({
             "distributions": [{"suite": "stable", "codename": "bookworm"}],
             "components": ["main"], "architectures": ["amd64"], "origin": "t", "label": "t",

@@ -3,6 +3,10 @@
 use super::*;
 
 impl<B: Backend> ClusterRepo for SqlRepo<B> {
+    fn parallelism(&self) -> usize {
+        self.db.parallelism()
+    }
+
     fn ping(&self) -> Result<()> {
         self.db.with(|c| {
             c.rows("SELECT 1", &[])?;

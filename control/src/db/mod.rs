@@ -257,6 +257,10 @@ pub trait RegistryRepo: Send + Sync {
 /// What several nodes share: health, the change feed, leases, and resealing under a new master key.
 #[allow(missing_docs)]
 pub trait ClusterRepo: Send + Sync {
+    /// How many calls can usefully run at once (SQLite: one connection; PostgreSQL: the pool).
+    fn parallelism(&self) -> usize {
+        1
+    }
     fn ping(&self) -> Result<()>;
     /// Appends to the change feed.
     fn add_change(&self, at: OffsetDateTime, origin: &str, kind: &str, space_id: Option<&str>, detail: Option<&str>) -> Result<()>;

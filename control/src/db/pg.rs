@@ -235,7 +235,12 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 impl Backend for Postgres {
+    fn parallelism(&self) -> usize {
+        IDLE_MAX
+    }
+
     fn with<T: Send>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T> + Send) -> Result<T> {
+        crate::exec::check_thread();
         off_runtime(|| {
             let mut p = self.checkout()?;
             let r = f(&mut p);

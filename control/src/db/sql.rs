@@ -280,6 +280,10 @@ impl dyn Conn + '_ {
 pub trait Backend: Send + Sync + 'static {
     /// Runs `f` on a connection.
     fn with<T: Send>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T> + Send) -> Result<T>;
+    /// How many calls can usefully run at once: the database executor's thread count.
+    fn parallelism(&self) -> usize {
+        1
+    }
 }
 
 /// `?N` placeholders as PostgreSQL's `$N` (outside string literals).

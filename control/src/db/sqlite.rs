@@ -191,6 +191,7 @@ impl Conn for Connection {
 
 impl Backend for Sqlite {
     fn with<T: Send>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T> + Send) -> Result<T> {
+        crate::exec::check_thread();
         // A poisoned lock means a panic mid-transaction: roll that transaction back first.
         let mut c = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !c.is_autocommit() {

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Queues an audit event; it is written in the background, in order.
     pub fn audit(&self, e: NewAuditEvent) {
         let tx = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

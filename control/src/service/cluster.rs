@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Takes a cluster-wide lease (one holder at a time across every node) for `ttl`, unless
     /// another holder has it. Dropping the lease releases it; a node that dies loses it after
     /// `ttl`.
@@ -100,7 +100,7 @@ impl Control {
         add_change(&*self.inner.repo, &self.inner.node, now(), change);
     }
 
-    /// [`Control::announce`] off the caller's path: the background writer stores it within
+    /// [`Core::announce`] off the caller's path: the background writer stores it within
     /// milliseconds, in order with the others. For request paths (every S3 write drops cached
     /// copies), where a database round trip per request would be paid by the client.
     pub fn announce_soon(&self, change: ChangeKind) {

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Creates an S3 identity in a space; the secret is returned this once.
     ///
     /// # Errors
@@ -165,7 +165,7 @@ impl Control {
         loaded
     }
 
-    /// [`Control::credential`] from memory only: `None` when the database must be asked, so
+    /// [`Core::credential`] from memory only: `None` when the database must be asked, so
     /// callers on an async runtime can skip the blocking pool for a fresh hit.
     #[must_use]
     pub fn credential_cached(&self, access_key_id: &str) -> Option<Arc<Credential>> {
@@ -209,8 +209,17 @@ impl Control {
         }
         m.insert(identity_id.to_owned(), Instant::now());
         drop(m);
-        if let Err(e) = self.inner.repo.touch_identity(identity_id, now()) {
-            tracing::warn!("recording key use: {e}");
+        // Off the request's path: when a key was last used need not hold up its request.
+        let (inner, id) = (self.inner.clone(), identity_id.to_owned());
+        let record = move || {
+            if let Err(e) = inner.repo.touch_identity(&id, now()) {
+                tracing::warn!("recording key use: {e}");
+            }
+        };
+        if crate::exec::may_block() {
+            record();
+        } else {
+            self.inner.exec.spawn(record);
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     pub(super) fn key(&self) -> std::sync::RwLockReadGuard<'_, MasterKey> {
         self.inner.key.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -1,4 +1,4 @@
-//! [`Control`]: the domain service the edge calls. Validation, ids, secrets, caching and
+//! [`Core`]: the domain service the edge calls. Validation, ids, secrets, caching and
 //! quota arithmetic live here; rows live behind [`Repo`].
 
 use std::collections::HashMap;
@@ -23,8 +23,11 @@ use crate::model::{
 use crate::seal::MasterKey;
 use crate::{Error, Result};
 
+pub use facade::Control;
+
 mod audit;
 mod cluster;
+mod facade;
 mod identities;
 mod master_keys;
 mod publication;
@@ -37,7 +40,7 @@ mod usage;
 
 /// How long a cached credential is trusted before the database is asked again. Revocation on
 /// this node clears the cache at once and other nodes learn of it through the change feed
-/// ([`Control::poll_changes`]); this bounds how late they notice if the feed is not polled.
+/// ([`Core::poll_changes`]); this bounds how late they notice if the feed is not polled.
 const CREDENTIAL_TTL: Duration = Duration::from_secs(2);
 /// A reservation stops counting this long after its node last renewed it, so a node killed
 /// mid-upload holds no quota for longer.
@@ -165,12 +168,14 @@ impl PublicSite {
 /// What the background writer stores, in the order it was queued.
 enum AuditMsg {
     Event(OffsetDateTime, Box<NewAuditEvent>),
-    /// A change for the feed, queued by request paths ([`Control::announce_soon`]).
+    /// A change for the feed, queued by request paths ([`Core::announce_soon`]).
     Change(OffsetDateTime, ChangeKind),
     Flush(mpsc::SyncSender<()>),
 }
 
 struct Inner {
+    /// The threads that call the database for async callers.
+    exec: crate::exec::DbExec,
     repo: Arc<dyn Repo>,
     /// Replaced whole during a master key rotation.
     key: RwLock<MasterKey>,
@@ -253,13 +258,13 @@ impl ChangeKind {
 
 /// The control service. Cheap to clone.
 #[derive(Clone)]
-pub struct Control {
+pub struct Core {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Control {
+impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Control").finish_non_exhaustive()
+        f.debug_struct("Core").finish_non_exhaustive()
     }
 }
 
@@ -282,18 +287,43 @@ impl std::fmt::Debug for Reservation {
     }
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        if let Some(id) = self.id.take()
-            && let Err(e) = self.inner.repo.release(&id)
-        {
-            // It expires by itself; until then the space counts it.
-            tracing::warn!(space = %self.space_id, "releasing a quota reservation: {e}");
+impl Reservation {
+    /// Releases the reservation and waits until the space no longer counts it: what a request
+    /// does once its bytes are accounted, so the next request sees the quota exactly.
+    pub async fn release(mut self) {
+        if let Some(id) = self.id.take() {
+            let (inner, space) = (self.inner.clone(), self.space_id.clone());
+            let r = self.inner.exec.run(move || inner.repo.release(&id)).await;
+            if let Err(e) = r {
+                // It expires by itself; until then the space counts it.
+                tracing::warn!(%space, "releasing a quota reservation: {e}");
+            }
         }
     }
 }
 
-/// A cluster-wide lease from [`Control::try_lease`]; released when dropped.
+impl Drop for Reservation {
+    /// A reservation dropped without [`Reservation::release`] (an upload that failed) is
+    /// released at once on a thread that may block, else on the database executor without
+    /// waiting.
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let (inner, space) = (self.inner.clone(), self.space_id.clone());
+            let release = move || {
+                if let Err(e) = inner.repo.release(&id) {
+                    tracing::warn!(%space, "releasing a quota reservation: {e}");
+                }
+            };
+            if crate::exec::may_block() {
+                release();
+            } else {
+                self.inner.exec.spawn(release);
+            }
+        }
+    }
+}
+
+/// A cluster-wide lease from [`Core::try_lease`]; released when dropped.
 pub struct Lease {
     inner: Arc<Inner>,
     name: String,
@@ -311,9 +341,15 @@ impl Lease {
     ///
     /// # Errors
     /// Database errors.
-    pub fn renew(&self, ttl: Duration) -> Result<bool> {
-        let t = now();
-        self.inner.repo.try_lease(&self.name, &self.holder, t, lease_end(t, ttl))
+    pub async fn renew(&self, ttl: Duration) -> Result<bool> {
+        let (inner, name, holder) = (self.inner.clone(), self.name.clone(), self.holder.clone());
+        self.inner
+            .exec
+            .run(move || {
+                let t = now();
+                inner.repo.try_lease(&name, &holder, t, lease_end(t, ttl))
+            })
+            .await
     }
 }
 
@@ -323,9 +359,17 @@ fn lease_end(from: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Err(e) = self.inner.repo.release_lease(&self.name, &self.holder) {
-            // It expires by itself.
-            tracing::warn!(lease = %self.name, "releasing a lease: {e}");
+        let (inner, name, holder) = (self.inner.clone(), self.name.clone(), self.holder.clone());
+        let release = move || {
+            if let Err(e) = inner.repo.release_lease(&name, &holder) {
+                // It expires by itself.
+                tracing::warn!(lease = %name, "releasing a lease: {e}");
+            }
+        };
+        if crate::exec::may_block() {
+            release();
+        } else {
+            self.inner.exec.spawn(release);
         }
     }
 }
@@ -357,7 +401,12 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
-impl Control {
+impl Core {
+    /// The database executor.
+    pub(crate) fn exec(&self) -> &crate::exec::DbExec {
+        &self.inner.exec
+    }
+
     /// A service on `repo`, sealing secrets under `key`. Starts the audit writer thread.
     #[must_use]
     pub fn new(repo: Arc<dyn Repo>, key: MasterKey) -> Self {
@@ -370,13 +419,17 @@ impl Control {
             .spawn(move || audit_writer(&*writer_repo, &writer_node, &rx))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the audit writer: {e}"));
-        // Changes made before this start concern caches this node does not have yet.
-        let seen = repo.last_change().unwrap_or_else(|e| {
-            tracing::warn!("reading the change feed: {e}");
-            0
-        });
+        // Changes made before this start concern caches this node does not have yet. Read on a
+        // thread of its own: this may run on an async runtime's thread.
+        let seen = std::thread::scope(|s| s.spawn(|| repo.last_change()).join())
+            .unwrap_or_else(|_| Err(Error::Db("reading the change feed panicked".into())))
+            .unwrap_or_else(|e| {
+                tracing::warn!("reading the change feed: {e}");
+                0
+            });
         Self {
             inner: Arc::new(Inner {
+                exec: crate::exec::DbExec::new(repo.parallelism()),
                 repo,
                 key: RwLock::new(key),
                 creds: RwLock::new(HashMap::new()),

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// A space's publication rules, if it ever had any.
     ///
     /// # Errors
@@ -97,7 +97,7 @@ impl Control {
         Ok((s, Some(r)))
     }
 
-    /// [`Control::public_site`] from memory only: `None` when the database must be asked.
+    /// [`Core::public_site`] from memory only: `None` when the database must be asked.
     #[must_use]
     pub fn public_site_cached(&self, public_name: &str) -> Option<Option<Arc<PublicSite>>> {
         let m = self.inner.sites.read().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Creates a registry namespace: a space of purpose `registry` (named after it) and the
     /// storage identity Distribution uses for it.
     ///

@@ -2,9 +2,9 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Registers a repository in a `packages` space. The caller made the signing key; its
-    /// secret part arrives sealed by [`Control::seal`].
+    /// secret part arrives sealed by [`Core::seal`].
     ///
     /// # Errors
     /// [`Error::Invalid`], [`Error::Conflict`] for a taken name, [`Error::NotFound`] for the space.

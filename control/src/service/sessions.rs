@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Opens a console session for an admin token. Returns the cookie value (shown only here)
     /// and the session, whose `csrf` the console must echo on state-changing requests.
     ///

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Creates a space. Its bucket is `rs-<tenant>-<name>`.
     ///
     /// # Errors

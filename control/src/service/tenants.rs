@@ -2,11 +2,17 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// The repository, for health checks.
     #[must_use]
     pub fn repo(&self) -> &dyn Repo {
         &*self.inner.repo
+    }
+
+    /// The repository, shared (another service on the same database, as a second node).
+    #[must_use]
+    pub fn repo_handle(&self) -> Arc<dyn Repo> {
+        self.inner.repo.clone()
     }
 
     // ---- admin tokens ----

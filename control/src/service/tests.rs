@@ -1,8 +1,8 @@
 use super::*;
 use crate::db::testing;
 
-fn control() -> (Control, AdminPrincipal) {
-    let c = Control::new(testing::repo(), MasterKey::generate());
+fn control() -> (Core, AdminPrincipal) {
+    let c = Core::new(testing::repo(), MasterKey::generate());
     let tok = c.bootstrap_operator(None).expect("bootstrap").expect("a new token");
     assert!(
         c.bootstrap_operator(None).expect("again").is_none(),
@@ -12,7 +12,7 @@ fn control() -> (Control, AdminPrincipal) {
     (c, p)
 }
 
-fn space(c: &Control, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Space {
+fn space(c: &Core, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Space {
     let _ = c.create_tenant(p, tenant);
     c.create_space(
         p,
@@ -334,7 +334,7 @@ fn reservations_do_not_outlive_their_process() {
     assert!(a.reserve(&s, 1000).is_ok(), "the whole quota is free again");
 }
 
-fn read_write_key(c: &Control, p: &AdminPrincipal, s: &Space) -> CreatedIdentity {
+fn read_write_key(c: &Core, p: &AdminPrincipal, s: &Space) -> CreatedIdentity {
     c.create_identity(
         p,
         &s.id,
@@ -350,11 +350,11 @@ fn read_write_key(c: &Control, p: &AdminPrincipal, s: &Space) -> CreatedIdentity
 }
 
 /// Two nodes: two services on one database, each with its own caches.
-fn two_nodes() -> (Control, Control, AdminPrincipal, Option<tempfile::TempDir>) {
+fn two_nodes() -> (Core, Core, AdminPrincipal, Option<tempfile::TempDir>) {
     let (ra, rb, guard) = testing::shared_pair();
     let key = MasterKey::generate();
-    let a = Control::new(ra, key.clone());
-    let b = Control::new(rb, key);
+    let a = Core::new(ra, key.clone());
+    let b = Core::new(rb, key);
     let tok = a.bootstrap_operator(None).expect("bootstrap").expect("a new token");
     let p = b.authenticate(&tok).expect("the other node knows the token");
     (a, b, p, guard)
@@ -469,16 +469,43 @@ fn a_lease_has_one_holder_across_nodes() {
         "one holder, even on one node"
     );
     assert!(b.try_lease("repo:other", Duration::from_secs(60)).expect("db").is_some());
-    assert!(l.renew(Duration::from_secs(60)).expect("db"), "the holder renews");
+    assert!(block(l.renew(Duration::from_secs(60))).expect("db"), "the holder renews");
     drop(l);
     assert!(b.try_lease("repo:tools", Duration::from_secs(60)).expect("db").is_some());
     // An expired lease (its node died) can be taken.
     let stale = a.try_lease("repo:x", Duration::ZERO).expect("db").expect("free");
     let taken = b.try_lease("repo:x", Duration::from_secs(60)).expect("db").expect("expired");
-    assert!(!stale.renew(Duration::from_secs(60)).expect("db"), "a lost lease is not renewed");
+    assert!(
+        !block(stale.renew(Duration::from_secs(60))).expect("db"),
+        "a lost lease is not renewed"
+    );
     std::mem::forget(stale);
     assert!(a.try_lease("repo:x", Duration::from_secs(60)).expect("db").is_none());
     drop(taken);
     let _left = a.try_lease("repo:y", Duration::from_secs(60)).expect("db").expect("free");
     assert_eq!(a.clear_leases().expect("clear"), 1);
+}
+
+/// Runs an async method of the service from a plain test thread.
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// The rule the executor exists for, checked: a synchronous database call on an async
+/// runtime's thread panics in debug builds (the end-to-end suite runs them), while the same call
+/// through `Control` runs on the executor.
+#[cfg(debug_assertions)]
+#[test]
+fn a_database_call_on_a_runtime_thread_is_caught() {
+    let (core, _) = control();
+    let c = Control::new(core.repo_handle(), crate::seal::MasterKey::generate());
+    block(async {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.core().all_spaces()));
+        assert!(caught.is_err(), "a runtime thread called the database");
+        assert!(c.all_spaces().await.is_ok(), "the async method runs it on the executor");
+    });
 }

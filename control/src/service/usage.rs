@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Control {
+impl Core {
     /// Reserves `bytes` against the space's quota before any byte is accepted; counts stored
     /// objects, parts of uploads in progress and other reservations.
     ///

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, ApiResult, blocking};
+use super::error::{ApiError, ApiResult};
 use super::extract::Admin;
 use super::state::ApiState;
 use rustshare_control::model::AuditFilter;
@@ -56,7 +56,7 @@ async fn audit(
     };
     let limit = usize::try_from(f.limit.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
     let control = st.control.clone();
-    let events = blocking(move || control.audit_events(&p, f)).await??;
+    let events = control.audit_events(&p, f).await?;
     // A full page may have more behind it; its last id is where the next page starts.
     let next_before = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
     Ok(Json(json!({"events": events, "next_before": next_before})))

@@ -50,7 +50,8 @@ impl IntoResponse for ApiError {
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-/// Runs database work off the async threads; a panicked task is an internal error.
+/// Runs blocking file work (key files) off the async threads; a panicked task is an internal
+/// error. Database work never comes here: `Control`'s async methods run it on its executor.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         tracing::error!("control API task failed: {e}");

@@ -61,12 +61,12 @@ pub fn check_csrf(method: &Method, headers: &HeaderMap, session: &SessionRecord)
 ///
 /// # Errors
 /// 401 when the session has ended, 403 `csrf_failed`.
-pub fn authenticate(
+pub async fn authenticate(
     parts: &Parts,
     control: &rustshare_control::Control,
     cookie: &str,
 ) -> Result<(SessionRecord, AdminPrincipal), ApiError> {
-    let (record, principal) = control.session(cookie).map_err(|_| {
+    let (record, principal) = control.session(cookie).await.map_err(|_| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -90,11 +90,11 @@ impl FromRequestParts<ApiState> for Admin {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send Authorization: Bearer <token>"))?;
-            return Ok(Admin(state.control.authenticate(token.trim())?));
+            return Ok(Admin(state.control.authenticate(token.trim()).await?));
         }
         // The console: a session cookie, and the session's CSRF token on state changes.
         if let Some(cookie) = session_cookie(&parts.headers) {
-            return Ok(Admin(authenticate(parts, &state.control, &cookie)?.1));
+            return Ok(Admin(authenticate(parts, &state.control, &cookie).await?.1));
         }
         Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

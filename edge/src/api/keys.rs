@@ -82,20 +82,20 @@ async fn create_key(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<NewIdentity>,
 ) -> ApiResult<impl IntoResponse> {
-    let c = st.control.create_identity(&p, &id, b)?;
+    let c = st.control.create_identity(&p, &id, b).await?;
     Ok((StatusCode::CREATED, Json(key_block(&st, c))))
 }
 
 async fn list_keys(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"keys": st.control.list_identities(&p, &id)?})))
+    Ok(Json(json!({"keys": st.control.list_identities(&p, &id).await?})))
 }
 
 async fn revoke_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.control.revoke_identity(&p, &id)?))
+    Ok(Json(st.control.revoke_identity(&p, &id).await?))
 }
 
 async fn rotate_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let c = st.control.rotate_identity(&p, &id)?;
+    let c = st.control.rotate_identity(&p, &id).await?;
     Ok(Json(key_block(&st, c)))
 }
 

@@ -82,8 +82,9 @@ async fn rotate(State(st): State<ApiState>, Admin(p): Admin, JsonBody(body): Jso
     operator(&p)?;
     let path = key_file(&st)?;
     let wanted = body.fingerprint;
-    let control = st.control.clone();
-    blocking(move || {
+    let file = path.clone();
+    let (ring, note) = blocking(move || -> ApiResult<_> {
+        let path = file;
         let current = master_key::reread(&KeySource::File(path.clone())).map_err(|e| internal(&e))?;
         let ring = match &wanted {
             Some(fp) => current.promoted(fp).ok_or_else(|| {
@@ -113,41 +114,43 @@ async fn rotate(State(st): State<ApiState>, Admin(p): Admin, JsonBody(body): Jso
                 ))
             }
         };
-        let fingerprint = ring.fingerprint();
-        let resealed = control.rotate_master_key(&p, ring).map_err(rotation_error)?;
-        Ok(Json(
-            json!({"fingerprint": fingerprint, "resealed": resealed, "key_file": path.display().to_string(), "note": note}),
-        ))
+        Ok((ring, note))
     })
-    .await?
+    .await??;
+    let fingerprint = ring.fingerprint();
+    let resealed = st.control.rotate_master_key(&p, ring).await.map_err(rotation_error)?;
+    Ok(Json(
+        json!({"fingerprint": fingerprint, "resealed": resealed, "key_file": path.display().to_string(), "note": note}),
+    ))
 }
 
 async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
     operator(&p)?;
     let path = key_file(&st)?;
-    let control = st.control.clone();
-    blocking(move || {
-        let current = master_key::reread(&KeySource::File(path.clone())).map_err(|e| internal(&e))?;
-        if current.fingerprint() != control.master_key_fingerprint() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "key_file_changed",
-                "the key file's first key is not the key this node seals with; rotate first",
-            ));
-        }
-        // Secrets sealed under an old key since the rotation are caught by this pass.
-        let resealed = control.rotate_master_key(&p, current.clone()).map_err(rotation_error)?;
-        let only = current.without_previous();
-        let note = master_key::write(&path, &only).err().map(|e| {
+    let file = path.clone();
+    let current = blocking(move || master_key::reread(&KeySource::File(file)).map_err(|e| internal(&e))).await??;
+    if current.fingerprint() != st.control.master_key_fingerprint() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "key_file_changed",
+            "the key file's first key is not the key this node seals with; rotate first",
+        ));
+    }
+    // Secrets sealed under an old key since the rotation are caught by this pass.
+    let resealed = st.control.rotate_master_key(&p, current.clone()).await.map_err(rotation_error)?;
+    let only = current.without_previous();
+    let written = only.clone();
+    let note = blocking(move || {
+        master_key::write(&path, &written).err().map(|e| {
             tracing::warn!("master key file not rewritten: {e:#}");
             format!("{} could not be rewritten: remove the old keys from it yourself", path.display())
-        });
-        control.use_master_key(only, None);
-        Ok(Json(
-            json!({"fingerprint": control.master_key_fingerprint(), "resealed": resealed, "retired": true, "note": note}),
-        ))
+        })
     })
-    .await?
+    .await?;
+    st.control.use_master_key(only, None);
+    Ok(Json(
+        json!({"fingerprint": st.control.master_key_fingerprint(), "resealed": resealed, "retired": true, "note": note}),
+    ))
 }
 
 async fn reconcile(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {

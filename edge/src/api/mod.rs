@@ -56,12 +56,12 @@ mod tests {
     use std::sync::Arc;
     use tower::ServiceExt;
 
-    fn app() -> (Router, String) {
+    async fn app() -> (Router, String) {
         let control = Control::new(
             Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
             rustshare_control::seal::MasterKey::generate(),
         );
-        let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
+        let tok = control.bootstrap_operator(None).await.expect("bootstrap").expect("token");
         let metrics = crate::metrics::Metrics::new();
         let dir = std::env::temp_dir().join(format!("rs-api-test-{}", uuid::Uuid::new_v4().simple()));
         let store = Arc::new(rustshare_store::FsStore::open_sync(dir).expect("store"));
@@ -116,7 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn flow_and_error_codes() {
-        let (r, tok) = app();
+        let (r, tok) = app().await;
         let (s, e) = call(&r, "GET", "/api/v1/spaces", None, None).await;
         assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
         let (s, _) = call(&r, "POST", "/api/v1/tenants", Some(&tok), Some(json!({"name": "acme"}))).await;
@@ -284,7 +284,7 @@ mod tests {
                 "ROUTES names {m} {p}, which no router declares"
             );
         }
-        let (r, op) = app();
+        let (r, op) = app().await;
         let ok = |s: StatusCode| s.is_success();
         for t in ["acme", "globex"] {
             assert!(ok(call(&r, "POST", "/api/v1/tenants", Some(&op), Some(json!({"name": t}))).await.0));

@@ -13,7 +13,7 @@ use rustshare_registry_bridge::scope::{self, Caller, Scope};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, ApiResult, blocking};
+use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
 use super::state::ApiState;
 
@@ -38,19 +38,18 @@ struct NewNamespace {
 }
 
 async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NewNamespace>) -> ApiResult<impl IntoResponse> {
-    let c = st.control.clone();
-    let ns = blocking(move || c.create_namespace(&p, b.tenant.as_deref(), &b.name, b.quota_bytes)).await??;
+    let ns = st.control.create_namespace(&p, b.tenant.as_deref(), &b.name, b.quota_bytes).await?;
     Ok((StatusCode::CREATED, Json(json!({"namespace": ns}))))
 }
 
 async fn list(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"namespaces": st.control.list_namespaces(&p)?})))
+    Ok(Json(json!({"namespaces": st.control.list_namespaces(&p).await?})))
 }
 
 async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
-    let ns = st.control.namespace(&p, &name)?;
-    let robots = st.control.list_robots(&p, &name)?;
-    let (space, usage) = st.control.usage(&p, &ns.space_id)?;
+    let ns = st.control.namespace(&p, &name).await?;
+    let robots = st.control.list_robots(&p, &name).await?;
+    let (space, usage) = st.control.usage(&p, &ns.space_id).await?;
     Ok(Json(
         json!({"namespace": ns, "robots": robots, "bucket": space.bucket, "usage": usage, "quota_bytes": space.quota_bytes}),
     ))
@@ -71,7 +70,7 @@ async fn update(
     JsonBody(b): JsonBody<NamespaceChange>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention, b.upstream)?}),
+        json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention, b.upstream).await?}),
     ))
 }
 
@@ -88,7 +87,7 @@ async fn create_robot(
     Path(name): Path<String>,
     JsonBody(b): JsonBody<NewRobot>,
 ) -> ApiResult<impl IntoResponse> {
-    let (robot, secret) = st.control.create_robot(&p, &name, &b.name, b.access)?;
+    let (robot, secret) = st.control.create_robot(&p, &name, &b.name, b.access).await?;
     let mut r = (
         StatusCode::CREATED,
         Json(json!({"username": robot.username, "secret": secret, "robot": robot})),
@@ -99,7 +98,7 @@ async fn create_robot(
 }
 
 async fn list_robots(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"robots": st.control.list_robots(&p, &name)?})))
+    Ok(Json(json!({"robots": st.control.list_robots(&p, &name).await?})))
 }
 
 async fn revoke_robot(
@@ -107,7 +106,7 @@ async fn revoke_robot(
     Admin(p): Admin,
     Path((name, robot)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"robot": st.control.revoke_robot(&p, &name, &robot)?})))
+    Ok(Json(json!({"robot": st.control.revoke_robot(&p, &name, &robot).await?})))
 }
 
 #[derive(Deserialize)]
@@ -126,15 +125,11 @@ async fn config(
     Path(name): Path<String>,
     JsonBody(b): JsonBody<ConfigRequest>,
 ) -> ApiResult<Response> {
-    let c = st.control.clone();
-    let (ns, space, ident, secret, events) = blocking(move || -> rustshare_control::Result<_> {
-        let ns = c.namespace(&p, &name)?;
-        let space = c.space(&p, &ns.space_id)?;
-        let (ident, secret) = c.namespace_storage_credentials(&p, &name)?;
-        let events = c.namespace_events_secret(&p, &name)?;
-        Ok((ns, space, ident, secret, events))
-    })
-    .await??;
+    let c = &st.control;
+    let ns = c.namespace(&p, &name).await?;
+    let space = c.space(&p, &ns.space_id).await?;
+    let (ident, secret) = c.namespace_storage_credentials(&p, &name).await?;
+    let events = c.namespace_events_secret(&p, &name).await?;
     let settings = rustshare_registry_bridge::config::Settings {
         listen: b.listen.unwrap_or_else(|| "127.0.0.1:5000".into()),
         s3_endpoint: st.endpoint.clone(),
@@ -204,34 +199,34 @@ async fn token(State(st): State<ApiState>, headers: HeaderMap, uri: axum::http::
     let Ok(parsed) = parsed else {
         return token_error(StatusCode::BAD_REQUEST, "malformed scope");
     };
-    let c = st.control.clone();
+    let c = &st.control;
     let auth = basic_auth(&headers);
     let had_auth = headers.contains_key(header::AUTHORIZATION);
-    let looked = blocking(move || -> rustshare_control::Result<_> {
+    let looked = async {
         let who = match &auth {
-            Some((u, pw)) => c.authenticate_robot(u, pw)?,
+            Some((u, pw)) => c.authenticate_robot(u, pw).await?,
             None => None,
         };
         let mut namespaces = Vec::new();
         let mut full = None;
         for s in &parsed {
             let ns = match s.namespace() {
-                Some(n) => c.namespace_for_token(n)?,
+                Some(n) => c.namespace_for_token(n).await?,
                 None => None,
             };
             if let Some(ns) = &ns
                 && s.actions.iter().any(|a| a == "push")
-                && let Some((used, quota)) = c.namespace_full(ns)?
+                && let Some((used, quota)) = c.namespace_full(ns).await?
             {
                 full = Some((ns.name.clone(), used, quota));
             }
             namespaces.push(ns);
         }
-        Ok((who, parsed, namespaces, full))
-    })
+        Ok::<_, rustshare_control::Error>((who, parsed, namespaces, full))
+    }
     .await;
     let (who, parsed, namespaces, full) = match looked {
-        Ok(Ok(v)) => v,
+        Ok(v) => v,
         _ => return token_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     };
     // Wrong or revoked credentials are refused outright, never downgraded to anonymous.
@@ -349,8 +344,7 @@ async fn events(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("")
         .to_owned();
-    let c = st.control.clone();
-    let ns = blocking(move || c.check_events_secret(&name, &given)).await??.ok_or_else(|| {
+    let ns = st.control.check_events_secret(&name, &given).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -416,7 +410,7 @@ async fn bridge_token(
     Path(name): Path<String>,
     Query(q): Query<TokenForBridge>,
 ) -> ApiResult<impl IntoResponse> {
-    let ns = st.control.namespace(&p, &name)?;
+    let ns = st.control.namespace(&p, &name).await?;
     let s = Scope::parse(&q.scope)?;
     let caller = Caller::Bridge {
         namespace: ns.name.clone(),

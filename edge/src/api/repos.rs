@@ -133,11 +133,11 @@ async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBo
 }
 
 async fn list(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"repositories": st.control.list_repositories(&p)?})))
+    Ok(Json(json!({"repositories": st.control.list_repositories(&p).await?})))
 }
 
 async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
-    let r = st.control.repository(&p, &name)?;
+    let r = st.control.repository(&p, &name).await?;
     let current = st.publisher.current(&r).await?;
     Ok(Json(view(&st, &r, current)))
 }
@@ -148,8 +148,8 @@ async fn update(
     Path(name): Path<String>,
     JsonBody(b): JsonBody<ConfigIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let r = st.control.repository(&p, &name)?;
-    let r = st.control.update_repository(&p, &name, b.apply(r.config))?;
+    let r = st.control.repository(&p, &name).await?;
+    let r = st.control.update_repository(&p, &name, b.apply(r.config)).await?;
     let current = st.publisher.current(&r).await?;
     Ok(Json(view(&st, &r, current)))
 }

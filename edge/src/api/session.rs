@@ -14,7 +14,7 @@ use rustshare_control::model::AdminPrincipal;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, ApiResult, blocking};
+use super::error::{ApiError, ApiResult};
 use super::extract::{COOKIE, JsonBody, Transport, authenticate, session_cookie};
 use super::state::ApiState;
 
@@ -31,7 +31,7 @@ impl FromRequestParts<ApiState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         let cookie =
             session_cookie(&parts.headers).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "not logged in"))?;
-        let (record, principal) = authenticate(parts, &state.control, &cookie)?;
+        let (record, principal) = authenticate(parts, &state.control, &cookie).await?;
         Ok(Self { cookie, record, principal })
     }
 }
@@ -88,15 +88,12 @@ async fn login(State(st): State<ApiState>, parts: Parts, JsonBody(b): JsonBody<L
         ));
     }
     let lifetime = st.session_lifetime;
-    let control = st.control.clone();
-    let (value, record, p) = blocking(move || control.open_session(b.token.trim(), lifetime))
-        .await?
-        .map_err(|e| match e {
-            rustshare_control::Error::Unauthorized => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "that token is not valid (or was revoked)")
-            }
-            other => other.into(),
-        })?;
+    let (value, record, p) = st.control.open_session(b.token.trim(), lifetime).await.map_err(|e| match e {
+        rustshare_control::Error::Unauthorized => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "that token is not valid (or was revoked)")
+        }
+        other => other.into(),
+    })?;
     let mut r = (StatusCode::CREATED, Json(session_json(&record, &p))).into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&value, lifetime.as_secs(), tls));
@@ -112,7 +109,7 @@ async fn current(s: Session) -> Response {
 
 async fn logout(State(st): State<ApiState>, parts: Parts, s: Session) -> ApiResult<Response> {
     let tls = parts.extensions.get::<Transport>().is_some_and(|t| t.tls);
-    st.control.close_session(&s.cookie, &s.principal)?;
+    st.control.close_session(&s.cookie, &s.principal).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(header::SET_COOKIE, set_cookie("", 0, tls));
     Ok(r)

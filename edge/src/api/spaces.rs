@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::error::{ApiError, ApiResult, blocking};
+use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
 use super::state::ApiState;
 use rustshare_control::NewSpace;
@@ -54,7 +54,7 @@ fn public_view(st: &ApiState, rules: Option<PublicationRules>) -> Option<PublicV
     })
 }
 async fn create_space(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NewSpace>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, Json(st.control.create_space(&p, b)?)))
+    Ok((StatusCode::CREATED, Json(st.control.create_space(&p, b).await?)))
 }
 
 /// A space with its usage, as the list shows it.
@@ -67,28 +67,24 @@ struct SpaceRow {
 }
 
 async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    let spaces = st
-        .control
-        .list_spaces(&p)?
-        .into_iter()
-        .map(|s| {
-            let (space, usage) = st.control.usage(&p, &s.id)?;
-            let (_, rules) = st.control.publication(&p, &s.id)?;
-            let public_web_access = if rules.is_some_and(|r| r.enabled) { "enabled" } else { "disabled" };
-            Ok(SpaceRow {
-                space,
-                usage,
-                public_web_access,
-            })
-        })
-        .collect::<Result<Vec<_>, rustshare_control::Error>>()?;
+    let mut spaces = Vec::new();
+    for s in st.control.list_spaces(&p).await? {
+        let (space, usage) = st.control.usage(&p, &s.id).await?;
+        let (_, rules) = st.control.publication(&p, &s.id).await?;
+        let public_web_access = if rules.is_some_and(|r| r.enabled) { "enabled" } else { "disabled" };
+        spaces.push(SpaceRow {
+            space,
+            usage,
+            public_web_access,
+        });
+    }
     Ok(Json(json!({"spaces": spaces})))
 }
 
 async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let (space, usage) = st.control.usage(&p, &id)?;
-    let keys = st.control.list_identities(&p, &space.id)?;
-    let (_, rules) = st.control.publication(&p, &space.id)?;
+    let (space, usage) = st.control.usage(&p, &id).await?;
+    let keys = st.control.list_identities(&p, &space.id).await?;
+    let (_, rules) = st.control.publication(&p, &space.id).await?;
     let public = public_view(&st, rules);
     let public_web_access = public.as_ref().map_or("disabled", |v| v.public_web_access);
     let cdn = st.metrics.cdn_stats(&space.id);
@@ -116,7 +112,7 @@ fn public_json(st: &ApiState, space: &Space, rules: Option<PublicationRules>) ->
 }
 
 async fn show_public(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let (space, rules) = st.control.publication(&p, &id)?;
+    let (space, rules) = st.control.publication(&p, &id).await?;
     Ok(Json(public_json(&st, &space, rules)))
 }
 
@@ -126,14 +122,14 @@ async fn enable_public(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<PublicationInput>,
 ) -> ApiResult<impl IntoResponse> {
-    let (space, rules) = st.control.enable_publication(&p, &id, b)?;
+    let (space, rules) = st.control.enable_publication(&p, &id, b).await?;
     // Cached responses carry the old rules' headers (Cache-Control, CORS): drop them.
     st.purge.purge_prefix(&space.id, "");
     Ok(Json(public_json(&st, &space, Some(rules))))
 }
 
 async fn disable_public(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let (space, rules) = st.control.disable_publication(&p, &id)?;
+    let (space, rules) = st.control.disable_publication(&p, &id).await?;
     st.purge.purge_prefix(&space.id, "");
     Ok(Json(public_json(&st, &space, rules)))
 }
@@ -150,7 +146,7 @@ async fn purge(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<PurgeBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let (space, rules) = st.control.publication(&p, &id)?;
+    let (space, rules) = st.control.publication(&p, &id).await?;
     let (what, detail) = match (&b.key, &b.prefix) {
         (Some(_), Some(_)) => {
             return Err(ApiError::new(
@@ -186,7 +182,7 @@ async fn purge(
 }
 
 async fn disable_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.control.disable_space(&p, &id)?))
+    Ok(Json(st.control.disable_space(&p, &id).await?))
 }
 
 async fn set_quota(
@@ -195,11 +191,11 @@ async fn set_quota(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<QuotaBody>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.control.set_quota(&p, &id, b.quota_bytes)?))
+    Ok(Json(st.control.set_quota(&p, &id, b.quota_bytes).await?))
 }
 
 async fn usage(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let (s, u) = st.control.usage(&p, &id)?;
+    let (s, u) = st.control.usage(&p, &id).await?;
     let cdn = st.metrics.cdn_stats(&s.id);
     Ok(Json(
         json!({"space_id": s.id, "bucket": s.bucket, "quota_bytes": s.quota_bytes, "usage": u, "cdn": cdn}),
@@ -222,7 +218,7 @@ async fn traffic(
     let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
     let minutes = q.minutes.unwrap_or(60);
     let control = st.control.clone();
-    let samples = blocking(move || control.traffic(&p, &id, minutes)).await??;
+    let samples = control.traffic(&p, &id, minutes).await?;
     Ok(Json(json!({"minutes": minutes, "samples": samples})))
 }
 

@@ -23,11 +23,11 @@ async fn whoami(Admin(p): Admin) -> Json<AdminPrincipal> {
 }
 
 async fn create_tenant(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NameBody>) -> ApiResult<impl IntoResponse> {
-    Ok((StatusCode::CREATED, Json(st.control.create_tenant(&p, &b.name)?)))
+    Ok((StatusCode::CREATED, Json(st.control.create_tenant(&p, &b.name).await?)))
 }
 
 async fn list_tenants(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"tenants": st.control.list_tenants(&p)?})))
+    Ok(Json(json!({"tenants": st.control.list_tenants(&p).await?})))
 }
 
 async fn create_tenant_token(
@@ -36,7 +36,7 @@ async fn create_tenant_token(
     Path(t): Path<String>,
     JsonBody(b): JsonBody<NameBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let token = st.control.create_tenant_token(&p, &t, &b.name)?;
+    let token = st.control.create_tenant_token(&p, &t, &b.name).await?;
     Ok((StatusCode::CREATED, Json(json!({"token": token, "name": b.name, "tenant": t}))))
 }
 

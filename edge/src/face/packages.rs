@@ -91,7 +91,7 @@ impl Packages {
         };
         let control = self.control.clone();
         let name = path.site.clone();
-        let repo = match tokio::task::spawn_blocking(move || control.repository_public(&name)).await {
+        let repo = match Ok::<_, tokio::task::JoinError>(control.repository_public(&name).await) {
             Ok(Ok(Some(r))) => r,
             Ok(Ok(None)) => return cdn::not_found(),
             Ok(Err(e)) => {

@@ -136,19 +136,17 @@ impl RegistryFront {
         let Some(ns_name) = namespace_of(&path).map(str::to_owned) else {
             return error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "use /v2/<namespace>/<repository>/...");
         };
-        let control = self.control.clone();
-        let n = ns_name.clone();
-        let looked = tokio::task::spawn_blocking(move || -> rustshare_control::Result<_> {
-            let Some(ns) = control.namespace_for_token(&n)? else {
+        let looked = async {
+            let Some(ns) = self.control.namespace_for_token(&ns_name).await? else {
                 return Ok(None);
             };
-            let quota = control.namespace_quota(&ns)?;
-            Ok(Some((ns, quota)))
-        })
+            let quota = self.control.namespace_quota(&ns).await?;
+            Ok::<_, rustshare_control::Error>(Some((ns, quota)))
+        }
         .await;
         let (ns, quota) = match looked {
-            Ok(Ok(Some(v))) => v,
-            Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "no such namespace"),
+            Ok(Some(v)) => v,
+            Ok(None) => return error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "no such namespace"),
             _ => {
                 return error(
                     StatusCode::SERVICE_UNAVAILABLE,

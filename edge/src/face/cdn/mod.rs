@@ -235,7 +235,7 @@ impl Cdn {
                     let control = self.control.clone();
                     let owned = name.to_owned();
                     let l = async move {
-                        match tokio::task::spawn_blocking(move || control.public_site(&owned)).await {
+                        match Ok::<_, tokio::task::JoinError>(control.public_site(&owned).await) {
                             Ok(r) => r.map_err(|e| e.to_string()),
                             Err(e) => Err(e.to_string()),
                         }
@@ -810,7 +810,7 @@ mod tests {
     use super::*;
 
     /// A control with one published space (every key public), and a CDN on `store`.
-    fn published<S: ObjectStore>(
+    async fn published<S: ObjectStore>(
         store: Arc<S>,
         cfg: CdnConfig,
     ) -> (
@@ -819,10 +819,10 @@ mod tests {
         rustshare_control::model::Space,
         rustshare_control::model::PublicationRules,
     ) {
-        published_with(store, cfg, None, rustshare_control::clock::system())
+        published_with(store, cfg, None, rustshare_control::clock::system()).await
     }
 
-    fn published_with<S: ObjectStore>(
+    async fn published_with<S: ObjectStore>(
         store: Arc<S>,
         cfg: CdnConfig,
         cache_control: Option<&str>,
@@ -837,9 +837,9 @@ mod tests {
             Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
             rustshare_control::seal::MasterKey::generate(),
         );
-        let tok = control.bootstrap_operator(None).expect("bootstrap").expect("token");
-        let p = control.authenticate(&tok).expect("operator");
-        control.create_tenant(&p, "t").expect("tenant");
+        let tok = control.bootstrap_operator(None).await.expect("bootstrap").expect("token");
+        let p = control.authenticate(&tok).await.expect("operator");
+        control.create_tenant(&p, "t").await.expect("tenant");
         let space = control
             .create_space(
                 &p,
@@ -852,13 +852,14 @@ mod tests {
                     workspace_id: None,
                 },
             )
+            .await
             .expect("space");
         let input = rustshare_control::PublicationInput {
             prefixes: Some(vec![String::new()]),
             cache_control: cache_control.map(str::to_owned),
             ..Default::default()
         };
-        let (_, rules) = control.enable_publication(&p, &space.id, input).expect("publish");
+        let (_, rules) = control.enable_publication(&p, &space.id, input).await.expect("publish");
         let cdn = Arc::new(
             Cdn::new(store, control.clone(), Metrics::new(), cfg)
                 .expect("cdn")
@@ -871,7 +872,7 @@ mod tests {
     async fn concurrent_requests_share_one_site_lookup() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(rustshare_store::FsStore::open_sync(dir.path().to_path_buf()).expect("store"));
-        let (cdn, _control, space, rules) = published(store, CdnConfig::default());
+        let (cdn, _control, space, rules) = published(store, CdnConfig::default()).await;
         // The control cache is empty for this name (as after its entry expired); every request
         // arriving meanwhile waits on one lookup.
         let mut tasks = Vec::new();
@@ -907,7 +908,7 @@ mod tests {
             max_object_bytes: 1024,
             ..CdnConfig::default()
         };
-        let (cdn, _control, space, rules) = published(store.clone(), cfg);
+        let (cdn, _control, space, rules) = published(store.clone(), cfg).await;
         let put = |key: &str, n: usize| {
             let store = store.clone();
             let key = format!("{}{key}", space.base_prefix);
@@ -982,7 +983,7 @@ mod tests {
             negative_ttl: Duration::from_secs(10),
             ..CdnConfig::default()
         };
-        let (cdn, _control, space, rules) = published_with(store.clone(), cfg, Some("public, max-age=60"), clock.clone());
+        let (cdn, _control, space, rules) = published_with(store.clone(), cfg, Some("public, max-age=60"), clock.clone()).await;
         let put = |key: &str, data: &'static [u8]| {
             let store = store.clone();
             let key = format!("{}{key}", space.base_prefix);

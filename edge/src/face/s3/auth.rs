@@ -61,8 +61,7 @@ async fn credential(control: &Control, access_key: &str) -> S3Result<Option<Arc<
     }
     let control = control.clone();
     let ak = access_key.to_owned();
-    tokio::task::spawn_blocking(move || control.credential(&ak))
-        .await
+    Ok::<_, tokio::task::JoinError>(control.credential(&ak).await)
         .map_err(|e| super::errors::internal(&e))?
         .map_err(super::errors::control)
 }

@@ -482,7 +482,7 @@ impl S3Face {
         body: rustshare_store::ByteStream,
         len: u64,
     ) -> S3Result<rustshare_store::PartInfo> {
-        let _reservation = self.control.reserve(&cred.space, len).map_err(errors::control)?;
+        let reservation = self.control.reserve(&cred.space, len).await.map_err(errors::control)?;
         let info = self
             .store
             .upload_part(full, upload_id, part, body, Some(len))
@@ -491,13 +491,16 @@ impl S3Face {
         rustshare_control::pause::point("part.stored");
         self.control
             .part_stored(upload_id, part, info.size, &info.etag)
+            .await
             .map_err(errors::control)?;
+        // Released before the answer, so the client's next request sees the quota exactly.
+        reservation.release().await;
         self.metrics.bytes_in(&cred.space.id, info.size);
         Ok(info)
     }
 
-    fn upload_of(&self, cred: &Credential, upload_id: &str, key: &str) -> S3Result<()> {
-        match self.control.upload(upload_id, &cred.space.id, key).map_err(errors::control)? {
+    async fn upload_of(&self, cred: &Credential, upload_id: &str, key: &str) -> S3Result<()> {
+        match self.control.upload(upload_id, &cred.space.id, key).await.map_err(errors::control)? {
             Some(_) => Ok(()),
             None => Err(s3_error!(NoSuchUpload, "The specified multipart upload does not exist.")),
         }
@@ -766,7 +769,7 @@ impl S3 for S3Face {
                 }
                 // Quota before the first byte is read: with `Expect: 100-continue` the client
                 // has not even sent the body yet.
-                let _reservation = self.control.reserve(&cred.space, len).map_err(errors::control)?;
+                let reservation = self.control.reserve(&cred.space, len).await.map_err(errors::control)?;
                 let exp = expectations(
                     &req,
                     i.content_md5.as_ref(),
@@ -787,7 +790,11 @@ impl S3 for S3Face {
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
                 let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("put.stored");
-                self.control.object_stored(&cred.space.id, &key, m.size).map_err(errors::control)?;
+                self.control
+                    .object_stored(&cred.space.id, &key, m.size)
+                    .await
+                    .map_err(errors::control)?;
+                reservation.release().await;
                 self.changed(&cred.space.id, &key).await;
                 self.metrics.bytes_in(&cred.space.id, m.size);
                 let out = with_checksums!(
@@ -809,7 +816,7 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         self.audited(&req, "DeleteObject", Some(&i.key), async {
             self.store.delete(&full).await.map_err(errors::store)?;
-            self.control.object_deleted(&cred.space.id, &i.key).map_err(errors::control)?;
+            self.control.object_deleted(&cred.space.id, &i.key).await.map_err(errors::control)?;
             self.changed(&cred.space.id, &i.key).await;
             Ok(((), 0))
         })
@@ -832,7 +839,7 @@ impl S3 for S3Face {
                 let full = full_key(&cred, &o.key)?;
                 self.store.delete(&full).await.map_err(errors::store)?;
                 self.changed(&cred.space.id, &o.key).await;
-                self.control.object_deleted(&cred.space.id, &o.key).map_err(errors::control)
+                self.control.object_deleted(&cred.space.id, &o.key).await.map_err(errors::control)
             }
             .await;
             match r {
@@ -882,9 +889,10 @@ impl S3 for S3Face {
                     return Err(s3_error!(InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata."));
                 }
                 let attrs = replace.then(|| attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone()));
-                let _reservation = self.control.reserve(&cred.space, m.size).map_err(errors::control)?;
+                let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
                 let nm = self.store.copy(&src, &dst, attrs).await.map_err(errors::store)?;
-                self.control.object_stored(&cred.space.id, &i.key, nm.size).map_err(errors::control)?;
+                self.control.object_stored(&cred.space.id, &i.key, nm.size).await.map_err(errors::control)?;
+                reservation.release().await;
                 self.changed(&cred.space.id, &i.key).await;
                 let out = CopyObjectOutput {
                     copy_object_result: Some(CopyObjectResult { e_tag: Some(etag(&nm.etag)), last_modified: Some(ts(nm.last_modified)), ..Default::default() }),
@@ -917,6 +925,7 @@ impl S3 for S3Face {
                 rustshare_control::pause::point("multipart.created");
                 self.control
                     .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id)
+                    .await
                     .map_err(errors::control)?;
                 Ok((
                     CreateMultipartUploadOutput {
@@ -944,7 +953,7 @@ impl S3 for S3Face {
                     .ok()
                     .filter(|n| (1..=10_000).contains(n))
                     .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
-                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 let exp = expectations(
@@ -979,7 +988,7 @@ impl S3 for S3Face {
                     .ok()
                     .filter(|n| (1..=10_000).contains(n))
                     .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
-                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let (sb, sk) = copy_source(&i.copy_source)?;
                 auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk))?;
                 let src = full_key(&cred, sk)?;
@@ -1021,7 +1030,7 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "CompleteMultipartUpload", Some(&i.key), async {
-                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let named = i.multipart_upload.as_ref().and_then(|m| m.parts.clone()).unwrap_or_default();
                 if named.is_empty() {
                     return Err(s3_error!(MalformedXML, "The XML you provided did not list any parts."));
@@ -1040,7 +1049,7 @@ impl S3 for S3Face {
                         p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default(),
                     ));
                 }
-                let stored = self.control.parts(&i.upload_id).map_err(errors::control)?;
+                let stored = self.control.parts(&i.upload_id).await.map_err(errors::control)?;
                 let mut parts = Vec::with_capacity(numbered.len());
                 let mut size = 0u64;
                 for (n, (num, tag)) in numbered.into_iter().enumerate() {
@@ -1068,6 +1077,7 @@ impl S3 for S3Face {
                 }
                 self.control
                     .check_completion(&cred.space, &i.upload_id, &i.key, size)
+                    .await
                     .map_err(errors::control)?;
                 let m = self
                     .store
@@ -1075,9 +1085,10 @@ impl S3 for S3Face {
                     .await
                     .map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.completed");
-                self.control.upload_finished(&i.upload_id).map_err(errors::control)?;
+                self.control.upload_finished(&i.upload_id).await.map_err(errors::control)?;
                 self.control
                     .object_stored(&cred.space.id, &i.key, m.size)
+                    .await
                     .map_err(errors::control)?;
                 self.changed(&cred.space.id, &i.key).await;
                 let out = CompleteMultipartUploadOutput {
@@ -1097,12 +1108,12 @@ impl S3 for S3Face {
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         self.audited(&req, "AbortMultipartUpload", Some(&i.key), async {
-            self.upload_of(&cred, &i.upload_id, &i.key)?;
+            self.upload_of(&cred, &i.upload_id, &i.key).await?;
             match self.store.abort_multipart(&full, &i.upload_id).await {
                 Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
                 Err(e) => return Err(errors::store(e)),
             }
-            self.control.upload_finished(&i.upload_id).map_err(errors::control)?;
+            self.control.upload_finished(&i.upload_id).await.map_err(errors::control)?;
             Ok(((), 0))
         })
         .await?;
@@ -1118,12 +1129,13 @@ impl S3 for S3Face {
         full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "ListParts", Some(&i.key), async {
-                self.upload_of(&cred, &i.upload_id, &i.key)?;
+                self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let marker = i.part_number_marker.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
                 let max = usize::try_from(i.max_parts.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
                 let all: Vec<_> = self
                     .control
                     .parts(&i.upload_id)
+                    .await
                     .map_err(errors::control)?
                     .into_iter()
                     .filter(|p| p.part_number > marker)
@@ -1163,7 +1175,7 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, "ListMultipartUploads", None, async {
                 auth::authorize(&cred, &i.bucket, Action::ListBucketMultipartUploads, Resource::Prefix(&prefix))?;
-                let ups = self.control.list_uploads(&cred.space.id, &prefix).map_err(errors::control)?;
+                let ups = self.control.list_uploads(&cred.space.id, &prefix).await.map_err(errors::control)?;
                 let uploads = ups
                     .into_iter()
                     .map(|u| MultipartUpload {
