@@ -187,3 +187,21 @@ def test_printed_client_commands_work(fs_server, tmp_path):
         run(shlex.split(cmd), env)
     listing = s.s3({"access_key_id": ak, "secret_access_key": sk}).list_objects_v2(Bucket=sp["bucket"], Prefix="releases/")
     assert [o["Key"] for o in listing["Contents"]] == ["releases/release.tar.gz"]
+
+
+def test_openapi_document_is_served_and_names_every_family(fs_server):
+    """The document is made from the route table (a unit test checks every route is in it); here
+    the running server serves it without a token."""
+    r = requests.get(fs_server.url + "/api/v1/openapi.json", timeout=10)
+    assert r.status_code == 200
+    doc = r.json()
+    paths = doc["paths"]
+    for p, m in [("/api/v1/spaces/{space}/public", "put"), ("/api/v1/spaces/{space}/purge", "post"),
+                 ("/api/v1/repos/{repo}/publish", "post"), ("/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}", "put"),
+                 ("/registry/token", "get"), ("/api/v1/admin/master-key/rotate", "post")]:
+        assert m in paths[p], (p, m)
+    assert len([m for ops in paths.values() for m in ops]) >= 45
+    # Every body schema named is defined.
+    refs = {op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            for ops in paths.values() for op in ops.values() if "requestBody" in op}
+    assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])

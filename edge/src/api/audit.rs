@@ -1,14 +1,14 @@
 //! The audit log, filtered and paged.
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Admin;
+use super::routes::{Api, Op};
 use super::state::ApiState;
 use rustshare_control::model::AuditFilter;
 
@@ -62,6 +62,22 @@ async fn audit(
     Ok(Json(json!({"events": events, "next_before": next_before})))
 }
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/audit", get(audit))
+pub(super) fn routes() -> Api {
+    Api::new().get(
+        "/api/v1/audit",
+        Op::new("Audit events, newest first").query(&[
+            ("space", "string", "space id or bucket"),
+            ("identity", "string", "identity id"),
+            ("operation", "string", "operation name"),
+            ("since", "string", "RFC 3339 time"),
+            ("until", "string", "RFC 3339 time"),
+            ("limit", "integer", "1 to 1000 (default 100)"),
+            (
+                "before",
+                "integer",
+                "events older than this id: the next_before of the previous page",
+            ),
+        ]),
+        audit,
+    )
 }

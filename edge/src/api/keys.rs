@@ -1,14 +1,14 @@
 //! S3 keys of a space: issue (the secret is shown once), list, revoke, rotate.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 
 use super::error::ApiResult;
 use super::extract::{Admin, JsonBody};
+use super::routes::{Api, Op};
 use super::state::ApiState;
 use rustshare_control::model::Identity;
 use rustshare_control::{CreatedIdentity, NewIdentity};
@@ -99,9 +99,22 @@ async fn rotate_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<
     Ok(Json(key_block(&st, c)))
 }
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/spaces/{space}/keys", post(create_key).get(list_keys))
-        .route("/api/v1/keys/{key}/revoke", post(revoke_key))
-        .route("/api/v1/keys/{key}/rotate", post(rotate_key))
+pub(super) fn routes() -> Api {
+    Api::new()
+        .get("/api/v1/spaces/{space}/keys", Op::new("List S3 keys (never secrets)"), list_keys)
+        .post(
+            "/api/v1/spaces/{space}/keys",
+            Op::with_body("Create an S3 key; the secret is returned once", "NewKey", "201"),
+            create_key,
+        )
+        .post(
+            "/api/v1/keys/{key}/revoke",
+            Op::new("Revoke a key; its next request fails"),
+            revoke_key,
+        )
+        .post(
+            "/api/v1/keys/{key}/rotate",
+            Op::new("New secret, returned once; the old one stops working at once"),
+            rotate_key,
+        )
 }

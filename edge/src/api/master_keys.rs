@@ -10,11 +10,9 @@
 //!   from this node's file. Other nodes drop theirs when their files are rewritten.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use rustshare_control::admin::{AdminAction, Target, require};
 use rustshare_control::model::AdminPrincipal;
 use rustshare_control::seal::MasterKey;
@@ -23,6 +21,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult, blocking};
 use super::extract::{Admin, JsonBody};
+use super::routes::{Api, Op};
 use super::state::ApiState;
 use crate::master_key::{self, KeySource};
 
@@ -179,10 +178,30 @@ async fn reconcile(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<imp
 }
 
 /// The master key and maintenance routes.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/admin/reconcile", post(reconcile))
-        .route("/api/v1/admin/master-key", get(show))
-        .route("/api/v1/admin/master-key/rotate", post(rotate))
-        .route("/api/v1/admin/master-key/retire", post(retire))
+pub(super) fn routes() -> Api {
+    Api::new()
+        .post(
+            "/api/v1/admin/reconcile",
+            Op::new("Recompute every space's usage and object count from the store (operator only)"),
+            reconcile,
+        )
+        .get(
+            "/api/v1/admin/master-key",
+            Op::new("The fingerprint of the master key that seals secrets now, and where it comes from"),
+            show,
+        )
+        .post(
+            "/api/v1/admin/master-key/rotate",
+            Op::with_body(
+                "Re-seal every stored secret under a new master key (made here, or an existing one by fingerprint); other nodes follow",
+                "Rotate",
+                "200",
+            ),
+            rotate,
+        )
+        .post(
+            "/api/v1/admin/master-key/retire",
+            Op::new("Re-seal once more, then drop older keys from this node's key file"),
+            retire,
+        )
 }

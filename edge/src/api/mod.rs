@@ -3,10 +3,8 @@
 //! shares; this module only assembles their routers.
 
 use axum::Json;
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
 
 mod audit;
 pub mod error;
@@ -16,26 +14,30 @@ mod master_keys;
 mod openapi;
 mod registry;
 mod repos;
+pub mod routes;
 pub mod session;
 mod spaces;
 pub mod state;
 mod tenants;
 
 pub use error::ApiError;
+use routes::{Api, Op, Sec};
 pub use state::ApiState;
 
 async fn openapi_json() -> impl IntoResponse {
-    Json(openapi::document())
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(|| openapi::document(api().docs())).clone())
 }
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/v1/openapi.json")
 }
 
-/// The API routes.
-pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi_json))
+/// Every route of the API with its documentation.
+#[must_use]
+pub fn api() -> Api {
+    Api::new()
+        .get("/api/v1/openapi.json", Op::new("This document").sec(Sec::Open), openapi_json)
         .merge(tenants::routes())
         .merge(spaces::routes())
         .merge(keys::routes())
@@ -44,13 +46,17 @@ pub fn router(state: ApiState) -> Router {
         .merge(session::routes())
         .merge(registry::routes())
         .merge(master_keys::routes())
-        .fallback(not_found)
-        .with_state(state)
+}
+
+/// The API's router: every route of [`api`], and a JSON 404 for the rest.
+pub fn router(state: ApiState) -> axum::Router {
+    api().into_router().fallback(not_found).with_state(state)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::Router;
     use rustshare_control::Control;
     use serde_json::json;
     use std::sync::Arc;
@@ -169,32 +175,9 @@ mod tests {
         assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
     }
 
-    /// Every route the API's routers declare, read from their sources: (method, path).
+    /// Every route the API declares: (method, path), from the same table that builds the router.
     fn declared_routes() -> Vec<(String, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
-        let mut out = Vec::new();
-        let files = std::fs::read_dir(&dir).expect("src/api").map(|e| e.expect("entry").path());
-        for f in files {
-            let src = std::fs::read_to_string(&f).expect("router source");
-            let code = src.split("#[cfg(test)]").next().unwrap_or_default();
-            for (i, _) in code.match_indices(".route(") {
-                let rest = &code[i + 7..];
-                let Some(q) = rest.find('"') else { continue };
-                let Some(end) = rest[q + 1..].find('"') else { continue };
-                let path = rest[q + 1..q + 1 + end].to_owned();
-                let tail = &rest[q + 1 + end..];
-                let stop = tail.find(".route(").unwrap_or(tail.len());
-                for m in ["get", "post", "put", "patch", "delete"] {
-                    let seg = &tail[..stop];
-                    let hit = seg
-                        .match_indices(&format!("{m}("))
-                        .any(|(j, _)| j == 0 || !seg.as_bytes()[j - 1].is_ascii_alphanumeric() && seg.as_bytes()[j - 1] != b'_');
-                    if hit {
-                        out.push((m.to_uppercase(), path.clone()));
-                    }
-                }
-            }
-        }
+        let mut out: Vec<(String, String)> = api().docs().iter().map(|d| (d.method.to_string(), d.path.to_owned())).collect();
         out.sort();
         out.dedup();
         out

@@ -1,81 +1,71 @@
-//! The OpenAPI 3.1 document of the control API, served at `/api/v1/openapi.json`.
+//! The OpenAPI 3.1 document of the control API, served at `/api/v1/openapi.json`. Its paths are
+//! made from the routes themselves ([`super::routes::Api`]), so every route is in it; the schemas
+//! of request bodies are written here.
 
 use serde_json::{Value, json};
 
-fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
-    let mut o = json!({
-        "summary": summary,
-        "security": [{"bearer": []}, {"console": []}],
-        "responses": {
-            ok: {"description": "success", "content": {"application/json": {}}},
-            "400": {"$ref": "#/components/responses/Error"},
-            "401": {"$ref": "#/components/responses/Error"},
-            "403": {"$ref": "#/components/responses/Error"},
-            "404": {"$ref": "#/components/responses/Error"},
-            "409": {"$ref": "#/components/responses/Error"}
+use super::routes::{Documented, Sec};
+
+/// What a path parameter names.
+fn describe(param: &str) -> &'static str {
+    match param {
+        "space" => "space id, bucket name, or (tenant tokens) space name",
+        "key" => "identity id or access key id",
+        "tenant" => "tenant id or name",
+        "ns" => "registry namespace",
+        "robot" => "robot name",
+        "repo" => "repository name",
+        "dist" => "distribution (suite)",
+        "component" => "component",
+        "file" => "file name of the .deb",
+        _ => "",
+    }
+}
+
+fn operation(d: &Documented) -> Value {
+    let op = &d.op;
+    let security = match op.sec {
+        Sec::Admin => json!([{"bearer": []}, {"console": []}]),
+        Sec::Console => json!([{"console": []}]),
+        Sec::Open => json!([]),
+    };
+    let mut responses = json!({ op.ok: {"description": "success", "content": {"application/json": {}}} });
+    for status in ["400", "401", "403", "404", "409"] {
+        if status != op.ok {
+            responses[status] = json!({"$ref": "#/components/responses/Error"});
         }
-    });
-    if let Some(schema) = body {
+    }
+    let mut params: Vec<Value> = d
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": describe(name)}))
+        .collect();
+    params.extend(
+        op.query
+            .iter()
+            .map(|(name, ty, desc)| json!({"name": name, "in": "query", "schema": {"type": ty}, "description": desc})),
+    );
+    let mut o = json!({"summary": op.summary, "security": security, "responses": responses});
+    if !params.is_empty() {
+        o["parameters"] = Value::Array(params);
+    }
+    if let Some(schema) = op.body {
         o["requestBody"] =
             json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
     }
     o
 }
 
-fn path_param(name: &str, desc: &str) -> Value {
-    json!([{"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": desc}])
-}
-
-/// The document.
+/// The document for `routes`.
 #[must_use]
-pub fn document() -> Value {
-    let mut doc = core();
-    for more in [registry_paths(), admin_paths()] {
-        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
-            paths.extend(more);
-        }
+pub fn document(routes: &[Documented]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for d in routes {
+        let entry = paths.entry(d.path.to_owned()).or_insert_with(|| json!({}));
+        entry[d.method.as_str().to_ascii_lowercase()] = operation(d);
     }
-    doc
-}
-
-/// Installation administration (operator token only).
-fn admin_paths() -> Value {
-    json!({
-        "/api/v1/admin/master-key": {"get": op("The fingerprint of the master key that seals secrets now, and where it comes from", None, "200")},
-        "/api/v1/admin/master-key/rotate": {"post": {
-            "summary": "Re-seal every stored secret under a new master key (made here, or an existing one by fingerprint); other nodes follow",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"fingerprint": {"type": ["string", "null"]}}, "additionalProperties": false}}}},
-            "responses": {"200": {"description": "fingerprint, resealed count, key file"}, "400": {"description": "unknown fingerprint"}, "403": {"description": "not the operator"}, "409": {"description": "key from the environment, or a secret no key opens"}}
-        }},
-        "/api/v1/admin/master-key/retire": {"post": op("Re-seal once more, then drop older keys from this node's key file", None, "200")},
-        "/api/v1/admin/reconcile": {"post": op("Recompute every space's usage and object count from the store (operator only)", None, "200")},
-    })
-}
-
-/// The registry bridge's paths (a separate `json!` keeps the macro within its recursion limit).
-fn registry_paths() -> Value {
-    json!({
-            "/api/v1/registry/namespaces": {"get": op("List registry namespaces", None, "200"), "post": op("Create a registry namespace (a registry space and its storage identity)", Some("NewNamespace"), "201")},
-            "/api/v1/registry/namespaces/{ns}": {"parameters": path_param("ns", "namespace"), "get": op("A namespace, its robots and usage", None, "200"), "patch": op("Anonymous pulls and retention rules", Some("NamespaceChange"), "200")},
-            "/api/v1/registry/namespaces/{ns}/robots": {"parameters": path_param("ns", "namespace"), "get": op("List robots", None, "200"), "post": op("Create a robot; the secret is returned once", Some("NewRobot"), "201")},
-            "/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke": {"parameters": [{"name": "ns", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "robot", "in": "path", "required": true, "schema": {"type": "string"}}], "post": op("Revoke a robot; its next token request fails", None, "200")},
-            "/api/v1/registry/namespaces/{ns}/config": {"parameters": path_param("ns", "namespace"), "post": op("Distribution's config.yml, its environment (storage credentials) and the token certificate", Some("RegistryConfig"), "200")},
-            "/api/v1/registry/namespaces/{ns}/token": {"parameters": path_param("ns", "namespace"), "get": op("A registry token for the bridge's own calls (retention): pull and delete in the namespace, the catalog", None, "200")},
-            "/registry/token": {"get": {
-                "summary": "Docker registry token endpoint (basic auth by robot, or anonymous for public namespaces)",
-                "parameters": [
-                    {"name": "service", "in": "query", "schema": {"type": "string", "const": "rustshare-registry"}},
-                    {"name": "scope", "in": "query", "schema": {"type": "string"}, "description": "repository:<ns>/<name>:pull,push (repeatable)"}
-                ],
-                "responses": {"200": {"description": "token"}, "400": {"description": "bad scope or service"}, "401": {"description": "wrong or revoked credentials, or namespace over quota for a push"}}
-            }}
-    })
-}
-
-fn core() -> Value {
-    let space = path_param("space", "space id, bucket name, or (tenant tokens) space name");
-    let key = path_param("key", "identity id or access key id");
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "RustShare Object Spaces control API", "version": env!("CARGO_PKG_VERSION")},
         "components": {
@@ -106,6 +96,26 @@ fn core() -> Value {
                     "name": {"type": "string"}, "access": {"enum": ["pull", "push"]}}},
                 "RegistryConfig": {"type": "object", "required": ["root_cert_bundle"], "additionalProperties": false, "properties": {
                     "listen": {"type": "string"}, "root_cert_bundle": {"type": "string"}}},
+                "Publication": {"type": "object", "additionalProperties": false, "properties": {
+                    "public_name": {"type": "string"}, "prefixes": {"type": "array", "items": {"type": "string"}},
+                    "public_base_url": {"type": "string"}, "cache_control": {"type": "string"},
+                    "cache_overrides": {"type": "array", "items": {"type": "object"}},
+                    "immutable_prefixes": {"type": "array", "items": {"type": "string"}},
+                    "allowed_content_types": {"type": "array", "items": {"type": "string"}},
+                    "directory_listing": {"type": "boolean"}, "cors_origins": {"type": "array", "items": {"type": "string"}}}},
+                "Purge": {"type": "object", "additionalProperties": false, "description": "key or prefix, not both; neither purges the whole space",
+                    "properties": {"key": {"type": "string"}, "prefix": {"type": "string"}}},
+                "Rotate": {"type": "object", "additionalProperties": false, "properties": {"fingerprint": {"type": ["string", "null"]}}},
+                "RepositoryChange": {"type": "object", "additionalProperties": false, "properties": {
+                    "distributions": {"type": "array", "items": {"type": "object", "required": ["suite"], "properties": {"suite": {"type": "string"}, "codename": {"type": "string"}}}},
+                    "components": {"type": "array", "items": {"type": "string"}}, "architectures": {"type": "array", "items": {"type": "string"}},
+                    "origin": {"type": "string"}, "label": {"type": "string"}, "description": {"type": "string"},
+                    "incoming_prefix": {"type": "string"}, "retain": {"type": "integer", "minimum": 1},
+                    "retain_grace_secs": {"type": "integer", "minimum": 0}, "valid_until_days": {"type": "integer", "minimum": 0}}},
+                "NewRepository": {"allOf": [{"$ref": "#/components/schemas/RepositoryChange"}, {"type": "object", "required": ["name", "space"], "properties": {
+                    "name": {"type": "string"}, "space": {"type": "string"},
+                    "signing_key": {"type": "string", "description": "an unprotected armored OpenPGP secret key to import"}}}]},
+                "Rollback": {"type": "object", "required": ["snapshot"], "additionalProperties": false, "properties": {"snapshot": {"type": "string"}}},
                 "Login": {"type": "object", "required": ["token"], "additionalProperties": false, "properties": {"token": {"type": "string"}}},
                 "Quota": {"type": "object", "required": ["quota_bytes"], "additionalProperties": false, "properties": {"quota_bytes": {"type": ["integer", "null"], "minimum": 0}}},
                 "NewKey": {"type": "object", "required": ["name", "mode"], "additionalProperties": false, "properties": {
@@ -115,67 +125,72 @@ fn core() -> Value {
                     "expires_at": {"type": "string", "format": "date-time"},
                     "expires_in_seconds": {"type": "integer", "minimum": 1}}}
             }
-        },
-        "paths": {
-            "/api/v1/whoami": {"get": op("The caller's token", None, "200")},
-            "/api/v1/tenants": {"get": op("List tenants", None, "200"), "post": op("Create a tenant (operator)", Some("Name"), "201")},
-            "/api/v1/tenants/{tenant}/tokens": {"parameters": path_param("tenant", "tenant id or name"), "post": op("Issue a tenant-scoped admin token, shown once (operator)", Some("Name"), "201")},
-            "/api/v1/spaces": {"get": op("List spaces", None, "200"), "post": op("Create an Object Space", Some("NewSpace"), "201")},
-            "/api/v1/spaces/{space}": {"parameters": space, "get": op("A space with usage and keys", None, "200")},
-            "/api/v1/spaces/{space}/disable": {"parameters": space, "post": op("Disable a space; S3 requests fail from the next one", None, "200")},
-            "/api/v1/spaces/{space}/quota": {"parameters": space, "put": op("Set or clear (null) the quota", Some("Quota"), "200")},
-            "/api/v1/spaces/{space}/usage": {"parameters": space, "get": op("Bytes and objects stored, multipart bytes in progress, bytes of published package repositories", None, "200")},
-            "/api/v1/spaces/{space}/keys": {"parameters": space, "get": op("List S3 keys (never secrets)", None, "200"), "post": op("Create an S3 key; the secret is returned once", Some("NewKey"), "201")},
-            "/api/v1/spaces/{space}/traffic": {"parameters": space, "get": {
-                "summary": "Bytes in and out and CDN requests per minute, all nodes summed, oldest first",
-                "security": [{"bearer": []}, {"console": []}],
-                "parameters": [{"name": "minutes", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 60}}],
-                "responses": {"200": {"description": "samples"}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
-            }},
-            "/api/v1/session": {
-                "post": {"summary": "Console login with an admin token: sets the HttpOnly session cookie, returns the CSRF token",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Login"}}}},
-                    "responses": {"201": {"description": "logged in"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}},
-                "get": {"summary": "The current console session and its CSRF token", "security": [{"console": []}],
-                    "responses": {"200": {"description": "session"}, "401": {"$ref": "#/components/responses/Error"}}},
-                "delete": {"summary": "Log out (needs x-csrf-token)", "security": [{"console": []}],
-                    "responses": {"204": {"description": "logged out"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}
-            },
-            "/api/v1/keys/{key}/revoke": {"parameters": key, "post": op("Revoke a key; its next request fails", None, "200")},
-            "/api/v1/keys/{key}/rotate": {"parameters": key, "post": op("New secret, returned once; the old one stops working at once", None, "200")},
-            "/api/v1/audit": {"get": {
-                "summary": "Audit events, newest first",
-                "security": [{"bearer": []}],
-                "parameters": [
-                    {"name": "space", "in": "query", "schema": {"type": "string"}},
-                    {"name": "identity", "in": "query", "schema": {"type": "string"}},
-                    {"name": "operation", "in": "query", "schema": {"type": "string"}},
-                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                    {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "events older than this id: the next_before of the previous page"}
-                ],
-                "responses": {"200": {"description": "events"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
-            }}
         }
-    })
+    });
+    doc["paths"] = Value::Object(paths);
+    doc
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::api;
+
+    /// Every route is in the document with its method, and every body schema it names exists.
     #[test]
-    fn lists_every_api_family() {
-        let d = super::document();
+    fn the_document_covers_every_route() {
+        let routes = api();
+        let d = super::document(routes.docs());
         let paths = d["paths"].as_object().expect("paths");
+        assert!(routes.docs().len() >= 45, "{} routes", routes.docs().len());
+        for r in routes.docs() {
+            let op = &paths[r.path][r.method.as_str().to_ascii_lowercase()];
+            assert!(op["summary"].is_string(), "{} {} missing", r.method, r.path);
+            if let Some(schema) = r.op.body {
+                assert!(
+                    d["components"]["schemas"][schema].is_object(),
+                    "schema {schema} of {} {}",
+                    r.method,
+                    r.path
+                );
+            }
+        }
         for p in [
-            "/api/v1/spaces",
-            "/api/v1/session",
-            "/api/v1/registry/namespaces",
+            "/api/v1/spaces/{space}/public",
+            "/api/v1/spaces/{space}/purge",
+            "/api/v1/repos/{repo}/publish",
             "/registry/token",
-            "/api/v1/spaces/{space}/traffic",
-            "/api/v1/admin/master-key/rotate",
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }
+    }
+
+    /// Routes enter the API only through `routes::Api`, which documents them.
+    #[test]
+    fn no_route_is_added_around_the_documented_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        for sub in ["api", "face", "app.rs"] {
+            let p = dir.join(sub);
+            let files: Vec<std::path::PathBuf> = if p.is_dir() {
+                std::fs::read_dir(&p)
+                    .expect("dir")
+                    .map(|e| e.expect("entry").path())
+                    .filter(|f| f.is_file())
+                    .collect()
+            } else {
+                vec![p]
+            };
+            for f in files {
+                let src = std::fs::read_to_string(&f).expect("source");
+                let code = src.split("#[cfg(test)]").next().unwrap_or_default();
+                if f.ends_with("routes.rs") {
+                    continue;
+                }
+                if code.contains(".route(\"") || code.contains("Router::new()") {
+                    offenders.push(f.display().to_string());
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "routes added outside api::routes::Api: {offenders:?}");
     }
 }

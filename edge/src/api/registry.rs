@@ -2,11 +2,10 @@
 //! token endpoint `/registry/token`, and `/registry/events/<namespace>` for Distribution's
 //! notifications. The decisions are `rustshare-registry-bridge`'s; this maps HTTP to them.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine as _;
 use rustshare_control::model::{RetentionRules, RobotAccess};
 use rustshare_registry_bridge::scope::{self, Caller, Scope};
@@ -15,6 +14,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
+use super::routes::{Api, Op, Sec};
 use super::state::ApiState;
 
 impl From<rustshare_registry_bridge::Error> for ApiError {
@@ -427,17 +427,73 @@ async fn bridge_token(
     Ok(Json(issued))
 }
 
-/// The routes.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/registry/namespaces", post(create).get(list))
-        .route("/api/v1/registry/namespaces/{ns}", get(show).patch(update))
-        .route("/api/v1/registry/namespaces/{ns}/robots", post(create_robot).get(list_robots))
-        .route("/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke", post(revoke_robot))
-        .route("/api/v1/registry/namespaces/{ns}/config", post(config))
-        .route("/api/v1/registry/namespaces/{ns}/token", get(bridge_token))
-        .route("/registry/token", get(token))
-        .route("/registry/events/{ns}", post(events))
+/// The registry routes: namespaces and robots, the token endpoint, notifications.
+pub(super) fn routes() -> Api {
+    Api::new()
+        .get("/api/v1/registry/namespaces", Op::new("List registry namespaces"), list)
+        .post(
+            "/api/v1/registry/namespaces",
+            Op::with_body(
+                "Create a registry namespace (a registry space and its storage identity)",
+                "NewNamespace",
+                "201",
+            ),
+            create,
+        )
+        .get(
+            "/api/v1/registry/namespaces/{ns}",
+            Op::new("A namespace, its robots and usage"),
+            show,
+        )
+        .patch(
+            "/api/v1/registry/namespaces/{ns}",
+            Op::with_body("Anonymous pulls and retention rules", "NamespaceChange", "200"),
+            update,
+        )
+        .get("/api/v1/registry/namespaces/{ns}/robots", Op::new("List robots"), list_robots)
+        .post(
+            "/api/v1/registry/namespaces/{ns}/robots",
+            Op::with_body("Create a robot; the secret is returned once", "NewRobot", "201"),
+            create_robot,
+        )
+        .post(
+            "/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke",
+            Op::new("Revoke a robot; its next token request fails"),
+            revoke_robot,
+        )
+        .post(
+            "/api/v1/registry/namespaces/{ns}/config",
+            Op::with_body(
+                "Distribution's config.yml, its environment (storage credentials) and the token certificate",
+                "RegistryConfig",
+                "200",
+            ),
+            config,
+        )
+        .get(
+            "/api/v1/registry/namespaces/{ns}/token",
+            Op::new("A registry token for the bridge's own calls (retention): pull and delete in the namespace, the catalog").query(&[(
+                "scope",
+                "string",
+                "repository:<ns>/<name>:pull,delete",
+            )]),
+            bridge_token,
+        )
+        .get(
+            "/registry/token",
+            Op::new("Docker registry token endpoint (basic auth by robot, or anonymous for public namespaces)")
+                .sec(Sec::Open)
+                .query(&[
+                    ("service", "string", "rustshare-registry"),
+                    ("scope", "string", "repository:<ns>/<name>:pull,push (repeatable)"),
+                ]),
+            token,
+        )
+        .post(
+            "/registry/events/{ns}",
+            Op::new("Distribution's notifications (Authorization: Bearer <the namespace's notification secret>)").sec(Sec::Open),
+            events,
+        )
 }
 
 #[cfg(test)]

@@ -2,11 +2,9 @@
 //! snapshots, rollback). The publisher does the work; this maps HTTP to it.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
 use rustshare_control::model::{Distribution, Repository, RepositoryConfig};
 use rustshare_publisher::Error as PubError;
 use serde::Deserialize;
@@ -14,6 +12,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
+use super::routes::{Api, Op};
 use super::state::ApiState;
 
 impl From<PubError> for ApiError {
@@ -227,16 +226,59 @@ async fn rollback(
 }
 
 /// The repository routes.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/repos", post(create).get(list))
-        .route("/api/v1/repos/{repo}", get(show).patch(update))
-        .route("/api/v1/repos/{repo}/publish", post(publish))
-        .route(
-            "/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}",
-            // The handler streams and bounds the length itself.
-            put(stage).layer(DefaultBodyLimit::disable()),
+pub(super) fn routes() -> Api {
+    Api::new()
+        .get("/api/v1/repos", Op::new("List package repositories"), list)
+        .post(
+            "/api/v1/repos",
+            Op::with_body(
+                "Create an apt repository in a packages space (a signing key is made or imported)",
+                "NewRepository",
+                "201",
+            ),
+            create,
         )
-        .route("/api/v1/repos/{repo}/snapshots", get(snapshots))
-        .route("/api/v1/repos/{repo}/rollback", post(rollback))
+        .get(
+            "/api/v1/repos/{repo}",
+            Op::new("A repository, its current snapshot and apt lines"),
+            show,
+        )
+        .patch(
+            "/api/v1/repos/{repo}",
+            Op::with_body(
+                "Change distributions, components, architectures, retention",
+                "RepositoryChange",
+                "200",
+            ),
+            update,
+        )
+        .post(
+            "/api/v1/repos/{repo}/publish",
+            Op::new("Publish what is in incoming as a new signed snapshot, switched atomically").query(&[(
+                "refresh",
+                "boolean",
+                "write a snapshot even when nothing changed (new dates and signatures)",
+            )]),
+            publish,
+        )
+        .put(
+            "/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}",
+            Op::new("Upload a .deb to incoming: the raw file as the body, Content-Length required, quota checked before the first byte")
+                .ok("204"),
+            stage,
+        )
+        // The handler streams and bounds the length itself.
+        .map("/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}", |mr| {
+            mr.layer(DefaultBodyLimit::disable())
+        })
+        .get(
+            "/api/v1/repos/{repo}/snapshots",
+            Op::new("Snapshots, newest first, and which is current"),
+            snapshots,
+        )
+        .post(
+            "/api/v1/repos/{repo}/rollback",
+            Op::with_body("Switch back to an earlier snapshot", "Rollback", "200"),
+            rollback,
+        )
 }

@@ -3,12 +3,11 @@
 //! cookie in place of the bearer token (see `extract`), and every state-changing request made
 //! with that cookie must echo the session's anti-CSRF token in `x-csrf-token`.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use rustshare_control::db::SessionRecord;
 use rustshare_control::model::AdminPrincipal;
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{COOKIE, JsonBody, Transport, authenticate, session_cookie};
+use super::routes::{Api, Op, Sec};
 use super::state::ApiState;
 
 /// A cookie-authenticated console session (for logout, which needs the cookie itself).
@@ -117,6 +117,26 @@ async fn logout(State(st): State<ApiState>, parts: Parts, s: Session) -> ApiResu
 
 /// The session routes: `POST` logs in, `GET` tells the console who it is (and its CSRF token
 /// after a reload), `DELETE` logs out.
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/session", post(login).get(current).delete(logout))
+pub(super) fn routes() -> Api {
+    Api::new()
+        .post(
+            "/api/v1/session",
+            Op::with_body(
+                "Console login with an admin token: sets the HttpOnly session cookie, returns the CSRF token",
+                "Login",
+                "201",
+            )
+            .sec(Sec::Open),
+            login,
+        )
+        .get(
+            "/api/v1/session",
+            Op::new("The current console session and its CSRF token").sec(Sec::Console),
+            current,
+        )
+        .delete(
+            "/api/v1/session",
+            Op::new("Log out (needs x-csrf-token)").sec(Sec::Console).ok("204"),
+            logout,
+        )
 }

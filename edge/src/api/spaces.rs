@@ -1,14 +1,14 @@
 //! Spaces: creation, listing, quota, usage and traffic, public web access and purges.
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
+use super::routes::{Api, Op};
 use super::state::ApiState;
 use rustshare_control::NewSpace;
 use rustshare_control::PublicationInput;
@@ -222,17 +222,61 @@ async fn traffic(
     Ok(Json(json!({"minutes": minutes, "samples": samples})))
 }
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/spaces", post(create_space).get(list_spaces))
-        .route("/api/v1/spaces/{space}", get(show_space))
-        .route("/api/v1/spaces/{space}/disable", post(disable_space))
-        .route("/api/v1/spaces/{space}/quota", put(set_quota))
-        .route("/api/v1/spaces/{space}/usage", get(usage))
-        .route(
-            "/api/v1/spaces/{space}/public",
-            get(show_public).put(enable_public).delete(disable_public),
+pub(super) fn routes() -> Api {
+    Api::new()
+        .get("/api/v1/spaces", Op::new("List spaces"), list_spaces)
+        .post(
+            "/api/v1/spaces",
+            Op::with_body("Create an Object Space", "NewSpace", "201"),
+            create_space,
         )
-        .route("/api/v1/spaces/{space}/purge", post(purge))
-        .route("/api/v1/spaces/{space}/traffic", get(traffic))
+        .get("/api/v1/spaces/{space}", Op::new("A space with usage and keys"), show_space)
+        .post(
+            "/api/v1/spaces/{space}/disable",
+            Op::new("Disable a space; S3 requests fail from the next one"),
+            disable_space,
+        )
+        .put(
+            "/api/v1/spaces/{space}/quota",
+            Op::with_body("Set or clear (null) the quota", "Quota", "200"),
+            set_quota,
+        )
+        .get(
+            "/api/v1/spaces/{space}/usage",
+            Op::new("Bytes and objects stored, multipart bytes in progress, bytes of published package repositories"),
+            usage,
+        )
+        .get(
+            "/api/v1/spaces/{space}/public",
+            Op::new("Public web access of the space and its rules"),
+            show_public,
+        )
+        .put(
+            "/api/v1/spaces/{space}/public",
+            Op::with_body("Enable public web access (the CDN face) with these rules", "Publication", "200"),
+            enable_public,
+        )
+        .delete(
+            "/api/v1/spaces/{space}/public",
+            Op::new("Disable public web access"),
+            disable_public,
+        )
+        .post(
+            "/api/v1/spaces/{space}/purge",
+            Op::with_body(
+                "Drop cached copies of one key or every key under a prefix, on every node",
+                "Purge",
+                "200",
+            ),
+            purge,
+        )
+        .get(
+            "/api/v1/spaces/{space}/traffic",
+            Op::new("Bytes in and out and CDN requests per minute, all nodes summed, oldest first").query(&[(
+                "minutes",
+                "integer",
+                "how far back (default 60)",
+            )]),
+            traffic,
+        )
 }

@@ -1,14 +1,14 @@
 //! Tenants and their tokens; `whoami`.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiResult;
 use super::extract::{Admin, JsonBody};
+use super::routes::{Api, Op};
 use super::state::ApiState;
 use rustshare_control::model::AdminPrincipal;
 
@@ -40,9 +40,18 @@ async fn create_tenant_token(
     Ok((StatusCode::CREATED, Json(json!({"token": token, "name": b.name, "tenant": t}))))
 }
 
-pub(super) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/whoami", get(whoami))
-        .route("/api/v1/tenants", post(create_tenant).get(list_tenants))
-        .route("/api/v1/tenants/{tenant}/tokens", post(create_tenant_token))
+pub(super) fn routes() -> Api {
+    Api::new()
+        .get("/api/v1/whoami", Op::new("The caller's token"), whoami)
+        .get("/api/v1/tenants", Op::new("List tenants"), list_tenants)
+        .post(
+            "/api/v1/tenants",
+            Op::with_body("Create a tenant (operator)", "Name", "201"),
+            create_tenant,
+        )
+        .post(
+            "/api/v1/tenants/{tenant}/tokens",
+            Op::with_body("Issue a tenant-scoped admin token, shown once (operator)", "Name", "201"),
+            create_tenant_token,
+        )
 }
