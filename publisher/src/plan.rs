@@ -210,6 +210,38 @@ pub fn plan(
     })
 }
 
+/// Which snapshots a retention pass keeps and which it deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Kept: the current one, the newest `keep`, and any superseded within the grace.
+    pub kept: Vec<String>,
+    /// Deleted: older than the current one and not kept (or never completed).
+    pub dropped: Vec<String>,
+}
+
+/// Retention over snapshot `ids` (oldest first; each is its creation time in milliseconds, so a
+/// snapshot was current until the next one's id), with `complete[i]` telling whether snapshot
+/// `i` has its manifest (one without is an interrupted publish). Keeps the current snapshot,
+/// the newest `keep`, and every snapshot superseded less than `grace_ms` before `now_ms`, which
+/// clients that fetched its Release may still be reading.
+#[must_use]
+pub fn retention(ids: &[String], complete: &[bool], current: &str, keep: usize, grace_ms: i128, now_ms: i128) -> Retention {
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let done = complete.get(i).copied().unwrap_or(false);
+        let superseded_ms = ids.get(i + 1).and_then(|n| n.parse::<i128>().ok()).unwrap_or(now_ms);
+        let recent = now_ms - superseded_ms < grace_ms;
+        if id == current || (done && (i + keep >= ids.len() || recent)) {
+            kept.push(id.clone());
+        } else if id.as_str() < current {
+            // Newer incomplete snapshots cannot exist under the publish lock; older ones are debris.
+            dropped.push(id.clone());
+        }
+    }
+    Retention { kept, dropped }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,5 +400,32 @@ mod tests {
         );
         assert!(plan("in/", "r/", &[], &c, &other(3, "abc-2")).is_err());
         assert!(plan("in/", "r/", &[], &c, &other(2, "abc-2")).is_ok());
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_and_the_recently_superseded() {
+        let ids: Vec<String> = [1_000, 2_000, 3_000, 4_000, 5_000, 6_000]
+            .iter()
+            .map(|t| format!("{t:013}"))
+            .collect();
+        let all = vec![true; ids.len()];
+        let current = ids[5].clone();
+        // Long after: the newest three stay.
+        let r = retention(&ids, &all, &current, 3, 5_000, 100_000);
+        assert_eq!(r.kept, ids[3..].to_vec());
+        assert_eq!(r.dropped, ids[..3].to_vec());
+        // Within the grace of their supersession (the next id), older ones stay too: at 8 s,
+        // snapshots superseded at 4, 5 and 6 s (ids 3, 4 and 5 s) are recent.
+        let r = retention(&ids, &all, &current, 3, 5_000, 8_000);
+        assert_eq!(r.kept, ids[2..].to_vec());
+        // The current one is kept even when it is older than the newest (after a rollback).
+        let r = retention(&ids, &all, &ids[1], 1, 0, 100_000);
+        assert_eq!(r.kept, vec![ids[1].clone(), ids[5].clone()]);
+        assert_eq!(r.dropped, vec![ids[0].clone()]);
+        // An interrupted publish (no manifest) older than the current one goes at once.
+        let mut some = all.clone();
+        some[4] = false;
+        let r = retention(&ids, &some, &current, 3, 0, 100_000);
+        assert!(r.dropped.contains(&ids[4]) && !r.kept.contains(&ids[4]));
     }
 }

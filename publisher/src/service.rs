@@ -833,20 +833,11 @@ impl Publisher {
         let keep_n = usize::try_from(repo.config.retain).unwrap_or(10);
         let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let grace_ms = i128::from(repo.config.retain_grace_secs) * 1000;
-        let mut kept = Vec::new();
-        let mut dropped = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            let complete = self.store().head(&format!("{base}snapshots/{id}/manifest.json")).await.is_ok();
-            // Ids are creation times in milliseconds: a snapshot was current until the next one.
-            let superseded_ms = ids.get(i + 1).and_then(|n| n.parse::<i128>().ok()).unwrap_or(now_ms);
-            let recent = now_ms - superseded_ms < grace_ms;
-            if id == current || (complete && (i + keep_n >= ids.len() || recent)) {
-                kept.push(id.clone());
-            } else if id.as_str() < current {
-                // Newer incomplete snapshots cannot exist under the lock; older ones are debris.
-                dropped.push(id.clone());
-            }
+        let mut complete = Vec::with_capacity(ids.len());
+        for id in &ids {
+            complete.push(self.store().head(&format!("{base}snapshots/{id}/manifest.json")).await.is_ok());
         }
+        let crate::plan::Retention { kept, dropped } = crate::plan::retention(&ids, &complete, current, keep_n, grace_ms, now_ms);
         if dropped.is_empty() {
             return Ok(());
         }

@@ -71,9 +71,14 @@ def test_boto3_presigned_get_and_put(server):
     bad = url[:-1] + ("0" if url[-1] != "0" else "1")
     r = requests.get(bad, timeout=10)
     assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content, r.text
-    # Expired.
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "pre/put.txt"}, ExpiresIn=1)
-    time.sleep(2.1)
+    # Expired: signed ten minutes ago for one minute (no waiting for it to run out).
+    import datetime
+    from unittest import mock
+
+    signed_at = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at.replace(tzinfo=None)):
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "pre/put.txt"}, ExpiresIn=60)
+    assert "X-Amz-Date=" + signed_at.strftime("%Y%m%dT%H%M") in url, url
     r = requests.get(url, timeout=10)
     assert r.status_code == 403, r.text
     assert b"AccessDenied" in r.content or b"Expired" in r.content
