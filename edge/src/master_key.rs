@@ -4,7 +4,6 @@
 //! [`MasterKey::parse`]). A rotation writes the new key first and keeps the old ones, so a node
 //! restarted mid-rotation still opens every secret; retiring drops the old lines.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -32,7 +31,7 @@ pub fn load(path: &Path) -> Result<(MasterKey, KeySource)> {
         return Ok((reread(&source)?, source));
     }
     let k = MasterKey::generate();
-    crate::files::write_with_mode(path, k.to_file_text().as_bytes(), 0o600).with_context(|| format!("creating {}", path.display()))?;
+    crate::files::write_secret(path, k.to_file_text().as_bytes(), 0o600).with_context(|| format!("creating {}", path.display()))?;
     eprintln!(
         "Generated a master key in {} (mode 0600). Back it up: without it, stored S3 secrets cannot be used.",
         path.display()
@@ -60,18 +59,5 @@ pub fn reread(source: &KeySource) -> Result<MasterKey> {
 /// # Errors
 /// IO errors, with the path.
 pub fn write(path: &Path, ring: &MasterKey) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(ring.to_file_text().as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    crate::files::write_secret(path, ring.to_file_text().as_bytes(), 0o600)
 }

@@ -14,20 +14,6 @@ use crate::app::App;
 use crate::config::{Config, DatabaseConfig, StoreConfig};
 use crate::metrics::Metrics;
 
-/// Writes a secret file readable only by its owner.
-fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
 /// Makes the data directory private: it holds every tenant's objects, sealed secrets, token
 /// hashes and the audit log. Everything this process creates from here on is owner-only (umask
 /// 077), and a directory left world-readable by an earlier version is tightened, with the
@@ -236,8 +222,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     );
     if let Some(tok) = generated {
         let path = cfg.data_dir.join("admin-token");
-        let _ = std::fs::remove_file(&path);
-        write_private(&path, &format!("{tok}\n"))?;
+        crate::files::write_secret(&path, format!("{tok}\n").as_bytes(), 0o600)?;
         banner.push_str(&format!(
             "\n  Operator token (shown once; also in {}, mode 0600):\n    {tok}\n",
             path.display()

@@ -355,6 +355,12 @@ impl Control {
 
     /// [`Core::public_site`] from memory only: `None` when the database must be asked.
     ///
+    /// [`Core::repository_public_cached`]: no database call on the caller's thread.
+    #[must_use]
+    pub fn repository_public_cached(&self, name: &str) -> Option<Option<Arc<Repository>>> {
+        self.core.repository_public_cached(name)
+    }
+
     /// [`Core::public_site_cached`]: no database call on the caller's thread.
     #[must_use]
     pub fn public_site_cached(&self, public_name: &str) -> Option<Option<Arc<PublicSite>>> {
@@ -639,7 +645,7 @@ impl Control {
     ///
     /// # Errors
     /// As [`Core::repository_public`].
-    pub async fn repository_public(&self, name: &str) -> Result<Option<Repository>> {
+    pub async fn repository_public(&self, name: &str) -> Result<Option<Arc<Repository>>> {
         let core = self.core.clone();
         let name = name.to_owned();
         self.core.exec().run(move || core.repository_public(&name)).await

@@ -232,6 +232,7 @@ impl Core {
     pub(super) fn clear_caches(&self) {
         self.inner.creds.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.inner.sites.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.inner.repos.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     // ---- package repositories ----

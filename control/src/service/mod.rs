@@ -173,6 +173,9 @@ enum AuditMsg {
     Flush(mpsc::SyncSender<()>),
 }
 
+/// A repository (or its absence) as read, and when.
+type CachedRepository = (Option<Arc<Repository>>, Instant);
+
 struct Inner {
     /// The threads that call the database for async callers.
     exec: crate::exec::DbExec,
@@ -188,6 +191,8 @@ struct Inner {
     touched: Mutex<HashMap<String, Instant>>,
     audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
     sites: RwLock<HashMap<String, Option<Arc<PublicSite>>>>,
+    /// Repositories the packages face served lately (or found absent), and when they were read.
+    repos: RwLock<HashMap<String, CachedRepository>>,
     /// This process's name in the change feed.
     node: String,
     /// The newest change this node has applied, when old changes were last pruned, and when
@@ -438,6 +443,7 @@ impl Core {
                 touched: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),
                 sites: RwLock::new(HashMap::new()),
+                repos: RwLock::new(HashMap::new()),
                 node,
                 feed: Mutex::new((seen, Instant::now(), Instant::now())),
             }),

@@ -24,6 +24,8 @@ impl Core {
         repo.created_by.clone_from(&p.name);
         repo.created_at = now();
         self.inner.repo.insert_repository(&repo, signing_sealed)?;
+        // A request for the name before it existed is remembered as absent.
+        self.invalidate();
         self.audit_admin(
             p,
             &s,
@@ -50,16 +52,35 @@ impl Core {
     ///
     /// # Errors
     /// Database errors.
-    pub fn repository_public(&self, name: &str) -> Result<Option<Repository>> {
-        let Some((r, _)) = self.inner.repo.repository(name)? else {
-            return Ok(None);
-        };
-        // Disabled means disabled on every face: the repository of a disabled space is gone
-        // for apt as its objects are for S3 and the CDN.
-        match self.inner.repo.space(&r.space_id)? {
-            Some(s) if s.disabled_at.is_none() => Ok(Some(r)),
-            _ => Ok(None),
+    pub fn repository_public(&self, name: &str) -> Result<Option<Arc<Repository>>> {
+        if let Some(hit) = self.repository_public_cached(name) {
+            return Ok(hit);
         }
+        let found = match self.inner.repo.repository(name)? {
+            // Disabled means disabled on every face: the repository of a disabled space is gone
+            // for apt as its objects are for S3 and the CDN.
+            Some((r, _)) => match self.inner.repo.space(&r.space_id)? {
+                Some(s) if s.disabled_at.is_none() => Some(Arc::new(r)),
+                _ => None,
+            },
+            None => None,
+        };
+        let mut m = self.inner.repos.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Unknown names are remembered too, but the map is bounded so scans cannot grow it.
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(name.to_owned(), (found.clone(), Instant::now()));
+        Ok(found)
+    }
+
+    /// [`Core::repository_public`] from memory only: `None` when the database must be asked.
+    /// Entries live as long as cached credentials; a change on this node (a disabled space, a
+    /// new or changed repository) drops them at once, and other nodes through the change feed.
+    #[must_use]
+    pub fn repository_public_cached(&self, name: &str) -> Option<Option<Arc<Repository>>> {
+        let m = self.inner.repos.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.get(name).filter(|(_, at)| at.elapsed() < CREDENTIAL_TTL).map(|(r, _)| r.clone())
     }
 
     /// The repository's signing key, unsealed, for the publisher only.
@@ -89,6 +110,8 @@ impl Core {
         config.validate()?;
         self.inner.repo.set_repository_config(name, &config)?;
         r.config = config;
+        // The packages face's cached copy (here and on other nodes) has the old configuration.
+        self.invalidate();
         let s = self.space(p, &r.space_id)?;
         self.audit_admin(p, &s, "repo.changed", Some(format!("repo={name}")));
         Ok(r)

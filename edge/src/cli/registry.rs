@@ -244,9 +244,9 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             c.call("PATCH", &ns_path(&name), Some(json!({"upstream": format!("http://{listen}")})))?;
             let (config, env) = (dir.join("config.yml"), dir.join("registry.env"));
             // The config holds the notification secret, the environment file the storage secret.
-            crate::files::write_with_mode(&config, s("config")?.as_bytes(), 0o600)?;
-            crate::files::write_with_mode(&env, s("environment")?.as_bytes(), 0o600)?;
-            crate::files::write_with_mode(&cert, s("certificate")?.as_bytes(), 0o644)?;
+            crate::files::write_secret(&config, s("config")?.as_bytes(), 0o600)?;
+            crate::files::write_secret(&env, s("environment")?.as_bytes(), 0o600)?;
+            crate::files::write_secret(&cert, s("certificate")?.as_bytes(), 0o644)?;
             if json_mode {
                 outln!("{}", json!({"config": config, "environment": env, "certificate": cert}));
             } else {

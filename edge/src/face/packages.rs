@@ -89,15 +89,15 @@ impl Packages {
             Err(cdn::http::PathError::NotFound) => return cdn::not_found(),
             Err(cdn::http::PathError::BadRequest) => return cdn::page(::http::StatusCode::BAD_REQUEST, "Bad Request"),
         };
-        let control = self.control.clone();
-        let name = path.site.clone();
-        let repo = match Ok::<_, tokio::task::JoinError>(control.repository_public(&name).await) {
-            Ok(Ok(Some(r))) => r,
-            Ok(Ok(None)) => return cdn::not_found(),
-            Ok(Err(e)) => {
-                tracing::error!("looking up a repository: {e}");
-                return cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-            }
+        // Most requests find the repository in memory, as the CDN face finds its sites; the
+        // database is asked when the cached entry is older than a couple of seconds.
+        let looked = match self.control.repository_public_cached(&path.site) {
+            Some(hit) => Ok(hit),
+            None => self.control.repository_public(&path.site).await,
+        };
+        let repo = match looked {
+            Ok(Some(r)) => r,
+            Ok(None) => return cdn::not_found(),
             Err(e) => {
                 tracing::error!("looking up a repository: {e}");
                 return cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");

@@ -63,7 +63,7 @@ pub fn self_signed(dir: &Path, domain: &str) -> Result<TlsFiles> {
     names.dedup();
     let ck = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
     std::fs::write(&files.cert, ck.cert.pem()).with_context(|| format!("writing {}", files.cert.display()))?;
-    crate::files::write_with_mode(&files.key, ck.key_pair.serialize_pem().as_bytes(), 0o600)?;
+    crate::files::write_secret(&files.key, ck.key_pair.serialize_pem().as_bytes(), 0o600)?;
     Ok(files)
 }
 
