@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for p in nginx=1.22.1-9+deb12u11 wrk=4.1.0-3+b2 caddy=2.6.2-5; do
+for p in nginx=1.22.1-9+deb12u12 wrk=4.1.0-3+b2 caddy=2.6.2-5; do
   [ "$(dpkg-query -W -f='${Version}' "${p%%=*}" 2>/dev/null || true)" = "${p#*=}" ] || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi

@@ -138,44 +138,37 @@ impl Core {
     /// # Errors
     /// Database or unsealing errors.
     pub fn credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
-        if let Some(c) = self.credential_cached(access_key_id) {
-            return Ok(Some(c));
+        /// Why nothing was cached: absent keys and failures are not remembered.
+        enum Miss {
+            Absent,
+            Failed(Error),
         }
-        let gate = self
+        let loaded = self
             .inner
-            .cred_gates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(access_key_id.to_owned())
-            .or_default()
-            .clone();
-        let loaded = {
-            let _turn = gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match self.credential_cached(access_key_id) {
-                Some(c) => Ok(Some(c)),
-                None => self.load_credential(access_key_id),
-            }
-        };
-        let mut gates = self.inner.cred_gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Clones are taken under this lock, so two references (the map's and this one) mean
-        // nobody else is waiting on the gate.
-        if Arc::strong_count(&gate) == 2 && gates.get(access_key_id).is_some_and(|g| Arc::ptr_eq(g, &gate)) {
-            gates.remove(access_key_id);
+            .creds
+            .try_get_with(access_key_id.to_owned(), || match self.load_credential(access_key_id) {
+                Ok(Some(c)) => Ok(c),
+                Ok(None) => Err(Miss::Absent),
+                Err(e) => Err(Miss::Failed(e)),
+            });
+        match loaded {
+            Ok(c) => Ok(Some(c)),
+            Err(miss) => match &*miss {
+                Miss::Absent => Ok(None),
+                // Every waiter gets the failure; the cause is logged once here.
+                Miss::Failed(e) => {
+                    tracing::warn!("loading a credential: {e}");
+                    Err(Error::Db(e.to_string().into()))
+                }
+            },
         }
-        loaded
     }
 
     /// [`Core::credential`] from memory only: `None` when the database must be asked, so
-    /// callers on an async runtime can skip the blocking pool for a fresh hit.
+    /// callers on an async runtime can skip the executor for a fresh hit.
     #[must_use]
     pub fn credential_cached(&self, access_key_id: &str) -> Option<Arc<Credential>> {
-        self.inner
-            .creds
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(access_key_id)
-            .filter(|c| c.loaded.elapsed() < CREDENTIAL_TTL)
-            .cloned()
+        self.inner.creds.get(access_key_id)
     }
 
     pub(super) fn load_credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
@@ -187,18 +180,7 @@ impl Core {
             return Ok(None);
         };
         let secret = self.key().unseal_text(&sealed)?;
-        let c = Arc::new(Credential {
-            identity,
-            space,
-            secret,
-            loaded: Instant::now(),
-        });
-        self.inner
-            .creds
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(access_key_id.to_owned(), c.clone());
-        Ok(Some(c))
+        Ok(Some(Arc::new(Credential { identity, space, secret })))
     }
 
     /// Records that an identity was used (at most once a minute per identity).
@@ -230,7 +212,7 @@ impl Core {
     }
 
     pub(super) fn clear_caches(&self) {
-        self.inner.creds.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.inner.creds.invalidate_all();
         self.inner.sites.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.inner.repos.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }

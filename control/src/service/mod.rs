@@ -60,7 +60,6 @@ pub struct Credential {
     pub space: Space,
     /// The plain secret, for SigV4. Never logged: `Debug` hides it.
     pub secret: String,
-    loaded: Instant,
 }
 
 impl std::fmt::Debug for Credential {
@@ -182,11 +181,10 @@ struct Inner {
     repo: Arc<dyn Repo>,
     /// Replaced whole during a master key rotation.
     key: RwLock<MasterKey>,
-    creds: RwLock<HashMap<String, Arc<Credential>>>,
-    /// One gate per access key being loaded, so the requests in flight when a cached credential
-    /// expires wait for one query rather than each making its own.
-    cred_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
-    /// Credentials read from the database (for tests of the gate).
+    /// Credentials read lately, for [`CREDENTIAL_TTL`]; a load is shared by every request that
+    /// asks for the same key meanwhile (`try_get_with`).
+    creds: moka::sync::Cache<String, Arc<Credential>>,
+    /// Credential loads from the database, for the tests.
     cred_loads: AtomicU64,
     touched: Mutex<HashMap<String, Instant>>,
     audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
@@ -437,8 +435,10 @@ impl Core {
                 exec: crate::exec::DbExec::new(repo.parallelism()),
                 repo,
                 key: RwLock::new(key),
-                creds: RwLock::new(HashMap::new()),
-                cred_gates: Mutex::new(HashMap::new()),
+                creds: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(CREDENTIAL_TTL)
+                    .build(),
                 cred_loads: AtomicU64::new(0),
                 touched: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),

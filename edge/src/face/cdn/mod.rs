@@ -96,16 +96,23 @@ pub struct Cdn {
     clock: Arc<dyn Clock>,
 }
 
-type SiteLookup = futures::future::Shared<futures::future::BoxFuture<'static, Result<Option<Arc<PublicSite>>, String>>>;
-
 /// Database lookups of public sites in flight, one per name: when a site's cached entry
 /// expires under load, every request in that moment waits for one query instead of each
-/// taking a blocking thread and the database in turn (which stalled the node for milliseconds).
-#[derive(Default)]
+/// taking the database in turn. moka's `try_get_with` does the coalescing; entries are dropped as
+/// soon as their lookup answers, since the control service caches the sites themselves.
 struct SiteLookups {
-    in_flight: std::sync::Mutex<std::collections::HashMap<String, SiteLookup>>,
+    in_flight: moka::future::Cache<String, Option<Arc<PublicSite>>>,
     /// Lookups started, for the tests.
     started: std::sync::atomic::AtomicU64,
+}
+
+impl Default for SiteLookups {
+    fn default() -> Self {
+        Self {
+            in_flight: moka::future::Cache::builder().max_capacity(10_000).build(),
+            started: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
 }
 
 type Req = ::http::request::Parts;
@@ -210,54 +217,23 @@ impl Cdn {
     /// The published site behind a public name: from the control cache, else from the
     /// database through one lookup shared by every request that asks meanwhile.
     async fn site(&self, name: &str) -> Result<Option<Arc<PublicSite>>, String> {
-        use futures::FutureExt;
         if let Some(hit) = self.control.public_site_cached(name) {
             return Ok(hit);
         }
-        let lookup = {
-            let mut m = self
-                .site_lookups
-                .in_flight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if m.len() > 10_000 {
-                // Names whose every waiter went away; keeps a scan of unknown names bounded.
-                m.retain(|_, l| l.peek().is_none());
-            }
-            match m.get(name) {
-                // A finished lookup left behind (its waiters went away) is an old answer.
-                Some(l) if l.peek().is_none() => l.clone(),
-                // The cache was empty when this request looked, but a lookup may have finished
-                // (and left the map) since: look again under the lock before starting another.
-                _ if let Some(hit) = self.control.public_site_cached(name) => return Ok(hit),
-                _ => {
-                    self.site_lookups.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let control = self.control.clone();
-                    let owned = name.to_owned();
-                    let l = async move {
-                        match Ok::<_, tokio::task::JoinError>(control.public_site(&owned).await) {
-                            Ok(r) => r.map_err(|e| e.to_string()),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                    .boxed()
-                    .shared();
-                    m.insert(name.to_owned(), l.clone());
-                    l
-                }
-            }
-        };
-        let r = lookup.clone().await;
-        let mut m = self
-            .site_lookups
+        let lookups = &self.site_lookups;
+        let r = lookups
             .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Only this lookup's own entry: a newer one may have started since it finished.
-        if m.get(name).is_some_and(|l| l.ptr_eq(&lookup)) {
-            m.remove(name);
-        }
-        r
+            .try_get_with(name.to_owned(), async {
+                // A lookup may have filled the control cache since this request looked.
+                if let Some(hit) = self.control.public_site_cached(name) {
+                    return Ok(hit);
+                }
+                lookups.started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.control.public_site(name).await
+            })
+            .await;
+        lookups.in_flight.invalidate(name).await;
+        r.map_err(|e| e.to_string())
     }
 
     /// How long an entry lives: the rules' max-age (the negative TTL for a 404), and the
@@ -887,10 +863,8 @@ mod tests {
         }
         let started = cdn.site_lookups.started.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(started, 1, "lookups for 64 concurrent requests");
-        assert!(
-            cdn.site_lookups.in_flight.lock().expect("map").is_empty(),
-            "finished lookups are removed"
-        );
+        cdn.site_lookups.in_flight.run_pending_tasks().await;
+        assert_eq!(cdn.site_lookups.in_flight.entry_count(), 0, "finished lookups are removed");
         // An unknown name is looked up too, and remembered as absent.
         assert!(cdn.site("nope").await.expect("lookup").is_none());
     }

@@ -54,16 +54,12 @@ impl S3Auth for Auth {
 }
 
 /// The credential behind an access key: from memory when fresh (every request asks twice, for
-/// the signature and for the policy), else from the database on the blocking pool.
+/// the signature and for the policy), else from the database on the control's executor.
 async fn credential(control: &Control, access_key: &str) -> S3Result<Option<Arc<Credential>>> {
     if let Some(c) = control.credential_cached(access_key) {
         return Ok(Some(c));
     }
-    let control = control.clone();
-    let ak = access_key.to_owned();
-    Ok::<_, tokio::task::JoinError>(control.credential(&ak).await)
-        .map_err(|e| super::errors::internal(&e))?
-        .map_err(super::errors::control)
+    control.credential(access_key).await.map_err(super::errors::control)
 }
 
 /// What an operation needs before it may run.
