@@ -7,7 +7,7 @@
 #     in turn, five rounds: median req/s and, on its own, median p99
 #  2. a 100 MiB object, curl, median of 5
 #  3. a 10 MiB object, 20 downloads per connection with tests/src/bin/http-bench.rs over HTTP/2
-#     and HTTP/3 (6500-byte datagrams), median of 3
+#     and HTTP/3 (6500-byte datagrams), the builds in turn, median of 5
 #
 # Each edge runs pinned to core 0 with one tokio worker's worth of core; clients on core 1.
 #
@@ -28,10 +28,15 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { echo "wrk is needed (scripts/bench-cdn.sh installs it)" >&2; exit 1; }
 
 echo "building $before and the working tree (release)..." >&2
-git worktree add --quiet --detach "$work/src" "$before"
-(cd "$work/src" && CARGO_TARGET_DIR="$root/target" cargo build --release --quiet -p rustshare-edge --bins)
+# The earlier build is kept under target/ab/ for the next run.
 mkdir -p "$work/a" "$work/b"
-cp target/release/rustshare "$work/a/rustshare"
+kept="target/ab/$(git rev-parse --short "$before")/rustshare"
+if [ ! -x "$kept" ]; then
+  git worktree add --quiet --detach "$work/src" "$before"
+  (cd "$work/src" && CARGO_TARGET_DIR="$root/target" cargo build --release --quiet -p rustshare-edge --bins)
+  mkdir -p "$(dirname "$kept")"; cp target/release/rustshare "$kept"
+fi
+cp "$kept" "$work/a/rustshare"
 cargo build --release --quiet -p rustshare-edge --bins -p rustshare-tests --bin http-bench
 cp target/release/rustshare "$work/b/rustshare"
 
@@ -74,7 +79,7 @@ wrk1() { # url: one 10 s run: "req/s p99ms"
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {v=$2; if (v ~ /us$/) f=0.001; else if (v ~ /ms$/) f=1; else f=1000; sub(/[um]?s$/, "", v); printf "%.2f", v*f}' <<<"$out")"
 }
 dl() { for _ in 1 2 3 4 5; do taskset -c 1 curl -s -o /dev/null -H "Host: cdn.localhost" -w '%{speed_download}\n' "$1"; done | sort -n | sed -n 3p | awk '{printf "%.1f", $1/1048576}'; }
-hb() { for _ in 1 2 3; do taskset -c 1 target/release/http-bench "$1" "$2" "$3" 20 "$4" "$5"; done | sort -n | sed -n 2p | awk '{print $1}'; }
+hb1() { taskset -c 1 target/release/http-bench "$1" "$2" "$3" 20 "$4" "$5" | awk '{print $1}'; }
 
 echo "wrk rounds (10 s each, the two builds in turn, five rounds), then downloads..." >&2
 ra=(); rb=()
@@ -83,10 +88,17 @@ for _ in 1 2 3 4 5; do
   rb+=("$(wrk1 "http://127.0.0.1:$b_http/$site/obj4k")")
 done
 big_a=$(dl "http://127.0.0.1:$a_http/$site/obj100m"); big_b=$(dl "http://127.0.0.1:$b_http/$site/obj100m")
-h2_a=$(hb h2 "https://127.0.0.1:$a_tls/$site/obj10m" "$work/a/data/tls/self-signed.crt" "$a_pid" "cdn.localhost:$a_tls")
-h2_b=$(hb h2 "https://127.0.0.1:$b_tls/$site/obj10m" "$work/b/data/tls/self-signed.crt" "$b_pid" "cdn.localhost:$b_tls")
-h3_a=$(hb h3 "https://127.0.0.1:$a_tls/$site/obj10m" "$work/a/data/tls/self-signed.crt" "$a_pid" "cdn.localhost:$a_tls")
-h3_b=$(hb h3 "https://127.0.0.1:$b_tls/$site/obj10m" "$work/b/data/tls/self-signed.crt" "$b_pid" "cdn.localhost:$b_tls")
+# Interleaved too: five runs of 20 downloads per protocol and build, the median.
+med5() { sort -n | sed -n 3p; }
+h() { hb1 "$1" "https://127.0.0.1:$2/$site/obj10m" "$work/$3/data/tls/self-signed.crt" "$4" "cdn.localhost:$2"; }
+h2a=(); h2b=(); h3a=(); h3b=()
+for _ in 1 2 3 4 5; do
+  h2a+=("$(h h2 "$a_tls" a "$a_pid")"); h2b+=("$(h h2 "$b_tls" b "$b_pid")")
+  h3a+=("$(h h3 "$a_tls" a "$a_pid")"); h3b+=("$(h h3 "$b_tls" b "$b_pid")")
+done
+h2_a=$(printf '%s\n' "${h2a[@]}" | med5); h2_b=$(printf '%s\n' "${h2b[@]}" | med5)
+h3_a=$(printf '%s\n' "${h3a[@]}" | med5); h3_b=$(printf '%s\n' "${h3b[@]}" | med5)
+echo "10 MiB runs (MiB/s): HTTP/2 ${h2a[*]} | ${h2b[*]}; HTTP/3 ${h3a[*]} | ${h3b[*]}" >&2
 echo "wrk rounds (req/s p99 ms): $before ${ra[*]} | working tree ${rb[*]}" >&2
 
 python3 - "$before" "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +)" "${ra[*]}" "${rb[*]}" "$big_a" "$big_b" "$h2_a" "$h2_b" "$h3_a" "$h3_b" <<'PY'
@@ -100,8 +112,8 @@ rows = [
     ("cached 4 KiB req/s (wrk, median of 5)", med(ra, 0), med(rb, 0), "{:,.0f}"),
     ("cached 4 KiB p99 ms (median of 5)", med(ra, 1), med(rb, 1), "{:.2f}"),
     ("100 MiB MiB/s (curl, median of 5)", big_a, big_b, "{:.0f}"),
-    ("10 MiB HTTP/2 MiB/s (http-bench, median of 3)", h2_a, h2_b, "{:.0f}"),
-    ("10 MiB HTTP/3 MiB/s (http-bench, median of 3)", h3_a, h3_b, "{:.0f}"),
+    ("10 MiB HTTP/2 MiB/s (http-bench, median of 5)", h2_a, h2_b, "{:.0f}"),
+    ("10 MiB HTTP/3 MiB/s (http-bench, median of 5)", h3_a, h3_b, "{:.0f}"),
 ]
 print(f"| | {na} | {nb} | b/a |")
 print("|---|---:|---:|---:|")
