@@ -64,8 +64,14 @@ impl DbExec {
         rx.await.unwrap_or_else(|_| Err(Error::Db("a database task was dropped".into())))
     }
 
-    /// Runs `f` on a database thread without waiting (releases from `Drop`, last-used stamps).
+    /// Runs `f` without making the caller wait on the database (releases from `Drop`, last-used
+    /// stamps): at once on a thread that may block (so synchronous callers see its effect
+    /// before they go on), else queued on a database thread.
     pub fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        if may_block() {
+            f();
+            return;
+        }
         if self.tx.send(Box::new(f)).is_err() {
             tracing::warn!("the database executor has stopped; a background write was dropped");
         }

@@ -14,6 +14,13 @@ pub struct Control {
 }
 
 impl Control {
+    /// Runs `f` with the core on the database executor and waits for it without blocking the
+    /// caller's thread.
+    async fn db<T: Send + 'static>(&self, f: impl FnOnce(&Core) -> Result<T> + Send + 'static) -> Result<T> {
+        let core = self.core.clone();
+        self.core.exec().run(move || f(&core)).await
+    }
+
     /// A service on `repo`, sealing secrets under `key`; starts the audit writer and the
     /// database executor.
     #[must_use]
@@ -34,8 +41,7 @@ impl Control {
     /// # Errors
     /// The database's error.
     pub async fn ping(&self) -> Result<()> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.repo().ping()).await
+        self.db(move |core| core.repo().ping()).await
     }
 
     /// Queues an audit event; it is written in the background, in order.
@@ -56,18 +62,15 @@ impl Control {
     ///
     /// [`Core::flush_audit`], run on the database executor.
     pub async fn flush_audit(&self) {
-        let core = self.core.clone();
-        self.core
-            .exec()
-            .run(move || {
-                core.flush_audit();
-                Ok(())
-            })
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!("flush_audit: {e}");
-                Default::default()
-            })
+        self.db(move |core| {
+            core.flush_audit();
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("flush_audit: {e}");
+            Default::default()
+        })
     }
 
     /// Reads the audit log; tenant tokens see only their tenant.
@@ -77,9 +80,8 @@ impl Control {
     /// # Errors
     /// As [`Core::audit_events`].
     pub async fn audit_events(&self, p: &AdminPrincipal, f: AuditFilter) -> Result<Vec<AuditEvent>> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.audit_events(&p, f)).await
+        self.db(move |core| core.audit_events(&p, f)).await
     }
 
     /// Takes a cluster-wide lease (one holder at a time across every node) for `ttl`, unless
@@ -89,9 +91,8 @@ impl Control {
     /// # Errors
     /// As [`Core::try_lease`].
     pub async fn try_lease(&self, name: &str, ttl: Duration) -> Result<Option<Lease>> {
-        let core = self.core.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.try_lease(&name, ttl)).await
+        self.db(move |core| core.try_lease(&name, ttl)).await
     }
 
     /// Drops every lease: for a single node's start (SQLite), where a lease can only be left
@@ -101,8 +102,7 @@ impl Control {
     /// # Errors
     /// As [`Core::clear_leases`].
     pub async fn clear_leases(&self) -> Result<u64> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.clear_leases()).await
+        self.db(move |core| core.clear_leases()).await
     }
 
     /// Every space of every tenant, for maintenance passes (reconciliation).
@@ -112,8 +112,7 @@ impl Control {
     /// # Errors
     /// As [`Core::all_spaces`].
     pub async fn all_spaces(&self) -> Result<Vec<Space>> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.all_spaces()).await
+        self.db(move |core| core.all_spaces()).await
     }
 
     /// Every package repository of every tenant, for maintenance passes (reconciliation).
@@ -123,8 +122,7 @@ impl Control {
     /// # Errors
     /// As [`Core::all_repositories`].
     pub async fn all_repositories(&self) -> Result<Vec<Repository>> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.all_repositories()).await
+        self.db(move |core| core.all_repositories()).await
     }
 
     /// Replaces a space's object list and usage with what the store holds (`entries`: keys in
@@ -139,14 +137,10 @@ impl Control {
         entries: &[(String, u64)],
         uploads: &[(String, Vec<PartRecord>)],
     ) -> Result<(Usage, Usage)> {
-        let core = self.core.clone();
         let space_id = space_id.to_owned();
         let entries = entries.to_vec();
         let uploads = uploads.to_vec();
-        self.core
-            .exec()
-            .run(move || core.reconcile_space(&space_id, &entries, &uploads))
-            .await
+        self.db(move |core| core.reconcile_space(&space_id, &entries, &uploads)).await
     }
 
     /// Drops every quota reservation: for a single node's start (SQLite), where a reservation
@@ -156,8 +150,7 @@ impl Control {
     /// # Errors
     /// As [`Core::clear_reservations`].
     pub async fn clear_reservations(&self) -> Result<u64> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.clear_reservations()).await
+        self.db(move |core| core.clear_reservations()).await
     }
 
     /// Keeps this node's reservations alive for another [`RESERVATION_LIFETIME`] from `at`.
@@ -167,27 +160,23 @@ impl Control {
     /// # Errors
     /// As [`Core::renew_reservations`].
     pub async fn renew_reservations(&self, at: OffsetDateTime) -> Result<u64> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.renew_reservations(at)).await
+        self.db(move |core| core.renew_reservations(at)).await
     }
 
     /// Tells every other node of a change (this node has applied it already); stored before
     ///
     /// [`Core::announce`], run on the database executor.
     pub async fn announce(&self, change: &ChangeKind) {
-        let core = self.core.clone();
         let change = change.clone();
-        self.core
-            .exec()
-            .run(move || {
-                core.announce(&change);
-                Ok(())
-            })
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!("announce: {e}");
-                Default::default()
-            })
+        self.db(move |core| {
+            core.announce(&change);
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!("announce: {e}");
+            Default::default()
+        })
     }
 
     /// [`Core::announce`] off the caller's path: the background writer stores it within
@@ -204,8 +193,7 @@ impl Control {
     /// # Errors
     /// As [`Core::poll_changes`].
     pub async fn poll_changes(&self) -> Result<Vec<ChangeKind>> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.poll_changes()).await
+        self.db(move |core| core.poll_changes()).await
     }
 
     /// Creates an S3 identity in a space; the secret is returned this once.
@@ -215,10 +203,9 @@ impl Control {
     /// # Errors
     /// As [`Core::create_identity`].
     pub async fn create_identity(&self, p: &AdminPrincipal, space: &str, n: NewIdentity) -> Result<CreatedIdentity> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
-        self.core.exec().run(move || core.create_identity(&p, &space, n)).await
+        self.db(move |core| core.create_identity(&p, &space, n)).await
     }
 
     /// Identities of a space.
@@ -228,10 +215,9 @@ impl Control {
     /// # Errors
     /// As [`Core::list_identities`].
     pub async fn list_identities(&self, p: &AdminPrincipal, space: &str) -> Result<Vec<Identity>> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
-        self.core.exec().run(move || core.list_identities(&p, &space)).await
+        self.db(move |core| core.list_identities(&p, &space)).await
     }
 
     /// Revokes an identity: its next request fails.
@@ -241,10 +227,9 @@ impl Control {
     /// # Errors
     /// As [`Core::revoke_identity`].
     pub async fn revoke_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<Identity> {
-        let core = self.core.clone();
         let p = p.clone();
         let id_or_key = id_or_key.to_owned();
-        self.core.exec().run(move || core.revoke_identity(&p, &id_or_key)).await
+        self.db(move |core| core.revoke_identity(&p, &id_or_key)).await
     }
 
     /// Gives an identity a new secret, returned this once; the old one stops working at once.
@@ -254,10 +239,9 @@ impl Control {
     /// # Errors
     /// As [`Core::rotate_identity`].
     pub async fn rotate_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<CreatedIdentity> {
-        let core = self.core.clone();
         let p = p.clone();
         let id_or_key = id_or_key.to_owned();
-        self.core.exec().run(move || core.rotate_identity(&p, &id_or_key)).await
+        self.db(move |core| core.rotate_identity(&p, &id_or_key)).await
     }
 
     /// The credential for an access key, from cache when fresh. Revoked and expired keys are
@@ -267,9 +251,8 @@ impl Control {
     /// # Errors
     /// As [`Core::credential`].
     pub async fn credential(&self, access_key_id: &str) -> Result<Option<Arc<Credential>>> {
-        let core = self.core.clone();
         let access_key_id = access_key_id.to_owned();
-        self.core.exec().run(move || core.credential(&access_key_id)).await
+        self.db(move |core| core.credential(&access_key_id)).await
     }
 
     /// [`Core::credential`] from memory only: `None` when the database must be asked, so
@@ -302,9 +285,8 @@ impl Control {
     /// # Errors
     /// As [`Core::rotate_master_key`].
     pub async fn rotate_master_key(&self, p: &AdminPrincipal, ring: MasterKey) -> Result<usize> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.rotate_master_key(&p, ring)).await
+        self.db(move |core| core.rotate_master_key(&p, ring)).await
     }
 
     /// Replaces this node's key ring (a re-read key file), promoting the key named by
@@ -321,10 +303,9 @@ impl Control {
     /// # Errors
     /// As [`Core::publication`].
     pub async fn publication(&self, p: &AdminPrincipal, space: &str) -> Result<(Space, Option<PublicationRules>)> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
-        self.core.exec().run(move || core.publication(&p, &space)).await
+        self.db(move |core| core.publication(&p, &space)).await
     }
 
     /// Enables public web access (or changes its rules); takes effect on the next request.
@@ -334,10 +315,9 @@ impl Control {
     /// # Errors
     /// As [`Core::enable_publication`].
     pub async fn enable_publication(&self, p: &AdminPrincipal, space: &str, input: PublicationInput) -> Result<(Space, PublicationRules)> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
-        self.core.exec().run(move || core.enable_publication(&p, &space, input)).await
+        self.db(move |core| core.enable_publication(&p, &space, input)).await
     }
 
     /// Disables public web access; the next anonymous request gets 404.
@@ -347,10 +327,9 @@ impl Control {
     /// # Errors
     /// As [`Core::disable_publication`].
     pub async fn disable_publication(&self, p: &AdminPrincipal, space: &str) -> Result<(Space, Option<PublicationRules>)> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
-        self.core.exec().run(move || core.disable_publication(&p, &space)).await
+        self.db(move |core| core.disable_publication(&p, &space)).await
     }
 
     /// [`Core::public_site`] from memory only: `None` when the database must be asked.
@@ -374,9 +353,8 @@ impl Control {
     /// # Errors
     /// As [`Core::public_site`].
     pub async fn public_site(&self, public_name: &str) -> Result<Option<Arc<PublicSite>>> {
-        let core = self.core.clone();
         let public_name = public_name.to_owned();
-        self.core.exec().run(move || core.public_site(&public_name)).await
+        self.db(move |core| core.public_site(&public_name)).await
     }
 
     /// The space a client-visible bucket names.
@@ -386,9 +364,8 @@ impl Control {
     /// # Errors
     /// As [`Core::space_by_bucket`].
     pub async fn space_by_bucket(&self, bucket: &str) -> Result<Option<Space>> {
-        let core = self.core.clone();
         let bucket = bucket.to_owned();
-        self.core.exec().run(move || core.space_by_bucket(&bucket)).await
+        self.db(move |core| core.space_by_bucket(&bucket)).await
     }
 
     /// Creates a registry namespace: a space of purpose `registry` (named after it) and the
@@ -404,13 +381,10 @@ impl Control {
         name: &str,
         quota_bytes: Option<u64>,
     ) -> Result<RegistryNamespace> {
-        let core = self.core.clone();
         let p = p.clone();
         let tenant = tenant.map(str::to_owned);
         let name = name.to_owned();
-        self.core
-            .exec()
-            .run(move || core.create_namespace(&p, tenant.as_deref(), &name, quota_bytes))
+        self.db(move |core| core.create_namespace(&p, tenant.as_deref(), &name, quota_bytes))
             .await
     }
 
@@ -421,10 +395,9 @@ impl Control {
     /// # Errors
     /// As [`Core::namespace`].
     pub async fn namespace(&self, p: &AdminPrincipal, name: &str) -> Result<RegistryNamespace> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.namespace(&p, &name)).await
+        self.db(move |core| core.namespace(&p, &name)).await
     }
 
     /// A namespace by name, for the token service (which has no admin principal).
@@ -434,9 +407,8 @@ impl Control {
     /// # Errors
     /// As [`Core::namespace_for_token`].
     pub async fn namespace_for_token(&self, name: &str) -> Result<Option<RegistryNamespace>> {
-        let core = self.core.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.namespace_for_token(&name)).await
+        self.db(move |core| core.namespace_for_token(&name)).await
     }
 
     /// Namespaces the principal may see.
@@ -446,9 +418,8 @@ impl Control {
     /// # Errors
     /// As [`Core::list_namespaces`].
     pub async fn list_namespaces(&self, p: &AdminPrincipal) -> Result<Vec<RegistryNamespace>> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.list_namespaces(&p)).await
+        self.db(move |core| core.list_namespaces(&p)).await
     }
 
     /// Changes anonymous pulls, retention and the upstream registry (absent values stay).
@@ -465,12 +436,9 @@ impl Control {
         retention: Option<RetentionRules>,
         upstream: Option<String>,
     ) -> Result<RegistryNamespace> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core
-            .exec()
-            .run(move || core.update_namespace(&p, &name, public, retention, upstream))
+        self.db(move |core| core.update_namespace(&p, &name, public, retention, upstream))
             .await
     }
 
@@ -481,10 +449,9 @@ impl Control {
     /// # Errors
     /// As [`Core::namespace_storage_credentials`].
     pub async fn namespace_storage_credentials(&self, p: &AdminPrincipal, name: &str) -> Result<(Identity, String)> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.namespace_storage_credentials(&p, &name)).await
+        self.db(move |core| core.namespace_storage_credentials(&p, &name)).await
     }
 
     /// The secret Distribution sends with its notifications for this namespace (for the config).
@@ -494,10 +461,9 @@ impl Control {
     /// # Errors
     /// As [`Core::namespace_events_secret`].
     pub async fn namespace_events_secret(&self, p: &AdminPrincipal, name: &str) -> Result<String> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.namespace_events_secret(&p, &name)).await
+        self.db(move |core| core.namespace_events_secret(&p, &name)).await
     }
 
     /// Checks a notification's secret; the namespace if it matches.
@@ -507,10 +473,9 @@ impl Control {
     /// # Errors
     /// As [`Core::check_events_secret`].
     pub async fn check_events_secret(&self, name: &str, given: &str) -> Result<Option<RegistryNamespace>> {
-        let core = self.core.clone();
         let name = name.to_owned();
         let given = given.to_owned();
-        self.core.exec().run(move || core.check_events_secret(&name, &given)).await
+        self.db(move |core| core.check_events_secret(&name, &given)).await
     }
 
     /// Creates a robot; its secret is returned this once.
@@ -520,11 +485,10 @@ impl Control {
     /// # Errors
     /// As [`Core::create_robot`].
     pub async fn create_robot(&self, p: &AdminPrincipal, namespace: &str, name: &str, access: RobotAccess) -> Result<(Robot, String)> {
-        let core = self.core.clone();
         let p = p.clone();
         let namespace = namespace.to_owned();
         let name = name.to_owned();
-        self.core.exec().run(move || core.create_robot(&p, &namespace, &name, access)).await
+        self.db(move |core| core.create_robot(&p, &namespace, &name, access)).await
     }
 
     /// Robots of a namespace.
@@ -534,10 +498,9 @@ impl Control {
     /// # Errors
     /// As [`Core::list_robots`].
     pub async fn list_robots(&self, p: &AdminPrincipal, namespace: &str) -> Result<Vec<Robot>> {
-        let core = self.core.clone();
         let p = p.clone();
         let namespace = namespace.to_owned();
-        self.core.exec().run(move || core.list_robots(&p, &namespace)).await
+        self.db(move |core| core.list_robots(&p, &namespace)).await
     }
 
     /// Revokes a robot: its next token request fails (tokens already issued live out their
@@ -547,11 +510,10 @@ impl Control {
     /// # Errors
     /// As [`Core::revoke_robot`].
     pub async fn revoke_robot(&self, p: &AdminPrincipal, namespace: &str, name: &str) -> Result<Robot> {
-        let core = self.core.clone();
         let p = p.clone();
         let namespace = namespace.to_owned();
         let name = name.to_owned();
-        self.core.exec().run(move || core.revoke_robot(&p, &namespace, &name)).await
+        self.db(move |core| core.revoke_robot(&p, &namespace, &name)).await
     }
 
     /// Checks a robot's login; `None` for an unknown name, a wrong secret or a revoked robot.
@@ -561,10 +523,9 @@ impl Control {
     /// # Errors
     /// As [`Core::authenticate_robot`].
     pub async fn authenticate_robot(&self, username: &str, secret: &str) -> Result<Option<(Robot, RegistryNamespace)>> {
-        let core = self.core.clone();
         let username = username.to_owned();
         let secret = secret.to_owned();
-        self.core.exec().run(move || core.authenticate_robot(&username, &secret)).await
+        self.db(move |core| core.authenticate_robot(&username, &secret)).await
     }
 
     /// The registry token signing key (PKCS#8 PEM, unsealed) and certificate, made by `make`
@@ -574,8 +535,7 @@ impl Control {
     /// # Errors
     /// As [`Core::registry_signing_key`].
     pub async fn registry_signing_key(&self, make: impl FnOnce() -> Result<(String, String)> + Send + 'static) -> Result<(String, String)> {
-        let core = self.core.clone();
-        self.core.exec().run(move || core.registry_signing_key(make)).await
+        self.db(move |core| core.registry_signing_key(make)).await
     }
 
     /// `(used, quota)` of the namespace's space, if it has a quota (uploads in progress count).
@@ -585,9 +545,8 @@ impl Control {
     /// # Errors
     /// As [`Core::namespace_quota`].
     pub async fn namespace_quota(&self, ns: &RegistryNamespace) -> Result<Option<(u64, u64)>> {
-        let core = self.core.clone();
         let ns = ns.clone();
-        self.core.exec().run(move || core.namespace_quota(&ns)).await
+        self.db(move |core| core.namespace_quota(&ns)).await
     }
 
     /// `(used, quota)` when the namespace's space has reached its quota (uploads in progress
@@ -597,9 +556,8 @@ impl Control {
     /// # Errors
     /// As [`Core::namespace_full`].
     pub async fn namespace_full(&self, ns: &RegistryNamespace) -> Result<Option<(u64, u64)>> {
-        let core = self.core.clone();
         let ns = ns.clone();
-        self.core.exec().run(move || core.namespace_full(&ns)).await
+        self.db(move |core| core.namespace_full(&ns)).await
     }
 
     /// Records an event about a namespace (token issued, push, pull) in its tenant's audit log.
@@ -616,14 +574,10 @@ impl Control {
     /// # Errors
     /// As [`Core::create_repository`].
     pub async fn create_repository(&self, p: &AdminPrincipal, space: &str, repo: Repository, signing_sealed: &[u8]) -> Result<Repository> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
         let signing_sealed = signing_sealed.to_vec();
-        self.core
-            .exec()
-            .run(move || core.create_repository(&p, &space, repo, &signing_sealed))
-            .await
+        self.db(move |core| core.create_repository(&p, &space, repo, &signing_sealed)).await
     }
 
     /// One repository the principal may see.
@@ -633,10 +587,9 @@ impl Control {
     /// # Errors
     /// As [`Core::repository`].
     pub async fn repository(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.repository(&p, &name)).await
+        self.db(move |core| core.repository(&p, &name)).await
     }
 
     /// A repository by name, for anonymous reads on the packages face.
@@ -646,9 +599,8 @@ impl Control {
     /// # Errors
     /// As [`Core::repository_public`].
     pub async fn repository_public(&self, name: &str) -> Result<Option<Arc<Repository>>> {
-        let core = self.core.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.repository_public(&name)).await
+        self.db(move |core| core.repository_public(&name)).await
     }
 
     /// The repository's signing key, unsealed, for the publisher only.
@@ -658,9 +610,8 @@ impl Control {
     /// # Errors
     /// As [`Core::repository_signing_key`].
     pub async fn repository_signing_key(&self, name: &str) -> Result<Vec<u8>> {
-        let core = self.core.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.repository_signing_key(&name)).await
+        self.db(move |core| core.repository_signing_key(&name)).await
     }
 
     /// Repositories the principal may see.
@@ -670,9 +621,8 @@ impl Control {
     /// # Errors
     /// As [`Core::list_repositories`].
     pub async fn list_repositories(&self, p: &AdminPrincipal) -> Result<Vec<Repository>> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.list_repositories(&p)).await
+        self.db(move |core| core.list_repositories(&p)).await
     }
 
     /// Replaces a repository's configuration; it applies from the next publish.
@@ -682,10 +632,9 @@ impl Control {
     /// # Errors
     /// As [`Core::update_repository`].
     pub async fn update_repository(&self, p: &AdminPrincipal, name: &str, config: RepositoryConfig) -> Result<Repository> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.update_repository(&p, &name, config)).await
+        self.db(move |core| core.update_repository(&p, &name, config)).await
     }
 
     /// Seals a secret under the master key.
@@ -702,9 +651,8 @@ impl Control {
     /// # Errors
     /// As [`Core::open_session`].
     pub async fn open_session(&self, token: &str, lifetime: Duration) -> Result<(String, SessionRecord, AdminPrincipal)> {
-        let core = self.core.clone();
         let token = token.to_owned();
-        self.core.exec().run(move || core.open_session(&token, lifetime)).await
+        self.db(move |core| core.open_session(&token, lifetime)).await
     }
 
     /// The live session behind a cookie value: expired sessions and those whose token was
@@ -714,9 +662,8 @@ impl Control {
     /// # Errors
     /// As [`Core::session`].
     pub async fn session(&self, cookie: &str) -> Result<(SessionRecord, AdminPrincipal)> {
-        let core = self.core.clone();
         let cookie = cookie.to_owned();
-        self.core.exec().run(move || core.session(&cookie)).await
+        self.db(move |core| core.session(&cookie)).await
     }
 
     /// Ends a session (logout).
@@ -726,10 +673,9 @@ impl Control {
     /// # Errors
     /// As [`Core::close_session`].
     pub async fn close_session(&self, cookie: &str, p: &AdminPrincipal) -> Result<()> {
-        let core = self.core.clone();
         let cookie = cookie.to_owned();
         let p = p.clone();
-        self.core.exec().run(move || core.close_session(&cookie, &p)).await
+        self.db(move |core| core.close_session(&cookie, &p)).await
     }
 
     /// Adds this node's traffic figures (see [`TrafficSample`]).
@@ -739,9 +685,8 @@ impl Control {
     /// # Errors
     /// As [`Core::record_traffic`].
     pub async fn record_traffic(&self, samples: &[TrafficSample]) -> Result<()> {
-        let core = self.core.clone();
         let samples = samples.to_vec();
-        self.core.exec().run(move || core.record_traffic(&samples)).await
+        self.db(move |core| core.record_traffic(&samples)).await
     }
 
     /// A space's traffic per minute over the last `minutes`, summed over nodes, oldest first.
@@ -751,10 +696,9 @@ impl Control {
     /// # Errors
     /// As [`Core::traffic`].
     pub async fn traffic(&self, p: &AdminPrincipal, space: &str, minutes: u32) -> Result<Vec<TrafficSample>> {
-        let core = self.core.clone();
         let p = p.clone();
         let space = space.to_owned();
-        self.core.exec().run(move || core.traffic(&p, &space, minutes)).await
+        self.db(move |core| core.traffic(&p, &space, minutes)).await
     }
 
     /// Creates a space. Its bucket is `rs-<tenant>-<name>`.
@@ -764,9 +708,8 @@ impl Control {
     /// # Errors
     /// As [`Core::create_space`].
     pub async fn create_space(&self, p: &AdminPrincipal, n: NewSpace) -> Result<Space> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.create_space(&p, n)).await
+        self.db(move |core| core.create_space(&p, n)).await
     }
 
     /// Spaces the principal can see.
@@ -776,9 +719,8 @@ impl Control {
     /// # Errors
     /// As [`Core::list_spaces`].
     pub async fn list_spaces(&self, p: &AdminPrincipal) -> Result<Vec<Space>> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.list_spaces(&p)).await
+        self.db(move |core| core.list_spaces(&p)).await
     }
 
     /// One space by id, bucket, or name within the principal's tenant.
@@ -788,10 +730,9 @@ impl Control {
     /// # Errors
     /// As [`Core::space`].
     pub async fn space(&self, p: &AdminPrincipal, id: &str) -> Result<Space> {
-        let core = self.core.clone();
         let p = p.clone();
         let id = id.to_owned();
-        self.core.exec().run(move || core.space(&p, &id)).await
+        self.db(move |core| core.space(&p, &id)).await
     }
 
     /// Disables a space: every S3 request to it is refused from the next one on.
@@ -801,10 +742,9 @@ impl Control {
     /// # Errors
     /// As [`Core::disable_space`].
     pub async fn disable_space(&self, p: &AdminPrincipal, id: &str) -> Result<Space> {
-        let core = self.core.clone();
         let p = p.clone();
         let id = id.to_owned();
-        self.core.exec().run(move || core.disable_space(&p, &id)).await
+        self.db(move |core| core.disable_space(&p, &id)).await
     }
 
     /// Sets or clears a space's quota.
@@ -814,10 +754,9 @@ impl Control {
     /// # Errors
     /// As [`Core::set_quota`].
     pub async fn set_quota(&self, p: &AdminPrincipal, id: &str, quota: Option<u64>) -> Result<Space> {
-        let core = self.core.clone();
         let p = p.clone();
         let id = id.to_owned();
-        self.core.exec().run(move || core.set_quota(&p, &id, quota)).await
+        self.db(move |core| core.set_quota(&p, &id, quota)).await
     }
 
     /// Usage of a space.
@@ -827,10 +766,9 @@ impl Control {
     /// # Errors
     /// As [`Core::usage`].
     pub async fn usage(&self, p: &AdminPrincipal, id: &str) -> Result<(Space, Usage)> {
-        let core = self.core.clone();
         let p = p.clone();
         let id = id.to_owned();
-        self.core.exec().run(move || core.usage(&p, &id)).await
+        self.db(move |core| core.usage(&p, &id)).await
     }
 
     /// Makes sure an operator token exists. With `explicit`, that value becomes one (if it is
@@ -840,9 +778,8 @@ impl Control {
     /// # Errors
     /// As [`Core::bootstrap_operator`].
     pub async fn bootstrap_operator(&self, explicit: Option<&str>) -> Result<Option<String>> {
-        let core = self.core.clone();
         let explicit = explicit.map(str::to_owned);
-        self.core.exec().run(move || core.bootstrap_operator(explicit.as_deref())).await
+        self.db(move |core| core.bootstrap_operator(explicit.as_deref())).await
     }
 
     /// Resolves a bearer token.
@@ -852,9 +789,8 @@ impl Control {
     /// # Errors
     /// As [`Core::authenticate`].
     pub async fn authenticate(&self, token: &str) -> Result<AdminPrincipal> {
-        let core = self.core.clone();
         let token = token.to_owned();
-        self.core.exec().run(move || core.authenticate(&token)).await
+        self.db(move |core| core.authenticate(&token)).await
     }
 
     /// Creates a tenant (operator only).
@@ -864,10 +800,9 @@ impl Control {
     /// # Errors
     /// As [`Core::create_tenant`].
     pub async fn create_tenant(&self, p: &AdminPrincipal, name: &str) -> Result<Tenant> {
-        let core = self.core.clone();
         let p = p.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.create_tenant(&p, &name)).await
+        self.db(move |core| core.create_tenant(&p, &name)).await
     }
 
     /// Tenants the principal can see.
@@ -877,9 +812,8 @@ impl Control {
     /// # Errors
     /// As [`Core::list_tenants`].
     pub async fn list_tenants(&self, p: &AdminPrincipal) -> Result<Vec<Tenant>> {
-        let core = self.core.clone();
         let p = p.clone();
-        self.core.exec().run(move || core.list_tenants(&p)).await
+        self.db(move |core| core.list_tenants(&p)).await
     }
 
     /// Issues a token scoped to one tenant (operator only); returns it once.
@@ -889,11 +823,10 @@ impl Control {
     /// # Errors
     /// As [`Core::create_tenant_token`].
     pub async fn create_tenant_token(&self, p: &AdminPrincipal, tenant: &str, name: &str) -> Result<String> {
-        let core = self.core.clone();
         let p = p.clone();
         let tenant = tenant.to_owned();
         let name = name.to_owned();
-        self.core.exec().run(move || core.create_tenant_token(&p, &tenant, &name)).await
+        self.db(move |core| core.create_tenant_token(&p, &tenant, &name)).await
     }
 
     /// Reserves `bytes` against the space's quota before any byte is accepted; counts stored
@@ -903,9 +836,8 @@ impl Control {
     /// # Errors
     /// As [`Core::reserve`].
     pub async fn reserve(&self, space: &Space, bytes: u64) -> Result<Reservation> {
-        let core = self.core.clone();
         let space = space.clone();
-        self.core.exec().run(move || core.reserve(&space, bytes)).await
+        self.db(move |core| core.reserve(&space, bytes)).await
     }
 
     /// Records a stored object (after the store committed it).
@@ -915,10 +847,9 @@ impl Control {
     /// # Errors
     /// As [`Core::object_stored`].
     pub async fn object_stored(&self, space_id: &str, key: &str, size: u64) -> Result<()> {
-        let core = self.core.clone();
         let space_id = space_id.to_owned();
         let key = key.to_owned();
-        self.core.exec().run(move || core.object_stored(&space_id, &key, size)).await
+        self.db(move |core| core.object_stored(&space_id, &key, size)).await
     }
 
     /// Records a deleted object.
@@ -928,10 +859,9 @@ impl Control {
     /// # Errors
     /// As [`Core::object_deleted`].
     pub async fn object_deleted(&self, space_id: &str, key: &str) -> Result<()> {
-        let core = self.core.clone();
         let space_id = space_id.to_owned();
         let key = key.to_owned();
-        self.core.exec().run(move || core.object_deleted(&space_id, &key)).await
+        self.db(move |core| core.object_deleted(&space_id, &key)).await
     }
 
     /// Records the bytes a repository's published data takes (the publisher measures them after
@@ -941,9 +871,8 @@ impl Control {
     /// # Errors
     /// As [`Core::repository_published`].
     pub async fn repository_published(&self, name: &str, bytes: u64) -> Result<()> {
-        let core = self.core.clone();
         let name = name.to_owned();
-        self.core.exec().run(move || core.repository_published(&name, bytes)).await
+        self.db(move |core| core.repository_published(&name, bytes)).await
     }
 
     /// Records many deleted objects at once (one transaction).
@@ -953,10 +882,9 @@ impl Control {
     /// # Errors
     /// As [`Core::objects_deleted`].
     pub async fn objects_deleted(&self, space_id: &str, keys: &[String]) -> Result<()> {
-        let core = self.core.clone();
         let space_id = space_id.to_owned();
         let keys = keys.to_vec();
-        self.core.exec().run(move || core.objects_deleted(&space_id, &keys)).await
+        self.db(move |core| core.objects_deleted(&space_id, &keys)).await
     }
 
     /// Registers a multipart upload the store started.
@@ -966,14 +894,11 @@ impl Control {
     /// # Errors
     /// As [`Core::upload_started`].
     pub async fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str) -> Result<()> {
-        let core = self.core.clone();
         let upload_id = upload_id.to_owned();
         let space_id = space_id.to_owned();
         let key = key.to_owned();
         let identity_id = identity_id.to_owned();
-        self.core
-            .exec()
-            .run(move || core.upload_started(&upload_id, &space_id, &key, &identity_id))
+        self.db(move |core| core.upload_started(&upload_id, &space_id, &key, &identity_id))
             .await
     }
 
@@ -984,11 +909,10 @@ impl Control {
     /// # Errors
     /// As [`Core::upload`].
     pub async fn upload(&self, upload_id: &str, space_id: &str, key: &str) -> Result<Option<UploadRecord>> {
-        let core = self.core.clone();
         let upload_id = upload_id.to_owned();
         let space_id = space_id.to_owned();
         let key = key.to_owned();
-        self.core.exec().run(move || core.upload(&upload_id, &space_id, &key)).await
+        self.db(move |core| core.upload(&upload_id, &space_id, &key)).await
     }
 
     /// Records a stored part.
@@ -998,13 +922,9 @@ impl Control {
     /// # Errors
     /// As [`Core::part_stored`].
     pub async fn part_stored(&self, upload_id: &str, part_number: u32, size: u64, etag: &str) -> Result<()> {
-        let core = self.core.clone();
         let upload_id = upload_id.to_owned();
         let etag = etag.to_owned();
-        self.core
-            .exec()
-            .run(move || core.part_stored(&upload_id, part_number, size, &etag))
-            .await
+        self.db(move |core| core.part_stored(&upload_id, part_number, size, &etag)).await
     }
 
     /// Parts of an upload.
@@ -1014,9 +934,8 @@ impl Control {
     /// # Errors
     /// As [`Core::parts`].
     pub async fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>> {
-        let core = self.core.clone();
         let upload_id = upload_id.to_owned();
-        self.core.exec().run(move || core.parts(&upload_id)).await
+        self.db(move |core| core.parts(&upload_id)).await
     }
 
     /// Checks, before completion, that the object the parts form fits the quota: parts already
@@ -1026,13 +945,10 @@ impl Control {
     /// # Errors
     /// As [`Core::check_completion`].
     pub async fn check_completion(&self, space: &Space, upload_id: &str, key: &str, final_size: u64) -> Result<()> {
-        let core = self.core.clone();
         let space = space.clone();
         let upload_id = upload_id.to_owned();
         let key = key.to_owned();
-        self.core
-            .exec()
-            .run(move || core.check_completion(&space, &upload_id, &key, final_size))
+        self.db(move |core| core.check_completion(&space, &upload_id, &key, final_size))
             .await
     }
 
@@ -1043,9 +959,8 @@ impl Control {
     /// # Errors
     /// As [`Core::upload_finished`].
     pub async fn upload_finished(&self, upload_id: &str) -> Result<()> {
-        let core = self.core.clone();
         let upload_id = upload_id.to_owned();
-        self.core.exec().run(move || core.upload_finished(&upload_id)).await
+        self.db(move |core| core.upload_finished(&upload_id)).await
     }
 
     /// Uploads in progress in a space under a prefix.
@@ -1055,9 +970,8 @@ impl Control {
     /// # Errors
     /// As [`Core::list_uploads`].
     pub async fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>> {
-        let core = self.core.clone();
         let space_id = space_id.to_owned();
         let prefix = prefix.to_owned();
-        self.core.exec().run(move || core.list_uploads(&space_id, &prefix)).await
+        self.db(move |core| core.list_uploads(&space_id, &prefix)).await
     }
 }

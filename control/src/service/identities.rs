@@ -198,11 +198,7 @@ impl Core {
                 tracing::warn!("recording key use: {e}");
             }
         };
-        if crate::exec::may_block() {
-            record();
-        } else {
-            self.inner.exec.spawn(record);
-        }
+        self.inner.exec.spawn(record);
     }
 
     /// Drops cached credentials and sites here and on every other node.

@@ -317,11 +317,7 @@ impl Drop for Reservation {
                     tracing::warn!(%space, "releasing a quota reservation: {e}");
                 }
             };
-            if crate::exec::may_block() {
-                release();
-            } else {
-                self.inner.exec.spawn(release);
-            }
+            self.inner.exec.spawn(release);
         }
     }
 }
@@ -369,11 +365,7 @@ impl Drop for Lease {
                 tracing::warn!(lease = %name, "releasing a lease: {e}");
             }
         };
-        if crate::exec::may_block() {
-            release();
-        } else {
-            self.inner.exec.spawn(release);
-        }
+        self.inner.exec.spawn(release);
     }
 }
 
