@@ -221,7 +221,7 @@ impl App {
         .await;
         if head {
             // HTTP/2 and HTTP/3 forbid a body on HEAD; hyper strips it only on HTTP/1.
-            *resp.body_mut() = http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync();
+            *resp.body_mut() = crate::wire::empty_body();
         }
         if expects_continue && (resp.status().is_client_error() || resp.status().is_server_error()) {
             // Refused before its body was read: the client holds the body back, and hyper may

@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
-use http_body_util::BodyExt;
 
 use crate::wire::Body;
 
@@ -68,7 +67,7 @@ pub fn is_asset_path(path: &str) -> bool {
 /// Serves the console's files. The page may only load what the binary carries.
 #[must_use]
 pub fn page<B>(req: &http::Request<B>) -> http::Response<Body> {
-    let body = |b: Bytes| http_body_util::Full::new(b).map_err(|never| match never {}).boxed_unsync();
+    let body = crate::wire::full_body;
     let mut r = http::Response::new(body(Bytes::new()));
     let h = r.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -35,11 +35,7 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 fn full(status: StatusCode, body: serde_json::Value) -> Response<Body> {
-    let mut r = Response::new(
-        http_body_util::Full::new(Bytes::from(body.to_string()))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
+    let mut r = Response::new(crate::wire::full_body(body.to_string()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

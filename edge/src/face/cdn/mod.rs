@@ -224,7 +224,8 @@ impl Cdn {
         let r = lookups
             .in_flight
             .try_get_with(name.to_owned(), async {
-                // A lookup may have filled the control cache since this request looked.
+                // A lookup that finished (and left this map) since this request looked has
+                // filled the control cache: no second lookup, not even a trip to the executor.
                 if let Some(hit) = self.control.public_site_cached(name) {
                     return Ok(hit);
                 }
@@ -256,12 +257,13 @@ impl Cdn {
     /// Without `body` (a HEAD) a miss asks the store for the metadata only.
     async fn entry(&self, site: &PublicSite, key: &str, body: bool) -> Result<Fetched, rustshare_store::Error> {
         let ck = key_of(&site.space.id, key);
-        let cached = self.cache.moka().get(&ck).await;
-        if let Some(e) = &cached
-            && freshness::decide(&e.content, e.stored, self.clock.now(), self.lifetimes(site, key, e)) == Decision::Fresh
-        {
-            return Ok((e.clone(), CacheResult::Hit, None));
-        }
+        let cached = match self.cache.moka().get(&ck).await {
+            Some(e) => match freshness::decide(&e.content, e.stored, self.clock.now(), self.lifetimes(site, key, &e)) {
+                Decision::Fresh => return Ok((e, CacheResult::Hit, None)),
+                d => Some((e, d)),
+            },
+            None => None,
+        };
         // Boxed: the revalidation and fetch futures are many times the size of a hit's, and
         // every request's future is moved into place whole.
         Box::pin(self.refresh(site, key, ck, cached, body)).await
@@ -276,19 +278,19 @@ impl Cdn {
         ok
     }
 
-    /// The slow part of [`Self::entry`]: a stale entry revalidated, or a miss fetched.
+    /// The slow part of [`Self::entry`]: a stale entry revalidated (with the decision `entry`
+    /// made), or a miss fetched.
     async fn refresh(
         &self,
         site: &PublicSite,
         key: &str,
         ck: String,
-        cached: Option<Arc<Entry>>,
+        cached: Option<(Arc<Entry>, Decision)>,
         body: bool,
     ) -> Result<Fetched, rustshare_store::Error> {
         let full = || format!("{}{key}", site.space.base_prefix);
         let mut stale = None;
-        if let Some(e) = cached {
-            let decision = freshness::decide(&e.content, e.stored, self.clock.now(), self.lifetimes(site, key, &e));
+        if let Some((e, decision)) = cached {
             if let (Decision::Revalidate, Some(m)) = (decision, e.meta()) {
                 match self.store.head(&full()).await {
                     Ok(now) if now.etag == m.etag => {
