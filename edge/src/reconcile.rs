@@ -70,9 +70,7 @@ async fn uploads_in_store(
     store: &dyn ObjectStore,
     space: &rustshare_control::model::Space,
 ) -> anyhow::Result<Vec<(String, Vec<PartRecord>)>> {
-    let c = control.clone();
-    let sid = space.id.clone();
-    let records = c.list_uploads(&sid, "").await?;
+    let records = control.list_uploads(&space.id, "").await?;
     let mut out = Vec::with_capacity(records.len());
     for u in &records {
         let full = format!("{}{}", space.base_prefix, u.key);
@@ -118,8 +116,7 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
     use anyhow::Context as _;
     // Published repository data lives outside the spaces' keys and counts against them: measured
     // first, so each space's figures below include it.
-    let c = control.clone();
-    let repos = c.all_repositories().await?;
+    let repos = control.all_repositories().await?;
     let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
     for r in repos {
         publisher
@@ -127,8 +124,7 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
             .await
             .with_context(|| format!("measuring the published bytes of repository {}", r.name))?;
     }
-    let c = control.clone();
-    let spaces = c.all_spaces().await?;
+    let spaces = control.all_spaces().await?;
     let mut out = Vec::with_capacity(spaces.len());
     for s in spaces {
         let entries = list_all(store.as_ref(), &s.base_prefix)
@@ -137,10 +133,8 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
         let uploads = uploads_in_store(control, store.as_ref(), &s)
             .await
             .with_context(|| format!("listing the uploads in progress of space {}", s.bucket))?;
-        let c = control.clone();
-        let id = s.id.clone();
-        let (before, after) = c
-            .reconcile_space(&id, &entries, &uploads)
+        let (before, after) = control
+            .reconcile_space(&s.id, &entries, &uploads)
             .await
             .with_context(|| format!("recording usage of {}", s.bucket))?;
         if before != after {

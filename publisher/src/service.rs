@@ -326,9 +326,7 @@ impl Publisher {
             created_by: String::new(),
             created_at: OffsetDateTime::now_utc(),
         };
-        let control = self.inner.control.clone();
-        let (p2, space2) = (p.clone(), space.to_owned());
-        let repo = control.create_repository(&p2, &space2, draft, &sealed).await?;
+        let repo = self.inner.control.create_repository(p, space, draft, &sealed).await?;
         let r = root(&repo);
         self.put(&format!("{r}key.asc"), repo.public_key.clone().into_bytes(), "application/pgp-keys")
             .await?;
@@ -342,16 +340,12 @@ impl Publisher {
     }
 
     async fn signer(&self, repo: &Repository) -> Result<Signer> {
-        let control = self.inner.control.clone();
-        let name = repo.name.clone();
-        let bytes = control.repository_signing_key(&name).await?;
+        let bytes = self.inner.control.repository_signing_key(&repo.name).await?;
         Ok(Signer::from_secret_bytes(&bytes)?)
     }
 
     async fn repository(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
-        let control = self.inner.control.clone();
-        let (p, name) = (p.clone(), name.to_owned());
-        Ok(control.repository(&p, &name).await?)
+        Ok(self.inner.control.repository(p, name).await?)
     }
 
     /// The id of the served snapshot, from the store.
@@ -448,9 +442,7 @@ impl Publisher {
     pub async fn publish(&self, p: &AdminPrincipal, name: &str, refresh: bool) -> Result<PublishReport> {
         let repo = self.repository(p, name).await?;
         let _g = self.exclusive(name).await?;
-        let control = self.inner.control.clone();
-        let (p2, space_id) = (p.clone(), repo.space_id.clone());
-        let space = control.space(&p2, &space_id).await?;
+        let space = self.inner.control.space(p, &repo.space_id).await?;
         enabled(&space)?;
         let incoming = format!("{}{}", space.base_prefix, repo.config.incoming_prefix);
         let t = Instant::now();
@@ -621,13 +613,11 @@ impl Publisher {
         rustshare_control::pause::point("publish.switched");
         self.store().delete_batch(processed.clone()).await?;
         rustshare_control::pause::point("publish.cleaned");
-        let control = self.inner.control.clone();
         let rel: Vec<String> = processed
             .iter()
             .map(|k| k.strip_prefix(&space.base_prefix).unwrap_or(k).to_owned())
             .collect();
-        let sid = space.id.clone();
-        control.objects_deleted(&sid, &rel).await?;
+        self.inner.control.objects_deleted(&space.id, &rel).await?;
         self.inner.control.audit_admin(
             p,
             &space,
@@ -883,9 +873,7 @@ impl Publisher {
     /// Store and control errors.
     pub async fn account(&self, repo: &Repository) -> Result<u64> {
         let bytes: u64 = self.list_all(&root(repo)).await?.iter().map(|e| e.size).sum();
-        let control = self.inner.control.clone();
-        let name = repo.name.clone();
-        control.repository_published(&name, bytes).await?;
+        self.inner.control.repository_published(&repo.name, bytes).await?;
         Ok(bytes)
     }
 
@@ -966,9 +954,7 @@ impl Publisher {
             return Err(Error::NoSnapshot(snapshot.to_owned()));
         }
         let repo = self.repository(p, name).await?;
-        let control = self.inner.control.clone();
-        let (p2, sid) = (p.clone(), repo.space_id.clone());
-        let space = control.space(&p2, &sid).await?;
+        let space = self.inner.control.space(p, &repo.space_id).await?;
         enabled(&space)?;
         let _g = self.exclusive(name).await?;
         let target = self.manifest(&repo, snapshot).await?;
@@ -1068,9 +1054,7 @@ impl Publisher {
         if len > MAX_DEB {
             return Err(Error::Invalid(format!("a package may be at most {MAX_DEB} bytes")));
         }
-        let control = self.inner.control.clone();
-        let (p2, sid) = (p.clone(), repo.space_id.clone());
-        let space = control.space(&p2, &sid).await?;
+        let space = self.inner.control.space(p, &repo.space_id).await?;
         enabled(&space)?;
         let rel = format!("{}{}/{component}/{file}", repo.config.incoming_prefix, d.suite);
         rustshare_control::names::key(&rel).map_err(|e| Error::Invalid(format!("{file:?}: {e}")))?;
@@ -1083,9 +1067,7 @@ impl Publisher {
         self.store()
             .put(&format!("{}{rel}", space.base_prefix), data, Some(len), attrs)
             .await?;
-        let control = self.inner.control.clone();
-        let sid = space.id.clone();
-        control.object_stored(&sid, &rel, len).await?;
+        self.inner.control.object_stored(&space.id, &rel, len).await?;
         // Held until usage counts the object, so a concurrent upload cannot slip past the quota.
         reservation.release().await;
         Ok(())

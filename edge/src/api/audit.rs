@@ -55,8 +55,7 @@ async fn audit(
         before_id: q.before,
     };
     let limit = usize::try_from(f.limit.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
-    let control = st.control.clone();
-    let events = control.audit_events(&p, f).await?;
+    let events = st.control.audit_events(&p, f).await?;
     // A full page may have more behind it; its last id is where the next page starts.
     let next_before = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
     Ok(Json(json!({"events": events, "next_before": next_before})))

@@ -217,8 +217,7 @@ async fn traffic(
 ) -> ApiResult<impl IntoResponse> {
     let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
     let minutes = q.minutes.unwrap_or(60);
-    let control = st.control.clone();
-    let samples = control.traffic(&p, &id, minutes).await?;
+    let samples = st.control.traffic(&p, &id, minutes).await?;
     Ok(Json(json!({"minutes": minutes, "samples": samples})))
 }
 
