@@ -505,3 +505,69 @@ fn a_database_call_on_a_runtime_thread_is_caught() {
         assert!(c.all_spaces().await.is_ok(), "the async method runs it on the executor");
     });
 }
+
+/// The packages face reads repositories from memory: a lookup is remembered, and a change of the
+/// repository or a disabled space drops the remembered copy at once on this node.
+#[test]
+fn repositories_are_remembered_until_they_change() {
+    use crate::model::{Distribution, Repository, RepositoryConfig};
+    let (c, op) = control();
+    let _ = c.create_tenant(&op, "acme");
+    let s = c
+        .create_space(
+            &op,
+            NewSpace {
+                tenant: Some("acme".into()),
+                name: "debs".into(),
+                purpose: Some(Purpose::Packages),
+                visibility: None,
+                quota_bytes: None,
+                workspace_id: None,
+            },
+        )
+        .expect("space");
+    let config = RepositoryConfig {
+        distributions: vec![Distribution {
+            suite: "stable".into(),
+            codename: "stable".into(),
+        }],
+        components: vec!["main".into()],
+        architectures: vec!["amd64".into()],
+        origin: "tools".into(),
+        label: "tools".into(),
+        description: String::new(),
+        incoming_prefix: "incoming/tools/".into(),
+        retain: 10,
+        retain_grace_secs: 0,
+        valid_until_days: None,
+    };
+    assert!(c.repository_public("tools").expect("lookup").is_none());
+    assert!(c.repository_public_cached("tools").is_some(), "absence is remembered too");
+    let draft = Repository {
+        name: "tools".into(),
+        tenant_id: String::new(),
+        space_id: String::new(),
+        config: config.clone(),
+        public_key: String::new(),
+        fingerprint: String::new(),
+        created_by: String::new(),
+        created_at: now(),
+    };
+    c.create_repository(&op, &s.id, draft, b"sealed").expect("repository");
+    assert!(
+        c.repository_public_cached("tools").is_none(),
+        "creating it drops the remembered absence"
+    );
+    let found = c.repository_public("tools").expect("lookup").expect("published");
+    assert_eq!(found.config.retain, 10);
+    assert_eq!(c.repository_public_cached("tools").flatten().map(|r| r.config.retain), Some(10));
+    c.update_repository(&op, "tools", RepositoryConfig { retain: 3, ..config })
+        .expect("update");
+    assert!(c.repository_public_cached("tools").is_none(), "a change drops the remembered copy");
+    assert_eq!(c.repository_public("tools").expect("lookup").map(|r| r.config.retain), Some(3));
+    c.disable_space(&op, &s.id).expect("disable");
+    assert!(
+        c.repository_public("tools").expect("lookup").is_none(),
+        "a disabled space serves no repository"
+    );
+}
