@@ -2,13 +2,18 @@
 //! tests drive a [`ManualClock`] so expiry, freshness and leases are tested without sleeping.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A source of monotonic time.
+use time::OffsetDateTime;
+
+/// A source of time: monotonic for ages and intervals, wall-clock for what is stored or compared
+/// with stored times (expiry, leases, creation dates).
 pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Now.
+    /// Now, for measuring intervals.
     fn now(&self) -> Instant;
+    /// Now, as a date.
+    fn wall(&self) -> OffsetDateTime;
 }
 
 /// The system's monotonic clock.
@@ -18,6 +23,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn wall(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
     }
 }
 
@@ -31,29 +40,51 @@ pub fn system() -> Arc<dyn Clock> {
 #[derive(Debug)]
 pub struct ManualClock {
     start: Instant,
-    nanos: AtomicU64,
+    start_wall: OffsetDateTime,
+    /// Nanoseconds the monotonic time has moved.
+    mono: AtomicU64,
+    /// Nanoseconds the date has moved; negative once rewound past the start.
+    wall: AtomicI64,
 }
 
 impl ManualClock {
-    /// A clock standing at the moment it was made.
+    /// A clock standing at the moment it was made, its date rounded down to a whole second
+    /// (the database stores dates in seconds, so tests can compare them exactly).
     #[must_use]
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
-            nanos: AtomicU64::new(0),
+            start_wall: OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            mono: AtomicU64::new(0),
+            wall: AtomicI64::new(0),
         })
     }
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        let n = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_add(n, Ordering::SeqCst);
+        self.mono
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.wall
+            .fetch_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
+
+    /// Moves the date back by `d`, as a node whose clock is behind another's sees it. Monotonic
+    /// time stays where it is: an [`Instant`] never goes back.
+    pub fn rewind(&self, d: Duration) {
+        self.wall
+            .fetch_sub(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        self.start + Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+        self.start + Duration::from_nanos(self.mono.load(Ordering::SeqCst))
+    }
+
+    fn wall(&self) -> OffsetDateTime {
+        self.start_wall + time::Duration::nanoseconds(self.wall.load(Ordering::SeqCst))
     }
 }
 
@@ -68,5 +99,12 @@ mod tests {
         assert_eq!(c.now(), t0);
         c.advance(Duration::from_secs(90));
         assert_eq!(c.now() - t0, Duration::from_secs(90));
+        let w0 = c.wall();
+        c.advance(Duration::from_secs(5));
+        assert_eq!(c.wall() - w0, time::Duration::seconds(5), "the date moves with it");
+        let t1 = c.now();
+        c.rewind(Duration::from_secs(8));
+        assert_eq!(c.wall() - w0, time::Duration::seconds(-3), "a date can go back");
+        assert_eq!(c.now(), t1, "monotonic time cannot");
     }
 }

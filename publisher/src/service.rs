@@ -324,7 +324,7 @@ impl Publisher {
             public_key: signer.public_armored()?,
             fingerprint: signer.fingerprint(),
             created_by: String::new(),
-            created_at: OffsetDateTime::now_utc(),
+            created_at: self.inner.control.now(),
         };
         let repo = self.inner.control.create_repository(p, space, draft, &sealed).await?;
         let r = root(&repo);
@@ -384,7 +384,7 @@ impl Publisher {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&repo.name)
-            && at.elapsed() < POINTER_TTL
+            && self.inner.control.clock().now().saturating_duration_since(*at) < POINTER_TTL
         {
             return Ok(id.clone());
         }
@@ -393,7 +393,7 @@ impl Publisher {
             .pointers
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(repo.name.clone(), (Instant::now(), id.clone()));
+            .insert(repo.name.clone(), (self.inner.control.clock().now(), id.clone()));
         Ok(id)
     }
 
@@ -644,10 +644,16 @@ impl Publisher {
         changes: Vec<String>,
     ) -> Result<SnapshotInfo> {
         let base = root(repo);
-        let now = OffsetDateTime::now_utc();
+        let mut now = self.inner.control.now();
         let mut id_ms = now.unix_timestamp_nanos() / 1_000_000;
         if let Some(pid) = parent.as_deref().and_then(|p| p.parse::<i128>().ok()) {
             id_ms = id_ms.max(pid + 1);
+            // A snapshot is never dated before its parent, even when this node's clock is
+            // behind the node that wrote the parent: apt ignores a Release older than the one
+            // it has, silently keeping its clients on the previous packages.
+            if let Ok(parent_date) = OffsetDateTime::from_unix_timestamp_nanos(pid * 1_000_000) {
+                now = now.max(parent_date);
+            }
         }
         let id = format!("{id_ms:016}");
         packages.sort_by(|a, b| {
@@ -821,7 +827,7 @@ impl Publisher {
         let base = root(repo);
         let ids = self.snapshot_ids(repo).await?;
         let keep_n = usize::try_from(repo.config.retain).unwrap_or(10);
-        let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = self.inner.control.now().unix_timestamp_nanos() / 1_000_000;
         let grace_ms = i128::from(repo.config.retain_grace_secs) * 1000;
         let mut complete = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -1221,5 +1227,75 @@ mod tests {
             deb::inspect(&data).expect("deb").digests.sha256,
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))
         );
+    }
+
+    /// Dates come from the control service's clock: a refresh three days on re-signs with the
+    /// new Date and Valid-Until, and a node whose clock is behind never dates a snapshot before
+    /// its parent (apt would ignore it and keep the older packages).
+    #[tokio::test]
+    async fn release_dates_follow_the_clock_and_never_go_back() {
+        use rustshare_control::clock::Clock as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
+        let clock = rustshare_control::clock::ManualClock::new();
+        let control = Control::with_clock(
+            Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
+            rustshare_control::seal::MasterKey::generate(),
+            clock.clone(),
+        );
+        let token = control.bootstrap_operator(None).await.expect("bootstrap").expect("token");
+        let op = control.authenticate(&token).await.expect("operator");
+        control.create_tenant(&op, "acme").await.expect("tenant");
+        let space: rustshare_control::NewSpace =
+            serde_json::from_value(serde_json::json!({"tenant": "acme", "name": "debs", "purpose": "packages"})).expect("space");
+        let space = control.create_space(&op, space).await.expect("space");
+        let config: RepositoryConfig = serde_json::from_value(serde_json::json!({
+            "distributions": [{"suite": "stable", "codename": "bookworm"}],
+            "components": ["main"], "architectures": ["amd64"], "origin": "t", "label": "t",
+            "incoming_prefix": "incoming/tools/", "retain": 5, "valid_until_days": 7
+        }))
+        .expect("config");
+        let publisher = Publisher::new(store.clone(), control.clone());
+        let repo = publisher
+            .create(&op, &space.bucket, "tools", config, None)
+            .await
+            .expect("repository");
+        let incoming = format!("{}incoming/tools/x.deb", space.base_prefix);
+        let data = deb("xt", "1.0", b"one");
+        let len = data.len() as u64;
+        let body: ByteStream = Box::pin(futures::stream::once(async move { Ok(data) }));
+        store.put(&incoming, body, Some(len), ObjectAttrs::default()).await.expect("upload");
+        let first = publisher.publish(&op, "tools", false).await.expect("publish").snapshot;
+        assert_eq!(first.created, clock.wall());
+
+        let release = || async {
+            let Resolved::Object { key, .. } = publisher.resolve(&repo, "dists/stable/Release").await.expect("resolve") else {
+                panic!("no Release")
+            };
+            // Keys the packages face serves are relative to the repository's root.
+            let (_, text) = store.get_bytes(&format!("{}{key}", root(&repo)), 1 << 20).await.expect("read");
+            let text = String::from_utf8(text.to_vec()).expect("utf-8");
+            let field = |name: &str| {
+                let line = text.lines().find_map(|l| l.strip_prefix(name)).expect("field");
+                let line = line.trim().replace(" UTC", " +0000");
+                OffsetDateTime::parse(&line, &time::format_description::well_known::Rfc2822).expect("date")
+            };
+            (field("Date:"), field("Valid-Until:"))
+        };
+        let (d1, v1) = release().await;
+        assert_eq!((d1, v1 - d1), (clock.wall(), time::Duration::days(7)));
+
+        clock.advance(Duration::from_secs(3 * 86_400));
+        let refreshed = publisher.publish(&op, "tools", true).await.expect("refresh").snapshot;
+        let (d2, v2) = release().await;
+        assert_eq!((d2 - d1, v2 - v1), (time::Duration::days(3), time::Duration::days(3)));
+        assert!(refreshed.id > first.id);
+
+        // This node's clock falls ten seconds behind the one that wrote the last snapshot.
+        clock.rewind(Duration::from_secs(10));
+        let behind = publisher.publish(&op, "tools", true).await.expect("refresh").snapshot;
+        let (d3, _) = release().await;
+        assert_eq!(d3, d2, "dated at its parent's date, not before it");
+        assert!(behind.id > refreshed.id, "snapshot ids still grow");
     }
 }

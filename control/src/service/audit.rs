@@ -6,7 +6,7 @@ impl Core {
     /// Queues an audit event; it is written in the background, in order.
     pub fn audit(&self, e: NewAuditEvent) {
         let tx = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if tx.send(AuditMsg::Event(now(), Box::new(e))).is_err() {
+        if tx.send(AuditMsg::Event(self.now(), Box::new(e))).is_err() {
             tracing::error!("audit writer has stopped; an audit event was lost");
         }
     }

@@ -11,7 +11,7 @@ impl Core {
     /// Database errors.
     pub fn try_lease(&self, name: &str, ttl: Duration) -> Result<Option<Lease>> {
         let holder = format!("{}:{}", self.inner.node, new_id(""));
-        let t = now();
+        let t = self.now();
         Ok(self.inner.repo.try_lease(name, &holder, t, lease_end(t, ttl))?.then(|| Lease {
             inner: self.inner.clone(),
             name: name.to_owned(),
@@ -97,7 +97,7 @@ impl Core {
     /// Tells every other node of a change (this node has applied it already); stored before
     /// this returns.
     pub fn announce(&self, change: &ChangeKind) {
-        add_change(&*self.inner.repo, &self.inner.node, now(), change);
+        add_change(&*self.inner.repo, &self.inner.node, self.now(), change);
     }
 
     /// [`Core::announce`] off the caller's path: the background writer stores it within
@@ -105,7 +105,7 @@ impl Core {
     /// copies), where a database round trip per request would be paid by the client.
     pub fn announce_soon(&self, change: ChangeKind) {
         let tx = self.inner.audit_tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if tx.send(AuditMsg::Change(now(), change)).is_err() {
+        if tx.send(AuditMsg::Change(self.now(), change)).is_err() {
             tracing::error!("the background writer has stopped; a change for other nodes was lost");
         }
     }
@@ -138,15 +138,15 @@ impl Core {
                 break;
             }
         }
-        if feed.2.elapsed() >= RESERVATION_RENEW {
-            feed.2 = Instant::now();
-            if let Err(e) = self.renew_reservations(now()) {
+        if self.inner.age(feed.2) >= RESERVATION_RENEW {
+            feed.2 = self.inner.clock.now();
+            if let Err(e) = self.renew_reservations(self.now()) {
                 tracing::warn!("renewing quota reservations: {e}");
             }
         }
-        if feed.1.elapsed() > Duration::from_secs(60) {
-            feed.1 = Instant::now();
-            let t = now();
+        if self.inner.age(feed.1) > Duration::from_secs(60) {
+            feed.1 = self.inner.clock.now();
+            let t = self.now();
             if let Err(e) = self.inner.repo.prune(t - CHANGE_HISTORY, t) {
                 tracing::warn!("pruning the change feed: {e}");
             }

@@ -30,6 +30,26 @@ impl Control {
         }
     }
 
+    /// [`Control::new`] on the given clock.
+    #[must_use]
+    pub fn with_clock(repo: Arc<dyn Repo>, key: MasterKey, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        Self {
+            core: Core::with_clock(repo, key, clock),
+        }
+    }
+
+    /// Now, by this service's clock: what key expiry, sessions and leases are decided by.
+    #[must_use]
+    pub fn now(&self) -> OffsetDateTime {
+        self.core.now()
+    }
+
+    /// This service's clock.
+    #[must_use]
+    pub fn clock(&self) -> Arc<dyn crate::clock::Clock> {
+        self.core.clock()
+    }
+
     /// The synchronous core, for threads that may block (tools, tests, the database executor).
     #[must_use]
     pub fn core(&self) -> &Core {

@@ -12,7 +12,7 @@ impl Core {
         require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         validate_slug("key name", &n.name)?;
         validate_prefix(&n.prefix)?;
-        let t = now();
+        let t = self.now();
         let expires_at = match (n.expires_at, n.expires_in_seconds) {
             (Some(_), Some(_)) => return Err(Error::Invalid("give expires_at or expires_in_seconds, not both".into())),
             (Some(e), None) => Some(e),
@@ -85,7 +85,7 @@ impl Core {
     pub fn revoke_identity(&self, p: &AdminPrincipal, id_or_key: &str) -> Result<Identity> {
         let i = self.identity_for(p, id_or_key)?;
         require(p, AdminAction::Manage, Target::Tenant(&i.tenant_id), "key")?;
-        self.inner.repo.revoke_identity(&i.id, now())?;
+        self.inner.repo.revoke_identity(&i.id, self.now())?;
         self.invalidate();
         self.audit_security(
             p,
@@ -111,7 +111,7 @@ impl Core {
         let secret = random(40);
         self.inner
             .repo
-            .rotate_identity(&i.id, &self.key().seal(secret.as_bytes())?, now())?;
+            .rotate_identity(&i.id, &self.key().seal(secret.as_bytes())?, self.now())?;
         self.invalidate();
         self.audit_security(
             p,
@@ -186,15 +186,15 @@ impl Core {
     /// Records that an identity was used (at most once a minute per identity).
     pub fn touch(&self, identity_id: &str) {
         let mut m = self.inner.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if m.get(identity_id).is_some_and(|t| t.elapsed() < TOUCH_EVERY) {
+        if m.get(identity_id).is_some_and(|t| self.inner.age(*t) < TOUCH_EVERY) {
             return;
         }
-        m.insert(identity_id.to_owned(), Instant::now());
+        m.insert(identity_id.to_owned(), self.inner.clock.now());
         drop(m);
         // Off the request's path: when a key was last used need not hold up its request.
         let (inner, id) = (self.inner.clone(), identity_id.to_owned());
         let record = move || {
-            if let Err(e) = inner.repo.touch_identity(&id, now()) {
+            if let Err(e) = inner.repo.touch_identity(&id, inner.now()) {
                 tracing::warn!("recording key use: {e}");
             }
         };

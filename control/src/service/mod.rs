@@ -178,6 +178,8 @@ type CachedRepository = (Option<Arc<Repository>>, Instant);
 struct Inner {
     /// The threads that call the database for async callers.
     exec: crate::exec::DbExec,
+    /// Every date this service stores or compares, and every cache age it measures.
+    clock: Arc<dyn crate::clock::Clock>,
     repo: Arc<dyn Repo>,
     /// Replaced whole during a master key rotation.
     key: RwLock<MasterKey>,
@@ -345,7 +347,7 @@ impl Lease {
         self.inner
             .exec
             .run(move || {
-                let t = now();
+                let t = inner.now();
                 inner.repo.try_lease(&name, &holder, t, lease_end(t, ttl))
             })
             .await
@@ -392,19 +394,45 @@ fn hash_token(t: &str) -> String {
     hex::encode(Sha256::digest(t.as_bytes()))
 }
 
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+impl Inner {
+    fn now(&self) -> OffsetDateTime {
+        self.clock.wall()
+    }
+
+    /// How long ago `t` (read from this clock) was.
+    fn age(&self, t: Instant) -> Duration {
+        self.clock.now().saturating_duration_since(t)
+    }
 }
 
 impl Core {
+    /// Now, by this service's clock.
+    #[must_use]
+    pub fn now(&self) -> OffsetDateTime {
+        self.inner.now()
+    }
+
+    /// This service's clock, for the components that decide by the same time.
+    #[must_use]
+    pub fn clock(&self) -> Arc<dyn crate::clock::Clock> {
+        self.inner.clock.clone()
+    }
+
     /// The database executor.
     pub(crate) fn exec(&self) -> &crate::exec::DbExec {
         &self.inner.exec
     }
 
-    /// A service on `repo`, sealing secrets under `key`. Starts the audit writer thread.
+    /// A service on `repo`, sealing secrets under `key`, on the system clock. Starts the audit
+    /// writer thread.
     #[must_use]
     pub fn new(repo: Arc<dyn Repo>, key: MasterKey) -> Self {
+        Self::with_clock(repo, key, crate::clock::system())
+    }
+
+    /// [`Core::new`] on the given clock: tests move it to expire keys, sessions and leases.
+    #[must_use]
+    pub fn with_clock(repo: Arc<dyn Repo>, key: MasterKey, clock: Arc<dyn crate::clock::Clock>) -> Self {
         let (tx, rx) = mpsc::channel::<AuditMsg>();
         let writer_repo = repo.clone();
         let node = new_id("node_");
@@ -425,6 +453,8 @@ impl Core {
         Self {
             inner: Arc::new(Inner {
                 exec: crate::exec::DbExec::new(repo.parallelism()),
+                feed: Mutex::new((seen, clock.now(), clock.now())),
+                clock,
                 repo,
                 key: RwLock::new(key),
                 creds: moka::sync::Cache::builder()
@@ -437,7 +467,6 @@ impl Core {
                 sites: RwLock::new(HashMap::new()),
                 repos: RwLock::new(HashMap::new()),
                 node,
-                feed: Mutex::new((seen, Instant::now(), Instant::now())),
             }),
         }
     }

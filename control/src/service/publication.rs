@@ -62,7 +62,7 @@ impl Core {
             r.cors_origins = v;
         }
         r.validate()?;
-        self.inner.repo.set_publication(&s.id, &r, now())?;
+        self.inner.repo.set_publication(&s.id, &r, self.now())?;
         self.invalidate();
         let op = if was_enabled { "public.changed" } else { "public.enabled" };
         let detail = format!(
@@ -83,7 +83,7 @@ impl Core {
         let Some(mut r) = current else { return Ok((s, None)) };
         if r.enabled {
             r.enabled = false;
-            self.inner.repo.set_publication(&s.id, &r, now())?;
+            self.inner.repo.set_publication(&s.id, &r, self.now())?;
             self.invalidate();
             self.audit_security(
                 p,
@@ -102,7 +102,7 @@ impl Core {
     pub fn public_site_cached(&self, public_name: &str) -> Option<Option<Arc<PublicSite>>> {
         let m = self.inner.sites.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         m.get(public_name)
-            .filter(|hit| hit.as_ref().is_none_or(|s| s.loaded.elapsed() < CREDENTIAL_TTL))
+            .filter(|hit| hit.as_ref().is_none_or(|s| self.inner.age(s.loaded) < CREDENTIAL_TTL))
             .cloned()
     }
 
@@ -117,7 +117,7 @@ impl Core {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(public_name)
-            && hit.as_ref().is_none_or(|s| s.loaded.elapsed() < CREDENTIAL_TTL)
+            && hit.as_ref().is_none_or(|s| self.inner.age(s.loaded) < CREDENTIAL_TTL)
         {
             return Ok(hit.clone());
         }
@@ -126,7 +126,7 @@ impl Core {
                 Some(space) if space.disabled_at.is_none() => Some(Arc::new(PublicSite {
                     space,
                     rules,
-                    loaded: Instant::now(),
+                    loaded: self.inner.clock.now(),
                 })),
                 _ => None,
             },

@@ -50,7 +50,7 @@ impl Core {
             retention: RetentionRules::default(),
             upstream: None,
             created_by: p.name.clone(),
-            created_at: now(),
+            created_at: self.now(),
         };
         let events = self.key().seal(random(40).as_bytes())?;
         self.inner.repo.insert_namespace(&ns, &events)?;
@@ -196,7 +196,7 @@ impl Core {
             username: format!("{}+{name}", ns.name),
             access,
             created_by: p.name.clone(),
-            created_at: now(),
+            created_at: self.now(),
             revoked_at: None,
         };
         self.inner.repo.insert_robot(&r, &hash_token(&secret))?;
@@ -233,7 +233,7 @@ impl Core {
             .robot_by_username(&format!("{}+{name}", ns.name))?
             .map(|(r, _)| r)
             .ok_or(Error::NotFound("robot"))?;
-        self.inner.repo.revoke_robot(&r.id, now())?;
+        self.inner.repo.revoke_robot(&r.id, self.now())?;
         let space = self.space(p, &ns.space_id)?;
         self.audit_admin(p, &space, "registry.robot.revoked", Some(format!("robot={}", r.username)));
         self.inner

@@ -22,7 +22,7 @@ impl Core {
         repo.tenant_id.clone_from(&s.tenant_id);
         repo.space_id.clone_from(&s.id);
         repo.created_by.clone_from(&p.name);
-        repo.created_at = now();
+        repo.created_at = self.now();
         self.inner.repo.insert_repository(&repo, signing_sealed)?;
         // A request for the name before it existed is remembered as absent.
         self.invalidate();
@@ -70,7 +70,7 @@ impl Core {
         if m.len() > 10_000 {
             m.clear();
         }
-        m.insert(name.to_owned(), (found.clone(), Instant::now()));
+        m.insert(name.to_owned(), (found.clone(), self.inner.clock.now()));
         Ok(found)
     }
 
@@ -80,7 +80,9 @@ impl Core {
     #[must_use]
     pub fn repository_public_cached(&self, name: &str) -> Option<Option<Arc<Repository>>> {
         let m = self.inner.repos.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.get(name).filter(|(_, at)| at.elapsed() < CREDENTIAL_TTL).map(|(r, _)| r.clone())
+        m.get(name)
+            .filter(|(_, at)| self.inner.age(*at) < CREDENTIAL_TTL)
+            .map(|(r, _)| r.clone())
     }
 
     /// The repository's signing key, unsealed, for the publisher only.

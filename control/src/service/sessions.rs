@@ -15,7 +15,7 @@ impl Core {
             return Err(Error::Invalid("session lifetime must be at least one second".into()));
         }
         let value = random(43);
-        let t = now();
+        let t = self.now();
         let rec = SessionRecord {
             id_hash: hash_token(&value),
             token_id: p.token_id.clone(),
@@ -37,7 +37,7 @@ impl Core {
     pub fn session(&self, cookie: &str) -> Result<(SessionRecord, AdminPrincipal)> {
         self.inner
             .repo
-            .session_by_hash(&hash_token(cookie), now())?
+            .session_by_hash(&hash_token(cookie), self.now())?
             .ok_or(Error::Unauthorized)
     }
 
@@ -70,7 +70,7 @@ impl Core {
     /// [`Error::NotFound`] for a space the principal cannot see.
     pub fn traffic(&self, p: &AdminPrincipal, space: &str, minutes: u32) -> Result<Vec<TrafficSample>> {
         let s = self.space(p, space)?;
-        let since = now() - time::Duration::minutes(i64::from(minutes.clamp(1, 60 * 24 * 31)));
+        let since = self.now() - time::Duration::minutes(i64::from(minutes.clamp(1, 60 * 24 * 31)));
         self.inner.repo.traffic(&s.id, since)
     }
 }

@@ -38,7 +38,7 @@ impl Core {
             purpose: n.purpose.unwrap_or(Purpose::Generic),
             quota_bytes: n.quota_bytes,
             created_by: p.name.clone(),
-            created_at: now(),
+            created_at: self.now(),
             disabled_at: None,
         };
         self.inner.repo.insert_space(&s)?;
@@ -90,7 +90,7 @@ impl Core {
         let s = self.space(p, id)?;
         require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         if s.disabled_at.is_none() {
-            self.inner.repo.set_space_disabled(&s.id, Some(now()))?;
+            self.inner.repo.set_space_disabled(&s.id, Some(self.now()))?;
             self.invalidate();
             self.audit_security(p, Some(&s.tenant_id), Some(&s.id), None, "space.disabled", None);
         }

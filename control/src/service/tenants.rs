@@ -30,7 +30,7 @@ impl Core {
                 return Err(Error::Invalid("RUSTSHARE_ADMIN_TOKEN must be at least 16 characters".into()));
             }
             if r.token_by_hash(&hash_token(t))?.is_none() {
-                match r.insert_token(&new_id("tok_"), None, "operator", &hash_token(t), now()) {
+                match r.insert_token(&new_id("tok_"), None, "operator", &hash_token(t), self.now()) {
                     // Another node starting with the same token stored it first.
                     Ok(()) | Err(Error::Conflict(_)) => {}
                     Err(e) => return Err(e),
@@ -42,7 +42,7 @@ impl Core {
             return Ok(None);
         }
         let token = format!("rsat_{}", random(40));
-        r.insert_token(&new_id("tok_"), None, "operator", &hash_token(&token), now())?;
+        r.insert_token(&new_id("tok_"), None, "operator", &hash_token(&token), self.now())?;
         Ok(Some(token))
     }
 
@@ -66,7 +66,7 @@ impl Core {
         let t = Tenant {
             id: new_id("t_"),
             name: name.to_owned(),
-            created_at: now(),
+            created_at: self.now(),
         };
         self.inner.repo.insert_tenant(&t)?;
         self.audit_security(p, Some(&t.id), None, None, "tenant.created", Some(format!("name={name}")));
@@ -109,7 +109,7 @@ impl Core {
         let token = format!("rsat_{}", random(40));
         self.inner
             .repo
-            .insert_token(&new_id("tok_"), Some(&t.id), name, &hash_token(&token), now())?;
+            .insert_token(&new_id("tok_"), Some(&t.id), name, &hash_token(&token), self.now())?;
         self.audit_security(p, Some(&t.id), None, None, "token.created", Some(format!("name={name}")));
         Ok(token)
     }

@@ -2,7 +2,11 @@ use super::*;
 use crate::db::testing;
 
 fn control() -> (Core, AdminPrincipal) {
-    let c = Core::new(testing::repo(), MasterKey::generate());
+    control_on(crate::clock::system())
+}
+
+fn control_on(clock: Arc<dyn crate::clock::Clock>) -> (Core, AdminPrincipal) {
+    let c = Core::with_clock(testing::repo(), MasterKey::generate(), clock);
     let tok = c.bootstrap_operator(None).expect("bootstrap").expect("a new token");
     assert!(
         c.bootstrap_operator(None).expect("again").is_none(),
@@ -30,7 +34,8 @@ fn space(c: &Core, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Spac
 
 #[test]
 fn console_sessions_expire_and_follow_their_token() {
-    let (c, op) = control();
+    let clock = crate::clock::ManualClock::new();
+    let (c, op) = control_on(clock.clone());
     assert!(matches!(
         c.open_session("rsat_wrong", Duration::from_secs(60)),
         Err(Error::Unauthorized)
@@ -45,9 +50,11 @@ fn console_sessions_expire_and_follow_their_token() {
     let (again, p2) = c.session(&cookie).expect("live");
     assert_eq!((again.csrf, p2), (rec.csrf.clone(), p.clone()));
     // Past its end the session is gone, and the purge removes it.
-    let later = now() + time::Duration::seconds(61);
-    assert!(c.inner.repo.session_by_hash(&rec.id_hash, later).expect("query").is_none());
-    assert_eq!(c.inner.repo.purge_sessions(later).expect("purge"), 1);
+    clock.advance(Duration::from_secs(59));
+    assert!(c.session(&cookie).is_ok(), "live until its end");
+    clock.advance(Duration::from_secs(2));
+    assert!(matches!(c.session(&cookie), Err(Error::Unauthorized)));
+    assert_eq!(c.inner.repo.purge_sessions(c.now()).expect("purge"), 1);
     let (cookie, _, p) = c.open_session(&tok, Duration::from_secs(60)).expect("session");
     c.close_session(&cookie, &p).expect("logout");
     assert!(matches!(c.session(&cookie), Err(Error::Unauthorized)));
@@ -171,6 +178,45 @@ fn concurrent_lookups_of_an_expired_credential_make_one_query() {
     assert!(c.credential("RS3NOSUCHKEY0000000000").expect("lookup").is_none());
     assert!(c.credential("RS3NOSUCHKEY0000000000").expect("lookup").is_none());
     assert_eq!(loads(), before + 4);
+}
+
+/// A key made to last two seconds is refused from its end on, by the service's clock; its
+/// expiry date is the clock's date when it was made plus its lifetime.
+#[test]
+fn keys_expire_by_the_services_clock() {
+    let clock = crate::clock::ManualClock::new();
+    let (c, op) = control_on(clock.clone());
+    let s = space(&c, &op, "acme", None);
+    let k = c
+        .create_identity(
+            &op,
+            &s.id,
+            NewIdentity {
+                name: "short".into(),
+                mode: PermissionMode::ReadWrite,
+                prefix: String::new(),
+                expires_at: None,
+                expires_in_seconds: Some(2),
+            },
+        )
+        .expect("key");
+    assert_eq!(k.identity.expires_at, Some(c.now() + time::Duration::seconds(2)));
+    let decide = || {
+        let cred = c.credential(&k.identity.access_key_id).expect("cred").expect("found");
+        crate::policy::decide(
+            &cred.identity,
+            &cred.space,
+            &s.bucket,
+            Some(crate::policy::Action::GetObject),
+            crate::policy::Resource::Object("a"),
+            c.now(),
+        )
+    };
+    assert_eq!(decide(), crate::policy::Decision::Allow);
+    clock.advance(Duration::from_millis(1999));
+    assert_eq!(decide(), crate::policy::Decision::Allow, "still within its lifetime");
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(decide(), crate::policy::Decision::Deny(crate::policy::DenyReason::Expired));
 }
 
 #[test]
@@ -313,7 +359,7 @@ fn reservations_do_not_outlive_their_process() {
     let s = space(&a, &op, "acme", Some(1000));
     std::mem::forget(a.reserve(&s, 600).expect("fits"));
     let live = b.reserve(&s, 300).expect("fits");
-    let t0 = now();
+    let t0 = a.now();
     assert_eq!(a.inner.repo.reserved(&s.id, t0).expect("reserved"), 900);
     // Only b keeps renewing; a is "dead".
     b.renew_reservations(t0 + time::Duration::seconds(90)).expect("renew");
@@ -378,7 +424,7 @@ fn quota_holds_with_writers_on_two_nodes_at_once() {
     assert_eq!(stored.into_inner(), 10, "on {}", testing::which());
     assert_eq!((u.bytes, u.objects), (10_000, 10));
     assert_eq!(
-        a.inner.repo.reserved(&s.id, now()).expect("reserved"),
+        a.inner.repo.reserved(&s.id, a.now()).expect("reserved"),
         0,
         "every reservation released"
     );
@@ -551,7 +597,7 @@ fn repositories_are_remembered_until_they_change() {
         public_key: String::new(),
         fingerprint: String::new(),
         created_by: String::new(),
-        created_at: now(),
+        created_at: c.now(),
     };
     c.create_repository(&op, &s.id, draft, b"sealed").expect("repository");
     assert!(

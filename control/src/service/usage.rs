@@ -13,7 +13,7 @@ impl Core {
         let quota = self.inner.repo.space(&space.id)?.and_then(|s| s.quota_bytes);
         let id = match quota {
             Some(q) => {
-                let t = now();
+                let t = self.now();
                 let r = ReservationRecord {
                     id: new_id("rsv_"),
                     space_id: space.id.clone(),
@@ -79,7 +79,7 @@ impl Core {
             space_id: space_id.to_owned(),
             key: key.to_owned(),
             identity_id: identity_id.to_owned(),
-            initiated: now(),
+            initiated: self.now(),
         })
     }
 
@@ -130,7 +130,7 @@ impl Core {
         let u = self.inner.repo.usage(&space.id)?;
         let own_parts: u64 = self.inner.repo.parts(upload_id)?.iter().map(|p| p.size).sum();
         let replaced = self.inner.repo.object_size(&space.id, key)?.unwrap_or(0);
-        let reserved = self.inner.repo.reserved(&space.id, now())?;
+        let reserved = self.inner.repo.reserved(&space.id, self.now())?;
         let after = u.counted() - replaced.min(u.bytes) - own_parts.min(u.multipart_bytes) + reserved + final_size;
         if after > q {
             return Err(Error::QuotaExceeded {

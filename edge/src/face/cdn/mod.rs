@@ -183,6 +183,8 @@ impl Cdn {
             None => None,
         };
         let cache = Cache::new(cfg.cache_bytes).announcing(control.clone());
+        // One clock for the whole process: the control service's, which tests replace.
+        let clock = control.clock();
         Ok(Self {
             store,
             control,
@@ -191,15 +193,8 @@ impl Cdn {
             cfg,
             access_log,
             site_lookups: SiteLookups::default(),
-            clock: rustshare_control::clock::system(),
+            clock,
         })
-    }
-
-    /// Decides freshness by `clock` (tests pass a manual one).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
     }
 
     /// The cache, for invalidation by the S3 face and purges.
@@ -811,9 +806,10 @@ mod tests {
         rustshare_control::model::Space,
         rustshare_control::model::PublicationRules,
     ) {
-        let control = Control::new(
+        let control = Control::with_clock(
             Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
             rustshare_control::seal::MasterKey::generate(),
+            clock,
         );
         let tok = control.bootstrap_operator(None).await.expect("bootstrap").expect("token");
         let p = control.authenticate(&tok).await.expect("operator");
@@ -838,11 +834,7 @@ mod tests {
             ..Default::default()
         };
         let (_, rules) = control.enable_publication(&p, &space.id, input).await.expect("publish");
-        let cdn = Arc::new(
-            Cdn::new(store, control.clone(), Metrics::new(), cfg)
-                .expect("cdn")
-                .with_clock(clock),
-        );
+        let cdn = Arc::new(Cdn::new(store, control.clone(), Metrics::new(), cfg).expect("cdn"));
         (cdn, control, space, rules)
     }
 

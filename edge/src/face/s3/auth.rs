@@ -227,9 +227,10 @@ pub(crate) fn check_prefix(what: &str, p: &str) -> S3Result<()> {
     names::prefix(p).map_err(|e| bad_name(what, e))
 }
 
-/// Checks one more resource for an already-authenticated request.
-pub(crate) fn authorize(cred: &Credential, bucket: &str, action: Action, res: Resource<'_>) -> S3Result<()> {
-    match policy::decide(&cred.identity, &cred.space, bucket, Some(action), res, OffsetDateTime::now_utc()) {
+/// Checks one more resource for an already-authenticated request, at `now` by the control
+/// service's clock (so a key's expiry is decided by the same time that stamped it).
+pub(crate) fn authorize(cred: &Credential, bucket: &str, action: Action, res: Resource<'_>, now: OffsetDateTime) -> S3Result<()> {
+    match policy::decide(&cred.identity, &cred.space, bucket, Some(action), res, now) {
         Decision::Allow => Ok(()),
         Decision::Deny(r) => Err(denied(r)),
     }
@@ -425,10 +426,10 @@ pub(crate) fn copy_source(cs: &CopySource) -> S3Result<(&str, &str)> {
 }
 
 /// The copy source of CopyObject and UploadPartCopy: a valid key this credential may read.
-fn check_copy_source(cred: &Credential, cs: &CopySource) -> S3Result<()> {
+fn check_copy_source(cred: &Credential, cs: &CopySource, now: OffsetDateTime) -> S3Result<()> {
     let (bucket, key) = copy_source(cs)?;
     names::key(key).map_err(|e| bad_name("copy source key", e))?;
-    authorize(cred, bucket, Action::GetObject, Resource::Object(key))
+    authorize(cred, bucket, Action::GetObject, Resource::Object(key), now)
 }
 
 fn check_listing(
@@ -437,6 +438,7 @@ fn check_listing(
     action: Action,
     prefix: Option<&String>,
     markers: &[(&str, Option<&String>)],
+    now: OffsetDateTime,
 ) -> S3Result<()> {
     let prefix = prefix.map_or("", String::as_str);
     check_prefix("prefix", prefix)?;
@@ -445,7 +447,7 @@ fn check_listing(
             check_prefix(what, m)?;
         }
     }
-    authorize(cred, bucket, action, Resource::Prefix(prefix))
+    authorize(cred, bucket, action, Resource::Prefix(prefix), now)
 }
 
 /// The key a POST form names, with `${filename}` replaced by the uploaded file's name, as S3
@@ -485,7 +487,8 @@ impl S3Access for Access {
         if let Some(k) = &key {
             check_key(k)?;
         }
-        let decision = |action, res| policy::decide(&cred.identity, &cred.space, &bucket, action, res, OffsetDateTime::now_utc());
+        let now = self.control.now();
+        let decision = |action, res| policy::decide(&cred.identity, &cred.space, &bucket, action, res, now);
         let d = match (req, cx.s3_path(), key.as_deref()) {
             (Requirement::Refused, ..) => {
                 return Err(S3Error::with_message(
@@ -514,6 +517,7 @@ impl S3Access for Access {
 
     async fn list_objects(&self, req: &mut S3Request<ListObjectsInput>) -> S3Result<()> {
         let i = req.input.clone();
+        let now = self.control.now();
         self.release(req, |c| {
             check_listing(
                 c,
@@ -521,6 +525,7 @@ impl S3Access for Access {
                 Action::ListBucket,
                 i.prefix.as_ref(),
                 &[("marker", i.marker.as_ref())],
+                now,
             )
         })
     }
@@ -528,6 +533,7 @@ impl S3Access for Access {
     async fn list_objects_v2(&self, req: &mut S3Request<ListObjectsV2Input>) -> S3Result<()> {
         let i = req.input.clone();
         let token = continuation(i.continuation_token.as_ref());
+        let now = self.control.now();
         self.release(req, |c| {
             let token = token?;
             check_listing(
@@ -536,12 +542,14 @@ impl S3Access for Access {
                 Action::ListBucket,
                 i.prefix.as_ref(),
                 &[("start-after", i.start_after.as_ref()), ("continuation token", token.as_ref())],
+                now,
             )
         })
     }
 
     async fn list_multipart_uploads(&self, req: &mut S3Request<ListMultipartUploadsInput>) -> S3Result<()> {
         let i = req.input.clone();
+        let now = self.control.now();
         self.release(req, |c| {
             check_listing(
                 c,
@@ -549,6 +557,7 @@ impl S3Access for Access {
                 Action::ListBucketMultipartUploads,
                 i.prefix.as_ref(),
                 &[("key-marker", i.key_marker.as_ref())],
+                now,
             )
         })
     }
@@ -576,12 +585,12 @@ impl S3Access for Access {
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         let cred = authorized(req)?;
-        check_copy_source(&cred, &req.input.copy_source)
+        check_copy_source(&cred, &req.input.copy_source, self.control.now())
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
         let cred = authorized(req)?;
-        check_copy_source(&cred, &req.input.copy_source)
+        check_copy_source(&cred, &req.input.copy_source, self.control.now())
     }
 
     async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
@@ -594,9 +603,10 @@ impl S3Access for Access {
         let key = post_key(&req.input.key, filename.as_deref());
         req.input.key.clone_from(&key);
         let bucket = req.input.bucket.clone();
+        let now = self.control.now();
         self.release(req, |c| {
             names::key(&key).map_err(|e| bad_name("key", e))?;
-            authorize(c, &bucket, Action::PutObject, Resource::Object(&key))
+            authorize(c, &bucket, Action::PutObject, Resource::Object(&key), now)
         })
     }
 
@@ -605,13 +615,111 @@ impl S3Access for Access {
         // face will use it.
         let cred = authorized(req)?;
         check_key(&req.input.key)?;
-        authorize(&cred, &req.input.bucket, Action::PutObject, Resource::Object(&req.input.key))
+        authorize(
+            &cred,
+            &req.input.bucket,
+            Action::PutObject,
+            Resource::Object(&req.input.key),
+            self.control.now(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The S3 face decides a key's expiry by the control service's clock: a real S3 client
+    /// over loopback is served until the key's end and refused with ExpiredToken from then on,
+    /// without waiting for the seconds to pass.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_expires_by_the_control_clock() {
+        use rustshare_control::model::PermissionMode;
+        use rustshare_control::{NewIdentity, NewSpace};
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(rustshare_store::FsStore::open_sync(dir.path().to_path_buf()).expect("store"));
+        let clock = rustshare_control::clock::ManualClock::new();
+        let control = Control::with_clock(
+            Arc::new(rustshare_control::db::SqliteRepo::in_memory().expect("db")),
+            rustshare_control::seal::MasterKey::generate(),
+            clock.clone(),
+        );
+        let tok = control.bootstrap_operator(None).await.expect("bootstrap").expect("token");
+        let p = control.authenticate(&tok).await.expect("operator");
+        control.create_tenant(&p, "t").await.expect("tenant");
+        let space = NewSpace {
+            tenant: Some("t".into()),
+            name: "ci".into(),
+            purpose: None,
+            visibility: None,
+            quota_bytes: None,
+            workspace_id: None,
+        };
+        let space = control.create_space(&p, space).await.expect("space");
+        let key = NewIdentity {
+            name: "short".into(),
+            mode: PermissionMode::ReadWrite,
+            prefix: String::new(),
+            expires_at: None,
+            expires_in_seconds: Some(2),
+        };
+        let key = control.create_identity(&p, &space.id, key).await.expect("key");
+        let s3 =
+            Arc::new(crate::face::s3::S3Face::new(store, control.clone(), crate::metrics::Metrics::new(), "us-east-1".into()).service());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((io, _)) = listener.accept().await {
+                let s3 = s3.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: ::http::Request<hyper::body::Incoming>| {
+                        let s3 = s3.clone();
+                        async move { s3.call(req.map(s3s::Body::from)).await }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(io), svc)
+                        .await;
+                });
+            }
+        });
+        let creds = aws_credential_types::Credentials::new(&key.identity.access_key_id, &key.secret_access_key, None, None, "test");
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://{addr}"))
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        let put = || {
+            client
+                .put_object()
+                .bucket(&space.bucket)
+                .key("a.txt")
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v"))
+                .send()
+        };
+        put().await.expect("a fresh key writes");
+        clock.advance(std::time::Duration::from_millis(1999));
+        put().await.expect("the key still has a millisecond");
+        clock.advance(std::time::Duration::from_millis(1));
+        let e = put().await.expect_err("expired");
+        let code = e
+            .as_service_error()
+            .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::code(e).map(str::to_owned));
+        assert_eq!(code.as_deref(), Some("ExpiredToken"), "{e:?}");
+        let e = client
+            .get_object()
+            .bucket(&space.bucket)
+            .key("a.txt")
+            .send()
+            .await
+            .expect_err("expired");
+        let code = e
+            .as_service_error()
+            .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::code(e).map(str::to_owned));
+        assert_eq!(code.as_deref(), Some("ExpiredToken"), "{e:?}");
+    }
 
     /// Every operation name s3s can dispatch, read from the s3s sources this crate builds with.
     fn s3s_operations() -> Vec<String> {

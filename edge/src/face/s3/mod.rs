@@ -423,7 +423,7 @@ impl S3Face {
         if let Some(a) = &after {
             auth::check_prefix("marker", a)?;
         }
-        auth::authorize(cred, bucket, Action::ListBucket, Resource::Prefix(prefix))?;
+        auth::authorize(cred, bucket, Action::ListBucket, Resource::Prefix(prefix), self.control.now())?;
         let max = match max_keys {
             Some(m) if m < 0 => return Err(s3_error!(InvalidArgument, "max-keys must be between 0 and 1000.")),
             Some(m) => usize::try_from(m).unwrap_or(1000).min(1000),
@@ -835,7 +835,7 @@ impl S3 for S3Face {
         let mut errs = Vec::new();
         for o in &i.delete.objects {
             let r = async {
-                auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key))?;
+                auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key), self.control.now())?;
                 let full = full_key(&cred, &o.key)?;
                 self.store.delete(&full).await.map_err(errors::store)?;
                 self.changed(&cred.space.id, &o.key).await;
@@ -878,7 +878,7 @@ impl S3 for S3Face {
             .audited(&req, "CopyObject", Some(&i.key), async {
                 let (sb, sk) = copy_source(&i.copy_source)?;
                 // The source must be readable by this key inside its own space.
-                auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk))?;
+                auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk), self.control.now())?;
                 let src = full_key(&cred, sk)?;
                 let m = self.store.head(&src).await.map_err(errors::store)?;
                 preconditions(&m, i.copy_source_if_match.as_ref(), i.copy_source_if_none_match.as_ref(), i.copy_source_if_modified_since.as_ref(), i.copy_source_if_unmodified_since.as_ref())
@@ -990,7 +990,7 @@ impl S3 for S3Face {
                     .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
                 self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let (sb, sk) = copy_source(&i.copy_source)?;
-                auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk))?;
+                auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk), self.control.now())?;
                 let src = full_key(&cred, sk)?;
                 let range = match &i.copy_source_range {
                     Some(r) => Some(to_range(Range::parse(r).map_err(|_| {
@@ -1174,7 +1174,13 @@ impl S3 for S3Face {
         let prefix = i.prefix.clone().unwrap_or_default();
         let out = self
             .audited(&req, "ListMultipartUploads", None, async {
-                auth::authorize(&cred, &i.bucket, Action::ListBucketMultipartUploads, Resource::Prefix(&prefix))?;
+                auth::authorize(
+                    &cred,
+                    &i.bucket,
+                    Action::ListBucketMultipartUploads,
+                    Resource::Prefix(&prefix),
+                    self.control.now(),
+                )?;
                 let ups = self.control.list_uploads(&cred.space.id, &prefix).await.map_err(errors::control)?;
                 let uploads = ups
                     .into_iter()
