@@ -5,10 +5,27 @@ use time::OffsetDateTime;
 
 use crate::{Error, Result};
 
+/// How a date appears in JSON (RFC 3339), for the API's schemas.
+pub struct DateTime;
+
+impl schemars::JsonSchema for DateTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DateTime".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum $name { $($(#[$vm])* #[serde(rename = $s)] $v),* }
         impl $name {
             /// Every value, in declaration order.
@@ -79,7 +96,7 @@ string_enum!(
 );
 
 /// A tenant: one customer organisation; spaces, keys and audit rows belong to exactly one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tenant {
     /// Stable id, `t_...`.
     pub id: String,
@@ -87,11 +104,12 @@ pub struct Tenant {
     pub name: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
 }
 
 /// An Object Space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Space {
     /// Stable id, `sp_...`.
     pub id: String,
@@ -115,14 +133,16 @@ pub struct Space {
     pub created_by: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
     /// When it was disabled; a disabled space refuses every S3 request.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub disabled_at: Option<OffsetDateTime>,
 }
 
 /// An S3 identity (access key). The secret is never part of this type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Identity {
     /// Stable id, `id_...`.
     pub id: String,
@@ -140,20 +160,25 @@ pub struct Identity {
     pub allowed_prefix: String,
     /// Expiry.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub expires_at: Option<OffsetDateTime>,
     /// Last successful use (updated at most once a minute).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub last_used_at: Option<OffsetDateTime>,
     /// Revocation time.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub revoked_at: Option<OffsetDateTime>,
     /// Who created it.
     pub created_by: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
     /// Last rotation.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub rotated_at: Option<OffsetDateTime>,
 }
 
@@ -172,7 +197,7 @@ impl Identity {
 }
 
 /// Storage used by a space.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Usage {
     /// Bytes of stored objects.
     pub bytes: u64,
@@ -195,12 +220,13 @@ impl Usage {
 }
 
 /// A stored audit event: the [`NewAuditEvent`] as written, with its sequence number and time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEvent {
     /// Sequence number.
     pub id: i64,
     /// Time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub timestamp: OffsetDateTime,
     /// What happened.
     #[serde(flatten)]
@@ -208,7 +234,7 @@ pub struct AuditEvent {
 }
 
 /// An audit event: security-relevant admin actions and object operations.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewAuditEvent {
     /// Tenant the event belongs to; `None` for operator-level events.
     pub tenant_id: Option<String>,
@@ -237,7 +263,7 @@ pub struct NewAuditEvent {
 }
 
 /// Filter for reading the audit log.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub struct AuditFilter {
     /// Only this tenant (forced for tenant tokens).
     pub tenant_id: Option<String>,
@@ -249,9 +275,11 @@ pub struct AuditFilter {
     pub operation: Option<String>,
     /// Not before (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub since: Option<OffsetDateTime>,
     /// Before (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub until: Option<OffsetDateTime>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<u32>,
@@ -260,7 +288,7 @@ pub struct AuditFilter {
 }
 
 /// What an admin token may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AdminPrincipal {
     /// Token id.
     pub token_id: String,
@@ -349,7 +377,7 @@ mod tests {
 
 /// Public web access of a space (the spec's `object_publication_rules`). Separate from S3
 /// access: anonymous HTTP reads on the CDN face, only under the published prefixes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicationRules {
     /// Whether anonymous reads are served at all.
@@ -381,7 +409,7 @@ pub struct PublicationRules {
 }
 
 /// One Cache-Control override.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheOverride {
     /// Key prefix.
@@ -563,7 +591,7 @@ mod publication_tests {
 }
 
 /// One distribution of a package repository: apt's `Suite` and `Codename`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Distribution {
     /// `stable`, `testing`, ...; the `dists/<suite>` directory apt clients name.
@@ -573,7 +601,7 @@ pub struct Distribution {
 }
 
 /// What a package repository publishes and how its Release files describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoryConfig {
     /// Distributions, each with its own `dists/<suite>/` tree.
@@ -688,7 +716,7 @@ impl RepositoryConfig {
 }
 
 /// A package repository: a signed apt tree published out of a `packages` space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Repository {
     /// Globally unique name: `packages.<domain>/<name>/`.
     pub name: String,
@@ -706,6 +734,7 @@ pub struct Repository {
     pub created_by: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
 }
 
@@ -722,7 +751,7 @@ string_enum!(
 /// Which tags of each repository in a namespace are kept. Tags matching `protect` are always
 /// kept; of the rest, a tag goes when it is beyond the newest `keep_last` or older than
 /// `max_age_days`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionRules {
     /// Newest tags kept per repository.
@@ -759,7 +788,7 @@ impl RetentionRules {
 
 /// An OCI registry namespace (`<registry>/<name>/<repository>`), backed by a space of purpose
 /// `registry` that Distribution reaches through the S3 face with its own storage identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegistryNamespace {
     /// Globally unique name, the first path segment of image names.
     pub name: String,
@@ -781,11 +810,12 @@ pub struct RegistryNamespace {
     pub created_by: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
 }
 
 /// A robot account: registry credentials for CI, limited to one namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Robot {
     /// Stable id, `rb_...`.
     pub id: String,
@@ -801,8 +831,10 @@ pub struct Robot {
     pub created_by: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
     /// Set once revoked; its next token request fails.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<DateTime>")]
     pub revoked_at: Option<OffsetDateTime>,
 }

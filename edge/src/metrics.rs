@@ -53,7 +53,7 @@ fn status_label(status: u16) -> &'static str {
 }
 
 /// CDN figures of one space, for the usage API.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CdnStats {
     /// Requests answered.
     pub requests: u64,

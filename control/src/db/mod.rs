@@ -72,13 +72,14 @@ pub struct SessionRecord {
 }
 
 /// Traffic of one space in one minute.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct TrafficSample {
     /// Space.
     #[serde(skip)]
     pub space_id: String,
     /// Start of the minute.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::model::DateTime")]
     pub minute: OffsetDateTime,
     /// Bytes received (S3 uploads).
     pub bytes_in: u64,

@@ -72,7 +72,7 @@ impl std::fmt::Debug for Credential {
 }
 
 /// Input for creating a space.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSpace {
     /// Tenant id or name; tenant tokens may omit it.
@@ -90,7 +90,7 @@ pub struct NewSpace {
 }
 
 /// Input for creating an S3 identity.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIdentity {
     /// Name, unique in the space.
@@ -102,13 +102,14 @@ pub struct NewIdentity {
     pub prefix: String,
     /// Absolute expiry.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::model::DateTime>")]
     pub expires_at: Option<OffsetDateTime>,
     /// Expiry relative to now, in seconds.
     pub expires_in_seconds: Option<u64>,
 }
 
 /// A new identity and its secret, which is shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CreatedIdentity {
     /// The identity.
     pub identity: Identity,
@@ -119,7 +120,7 @@ pub struct CreatedIdentity {
 }
 
 /// Changes to a space's public web access; absent fields keep their current (or default) value.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicationInput {
     /// See [`PublicationRules::public_name`].

@@ -4,8 +4,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::json;
 
+use super::dto::AuditPage;
 use super::error::{ApiError, ApiResult};
 use super::extract::Admin;
 use super::routes::{Api, Op};
@@ -58,13 +58,13 @@ async fn audit(
     let events = st.control.audit_events(&p, f).await?;
     // A full page may have more behind it; its last id is where the next page starts.
     let next_before = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
-    Ok(Json(json!({"events": events, "next_before": next_before})))
+    Ok(Json(AuditPage { events, next_before }))
 }
 
 pub(super) fn routes() -> Api {
     Api::new().get(
         "/api/v1/audit",
-        Op::new("Audit events, newest first").query(&[
+        Op::new("Audit events, newest first").returns::<AuditPage>().query(&[
             ("space", "string", "space id or bucket"),
             ("identity", "string", "identity id"),
             ("operation", "string", "operation name"),

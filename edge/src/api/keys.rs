@@ -3,9 +3,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Serialize;
-use serde_json::json;
 
+use super::dto::{ClientCommands, KeyBlock, KeyList};
 use super::error::ApiResult;
 use super::extract::{Admin, JsonBody};
 use super::routes::{Api, Op};
@@ -13,49 +12,25 @@ use super::state::ApiState;
 use rustshare_control::model::Identity;
 use rustshare_control::{CreatedIdentity, NewIdentity};
 
-/// The key block shown once.
-#[derive(Serialize)]
-struct KeyBlock {
-    identity: Identity,
-    access_key_id: String,
-    secret_access_key: String,
-    endpoint: String,
-    bucket: String,
-    prefix: String,
-    region: String,
-    path_style: bool,
-    /// Ready-to-paste client commands, shown by the CLI and the console alike.
-    commands: ClientCommands,
-}
-
 /// Upload commands for the three clients people use with a new key.
-#[derive(Serialize)]
-struct ClientCommands {
-    aws: String,
-    s3cmd: String,
-    rclone: String,
-}
-
-impl ClientCommands {
-    fn new(endpoint: &str, region: &str, bucket: &str, prefix: &str, ak: &str, sk: &str) -> Self {
-        let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
-        let no_ssl = if endpoint.starts_with("https") { "" } else { " --no-ssl" };
-        Self {
-            aws: format!(
-                "export AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region}\naws --endpoint-url {endpoint} s3 cp ./release.tar.gz s3://{bucket}/{prefix}"
-            ),
-            s3cmd: format!(
-                "s3cmd --access_key={ak} --secret_key={sk} --host={host} --host-bucket={host} --region={region}{no_ssl} put ./release.tar.gz s3://{bucket}/{prefix}"
-            ),
-            rclone: format!(
-                "rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\""
-            ),
-        }
+fn client_commands(endpoint: &str, region: &str, bucket: &str, prefix: &str, ak: &str, sk: &str) -> ClientCommands {
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    let no_ssl = if endpoint.starts_with("https") { "" } else { " --no-ssl" };
+    ClientCommands {
+        aws: format!(
+            "export AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={sk} AWS_DEFAULT_REGION={region}\naws --endpoint-url {endpoint} s3 cp ./release.tar.gz s3://{bucket}/{prefix}"
+        ),
+        s3cmd: format!(
+            "s3cmd --access_key={ak} --secret_key={sk} --host={host} --host-bucket={host} --region={region}{no_ssl} put ./release.tar.gz s3://{bucket}/{prefix}"
+        ),
+        rclone: format!(
+            "rclone copy ./release.tar.gz \":s3,provider=Other,access_key_id={ak},secret_access_key={sk},endpoint='{endpoint}',region={region}:{bucket}/{prefix}\""
+        ),
     }
 }
 
 fn key_block(st: &ApiState, c: CreatedIdentity) -> KeyBlock {
-    let commands = ClientCommands::new(
+    let commands = client_commands(
         &st.endpoint,
         &st.region,
         &c.space.bucket,
@@ -87,7 +62,9 @@ async fn create_key(
 }
 
 async fn list_keys(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"keys": st.control.list_identities(&p, &id).await?})))
+    Ok(Json(KeyList {
+        keys: st.control.list_identities(&p, &id).await?,
+    }))
 }
 
 async fn revoke_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
@@ -101,20 +78,24 @@ async fn rotate_key(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<
 
 pub(super) fn routes() -> Api {
     Api::new()
-        .get("/api/v1/spaces/{space}/keys", Op::new("List S3 keys (never secrets)"), list_keys)
+        .get(
+            "/api/v1/spaces/{space}/keys",
+            Op::new("List S3 keys (never secrets)").returns::<KeyList>(),
+            list_keys,
+        )
         .post(
             "/api/v1/spaces/{space}/keys",
-            Op::with_body("Create an S3 key; the secret is returned once", "NewKey", "201"),
+            Op::with_body::<NewIdentity>("Create an S3 key; the secret is returned once", "201").returns::<KeyBlock>(),
             create_key,
         )
         .post(
             "/api/v1/keys/{key}/revoke",
-            Op::new("Revoke a key; its next request fails"),
+            Op::new("Revoke a key; its next request fails").returns::<Identity>(),
             revoke_key,
         )
         .post(
             "/api/v1/keys/{key}/rotate",
-            Op::new("New secret, returned once; the old one stops working at once"),
+            Op::new("New secret, returned once; the old one stops working at once").returns::<KeyBlock>(),
             rotate_key,
         )
 }

@@ -16,9 +16,8 @@ use axum::response::IntoResponse;
 use rustshare_control::admin::{AdminAction, Target, require};
 use rustshare_control::model::AdminPrincipal;
 use rustshare_control::seal::MasterKey;
-use serde::Deserialize;
-use serde_json::json;
 
+use super::dto::{MasterKeyChange, MasterKeyInfo, Reconciled, ReconciledSpace, RotateBody};
 use super::error::{ApiError, ApiResult, blocking};
 use super::extract::{Admin, JsonBody};
 use super::routes::{Api, Op};
@@ -64,20 +63,16 @@ fn rotation_error(e: rustshare_control::Error) -> ApiError {
 async fn show(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
     operator(&p)?;
     let source = match &st.master_key {
-        KeySource::Env => json!("env"),
-        KeySource::File(f) => json!(f.display().to_string()),
+        KeySource::Env => "env".to_owned(),
+        KeySource::File(f) => f.display().to_string(),
     };
-    Ok(Json(json!({"fingerprint": st.control.master_key_fingerprint(), "source": source})))
+    Ok(Json(MasterKeyInfo {
+        fingerprint: st.control.master_key_fingerprint(),
+        source,
+    }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RotateIn {
-    /// A key already in every node's key file.
-    fingerprint: Option<String>,
-}
-
-async fn rotate(State(st): State<ApiState>, Admin(p): Admin, JsonBody(body): JsonBody<RotateIn>) -> ApiResult<impl IntoResponse> {
+async fn rotate(State(st): State<ApiState>, Admin(p): Admin, JsonBody(body): JsonBody<RotateBody>) -> ApiResult<impl IntoResponse> {
     operator(&p)?;
     let path = key_file(&st)?;
     let wanted = body.fingerprint;
@@ -118,9 +113,13 @@ async fn rotate(State(st): State<ApiState>, Admin(p): Admin, JsonBody(body): Jso
     .await??;
     let fingerprint = ring.fingerprint();
     let resealed = st.control.rotate_master_key(&p, ring).await.map_err(rotation_error)?;
-    Ok(Json(
-        json!({"fingerprint": fingerprint, "resealed": resealed, "key_file": path.display().to_string(), "note": note}),
-    ))
+    Ok(Json(MasterKeyChange {
+        fingerprint,
+        resealed,
+        key_file: Some(path.display().to_string()),
+        retired: None,
+        note,
+    }))
 }
 
 async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
@@ -147,9 +146,13 @@ async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl I
     })
     .await?;
     st.control.use_master_key(only, None);
-    Ok(Json(
-        json!({"fingerprint": st.control.master_key_fingerprint(), "resealed": resealed, "retired": true, "note": note}),
-    ))
+    Ok(Json(MasterKeyChange {
+        fingerprint: st.control.master_key_fingerprint(),
+        resealed,
+        key_file: None,
+        retired: Some(true),
+        note,
+    }))
 }
 
 async fn reconcile(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
@@ -174,7 +177,16 @@ async fn reconcile(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<imp
             )),
         );
     }
-    Ok(Json(json!({"spaces": done})))
+    Ok(Json(Reconciled {
+        spaces: done
+            .into_iter()
+            .map(|r| ReconciledSpace {
+                bucket: r.bucket,
+                before: r.before,
+                after: r.after,
+            })
+            .collect(),
+    }))
 }
 
 /// The master key and maintenance routes.
@@ -182,26 +194,26 @@ pub(super) fn routes() -> Api {
     Api::new()
         .post(
             "/api/v1/admin/reconcile",
-            Op::new("Recompute every space's usage and object count from the store (operator only)"),
+            Op::new("Recompute every space's usage and object count from the store (operator only)").returns::<Reconciled>(),
             reconcile,
         )
         .get(
             "/api/v1/admin/master-key",
-            Op::new("The fingerprint of the master key that seals secrets now, and where it comes from"),
+            Op::new("The fingerprint of the master key that seals secrets now, and where it comes from").returns::<MasterKeyInfo>(),
             show,
         )
         .post(
             "/api/v1/admin/master-key/rotate",
-            Op::with_body(
+            Op::with_body::<RotateBody>(
                 "Re-seal every stored secret under a new master key (made here, or an existing one by fingerprint); other nodes follow",
-                "Rotate",
                 "200",
-            ),
+            )
+            .returns::<MasterKeyChange>(),
             rotate,
         )
         .post(
             "/api/v1/admin/master-key/retire",
-            Op::new("Re-seal once more, then drop older keys from this node's key file"),
+            Op::new("Re-seal once more, then drop older keys from this node's key file").returns::<MasterKeyChange>(),
             retire,
         )
 }

@@ -22,14 +22,18 @@ fn describe(param: &str) -> &'static str {
     }
 }
 
-fn operation(d: &Documented) -> Value {
+fn operation(d: &Documented, g: &mut schemars::SchemaGenerator) -> Value {
     let op = &d.op;
     let security = match op.sec {
         Sec::Admin => json!([{"bearer": []}, {"console": []}]),
         Sec::Console => json!([{"console": []}]),
         Sec::Open => json!([]),
     };
-    let mut responses = json!({ op.ok: {"description": "success", "content": {"application/json": {}}} });
+    let mut ok = json!({"description": "success"});
+    if let Some(reply) = op.reply {
+        ok["content"] = json!({"application/json": {"schema": (reply.schema)(g)}});
+    }
+    let mut responses = json!({ op.ok: ok });
     for status in ["400", "401", "403", "404", "409"] {
         if status != op.ok {
             responses[status] = json!({"$ref": "#/components/responses/Error"});
@@ -50,85 +54,42 @@ fn operation(d: &Documented) -> Value {
     if !params.is_empty() {
         o["parameters"] = Value::Array(params);
     }
-    if let Some(schema) = op.body {
-        o["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+    if let Some(body) = op.body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": body(g)}}});
     }
     o
 }
 
-/// The document for `routes`.
+/// The document for `routes`. Every schema in it is derived from the Rust types the handlers
+/// read and write (and the CLI reads), by schemars.
 #[must_use]
 pub fn document(routes: &[Documented]) -> Value {
+    let mut g = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let error = g.subschema_for::<super::dto::ErrorBody>();
     let mut paths = serde_json::Map::new();
     for d in routes {
         let entry = paths.entry(d.path.to_owned()).or_insert_with(|| json!({}));
-        entry[d.method.as_str().to_ascii_lowercase()] = operation(d);
+        entry[d.method.as_str().to_ascii_lowercase()] = operation(d, &mut g);
     }
-    let mut doc = json!({
+    json!({
         "openapi": "3.1.0",
         "info": {"title": "RustShare Object Spaces control API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "console": {"type": "apiKey", "in": "cookie", "name": "rs_console",
                     "description": "console session from POST /api/v1/session; state-changing requests also need the x-csrf-token header"}
             },
-            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
-                    "code": {"type": "string", "enum": ["unauthorized", "forbidden", "csrf_failed", "not_found", "conflict", "invalid_request", "quota_exceeded", "rejected", "internal"]},
-                    "message": {"type": "string"}}}}},
-                "Name": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"}}},
-                "NewSpace": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-                    "tenant": {"type": "string"}, "name": {"type": "string"},
-                    "purpose": {"enum": ["generic", "cdn", "artifacts", "packages", "registry"]},
-                    "visibility": {"enum": ["private", "public", "cdn"]},
-                    "quota_bytes": {"type": "integer", "minimum": 0}, "workspace_id": {"type": "string"}}},
-                "NewNamespace": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-                    "name": {"type": "string"}, "tenant": {"type": "string"}, "quota_bytes": {"type": "integer", "minimum": 0}}},
-                "NamespaceChange": {"type": "object", "additionalProperties": false, "properties": {
-                    "public": {"type": "boolean"},
-                    "retention": {"type": "object", "additionalProperties": false, "properties": {
-                        "keep_last": {"type": "integer", "minimum": 1}, "max_age_days": {"type": "integer", "minimum": 1},
-                        "protect": {"type": "array", "items": {"type": "string"}}}}}},
-                "NewRobot": {"type": "object", "required": ["name", "access"], "additionalProperties": false, "properties": {
-                    "name": {"type": "string"}, "access": {"enum": ["pull", "push"]}}},
-                "RegistryConfig": {"type": "object", "required": ["root_cert_bundle"], "additionalProperties": false, "properties": {
-                    "listen": {"type": "string"}, "root_cert_bundle": {"type": "string"}}},
-                "Publication": {"type": "object", "additionalProperties": false, "properties": {
-                    "public_name": {"type": "string"}, "prefixes": {"type": "array", "items": {"type": "string"}},
-                    "public_base_url": {"type": "string"}, "cache_control": {"type": "string"},
-                    "cache_overrides": {"type": "array", "items": {"type": "object"}},
-                    "immutable_prefixes": {"type": "array", "items": {"type": "string"}},
-                    "allowed_content_types": {"type": "array", "items": {"type": "string"}},
-                    "directory_listing": {"type": "boolean"}, "cors_origins": {"type": "array", "items": {"type": "string"}}}},
-                "Purge": {"type": "object", "additionalProperties": false, "description": "key or prefix, not both; neither purges the whole space",
-                    "properties": {"key": {"type": "string"}, "prefix": {"type": "string"}}},
-                "Rotate": {"type": "object", "additionalProperties": false, "properties": {"fingerprint": {"type": ["string", "null"]}}},
-                "RepositoryChange": {"type": "object", "additionalProperties": false, "properties": {
-                    "distributions": {"type": "array", "items": {"type": "object", "required": ["suite"], "properties": {"suite": {"type": "string"}, "codename": {"type": "string"}}}},
-                    "components": {"type": "array", "items": {"type": "string"}}, "architectures": {"type": "array", "items": {"type": "string"}},
-                    "origin": {"type": "string"}, "label": {"type": "string"}, "description": {"type": "string"},
-                    "incoming_prefix": {"type": "string"}, "retain": {"type": "integer", "minimum": 1},
-                    "retain_grace_secs": {"type": "integer", "minimum": 0}, "valid_until_days": {"type": "integer", "minimum": 0}}},
-                "NewRepository": {"allOf": [{"$ref": "#/components/schemas/RepositoryChange"}, {"type": "object", "required": ["name", "space"], "properties": {
-                    "name": {"type": "string"}, "space": {"type": "string"},
-                    "signing_key": {"type": "string", "description": "an unprotected armored OpenPGP secret key to import"}}}]},
-                "Rollback": {"type": "object", "required": ["snapshot"], "additionalProperties": false, "properties": {"snapshot": {"type": "string"}}},
-                "Login": {"type": "object", "required": ["token"], "additionalProperties": false, "properties": {"token": {"type": "string"}}},
-                "Quota": {"type": "object", "required": ["quota_bytes"], "additionalProperties": false, "properties": {"quota_bytes": {"type": ["integer", "null"], "minimum": 0}}},
-                "NewKey": {"type": "object", "required": ["name", "mode"], "additionalProperties": false, "properties": {
-                    "name": {"type": "string"},
-                    "mode": {"enum": ["read-only", "write-only", "read-write", "read-write-delete", "publisher", "registry-backend"]},
-                    "prefix": {"type": "string", "description": "empty, or a relative prefix ending in /"},
-                    "expires_at": {"type": "string", "format": "date-time"},
-                    "expires_in_seconds": {"type": "integer", "minimum": 1}}}
-            }
+            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": error}}}},
+            "schemas": g.take_definitions(true),
         }
-    });
-    doc["paths"] = Value::Object(paths);
-    doc
+    })
 }
 
 #[cfg(test)]
@@ -145,15 +106,34 @@ mod tests {
         for r in routes.docs() {
             let op = &paths[r.path][r.method.as_str().to_ascii_lowercase()];
             assert!(op["summary"].is_string(), "{} {} missing", r.method, r.path);
-            if let Some(schema) = r.op.body {
+            // Every reference resolves to a schema in the document.
+            let text = op.to_string();
+            for (i, _) in text.match_indices("#/components/schemas/") {
+                let name: String = text[i + 21..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                 assert!(
-                    d["components"]["schemas"][schema].is_object(),
-                    "schema {schema} of {} {}",
+                    d["components"]["schemas"][&name].is_object(),
+                    "schema {name} of {} {}",
                     r.method,
                     r.path
                 );
             }
         }
+        let schemas = d["components"]["schemas"].as_object().expect("schemas");
+        for name in ["NewSpace", "SpaceView", "KeyBlock", "RepositoryView", "ErrorBody", "Published"] {
+            assert!(
+                schemas.contains_key(name),
+                "{name} missing from {:?}",
+                schemas.keys().collect::<Vec<_>>()
+            );
+        }
+        // Derived from the types: the enum of modes is the control crate's.
+        let modes = &schemas["PermissionMode"]["oneOf"];
+        assert_eq!(
+            modes.as_array().map(Vec::len),
+            Some(rustshare_control::model::PermissionMode::ALL.len()),
+            "{modes}"
+        );
+        assert_eq!(modes[0]["const"], "read-only", "{modes}");
         for p in [
             "/api/v1/spaces/{space}/public",
             "/api/v1/spaces/{space}/purge",

@@ -7,11 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use rustshare_control::model::{RetentionRules, RobotAccess};
 use rustshare_registry_bridge::scope::{self, Caller, Scope};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dto::{
+    NamespaceChange, NamespaceList, NamespaceReply, NamespaceView, NewNamespace, NewRobot, RegistryConfigBody, RegistryConfigReply,
+    RobotCreated, RobotList, RobotReply,
+};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
 use super::routes::{Api, Op, Sec};
@@ -29,38 +32,28 @@ impl From<rustshare_registry_bridge::Error> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewNamespace {
-    name: String,
-    tenant: Option<String>,
-    quota_bytes: Option<u64>,
-}
-
 async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NewNamespace>) -> ApiResult<impl IntoResponse> {
     let ns = st.control.create_namespace(&p, b.tenant.as_deref(), &b.name, b.quota_bytes).await?;
-    Ok((StatusCode::CREATED, Json(json!({"namespace": ns}))))
+    Ok((StatusCode::CREATED, Json(NamespaceReply { namespace: ns })))
 }
 
 async fn list(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"namespaces": st.control.list_namespaces(&p).await?})))
+    Ok(Json(NamespaceList {
+        namespaces: st.control.list_namespaces(&p).await?,
+    }))
 }
 
 async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
     let ns = st.control.namespace(&p, &name).await?;
     let robots = st.control.list_robots(&p, &name).await?;
     let (space, usage) = st.control.usage(&p, &ns.space_id).await?;
-    Ok(Json(
-        json!({"namespace": ns, "robots": robots, "bucket": space.bucket, "usage": usage, "quota_bytes": space.quota_bytes}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NamespaceChange {
-    public: Option<bool>,
-    retention: Option<RetentionRules>,
-    upstream: Option<String>,
+    Ok(Json(NamespaceView {
+        namespace: ns,
+        robots,
+        bucket: space.bucket,
+        usage,
+        quota_bytes: space.quota_bytes,
+    }))
 }
 
 async fn update(
@@ -69,16 +62,9 @@ async fn update(
     Path(name): Path<String>,
     JsonBody(b): JsonBody<NamespaceChange>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(
-        json!({"namespace": st.control.update_namespace(&p, &name, b.public, b.retention, b.upstream).await?}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewRobot {
-    name: String,
-    access: RobotAccess,
+    Ok(Json(NamespaceReply {
+        namespace: st.control.update_namespace(&p, &name, b.public, b.retention, b.upstream).await?,
+    }))
 }
 
 async fn create_robot(
@@ -90,7 +76,11 @@ async fn create_robot(
     let (robot, secret) = st.control.create_robot(&p, &name, &b.name, b.access).await?;
     let mut r = (
         StatusCode::CREATED,
-        Json(json!({"username": robot.username, "secret": secret, "robot": robot})),
+        Json(RobotCreated {
+            username: robot.username.clone(),
+            secret,
+            robot,
+        }),
     )
         .into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -98,7 +88,9 @@ async fn create_robot(
 }
 
 async fn list_robots(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"robots": st.control.list_robots(&p, &name).await?})))
+    Ok(Json(RobotList {
+        robots: st.control.list_robots(&p, &name).await?,
+    }))
 }
 
 async fn revoke_robot(
@@ -106,16 +98,9 @@ async fn revoke_robot(
     Admin(p): Admin,
     Path((name, robot)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"robot": st.control.revoke_robot(&p, &name, &robot).await?})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigRequest {
-    /// Where the registry will listen.
-    listen: Option<String>,
-    /// Where the registry will read the token certificate.
-    root_cert_bundle: String,
+    Ok(Json(RobotReply {
+        robot: st.control.revoke_robot(&p, &name, &robot).await?,
+    }))
 }
 
 /// Distribution's config, its environment (the storage secret) and the token certificate.
@@ -123,7 +108,7 @@ async fn config(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    JsonBody(b): JsonBody<ConfigRequest>,
+    JsonBody(b): JsonBody<RegistryConfigBody>,
 ) -> ApiResult<Response> {
     let c = &st.control;
     let ns = c.namespace(&p, &name).await?;
@@ -141,11 +126,11 @@ async fn config(
         events_secret: events,
         http_secret: uuid::Uuid::new_v4().simple().to_string(),
     };
-    let mut r = Json(json!({
-        "config": rustshare_registry_bridge::config::render(&settings),
-        "environment": rustshare_registry_bridge::config::environment(&ident.access_key_id, &secret),
-        "certificate": st.registry.certificate(),
-    }))
+    let mut r = Json(RegistryConfigReply {
+        config: rustshare_registry_bridge::config::render(&settings),
+        environment: rustshare_registry_bridge::config::environment(&ident.access_key_id, &secret),
+        certificate: st.registry.certificate().to_owned(),
+    })
     .into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
@@ -430,44 +415,49 @@ async fn bridge_token(
 /// The registry routes: namespaces and robots, the token endpoint, notifications.
 pub(super) fn routes() -> Api {
     Api::new()
-        .get("/api/v1/registry/namespaces", Op::new("List registry namespaces"), list)
+        .get(
+            "/api/v1/registry/namespaces",
+            Op::new("List registry namespaces").returns::<NamespaceList>(),
+            list,
+        )
         .post(
             "/api/v1/registry/namespaces",
-            Op::with_body(
-                "Create a registry namespace (a registry space and its storage identity)",
-                "NewNamespace",
-                "201",
-            ),
+            Op::with_body::<NewNamespace>("Create a registry namespace (a registry space and its storage identity)", "201")
+                .returns::<NamespaceReply>(),
             create,
         )
         .get(
             "/api/v1/registry/namespaces/{ns}",
-            Op::new("A namespace, its robots and usage"),
+            Op::new("A namespace, its robots and usage").returns::<NamespaceView>(),
             show,
         )
         .patch(
             "/api/v1/registry/namespaces/{ns}",
-            Op::with_body("Anonymous pulls and retention rules", "NamespaceChange", "200"),
+            Op::with_body::<NamespaceChange>("Anonymous pulls and retention rules", "200").returns::<NamespaceReply>(),
             update,
         )
-        .get("/api/v1/registry/namespaces/{ns}/robots", Op::new("List robots"), list_robots)
+        .get(
+            "/api/v1/registry/namespaces/{ns}/robots",
+            Op::new("List robots").returns::<RobotList>(),
+            list_robots,
+        )
         .post(
             "/api/v1/registry/namespaces/{ns}/robots",
-            Op::with_body("Create a robot; the secret is returned once", "NewRobot", "201"),
+            Op::with_body::<NewRobot>("Create a robot; the secret is returned once", "201").returns::<RobotCreated>(),
             create_robot,
         )
         .post(
             "/api/v1/registry/namespaces/{ns}/robots/{robot}/revoke",
-            Op::new("Revoke a robot; its next token request fails"),
+            Op::new("Revoke a robot; its next token request fails").returns::<RobotReply>(),
             revoke_robot,
         )
         .post(
             "/api/v1/registry/namespaces/{ns}/config",
-            Op::with_body(
+            Op::with_body::<RegistryConfigBody>(
                 "Distribution's config.yml, its environment (storage credentials) and the token certificate",
-                "RegistryConfig",
                 "200",
-            ),
+            )
+            .returns::<RegistryConfigReply>(),
             config,
         )
         .get(

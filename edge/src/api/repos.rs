@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use rustshare_control::model::{Distribution, Repository, RepositoryConfig};
+use rustshare_control::model::Repository;
 use rustshare_publisher::Error as PubError;
 use serde::Deserialize;
-use serde_json::json;
 
+use super::dto::{NewRepository, Published, RepositoryChange, RepositoryList, RepositoryView, RollbackBody, SnapshotList};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
 use super::routes::{Api, Op};
@@ -36,94 +36,28 @@ impl From<PubError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DistIn {
-    suite: String,
-    codename: Option<String>,
-}
-
-/// Fields a caller may set; absent ones keep their current (or default) value.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ConfigIn {
-    distributions: Option<Vec<DistIn>>,
-    components: Option<Vec<String>>,
-    architectures: Option<Vec<String>>,
-    origin: Option<String>,
-    label: Option<String>,
-    description: Option<String>,
-    incoming_prefix: Option<String>,
-    retain: Option<u32>,
-    retain_grace_secs: Option<u32>,
-    valid_until_days: Option<u32>,
-}
-
-impl ConfigIn {
-    fn apply(self, mut c: RepositoryConfig) -> RepositoryConfig {
-        if let Some(d) = self.distributions {
-            c.distributions = d
-                .into_iter()
-                .map(|d| Distribution {
-                    codename: d.codename.unwrap_or_else(|| d.suite.clone()),
-                    suite: d.suite,
-                })
-                .collect();
-        }
-        macro_rules! set {
-            ($($f:ident),*) => { $(if let Some(v) = self.$f { c.$f = v; })* };
-        }
-        set!(
-            components,
-            architectures,
-            origin,
-            label,
-            description,
-            incoming_prefix,
-            retain,
-            retain_grace_secs
-        );
-        if self.valid_until_days.is_some() {
-            c.valid_until_days = self.valid_until_days.filter(|d| *d > 0);
-        }
-        c
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateIn {
-    name: String,
-    space: String,
-    /// An unprotected OpenPGP secret key (armored) to import instead of generating one.
-    signing_key: Option<String>,
-    #[serde(flatten)]
-    config: ConfigIn,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RollbackIn {
-    snapshot: String,
-}
-
-fn view(st: &ApiState, r: &Repository, current: Option<String>) -> serde_json::Value {
+fn view(st: &ApiState, r: &Repository, current: Option<String>) -> RepositoryView {
     let url = format!("{}/{}", st.packages_base, r.name);
-    json!({
-        "repository": r,
-        "current_snapshot": current,
-        "url": url,
-        "key_url": format!("{url}/key.gpg"),
-        "sources": format!(
+    RepositoryView {
+        repository: r.clone(),
+        current_snapshot: current,
+        key_url: format!("{url}/key.gpg"),
+        sources: format!(
             "Types: deb\nURIs: {url}\nSuites: {}\nComponents: {}\nSigned-By: /etc/apt/keyrings/{}.gpg\n",
-            r.config.distributions.iter().map(|d| d.suite.as_str()).collect::<Vec<_>>().join(" "),
+            r.config
+                .distributions
+                .iter()
+                .map(|d| d.suite.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             r.config.components.join(" "),
             r.name
         ),
-    })
+        url,
+    }
 }
 
-async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<CreateIn>) -> ApiResult<impl IntoResponse> {
+async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NewRepository>) -> ApiResult<impl IntoResponse> {
     let cfg = b.config.apply(rustshare_publisher::default_config(&b.name));
     let key = b.signing_key.map(String::into_bytes);
     let r = st.publisher.create(&p, &b.space, &b.name, cfg, key).await?;
@@ -132,7 +66,9 @@ async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBo
 }
 
 async fn list(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"repositories": st.control.list_repositories(&p).await?})))
+    Ok(Json(RepositoryList {
+        repositories: st.control.list_repositories(&p).await?,
+    }))
 }
 
 async fn show(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
@@ -145,7 +81,7 @@ async fn update(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    JsonBody(b): JsonBody<ConfigIn>,
+    JsonBody(b): JsonBody<RepositoryChange>,
 ) -> ApiResult<impl IntoResponse> {
     let r = st.control.repository(&p, &name).await?;
     let r = st.control.update_repository(&p, &name, b.apply(r.config)).await?;
@@ -166,7 +102,7 @@ async fn publish(
     Path(name): Path<String>,
     axum::extract::Query(q): axum::extract::Query<PublishQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.publisher.publish(&p, &name, q.refresh).await?))
+    Ok(Json(Published::from(st.publisher.publish(&p, &name, q.refresh).await?)))
 }
 
 /// Streams the upload to the store after the quota allowed its declared length; nothing is
@@ -213,52 +149,58 @@ async fn stage(
 
 async fn snapshots(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
     let (current, list) = st.publisher.snapshots(&p, &name).await?;
-    Ok(Json(json!({"current_snapshot": current, "snapshots": list})))
+    Ok(Json(SnapshotList {
+        current_snapshot: current,
+        snapshots: list.into_iter().map(Into::into).collect(),
+    }))
 }
 
 async fn rollback(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
-    JsonBody(b): JsonBody<RollbackIn>,
+    JsonBody(b): JsonBody<RollbackBody>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.publisher.rollback(&p, &name, &b.snapshot).await?))
+    Ok(Json(Published::from(st.publisher.rollback(&p, &name, &b.snapshot).await?)))
 }
 
 /// The repository routes.
 pub(super) fn routes() -> Api {
     Api::new()
-        .get("/api/v1/repos", Op::new("List package repositories"), list)
+        .get(
+            "/api/v1/repos",
+            Op::new("List package repositories").returns::<RepositoryList>(),
+            list,
+        )
         .post(
             "/api/v1/repos",
-            Op::with_body(
+            Op::with_body::<NewRepository>(
                 "Create an apt repository in a packages space (a signing key is made or imported)",
-                "NewRepository",
                 "201",
-            ),
+            )
+            .returns::<RepositoryView>(),
             create,
         )
         .get(
             "/api/v1/repos/{repo}",
-            Op::new("A repository, its current snapshot and apt lines"),
+            Op::new("A repository, its current snapshot and apt lines").returns::<RepositoryView>(),
             show,
         )
         .patch(
             "/api/v1/repos/{repo}",
-            Op::with_body(
-                "Change distributions, components, architectures, retention",
-                "RepositoryChange",
-                "200",
-            ),
+            Op::with_body::<RepositoryChange>("Change distributions, components, architectures, retention", "200")
+                .returns::<RepositoryView>(),
             update,
         )
         .post(
             "/api/v1/repos/{repo}/publish",
-            Op::new("Publish what is in incoming as a new signed snapshot, switched atomically").query(&[(
-                "refresh",
-                "boolean",
-                "write a snapshot even when nothing changed (new dates and signatures)",
-            )]),
+            Op::new("Publish what is in incoming as a new signed snapshot, switched atomically")
+                .query(&[(
+                    "refresh",
+                    "boolean",
+                    "write a snapshot even when nothing changed (new dates and signatures)",
+                )])
+                .returns::<Published>(),
             publish,
         )
         .put(
@@ -273,12 +215,12 @@ pub(super) fn routes() -> Api {
         })
         .get(
             "/api/v1/repos/{repo}/snapshots",
-            Op::new("Snapshots, newest first, and which is current"),
+            Op::new("Snapshots, newest first, and which is current").returns::<SnapshotList>(),
             snapshots,
         )
         .post(
             "/api/v1/repos/{repo}/rollback",
-            Op::with_body("Switch back to an earlier snapshot", "Rollback", "200"),
+            Op::with_body::<RollbackBody>("Switch back to an earlier snapshot", "200").returns::<Published>(),
             rollback,
         )
 }

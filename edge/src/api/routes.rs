@@ -24,13 +24,50 @@ pub enum Sec {
     Open,
 }
 
+/// Writes a type's schema into the document's generator and answers a reference to it.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// Reads a JSON body as a type and writes it back: `Ok` only when the type holds all of it,
+/// field for field, so a reply the handler builds cannot drift from the type the document and
+/// the CLI use.
+pub type CheckFn = fn(&serde_json::Value) -> Result<(), String>;
+
+fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<(), String> {
+    let typed: T = serde_json::from_value(v.clone()).map_err(|e| format!("does not read as {}: {e}", std::any::type_name::<T>()))?;
+    let back = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
+    if &back == v {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} loses part of it: sent {v}, read back {back}",
+            std::any::type_name::<T>()
+        ))
+    }
+}
+
+/// The type of a successful JSON reply.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    /// Its schema.
+    pub schema: SchemaFn,
+    /// Its round trip.
+    pub check: CheckFn,
+}
+
 /// What the OpenAPI document says of one operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Op {
     /// One line for people.
     pub summary: &'static str,
-    /// The request body's schema, a name under `components.schemas`.
-    pub body: Option<&'static str>,
+    /// The request body's type.
+    pub body: Option<SchemaFn>,
+    /// The success reply's type; `None` only for replies that are not JSON documents of ours
+    /// (no content, a registry token in Distribution's format).
+    pub reply: Option<Reply>,
     /// The success status.
     pub ok: &'static str,
     /// Who may call it.
@@ -46,22 +83,34 @@ impl Op {
         Self {
             summary,
             body: None,
+            reply: None,
             ok: "200",
             sec: Sec::Admin,
             query: &[],
         }
     }
 
-    /// An admin operation taking a JSON body of `schema`, answering `ok`.
+    /// An admin operation taking a JSON body of type `B`, answering `ok`.
     #[must_use]
-    pub const fn with_body(summary: &'static str, schema: &'static str, ok: &'static str) -> Self {
+    pub const fn with_body<B: schemars::JsonSchema>(summary: &'static str, ok: &'static str) -> Self {
         Self {
             summary,
-            body: Some(schema),
+            body: Some(schema_of::<B>),
+            reply: None,
             ok,
             sec: Sec::Admin,
             query: &[],
         }
+    }
+
+    /// The same operation answering a JSON document of type `R`.
+    #[must_use]
+    pub const fn returns<R: schemars::JsonSchema + serde::Serialize + serde::de::DeserializeOwned>(mut self) -> Self {
+        self.reply = Some(Reply {
+            schema: schema_of::<R>,
+            check: round_trip::<R>,
+        });
+        self
     }
 
     /// The same operation with other callers.
@@ -184,5 +233,23 @@ impl Api {
     /// The router.
     pub fn into_router(self) -> Router<ApiState> {
         self.paths.into_iter().fold(Router::new(), |r, (path, mr)| r.route(path, mr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_trip;
+    use crate::api::dto::TenantToken;
+    use serde_json::json;
+
+    /// The reply check refuses a field the type lacks and a field the reply lacks.
+    #[test]
+    fn a_reply_that_differs_from_its_type_is_refused() {
+        let exact = json!({"token": "t", "name": "n", "tenant": "acme"});
+        assert_eq!(round_trip::<TenantToken>(&exact), Ok(()));
+        let extra = json!({"token": "t", "name": "n", "tenant": "acme", "expires": 1});
+        assert!(round_trip::<TenantToken>(&extra).is_err_and(|e| e.contains("loses")));
+        let missing = json!({"token": "t", "name": "n"});
+        assert!(round_trip::<TenantToken>(&missing).is_err_and(|e| e.contains("does not read")));
     }
 }

@@ -10,9 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rustshare_control::db::SessionRecord;
 use rustshare_control::model::AdminPrincipal;
-use serde::Deserialize;
-use serde_json::json;
 
+use super::dto::{LoginBody, SessionInfo};
 use super::error::{ApiError, ApiResult};
 use super::extract::{COOKIE, JsonBody, Transport, authenticate, session_cookie};
 use super::routes::{Api, Op, Sec};
@@ -36,18 +35,15 @@ impl FromRequestParts<ApiState> for Session {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    token: String,
-}
-
-fn session_json(record: &SessionRecord, p: &AdminPrincipal) -> serde_json::Value {
-    json!({
-        "csrf_token": record.csrf,
-        "principal": p,
-        "expires_at": record.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    })
+fn session_json(record: &SessionRecord, p: &AdminPrincipal) -> SessionInfo {
+    SessionInfo {
+        csrf_token: record.csrf.clone(),
+        principal: p.clone(),
+        expires_at: record
+            .expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    }
 }
 
 fn set_cookie(value: &str, max_age: u64, tls: bool) -> HeaderValue {
@@ -78,7 +74,7 @@ fn same_origin(parts: &Parts, tls: bool) -> bool {
     }
 }
 
-async fn login(State(st): State<ApiState>, parts: Parts, JsonBody(b): JsonBody<Login>) -> ApiResult<Response> {
+async fn login(State(st): State<ApiState>, parts: Parts, JsonBody(b): JsonBody<LoginBody>) -> ApiResult<Response> {
     let tls = parts.extensions.get::<Transport>().is_some_and(|t| t.tls);
     if !same_origin(&parts, tls) {
         return Err(ApiError::new(
@@ -121,17 +117,19 @@ pub(super) fn routes() -> Api {
     Api::new()
         .post(
             "/api/v1/session",
-            Op::with_body(
+            Op::with_body::<LoginBody>(
                 "Console login with an admin token: sets the HttpOnly session cookie, returns the CSRF token",
-                "Login",
                 "201",
             )
+            .returns::<SessionInfo>()
             .sec(Sec::Open),
             login,
         )
         .get(
             "/api/v1/session",
-            Op::new("The current console session and its CSRF token").sec(Sec::Console),
+            Op::new("The current console session and its CSRF token")
+                .sec(Sec::Console)
+                .returns::<SessionInfo>(),
             current,
         )
         .delete(

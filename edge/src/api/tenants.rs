@@ -3,20 +3,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
 
+use super::dto::{NameBody, TenantList, TenantToken};
 use super::error::ApiResult;
 use super::extract::{Admin, JsonBody};
 use super::routes::{Api, Op};
 use super::state::ApiState;
-use rustshare_control::model::AdminPrincipal;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NameBody {
-    name: String,
-}
+use rustshare_control::model::{AdminPrincipal, Tenant};
 
 async fn whoami(Admin(p): Admin) -> Json<AdminPrincipal> {
     Json(p)
@@ -27,7 +20,9 @@ async fn create_tenant(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b):
 }
 
 async fn list_tenants(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({"tenants": st.control.list_tenants(&p).await?})))
+    Ok(Json(TenantList {
+        tenants: st.control.list_tenants(&p).await?,
+    }))
 }
 
 async fn create_tenant_token(
@@ -37,21 +32,28 @@ async fn create_tenant_token(
     JsonBody(b): JsonBody<NameBody>,
 ) -> ApiResult<impl IntoResponse> {
     let token = st.control.create_tenant_token(&p, &t, &b.name).await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "name": b.name, "tenant": t}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantToken {
+            token,
+            name: b.name,
+            tenant: t,
+        }),
+    ))
 }
 
 pub(super) fn routes() -> Api {
     Api::new()
-        .get("/api/v1/whoami", Op::new("The caller's token"), whoami)
-        .get("/api/v1/tenants", Op::new("List tenants"), list_tenants)
+        .get("/api/v1/whoami", Op::new("The caller's token").returns::<AdminPrincipal>(), whoami)
+        .get("/api/v1/tenants", Op::new("List tenants").returns::<TenantList>(), list_tenants)
         .post(
             "/api/v1/tenants",
-            Op::with_body("Create a tenant (operator)", "Name", "201"),
+            Op::with_body::<NameBody>("Create a tenant (operator)", "201").returns::<Tenant>(),
             create_tenant,
         )
         .post(
             "/api/v1/tenants/{tenant}/tokens",
-            Op::with_body("Issue a tenant-scoped admin token, shown once (operator)", "Name", "201"),
+            Op::with_body::<NameBody>("Issue a tenant-scoped admin token, shown once (operator)", "201").returns::<TenantToken>(),
             create_tenant_token,
         )
 }

@@ -77,6 +77,19 @@ impl Client {
         self.call_with(&self.agent, method, path, body)
     }
 
+    /// [`Client::call`] with the request and reply as the API's own types
+    /// ([`crate::api::dto`]), the ones the server writes and its OpenAPI schemas come from.
+    pub(super) fn typed<R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<R> {
+        let body = body.map(serde_json::to_value).transpose().context("writing the request")?;
+        let v = self.call(method, path, body)?;
+        serde_json::from_value(v).context("the server's reply is not what this client understands (a different version?)")
+    }
+
     pub(super) fn call_with(&self, agent: &ureq::Agent, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
         let url = format!("{}/api/v1{path}", self.base);
         let req = agent.request(method, &url).set("Authorization", &format!("Bearer {}", self.token));
@@ -187,6 +200,15 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
 
 pub(super) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Prints a typed reply as JSON, or as `human` writes it.
+pub(super) fn show<T: serde::Serialize>(json_mode: bool, v: &T, human: impl FnOnce(&T)) {
+    if json_mode {
+        outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        human(v);
+    }
 }
 
 /// Prints `v` as JSON, or as `human` writes it.

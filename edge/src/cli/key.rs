@@ -2,9 +2,12 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{Value, json};
+use rustshare_control::NewIdentity;
+use rustshare_control::model::{Identity, PermissionMode};
+use time::format_description::well_known::Rfc3339;
 
-use super::client::{Client, enc, out, parse_duration};
+use super::client::{Client, enc, parse_duration, show};
+use crate::api::dto::{KeyBlock, KeyList};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum KeyCmd {
@@ -15,7 +18,7 @@ pub(super) enum KeyCmd {
         name: String,
         /// read-only, write-only, read-write, read-write-delete, publisher, registry-backend.
         #[arg(long)]
-        mode: String,
+        mode: PermissionMode,
         /// Allowed prefix inside the space (ends with /).
         #[arg(long, default_value = "")]
         prefix: String,
@@ -31,6 +34,9 @@ pub(super) enum KeyCmd {
     Rotate { key: String },
 }
 
+/// No body.
+const NONE: Option<&()> = None;
+
 pub(super) fn run(c: &Client, json_out: bool, cmd: KeyCmd) -> Result<()> {
     match cmd {
         KeyCmd::Create {
@@ -40,92 +46,85 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: KeyCmd) -> Result<()> {
             prefix,
             expires_in,
         } => {
-            let secs = expires_in.as_deref().map(parse_duration).transpose()?;
-            let v = c.call(
-                "POST",
-                &format!("/spaces/{}/keys", enc(&space)),
-                Some(json!({"name": name, "mode": mode, "prefix": prefix, "expires_in_seconds": secs})),
-            )?;
-            out(json_out, &v, print_key_block);
+            let expires_in_seconds = expires_in.as_deref().map(parse_duration).transpose()?;
+            let body = NewIdentity {
+                name,
+                mode,
+                prefix,
+                expires_at: None,
+                expires_in_seconds,
+            };
+            let v: KeyBlock = c.typed("POST", &format!("/spaces/{}/keys", enc(&space)), Some(&body))?;
+            show(json_out, &v, print_key_block);
         }
-        KeyCmd::List { space } => out(json_out, &c.call("GET", &format!("/spaces/{}/keys", enc(&space)), None)?, |v| {
-            print_keys(v["keys"].as_array().map_or(&[], Vec::as_slice))
-        }),
-        KeyCmd::Revoke { key } => out(json_out, &c.call("POST", &format!("/keys/{}/revoke", enc(&key)), None)?, |v| {
-            outln!(
-                "Revoked {} ({}); its next request is refused.",
-                v["name"].as_str().unwrap_or(""),
-                v["access_key_id"].as_str().unwrap_or("")
-            );
-        }),
-        KeyCmd::Rotate { key } => out(json_out, &c.call("POST", &format!("/keys/{}/rotate", enc(&key)), None)?, |v| {
-            outln!("Rotated: the old secret no longer works.\n");
-            print_key_block(v);
-        }),
+        KeyCmd::List { space } => {
+            let v: KeyList = c.typed("GET", &format!("/spaces/{}/keys", enc(&space)), NONE)?;
+            show(json_out, &v, |v| print_keys(&v.keys));
+        }
+        KeyCmd::Revoke { key } => {
+            let v: Identity = c.typed("POST", &format!("/keys/{}/revoke", enc(&key)), NONE)?;
+            show(json_out, &v, |v| {
+                outln!("Revoked {} ({}); its next request is refused.", v.name, v.access_key_id);
+            });
+        }
+        KeyCmd::Rotate { key } => {
+            let v: KeyBlock = c.typed("POST", &format!("/keys/{}/rotate", enc(&key)), NONE)?;
+            show(json_out, &v, |v| {
+                outln!("Rotated: the old secret no longer works.\n");
+                print_key_block(v);
+            });
+        }
     }
 
     Ok(())
 }
 
-fn print_key_block(v: &Value) {
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
-    let (endpoint, bucket, prefix) = (s("endpoint"), s("bucket"), s("prefix"));
-    outln!("Endpoint:   {endpoint}");
-    outln!("Bucket:     {bucket}");
-    outln!(
-        "Prefix:     {}",
-        if prefix.is_empty() {
-            "(whole space)".to_owned()
-        } else {
-            prefix.clone()
-        }
-    );
-    outln!("Access Key: {}", s("access_key_id"));
-    outln!("Secret Key: {}", s("secret_access_key"));
+fn print_key_block(v: &KeyBlock) {
+    outln!("Endpoint:   {}", v.endpoint);
+    outln!("Bucket:     {}", v.bucket);
+    outln!("Prefix:     {}", if v.prefix.is_empty() { "(whole space)" } else { &v.prefix });
+    outln!("Access Key: {}", v.access_key_id);
+    outln!("Secret Key: {}", v.secret_access_key);
     outln!("            (shown once: store it now, it cannot be displayed again)");
-    outln!("Region:     {}", s("region"));
+    outln!("Region:     {}", v.region);
     outln!("Path-style: enabled");
-    outln!("Mode:       {}", v["identity"]["mode"].as_str().unwrap_or(""));
-    if let Some(e) = v["identity"]["expires_at"].as_str() {
+    outln!("Mode:       {}", v.identity.mode);
+    if let Some(e) = v.identity.expires_at.and_then(|e| e.format(&Rfc3339).ok()) {
         outln!("Expires:    {e}");
     }
-    for (title, k) in [("aws-cli", "aws"), ("s3cmd", "s3cmd"), ("rclone", "rclone")] {
+    for (title, cmd) in [
+        ("aws-cli", &v.commands.aws),
+        ("s3cmd", &v.commands.s3cmd),
+        ("rclone", &v.commands.rclone),
+    ] {
         outln!("\n# {title}");
-        outln!("{}", v["commands"][k].as_str().unwrap_or(""));
+        outln!("{cmd}");
     }
 }
 
-pub(super) fn print_keys(keys: &[Value]) {
+pub(super) fn print_keys(keys: &[Identity]) {
     if keys.is_empty() {
         outln!("  (none)");
     }
     let now = time::OffsetDateTime::now_utc();
     for k in keys {
-        let s = |f: &str| k[f].as_str().unwrap_or("").to_owned();
-        let status = if !k["revoked_at"].is_null() {
+        let status = if k.revoked_at.is_some() {
             "revoked"
-        } else if k["expires_at"]
-            .as_str()
-            .and_then(|e| time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok())
-            .is_some_and(|e| e <= now)
-        {
+        } else if k.expires_at.is_some_and(|e| e <= now) {
             "expired"
         } else {
             "active"
         };
-        let prefix = if s("allowed_prefix").is_empty() {
-            "*".to_owned()
-        } else {
-            s("allowed_prefix")
-        };
+        let prefix = if k.allowed_prefix.is_empty() { "*" } else { &k.allowed_prefix };
+        let last_used = k.last_used_at.and_then(|t| t.format(&Rfc3339).ok());
         outln!(
             "  {:<22} {:<20} {:<18} {:<8} prefix={} last-used={}",
-            s("name"),
-            s("access_key_id"),
-            s("mode"),
+            k.name,
+            k.access_key_id,
+            k.mode.as_str(),
             status,
             prefix,
-            k["last_used_at"].as_str().unwrap_or("never")
+            last_used.as_deref().unwrap_or("never")
         );
     }
 }

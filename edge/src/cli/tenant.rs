@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::json;
+use rustshare_control::model::Tenant;
 
-use super::client::{Client, enc, out};
+use super::client::{Client, enc, show};
+use crate::api::dto::{NameBody, TenantList, TenantToken};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum TenantCmd {
@@ -22,25 +23,24 @@ pub(super) enum TenantCmd {
 
 pub(super) fn run(c: &Client, json_out: bool, cmd: TenantCmd) -> Result<()> {
     match cmd {
-        TenantCmd::Create { name } => out(json_out, &c.call("POST", "/tenants", Some(json!({"name": name})))?, |v| {
-            outln!(
-                "Created tenant {} ({})",
-                v["name"].as_str().unwrap_or(""),
-                v["id"].as_str().unwrap_or("")
-            )
-        }),
-        TenantCmd::List => out(json_out, &c.call("GET", "/tenants", None)?, |v| {
-            for t in v["tenants"].as_array().into_iter().flatten() {
-                outln!("{:<24} {}", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
-            }
-        }),
-        TenantCmd::Token { tenant, name } => out(
-            json_out,
-            &c.call("POST", &format!("/tenants/{}/tokens", enc(&tenant)), Some(json!({"name": name})))?,
-            |v| {
-                outln!("Token for tenant {tenant} (shown once):\n{}", v["token"].as_str().unwrap_or(""));
-            },
-        ),
+        TenantCmd::Create { name } => {
+            let v: Tenant = c.typed("POST", "/tenants", Some(&NameBody { name }))?;
+            show(json_out, &v, |v| outln!("Created tenant {} ({})", v.name, v.id));
+        }
+        TenantCmd::List => {
+            let v: TenantList = c.typed("GET", "/tenants", None::<&()>)?;
+            show(json_out, &v, |v| {
+                for t in &v.tenants {
+                    outln!("{:<24} {}", t.name, t.id);
+                }
+            });
+        }
+        TenantCmd::Token { tenant, name } => {
+            let v: TenantToken = c.typed("POST", &format!("/tenants/{}/tokens", enc(&tenant)), Some(&NameBody { name }))?;
+            show(json_out, &v, |v| {
+                outln!("Token for tenant {tenant} (shown once):\n{}", v.token);
+            });
+        }
     }
 
     Ok(())

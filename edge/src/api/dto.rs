@@ -1,0 +1,604 @@
+//! Every JSON body the control API reads or writes, as Rust types. The handlers build these, the
+//! CLI reads them (`cli::client::Client::typed`), and the OpenAPI document's schemas are
+//! derived from them (by `api/openapi.rs`); a test sends each documented reply through its type
+//! and back, so a handler cannot answer a field the type does not have.
+
+use rustshare_control::db::TrafficSample;
+use rustshare_control::model::{
+    AdminPrincipal, AuditEvent, Distribution, Identity, PublicationRules, RegistryNamespace, Repository, RepositoryConfig, RetentionRules,
+    Robot, RobotAccess, Space, Tenant, Usage,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::CdnStats;
+
+// ---- requests -------------------------------------------------------------------------------
+
+/// A name: a tenant, or a tenant token.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    /// Lower-case letters, digits and dashes.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"))]
+    pub name: String,
+}
+
+/// A space's quota.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaBody {
+    /// Bytes; `null` removes the quota.
+    pub quota_bytes: Option<u64>,
+}
+
+/// What to drop from the CDN's cache: a key or a prefix, not both; neither drops the space.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeBody {
+    /// One object key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Every key under this prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// A master key rotation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
+    /// A key already in every node's key file; absent, a new one is generated.
+    pub fingerprint: Option<String>,
+}
+
+/// Where the registry will listen and read the token certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfigBody {
+    /// Where the registry will listen.
+    pub listen: Option<String>,
+    /// Where the registry will read the token certificate.
+    pub root_cert_bundle: String,
+}
+
+/// A distribution as a caller names it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistBody {
+    /// Suite (`stable`).
+    pub suite: String,
+    /// Codename (`bookworm`); the suite when absent.
+    pub codename: Option<String>,
+}
+
+/// Repository fields a caller may set; absent ones keep their current (or default) value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryChange {
+    /// Distributions.
+    pub distributions: Option<Vec<DistBody>>,
+    /// Components.
+    pub components: Option<Vec<String>>,
+    /// Architectures.
+    pub architectures: Option<Vec<String>>,
+    /// Release `Origin`.
+    pub origin: Option<String>,
+    /// Release `Label`.
+    pub label: Option<String>,
+    /// Release `Description`.
+    pub description: Option<String>,
+    /// Where CI uploads `.deb` files through the S3 face.
+    pub incoming_prefix: Option<String>,
+    /// Snapshots kept.
+    #[schemars(range(min = 1))]
+    pub retain: Option<u32>,
+    /// Seconds a superseded snapshot is kept for clients still reading it.
+    pub retain_grace_secs: Option<u32>,
+    /// Days a Release is valid (`Valid-Until`); 0 or absent for none.
+    pub valid_until_days: Option<u32>,
+}
+
+impl RepositoryChange {
+    /// `config` with these fields applied.
+    #[must_use]
+    pub fn apply(self, mut config: RepositoryConfig) -> RepositoryConfig {
+        if let Some(d) = self.distributions {
+            config.distributions = d
+                .into_iter()
+                .map(|d| Distribution {
+                    codename: d.codename.unwrap_or_else(|| d.suite.clone()),
+                    suite: d.suite,
+                })
+                .collect();
+        }
+        macro_rules! set {
+            ($($f:ident),*) => { $(if let Some(v) = self.$f { config.$f = v; })* };
+        }
+        set!(
+            components,
+            architectures,
+            origin,
+            label,
+            description,
+            incoming_prefix,
+            retain,
+            retain_grace_secs
+        );
+        if let Some(v) = self.valid_until_days {
+            config.valid_until_days = (v > 0).then_some(v);
+        }
+        config
+    }
+}
+
+/// A new package repository.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRepository {
+    /// Name, unique in the installation.
+    pub name: String,
+    /// The space (id or bucket) it publishes into.
+    pub space: String,
+    /// An unprotected OpenPGP secret key (armored) to import instead of generating one.
+    pub signing_key: Option<String>,
+    /// Its configuration.
+    #[serde(flatten)]
+    pub config: RepositoryChange,
+}
+
+/// A snapshot to switch back to.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackBody {
+    /// Snapshot id.
+    pub snapshot: String,
+}
+
+/// A console login.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// An admin token.
+    pub token: String,
+}
+
+/// A new registry namespace.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNamespace {
+    /// Name.
+    pub name: String,
+    /// Tenant id or name; tenant tokens may omit it.
+    pub tenant: Option<String>,
+    /// Quota of its storage space, bytes.
+    pub quota_bytes: Option<u64>,
+}
+
+/// Changes to a registry namespace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceChange {
+    /// Anonymous pulls.
+    pub public: Option<bool>,
+    /// Retention rules.
+    pub retention: Option<RetentionRules>,
+    /// A registry to pull through from.
+    pub upstream: Option<String>,
+}
+
+/// A new registry robot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRobot {
+    /// Name.
+    pub name: String,
+    /// Pull, or push (and pull).
+    pub access: RobotAccess,
+}
+
+// ---- replies --------------------------------------------------------------------------------
+
+/// Tenants.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TenantList {
+    /// Every tenant the caller may see.
+    pub tenants: Vec<Tenant>,
+}
+
+/// A tenant admin token, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TenantToken {
+    /// The token.
+    pub token: String,
+    /// Its name.
+    pub name: String,
+    /// The tenant, as the caller named it.
+    pub tenant: String,
+}
+
+/// Whether public web access is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnOff {
+    /// On.
+    Enabled,
+    /// Off.
+    Disabled,
+}
+
+/// A space in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SpaceRow {
+    /// The space.
+    #[serde(flatten)]
+    pub space: Space,
+    /// What it stores.
+    pub usage: Usage,
+    /// Whether the CDN face serves it.
+    pub public_web_access: OnOff,
+}
+
+/// Spaces.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SpaceList {
+    /// Every space the caller may see.
+    pub spaces: Vec<SpaceRow>,
+}
+
+/// What an S3 client needs besides a key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct S3Access {
+    /// Endpoint URL.
+    pub endpoint: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Region signatures are scoped to.
+    pub region: String,
+    /// Path-style addressing.
+    pub path_style: bool,
+}
+
+/// Public web access of a space.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PublicView {
+    /// Whether it is on.
+    pub public_web_access: OnOff,
+    /// Where it is served.
+    pub url: String,
+    /// Its rules.
+    pub rules: PublicationRules,
+}
+
+/// A space with usage, keys and access, as `GET /spaces/{space}` returns it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SpaceView {
+    /// The space.
+    #[serde(flatten)]
+    pub space: Space,
+    /// What it stores.
+    pub usage: Usage,
+    /// CDN figures since this node started.
+    pub cdn: CdnStats,
+    /// Its S3 keys (never secrets).
+    pub keys: Vec<Identity>,
+    /// How S3 clients reach it.
+    pub s3_api_access: String,
+    /// What an S3 client needs besides a key.
+    pub s3: S3Access,
+    /// Whether the CDN face serves it.
+    pub public_web_access: OnOff,
+    /// Its public web access, once configured.
+    pub public: Option<PublicView>,
+}
+
+/// Public web access of a space, as its routes answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PublicState {
+    /// Space id.
+    pub space_id: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Whether the CDN face serves it.
+    pub public_web_access: OnOff,
+    /// Its public web access, once configured.
+    pub public: Option<PublicView>,
+}
+
+/// What a purge dropped.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Purged {
+    /// The key or prefix.
+    pub purged: PurgeBody,
+    /// Space id.
+    pub space_id: String,
+}
+
+/// A space's usage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SpaceUsage {
+    /// Space id.
+    pub space_id: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Quota, bytes.
+    pub quota_bytes: Option<u64>,
+    /// What it stores.
+    pub usage: Usage,
+    /// CDN figures since this node started.
+    pub cdn: CdnStats,
+}
+
+/// Per-minute traffic.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Traffic {
+    /// How far back.
+    pub minutes: u32,
+    /// One sample per minute with traffic, oldest first.
+    pub samples: Vec<TrafficSample>,
+}
+
+/// Upload commands for the three clients people use with a new key.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ClientCommands {
+    /// aws-cli.
+    pub aws: String,
+    /// s3cmd.
+    pub s3cmd: String,
+    /// rclone.
+    pub rclone: String,
+}
+
+/// A key and its secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct KeyBlock {
+    /// The identity.
+    pub identity: Identity,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// S3 endpoint.
+    pub endpoint: String,
+    /// Bucket.
+    pub bucket: String,
+    /// The prefix the key is limited to.
+    pub prefix: String,
+    /// Region.
+    pub region: String,
+    /// Path-style addressing.
+    pub path_style: bool,
+    /// Ready-to-paste client commands, shown by the CLI and the console alike.
+    pub commands: ClientCommands,
+}
+
+/// S3 keys of a space.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct KeyList {
+    /// Never with secrets.
+    pub keys: Vec<Identity>,
+}
+
+/// A page of audit events.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub events: Vec<AuditEvent>,
+    /// `before` for the next page, when this one is full.
+    pub next_before: Option<i64>,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MasterKeyInfo {
+    /// Fingerprint of the key that seals secrets now.
+    pub fingerprint: String,
+    /// `env`, or the key file's path.
+    pub source: String,
+}
+
+/// What a master key rotation or retirement did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MasterKeyChange {
+    /// Fingerprint of the key that seals secrets now.
+    pub fingerprint: String,
+    /// Secrets sealed anew.
+    pub resealed: usize,
+    /// The key file (rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// Whether older keys were dropped (retirement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<bool>,
+    /// What the operator must still do, if anything.
+    pub note: Option<String>,
+}
+
+/// One space's usage before and after a reconcile.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ReconciledSpace {
+    /// Bucket.
+    pub bucket: String,
+    /// As recorded.
+    pub before: Usage,
+    /// As the store holds it.
+    pub after: Usage,
+}
+
+/// What a reconcile found.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Reconciled {
+    /// Every space.
+    pub spaces: Vec<ReconciledSpace>,
+}
+
+/// A console session.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SessionInfo {
+    /// Send as `x-csrf-token` with every change.
+    pub csrf_token: String,
+    /// Who is logged in.
+    pub principal: AdminPrincipal,
+    /// When the session ends (RFC 3339).
+    pub expires_at: String,
+}
+
+/// A repository with its current snapshot and apt set-up.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RepositoryView {
+    /// The repository.
+    pub repository: Repository,
+    /// Current snapshot id.
+    pub current_snapshot: Option<String>,
+    /// Where apt reads it.
+    pub url: String,
+    /// Its signing key (binary).
+    pub key_url: String,
+    /// A deb822 `.sources` file for it.
+    pub sources: String,
+}
+
+/// Repositories.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RepositoryList {
+    /// Every repository the caller may see.
+    pub repositories: Vec<Repository>,
+}
+
+/// A snapshot in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    /// Sortable id (milliseconds since the epoch, zero-padded).
+    pub id: String,
+    /// When it was made (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "rustshare_control::model::DateTime")]
+    pub created: time::OffsetDateTime,
+    /// The snapshot it was derived from.
+    pub parent: Option<String>,
+    /// Packages published (all distributions).
+    pub packages: usize,
+    /// What changed, for people.
+    pub changes: Vec<String>,
+}
+
+impl From<rustshare_publisher::snapshot::SnapshotInfo> for Snapshot {
+    fn from(s: rustshare_publisher::snapshot::SnapshotInfo) -> Self {
+        Self {
+            id: s.id,
+            created: s.created,
+            parent: s.parent,
+            packages: s.packages,
+            changes: s.changes,
+        }
+    }
+}
+
+/// What a publish or rollback did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Published {
+    /// The new (or, with nothing new, current) snapshot.
+    pub snapshot: Snapshot,
+    /// Files in incoming that were already published as they are.
+    pub unchanged: usize,
+}
+
+impl From<rustshare_publisher::PublishReport> for Published {
+    fn from(r: rustshare_publisher::PublishReport) -> Self {
+        Self {
+            snapshot: r.snapshot.into(),
+            unchanged: r.unchanged,
+        }
+    }
+}
+
+/// A repository's snapshots.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SnapshotList {
+    /// Current snapshot id.
+    pub current_snapshot: Option<String>,
+    /// Newest first.
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// One registry namespace.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct NamespaceReply {
+    /// The namespace.
+    pub namespace: RegistryNamespace,
+}
+
+/// Registry namespaces.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct NamespaceList {
+    /// Every namespace the caller may see.
+    pub namespaces: Vec<RegistryNamespace>,
+}
+
+/// A namespace with its robots and usage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct NamespaceView {
+    /// The namespace.
+    pub namespace: RegistryNamespace,
+    /// Its robots.
+    pub robots: Vec<Robot>,
+    /// The bucket of its storage space.
+    pub bucket: String,
+    /// What it stores.
+    pub usage: Usage,
+    /// Quota, bytes.
+    pub quota_bytes: Option<u64>,
+}
+
+/// A new robot and its secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RobotCreated {
+    /// `docker login` user name.
+    pub username: String,
+    /// `docker login` password.
+    pub secret: String,
+    /// The robot.
+    pub robot: Robot,
+}
+
+/// One robot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RobotReply {
+    /// The robot.
+    pub robot: Robot,
+}
+
+/// Robots of a namespace.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RobotList {
+    /// Every robot.
+    pub robots: Vec<Robot>,
+}
+
+/// What CNCF Distribution needs to run on a namespace's space.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RegistryConfigReply {
+    /// Distribution's `config.yml`.
+    pub config: String,
+    /// Its environment: the storage key and secret.
+    pub environment: String,
+    /// The certificate registry tokens are signed with (PEM).
+    pub certificate: String,
+}
+
+/// An API error.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorDetail {
+    /// A stable code.
+    #[schemars(extend("enum" = ["unauthorized", "forbidden", "csrf_failed", "not_found", "conflict", "invalid_request", "quota_exceeded", "rejected", "length_required", "too_large", "internal"]))]
+    pub code: String,
+    /// For people; safe to show.
+    pub message: String,
+}
