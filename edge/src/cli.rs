@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::{Config, Overrides, RawConfig};
-use client::{Client, out};
+use client::{Client, show};
 pub use client::{parse_duration, parse_size};
 
 /// `println!` for command output: a closed pipe ends the command quietly (see `client::write_out`).
@@ -247,7 +247,7 @@ fn run(cli: Cli) -> Result<()> {
                 "cdn_cache_bytes": cfg.cdn.cache_bytes,
                 "missing_files": missing,
             });
-            out(conn.json, &summary, |v| {
+            show(conn.json, &summary, |v| {
                 outln!("Configuration is valid:");
                 for (k, val) in v.as_object().into_iter().flatten() {
                     if k != "missing_files" {

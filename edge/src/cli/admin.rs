@@ -4,7 +4,8 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::client::{Client, out};
+use super::client::{Client, show};
+use crate::api::dto::{MasterKeyChange, MasterKeyInfo, Reconciled, RotateBody};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum AdminCmd {
@@ -27,43 +28,59 @@ pub(super) enum AdminCmd {
 }
 
 pub(super) fn run(c: &Client, json_out: bool, cmd: AdminCmd) -> Result<()> {
-    let (method, path, body) = match cmd {
-        AdminCmd::Reconcile => ("POST", "/admin/reconcile", Some(json!({}))),
-        AdminCmd::MasterKey => ("GET", "/admin/master-key", None),
-        AdminCmd::RotateMasterKey { to } => ("POST", "/admin/master-key/rotate", Some(json!({"fingerprint": to}))),
-        AdminCmd::RetireMasterKeys => ("POST", "/admin/master-key/retire", Some(json!({}))),
-    };
-    out(json_out, &c.call(method, path, body)?, |v| {
-        if let Some(spaces) = v["spaces"].as_array() {
-            let changed: Vec<_> = spaces.iter().filter(|s| s["before"] != s["after"]).collect();
-            outln!("{} spaces reconciled with the store, {} changed", spaces.len(), changed.len());
-            for s in changed {
+    match cmd {
+        AdminCmd::Reconcile => {
+            let v: Reconciled = c.typed("POST", "/admin/reconcile", Some(&json!({})))?;
+            show(json_out, &v, |v| {
+                let changed: Vec<_> = v.spaces.iter().filter(|s| s.before != s.after).collect();
+                outln!("{} spaces reconciled with the store, {} changed", v.spaces.len(), changed.len());
+                for s in changed {
+                    outln!(
+                        "  {}: {} -> {} bytes, {} -> {} objects",
+                        s.bucket,
+                        s.before.bytes,
+                        s.after.bytes,
+                        s.before.objects,
+                        s.after.objects
+                    );
+                }
+            });
+        }
+        AdminCmd::MasterKey => {
+            let v: MasterKeyInfo = c.typed("GET", "/admin/master-key", None::<&()>)?;
+            show(json_out, &v, |v| outln!("Master key {} (from {})", v.fingerprint, v.source));
+        }
+        AdminCmd::RotateMasterKey { to } => {
+            let body = RotateBody { fingerprint: to };
+            let v: MasterKeyChange = c.typed("POST", "/admin/master-key/rotate", Some(&body))?;
+            show(json_out, &v, |v| {
                 outln!(
-                    "  {}: {} -> {} bytes, {} -> {} objects",
-                    s["bucket"].as_str().unwrap_or("?"),
-                    s["before"]["bytes"],
-                    s["after"]["bytes"],
-                    s["before"]["objects"],
-                    s["after"]["objects"]
+                    "Master key is now {}: {} secrets re-sealed; the old key stays accepted in {} until `rustshare admin retire-master-keys`",
+                    v.fingerprint,
+                    v.resealed,
+                    v.key_file.as_deref().unwrap_or("the key file")
                 );
-            }
-            return;
+                note(v);
+            });
         }
-        let fp = v["fingerprint"].as_str().unwrap_or("");
-        match v["resealed"].as_u64() {
-            Some(n) if v["retired"].as_bool() == Some(true) => {
-                outln!("Master key {fp}: {n} secrets re-sealed, older keys removed from this node's key file");
-            }
-            Some(n) => outln!(
-                "Master key is now {fp}: {n} secrets re-sealed; the old key stays accepted in {} until `rustshare admin retire-master-keys`",
-                v["key_file"].as_str().unwrap_or("the key file")
-            ),
-            None => outln!("Master key {fp} (from {})", v["source"].as_str().unwrap_or("?")),
+        AdminCmd::RetireMasterKeys => {
+            let v: MasterKeyChange = c.typed("POST", "/admin/master-key/retire", Some(&json!({})))?;
+            show(json_out, &v, |v| {
+                outln!(
+                    "Master key {}: {} secrets re-sealed, older keys removed from this node's key file",
+                    v.fingerprint,
+                    v.resealed
+                );
+                note(v);
+            });
         }
-        if let Some(n) = v["note"].as_str() {
-            outln!("Note: {n}");
-        }
-    });
+    }
 
     Ok(())
+}
+
+fn note(v: &MasterKeyChange) {
+    if let Some(n) = &v.note {
+        outln!("Note: {n}");
+    }
 }

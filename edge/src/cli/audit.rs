@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 
-use super::client::{Client, enc, out};
+use super::client::{Client, enc, show};
+use crate::api::dto::AuditPage;
 
 /// What to show.
 pub(super) struct Filter {
@@ -35,18 +36,23 @@ pub(super) fn run(c: &Client, json_out: bool, f: Filter) -> Result<()> {
             q.push(format!("{k}={}", enc(&v)));
         }
     }
-    out(json_out, &c.call("GET", &format!("/audit?{}", q.join("&")), None)?, |v| {
-        for e in v["events"].as_array().into_iter().flatten() {
-            let s = |f: &str| e[f].as_str().unwrap_or("-").to_owned();
+    let v: AuditPage = c.typed("GET", &format!("/audit?{}", q.join("&")), None::<&()>)?;
+    show(json_out, &v, |v| {
+        for e in &v.events {
+            let ev = &e.event;
+            let at = e
+                .timestamp
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
             outln!(
                 "{}  {:<8} {:<24} {:<14} {:<22} {} {}",
-                s("timestamp"),
-                s("kind"),
-                s("operation"),
-                s("status"),
-                s("actor"),
-                s("object_key"),
-                e["bytes"].as_u64().filter(|b| *b > 0).map(|b| format!("{b}B")).unwrap_or_default()
+                at,
+                ev.kind,
+                ev.operation,
+                ev.status,
+                ev.actor,
+                ev.object_key.as_deref().unwrap_or("-"),
+                if ev.bytes > 0 { format!("{}B", ev.bytes) } else { String::new() }
             );
         }
     });

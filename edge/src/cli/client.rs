@@ -85,8 +85,19 @@ impl Client {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<R> {
+        self.typed_with(&self.agent, method, path, body)
+    }
+
+    /// [`Client::typed`] through `agent` (one with longer timeouts, for publishes).
+    pub(super) fn typed_with<R: serde::de::DeserializeOwned>(
+        &self,
+        agent: &ureq::Agent,
+        method: &str,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<R> {
         let body = body.map(serde_json::to_value).transpose().context("writing the request")?;
-        let v = self.call(method, path, body)?;
+        let v = self.call_with(agent, method, path, body)?;
         serde_json::from_value(v).context("the server's reply is not what this client understands (a different version?)")
     }
 
@@ -204,15 +215,6 @@ pub(super) fn enc(s: &str) -> String {
 
 /// Prints a typed reply as JSON, or as `human` writes it.
 pub(super) fn show<T: serde::Serialize>(json_mode: bool, v: &T, human: impl FnOnce(&T)) {
-    if json_mode {
-        outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-    } else {
-        human(v);
-    }
-}
-
-/// Prints `v` as JSON, or as `human` writes it.
-pub(super) fn out(json_mode: bool, v: &Value, human: impl FnOnce(&Value)) {
     if json_mode {
         outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     } else {

@@ -2,9 +2,11 @@
 
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use rustshare_control::PublicationInput;
+use rustshare_control::model::CacheOverride;
 
-use super::client::{Client, enc, out};
+use super::client::{Client, enc, show};
+use crate::api::dto::{OnOff, PublicState, PurgeBody, Purged};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum PublicCmd {
@@ -45,8 +47,11 @@ pub(super) enum PublicCmd {
     Show { space: String },
 }
 
+/// No body.
+const NONE: Option<&()> = None;
+
 pub(super) fn run(c: &Client, json_out: bool, cmd: PublicCmd) -> Result<()> {
-    match cmd {
+    let v: PublicState = match cmd {
         PublicCmd::Enable {
             space,
             name,
@@ -59,128 +64,89 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: PublicCmd) -> Result<()> {
             cors,
             base_url,
         } => {
-            let mut body = serde_json::Map::new();
-            if let Some(n) = name {
-                body.insert("public_name".into(), json!(n));
-            }
-            if !prefixes.is_empty() {
-                body.insert("prefixes".into(), json!(prefixes));
-            }
-            if let Some(cc) = cache_control {
-                body.insert("cache_control".into(), json!(cc));
-            }
-            if !cache_overrides.is_empty() {
-                let mut list = Vec::new();
-                for o in &cache_overrides {
+            let overrides = cache_overrides
+                .iter()
+                .map(|o| {
                     let (p, v) = o
                         .split_once('=')
                         .with_context(|| format!("--cache-override {o:?}: expected PREFIX=CACHE-CONTROL"))?;
-                    list.push(json!({"prefix": p, "cache_control": v}));
-                }
-                body.insert("cache_overrides".into(), json!(list));
-            }
-            if !immutable.is_empty() {
-                body.insert("immutable_prefixes".into(), json!(immutable));
-            }
-            if !content_types.is_empty() {
-                body.insert("allowed_content_types".into(), json!(content_types));
-            }
-            if let Some(l) = listing {
-                body.insert("directory_listing".into(), json!(l));
-            }
-            if !cors.is_empty() {
-                body.insert("cors_origins".into(), json!(cors));
-            }
-            if let Some(u) = base_url {
-                body.insert("public_base_url".into(), json!(u));
-            }
-            out(
-                json_out,
-                &c.call("PUT", &format!("/spaces/{}/public", enc(&space)), Some(Value::Object(body)))?,
-                print_public,
-            );
+                    Ok(CacheOverride {
+                        prefix: p.to_owned(),
+                        cache_control: v.to_owned(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            // A list left out keeps its value: only what was given is sent.
+            let given = |v: Vec<String>| (!v.is_empty()).then_some(v);
+            let body = PublicationInput {
+                public_name: name,
+                prefixes: given(prefixes),
+                public_base_url: base_url,
+                cache_control,
+                cache_overrides: (!overrides.is_empty()).then_some(overrides),
+                immutable_prefixes: given(immutable),
+                allowed_content_types: given(content_types),
+                directory_listing: listing,
+                cors_origins: given(cors),
+            };
+            c.typed("PUT", &format!("/spaces/{}/public", enc(&space)), Some(&body))?
         }
-        PublicCmd::Disable { space } => out(
-            json_out,
-            &c.call("DELETE", &format!("/spaces/{}/public", enc(&space)), None)?,
-            print_public,
-        ),
-        PublicCmd::Show { space } => out(
-            json_out,
-            &c.call("GET", &format!("/spaces/{}/public", enc(&space)), None)?,
-            print_public,
-        ),
-    }
+        PublicCmd::Disable { space } => c.typed("DELETE", &format!("/spaces/{}/public", enc(&space)), NONE)?,
+        PublicCmd::Show { space } => c.typed("GET", &format!("/spaces/{}/public", enc(&space)), NONE)?,
+    };
+    show(json_out, &v, print_public);
 
     Ok(())
 }
 
-fn print_public(v: &Value) {
-    outln!("Bucket:       {}", v["bucket"].as_str().unwrap_or(""));
+fn print_public(v: &PublicState) {
+    let list = |l: &[String]| l.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ");
+    let or = |l: &[String], none: &str| if l.is_empty() { none.to_owned() } else { list(l) };
+    outln!("Bucket:       {}", v.bucket);
     outln!("S3 API:       authenticated endpoint");
-    outln!("Public web:   {}", v["public_web_access"].as_str().unwrap_or("disabled"));
-    let p = &v["public"];
-    if p.is_object() {
-        let r = &p["rules"];
-        let list = |f: &str| {
-            r[f].as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|x| format!("{:?}", x.as_str().unwrap_or("")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default()
-        };
-        outln!("URL:          {}", p["url"].as_str().unwrap_or(""));
-        outln!("Prefixes:     {}", list("prefixes"));
-        outln!("Cache:        {}", r["cache_control"].as_str().unwrap_or(""));
-        for o in r["cache_overrides"].as_array().into_iter().flatten() {
-            outln!(
-                "              {:?}: {}",
-                o["prefix"].as_str().unwrap_or(""),
-                o["cache_control"].as_str().unwrap_or("")
-            );
+    outln!(
+        "Public web:   {}",
+        if v.public_web_access == OnOff::Enabled {
+            "enabled"
+        } else {
+            "disabled"
         }
-        outln!("Immutable:    {}", list("immutable_prefixes"));
-        outln!(
-            "Types:        {}",
-            if r["allowed_content_types"].as_array().is_some_and(|a| !a.is_empty()) {
-                list("allowed_content_types")
-            } else {
-                "all".into()
-            }
-        );
-        outln!(
-            "Listing:      {}",
-            if r["directory_listing"].as_bool() == Some(true) {
-                "on"
-            } else {
-                "off"
-            }
-        );
-        outln!(
-            "CORS:         {}",
-            if r["cors_origins"].as_array().is_some_and(|a| !a.is_empty()) {
-                list("cors_origins")
-            } else {
-                "none".into()
-            }
-        );
+    );
+    let Some(p) = &v.public else { return };
+    let r = &p.rules;
+    outln!("URL:          {}", p.url);
+    outln!("Prefixes:     {}", list(&r.prefixes));
+    outln!("Cache:        {}", r.cache_control);
+    for o in &r.cache_overrides {
+        outln!("              {:?}: {}", o.prefix, o.cache_control);
     }
+    outln!("Immutable:    {}", list(&r.immutable_prefixes));
+    outln!("Types:        {}", or(&r.allowed_content_types, "all"));
+    outln!("Listing:      {}", if r.directory_listing { "on" } else { "off" });
+    outln!("CORS:         {}", or(&r.cors_origins, "none"));
 }
 
 /// `rustshare cdn purge`: drops cached copies of one key, a prefix, or the whole space.
 pub(super) fn purge(c: &Client, json_out: bool, space: &str, key: Option<String>, prefix: Option<String>) -> Result<()> {
-    let body = match (key, prefix) {
-        (Some(k), _) => json!({"key": k}),
-        (None, p) => json!({"prefix": p.unwrap_or_default()}),
+    let body = match key {
+        Some(k) => PurgeBody {
+            key: Some(k),
+            prefix: None,
+        },
+        None => PurgeBody {
+            key: None,
+            prefix: Some(prefix.unwrap_or_default()),
+        },
     };
-    out(
-        json_out,
-        &c.call("POST", &format!("/spaces/{}/purge", enc(space)), Some(body))?,
-        |v| outln!("Purged {} from the CDN cache of {space}.", v["purged"]),
-    );
+    let v: Purged = c.typed("POST", &format!("/spaces/{}/purge", enc(space)), Some(&body))?;
+    show(json_out, &v, |v| {
+        let what = match (&v.purged.key, &v.purged.prefix) {
+            (Some(k), _) => format!("key {k:?}"),
+            (None, Some(p)) if p.is_empty() => "everything".to_owned(),
+            (None, p) => format!("prefix {:?}", p.as_deref().unwrap_or("")),
+        };
+        outln!("Purged {what} from the CDN cache of {space}.");
+    });
 
     Ok(())
 }

@@ -5,9 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use rustshare_control::model::{RegistryNamespace, RetentionRules, Robot, RobotAccess};
+use serde_json::json;
 
-use super::client::{Client, enc, human_bytes, out, parse_size};
+use super::client::{Client, enc, human_bytes, parse_size, show};
+use crate::api::dto::{
+    NamespaceChange, NamespaceList, NamespaceReply, NamespaceView, NewNamespace, NewRobot, RegistryConfigBody, RegistryConfigReply,
+    RobotCreated, RobotList, RobotReply,
+};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum RegistryCmd {
@@ -96,7 +101,7 @@ pub(super) enum RobotCmd {
         name: String,
         /// pull or push (push includes pull).
         #[arg(long, default_value = "pull")]
-        access: String,
+        access: RobotAccess,
     },
     /// List robots.
     List {
@@ -112,65 +117,62 @@ pub(super) enum RobotCmd {
     },
 }
 
-fn print_namespace(v: &Value) {
-    let n = &v["namespace"];
-    outln!("Namespace:  {}", n["name"].as_str().unwrap_or(""));
-    if let Some(b) = v["bucket"].as_str() {
-        outln!("Bucket:     {b}");
+/// A namespace; with its view (`registry show`), its bucket, usage and robots too.
+fn print_namespace(n: &RegistryNamespace, view: Option<&NamespaceView>) {
+    outln!("Namespace:  {}", n.name);
+    if let Some(v) = view {
+        outln!("Bucket:     {}", v.bucket);
     }
-    outln!("Public:     {}", n["public"].as_bool().unwrap_or(false));
-    outln!("Retention:  {}", n["retention"]);
-    if v["usage"].is_object() {
-        outln!(
-            "Usage:      {} in {} objects",
-            human_bytes(v["usage"]["bytes"].as_u64().unwrap_or(0)),
-            v["usage"]["objects"]
-        );
-    }
-    for r in v["robots"].as_array().into_iter().flatten() {
-        outln!("Robot:      {}", robot_line(r));
+    outln!("Public:     {}", n.public);
+    outln!("Retention:  {}", serde_json::to_string(&n.retention).unwrap_or_default());
+    if let Some(v) = view {
+        outln!("Usage:      {} in {} objects", human_bytes(v.usage.bytes), v.usage.objects);
+        for r in &v.robots {
+            outln!("Robot:      {}", robot_line(r));
+        }
     }
 }
 
-fn robot_line(r: &Value) -> String {
+fn robot_line(r: &Robot) -> String {
     format!(
         "{:<32} {:<5} {}",
-        r["username"].as_str().unwrap_or(""),
-        r["access"].as_str().unwrap_or(""),
-        if r["revoked_at"].is_string() { "revoked" } else { "active" }
+        r.username,
+        r.access.as_str(),
+        if r.revoked_at.is_some() { "revoked" } else { "active" }
     )
 }
+
+/// No body.
+const NONE: Option<&()> = None;
 
 pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
     let ns_path = |n: &str| format!("/registry/namespaces/{}", enc(n));
     match cmd {
         RegistryCmd::Create { name, tenant, quota } => {
-            let quota_bytes = quota.as_deref().map(parse_size).transpose()?;
-            let v = c.call(
-                "POST",
-                "/registry/namespaces",
-                Some(json!({"name": name, "tenant": tenant, "quota_bytes": quota_bytes})),
-            )?;
-            out(json_mode, &v, |v| {
-                print_namespace(v);
+            let body = NewNamespace {
+                name: name.clone(),
+                tenant,
+                quota_bytes: quota.as_deref().map(parse_size).transpose()?,
+            };
+            let v: NamespaceReply = c.typed("POST", "/registry/namespaces", Some(&body))?;
+            show(json_mode, &v, |v| {
+                print_namespace(&v.namespace, None);
                 outln!("\nNext: rustshare registry robot create {name} ci --access push");
                 outln!("      rustshare registry config {name} --dir ./registry-{name}");
             });
         }
-        RegistryCmd::List => out(json_mode, &c.call("GET", "/registry/namespaces", None)?, |v| {
-            for n in v["namespaces"].as_array().into_iter().flatten() {
-                outln!(
-                    "{:<24} {}",
-                    n["name"].as_str().unwrap_or(""),
-                    if n["public"].as_bool().unwrap_or(false) {
-                        "public"
-                    } else {
-                        "private"
-                    }
-                );
-            }
-        }),
-        RegistryCmd::Show { name } => out(json_mode, &c.call("GET", &ns_path(&name), None)?, print_namespace),
+        RegistryCmd::List => {
+            let v: NamespaceList = c.typed("GET", "/registry/namespaces", NONE)?;
+            show(json_mode, &v, |v| {
+                for n in &v.namespaces {
+                    outln!("{:<24} {}", n.name, if n.public { "public" } else { "private" });
+                }
+            });
+        }
+        RegistryCmd::Show { name } => {
+            let v: NamespaceView = c.typed("GET", &ns_path(&name), NONE)?;
+            show(json_mode, &v, |v| print_namespace(&v.namespace, Some(v)));
+        }
         RegistryCmd::Update {
             name,
             public,
@@ -178,75 +180,69 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             max_age_days,
             protect,
         } => {
-            let mut body = serde_json::Map::new();
-            if let Some(p) = public {
-                body.insert("public".into(), json!(p));
-            }
-            if keep_last.is_some() || max_age_days.is_some() || !protect.is_empty() {
-                body.insert(
-                    "retention".into(),
-                    json!({"keep_last": keep_last, "max_age_days": max_age_days, "protect": protect}),
-                );
-            }
-            if body.is_empty() {
+            let retention = (keep_last.is_some() || max_age_days.is_some() || !protect.is_empty()).then_some(RetentionRules {
+                keep_last,
+                max_age_days,
+                protect,
+            });
+            if public.is_none() && retention.is_none() {
                 bail!("nothing to change: give --public, --keep-last, --max-age-days or --protect");
             }
-            out(
-                json_mode,
-                &c.call("PATCH", &ns_path(&name), Some(Value::Object(body)))?,
-                print_namespace,
-            );
+            let body = NamespaceChange {
+                public,
+                retention,
+                upstream: None,
+            };
+            let v: NamespaceReply = c.typed("PATCH", &ns_path(&name), Some(&body))?;
+            show(json_mode, &v, |v| print_namespace(&v.namespace, None));
         }
         RegistryCmd::Robot { cmd } => match cmd {
             RobotCmd::Create { namespace, name, access } => {
-                let v = c.call(
-                    "POST",
-                    &format!("{}/robots", ns_path(&namespace)),
-                    Some(json!({"name": name, "access": access})),
-                )?;
-                out(json_mode, &v, |v| {
-                    outln!("Username: {}", v["username"].as_str().unwrap_or(""));
-                    outln!("Secret:   {}", v["secret"].as_str().unwrap_or(""));
+                let v: RobotCreated = c.typed("POST", &format!("{}/robots", ns_path(&namespace)), Some(&NewRobot { name, access }))?;
+                show(json_mode, &v, |v| {
+                    outln!("Username: {}", v.username);
+                    outln!("Secret:   {}", v.secret);
                     outln!("          (shown once: store it now, it cannot be displayed again)");
-                    outln!("Access:   {}", v["robot"]["access"].as_str().unwrap_or(""));
+                    outln!("Access:   {}", v.robot.access.as_str());
                     outln!(
                         "\nskopeo copy --dest-creds '{}:<secret>' oci:./image:1.0 docker://<registry>/{namespace}/app:1.0",
-                        v["username"].as_str().unwrap_or("")
+                        v.username
                     );
                 });
             }
-            RobotCmd::List { namespace } => out(json_mode, &c.call("GET", &format!("{}/robots", ns_path(&namespace)), None)?, |v| {
-                for r in v["robots"].as_array().into_iter().flatten() {
-                    outln!("{}", robot_line(r));
-                }
-            }),
-            RobotCmd::Revoke { namespace, name } => out(
-                json_mode,
-                &c.call("POST", &format!("{}/robots/{}/revoke", ns_path(&namespace), enc(&name)), None)?,
-                |v| outln!("Revoked {}: its next login fails.", v["robot"]["username"].as_str().unwrap_or("")),
-            ),
+            RobotCmd::List { namespace } => {
+                let v: RobotList = c.typed("GET", &format!("{}/robots", ns_path(&namespace)), NONE)?;
+                show(json_mode, &v, |v| {
+                    for r in &v.robots {
+                        outln!("{}", robot_line(r));
+                    }
+                });
+            }
+            RobotCmd::Revoke { namespace, name } => {
+                let v: RobotReply = c.typed("POST", &format!("{}/robots/{}/revoke", ns_path(&namespace), enc(&name)), NONE)?;
+                show(json_mode, &v, |v| outln!("Revoked {}: its next login fails.", v.robot.username));
+            }
         },
         RegistryCmd::Config { name, dir, listen } => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
             let cert = dir.join("token.crt");
-            let v = c.call(
-                "POST",
-                &format!("{}/config", ns_path(&name)),
-                Some(json!({"listen": listen, "root_cert_bundle": cert.to_string_lossy()})),
-            )?;
-            let s = |k: &str| {
-                v[k].as_str()
-                    .map(str::to_owned)
-                    .with_context(|| format!("the server's answer has no {k}"))
+            let body = RegistryConfigBody {
+                listen: Some(listen.clone()),
+                root_cert_bundle: cert.to_string_lossy().into_owned(),
             };
+            let v: RegistryConfigReply = c.typed("POST", &format!("{}/config", ns_path(&name)), Some(&body))?;
             // The edge's registry front forwards this namespace's /v2/ requests there.
-            c.call("PATCH", &ns_path(&name), Some(json!({"upstream": format!("http://{listen}")})))?;
+            let upstream = NamespaceChange {
+                upstream: Some(format!("http://{listen}")),
+                ..NamespaceChange::default()
+            };
+            let _: NamespaceReply = c.typed("PATCH", &ns_path(&name), Some(&upstream))?;
             let (config, env) = (dir.join("config.yml"), dir.join("registry.env"));
             // The config holds the notification secret, the environment file the storage secret.
-            crate::files::write_secret(&config, s("config")?.as_bytes(), 0o600)?;
-            crate::files::write_secret(&env, s("environment")?.as_bytes(), 0o600)?;
-            crate::files::write_secret(&cert, s("certificate")?.as_bytes(), 0o644)?;
+            crate::files::write_secret(&config, v.config.as_bytes(), 0o600)?;
+            crate::files::write_secret(&env, v.environment.as_bytes(), 0o600)?;
+            crate::files::write_secret(&cert, v.certificate.as_bytes(), 0o644)?;
             if json_mode {
                 outln!("{}", json!({"config": config, "environment": env, "certificate": cert}));
             } else {
@@ -268,11 +264,11 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
         }
         RegistryCmd::Retention { name, registry, dry_run } => {
             let v = crate::cli::retention::apply(c, &name, registry.trim_end_matches('/'), dry_run)?;
-            out(json_mode, &v, |v| {
-                for d in v["deleted"].as_array().into_iter().flatten() {
-                    outln!("{} {}", if dry_run { "would delete" } else { "deleted" }, d.as_str().unwrap_or(""));
+            show(json_mode, &v, |v| {
+                for d in &v.deleted {
+                    outln!("{} {d}", if dry_run { "would delete" } else { "deleted" });
                 }
-                outln!("kept {} tag(s)", v["kept"]);
+                outln!("kept {} tag(s)", v.kept);
             });
         }
         RegistryCmd::Gc { dir, binary } => {

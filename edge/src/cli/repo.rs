@@ -1,10 +1,9 @@
 //! `rustshare repo ...`: package repositories through the control API.
 
+use super::client::{Client, enc, human_bytes, show};
+use crate::api::dto::{DistBody, NewRepository, Published, RepositoryChange, RepositoryList, RepositoryView, RollbackBody, SnapshotList};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
-
-use super::client::{Client, enc, human_bytes, out};
 
 /// Settings shared by `repo create` and `repo update`.
 #[derive(Args, Debug)]
@@ -42,45 +41,40 @@ pub(super) struct RepoSettings {
 }
 
 impl RepoSettings {
-    fn to_json(&self) -> Result<serde_json::Map<String, Value>> {
-        let mut b = serde_json::Map::new();
-        if !self.suites.is_empty() {
+    /// What was given; everything left out keeps its value.
+    fn to_change(&self) -> Result<RepositoryChange> {
+        let distributions = if self.suites.is_empty() {
+            None
+        } else {
             let mut d = Vec::new();
             for s in &self.suites {
-                match s.split_once(':') {
-                    Some((suite, code)) if !suite.is_empty() && !code.is_empty() => d.push(json!({"suite": suite, "codename": code})),
+                d.push(match s.split_once(':') {
+                    Some((suite, code)) if !suite.is_empty() && !code.is_empty() => DistBody {
+                        suite: suite.to_owned(),
+                        codename: Some(code.to_owned()),
+                    },
                     Some(_) => bail!("--suite {s:?}: expected SUITE or SUITE:CODENAME"),
-                    None => d.push(json!({"suite": s})),
-                }
+                    None => DistBody {
+                        suite: s.clone(),
+                        codename: None,
+                    },
+                });
             }
-            b.insert("distributions".into(), json!(d));
-        }
-        if !self.components.is_empty() {
-            b.insert("components".into(), json!(self.components));
-        }
-        if !self.architectures.is_empty() {
-            b.insert("architectures".into(), json!(self.architectures));
-        }
-        for (k, v) in [
-            ("origin", &self.origin),
-            ("label", &self.label),
-            ("description", &self.description),
-            ("incoming_prefix", &self.incoming_prefix),
-        ] {
-            if let Some(v) = v {
-                b.insert(k.into(), json!(v));
-            }
-        }
-        if let Some(g) = self.retain_grace {
-            b.insert("retain_grace_secs".into(), json!(g));
-        }
-        if let Some(r) = self.retain {
-            b.insert("retain".into(), json!(r));
-        }
-        if let Some(d) = self.valid_until_days {
-            b.insert("valid_until_days".into(), json!(d));
-        }
-        Ok(b)
+            Some(d)
+        };
+        let given = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+        Ok(RepositoryChange {
+            distributions,
+            components: given(&self.components),
+            architectures: given(&self.architectures),
+            origin: self.origin.clone(),
+            label: self.label.clone(),
+            description: self.description.clone(),
+            incoming_prefix: self.incoming_prefix.clone(),
+            retain: self.retain,
+            retain_grace_secs: self.retain_grace,
+            valid_until_days: self.valid_until_days,
+        })
     }
 }
 
@@ -149,55 +143,37 @@ pub(super) enum RepoCmd {
     },
 }
 
-fn print_repo(v: &Value) {
-    let r = &v["repository"];
-    let c = &r["config"];
-    let list = |k: &str| {
-        c[k].as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default()
-    };
-    let dists: Vec<String> = c["distributions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| format!("{} ({})", d["suite"].as_str().unwrap_or(""), d["codename"].as_str().unwrap_or("")))
-        .collect();
-    outln!("Repository:    {}", r["name"].as_str().unwrap_or(""));
-    outln!("URL:           {}", v["url"].as_str().unwrap_or(""));
-    outln!("Fingerprint:   {}", r["fingerprint"].as_str().unwrap_or(""));
+fn print_repo(v: &RepositoryView) {
+    let r = &v.repository;
+    let c = &r.config;
+    let dists: Vec<String> = c.distributions.iter().map(|d| format!("{} ({})", d.suite, d.codename)).collect();
+    outln!("Repository:    {}", r.name);
+    outln!("URL:           {}", v.url);
+    outln!("Fingerprint:   {}", r.fingerprint);
     outln!("Distributions: {}", dists.join(", "));
-    outln!("Components:    {}", list("components"));
-    outln!("Architectures: {}", list("architectures"));
-    outln!("Incoming:      {}", c["incoming_prefix"].as_str().unwrap_or(""));
+    outln!("Components:    {}", c.components.join(", "));
+    outln!("Architectures: {}", c.architectures.join(", "));
+    outln!("Incoming:      {}", c.incoming_prefix);
     outln!(
         "Retain:        {} snapshots, and any superseded in the last {} s",
-        c["retain"],
-        c["retain_grace_secs"]
+        c.retain,
+        c.retain_grace_secs
     );
-    outln!("Current:       {}", v["current_snapshot"].as_str().unwrap_or("none"));
-    outln!(
-        "\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg",
-        v["key_url"].as_str().unwrap_or(""),
-        r["name"].as_str().unwrap_or("")
-    );
-    outln!(
-        "\n{}.sources:\n{}",
-        r["name"].as_str().unwrap_or(""),
-        v["sources"].as_str().unwrap_or("")
-    );
+    outln!("Current:       {}", v.current_snapshot.as_deref().unwrap_or("none"));
+    outln!("\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg", v.key_url, r.name);
+    outln!("\n{}.sources:\n{}", r.name, v.sources);
 }
 
-fn print_report(v: &Value) {
-    let s = &v["snapshot"];
+fn print_report(v: &Published) {
+    let s = &v.snapshot;
     outln!(
         "Published snapshot {} ({} packages; {} unchanged upload(s) skipped)",
-        s["id"].as_str().unwrap_or(""),
-        s["packages"],
-        v["unchanged"]
+        s.id,
+        s.packages,
+        v.unchanged
     );
-    for c in s["changes"].as_array().into_iter().flatten() {
-        outln!("  {}", c.as_str().unwrap_or(""));
+    for c in &s.changes {
+        outln!("  {c}");
     }
 }
 
@@ -295,6 +271,9 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
     Ok(())
 }
 
+/// No body.
+const NONE: Option<&()> = None;
+
 pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
     match cmd {
         RepoCmd::Create {
@@ -303,40 +282,39 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             signing_key,
             settings,
         } => {
-            let mut body = settings.to_json()?;
-            body.insert("name".into(), json!(name));
-            body.insert("space".into(), json!(space));
-            if let Some(p) = signing_key {
-                let k = std::fs::read_to_string(&p).with_context(|| format!("reading signing key {}", p.display()))?;
-                body.insert("signing_key".into(), json!(k));
-            }
-            out(json_mode, &c.call("POST", "/repos", Some(Value::Object(body)))?, print_repo);
+            let signing_key = signing_key
+                .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading signing key {}", p.display())))
+                .transpose()?;
+            let body = NewRepository {
+                name,
+                space,
+                signing_key,
+                config: settings.to_change()?,
+            };
+            let v: RepositoryView = c.typed("POST", "/repos", Some(&body))?;
+            show(json_mode, &v, print_repo);
         }
-        RepoCmd::List => out(json_mode, &c.call("GET", "/repos", None)?, |v| {
-            for r in v["repositories"].as_array().into_iter().flatten() {
-                outln!(
-                    "{:<24} {}",
-                    r["name"].as_str().unwrap_or(""),
-                    r["fingerprint"].as_str().unwrap_or("")
-                );
-            }
-        }),
-        RepoCmd::Show { name } => out(json_mode, &c.call("GET", &format!("/repos/{}", enc(&name)), None)?, print_repo),
-        RepoCmd::Update { name, settings } => out(
-            json_mode,
-            &c.call("PATCH", &format!("/repos/{}", enc(&name)), Some(Value::Object(settings.to_json()?)))?,
-            print_repo,
-        ),
-        RepoCmd::Publish { name, refresh } => out(
-            json_mode,
-            &c.call_with(
-                &slow_agent(),
-                "POST",
-                &format!("/repos/{}/publish{}", enc(&name), if refresh { "?refresh=true" } else { "" }),
-                None,
-            )?,
-            print_report,
-        ),
+        RepoCmd::List => {
+            let v: RepositoryList = c.typed("GET", "/repos", NONE)?;
+            show(json_mode, &v, |v| {
+                for r in &v.repositories {
+                    outln!("{:<24} {}", r.name, r.fingerprint);
+                }
+            });
+        }
+        RepoCmd::Show { name } => {
+            let v: RepositoryView = c.typed("GET", &format!("/repos/{}", enc(&name)), NONE)?;
+            show(json_mode, &v, print_repo);
+        }
+        RepoCmd::Update { name, settings } => {
+            let v: RepositoryView = c.typed("PATCH", &format!("/repos/{}", enc(&name)), Some(&settings.to_change()?))?;
+            show(json_mode, &v, print_repo);
+        }
+        RepoCmd::Publish { name, refresh } => {
+            let path = format!("/repos/{}/publish{}", enc(&name), if refresh { "?refresh=true" } else { "" });
+            let v: Published = c.typed_with(&slow_agent(), "POST", &path, NONE)?;
+            show(json_mode, &v, print_report);
+        }
         RepoCmd::Add {
             name,
             dist,
@@ -344,37 +322,35 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             files,
         } => {
             upload(c, &name, &dist, &component, &files)?;
-            out(
-                json_mode,
-                &c.call_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), None)?,
-                print_report,
-            );
+            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), NONE)?;
+            show(json_mode, &v, print_report);
         }
-        RepoCmd::Snapshots { name } => out(json_mode, &c.call("GET", &format!("/repos/{}/snapshots", enc(&name)), None)?, |v| {
-            let current = v["current_snapshot"].as_str().unwrap_or("");
-            outln!("{:<2}{:<18} {:<22} {:>8}  CHANGES", "", "SNAPSHOT", "CREATED", "PACKAGES");
-            for s in v["snapshots"].as_array().into_iter().flatten() {
-                let id = s["id"].as_str().unwrap_or("");
-                let changes: Vec<&str> = s["changes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                outln!(
-                    "{:<2}{id:<18} {:<22} {:>8}  {}",
-                    if id == current { "*" } else { "" },
-                    s["created"].as_str().unwrap_or(""),
-                    s["packages"],
-                    changes.join("; ")
-                );
-            }
-        }),
-        RepoCmd::Rollback { name, snapshot } => out(
-            json_mode,
-            &c.call_with(
+        RepoCmd::Snapshots { name } => {
+            let v: SnapshotList = c.typed("GET", &format!("/repos/{}/snapshots", enc(&name)), NONE)?;
+            show(json_mode, &v, |v| {
+                let current = v.current_snapshot.as_deref().unwrap_or("");
+                outln!("{:<2}{:<18} {:<22} {:>8}  CHANGES", "", "SNAPSHOT", "CREATED", "PACKAGES");
+                for s in &v.snapshots {
+                    let created = s.created.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+                    outln!(
+                        "{:<2}{:<18} {created:<22} {:>8}  {}",
+                        if s.id == current { "*" } else { "" },
+                        s.id,
+                        s.packages,
+                        s.changes.join("; ")
+                    );
+                }
+            });
+        }
+        RepoCmd::Rollback { name, snapshot } => {
+            let v: Published = c.typed_with(
                 &slow_agent(),
                 "POST",
                 &format!("/repos/{}/rollback", enc(&name)),
-                Some(json!({"snapshot": snapshot})),
-            )?,
-            print_report,
-        ),
+                Some(&RollbackBody { snapshot }),
+            )?;
+            show(json_mode, &v, print_report);
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::client::{Client, enc};
@@ -48,10 +48,9 @@ impl Registry<'_> {
 }
 
 /// Deletes the expired tags of every repository in the namespace; returns what went.
-pub(super) fn apply(c: &Client, ns: &str, base: &str, dry_run: bool) -> Result<Value> {
-    let info = c.call("GET", &format!("/registry/namespaces/{}", enc(ns)), None)?;
-    let rules: rustshare_control::model::RetentionRules =
-        serde_json::from_value(info["namespace"]["retention"].clone()).context("reading the namespace's retention rules")?;
+pub(super) fn apply(c: &Client, ns: &str, base: &str, dry_run: bool) -> Result<Outcome> {
+    let info: crate::api::dto::NamespaceView = c.typed("GET", &format!("/registry/namespaces/{}", enc(ns)), None::<&()>)?;
+    let rules = info.namespace.retention;
     let r = Registry {
         c,
         ns,
@@ -133,5 +132,16 @@ pub(super) fn apply(c: &Client, ns: &str, base: &str, dry_run: bool) -> Result<V
             deleted.push(format!("{repo}:{tag}"));
         }
     }
-    Ok(json!({"deleted": deleted, "kept": kept, "dry_run": dry_run}))
+    Ok(Outcome { deleted, kept, dry_run })
+}
+
+/// What a retention pass deleted (or, dry, would delete).
+#[derive(Debug, serde::Serialize)]
+pub(super) struct Outcome {
+    /// `repository:tag`, in the order they went.
+    pub(super) deleted: Vec<String>,
+    /// Tags kept.
+    pub(super) kept: usize,
+    /// Whether nothing was deleted, only listed.
+    pub(super) dry_run: bool,
 }
