@@ -257,6 +257,7 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        crate::face::s3::date_as_amz_date(req.headers_mut());
         if let Err(e) = crate::face::s3::precheck(req.method(), req.headers(), req.uri(), &self.region) {
             info.set_op("Refused");
             let resp = match e.to_http_response() {

@@ -19,6 +19,10 @@ pub use types::*;
 
 use async_trait::async_trait;
 
+/// User metadata names the store keeps for itself (an object's verified checksums, on engines
+/// that keep none); writers must not set them.
+pub const RESERVED_METADATA_PREFIX: &str = "rustshare-checksum-";
+
 /// The storage interface: streaming, atomic, multipart-capable.
 ///
 /// Every write is atomic: a reader sees the previous object or the complete new one, and a

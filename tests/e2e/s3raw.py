@@ -106,3 +106,29 @@ def put_unsigned_payload(server, key, path, data):
     assert req.headers["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
     p = req.prepare()
     return requests.put(p.url, headers=dict(p.headers), data=data, timeout=30)
+
+
+def signed_with_date(server, key, method, path, body=b""):
+    """SigV4 as a client that dates the request with `Date`, not `X-Amz-Date` (botocore always
+    uses the latter). `path` must need no encoding and carry no query."""
+    import datetime
+    import email.utils
+    import hashlib
+    import hmac
+    from urllib.parse import urlparse
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    amz, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    payload = hashlib.sha256(body).hexdigest()
+    headers = {"date": email.utils.format_datetime(now, usegmt=True), "host": urlparse(server.url).netloc, "x-amz-content-sha256": payload}
+    names = ";".join(sorted(headers))
+    canonical = "\n".join([method, path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)), names, payload])
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = ("AWS4" + key["secret_access_key"]).encode()
+    for part in (day, "us-east-1", "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={key['access_key_id']}/{scope}, SignedHeaders={names}, Signature={sig}"
+    del headers["host"]
+    return requests.request(method, server.url + path, data=body, headers=headers, timeout=30)

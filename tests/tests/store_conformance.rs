@@ -100,6 +100,8 @@ async fn put_get_head_roundtrip(b: Backend) {
         content_type: Some("application/gzip".into()),
         cache_control: Some("public, max-age=60".into()),
         content_disposition: Some("attachment; filename=\"a.tgz\"".into()),
+        content_language: Some("de-CH".into()),
+        expires: Some("Thu, 01 Jan 2037 00:00:00 GMT".into()),
         ..Default::default()
     };
     attrs.user_metadata.insert("build".into(), "42".into());
@@ -115,6 +117,10 @@ async fn put_get_head_roundtrip(b: Backend) {
     assert_eq!(h.attrs.content_type, attrs.content_type);
     assert_eq!(h.attrs.cache_control, attrs.cache_control);
     assert_eq!(h.attrs.content_disposition, attrs.content_disposition);
+    if !b.lenient {
+        assert_eq!(h.attrs.content_language, attrs.content_language);
+        assert_eq!(h.attrs.expires, attrs.expires);
+    }
     assert_eq!(h.attrs.user_metadata.get("build").map(String::as_str), Some("42"));
     let g = s.get("releases/v1/a.tgz", None).await.expect("get");
     assert_eq!(g.range, None);

@@ -57,7 +57,11 @@ impl<B: Backend> ClusterRepo for SqlRepo<B> {
         self.db.with(|c| {
             let changes = c.exec("DELETE FROM changes WHERE at < ?1", p![before])?;
             let reservations = c.exec("DELETE FROM reservations WHERE expires_at <= ?1", p![now])?;
-            Ok(changes + reservations)
+            let completed = c.exec(
+                "DELETE FROM completed_uploads WHERE completed_at < ?1",
+                p![now - super::COMPLETED_UPLOADS_KEPT],
+            )?;
+            Ok(changes + reservations + completed)
         })
     }
 

@@ -9,6 +9,7 @@ mod packages;
 mod pg;
 mod publication;
 mod registry;
+mod schema;
 mod sessions;
 mod spaces;
 pub(crate) mod sql;
@@ -29,6 +30,9 @@ use crate::model::{
     RetentionRules, Robot, Space, Tenant, Usage,
 };
 use crate::{Error, Result};
+
+/// How long a completed multipart upload is remembered for clients retrying its completion.
+pub(crate) const COMPLETED_UPLOADS_KEPT: time::Duration = time::Duration::hours(1);
 
 /// A multipart upload the edge started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +181,11 @@ pub trait UsageRepo: Send + Sync {
     fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>>;
     /// Removes an upload and its parts.
     fn remove_upload(&self, upload_id: &str) -> Result<()>;
+    /// Removes an upload and its parts and remembers that it completed as `etag`, in one
+    /// transaction.
+    fn complete_upload(&self, upload_id: &str, etag: &str, at: OffsetDateTime) -> Result<()>;
+    /// `(space_id, key, etag)` of an upload completed lately.
+    fn completed_upload(&self, upload_id: &str) -> Result<Option<(String, String, String)>>;
     /// Replaces an upload's recorded parts (reconciliation with the store).
     fn replace_parts(&self, upload_id: &str, parts: &[PartRecord]) -> Result<()>;
     fn list_uploads(&self, space_id: &str, prefix: &str) -> Result<Vec<UploadRecord>>;

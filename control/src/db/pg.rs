@@ -17,75 +17,6 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::sql::{Backend, Cell, Conn, Row, SqlError, Val, dollar_placeholders};
 use crate::{Error, Result};
 
-/// Schema versions, applied in order under an advisory lock (nodes starting together apply each
-/// once); `schema_migrations` records them. The same schema as SQLite's, with PostgreSQL types.
-const MIGRATIONS: &[&str] = &[
-    // 1: initial schema.
-    "CREATE TABLE tenants(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);
-     CREATE TABLE admin_tokens(id TEXT PRIMARY KEY, tenant_id TEXT REFERENCES tenants(id), name TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT);
-     CREATE TABLE spaces(id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), workspace_id TEXT,
-        name TEXT NOT NULL, bucket TEXT NOT NULL UNIQUE, base_prefix TEXT NOT NULL, visibility TEXT NOT NULL,
-        purpose TEXT NOT NULL, quota_bytes BIGINT, created_by TEXT NOT NULL, created_at BIGINT NOT NULL,
-        disabled_at BIGINT, UNIQUE(tenant_id, name));
-     CREATE TABLE identities(id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
-        space_id TEXT NOT NULL REFERENCES spaces(id), name TEXT NOT NULL, access_key_id TEXT NOT NULL UNIQUE,
-        secret_sealed BYTEA NOT NULL, mode TEXT NOT NULL, allowed_prefix TEXT NOT NULL, expires_at BIGINT,
-        last_used_at BIGINT, revoked_at BIGINT, created_by TEXT NOT NULL, created_at BIGINT NOT NULL,
-        rotated_at BIGINT, UNIQUE(space_id, name));
-     CREATE TABLE objects(space_id TEXT NOT NULL, key TEXT NOT NULL, size BIGINT NOT NULL, PRIMARY KEY(space_id, key));
-     CREATE TABLE usage(space_id TEXT PRIMARY KEY, bytes BIGINT NOT NULL DEFAULT 0, objects BIGINT NOT NULL DEFAULT 0);
-     CREATE TABLE uploads(upload_id TEXT PRIMARY KEY, space_id TEXT NOT NULL, key TEXT NOT NULL,
-        identity_id TEXT NOT NULL, initiated BIGINT NOT NULL);
-     CREATE INDEX uploads_space ON uploads(space_id, key);
-     CREATE TABLE upload_parts(upload_id TEXT NOT NULL, part_number BIGINT NOT NULL, size BIGINT NOT NULL,
-        etag TEXT NOT NULL, PRIMARY KEY(upload_id, part_number));
-     CREATE TABLE audit_events(id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL, tenant_id TEXT,
-        space_id TEXT, identity_id TEXT, actor TEXT NOT NULL, kind TEXT NOT NULL, operation TEXT NOT NULL,
-        object_key TEXT, source_ip TEXT, user_agent TEXT, status TEXT NOT NULL, bytes BIGINT NOT NULL,
-        detail TEXT);
-     CREATE INDEX audit_tenant ON audit_events(tenant_id, ts);
-     CREATE INDEX audit_space ON audit_events(space_id, ts);",
-    // 2: public web access (publication rules), one row per space.
-    "CREATE TABLE publication_rules(space_id TEXT PRIMARY KEY REFERENCES spaces(id), public_name TEXT NOT NULL UNIQUE,
-        enabled BOOLEAN NOT NULL, rules TEXT NOT NULL, updated_at BIGINT NOT NULL);",
-    // 3: package repositories.
-    "CREATE TABLE repositories(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
-        space_id TEXT NOT NULL REFERENCES spaces(id), config TEXT NOT NULL, signing_sealed BYTEA NOT NULL,
-        public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_by TEXT NOT NULL, created_at BIGINT NOT NULL);
-     CREATE INDEX repositories_tenant ON repositories(tenant_id);",
-    // 4: console sessions and per-minute traffic per space.
-    "CREATE TABLE console_sessions(id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL REFERENCES admin_tokens(id),
-        csrf TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
-     CREATE TABLE traffic(space_id TEXT NOT NULL, minute BIGINT NOT NULL, bytes_in BIGINT NOT NULL,
-        bytes_out BIGINT NOT NULL, requests BIGINT NOT NULL, PRIMARY KEY(space_id, minute));",
-    // 5: OCI registry namespaces, robots and the token signing key.
-    "CREATE TABLE registry_namespaces(name TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
-        space_id TEXT NOT NULL REFERENCES spaces(id), storage_identity_id TEXT NOT NULL REFERENCES identities(id),
-        public BOOLEAN NOT NULL, retention TEXT NOT NULL, events_sealed BYTEA NOT NULL, upstream TEXT,
-        created_by TEXT NOT NULL, created_at BIGINT NOT NULL);
-     CREATE INDEX registry_namespaces_tenant ON registry_namespaces(tenant_id);
-     CREATE TABLE registry_robots(id TEXT PRIMARY KEY, namespace TEXT NOT NULL REFERENCES registry_namespaces(name),
-        name TEXT NOT NULL, username TEXT NOT NULL UNIQUE, access TEXT NOT NULL, secret_hash TEXT NOT NULL,
-        created_by TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT, UNIQUE(namespace, name));
-     CREATE TABLE registry_signing(id BIGINT PRIMARY KEY CHECK (id = 1), key_sealed BYTEA NOT NULL, cert_pem TEXT NOT NULL);",
-    // 6: quota reservations of uploads in flight and the change feed between nodes.
-    "CREATE TABLE reservations(id TEXT PRIMARY KEY, space_id TEXT NOT NULL, bytes BIGINT NOT NULL,
-        expires_at BIGINT NOT NULL);
-     CREATE INDEX reservations_space ON reservations(space_id);
-     CREATE TABLE changes(seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, origin TEXT NOT NULL,
-        kind TEXT NOT NULL, space_id TEXT, detail TEXT);
-     CREATE INDEX changes_at ON changes(at);",
-    // 7: leases: one node at a time publishes a repository.
-    "CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);",
-    // 8: a reservation belongs to the node that made it, which renews it while it lives; a
-    // killed node's reservations lapse within minutes, and a single node drops them at start.
-    "ALTER TABLE reservations ADD COLUMN node TEXT NOT NULL DEFAULT '';",
-    // 9: the bytes a repository's published data (pool, by-hash, snapshots, keys) takes in the
-    // backend; they count against the repository's space.
-    "ALTER TABLE repositories ADD COLUMN published_bytes BIGINT NOT NULL DEFAULT 0;",
-];
-
 /// Connections kept open between calls; more are opened when calls overlap.
 const IDLE_MAX: usize = 8;
 
@@ -211,7 +142,8 @@ fn migrate(c: &mut dyn Conn) -> Result<()> {
         c.batch("CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")?;
         let done = c.row("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations", &[])?;
         let done = done.map_or(Ok(0), |mut r| r.size(0))?;
-        for (n, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(done).unwrap_or(usize::MAX)) {
+        let all = super::schema::migrations(super::schema::Dialect::Postgres);
+        for (n, m) in all.iter().enumerate().skip(usize::try_from(done).unwrap_or(usize::MAX)) {
             c.batch(m)
                 .map_err(|e| Error::Db(format!("PostgreSQL migration {}: {e}", n + 1).into()))?;
             let version = u64::try_from(n + 1).unwrap_or(u64::MAX);

@@ -174,6 +174,32 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         })
     }
 
+    fn complete_upload(&self, upload_id: &str, etag: &str, at: OffsetDateTime) -> Result<()> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                c.exec(
+                    "INSERT INTO completed_uploads(upload_id, space_id, key, etag, completed_at)
+                     SELECT upload_id, space_id, key, ?2, ?3 FROM uploads WHERE upload_id = ?1",
+                    p![upload_id, etag, at],
+                )?;
+                c.exec("DELETE FROM upload_parts WHERE upload_id = ?1", p![upload_id])?;
+                c.exec("DELETE FROM uploads WHERE upload_id = ?1", p![upload_id])?;
+                Ok(())
+            })
+        })
+    }
+
+    fn completed_upload(&self, upload_id: &str) -> Result<Option<(String, String, String)>> {
+        self.db.with(|c| {
+            one(
+                c,
+                "SELECT space_id, key, etag FROM completed_uploads WHERE upload_id = ?1",
+                p![upload_id],
+                |mut r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)),
+            )
+        })
+    }
+
     fn replace_parts(&self, upload_id: &str, parts: &[PartRecord]) -> Result<()> {
         self.db.with(|c| {
             c.tx(|c| {

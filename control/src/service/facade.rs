@@ -983,6 +983,24 @@ impl Control {
         self.db(move |core| core.upload_finished(&upload_id)).await
     }
 
+    /// [`Core::upload_completed`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::upload_completed`].
+    pub async fn upload_completed(&self, upload_id: &str, etag: &str) -> Result<()> {
+        let (upload_id, etag) = (upload_id.to_owned(), etag.to_owned());
+        self.db(move |core| core.upload_completed(&upload_id, &etag)).await
+    }
+
+    /// [`Core::completed_upload`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::completed_upload`].
+    pub async fn completed_upload(&self, upload_id: &str, space_id: &str, key: &str) -> Result<Option<String>> {
+        let (upload_id, space_id, key) = (upload_id.to_owned(), space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.completed_upload(&upload_id, &space_id, &key)).await
+    }
+
     /// Uploads in progress in a space under a prefix.
     ///
     /// [`Core::list_uploads`], run on the database executor.

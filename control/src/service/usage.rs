@@ -150,6 +150,29 @@ impl Core {
         self.inner.repo.remove_upload(upload_id)
     }
 
+    /// Forgets a completed upload's parts and remembers, for an hour, that it completed as
+    /// `etag`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upload_completed(&self, upload_id: &str, etag: &str) -> Result<()> {
+        self.inner.repo.complete_upload(upload_id, etag, self.now())
+    }
+
+    /// The ETag an upload of this space and key completed as, if it completed lately: a
+    /// client that lost the answer and asks again gets the same one.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn completed_upload(&self, upload_id: &str, space_id: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .inner
+            .repo
+            .completed_upload(upload_id)?
+            .filter(|(s, k, _)| s == space_id && k == key)
+            .map(|(_, _, etag)| etag))
+    }
+
     /// Uploads in progress in a space under a prefix.
     ///
     /// # Errors

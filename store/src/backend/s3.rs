@@ -187,6 +187,11 @@ fn copy_source(bucket: &str, key: &str) -> String {
     out
 }
 
+/// User metadata names under which the edge keeps an object's verified checksums on the
+/// engine (many engines, Ceph RGW before Reef among them, keep none); the S3 face refuses them
+/// from clients ([`crate::RESERVED_METADATA_PREFIX`]).
+const CHECKSUM_META: &str = crate::RESERVED_METADATA_PREFIX;
+
 macro_rules! meta_from {
     ($o:expr, $size:expr) => {{
         let o = &$o;
@@ -204,6 +209,13 @@ macro_rules! meta_from {
                 checksums.insert(name.to_owned(), v.to_owned());
             }
         }
+        // Checksums the edge verified, kept beside the object where the engine does not keep
+        // them itself.
+        for (k, v) in o.metadata().into_iter().flatten() {
+            if let Some(name) = k.strip_prefix(CHECKSUM_META) {
+                checksums.entry(name.to_owned()).or_insert_with(|| v.clone());
+            }
+        }
         ObjectMeta {
             size: $size,
             etag: unquote(o.e_tag()),
@@ -213,14 +225,27 @@ macro_rules! meta_from {
                 cache_control: o.cache_control().map(str::to_owned),
                 content_disposition: o.content_disposition().map(str::to_owned),
                 content_encoding: o.content_encoding().map(str::to_owned),
+                content_language: o.content_language().map(str::to_owned),
+                expires: o.expires_string().map(str::to_owned),
                 user_metadata: o
                     .metadata()
-                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(k, _)| !k.starts_with(CHECKSUM_META))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 checksums,
             },
         }
     }};
+}
+
+/// An `Expires` HTTP date for the SDK; a value that is not one is not sent (the edge only
+/// stores dates it parsed).
+fn http_date(s: Option<&str>) -> Option<aws_smithy_types::DateTime> {
+    s.and_then(|s| aws_smithy_types::DateTime::from_str(s, aws_smithy_types::date_time::Format::HttpDate).ok())
 }
 
 #[async_trait]
@@ -285,9 +310,14 @@ impl ObjectStore for S3Store {
             .set_content_type(attrs.content_type.clone())
             .set_cache_control(attrs.cache_control.clone())
             .set_content_disposition(attrs.content_disposition.clone())
-            .set_content_encoding(attrs.content_encoding.clone());
+            .set_content_encoding(attrs.content_encoding.clone())
+            .set_content_language(attrs.content_language.clone())
+            .set_expires(http_date(attrs.expires.as_deref()));
         for (k, v) in &attrs.user_metadata {
             req = req.metadata(k, v);
+        }
+        for (alg, v) in &attrs.checksums {
+            req = req.metadata(format!("{CHECKSUM_META}{alg}"), v);
         }
         let out = req.send().await.map_err(|e| failed.or_map(e))?;
         Ok(ObjectMeta {
@@ -368,7 +398,9 @@ impl ObjectStore for S3Store {
                 .set_content_type(a.content_type.clone())
                 .set_cache_control(a.cache_control.clone())
                 .set_content_disposition(a.content_disposition.clone())
-                .set_content_encoding(a.content_encoding.clone());
+                .set_content_encoding(a.content_encoding.clone())
+                .set_content_language(a.content_language.clone())
+                .set_expires(http_date(a.expires.as_deref()));
             for (k, v) in &a.user_metadata {
                 req = req.metadata(k, v);
             }
@@ -386,7 +418,9 @@ impl ObjectStore for S3Store {
             .set_content_type(attrs.content_type)
             .set_cache_control(attrs.cache_control)
             .set_content_disposition(attrs.content_disposition)
-            .set_content_encoding(attrs.content_encoding);
+            .set_content_encoding(attrs.content_encoding)
+            .set_content_language(attrs.content_language)
+            .set_expires(http_date(attrs.expires.as_deref()));
         for (k, v) in &attrs.user_metadata {
             req = req.metadata(k, v);
         }

@@ -21,7 +21,7 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
     CopyObjectInput, CopySource, DeleteObjectsInput, ListMultipartUploadsInput, ListObjectsInput, ListObjectsV2Input, PostObjectInput,
-    PutObjectInput, UploadPartCopyInput,
+    PutBucketAclInput, PutObjectInput, UploadPartCopyInput,
 };
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
@@ -106,6 +106,14 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("ListObjectsV2", Names(ListBucket)),
         ("ListMultipartUploads", Names(ListBucketMultipartUploads)),
         ("PostObject", Names(PutObject)),
+        // ACLs are disabled, as in a bucket whose Object Ownership is "bucket owner enforced"
+        // (face::s3::acl): reads answer the owner's full control; writes accept only ACLs that
+        // change nothing, and need a mode that may write.
+        ("GetBucketAcl", Bucket),
+        ("GetBucketOwnershipControls", Bucket),
+        ("GetObjectAcl", Object(GetObject)),
+        ("PutObjectAcl", Object(PutObject)),
+        ("PutBucketAcl", Names(PutObject)),
         // Not offered: bucket configuration belongs to the control API, and the rest has no
         // implementation behind it.
         ("GetObjectAttributes", Refused),
@@ -128,7 +136,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("DeleteObjectTagging", Refused),
         ("DeletePublicAccessBlock", Refused),
         ("GetBucketAccelerateConfiguration", Refused),
-        ("GetBucketAcl", Refused),
         ("GetBucketAnalyticsConfiguration", Refused),
         ("GetBucketCors", Refused),
         ("GetBucketEncryption", Refused),
@@ -139,7 +146,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketMetadataTableConfiguration", Refused),
         ("GetBucketMetricsConfiguration", Refused),
         ("GetBucketNotificationConfiguration", Refused),
-        ("GetBucketOwnershipControls", Refused),
         ("GetBucketPolicy", Refused),
         ("GetBucketPolicyStatus", Refused),
         ("GetBucketReplication", Refused),
@@ -147,7 +153,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketTagging", Refused),
         ("GetBucketVersioning", Refused),
         ("GetBucketWebsite", Refused),
-        ("GetObjectAcl", Refused),
         ("GetObjectLegalHold", Refused),
         ("GetObjectLockConfiguration", Refused),
         ("GetObjectRetention", Refused),
@@ -161,7 +166,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("ListDirectoryBuckets", Refused),
         ("ListObjectVersions", Refused),
         ("PutBucketAccelerateConfiguration", Refused),
-        ("PutBucketAcl", Refused),
         ("PutBucketAnalyticsConfiguration", Refused),
         ("PutBucketCors", Refused),
         ("PutBucketEncryption", Refused),
@@ -178,7 +182,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("PutBucketTagging", Refused),
         ("PutBucketVersioning", Refused),
         ("PutBucketWebsite", Refused),
-        ("PutObjectAcl", Refused),
         ("PutObjectLegalHold", Refused),
         ("PutObjectLockConfiguration", Refused),
         ("PutObjectRetention", Refused),
@@ -271,6 +274,13 @@ pub(crate) fn continuation(token: Option<&String>) -> S3Result<Option<String>> {
 /// The S3 error to answer with.
 pub fn precheck(method: &http::Method, headers: &http::HeaderMap, uri: &http::Uri, region: &str) -> S3Result<()> {
     xml_body_bound(method, headers)?;
+    // An empty Content-MD5 is a digest that cannot match, not an absent one.
+    if headers
+        .get("content-md5")
+        .is_some_and(|v| v.as_bytes().iter().all(u8::is_ascii_whitespace))
+    {
+        return Err(s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."));
+    }
     let sigv2 = || {
         S3Error::with_message(
             S3ErrorCode::InvalidRequest,
@@ -310,10 +320,13 @@ pub fn precheck(method: &http::Method, headers: &http::HeaderMap, uri: &http::Ur
     if algorithm.as_deref() != Some("AWS4-HMAC-SHA256") {
         return Err(qerr("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"."));
     }
-    let secs = expires
-        .as_deref()
-        .and_then(|e| e.parse::<u64>().ok())
-        .ok_or_else(|| qerr("X-Amz-Expires must be a number of seconds."))?;
+    // A negative or non-numeric lifetime can never have been a valid signature: refused as
+    // unauthenticated (403), as S3 refuses it.
+    let secs = expires.as_deref().and_then(|e| e.parse::<u64>().ok()).ok_or_else(|| {
+        let mut e = qerr("X-Amz-Expires must be a non-negative number of seconds.");
+        e.set_status_code(http::StatusCode::FORBIDDEN);
+        e
+    })?;
     if !(1..=MAX_PRESIGNED_SECS).contains(&secs) {
         return Err(qerr(
             "X-Amz-Expires must be less than a week (in seconds) that is 604800, and at least 1.",
@@ -321,6 +334,40 @@ pub fn precheck(method: &http::Method, headers: &http::HeaderMap, uri: &http::Ur
     }
     let credential = credential.ok_or_else(|| qerr("X-Amz-Credential is missing."))?;
     scope(&credential, region, S3ErrorCode::AuthorizationQueryParametersError)
+}
+
+/// SigV4 takes the request's time from `X-Amz-Date`, or else from `Date` (S3 accepts both; some
+/// SDKs and hand-written clients sign `Date`). s3s reads only `X-Amz-Date`, so a request that
+/// has only `Date` gets the same instant as `X-Amz-Date` in SigV4's format; the signature still
+/// covers `Date` itself if the client signed it.
+pub fn date_as_amz_date(headers: &mut http::HeaderMap) {
+    if headers.contains_key("x-amz-date")
+        || !headers
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|a| a.as_bytes().starts_with(b"AWS4-HMAC-SHA256 "))
+    {
+        return;
+    }
+    let Some(date) = headers
+        .get(http::header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+    else {
+        return;
+    };
+    let t = time::OffsetDateTime::from(date);
+    let amz = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&amz) {
+        headers.insert("x-amz-date", v);
+    }
 }
 
 /// Largest XML request body (CompleteMultipartUpload of 10,000 parts and DeleteObjects of 1,000
@@ -583,6 +630,11 @@ impl S3Access for Access {
         })
     }
 
+    async fn put_bucket_acl(&self, req: &mut S3Request<PutBucketAclInput>) -> S3Result<()> {
+        // It names nothing but the bucket, which Access checked.
+        self.release(req, |_| Ok(()))
+    }
+
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         let cred = authorized(req)?;
         check_copy_source(&cred, &req.input.copy_source, self.control.now())
@@ -628,6 +680,24 @@ impl S3Access for Access {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_header_dates_a_sigv4_request_without_x_amz_date() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::DATE, http::HeaderValue::from_static("Sun, 06 Dec 2026 09:05:07 GMT"));
+        date_as_amz_date(&mut h);
+        assert!(h.get("x-amz-date").is_none(), "not a SigV4 request");
+        h.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=x"),
+        );
+        date_as_amz_date(&mut h);
+        assert_eq!(h.get("x-amz-date").map(|v| v.as_bytes()), Some(&b"20261206T090507Z"[..]));
+        // An X-Amz-Date the client sent is never replaced.
+        h.insert("x-amz-date", http::HeaderValue::from_static("20260101T000000Z"));
+        date_as_amz_date(&mut h);
+        assert_eq!(h.get("x-amz-date").map(|v| v.as_bytes()), Some(&b"20260101T000000Z"[..]));
+    }
 
     /// The S3 face decides a key's expiry by the control service's clock: a real S3 client
     /// over loopback is served until the key's end and refused with ExpiredToken from then on,

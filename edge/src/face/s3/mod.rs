@@ -1,7 +1,9 @@
 //! The S3 face: s3s parses and verifies the protocol; this module maps each operation onto
 //! the caller's Object Space in the store, with policy, quota, usage and audit.
 
+mod acl;
 mod auth;
+mod conditional;
 pub mod errors;
 pub mod post;
 mod request;
@@ -17,7 +19,7 @@ use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectSto
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-pub use auth::{Access, Auth, precheck};
+pub use auth::{Access, Auth, date_as_amz_date, precheck};
 pub use request::RequestInfo;
 use request::object_event;
 
@@ -45,6 +47,30 @@ pub struct S3Face {
 }
 
 impl S3Face {
+    /// For a write with `If-Match` or `If-None-Match`: takes the key for this writer, then
+    /// checks the condition against the stored object. `None` (nothing held) for a write
+    /// without conditions.
+    async fn write_condition(
+        &self,
+        cred: &Credential,
+        full: &str,
+        key: &str,
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+    ) -> S3Result<Option<conditional::Guard>> {
+        if if_match.is_none() && if_none_match.is_none() {
+            return Ok(None);
+        }
+        let guard = conditional::lock(&self.control, &cred.space.id, key).await?;
+        let current = match self.store.head(full).await {
+            Ok(m) => Some(m.etag),
+            Err(rustshare_store::Error::NotFound) => None,
+            Err(e) => return Err(errors::store(e)),
+        };
+        conditional::decide(current.as_deref(), if_match, if_none_match)?;
+        Ok(Some(guard))
+    }
+
     /// A face over `store`.
     #[must_use]
     pub fn new(store: Arc<dyn ObjectStore>, control: Control, metrics: Metrics, region: String) -> Self {
@@ -147,6 +173,17 @@ fn full_key(cred: &Credential, key: &str) -> S3Result<String> {
 
 /// S3 allows 2 KB of user metadata, names and values together.
 fn check_metadata(m: Option<&Metadata>) -> S3Result<()> {
+    if let Some(k) = m
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| k.to_ascii_lowercase().starts_with(rustshare_store::RESERVED_METADATA_PREFIX))
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("The metadata name x-amz-meta-{k} is reserved."),
+        ));
+    }
     let size: usize = m.map_or(0, |m| m.iter().map(|(k, v)| k.len() + v.len()).sum());
     if size > MAX_METADATA {
         return Err(S3Error::with_message(
@@ -165,6 +202,42 @@ fn ts(t: time::OffsetDateTime) -> Timestamp {
     Timestamp::from(t)
 }
 
+/// The `x-amz-copy-source-range` of an UploadPartCopy: `bytes=first-last`, within the source,
+/// as S3 requires (no open or suffix ranges; a range past the end is 400 InvalidRange).
+fn copy_range(r: &str, size: u64) -> S3Result<ByteRange> {
+    match Range::parse(r) {
+        Ok(Range::Int { first, last: Some(last) }) if first <= last && last < size => Ok(ByteRange::FromTo(first, last)),
+        Ok(Range::Int { last: Some(_), .. }) => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::InvalidRange,
+                format!("The x-amz-copy-source-range {r:?} is not within the source object of size {size}."),
+            );
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            Err(e)
+        }
+        _ => Err(s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last."
+        )),
+    }
+}
+
+/// The ACL headers of a write (PutObject, CopyObject, CreateMultipartUpload): only ones that
+/// change nothing pass ([`acl::check_request`]).
+macro_rules! object_acl {
+    ($i:expr) => {
+        acl::check_request(
+            $i.acl.as_ref().map(ObjectCannedACL::as_str),
+            &[
+                $i.grant_full_control.as_ref(),
+                $i.grant_read.as_ref(),
+                $i.grant_read_acp.as_ref(),
+                $i.grant_write_acp.as_ref(),
+            ],
+        )
+    };
+}
+
 fn to_range(r: Range) -> ByteRange {
     match r {
         Range::Int { first, last: Some(last) } => ByteRange::FromTo(first, last),
@@ -173,31 +246,73 @@ fn to_range(r: Range) -> ByteRange {
     }
 }
 
-fn attrs_from(
+/// What a write says of its object, as the standard headers carry it.
+struct Headers {
     content_type: Option<String>,
     cache_control: Option<String>,
     content_disposition: Option<String>,
     content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<Timestamp>,
     metadata: Option<Metadata>,
-) -> ObjectAttrs {
-    // aws-chunked is a transfer detail, not part of the object's encoding.
-    let content_encoding = content_encoding
-        .map(|e| {
-            e.split(',')
-                .map(str::trim)
-                .filter(|p| !p.eq_ignore_ascii_case("aws-chunked"))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .filter(|e| !e.is_empty());
+}
+
+/// The [`Headers`] of a write's input (PutObject, CopyObject, CreateMultipartUpload: s3s names
+/// their fields alike).
+macro_rules! headers_of {
+    ($i:expr) => {
+        Headers {
+            content_type: $i.content_type.clone(),
+            cache_control: $i.cache_control.clone(),
+            content_disposition: $i.content_disposition.clone(),
+            content_encoding: $i.content_encoding.clone(),
+            content_language: $i.content_language.clone(),
+            expires: $i.expires.clone(),
+            metadata: $i.metadata.clone(),
+        }
+    };
+}
+
+fn attrs_from(h: Headers) -> ObjectAttrs {
+    // aws-chunked is a transfer detail, not part of the object's encoding: it is taken out and
+    // the rest kept as the client wrote it.
+    let content_encoding = h.content_encoding.map(|e| without_aws_chunked(&e)).filter(|e| !e.is_empty());
+    let expires = h.expires.and_then(|t| {
+        let mut out = Vec::new();
+        t.format(TimestampFormat::HttpDate, &mut out).ok()?;
+        String::from_utf8(out).ok()
+    });
     ObjectAttrs {
-        content_type,
-        cache_control,
-        content_disposition,
+        content_type: h.content_type,
+        cache_control: h.cache_control,
+        content_disposition: h.content_disposition,
         content_encoding,
-        user_metadata: metadata.map(|m| m.into_iter().collect()).unwrap_or_default(),
+        content_language: h.content_language,
+        expires,
+        user_metadata: h.metadata.map(|m| m.into_iter().collect()).unwrap_or_default(),
         checksums: Default::default(),
     }
+}
+
+/// `Content-Encoding` without `aws-chunked`; a value without it is kept exactly as sent.
+fn without_aws_chunked(e: &str) -> String {
+    if !e.split(',').any(|p| p.trim().eq_ignore_ascii_case("aws-chunked")) {
+        return e.to_owned();
+    }
+    e.split(',')
+        .filter(|p| !p.trim().eq_ignore_ascii_case("aws-chunked"))
+        .collect::<Vec<_>>()
+        .join(",")
+        .trim()
+        .to_owned()
+}
+
+/// A stored `Expires` for a response.
+fn expires_of(attrs: &ObjectAttrs) -> Option<Timestamp> {
+    attrs
+        .expires
+        .as_deref()
+        .and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok())
 }
 
 /// The body's decoded length: Content-Length, or for aws-chunked bodies (which s3s 0.14 leaves
@@ -296,6 +411,11 @@ fn take_computed(c: &verify::Computed) -> Checksum {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .unwrap_or_default()
+}
+
+/// Whether a GET or HEAD asked for the object's checksums.
+fn checksums_asked(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
 /// Stored checksums (by algorithm name) as a [`Checksum`].
@@ -538,6 +658,74 @@ impl S3 for S3Face {
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
 
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        let cred = self.cred(&req)?;
+        Ok(S3Response::new(GetBucketAclOutput {
+            grants: Some(acl::grants(&cred)),
+            owner: Some(acl::owner(&cred)),
+        }))
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        let cred = self.cred(&req)?;
+        let full = full_key(&cred, &req.input.key)?;
+        self.store.head(&full).await.map_err(errors::store)?;
+        Ok(S3Response::new(GetObjectAclOutput {
+            grants: Some(acl::grants(&cred)),
+            owner: Some(acl::owner(&cred)),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        acl::check_request(
+            i.acl.as_ref().map(BucketCannedACL::as_str),
+            &[
+                i.grant_full_control.as_ref(),
+                i.grant_read.as_ref(),
+                i.grant_read_acp.as_ref(),
+                i.grant_write.as_ref(),
+                i.grant_write_acp.as_ref(),
+            ],
+        )?;
+        if let Some(p) = &i.access_control_policy {
+            acl::check_policy(p.grants.as_ref(), &cred.space.tenant_id)?;
+        }
+        Ok(S3Response::new(PutBucketAclOutput::default()))
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        acl::check_request(
+            i.acl.as_ref().map(ObjectCannedACL::as_str),
+            &[
+                i.grant_full_control.as_ref(),
+                i.grant_read.as_ref(),
+                i.grant_read_acp.as_ref(),
+                i.grant_write.as_ref(),
+                i.grant_write_acp.as_ref(),
+            ],
+        )?;
+        if let Some(p) = &i.access_control_policy {
+            acl::check_policy(p.grants.as_ref(), &cred.space.tenant_id)?;
+        }
+        self.store.head(&full).await.map_err(errors::store)?;
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        _req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        Ok(S3Response::new(GetBucketOwnershipControlsOutput {
+            ownership_controls: Some(acl::ownership()),
+        }))
+    }
+
     async fn create_bucket(&self, _req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         // Only the key's own bucket gets here (Access denies any other); rclone and others
         // create the bucket before their first upload, so answer as if it were made.
@@ -564,15 +752,25 @@ impl S3 for S3Face {
                         },
                     )
                     .await?;
+                // V1 lists each object's owner, and always has a Marker, empty when none was given.
+                let owner = acl::owner(&cred);
+                let contents = l
+                    .contents
+                    .into_iter()
+                    .map(|o| Object {
+                        owner: Some(owner.clone()),
+                        ..o
+                    })
+                    .collect();
                 let out = ListObjectsOutput {
                     name: Some(i.bucket.clone()),
                     prefix: Some(enc(url, &prefix)),
-                    marker: i.marker.as_ref().map(|m| enc(url, m)),
-                    delimiter: i.delimiter.as_ref().map(|d| enc(url, d)),
+                    marker: Some(i.marker.as_ref().map(|m| enc(url, m)).unwrap_or_default()),
+                    delimiter: i.delimiter.as_ref().filter(|d| !d.is_empty()).map(|d| enc(url, d)),
                     max_keys: Some(i.max_keys.unwrap_or(1000)),
                     is_truncated: Some(l.truncated),
                     next_marker: if l.truncated { l.next.as_ref().map(|m| enc(url, m)) } else { None },
-                    contents: Some(l.contents),
+                    contents: Some(contents),
                     common_prefixes: Some(l.prefixes),
                     encoding_type: i.encoding_type.clone(),
                     ..Default::default()
@@ -609,10 +807,13 @@ impl S3 for S3Face {
                     )
                     .await?;
                 let key_count = i32::try_from(l.contents.len() + l.prefixes.len()).unwrap_or(i32::MAX);
+                // V2 names owners only when asked to (fetch-owner=true).
+                let owner = i.fetch_owner.unwrap_or(false).then(|| acl::owner(&cred));
+                let contents = l.contents.into_iter().map(|o| Object { owner: owner.clone(), ..o }).collect();
                 let out = ListObjectsV2Output {
                     name: Some(i.bucket.clone()),
                     prefix: Some(enc(url, &prefix)),
-                    delimiter: i.delimiter.as_ref().map(|d| enc(url, d)),
+                    delimiter: i.delimiter.as_ref().filter(|d| !d.is_empty()).map(|d| enc(url, d)),
                     max_keys: Some(i.max_keys.unwrap_or(1000)),
                     key_count: Some(key_count),
                     is_truncated: Some(l.truncated),
@@ -623,7 +824,7 @@ impl S3 for S3Face {
                         None
                     },
                     start_after: i.start_after.as_ref().map(|s| enc(url, s)),
-                    contents: Some(l.contents),
+                    contents: Some(contents),
                     common_prefixes: Some(l.prefixes),
                     encoding_type: i.encoding_type.clone(),
                     ..Default::default()
@@ -665,11 +866,17 @@ impl S3 for S3Face {
                         cache_control: m.attrs.cache_control.clone(),
                         content_disposition: m.attrs.content_disposition.clone(),
                         content_encoding: m.attrs.content_encoding.clone(),
+                        content_language: m.attrs.content_language.clone(),
+                        expires: expires_of(&m.attrs),
                         metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                         accept_ranges: Some("bytes".into()),
                         ..Default::default()
                     },
-                    checksum_from_map(&m.attrs.checksums)
+                    if checksums_asked(i.checksum_mode.as_ref()) {
+                        checksum_from_map(&m.attrs.checksums)
+                    } else {
+                        Checksum::default()
+                    }
                 );
                 Ok((out, 0))
             })
@@ -699,8 +906,9 @@ impl S3 for S3Face {
                     Some((a, b)) => (b - a + 1, Some(format!("bytes {a}-{b}/{}", m.size))),
                     None => (m.size, None),
                 };
-                // Checksums describe the whole object; S3 omits them for ranges.
-                let c = if g.range.is_none() {
+                // Checksums describe the whole object; S3 omits them for ranges, and sends them
+                // only to a client that asks (x-amz-checksum-mode: ENABLED).
+                let c = if g.range.is_none() && checksums_asked(i.checksum_mode.as_ref()) {
                     checksum_from_map(&m.attrs.checksums)
                 } else {
                     Checksum::default()
@@ -724,6 +932,8 @@ impl S3 for S3Face {
                             .clone()
                             .or_else(|| m.attrs.content_disposition.clone()),
                         content_encoding: i.response_content_encoding.clone().or_else(|| m.attrs.content_encoding.clone()),
+                        content_language: i.response_content_language.clone().or_else(|| m.attrs.content_language.clone()),
+                        expires: i.response_expires.clone().or_else(|| expires_of(&m.attrs)),
                         metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                         accept_ranges: Some("bytes".into()),
                         ..Default::default()
@@ -756,17 +966,14 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, op, Some(&key), async {
                 check_metadata(i.metadata.as_ref())?;
+                object_acl!(i)?;
                 let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
-                if let Some(c) = &i.if_none_match
-                    && c.is_any()
-                    && self.store.head(&full).await.is_ok()
-                {
-                    return Err(s3_error!(
-                        PreconditionFailed,
-                        "At least one of the pre-conditions you specified did not hold."
-                    ));
-                }
+                // Held until the write is accounted: check and write are one step for
+                // conditional writers on every node.
+                let _guard = self
+                    .write_condition(&cred, &full, &key, i.if_match.as_ref(), i.if_none_match.as_ref())
+                    .await?;
                 // Quota before the first byte is read: with `Expect: 100-continue` the client
                 // has not even sent the body yet.
                 let reservation = self.control.reserve(&cred.space, len).await.map_err(errors::control)?;
@@ -778,13 +985,7 @@ impl S3 for S3Face {
                     len,
                 )?;
                 let (stream, computed) = verifying(body, exp);
-                let mut attrs = attrs_from(
-                    i.content_type.clone(),
-                    i.cache_control.clone(),
-                    i.content_disposition.clone(),
-                    i.content_encoding.clone(),
-                    i.metadata.clone(),
-                );
+                let mut attrs = attrs_from(headers_of!(i));
                 // Checksums declared in headers are stored with the object. Trailer-only ones are
                 // verified but not stored: the store takes metadata before the body streams.
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
@@ -885,10 +1086,11 @@ impl S3 for S3Face {
                     .map_err(|e| if *e.code() == S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })?;
                 let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
                 check_metadata(i.metadata.as_ref())?;
+                object_acl!(i)?;
                 if src == dst && !replace {
                     return Err(s3_error!(InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata."));
                 }
-                let attrs = replace.then(|| attrs_from(i.content_type.clone(), i.cache_control.clone(), i.content_disposition.clone(), i.content_encoding.clone(), i.metadata.clone()));
+                let attrs = replace.then(|| attrs_from(headers_of!(i)));
                 let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
                 let nm = self.store.copy(&src, &dst, attrs).await.map_err(errors::store)?;
                 self.control.object_stored(&cred.space.id, &i.key, nm.size).await.map_err(errors::control)?;
@@ -914,13 +1116,8 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, "CreateMultipartUpload", Some(&i.key), async {
                 check_metadata(i.metadata.as_ref())?;
-                let attrs = attrs_from(
-                    i.content_type.clone(),
-                    i.cache_control.clone(),
-                    i.content_disposition.clone(),
-                    i.content_encoding.clone(),
-                    i.metadata.clone(),
-                );
+                object_acl!(i)?;
+                let attrs = attrs_from(headers_of!(i));
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.created");
                 self.control
@@ -932,6 +1129,7 @@ impl S3 for S3Face {
                         bucket: Some(i.bucket.clone()),
                         key: Some(i.key.clone()),
                         upload_id: Some(id),
+                        checksum_algorithm: i.checksum_algorithm.clone(),
                         ..Default::default()
                     },
                     0,
@@ -993,12 +1191,10 @@ impl S3 for S3Face {
                 auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk), self.control.now())?;
                 let src = full_key(&cred, sk)?;
                 let range = match &i.copy_source_range {
-                    Some(r) => Some(to_range(Range::parse(r).map_err(|_| {
-                        s3_error!(
-                            InvalidArgument,
-                            "The x-amz-copy-source-range value must be of the form bytes=first-last."
-                        )
-                    })?)),
+                    Some(r) => {
+                        let size = self.store.head(&src).await.map_err(errors::store)?.size;
+                        Some(copy_range(r, size)?)
+                    }
                     None => None,
                 };
                 let g = self.store.get(&src, range).await.map_err(errors::store)?;
@@ -1030,7 +1226,28 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "CompleteMultipartUpload", Some(&i.key), async {
-                self.upload_of(&cred, &i.upload_id, &i.key).await?;
+                let open = self
+                    .control
+                    .upload(&i.upload_id, &cred.space.id, &i.key)
+                    .await
+                    .map_err(errors::control)?;
+                if open.is_none() {
+                    // A client that lost the answer to its completion asks again: S3 answers
+                    // it the same.
+                    let done = self
+                        .control
+                        .completed_upload(&i.upload_id, &cred.space.id, &i.key)
+                        .await
+                        .map_err(errors::control)?;
+                    let e_tag = done.ok_or_else(|| s3_error!(NoSuchUpload, "The specified multipart upload does not exist."))?;
+                    let out = CompleteMultipartUploadOutput {
+                        bucket: Some(i.bucket.clone()),
+                        key: Some(i.key.clone()),
+                        e_tag: Some(etag(&e_tag)),
+                        ..Default::default()
+                    };
+                    return Ok((out, 0));
+                }
                 let named = i.multipart_upload.as_ref().and_then(|m| m.parts.clone()).unwrap_or_default();
                 if named.is_empty() {
                     return Err(s3_error!(MalformedXML, "The XML you provided did not list any parts."));
@@ -1079,13 +1296,19 @@ impl S3 for S3Face {
                     .check_completion(&cred.space, &i.upload_id, &i.key, size)
                     .await
                     .map_err(errors::control)?;
+                let _guard = self
+                    .write_condition(&cred, &full, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
+                    .await?;
                 let m = self
                     .store
                     .complete_multipart(&full, &i.upload_id, &parts)
                     .await
                     .map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.completed");
-                self.control.upload_finished(&i.upload_id).await.map_err(errors::control)?;
+                self.control
+                    .upload_completed(&i.upload_id, &m.etag)
+                    .await
+                    .map_err(errors::control)?;
                 self.control
                     .object_stored(&cred.space.id, &i.key, m.size)
                     .await
@@ -1202,5 +1425,36 @@ impl S3 for S3Face {
             })
             .await?;
         Ok(S3Response::new(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_chunked_is_taken_out_of_content_encoding_and_nothing_else_changes() {
+        assert_eq!(without_aws_chunked("aws-chunked"), "");
+        assert_eq!(without_aws_chunked("aws-chunked,gzip"), "gzip");
+        assert_eq!(without_aws_chunked("gzip, aws-chunked"), "gzip");
+        assert_eq!(without_aws_chunked("gzip,AWS-Chunked,br"), "gzip,br");
+        assert_eq!(without_aws_chunked("gzip, br"), "gzip, br", "kept as sent");
+        assert_eq!(without_aws_chunked("identity"), "identity");
+    }
+
+    #[test]
+    fn copy_ranges_lie_within_the_source() {
+        assert_eq!(copy_range("bytes=0-9", 10).ok(), Some(ByteRange::FromTo(0, 9)));
+        let code = |r: &str| copy_range(r, 10).err().map(|e| (e.code().as_str().to_owned(), e.status_code()));
+        assert_eq!(
+            code("bytes=5-10"),
+            Some(("InvalidRange".into(), Some(http::StatusCode::BAD_REQUEST)))
+        );
+        assert_eq!(
+            code("bytes=5-").map(|c| c.0),
+            Some("InvalidArgument".into()),
+            "open ranges are not copy ranges"
+        );
+        assert_eq!(code("bytes=-5").map(|c| c.0), Some("InvalidArgument".into()));
     }
 }

@@ -1,0 +1,306 @@
+"""S3 object-level behaviour that clients beyond aws-cli, rclone and s3cmd rely on (issue 18),
+with boto3 on both backends."""
+
+import threading
+import uuid
+
+import botocore
+import pytest
+
+MiB = 1024 * 1024
+
+
+def err(fn):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        fn()
+    r = e.value.response
+    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_conditional_put_takes_a_lock_file_once(server):
+    """Terraform's S3 backend (`use_lockfile`) creates its lock with If-None-Match: *."""
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    first = c.put_object(Bucket=b, Key="state.tflock", Body=b"holder-1", IfNoneMatch="*")
+    assert err(lambda: c.put_object(Bucket=b, Key="state.tflock", Body=b"holder-2", IfNoneMatch="*")) == ("PreconditionFailed", 412)
+    assert c.get_object(Bucket=b, Key="state.tflock")["Body"].read() == b"holder-1", "the refused write stored nothing"
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"]) == (1, len(b"holder-1")), "a refused write is not counted"
+
+    # If-Match replaces only the version that was read; on a missing key it is 404, as S3 does.
+    etag = first["ETag"]
+    assert err(lambda: c.put_object(Bucket=b, Key="state.tflock", Body=b"x", IfMatch='"0123"')) == ("PreconditionFailed", 412)
+    second = c.put_object(Bucket=b, Key="state.tflock", Body=b"holder-1b", IfMatch=etag)
+    assert err(lambda: c.put_object(Bucket=b, Key="state.tflock", Body=b"y", IfMatch=etag)) == ("PreconditionFailed", 412)
+    assert c.get_object(Bucket=b, Key="state.tflock", IfMatch=second["ETag"])["Body"].read() == b"holder-1b"
+    assert err(lambda: c.put_object(Bucket=b, Key="never-written", Body=b"z", IfMatch=etag)) == ("NoSuchKey", 404)
+    # If-None-Match with an ETag: not over that version.
+    assert err(lambda: c.put_object(Bucket=b, Key="state.tflock", Body=b"w", IfNoneMatch=second["ETag"])) == ("PreconditionFailed", 412)
+    c.put_object(Bucket=b, Key="state.tflock", Body=b"holder-1c", IfNoneMatch=etag)
+    # Released: the lock file can be removed and taken again.
+    c.delete_object(Bucket=b, Key="state.tflock")
+    c.put_object(Bucket=b, Key="state.tflock", Body=b"holder-3", IfNoneMatch="*")
+    ops = [e for e in server.cli_json("audit", "--space", b, "--operation", "PutObject", "--limit", "100")["events"]]
+    assert any(e["status"] == "PreconditionFailed" for e in ops), "refusals are audited"
+
+
+def test_concurrent_conditional_creates_have_one_winner(server):
+    sp = server.new_space()
+    b = sp["bucket"]
+    key = server.new_key(sp)
+    clients = [server.s3(key) for _ in range(12)]
+    results = [None] * len(clients)
+    start = threading.Barrier(len(clients))
+
+    def race(i):
+        start.wait()
+        try:
+            clients[i].put_object(Bucket=b, Key="lock", Body=f"writer {i}".encode() * 1000, IfNoneMatch="*")
+            results[i] = "ok"
+        except botocore.exceptions.ClientError as e:
+            results[i] = e.response["Error"]["Code"]
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 1, results
+    assert set(results) <= {"ok", "PreconditionFailed", "ConditionalRequestConflict"}, results
+    winner = results.index("ok")
+    assert clients[0].get_object(Bucket=b, Key="lock")["Body"].read() == f"writer {winner}".encode() * 1000
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"]) == (1, len(f"writer {winner}".encode()) * 1000)
+
+
+def test_conditional_complete_multipart_upload(server):
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+
+    def upload(key, data, **cond):
+        u = c.create_multipart_upload(Bucket=b, Key=key)["UploadId"]
+        p = c.upload_part(Bucket=b, Key=key, UploadId=u, PartNumber=1, Body=data)
+        parts = {"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]}
+        return u, lambda: c.complete_multipart_upload(Bucket=b, Key=key, UploadId=u, MultipartUpload=parts, **cond)
+
+    _, done = upload("big.bin", b"a" * MiB, IfNoneMatch="*")
+    first = done()
+    u2, again = upload("big.bin", b"b" * MiB, IfNoneMatch="*")
+    assert err(again) == ("PreconditionFailed", 412)
+    assert c.get_object(Bucket=b, Key="big.bin")["Body"].read() == b"a" * MiB
+    # The refused upload is still open: it can be aborted and its parts stop counting.
+    c.abort_multipart_upload(Bucket=b, Key="big.bin", UploadId=u2)
+    _, replace = upload("big.bin", b"c" * MiB, IfMatch=first["ETag"])
+    replace()
+    assert c.get_object(Bucket=b, Key="big.bin")["Body"].read() == b"c" * MiB
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"], usage["multipart_bytes"]) == (1, MiB, 0), usage
+    _, missing = upload(f"m{uuid.uuid4().hex}", b"d" * 10, IfMatch=first["ETag"])
+    assert err(missing) == ("NoSuchKey", 404)
+
+
+def test_complete_multipart_upload_retried_after_success_answers_the_same(server):
+    """A client that lost the answer to its completion (a timeout, a dropped connection) asks
+    again; S3 answers 200 with the same ETag rather than NoSuchUpload."""
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    u = c.create_multipart_upload(Bucket=b, Key="r.bin")["UploadId"]
+    parts = []
+    for n in (1, 2):
+        p = c.upload_part(Bucket=b, Key="r.bin", UploadId=u, PartNumber=n, Body=bytes([n]) * (5 * MiB if n == 1 else 10))
+        parts.append({"PartNumber": n, "ETag": p["ETag"]})
+    done = c.complete_multipart_upload(Bucket=b, Key="r.bin", UploadId=u, MultipartUpload={"Parts": parts})
+    again = c.complete_multipart_upload(Bucket=b, Key="r.bin", UploadId=u, MultipartUpload={"Parts": parts})
+    assert again["ETag"] == done["ETag"] and done["ETag"].endswith('-2"'), (done, again)
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"], usage["multipart_bytes"]) == (1, 5 * MiB + 10, 0), "the retry changed nothing"
+    # Only for the same key, and never another space's: the upload id alone proves nothing.
+    assert err(lambda: c.complete_multipart_upload(Bucket=b, Key="other.bin", UploadId=u, MultipartUpload={"Parts": parts})) == ("NoSuchUpload", 404)
+    other = server.new_space()
+    oc = server.s3(server.new_key(other))
+    assert err(lambda: oc.complete_multipart_upload(Bucket=other["bucket"], Key="r.bin", UploadId=u, MultipartUpload={"Parts": parts})) == ("NoSuchUpload", 404)
+    # An aborted upload is not a completed one.
+    u2 = c.create_multipart_upload(Bucket=b, Key="gone.bin")["UploadId"]
+    c.abort_multipart_upload(Bucket=b, Key="gone.bin", UploadId=u2)
+    assert err(lambda: c.complete_multipart_upload(Bucket=b, Key="gone.bin", UploadId=u2, MultipartUpload={"Parts": parts})) == ("NoSuchUpload", 404)
+
+
+def test_upload_part_copy_range_must_lie_within_the_source(server):
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    c.put_object(Bucket=b, Key="src", Body=b"0123456789")
+    u = c.create_multipart_upload(Bucket=b, Key="dst")["UploadId"]
+    src = {"Bucket": b, "Key": "src"}
+    for bad in ("bytes=5-10", "bytes=10-12", "bytes=100-200"):
+        assert err(lambda: c.upload_part_copy(Bucket=b, Key="dst", UploadId=u, PartNumber=1, CopySource=src, CopySourceRange=bad)) == ("InvalidRange", 400), bad
+    for bad in ("bytes=5-", "bytes=-3", "bytes=7-2", "5-6"):
+        assert err(lambda: c.upload_part_copy(Bucket=b, Key="dst", UploadId=u, PartNumber=1, CopySource=src, CopySourceRange=bad))[1] == 400, bad
+    assert server.cli_json("usage", b)["usage"]["multipart_bytes"] == 0, "nothing was stored"
+    p = c.upload_part_copy(Bucket=b, Key="dst", UploadId=u, PartNumber=1, CopySource=src, CopySourceRange="bytes=2-9")
+    c.complete_multipart_upload(Bucket=b, Key="dst", UploadId=u, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["CopyPartResult"]["ETag"]}]})
+    assert c.get_object(Bucket=b, Key="dst")["Body"].read() == b"23456789"
+
+
+def test_acls_are_disabled_as_with_bucket_owner_enforced(server):
+    """Modern S3 buckets have ACLs disabled: reads show the owner's full control, an ACL that
+    would grant anything else is 400 AccessControlListNotSupported, and nothing is stored."""
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    c.put_object(Bucket=b, Key="a.txt", Body=b"a", ACL="private")
+    c.put_object(Bucket=b, Key="b.txt", Body=b"b", ACL="bucket-owner-full-control")
+    for acl in ("public-read", "public-read-write", "authenticated-read"):
+        assert err(lambda: c.put_object(Bucket=b, Key="pub.txt", Body=b"p", ACL=acl)) == ("AccessControlListNotSupported", 400), acl
+    assert err(lambda: c.put_object(Bucket=b, Key="pub.txt", Body=b"p", GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"')) == ("AccessControlListNotSupported", 400)
+    assert err(lambda: c.copy_object(Bucket=b, Key="pub.txt", CopySource={"Bucket": b, "Key": "a.txt"}, ACL="public-read")) == ("AccessControlListNotSupported", 400)
+    assert err(lambda: c.create_multipart_upload(Bucket=b, Key="pub.txt", ACL="public-read")) == ("AccessControlListNotSupported", 400)
+    assert "Contents" not in c.list_objects_v2(Bucket=b, Prefix="pub"), "nothing was stored"
+    assert c.list_multipart_uploads(Bucket=b).get("Uploads", []) == []
+    assert server.cli_json("usage", b)["usage"]["objects"] == 2
+
+    for acl in (c.get_bucket_acl(Bucket=b), c.get_object_acl(Bucket=b, Key="a.txt")):
+        assert [(g["Grantee"]["Type"], g["Permission"]) for g in acl["Grants"]] == [("CanonicalUser", "FULL_CONTROL")], acl
+        assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    assert err(lambda: c.get_object_acl(Bucket=b, Key="missing.txt")) == ("NoSuchKey", 404)
+    rules = c.get_bucket_ownership_controls(Bucket=b)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    c.put_object_acl(Bucket=b, Key="a.txt", ACL="private")
+    c.put_bucket_acl(Bucket=b, ACL="private")
+    assert err(lambda: c.put_object_acl(Bucket=b, Key="a.txt", ACL="public-read")) == ("AccessControlListNotSupported", 400)
+    assert err(lambda: c.put_bucket_acl(Bucket=b, ACL="public-read")) == ("AccessControlListNotSupported", 400)
+    owner = c.get_bucket_acl(Bucket=b)["Owner"]
+    policy = {"Owner": owner, "Grants": [{"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}]}
+    assert err(lambda: c.put_object_acl(Bucket=b, Key="a.txt", AccessControlPolicy=policy)) == ("AccessControlListNotSupported", 400)
+    own = {"Owner": owner, "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}]}
+    c.put_object_acl(Bucket=b, Key="a.txt", AccessControlPolicy=own)
+
+    # A read-only key reads ACLs but may not set one, even a harmless one.
+    ro = server.s3(server.new_key(sp, mode="read-only"))
+    assert ro.get_object_acl(Bucket=b, Key="a.txt")["Grants"]
+    assert err(lambda: ro.put_object_acl(Bucket=b, Key="a.txt", ACL="private")) == ("AccessDenied", 403)
+    assert err(lambda: ro.put_bucket_acl(Bucket=b, ACL="private")) == ("AccessDenied", 403)
+    # Another tenant's key sees nothing of this bucket's ACLs.
+    other = server.new_space()
+    oc = server.s3(server.new_key(other))
+    assert err(lambda: oc.get_bucket_acl(Bucket=b))[1] == 403
+    assert err(lambda: oc.get_object_acl(Bucket=b, Key="a.txt"))[1] == 403
+
+
+def test_standard_headers_are_stored_and_returned(server):
+    import datetime
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    expires = datetime.datetime(2037, 1, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    headers = dict(ContentType="text/plain; charset=utf-8", CacheControl="public, max-age=60", ContentDisposition='attachment; filename="r.txt"',
+                   ContentLanguage="de-CH", ContentEncoding="identity", Expires=expires)
+    c.put_object(Bucket=b, Key="r.txt", Body=b"hallo", **headers)
+    u = c.create_multipart_upload(Bucket=b, Key="m.txt", **headers)["UploadId"]
+    p = c.upload_part(Bucket=b, Key="m.txt", UploadId=u, PartNumber=1, Body=b"hallo")
+    c.complete_multipart_upload(Bucket=b, Key="m.txt", UploadId=u, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    c.copy_object(Bucket=b, Key="c.txt", CopySource={"Bucket": b, "Key": "r.txt"})
+    c.copy_object(Bucket=b, Key="d.txt", CopySource={"Bucket": b, "Key": "r.txt"}, MetadataDirective="REPLACE", ContentLanguage="fr", ContentType="text/plain")
+    for key in ("r.txt", "m.txt", "c.txt"):
+        for got in (c.head_object(Bucket=b, Key=key), c.get_object(Bucket=b, Key=key)):
+            h = got["ResponseMetadata"]["HTTPHeaders"]
+            assert (h["content-type"], h["cache-control"], h["content-disposition"], h["content-language"], h["content-encoding"]) == (
+                "text/plain; charset=utf-8", "public, max-age=60", 'attachment; filename="r.txt"', "de-CH", "identity"), (key, h)
+            assert h["expires"] == "Thu, 01 Jan 2037 12:30:00 GMT", (key, h)
+    d = c.head_object(Bucket=b, Key="d.txt")["ResponseMetadata"]["HTTPHeaders"]
+    assert d["content-language"] == "fr" and "expires" not in d and "cache-control" not in d, d
+    # A GET may override them, as S3's response-* parameters do.
+    g = c.get_object(Bucket=b, Key="r.txt", ResponseContentLanguage="en", ResponseExpires=datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc))
+    assert g["ResponseMetadata"]["HTTPHeaders"]["content-language"] == "en"
+    assert g["ResponseMetadata"]["HTTPHeaders"]["expires"] == "Tue, 01 Jan 2030 00:00:00 GMT"
+
+
+def test_listing_details(server):
+    """ListObjects V1 always carries a Marker and each object's Owner; V2 names owners only with
+    fetch-owner=true; an empty delimiter is no delimiter and is not echoed."""
+    from s3raw import signed
+    sp = server.new_space()
+    b = sp["bucket"]
+    key = server.new_key(sp)
+    c = server.s3(key)
+    for k in ("a/1", "a/2", "b"):
+        c.put_object(Bucket=b, Key=k, Body=b"x")
+    v1 = c.list_objects(Bucket=b)
+    assert v1["Marker"] == "" and all(o["Owner"]["ID"] for o in v1["Contents"]), v1
+    assert "Owner" not in c.list_objects_v2(Bucket=b)["Contents"][0]
+    owned = c.list_objects_v2(Bucket=b, FetchOwner=True)["Contents"]
+    assert [o["Owner"]["ID"] for o in owned] == [v1["Contents"][0]["Owner"]["ID"]] * 3
+    for path in (f"/{b}?delimiter=", f"/{b}?list-type=2&delimiter="):
+        r = signed(server, key, "GET", path)
+        assert r.status_code == 200 and "<Delimiter>" not in r.text and r.text.count("<Key>") == 3, r.text
+
+
+def test_bad_digest_and_presigned_lifetime_inputs(server):
+    from s3raw import code, signed
+    sp = server.new_space()
+    b = sp["bucket"]
+    key = server.new_key(sp)
+    r = signed(server, key, "PUT", f"/{b}/empty-md5", body=b"data", headers={"Content-MD5": ""})
+    assert (r.status_code, code(r)) == (400, "InvalidDigest"), r.text
+    assert "<RequestId>" in r.text and r.headers["x-amz-request-id"] in r.text
+    c = server.s3(key)
+    assert "Contents" not in c.list_objects_v2(Bucket=b), "nothing stored"
+    c.put_object(Bucket=b, Key="k", Body=b"v")
+    url = c.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "k"}, ExpiresIn=60)
+    import re
+    import requests
+    for bad in ("-1", "abc", ""):
+        r = requests.get(re.sub(r"X-Amz-Expires=\d+", f"X-Amz-Expires={bad}", url), timeout=10)
+        assert (r.status_code, code(r)) == (403, "AuthorizationQueryParametersError"), (bad, r.text)
+
+
+def test_sigv4_dated_by_the_date_header_is_accepted(server):
+    from s3raw import code, signed_with_date
+    sp = server.new_space()
+    b = sp["bucket"]
+    key = server.new_key(sp)
+    r = signed_with_date(server, key, "PUT", f"/{b}/dated.txt", body=b"by Date")
+    assert r.status_code == 200, r.text
+    r = signed_with_date(server, key, "GET", f"/{b}/dated.txt")
+    assert (r.status_code, r.content) == (200, b"by Date"), r.text
+    # The signature still covers the Date it was made with.
+    wrong = dict(key, secret_access_key="x" * 40)
+    r = signed_with_date(server, wrong, "GET", f"/{b}/dated.txt")
+    assert (r.status_code, code(r)) == (403, "SignatureDoesNotMatch"), r.text
+
+
+def test_checksums_are_echoed_and_returned_only_when_asked(server):
+    import base64
+    import hashlib
+    from s3raw import signed
+    sp = server.new_space()
+    b = sp["bucket"]
+    key = server.new_key(sp)
+    c = server.s3(key)
+    data = b"checked"
+    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    c.put_object(Bucket=b, Key="k", Body=data, ChecksumSHA256=sha)
+    # boto3 asks by default; a raw request that does not ask gets none.
+    for method in ("HEAD", "GET"):
+        r = signed(server, key, method, f"/{b}/k")
+        assert r.status_code == 200 and "x-amz-checksum-sha256" not in r.headers, (method, dict(r.headers))
+    for got in (c.head_object(Bucket=b, Key="k", ChecksumMode="ENABLED"), c.get_object(Bucket=b, Key="k", ChecksumMode="ENABLED")):
+        assert got["ChecksumSHA256"] == sha
+    u = c.create_multipart_upload(Bucket=b, Key="m", ChecksumAlgorithm="SHA256")
+    assert u["ChecksumAlgorithm"] == "SHA256"
+    assert u["ResponseMetadata"]["HTTPHeaders"]["x-amz-checksum-algorithm"] == "SHA256"
+    c.abort_multipart_upload(Bucket=b, Key="m", UploadId=u["UploadId"])
+
+
+def test_reserved_metadata_names_are_refused(server):
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    forged = {"rustshare-checksum-sha256": "AAAA"}
+    assert err(lambda: c.put_object(Bucket=b, Key="f", Body=b"x", Metadata=forged)) == ("InvalidArgument", 400)
+    assert err(lambda: c.create_multipart_upload(Bucket=b, Key="f", Metadata=forged)) == ("InvalidArgument", 400)
+    c.put_object(Bucket=b, Key="g", Body=b"x", Metadata={"build": "1"})
+    assert c.head_object(Bucket=b, Key="g")["Metadata"] == {"build": "1"}, "the store's own names never show"
