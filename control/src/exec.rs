@@ -102,14 +102,16 @@ pub fn may_block() -> bool {
 }
 
 /// Debug builds: panics when the database is called where it would stall an async runtime.
+///
+/// # Panics
+/// In debug builds, on an async runtime's thread that is not a database thread.
 #[inline]
 pub fn check_thread() {
-    if cfg!(debug_assertions) && !may_block() {
-        panic!(
-            "the database was called on an async runtime's thread ({:?}); call Control's async methods, which run it on the database executor",
-            std::thread::current().name()
-        );
-    }
+    assert!(
+        !cfg!(debug_assertions) || may_block(),
+        "the database was called on an async runtime's thread ({:?}); call Control's async methods, which run it on the database executor",
+        std::thread::current().name()
+    );
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ impl MasterKey {
     pub fn to_file_text(&self) -> String {
         std::iter::once(&self.primary)
             .chain(&self.previous)
-            .map(|k| format!("{}\n", hex::encode(k)))
+            .map(|k| hex::encode(k) + "\n")
             .collect()
     }
 

@@ -173,13 +173,13 @@ enum CdnCmd {
 }
 
 /// The file (if any), the environment and the flags, resolved as `serve` uses them.
-fn load_config(path: Option<&std::path::Path>, o: Overrides) -> Result<Config> {
+fn load_config(path: Option<&std::path::Path>, o: &Overrides) -> Result<Config> {
     let raw = match path {
         Some(p) => Config::parse_toml(&std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?)
             .map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))?,
         None => RawConfig::default(),
     };
-    Config::resolve(raw, &|k| std::env::var(k).ok(), &o).map_err(|e| anyhow::anyhow!("configuration: {e}"))
+    Config::resolve(raw, &|k| std::env::var(k).ok(), o).map_err(|e| anyhow::anyhow!("configuration: {e}"))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -193,7 +193,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let cfg = load_config(
                 config.as_deref(),
-                Overrides {
+                &Overrides {
                     data_dir,
                     listen,
                     tls_listen,
@@ -206,7 +206,7 @@ fn run(cli: Cli) -> Result<()> {
             rt.block_on(crate::start::run(cfg))?;
         }
         Command::CheckConfig { config } => {
-            let cfg = load_config(config.as_deref(), Overrides::default())?;
+            let cfg = load_config(config.as_deref(), &Overrides::default())?;
             let mut missing = Vec::new();
             if let Some(f) = &cfg.tls_files {
                 missing.extend(

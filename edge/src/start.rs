@@ -161,13 +161,12 @@ pub async fn run(cfg: Config) -> Result<()> {
     let mut alt_svc = None;
     let mut tls_banner = String::new();
     if let Some(addr) = cfg.tls_listen {
-        let files = match &cfg.tls_files {
-            Some(f) => f.clone(),
-            None => {
-                let f = crate::listen::tls::self_signed(&cfg.data_dir, &cfg.domain)?;
-                tls_banner.push_str(&format!("  Self-signed development certificate: {}\n", f.cert.display()));
-                f
-            }
+        let files = if let Some(f) = &cfg.tls_files {
+            f.clone()
+        } else {
+            let f = crate::listen::tls::self_signed(&cfg.data_dir, &cfg.domain)?;
+            tls_banner.push_str(&format!("  Self-signed development certificate: {}\n", f.cert.display()));
+            f
         };
         let certs = crate::listen::tls::Certs::new(files)?;
         certs.watch(std::time::Duration::from_secs(5));
@@ -280,7 +279,7 @@ async fn follow_changes(app: Arc<App>, key_source: crate::master_key::KeySource,
                     // Other nodes prune changes after ten minutes: after a long outage some may
                     // be gone unseen, so every cached response goes (credentials and sites
                     // expire by themselves within seconds).
-                    if since.elapsed() > std::time::Duration::from_secs(60) {
+                    if since.elapsed() > std::time::Duration::from_mins(1) {
                         app.cdn.cache().forget_all();
                         tracing::info!(
                             "reading the change feed again after {} s; dropped the CDN cache",

@@ -26,6 +26,7 @@ pub fn empty_body() -> Body {
 }
 
 /// A body streamed from the store.
+#[must_use]
 pub fn stream_body(s: rustshare_store::ByteStream) -> Body {
     use futures::StreamExt as _;
     let frames = s.map(|r| r.map(hyper::body::Frame::data).map_err(|e| Box::new(e) as BoxError));

@@ -222,7 +222,10 @@ mod tests {
 
     #[test]
     fn whole_file_compressors_round_trip() {
-        let text: String = (0..2_000).map(|i| format!("Package: p{i}\nVersion: 1.{i}\n\n")).collect();
+        let text = (0..2_000)
+            .map(|i| format!("Package: p{i}\nVersion: 1.{i}\n\n"))
+            .collect::<Vec<_>>()
+            .concat();
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut xz2::read::XzDecoder::new(&xz(text.as_bytes()).expect("xz")[..]), &mut back).expect("unxz");
         assert_eq!(back, text.as_bytes());

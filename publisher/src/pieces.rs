@@ -115,11 +115,12 @@ fn only_block(stream: &[u8]) -> std::io::Result<(Vec<u8>, u64)> {
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
+    // Seven bits at a time: each byte pushed is the low bits, masked, so nothing is cut off.
     while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
+        out.push(u8::try_from(v & 0x7f).unwrap_or(0) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.push(u8::try_from(v).unwrap_or(0));
 }
 
 /// The header of a stream with CRC64 checks, as liblzma writes it.
@@ -254,7 +255,7 @@ mod tests {
         let mut out = vec![0u8; text.len() + 1];
         let status = d.process(&xz, &mut out, xz2::stream::Action::Finish).expect("decode");
         assert_eq!(status, xz2::stream::Status::StreamEnd);
-        assert_eq!(d.total_in() as usize, xz.len());
+        assert_eq!(usize::try_from(d.total_in()).ok(), Some(xz.len()));
     }
 
     #[test]

@@ -82,7 +82,7 @@ const POINTER_TTL: Duration = Duration::from_secs(2);
 /// died mid-publish blocks the others at most this long.
 const PUBLISH_LEASE: Duration = Duration::from_secs(30);
 /// How long a publish waits for another node's to finish.
-const PUBLISH_WAIT: Duration = Duration::from_secs(120);
+const PUBLISH_WAIT: Duration = Duration::from_mins(2);
 
 /// Held while a repository's snapshots change; see `Publisher::exclusive`.
 struct Exclusive {
@@ -708,9 +708,10 @@ impl Publisher {
         for (suite, files, release, inrelease, gpg) in trees {
             for f in files {
                 let data = Bytes::from(f.data);
-                let ct = if f.path.ends_with(".gz") {
+                let ext = std::path::Path::new(&f.path).extension().and_then(|e| e.to_str()).unwrap_or("");
+                let ct = if ext == "gz" {
                     "application/gzip"
-                } else if f.path.ends_with(".xz") {
+                } else if ext == "xz" {
                     "application/x-xz"
                 } else {
                     "text/plain; charset=utf-8"
@@ -1285,7 +1286,7 @@ mod tests {
         let (d1, v1) = release().await;
         assert_eq!((d1, v1 - d1), (clock.wall(), time::Duration::days(7)));
 
-        clock.advance(Duration::from_secs(3 * 86_400));
+        clock.advance(Duration::from_hours(72));
         let refreshed = publisher.publish(&op, "tools", true).await.expect("refresh").snapshot;
         let (d2, v2) = release().await;
         assert_eq!((d2 - d1, v2 - v1), (time::Duration::days(3), time::Duration::days(3)));

@@ -22,7 +22,7 @@ pub fn validate(key: &str) -> Result<()> {
     if key.contains('\0') {
         return Err(Error::InvalidKey("key contains NUL"));
     }
-    if key.chars().any(|c| c.is_control()) {
+    if key.chars().any(char::is_control) {
         return Err(Error::InvalidKey("key contains a control character"));
     }
     if key.contains('\\') {

@@ -84,7 +84,9 @@ fn md5_hex(d: &[u8]) -> String {
 }
 
 fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| u8::try_from(i % 256).unwrap_or(0).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 async fn put(s: &dyn ObjectStore, key: &str, d: &[u8]) {
@@ -253,7 +255,7 @@ async fn listing(b: Backend) {
         if !page.is_truncated {
             break;
         }
-        req.start_after = page.next_marker.clone();
+        req.start_after.clone_from(&page.next_marker);
     }
     assert_eq!(seen, keys);
     let partial = s

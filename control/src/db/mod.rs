@@ -633,20 +633,17 @@ pub(crate) mod testing {
 
     /// Two repositories on one database, as two nodes see it. The guard keeps a SQLite file.
     pub(crate) fn shared_pair() -> (Arc<dyn Repo>, Arc<dyn Repo>, Option<tempfile::TempDir>) {
-        match postgres_url() {
-            Some(url) => {
-                let cfg = pg_schema(&url);
-                let a = PgRepo::on(Postgres::with_config(cfg.clone(), None).expect("postgres repo"));
-                let b = PgRepo::on(Postgres::with_config(cfg, None).expect("postgres repo"));
-                (Arc::new(a), Arc::new(b), None)
-            }
-            None => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("shared.db");
-                let a = SqliteRepo::open(&path).expect("sqlite repo");
-                let b = SqliteRepo::open(&path).expect("sqlite repo");
-                (Arc::new(a), Arc::new(b), Some(dir))
-            }
+        if let Some(url) = postgres_url() {
+            let cfg = pg_schema(&url);
+            let a = PgRepo::on(Postgres::with_config(cfg.clone(), None).expect("postgres repo"));
+            let b = PgRepo::on(Postgres::with_config(cfg, None).expect("postgres repo"));
+            (Arc::new(a), Arc::new(b), None)
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("shared.db");
+            let a = SqliteRepo::open(&path).expect("sqlite repo");
+            let b = SqliteRepo::open(&path).expect("sqlite repo");
+            (Arc::new(a), Arc::new(b), Some(dir))
         }
     }
 

@@ -68,14 +68,14 @@ impl Control {
     ///
     /// [`Core::audit`]: no database call on the caller's thread.
     pub fn audit(&self, e: NewAuditEvent) {
-        self.core.audit(e)
+        self.core.audit(e);
     }
 
     /// Records a security event on behalf of an admin principal (public access, purges, ...).
     ///
     /// [`Core::audit_admin`]: no database call on the caller's thread.
     pub fn audit_admin(&self, p: &AdminPrincipal, space: &Space, op: &str, detail: Option<String>) {
-        self.core.audit_admin(p, space, op, detail)
+        self.core.audit_admin(p, space, op, detail);
     }
 
     /// Waits until every queued audit event is written.
@@ -89,8 +89,7 @@ impl Control {
         .await
         .unwrap_or_else(|e| {
             tracing::error!("flush_audit: {e}");
-            Default::default()
-        })
+        });
     }
 
     /// Reads the audit log; tenant tokens see only their tenant.
@@ -122,7 +121,7 @@ impl Control {
     /// # Errors
     /// As [`Core::clear_leases`].
     pub async fn clear_leases(&self) -> Result<u64> {
-        self.db(move |core| core.clear_leases()).await
+        self.db(super::Core::clear_leases).await
     }
 
     /// Every space of every tenant, for maintenance passes (reconciliation).
@@ -132,7 +131,7 @@ impl Control {
     /// # Errors
     /// As [`Core::all_spaces`].
     pub async fn all_spaces(&self) -> Result<Vec<Space>> {
-        self.db(move |core| core.all_spaces()).await
+        self.db(super::Core::all_spaces).await
     }
 
     /// Every package repository of every tenant, for maintenance passes (reconciliation).
@@ -142,7 +141,7 @@ impl Control {
     /// # Errors
     /// As [`Core::all_repositories`].
     pub async fn all_repositories(&self) -> Result<Vec<Repository>> {
-        self.db(move |core| core.all_repositories()).await
+        self.db(super::Core::all_repositories).await
     }
 
     /// Replaces a space's object list and usage with what the store holds (`entries`: keys in
@@ -170,7 +169,7 @@ impl Control {
     /// # Errors
     /// As [`Core::clear_reservations`].
     pub async fn clear_reservations(&self) -> Result<u64> {
-        self.db(move |core| core.clear_reservations()).await
+        self.db(super::Core::clear_reservations).await
     }
 
     /// Keeps this node's reservations alive for another [`RESERVATION_LIFETIME`] from `at`.
@@ -195,15 +194,14 @@ impl Control {
         .await
         .unwrap_or_else(|e| {
             tracing::error!("announce: {e}");
-            Default::default()
-        })
+        });
     }
 
     /// [`Core::announce`] off the caller's path: the background writer stores it within
     ///
     /// [`Core::announce_soon`]: no database call on the caller's thread.
     pub fn announce_soon(&self, change: ChangeKind) {
-        self.core.announce_soon(change)
+        self.core.announce_soon(change);
     }
 
     /// Applies the other nodes' changes made since the last call: cached credentials and sites
@@ -213,7 +211,7 @@ impl Control {
     /// # Errors
     /// As [`Core::poll_changes`].
     pub async fn poll_changes(&self) -> Result<Vec<ChangeKind>> {
-        self.db(move |core| core.poll_changes()).await
+        self.db(super::Core::poll_changes).await
     }
 
     /// Creates an S3 identity in a space; the secret is returned this once.
@@ -287,7 +285,7 @@ impl Control {
     ///
     /// [`Core::touch`]: no database call on the caller's thread.
     pub fn touch(&self, identity_id: &str) {
-        self.core.touch(identity_id)
+        self.core.touch(identity_id);
     }
 
     /// The fingerprint of the key that seals now.
@@ -312,6 +310,7 @@ impl Control {
     /// Replaces this node's key ring (a re-read key file), promoting the key named by
     ///
     /// [`Core::use_master_key`]: no database call on the caller's thread.
+    #[must_use]
     pub fn use_master_key(&self, ring: MasterKey, fingerprint: Option<&str>) -> bool {
         self.core.use_master_key(ring, fingerprint)
     }
@@ -584,7 +583,7 @@ impl Control {
     ///
     /// [`Core::audit_registry`]: no database call on the caller's thread.
     pub fn audit_registry(&self, ns: &RegistryNamespace, actor: &str, op: &str, status: &str, detail: Option<String>) {
-        self.core.audit_registry(ns, actor, op, status, detail)
+        self.core.audit_registry(ns, actor, op, status, detail);
     }
 
     /// Registers a repository in a `packages` space. The caller made the signing key; its

@@ -289,7 +289,7 @@ impl std::fmt::Debug for Reservation {
         f.debug_struct("Reservation")
             .field("space_id", &self.space_id)
             .field("bytes", &self.bytes)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -441,8 +441,7 @@ impl Core {
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || audit_writer(&*writer_repo, &writer_node, &rx))
-            .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!("cannot start the audit writer: {e}"));
+            .map_or_else(|e| tracing::error!("cannot start the audit writer: {e}"), |_| ());
         // Changes made before this start concern caches this node does not have yet. Read on a
         // thread of its own: this may run on an async runtime's thread.
         let seen = std::thread::scope(|s| s.spawn(|| repo.last_change()).join())

@@ -145,7 +145,8 @@ async fn retire(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl I
         })
     })
     .await?;
-    st.control.use_master_key(only, None);
+    // No key is named: the ring's first key seals, which is the one just written first.
+    let _ = st.control.use_master_key(only, None);
     Ok(Json(MasterKeyChange {
         fingerprint: st.control.master_key_fingerprint(),
         resealed,

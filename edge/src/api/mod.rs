@@ -84,7 +84,7 @@ mod tests {
             purge_webhook: None,
             metrics,
             cdn_base: "http://cdn.localhost:8080".into(),
-            session_lifetime: std::time::Duration::from_secs(60),
+            session_lifetime: std::time::Duration::from_mins(1),
             master_key: crate::master_key::KeySource::Env,
             registry: {
                 let (k, c) = rustshare_registry_bridge::token::generate_signing_key().expect("key");
@@ -326,8 +326,7 @@ mod tests {
     fn valid_body(m: &str, p: &str) -> Option<serde_json::Value> {
         match (m, p) {
             ("GET" | "DELETE", _) => None,
-            (_, "/api/v1/tenants") => Some(json!({"name": "evil"})),
-            (_, "/api/v1/tenants/{tenant}/tokens") => Some(json!({"name": "evil"})),
+            (_, "/api/v1/tenants" | "/api/v1/tenants/{tenant}/tokens") => Some(json!({"name": "evil"})),
             (_, "/api/v1/spaces") => Some(json!({"tenant": "globex", "name": "evil", "purpose": "artifacts"})),
             (_, "/api/v1/spaces/{space}/quota") => Some(json!({"quota_bytes": 5})),
             (_, "/api/v1/spaces/{space}/keys") => Some(json!({"name": "evil", "mode": "read-only", "prefix": ""})),

@@ -210,9 +210,8 @@ async fn token(State(st): State<ApiState>, headers: HeaderMap, uri: axum::http::
         Ok::<_, rustshare_control::Error>((who, parsed, namespaces, full))
     }
     .await;
-    let (who, parsed, namespaces, full) = match looked {
-        Ok(v) => v,
-        _ => return token_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    let Ok((who, parsed, namespaces, full)) = looked else {
+        return token_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
     };
     // Wrong or revoked credentials are refused outright, never downgraded to anonymous.
     if had_auth && who.is_none() {

@@ -69,7 +69,7 @@ impl Client {
         Ok(Self {
             base: server.trim_end_matches('/').to_owned(),
             token,
-            agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build(),
+            agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_mins(1)).build(),
         })
     }
 
@@ -126,7 +126,7 @@ impl Client {
                     message: format!("{msg} ({ecode}, HTTP {code})"),
                 })
             }
-            e => anyhow::Error::new(Failure {
+            e @ ureq::Error::Transport(_) => anyhow::Error::new(Failure {
                 kind: Kind::Unreachable,
                 message: format!(
                     "cannot reach {}; is `rustshare serve` running? (set --server or RUSTSHARE_URL): {e}",

@@ -181,8 +181,8 @@ fn print_report(v: &Published) {
 fn slow_agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(std::time::Duration::from_secs(10))
-        .timeout_read(std::time::Duration::from_secs(1800))
-        .timeout_write(std::time::Duration::from_secs(1800))
+        .timeout_read(std::time::Duration::from_mins(30))
+        .timeout_write(std::time::Duration::from_mins(30))
         .build()
 }
 
@@ -215,7 +215,7 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
             .with_context(|| format!("{}: the file name is not UTF-8", f.display()))?;
         bar.set_message(file_name.to_owned());
         let fh = std::fs::File::open(f).with_context(|| format!("{}: cannot open", f.display()))?;
-        let len = fh.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = fh.metadata().map_or(0, |m| m.len());
         let url = format!(
             "{}/api/v1/repos/{}/incoming/{}/{}/{}",
             c.base,

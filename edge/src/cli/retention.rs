@@ -55,7 +55,7 @@ pub(super) fn apply(c: &Client, ns: &str, base: &str, dry_run: bool) -> Result<O
         c,
         ns,
         base,
-        agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60)).build(),
+        agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_mins(1)).build(),
     };
     // The catalog in pages (Distribution answers at most 1000 names per request).
     let catalog_token = r.token("registry:catalog:*")?;

@@ -110,7 +110,10 @@ impl Packages {
                 // Pool files are the uploaded objects themselves; whatever Content-Type the
                 // uploader set, they are served as packages.
                 if key.starts_with("pool/") && resp.status().is_success() {
-                    let ct = if key.ends_with(".deb") {
+                    let ct = if std::path::Path::new(&key)
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("deb"))
+                    {
                         "application/vnd.debian.binary-package"
                     } else {
                         "application/octet-stream"

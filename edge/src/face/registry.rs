@@ -34,7 +34,7 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-fn full(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+fn full(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     let mut r = Response::new(crate::wire::full_body(body.to_string()));
     *r.status_mut() = status;
     r.headers_mut()
@@ -45,7 +45,7 @@ fn full(status: StatusCode, body: serde_json::Value) -> Response<Body> {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    full(status, json!({"errors": [{"code": code, "message": message}]}))
+    full(status, &json!({"errors": [{"code": code, "message": message}]}))
 }
 
 /// The namespace of a `/v2/<namespace>/<repository>/...` path.
@@ -117,7 +117,7 @@ impl RegistryFront {
         if path == "/v2" || path == "/v2/" {
             // The API version check: clients learn where to get tokens here.
             if req.headers().contains_key(header::AUTHORIZATION) {
-                return full(StatusCode::OK, json!({}));
+                return full(StatusCode::OK, &json!({}));
             }
             let mut r = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required");
             if let Ok(v) = HeaderValue::from_str(&format!(

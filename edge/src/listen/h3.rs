@@ -154,9 +154,8 @@ pub async fn serve_h3<H: Handler>(
         let guard = QuicSlot::take(&open);
         tokio::spawn(async move {
             let _guard = guard;
-            let conn = match tokio::time::timeout(handshake_timeout, incoming).await {
-                Err(_) => return tracing::debug!("QUIC handshake timed out"),
-                Ok(r) => r,
+            let Ok(conn) = tokio::time::timeout(handshake_timeout, incoming).await else {
+                return tracing::debug!("QUIC handshake timed out");
             };
             let conn = match conn {
                 Ok(c) => c,

@@ -66,7 +66,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_mins(1),
             tls_handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             http2_max_streams: 128,
@@ -392,12 +392,7 @@ mod tests {
             panic!("third should evict the idle one")
         };
         // `a` (no request in flight) was chosen, `b` (busy) kept.
-        assert!(
-            gate.live
-                .lock()
-                .map(|l| !l.contains_key(&a.id) && l.contains_key(&b.id))
-                .unwrap_or(false)
-        );
+        assert!(gate.live.lock().is_ok_and(|l| !l.contains_key(&a.id) && l.contains_key(&b.id)));
         let killed = tokio::time::timeout(Duration::from_millis(10), a.state.kill.notified()).await;
         assert!(killed.is_ok(), "the evicted connection was told");
         drop(busy);

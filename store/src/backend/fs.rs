@@ -578,9 +578,7 @@ impl ObjectStore for FsStore {
         let (dir_key, _) = req.prefix.rsplit_once('/').unwrap_or(("", ""));
         let mut dir = self.root.join("objects");
         let mut base = String::new();
-        if !req.prefix.contains('/') {
-            // Whole tree.
-        } else {
+        if req.prefix.contains('/') {
             for seg in dir_key.split('/') {
                 dir.push(if seg.is_empty() {
                     key::EMPTY_SEGMENT.to_owned()
@@ -590,6 +588,8 @@ impl ObjectStore for FsStore {
                 base.push_str(seg);
                 base.push('/');
             }
+        } else {
+            // Whole tree.
         }
         // Defence in depth: whatever the validator let through, the walk stays under the root.
         let objects = self.root.join("objects");

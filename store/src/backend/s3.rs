@@ -103,6 +103,10 @@ impl S3Store {
     }
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as `.map_err(map_err)`, which hands the error over by value"
+)]
 fn map_err<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(e: SdkError<E>) -> Error {
     let status = e.raw_response().map(|r| r.status().as_u16());
     match (e.code(), status) {

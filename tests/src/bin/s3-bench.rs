@@ -45,7 +45,7 @@ async fn main() {
         .build();
     let c = Arc::new(Client::from_conf(conf));
     let (bucket, prefix, label) = (a[4].clone(), a[5].clone(), a[6].clone());
-    let big: Arc<Vec<u8>> = Arc::new((0..LARGE).map(|i| (i * 31 % 251) as u8).collect());
+    let big: Arc<Vec<u8>> = Arc::new((0..LARGE).map(|i| u8::try_from(i * 31 % 251).unwrap_or(0)).collect());
     let small: Arc<Vec<u8>> = Arc::new(vec![7u8; SMALL]);
 
     let put = |key: String, body: Arc<Vec<u8>>| {

@@ -90,7 +90,7 @@ impl Entry {
 
     fn weight(&self) -> u32 {
         let body = self.content.body().map_or(0, Bytes::len);
-        let variants: usize = self.variants.lock().map(|v| v.values().map(Bytes::len).sum()).unwrap_or(0);
+        let variants: usize = self.variants.lock().map_or(0, |v| v.values().map(Bytes::len).sum());
         u32::try_from(body + variants + 512).unwrap_or(u32::MAX)
     }
 }
@@ -138,7 +138,7 @@ impl Cache {
             .max_capacity(bytes)
             .weigher(|k: &String, v: &Arc<Entry>| v.weight().saturating_add(u32::try_from(k.len()).unwrap_or(u32::MAX)))
             // Nothing stays longer than a day without a look at the store.
-            .time_to_live(Duration::from_secs(86_400))
+            .time_to_live(Duration::from_hours(24))
             .support_invalidation_closures()
             .build();
         Self { inner, announce: None }

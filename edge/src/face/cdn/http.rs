@@ -405,8 +405,8 @@ mod tests {
     #[test]
     fn preconditions_follow_rfc9110_order() {
         let lm = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let later = httpdate::fmt_http_date(lm + Duration::from_secs(60));
-        let earlier = httpdate::fmt_http_date(lm - Duration::from_secs(60));
+        let later = httpdate::fmt_http_date(lm + Duration::from_mins(1));
+        let earlier = httpdate::fmt_http_date(lm - Duration::from_mins(1));
         let v = |f: fn(&mut Validators<'static>)| {
             let mut x = Validators::default();
             f(&mut x);

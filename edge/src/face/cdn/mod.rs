@@ -48,7 +48,7 @@ impl Default for CdnConfig {
             cache_bytes: 256 << 20,
             max_object_bytes: 8 << 20,
             negative_ttl: Duration::from_secs(10),
-            stale_if_error: Duration::from_secs(86_400),
+            stale_if_error: Duration::from_hours(24),
             purge_webhook: None,
             access_log: None,
         }
@@ -394,7 +394,7 @@ impl Cdn {
         };
         let origin = header(req, ::http::header::ORIGIN).and_then(|o| site.rules.cors_allow(o));
         let mut resp = if req.method == Method::OPTIONS {
-            self.preflight(req, &site, origin.as_deref())
+            Self::preflight(req, &site, origin.as_deref())
         } else if path.key.is_empty() || path.key.ends_with('/') {
             Box::pin(self.directory(req, &site, &path.key)).await
         } else if !site.rules.publishes(&path.key) {
@@ -426,7 +426,7 @@ impl Cdn {
         resp
     }
 
-    fn preflight(&self, req: &Req, site: &PublicSite, origin: Option<&str>) -> Resp {
+    fn preflight(req: &Req, site: &PublicSite, origin: Option<&str>) -> Resp {
         let mut r = ::http::Response::new(full_body(Bytes::new()));
         *r.status_mut() = ::http::StatusCode::NO_CONTENT;
         let h = r.headers_mut();
@@ -652,7 +652,7 @@ impl Cdn {
                 } else {
                     self.slice(&entry, site, key, a, b).await
                 };
-                self.finish(req, site, r, body, b - a + 1)
+                Self::finish(r, body, b - a + 1)
             }
             RangeReq::Ranges(rs) => {
                 let boundary = format!("rs{}", &meta.etag.chars().take(16).collect::<String>());
@@ -681,20 +681,20 @@ impl Cdn {
                     ::http::header::CONTENT_TYPE,
                     &format!("multipart/byteranges; boundary={boundary}"),
                 );
-                self.finish(req, site, r, concat(parts), total)
+                Self::finish(r, concat(parts), total)
             }
             RangeReq::Full => match (coding, entry.body()) {
                 (Some(c), Some(_)) => match entry.variant(c) {
                     Some(z) => {
                         set(r.headers_mut(), ::http::header::CONTENT_ENCODING, c.token());
                         let n = z.len() as u64;
-                        self.finish(req, site, r, full_body(z), n)
+                        Self::finish(r, full_body(z), n)
                     }
-                    None => self.finish(req, site, r, full_body(entry.body().cloned().unwrap_or_default()), meta.size),
+                    None => Self::finish(r, full_body(entry.body().cloned().unwrap_or_default()), meta.size),
                 },
                 (_, Some(b)) => {
                     let n = b.len() as u64;
-                    self.finish(req, site, r, full_body(b.clone()), n)
+                    Self::finish(r, full_body(b.clone()), n)
                 }
                 (_, None) => {
                     let body = match opened {
@@ -702,7 +702,7 @@ impl Cdn {
                         Some(g) if g.meta.etag == meta.etag && g.range.is_none() => stream_body(g.body),
                         _ => self.stream(site, key, None, meta).await,
                     };
-                    self.finish(req, site, r, body, meta.size)
+                    Self::finish(r, body, meta.size)
                 }
             },
         }
@@ -737,7 +737,7 @@ impl Cdn {
         }
     }
 
-    fn finish(&self, _req: &Req, _site: &PublicSite, mut r: Resp, body: Body, len: u64) -> Resp {
+    fn finish(mut r: Resp, body: Body, len: u64) -> Resp {
         r.headers_mut()
             .insert(::http::header::CONTENT_LENGTH, ::http::HeaderValue::from(len));
         *r.body_mut() = body;
@@ -745,8 +745,8 @@ impl Cdn {
     }
 
     fn log_access(&self, req: &Req, site: &PublicSite, status: u16, bytes: u64, cache: &str) {
-        let Some(f) = &self.access_log else { return };
         use std::io::Write;
+        let Some(f) = &self.access_log else { return };
         // The path only: query strings may carry signatures or tokens.
         let line = serde_json::json!({
             "ts": httpdate::fmt_http_date(SystemTime::now()),

@@ -83,8 +83,10 @@ pub(crate) enum Requirement {
 /// included, so that a reader sees the whole surface and a test can compare it with s3s's own
 /// list; [`requirement`] refuses any name missing here.
 pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
-    use Action::*;
-    use Requirement::*;
+    use Action::{
+        AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, PutObject,
+    };
+    use Requirement::{Bucket, Names, Object, Refused, Root};
     &[
         ("ListBuckets", Root),
         ("HeadBucket", Bucket),
@@ -543,8 +545,9 @@ impl S3Access for Access {
                     format!("{op} is not supported by this endpoint."),
                 ));
             }
-            (Requirement::Root, S3Path::Root, None) => decision(None, Resource::Bucket),
-            (Requirement::Bucket, S3Path::Bucket { .. }, None) => decision(None, Resource::Bucket),
+            (Requirement::Root, S3Path::Root, None) | (Requirement::Bucket, S3Path::Bucket { .. }, None) => {
+                decision(None, Resource::Bucket)
+            }
             (Requirement::Object(a), S3Path::Object { .. }, Some(k)) => decision(Some(a), Resource::Object(k)),
             (Requirement::Names(a), S3Path::Bucket { .. }, None) => decision(Some(a), Resource::Bucket),
             // An operation on a path shape its entry does not describe.
@@ -692,11 +695,11 @@ mod tests {
             http::HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=x"),
         );
         date_as_amz_date(&mut h);
-        assert_eq!(h.get("x-amz-date").map(|v| v.as_bytes()), Some(&b"20261206T090507Z"[..]));
+        assert_eq!(h.get("x-amz-date").map(http::HeaderValue::as_bytes), Some(&b"20261206T090507Z"[..]));
         // An X-Amz-Date the client sent is never replaced.
         h.insert("x-amz-date", http::HeaderValue::from_static("20260101T000000Z"));
         date_as_amz_date(&mut h);
-        assert_eq!(h.get("x-amz-date").map(|v| v.as_bytes()), Some(&b"20260101T000000Z"[..]));
+        assert_eq!(h.get("x-amz-date").map(http::HeaderValue::as_bytes), Some(&b"20260101T000000Z"[..]));
     }
 
     /// The S3 face decides a key's expiry by the control service's clock: a real S3 client

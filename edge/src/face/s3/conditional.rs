@@ -70,7 +70,7 @@ pub(crate) fn decide(
 
 /// How long a lease lives without renewal: a node that dies holding one frees the key this
 /// much later.
-const LEASE: Duration = Duration::from_secs(60);
+const LEASE: Duration = Duration::from_mins(1);
 
 /// Held while a conditional write checks and writes; dropping it releases the key.
 pub(crate) struct Guard {

@@ -55,6 +55,7 @@ pub fn store(e: rustshare_store::Error) -> S3Error {
 }
 
 /// Maps a control error.
+#[must_use]
 pub fn control(e: rustshare_control::Error) -> S3Error {
     use rustshare_control::Error as E;
     match e {
@@ -64,6 +65,7 @@ pub fn control(e: rustshare_control::Error) -> S3Error {
 }
 
 /// 403 `QuotaExceeded`.
+#[must_use]
 pub fn quota_exceeded(quota: u64) -> S3Error {
     let mut e = S3Error::with_message(
         S3ErrorCode::Custom("QuotaExceeded".into()),

@@ -16,7 +16,19 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rustshare_control::policy::{Action, Resource};
 use rustshare_control::{Control, Credential};
 use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore};
-use s3s::dto::*;
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, Bucket, BucketCannedACL, BucketLocationConstraint, Checksum, ChecksumAlgorithm,
+    ChecksumMode, CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput,
+    CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput,
+    DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition, EncodingType,
+    Error, GetBucketAclInput, GetBucketAclOutput, GetBucketLocationInput, GetBucketLocationOutput, GetBucketOwnershipControlsInput,
+    GetBucketOwnershipControlsOutput, GetObjectAclInput, GetObjectAclOutput, GetObjectInput, GetObjectOutput, HeadBucketInput,
+    HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput,
+    ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, ListPartsInput,
+    ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object, ObjectCannedACL, ObjectStorageClass, Owner, Part,
+    PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput, PutObjectInput, PutObjectOutput, Range, StreamingBlob,
+    Timestamp, TimestampFormat, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+};
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 pub use auth::{Access, Auth, date_as_amz_date, precheck};
@@ -290,7 +302,7 @@ fn attrs_from(h: Headers) -> ObjectAttrs {
         content_language: h.content_language,
         expires,
         user_metadata: h.metadata.map(|m| m.into_iter().collect()).unwrap_or_default(),
-        checksums: Default::default(),
+        checksums: std::collections::BTreeMap::default(),
     }
 }
 

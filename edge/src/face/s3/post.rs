@@ -117,7 +117,7 @@ mod tests {
             let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
                 form.chunks(split).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
             let (body, file) = sniff(StreamBody::new(futures::stream::iter(chunks)));
-            let out = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let out = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
             assert_eq!(&out[..], &form[..], "passes bytes through unchanged");
             assert_eq!(file.name().as_deref(), Some("report.pdf"), "split {split}");
         }

@@ -114,6 +114,7 @@ fn check(state: &mut State) -> Result<(), VerifyError> {
 }
 
 /// Wraps `body`; the returned handle holds the computed checksums once the stream ended well.
+#[must_use]
 pub fn verifying(body: s3s::dto::StreamingBlob, exp: Expected) -> (ByteStream, Computed) {
     let mut hasher = ChecksumHasher::default();
     let e = &exp.checksums;
