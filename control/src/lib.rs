@@ -18,5 +18,6 @@ mod service;
 
 pub use error::{Error, Result};
 pub use service::{
-    ChangeKind, Control, Core, CreatedIdentity, Credential, Lease, NewIdentity, NewSpace, PublicSite, PublicationInput, Reservation,
+    ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, Lease, NewIdentity, NewSpace, PublicSite, PublicationInput,
+    Reservation,
 };

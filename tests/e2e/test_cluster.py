@@ -291,11 +291,16 @@ def test_a_publish_waits_for_another_nodes_lease(nodes, pg, tmp_path):
     done = {}
     t = threading.Thread(target=lambda: done.setdefault("p", b.cli("repo", "add", repo, "--dist", "stable", str(build_deb(tmp_path, "late", "1.0")), check=False)))
     t.start()
-    time.sleep(1.5)
+    # B says when it finds the lease taken; only then is the lease given up, so the publish can
+    # only have finished after that, and its snapshot (named by its time) is newer.
+    waiting = lambda: any("waiting for another node's publish" in line and repo in line for line in b.logs().splitlines())
+    until("B waits for the lease", waiting)
     assert "p" not in done, "the publish must wait for the lease"
+    released_ms = int(time.time() * 1000)
     psql(f"DELETE FROM leases WHERE name = 'publish:{repo}'")
     t.join(30)
     assert done["p"].returncode == 0, done["p"].stderr
+    assert int(b.cli_json("repo", "show", repo)["current_snapshot"]) >= released_ms
     assert "Package: late" in packages_index(b, repo)
     assert psql(f"SELECT COUNT(*) FROM leases WHERE name = 'publish:{repo}'") == "0", "released after the publish"
 

@@ -355,6 +355,46 @@ impl Lease {
     }
 }
 
+/// A [`Lease`] kept alive: renewed every third of its lifetime while held, released when
+/// dropped. For work that may outlast one lifetime (a publish, a large conditional upload); a
+/// node that dies stops renewing, and the lease lapses `ttl` later.
+#[derive(Debug)]
+pub struct HeldLease {
+    renew: tokio::task::JoinHandle<()>,
+    // Dropped after the renewal is stopped: the lease is released then.
+    _lease: Arc<Lease>,
+}
+
+impl Lease {
+    /// Keeps this lease alive with lifetime `ttl` until the returned value is dropped. Must be
+    /// called within a tokio runtime.
+    #[must_use]
+    pub fn hold(self, ttl: Duration) -> HeldLease {
+        let lease = Arc::new(self);
+        let held = lease.clone();
+        let renew = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                match held.renew(ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(lease = %held.name, "a held lease was lost (expired and taken by another holder)");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(lease = %held.name, "renewing a lease: {e}"),
+                }
+            }
+        });
+        HeldLease { renew, _lease: lease }
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        self.renew.abort();
+    }
+}
+
 fn lease_end(from: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
     from + time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2))
 }

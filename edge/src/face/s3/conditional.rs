@@ -8,10 +8,9 @@
 //! clients retry it. Unconditional writes take no lease (they would pay a database write each),
 //! so they are ordered only by the store.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustshare_control::{Control, Lease};
+use rustshare_control::{Control, HeldLease};
 use s3s::dto::ETagCondition;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use sha2::{Digest as _, Sha256};
@@ -73,17 +72,7 @@ pub(crate) fn decide(
 const LEASE: Duration = Duration::from_mins(1);
 
 /// Held while a conditional write checks and writes; dropping it releases the key.
-pub(crate) struct Guard {
-    renew: tokio::task::JoinHandle<()>,
-    // Declared after `renew` so the renewal stops before the lease is released.
-    _lease: Arc<Lease>,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.renew.abort();
-    }
-}
+pub(crate) type Guard = HeldLease;
 
 /// Takes the key of `space_id` for one conditional writer.
 ///
@@ -102,22 +91,7 @@ pub(crate) async fn lock(control: &Control, space_id: &str, key: &str) -> S3Resu
             "A conflicting conditional operation is currently in progress against this resource. Please try again.",
         ));
     };
-    let lease = Arc::new(lease);
-    let held = lease.clone();
-    let renew = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(LEASE / 3).await;
-            match held.renew(LEASE).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!("a conditional write lost its lease while writing");
-                    return;
-                }
-                Err(e) => tracing::warn!("renewing a conditional write's lease: {e}"),
-            }
-        }
-    });
-    Ok(Guard { renew, _lease: lease })
+    Ok(lease.hold(LEASE))
 }
 
 #[cfg(test)]
