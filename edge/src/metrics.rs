@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// The metric families. Cheap to clone.
 #[derive(Clone)]
@@ -18,6 +18,8 @@ pub struct Metrics {
     cdn_bytes: IntCounterVec,
     cdn_cache: IntCounterVec,
     cdn_origin: IntCounterVec,
+    /// The newest change of the cluster's change feed this node has applied.
+    feed_position: IntGauge,
     /// Label lookups done once for the requests that come by the tens of thousands a second
     /// (a cached CDN hit made five of them, each hashing its labels under a lock).
     hot_requests: Arc<[HotRequests]>,
@@ -136,6 +138,12 @@ impl Metrics {
             registry.register(Box::new(c.clone())).expect("unique metric");
         }
         registry.register(Box::new(latency.clone())).expect("unique metric");
+        let feed_position = IntGauge::new(
+            "rustshare_change_feed_position",
+            "Sequence number of the newest change from other nodes this node has applied (compare with the database's newest to see a lagging node)",
+        )
+        .expect("valid metric");
+        registry.register(Box::new(feed_position.clone())).expect("unique metric");
         let hot_requests = [("cdn", "cdn"), ("packages", "packages")]
             .map(|(face, op)| HotRequests {
                 face,
@@ -156,7 +164,13 @@ impl Metrics {
             cdn_bytes,
             cdn_cache,
             cdn_origin,
+            feed_position,
         }
+    }
+
+    /// Records how far this node has read the change feed.
+    pub fn feed_position(&self, seq: i64) {
+        self.feed_position.set(seq);
     }
 
     /// Counts one request.

@@ -327,6 +327,8 @@ async fn follow_changes(app: Arc<App>, key_source: crate::master_key::KeySource,
                 ChangeKind::Caches => {}
             }
         }
+        // After the changes are applied: a reader of the gauge may rely on them.
+        app.metrics.feed_position(app.control.feed_position());
     }
 }
 

@@ -10,6 +10,7 @@ target/cluster-propagation.json and printed with `-s`.
 """
 
 import json
+import re
 import secrets
 import subprocess
 import threading
@@ -202,8 +203,15 @@ def test_concurrent_uploads_on_three_nodes_never_pass_the_quota(nodes):
     assert a.cli_json("usage", sp["bucket"])["usage"]["bytes"] == 8 * mib
 
 
-def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes):
+def feed_position(node):
+    """How far `node` has applied the cluster's change feed (its metrics gauge)."""
+    m = re.search(r"^rustshare_change_feed_position (\d+)", requests.get(f"{node.url}/metrics", timeout=10).text, re.M)
+    return int(m.group(1)) if m else -1
+
+
+def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes, pg):
     (a, b, c), peer, _ = nodes
+    psql = lambda sql: subprocess.run(["psql", pg, "-tAc", sql], capture_output=True, text=True, check=True).stdout.strip()
     sp = a.new_space(purpose="cdn")
     key = a.new_key(sp)
     a.s3(key).put_object(Bucket=sp["bucket"], Key="site/app.js", Body=b"v1", ContentType="text/javascript")
@@ -219,8 +227,13 @@ def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes):
     until("S3 overwrite on A, new bytes on C", lambda: cdn_get(c, name, "site/app.js").content == b"v2")
     # C may have fetched v2 before this write's own purge reached it (an earlier queued purge,
     # from `public enable`, can empty its cache first); once that purge lands it drops v2 once
-    # more, which is right. Let the feed settle and warm C again before going behind its back.
-    time.sleep(1.5)
+    # more, which is right. Wait until the purge is in the feed and C has applied it, then warm
+    # C again before going behind its back.
+    # Two writes of the key so far (v1, v2), each queued one purge of it.
+    purges = lambda: psql(f"SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM changes WHERE kind = 'purge-key' AND detail = 'site/app.js' AND space_id = '{sp['id']}'").split("|")
+    until("A's purges are in the feed", lambda: purges()[0] == "2")
+    target = int(purges()[1])
+    until("C has applied the feed", lambda: feed_position(c) >= target)
     assert cdn_get(c, name, "site/app.js").content == b"v2"
 
     # A change behind the edge's back (straight into the backend) is what purges are for.
@@ -229,7 +242,7 @@ def test_purge_public_access_and_writes_reach_every_node_within_2s(nodes):
                            region_name=peer.region, config=Config(s3={"addressing_style": "path"}))
     base = a.cli_json("space", "show", sp["bucket"])["base_prefix"]
     backend.put_object(Bucket=peer.bucket, Key=f"{peer.root_prefix}{base}site/app.js", Body=b"v3", ContentType="text/javascript")
-    time.sleep(0.5)
+    # Nothing tells C of a write it did not see, so there is nothing to wait for.
     assert cdn_get(c, name, "site/app.js").content == b"v2", "C still serves its cached copy"
     a.cli("cdn", "purge", sp["bucket"], "--prefix", "site/")
     until("purge on A, C fetches anew", lambda: cdn_get(c, name, "site/app.js").content == b"v3")

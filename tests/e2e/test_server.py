@@ -117,18 +117,20 @@ def test_graceful_shutdown_finishes_in_flight_download(tmp_path):
     c.put_object(Bucket=sp["bucket"], Key="big", Body=data)
     url = c.generate_presigned_url("get_object", Params={"Bucket": sp["bucket"], "Key": "big"})
     got = {}
+    reading = threading.Event()
 
     def slow_reader():
         with requests.get(url, stream=True, timeout=60) as r:
             buf = bytearray()
             for chunk in r.iter_content(256 * 1024):
                 buf += chunk
-                time.sleep(0.01)
+                reading.set()
+                time.sleep(0.01)  # a slow client: the download is still running at SIGTERM
             got["body"] = bytes(buf)
 
     t = threading.Thread(target=slow_reader)
     t.start()
-    time.sleep(0.3)
+    assert reading.wait(30), "the download started"
     s.proc.send_signal(signal.SIGTERM)
     t.join(60)
     assert s.proc.wait(40) == 0

@@ -110,6 +110,12 @@ impl Core {
         }
     }
 
+    /// The newest change this node has read from the feed (its own included).
+    #[must_use]
+    pub fn feed_position(&self) -> i64 {
+        self.inner.feed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0
+    }
+
     /// Applies the other nodes' changes made since the last call: cached credentials and sites
     /// are dropped here; purges and repository switches are returned for the edge's own caches.
     /// Every node calls this a few times a second.

@@ -44,6 +44,14 @@ impl Control {
         self.core.now()
     }
 
+    /// The newest change this node has read from the feed.
+    ///
+    /// [`Core::feed_position`]: no database call.
+    #[must_use]
+    pub fn feed_position(&self) -> i64 {
+        self.core.feed_position()
+    }
+
     /// This service's clock.
     #[must_use]
     pub fn clock(&self) -> Arc<dyn crate::clock::Clock> {
