@@ -22,6 +22,12 @@ pub enum Error {
         /// Size of the object.
         size: u64,
     },
+    /// A part number the object does not have (`GET ?partNumber=`).
+    #[error("the object has {parts} part(s)")]
+    InvalidPartNumber {
+        /// How many parts it has.
+        parts: u32,
+    },
     /// A part named in a completion is missing or its ETag differs.
     #[error("invalid part: {0}")]
     InvalidPart(String),

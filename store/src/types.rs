@@ -53,6 +53,28 @@ pub struct ObjectMeta {
     /// What the writer set.
     #[serde(flatten)]
     pub attrs: ObjectAttrs,
+    /// Sizes of the parts a multipart object was completed from, in order, where the store
+    /// keeps them; empty for an object stored in one piece (or when the engine keeps them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<u64>,
+}
+
+/// The span of part `n` (1-based) of an object whose part sizes are `parts` (empty: one part
+/// of `size` bytes).
+///
+/// # Errors
+/// [`Error::InvalidPartNumber`] for a part the object does not have.
+pub fn part_span(size: u64, parts: &[u64], n: u32) -> Result<((u64, u64), u32)> {
+    let sizes: Vec<u64> = if parts.is_empty() { vec![size] } else { parts.to_vec() };
+    let count = u32::try_from(sizes.len()).unwrap_or(u32::MAX);
+    let i = usize::try_from(n).unwrap_or(usize::MAX);
+    if i == 0 || i > sizes.len() {
+        return Err(Error::InvalidPartNumber { parts: count });
+    }
+    let start: u64 = sizes[..i - 1].iter().sum();
+    let len = sizes[i - 1];
+    // An empty object's one part is empty: its span is (0, 0) over zero bytes.
+    Ok(((start, (start + len).saturating_sub(1)), count))
 }
 
 /// An object being read.
@@ -238,6 +260,18 @@ pub(crate) fn paginate(sorted: Vec<ListEntry>, req: &ListRequest) -> ListPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_found_by_their_sizes() {
+        let parts = [5, 5, 2];
+        assert_eq!(part_span(12, &parts, 1).ok(), Some(((0, 4), 3)));
+        assert_eq!(part_span(12, &parts, 2).ok(), Some(((5, 9), 3)));
+        assert_eq!(part_span(12, &parts, 3).ok(), Some(((10, 11), 3)));
+        assert!(matches!(part_span(12, &parts, 4), Err(Error::InvalidPartNumber { parts: 3 })));
+        assert!(matches!(part_span(12, &parts, 0), Err(Error::InvalidPartNumber { .. })));
+        assert_eq!(part_span(7, &[], 1).ok(), Some(((0, 6), 1)), "one piece, one part");
+        assert!(part_span(7, &[], 2).is_err());
+    }
 
     #[test]
     fn ranges_resolve_like_rfc9110() {

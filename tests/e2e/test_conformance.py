@@ -304,3 +304,34 @@ def test_reserved_metadata_names_are_refused(server):
     assert err(lambda: c.create_multipart_upload(Bucket=b, Key="f", Metadata=forged)) == ("InvalidArgument", 400)
     c.put_object(Bucket=b, Key="g", Body=b"x", Metadata={"build": "1"})
     assert c.head_object(Bucket=b, Key="g")["Metadata"] == {"build": "1"}, "the store's own names never show"
+
+
+def test_get_and_head_by_part_number(server):
+    """Parallel downloaders (the AWS CRT, s5cmd) fetch a multipart object part by part."""
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    sizes = [5 * MiB, 5 * MiB + 7, 1234]
+    u = c.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+    parts = []
+    for n, size in enumerate(sizes, 1):
+        p = c.upload_part(Bucket=b, Key="mp", UploadId=u, PartNumber=n, Body=bytes([n]) * size)
+        parts.append({"PartNumber": n, "ETag": p["ETag"]})
+    c.complete_multipart_upload(Bucket=b, Key="mp", UploadId=u, MultipartUpload={"Parts": parts})
+    total = sum(sizes)
+    start = 0
+    for n, size in enumerate(sizes, 1):
+        h = c.head_object(Bucket=b, Key="mp", PartNumber=n)
+        assert (h["ContentLength"], h["PartsCount"]) == (size, 3), h
+        g = c.get_object(Bucket=b, Key="mp", PartNumber=n)
+        assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert g["ContentRange"] == f"bytes {start}-{start + size - 1}/{total}" and g["PartsCount"] == 3
+        assert g["Body"].read() == bytes([n]) * size
+        start += size
+    assert err(lambda: c.get_object(Bucket=b, Key="mp", PartNumber=4)) == ("InvalidPartNumber", 416)
+    assert err(lambda: c.get_object(Bucket=b, Key="mp", PartNumber=1, Range="bytes=0-1"))[1] == 400
+    # An object stored in one piece has one part: itself.
+    c.put_object(Bucket=b, Key="single", Body=b"whole")
+    g = c.get_object(Bucket=b, Key="single", PartNumber=1)
+    assert g["Body"].read() == b"whole" and "PartsCount" not in g
+    assert err(lambda: c.head_object(Bucket=b, Key="single", PartNumber=2))[1] == 416

@@ -166,7 +166,11 @@ pub trait IdentityRepo: Send + Sync {
 pub trait UsageRepo: Send + Sync {
     fn usage(&self, space_id: &str) -> Result<Usage>;
     /// Records an object's size; returns the size it replaced.
-    fn record_object(&self, space_id: &str, key: &str, size: u64) -> Result<Option<u64>>;
+    /// Records an object of `size` bytes (completed from parts of these sizes, or `&[]`) and
+    /// answers the size it replaced.
+    fn record_object(&self, space_id: &str, key: &str, size: u64, parts: &[u64]) -> Result<Option<u64>>;
+    /// The part sizes of an object completed from parts, as recorded.
+    fn object_parts(&self, space_id: &str, key: &str) -> Result<Option<Vec<u64>>>;
     /// Forgets an object; returns its size if it was known.
     fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
     /// [`Repo::remove_object`] for many keys in one transaction.

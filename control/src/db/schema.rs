@@ -87,6 +87,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE completed_uploads(upload_id TEXT PRIMARY KEY, space_id TEXT NOT NULL, key TEXT NOT NULL,
         etag TEXT NOT NULL, completed_at {int} NOT NULL);
      CREATE INDEX completed_uploads_at ON completed_uploads(completed_at);",
+    // 11: the part sizes of objects completed from parts (comma-separated), for GET and HEAD by
+    // partNumber on every engine (some keep no part boundaries, or do not say them).
+    "ALTER TABLE objects ADD COLUMN parts TEXT;",
 ];
 
 /// The migrations in order, for `d`.

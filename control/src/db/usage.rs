@@ -7,7 +7,8 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         self.db.with(|c| usage_in(c, space_id))
     }
 
-    fn record_object(&self, space_id: &str, key: &str, size: u64) -> Result<Option<u64>> {
+    fn record_object(&self, space_id: &str, key: &str, size: u64, parts: &[u64]) -> Result<Option<u64>> {
+        let parts = (!parts.is_empty()).then(|| parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         self.db.with(|c| {
             c.tx(|c| {
                 lock_usage(c, space_id)?;
@@ -18,8 +19,9 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                     |mut r| r.size(0),
                 )?;
                 c.exec(
-                    "INSERT INTO objects(space_id, key, size) VALUES (?1, ?2, ?3) ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size",
-                    p![space_id, key, size],
+                    "INSERT INTO objects(space_id, key, size, parts) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size, parts = excluded.parts",
+                    p![space_id, key, size, parts.as_deref()],
                 )?;
                 c.exec(
                     "UPDATE usage SET bytes = bytes + ?2 - ?3, objects = objects + ?4 WHERE space_id = ?1",
@@ -102,6 +104,18 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                 Ok(())
             })
         })
+    }
+
+    fn object_parts(&self, space_id: &str, key: &str) -> Result<Option<Vec<u64>>> {
+        let text = self.db.with(|c| {
+            one(
+                c,
+                "SELECT parts FROM objects WHERE space_id = ?1 AND key = ?2",
+                p![space_id, key],
+                |mut r| r.opt_text(0),
+            )
+        })?;
+        Ok(text.flatten().map(|t| t.split(',').filter_map(|n| n.parse().ok()).collect()))
     }
 
     fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>> {

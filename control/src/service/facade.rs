@@ -879,6 +879,24 @@ impl Control {
         self.db(move |core| core.object_stored(&space_id, &key, size)).await
     }
 
+    /// [`Core::multipart_stored`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::multipart_stored`].
+    pub async fn multipart_stored(&self, space_id: &str, key: &str, size: u64, parts: Vec<u64>) -> Result<()> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.multipart_stored(&space_id, &key, size, &parts)).await
+    }
+
+    /// [`Core::object_parts`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::object_parts`].
+    pub async fn object_parts(&self, space_id: &str, key: &str) -> Result<Option<Vec<u64>>> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.object_parts(&space_id, &key)).await
+    }
+
     /// Records a deleted object.
     ///
     /// [`Core::object_deleted`], run on the database executor.

@@ -41,7 +41,23 @@ impl Core {
     /// # Errors
     /// Database errors.
     pub fn object_stored(&self, space_id: &str, key: &str, size: u64) -> Result<()> {
-        self.inner.repo.record_object(space_id, key, size).map(|_| ())
+        self.inner.repo.record_object(space_id, key, size, &[]).map(|_| ())
+    }
+
+    /// Records an object completed from parts of these sizes (after the store committed it).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn multipart_stored(&self, space_id: &str, key: &str, size: u64, parts: &[u64]) -> Result<()> {
+        self.inner.repo.record_object(space_id, key, size, parts).map(|_| ())
+    }
+
+    /// The part sizes of an object completed from parts, as recorded at completion.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn object_parts(&self, space_id: &str, key: &str) -> Result<Option<Vec<u64>>> {
+        self.inner.repo.object_parts(space_id, key)
     }
 
     /// Records a deleted object.

@@ -114,6 +114,7 @@ fn map_err<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
         (Some("NoSuchUpload"), _) => Error::NoSuchUpload,
         (Some("InvalidPart"), _) => Error::InvalidPart(e.message().unwrap_or("invalid part").to_owned()),
         (Some("InvalidPartOrder"), _) => Error::InvalidPartOrder,
+        (Some("InvalidPartNumber"), _) | (None, Some(416)) => Error::InvalidPartNumber { parts: 0 },
         (Some("NotImplemented"), _) => Error::Unsupported(e.message().unwrap_or("not implemented by the backend").to_owned()),
         (Some("EntityTooSmall"), _) => Error::InvalidPart("EntityTooSmall: a part is smaller than 5 MiB".into()),
         _ => Error::Backend(DisplayErrorContext(&e).to_string()),
@@ -242,6 +243,7 @@ macro_rules! meta_from {
                     .unwrap_or_default(),
                 checksums,
             },
+            parts: Vec::new(),
         }
     }};
 }
@@ -329,6 +331,7 @@ impl ObjectStore for S3Store {
             etag: unquote(out.e_tag()),
             last_modified: now(),
             attrs,
+            parts: Vec::new(),
         })
     }
 

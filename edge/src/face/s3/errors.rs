@@ -23,6 +23,13 @@ pub fn store(e: rustshare_store::Error) -> S3Error {
             err.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE);
             err
         }
+        E::InvalidPartNumber { .. } => {
+            // S3's code, which s3s has no variant for.
+            let code = S3ErrorCode::Custom("InvalidPartNumber".into());
+            let mut err = S3Error::with_message(code, "The requested partnumber is not satisfiable.");
+            err.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE);
+            err
+        }
         E::InvalidPart(msg) if msg.starts_with("EntityTooSmall") => S3Error::with_message(
             S3ErrorCode::EntityTooSmall,
             "Your proposed upload is smaller than the minimum allowed object size.",

@@ -59,6 +59,28 @@ pub struct S3Face {
 }
 
 impl S3Face {
+    /// Part `n` of an object for GET/HEAD `?partNumber=`: its metadata, the part's byte span and
+    /// `x-amz-mp-parts-count`. Part sizes come from the completion's record (every engine), or
+    /// from the fs store's own; an object stored in one piece has one part.
+    async fn part_of(&self, cred: &Credential, full: &str, key: &str, n: u32) -> S3Result<(ObjectMeta, (u64, u64), Option<i32>)> {
+        let meta = self.store.head(full).await.map_err(errors::store)?;
+        let multipart = meta.etag.rsplit_once('-').and_then(|(_, c)| c.parse::<usize>().ok());
+        let recorded = self.control.object_parts(&cred.space.id, key).await.map_err(errors::control)?;
+        // The record describes this object only if it has as many parts and as many bytes.
+        let sizes = recorded
+            .filter(|s| Some(s.len()) == multipart && s.iter().sum::<u64>() == meta.size)
+            .unwrap_or_else(|| meta.parts.clone());
+        if multipart.is_some() && sizes.is_empty() {
+            return Err(s3_error!(
+                NotImplemented,
+                "The part boundaries of this object are not known here; use Range."
+            ));
+        }
+        let (range, count) = rustshare_store::part_span(meta.size, &sizes, n).map_err(errors::store)?;
+        let parts_count = multipart.map(|_| i32::try_from(count).unwrap_or(i32::MAX));
+        Ok((meta, range, parts_count))
+    }
+
     /// For a write with `If-Match` or `If-None-Match`: takes the key for this writer, then
     /// checks the condition against the stored object. `None` (nothing held) for a write
     /// without conditions.
@@ -423,6 +445,22 @@ fn take_computed(c: &verify::Computed) -> Checksum {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .unwrap_or_default()
+}
+
+/// The `partNumber` of a GET or HEAD: 1 to 10,000, and not together with a Range.
+fn part_number(n: Option<i32>, ranged: bool) -> S3Result<Option<u32>> {
+    let Some(n) = n else { return Ok(None) };
+    if ranged {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter."
+        ));
+    }
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .map(Some)
+        .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))
 }
 
 /// Whether a GET or HEAD asked for the object's checksums.
@@ -853,7 +891,14 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "HeadObject", Some(&i.key), async {
-                let m = self.store.head(&full).await.map_err(errors::store)?;
+                let part = part_number(i.part_number, i.range.is_some())?;
+                let (m, span, parts_count) = match part {
+                    Some(n) => {
+                        let (m, range, count) = self.part_of(&cred, &full, &i.key, n).await?;
+                        (m, Some(range), count)
+                    }
+                    None => (self.store.head(&full).await.map_err(errors::store)?, None, None),
+                };
                 preconditions(
                     &m,
                     i.if_match.as_ref(),
@@ -861,11 +906,13 @@ impl S3 for S3Face {
                     i.if_modified_since.as_ref(),
                     i.if_unmodified_since.as_ref(),
                 )?;
-                let (len, content_range) = match i.range {
-                    Some(r) => {
-                        let (a, b) = to_range(r).resolve(m.size).map_err(errors::store)?;
-                        (b - a + 1, Some(format!("bytes {a}-{b}/{}", m.size)))
-                    }
+                let span = match (span, i.range) {
+                    (Some(s), _) => Some(s),
+                    (None, Some(r)) => Some(to_range(r).resolve(m.size).map_err(errors::store)?),
+                    (None, None) => None,
+                };
+                let (len, content_range) = match span {
+                    Some((a, b)) => (b - a + 1, Some(format!("bytes {a}-{b}/{}", m.size))),
                     None => (m.size, None),
                 };
                 let out = with_checksums!(
@@ -882,9 +929,10 @@ impl S3 for S3Face {
                         expires: expires_of(&m.attrs),
                         metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                         accept_ranges: Some("bytes".into()),
+                        parts_count,
                         ..Default::default()
                     },
-                    if checksums_asked(i.checksum_mode.as_ref()) {
+                    if part.is_none() && checksums_asked(i.checksum_mode.as_ref()) {
                         checksum_from_map(&m.attrs.checksums)
                     } else {
                         Checksum::default()
@@ -900,12 +948,19 @@ impl S3 for S3Face {
         let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
-        if i.part_number.is_some() {
-            return Err(s3_error!(NotImplemented, "GetObject by partNumber is not supported; use Range."));
-        }
         let out = self
             .audited(&req, "GetObject", Some(&i.key), async {
-                let g = self.store.get(&full, i.range.map(to_range)).await.map_err(errors::store)?;
+                let (range, parts_count, expect) = match part_number(i.part_number, i.range.is_some())? {
+                    Some(n) => {
+                        let (m, (a, b), count) = self.part_of(&cred, &full, &i.key, n).await?;
+                        (Some(ByteRange::FromTo(a, b)), count, Some(m.etag))
+                    }
+                    None => (i.range.map(to_range), None, None),
+                };
+                let g = self.store.get(&full, range).await.map_err(errors::store)?;
+                if expect.is_some_and(|e| e != g.meta.etag) {
+                    return Err(s3_error!(InternalError, "The object changed while it was read; retry."));
+                }
                 preconditions(
                     &g.meta,
                     i.if_match.as_ref(),
@@ -948,6 +1003,7 @@ impl S3 for S3Face {
                         expires: i.response_expires.clone().or_else(|| expires_of(&m.attrs)),
                         metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                         accept_ranges: Some("bytes".into()),
+                        parts_count,
                         ..Default::default()
                     },
                     c
@@ -1280,6 +1336,7 @@ impl S3 for S3Face {
                 }
                 let stored = self.control.parts(&i.upload_id).await.map_err(errors::control)?;
                 let mut parts = Vec::with_capacity(numbered.len());
+                let mut sizes = Vec::with_capacity(numbered.len());
                 let mut size = 0u64;
                 for (n, (num, tag)) in numbered.into_iter().enumerate() {
                     let s = stored
@@ -1299,6 +1356,7 @@ impl S3 for S3Face {
                         ));
                     }
                     size += s.size;
+                    sizes.push(s.size);
                     parts.push(rustshare_store::CompletedPart {
                         part_number: num,
                         etag: tag,
@@ -1322,7 +1380,7 @@ impl S3 for S3Face {
                     .await
                     .map_err(errors::control)?;
                 self.control
-                    .object_stored(&cred.space.id, &i.key, m.size)
+                    .multipart_stored(&cred.space.id, &i.key, m.size, sizes)
                     .await
                     .map_err(errors::control)?;
                 self.changed(&cred.space.id, &i.key).await;
