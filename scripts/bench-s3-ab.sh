@@ -14,7 +14,8 @@ root=$PWD
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # start() runs in a process substitution (a subshell): its servers' pids come by file.
+  for p in "${pids[@]}" $(cat "$work/edge.pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   git -C "$root" worktree remove --force "$work/src" 2>/dev/null || true
   rm -rf "$work"
@@ -38,7 +39,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 start() { # which (a|b) -> "url ak sk bucket"
   local port; port=$(free_port)
   RUSTSHARE_LOG=warn "$work/$1/rustshare" serve --data-dir "$work/$1/data" --listen "127.0.0.1:$port" >"$work/$1.out" 2>"$work/$1.err" &
-  pids+=($!)
+  echo $! >>"$work/edge.pids"
   wait_port "$port"
   local rs=("$work/$1/rustshare" --server "http://127.0.0.1:$port" --token "$(cat "$work/$1/data/admin-token")" --json)
   "${rs[@]}" tenant create bench >/dev/null
