@@ -335,3 +335,31 @@ def test_get_and_head_by_part_number(server):
     g = c.get_object(Bucket=b, Key="single", PartNumber=1)
     assert g["Body"].read() == b"whole" and "PartsCount" not in g
     assert err(lambda: c.head_object(Bucket=b, Key="single", PartNumber=2))[1] == 416
+
+
+def test_get_object_attributes(server):
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    sizes = [5 * MiB, 5 * MiB, 10]
+    u = c.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": c.upload_part(Bucket=b, Key="mp", UploadId=u, PartNumber=n, Body=b"p" * size)["ETag"]}
+             for n, size in enumerate(sizes, 1)]
+    done = c.complete_multipart_upload(Bucket=b, Key="mp", UploadId=u, MultipartUpload={"Parts": parts})
+    every = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+    a = c.get_object_attributes(Bucket=b, Key="mp", ObjectAttributes=every, MaxParts=2)
+    assert a["ETag"].strip('"') == done["ETag"].strip('"') and a["ObjectSize"] == sum(sizes) and a["StorageClass"] == "STANDARD"
+    p = a["ObjectParts"]
+    assert (p["TotalPartsCount"], p["IsTruncated"], p["NextPartNumberMarker"]) == (3, True, 2), p
+    assert [(x["PartNumber"], x["Size"]) for x in p["Parts"]] == [(1, 5 * MiB), (2, 5 * MiB)]
+    rest = c.get_object_attributes(Bucket=b, Key="mp", ObjectAttributes=["ObjectParts"], PartNumberMarker=2)["ObjectParts"]
+    assert [(x["PartNumber"], x["Size"]) for x in rest["Parts"]] == [(3, 10)] and not rest["IsTruncated"]
+    # Only what was asked for; an object in one piece has no parts.
+    c.put_object(Bucket=b, Key="one", Body=b"12345")
+    one = c.get_object_attributes(Bucket=b, Key="one", ObjectAttributes=["ObjectSize"])
+    assert one["ObjectSize"] == 5 and "ETag" not in one and "ObjectParts" not in one
+    assert "ObjectParts" not in c.get_object_attributes(Bucket=b, Key="one", ObjectAttributes=["ObjectParts"])
+    assert err(lambda: c.get_object_attributes(Bucket=b, Key="none", ObjectAttributes=["ETag"])) == ("NoSuchKey", 404)
+    # A write-only key may not read attributes.
+    wo = server.s3(server.new_key(sp, mode="write-only"))
+    assert err(lambda: wo.get_object_attributes(Bucket=b, Key="one", ObjectAttributes=["ETag"]))[1] == 403

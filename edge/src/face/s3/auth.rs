@@ -114,11 +114,11 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketAcl", Bucket),
         ("GetBucketOwnershipControls", Bucket),
         ("GetObjectAcl", Object(GetObject)),
+        ("GetObjectAttributes", Object(GetObject)),
         ("PutObjectAcl", Object(PutObject)),
         ("PutBucketAcl", Names(PutObject)),
         // Not offered: bucket configuration belongs to the control API, and the rest has no
         // implementation behind it.
-        ("GetObjectAttributes", Refused),
         ("CreateBucketMetadataTableConfiguration", Refused),
         ("CreateSession", Refused),
         ("DeleteBucket", Refused),

@@ -22,12 +22,13 @@ use s3s::dto::{
     CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput,
     DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition, EncodingType,
     Error, GetBucketAclInput, GetBucketAclOutput, GetBucketLocationInput, GetBucketLocationOutput, GetBucketOwnershipControlsInput,
-    GetBucketOwnershipControlsOutput, GetObjectAclInput, GetObjectAclOutput, GetObjectInput, GetObjectOutput, HeadBucketInput,
-    HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput,
-    ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, ListPartsInput,
-    ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object, ObjectCannedACL, ObjectStorageClass, Owner, Part,
-    PutBucketAclInput, PutBucketAclOutput, PutObjectAclInput, PutObjectAclOutput, PutObjectInput, PutObjectOutput, Range, StreamingBlob,
-    Timestamp, TimestampFormat, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    GetBucketOwnershipControlsOutput, GetObjectAclInput, GetObjectAclOutput, GetObjectAttributesInput, GetObjectAttributesOutput,
+    GetObjectAttributesParts, GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
+    ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput,
+    ListObjectsV2Input, ListObjectsV2Output, ListPartsInput, ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object,
+    ObjectAttributes, ObjectCannedACL, ObjectPart, ObjectStorageClass, Owner, Part, PutBucketAclInput, PutBucketAclOutput,
+    PutObjectAclInput, PutObjectAclOutput, PutObjectInput, PutObjectOutput, Range, StorageClass, StreamingBlob, Timestamp, TimestampFormat,
+    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -59,25 +60,34 @@ pub struct S3Face {
 }
 
 impl S3Face {
-    /// Part `n` of an object for GET/HEAD `?partNumber=`: its metadata, the part's byte span and
-    /// `x-amz-mp-parts-count`. Part sizes come from the completion's record (every engine), or
-    /// from the fs store's own; an object stored in one piece has one part.
-    async fn part_of(&self, cred: &Credential, full: &str, key: &str, n: u32) -> S3Result<(ObjectMeta, (u64, u64), Option<i32>)> {
-        let meta = self.store.head(full).await.map_err(errors::store)?;
-        let multipart = meta.etag.rsplit_once('-').and_then(|(_, c)| c.parse::<usize>().ok());
+    /// The part sizes of a multipart object: from the completion's record (every engine), or
+    /// from the fs store's own; `None` for an object stored in one piece. The record counts only
+    /// if it has as many parts as the ETag says and as many bytes as the object.
+    async fn part_sizes(&self, cred: &Credential, key: &str, meta: &ObjectMeta) -> S3Result<Option<Vec<u64>>> {
+        let Some(count) = meta.etag.rsplit_once('-').and_then(|(_, c)| c.parse::<usize>().ok()) else {
+            return Ok(None);
+        };
         let recorded = self.control.object_parts(&cred.space.id, key).await.map_err(errors::control)?;
-        // The record describes this object only if it has as many parts and as many bytes.
         let sizes = recorded
-            .filter(|s| Some(s.len()) == multipart && s.iter().sum::<u64>() == meta.size)
+            .filter(|s| s.len() == count && s.iter().sum::<u64>() == meta.size)
             .unwrap_or_else(|| meta.parts.clone());
-        if multipart.is_some() && sizes.is_empty() {
+        if sizes.is_empty() {
             return Err(s3_error!(
                 NotImplemented,
                 "The part boundaries of this object are not known here; use Range."
             ));
         }
-        let (range, count) = rustshare_store::part_span(meta.size, &sizes, n).map_err(errors::store)?;
-        let parts_count = multipart.map(|_| i32::try_from(count).unwrap_or(i32::MAX));
+        Ok(Some(sizes))
+    }
+
+    /// Part `n` of an object for GET/HEAD `?partNumber=`: its metadata, the part's byte span and
+    /// `x-amz-mp-parts-count` (for objects completed from parts). An object stored in one piece
+    /// has one part.
+    async fn part_of(&self, cred: &Credential, full: &str, key: &str, n: u32) -> S3Result<(ObjectMeta, (u64, u64), Option<i32>)> {
+        let meta = self.store.head(full).await.map_err(errors::store)?;
+        let sizes = self.part_sizes(cred, key, &meta).await?;
+        let (range, count) = rustshare_store::part_span(meta.size, sizes.as_deref().unwrap_or(&[]), n).map_err(errors::store)?;
+        let parts_count = sizes.map(|_| i32::try_from(count).unwrap_or(i32::MAX));
         Ok((meta, range, parts_count))
     }
 
@@ -445,6 +455,41 @@ fn take_computed(c: &verify::Computed) -> Checksum {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .unwrap_or_default()
+}
+
+/// One page of an object's parts for GetObjectAttributes: after `marker`, at most `max` (1000
+/// by default), with S3's truncation fields.
+fn parts_page(sizes: &[u64], marker: Option<i32>, max: Option<i32>) -> S3Result<GetObjectAttributesParts> {
+    let after = match marker {
+        Some(m) => usize::try_from(m).map_err(|_| s3_error!(InvalidArgument, "part-number-marker must be a part number."))?,
+        None => 0,
+    };
+    let max = match max {
+        Some(m) if m < 0 => return Err(s3_error!(InvalidArgument, "max-parts must be between 0 and 1000.")),
+        Some(m) => usize::try_from(m).unwrap_or(1000).min(1000),
+        None => 1000,
+    };
+    let page: Vec<ObjectPart> = sizes
+        .iter()
+        .enumerate()
+        .skip(after)
+        .take(max)
+        .map(|(n, size)| ObjectPart {
+            part_number: i32::try_from(n + 1).ok(),
+            size: i64::try_from(*size).ok(),
+            ..Default::default()
+        })
+        .collect();
+    let last = after + page.len();
+    let truncated = last < sizes.len();
+    Ok(GetObjectAttributesParts {
+        total_parts_count: i32::try_from(sizes.len()).ok(),
+        part_number_marker: marker,
+        next_part_number_marker: truncated.then(|| i32::try_from(last).unwrap_or(i32::MAX)),
+        max_parts: i32::try_from(max).ok(),
+        is_truncated: Some(truncated),
+        parts: Some(page),
+    })
 }
 
 /// The `partNumber` of a GET or HEAD: 1 to 10,000, and not together with a Range.
@@ -938,6 +983,45 @@ impl S3 for S3Face {
                         Checksum::default()
                     }
                 );
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn get_object_attributes(&self, req: S3Request<GetObjectAttributesInput>) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "GetObjectAttributes", Some(&i.key), async {
+                // One header, `x-amz-object-attributes: ETag,ObjectSize`, may arrive as one item.
+                let wanted: Vec<&str> = i
+                    .object_attributes
+                    .iter()
+                    .flat_map(|a| a.as_str().split(','))
+                    .map(str::trim)
+                    .collect();
+                let want = |name: &str| wanted.iter().any(|w| w.eq_ignore_ascii_case(name));
+                let m = self.store.head(&full).await.map_err(errors::store)?;
+                let object_parts = if want(ObjectAttributes::OBJECT_PARTS) {
+                    match self.part_sizes(&cred, &i.key, &m).await? {
+                        Some(sizes) => Some(parts_page(&sizes, i.part_number_marker, i.max_parts)?),
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                let out = GetObjectAttributesOutput {
+                    e_tag: want(ObjectAttributes::ETAG).then(|| etag(&m.etag)),
+                    object_size: want(ObjectAttributes::OBJECT_SIZE).then(|| i64::try_from(m.size).unwrap_or(i64::MAX)),
+                    storage_class: want(ObjectAttributes::STORAGE_CLASS).then(|| StorageClass::from_static(StorageClass::STANDARD)),
+                    checksum: (want(ObjectAttributes::CHECKSUM) && !m.attrs.checksums.is_empty())
+                        .then(|| checksum_from_map(&m.attrs.checksums)),
+                    object_parts,
+                    last_modified: Some(ts(m.last_modified)),
+                    ..Default::default()
+                };
                 Ok((out, 0))
             })
             .await?;
