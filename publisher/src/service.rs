@@ -114,6 +114,8 @@ const DEB_TYPE: &str = "application/vnd.debian.binary-package";
 struct Inner {
     store: Arc<dyn ObjectStore>,
     control: Control,
+    /// The control service's clock, taken once (the packages face asks it on every request).
+    clock: Arc<dyn rustshare_control::clock::Clock>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pointers: RwLock<HashMap<String, (Instant, Option<String>)>>,
     /// Each repository's compressed index pieces of its last publish on this node.
@@ -176,6 +178,7 @@ impl Publisher {
         Self {
             inner: Arc::new(Inner {
                 store,
+                clock: control.clock(),
                 control,
                 locks: Mutex::new(HashMap::new()),
                 pointers: RwLock::new(HashMap::new()),
@@ -206,7 +209,7 @@ impl Publisher {
     async fn exclusive(&self, name: &str) -> Result<Exclusive> {
         let local = self.lock_for(name).lock_owned().await;
         // Waiting is measured by the control service's clock, which tests move.
-        let clock = self.inner.control.clock();
+        let clock = &self.inner.clock;
         let deadline = clock.now() + PUBLISH_WAIT;
         let key = format!("publish:{name}");
         let mut waited = false;
@@ -372,7 +375,7 @@ impl Publisher {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&repo.name)
-            && self.inner.control.clock().now().saturating_duration_since(*at) < POINTER_TTL
+            && self.inner.clock.now().saturating_duration_since(*at) < POINTER_TTL
         {
             return Ok(id.clone());
         }
@@ -381,7 +384,7 @@ impl Publisher {
             .pointers
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(repo.name.clone(), (self.inner.control.clock().now(), id.clone()));
+            .insert(repo.name.clone(), (self.inner.clock.now(), id.clone()));
         Ok(id)
     }
 

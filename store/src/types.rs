@@ -53,10 +53,6 @@ pub struct ObjectMeta {
     /// What the writer set.
     #[serde(flatten)]
     pub attrs: ObjectAttrs,
-    /// Sizes of the parts a multipart object was completed from, in order, where the store
-    /// keeps them; empty for an object stored in one piece (or when the engine keeps them).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub parts: Vec<u64>,
 }
 
 /// The span of part `n` (1-based) of an object whose part sizes are `parts` (empty: one part

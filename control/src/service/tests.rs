@@ -16,6 +16,17 @@ fn control_on(clock: Arc<dyn crate::clock::Clock>) -> (Core, AdminPrincipal) {
     (c, p)
 }
 
+/// A key's input without an absolute expiry.
+fn key_input(name: &str, mode: PermissionMode, prefix: &str, expires_in_seconds: Option<u64>) -> NewIdentity {
+    NewIdentity {
+        name: name.into(),
+        mode,
+        prefix: prefix.into(),
+        expires_at: None,
+        expires_in_seconds,
+    }
+}
+
 fn space(c: &Core, p: &AdminPrincipal, tenant: &str, quota: Option<u64>) -> Space {
     let _ = c.create_tenant(p, tenant);
     c.create_space(
@@ -129,17 +140,7 @@ fn tenant_tokens_see_only_their_tenant() {
     assert_eq!(c.list_spaces(&pa).expect("list").len(), 1);
     assert!(matches!(c.create_tenant(&pa, "evil"), Err(Error::Forbidden(_))));
     let k = c
-        .create_identity(
-            &op,
-            &b.id,
-            NewIdentity {
-                name: "ci".into(),
-                mode: PermissionMode::ReadOnly,
-                prefix: String::new(),
-                expires_at: None,
-                expires_in_seconds: None,
-            },
-        )
+        .create_identity(&op, &b.id, key_input("ci", PermissionMode::ReadOnly, "", None))
         .expect("key");
     assert!(matches!(c.revoke_identity(&pa, &k.identity.id), Err(Error::NotFound(_))));
     assert!(
@@ -188,17 +189,7 @@ fn keys_expire_by_the_services_clock() {
     let (c, op) = control_on(clock.clone());
     let s = space(&c, &op, "acme", None);
     let k = c
-        .create_identity(
-            &op,
-            &s.id,
-            NewIdentity {
-                name: "short".into(),
-                mode: PermissionMode::ReadWrite,
-                prefix: String::new(),
-                expires_at: None,
-                expires_in_seconds: Some(2),
-            },
-        )
+        .create_identity(&op, &s.id, key_input("short", PermissionMode::ReadWrite, "", Some(2)))
         .expect("key");
     assert_eq!(k.identity.expires_at, Some(c.now() + time::Duration::seconds(2)));
     let decide = || {
@@ -224,17 +215,7 @@ fn keys_rotate_and_revoke_and_secrets_stay_sealed() {
     let (c, op) = control();
     let s = space(&c, &op, "acme", None);
     let k = c
-        .create_identity(
-            &op,
-            &s.id,
-            NewIdentity {
-                name: "ci".into(),
-                mode: PermissionMode::ReadWrite,
-                prefix: "releases/".into(),
-                expires_at: None,
-                expires_in_seconds: Some(3600),
-            },
-        )
+        .create_identity(&op, &s.id, key_input("ci", PermissionMode::ReadWrite, "releases/", Some(3600)))
         .expect("key");
     assert!(k.identity.access_key_id.starts_with("RS3") && k.identity.access_key_id.len() == 20);
     assert!(
@@ -377,18 +358,8 @@ fn reservations_do_not_outlive_their_process() {
 }
 
 fn read_write_key(c: &Core, p: &AdminPrincipal, s: &Space) -> CreatedIdentity {
-    c.create_identity(
-        p,
-        &s.id,
-        NewIdentity {
-            name: "ci".into(),
-            mode: PermissionMode::ReadWrite,
-            prefix: String::new(),
-            expires_at: None,
-            expires_in_seconds: None,
-        },
-    )
-    .expect("key")
+    c.create_identity(p, &s.id, key_input("ci", PermissionMode::ReadWrite, "", None))
+        .expect("key")
 }
 
 /// Two nodes: two services on one database, each with its own caches.

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::client::{Client, show};
+use super::client::{Client, NO_BODY, show};
 use crate::api::dto::{MasterKeyChange, MasterKeyInfo, Reconciled, RotateBody};
 
 #[derive(Subcommand, Debug)]
@@ -47,7 +47,7 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: AdminCmd) -> Result<()> {
             });
         }
         AdminCmd::MasterKey => {
-            let v: MasterKeyInfo = c.typed("GET", "/admin/master-key", None::<&()>)?;
+            let v: MasterKeyInfo = c.typed("GET", "/admin/master-key", NO_BODY)?;
             show(json_out, &v, |v| outln!("Master key {} (from {})", v.fingerprint, v.source));
         }
         AdminCmd::RotateMasterKey { to } => {

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::client::{Client, enc, show};
+use super::client::{Client, NO_BODY, enc, show};
 use crate::api::dto::AuditPage;
 
 /// What to show.
@@ -36,7 +36,7 @@ pub(super) fn run(c: &Client, json_out: bool, f: Filter) -> Result<()> {
             q.push(format!("{k}={}", enc(&v)));
         }
     }
-    let v: AuditPage = c.typed("GET", &format!("/audit?{}", q.join("&")), None::<&()>)?;
+    let v: AuditPage = c.typed("GET", &format!("/audit?{}", q.join("&")), NO_BODY)?;
     show(json_out, &v, |v| {
         for e in &v.events {
             let ev = &e.event;

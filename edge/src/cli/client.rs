@@ -213,6 +213,9 @@ pub(super) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// The body of a request that has none, for [`Client::typed`].
+pub(super) const NO_BODY: Option<&()> = None;
+
 /// Prints a typed reply as JSON, or as `human` writes it.
 pub(super) fn show<T: serde::Serialize>(json_mode: bool, v: &T, human: impl FnOnce(&T)) {
     if json_mode {

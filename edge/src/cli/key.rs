@@ -6,7 +6,7 @@ use rustshare_control::NewIdentity;
 use rustshare_control::model::{Identity, PermissionMode};
 use time::format_description::well_known::Rfc3339;
 
-use super::client::{Client, enc, parse_duration, show};
+use super::client::{Client, NO_BODY, enc, parse_duration, show};
 use crate::api::dto::{KeyBlock, KeyList};
 
 #[derive(Subcommand, Debug)]
@@ -34,9 +34,6 @@ pub(super) enum KeyCmd {
     Rotate { key: String },
 }
 
-/// No body.
-const NONE: Option<&()> = None;
-
 pub(super) fn run(c: &Client, json_out: bool, cmd: KeyCmd) -> Result<()> {
     match cmd {
         KeyCmd::Create {
@@ -58,17 +55,17 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: KeyCmd) -> Result<()> {
             show(json_out, &v, print_key_block);
         }
         KeyCmd::List { space } => {
-            let v: KeyList = c.typed("GET", &format!("/spaces/{}/keys", enc(&space)), NONE)?;
+            let v: KeyList = c.typed("GET", &format!("/spaces/{}/keys", enc(&space)), NO_BODY)?;
             show(json_out, &v, |v| print_keys(&v.keys));
         }
         KeyCmd::Revoke { key } => {
-            let v: Identity = c.typed("POST", &format!("/keys/{}/revoke", enc(&key)), NONE)?;
+            let v: Identity = c.typed("POST", &format!("/keys/{}/revoke", enc(&key)), NO_BODY)?;
             show(json_out, &v, |v| {
                 outln!("Revoked {} ({}); its next request is refused.", v.name, v.access_key_id);
             });
         }
         KeyCmd::Rotate { key } => {
-            let v: KeyBlock = c.typed("POST", &format!("/keys/{}/rotate", enc(&key)), NONE)?;
+            let v: KeyBlock = c.typed("POST", &format!("/keys/{}/rotate", enc(&key)), NO_BODY)?;
             show(json_out, &v, |v| {
                 outln!("Rotated: the old secret no longer works.\n");
                 print_key_block(v);

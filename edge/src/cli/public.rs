@@ -5,7 +5,7 @@ use clap::Subcommand;
 use rustshare_control::PublicationInput;
 use rustshare_control::model::CacheOverride;
 
-use super::client::{Client, enc, show};
+use super::client::{Client, NO_BODY, enc, show};
 use crate::api::dto::{OnOff, PublicState, PurgeBody, Purged};
 
 #[derive(Subcommand, Debug)]
@@ -46,9 +46,6 @@ pub(super) enum PublicCmd {
     /// Show the rules.
     Show { space: String },
 }
-
-/// No body.
-const NONE: Option<&()> = None;
 
 pub(super) fn run(c: &Client, json_out: bool, cmd: PublicCmd) -> Result<()> {
     let v: PublicState = match cmd {
@@ -91,8 +88,8 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: PublicCmd) -> Result<()> {
             };
             c.typed("PUT", &format!("/spaces/{}/public", enc(&space)), Some(&body))?
         }
-        PublicCmd::Disable { space } => c.typed("DELETE", &format!("/spaces/{}/public", enc(&space)), NONE)?,
-        PublicCmd::Show { space } => c.typed("GET", &format!("/spaces/{}/public", enc(&space)), NONE)?,
+        PublicCmd::Disable { space } => c.typed("DELETE", &format!("/spaces/{}/public", enc(&space)), NO_BODY)?,
+        PublicCmd::Show { space } => c.typed("GET", &format!("/spaces/{}/public", enc(&space)), NO_BODY)?,
     };
     show(json_out, &v, print_public);
 

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use rustshare_control::model::{RegistryNamespace, RetentionRules, Robot, RobotAccess};
 use serde_json::json;
 
-use super::client::{Client, enc, human_bytes, parse_size, show};
+use super::client::{Client, NO_BODY, enc, human_bytes, parse_size, show};
 use crate::api::dto::{
     NamespaceChange, NamespaceList, NamespaceReply, NamespaceView, NewNamespace, NewRobot, RegistryConfigBody, RegistryConfigReply,
     RobotCreated, RobotList, RobotReply,
@@ -142,9 +142,6 @@ fn robot_line(r: &Robot) -> String {
     )
 }
 
-/// No body.
-const NONE: Option<&()> = None;
-
 pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
     let ns_path = |n: &str| format!("/registry/namespaces/{}", enc(n));
     match cmd {
@@ -162,7 +159,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             });
         }
         RegistryCmd::List => {
-            let v: NamespaceList = c.typed("GET", "/registry/namespaces", NONE)?;
+            let v: NamespaceList = c.typed("GET", "/registry/namespaces", NO_BODY)?;
             show(json_mode, &v, |v| {
                 for n in &v.namespaces {
                     outln!("{:<24} {}", n.name, if n.public { "public" } else { "private" });
@@ -170,7 +167,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
             });
         }
         RegistryCmd::Show { name } => {
-            let v: NamespaceView = c.typed("GET", &ns_path(&name), NONE)?;
+            let v: NamespaceView = c.typed("GET", &ns_path(&name), NO_BODY)?;
             show(json_mode, &v, |v| print_namespace(&v.namespace, Some(v)));
         }
         RegistryCmd::Update {
@@ -211,7 +208,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
                 });
             }
             RobotCmd::List { namespace } => {
-                let v: RobotList = c.typed("GET", &format!("{}/robots", ns_path(&namespace)), NONE)?;
+                let v: RobotList = c.typed("GET", &format!("{}/robots", ns_path(&namespace)), NO_BODY)?;
                 show(json_mode, &v, |v| {
                     for r in &v.robots {
                         outln!("{}", robot_line(r));
@@ -219,7 +216,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RegistryCmd) -> Result<()> {
                 });
             }
             RobotCmd::Revoke { namespace, name } => {
-                let v: RobotReply = c.typed("POST", &format!("{}/robots/{}/revoke", ns_path(&namespace), enc(&name)), NONE)?;
+                let v: RobotReply = c.typed("POST", &format!("{}/robots/{}/revoke", ns_path(&namespace), enc(&name)), NO_BODY)?;
                 show(json_mode, &v, |v| outln!("Revoked {}: its next login fails.", v.robot.username));
             }
         },

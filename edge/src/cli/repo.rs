@@ -1,6 +1,6 @@
 //! `rustshare repo ...`: package repositories through the control API.
 
-use super::client::{Client, enc, human_bytes, show};
+use super::client::{Client, NO_BODY, enc, human_bytes, show};
 use crate::api::dto::{DistBody, NewRepository, Published, RepositoryChange, RepositoryList, RepositoryView, RollbackBody, SnapshotList};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -271,9 +271,6 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
     Ok(())
 }
 
-/// No body.
-const NONE: Option<&()> = None;
-
 pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
     match cmd {
         RepoCmd::Create {
@@ -295,7 +292,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             show(json_mode, &v, print_repo);
         }
         RepoCmd::List => {
-            let v: RepositoryList = c.typed("GET", "/repos", NONE)?;
+            let v: RepositoryList = c.typed("GET", "/repos", NO_BODY)?;
             show(json_mode, &v, |v| {
                 for r in &v.repositories {
                     outln!("{:<24} {}", r.name, r.fingerprint);
@@ -303,7 +300,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             });
         }
         RepoCmd::Show { name } => {
-            let v: RepositoryView = c.typed("GET", &format!("/repos/{}", enc(&name)), NONE)?;
+            let v: RepositoryView = c.typed("GET", &format!("/repos/{}", enc(&name)), NO_BODY)?;
             show(json_mode, &v, print_repo);
         }
         RepoCmd::Update { name, settings } => {
@@ -312,7 +309,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
         }
         RepoCmd::Publish { name, refresh } => {
             let path = format!("/repos/{}/publish{}", enc(&name), if refresh { "?refresh=true" } else { "" });
-            let v: Published = c.typed_with(&slow_agent(), "POST", &path, NONE)?;
+            let v: Published = c.typed_with(&slow_agent(), "POST", &path, NO_BODY)?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::Add {
@@ -322,11 +319,11 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             files,
         } => {
             upload(c, &name, &dist, &component, &files)?;
-            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), NONE)?;
+            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), NO_BODY)?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::Snapshots { name } => {
-            let v: SnapshotList = c.typed("GET", &format!("/repos/{}/snapshots", enc(&name)), NONE)?;
+            let v: SnapshotList = c.typed("GET", &format!("/repos/{}/snapshots", enc(&name)), NO_BODY)?;
             show(json_mode, &v, |v| {
                 let current = v.current_snapshot.as_deref().unwrap_or("");
                 outln!("{:<2}{:<18} {:<22} {:>8}  CHANGES", "", "SNAPSHOT", "CREATED", "PACKAGES");

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::client::{Client, enc};
+use super::client::{Client, NO_BODY, enc};
 
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, \
      application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
@@ -49,7 +49,7 @@ impl Registry<'_> {
 
 /// Deletes the expired tags of every repository in the namespace; returns what went.
 pub(super) fn apply(c: &Client, ns: &str, base: &str, dry_run: bool) -> Result<Outcome> {
-    let info: crate::api::dto::NamespaceView = c.typed("GET", &format!("/registry/namespaces/{}", enc(ns)), None::<&()>)?;
+    let info: crate::api::dto::NamespaceView = c.typed("GET", &format!("/registry/namespaces/{}", enc(ns)), NO_BODY)?;
     let rules = info.namespace.retention;
     let r = Registry {
         c,

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use rustshare_control::NewSpace;
 use rustshare_control::model::{Purpose, Space, Visibility};
 
-use super::client::{Client, enc, human_bytes, parse_size, show};
+use super::client::{Client, NO_BODY, enc, human_bytes, parse_size, show};
 use super::key::print_keys;
 use crate::api::dto::{OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView};
 
@@ -37,9 +37,6 @@ pub(super) enum SpaceCmd {
     Quota { space: String, quota: String },
 }
 
-/// No body.
-const NONE: Option<&()> = None;
-
 pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
     match cmd {
         SpaceCmd::Create {
@@ -64,7 +61,7 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
             });
         }
         SpaceCmd::List => {
-            let v: SpaceList = c.typed("GET", "/spaces", NONE)?;
+            let v: SpaceList = c.typed("GET", "/spaces", NO_BODY)?;
             show(json_out, &v, |v| {
                 outln!(
                     "{:<24} {:<40} {:<10} {:<9} {:<12} status",
@@ -89,11 +86,11 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
             });
         }
         SpaceCmd::Show { space } => {
-            let v: SpaceView = c.typed("GET", &format!("/spaces/{}", enc(&space)), NONE)?;
+            let v: SpaceView = c.typed("GET", &format!("/spaces/{}", enc(&space)), NO_BODY)?;
             show(json_out, &v, |v| print_space(&v.space, Some(v)));
         }
         SpaceCmd::Disable { space } => {
-            let v: Space = c.typed("POST", &format!("/spaces/{}/disable", enc(&space)), NONE)?;
+            let v: Space = c.typed("POST", &format!("/spaces/{}/disable", enc(&space)), NO_BODY)?;
             show(json_out, &v, |v| {
                 outln!("Disabled {}: S3 requests to {} are refused from now on.", v.name, v.bucket);
             });
@@ -154,7 +151,7 @@ fn print_space(s: &Space, view: Option<&SpaceView>) {
 
 /// `rustshare usage <space>`: bytes, objects, uploads in progress, published packages, CDN figures.
 pub(super) fn usage(c: &Client, json_out: bool, space: &str) -> Result<()> {
-    let v: SpaceUsage = c.typed("GET", &format!("/spaces/{}/usage", enc(space)), NONE)?;
+    let v: SpaceUsage = c.typed("GET", &format!("/spaces/{}/usage", enc(space)), NO_BODY)?;
     show(json_out, &v, |v| {
         let u = &v.usage;
         outln!("Bucket:     {}", v.bucket);

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use rustshare_control::model::Tenant;
 
-use super::client::{Client, enc, show};
+use super::client::{Client, NO_BODY, enc, show};
 use crate::api::dto::{NameBody, TenantList, TenantToken};
 
 #[derive(Subcommand, Debug)]
@@ -28,7 +28,7 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: TenantCmd) -> Result<()> {
             show(json_out, &v, |v| outln!("Created tenant {} ({})", v.name, v.id));
         }
         TenantCmd::List => {
-            let v: TenantList = c.typed("GET", "/tenants", None::<&()>)?;
+            let v: TenantList = c.typed("GET", "/tenants", NO_BODY)?;
             show(json_out, &v, |v| {
                 for t in &v.tenants {
                     outln!("{:<24} {}", t.name, t.id);

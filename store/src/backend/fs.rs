@@ -250,7 +250,6 @@ fn write_batch(root: &Path, jobs: Vec<(PathBuf, PathBuf, bytes::Bytes, ObjectAtt
             etag,
             last_modified: now(),
             attrs,
-            parts: Vec::new(),
         };
         let json = serde_json::to_vec(&meta).map_err(|e| Error::Backend(format!("encoding metadata: {e}")))?;
         let len = u32::try_from(json.len()).map_err(|_| Error::Backend("metadata too large".into()))?;
@@ -552,7 +551,6 @@ impl ObjectStore for FsStore {
                 etag,
                 last_modified: now(),
                 attrs,
-                parts: Vec::new(),
             })
             .await?;
         self.commit(guard, &dest).await?;
@@ -721,7 +719,6 @@ impl ObjectStore for FsStore {
             etag,
             last_modified: now(),
             attrs: rec.attrs,
-            parts: chosen.iter().map(|p| p.size).collect(),
         };
         finish_file(w, &meta).await?;
         let dest = self.object_path(key)?;

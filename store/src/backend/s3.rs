@@ -243,7 +243,6 @@ macro_rules! meta_from {
                     .unwrap_or_default(),
                 checksums,
             },
-            parts: Vec::new(),
         }
     }};
 }
@@ -331,7 +330,6 @@ impl ObjectStore for S3Store {
             etag: unquote(out.e_tag()),
             last_modified: now(),
             attrs,
-            parts: Vec::new(),
         })
     }
 

@@ -104,7 +104,6 @@ mod tests {
             etag: "e".into(),
             last_modified: time::OffsetDateTime::UNIX_EPOCH,
             attrs: rustshare_store::ObjectAttrs::default(),
-            parts: Vec::new(),
         }
     }
 

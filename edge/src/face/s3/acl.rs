@@ -5,7 +5,9 @@
 //! being silently accepted. Who can read a space without a key is decided by public web access
 //! (the CDN face), never by an ACL.
 
-use s3s::dto::{Grant, Grantee, Grants, ObjectOwnership, Owner, OwnershipControls, OwnershipControlsRule, Permission, Type};
+use s3s::dto::{
+    AccessControlPolicy, Grant, Grantee, Grants, ObjectOwnership, Owner, OwnershipControls, OwnershipControlsRule, Permission, Type,
+};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use rustshare_control::Credential;
@@ -47,6 +49,21 @@ pub(crate) fn check_policy(grants: Option<&Grants>, owner_id: &str) -> S3Result<
                 .is_some_and(|e| e.type_.as_str() == Type::CANONICAL_USER && e.id.as_deref() == Some(owner_id))
     });
     if only_owner { Ok(()) } else { Err(refused()) }
+}
+
+/// A PutBucketAcl or PutObjectAcl: its canned ACL, grant headers and ACL document must all
+/// change nothing.
+///
+/// # Errors
+/// 400 AccessControlListNotSupported.
+pub(crate) fn check_put(
+    canned: Option<&str>,
+    grants: &[Option<&String>],
+    policy: Option<&AccessControlPolicy>,
+    owner_id: &str,
+) -> S3Result<()> {
+    check_request(canned, grants)?;
+    policy.map_or(Ok(()), |p| check_policy(p.grants.as_ref(), owner_id))
 }
 
 /// The owner of every object of the credential's space: its tenant.

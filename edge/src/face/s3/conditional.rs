@@ -36,7 +36,9 @@ impl From<Refusal> for S3Error {
     }
 }
 
-fn names(c: &ETagCondition, current: &str) -> bool {
+/// Whether `c` (from If-Match or If-None-Match) names the stored ETag `current`. Compared by
+/// value, as S3 does for both headers (a weak and a strong tag of the same value match).
+pub(crate) fn etag_matches(c: &ETagCondition, current: &str) -> bool {
     match c {
         ETagCondition::Any => true,
         ETagCondition::ETag(e) => e.value().trim_matches('"') == current.trim_matches('"'),
@@ -55,12 +57,12 @@ pub(crate) fn decide(
     if let Some(c) = if_match {
         match current {
             None => return Err(Refusal::NoSuchKey),
-            Some(cur) if !names(c, cur) => return Err(Refusal::PreconditionFailed),
+            Some(cur) if !etag_matches(c, cur) => return Err(Refusal::PreconditionFailed),
             Some(_) => {}
         }
     }
     if let Some(c) = if_none_match
-        && current.is_some_and(|cur| names(c, cur))
+        && current.is_some_and(|cur| etag_matches(c, cur))
     {
         return Err(Refusal::PreconditionFailed);
     }

@@ -60,9 +60,9 @@ pub struct S3Face {
 }
 
 impl S3Face {
-    /// The part sizes of a multipart object: from the completion's record (every engine), or
-    /// from the fs store's own; `None` for an object stored in one piece. The record counts only
-    /// if it has as many parts as the ETag says and as many bytes as the object.
+    /// The part sizes of a multipart object, from the completion's record (the stores keep none,
+    /// or do not tell them alike); `None` for an object stored in one piece. The record counts
+    /// only if it has as many parts as the ETag says and as many bytes as the object.
     async fn part_sizes(&self, cred: &Credential, key: &str, meta: &ObjectMeta) -> S3Result<Option<Vec<u64>>> {
         let Some(count) = meta.etag.rsplit_once('-').and_then(|(_, c)| c.parse::<usize>().ok()) else {
             return Ok(None);
@@ -70,7 +70,7 @@ impl S3Face {
         let recorded = self.control.object_parts(&cred.space.id, key).await.map_err(errors::control)?;
         let sizes = recorded
             .filter(|s| s.len() == count && s.iter().sum::<u64>() == meta.size)
-            .unwrap_or_else(|| meta.parts.clone());
+            .unwrap_or_default();
         if sizes.is_empty() {
             return Err(s3_error!(
                 NotImplemented,
@@ -278,6 +278,24 @@ macro_rules! object_acl {
                 $i.grant_read_acp.as_ref(),
                 $i.grant_write_acp.as_ref(),
             ],
+        )
+    };
+}
+
+/// PutBucketAcl and PutObjectAcl ([`acl::check_put`]): s3s names their fields alike.
+macro_rules! acl_put {
+    ($i:expr, $canned:ty, $cred:expr) => {
+        acl::check_put(
+            $i.acl.as_ref().map(<$canned>::as_str),
+            &[
+                $i.grant_full_control.as_ref(),
+                $i.grant_read.as_ref(),
+                $i.grant_read_acp.as_ref(),
+                $i.grant_write.as_ref(),
+                $i.grant_write_acp.as_ref(),
+            ],
+            $i.access_control_policy.as_ref(),
+            &$cred.space.tenant_id,
         )
     };
 }
@@ -549,11 +567,7 @@ fn preconditions(
     if_modified_since: Option<&Timestamp>,
     if_unmodified_since: Option<&Timestamp>,
 ) -> S3Result<()> {
-    let current = etag(&meta.etag);
-    let matches = |c: &ETagCondition| match c {
-        ETagCondition::Any => true,
-        ETagCondition::ETag(e) => e.strong_cmp(&current) || e.value() == current.value(),
-    };
+    let matches = |c: &ETagCondition| conditional::etag_matches(c, &meta.etag);
     let lm: time::OffsetDateTime = meta.last_modified;
     if let Some(c) = if_match {
         if !matches(c) {
@@ -775,19 +789,7 @@ impl S3 for S3Face {
     async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
         let cred = self.cred(&req)?;
         let i = &req.input;
-        acl::check_request(
-            i.acl.as_ref().map(BucketCannedACL::as_str),
-            &[
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
-        )?;
-        if let Some(p) = &i.access_control_policy {
-            acl::check_policy(p.grants.as_ref(), &cred.space.tenant_id)?;
-        }
+        acl_put!(i, BucketCannedACL, &cred)?;
         Ok(S3Response::new(PutBucketAclOutput::default()))
     }
 
@@ -795,19 +797,7 @@ impl S3 for S3Face {
         let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
-        acl::check_request(
-            i.acl.as_ref().map(ObjectCannedACL::as_str),
-            &[
-                i.grant_full_control.as_ref(),
-                i.grant_read.as_ref(),
-                i.grant_read_acp.as_ref(),
-                i.grant_write.as_ref(),
-                i.grant_write_acp.as_ref(),
-            ],
-        )?;
-        if let Some(p) = &i.access_control_policy {
-            acl::check_policy(p.grants.as_ref(), &cred.space.tenant_id)?;
-        }
+        acl_put!(i, ObjectCannedACL, &cred)?;
         self.store.head(&full).await.map_err(errors::store)?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
     }
@@ -1186,9 +1176,11 @@ impl S3 for S3Face {
         let quiet = i.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errs = Vec::new();
+        // Every key of the request is decided at the same time.
+        let now = self.control.now();
         for o in &i.delete.objects {
             let r = async {
-                auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key), self.control.now())?;
+                auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key), now)?;
                 let full = full_key(&cred, &o.key)?;
                 self.store.delete(&full).await.map_err(errors::store)?;
                 self.changed(&cred.space.id, &o.key).await;
