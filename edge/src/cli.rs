@@ -138,24 +138,8 @@ enum Command {
     },
     /// Audit events, newest first.
     Audit {
-        /// Only this space.
-        #[arg(long)]
-        space: Option<String>,
-        /// Only this identity id.
-        #[arg(long)]
-        identity: Option<String>,
-        /// Only this operation (PutObject, key.revoked, ...).
-        #[arg(long)]
-        operation: Option<String>,
-        /// Not before (RFC 3339).
-        #[arg(long)]
-        since: Option<String>,
-        /// Before (RFC 3339).
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
+        #[command(flatten)]
+        filter: audit::Filter,
     },
 }
 
@@ -285,25 +269,7 @@ fn run(cli: Cli) -> Result<()> {
         } => public::purge(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, &space, key, prefix)?,
         Command::Usage { space } => space::usage(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, &space)?,
         Command::Admin { cmd } => admin::run(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, cmd)?,
-        Command::Audit {
-            space,
-            identity,
-            operation,
-            since,
-            until,
-            limit,
-        } => audit::run(
-            &Client::new(&conn.server, conn.token.as_deref())?,
-            conn.json,
-            audit::Filter {
-                space,
-                identity,
-                operation,
-                since,
-                until,
-                limit,
-            },
-        )?,
+        Command::Audit { filter } => audit::run(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, filter)?,
     }
     Ok(())
 }

@@ -6,13 +6,26 @@ use super::client::{Client, NO_BODY, enc, show};
 use crate::api::dto::AuditPage;
 
 /// What to show.
+#[derive(clap::Args, Debug)]
 pub(super) struct Filter {
-    pub(super) space: Option<String>,
-    pub(super) identity: Option<String>,
-    pub(super) operation: Option<String>,
-    pub(super) since: Option<String>,
-    pub(super) until: Option<String>,
-    pub(super) limit: u32,
+    /// Only this space.
+    #[arg(long)]
+    space: Option<String>,
+    /// Only this identity id.
+    #[arg(long)]
+    identity: Option<String>,
+    /// Only this operation (PutObject, key.revoked, ...).
+    #[arg(long)]
+    operation: Option<String>,
+    /// Not before (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Before (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
 }
 
 pub(super) fn run(c: &Client, json_out: bool, f: Filter) -> Result<()> {
