@@ -588,3 +588,45 @@ fn repositories_are_remembered_until_they_change() {
         "a disabled space serves no repository"
     );
 }
+
+/// A completed upload is remembered for its own space and key, for an hour by the service's
+/// clock, so a retried completion gets the same answer; the feed's pruning then forgets it.
+#[test]
+fn completed_uploads_are_remembered_for_an_hour() {
+    let clock = crate::clock::ManualClock::new();
+    let (c, op) = control_on(clock.clone());
+    let s = space(&c, &op, "acme", None);
+    c.upload_started("up1", &s.id, "big.bin", "id_x").expect("started");
+    c.upload_completed("up1", "abc-2").expect("completed");
+    assert!(
+        c.upload("up1", &s.id, "big.bin").expect("upload").is_none(),
+        "no longer in progress"
+    );
+    assert_eq!(
+        c.completed_upload("up1", &s.id, "big.bin").expect("lookup").as_deref(),
+        Some("abc-2")
+    );
+    assert_eq!(c.completed_upload("up1", &s.id, "other.bin").expect("lookup"), None, "another key");
+    assert_eq!(
+        c.completed_upload("up1", "sp_other", "big.bin").expect("lookup"),
+        None,
+        "another space"
+    );
+    let prune = || {
+        let t = c.now();
+        c.inner.repo.prune(t - CHANGE_HISTORY, t).expect("prune")
+    };
+    clock.advance(Duration::from_secs(59 * 60));
+    prune();
+    assert!(
+        c.completed_upload("up1", &s.id, "big.bin").expect("lookup").is_some(),
+        "kept within the hour"
+    );
+    clock.advance(Duration::from_secs(2 * 60));
+    prune();
+    assert_eq!(
+        c.completed_upload("up1", &s.id, "big.bin").expect("lookup"),
+        None,
+        "forgotten after it"
+    );
+}
