@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod clock;
+pub mod cors;
 pub mod db;
 mod error;
 pub mod exec;
@@ -15,9 +16,10 @@ pub mod pause;
 pub mod policy;
 pub mod seal;
 mod service;
+pub mod tags;
 
 pub use error::{Error, Result};
 pub use service::{
-    ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, Lease, NewIdentity, NewSpace, PublicSite, PublicationInput,
-    Reservation,
+    BucketCors, ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, Lease, NewIdentity, NewSpace, PublicSite,
+    PublicationInput, Reservation,
 };

@@ -23,6 +23,9 @@ pub enum Action {
     AbortMultipartUpload,
     /// ListParts.
     ListMultipartUploadParts,
+    /// PutBucketCors and DeleteBucketCors: a bucket-wide setting a web application's deploy
+    /// makes (so the publisher mode only), needing a key for the whole bucket.
+    PutBucketCors,
 }
 
 impl Action {
@@ -37,12 +40,14 @@ impl Action {
             Action::ListBucketMultipartUploads => "s3:ListBucketMultipartUploads",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
+            Action::PutBucketCors => "s3:PutBucketCORS",
         }
     }
 }
 
 /// Whether a mode grants an action: read-only reads and lists; write-only writes (single and
-/// multipart); read-write both; read-write-delete, publisher and registry-backend add DeleteObject.
+/// multipart); read-write both; read-write-delete, publisher and registry-backend add DeleteObject;
+/// publisher alone may set the bucket's CORS rules.
 #[must_use]
 pub fn grants(mode: PermissionMode, action: Action) -> bool {
     use Action::{
@@ -53,6 +58,9 @@ pub fn grants(mode: PermissionMode, action: Action) -> bool {
         action,
         PutObject | AbortMultipartUpload | ListMultipartUploadParts | ListBucketMultipartUploads
     );
+    if action == Action::PutBucketCors {
+        return mode == PermissionMode::Publisher;
+    }
     match mode {
         PermissionMode::ReadOnly => read,
         PermissionMode::WriteOnly => write,
@@ -68,6 +76,9 @@ pub fn grants(mode: PermissionMode, action: Action) -> bool {
 pub enum Resource<'a> {
     /// The bucket itself (HeadBucket, GetBucketLocation).
     Bucket,
+    /// A bucket-wide setting: only a key whose allowed prefix is the whole bucket may change
+    /// what applies to every key.
+    Settings,
     /// One object key.
     Object(&'a str),
     /// A listing prefix.
@@ -142,6 +153,8 @@ pub fn decide(id: &Identity, space: &Space, bucket: &str, action: Option<Action>
     }
     let name = match res {
         Resource::Bucket => return Decision::Allow,
+        Resource::Settings if id.allowed_prefix.is_empty() => return Decision::Allow,
+        Resource::Settings => return Deny(DenyReason::OutsidePrefix),
         Resource::Object(k) => (k, names::key(k)),
         Resource::Prefix(p) => (p, names::prefix(p)),
     };
@@ -218,6 +231,25 @@ mod tests {
         for (mode, action, allowed) in cases {
             let d = decide(&ident(mode, ""), &s, B, Some(action), Resource::Object("x"), NOW);
             assert_eq!(d == Decision::Allow, allowed, "{mode} {action:?}");
+        }
+    }
+
+    /// Bucket CORS is a bucket-wide setting: the publisher mode only, with a key for the whole
+    /// bucket.
+    #[test]
+    fn only_a_whole_bucket_publisher_key_sets_bucket_settings() {
+        let s = space();
+        let d = |mode, prefix| decide(&ident(mode, prefix), &s, B, Some(Action::PutBucketCors), Resource::Settings, NOW);
+        assert_eq!(d(PermissionMode::Publisher, ""), Decision::Allow);
+        assert_eq!(d(PermissionMode::Publisher, "site/"), Decision::Deny(DenyReason::OutsidePrefix));
+        for mode in [
+            PermissionMode::ReadOnly,
+            PermissionMode::WriteOnly,
+            PermissionMode::ReadWrite,
+            PermissionMode::ReadWriteDelete,
+            PermissionMode::RegistryBackend,
+        ] {
+            assert_eq!(d(mode, ""), Decision::Deny(DenyReason::ActionNotGranted), "{mode}");
         }
     }
 

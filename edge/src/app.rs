@@ -252,7 +252,35 @@ impl App {
         resp
     }
 
-    async fn s3<B>(&self, mut req: Request<B>, info: RequestInfo) -> (Response<Body>, Cow<'static, str>)
+    /// The S3 face, with bucket CORS around it: preflights are answered from the bucket's rules
+    /// without a credential, and a browser's actual requests (those with an Origin) get the
+    /// headers of the rule that allows them, errors included, so the page can read why.
+    async fn s3<B>(&self, req: Request<B>, info: RequestInfo) -> (Response<Body>, Cow<'static, str>)
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use crate::face::s3::cors;
+        if cors::is_preflight(req.method()) {
+            info.set_op("PreflightCors");
+            return (
+                cors::preflight(&self.control, req.uri().path(), req.headers()).await,
+                "PreflightCors".into(),
+            );
+        }
+        let browser = req
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .map(|o| (o.to_owned(), req.method().clone(), req.uri().path().to_owned()));
+        let (mut resp, op) = self.s3_signed(req, info).await;
+        if let Some((origin, method, path)) = browser {
+            cors::apply(&self.control, &method, &path, &origin, &mut resp).await;
+        }
+        (resp, op)
+    }
+
+    async fn s3_signed<B>(&self, mut req: Request<B>, info: RequestInfo) -> (Response<Body>, Cow<'static, str>)
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -1065,7 +1065,10 @@ impl Publisher {
         self.store()
             .put(&format!("{}{rel}", space.base_prefix), data, Some(len), attrs)
             .await?;
-        self.inner.control.object_stored(&space.id, &rel, len).await?;
+        self.inner
+            .control
+            .object_stored(&space.id, &rel, rustshare_control::db::ObjectRecord::sized(len))
+            .await?;
         // Held until usage counts the object, so a concurrent upload cannot slip past the quota.
         reservation.release().await;
         Ok(())

@@ -132,3 +132,11 @@ def signed_with_date(server, key, method, path, body=b""):
     headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={key['access_key_id']}/{scope}, SignedHeaders={names}, Signature={sig}"
     del headers["host"]
     return requests.request(method, server.url + path, data=body, headers=headers, timeout=30)
+
+
+def put_chunked(url, chunks, headers=None):
+    """PUT to a presigned URL with `Transfer-Encoding: chunked` and no Content-Length (a stream
+    whose size the sender does not know: a pipe, a browser's ReadableStream body)."""
+    r = requests.Request("PUT", url, headers=dict(headers or {}), data=iter(chunks)).prepare()
+    assert r.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in r.headers
+    return requests.Session().send(r, timeout=60)

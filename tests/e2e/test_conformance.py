@@ -1,10 +1,13 @@
 """S3 object-level behaviour that clients beyond aws-cli, rclone and s3cmd rely on (issue 18),
 with boto3 on both backends."""
 
+import json
+import re
 import threading
 import uuid
 
 import botocore
+import requests
 import pytest
 
 MiB = 1024 * 1024
@@ -363,3 +366,240 @@ def test_get_object_attributes(server):
     # A write-only key may not read attributes.
     wo = server.s3(server.new_key(sp, mode="write-only"))
     assert err(lambda: wo.get_object_attributes(Bucket=b, Key="one", ObjectAttributes=["ETag"]))[1] == 403
+
+
+def tagset(c, b, k):
+    return {t["Key"]: t["Value"] for t in c.get_object_tagging(Bucket=b, Key=k)["TagSet"]}
+
+
+def test_object_tagging(server):
+    """Put/Get/DeleteObjectTagging, x-amz-tagging on writes, the copy directive, the count on
+    GET and HEAD, S3's limits; tagging needs a mode that may write."""
+    sp = server.new_space()
+    b = sp["bucket"]
+    rw = server.new_key(sp)
+    c = server.s3(rw)
+    c.put_object(Bucket=b, Key="build.tar", Body=b"x" * 10, Tagging="env=prod&team=web%20site")
+    assert tagset(c, b, "build.tar") == {"env": "prod", "team": "web site"}
+    assert c.get_object(Bucket=b, Key="build.tar")["TagCount"] == 2
+    head = c.head_object(Bucket=b, Key="build.tar")
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+
+    # Replacing tags keeps the bytes and the ETag; deleting them answers 204 and drops the count.
+    c.put_object_tagging(Bucket=b, Key="build.tar", Tagging={"TagSet": [{"Key": "retain", "Value": "30d"}]})
+    assert tagset(c, b, "build.tar") == {"retain": "30d"}
+    assert c.head_object(Bucket=b, Key="build.tar")["ETag"] == head["ETag"]
+    d = c.delete_object_tagging(Bucket=b, Key="build.tar")
+    assert d["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert tagset(c, b, "build.tar") == {}
+    assert "TagCount" not in c.get_object(Bucket=b, Key="build.tar")
+    assert "x-amz-tagging-count" not in c.head_object(Bucket=b, Key="build.tar")["ResponseMetadata"]["HTTPHeaders"]
+
+    # An overwrite carries only its own tags.
+    c.put_object(Bucket=b, Key="t", Body=b"1", Tagging="a=1")
+    c.put_object(Bucket=b, Key="t", Body=b"2")
+    assert tagset(c, b, "t") == {}
+
+    # Copies take the source's tags, or the request's with REPLACE.
+    c.put_object(Bucket=b, Key="src", Body=b"s", Tagging="a=1&b=2")
+    c.copy_object(Bucket=b, Key="copy", CopySource={"Bucket": b, "Key": "src"})
+    assert tagset(c, b, "copy") == {"a": "1", "b": "2"}
+    c.copy_object(Bucket=b, Key="copy2", CopySource={"Bucket": b, "Key": "src"}, TaggingDirective="REPLACE", Tagging="c=3")
+    assert tagset(c, b, "copy2") == {"c": "3"}
+
+    # A multipart upload's tags arrive with its completion.
+    up = c.create_multipart_upload(Bucket=b, Key="big", Tagging="kind=release")
+    p = c.upload_part(Bucket=b, Key="big", UploadId=up["UploadId"], PartNumber=1, Body=b"p" * 100)
+    c.complete_multipart_upload(Bucket=b, Key="big", UploadId=up["UploadId"],
+                                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    assert tagset(c, b, "big") == {"kind": "release"}
+
+    # S3's limits: 10 tags, keys of 128 and values of 256 characters, unique keys.
+    ten = [{"Key": f"k{i}", "Value": "v"} for i in range(10)]
+    c.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": ten})
+    assert len(tagset(c, b, "t")) == 10
+    for bad in (
+        ten + [{"Key": "k10", "Value": "v"}],
+        [{"Key": "k" * 129, "Value": "v"}],
+        [{"Key": "k", "Value": "v" * 257}],
+        [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}],
+    ):
+        assert err(lambda: c.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": bad})) == ("InvalidTag", 400)
+    assert len(tagset(c, b, "t")) == 10, "a refused tag set changed nothing"
+    c.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": [{"Key": "k" * 128, "Value": "v" * 256}]})
+    eleven = "&".join(f"k{i}=v" for i in range(11))
+    assert err(lambda: c.put_object(Bucket=b, Key="refused", Body=b"r", Tagging=eleven)) == ("InvalidTag", 400)
+    assert err(lambda: c.head_object(Bucket=b, Key="refused")) == ("404", 404), "a refused write stored nothing"
+    assert err(lambda: c.get_object_tagging(Bucket=b, Key="missing")) == ("NoSuchKey", 404)
+    assert err(lambda: c.put_object_tagging(Bucket=b, Key="missing", Tagging={"TagSet": []})) == ("NoSuchKey", 404)
+
+    # Tagging needs write: a read-only key reads tags and cannot change them.
+    ro = server.s3(server.new_key(sp, mode="read-only"))
+    assert tagset(ro, b, "src") == {"a": "1", "b": "2"}
+    assert err(lambda: ro.put_object_tagging(Bucket=b, Key="src", Tagging={"TagSet": []}))[1] == 403
+    assert err(lambda: ro.delete_object_tagging(Bucket=b, Key="src"))[1] == 403
+    assert tagset(c, b, "src") == {"a": "1", "b": "2"}
+    # A key limited to a prefix cannot see or change tags outside it.
+    pre = server.s3(server.new_key(sp, prefix="other/"))
+    assert err(lambda: pre.get_object_tagging(Bucket=b, Key="src"))[1] == 403
+    assert err(lambda: pre.put_object_tagging(Bucket=b, Key="src", Tagging={"TagSet": []}))[1] == 403
+    # Another tenant's key does not reach this space's tags at all.
+    other = server.new_space()
+    stranger = server.s3(server.new_key(other))
+    assert err(lambda: stranger.get_object_tagging(Bucket=b, Key="src"))[1] == 403
+
+    events = server.cli_json("audit", "--space", b, "--operation", "PutObjectTagging", "--limit", "100")["events"]
+    assert any(e["status"] == "InvalidTag" for e in events) and any(e["status"] == "ok" for e in events)
+
+
+APP = "https://app.example.com"
+
+
+def preflight(server, b, key, origin=APP, method="PUT", headers="content-type"):
+    h = {"Origin": origin, "Access-Control-Request-Method": method}
+    if headers:
+        h["Access-Control-Request-Headers"] = headers
+    return requests.options(f"{server.url}/{b}/{key}", headers=h, timeout=30)
+
+
+def test_bucket_cors_lets_a_web_application_upload_with_a_presigned_put(server):
+    """Put/Get/DeleteBucketCors, preflights answered from the rules, CORS headers on actual
+    responses (errors included); setting rules is the publisher mode's (whole bucket) or an
+    admin's."""
+    sp = server.new_space()
+    b = sp["bucket"]
+    pub = server.s3(server.new_key(sp, mode="publisher"))
+    rules = {"CORSRules": [
+        {"ID": "app", "AllowedOrigins": [APP], "AllowedMethods": ["PUT", "POST", "GET"], "AllowedHeaders": ["*"],
+         "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600},
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+    ]}
+    # No rules yet: browsers are refused, and GetBucketCors says so.
+    r = preflight(server, b, "uploads/a.txt")
+    assert r.status_code == 403 and b"CORS is not enabled for this bucket" in r.content
+    assert err(lambda: pub.get_bucket_cors(Bucket=b)) == ("NoSuchCORSConfiguration", 404)
+
+    pub.put_bucket_cors(Bucket=b, CORSConfiguration=rules)
+    got = pub.get_bucket_cors(Bucket=b)["CORSRules"]
+    assert got[0]["AllowedOrigins"] == [APP] and got[0]["MaxAgeSeconds"] == 600 and got[0]["ExposeHeaders"] == ["ETag"]
+    assert got[1]["AllowedMethods"] == ["GET"]
+
+    # The preflight of a presigned PUT from the application's origin.
+    r = preflight(server, b, "uploads/a.txt", headers="content-type, x-amz-meta-owner")
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == APP
+    assert r.headers["Access-Control-Allow-Methods"] == "PUT, POST, GET"
+    assert r.headers["Access-Control-Allow-Headers"] == "content-type, x-amz-meta-owner"
+    assert r.headers["Access-Control-Max-Age"] == "600"
+    assert r.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "Origin" in r.headers["Vary"]
+    # Another origin may only GET (the `*` rule), and is answered `*` without credentials.
+    r = preflight(server, b, "uploads/a.txt", origin="https://evil.example.net")
+    assert r.status_code == 403 and b"<Code>AccessForbidden</Code>" in r.content
+    r = preflight(server, b, "uploads/a.txt", origin="https://evil.example.net", method="GET", headers=None)
+    assert (r.status_code, r.headers["Access-Control-Allow-Origin"]) == (200, "*")
+    assert "Access-Control-Allow-Credentials" not in r.headers
+    assert preflight(server, b, "uploads/a.txt", method="DELETE").status_code == 403
+    assert requests.options(f"{server.url}/{b}/x", timeout=30).status_code == 400, "a preflight needs an Origin"
+    # A bucket that does not exist looks like one without rules.
+    r = preflight(server, "rs-nobody-nothing", "k")
+    assert r.status_code == 403 and b"CORS is not enabled" in r.content
+
+    # The actual upload: a presigned PUT from the page, answered with the rule's headers.
+    rw = server.s3(server.new_key(sp, mode="read-write"))
+    url = rw.generate_presigned_url("put_object", Params={"Bucket": b, "Key": "uploads/a.txt", "ContentType": "text/plain"}, ExpiresIn=300)
+    r = requests.put(url, data=b"from the browser", headers={"Origin": APP, "Content-Type": "text/plain"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == APP
+    assert r.headers["Access-Control-Expose-Headers"] == "ETag"
+    assert rw.get_object(Bucket=b, Key="uploads/a.txt")["Body"].read() == b"from the browser"
+    # An error reaches the page too (the browser shows it only with the CORS headers)...
+    forged = re.sub(r"Signature=[0-9a-f]{64}", "Signature=" + "0" * 64, url)
+    r = requests.put(forged, data=b"x", headers={"Origin": APP, "Content-Type": "text/plain"}, timeout=30)
+    assert r.status_code == 403 and r.headers["Access-Control-Allow-Origin"] == APP
+    # ...but a page from another origin gets no CORS headers on a PUT, so its browser keeps
+    # the answer from it; requests without an Origin get none either.
+    r = requests.put(url, data=b"y", headers={"Origin": "https://evil.example.net", "Content-Type": "text/plain"}, timeout=30)
+    assert "Access-Control-Allow-Origin" not in r.headers
+    r = requests.get(rw.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "uploads/a.txt"}), timeout=30)
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+    # Who may set them: the publisher mode with a key for the whole bucket, not other modes,
+    # not a key limited to a prefix, not another tenant's key.
+    for key in (server.new_key(sp, mode="read-write-delete"), server.new_key(sp, mode="publisher", prefix="site/"),
+                server.new_key(server.new_space(), mode="publisher")):
+        c = server.s3(key)
+        assert err(lambda: c.put_bucket_cors(Bucket=b, CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["DELETE"]}]}))[1] == 403
+        assert err(lambda: c.delete_bucket_cors(Bucket=b))[1] == 403
+    # Any key of the space may read them.
+    ro = server.s3(server.new_key(sp, mode="read-only"))
+    assert ro.get_bucket_cors(Bucket=b)["CORSRules"][0]["ID"] == "app"
+    # Rules S3 would refuse are refused, and the old ones stay.
+    for bad in ([{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}],
+                [{"AllowedOrigins": ["https://*.*.example.com"], "AllowedMethods": ["GET"]}],
+                [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}] * 101):
+        assert err(lambda: pub.put_bucket_cors(Bucket=b, CORSConfiguration={"CORSRules": bad})) == ("InvalidRequest", 400)
+    assert len(pub.get_bucket_cors(Bucket=b)["CORSRules"]) == 2
+
+    assert pub.delete_bucket_cors(Bucket=b)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert err(lambda: pub.get_bucket_cors(Bucket=b)) == ("NoSuchCORSConfiguration", 404)
+    assert preflight(server, b, "uploads/a.txt").status_code == 403
+
+    # The operator sets the same rules with the CLI, from aws-cli's file form.
+    f = server.tmp / f"cors-{uuid.uuid4().hex}.json"
+    f.write_text(json.dumps(rules))
+    out = server.cli_json("space", "cors", b, "--set", str(f))
+    assert out["rules"][0]["allowed_origins"] == [APP]
+    assert preflight(server, b, "uploads/a.txt").status_code == 200
+    assert server.cli_json("space", "cors", b)["rules"][1]["allowed_methods"] == ["GET"]
+    assert server.cli_json("space", "cors", b, "--clear")["rules"] is None
+    assert preflight(server, b, "uploads/a.txt").status_code == 403
+    f.write_text('{"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}')
+    bad = server.cli("space", "cors", b, "--set", str(f), check=False)
+    assert bad.returncode != 0 and "PATCH" in bad.stderr
+
+    ops = {e["operation"] for e in server.cli_json("audit", "--space", b, "--limit", "200")["events"]}
+    assert {"PutBucketCors", "DeleteBucketCors", "cors.set", "cors.removed"} <= ops, ops
+
+
+def test_put_of_unknown_length_is_streamed_and_quota_checked_as_it_arrives(server):
+    """A presigned PUT with `Transfer-Encoding: chunked` and no Content-Length: accepted and
+    stored whole; the quota is reserved as the bytes arrive, so an upload that passes it is
+    refused and stores nothing."""
+    import hashlib
+
+    from s3raw import code, put_chunked
+
+    sp = server.new_space(quota=3 * MiB)
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+
+    def url(k, **extra):
+        return c.generate_presigned_url("put_object", Params={"Bucket": b, "Key": k, **extra}, ExpiresIn=300)
+
+    chunks = [bytes([i]) * (700 * 1024) for i in range(3)]
+    r = put_chunked(url("piped.bin"), chunks)
+    assert r.status_code == 200, r.text
+    data = b"".join(chunks)
+    assert r.headers["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    assert c.get_object(Bucket=b, Key="piped.bin")["Body"].read() == data
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"]) == (1, len(data)), "counted exactly, reservations released"
+
+    # Past the quota while streaming: 403 QuotaExceeded, nothing stored, nothing held.
+    r = put_chunked(url("too-big.bin"), [b"z" * MiB] * 3)
+    assert (r.status_code, code(r)) == (403, "QuotaExceeded"), r.text
+    assert err(lambda: c.head_object(Bucket=b, Key="too-big.bin")) == ("404", 404)
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"]) == (1, len(data))
+    # What is left fits exactly.
+    left = 3 * MiB - len(data)
+    assert put_chunked(url("rest.bin"), [b"r" * left]).status_code == 200
+    assert server.cli_json("usage", b)["usage"]["bytes"] == 3 * MiB
+    c.delete_object(Bucket=b, Key="rest.bin")
+
+    # A digest the streamed bytes do not match.
+    md5 = "1B2M2Y8AsgTpgAmY7PhCfg=="
+    r = put_chunked(url("bad.bin", ContentMD5=md5), [b"x" * 10], headers={"Content-MD5": md5})
+    assert (r.status_code, code(r)) == (400, "BadDigest"), r.text
+    assert err(lambda: c.head_object(Bucket=b, Key="bad.bin")) == ("404", 404)

@@ -487,6 +487,22 @@ async fn batches(b: Backend) {
     assert_eq!(s.get_bytes("clone/b", 1 << 20).await.expect("clone survives").1, items[1].1);
 }
 
+/// A body whose length nobody declared (a chunked upload): stored whole with a plain MD5 ETag;
+/// one that fails part-way stores nothing and keeps the previous version.
+async fn unknown_length(b: Backend) {
+    let s = &*b.store;
+    let d = data(300_000, 9);
+    let m = s.put("u/piped", body(&d), None, ObjectAttrs::default()).await.expect("put");
+    assert_eq!((m.size, m.etag.as_str()), (d.len() as u64, md5_hex(&d).as_str()));
+    assert_eq!(read_all(s.get("u/piped", None).await.expect("get").body).await, d);
+    assert_eq!(s.head("u/piped").await.expect("head").etag, md5_hex(&d));
+    let empty = s.put("u/empty", body(b""), None, ObjectAttrs::default()).await.expect("empty");
+    assert_eq!(empty.size, 0);
+    let err = s.put("u/piped", failing_body(&d), None, ObjectAttrs::default()).await;
+    assert!(matches!(err, Err(Error::Body(_))), "{err:?}");
+    assert_eq!(read_all(s.get("u/piped", None).await.expect("get").body).await, d);
+}
+
 async fn health(b: Backend) {
     b.store.health().await.expect("healthy");
 }
@@ -519,6 +535,7 @@ suite!(
     copying,
     multipart,
     batches,
+    unknown_length,
     health
 );
 

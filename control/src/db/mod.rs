@@ -47,6 +47,31 @@ pub struct UploadRecord {
     pub identity_id: String,
     /// Start time.
     pub initiated: OffsetDateTime,
+    /// The tags the object gets when the upload completes (the stored form of
+    /// [`crate::tags::TagSet`]).
+    pub tags: Option<String>,
+}
+
+/// What the usage index records of a stored object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectRecord {
+    /// Size in bytes.
+    pub size: u64,
+    /// The part sizes when it was completed from parts, else empty.
+    pub parts: Vec<u64>,
+    /// Its tags.
+    pub tags: crate::tags::TagSet,
+}
+
+impl ObjectRecord {
+    /// An object of `size` bytes, written in one piece, without tags.
+    #[must_use]
+    pub fn sized(size: u64) -> Self {
+        ObjectRecord {
+            size,
+            ..ObjectRecord::default()
+        }
+    }
 }
 
 /// A stored part of an upload.
@@ -165,10 +190,13 @@ pub trait IdentityRepo: Send + Sync {
 #[allow(missing_docs)]
 pub trait UsageRepo: Send + Sync {
     fn usage(&self, space_id: &str) -> Result<Usage>;
-    /// Records an object's size; returns the size it replaced.
-    /// Records an object of `size` bytes (completed from parts of these sizes, or `&[]`) and
+    /// Records an object (replacing what was recorded under its key, tags included) and
     /// answers the size it replaced.
-    fn record_object(&self, space_id: &str, key: &str, size: u64, parts: &[u64]) -> Result<Option<u64>>;
+    fn record_object(&self, space_id: &str, key: &str, rec: &ObjectRecord) -> Result<Option<u64>>;
+    /// The stored tags of a recorded object; `None` when the object is not recorded.
+    fn object_tags(&self, space_id: &str, key: &str) -> Result<Option<Option<String>>>;
+    /// Replaces a recorded object's tags; false when the object is not recorded.
+    fn set_object_tags(&self, space_id: &str, key: &str, tags: Option<&str>) -> Result<bool>;
     /// The part sizes of an object completed from parts, as recorded.
     fn object_parts(&self, space_id: &str, key: &str) -> Result<Option<Vec<u64>>>;
     /// Forgets an object; returns its size if it was known.
@@ -219,6 +247,10 @@ pub trait PublicationRepo: Send + Sync {
     fn set_publication(&self, space_id: &str, rules: &PublicationRules, at: OffsetDateTime) -> Result<()>;
     fn publication(&self, space_id: &str) -> Result<Option<PublicationRules>>;
     fn publication_by_name(&self, public_name: &str) -> Result<Option<(String, PublicationRules)>>;
+    /// Sets (or with `None` removes) a space's S3 CORS rules.
+    fn set_cors(&self, space_id: &str, rules: Option<&[crate::cors::CorsRule]>, at: OffsetDateTime) -> Result<()>;
+    /// A space's S3 CORS rules, if it has any.
+    fn cors(&self, space_id: &str) -> Result<Option<Vec<crate::cors::CorsRule>>>;
 }
 
 /// Package repositories.
@@ -497,7 +529,7 @@ fn tenant_row(mut r: Row) -> Result<Tenant> {
     })
 }
 
-const UPLOAD_COLS: &str = "upload_id, space_id, key, identity_id, initiated";
+const UPLOAD_COLS: &str = "upload_id, space_id, key, identity_id, initiated, tags";
 
 fn upload_row(mut r: Row) -> Result<UploadRecord> {
     Ok(UploadRecord {
@@ -506,6 +538,7 @@ fn upload_row(mut r: Row) -> Result<UploadRecord> {
         key: r.text(2)?,
         identity_id: r.text(3)?,
         initiated: r.time(4)?,
+        tags: r.opt_text(5)?,
     })
 }
 

@@ -28,6 +28,29 @@ impl<B: Backend> PublicationRepo for SqlRepo<B> {
         })
     }
 
+    fn set_cors(&self, space_id: &str, rules: Option<&[crate::cors::CorsRule]>, at: OffsetDateTime) -> Result<()> {
+        let json = rules.map(|r| json_text(&r, "CORS rules")).transpose()?;
+        self.db.with(|c| {
+            match &json {
+                Some(j) => c.exec(
+                    "INSERT INTO bucket_cors(space_id, rules, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(space_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
+                    p![space_id, j, at],
+                )?,
+                None => c.exec("DELETE FROM bucket_cors WHERE space_id = ?1", p![space_id])?,
+            };
+            Ok(())
+        })
+    }
+
+    fn cors(&self, space_id: &str) -> Result<Option<Vec<crate::cors::CorsRule>>> {
+        self.db.with(|c| {
+            one(c, "SELECT rules FROM bucket_cors WHERE space_id = ?1", p![space_id], |mut r| {
+                r.json(0)
+            })
+        })
+    }
+
     fn publication_by_name(&self, public_name: &str) -> Result<Option<(String, PublicationRules)>> {
         self.db.with(|c| {
             one(

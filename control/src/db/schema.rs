@@ -90,6 +90,12 @@ const MIGRATIONS: &[&str] = &[
     // 11: the part sizes of objects completed from parts (comma-separated), for GET and HEAD by
     // partNumber on every engine (some keep no part boundaries, or do not say them).
     "ALTER TABLE objects ADD COLUMN parts TEXT;",
+    // 12: object tags (control::tags), kept here for both stores so that a tag change never
+    // rewrites an object; an upload carries the tags its object gets at completion.
+    "ALTER TABLE objects ADD COLUMN tags TEXT;
+     ALTER TABLE uploads ADD COLUMN tags TEXT;",
+    // 13: the S3 face's bucket CORS rules (control::cors), as JSON.
+    "CREATE TABLE bucket_cors(space_id TEXT PRIMARY KEY, rules TEXT NOT NULL, updated_at {int} NOT NULL);",
 ];
 
 /// The migrations in order, for `d`.

@@ -7,8 +7,10 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         self.db.with(|c| usage_in(c, space_id))
     }
 
-    fn record_object(&self, space_id: &str, key: &str, size: u64, parts: &[u64]) -> Result<Option<u64>> {
-        let parts = (!parts.is_empty()).then(|| parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+    fn record_object(&self, space_id: &str, key: &str, rec: &ObjectRecord) -> Result<Option<u64>> {
+        let size = rec.size;
+        let parts = (!rec.parts.is_empty()).then(|| rec.parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+        let tags = rec.tags.stored();
         self.db.with(|c| {
             c.tx(|c| {
                 lock_usage(c, space_id)?;
@@ -19,9 +21,9 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                     |mut r| r.size(0),
                 )?;
                 c.exec(
-                    "INSERT INTO objects(space_id, key, size, parts) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size, parts = excluded.parts",
-                    p![space_id, key, size, parts.as_deref()],
+                    "INSERT INTO objects(space_id, key, size, parts, tags) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size, parts = excluded.parts, tags = excluded.tags",
+                    p![space_id, key, size, parts.as_deref(), tags.as_deref()],
                 )?;
                 c.exec(
                     "UPDATE usage SET bytes = bytes + ?2 - ?3, objects = objects + ?4 WHERE space_id = ?1",
@@ -29,6 +31,27 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                 )?;
                 Ok(old)
             })
+        })
+    }
+
+    fn object_tags(&self, space_id: &str, key: &str) -> Result<Option<Option<String>>> {
+        self.db.with(|c| {
+            one(
+                c,
+                "SELECT tags FROM objects WHERE space_id = ?1 AND key = ?2",
+                p![space_id, key],
+                |mut r| r.opt_text(0),
+            )
+        })
+    }
+
+    fn set_object_tags(&self, space_id: &str, key: &str, tags: Option<&str>) -> Result<bool> {
+        self.db.with(|c| {
+            let n = c.exec(
+                "UPDATE objects SET tags = ?3 WHERE space_id = ?1 AND key = ?2",
+                p![space_id, key, tags],
+            )?;
+            Ok(n > 0)
         })
     }
 
@@ -57,12 +80,27 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         self.db.with(|c| {
             c.tx(|c| {
                 lock_usage(c, space_id)?;
+                // What the store cannot say (part sizes, tags) is kept for keys that stay, as long
+                // as the size still agrees.
+                let kept: std::collections::HashMap<String, (u64, Option<String>, Option<String>)> = all(
+                    c,
+                    "SELECT key, size, parts, tags FROM objects WHERE space_id = ?1",
+                    p![space_id],
+                    |mut r| Ok((r.text(0)?, (r.size(1)?, r.opt_text(2)?, r.opt_text(3)?))),
+                )?
+                .into_iter()
+                .collect();
                 c.exec("DELETE FROM objects WHERE space_id = ?1", p![space_id])?;
                 let mut bytes = 0u64;
                 for (key, size) in entries {
+                    let (parts, tags) = match kept.get(key) {
+                        Some((s, parts, tags)) if s == size => (parts.as_deref(), tags.as_deref()),
+                        Some((_, _, tags)) => (None, tags.as_deref()),
+                        None => (None, None),
+                    };
                     c.exec(
-                        "INSERT INTO objects(space_id, key, size) VALUES (?1, ?2, ?3)",
-                        p![space_id, key, *size],
+                        "INSERT INTO objects(space_id, key, size, parts, tags) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        p![space_id, key, *size, parts, tags],
                     )?;
                     bytes = bytes.saturating_add(*size);
                 }
@@ -132,8 +170,8 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
     fn insert_upload(&self, x: &UploadRecord) -> Result<()> {
         self.db.with(|c| {
             c.exec(
-                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated) VALUES (?1, ?2, ?3, ?4, ?5)",
-                p![&x.upload_id, &x.space_id, &x.key, &x.identity_id, x.initiated],
+                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                p![&x.upload_id, &x.space_id, &x.key, &x.identity_id, x.initiated, x.tags.as_deref()],
             )?;
             Ok(())
         })

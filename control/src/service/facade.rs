@@ -335,6 +335,54 @@ impl Control {
         self.db(move |core| core.publication(&p, &space)).await
     }
 
+    /// [`Core::cors`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::cors`].
+    pub async fn cors(&self, p: &AdminPrincipal, space: &str) -> Result<(Space, Option<Vec<CorsRule>>)> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.cors(&p, &space)).await
+    }
+
+    /// [`Core::set_cors`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::set_cors`].
+    pub async fn set_cors(&self, p: &AdminPrincipal, space: &str, rules: Option<Vec<CorsRule>>) -> Result<Space> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.set_cors(&p, &space, rules.as_deref())).await
+    }
+
+    /// [`Core::space_cors`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::space_cors`].
+    pub async fn space_cors(&self, space_id: &str) -> Result<Option<Vec<CorsRule>>> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.space_cors(&space_id)).await
+    }
+
+    /// [`Core::put_space_cors`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::put_space_cors`].
+    pub async fn put_space_cors(&self, space_id: &str, rules: Option<Vec<CorsRule>>) -> Result<()> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.put_space_cors(&space_id, rules.as_deref())).await
+    }
+
+    /// [`Core::bucket_cors`]: from memory when fresh, else on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::bucket_cors`].
+    pub async fn bucket_cors(&self, bucket: &str) -> Result<Option<Arc<BucketCors>>> {
+        if let Some(hit) = self.core.bucket_cors_cached(bucket) {
+            return Ok(hit);
+        }
+        let bucket = bucket.to_owned();
+        self.db(move |core| core.bucket_cors(&bucket)).await
+    }
+
     /// Enables public web access (or changes its rules); takes effect on the next request.
     ///
     /// [`Core::enable_publication`], run on the database executor.
@@ -873,19 +921,28 @@ impl Control {
     ///
     /// # Errors
     /// As [`Core::object_stored`].
-    pub async fn object_stored(&self, space_id: &str, key: &str, size: u64) -> Result<()> {
+    pub async fn object_stored(&self, space_id: &str, key: &str, rec: ObjectRecord) -> Result<()> {
         let space_id = space_id.to_owned();
         let key = key.to_owned();
-        self.db(move |core| core.object_stored(&space_id, &key, size)).await
+        self.db(move |core| core.object_stored(&space_id, &key, &rec)).await
     }
 
-    /// [`Core::multipart_stored`], run on the database executor.
+    /// [`Core::object_tags`], run on the database executor.
     ///
     /// # Errors
-    /// As [`Core::multipart_stored`].
-    pub async fn multipart_stored(&self, space_id: &str, key: &str, size: u64, parts: Vec<u64>) -> Result<()> {
+    /// As [`Core::object_tags`].
+    pub async fn object_tags(&self, space_id: &str, key: &str) -> Result<Option<TagSet>> {
         let (space_id, key) = (space_id.to_owned(), key.to_owned());
-        self.db(move |core| core.multipart_stored(&space_id, &key, size, &parts)).await
+        self.db(move |core| core.object_tags(&space_id, &key)).await
+    }
+
+    /// [`Core::set_object_tags`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::set_object_tags`].
+    pub async fn set_object_tags(&self, space_id: &str, key: &str, tags: TagSet) -> Result<()> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.set_object_tags(&space_id, &key, &tags)).await
     }
 
     /// [`Core::object_parts`], run on the database executor.
@@ -938,12 +995,12 @@ impl Control {
     ///
     /// # Errors
     /// As [`Core::upload_started`].
-    pub async fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str) -> Result<()> {
+    pub async fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str, tags: TagSet) -> Result<()> {
         let upload_id = upload_id.to_owned();
         let space_id = space_id.to_owned();
         let key = key.to_owned();
         let identity_id = identity_id.to_owned();
-        self.db(move |core| core.upload_started(&upload_id, &space_id, &key, &identity_id))
+        self.db(move |core| core.upload_started(&upload_id, &space_id, &key, &identity_id, &tags))
             .await
     }
 

@@ -209,7 +209,8 @@ impl Core {
 
     pub(super) fn clear_caches(&self) {
         self.inner.creds.invalidate_all();
-        self.inner.sites.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.inner.sites.clear();
+        self.inner.cors.clear();
         self.inner.repos.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 

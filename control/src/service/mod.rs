@@ -14,22 +14,27 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::admin::{AdminAction, Target, require};
-use crate::db::{Change, PartRecord, Repo, ReservationRecord, SealedTable, SessionRecord, TrafficSample, UploadRecord};
+use crate::cors::CorsRule;
+use crate::db::{Change, ObjectRecord, PartRecord, Repo, ReservationRecord, SealedTable, SessionRecord, TrafficSample, UploadRecord};
 use crate::model::{
     AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose,
     RegistryNamespace, Repository, RepositoryConfig, RetentionRules, Robot, RobotAccess, Space, Tenant, Usage, Visibility, validate_prefix,
     validate_slug,
 };
 use crate::seal::MasterKey;
+use crate::tags::TagSet;
 use crate::{Error, Result};
+pub use cors::BucketCors;
 
 pub use facade::Control;
 
 mod audit;
 mod cluster;
+mod cors;
 mod facade;
 mod identities;
 mod master_keys;
+mod names_cache;
 mod publication;
 mod registry;
 mod repositories;
@@ -150,18 +155,13 @@ pub struct PublicSite {
     pub space: Space,
     /// Its rules (enabled).
     pub rules: PublicationRules,
-    loaded: Instant,
 }
 
 impl PublicSite {
     /// A site the caller assembled itself (the packages face serves a repository this way).
     #[must_use]
     pub fn new(space: Space, rules: PublicationRules) -> Self {
-        Self {
-            space,
-            rules,
-            loaded: Instant::now(),
-        }
+        Self { space, rules }
     }
 }
 
@@ -191,7 +191,9 @@ struct Inner {
     cred_loads: AtomicU64,
     touched: Mutex<HashMap<String, Instant>>,
     audit_tx: Mutex<mpsc::Sender<AuditMsg>>,
-    sites: RwLock<HashMap<String, Option<Arc<PublicSite>>>>,
+    sites: names_cache::NameCache<PublicSite>,
+    /// S3 CORS rules by bucket name, for preflights (which carry no credential).
+    cors: names_cache::NameCache<cors::BucketCors>,
     /// Repositories the packages face served lately (or found absent), and when they were read.
     repos: RwLock<HashMap<String, CachedRepository>>,
     /// This process's name in the change feed.
@@ -504,7 +506,8 @@ impl Core {
                 cred_loads: AtomicU64::new(0),
                 touched: Mutex::new(HashMap::new()),
                 audit_tx: Mutex::new(tx),
-                sites: RwLock::new(HashMap::new()),
+                sites: names_cache::NameCache::new(),
+                cors: names_cache::NameCache::new(),
                 repos: RwLock::new(HashMap::new()),
                 node,
             }),

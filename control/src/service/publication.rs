@@ -100,10 +100,7 @@ impl Core {
     /// [`Core::public_site`] from memory only: `None` when the database must be asked.
     #[must_use]
     pub fn public_site_cached(&self, public_name: &str) -> Option<Option<Arc<PublicSite>>> {
-        let m = self.inner.sites.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.get(public_name)
-            .filter(|hit| hit.as_ref().is_none_or(|s| self.inner.age(s.loaded) < CREDENTIAL_TTL))
-            .cloned()
+        self.inner.sites.get(public_name, self.inner.clock.now())
     }
 
     /// The published, enabled, not disabled space behind a public name, from cache when fresh.
@@ -111,33 +108,18 @@ impl Core {
     /// # Errors
     /// Database errors.
     pub fn public_site(&self, public_name: &str) -> Result<Option<Arc<PublicSite>>> {
-        if let Some(hit) = self
-            .inner
-            .sites
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(public_name)
-            && hit.as_ref().is_none_or(|s| self.inner.age(s.loaded) < CREDENTIAL_TTL)
-        {
-            return Ok(hit.clone());
+        if let Some(hit) = self.public_site_cached(public_name) {
+            return Ok(hit);
         }
+        let loaded = self.inner.clock.now();
         let site = match self.inner.repo.publication_by_name(public_name)? {
             Some((space_id, rules)) if rules.enabled => match self.inner.repo.space(&space_id)? {
-                Some(space) if space.disabled_at.is_none() => Some(Arc::new(PublicSite {
-                    space,
-                    rules,
-                    loaded: self.inner.clock.now(),
-                })),
+                Some(space) if space.disabled_at.is_none() => Some(Arc::new(PublicSite { space, rules })),
                 _ => None,
             },
             _ => None,
         };
-        let mut m = self.inner.sites.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Unknown names are remembered too, but the map is bounded so scans cannot grow it.
-        if m.len() > 10_000 {
-            m.clear();
-        }
-        m.insert(public_name.to_owned(), site.clone());
+        self.inner.sites.put(public_name, site.clone(), loaded);
         Ok(site)
     }
 

@@ -77,7 +77,7 @@ fn batch_deletion_keeps_usage_exact() {
     let (c, op) = control();
     let s = space(&c, &op, "acme", None);
     for (k, n) in [("a", 10), ("b", 20), ("c", 40)] {
-        c.object_stored(&s.id, k, n).expect("stored");
+        c.object_stored(&s.id, k, &ObjectRecord::sized(n)).expect("stored");
     }
     // "zz" was never recorded: it must not change the counts.
     c.objects_deleted(&s.id, &["a".into(), "c".into(), "zz".into()]).expect("deleted");
@@ -280,13 +280,13 @@ fn quota_counts_objects_parts_and_reservations() {
             requested: 500
         })
     ));
-    c.object_stored(&s.id, "a", 600).expect("stored");
+    c.object_stored(&s.id, "a", &ObjectRecord::sized(600)).expect("stored");
     drop(r1);
     assert!(c.reserve(&s, 401).is_err());
-    c.object_stored(&s.id, "a", 100).expect("overwrite");
+    c.object_stored(&s.id, "a", &ObjectRecord::sized(100)).expect("overwrite");
     let (_, u) = c.usage(&op, &s.id).expect("usage");
     assert_eq!((u.bytes, u.objects), (100, 1));
-    c.upload_started("up1", &s.id, "big", "id_x").expect("upload");
+    c.upload_started("up1", &s.id, "big", "id_x", &TagSet::default()).expect("upload");
     c.part_stored("up1", 1, 800, "e").expect("part");
     assert!(c.reserve(&s, 101).is_err());
     assert!(c.check_completion(&s, "up1", "big", 800).is_ok());
@@ -296,6 +296,45 @@ fn quota_counts_objects_parts_and_reservations() {
     c.object_deleted(&s.id, "a").expect("delete");
     let (_, u) = c.usage(&op, &s.id).expect("usage");
     assert_eq!((u.bytes, u.objects, u.multipart_bytes), (0, 0, 0));
+}
+
+/// Tags belong to the object version written: an overwrite without tags clears them, a tag
+/// change keeps size and usage, a delete forgets them, and reconciliation keeps them (and the
+/// part sizes) for objects whose size the store confirms.
+#[test]
+fn tags_follow_the_object_they_were_written_with() {
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", None);
+    let tags = TagSet::from_header("env=prod&team=web").expect("tags");
+    let rec = ObjectRecord {
+        size: 10,
+        parts: vec![5, 5],
+        tags: tags.clone(),
+    };
+    c.object_stored(&s.id, "a", &rec).expect("stored");
+    assert_eq!(c.object_tags(&s.id, "a").expect("db"), Some(tags.clone()));
+    assert_eq!(c.object_tags(&s.id, "missing").expect("db"), None);
+    c.object_stored(&s.id, "a", &ObjectRecord::sized(10)).expect("overwrite");
+    assert_eq!(c.object_tags(&s.id, "a").expect("db"), Some(TagSet::default()));
+    c.set_object_tags(&s.id, "a", &tags).expect("tag");
+    assert_eq!(c.object_tags(&s.id, "a").expect("db"), Some(tags.clone()));
+    assert!(matches!(c.set_object_tags(&s.id, "missing", &tags), Err(Error::NotFound(_))));
+    let (_, u) = c.usage(&op, &s.id).expect("usage");
+    assert_eq!((u.bytes, u.objects), (10, 1));
+    // Reconciliation: `a` keeps its tags; `b` changed size in the store and loses its part
+    // sizes but keeps its tags; `c` is new.
+    c.object_stored(&s.id, "b", &rec).expect("stored");
+    c.reconcile_space(&s.id, &[("a".into(), 10), ("b".into(), 11), ("c".into(), 1)], &[])
+        .expect("reconcile");
+    assert_eq!(c.object_tags(&s.id, "a").expect("db"), Some(tags.clone()));
+    assert_eq!(c.object_tags(&s.id, "b").expect("db"), Some(tags.clone()));
+    assert_eq!(c.object_parts(&s.id, "b").expect("db"), None);
+    assert_eq!(c.object_tags(&s.id, "c").expect("db"), Some(TagSet::default()));
+    c.object_deleted(&s.id, "a").expect("delete");
+    assert_eq!(c.object_tags(&s.id, "a").expect("db"), None);
+    // An upload carries its tags to completion.
+    c.upload_started("up", &s.id, "m", "id_x", &tags).expect("upload");
+    assert_eq!(c.upload("up", &s.id, "m").expect("db").and_then(|u| u.tags), tags.stored());
 }
 
 /// Reconciliation takes objects and uploads in progress from the store: an upload the store
@@ -310,9 +349,9 @@ fn reconcile_takes_uploads_from_the_store() {
         size,
         etag: format!("e{n}"),
     };
-    c.upload_started("done", &s.id, "a", "id_x").expect("upload");
+    c.upload_started("done", &s.id, "a", "id_x", &TagSet::default()).expect("upload");
     c.part_stored("done", 1, 700, "e1").expect("part");
-    c.upload_started("short", &s.id, "b", "id_x").expect("upload");
+    c.upload_started("short", &s.id, "b", "id_x", &TagSet::default()).expect("upload");
     c.part_stored("short", 1, 100, "e1").expect("part");
     let (_, u) = c.usage(&op, &s.id).expect("usage");
     assert_eq!(u.multipart_bytes, 800);
@@ -384,7 +423,8 @@ fn quota_holds_with_writers_on_two_nodes_at_once() {
             let (node, s, stored) = (if w % 2 == 0 { &a } else { &b }, &s, &stored);
             sc.spawn(move || {
                 if let Ok(r) = node.reserve(s, 1000) {
-                    node.object_stored(&s.id, &format!("k{w}"), 1000).expect("stored");
+                    node.object_stored(&s.id, &format!("k{w}"), &ObjectRecord::sized(1000))
+                        .expect("stored");
                     stored.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     drop(r);
                 }
@@ -596,7 +636,8 @@ fn completed_uploads_are_remembered_for_an_hour() {
     let clock = crate::clock::ManualClock::new();
     let (c, op) = control_on(clock.clone());
     let s = space(&c, &op, "acme", None);
-    c.upload_started("up1", &s.id, "big.bin", "id_x").expect("started");
+    c.upload_started("up1", &s.id, "big.bin", "id_x", &TagSet::default())
+        .expect("started");
     c.upload_completed("up1", "abc-2").expect("completed");
     assert!(
         c.upload("up1", &s.id, "big.bin").expect("upload").is_none(),

@@ -36,20 +36,33 @@ impl Core {
         })
     }
 
-    /// Records a stored object (after the store committed it).
+    /// Records a stored object (after the store committed it), replacing what was recorded
+    /// under its key: size, part sizes and tags.
     ///
     /// # Errors
     /// Database errors.
-    pub fn object_stored(&self, space_id: &str, key: &str, size: u64) -> Result<()> {
-        self.inner.repo.record_object(space_id, key, size, &[]).map(|_| ())
+    pub fn object_stored(&self, space_id: &str, key: &str, rec: &ObjectRecord) -> Result<()> {
+        self.inner.repo.record_object(space_id, key, rec).map(|_| ())
     }
 
-    /// Records an object completed from parts of these sizes (after the store committed it).
+    /// A recorded object's tags; `None` when the object is not recorded.
     ///
     /// # Errors
     /// Database errors.
-    pub fn multipart_stored(&self, space_id: &str, key: &str, size: u64, parts: &[u64]) -> Result<()> {
-        self.inner.repo.record_object(space_id, key, size, parts).map(|_| ())
+    pub fn object_tags(&self, space_id: &str, key: &str) -> Result<Option<TagSet>> {
+        Ok(self.inner.repo.object_tags(space_id, key)?.map(|t| TagSet::decode(t.as_deref())))
+    }
+
+    /// Replaces a recorded object's tags.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the object is not recorded; database errors.
+    pub fn set_object_tags(&self, space_id: &str, key: &str, tags: &TagSet) -> Result<()> {
+        if self.inner.repo.set_object_tags(space_id, key, tags.stored().as_deref())? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("object"))
+        }
     }
 
     /// The part sizes of an object completed from parts, as recorded at completion.
@@ -89,13 +102,14 @@ impl Core {
     ///
     /// # Errors
     /// Database errors.
-    pub fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str) -> Result<()> {
+    pub fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str, tags: &TagSet) -> Result<()> {
         self.inner.repo.insert_upload(&UploadRecord {
             upload_id: upload_id.to_owned(),
             space_id: space_id.to_owned(),
             key: key.to_owned(),
             identity_id: identity_id.to_owned(),
             initiated: self.now(),
+            tags: tags.stored(),
         })
     }
 

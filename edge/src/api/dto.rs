@@ -44,6 +44,14 @@ pub struct PurgeBody {
     pub prefix: Option<String>,
 }
 
+/// A space's S3 CORS rules (what PutBucketCors sets), first match wins.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorsBody {
+    /// The rules, 1 to 100.
+    pub rules: Vec<rustshare_control::cors::CorsRule>,
+}
+
 /// A master key rotation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -303,6 +311,17 @@ pub struct PublicState {
     pub public_web_access: OnOff,
     /// Its public web access, once configured.
     pub public: Option<PublicView>,
+}
+
+/// A space's S3 CORS rules, as their routes answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CorsState {
+    /// Space id.
+    pub space_id: String,
+    /// Bucket.
+    pub bucket: String,
+    /// The rules; none when browsers may not call the S3 endpoint for this bucket.
+    pub rules: Option<Vec<rustshare_control::cors::CorsRule>>,
 }
 
 /// What a purge dropped.

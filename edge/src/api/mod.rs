@@ -219,6 +219,9 @@ mod tests {
         ("GET", "/api/v1/spaces/{space}/public", Who::Owner),
         ("PUT", "/api/v1/spaces/{space}/public", Who::Owner),
         ("DELETE", "/api/v1/spaces/{space}/public", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/cors", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/cors", Who::Owner),
+        ("DELETE", "/api/v1/spaces/{space}/cors", Who::Owner),
         ("POST", "/api/v1/spaces/{space}/purge", Who::Owner),
         ("GET", "/api/v1/spaces/{space}/traffic", Who::Owner),
         ("POST", "/api/v1/keys/{key}/revoke", Who::Owner),
@@ -332,6 +335,9 @@ mod tests {
             (_, "/api/v1/spaces/{space}/keys") => Some(json!({"name": "evil", "mode": "read-only", "prefix": ""})),
             (_, "/api/v1/spaces/{space}/public") => Some(json!({"prefixes": ["a/"]})),
             (_, "/api/v1/spaces/{space}/purge") => Some(json!({"prefix": ""})),
+            (_, "/api/v1/spaces/{space}/cors") => {
+                Some(json!({"rules": [{"allowed_origins": ["https://app.example.com"], "allowed_methods": ["PUT"]}]}))
+            }
             (_, "/api/v1/repos") => Some(json!({"name": "evilrepo", "space": "rs-globex-debs"})),
             (_, "/api/v1/repos/{repo}/rollback") => Some(json!({"snapshot": "1"})),
             (_, "/api/v1/registry/namespaces") => Some(json!({"name": "globex-evil", "tenant": "globex"})),

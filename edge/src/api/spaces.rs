@@ -1,4 +1,5 @@
-//! Spaces: creation, listing, quota, usage and traffic, public web access and purges.
+//! Spaces: creation, listing, quota, usage and traffic, public web access, purges and the S3
+//! endpoint's CORS rules.
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -7,7 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::dto::{
-    OnOff, PublicState, PublicView, PurgeBody, Purged, QuotaBody, S3Access, SpaceList, SpaceRow, SpaceUsage, SpaceView, Traffic,
+    CorsBody, CorsState, OnOff, PublicState, PublicView, PurgeBody, Purged, QuotaBody, S3Access, SpaceList, SpaceRow, SpaceUsage,
+    SpaceView, Traffic,
 };
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
@@ -211,6 +213,38 @@ async fn traffic(
     Ok(Json(Traffic { minutes, samples }))
 }
 
+async fn show_cors(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (space, rules) = st.control.cors(&p, &id).await?;
+    Ok(Json(CorsState {
+        space_id: space.id,
+        bucket: space.bucket,
+        rules,
+    }))
+}
+
+async fn set_cors(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<CorsBody>,
+) -> ApiResult<impl IntoResponse> {
+    let space = st.control.set_cors(&p, &id, Some(b.rules.clone())).await?;
+    Ok(Json(CorsState {
+        space_id: space.id,
+        bucket: space.bucket,
+        rules: Some(b.rules),
+    }))
+}
+
+async fn remove_cors(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let space = st.control.set_cors(&p, &id, None).await?;
+    Ok(Json(CorsState {
+        space_id: space.id,
+        bucket: space.bucket,
+        rules: None,
+    }))
+}
+
 pub(super) fn routes() -> Api {
     Api::new()
         .get("/api/v1/spaces", Op::new("List spaces").returns::<SpaceList>(), list_spaces)
@@ -254,6 +288,22 @@ pub(super) fn routes() -> Api {
             "/api/v1/spaces/{space}/public",
             Op::new("Disable public web access").returns::<PublicState>(),
             disable_public,
+        )
+        .get(
+            "/api/v1/spaces/{space}/cors",
+            Op::new("The S3 endpoint's CORS rules for the space's bucket").returns::<CorsState>(),
+            show_cors,
+        )
+        .put(
+            "/api/v1/spaces/{space}/cors",
+            Op::with_body::<CorsBody>("Set the S3 endpoint's CORS rules (as PutBucketCors), first match wins", "200")
+                .returns::<CorsState>(),
+            set_cors,
+        )
+        .delete(
+            "/api/v1/spaces/{space}/cors",
+            Op::new("Remove the CORS rules: browsers may no longer call the S3 endpoint for this bucket").returns::<CorsState>(),
+            remove_cors,
         )
         .post(
             "/api/v1/spaces/{space}/purge",

@@ -1,13 +1,15 @@
 //! `rustshare space ...`: Object Spaces and their usage.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use rustshare_control::NewSpace;
 use rustshare_control::model::{Purpose, Space, Visibility};
 
 use super::client::{Client, NO_BODY, enc, human_bytes, parse_size, show};
 use super::key::print_keys;
-use crate::api::dto::{OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView};
+use rustshare_control::cors::CorsRule;
+
+use crate::api::dto::{CorsBody, CorsState, OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum SpaceCmd {
@@ -35,6 +37,67 @@ pub(super) enum SpaceCmd {
     Disable { space: String },
     /// Set the quota (a size, or "unlimited").
     Quota { space: String, quota: String },
+    /// Show or set the S3 endpoint's CORS rules for the space's bucket (what browsers may do
+    /// with presigned URLs and POST forms).
+    Cors {
+        space: String,
+        /// A JSON file: aws-cli's `put-bucket-cors` form (`{"CORSRules": [...]}`) or ours
+        /// (`{"rules": [{"allowed_origins": [...], "allowed_methods": [...]}]}`).
+        #[arg(long, conflicts_with = "clear")]
+        set: Option<std::path::PathBuf>,
+        /// Remove the rules.
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+/// aws-cli's CORS document (`aws s3api put-bucket-cors --cors-configuration file://...`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct AwsCors {
+    #[serde(rename = "CORSRules")]
+    cors_rules: Vec<AwsCorsRule>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct AwsCorsRule {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
+    allowed_origins: Vec<String>,
+    allowed_methods: Vec<String>,
+    #[serde(default)]
+    allowed_headers: Vec<String>,
+    #[serde(default)]
+    expose_headers: Vec<String>,
+    #[serde(default)]
+    max_age_seconds: Option<u32>,
+}
+
+/// The rules of a file in either form.
+fn cors_file(path: &std::path::Path) -> Result<CorsBody> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if let Ok(aws) = serde_json::from_str::<AwsCors>(&text) {
+        let rules = aws
+            .cors_rules
+            .into_iter()
+            .map(|r| CorsRule {
+                id: r.id,
+                allowed_origins: r.allowed_origins,
+                allowed_methods: r.allowed_methods,
+                allowed_headers: r.allowed_headers,
+                expose_headers: r.expose_headers,
+                max_age_seconds: r.max_age_seconds,
+            })
+            .collect();
+        return Ok(CorsBody { rules });
+    }
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected {{\"CORSRules\": [...]}} (aws-cli's form) or {{\"rules\": [...]}}",
+            path.display()
+        )
+    })
 }
 
 pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
@@ -106,9 +169,40 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
                 outln!("Quota of {} is now {}", v.name, quota_text(v.quota_bytes));
             });
         }
+        SpaceCmd::Cors { space, set, clear } => {
+            let path = format!("/spaces/{}/cors", enc(&space));
+            let v: CorsState = match (set, clear) {
+                (Some(file), _) => c.typed("PUT", &path, Some(&cors_file(&file)?))?,
+                (None, true) => c.typed("DELETE", &path, NO_BODY)?,
+                (None, false) => c.typed("GET", &path, NO_BODY)?,
+            };
+            show(json_out, &v, print_cors);
+        }
     }
 
     Ok(())
+}
+
+fn print_cors(v: &CorsState) {
+    let Some(rules) = &v.rules else {
+        outln!("No CORS rules on {}: browsers may not call the S3 endpoint for it.", v.bucket);
+        return;
+    };
+    outln!("CORS rules of {} (first match wins):", v.bucket);
+    for (n, r) in rules.iter().enumerate() {
+        outln!(
+            "  {}. {} from {}{}{}",
+            n + 1,
+            r.allowed_methods.join(","),
+            r.allowed_origins.join(" "),
+            if r.allowed_headers.is_empty() {
+                String::new()
+            } else {
+                format!(", headers {}", r.allowed_headers.join(" "))
+            },
+            r.max_age_seconds.map(|s| format!(", cached {s} s")).unwrap_or_default()
+        );
+    }
 }
 
 fn quota_text(q: Option<u64>) -> String {

@@ -169,6 +169,30 @@ fn sdk_body(body: ByteStream, failed: &BodyError) -> SdkByteStream {
     )))
 }
 
+/// A body of unknown length, written to an unlinked temporary file (in `TMPDIR`) and read back
+/// with its length: an S3 PUT needs the length before the first byte, and a multipart upload
+/// instead would give the object a multipart ETag. A body error (a failed digest, a quota
+/// passed) ends it unchanged, and the file goes with it.
+async fn spooled(mut body: ByteStream) -> Result<(ByteStream, u64)> {
+    use futures::StreamExt;
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let io = |e: std::io::Error| Error::Backend(format!("spooling an upload of unknown length: {e}"));
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| Error::Backend(format!("spooling an upload of unknown length: {e}")))?
+        .map_err(io)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(Error::Body)?;
+        file.write_all(&chunk).await.map_err(io)?;
+        size += chunk.len() as u64;
+    }
+    file.flush().await.map_err(io)?;
+    file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
+    Ok((Box::pin(tokio_util::io::ReaderStream::new(file)), size))
+}
+
 fn stream_of(body: SdkByteStream) -> ByteStream {
     Box::pin(futures::stream::unfold(body, |mut b| async move {
         match b.try_next().await {
@@ -302,7 +326,10 @@ impl ObjectStore for S3Store {
     }
 
     async fn put(&self, key: &str, body: ByteStream, size: Option<u64>, attrs: ObjectAttrs) -> Result<ObjectMeta> {
-        let size = size.ok_or(Error::LengthRequired)?;
+        let (body, size) = match size {
+            Some(n) => (body, n),
+            None => spooled(body).await?,
+        };
         let full = self.full(key)?;
         let failed = BodyError::default();
         let mut req = self

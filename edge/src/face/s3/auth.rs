@@ -75,6 +75,9 @@ pub(crate) enum Requirement {
     /// The action, granted by the key's mode, at bucket level; the names the operation takes
     /// from its query or body are checked by its access hook before it gets a credential.
     Names(Action),
+    /// A bucket-wide setting: the action, granted by the key's mode, to a key whose allowed
+    /// prefix is the whole bucket.
+    Setting(Action),
     /// Not offered: refused before the body is read.
     Refused,
 }
@@ -84,9 +87,10 @@ pub(crate) enum Requirement {
 /// list; [`requirement`] refuses any name missing here.
 pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
     use Action::{
-        AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, PutObject,
+        AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, PutBucketCors,
+        PutObject,
     };
-    use Requirement::{Bucket, Names, Object, Refused, Root};
+    use Requirement::{Bucket, Names, Object, Refused, Root, Setting};
     &[
         ("ListBuckets", Root),
         ("HeadBucket", Bucket),
@@ -117,13 +121,21 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetObjectAttributes", Object(GetObject)),
         ("PutObjectAcl", Object(PutObject)),
         ("PutBucketAcl", Names(PutObject)),
+        // Tags are kept by control (face::s3::tagging); changing them is a write.
+        ("GetObjectTagging", Object(GetObject)),
+        ("PutObjectTagging", Object(PutObject)),
+        ("DeleteObjectTagging", Object(PutObject)),
+        // Bucket CORS (control::cors): any key of the space may read the rules (a browser can
+        // see their effect anyway); setting them is the publisher mode's, or an admin's.
+        ("GetBucketCors", Bucket),
+        ("PutBucketCors", Setting(PutBucketCors)),
+        ("DeleteBucketCors", Setting(PutBucketCors)),
         // Not offered: bucket configuration belongs to the control API, and the rest has no
         // implementation behind it.
         ("CreateBucketMetadataTableConfiguration", Refused),
         ("CreateSession", Refused),
         ("DeleteBucket", Refused),
         ("DeleteBucketAnalyticsConfiguration", Refused),
-        ("DeleteBucketCors", Refused),
         ("DeleteBucketEncryption", Refused),
         ("DeleteBucketIntelligentTieringConfiguration", Refused),
         ("DeleteBucketInventoryConfiguration", Refused),
@@ -135,11 +147,9 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("DeleteBucketReplication", Refused),
         ("DeleteBucketTagging", Refused),
         ("DeleteBucketWebsite", Refused),
-        ("DeleteObjectTagging", Refused),
         ("DeletePublicAccessBlock", Refused),
         ("GetBucketAccelerateConfiguration", Refused),
         ("GetBucketAnalyticsConfiguration", Refused),
-        ("GetBucketCors", Refused),
         ("GetBucketEncryption", Refused),
         ("GetBucketIntelligentTieringConfiguration", Refused),
         ("GetBucketInventoryConfiguration", Refused),
@@ -158,7 +168,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetObjectLegalHold", Refused),
         ("GetObjectLockConfiguration", Refused),
         ("GetObjectRetention", Refused),
-        ("GetObjectTagging", Refused),
         ("GetObjectTorrent", Refused),
         ("GetPublicAccessBlock", Refused),
         ("ListBucketAnalyticsConfigurations", Refused),
@@ -169,7 +178,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("ListObjectVersions", Refused),
         ("PutBucketAccelerateConfiguration", Refused),
         ("PutBucketAnalyticsConfiguration", Refused),
-        ("PutBucketCors", Refused),
         ("PutBucketEncryption", Refused),
         ("PutBucketIntelligentTieringConfiguration", Refused),
         ("PutBucketInventoryConfiguration", Refused),
@@ -187,7 +195,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("PutObjectLegalHold", Refused),
         ("PutObjectLockConfiguration", Refused),
         ("PutObjectRetention", Refused),
-        ("PutObjectTagging", Refused),
         ("PutPublicAccessBlock", Refused),
         ("RestoreObject", Refused),
         ("SelectObjectContent", Refused),
@@ -550,6 +557,7 @@ impl S3Access for Access {
             }
             (Requirement::Object(a), S3Path::Object { .. }, Some(k)) => decision(Some(a), Resource::Object(k)),
             (Requirement::Names(a), S3Path::Bucket { .. }, None) => decision(Some(a), Resource::Bucket),
+            (Requirement::Setting(a), S3Path::Bucket { .. }, None) => decision(Some(a), Resource::Settings),
             // An operation on a path shape its entry does not describe.
             _ => return Err(s3_error!(InvalidRequest, "The operation does not apply to this path.")),
         };
@@ -858,7 +866,10 @@ mod tests {
                 || op.starts_with("Abort");
             if writes {
                 assert!(
-                    matches!(r, Requirement::Refused | Requirement::Object(_) | Requirement::Names(_)) || *op == "CreateBucket",
+                    matches!(
+                        r,
+                        Requirement::Refused | Requirement::Object(_) | Requirement::Names(_) | Requirement::Setting(_)
+                    ) || *op == "CreateBucket",
                     "{op} would be allowed for any key of the space"
                 );
             }

@@ -42,6 +42,11 @@ pub fn store(e: rustshare_store::Error) -> S3Error {
                 format!("The {which} you specified did not match the calculated value."),
             ),
             Some(VerifyError::TooLong) => s3_error!(IncompleteBody, "The body is longer than the declared Content-Length."),
+            Some(VerifyError::OverQuota(quota)) => quota_exceeded(*quota),
+            Some(VerifyError::TooLarge) => s3_error!(
+                EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size of 5 GiB."
+            ),
             Some(VerifyError::ChunkSignature) => s3_error!(SignatureDoesNotMatch, "A chunk signature of the streamed body does not match."),
             None => {
                 tracing::info!("request body ended early: {io}");

@@ -4,31 +4,38 @@
 mod acl;
 mod auth;
 mod conditional;
+pub mod cors;
 pub mod errors;
+mod meter;
 pub mod post;
 mod request;
+mod tagging;
 pub mod verify;
 
 use std::sync::Arc;
 
 use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rustshare_control::db::ObjectRecord;
 use rustshare_control::policy::{Action, Resource};
+use rustshare_control::tags::TagSet;
 use rustshare_control::{Control, Credential};
 use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore};
 use s3s::dto::{
-    AbortMultipartUploadInput, AbortMultipartUploadOutput, Bucket, BucketCannedACL, BucketLocationConstraint, Checksum, ChecksumAlgorithm,
-    ChecksumMode, CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput,
-    CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput,
-    DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition, EncodingType,
-    Error, GetBucketAclInput, GetBucketAclOutput, GetBucketLocationInput, GetBucketLocationOutput, GetBucketOwnershipControlsInput,
-    GetBucketOwnershipControlsOutput, GetObjectAclInput, GetObjectAclOutput, GetObjectAttributesInput, GetObjectAttributesOutput,
-    GetObjectAttributesParts, GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
-    ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput,
-    ListObjectsV2Input, ListObjectsV2Output, ListPartsInput, ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object,
-    ObjectAttributes, ObjectCannedACL, ObjectPart, ObjectStorageClass, Owner, Part, PutBucketAclInput, PutBucketAclOutput,
-    PutObjectAclInput, PutObjectAclOutput, PutObjectInput, PutObjectOutput, Range, StorageClass, StreamingBlob, Timestamp, TimestampFormat,
-    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, Bucket, BucketCannedACL, BucketLocationConstraint, CORSConfiguration, Checksum,
+    ChecksumAlgorithm, ChecksumMode, CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput,
+    CopyObjectOutput, CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput,
+    CreateMultipartUploadOutput, DeleteBucketCorsInput, DeleteBucketCorsOutput, DeleteObjectInput, DeleteObjectOutput,
+    DeleteObjectTaggingInput, DeleteObjectTaggingOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition,
+    EncodingType, Error, GetBucketAclInput, GetBucketAclOutput, GetBucketCorsInput, GetBucketCorsOutput, GetBucketLocationInput,
+    GetBucketLocationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput, GetObjectAclInput, GetObjectAclOutput,
+    GetObjectAttributesInput, GetObjectAttributesOutput, GetObjectAttributesParts, GetObjectInput, GetObjectOutput, GetObjectTaggingInput,
+    GetObjectTaggingOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput,
+    ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output,
+    ListPartsInput, ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object, ObjectAttributes, ObjectCannedACL, ObjectPart,
+    ObjectStorageClass, Owner, Part, PutBucketAclInput, PutBucketAclOutput, PutBucketCorsInput, PutBucketCorsOutput, PutObjectAclInput,
+    PutObjectAclOutput, PutObjectInput, PutObjectOutput, PutObjectTaggingInput, PutObjectTaggingOutput, Range, StorageClass, StreamingBlob,
+    Timestamp, TimestampFormat, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -89,6 +96,34 @@ impl S3Face {
         let (range, count) = rustshare_store::part_span(meta.size, sizes.as_deref().unwrap_or(&[]), n).map_err(errors::store)?;
         let parts_count = sizes.map(|_| i32::try_from(count).unwrap_or(i32::MAX));
         Ok((meta, range, parts_count))
+    }
+
+    /// The tags recorded for an object (none for an object the index does not know).
+    async fn tags(&self, cred: &Credential, key: &str) -> S3Result<TagSet> {
+        let t = self.control.object_tags(&cred.space.id, key).await.map_err(errors::control)?;
+        Ok(t.unwrap_or_default())
+    }
+
+    /// Replaces an existing object's tags (the object's bytes and ETag stay). An object the
+    /// store has and the index lacks (a crash between the two) is recorded now.
+    async fn retag(&self, cred: &Credential, full: &str, key: &str, tags: TagSet) -> S3Result<((), u64)> {
+        let m = self.store.head(full).await.map_err(errors::store)?;
+        match self.control.set_object_tags(&cred.space.id, key, tags.clone()).await {
+            Ok(()) => Ok(((), 0)),
+            Err(rustshare_control::Error::NotFound(_)) => {
+                let rec = ObjectRecord {
+                    size: m.size,
+                    parts: Vec::new(),
+                    tags,
+                };
+                self.control
+                    .object_stored(&cred.space.id, key, rec)
+                    .await
+                    .map(|()| ((), 0))
+                    .map_err(errors::control)
+            }
+            Err(e) => Err(errors::control(e)),
+        }
     }
 
     /// For a write with `If-Match` or `If-None-Match`: takes the key for this writer, then
@@ -399,6 +434,20 @@ fn declared_len(len: Option<i64>, headers: &http::HeaderMap) -> S3Result<u64> {
     Ok(len)
 }
 
+/// The length of a PutObject body: [`declared_len`], or `None` for a body sent with
+/// `Transfer-Encoding: chunked` and no length at all (streamed; the quota is reserved as it
+/// arrives).
+fn streamed_len(len: Option<i64>, headers: &http::HeaderMap) -> S3Result<Option<u64>> {
+    let chunked = headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("chunked")));
+    if len.is_none() && chunked && !headers.contains_key("x-amz-decoded-content-length") {
+        return Ok(None);
+    }
+    declared_len(len, headers).map(Some)
+}
+
 fn md5_of(v: Option<&String>) -> S3Result<Option<[u8; 16]>> {
     v.map(|s| verify::parse_content_md5(s).ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid.")))
         .transpose()
@@ -424,14 +473,14 @@ fn expectations<T>(
     content_md5: Option<&String>,
     checksums: Checksum,
     alg: Option<&ChecksumAlgorithm>,
-    len: u64,
+    len: Option<u64>,
 ) -> S3Result<Expected> {
     Ok(Expected {
         md5: md5_of(content_md5)?,
         checksums,
         algorithms: trailer_algorithms(&req.headers, alg),
         trailers: req.trailing_headers.clone(),
-        length: Some(len),
+        length: len,
     })
 }
 
@@ -934,6 +983,7 @@ impl S3 for S3Face {
                     }
                     None => (self.store.head(&full).await.map_err(errors::store)?, None, None),
                 };
+                let tags = self.tags(&cred, &i.key).await?;
                 preconditions(
                     &m,
                     i.if_match.as_ref(),
@@ -973,10 +1023,16 @@ impl S3 for S3Face {
                         Checksum::default()
                     }
                 );
-                Ok((out, 0))
+                Ok(((out, tagging::count(&tags)), 0))
             })
             .await?;
-        Ok(S3Response::new(out))
+        let (out, tag_count) = out;
+        let mut resp = S3Response::new(out);
+        // s3s's HeadObjectOutput has no tag count; S3 sends it on HEAD as on GET.
+        if let Some(n) = tag_count {
+            resp.headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
+        }
+        Ok(resp)
     }
 
     async fn get_object_attributes(&self, req: S3Request<GetObjectAttributesInput>) -> S3Result<S3Response<GetObjectAttributesOutput>> {
@@ -1031,7 +1087,8 @@ impl S3 for S3Face {
                     }
                     None => (i.range.map(to_range), None, None),
                 };
-                let g = self.store.get(&full, range).await.map_err(errors::store)?;
+                let (g, tags) = tokio::join!(self.store.get(&full, range), self.tags(&cred, &i.key));
+                let (g, tags) = (g.map_err(errors::store)?, tags?);
                 if expect.is_some_and(|e| e != g.meta.etag) {
                     return Err(s3_error!(InternalError, "The object changed while it was read; retry."));
                 }
@@ -1078,6 +1135,7 @@ impl S3 for S3Face {
                         metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                         accept_ranges: Some("bytes".into()),
                         parts_count,
+                        tag_count: tagging::count(&tags),
                         ..Default::default()
                     },
                     c
@@ -1109,7 +1167,9 @@ impl S3 for S3Face {
             .audited(&req, op, Some(&key), async {
                 check_metadata(i.metadata.as_ref())?;
                 object_acl!(i)?;
-                let len = declared_len(i.content_length, &req.headers)?;
+                let tags = tagging::from_header(i.tagging.as_ref())?;
+                // `None`: a chunked body of unknown length.
+                let len = streamed_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 // Held until the write is accounted: check and write are one step for
                 // conditional writers on every node.
@@ -1117,8 +1177,12 @@ impl S3 for S3Face {
                     .write_condition(&cred, &full, &key, i.if_match.as_ref(), i.if_none_match.as_ref())
                     .await?;
                 // Quota before the first byte is read: with `Expect: 100-continue` the client
-                // has not even sent the body yet.
-                let reservation = self.control.reserve(&cred.space, len).await.map_err(errors::control)?;
+                // has not even sent the body yet. A body of unknown length reserves as it
+                // arrives (`meter`).
+                let reservation = match len {
+                    Some(n) => Some(self.control.reserve(&cred.space, n).await.map_err(errors::control)?),
+                    None => None,
+                };
                 let exp = expectations(
                     &req,
                     i.content_md5.as_ref(),
@@ -1127,17 +1191,29 @@ impl S3 for S3Face {
                     len,
                 )?;
                 let (stream, computed) = verifying(body, exp);
+                let (stream, held) = match len {
+                    Some(_) => (stream, meter::Held::default()),
+                    None => meter::metered(stream, self.control.clone(), cred.space.clone(), MAX_PUT),
+                };
                 let mut attrs = attrs_from(headers_of!(i));
                 // Checksums declared in headers are stored with the object. Trailer-only ones are
                 // verified but not stored: the store takes metadata before the body streams.
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
-                let m = self.store.put(&full, stream, Some(len), attrs).await.map_err(errors::store)?;
+                let m = self.store.put(&full, stream, len, attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("put.stored");
+                let rec = ObjectRecord {
+                    size: m.size,
+                    parts: Vec::new(),
+                    tags,
+                };
                 self.control
-                    .object_stored(&cred.space.id, &key, m.size)
+                    .object_stored(&cred.space.id, &key, rec)
                     .await
                     .map_err(errors::control)?;
-                reservation.release().await;
+                if let Some(r) = reservation {
+                    r.release().await;
+                }
+                held.release().await;
                 self.changed(&cred.space.id, &key).await;
                 self.metrics.bytes_in(&cred.space.id, m.size);
                 let out = with_checksums!(
@@ -1235,9 +1311,15 @@ impl S3 for S3Face {
                     return Err(s3_error!(InvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata."));
                 }
                 let attrs = replace.then(|| attrs_from(headers_of!(i)));
+                let tags = if tagging::replaces(i.tagging_directive.as_ref())? {
+                    tagging::from_header(i.tagging.as_ref())?
+                } else {
+                    self.tags(&cred, sk).await?
+                };
                 let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
                 let nm = self.store.copy(&src, &dst, attrs).await.map_err(errors::store)?;
-                self.control.object_stored(&cred.space.id, &i.key, nm.size).await.map_err(errors::control)?;
+                let rec = ObjectRecord { size: nm.size, parts: Vec::new(), tags };
+                self.control.object_stored(&cred.space.id, &i.key, rec).await.map_err(errors::control)?;
                 reservation.release().await;
                 self.changed(&cred.space.id, &i.key).await;
                 let out = CopyObjectOutput {
@@ -1261,11 +1343,12 @@ impl S3 for S3Face {
             .audited(&req, "CreateMultipartUpload", Some(&i.key), async {
                 check_metadata(i.metadata.as_ref())?;
                 object_acl!(i)?;
+                let tags = tagging::from_header(i.tagging.as_ref())?;
                 let attrs = attrs_from(headers_of!(i));
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.created");
                 self.control
-                    .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id)
+                    .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id, tags)
                     .await
                     .map_err(errors::control)?;
                 Ok((
@@ -1303,7 +1386,7 @@ impl S3 for S3Face {
                     i.content_md5.as_ref(),
                     declared_checksums!(i),
                     i.checksum_algorithm.as_ref(),
-                    len,
+                    Some(len),
                 )?;
                 let (stream, computed) = verifying(body, exp);
                 let info = self.put_part_body(&cred, &full, &i.upload_id, part, stream, len).await?;
@@ -1375,7 +1458,7 @@ impl S3 for S3Face {
                     .upload(&i.upload_id, &cred.space.id, &i.key)
                     .await
                     .map_err(errors::control)?;
-                if open.is_none() {
+                let Some(open) = open else {
                     // A client that lost the answer to its completion asks again: S3 answers
                     // it the same.
                     let done = self
@@ -1391,7 +1474,7 @@ impl S3 for S3Face {
                         ..Default::default()
                     };
                     return Ok((out, 0));
-                }
+                };
                 let named = i.multipart_upload.as_ref().and_then(|m| m.parts.clone()).unwrap_or_default();
                 if named.is_empty() {
                     return Err(s3_error!(MalformedXML, "The XML you provided did not list any parts."));
@@ -1455,8 +1538,13 @@ impl S3 for S3Face {
                     .upload_completed(&i.upload_id, &m.etag)
                     .await
                     .map_err(errors::control)?;
+                let rec = ObjectRecord {
+                    size: m.size,
+                    parts: sizes,
+                    tags: TagSet::decode(open.tags.as_deref()),
+                };
                 self.control
-                    .multipart_stored(&cred.space.id, &i.key, m.size, sizes)
+                    .object_stored(&cred.space.id, &i.key, rec)
                     .await
                     .map_err(errors::control)?;
                 self.changed(&cred.space.id, &i.key).await;
@@ -1470,6 +1558,98 @@ impl S3 for S3Face {
             })
             .await?;
         Ok(S3Response::new(out))
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        let cred = self.cred(&req)?;
+        let out = self
+            .audited(&req, "GetBucketCors", None, async {
+                let rules = self.control.space_cors(&cred.space.id).await.map_err(errors::control)?;
+                let rules = rules.ok_or_else(|| s3_error!(NoSuchCORSConfiguration, "The CORS configuration does not exist"))?;
+                Ok((
+                    GetBucketCorsOutput {
+                        cors_rules: Some(cors::to_document(&rules)),
+                    },
+                    0,
+                ))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        let cred = self.cred(&req)?;
+        let doc: &CORSConfiguration = &req.input.cors_configuration;
+        self.audited(&req, "PutBucketCors", None, async {
+            let rules = cors::from_document(doc)?;
+            self.control
+                .put_space_cors(&cred.space.id, Some(rules))
+                .await
+                .map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::new(PutBucketCorsOutput::default()))
+    }
+
+    async fn delete_bucket_cors(&self, req: S3Request<DeleteBucketCorsInput>) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        let cred = self.cred(&req)?;
+        self.audited(&req, "DeleteBucketCors", None, async {
+            self.control.put_space_cors(&cred.space.id, None).await.map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::with_status(
+            DeleteBucketCorsOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    async fn get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        let out = self
+            .audited(&req, "GetObjectTagging", Some(&i.key), async {
+                self.store.head(&full).await.map_err(errors::store)?;
+                let tags = self.tags(&cred, &i.key).await?;
+                let out = GetObjectTaggingOutput {
+                    tag_set: tagging::to_document(&tags),
+                    ..Default::default()
+                };
+                Ok((out, 0))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        self.audited(&req, "PutObjectTagging", Some(&i.key), async {
+            let tags = tagging::from_document(&i.tagging)?;
+            self.retag(&cred, &full, &i.key, tags).await
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    async fn delete_object_tagging(&self, req: S3Request<DeleteObjectTaggingInput>) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let full = full_key(&cred, &i.key)?;
+        self.audited(
+            &req,
+            "DeleteObjectTagging",
+            Some(&i.key),
+            self.retag(&cred, &full, &i.key, TagSet::default()),
+        )
+        .await?;
+        Ok(S3Response::with_status(
+            DeleteObjectTaggingOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {

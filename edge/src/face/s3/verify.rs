@@ -24,6 +24,12 @@ pub enum VerifyError {
     /// More bytes than declared.
     #[error("the body is larger than the declared content length")]
     TooLong,
+    /// A body of unknown length passed what the space's quota still allows (`meter`).
+    #[error("the body exceeds the space's quota of {0} bytes")]
+    OverQuota(u64),
+    /// A body of unknown length passed the largest single PUT (`meter`).
+    #[error("the body exceeds the largest single upload")]
+    TooLarge,
     /// A chunk of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body carries a wrong signature.
     #[error("a chunk signature does not match")]
     ChunkSignature,
