@@ -81,6 +81,7 @@ async fn uploads_in_store(
                     part_number: p.part_number,
                     size: p.size,
                     etag: p.etag,
+                    checksum: None,
                 })
                 .collect(),
             Err(rustshare_store::Error::NoSuchUpload) => continue,

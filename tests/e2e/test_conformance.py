@@ -603,3 +603,53 @@ def test_put_of_unknown_length_is_streamed_and_quota_checked_as_it_arrives(serve
     r = put_chunked(url("bad.bin", ContentMD5=md5), [b"x" * 10], headers={"Content-MD5": md5})
     assert (r.status_code, code(r)) == (400, "BadDigest"), r.text
     assert err(lambda: c.head_object(Bucket=b, Key="bad.bin")) == ("404", 404)
+
+
+def test_multipart_uploads_get_composite_checksums(server):
+    """An upload created with a checksum algorithm records every part's checksum, checks those
+    the completion lists, and answers the composite (`<checksum of checksums>-<parts>`), as do
+    HEAD, GET and GetObjectAttributes when asked."""
+    import base64
+    import zlib
+
+    sp = server.new_space()
+    b = sp["bucket"]
+    c = server.s3(server.new_key(sp))
+    bodies = [b"a" * (5 * MiB), b"tail"]
+    up = c.create_multipart_upload(Bucket=b, Key="sum.bin", ChecksumAlgorithm="CRC32")
+    assert up["ChecksumAlgorithm"] == "CRC32"
+    parts = []
+    for n, body in enumerate(bodies, 1):
+        p = c.upload_part(Bucket=b, Key="sum.bin", UploadId=up["UploadId"], PartNumber=n, Body=body, ChecksumAlgorithm="CRC32")
+        assert p["ChecksumCRC32"] == base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+        parts.append({"PartNumber": n, "ETag": p["ETag"], "ChecksumCRC32": p["ChecksumCRC32"]})
+    raw = b"".join(zlib.crc32(body).to_bytes(4, "big") for body in bodies)
+    want = base64.b64encode(zlib.crc32(raw).to_bytes(4, "big")).decode() + "-2"
+
+    # A part checksum the completion lists wrong is refused, and the upload stays open.
+    wrong = [dict(parts[0], ChecksumCRC32="AAAAAA=="), parts[1]]
+    assert err(lambda: c.complete_multipart_upload(Bucket=b, Key="sum.bin", UploadId=up["UploadId"],
+                                                   MultipartUpload={"Parts": wrong})) == ("InvalidPart", 400)
+    done = c.complete_multipart_upload(Bucket=b, Key="sum.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+    assert (done["ChecksumCRC32"], done["ChecksumType"]) == (want, "COMPOSITE")
+
+    head = c.head_object(Bucket=b, Key="sum.bin", ChecksumMode="ENABLED")
+    assert (head["ChecksumCRC32"], head["ChecksumType"]) == (want, "COMPOSITE")
+    assert "ChecksumCRC32" not in c.head_object(Bucket=b, Key="sum.bin"), "only when asked"
+    got = c.get_object(Bucket=b, Key="sum.bin", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32"] == want
+    assert got["Body"].read() == b"".join(bodies)
+    attrs = c.get_object_attributes(Bucket=b, Key="sum.bin", ObjectAttributes=["Checksum"])
+    assert attrs["Checksum"]["ChecksumCRC32"] == want
+
+    # An overwrite in one piece no longer answers the composite.
+    c.put_object(Bucket=b, Key="sum.bin", Body=b"single", ChecksumAlgorithm="SHA256")
+    head = c.head_object(Bucket=b, Key="sum.bin", ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in head and head["ChecksumSHA256"] and head["ChecksumType"] == "FULL_OBJECT"
+
+    # Without an algorithm, no checksum is invented.
+    up = c.create_multipart_upload(Bucket=b, Key="plain.bin")
+    p = c.upload_part(Bucket=b, Key="plain.bin", UploadId=up["UploadId"], PartNumber=1, Body=b"x")
+    done = c.complete_multipart_upload(Bucket=b, Key="plain.bin", UploadId=up["UploadId"],
+                                       MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]})
+    assert "ChecksumCRC32" not in done and "ChecksumType" not in done

@@ -50,6 +50,18 @@ pub struct UploadRecord {
     /// The tags the object gets when the upload completes (the stored form of
     /// [`crate::tags::TagSet`]).
     pub tags: Option<String>,
+    /// The checksum algorithm the upload was created with (`crc32`, `crc32c`, `sha1`, `sha256`,
+    /// `crc64nvme`): every part's checksum is recorded, and the object gets the composite.
+    pub checksum_algorithm: Option<String>,
+}
+
+/// What an upload carries to its object besides the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadExtras {
+    /// Tags for the object.
+    pub tags: crate::tags::TagSet,
+    /// The checksum algorithm (lower case), if the client named one.
+    pub checksum_algorithm: Option<String>,
 }
 
 /// What the usage index records of a stored object.
@@ -61,6 +73,9 @@ pub struct ObjectRecord {
     pub parts: Vec<u64>,
     /// Its tags.
     pub tags: crate::tags::TagSet,
+    /// A checksum the store does not keep: the composite of a multipart upload's part
+    /// checksums, `algorithm:base64-N`.
+    pub checksum: Option<String>,
 }
 
 impl ObjectRecord {
@@ -83,6 +98,8 @@ pub struct PartRecord {
     pub size: u64,
     /// ETag (MD5 hex).
     pub etag: String,
+    /// The part's checksum (base64) in its upload's algorithm, when it has one.
+    pub checksum: Option<String>,
 }
 
 /// A console login: the hash of its cookie value, bound to the admin token that opened it.
@@ -199,6 +216,8 @@ pub trait UsageRepo: Send + Sync {
     fn set_object_tags(&self, space_id: &str, key: &str, tags: Option<&str>) -> Result<bool>;
     /// The part sizes of an object completed from parts, as recorded.
     fn object_parts(&self, space_id: &str, key: &str) -> Result<Option<Vec<u64>>>;
+    /// The recorded checksum of an object ([`ObjectRecord::checksum`]).
+    fn object_checksum(&self, space_id: &str, key: &str) -> Result<Option<String>>;
     /// Forgets an object; returns its size if it was known.
     fn remove_object(&self, space_id: &str, key: &str) -> Result<Option<u64>>;
     /// [`Repo::remove_object`] for many keys in one transaction.
@@ -529,7 +548,7 @@ fn tenant_row(mut r: Row) -> Result<Tenant> {
     })
 }
 
-const UPLOAD_COLS: &str = "upload_id, space_id, key, identity_id, initiated, tags";
+const UPLOAD_COLS: &str = "upload_id, space_id, key, identity_id, initiated, tags, checksum_algorithm";
 
 fn upload_row(mut r: Row) -> Result<UploadRecord> {
     Ok(UploadRecord {
@@ -539,6 +558,7 @@ fn upload_row(mut r: Row) -> Result<UploadRecord> {
         identity_id: r.text(3)?,
         initiated: r.time(4)?,
         tags: r.opt_text(5)?,
+        checksum_algorithm: r.opt_text(6)?,
     })
 }
 

@@ -96,6 +96,11 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE uploads ADD COLUMN tags TEXT;",
     // 13: the S3 face's bucket CORS rules (control::cors), as JSON.
     "CREATE TABLE bucket_cors(space_id TEXT PRIMARY KEY, rules TEXT NOT NULL, updated_at {int} NOT NULL);",
+    // 14: multipart checksums: the algorithm an upload was created with, each part's checksum,
+    // and the composite the object gets (the stores keep none of these for multipart objects).
+    "ALTER TABLE uploads ADD COLUMN checksum_algorithm TEXT;
+     ALTER TABLE upload_parts ADD COLUMN checksum TEXT;
+     ALTER TABLE objects ADD COLUMN checksum TEXT;",
 ];
 
 /// The migrations in order, for `d`.

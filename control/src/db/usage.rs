@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// What reconciliation keeps of an object's record.
+struct Kept {
+    size: u64,
+    parts: Option<String>,
+    tags: Option<String>,
+    checksum: Option<String>,
+}
+
 impl<B: Backend> UsageRepo for SqlRepo<B> {
     fn usage(&self, space_id: &str) -> Result<Usage> {
         self.db.with(|c| usage_in(c, space_id))
@@ -11,6 +19,7 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         let size = rec.size;
         let parts = (!rec.parts.is_empty()).then(|| rec.parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let tags = rec.tags.stored();
+        let checksum = rec.checksum.as_deref();
         self.db.with(|c| {
             c.tx(|c| {
                 lock_usage(c, space_id)?;
@@ -21,9 +30,10 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                     |mut r| r.size(0),
                 )?;
                 c.exec(
-                    "INSERT INTO objects(space_id, key, size, parts, tags) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size, parts = excluded.parts, tags = excluded.tags",
-                    p![space_id, key, size, parts.as_deref(), tags.as_deref()],
+                    "INSERT INTO objects(space_id, key, size, parts, tags, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size, parts = excluded.parts,
+                        tags = excluded.tags, checksum = excluded.checksum",
+                    p![space_id, key, size, parts.as_deref(), tags.as_deref(), checksum],
                 )?;
                 c.exec(
                     "UPDATE usage SET bytes = bytes + ?2 - ?3, objects = objects + ?4 WHERE space_id = ?1",
@@ -82,25 +92,40 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                 lock_usage(c, space_id)?;
                 // What the store cannot say (part sizes, tags) is kept for keys that stay, as long
                 // as the size still agrees.
-                let kept: std::collections::HashMap<String, (u64, Option<String>, Option<String>)> = all(
+                let kept: std::collections::HashMap<String, Kept> = all(
                     c,
-                    "SELECT key, size, parts, tags FROM objects WHERE space_id = ?1",
+                    "SELECT key, size, parts, tags, checksum FROM objects WHERE space_id = ?1",
                     p![space_id],
-                    |mut r| Ok((r.text(0)?, (r.size(1)?, r.opt_text(2)?, r.opt_text(3)?))),
+                    |mut r| {
+                        Ok((
+                            r.text(0)?,
+                            Kept {
+                                size: r.size(1)?,
+                                parts: r.opt_text(2)?,
+                                tags: r.opt_text(3)?,
+                                checksum: r.opt_text(4)?,
+                            },
+                        ))
+                    },
                 )?
                 .into_iter()
                 .collect();
                 c.exec("DELETE FROM objects WHERE space_id = ?1", p![space_id])?;
                 let mut bytes = 0u64;
                 for (key, size) in entries {
-                    let (parts, tags) = match kept.get(key) {
-                        Some((s, parts, tags)) if s == size => (parts.as_deref(), tags.as_deref()),
-                        Some((_, _, tags)) => (None, tags.as_deref()),
-                        None => (None, None),
-                    };
+                    let k = kept.get(key);
+                    // Part sizes and checksums describe the bytes: kept only if the size agrees.
+                    let same = k.filter(|k| k.size == *size);
                     c.exec(
-                        "INSERT INTO objects(space_id, key, size, parts, tags) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        p![space_id, key, *size, parts, tags],
+                        "INSERT INTO objects(space_id, key, size, parts, tags, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        p![
+                            space_id,
+                            key,
+                            *size,
+                            same.and_then(|k| k.parts.as_deref()),
+                            k.and_then(|k| k.tags.as_deref()),
+                            same.and_then(|k| k.checksum.as_deref())
+                        ],
                     )?;
                     bytes = bytes.saturating_add(*size);
                 }
@@ -156,6 +181,18 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         Ok(text.flatten().map(|t| t.split(',').filter_map(|n| n.parse().ok()).collect()))
     }
 
+    fn object_checksum(&self, space_id: &str, key: &str) -> Result<Option<String>> {
+        let v = self.db.with(|c| {
+            one(
+                c,
+                "SELECT checksum FROM objects WHERE space_id = ?1 AND key = ?2",
+                p![space_id, key],
+                |mut r| r.opt_text(0),
+            )
+        })?;
+        Ok(v.flatten())
+    }
+
     fn object_size(&self, space_id: &str, key: &str) -> Result<Option<u64>> {
         self.db.with(|c| {
             one(
@@ -170,8 +207,17 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
     fn insert_upload(&self, x: &UploadRecord) -> Result<()> {
         self.db.with(|c| {
             c.exec(
-                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                p![&x.upload_id, &x.space_id, &x.key, &x.identity_id, x.initiated, x.tags.as_deref()],
+                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated, tags, checksum_algorithm)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                p![
+                    &x.upload_id,
+                    &x.space_id,
+                    &x.key,
+                    &x.identity_id,
+                    x.initiated,
+                    x.tags.as_deref(),
+                    x.checksum_algorithm.as_deref()
+                ],
             )?;
             Ok(())
         })
@@ -191,9 +237,10 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
     fn record_part(&self, upload_id: &str, part: &PartRecord) -> Result<()> {
         self.db.with(|c| {
             c.exec(
-                "INSERT INTO upload_parts(upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag",
-                p![upload_id, part.part_number, part.size, &part.etag],
+                "INSERT INTO upload_parts(upload_id, part_number, size, etag, checksum) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(upload_id, part_number) DO UPDATE SET size = excluded.size, etag = excluded.etag,
+                    checksum = excluded.checksum",
+                p![upload_id, part.part_number, part.size, &part.etag, part.checksum.as_deref()],
             )?;
             Ok(())
         })
@@ -203,13 +250,14 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
         self.db.with(|c| {
             all(
                 c,
-                "SELECT part_number, size, etag FROM upload_parts WHERE upload_id = ?1 ORDER BY part_number",
+                "SELECT part_number, size, etag, checksum FROM upload_parts WHERE upload_id = ?1 ORDER BY part_number",
                 p![upload_id],
                 |mut r| {
                     Ok(PartRecord {
                         part_number: u32::try_from(r.int(0)?).unwrap_or(0),
                         size: r.size(1)?,
                         etag: r.text(2)?,
+                        checksum: r.opt_text(3)?,
                     })
                 },
             )
@@ -255,11 +303,24 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
     fn replace_parts(&self, upload_id: &str, parts: &[PartRecord]) -> Result<()> {
         self.db.with(|c| {
             c.tx(|c| {
+                // A part the store reports as recorded keeps its checksum (the store has none).
+                let sums: std::collections::HashMap<(i64, String), Option<String>> = all(
+                    c,
+                    "SELECT part_number, etag, checksum FROM upload_parts WHERE upload_id = ?1",
+                    p![upload_id],
+                    |mut r| Ok(((r.int(0)?, r.text(1)?), r.opt_text(2)?)),
+                )?
+                .into_iter()
+                .collect();
                 c.exec("DELETE FROM upload_parts WHERE upload_id = ?1", p![upload_id])?;
                 for part in parts {
+                    let sum = part
+                        .checksum
+                        .clone()
+                        .or_else(|| sums.get(&(i64::from(part.part_number), part.etag.clone())).cloned().flatten());
                     c.exec(
-                        "INSERT INTO upload_parts(upload_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)",
-                        p![upload_id, part.part_number, part.size, &part.etag],
+                        "INSERT INTO upload_parts(upload_id, part_number, size, etag, checksum) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        p![upload_id, part.part_number, part.size, &part.etag, sum.as_deref()],
                     )?;
                 }
                 Ok(())

@@ -927,6 +927,15 @@ impl Control {
         self.db(move |core| core.object_stored(&space_id, &key, &rec)).await
     }
 
+    /// [`Core::object_checksum`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::object_checksum`].
+    pub async fn object_checksum(&self, space_id: &str, key: &str) -> Result<Option<String>> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.object_checksum(&space_id, &key)).await
+    }
+
     /// [`Core::object_tags`], run on the database executor.
     ///
     /// # Errors
@@ -995,12 +1004,12 @@ impl Control {
     ///
     /// # Errors
     /// As [`Core::upload_started`].
-    pub async fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str, tags: TagSet) -> Result<()> {
+    pub async fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str, extras: UploadExtras) -> Result<()> {
         let upload_id = upload_id.to_owned();
         let space_id = space_id.to_owned();
         let key = key.to_owned();
         let identity_id = identity_id.to_owned();
-        self.db(move |core| core.upload_started(&upload_id, &space_id, &key, &identity_id, &tags))
+        self.db(move |core| core.upload_started(&upload_id, &space_id, &key, &identity_id, &extras))
             .await
     }
 
@@ -1023,10 +1032,9 @@ impl Control {
     ///
     /// # Errors
     /// As [`Core::part_stored`].
-    pub async fn part_stored(&self, upload_id: &str, part_number: u32, size: u64, etag: &str) -> Result<()> {
+    pub async fn part_stored(&self, upload_id: &str, part: PartRecord) -> Result<()> {
         let upload_id = upload_id.to_owned();
-        let etag = etag.to_owned();
-        self.db(move |core| core.part_stored(&upload_id, part_number, size, &etag)).await
+        self.db(move |core| core.part_stored(&upload_id, &part)).await
     }
 
     /// Parts of an upload.

@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 
 use crate::admin::{AdminAction, Target, require};
 use crate::cors::CorsRule;
-use crate::db::{Change, ObjectRecord, PartRecord, Repo, ReservationRecord, SealedTable, SessionRecord, TrafficSample, UploadRecord};
+use crate::db::{
+    Change, ObjectRecord, PartRecord, Repo, ReservationRecord, SealedTable, SessionRecord, TrafficSample, UploadExtras, UploadRecord,
+};
 use crate::model::{
     AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose,
     RegistryNamespace, Repository, RepositoryConfig, RetentionRules, Robot, RobotAccess, Space, Tenant, Usage, Visibility, validate_prefix,
@@ -364,7 +366,7 @@ impl Lease {
 pub struct HeldLease {
     renew: tokio::task::JoinHandle<()>,
     // Dropped after the renewal is stopped: the lease is released then.
-    _lease: Arc<Lease>,
+    lease: Arc<Lease>,
 }
 
 impl Lease {
@@ -387,7 +389,23 @@ impl Lease {
                 }
             }
         });
-        HeldLease { renew, _lease: lease }
+        HeldLease { renew, lease }
+    }
+}
+
+impl HeldLease {
+    /// Releases the lease and waits until the database no longer holds it, so that the
+    /// holder's next request finds it free (dropping releases it too, but in the background).
+    pub async fn release(self) {
+        self.renew.abort();
+        let lease = self.lease.clone();
+        let (inner, name, holder) = (lease.inner.clone(), lease.name.clone(), lease.holder.clone());
+        let r = lease.inner.exec.run(move || inner.repo.release_lease(&name, &holder)).await;
+        if let Err(e) = r {
+            // It expires by itself.
+            tracing::warn!(lease = %lease.name, "releasing a lease: {e}");
+        }
+        // The drop's own release finds nothing of this holder's left: a no-op.
     }
 }
 

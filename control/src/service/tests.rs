@@ -286,8 +286,18 @@ fn quota_counts_objects_parts_and_reservations() {
     c.object_stored(&s.id, "a", &ObjectRecord::sized(100)).expect("overwrite");
     let (_, u) = c.usage(&op, &s.id).expect("usage");
     assert_eq!((u.bytes, u.objects), (100, 1));
-    c.upload_started("up1", &s.id, "big", "id_x", &TagSet::default()).expect("upload");
-    c.part_stored("up1", 1, 800, "e").expect("part");
+    c.upload_started("up1", &s.id, "big", "id_x", &UploadExtras::default())
+        .expect("upload");
+    c.part_stored(
+        "up1",
+        &PartRecord {
+            part_number: 1,
+            size: 800,
+            etag: "e".into(),
+            checksum: None,
+        },
+    )
+    .expect("part");
     assert!(c.reserve(&s, 101).is_err());
     assert!(c.check_completion(&s, "up1", "big", 800).is_ok());
     c.set_quota(&op, &s.id, Some(500)).expect("quota");
@@ -310,6 +320,7 @@ fn tags_follow_the_object_they_were_written_with() {
         size: 10,
         parts: vec![5, 5],
         tags: tags.clone(),
+        checksum: None,
     };
     c.object_stored(&s.id, "a", &rec).expect("stored");
     assert_eq!(c.object_tags(&s.id, "a").expect("db"), Some(tags.clone()));
@@ -333,7 +344,11 @@ fn tags_follow_the_object_they_were_written_with() {
     c.object_deleted(&s.id, "a").expect("delete");
     assert_eq!(c.object_tags(&s.id, "a").expect("db"), None);
     // An upload carries its tags to completion.
-    c.upload_started("up", &s.id, "m", "id_x", &tags).expect("upload");
+    let extras = UploadExtras {
+        tags: tags.clone(),
+        checksum_algorithm: None,
+    };
+    c.upload_started("up", &s.id, "m", "id_x", &extras).expect("upload");
     assert_eq!(c.upload("up", &s.id, "m").expect("db").and_then(|u| u.tags), tags.stored());
 }
 
@@ -348,11 +363,32 @@ fn reconcile_takes_uploads_from_the_store() {
         part_number: n,
         size,
         etag: format!("e{n}"),
+        checksum: None,
     };
-    c.upload_started("done", &s.id, "a", "id_x", &TagSet::default()).expect("upload");
-    c.part_stored("done", 1, 700, "e1").expect("part");
-    c.upload_started("short", &s.id, "b", "id_x", &TagSet::default()).expect("upload");
-    c.part_stored("short", 1, 100, "e1").expect("part");
+    c.upload_started("done", &s.id, "a", "id_x", &UploadExtras::default())
+        .expect("upload");
+    c.part_stored(
+        "done",
+        &PartRecord {
+            part_number: 1,
+            size: 700,
+            etag: "e1".into(),
+            checksum: None,
+        },
+    )
+    .expect("part");
+    c.upload_started("short", &s.id, "b", "id_x", &UploadExtras::default())
+        .expect("upload");
+    c.part_stored(
+        "short",
+        &PartRecord {
+            part_number: 1,
+            size: 100,
+            etag: "e1".into(),
+            checksum: None,
+        },
+    )
+    .expect("part");
     let (_, u) = c.usage(&op, &s.id).expect("usage");
     assert_eq!(u.multipart_bytes, 800);
     // The store completed "done" into `a`; it holds two parts of "short".
@@ -636,7 +672,7 @@ fn completed_uploads_are_remembered_for_an_hour() {
     let clock = crate::clock::ManualClock::new();
     let (c, op) = control_on(clock.clone());
     let s = space(&c, &op, "acme", None);
-    c.upload_started("up1", &s.id, "big.bin", "id_x", &TagSet::default())
+    c.upload_started("up1", &s.id, "big.bin", "id_x", &UploadExtras::default())
         .expect("started");
     c.upload_completed("up1", "abc-2").expect("completed");
     assert!(

@@ -45,6 +45,14 @@ impl Core {
         self.inner.repo.record_object(space_id, key, rec).map(|_| ())
     }
 
+    /// A recorded object's checksum ([`ObjectRecord::checksum`]).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn object_checksum(&self, space_id: &str, key: &str) -> Result<Option<String>> {
+        self.inner.repo.object_checksum(space_id, key)
+    }
+
     /// A recorded object's tags; `None` when the object is not recorded.
     ///
     /// # Errors
@@ -102,14 +110,15 @@ impl Core {
     ///
     /// # Errors
     /// Database errors.
-    pub fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str, tags: &TagSet) -> Result<()> {
+    pub fn upload_started(&self, upload_id: &str, space_id: &str, key: &str, identity_id: &str, extras: &UploadExtras) -> Result<()> {
         self.inner.repo.insert_upload(&UploadRecord {
             upload_id: upload_id.to_owned(),
             space_id: space_id.to_owned(),
             key: key.to_owned(),
             identity_id: identity_id.to_owned(),
             initiated: self.now(),
-            tags: tags.stored(),
+            tags: extras.tags.stored(),
+            checksum_algorithm: extras.checksum_algorithm.clone(),
         })
     }
 
@@ -129,15 +138,8 @@ impl Core {
     ///
     /// # Errors
     /// Database errors.
-    pub fn part_stored(&self, upload_id: &str, part_number: u32, size: u64, etag: &str) -> Result<()> {
-        self.inner.repo.record_part(
-            upload_id,
-            &PartRecord {
-                part_number,
-                size,
-                etag: etag.to_owned(),
-            },
-        )
+    pub fn part_stored(&self, upload_id: &str, part: &PartRecord) -> Result<()> {
+        self.inner.repo.record_part(upload_id, part)
     }
 
     /// Parts of an upload.

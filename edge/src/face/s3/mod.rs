@@ -16,15 +16,15 @@ use std::sync::Arc;
 
 use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rustshare_control::db::ObjectRecord;
+use rustshare_control::db::{ObjectRecord, PartRecord, UploadExtras, UploadRecord};
 use rustshare_control::policy::{Action, Resource};
 use rustshare_control::tags::TagSet;
 use rustshare_control::{Control, Credential};
 use rustshare_store::{ByteRange, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, Bucket, BucketCannedACL, BucketLocationConstraint, CORSConfiguration, Checksum,
-    ChecksumAlgorithm, ChecksumMode, CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput,
-    CopyObjectOutput, CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput,
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput,
+    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput,
     CreateMultipartUploadOutput, DeleteBucketCorsInput, DeleteBucketCorsOutput, DeleteObjectInput, DeleteObjectOutput,
     DeleteObjectTaggingInput, DeleteObjectTaggingOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition,
     EncodingType, Error, GetBucketAclInput, GetBucketAclOutput, GetBucketCorsInput, GetBucketCorsOutput, GetBucketLocationInput,
@@ -98,6 +98,24 @@ impl S3Face {
         Ok((meta, range, parts_count))
     }
 
+    /// An object's whole checksum and its type: those stored with it, else (for an object
+    /// completed from parts) the composite recorded at completion, if its part count is this
+    /// object's.
+    async fn whole_checksum(&self, cred: &Credential, key: &str, m: &ObjectMeta) -> S3Result<(Checksum, Option<ChecksumType>)> {
+        if !m.attrs.checksums.is_empty() {
+            return Ok((
+                checksum_from_map(&m.attrs.checksums),
+                Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            ));
+        }
+        let Some((_, count)) = m.etag.rsplit_once('-') else {
+            return Ok((Checksum::default(), None));
+        };
+        let rec = self.control.object_checksum(&cred.space.id, key).await.map_err(errors::control)?;
+        let rec = rec.filter(|r| r.ends_with(&format!("-{count}")));
+        Ok(recorded_checksum(rec.as_deref()).map_or((Checksum::default(), None), |(c, t)| (c, Some(t))))
+    }
+
     /// The tags recorded for an object (none for an object the index does not know).
     async fn tags(&self, cred: &Credential, key: &str) -> S3Result<TagSet> {
         let t = self.control.object_tags(&cred.space.id, key).await.map_err(errors::control)?;
@@ -115,6 +133,7 @@ impl S3Face {
                     size: m.size,
                     parts: Vec::new(),
                     tags,
+                    checksum: None,
                 };
                 self.control
                     .object_stored(&cred.space.id, key, rec)
@@ -580,6 +599,21 @@ fn checksums_asked(mode: Option<&ChecksumMode>) -> bool {
     mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
+/// A composite checksum (`<base64>-<parts>`) as a [`Checksum`] of its algorithm.
+fn composite_checksum(alg: &str, value: String) -> Checksum {
+    checksum_from_map(&std::iter::once((alg.to_owned(), value)).collect())
+}
+
+/// The checksum control recorded for an object (`algorithm:value`, the composite of a
+/// multipart upload) as a [`Checksum`] and its type.
+fn recorded_checksum(stored: Option<&str>) -> Option<(Checksum, ChecksumType)> {
+    let (alg, v) = stored?.split_once(':')?;
+    Some((
+        composite_checksum(alg, v.to_owned()),
+        ChecksumType::from_static(ChecksumType::COMPOSITE),
+    ))
+}
+
 /// Stored checksums (by algorithm name) as a [`Checksum`].
 fn checksum_from_map(m: &std::collections::BTreeMap<String, String>) -> Checksum {
     Checksum {
@@ -757,8 +791,8 @@ impl S3Face {
         full: &str,
         upload_id: &str,
         part: u32,
-        body: rustshare_store::ByteStream,
-        len: u64,
+        (body, len): (rustshare_store::ByteStream, u64),
+        checksum: impl FnOnce() -> Option<String> + Send,
     ) -> S3Result<rustshare_store::PartInfo> {
         let reservation = self.control.reserve(&cred.space, len).await.map_err(errors::control)?;
         let info = self
@@ -767,19 +801,22 @@ impl S3Face {
             .await
             .map_err(errors::store)?;
         rustshare_control::pause::point("part.stored");
-        self.control
-            .part_stored(upload_id, part, info.size, &info.etag)
-            .await
-            .map_err(errors::control)?;
+        let rec = PartRecord {
+            part_number: part,
+            size: info.size,
+            etag: info.etag.clone(),
+            checksum: checksum(),
+        };
+        self.control.part_stored(upload_id, rec).await.map_err(errors::control)?;
         // Released before the answer, so the client's next request sees the quota exactly.
         reservation.release().await;
         self.metrics.bytes_in(&cred.space.id, info.size);
         Ok(info)
     }
 
-    async fn upload_of(&self, cred: &Credential, upload_id: &str, key: &str) -> S3Result<()> {
+    async fn upload_of(&self, cred: &Credential, upload_id: &str, key: &str) -> S3Result<UploadRecord> {
         match self.control.upload(upload_id, &cred.space.id, key).await.map_err(errors::control)? {
-            Some(_) => Ok(()),
+            Some(u) => Ok(u),
             None => Err(s3_error!(NoSuchUpload, "The specified multipart upload does not exist.")),
         }
     }
@@ -984,6 +1021,11 @@ impl S3 for S3Face {
                     None => (self.store.head(&full).await.map_err(errors::store)?, None, None),
                 };
                 let tags = self.tags(&cred, &i.key).await?;
+                let (sum, sum_type) = if part.is_none() && checksums_asked(i.checksum_mode.as_ref()) {
+                    self.whole_checksum(&cred, &i.key, &m).await?
+                } else {
+                    (Checksum::default(), None)
+                };
                 preconditions(
                     &m,
                     i.if_match.as_ref(),
@@ -1015,13 +1057,10 @@ impl S3 for S3Face {
                         metadata: (!m.attrs.user_metadata.is_empty()).then(|| m.attrs.user_metadata.clone().into_iter().collect()),
                         accept_ranges: Some("bytes".into()),
                         parts_count,
+                        checksum_type: sum_type,
                         ..Default::default()
                     },
-                    if part.is_none() && checksums_asked(i.checksum_mode.as_ref()) {
-                        checksum_from_map(&m.attrs.checksums)
-                    } else {
-                        Checksum::default()
-                    }
+                    sum
                 );
                 Ok(((out, tagging::count(&tags)), 0))
             })
@@ -1062,8 +1101,13 @@ impl S3 for S3Face {
                     e_tag: want(ObjectAttributes::ETAG).then(|| etag(&m.etag)),
                     object_size: want(ObjectAttributes::OBJECT_SIZE).then(|| i64::try_from(m.size).unwrap_or(i64::MAX)),
                     storage_class: want(ObjectAttributes::STORAGE_CLASS).then(|| StorageClass::from_static(StorageClass::STANDARD)),
-                    checksum: (want(ObjectAttributes::CHECKSUM) && !m.attrs.checksums.is_empty())
-                        .then(|| checksum_from_map(&m.attrs.checksums)),
+                    checksum: if want(ObjectAttributes::CHECKSUM) {
+                        Some(self.whole_checksum(&cred, &i.key, &m).await?)
+                            .filter(|(_, t)| t.is_some())
+                            .map(|(c, t)| Checksum { checksum_type: t, ..c })
+                    } else {
+                        None
+                    },
                     object_parts,
                     last_modified: Some(ts(m.last_modified)),
                     ..Default::default()
@@ -1106,10 +1150,10 @@ impl S3 for S3Face {
                 };
                 // Checksums describe the whole object; S3 omits them for ranges, and sends them
                 // only to a client that asks (x-amz-checksum-mode: ENABLED).
-                let c = if g.range.is_none() && checksums_asked(i.checksum_mode.as_ref()) {
-                    checksum_from_map(&m.attrs.checksums)
+                let (c, sum_type) = if g.range.is_none() && checksums_asked(i.checksum_mode.as_ref()) {
+                    self.whole_checksum(&cred, &i.key, m).await?
                 } else {
-                    Checksum::default()
+                    (Checksum::default(), None)
                 };
                 self.metrics.bytes_out(&cred.space.id, len);
                 let out = with_checksums!(
@@ -1136,6 +1180,7 @@ impl S3 for S3Face {
                         accept_ranges: Some("bytes".into()),
                         parts_count,
                         tag_count: tagging::count(&tags),
+                        checksum_type: sum_type,
                         ..Default::default()
                     },
                     c
@@ -1173,7 +1218,7 @@ impl S3 for S3Face {
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 // Held until the write is accounted: check and write are one step for
                 // conditional writers on every node.
-                let _guard = self
+                let guard = self
                     .write_condition(&cred, &full, &key, i.if_match.as_ref(), i.if_none_match.as_ref())
                     .await?;
                 // Quota before the first byte is read: with `Expect: 100-continue` the client
@@ -1205,6 +1250,7 @@ impl S3 for S3Face {
                     size: m.size,
                     parts: Vec::new(),
                     tags,
+                    checksum: None,
                 };
                 self.control
                     .object_stored(&cred.space.id, &key, rec)
@@ -1214,6 +1260,11 @@ impl S3 for S3Face {
                     r.release().await;
                 }
                 held.release().await;
+                // Freed before the answer: the writer's next conditional write must not find
+                // its own lease.
+                if let Some(g) = guard {
+                    g.release().await;
+                }
                 self.changed(&cred.space.id, &key).await;
                 self.metrics.bytes_in(&cred.space.id, m.size);
                 let out = with_checksums!(
@@ -1318,7 +1369,7 @@ impl S3 for S3Face {
                 };
                 let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
                 let nm = self.store.copy(&src, &dst, attrs).await.map_err(errors::store)?;
-                let rec = ObjectRecord { size: nm.size, parts: Vec::new(), tags };
+                let rec = ObjectRecord { size: nm.size, parts: Vec::new(), tags, checksum: None };
                 self.control.object_stored(&cred.space.id, &i.key, rec).await.map_err(errors::control)?;
                 reservation.release().await;
                 self.changed(&cred.space.id, &i.key).await;
@@ -1343,12 +1394,15 @@ impl S3 for S3Face {
             .audited(&req, "CreateMultipartUpload", Some(&i.key), async {
                 check_metadata(i.metadata.as_ref())?;
                 object_acl!(i)?;
-                let tags = tagging::from_header(i.tagging.as_ref())?;
+                let extras = UploadExtras {
+                    tags: tagging::from_header(i.tagging.as_ref())?,
+                    checksum_algorithm: i.checksum_algorithm.as_ref().map(|a| a.as_str().to_ascii_lowercase()),
+                };
                 let attrs = attrs_from(headers_of!(i));
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.created");
                 self.control
-                    .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id, tags)
+                    .upload_started(&id, &cred.space.id, &i.key, &cred.identity.id, extras)
                     .await
                     .map_err(errors::control)?;
                 Ok((
@@ -1378,18 +1432,26 @@ impl S3 for S3Face {
                     .ok()
                     .filter(|n| (1..=10_000).contains(n))
                     .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
-                self.upload_of(&cred, &i.upload_id, &i.key).await?;
+                let upload = self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
-                let exp = expectations(
+                let mut exp = expectations(
                     &req,
                     i.content_md5.as_ref(),
                     declared_checksums!(i),
                     i.checksum_algorithm.as_ref(),
                     Some(len),
                 )?;
+                // The upload's algorithm is computed for every part, declared or not: the
+                // completion's composite checksum is made from them.
+                let alg = upload.checksum_algorithm;
+                exp.algorithms.extend(alg.clone());
                 let (stream, computed) = verifying(body, exp);
-                let info = self.put_part_body(&cred, &full, &i.upload_id, part, stream, len).await?;
+                let sum = || {
+                    let c = computed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    c.as_ref().zip(alg.as_deref()).and_then(|(c, a)| verify::value_of(c, a))
+                };
+                let info = self.put_part_body(&cred, &full, &i.upload_id, part, (stream, len), sum).await?;
                 let out = with_checksums!(
                     UploadPartOutput {
                         e_tag: Some(etag(&info.etag)),
@@ -1429,7 +1491,9 @@ impl S3 for S3Face {
                 if len > MAX_PUT {
                     return Err(s3_error!(EntityTooLarge));
                 }
-                let info = self.put_part_body(&cred, &full, &i.upload_id, part, g.body, len).await?;
+                // Copied parts carry no checksum: an upload with one completes without a
+                // composite.
+                let info = self.put_part_body(&cred, &full, &i.upload_id, part, (g.body, len), || None).await?;
                 let out = UploadPartCopyOutput {
                     copy_part_result: Some(CopyPartResult {
                         e_tag: Some(etag(&info.etag)),
@@ -1485,19 +1549,29 @@ impl S3 for S3Face {
                         .part_number
                         .and_then(|x| u32::try_from(x).ok())
                         .ok_or_else(|| s3_error!(InvalidPart, "A part has no valid PartNumber."))?;
-                    if numbered.last().is_some_and(|(prev, _)| *prev >= num) {
+                    if numbered.last().is_some_and(|(prev, _, _)| *prev >= num) {
                         return Err(s3_error!(InvalidPartOrder, "The list of parts was not in ascending order."));
                     }
+                    let given = Checksum {
+                        checksum_crc32: p.checksum_crc32.clone(),
+                        checksum_crc32c: p.checksum_crc32c.clone(),
+                        checksum_sha1: p.checksum_sha1.clone(),
+                        checksum_sha256: p.checksum_sha256.clone(),
+                        checksum_crc64nvme: p.checksum_crc64nvme.clone(),
+                        ..Default::default()
+                    };
                     numbered.push((
                         num,
                         p.e_tag.as_ref().map(|e| e.value().trim_matches('"').to_owned()).unwrap_or_default(),
+                        open.checksum_algorithm.as_deref().and_then(|a| verify::value_of(&given, a)),
                     ));
                 }
                 let stored = self.control.parts(&i.upload_id).await.map_err(errors::control)?;
                 let mut parts = Vec::with_capacity(numbered.len());
                 let mut sizes = Vec::with_capacity(numbered.len());
+                let mut sums = Vec::with_capacity(numbered.len());
                 let mut size = 0u64;
-                for (n, (num, tag)) in numbered.into_iter().enumerate() {
+                for (n, (num, tag, given)) in numbered.into_iter().enumerate() {
                     let s = stored
                         .iter()
                         .find(|s| s.part_number == num)
@@ -1508,6 +1582,15 @@ impl S3 for S3Face {
                             format!("The ETag of part {num} does not match."),
                         ));
                     }
+                    if let (Some(g), Some(c)) = (&given, &s.checksum)
+                        && g != c
+                    {
+                        return Err(S3Error::with_message(
+                            S3ErrorCode::InvalidPart,
+                            format!("The checksum of part {num} does not match."),
+                        ));
+                    }
+                    sums.push(s.checksum.as_deref());
                     if n + 1 < named.len() && s.size < MIN_PART {
                         return Err(s3_error!(
                             EntityTooSmall,
@@ -1525,7 +1608,7 @@ impl S3 for S3Face {
                     .check_completion(&cred.space, &i.upload_id, &i.key, size)
                     .await
                     .map_err(errors::control)?;
-                let _guard = self
+                let guard = self
                     .write_condition(&cred, &full, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
                     .await?;
                 let m = self
@@ -1538,22 +1621,33 @@ impl S3 for S3Face {
                     .upload_completed(&i.upload_id, &m.etag)
                     .await
                     .map_err(errors::control)?;
+                let alg = open.checksum_algorithm.as_deref();
+                let whole = alg.and_then(|a| verify::composite(a, &sums).map(|v| (a, v)));
                 let rec = ObjectRecord {
                     size: m.size,
                     parts: sizes,
                     tags: TagSet::decode(open.tags.as_deref()),
+                    checksum: whole.as_ref().map(|(a, v)| format!("{a}:{v}")),
                 };
                 self.control
                     .object_stored(&cred.space.id, &i.key, rec)
                     .await
                     .map_err(errors::control)?;
+                if let Some(g) = guard {
+                    g.release().await;
+                }
                 self.changed(&cred.space.id, &i.key).await;
-                let out = CompleteMultipartUploadOutput {
-                    bucket: Some(i.bucket.clone()),
-                    key: Some(i.key.clone()),
-                    e_tag: Some(etag(&m.etag)),
-                    ..Default::default()
-                };
+                let sum_type = whole.as_ref().map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE));
+                let out = with_checksums!(
+                    CompleteMultipartUploadOutput {
+                        bucket: Some(i.bucket.clone()),
+                        key: Some(i.key.clone()),
+                        e_tag: Some(etag(&m.etag)),
+                        checksum_type: sum_type,
+                        ..Default::default()
+                    },
+                    whole.map(|(a, v)| composite_checksum(a, v)).unwrap_or_default()
+                );
                 Ok((out, 0))
             })
             .await?;
