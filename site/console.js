@@ -490,7 +490,7 @@ function keysSection(v) {
         },
       }, "Revoke")])));
   const name = h("input", { name: "name", required: true, autocomplete: "off" });
-  const mode = h("select", { name: "mode" }, ["read-only", "write-only", "read-write", "read-write-delete", "publisher", "registry-backend"]
+  const mode = h("select", { name: "mode" }, ["read-only", "write-only", "read-write", "read-write-delete", "publisher", "registry-backend", "tenant-wide"]
     .map((m) => h("option", { value: m, selected: m === "read-write" }, m)));
   const prefix = h("input", { name: "prefix", placeholder: "for example releases/", autocomplete: "off" });
   const expiry = h("input", { name: "expires", type: "date" });

@@ -92,6 +92,12 @@ string_enum!(
         Publisher = "publisher",
         /// A CNCF Distribution storage driver: everything, including deletes and copies.
         RegistryBackend = "registry-backend",
+        /// Every space of the key's tenant, present and future: read, write and delete in
+        /// each, and the buckets themselves (ListBuckets shows the tenant's, CreateBucket makes
+        /// a space `rs-<tenant>-<name>`, DeleteBucket removes an empty one), for Terraform's
+        /// `aws_s3_bucket`, `aws s3 mb` and `rclone mkdir`. Issued from one of the tenant's
+        /// spaces like any key; takes no prefix.
+        TenantWide = "tenant-wide",
     }
 );
 

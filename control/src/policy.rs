@@ -26,6 +26,8 @@ pub enum Action {
     /// PutBucketCors and DeleteBucketCors: a bucket-wide setting a web application's deploy
     /// makes (so the publisher mode only), needing a key for the whole bucket.
     PutBucketCors,
+    /// CreateBucket of a new bucket and DeleteBucket: the tenant-wide mode only.
+    ManageBuckets,
 }
 
 impl Action {
@@ -41,13 +43,15 @@ impl Action {
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
             Action::PutBucketCors => "s3:PutBucketCORS",
+            Action::ManageBuckets => "s3:CreateBucket",
         }
     }
 }
 
 /// Whether a mode grants an action: read-only reads and lists; write-only writes (single and
 /// multipart); read-write both; read-write-delete, publisher and registry-backend add DeleteObject;
-/// publisher alone may set the bucket's CORS rules.
+/// publisher alone may set the bucket's CORS rules; tenant-wide does all of that in every space
+/// of its tenant, and alone creates and deletes buckets.
 #[must_use]
 pub fn grants(mode: PermissionMode, action: Action) -> bool {
     use Action::{
@@ -58,14 +62,19 @@ pub fn grants(mode: PermissionMode, action: Action) -> bool {
         action,
         PutObject | AbortMultipartUpload | ListMultipartUploadParts | ListBucketMultipartUploads
     );
-    if action == Action::PutBucketCors {
-        return mode == PermissionMode::Publisher;
+    if mode == PermissionMode::TenantWide {
+        return true;
+    }
+    match action {
+        Action::PutBucketCors => return mode == PermissionMode::Publisher,
+        Action::ManageBuckets => return false,
+        _ => {}
     }
     match mode {
         PermissionMode::ReadOnly => read,
         PermissionMode::WriteOnly => write,
         PermissionMode::ReadWrite => read || write,
-        PermissionMode::ReadWriteDelete | PermissionMode::Publisher | PermissionMode::RegistryBackend => {
+        PermissionMode::ReadWriteDelete | PermissionMode::Publisher | PermissionMode::RegistryBackend | PermissionMode::TenantWide => {
             read || write || action == DeleteObject
         }
     }
@@ -130,20 +139,36 @@ impl DenyReason {
     }
 }
 
+/// Whether a key may act at all at `now`: not revoked, not expired. What [`decide`] checks
+/// first; alone, for what names no space (ListBuckets and CreateBucket of a tenant-wide key).
+#[must_use]
+pub fn key_active(id: &Identity, now: OffsetDateTime) -> Decision {
+    if id.revoked_at.is_some() {
+        return Decision::Deny(DenyReason::Revoked);
+    }
+    if id.expires_at.is_some_and(|e| e <= now) {
+        return Decision::Deny(DenyReason::Expired);
+    }
+    Decision::Allow
+}
+
 /// Decides one request. `bucket` is the client-visible bucket name.
 #[must_use]
 pub fn decide(id: &Identity, space: &Space, bucket: &str, action: Option<Action>, res: Resource<'_>, now: OffsetDateTime) -> Decision {
     use Decision::Deny;
-    if id.revoked_at.is_some() {
-        return Deny(DenyReason::Revoked);
-    }
-    if id.expires_at.is_some_and(|e| e <= now) {
-        return Deny(DenyReason::Expired);
+    if let Decision::Deny(r) = key_active(id, now) {
+        return Deny(r);
     }
     if space.disabled_at.is_some() {
         return Deny(DenyReason::SpaceDisabled);
     }
-    if id.space_id != space.id || space.bucket != bucket {
+    // A tenant-wide key reaches every space of its tenant; any other key its own space only.
+    let reaches = if id.mode == PermissionMode::TenantWide {
+        id.tenant_id == space.tenant_id
+    } else {
+        id.space_id == space.id
+    };
+    if !reaches || space.bucket != bucket {
         return Deny(DenyReason::WrongBucket);
     }
     if let Some(a) = action
@@ -250,6 +275,51 @@ mod tests {
             PermissionMode::RegistryBackend,
         ] {
             assert_eq!(d(mode, ""), Decision::Deny(DenyReason::ActionNotGranted), "{mode}");
+        }
+    }
+
+    /// A tenant-wide key reaches every space of its tenant and no other tenant's; no other mode
+    /// reaches beyond its own space or may manage buckets.
+    #[test]
+    fn tenant_wide_keys_reach_their_tenant_only() {
+        let home = space();
+        let mut sibling = space();
+        sibling.id = "sp_2".into();
+        sibling.bucket = "rs-acme-site".into();
+        let mut foreign = space();
+        foreign.id = "sp_3".into();
+        foreign.tenant_id = "t_2".into();
+        foreign.bucket = "rs-globex-site".into();
+        let tw = ident(PermissionMode::TenantWide, "");
+        let d = |id: &Identity, s: &Space, a| decide(id, s, &s.bucket.clone(), Some(a), Resource::Object("k"), NOW);
+        for a in [Action::GetObject, Action::PutObject, Action::DeleteObject, Action::ListBucket] {
+            assert_eq!(d(&tw, &home, a), Decision::Allow);
+            assert_eq!(d(&tw, &sibling, a), Decision::Allow);
+            assert_eq!(d(&tw, &foreign, a), Decision::Deny(DenyReason::WrongBucket));
+        }
+        // The bucket name must still be the space's.
+        assert_eq!(
+            decide(&tw, &sibling, "rs-globex-site", Some(Action::GetObject), Resource::Object("k"), NOW),
+            Decision::Deny(DenyReason::WrongBucket)
+        );
+        let manage = |id: &Identity, s: &Space| decide(id, s, &s.bucket.clone(), Some(Action::ManageBuckets), Resource::Settings, NOW);
+        assert_eq!(manage(&tw, &sibling), Decision::Allow);
+        assert_eq!(manage(&tw, &foreign), Decision::Deny(DenyReason::WrongBucket));
+        for mode in [
+            PermissionMode::ReadOnly,
+            PermissionMode::WriteOnly,
+            PermissionMode::ReadWrite,
+            PermissionMode::ReadWriteDelete,
+            PermissionMode::Publisher,
+            PermissionMode::RegistryBackend,
+        ] {
+            let k = ident(mode, "");
+            assert_eq!(manage(&k, &home), Decision::Deny(DenyReason::ActionNotGranted), "{mode}");
+            assert_eq!(
+                d(&k, &sibling, Action::GetObject),
+                Decision::Deny(DenyReason::WrongBucket),
+                "{mode}"
+            );
         }
     }
 

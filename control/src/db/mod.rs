@@ -189,6 +189,9 @@ pub trait SpaceRepo: Send + Sync {
     fn list_spaces(&self, tenant_id: Option<&str>) -> Result<Vec<Space>>;
     fn set_space_disabled(&self, id: &str, at: Option<OffsetDateTime>) -> Result<()>;
     fn set_space_quota(&self, id: &str, quota: Option<u64>) -> Result<()>;
+    /// Retires a deleted space: disabled, its name and bucket freed for reuse (the row stays
+    /// for the audit log and the keys that name it).
+    fn retire_space(&self, id: &str, at: OffsetDateTime) -> Result<()>;
 }
 
 /// S3 keys and their sealed secrets.

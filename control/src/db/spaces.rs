@@ -76,6 +76,16 @@ impl<B: Backend> SpaceRepo for SqlRepo<B> {
         })
     }
 
+    fn retire_space(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        self.db.with(|c| {
+            c.exec(
+                "UPDATE spaces SET disabled_at = ?2, name = name || '~' || id, bucket = 'retired-' || id WHERE id = ?1",
+                p![id, at],
+            )?;
+            Ok(())
+        })
+    }
+
     fn set_space_quota(&self, id: &str, quota: Option<u64>) -> Result<()> {
         self.db.with(|c| {
             c.exec("UPDATE spaces SET quota_bytes = ?2 WHERE id = ?1", p![id, quota])?;

@@ -371,6 +371,45 @@ impl Control {
         self.db(move |core| core.put_space_cors(&space_id, rules.as_deref())).await
     }
 
+    /// [`Core::tenant_space`]: from memory when fresh, else on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::tenant_space`].
+    pub async fn tenant_space(&self, tenant_id: &str, bucket: &str) -> Result<Option<Arc<Space>>> {
+        if let Some(hit) = self.core.tenant_space_cached(tenant_id, bucket) {
+            return Ok(hit);
+        }
+        let (tenant_id, bucket) = (tenant_id.to_owned(), bucket.to_owned());
+        self.db(move |core| core.tenant_space(&tenant_id, &bucket)).await
+    }
+
+    /// [`Core::tenant_spaces`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::tenant_spaces`].
+    pub async fn tenant_spaces(&self, tenant_id: &str) -> Result<Vec<Space>> {
+        let tenant_id = tenant_id.to_owned();
+        self.db(move |core| core.tenant_spaces(&tenant_id)).await
+    }
+
+    /// [`Core::create_space_for_key`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::create_space_for_key`].
+    pub async fn create_space_for_key(&self, key: &Identity, home: &Space, bucket: &str) -> Result<Space> {
+        let (key, home, bucket) = (key.clone(), home.clone(), bucket.to_owned());
+        self.db(move |core| core.create_space_for_key(&key, &home, &bucket)).await
+    }
+
+    /// [`Core::delete_space_for_key`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::delete_space_for_key`].
+    pub async fn delete_space_for_key(&self, key: &Identity, space: &Space) -> Result<()> {
+        let (key, space) = (key.clone(), space.clone());
+        self.db(move |core| core.delete_space_for_key(&key, &space)).await
+    }
+
     /// [`Core::bucket_cors`]: from memory when fresh, else on the database executor.
     ///
     /// # Errors

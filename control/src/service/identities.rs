@@ -12,6 +12,11 @@ impl Core {
         require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
         validate_slug("key name", &n.name)?;
         validate_prefix(&n.prefix)?;
+        if n.mode == PermissionMode::TenantWide && !n.prefix.is_empty() {
+            return Err(Error::Invalid(
+                "a tenant-wide key reaches whole spaces and takes no prefix; use another mode for a prefix".into(),
+            ));
+        }
         let t = self.now();
         let expires_at = match (n.expires_at, n.expires_in_seconds) {
             (Some(_), Some(_)) => return Err(Error::Invalid("give expires_at or expires_in_seconds, not both".into())),
@@ -211,6 +216,7 @@ impl Core {
         self.inner.creds.invalidate_all();
         self.inner.sites.clear();
         self.inner.cors.clear();
+        self.inner.buckets.clear();
         self.inner.repos.write().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 

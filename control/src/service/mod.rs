@@ -196,6 +196,8 @@ struct Inner {
     sites: names_cache::NameCache<PublicSite>,
     /// S3 CORS rules by bucket name, for preflights (which carry no credential).
     cors: names_cache::NameCache<cors::BucketCors>,
+    /// Spaces by bucket name, for tenant-wide keys.
+    buckets: names_cache::NameCache<Space>,
     /// Repositories the packages face served lately (or found absent), and when they were read.
     repos: RwLock<HashMap<String, CachedRepository>>,
     /// This process's name in the change feed.
@@ -526,6 +528,7 @@ impl Core {
                 audit_tx: Mutex::new(tx),
                 sites: names_cache::NameCache::new(),
                 cors: names_cache::NameCache::new(),
+                buckets: names_cache::NameCache::new(),
                 repos: RwLock::new(HashMap::new()),
                 node,
             }),

@@ -16,7 +16,7 @@ pub(super) enum KeyCmd {
         space: String,
         #[arg(long)]
         name: String,
-        /// read-only, write-only, read-write, read-write-delete, publisher, registry-backend.
+        /// read-only, write-only, read-write, read-write-delete, publisher, registry-backend, tenant-wide (every space of the tenant, and CreateBucket/DeleteBucket/ListBuckets).
         #[arg(long)]
         mode: PermissionMode,
         /// Allowed prefix inside the space (ends with /).

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use rustshare_control::model::PermissionMode;
 use rustshare_control::names::{self, NameError};
 use rustshare_control::policy::{self, Action, Decision, DenyReason, Resource};
 use rustshare_control::{Control, Credential};
@@ -67,8 +68,7 @@ async fn credential(control: &Control, access_key: &str) -> S3Result<Option<Arc<
 pub(crate) enum Requirement {
     /// ListBuckets: any active key; the answer names the key's own bucket only.
     Root,
-    /// Any active key of the bucket's space (HeadBucket, GetBucketLocation, and CreateBucket
-    /// of the key's own bucket, which clients send before their first upload).
+    /// Any active key of the bucket's space (HeadBucket, GetBucketLocation).
     Bucket,
     /// The action on the object the path names.
     Object(Action),
@@ -78,6 +78,9 @@ pub(crate) enum Requirement {
     /// A bucket-wide setting: the action, granted by the key's mode, to a key whose allowed
     /// prefix is the whole bucket.
     Setting(Action),
+    /// CreateBucket: an existing bucket the key reaches answers as made; a new name needs
+    /// [`Action::ManageBuckets`] (the tenant-wide mode).
+    Create,
     /// Not offered: refused before the body is read.
     Refused,
 }
@@ -87,15 +90,16 @@ pub(crate) enum Requirement {
 /// list; [`requirement`] refuses any name missing here.
 pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
     use Action::{
-        AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, PutBucketCors,
-        PutObject,
+        AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, ManageBuckets,
+        PutBucketCors, PutObject,
     };
-    use Requirement::{Bucket, Names, Object, Refused, Root, Setting};
+    use Requirement::{Bucket, Create, Names, Object, Refused, Root, Setting};
     &[
         ("ListBuckets", Root),
         ("HeadBucket", Bucket),
         ("GetBucketLocation", Bucket),
-        ("CreateBucket", Bucket),
+        ("CreateBucket", Create),
+        ("DeleteBucket", Setting(ManageBuckets)),
         ("GetObject", Object(GetObject)),
         ("HeadObject", Object(GetObject)),
         ("PutObject", Object(PutObject)),
@@ -134,7 +138,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         // implementation behind it.
         ("CreateBucketMetadataTableConfiguration", Refused),
         ("CreateSession", Refused),
-        ("DeleteBucket", Refused),
         ("DeleteBucketAnalyticsConfiguration", Refused),
         ("DeleteBucketEncryption", Refused),
         ("DeleteBucketIntelligentTieringConfiguration", Refused),
@@ -544,6 +547,36 @@ impl S3Access for Access {
             check_key(k)?;
         }
         let now = self.control.now();
+        // A tenant-wide key acts in the space the bucket names, when that is its tenant's; from
+        // here on the credential carries that space, so every later check and path is its.
+        let tenant_wide = cred.identity.mode == PermissionMode::TenantWide;
+        let (cred, found) = if tenant_wide && bucket != cred.space.bucket {
+            match self
+                .control
+                .tenant_space(&cred.identity.tenant_id, &bucket)
+                .await
+                .map_err(super::errors::control)?
+            {
+                Some(space) => (
+                    Arc::new(Credential {
+                        identity: cred.identity.clone(),
+                        space: (*space).clone(),
+                        secret: cred.secret.clone(),
+                    }),
+                    true,
+                ),
+                None => (cred, false),
+            }
+        } else {
+            (cred, true)
+        };
+        if tenant_wide && !found && !matches!(req, Requirement::Root | Requirement::Create) {
+            // Another tenant's bucket answers as one that does not exist.
+            if let Decision::Deny(reason) = policy::key_active(&cred.identity, now) {
+                return Err(self.deny(&cred, cx, op, reason));
+            }
+            return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist."));
+        }
         let decision = |action, res| policy::decide(&cred.identity, &cred.space, &bucket, action, res, now);
         let d = match (req, cx.s3_path(), key.as_deref()) {
             (Requirement::Refused, ..) => {
@@ -552,9 +585,19 @@ impl S3Access for Access {
                     format!("{op} is not supported by this endpoint."),
                 ));
             }
+            // A tenant-wide key lists its tenant's buckets, whichever space it was issued from.
+            (Requirement::Root, S3Path::Root, None) if tenant_wide => policy::key_active(&cred.identity, now),
             (Requirement::Root, S3Path::Root, None) | (Requirement::Bucket, S3Path::Bucket { .. }, None) => {
                 decision(None, Resource::Bucket)
             }
+            // An existing bucket the key reaches: answered as made (the handler). A new name:
+            // a key that may create buckets (the handler checks the name is its tenant's).
+            (Requirement::Create, S3Path::Bucket { .. }, None) if found => decision(None, Resource::Bucket),
+            (Requirement::Create, S3Path::Bucket { .. }, None) => match policy::key_active(&cred.identity, now) {
+                Decision::Allow if policy::grants(cred.identity.mode, Action::ManageBuckets) => Decision::Allow,
+                Decision::Allow => Decision::Deny(DenyReason::ActionNotGranted),
+                deny @ Decision::Deny(_) => deny,
+            },
             (Requirement::Object(a), S3Path::Object { .. }, Some(k)) => decision(Some(a), Resource::Object(k)),
             (Requirement::Names(a), S3Path::Bucket { .. }, None) => decision(Some(a), Resource::Bucket),
             (Requirement::Setting(a), S3Path::Bucket { .. }, None) => decision(Some(a), Resource::Settings),
@@ -868,8 +911,12 @@ mod tests {
                 assert!(
                     matches!(
                         r,
-                        Requirement::Refused | Requirement::Object(_) | Requirement::Names(_) | Requirement::Setting(_)
-                    ) || *op == "CreateBucket",
+                        Requirement::Refused
+                            | Requirement::Object(_)
+                            | Requirement::Names(_)
+                            | Requirement::Setting(_)
+                            | Requirement::Create
+                    ),
                     "{op} would be allowed for any key of the space"
                 );
             }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use base64::Engine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rustshare_control::db::{ObjectRecord, PartRecord, UploadExtras, UploadRecord};
+use rustshare_control::model::PermissionMode;
 use rustshare_control::policy::{Action, Resource};
 use rustshare_control::tags::TagSet;
 use rustshare_control::{Control, Credential};
@@ -25,17 +26,18 @@ use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, Bucket, BucketCannedACL, BucketLocationConstraint, CORSConfiguration, Checksum,
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CommonPrefix, CompleteMultipartUploadInput, CompleteMultipartUploadOutput,
     CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopyPartResult, CreateBucketInput, CreateBucketOutput, CreateMultipartUploadInput,
-    CreateMultipartUploadOutput, DeleteBucketCorsInput, DeleteBucketCorsOutput, DeleteObjectInput, DeleteObjectOutput,
-    DeleteObjectTaggingInput, DeleteObjectTaggingOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition,
-    EncodingType, Error, GetBucketAclInput, GetBucketAclOutput, GetBucketCorsInput, GetBucketCorsOutput, GetBucketLocationInput,
-    GetBucketLocationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput, GetObjectAclInput, GetObjectAclOutput,
-    GetObjectAttributesInput, GetObjectAttributesOutput, GetObjectAttributesParts, GetObjectInput, GetObjectOutput, GetObjectTaggingInput,
-    GetObjectTaggingOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput,
-    ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output,
-    ListPartsInput, ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object, ObjectAttributes, ObjectCannedACL, ObjectPart,
-    ObjectStorageClass, Owner, Part, PutBucketAclInput, PutBucketAclOutput, PutBucketCorsInput, PutBucketCorsOutput, PutObjectAclInput,
-    PutObjectAclOutput, PutObjectInput, PutObjectOutput, PutObjectTaggingInput, PutObjectTaggingOutput, Range, StorageClass, StreamingBlob,
-    Timestamp, TimestampFormat, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    CreateMultipartUploadOutput, DeleteBucketCorsInput, DeleteBucketCorsOutput, DeleteBucketInput, DeleteBucketOutput, DeleteObjectInput,
+    DeleteObjectOutput, DeleteObjectTaggingInput, DeleteObjectTaggingOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag,
+    ETagCondition, EncodingType, Error, GetBucketAclInput, GetBucketAclOutput, GetBucketCorsInput, GetBucketCorsOutput,
+    GetBucketLocationInput, GetBucketLocationOutput, GetBucketOwnershipControlsInput, GetBucketOwnershipControlsOutput, GetObjectAclInput,
+    GetObjectAclOutput, GetObjectAttributesInput, GetObjectAttributesOutput, GetObjectAttributesParts, GetObjectInput, GetObjectOutput,
+    GetObjectTaggingInput, GetObjectTaggingOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput,
+    ListBucketsOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, ListPartsInput, ListPartsOutput, Metadata, MetadataDirective, MultipartUpload, Object, ObjectAttributes,
+    ObjectCannedACL, ObjectPart, ObjectStorageClass, Owner, Part, PutBucketAclInput, PutBucketAclOutput, PutBucketCorsInput,
+    PutBucketCorsOutput, PutObjectAclInput, PutObjectAclOutput, PutObjectInput, PutObjectOutput, PutObjectTaggingInput,
+    PutObjectTaggingOutput, Range, StorageClass, StreamingBlob, Timestamp, TimestampFormat, UploadPartCopyInput, UploadPartCopyOutput,
+    UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -826,13 +828,25 @@ impl S3Face {
 impl S3 for S3Face {
     async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
         let cred = self.cred(&req)?;
-        let bucket = Bucket {
-            name: Some(cred.space.bucket.clone()),
-            creation_date: Some(ts(cred.space.created_at)),
-            bucket_region: None,
+        // A tenant-wide key sees its tenant's buckets; any other key its own only.
+        let spaces = if cred.identity.mode == PermissionMode::TenantWide {
+            self.control
+                .tenant_spaces(&cred.identity.tenant_id)
+                .await
+                .map_err(errors::control)?
+        } else {
+            vec![cred.space.clone()]
         };
+        let buckets = spaces
+            .iter()
+            .map(|s| Bucket {
+                name: Some(s.bucket.clone()),
+                creation_date: Some(ts(s.created_at)),
+                bucket_region: None,
+            })
+            .collect();
         Ok(S3Response::new(ListBucketsOutput {
-            buckets: Some(vec![bucket]),
+            buckets: Some(buckets),
             owner: Some(Owner {
                 display_name: Some(cred.space.tenant_id.clone()),
                 id: Some(cred.space.tenant_id.clone()),
@@ -897,10 +911,70 @@ impl S3 for S3Face {
         }))
     }
 
-    async fn create_bucket(&self, _req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
-        // Only the key's own bucket gets here (Access denies any other); rclone and others
-        // create the bucket before their first upload, so answer as if it were made.
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        self.audited(&req, "CreateBucket", None, async {
+            acl::check_request(
+                i.acl.as_ref().map(BucketCannedACL::as_str),
+                &[
+                    i.grant_full_control.as_ref(),
+                    i.grant_read.as_ref(),
+                    i.grant_read_acp.as_ref(),
+                    i.grant_write.as_ref(),
+                    i.grant_write_acp.as_ref(),
+                ],
+            )?;
+            // A bucket the key already reaches: rclone and others create the bucket before
+            // their first upload, so it answers as made (as S3 does in us-east-1).
+            if i.bucket == cred.space.bucket {
+                return Ok(((), 0));
+            }
+            // A new name, from a tenant-wide key (Access checked the mode).
+            self.control
+                .create_space_for_key(&cred.identity, &cred.space, &i.bucket)
+                .await
+                .map_err(|e| match e {
+                    rustshare_control::Error::Conflict(m) if m.contains("this tenant already has") => S3Error::with_message(
+                        S3ErrorCode::BucketAlreadyOwnedByYou,
+                        "Your previous request to create the named bucket succeeded and you already own it.",
+                    ),
+                    rustshare_control::Error::Conflict(_) => S3Error::with_message(
+                        S3ErrorCode::BucketAlreadyExists,
+                        "The requested bucket name is not available. Please select a different name and try again.",
+                    ),
+                    rustshare_control::Error::Invalid(m) => S3Error::with_message(S3ErrorCode::InvalidBucketName, m),
+                    rustshare_control::Error::Forbidden(m) => S3Error::with_message(S3ErrorCode::AccessDenied, m),
+                    other => errors::control(other),
+                })?;
+            Ok(((), 0))
+        })
+        .await?;
         Ok(S3Response::new(CreateBucketOutput::default()))
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let cred = self.cred(&req)?;
+        self.audited(&req, "DeleteBucket", None, async {
+            self.control
+                .delete_space_for_key(&cred.identity, &cred.space)
+                .await
+                .map_err(|e| match e {
+                    rustshare_control::Error::Conflict(m) if m == "BucketNotEmpty" => {
+                        S3Error::with_message(S3ErrorCode::BucketNotEmpty, "The bucket you tried to delete is not empty.")
+                    }
+                    rustshare_control::Error::Conflict(m) => {
+                        let mut e = S3Error::with_message(S3ErrorCode::Custom("BucketInUse".into()), m);
+                        e.set_status_code(http::StatusCode::CONFLICT);
+                        e
+                    }
+                    rustshare_control::Error::Forbidden(m) => S3Error::with_message(S3ErrorCode::AccessDenied, m),
+                    other => errors::control(other),
+                })?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::with_status(DeleteBucketOutput::default(), http::StatusCode::NO_CONTENT))
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
