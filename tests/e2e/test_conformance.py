@@ -239,6 +239,20 @@ def test_listing_details(server):
     for path in (f"/{b}?delimiter=", f"/{b}?list-type=2&delimiter="):
         r = signed(server, key, "GET", path)
         assert r.status_code == 200 and "<Delimiter>" not in r.text and r.text.count("<Key>") == 3, r.text
+    # encoding-type=url: V1 encodes Delimiter, Marker, NextMarker, Key and CommonPrefixes but
+    # leaves Prefix as sent; V2 encodes Prefix too (what botocore decodes for each).
+    c.put_object(Bucket=b, Key="dir é/x y", Body=b"x")
+    r = signed(server, key, "GET", f"/{b}?encoding-type=url&prefix=dir%20%C3%A9%2F")
+    assert "<Prefix>dir é/</Prefix>" in r.text and "<Key>dir%20%C3%A9/x%20y</Key>" in r.text, r.text
+    r = signed(server, key, "GET", f"/{b}?encoding-type=url&prefix=dir%20%C3%A9%2F&delimiter=%20")
+    assert "<Prefix>dir é/</Prefix>" in r.text, r.text
+    assert "<Delimiter>%20</Delimiter>" in r.text and "<Prefix>dir%20%C3%A9/x%20</Prefix>" in r.text, r.text
+    r = signed(server, key, "GET", f"/{b}?list-type=2&encoding-type=url&prefix=dir%20%C3%A9%2F")
+    assert "<Prefix>dir%20%C3%A9/</Prefix>" in r.text, r.text
+    # boto3 asks for encoding-type=url by itself and decodes what S3 encodes: a V1 Prefix that
+    # came back encoded would reach the caller as "dir%20%C3%A9/".
+    for got in (c.list_objects(Bucket=b, Prefix="dir é/"), c.list_objects_v2(Bucket=b, Prefix="dir é/")):
+        assert got["Prefix"] == "dir é/" and got["Contents"][0]["Key"] == "dir é/x y", got
 
 
 def test_bad_digest_and_presigned_lifetime_inputs(server):

@@ -1009,7 +1009,9 @@ impl S3 for S3Face {
                     .collect();
                 let out = ListObjectsOutput {
                     name: Some(i.bucket.clone()),
-                    prefix: Some(enc(url, &prefix)),
+                    // V1 leaves Prefix as sent even with encoding-type=url (S3 does; botocore decodes
+                    // every other field of a V1 answer, but not this one).
+                    prefix: Some(prefix.clone()),
                     marker: Some(i.marker.as_ref().map(|m| enc(url, m)).unwrap_or_default()),
                     delimiter: i.delimiter.as_ref().filter(|d| !d.is_empty()).map(|d| enc(url, d)),
                     max_keys: Some(i.max_keys.unwrap_or(1000)),
