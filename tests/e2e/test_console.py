@@ -50,6 +50,47 @@ def test_whole_path_in_a_real_browser(srv, tmp_path):
     print(f"console screenshots: {SHOTS}")
 
 
+@pytest.mark.skipif(CHROMIUM is None or shutil.which("node") is None, reason="chromium and node come from scripts/test.sh")
+def test_a_web_page_uploads_straight_to_s3_under_bucket_cors(srv, tmp_path):
+    """Bucket CORS in a real browser: a page on the allowed origin PUTs to a presigned URL (the
+    browser sends the preflight first) and posts a presigned form; a page on another origin is
+    stopped by the browser."""
+    import http.server
+    import json
+    import threading
+
+    (tmp_path / "index.html").write_text("<!doctype html><title>app</title><p>app</p>")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    app, evil = f"http://app.localhost:{port}", f"http://evil.localhost:{port}"
+    try:
+        sp = srv.new_space()
+        b = sp["bucket"]
+        srv.s3(srv.new_key(sp, mode="publisher")).put_bucket_cors(Bucket=b, CORSConfiguration={"CORSRules": [
+            {"AllowedOrigins": [app], "AllowedMethods": ["PUT", "POST"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]},
+        ]})
+        c = srv.s3(srv.new_key(sp, mode="read-write"))
+        put = lambda k: c.generate_presigned_url("put_object", Params={"Bucket": b, "Key": k, "ContentType": "text/plain"}, ExpiresIn=300)  # noqa: E731
+        post = c.generate_presigned_post(b, "uploads/${filename}", Conditions=[["starts-with", "$key", "uploads/"]], ExpiresIn=300)
+        env = dict(os.environ, RS_APP=app, RS_EVIL=evil, RS_PUT=put("uploads/put.txt"), RS_PUT2=put("uploads/evil.txt"),
+                   RS_POST=json.dumps(post))
+        p = subprocess.run(["node", str(CONSOLE_TESTS / "cors-upload.mjs")], cwd=CONSOLE_TESTS, env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, redact(f"{p.stdout}\n{p.stderr}")
+        seen = json.loads(p.stdout.strip().splitlines()[-1])
+    finally:
+        httpd.shutdown()
+    assert seen["put"]["status"] == 200 and seen["put"]["etag"], seen
+    assert seen["post"]["status"] == 204, seen
+    assert "error" in seen["blocked"] and "Failed to fetch" in seen["blocked"]["error"], seen
+    assert not seen["errors"], seen
+    assert c.get_object(Bucket=b, Key="uploads/put.txt")["Body"].read() == b"uploaded by a web page"
+    assert c.get_object(Bucket=b, Key="uploads/post.txt")["Body"].read() == b"posted by a web page"
+    # The other origin's preflight failed, so its PUT was never sent.
+    assert "Contents" not in c.list_objects_v2(Bucket=b, Prefix="uploads/evil")
+
+
 def test_state_changes_need_the_csrf_token(srv):
     sess, r = login(srv)
     csrf = r.json()["csrf_token"]
