@@ -294,6 +294,13 @@ impl App {
             };
             return (resp, Cow::Borrowed("refused"));
         }
+        let info = if crate::face::s3::unsized_put(req.method(), req.headers()) {
+            req.headers_mut()
+                .insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            info.with_unsized_body()
+        } else {
+            info
+        };
         req.extensions_mut().insert(info.clone());
         let body = if crate::face::s3::post::is_form(req.method(), req.headers()) {
             let (mut parts, b) = req.into_parts();

@@ -2,12 +2,13 @@
 //! whole snapshots and switched with one pointer object, with rollback and retention.
 //!
 //! [`deb`], [`index`], [`sign`] and [`snapshot`] are pure formats and [`plan`] the pure
-//! decision of what a publish does, all tested without a store; [`Publisher`] does the IO.
+//! decision of what a publish does ([`select`]: of what a removal or a query names), all tested without a store; [`Publisher`] does the IO.
 
 pub mod deb;
 pub mod index;
 pub mod pieces;
 pub mod plan;
+pub mod select;
 mod service;
 pub mod sign;
 pub mod snapshot;

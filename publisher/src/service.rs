@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use crate::deb;
 use crate::index;
 use crate::plan::{Inspected, Plan, PoolFile};
+use crate::select::{Query, Scope, Selector};
 use crate::sign::{SignError, Signer};
 use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo};
 
@@ -979,6 +980,69 @@ impl Publisher {
         })
     }
 
+    /// Publishes a snapshot without the packages `selectors` name in `scope` (a package
+    /// published by mistake, a withdrawn version). Pool files go when no retained snapshot uses
+    /// them, by the retention rules; rollback brings the packages back.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown distribution, component or architecture, nothing
+    /// published yet, or a selector that names nothing (nothing is published then); store,
+    /// control and signing errors.
+    pub async fn remove(&self, p: &AdminPrincipal, name: &str, scope: Scope<'_>, selectors: &[Selector]) -> Result<PublishReport> {
+        let repo = self.repository(p, name).await?;
+        check_scope(&repo, Some(scope.dist), scope.component, scope.architecture)?;
+        // A suite may be named by its codename too.
+        let suite = repo.config.distribution(scope.dist).map(|d| d.suite.clone()).unwrap_or_default();
+        let scope = Scope { dist: &suite, ..scope };
+        let space = self.inner.control.space(p, &repo.space_id).await?;
+        enabled(&space)?;
+        let _g = self.exclusive(name).await?;
+        let Some(parent) = self.current(&repo).await? else {
+            return Err(Error::Invalid(format!("repository {name} has nothing published yet")));
+        };
+        let current = self.manifest(&repo, &parent).await?;
+        let (packages, changes) = crate::select::remove(&current.packages, scope, selectors).map_err(|e| Error::Invalid(e.join("\n")))?;
+        let signer = self.signer(&repo).await?;
+        let info = self.write_snapshot(&repo, &signer, Some(parent), packages, changes).await?;
+        self.inner.control.audit_admin(
+            p,
+            &space,
+            "repo.removed",
+            Some(format!("repo={name} snapshot={} changes={}", info.id, info.changes.join("; "))),
+        );
+        Ok(PublishReport {
+            snapshot: info,
+            unchanged: 0,
+        })
+    }
+
+    /// The published packages of a repository's current snapshot: of one distribution and
+    /// architecture or all, answering `query` or all.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown distribution or architecture; store and control errors.
+    pub async fn packages(
+        &self,
+        p: &AdminPrincipal,
+        name: &str,
+        dist: Option<&str>,
+        architecture: Option<&str>,
+        query: Option<&Query>,
+    ) -> Result<Vec<PackageRecord>> {
+        let repo = self.repository(p, name).await?;
+        check_scope(&repo, dist, None, architecture)?;
+        let Some(id) = self.current(&repo).await? else {
+            return Ok(Vec::new());
+        };
+        let m = self.manifest(&repo, &id).await?;
+        // A suite may be named by its codename too.
+        let suite = dist.and_then(|d| repo.config.distribution(d)).map(|d| d.suite.as_str());
+        Ok(crate::select::matching(&m.packages, suite, architecture, query)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
     // ---- the packages face ----
 
     /// Maps a path under `packages.<domain>/<repo>/` to what serves it. `dists/<suite or
@@ -1085,6 +1149,41 @@ pub struct Upload {
 }
 
 /// Publishing into a disabled space is refused like every other write to it.
+/// The distribution, component and architecture an operation names must be the repository's.
+fn check_scope(repo: &Repository, dist: Option<&str>, component: Option<&str>, architecture: Option<&str>) -> Result<()> {
+    let c = &repo.config;
+    if let Some(d) = dist
+        && c.distribution(d).is_none()
+    {
+        let known: Vec<&str> = c.distributions.iter().map(|d| d.suite.as_str()).collect();
+        return Err(Error::Invalid(format!(
+            "no distribution {d:?} in {} (it has {})",
+            repo.name,
+            known.join(", ")
+        )));
+    }
+    if let Some(x) = component
+        && !c.components.iter().any(|k| k == x)
+    {
+        return Err(Error::Invalid(format!(
+            "no component {x:?} in {} (it has {})",
+            repo.name,
+            c.components.join(", ")
+        )));
+    }
+    if let Some(a) = architecture
+        && a != "all"
+        && !c.architectures.iter().any(|k| k == a)
+    {
+        return Err(Error::Invalid(format!(
+            "no architecture {a:?} in {} (it has {}, and all)",
+            repo.name,
+            c.architectures.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 fn enabled(space: &rustshare_control::model::Space) -> Result<()> {
     if space.disabled_at.is_some() {
         return Err(Error::Invalid(format!(

@@ -140,3 +140,16 @@ def put_chunked(url, chunks, headers=None):
     r = requests.Request("PUT", url, headers=dict(headers or {}), data=iter(chunks)).prepare()
     assert r.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in r.headers
     return requests.Session().send(r, timeout=60)
+
+
+def put_chunked_signed(server, key, path, chunks, headers=None):
+    """The same, header-signed with UNSIGNED-PAYLOAD (what `curl --aws-sigv4 -T -` sends)."""
+    from botocore.config import Config
+
+    req = AWSRequest(method="PUT", url=server.url + path, data=b"", headers=dict(headers or {}))
+    req.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+    S3SigV4Auth(Credentials(key["access_key_id"], key["secret_access_key"]), "s3", "us-east-1").add_auth(req)
+    p = req.prepare()
+    h = {k: v for k, v in p.headers.items() if k.lower() != "content-length"}
+    assert h["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
+    return put_chunked(p.url, chunks, h)

@@ -582,7 +582,7 @@ def test_put_of_unknown_length_is_streamed_and_quota_checked_as_it_arrives(serve
     refused and stores nothing."""
     import hashlib
 
-    from s3raw import code, put_chunked
+    from s3raw import code, put_chunked, put_chunked_signed
 
     sp = server.new_space(quota=3 * MiB)
     b = sp["bucket"]
@@ -617,6 +617,35 @@ def test_put_of_unknown_length_is_streamed_and_quota_checked_as_it_arrives(serve
     r = put_chunked(url("bad.bin", ContentMD5=md5), [b"x" * 10], headers={"Content-MD5": md5})
     assert (r.status_code, code(r)) == (400, "BadDigest"), r.text
     assert err(lambda: c.head_object(Bucket=b, Key="bad.bin")) == ("404", 404)
+
+    # Header-signed with UNSIGNED-PAYLOAD, as a pipe sends it: the same, quota included.
+    key = server.new_key(sp)
+    r = put_chunked_signed(server, key, f"/{b}/signed.bin", [b"s" * 1000, b"t" * 1000])
+    assert r.status_code == 200, r.text
+    assert c.get_object(Bucket=b, Key="signed.bin")["Body"].read() == b"s" * 1000 + b"t" * 1000
+    r = put_chunked_signed(server, key, f"/{b}/signed-big.bin", [b"z" * MiB] * 2)
+    assert (r.status_code, code(r)) == (403, "QuotaExceeded"), r.text
+    # A part still needs its length.
+    up = c.create_multipart_upload(Bucket=b, Key="parts.bin")
+    r = put_chunked_signed(server, key, f"/{b}/parts.bin?partNumber=1&uploadId={up['UploadId']}", [b"p" * 10])
+    assert (r.status_code, code(r)) == (411, "MissingContentLength"), r.text
+    c.abort_multipart_upload(Bucket=b, Key="parts.bin", UploadId=up["UploadId"])
+    usage = server.cli_json("usage", b)["usage"]
+    assert (usage["objects"], usage["bytes"], usage["multipart_bytes"]) == (2, len(data) + 2000, 0)
+
+    # curl uploading from a pipe (chunked, since it cannot know the size).
+    import subprocess
+
+    k2 = server.new_key(sp)
+    piped = b"line\n" * 20_000
+    p = subprocess.run(
+        ["curl", "-sS", "--fail-with-body", "--aws-sigv4", "aws:amz:us-east-1:s3",
+         "--user", f"{k2['access_key_id']}:{k2['secret_access_key']}",
+         "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", "-", f"{server.url}/{b}/from-a-pipe.txt"],
+        input=piped, capture_output=True, timeout=60,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert c.get_object(Bucket=b, Key="from-a-pipe.txt")["Body"].read() == piped
 
 
 def test_multipart_uploads_get_composite_checksums(server):

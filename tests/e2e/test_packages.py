@@ -504,3 +504,53 @@ def test_a_disabled_space_serves_no_repository_and_takes_no_publish(srv, tmp_pat
     r = srv.cli("repo", "rollback", repo, before, check=False)
     assert r.returncode != 0 and "disabled" in r.stderr, r.stderr
     assert current(srv, repo) == before
+
+
+def test_remove_and_list_packages_with_real_apt(srv, tmp_path):
+    """`repo remove` publishes a snapshot without the named packages (apt stops offering them;
+    rollback brings them back); `repo packages` lists what is published, by name pattern and
+    Debian version constraint."""
+    _, repo, _ = new_repo(srv)
+    debs = [build_deb(tmp_path, "hello", "1.0-1"), build_deb(tmp_path, "hello", "1.0-1", arch="arm64"),
+            build_deb(tmp_path, "hello-doc", "1.0-1", arch="all"), build_deb(tmp_path, "libfoo1", "2.3~rc1")]
+    srv.cli("repo", "add", repo, "--dist", "stable", *debs)
+    listed = srv.cli_json("repo", "packages", repo)["packages"]
+    assert sorted((p["package"], p["version"], p["architecture"]) for p in listed) == [
+        ("hello", "1.0-1", "amd64"), ("hello", "1.0-1", "arm64"), ("hello-doc", "1.0-1", "all"), ("libfoo1", "2.3~rc1", "amd64")]
+    assert all(p["size"] > 0 and len(p["sha256"]) == 64 and p["filename"].startswith("pool/main/") for p in listed)
+    q = lambda *a: [(p["package"], p["architecture"]) for p in srv.cli_json("repo", "packages", repo, *a)["packages"]]  # noqa: E731
+    assert q("hello*", "--arch", "amd64") == [("hello", "amd64")]
+    assert q("--dist", "bookworm", "libfoo1 (<< 2.3)") == [("libfoo1", "amd64")], "a codename names its suite; ~ sorts first"
+    assert q("libfoo1 (>= 2.3)") == []
+    assert "hello-doc" in srv.cli("repo", "packages", repo, "hello*").stdout
+    bad = srv.cli("repo", "packages", repo, "hello (~ 1)", check=False)
+    assert bad.returncode != 0 and "OP one of" in bad.stderr
+    apt = Apt(tmp_path / "apt", srv, repo)
+    apt.get("update")
+    assert apt.candidate("hello") == "1.0-1" and apt.candidate("libfoo1") == "2.3~rc1"
+    before = current(srv, repo)
+
+    # Remove one package on one architecture, and one by name.
+    out = srv.cli_json("repo", "remove", repo, "--dist", "stable", "--arch", "amd64", "hello=1.0-1", "libfoo1")
+    assert sorted(out["snapshot"]["changes"]) == ["stable: -hello 1.0-1 (amd64)", "stable: -libfoo1 2.3~rc1 (amd64)"]
+    assert q() == [("hello", "arm64"), ("hello-doc", "all")]
+    apt.get("update")
+    assert apt.candidate("hello") is None and apt.candidate("libfoo1") is None
+    assert apt.candidate("hello-doc") == "1.0-1"
+    assert "repo.removed" in {e["operation"] for e in srv.cli_json("audit", "--operation", "repo.removed", "--limit", "20")["events"]}
+
+    # A selector that names nothing refuses the whole removal; nothing is published.
+    cur = current(srv, repo)
+    bad = srv.cli("repo", "remove", repo, "--dist", "stable", "hello-doc", "nosuchpkg", check=False)
+    assert bad.returncode != 0 and "nosuchpkg is not published in stable" in bad.stderr
+    for args, why in ((["--dist", "unstable", "hello"], "no distribution"), (["--dist", "stable", "--arch", "s390x", "hello"], "no architecture"),
+                      (["--dist", "stable", "--component", "contrib", "hello"], "no component"), (["--dist", "stable", "Hello"], "not a package name")):
+        p = srv.cli("repo", "remove", repo, *args, check=False)
+        assert p.returncode != 0 and why in p.stderr, (args, p.stderr)
+    assert current(srv, repo) == cur and len(q()) == 2
+
+    # Rollback brings them back, for apt too.
+    srv.cli_json("repo", "rollback", repo, before)
+    assert len(q()) == 4
+    apt.get("update")
+    assert apt.install("hello") == "hello 1.0-1\n" and apt.candidate("libfoo1") == "2.3~rc1"

@@ -163,6 +163,22 @@ pub struct RollbackBody {
     pub snapshot: String,
 }
 
+/// Packages to take out of a distribution, as one new snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBody {
+    /// Suite or codename.
+    pub dist: String,
+    /// Only this component (default: every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Only this architecture (default: every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// `name` (every version) or `name=version`; `*` in a name matches any run of characters.
+    pub packages: Vec<String>,
+}
+
 /// A console login.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -529,6 +545,51 @@ impl From<rustshare_publisher::PublishReport> for Published {
             unchanged: r.unchanged,
         }
     }
+}
+
+/// One published package.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PackageRow {
+    /// Suite.
+    pub dist: String,
+    /// Component.
+    pub component: String,
+    /// Name.
+    pub package: String,
+    /// Version.
+    pub version: String,
+    /// Architecture.
+    pub architecture: String,
+    /// Bytes of the .deb.
+    pub size: u64,
+    /// Its path in the repository.
+    pub filename: String,
+    /// SHA-256 of the .deb.
+    pub sha256: String,
+}
+
+impl From<rustshare_publisher::snapshot::PackageRecord> for PackageRow {
+    fn from(r: rustshare_publisher::snapshot::PackageRecord) -> Self {
+        Self {
+            dist: r.dist,
+            component: r.component,
+            package: r.package,
+            version: r.version,
+            architecture: r.architecture,
+            size: r.size,
+            filename: r.filename,
+            sha256: r.sha256,
+        }
+    }
+}
+
+/// The packages of a repository's current snapshot that answer a query.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PackageList {
+    /// Current snapshot id (none before the first publish).
+    pub current_snapshot: Option<String>,
+    /// In the snapshot's order: by suite, component, name, architecture.
+    pub packages: Vec<PackageRow>,
 }
 
 /// A repository's snapshots.

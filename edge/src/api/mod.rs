@@ -239,6 +239,8 @@ mod tests {
         ("PUT", "/api/v1/repos/{repo}/incoming/{dist}/{component}/{file}", Who::Owner),
         ("GET", "/api/v1/repos/{repo}/snapshots", Who::Owner),
         ("POST", "/api/v1/repos/{repo}/rollback", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/remove", Who::Owner),
+        ("GET", "/api/v1/repos/{repo}/packages", Who::Owner),
         ("GET", "/api/v1/registry/namespaces", Who::AnyAdmin),
         ("POST", "/api/v1/registry/namespaces", Who::AnyAdmin),
         ("GET", "/api/v1/registry/namespaces/{ns}", Who::Owner),
@@ -340,6 +342,7 @@ mod tests {
             }
             (_, "/api/v1/repos") => Some(json!({"name": "evilrepo", "space": "rs-globex-debs"})),
             (_, "/api/v1/repos/{repo}/rollback") => Some(json!({"snapshot": "1"})),
+            (_, "/api/v1/repos/{repo}/remove") => Some(json!({"dist": "stable", "packages": ["hello"]})),
             (_, "/api/v1/registry/namespaces") => Some(json!({"name": "globex-evil", "tenant": "globex"})),
             (_, "/api/v1/registry/namespaces/{ns}/robots") => Some(json!({"name": "evil", "access": "push"})),
             (_, "/api/v1/registry/namespaces/{ns}/config") => Some(json!({"root_cert_bundle": "/etc/x.pem"})),
@@ -446,11 +449,13 @@ mod tests {
             }
         }
         // What the operator cannot do here, and why: no console session in this test, no
-        // snapshot "1", and a master key from the environment cannot be rotated.
+        // snapshot "1" nor anything published to remove, and a master key from the environment
+        // cannot be rotated.
         let expected = [
             "GET /api/v1/session (401 Unauthorized)",
             "POST /api/v1/session (401 Unauthorized)",
             "POST /api/v1/repos/{repo}/rollback (404 Not Found)",
+            "POST /api/v1/repos/{repo}/remove (400 Bad Request)",
             "POST /api/v1/admin/master-key/rotate (409 Conflict)",
             "POST /api/v1/admin/master-key/retire (409 Conflict)",
         ];

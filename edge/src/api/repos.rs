@@ -9,7 +9,10 @@ use rustshare_control::model::Repository;
 use rustshare_publisher::Error as PubError;
 use serde::Deserialize;
 
-use super::dto::{NewRepository, Published, RepositoryChange, RepositoryList, RepositoryView, RollbackBody, SnapshotList};
+use super::dto::{
+    NewRepository, PackageList, PackageRow, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView, RollbackBody,
+    SnapshotList,
+};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
 use super::routes::{Api, Op};
@@ -164,6 +167,61 @@ async fn rollback(
     Ok(Json(Published::from(st.publisher.rollback(&p, &name, &b.snapshot).await?)))
 }
 
+async fn remove(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    JsonBody(b): JsonBody<RemoveBody>,
+) -> ApiResult<impl IntoResponse> {
+    let selectors = b
+        .packages
+        .iter()
+        .map(|s| rustshare_publisher::select::Selector::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e))?;
+    let scope = rustshare_publisher::select::Scope {
+        dist: &b.dist,
+        component: b.component.as_deref(),
+        architecture: b.architecture.as_deref(),
+    };
+    Ok(Json(Published::from(st.publisher.remove(&p, &name, scope, &selectors).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackagesQuery {
+    dist: Option<String>,
+    arch: Option<String>,
+    q: Option<String>,
+}
+
+async fn packages(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PackagesQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let query =
+        q.q.as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(rustshare_publisher::select::Query::parse)
+            .transpose()
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e))?;
+    let repo = st.control.repository(&p, &name).await?;
+    let current_snapshot = st.publisher.current(&repo).await?;
+    let packages = st
+        .publisher
+        .packages(&p, &name, q.dist.as_deref(), q.arch.as_deref(), query.as_ref())
+        .await?
+        .into_iter()
+        .map(PackageRow::from)
+        .collect();
+    Ok(Json(PackageList {
+        current_snapshot,
+        packages,
+    }))
+}
+
 /// The repository routes.
 pub(super) fn routes() -> Api {
     Api::new()
@@ -217,6 +275,30 @@ pub(super) fn routes() -> Api {
             "/api/v1/repos/{repo}/snapshots",
             Op::new("Snapshots, newest first, and which is current").returns::<SnapshotList>(),
             snapshots,
+        )
+        .post(
+            "/api/v1/repos/{repo}/remove",
+            Op::with_body::<RemoveBody>(
+                "Publish a snapshot without the named packages (pool files go by the retention rules)",
+                "200",
+            )
+            .returns::<Published>(),
+            remove,
+        )
+        .get(
+            "/api/v1/repos/{repo}/packages",
+            Op::new("Published packages of the current snapshot")
+                .query(&[
+                    ("dist", "string", "one suite or codename"),
+                    ("arch", "string", "one architecture"),
+                    (
+                        "q",
+                        "string",
+                        "a name pattern (* wildcard) with an optional constraint: hello (>= 1.2)",
+                    ),
+                ])
+                .returns::<PackageList>(),
+            packages,
         )
         .post(
             "/api/v1/repos/{repo}/rollback",

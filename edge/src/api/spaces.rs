@@ -213,13 +213,17 @@ async fn traffic(
     Ok(Json(Traffic { minutes, samples }))
 }
 
-async fn show_cors(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let (space, rules) = st.control.cors(&p, &id).await?;
-    Ok(Json(CorsState {
+fn cors_state(space: Space, rules: Option<Vec<rustshare_control::cors::CorsRule>>) -> CorsState {
+    CorsState {
         space_id: space.id,
         bucket: space.bucket,
         rules,
-    }))
+    }
+}
+
+async fn show_cors(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let (space, rules) = st.control.cors(&p, &id).await?;
+    Ok(Json(cors_state(space, rules)))
 }
 
 async fn set_cors(
@@ -229,20 +233,12 @@ async fn set_cors(
     JsonBody(b): JsonBody<CorsBody>,
 ) -> ApiResult<impl IntoResponse> {
     let space = st.control.set_cors(&p, &id, Some(b.rules.clone())).await?;
-    Ok(Json(CorsState {
-        space_id: space.id,
-        bucket: space.bucket,
-        rules: Some(b.rules),
-    }))
+    Ok(Json(cors_state(space, Some(b.rules))))
 }
 
 async fn remove_cors(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     let space = st.control.set_cors(&p, &id, None).await?;
-    Ok(Json(CorsState {
-        space_id: space.id,
-        bucket: space.bucket,
-        rules: None,
-    }))
+    Ok(Json(cors_state(space, None)))
 }
 
 pub(super) fn routes() -> Api {

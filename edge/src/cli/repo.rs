@@ -1,7 +1,10 @@
 //! `rustshare repo ...`: package repositories through the control API.
 
 use super::client::{Client, NO_BODY, enc, human_bytes, show};
-use crate::api::dto::{DistBody, NewRepository, Published, RepositoryChange, RepositoryList, RepositoryView, RollbackBody, SnapshotList};
+use crate::api::dto::{
+    DistBody, NewRepository, PackageList, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView, RollbackBody,
+    SnapshotList,
+};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
@@ -140,6 +143,37 @@ pub(super) enum RepoCmd {
         name: String,
         /// Snapshot id (see `repo snapshots`).
         snapshot: String,
+    },
+    /// Publish a snapshot without the named packages (`rollback` brings them back).
+    Remove {
+        /// Repository name.
+        name: String,
+        /// Suite or codename.
+        #[arg(long)]
+        dist: String,
+        /// Only this component (default: every one).
+        #[arg(long)]
+        component: Option<String>,
+        /// Only this architecture (default: every one).
+        #[arg(long)]
+        arch: Option<String>,
+        /// `name` (every version) or `name=version`; `*` in a name is a wildcard.
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// Published packages of the current snapshot.
+    Packages {
+        /// Repository name.
+        name: String,
+        /// One suite or codename (default: every one).
+        #[arg(long)]
+        dist: Option<String>,
+        /// One architecture (default: every one).
+        #[arg(long)]
+        arch: Option<String>,
+        /// A name pattern (`*` wildcard) with an optional version constraint as in Debian's
+        /// fields: `hello`, `lib*`, `'hello (>= 1.2)'`, `'hello (= 1.2-1)'`.
+        query: Option<String>,
     },
 }
 
@@ -347,6 +381,49 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
                 Some(&RollbackBody { snapshot }),
             )?;
             show(json_mode, &v, print_report);
+        }
+        RepoCmd::Remove {
+            name,
+            dist,
+            component,
+            arch,
+            packages,
+        } => {
+            let body = RemoveBody {
+                dist,
+                component,
+                architecture: arch,
+                packages,
+            };
+            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/remove", enc(&name)), Some(&body))?;
+            show(json_mode, &v, print_report);
+        }
+        RepoCmd::Packages { name, dist, arch, query } => {
+            let mut q: Vec<(&str, String)> = Vec::new();
+            for (k, v) in [("dist", dist), ("arch", arch), ("q", query)] {
+                if let Some(v) = v {
+                    q.push((k, v));
+                }
+            }
+            let qs = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&");
+            let path = format!("/repos/{}/packages{}{qs}", enc(&name), if qs.is_empty() { "" } else { "?" });
+            let v: PackageList = c.typed("GET", &path, NO_BODY)?;
+            show(json_mode, &v, |v| {
+                if v.packages.is_empty() {
+                    outln!("No packages match.");
+                }
+                for r in &v.packages {
+                    outln!(
+                        "{:<10} {:<10} {:<32} {:<24} {:<8} {:>10}",
+                        r.dist,
+                        r.component,
+                        r.package,
+                        r.version,
+                        r.architecture,
+                        human_bytes(r.size)
+                    );
+                }
+            });
         }
     }
     Ok(())

@@ -42,8 +42,8 @@ use s3s::dto::{
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 pub use auth::{Access, Auth, date_as_amz_date, precheck};
-pub use request::RequestInfo;
 use request::object_event;
+pub use request::{RequestInfo, unsized_put};
 
 use crate::metrics::Metrics;
 use verify::{Expected, verifying};
@@ -1290,7 +1290,12 @@ impl S3 for S3Face {
                 object_acl!(i)?;
                 let tags = tagging::from_header(i.tagging.as_ref())?;
                 // `None`: a chunked body of unknown length.
-                let len = streamed_len(i.content_length, &req.headers)?;
+                let unsized_body = req.extensions.get::<RequestInfo>().is_some_and(RequestInfo::unsized_body);
+                let len = if unsized_body {
+                    None
+                } else {
+                    streamed_len(i.content_length, &req.headers)?
+                };
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 // Held until the write is accounted: check and write are one step for
                 // conditional writers on every node.
@@ -1509,6 +1514,9 @@ impl S3 for S3Face {
                     .filter(|n| (1..=10_000).contains(n))
                     .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive."))?;
                 let upload = self.upload_of(&cred, &i.upload_id, &i.key).await?;
+                if req.extensions.get::<RequestInfo>().is_some_and(RequestInfo::unsized_body) {
+                    return Err(s3_error!(MissingContentLength, "A part needs a Content-Length."));
+                }
                 let len = declared_len(i.content_length, &req.headers)?;
                 let body = body.ok_or_else(|| s3_error!(IncompleteBody, "The request body is missing."))?;
                 let mut exp = expectations(

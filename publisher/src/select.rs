@@ -1,0 +1,326 @@
+//! Which published packages an operation names, decided without IO: the selectors of
+//! `repo remove` (`name` or `name=version`, `*` in the name matching any run of characters), the
+//! queries of `repo packages` (a name pattern with an optional Debian version constraint,
+//! `hello (>= 1.2)`), and the package set a removal leaves.
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use debversion::Version;
+
+use crate::snapshot::PackageRecord;
+
+/// `text` matches `pattern`, where each `*` stands for any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let tail: Vec<&str> = parts.collect();
+    let Some((last, middle)) = tail.split_last() else {
+        return rest.is_empty();
+    };
+    for p in middle {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Package names: Debian's characters, and `*`.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.*".contains(c))
+    {
+        return Err(format!(
+            "{name:?} is not a package name (lower-case letters, digits, + - . and * as a wildcard)"
+        ));
+    }
+    Ok(())
+}
+
+/// What `repo remove` names: `name` (every version) or `name=version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    /// Name pattern.
+    pub name: String,
+    /// Exact version, if given.
+    pub version: Option<String>,
+}
+
+impl Selector {
+    /// Parses `name` or `name=version`.
+    ///
+    /// # Errors
+    /// A message that says what to fix.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (name, version) = match s.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (s, None),
+        };
+        check_name(name)?;
+        if let Some(v) = version {
+            Version::from_str(v).map_err(|e| format!("{s:?}: {v:?} is not a Debian version: {e}"))?;
+        }
+        Ok(Selector {
+            name: name.to_owned(),
+            version: version.map(str::to_owned),
+        })
+    }
+
+    fn matches(&self, r: &PackageRecord) -> bool {
+        glob(&self.name, &r.package) && self.version.as_ref().is_none_or(|v| *v == r.version)
+    }
+}
+
+/// Where an operation applies: a distribution, and optionally one component and one
+/// architecture.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// Suite.
+    pub dist: &'a str,
+    /// Component, or every one.
+    pub component: Option<&'a str>,
+    /// Architecture, or every one.
+    pub architecture: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    fn holds(&self, r: &PackageRecord) -> bool {
+        r.dist == self.dist && self.component.is_none_or(|c| c == r.component) && self.architecture.is_none_or(|a| a == r.architecture)
+    }
+}
+
+/// The package set without what `selectors` name in `scope`, and the change lines
+/// (`stable: -hello 1.0 (amd64)`).
+///
+/// # Errors
+/// A selector that names nothing in the scope (a typo must not publish an unchanged snapshot and
+/// report success), or no selector at all.
+pub fn remove(
+    parent: &[PackageRecord],
+    scope: Scope<'_>,
+    selectors: &[Selector],
+) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+    if selectors.is_empty() {
+        return Err(vec!["name at least one package to remove".into()]);
+    }
+    let errors: Vec<String> = selectors
+        .iter()
+        .filter(|s| !parent.iter().any(|r| scope.holds(r) && s.matches(r)))
+        .map(|s| {
+            format!(
+                "{}{} is not published in {}{}{}",
+                s.name,
+                s.version.as_ref().map(|v| format!("={v}")).unwrap_or_default(),
+                scope.dist,
+                scope.component.map(|c| format!("/{c}")).unwrap_or_default(),
+                scope.architecture.map(|a| format!(" for {a}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut kept = Vec::with_capacity(parent.len());
+    let mut changes = Vec::new();
+    for r in parent {
+        if scope.holds(r) && selectors.iter().any(|s| s.matches(r)) {
+            changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+        } else {
+            kept.push(r.clone());
+        }
+    }
+    Ok((kept, changes))
+}
+
+/// A `repo packages` query: a name pattern and an optional version constraint, written as in
+/// Debian's relationship fields: `hello`, `lib*`, `hello (>= 1.2)`, `hello (= 1.2-1)`, with
+/// `=`, `>=`, `<=`, `>>` and `<<`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    name: String,
+    constraint: Option<(Ordering, bool, Version)>,
+}
+
+impl Query {
+    /// Parses a query.
+    ///
+    /// # Errors
+    /// A message that says what to fix.
+    pub fn parse(q: &str) -> Result<Self, String> {
+        let q = q.trim();
+        let (name, rest) = match q.split_once('(') {
+            Some((n, r)) => (n.trim(), Some(r)),
+            None => (q, None),
+        };
+        check_name(name)?;
+        let constraint = match rest {
+            None => None,
+            Some(r) => {
+                let inner = r
+                    .strip_suffix(')')
+                    .ok_or_else(|| format!("{q:?}: close the version constraint with ')'"))?
+                    .trim();
+                let (op, v) = ["<=", ">=", "<<", ">>", "="]
+                    .iter()
+                    .find_map(|op| inner.strip_prefix(op).map(|v| (*op, v.trim())))
+                    .ok_or_else(|| format!("{q:?}: a constraint is (OP VERSION) with OP one of = >= <= >> <<"))?;
+                let v = Version::from_str(v).map_err(|e| format!("{q:?}: {v:?} is not a Debian version: {e}"))?;
+                // (the ordering that satisfies, whether equality also does)
+                Some(match op {
+                    "=" => (Ordering::Equal, true, v),
+                    ">=" => (Ordering::Greater, true, v),
+                    "<=" => (Ordering::Less, true, v),
+                    ">>" => (Ordering::Greater, false, v),
+                    _ => (Ordering::Less, false, v),
+                })
+            }
+        };
+        Ok(Query {
+            name: name.to_owned(),
+            constraint,
+        })
+    }
+
+    /// Whether a published package answers the query.
+    #[must_use]
+    pub fn matches(&self, r: &PackageRecord) -> bool {
+        if !glob(&self.name, &r.package) {
+            return false;
+        }
+        let Some((want, or_equal, v)) = &self.constraint else {
+            return true;
+        };
+        let Ok(have) = Version::from_str(&r.version) else {
+            return false;
+        };
+        match have.cmp(v) {
+            Ordering::Equal => *or_equal,
+            o => o == *want && *want != Ordering::Equal,
+        }
+    }
+}
+
+/// The packages of `scope`'s distribution (or of every distribution) answering `query`, in
+/// the snapshot's order.
+#[must_use]
+pub fn matching<'a>(
+    packages: &'a [PackageRecord],
+    dist: Option<&str>,
+    architecture: Option<&str>,
+    query: Option<&Query>,
+) -> Vec<&'a PackageRecord> {
+    packages
+        .iter()
+        .filter(|r| dist.is_none_or(|d| d == r.dist))
+        .filter(|r| architecture.is_none_or(|a| a == r.architecture))
+        .filter(|r| query.is_none_or(|q| q.matches(r)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(dist: &str, component: &str, package: &str, version: &str, arch: &str) -> PackageRecord {
+        PackageRecord {
+            dist: dist.into(),
+            component: component.into(),
+            package: package.into(),
+            version: version.into(),
+            architecture: arch.into(),
+            filename: format!("pool/{component}/{package}_{version}_{arch}.deb"),
+            size: 1,
+            md5: String::new(),
+            sha256: String::new(),
+            control: String::new(),
+        }
+    }
+
+    fn set() -> Vec<PackageRecord> {
+        vec![
+            rec("stable", "main", "hello", "1.0-1", "amd64"),
+            rec("stable", "main", "hello", "1.0-1", "arm64"),
+            rec("stable", "main", "hello-doc", "1.0-1", "all"),
+            rec("stable", "contrib", "libfoo1", "2.3~rc1", "amd64"),
+            rec("testing", "main", "hello", "2.0-1", "amd64"),
+        ]
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("hello", "hello") && !glob("hello", "hello-doc"));
+        assert!(glob("hello*", "hello-doc") && glob("*doc", "hello-doc") && glob("h*l*c", "hello-doc"));
+        assert!(glob("*", "") && !glob("a*b", "ab-c") && glob("a*b*", "ab-c"));
+        assert!(!glob("lo*lo", "lo"), "the two ends may not overlap");
+    }
+
+    #[test]
+    fn removal_takes_what_the_selectors_name_in_the_scope_only() {
+        let sel = |s: &str| Selector::parse(s).expect("selector");
+        let scope = Scope {
+            dist: "stable",
+            component: None,
+            architecture: None,
+        };
+        let (kept, changes) = remove(&set(), scope, &[sel("hello")]).expect("removed");
+        assert_eq!(changes, ["stable: -hello 1.0-1 (amd64)", "stable: -hello 1.0-1 (arm64)"]);
+        assert_eq!(kept.len(), 3);
+        assert!(
+            kept.iter().any(|r| r.dist == "testing" && r.package == "hello"),
+            "other suites keep theirs"
+        );
+        let arm = Scope {
+            architecture: Some("arm64"),
+            ..scope
+        };
+        let (kept, changes) = remove(&set(), arm, &[sel("hello=1.0-1")]).expect("removed");
+        assert_eq!((kept.len(), changes.len()), (4, 1));
+        let (_, changes) = remove(&set(), scope, &[sel("lib*")]).expect("glob");
+        assert_eq!(changes, ["stable: -libfoo1 2.3~rc1 (amd64)"]);
+        // Names nothing: refused, with every reason.
+        let main = Scope {
+            component: Some("main"),
+            ..scope
+        };
+        let e = remove(&set(), main, &[sel("libfoo1"), sel("hello=9")]).expect_err("nothing named");
+        assert_eq!(
+            e,
+            ["libfoo1 is not published in stable/main", "hello=9 is not published in stable/main"]
+        );
+        assert!(remove(&set(), scope, &[]).is_err());
+        assert!(Selector::parse("Hello").is_err() && Selector::parse("hello=").is_err() && Selector::parse("").is_err());
+    }
+
+    #[test]
+    fn queries_compare_debian_versions() {
+        let q = |s: &str| Query::parse(s).expect("query");
+        let pkgs = set();
+        let names = |q: &Query| {
+            matching(&pkgs, Some("stable"), None, Some(q))
+                .iter()
+                .map(|r| format!("{} {}", r.package, r.architecture))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&q("hello")), ["hello amd64", "hello arm64"]);
+        assert_eq!(names(&q("hello*")).len(), 3);
+        assert_eq!(names(&q("hello (>= 1.0-1)")).len(), 2);
+        assert_eq!(names(&q("hello (>> 1.0-1)")).len(), 0);
+        assert_eq!(names(&q("hello (<< 1.0-2)")).len(), 2);
+        assert_eq!(names(&q("hello (= 1.0-1)")).len(), 2);
+        assert_eq!(names(&q("hello (<= 1.0)")).len(), 0);
+        // ~ sorts before the release: 2.3~rc1 << 2.3.
+        assert_eq!(names(&q("libfoo1 (<< 2.3)")), ["libfoo1 amd64"]);
+        assert_eq!(names(&q("libfoo1 (>= 2.3)")).len(), 0);
+        assert_eq!(matching(&pkgs, None, Some("amd64"), None).len(), 3);
+        for bad in ["hello (>= 1.0", "hello (~ 1.0)", "hello (>= )", "Hello"] {
+            assert!(Query::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
