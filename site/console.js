@@ -617,11 +617,45 @@ async function repoPage(name) {
         h("pre", {}, `sudo curl -fsSL ${v.key_url} -o /etc/apt/keyrings/${r.name}.gpg`),
         h("p", { class: "muted" }, `/etc/apt/sources.list.d/${r.name}.sources:`),
         h("pre", { id: "apt-sources" }, v.sources))),
+    packagesCard(r, n),
     h("section", { class: "card", "aria-labelledby": "snap-title" },
       h("h2", { id: "snap-title" }, "Snapshots"),
       snaps.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "snapshots" },
         h("thead", {}, h("tr", {}, ["Snapshot", "Created", "Packages", "Changes", ""].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, snaps))) : h("p", { class: "muted" }, "Nothing published yet.")));
+}
+
+// The packages of the current snapshot, filtered by distribution and a query the publisher
+// parses (a name with * wildcards, optionally with a Debian version constraint).
+function packagesCard(r, n) {
+  const dist = h("select", { name: "dist" }, h("option", { value: "" }, "All"),
+    ...r.config.distributions.map((d) => h("option", { value: d.suite }, d.suite)));
+  const query = h("input", { name: "q", placeholder: "hello*, hello (>= 1.2)", autocomplete: "off" });
+  const list = h("div", { id: "packages-list", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
+  const form = h("form", { id: "packages-filter", "aria-label": "Filter packages" },
+    h("div", { class: "row" }, field("Distribution", dist), field("Package", query, "a name, * for any run of characters, optionally (>= 1.2)")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Filter")));
+  matchFields(form, { q: "constraint,version,package name,query" });
+  const load = async () => {
+    const qs = new URLSearchParams();
+    if (dist.value) qs.set("dist", dist.value);
+    if (query.value.trim()) qs.set("q", query.value.trim());
+    const { packages } = await api("GET", `/repos/${n}/packages${qs.toString() ? "?" + qs : ""}`);
+    list.replaceChildren(packages.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "packages" },
+      h("thead", {}, h("tr", {}, ["Distribution", "Component", "Package", "Version", "Architecture", "Size"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, packages.map((p) => h("tr", { "data-package": p.package },
+        h("td", { "data-label": "Distribution" }, p.dist),
+        h("td", { "data-label": "Component" }, p.component),
+        h("td", { "data-label": "Package", class: "mono" }, p.package),
+        h("td", { "data-label": "Version", class: "mono" }, p.version),
+        h("td", { "data-label": "Architecture" }, p.architecture),
+        h("td", { "data-label": "Size", class: "num" }, fmtBytes(p.size)))))))
+      : h("p", { class: "muted" }, "No packages match."));
+  };
+  onSubmit(form, load);
+  load().catch((e) => showError(form, e));
+  return h("section", { class: "card", "aria-labelledby": "pk-title", style: "margin-bottom:16px" },
+    h("h2", { id: "pk-title" }, "Packages"), form, list);
 }
 
 async function registriesPage() {

@@ -139,6 +139,109 @@ pub fn remove(
     Ok((kept, changes))
 }
 
+/// Puts `records` into distribution `dist` (and component `component`, if given) of
+/// `packages`: each replaces what holds its slot there (suite, component, name, architecture),
+/// and the change lines say what moved (`stable: +hello 2.0 (amd64)`,
+/// `stable: hello 1.0 -> 2.0 (amd64)`). The pool file is shared: a record names it by path.
+fn place(packages: &mut Vec<PackageRecord>, records: &[&PackageRecord], dist: &str, component: Option<&str>, changes: &mut Vec<String>) {
+    for r in records {
+        let mut n = (*r).clone();
+        dist.clone_into(&mut n.dist);
+        if let Some(c) = component {
+            c.clone_into(&mut n.component);
+        }
+        let slot = packages
+            .iter()
+            .position(|p| p.dist == n.dist && p.component == n.component && p.package == n.package && p.architecture == n.architecture);
+        match slot {
+            Some(i) if packages[i] == n => {}
+            Some(i) => {
+                changes.push(format!(
+                    "{}: {} {} -> {} ({})",
+                    n.dist, n.package, packages[i].version, n.version, n.architecture
+                ));
+                packages[i] = n;
+            }
+            None => {
+                changes.push(format!("{}: +{} {} ({})", n.dist, n.package, n.version, n.architecture));
+                packages.push(n);
+            }
+        }
+    }
+}
+
+/// Copies what `selectors` name in `from` to distribution `to` (and component `to_component`,
+/// else the same component), replacing what holds the same slot there.
+///
+/// # Errors
+/// A selector that names nothing in `from`, no selector, or a copy onto itself.
+pub fn copy(
+    parent: &[PackageRecord],
+    from: Scope<'_>,
+    to: &str,
+    to_component: Option<&str>,
+    selectors: &[Selector],
+) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+    if selectors.is_empty() {
+        return Err(vec!["name at least one package to copy".into()]);
+    }
+    if from.dist == to && to_component.is_none_or(|c| from.component == Some(c)) {
+        return Err(vec![format!(
+            "copying from {to} to itself changes nothing; name another distribution or component"
+        )]);
+    }
+    let missing: Vec<String> = selectors
+        .iter()
+        .filter(|s| !parent.iter().any(|r| from.holds(r) && s.matches(r)))
+        .map(|s| {
+            format!(
+                "{}{} is not published in {}",
+                s.name,
+                s.version.as_ref().map(|v| format!("={v}")).unwrap_or_default(),
+                from.dist
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let chosen: Vec<&PackageRecord> = parent
+        .iter()
+        .filter(|r| from.holds(r) && selectors.iter().any(|s| s.matches(r)))
+        .collect();
+    let mut packages = parent.to_vec();
+    let mut changes = Vec::new();
+    place(&mut packages, &chosen, to, to_component, &mut changes);
+    Ok((packages, changes))
+}
+
+/// Promotes distribution `from`'s whole package set to `to`: afterwards `to` holds exactly what
+/// `from` holds (what only `to` had is removed), as one snapshot.
+///
+/// # Errors
+/// `from` is `to`.
+pub fn promote(parent: &[PackageRecord], from: &str, to: &str) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+    if from == to {
+        return Err(vec![format!("promoting {to} to itself changes nothing")]);
+    }
+    let source: Vec<&PackageRecord> = parent.iter().filter(|r| r.dist == from).collect();
+    let mut changes = Vec::new();
+    let mut packages: Vec<PackageRecord> = Vec::with_capacity(parent.len());
+    for r in parent {
+        let stays = r.dist != to
+            || source
+                .iter()
+                .any(|s| s.component == r.component && s.package == r.package && s.architecture == r.architecture);
+        if stays {
+            packages.push(r.clone());
+        } else {
+            changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+        }
+    }
+    place(&mut packages, &source, to, None, &mut changes);
+    Ok((packages, changes))
+}
+
 /// A `repo packages` query: a name pattern and an optional version constraint, written as in
 /// Debian's relationship fields: `hello`, `lib*`, `hello (>= 1.2)`, `hello (= 1.2-1)`, with
 /// `=`, `>=`, `<=`, `>>` and `<<`.
@@ -296,6 +399,53 @@ mod tests {
         );
         assert!(remove(&set(), scope, &[]).is_err());
         assert!(Selector::parse("Hello").is_err() && Selector::parse("hello=").is_err() && Selector::parse("").is_err());
+    }
+
+    #[test]
+    fn copies_and_promotions_move_records_between_distributions() {
+        let sel = |s: &str| Selector::parse(s).expect("selector");
+        let testing = Scope {
+            dist: "testing",
+            component: None,
+            architecture: None,
+        };
+        let (pkgs, changes) = copy(&set(), testing, "stable", None, &[sel("hello")]).expect("copied");
+        assert_eq!(changes, ["stable: hello 1.0-1 -> 2.0-1 (amd64)"]);
+        let stable_hello: Vec<_> = pkgs.iter().filter(|r| r.dist == "stable" && r.package == "hello").collect();
+        assert_eq!(stable_hello.len(), 2, "the arm64 slot is untouched");
+        assert!(
+            stable_hello.iter().any(|r| r.version == "2.0-1" && r.filename.contains("2.0-1")),
+            "the pool file is shared"
+        );
+        // Into another component, and a copy that changes nothing.
+        let (_, changes) = copy(&set(), testing, "stable", Some("contrib"), &[sel("hello")]).expect("copied");
+        assert_eq!(changes, ["stable: +hello 2.0-1 (amd64)"]);
+        let (again, _) = copy(&set(), testing, "stable", None, &[sel("hello")]).expect("copied");
+        let (_, none) = copy(&again, testing, "stable", None, &[sel("hello")]).expect("copied");
+        assert!(none.is_empty());
+        assert!(copy(&set(), testing, "stable", None, &[sel("nosuch")]).is_err());
+        assert!(copy(&set(), testing, "testing", None, &[sel("hello")]).is_err());
+
+        // Promotion: stable becomes exactly testing.
+        let (pkgs, mut changes) = promote(&set(), "testing", "stable").expect("promoted");
+        changes.sort();
+        assert_eq!(
+            changes,
+            [
+                "stable: -hello 1.0-1 (arm64)",
+                "stable: -hello-doc 1.0-1 (all)",
+                "stable: -libfoo1 2.3~rc1 (amd64)",
+                "stable: hello 1.0-1 -> 2.0-1 (amd64)",
+            ]
+        );
+        let stable: Vec<_> = pkgs
+            .iter()
+            .filter(|r| r.dist == "stable")
+            .map(|r| (r.package.as_str(), r.version.as_str()))
+            .collect();
+        assert_eq!(stable, [("hello", "2.0-1")]);
+        assert_eq!(pkgs.iter().filter(|r| r.dist == "testing").count(), 1);
+        assert!(promote(&set(), "stable", "stable").is_err());
     }
 
     #[test]

@@ -991,23 +991,81 @@ impl Publisher {
     pub async fn remove(&self, p: &AdminPrincipal, name: &str, scope: Scope<'_>, selectors: &[Selector]) -> Result<PublishReport> {
         let repo = self.repository(p, name).await?;
         check_scope(&repo, Some(scope.dist), scope.component, scope.architecture)?;
-        // A suite may be named by its codename too.
-        let suite = repo.config.distribution(scope.dist).map(|d| d.suite.clone()).unwrap_or_default();
+        let suite = suite_of(&repo, scope.dist);
         let scope = Scope { dist: &suite, ..scope };
+        self.rewrite(p, &repo, "repo.removed", |current| crate::select::remove(current, scope, selectors))
+            .await
+    }
+
+    /// Publishes a snapshot where distribution `to` (and component `to_component`, else the
+    /// same) also holds what `selectors` name in `from`, replacing what held the same slots.
+    ///
+    /// # Errors
+    /// As [`Publisher::remove`].
+    pub async fn copy(
+        &self,
+        p: &AdminPrincipal,
+        name: &str,
+        from: Scope<'_>,
+        to: &str,
+        to_component: Option<&str>,
+        selectors: &[Selector],
+    ) -> Result<PublishReport> {
+        let repo = self.repository(p, name).await?;
+        check_scope(&repo, Some(from.dist), from.component, from.architecture)?;
+        check_scope(&repo, Some(to), to_component, None)?;
+        let (suite, to) = (suite_of(&repo, from.dist), suite_of(&repo, to));
+        let from = Scope { dist: &suite, ..from };
+        self.rewrite(p, &repo, "repo.copied", |current| {
+            crate::select::copy(current, from, &to, to_component, selectors)
+        })
+        .await
+    }
+
+    /// Publishes a snapshot where distribution `to` holds exactly what `from` holds ("what is in
+    /// testing now becomes stable").
+    ///
+    /// # Errors
+    /// As [`Publisher::remove`].
+    pub async fn promote(&self, p: &AdminPrincipal, name: &str, from: &str, to: &str) -> Result<PublishReport> {
+        let repo = self.repository(p, name).await?;
+        check_scope(&repo, Some(from), None, None)?;
+        check_scope(&repo, Some(to), None, None)?;
+        let (from, to) = (suite_of(&repo, from), suite_of(&repo, to));
+        self.rewrite(p, &repo, "repo.promoted", |current| crate::select::promote(current, &from, &to))
+            .await
+    }
+
+    /// One snapshot made from the current package set by `change` (a removal, copy or
+    /// promotion), under the publish lease; audited as `op`.
+    async fn rewrite(
+        &self,
+        p: &AdminPrincipal,
+        repo: &Repository,
+        op: &str,
+        change: impl FnOnce(&[PackageRecord]) -> std::result::Result<(Vec<PackageRecord>, Vec<String>), Vec<String>>,
+    ) -> Result<PublishReport> {
+        let name = &repo.name;
         let space = self.inner.control.space(p, &repo.space_id).await?;
         enabled(&space)?;
         let _g = self.exclusive(name).await?;
-        let Some(parent) = self.current(&repo).await? else {
+        let Some(parent) = self.current(repo).await? else {
             return Err(Error::Invalid(format!("repository {name} has nothing published yet")));
         };
-        let current = self.manifest(&repo, &parent).await?;
-        let (packages, changes) = crate::select::remove(&current.packages, scope, selectors).map_err(|e| Error::Invalid(e.join("\n")))?;
-        let signer = self.signer(&repo).await?;
-        let info = self.write_snapshot(&repo, &signer, Some(parent), packages, changes).await?;
+        let current = self.manifest(repo, &parent).await?;
+        let (packages, changes) = change(&current.packages).map_err(|e| Error::Invalid(e.join("\n")))?;
+        if changes.is_empty() {
+            return Ok(PublishReport {
+                snapshot: current.info.clone(),
+                unchanged: current.packages.len(),
+            });
+        }
+        let signer = self.signer(repo).await?;
+        let info = self.write_snapshot(repo, &signer, Some(parent), packages, changes).await?;
         self.inner.control.audit_admin(
             p,
             &space,
-            "repo.removed",
+            op,
             Some(format!("repo={name} snapshot={} changes={}", info.id, info.changes.join("; "))),
         );
         Ok(PublishReport {
@@ -1149,6 +1207,11 @@ pub struct Upload {
 }
 
 /// Publishing into a disabled space is refused like every other write to it.
+/// The suite a suite or codename names (checked by [`check_scope`] first).
+fn suite_of(repo: &Repository, dist: &str) -> String {
+    repo.config.distribution(dist).map(|d| d.suite.clone()).unwrap_or_default()
+}
+
 /// The distribution, component and architecture an operation names must be the repository's.
 fn check_scope(repo: &Repository, dist: Option<&str>, component: Option<&str>, architecture: Option<&str>) -> Result<()> {
     let c = &repo.config;

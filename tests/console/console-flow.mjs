@@ -199,6 +199,24 @@ try {
   await page.locator("#repo-fingerprint").waitFor();
   assert.match(await page.locator("#apt-sources").innerText(), /Signed-By:/);
   assert.equal(await page.locator("#snapshots tbody tr").count(), 2, "the test published twice");
+  // The published packages, filtered by the publisher's query; a bad query is shown at its field.
+  await page.locator("#packages tbody tr").nth(1).waitFor();
+  assert.deepEqual(await page.locator("#packages tbody tr td:nth-child(3)").allInnerTexts(), ["hello", "hello-doc"]);
+  const filter = page.locator("#packages-filter");
+  await filter.getByLabel("Package").fill("hello (>= 1.0)");
+  await filter.getByRole("button", { name: "Filter" }).click();
+  await page.locator("#packages tbody tr").nth(1).waitFor({ state: "detached" });
+  assert.deepEqual(await page.locator("#packages tbody tr td:nth-child(3)").allInnerTexts(), ["hello"]);
+  await filter.getByLabel("Package").fill("nomatch*");
+  await filter.getByRole("button", { name: "Filter" }).click();
+  await page.getByText("No packages match.").waitFor();
+  await filter.getByLabel("Package").fill("hello (~ 1)");
+  await filter.getByRole("button", { name: "Filter" }).click();
+  await filter.locator(".field.invalid").waitFor();
+  assert.match(await filter.locator(".field.invalid .error").innerText(), /constraint/);
+  await filter.getByLabel("Package").fill("");
+  await filter.getByRole("button", { name: "Filter" }).click();
+  await page.locator("#packages tbody tr").nth(1).waitFor();
   await shot("08-repository");
   // Roll back to the older snapshot: a third, current snapshot appears.
   await page.locator("#snapshots tbody tr").nth(1).getByRole("button", { name: /Roll back/ }).click();

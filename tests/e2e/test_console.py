@@ -38,7 +38,9 @@ def test_whole_path_in_a_real_browser(srv, tmp_path):
     sp = srv.new_space(purpose="packages")
     repo = f"r{uuid.uuid4().hex[:8]}"
     srv.cli("repo", "create", repo, "--space", sp["bucket"])
-    srv.cli("repo", "publish", repo, "--refresh")
+    from test_packages import build_deb
+
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "hello", "1.0-1"), build_deb(tmp_path, "hello-doc", "1.0-1", arch="all"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RS_CONSOLE=f"http://console.localhost:{srv.port}", RS_TOKEN=srv.token, RS_ENDPOINT=srv.url,
                RS_REPO=repo, RS_SHOTS=str(SHOTS), RS_TMP=str(tmp_path))

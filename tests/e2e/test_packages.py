@@ -554,3 +554,39 @@ def test_remove_and_list_packages_with_real_apt(srv, tmp_path):
     assert len(q()) == 4
     apt.get("update")
     assert apt.install("hello") == "hello 1.0-1\n" and apt.candidate("libfoo1") == "2.3~rc1"
+
+
+def test_copy_and_promote_between_distributions_with_real_apt(srv, tmp_path):
+    """A tested package moves from testing to stable (`repo copy`), and a whole distribution's
+    set becomes another's (`repo promote`), each as one snapshot apt clients of stable see."""
+    sp = srv.new_space(purpose="packages")
+    repo = f"r{uuid.uuid4().hex[:8]}"
+    srv.cli_json("repo", "create", repo, "--space", sp["bucket"], "--suite", "stable:bookworm", "--suite", "testing:trixie", "--arch", "amd64")
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "hello", "1.0-1"), build_deb(tmp_path, "old-tool", "0.9"))
+    srv.cli("repo", "add", repo, "--dist", "testing", build_deb(tmp_path, "hello", "2.0-1"), build_deb(tmp_path, "new-tool", "1.0"))
+    apt = Apt(tmp_path / "apt", srv, repo, suite="stable")
+    apt.get("update")
+    assert apt.candidate("hello") == "1.0-1" and apt.candidate("new-tool") is None
+
+    out = srv.cli_json("repo", "copy", repo, "--from", "testing", "--to", "stable", "hello")
+    assert out["snapshot"]["changes"] == ["stable: hello 1.0-1 -> 2.0-1 (amd64)"]
+    apt.get("update")
+    assert apt.install("hello") == "hello 2.0-1\n", "the copied record points at testing's pool file"
+    assert apt.candidate("old-tool") == "0.9" and apt.candidate("new-tool") is None
+    # Copying again changes nothing and publishes nothing; a name not in testing is refused.
+    cur = current(srv, repo)
+    assert srv.cli_json("repo", "copy", repo, "--from", "testing", "--to", "stable", "hello")["snapshot"]["id"] == cur
+    bad = srv.cli("repo", "copy", repo, "--from", "testing", "--to", "stable", "old-tool", check=False)
+    assert bad.returncode != 0 and "old-tool is not published in testing" in bad.stderr
+    assert current(srv, repo) == cur
+
+    # Promote: stable becomes exactly testing (old-tool goes, new-tool comes), by codename too.
+    out = srv.cli_json("repo", "promote", repo, "--from", "trixie", "--to", "stable")
+    assert sorted(out["snapshot"]["changes"]) == ["stable: +new-tool 1.0 (amd64)", "stable: -old-tool 0.9 (amd64)"]
+    stable = sorted((p["package"], p["version"]) for p in srv.cli_json("repo", "packages", repo, "--dist", "stable")["packages"])
+    testing = sorted((p["package"], p["version"]) for p in srv.cli_json("repo", "packages", repo, "--dist", "testing")["packages"])
+    assert stable == testing == [("hello", "2.0-1"), ("new-tool", "1.0")]
+    apt.get("update")
+    assert apt.candidate("old-tool") is None and apt.install("new-tool") == "new-tool 1.0\n"
+    ops = {e["operation"] for e in srv.cli_json("audit", "--limit", "200")["events"]}
+    assert {"repo.copied", "repo.promoted"} <= ops

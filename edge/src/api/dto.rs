@@ -179,6 +179,37 @@ pub struct RemoveBody {
     pub packages: Vec<String>,
 }
 
+/// Packages to copy from one distribution (and component) to another, as one new snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyBody {
+    /// Source suite or codename.
+    pub from: String,
+    /// Only from this component (default: every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_component: Option<String>,
+    /// Target suite or codename.
+    pub to: String,
+    /// Into this component (default: the same as the source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_component: Option<String>,
+    /// Only this architecture (default: every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// `name` or `name=version`; `*` in a name matches any run of characters.
+    pub packages: Vec<String>,
+}
+
+/// A whole distribution's package set to make another's.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    /// Source suite or codename (`testing`).
+    pub from: String,
+    /// Target suite or codename (`stable`): afterwards it holds exactly what `from` holds.
+    pub to: String,
+}
+
 /// A console login.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

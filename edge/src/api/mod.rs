@@ -241,6 +241,8 @@ mod tests {
         ("POST", "/api/v1/repos/{repo}/rollback", Who::Owner),
         ("POST", "/api/v1/repos/{repo}/remove", Who::Owner),
         ("GET", "/api/v1/repos/{repo}/packages", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/copy", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/promote", Who::Owner),
         ("GET", "/api/v1/registry/namespaces", Who::AnyAdmin),
         ("POST", "/api/v1/registry/namespaces", Who::AnyAdmin),
         ("GET", "/api/v1/registry/namespaces/{ns}", Who::Owner),
@@ -343,6 +345,10 @@ mod tests {
             (_, "/api/v1/repos") => Some(json!({"name": "evilrepo", "space": "rs-globex-debs"})),
             (_, "/api/v1/repos/{repo}/rollback") => Some(json!({"snapshot": "1"})),
             (_, "/api/v1/repos/{repo}/remove") => Some(json!({"dist": "stable", "packages": ["hello"]})),
+            (_, "/api/v1/repos/{repo}/copy") => {
+                Some(json!({"from": "stable", "to": "stable", "to_component": "main", "packages": ["hello"]}))
+            }
+            (_, "/api/v1/repos/{repo}/promote") => Some(json!({"from": "stable", "to": "stable"})),
             (_, "/api/v1/registry/namespaces") => Some(json!({"name": "globex-evil", "tenant": "globex"})),
             (_, "/api/v1/registry/namespaces/{ns}/robots") => Some(json!({"name": "evil", "access": "push"})),
             (_, "/api/v1/registry/namespaces/{ns}/config") => Some(json!({"root_cert_bundle": "/etc/x.pem"})),
@@ -456,6 +462,8 @@ mod tests {
             "POST /api/v1/session (401 Unauthorized)",
             "POST /api/v1/repos/{repo}/rollback (404 Not Found)",
             "POST /api/v1/repos/{repo}/remove (400 Bad Request)",
+            "POST /api/v1/repos/{repo}/copy (400 Bad Request)",
+            "POST /api/v1/repos/{repo}/promote (400 Bad Request)",
             "POST /api/v1/admin/master-key/rotate (409 Conflict)",
             "POST /api/v1/admin/master-key/retire (409 Conflict)",
         ];

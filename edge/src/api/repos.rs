@@ -10,8 +10,8 @@ use rustshare_publisher::Error as PubError;
 use serde::Deserialize;
 
 use super::dto::{
-    NewRepository, PackageList, PackageRow, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView, RollbackBody,
-    SnapshotList,
+    CopyBody, NewRepository, PackageList, PackageRow, PromoteBody, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView,
+    RollbackBody, SnapshotList,
 };
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
@@ -167,18 +167,49 @@ async fn rollback(
     Ok(Json(Published::from(st.publisher.rollback(&p, &name, &b.snapshot).await?)))
 }
 
+fn selectors(packages: &[String]) -> ApiResult<Vec<rustshare_publisher::select::Selector>> {
+    packages
+        .iter()
+        .map(|s| rustshare_publisher::select::Selector::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e))
+}
+
+async fn copy(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    JsonBody(b): JsonBody<CopyBody>,
+) -> ApiResult<impl IntoResponse> {
+    let selectors = selectors(&b.packages)?;
+    let from = rustshare_publisher::select::Scope {
+        dist: &b.from,
+        component: b.from_component.as_deref(),
+        architecture: b.architecture.as_deref(),
+    };
+    let r = st
+        .publisher
+        .copy(&p, &name, from, &b.to, b.to_component.as_deref(), &selectors)
+        .await?;
+    Ok(Json(Published::from(r)))
+}
+
+async fn promote(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    JsonBody(b): JsonBody<PromoteBody>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(Published::from(st.publisher.promote(&p, &name, &b.from, &b.to).await?)))
+}
+
 async fn remove(
     State(st): State<ApiState>,
     Admin(p): Admin,
     Path(name): Path<String>,
     JsonBody(b): JsonBody<RemoveBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let selectors = b
-        .packages
-        .iter()
-        .map(|s| rustshare_publisher::select::Selector::parse(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e))?;
+    let selectors = selectors(&b.packages)?;
     let scope = rustshare_publisher::select::Scope {
         dist: &b.dist,
         component: b.component.as_deref(),
@@ -284,6 +315,24 @@ pub(super) fn routes() -> Api {
             )
             .returns::<Published>(),
             remove,
+        )
+        .post(
+            "/api/v1/repos/{repo}/copy",
+            Op::with_body::<CopyBody>(
+                "Publish a snapshot where one distribution also holds named packages of another",
+                "200",
+            )
+            .returns::<Published>(),
+            copy,
+        )
+        .post(
+            "/api/v1/repos/{repo}/promote",
+            Op::with_body::<PromoteBody>(
+                "Publish a snapshot where one distribution holds exactly another's package set",
+                "200",
+            )
+            .returns::<Published>(),
+            promote,
         )
         .get(
             "/api/v1/repos/{repo}/packages",

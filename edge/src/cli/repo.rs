@@ -2,8 +2,8 @@
 
 use super::client::{Client, NO_BODY, enc, human_bytes, show};
 use crate::api::dto::{
-    DistBody, NewRepository, PackageList, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView, RollbackBody,
-    SnapshotList,
+    CopyBody, DistBody, NewRepository, PackageList, PromoteBody, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView,
+    RollbackBody, SnapshotList,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -160,6 +160,40 @@ pub(super) enum RepoCmd {
         /// `name` (every version) or `name=version`; `*` in a name is a wildcard.
         #[arg(required = true)]
         packages: Vec<String>,
+    },
+    /// Publish a snapshot where distribution --to also holds the named packages of --from.
+    Copy {
+        /// Repository name.
+        name: String,
+        /// Source suite or codename.
+        #[arg(long)]
+        from: String,
+        /// Target suite or codename.
+        #[arg(long)]
+        to: String,
+        /// Only from this component (default: every one).
+        #[arg(long)]
+        from_component: Option<String>,
+        /// Into this component (default: the source's).
+        #[arg(long)]
+        to_component: Option<String>,
+        /// Only this architecture (default: every one).
+        #[arg(long)]
+        arch: Option<String>,
+        /// `name` (every version) or `name=version`; `*` in a name is a wildcard.
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// Publish a snapshot where --to holds exactly what --from holds (testing becomes stable).
+    Promote {
+        /// Repository name.
+        name: String,
+        /// Source suite or codename.
+        #[arg(long)]
+        from: String,
+        /// Target suite or codename.
+        #[arg(long)]
+        to: String,
     },
     /// Published packages of the current snapshot.
     Packages {
@@ -396,6 +430,35 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
                 packages,
             };
             let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/remove", enc(&name)), Some(&body))?;
+            show(json_mode, &v, print_report);
+        }
+        RepoCmd::Copy {
+            name,
+            from,
+            to,
+            from_component,
+            to_component,
+            arch,
+            packages,
+        } => {
+            let body = CopyBody {
+                from,
+                from_component,
+                to,
+                to_component,
+                architecture: arch,
+                packages,
+            };
+            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/copy", enc(&name)), Some(&body))?;
+            show(json_mode, &v, print_report);
+        }
+        RepoCmd::Promote { name, from, to } => {
+            let v: Published = c.typed_with(
+                &slow_agent(),
+                "POST",
+                &format!("/repos/{}/promote", enc(&name)),
+                Some(&PromoteBody { from, to }),
+            )?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::Packages { name, dist, arch, query } => {
