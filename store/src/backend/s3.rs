@@ -67,6 +67,43 @@ pub struct S3Store {
     endpoint: String,
     bucket: String,
     root: String,
+    /// Whether this engine's GetObject answers carry the standard headers (see
+    /// [`GetHeaders`]).
+    get_headers: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// What an engine's GetObject answer says of the headers an object was stored with.
+/// RustFS 1.0.0-beta.7 leaves out Cache-Control, Content-Disposition, Content-Language and
+/// Expires on GET (HEAD has them); S3, Ceph and MinIO send them. The store learns which kind of
+/// engine it talks to from the first answers instead of being told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum GetHeaders {
+    /// Not known yet: a GET without any of the four asks HEAD once more.
+    Unknown = 0,
+    /// A GET answer carried one of them: GET answers are complete.
+    Sent = 1,
+    /// A HEAD had one the GET of the same object lacked: take them from HEAD.
+    Dropped = 2,
+}
+
+impl S3Store {
+    fn get_headers(&self) -> GetHeaders {
+        match self.get_headers.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => GetHeaders::Sent,
+            2 => GetHeaders::Dropped,
+            _ => GetHeaders::Unknown,
+        }
+    }
+
+    fn learn(&self, g: GetHeaders) {
+        self.get_headers.store(g as u8, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether metadata carries any of the headers some engines leave out of GET answers.
+fn has_standard_headers(a: &ObjectAttrs) -> bool {
+    a.cache_control.is_some() || a.content_disposition.is_some() || a.content_language.is_some() || a.expires.is_some()
 }
 
 impl S3Store {
@@ -90,6 +127,7 @@ impl S3Store {
             endpoint: cfg.endpoint.clone(),
             bucket: cfg.bucket.clone(),
             root: cfg.root_prefix.clone(),
+            get_headers: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(GetHeaders::Unknown as u8)),
         }
     }
 
@@ -315,7 +353,27 @@ impl ObjectStore for S3Store {
             Some(_) => return Err(Error::Backend("object changed during read; retry".into())),
             None => {
                 let size = o.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
-                meta_from!(o, size)
+                let mut m = meta_from!(o, size);
+                if has_standard_headers(&m.attrs) {
+                    if self.get_headers() == GetHeaders::Unknown {
+                        self.learn(GetHeaders::Sent);
+                    }
+                } else if self.get_headers() != GetHeaders::Sent {
+                    // Either the object has none of them, or the engine dropped them: HEAD says.
+                    match self.head(key).await {
+                        Ok(h) if h.etag == m.etag => {
+                            if has_standard_headers(&h.attrs) && self.get_headers() == GetHeaders::Unknown {
+                                tracing::info!(endpoint = %self.endpoint, "this S3 engine leaves standard headers out of GET answers; taking them from HEAD");
+                                self.learn(GetHeaders::Dropped);
+                            }
+                            m.attrs = h.attrs;
+                        }
+                        // Overwritten or deleted meanwhile: describe what is streamed.
+                        Ok(_) | Err(Error::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                m
             }
         };
         Ok(GetObject {
