@@ -632,9 +632,19 @@ pub struct RepositoryConfig {
     /// indices and pool files, however many publishes follow.
     #[serde(default = "default_retain_grace")]
     pub retain_grace_secs: u32,
+    /// Versions of a package kept per distribution, component and architecture (reprepro's
+    /// `Limit`): 1 (the default) replaces; more keeps the newest by Debian version order.
+    #[serde(default = "default_keep_versions")]
+    pub keep_versions: u32,
     /// Release `Valid-Until`, this many days after each publish; none when absent.
     #[serde(default)]
     pub valid_until_days: Option<u32>,
+}
+
+/// Default of [`RepositoryConfig::keep_versions`]: a new version replaces the old one.
+#[must_use]
+pub fn default_keep_versions() -> u32 {
+    1
 }
 
 /// Ten minutes: longer than an index's max-age (60 s) plus a slow `apt update`.
@@ -707,6 +717,9 @@ impl RepositoryConfig {
             return Err(Error::Invalid(
                 "incoming_prefix must not be empty (for example \"incoming/\")".into(),
             ));
+        }
+        if self.keep_versions == 0 || self.keep_versions > 100 {
+            return Err(Error::Invalid("keep_versions must be between 1 and 100".into()));
         }
         if self.retain == 0 || self.retain > 1000 {
             return Err(Error::Invalid("retain must be between 1 and 1000 snapshots".into()));

@@ -201,6 +201,7 @@ mod tests {
             incoming_prefix: "incoming/".into(),
             retain: 10,
             retain_grace_secs: 600,
+            keep_versions: 1,
             valid_until_days: Some(7),
         }
     }

@@ -113,7 +113,10 @@ pub fn contradictions(incoming: &str, parent: &[PackageRecord], candidates: &[Ca
 /// Plans a publish of `candidates` over the `parent` snapshot's packages.
 ///
 /// `incoming` is the incoming prefix (stripped from keys in messages), `base` the repository's
-/// root in the store, `pool` what the pool holds at each candidate's [`pool_paths`] entry.
+/// root in the store, `pool` what the pool holds at each candidate's [`pool_paths`] entry, and
+/// `keep` how many versions of a package one distribution, component and architecture hold:
+/// with 1 a new version replaces the old one; with more the newest `keep` by Debian version
+/// order stay (reprepro's `Limit`), the others leave the snapshot.
 ///
 /// # Errors
 /// Every reason the publish must not happen: a package, version and architecture already
@@ -124,7 +127,9 @@ pub fn plan(
     parent: &[PackageRecord],
     candidates: &[Candidate],
     pool: &[PoolFile],
+    keep: usize,
 ) -> Result<Plan, Vec<String>> {
+    let keep = keep.max(1);
     let name = |c: &Candidate| c.key.strip_prefix(incoming).unwrap_or(&c.key).to_owned();
     let mut errors = contradictions(incoming, parent, candidates);
     if !errors.is_empty() {
@@ -152,12 +157,16 @@ pub fn plan(
     let mut unchanged = 0;
     let mut to_copy = Vec::new();
     let mut expected = Vec::new();
-    // Where each (dist, component, package, architecture) sits, so a publish stays linear.
-    let mut slots: HashMap<(String, String, String, String), usize> = packages
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()), i))
-        .collect();
+    // Where the versions of each (dist, component, package, architecture) sit, so a publish
+    // stays linear; records leaving the snapshot are marked and dropped at the end.
+    let mut slots: HashMap<(String, String, String, String), Vec<usize>> = HashMap::new();
+    for (i, r) in packages.iter().enumerate() {
+        slots
+            .entry((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()))
+            .or_default()
+            .push(i);
+    }
+    let mut dropped = vec![false; packages.len()];
     for c in candidates {
         let filename = deb::pool_path(&c.component, &c.deb);
         let rec = PackageRecord {
@@ -178,7 +187,9 @@ pub fn plan(
             rec.package.clone(),
             rec.architecture.clone(),
         );
-        match slots.get(&slot).copied() {
+        let idxs = slots.entry(slot).or_default();
+        let same_version = idxs.iter().copied().find(|&i| packages[i].version == rec.version);
+        match same_version.or_else(|| (keep == 1).then(|| idxs.first().copied()).flatten()) {
             Some(i) if packages[i] == rec => {
                 unchanged += 1;
                 continue;
@@ -192,15 +203,30 @@ pub fn plan(
             }
             None => {
                 changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
-                slots.insert(slot, packages.len());
+                idxs.push(packages.len());
                 packages.push(rec);
+                dropped.push(false);
             }
+        }
+        if idxs.len() > keep {
+            newest_first(idxs, &packages);
+            for &i in &idxs[keep..] {
+                dropped[i] = true;
+                let r = &packages[i];
+                changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+            }
+            idxs.truncate(keep);
+        }
+        // A version older than every kept one left at once: nothing to pool.
+        if !idxs.iter().any(|&i| packages[i].filename == filename && !dropped[i]) {
+            continue;
         }
         if in_pool.insert(filename.clone()) {
             to_copy.push((c.key.clone(), format!("{base}{filename}")));
             expected.push((c.key.clone(), format!("{base}{filename}"), c.deb.digests.clone()));
         }
     }
+    let packages = packages.into_iter().zip(dropped).filter(|(_, d)| !d).map(|(r, _)| r).collect();
     Ok(Plan {
         packages,
         changes,
@@ -208,6 +234,16 @@ pub fn plan(
         to_copy,
         expected,
     })
+}
+
+/// Orders a slot's record indices newest version first (Debian order; a version that does not
+/// parse sorts last, so it is the first to go).
+pub(crate) fn newest_first(idxs: &mut [usize], packages: &[PackageRecord]) {
+    use std::str::FromStr;
+    idxs.sort_by(|&a, &b| {
+        let v = |i: usize| debversion::Version::from_str(&packages[i].version).ok();
+        v(b).cmp(&v(a))
+    });
 }
 
 /// Which snapshots a retention pass keeps and which it deletes.
@@ -310,7 +346,7 @@ mod tests {
     #[test]
     fn new_upgraded_and_unchanged_packages() {
         let first = [cand("hello.deb", "stable", deb("hello", "1.0", "amd64", b"h1"))];
-        let p1 = plan("in/", "repos/t/r/", &[], &first, &absent(1)).expect("plan");
+        let p1 = plan("in/", "repos/t/r/", &[], &first, &absent(1), 1).expect("plan");
         assert_eq!(p1.changes, ["stable: +hello 1.0 (amd64)"]);
         assert_eq!(
             p1.to_copy,
@@ -326,7 +362,7 @@ mod tests {
             size: 2,
             etag: Digests::of(b"h1").md5,
         }];
-        let p2 = plan("in/", "repos/t/r/", &p1.packages, &first, &present).expect("plan");
+        let p2 = plan("in/", "repos/t/r/", &p1.packages, &first, &present, 1).expect("plan");
         assert_eq!((p2.unchanged, p2.changes.len(), p2.to_copy.len()), (1, 0, 0));
         assert_eq!(p2.packages, p1.packages);
 
@@ -335,7 +371,7 @@ mod tests {
             cand("hello2.deb", "stable", deb("hello", "1.1", "amd64", b"h2")),
             cand("world.deb", "stable", deb("world", "2", "all", b"w")),
         ];
-        let p3 = plan("in/", "repos/t/r/", &p1.packages, &next, &absent(2)).expect("plan");
+        let p3 = plan("in/", "repos/t/r/", &p1.packages, &next, &absent(2), 1).expect("plan");
         assert_eq!(p3.changes, ["stable: hello 1.0 -> 1.1 (amd64)", "stable: +world 2 (all)"]);
         assert_eq!(
             p3.packages
@@ -346,11 +382,37 @@ mod tests {
         );
     }
 
+    /// With a limit of two versions: a newer one is added beside, the oldest leaves, and an
+    /// upload older than every kept version leaves at once and is not pooled.
+    #[test]
+    fn versions_are_kept_up_to_the_limit_newest_first() {
+        let up = |v: &str| cand(&format!("hello_{v}.deb"), "stable", deb("hello", v, "amd64", v.as_bytes()));
+        let p1 = plan("in/", "r/", &[], &[up("1.0")], &absent(1), 2).expect("plan");
+        let p2 = plan("in/", "r/", &p1.packages, &[up("2.0~rc1")], &absent(1), 2).expect("plan");
+        assert_eq!(p2.changes, ["stable: +hello 2.0~rc1 (amd64)"]);
+        let p3 = plan("in/", "r/", &p2.packages, &[up("2.0")], &absent(1), 2).expect("plan");
+        assert_eq!(p3.changes, ["stable: +hello 2.0 (amd64)", "stable: -hello 1.0 (amd64)"]);
+        let versions: Vec<_> = p3.packages.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, ["2.0~rc1", "2.0"]);
+        let old = plan("in/", "r/", &p3.packages, &[up("0.9")], &absent(1), 2).expect("plan");
+        assert_eq!(old.changes, ["stable: +hello 0.9 (amd64)", "stable: -hello 0.9 (amd64)"]);
+        assert!(
+            old.to_copy.is_empty() && old.expected.is_empty(),
+            "nothing to pool for a version that left"
+        );
+        assert_eq!(old.packages, p3.packages);
+        // Lowering the limit to one replaces again, as before.
+        let p4 = plan("in/", "r/", &p3.packages, &[up("3.0")], &absent(1), 1).expect("plan");
+        assert!(p4.changes.contains(&"stable: +hello 3.0 (amd64)".to_owned()) || p4.changes[0].contains("-> 3.0"));
+        assert_eq!(p4.packages.iter().filter(|r| r.version == "3.0").count(), 1);
+        assert_eq!(p4.packages.len(), 1, "the limit applies to the slot as it is now");
+    }
+
     #[test]
     fn one_pool_file_for_the_same_package_in_two_distributions() {
         let d = deb("hello", "1.0", "amd64", b"h1");
         let c = [cand("a/hello.deb", "stable", d.clone()), cand("b/hello.deb", "testing", d)];
-        let p = plan("in/", "r/", &[], &c, &absent(2)).expect("plan");
+        let p = plan("in/", "r/", &[], &c, &absent(2), 1).expect("plan");
         assert_eq!(p.packages.len(), 2);
         assert_eq!(p.to_copy.len(), 1, "the second upload of the same file links nothing");
     }
@@ -363,6 +425,7 @@ mod tests {
             &[],
             &[cand("h.deb", "stable", deb("hello", "1.0", "amd64", b"h1"))],
             &absent(1),
+            1,
         )
         .expect("plan")
         .packages;
@@ -373,6 +436,7 @@ mod tests {
             &published,
             &[cand("h.deb", "stable", deb("hello", "1.0", "amd64", b"other"))],
             &absent(1),
+            1,
         )
         .expect_err("refused");
         assert_eq!(
@@ -383,7 +447,7 @@ mod tests {
             cand("x.deb", "stable", deb("x", "1", "amd64", b"1")),
             cand("y.deb", "testing", deb("x", "1", "amd64", b"2")),
         ];
-        assert_eq!(plan("in/", "r/", &[], &twice, &absent(2)).expect_err("refused").len(), 1);
+        assert_eq!(plan("in/", "r/", &[], &twice, &absent(2), 1).expect_err("refused").len(), 1);
         // A pool file with other contents (size or MD5 ETag) is refused; a multipart ETag is
         // judged by size only.
         let c = [cand("z.deb", "stable", deb("z", "1", "amd64", b"zz"))];
@@ -393,13 +457,13 @@ mod tests {
                 etag: etag.to_owned(),
             }]
         };
-        let e = plan("in/", "r/", &[], &c, &other(2, "00000000000000000000000000000000")).expect_err("refused");
+        let e = plan("in/", "r/", &[], &c, &other(2, "00000000000000000000000000000000"), 1).expect_err("refused");
         assert_eq!(
             e,
             ["z.deb: pool/main/z/z/z_1_amd64.deb already exists in the pool with other contents"]
         );
-        assert!(plan("in/", "r/", &[], &c, &other(3, "abc-2")).is_err());
-        assert!(plan("in/", "r/", &[], &c, &other(2, "abc-2")).is_ok());
+        assert!(plan("in/", "r/", &[], &c, &other(3, "abc-2"), 1).is_err());
+        assert!(plan("in/", "r/", &[], &c, &other(2, "abc-2"), 1).is_ok());
     }
 
     #[test]

@@ -140,20 +140,40 @@ pub fn remove(
 }
 
 /// Puts `records` into distribution `dist` (and component `component`, if given) of
-/// `packages`: each replaces what holds its slot there (suite, component, name, architecture),
-/// and the change lines say what moved (`stable: +hello 2.0 (amd64)`,
-/// `stable: hello 1.0 -> 2.0 (amd64)`). The pool file is shared: a record names it by path.
-fn place(packages: &mut Vec<PackageRecord>, records: &[&PackageRecord], dist: &str, component: Option<&str>, changes: &mut Vec<String>) {
+/// `packages`, as a publish would: the same version replaces itself; with `keep` 1 a record
+/// replaces what holds its slot (suite, component, name, architecture); with more it is added
+/// and the slot keeps its newest `keep` versions. The change lines say what moved
+/// (`stable: +hello 2.0 (amd64)`, `stable: hello 1.0 -> 2.0 (amd64)`, `stable: -hello 0.9
+/// (amd64)`). The pool file is shared: a record names it by path. Linear in the package count.
+fn place(
+    packages: Vec<PackageRecord>,
+    records: &[&PackageRecord],
+    dist: &str,
+    component: Option<&str>,
+    keep: usize,
+    changes: &mut Vec<String>,
+) -> Vec<PackageRecord> {
+    let keep = keep.max(1);
+    let mut packages = packages;
+    let mut slots: std::collections::HashMap<(String, String, String), Vec<usize>> = std::collections::HashMap::new();
+    for (i, p) in packages.iter().enumerate().filter(|(_, p)| p.dist == dist) {
+        slots
+            .entry((p.component.clone(), p.package.clone(), p.architecture.clone()))
+            .or_default()
+            .push(i);
+    }
+    let mut dropped = vec![false; packages.len()];
     for r in records {
         let mut n = (*r).clone();
         dist.clone_into(&mut n.dist);
         if let Some(c) = component {
             c.clone_into(&mut n.component);
         }
-        let slot = packages
-            .iter()
-            .position(|p| p.dist == n.dist && p.component == n.component && p.package == n.package && p.architecture == n.architecture);
-        match slot {
+        let idxs = slots
+            .entry((n.component.clone(), n.package.clone(), n.architecture.clone()))
+            .or_default();
+        let same = idxs.iter().copied().find(|&i| packages[i].version == n.version);
+        match same.or_else(|| (keep == 1).then(|| idxs.first().copied()).flatten()) {
             Some(i) if packages[i] == n => {}
             Some(i) => {
                 changes.push(format!(
@@ -164,10 +184,22 @@ fn place(packages: &mut Vec<PackageRecord>, records: &[&PackageRecord], dist: &s
             }
             None => {
                 changes.push(format!("{}: +{} {} ({})", n.dist, n.package, n.version, n.architecture));
+                idxs.push(packages.len());
                 packages.push(n);
+                dropped.push(false);
             }
         }
+        if idxs.len() > keep {
+            crate::plan::newest_first(idxs, &packages);
+            for &i in &idxs[keep..] {
+                dropped[i] = true;
+                let p = &packages[i];
+                changes.push(format!("{}: -{} {} ({})", p.dist, p.package, p.version, p.architecture));
+            }
+            idxs.truncate(keep);
+        }
     }
+    packages.into_iter().zip(dropped).filter(|(_, d)| !d).map(|(r, _)| r).collect()
 }
 
 /// Copies what `selectors` name in `from` to distribution `to` (and component `to_component`,
@@ -181,6 +213,7 @@ pub fn copy(
     to: &str,
     to_component: Option<&str>,
     selectors: &[Selector],
+    keep: usize,
 ) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
     if selectors.is_empty() {
         return Err(vec!["name at least one package to copy".into()]);
@@ -209,9 +242,8 @@ pub fn copy(
         .iter()
         .filter(|r| from.holds(r) && selectors.iter().any(|s| s.matches(r)))
         .collect();
-    let mut packages = parent.to_vec();
     let mut changes = Vec::new();
-    place(&mut packages, &chosen, to, to_component, &mut changes);
+    let packages = place(parent.to_vec(), &chosen, to, to_component, keep, &mut changes);
     Ok((packages, changes))
 }
 
@@ -220,25 +252,28 @@ pub fn copy(
 ///
 /// # Errors
 /// `from` is `to`.
-pub fn promote(parent: &[PackageRecord], from: &str, to: &str) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+pub fn promote(parent: &[PackageRecord], from: &str, to: &str, keep: usize) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
     if from == to {
         return Err(vec![format!("promoting {to} to itself changes nothing")]);
     }
     let source: Vec<&PackageRecord> = parent.iter().filter(|r| r.dist == from).collect();
+    // Slots (component, name, architecture) `from` does not have leave `to`; the rest is placed
+    // as a copy would. `from` was built under the same version limit, so `to` ends up exactly
+    // `from`.
+    let slots: std::collections::HashSet<(&str, &str, &str)> = source
+        .iter()
+        .map(|s| (s.component.as_str(), s.package.as_str(), s.architecture.as_str()))
+        .collect();
     let mut changes = Vec::new();
     let mut packages: Vec<PackageRecord> = Vec::with_capacity(parent.len());
     for r in parent {
-        let stays = r.dist != to
-            || source
-                .iter()
-                .any(|s| s.component == r.component && s.package == r.package && s.architecture == r.architecture);
-        if stays {
+        if r.dist != to || slots.contains(&(r.component.as_str(), r.package.as_str(), r.architecture.as_str())) {
             packages.push(r.clone());
         } else {
             changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
         }
     }
-    place(&mut packages, &source, to, None, &mut changes);
+    let packages = place(packages, &source, to, None, keep, &mut changes);
     Ok((packages, changes))
 }
 
@@ -409,7 +444,7 @@ mod tests {
             component: None,
             architecture: None,
         };
-        let (pkgs, changes) = copy(&set(), testing, "stable", None, &[sel("hello")]).expect("copied");
+        let (pkgs, changes) = copy(&set(), testing, "stable", None, &[sel("hello")], 1).expect("copied");
         assert_eq!(changes, ["stable: hello 1.0-1 -> 2.0-1 (amd64)"]);
         let stable_hello: Vec<_> = pkgs.iter().filter(|r| r.dist == "stable" && r.package == "hello").collect();
         assert_eq!(stable_hello.len(), 2, "the arm64 slot is untouched");
@@ -418,16 +453,16 @@ mod tests {
             "the pool file is shared"
         );
         // Into another component, and a copy that changes nothing.
-        let (_, changes) = copy(&set(), testing, "stable", Some("contrib"), &[sel("hello")]).expect("copied");
+        let (_, changes) = copy(&set(), testing, "stable", Some("contrib"), &[sel("hello")], 1).expect("copied");
         assert_eq!(changes, ["stable: +hello 2.0-1 (amd64)"]);
-        let (again, _) = copy(&set(), testing, "stable", None, &[sel("hello")]).expect("copied");
-        let (_, none) = copy(&again, testing, "stable", None, &[sel("hello")]).expect("copied");
+        let (again, _) = copy(&set(), testing, "stable", None, &[sel("hello")], 1).expect("copied");
+        let (_, none) = copy(&again, testing, "stable", None, &[sel("hello")], 1).expect("copied");
         assert!(none.is_empty());
-        assert!(copy(&set(), testing, "stable", None, &[sel("nosuch")]).is_err());
-        assert!(copy(&set(), testing, "testing", None, &[sel("hello")]).is_err());
+        assert!(copy(&set(), testing, "stable", None, &[sel("nosuch")], 1).is_err());
+        assert!(copy(&set(), testing, "testing", None, &[sel("hello")], 1).is_err());
 
         // Promotion: stable becomes exactly testing.
-        let (pkgs, mut changes) = promote(&set(), "testing", "stable").expect("promoted");
+        let (pkgs, mut changes) = promote(&set(), "testing", "stable", 1).expect("promoted");
         changes.sort();
         assert_eq!(
             changes,
@@ -445,7 +480,30 @@ mod tests {
             .collect();
         assert_eq!(stable, [("hello", "2.0-1")]);
         assert_eq!(pkgs.iter().filter(|r| r.dist == "testing").count(), 1);
-        assert!(promote(&set(), "stable", "stable").is_err());
+        assert!(promote(&set(), "stable", "stable", 1).is_err());
+
+        // Keeping two versions: a copy adds beside the old one; a third pushes the oldest out.
+        let mut base = set();
+        base.push(rec("testing", "main", "hello", "3.0-1", "amd64"));
+        let (two, changes) = copy(&base, testing, "stable", None, &[sel("hello=2.0-1")], 2).expect("copied");
+        assert_eq!(changes, ["stable: +hello 2.0-1 (amd64)"]);
+        let (three, changes) = copy(&two, testing, "stable", None, &[sel("hello=3.0-1")], 2).expect("copied");
+        assert_eq!(changes, ["stable: +hello 3.0-1 (amd64)", "stable: -hello 1.0-1 (amd64)"]);
+        let versions: Vec<_> = three
+            .iter()
+            .filter(|r| r.dist == "stable" && r.package == "hello" && r.architecture == "amd64")
+            .map(|r| r.version.as_str())
+            .collect();
+        assert_eq!(versions, ["2.0-1", "3.0-1"]);
+        // Promotion under the same limit: stable becomes testing's two versions.
+        let (promoted, _) = promote(&three, "testing", "stable", 2).expect("promoted");
+        let mut stable: Vec<_> = promoted
+            .iter()
+            .filter(|r| r.dist == "stable")
+            .map(|r| (r.package.as_str(), r.version.as_str()))
+            .collect();
+        stable.sort_unstable();
+        assert_eq!(stable, [("hello", "2.0-1"), ("hello", "3.0-1")]);
     }
 
     #[test]

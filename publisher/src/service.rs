@@ -162,6 +162,7 @@ pub fn default_config(name: &str) -> RepositoryConfig {
         incoming_prefix: format!("incoming/{name}/"),
         retain: 10,
         retain_grace_secs: rustshare_control::model::default_retain_grace(),
+        keep_versions: rustshare_control::model::default_keep_versions(),
         valid_until_days: None,
     }
 }
@@ -572,7 +573,15 @@ impl Publisher {
             unchanged,
             to_copy,
             expected,
-        } = crate::plan::plan(&incoming, &base, parent_packages, &candidates, &pool).map_err(Error::Rejected)?;
+        } = crate::plan::plan(
+            &incoming,
+            &base,
+            parent_packages,
+            &candidates,
+            &pool,
+            repo.config.keep_versions as usize,
+        )
+        .map_err(Error::Rejected)?;
         marks.push(format!("checks {}", t.elapsed().as_millis()));
         // The pool file is the incoming object itself: the fs store links it (no copy, no new
         // inode); the incoming name is removed only after the switch.
@@ -1017,7 +1026,7 @@ impl Publisher {
         let (suite, to) = (suite_of(&repo, from.dist), suite_of(&repo, to));
         let from = Scope { dist: &suite, ..from };
         self.rewrite(p, &repo, "repo.copied", |current| {
-            crate::select::copy(current, from, &to, to_component, selectors)
+            crate::select::copy(current, from, &to, to_component, selectors, repo.config.keep_versions as usize)
         })
         .await
     }
@@ -1032,8 +1041,10 @@ impl Publisher {
         check_scope(&repo, Some(from), None, None)?;
         check_scope(&repo, Some(to), None, None)?;
         let (from, to) = (suite_of(&repo, from), suite_of(&repo, to));
-        self.rewrite(p, &repo, "repo.promoted", |current| crate::select::promote(current, &from, &to))
-            .await
+        self.rewrite(p, &repo, "repo.promoted", |current| {
+            crate::select::promote(current, &from, &to, repo.config.keep_versions as usize)
+        })
+        .await
     }
 
     /// One snapshot made from the current package set by `change` (a removal, copy or

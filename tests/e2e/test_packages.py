@@ -110,14 +110,15 @@ class Apt:
         for f in (self.root / "dl").glob("*.deb"):
             f.unlink()
         self.get("download", pkg)
-        debs = list((self.root / "dl").glob(f"{pkg}_*.deb"))
+        name = pkg.split("=")[0]  # `hello=1.0-1` asks for one version
+        debs = list((self.root / "dl").glob(f"{name}_*.deb"))
         assert len(debs) == 1, debs
         target = self.root / "target"
         for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"]:
             (target / d).mkdir(parents=True, exist_ok=True)
         (target / "var/lib/dpkg/status").touch()
         run(["dpkg", f"--root={target}", "--force-script-chrootless", "--force-not-root", "--log=/dev/null", "-i", str(debs[0])])
-        return (target / "usr/share" / pkg / "version").read_text()
+        return (target / "usr/share" / name / "version").read_text()
 
 
 def publish(s, repo, check=True):
@@ -590,3 +591,29 @@ def test_copy_and_promote_between_distributions_with_real_apt(srv, tmp_path):
     assert apt.candidate("old-tool") is None and apt.install("new-tool") == "new-tool 1.0\n"
     ops = {e["operation"] for e in srv.cli_json("audit", "--limit", "200")["events"]}
     assert {"repo.copied", "repo.promoted"} <= ops
+
+
+def test_keep_versions_offers_older_versions_to_apt(srv, tmp_path):
+    """`--keep-versions 2` (reprepro's Limit): the newest two versions stay published and apt can
+    install either; the third pushes the oldest out; an older upload is not published."""
+    _, repo, created = new_repo(srv, keep_versions=2)
+    assert created["repository"]["config"]["keep_versions"] == 2
+    for v in ("1.0-1", "2.0-1"):
+        srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "hello", v))
+    apt = Apt(tmp_path / "apt", srv, repo)
+    apt.get("update")
+    assert apt.candidate("hello") == "2.0-1"
+    assert apt.install("hello=1.0-1") == "hello 1.0-1\n", "the older version is still offered"
+    out = json.loads(srv.cli("--json", "repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "hello", "3.0-1")).stdout)
+    assert out["snapshot"]["changes"] == ["stable: +hello 3.0-1 (amd64)", "stable: -hello 1.0-1 (amd64)"]
+    versions = sorted(p["version"] for p in srv.cli_json("repo", "packages", repo, "hello")["packages"])
+    assert versions == ["2.0-1", "3.0-1"]
+    apt.get("update")
+    assert apt.candidate("hello") == "3.0-1" and apt.install("hello=2.0-1") == "hello 2.0-1\n"
+    assert apt.get("download", "hello=1.0-1", check=False).returncode != 0
+    # Back to one version: the next publish leaves only the newest.
+    srv.cli("repo", "update", repo, "--keep-versions", "1")
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "hello", "4.0-1"))
+    assert [p["version"] for p in srv.cli_json("repo", "packages", repo, "hello")["packages"]] == ["4.0-1"]
+    bad = srv.cli("repo", "update", repo, "--keep-versions", "0", check=False)
+    assert bad.returncode != 0 and "keep_versions" in bad.stderr

@@ -632,6 +632,7 @@ fn repositories_are_remembered_until_they_change() {
         incoming_prefix: "incoming/tools/".into(),
         retain: 10,
         retain_grace_secs: 0,
+        keep_versions: 1,
         valid_until_days: None,
     };
     assert!(c.repository_public("tools").expect("lookup").is_none());

@@ -105,6 +105,10 @@ pub struct RepositoryChange {
     pub retain_grace_secs: Option<u32>,
     /// Days a Release is valid (`Valid-Until`); 0 or absent for none.
     pub valid_until_days: Option<u32>,
+    /// Versions of a package kept per distribution, component and architecture (1 replaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub keep_versions: Option<u32>,
 }
 
 impl RepositoryChange {
@@ -131,7 +135,8 @@ impl RepositoryChange {
             description,
             incoming_prefix,
             retain,
-            retain_grace_secs
+            retain_grace_secs,
+            keep_versions
         );
         if let Some(v) = self.valid_until_days {
             config.valid_until_days = (v > 0).then_some(v);

@@ -41,6 +41,10 @@ pub(super) struct RepoSettings {
     /// Release Valid-Until, this many days after each publish (0 for none).
     #[arg(long)]
     valid_until_days: Option<u32>,
+    /// Versions of each package kept per distribution, component and architecture, newest by
+    /// Debian version order (default 1: a new version replaces the old one).
+    #[arg(long)]
+    keep_versions: Option<u32>,
 }
 
 impl RepoSettings {
@@ -77,6 +81,7 @@ impl RepoSettings {
             retain: self.retain,
             retain_grace_secs: self.retain_grace,
             valid_until_days: self.valid_until_days,
+            keep_versions: self.keep_versions,
         })
     }
 }
@@ -227,6 +232,7 @@ fn print_repo(v: &RepositoryView) {
         c.retain,
         c.retain_grace_secs
     );
+    outln!("Versions kept: {} per package, distribution and architecture", c.keep_versions);
     outln!("Current:       {}", v.current_snapshot.as_deref().unwrap_or("none"));
     outln!("\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg", v.key_url, r.name);
     outln!("\n{}.sources:\n{}", r.name, v.sources);
