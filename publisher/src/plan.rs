@@ -4,6 +4,7 @@
 //! these, and writes what the plan says.
 
 use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
 
 use crate::deb::{self, Deb, Digests};
 use crate::snapshot::PackageRecord;
@@ -152,21 +153,11 @@ pub fn plan(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut packages = parent.to_vec();
+    let mut set = PackageSet::new(parent.to_vec(), keep);
     let mut changes = Vec::new();
     let mut unchanged = 0;
     let mut to_copy = Vec::new();
     let mut expected = Vec::new();
-    // Where the versions of each (dist, component, package, architecture) sit, so a publish
-    // stays linear; records leaving the snapshot are marked and dropped at the end.
-    let mut slots: HashMap<(String, String, String, String), Vec<usize>> = HashMap::new();
-    for (i, r) in packages.iter().enumerate() {
-        slots
-            .entry((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()))
-            .or_default()
-            .push(i);
-    }
-    let mut dropped = vec![false; packages.len()];
     for c in candidates {
         let filename = deb::pool_path(&c.component, &c.deb);
         let rec = PackageRecord {
@@ -181,54 +172,22 @@ pub fn plan(
             sha256: c.deb.digests.sha256.clone(),
             control: c.deb.control.clone(),
         };
-        let slot = (
-            rec.dist.clone(),
-            rec.component.clone(),
-            rec.package.clone(),
-            rec.architecture.clone(),
-        );
-        let idxs = slots.entry(slot).or_default();
-        let same_version = idxs.iter().copied().find(|&i| packages[i].version == rec.version);
-        match same_version.or_else(|| (keep == 1).then(|| idxs.first().copied()).flatten()) {
-            Some(i) if packages[i] == rec => {
+        match set.put(rec, &mut changes) {
+            Put::Unchanged => {
                 unchanged += 1;
                 continue;
             }
-            Some(i) => {
-                changes.push(format!(
-                    "{}: {} {} -> {} ({})",
-                    rec.dist, rec.package, packages[i].version, rec.version, rec.architecture
-                ));
-                packages[i] = rec;
-            }
-            None => {
-                changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
-                idxs.push(packages.len());
-                packages.push(rec);
-                dropped.push(false);
-            }
-        }
-        if idxs.len() > keep {
-            newest_first(idxs, &packages);
-            for &i in &idxs[keep..] {
-                dropped[i] = true;
-                let r = &packages[i];
-                changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
-            }
-            idxs.truncate(keep);
-        }
-        // A version older than every kept one left at once: nothing to pool.
-        if !idxs.iter().any(|&i| packages[i].filename == filename && !dropped[i]) {
-            continue;
+            // A version older than every kept one left at once: nothing to pool.
+            Put::LeftAtOnce => continue,
+            Put::Kept => {}
         }
         if in_pool.insert(filename.clone()) {
             to_copy.push((c.key.clone(), format!("{base}{filename}")));
             expected.push((c.key.clone(), format!("{base}{filename}"), c.deb.digests.clone()));
         }
     }
-    let packages = packages.into_iter().zip(dropped).filter(|(_, d)| !d).map(|(r, _)| r).collect();
     Ok(Plan {
-        packages,
+        packages: set.into_packages(),
         changes,
         unchanged,
         to_copy,
@@ -236,14 +195,104 @@ pub fn plan(
     })
 }
 
-/// Orders a slot's record indices newest version first (Debian order; a version that does not
-/// parse sorts last, so it is the first to go).
-pub(crate) fn newest_first(idxs: &mut [usize], packages: &[PackageRecord]) {
-    use std::str::FromStr;
-    idxs.sort_by(|&a, &b| {
-        let v = |i: usize| debversion::Version::from_str(&packages[i].version).ok();
-        v(b).cmp(&v(a))
-    });
+/// What [`PackageSet::put`] did with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Put {
+    /// The set already held it as it is.
+    Unchanged,
+    /// It is in the set (added, or replacing the record of its slot or version).
+    Kept,
+    /// It was older than every version its slot keeps, and left at once.
+    LeftAtOnce,
+}
+
+/// A package set being changed by a publish, copy or promotion: the versions of each slot
+/// (suite, component, name, architecture) indexed, records that leave marked and dropped at the
+/// end, so that many changes stay linear in the set's size.
+pub(crate) struct PackageSet {
+    packages: Vec<PackageRecord>,
+    slots: HashMap<(String, String, String, String), Vec<usize>>,
+    dropped: Vec<bool>,
+    keep: usize,
+}
+
+impl PackageSet {
+    /// `packages`, holding at most `keep` versions per slot from the next change on.
+    pub(crate) fn new(packages: Vec<PackageRecord>, keep: usize) -> Self {
+        let mut slots: HashMap<(String, String, String, String), Vec<usize>> = HashMap::new();
+        for (i, r) in packages.iter().enumerate() {
+            slots
+                .entry((r.dist.clone(), r.component.clone(), r.package.clone(), r.architecture.clone()))
+                .or_default()
+                .push(i);
+        }
+        let dropped = vec![false; packages.len()];
+        PackageSet {
+            packages,
+            slots,
+            dropped,
+            keep: keep.max(1),
+        }
+    }
+
+    /// Puts `rec` in as a publish does: the same version replaces itself; with a limit of one a
+    /// record replaces what holds its slot; with more it is added and the slot keeps its newest
+    /// versions (Debian order). Each change is a line in `changes`
+    /// (`stable: +hello 2.0 (amd64)`, `stable: hello 1.0 -> 2.0 (amd64)`,
+    /// `stable: -hello 0.9 (amd64)`).
+    pub(crate) fn put(&mut self, rec: PackageRecord, changes: &mut Vec<String>) -> Put {
+        let slot = (
+            rec.dist.clone(),
+            rec.component.clone(),
+            rec.package.clone(),
+            rec.architecture.clone(),
+        );
+        let idxs = self.slots.entry(slot).or_default();
+        let packages = &mut self.packages;
+        let same = idxs.iter().copied().find(|&i| packages[i].version == rec.version);
+        let placed = match same.or_else(|| (self.keep == 1).then(|| idxs.first().copied()).flatten()) {
+            Some(i) if packages[i] == rec => return Put::Unchanged,
+            Some(i) => {
+                changes.push(format!(
+                    "{}: {} {} -> {} ({})",
+                    rec.dist, rec.package, packages[i].version, rec.version, rec.architecture
+                ));
+                packages[i] = rec;
+                i
+            }
+            None => {
+                changes.push(format!("{}: +{} {} ({})", rec.dist, rec.package, rec.version, rec.architecture));
+                idxs.push(packages.len());
+                packages.push(rec);
+                self.dropped.push(false);
+                packages.len() - 1
+            }
+        };
+        if idxs.len() > self.keep {
+            // Newest first; a version that does not parse sorts last, so it is the first to go.
+            idxs.sort_by(|&a, &b| {
+                let v = |i: usize| debversion::Version::from_str(&packages[i].version).ok();
+                v(b).cmp(&v(a))
+            });
+            for &i in &idxs[self.keep..] {
+                self.dropped[i] = true;
+                let r = &packages[i];
+                changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+            }
+            idxs.truncate(self.keep);
+        }
+        if self.dropped[placed] { Put::LeftAtOnce } else { Put::Kept }
+    }
+
+    /// The set, in its order (the parent's, new slots appended), without what left.
+    pub(crate) fn into_packages(self) -> Vec<PackageRecord> {
+        self.packages
+            .into_iter()
+            .zip(self.dropped)
+            .filter(|(_, d)| !d)
+            .map(|(r, _)| r)
+            .collect()
+    }
 }
 
 /// Which snapshots a retention pass keeps and which it deletes.

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use debversion::Version;
 
+use crate::plan::PackageSet;
 use crate::snapshot::PackageRecord;
 
 /// `text` matches `pattern`, where each `*` stands for any run of characters.
@@ -140,11 +141,8 @@ pub fn remove(
 }
 
 /// Puts `records` into distribution `dist` (and component `component`, if given) of
-/// `packages`, as a publish would: the same version replaces itself; with `keep` 1 a record
-/// replaces what holds its slot (suite, component, name, architecture); with more it is added
-/// and the slot keeps its newest `keep` versions. The change lines say what moved
-/// (`stable: +hello 2.0 (amd64)`, `stable: hello 1.0 -> 2.0 (amd64)`, `stable: -hello 0.9
-/// (amd64)`). The pool file is shared: a record names it by path. Linear in the package count.
+/// `packages`, as a publish would ([`PackageSet::put`], at most `keep` versions per slot). The
+/// pool file is shared: a record names it by path.
 fn place(
     packages: Vec<PackageRecord>,
     records: &[&PackageRecord],
@@ -153,53 +151,16 @@ fn place(
     keep: usize,
     changes: &mut Vec<String>,
 ) -> Vec<PackageRecord> {
-    let keep = keep.max(1);
-    let mut packages = packages;
-    let mut slots: std::collections::HashMap<(String, String, String), Vec<usize>> = std::collections::HashMap::new();
-    for (i, p) in packages.iter().enumerate().filter(|(_, p)| p.dist == dist) {
-        slots
-            .entry((p.component.clone(), p.package.clone(), p.architecture.clone()))
-            .or_default()
-            .push(i);
-    }
-    let mut dropped = vec![false; packages.len()];
+    let mut set = PackageSet::new(packages, keep);
     for r in records {
         let mut n = (*r).clone();
         dist.clone_into(&mut n.dist);
         if let Some(c) = component {
             c.clone_into(&mut n.component);
         }
-        let idxs = slots
-            .entry((n.component.clone(), n.package.clone(), n.architecture.clone()))
-            .or_default();
-        let same = idxs.iter().copied().find(|&i| packages[i].version == n.version);
-        match same.or_else(|| (keep == 1).then(|| idxs.first().copied()).flatten()) {
-            Some(i) if packages[i] == n => {}
-            Some(i) => {
-                changes.push(format!(
-                    "{}: {} {} -> {} ({})",
-                    n.dist, n.package, packages[i].version, n.version, n.architecture
-                ));
-                packages[i] = n;
-            }
-            None => {
-                changes.push(format!("{}: +{} {} ({})", n.dist, n.package, n.version, n.architecture));
-                idxs.push(packages.len());
-                packages.push(n);
-                dropped.push(false);
-            }
-        }
-        if idxs.len() > keep {
-            crate::plan::newest_first(idxs, &packages);
-            for &i in &idxs[keep..] {
-                dropped[i] = true;
-                let p = &packages[i];
-                changes.push(format!("{}: -{} {} ({})", p.dist, p.package, p.version, p.architecture));
-            }
-            idxs.truncate(keep);
-        }
+        set.put(n, changes);
     }
-    packages.into_iter().zip(dropped).filter(|(_, d)| !d).map(|(r, _)| r).collect()
+    set.into_packages()
 }
 
 /// Copies what `selectors` name in `from` to distribution `to` (and component `to_component`,
