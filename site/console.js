@@ -611,6 +611,7 @@ async function repoPage(name) {
           h("dt", {}, "Architectures"), h("dd", {}, r.config.architectures.join(", ")),
           h("dt", {}, "Packages"), h("dd", { id: "repo-packages" }, current ? String(current.packages) : "0"),
           h("dt", {}, "Key fingerprint"), h("dd", { class: "mono", id: "repo-fingerprint" }, r.fingerprint),
+          ...(r.next_fingerprint ? [h("dt", {}, "Next key (signs too)"), h("dd", { class: "mono", id: "repo-next-fingerprint" }, r.next_fingerprint)] : []),
           h("dt", {}, "Retain"), h("dd", {}, `${r.config.retain} snapshots`))),
       h("section", { class: "card", "aria-labelledby": "apt-title" },
         h("h2", { id: "apt-title" }, "apt setup"),

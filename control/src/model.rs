@@ -755,6 +755,13 @@ pub struct Repository {
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "DateTime")]
     pub created_at: OffsetDateTime,
+    /// During a key rotation, the new key's public part, ASCII-armored: Release is signed by
+    /// both keys and `key.asc`/`key.gpg` carry both until the old key is retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_public_key: Option<String>,
+    /// During a key rotation, the new key's fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_fingerprint: Option<String>,
 }
 
 string_enum!(

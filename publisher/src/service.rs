@@ -21,7 +21,7 @@ use crate::deb;
 use crate::index;
 use crate::plan::{Inspected, Plan, PoolFile};
 use crate::select::{Query, Scope, Selector};
-use crate::sign::{SignError, Signer};
+use crate::sign::{Keyring, SignError, Signer};
 use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo};
 
 /// Publisher failures, mapped once to API errors by the edge.
@@ -318,23 +318,91 @@ impl Publisher {
             fingerprint: signer.fingerprint(),
             created_by: String::new(),
             created_at: self.inner.control.now(),
+            next_public_key: None,
+            next_fingerprint: None,
         };
         let repo = self.inner.control.create_repository(p, space, draft, &sealed).await?;
-        let r = root(&repo);
-        self.put(&format!("{r}key.asc"), repo.public_key.clone().into_bytes(), "application/pgp-keys")
-            .await?;
-        self.put(&format!("{r}key.gpg"), signer.public_binary()?, "application/octet-stream")
-            .await?;
+        let ring = Keyring::new(vec![signer])?;
+        self.put_keys(&repo, &ring).await?;
         let g = self.exclusive(name).await?;
-        self.write_snapshot(&repo, &signer, None, Vec::new(), vec!["created".into()])
-            .await?;
+        self.write_snapshot(&repo, &ring, None, Vec::new(), vec!["created".into()]).await?;
         drop(g);
         Ok(repo)
     }
 
-    async fn signer(&self, repo: &Repository) -> Result<Signer> {
-        let bytes = self.inner.control.repository_signing_key(&repo.name).await?;
-        Ok(Signer::from_secret_bytes(&bytes)?)
+    /// The keys the repository signs with now: its key, and its next key during a rotation.
+    async fn keyring(&self, repo: &Repository) -> Result<Keyring> {
+        let keys = self.inner.control.repository_signing_keys(&repo.name).await?;
+        let signers = keys
+            .iter()
+            .map(|k| Signer::from_secret_bytes(k))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Keyring::new(signers)?)
+    }
+
+    /// `key.asc` and `key.gpg`: every key Release is signed with, so a client that fetches the
+    /// key during a rotation trusts both.
+    async fn put_keys(&self, repo: &Repository, ring: &Keyring) -> Result<()> {
+        let r = root(repo);
+        self.put(&format!("{r}key.asc"), ring.public_armored()?.into_bytes(), "application/pgp-keys")
+            .await?;
+        self.put(&format!("{r}key.gpg"), ring.public_binary()?, "application/octet-stream")
+            .await
+    }
+
+    /// Starts a signing-key rotation: a new key (or `import_key`) signs beside the current one
+    /// from a new snapshot on, and `key.asc`/`key.gpg` carry both, so clients that trust either
+    /// key keep updating. [`Publisher::retire_key`] ends the rotation.
+    ///
+    /// # Errors
+    /// [`Error::Control`] (conflict when a rotation is under way), [`Error::Sign`] for a bad
+    /// key, [`Error::Invalid`] for the current key again; store errors.
+    pub async fn rotate_key(&self, p: &AdminPrincipal, name: &str, import_key: Option<Vec<u8>>) -> Result<(Repository, PublishReport)> {
+        let repo = self.repository(p, name).await?;
+        enabled(&self.inner.control.space(p, &repo.space_id).await?)?;
+        let uid = format!("{} repository signing key <{name}@packages.rustshare>", repo.config.label);
+        let signer = self
+            .blocking(move || match import_key {
+                Some(k) => Signer::import(&k),
+                None => Signer::generate(&uid),
+            })
+            .await??;
+        let fingerprint = signer.fingerprint();
+        if fingerprint == repo.fingerprint {
+            return Err(Error::Invalid(format!("key {fingerprint} already signs repository {name}")));
+        }
+        let sealed = self.inner.control.seal(&signer.to_secret_bytes()?)?;
+        let repo = self
+            .inner
+            .control
+            .add_signing_key(p, name, sealed, signer.public_armored()?, fingerprint.clone())
+            .await?;
+        let note = format!("signed by {} and the next key {fingerprint}", repo.fingerprint);
+        self.resign(p, repo, note).await
+    }
+
+    /// Ends a signing-key rotation: the next key becomes the only key, a new snapshot is
+    /// signed by it alone and `key.asc`/`key.gpg` carry it alone.
+    ///
+    /// # Errors
+    /// [`Error::Control`] (conflict when no rotation is under way); store and signing errors.
+    pub async fn retire_key(&self, p: &AdminPrincipal, name: &str) -> Result<(Repository, PublishReport)> {
+        let repo = self.repository(p, name).await?;
+        enabled(&self.inner.control.space(p, &repo.space_id).await?)?;
+        let old = repo.fingerprint.clone();
+        let repo = self.inner.control.retire_signing_key(p, name).await?;
+        let note = format!("signed by {} only; {old} retired", repo.fingerprint);
+        self.resign(p, repo, note).await
+    }
+
+    /// A snapshot of the current package set signed by the repository's keys as they are now,
+    /// then the key files to match.
+    async fn resign(&self, p: &AdminPrincipal, repo: Repository, note: String) -> Result<(Repository, PublishReport)> {
+        let report = self
+            .rewrite(p, &repo, "repo.resigned", |current| Ok((current.to_vec(), vec![note])))
+            .await?;
+        self.put_keys(&repo, &self.keyring(&repo).await?).await?;
+        Ok((repo, report))
     }
 
     async fn repository(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
@@ -594,7 +662,7 @@ impl Publisher {
         // pool must hold the bytes that were inspected, or apt sees a Hash Sum mismatch.
         self.verify_pool(&incoming, expected).await?;
         marks.push(format!("pool {}", t.elapsed().as_millis()));
-        let signer = self.signer(&repo).await?;
+        let signer = self.keyring(&repo).await?;
         if changes.is_empty() && refresh {
             changes.push("refreshed".into());
         }
@@ -639,7 +707,7 @@ impl Publisher {
     async fn write_snapshot(
         &self,
         repo: &Repository,
-        signer: &Signer,
+        signer: &Keyring,
         parent: Option<String>,
         mut packages: Vec<PackageRecord>,
         changes: Vec<String>,
@@ -967,7 +1035,7 @@ impl Publisher {
         let _g = self.exclusive(name).await?;
         let target = self.manifest(&repo, snapshot).await?;
         let parent = self.current(&repo).await?;
-        let signer = self.signer(&repo).await?;
+        let signer = self.keyring(&repo).await?;
         let info = self
             .write_snapshot(
                 &repo,
@@ -1071,7 +1139,7 @@ impl Publisher {
                 unchanged: current.packages.len(),
             });
         }
-        let signer = self.signer(repo).await?;
+        let signer = self.keyring(repo).await?;
         let info = self.write_snapshot(repo, &signer, Some(parent), packages, changes).await?;
         self.inner.control.audit_admin(
             p,

@@ -1,7 +1,13 @@
 //! OpenPGP signing of Release files with rPGP: key generation and import, `InRelease`
 //! (clear-signed) and `Release.gpg` (detached, armored). v4 keys with legacy EdDSA or RSA only:
 //! gpgv and bookworm's sqv reject RFC 9580 Ed25519 and v6 keys.
+//!
+//! A repository signs with a [`Keyring`]: one key, or two while a key is being rotated. Both
+//! signatures then sit in one `InRelease` and one `Release.gpg`, as Debian's archive signs with
+//! several keys: apt accepts a file when one signature is good by a key it trusts and does not
+//! complain about a signature by a key it lacks.
 
+use pgp::armor::BlockType;
 use pgp::composed::{
     ArmorOptions, CleartextSignedMessage, Deserializable, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedPublicKey,
     SignedSecretKey,
@@ -97,20 +103,12 @@ impl Signer {
         SignedPublicKey::from(self.key.clone())
     }
 
-    /// The public key, ASCII-armored (`key.asc`).
+    /// The public key, ASCII-armored.
     ///
     /// # Errors
     /// [`SignError`] on serialisation failure.
     pub fn public_armored(&self) -> Result<String, SignError> {
         self.public().to_armored_string(ArmorOptions::default()).map_err(key_err)
-    }
-
-    /// The public key, binary (`key.gpg`, for `signed-by`).
-    ///
-    /// # Errors
-    /// [`SignError`] on serialisation failure.
-    pub fn public_binary(&self) -> Result<Vec<u8>, SignError> {
-        self.public().to_bytes().map_err(key_err)
     }
 
     /// Fingerprint, upper-case hex.
@@ -125,26 +123,104 @@ impl Signer {
     /// # Errors
     /// [`SignError`] if signing fails.
     pub fn clearsign(&self, text: &str) -> Result<String, SignError> {
-        let clean = normalise(text);
-        let msg = CleartextSignedMessage::sign(rand::thread_rng(), &clean, &self.key.primary_key, &Password::empty()).map_err(key_err)?;
-        msg.to_armored_string(ArmorOptions::default()).map_err(key_err)
+        clearsign_with(std::slice::from_ref(self), text)
     }
 
-    /// `Release.gpg`: a detached, armored SHA-256 signature over `data`.
-    ///
-    /// # Errors
-    /// [`SignError`] if signing fails.
-    pub fn detached(&self, data: &[u8]) -> Result<String, SignError> {
-        let sig = DetachedSignature::sign_binary_data(
+    fn detached_signature(&self, data: &[u8]) -> Result<DetachedSignature, SignError> {
+        DetachedSignature::sign_binary_data(
             rand::thread_rng(),
             &self.key.primary_key,
             &Password::empty(),
             HashAlgorithm::Sha256,
             data,
         )
-        .map_err(key_err)?;
-        sig.to_armored_string(ArmorOptions::default()).map_err(key_err)
+        .map_err(key_err)
     }
+}
+
+fn clearsign_with(keys: &[Signer], text: &str) -> Result<String, SignError> {
+    let clean = normalise(text);
+    let mut signatures = Vec::with_capacity(keys.len());
+    for k in keys {
+        let one = CleartextSignedMessage::sign(rand::thread_rng(), &clean, &k.key.primary_key, &Password::empty()).map_err(key_err)?;
+        signatures.extend(one.signatures().iter().cloned());
+    }
+    // Every signature is over the same normalised text, so they combine into one message.
+    let msg = CleartextSignedMessage::new_many(&clean, |_| Ok(signatures)).map_err(key_err)?;
+    msg.to_armored_string(ArmorOptions::default()).map_err(key_err)
+}
+
+/// The keys a repository signs with: the current key first, then the next one while a key is
+/// being rotated.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    keys: Vec<Signer>,
+}
+
+impl Keyring {
+    /// A keyring of `keys`, the current key first.
+    ///
+    /// # Errors
+    /// [`SignError`] when `keys` is empty.
+    pub fn new(keys: Vec<Signer>) -> Result<Self, SignError> {
+        if keys.is_empty() {
+            return Err(SignError::Key("a repository needs a signing key".into()));
+        }
+        Ok(Self { keys })
+    }
+
+    /// The fingerprints, current key first.
+    #[must_use]
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.keys.iter().map(Signer::fingerprint).collect()
+    }
+
+    /// `InRelease`: `text` clear-signed by every key of the ring, in one message.
+    ///
+    /// # Errors
+    /// [`SignError`] if signing fails.
+    pub fn clearsign(&self, text: &str) -> Result<String, SignError> {
+        clearsign_with(&self.keys, text)
+    }
+
+    /// `Release.gpg`: detached SHA-256 signatures over `data` by every key, in one armored block.
+    ///
+    /// # Errors
+    /// [`SignError`] if signing fails.
+    pub fn detached(&self, data: &[u8]) -> Result<String, SignError> {
+        let sigs = self
+            .keys
+            .iter()
+            .map(|k| k.detached_signature(data))
+            .collect::<Result<Vec<_>, _>>()?;
+        armored(&sigs, BlockType::Signature)
+    }
+
+    fn publics(&self) -> Vec<SignedPublicKey> {
+        self.keys.iter().map(Signer::public).collect()
+    }
+
+    /// The public keys, ASCII-armored in one block (`key.asc`).
+    ///
+    /// # Errors
+    /// [`SignError`] on serialisation failure.
+    pub fn public_armored(&self) -> Result<String, SignError> {
+        armored(&self.publics(), BlockType::PublicKey)
+    }
+
+    /// The public keys, binary, one after the other (`key.gpg`, for `signed-by`).
+    ///
+    /// # Errors
+    /// [`SignError`] on serialisation failure.
+    pub fn public_binary(&self) -> Result<Vec<u8>, SignError> {
+        self.publics().to_bytes().map_err(key_err)
+    }
+}
+
+fn armored(packets: &impl Serialize, typ: BlockType) -> Result<String, SignError> {
+    let mut out = Vec::new();
+    pgp::armor::write(packets, typ, &mut out, None, true).map_err(key_err)?;
+    String::from_utf8(out).map_err(key_err)
 }
 
 /// Text exactly as it should be signed and published: no trailing blanks, one final newline.
@@ -173,10 +249,41 @@ mod tests {
             signed.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nOrigin: x\nLabel: y\n"),
             "{signed}"
         );
-        assert!(s.detached(b"abc").expect("sig").starts_with("-----BEGIN PGP SIGNATURE-----"));
-        assert!(s.public_armored().expect("asc").starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+        let one = Keyring::new(vec![s.clone()]).expect("ring");
+        assert!(one.detached(b"abc").expect("sig").starts_with("-----BEGIN PGP SIGNATURE-----"));
+        assert!(
+            one.public_armored()
+                .expect("asc")
+                .starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        );
         let armored = s.key.to_armored_string(ArmorOptions::default()).expect("armor");
         assert_eq!(Signer::import(armored.as_bytes()).expect("import").fingerprint(), s.fingerprint());
         assert!(Signer::import(b"not a key").is_err());
+    }
+
+    #[test]
+    fn a_keyring_of_two_signs_with_both_and_publishes_both() {
+        let old = Signer::generate("Old <o@example.com>").expect("generate");
+        let new = Signer::generate("New <n@example.com>").expect("generate");
+        let ring = Keyring::new(vec![old.clone(), new.clone()]).expect("ring");
+        assert_eq!(ring.fingerprints(), vec![old.fingerprint(), new.fingerprint()]);
+        let text = ring.clearsign("Origin: x\nLabel: y\n").expect("sign");
+        let (msg, _) = CleartextSignedMessage::from_string(&text).expect("parse");
+        assert_eq!(msg.signatures().len(), 2);
+        assert_eq!(msg.signed_text(), "Origin: x\r\nLabel: y\r\n");
+        // Each key alone verifies its own signature.
+        for k in [&old, &new] {
+            msg.verify(&k.public()).expect("verifies");
+        }
+        let stranger = Signer::generate("S <s@example.com>").expect("generate");
+        assert!(msg.verify(&stranger.public()).is_err());
+        let det = ring.detached(b"data").expect("sig");
+        let (det, _) = DetachedSignature::from_armor_many(det.as_bytes()).expect("armor");
+        assert_eq!(det.count(), 2);
+        let asc = ring.public_armored().expect("asc");
+        let (keys, _) = SignedPublicKey::from_armor_many(asc.as_bytes()).expect("armor");
+        let fps: Vec<String> = keys.map(|k| hex::encode_upper(k.expect("key").fingerprint().as_bytes())).collect();
+        assert_eq!(fps, ring.fingerprints());
+        assert!(Keyring::new(Vec::new()).is_err());
     }
 }

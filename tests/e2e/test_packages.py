@@ -65,16 +65,18 @@ def fnv1a(s):
 class Apt:
     """apt-get with every state directory under `root` and the edge as its proxy."""
 
-    def __init__(self, root: Path, s, repo, suite="stable"):
+    def __init__(self, root: Path, s, repo, suite="stable", key: bytes | None = None):
         self.root = root
         for d in ["etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/trusted.gpg.d",
                   "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "keyrings", "dl"]:
             (root / d).mkdir(parents=True, exist_ok=True)
         (root / "var/lib/dpkg/status").touch()
         (root / "apt.conf").touch()
-        key = requests.get(f"{s.url}/{repo}/key.gpg", headers=HOST, timeout=10)
-        assert key.status_code == 200
-        (root / "keyrings" / f"{repo}.gpg").write_bytes(key.content)
+        if key is None:
+            r = requests.get(f"{s.url}/{repo}/key.gpg", headers=HOST, timeout=10)
+            assert r.status_code == 200
+            key = r.content
+        (root / "keyrings" / f"{repo}.gpg").write_bytes(key)
         (root / "etc/apt/sources.list.d" / f"{repo}.sources").write_text(
             f"Types: deb\nURIs: http://packages.localhost/{repo}\nSuites: {suite}\nComponents: main\n"
             f"Signed-By: {root}/keyrings/{repo}.gpg\n"
@@ -617,3 +619,82 @@ def test_keep_versions_offers_older_versions_to_apt(srv, tmp_path):
     assert [p["version"] for p in srv.cli_json("repo", "packages", repo, "hello")["packages"]] == ["4.0-1"]
     bad = srv.cli("repo", "update", repo, "--keep-versions", "0", check=False)
     assert bad.returncode != 0 and "keep_versions" in bad.stderr
+
+
+def key_fingerprints(keyring: bytes, tmp_path):
+    """The primary-key fingerprints in a keyring, as gpg reads it."""
+    f = tmp_path / f"ring-{uuid.uuid4().hex[:6]}"
+    f.write_bytes(keyring)
+    lines = run(["gpg", "--batch", "--show-keys", "--with-colons", str(f)]).stdout.splitlines()
+    return [b.split(":")[9] for a, b in zip(lines, lines[1:]) if a.startswith("pub:") and b.startswith("fpr:")]
+
+
+def test_signing_key_rotation_keeps_clients_of_either_key_updating(srv, tmp_path):
+    _, repo, created = new_repo(srv)
+    old_fpr = created["repository"]["fingerprint"]
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "rot", "1.0"))
+    old = Apt(tmp_path / "old", srv, repo)
+    old.get("update")
+    assert old.candidate("rot") == "1.0"
+
+    # The new key signs beside the old one; key.gpg carries both.
+    r = srv.cli_json("repo", "rotate-key", repo)
+    view = r["repository"]["repository"]
+    new_fpr = view["next_fingerprint"]
+    assert view["fingerprint"] == old_fpr and new_fpr and new_fpr != old_fpr
+    assert "signed by" in " ".join(r["published"]["snapshot"]["changes"])
+    assert "PRIVATE KEY" not in json.dumps(r) and "PRIVATE KEY" not in srv.logs()
+    key_gpg = requests.get(f"{srv.url}/{repo}/key.gpg", headers=HOST, timeout=10).content
+    assert sorted(key_fingerprints(key_gpg, tmp_path)) == sorted([old_fpr, new_fpr])
+    key_asc = requests.get(f"{srv.url}/{repo}/key.asc", headers=HOST, timeout=10).content
+    assert sorted(key_fingerprints(key_asc, tmp_path)) == sorted([old_fpr, new_fpr])
+    (tmp_path / "next.asc").write_text(view["next_public_key"])
+    run(["gpg", "--batch", "--dearmor", "--output", str(tmp_path / "next.gpg"), str(tmp_path / "next.asc")])
+    new_only = (tmp_path / "next.gpg").read_bytes()
+    assert key_fingerprints(new_only, tmp_path) == [new_fpr]
+    new = Apt(tmp_path / "new", srv, repo, key=new_only)
+    # Clients of either key update without a warning (apt.get fails on any W: or E:).
+    old.get("update")
+    new.get("update")
+    assert new.candidate("rot") == "1.0"
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "rot", "2.0"))
+    for client in (old, new):
+        client.get("update")
+        assert client.candidate("rot") == "2.0"
+        assert client.install("rot") == "rot 2.0\n"
+    # Each key alone verifies InRelease and Release.gpg.
+    get = lambda p: requests.get(f"{srv.url}/{repo}/{p}", headers=HOST, timeout=10).content
+    (tmp_path / "InRelease").write_bytes(get("dists/stable/InRelease"))
+    (tmp_path / "Release").write_bytes(get("dists/stable/Release"))
+    (tmp_path / "Release.gpg").write_bytes(get("dists/stable/Release.gpg"))
+    (tmp_path / "old.gpg").write_bytes(old.root.joinpath("keyrings", f"{repo}.gpg").read_bytes())
+    (tmp_path / "new.gpg").write_bytes(new_only)
+    # sqv accepts a file one trusted key signed; gpgv says "Good signature" for the key it has
+    # and exits 2 for the one it lacks, which apt (above) does not count against the file.
+    for ring, fpr in (("old.gpg", old_fpr), ("new.gpg", new_fpr)):
+        run(["sqv", "--keyring", str(tmp_path / ring), str(tmp_path / "Release.gpg"), str(tmp_path / "Release")])
+        for signed in (["Release.gpg", "Release"], ["InRelease"]):
+            p = run(["gpgv", "--status-fd", "1", "--keyring", str(tmp_path / ring), *[str(tmp_path / f) for f in signed]], check=False)
+            assert f"VALIDSIG {fpr}" in p.stdout and "BADSIG" not in p.stdout, p.stdout + p.stderr
+            assert p.stdout.count("NO_PUBKEY") == 1, p.stdout
+    assert get("dists/stable/InRelease").count(b"-----BEGIN PGP SIGNATURE-----") == 1
+    # One rotation at a time.
+    p = srv.cli("repo", "rotate-key", repo, check=False)
+    assert p.returncode != 0 and "already has a next signing key" in p.stderr, p.stderr
+
+    # Retired: the new key signs alone; the old key's clients are refused, the new key's update.
+    r = srv.cli_json("repo", "retire-key", repo)
+    view = r["repository"]["repository"]
+    assert view["fingerprint"] == new_fpr and "next_fingerprint" not in view
+    assert key_fingerprints(get("key.gpg"), tmp_path) == [new_fpr]
+    new.get("update")
+    assert new.candidate("rot") == "2.0"
+    refused = old.get("update", check=False)
+    assert "NO_PUBKEY" in refused.stdout + refused.stderr or "not signed" in refused.stdout + refused.stderr, refused.stdout
+    assert srv.cli_json("repo", "show", repo)["repository"]["fingerprint"] == new_fpr
+    p = srv.cli("repo", "retire-key", repo, check=False)
+    assert p.returncode != 0 and "no next signing key" in p.stderr, p.stderr
+    # A client set up now, from key.gpg, trusts the new key and updates.
+    Apt(tmp_path / "later", srv, repo).get("update")
+    events = [e["operation"] for e in srv.cli_json("audit", "--limit", "200")["events"]]
+    assert "repo.key-added" in events and "repo.key-retired" in events

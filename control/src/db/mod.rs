@@ -285,6 +285,12 @@ pub trait PackageRepo: Send + Sync {
     fn set_repository_config(&self, name: &str, config: &RepositoryConfig) -> Result<()>;
     /// Records the bytes a repository's published data takes in the backend.
     fn set_published_bytes(&self, name: &str, bytes: u64) -> Result<()>;
+    /// A repository's next signing key (sealed), if a rotation is under way.
+    fn next_signing_key(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Adds the next signing key; false when the repository already has one.
+    fn add_next_signing_key(&self, name: &str, sealed: &[u8], public_key: &str, fingerprint: &str) -> Result<bool>;
+    /// Makes the next key the only key; false when there is no next key.
+    fn retire_signing_key(&self, name: &str) -> Result<bool>;
 }
 
 /// Console sessions and per-minute traffic.
@@ -392,14 +398,17 @@ pub enum SealedTable {
     RegistrySigning,
     /// Repositories' signing keys.
     Repositories,
+    /// Repositories' next signing keys, during a rotation.
+    RepositoriesNext,
 }
 
 impl SealedTable {
-    const ALL: [SealedTable; 4] = [
+    const ALL: [SealedTable; 5] = [
         Self::Identities,
         Self::RegistryNamespaces,
         Self::RegistrySigning,
         Self::Repositories,
+        Self::RepositoriesNext,
     ];
 
     /// (select, update) statements: the update takes (?1 sealed, ?2 id).
@@ -420,6 +429,10 @@ impl SealedTable {
             Self::Repositories => (
                 "SELECT name, signing_sealed FROM repositories",
                 "UPDATE repositories SET signing_sealed = ?1 WHERE name = ?2",
+            ),
+            Self::RepositoriesNext => (
+                "SELECT name, next_signing_sealed FROM repositories WHERE next_signing_sealed IS NOT NULL",
+                "UPDATE repositories SET next_signing_sealed = ?1 WHERE name = ?2",
             ),
         }
     }
@@ -565,7 +578,8 @@ fn upload_row(mut r: Row) -> Result<UploadRecord> {
     })
 }
 
-const REPO_COLS: &str = "name, tenant_id, space_id, config, public_key, fingerprint, created_by, created_at";
+const REPO_COLS: &str =
+    "name, tenant_id, space_id, config, public_key, fingerprint, created_by, created_at, next_public_key, next_fingerprint";
 
 fn repo_row(r: &mut Row) -> Result<Repository> {
     Ok(Repository {
@@ -577,6 +591,8 @@ fn repo_row(r: &mut Row) -> Result<Repository> {
         fingerprint: r.text(5)?,
         created_by: r.text(6)?,
         created_at: r.time(7)?,
+        next_public_key: r.opt_text(8)?,
+        next_fingerprint: r.opt_text(9)?,
     })
 }
 

@@ -32,7 +32,7 @@ impl<B: Backend> PackageRepo for SqlRepo<B> {
                 c,
                 &format!("SELECT {REPO_COLS}, signing_sealed FROM repositories WHERE name = ?1"),
                 p![name],
-                |mut r| Ok((repo_row(&mut r)?, r.blob(8)?)),
+                |mut r| Ok((repo_row(&mut r)?, r.blob(10)?)),
             )
         })
     }
@@ -65,6 +65,40 @@ impl<B: Backend> PackageRepo for SqlRepo<B> {
                 c.exec("UPDATE repositories SET published_bytes = ?2 WHERE name = ?1", p![name, bytes])?;
                 Ok(())
             })
+        })
+    }
+
+    fn next_signing_key(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.db.with(|c| {
+            one(
+                c,
+                "SELECT next_signing_sealed FROM repositories WHERE name = ?1 AND next_signing_sealed IS NOT NULL",
+                p![name],
+                |mut r| r.blob(0),
+            )
+        })
+    }
+
+    fn add_next_signing_key(&self, name: &str, sealed: &[u8], public_key: &str, fingerprint: &str) -> Result<bool> {
+        self.db.with(|c| {
+            let n = c.exec(
+                "UPDATE repositories SET next_signing_sealed = ?2, next_public_key = ?3, next_fingerprint = ?4
+                 WHERE name = ?1 AND next_signing_sealed IS NULL",
+                p![name, sealed, public_key, fingerprint],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn retire_signing_key(&self, name: &str) -> Result<bool> {
+        self.db.with(|c| {
+            let n = c.exec(
+                "UPDATE repositories SET signing_sealed = next_signing_sealed, public_key = next_public_key,
+                    fingerprint = next_fingerprint, next_signing_sealed = NULL, next_public_key = NULL, next_fingerprint = NULL
+                 WHERE name = ?1 AND next_signing_sealed IS NOT NULL",
+                p![name],
+            )?;
+            Ok(n == 1)
         })
     }
 }

@@ -101,6 +101,11 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE uploads ADD COLUMN checksum_algorithm TEXT;
      ALTER TABLE upload_parts ADD COLUMN checksum TEXT;
      ALTER TABLE objects ADD COLUMN checksum TEXT;",
+    // 15: a repository's next signing key during a rotation: Release is signed by both keys
+    // until the old one is retired (sealed like the current key).
+    "ALTER TABLE repositories ADD COLUMN next_signing_sealed {blob};
+     ALTER TABLE repositories ADD COLUMN next_public_key TEXT;
+     ALTER TABLE repositories ADD COLUMN next_fingerprint TEXT;",
 ];
 
 /// The migrations in order, for `d`.

@@ -717,15 +717,47 @@ impl Control {
         self.db(move |core| core.repository_public(&name)).await
     }
 
-    /// The repository's signing key, unsealed, for the publisher only.
+    /// The repository's signing keys, unsealed, for the publisher only.
     ///
-    /// [`Core::repository_signing_key`], run on the database executor.
+    /// [`Core::repository_signing_keys`], run on the database executor.
     ///
     /// # Errors
-    /// As [`Core::repository_signing_key`].
-    pub async fn repository_signing_key(&self, name: &str) -> Result<Vec<u8>> {
+    /// As [`Core::repository_signing_keys`].
+    pub async fn repository_signing_keys(&self, name: &str) -> Result<Vec<Vec<u8>>> {
         let name = name.to_owned();
-        self.db(move |core| core.repository_signing_key(&name)).await
+        self.db(move |core| core.repository_signing_keys(&name)).await
+    }
+
+    /// Starts a signing-key rotation.
+    ///
+    /// [`Core::add_signing_key`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::add_signing_key`].
+    pub async fn add_signing_key(
+        &self,
+        p: &AdminPrincipal,
+        name: &str,
+        sealed: Vec<u8>,
+        public_key: String,
+        fingerprint: String,
+    ) -> Result<Repository> {
+        let p = p.clone();
+        let name = name.to_owned();
+        self.db(move |core| core.add_signing_key(&p, &name, &sealed, &public_key, &fingerprint))
+            .await
+    }
+
+    /// Ends a signing-key rotation.
+    ///
+    /// [`Core::retire_signing_key`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::retire_signing_key`].
+    pub async fn retire_signing_key(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
+        let p = p.clone();
+        let name = name.to_owned();
+        self.db(move |core| core.retire_signing_key(&p, &name)).await
     }
 
     /// Repositories the principal may see.

@@ -94,6 +94,78 @@ impl Core {
         self.key().unseal(&sealed)
     }
 
+    /// The repository's signing keys, unsealed, for the publisher only: the current key, then
+    /// the next one during a rotation.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Seal`].
+    pub fn repository_signing_keys(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let mut keys = vec![self.repository_signing_key(name)?];
+        if let Some(next) = self.inner.repo.next_signing_key(name)? {
+            keys.push(self.key().unseal(&next)?);
+        }
+        Ok(keys)
+    }
+
+    /// Starts a key rotation: `sealed` (by [`Core::seal`]) becomes the repository's next key,
+    /// signing beside the current one until [`Core::retire_signing_key`].
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Conflict`] when a rotation is already under way.
+    pub fn add_signing_key(
+        &self,
+        p: &AdminPrincipal,
+        name: &str,
+        sealed: &[u8],
+        public_key: &str,
+        fingerprint: &str,
+    ) -> Result<Repository> {
+        let r = self.repository(p, name)?;
+        require(p, AdminAction::Manage, Target::Tenant(&r.tenant_id), "repository")?;
+        if !self.inner.repo.add_next_signing_key(name, sealed, public_key, fingerprint)? {
+            return Err(Error::Conflict(format!(
+                "repository {name:?} already has a next signing key ({}); retire the old key first",
+                r.next_fingerprint.as_deref().unwrap_or("?")
+            )));
+        }
+        self.invalidate();
+        let s = self.space(p, &r.space_id)?;
+        self.audit_admin(
+            p,
+            &s,
+            "repo.key-added",
+            Some(format!("repo={name} fingerprint={fingerprint} current={}", r.fingerprint)),
+        );
+        self.repository(p, name)
+    }
+
+    /// Ends a key rotation: the next key becomes the only key and the old one is forgotten.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Conflict`] when no rotation is under way.
+    pub fn retire_signing_key(&self, p: &AdminPrincipal, name: &str) -> Result<Repository> {
+        let r = self.repository(p, name)?;
+        require(p, AdminAction::Manage, Target::Tenant(&r.tenant_id), "repository")?;
+        if !self.inner.repo.retire_signing_key(name)? {
+            return Err(Error::Conflict(format!(
+                "repository {name:?} has no next signing key to take over; add one first (repo rotate-key)"
+            )));
+        }
+        self.invalidate();
+        let s = self.space(p, &r.space_id)?;
+        self.audit_admin(
+            p,
+            &s,
+            "repo.key-retired",
+            Some(format!(
+                "repo={name} retired={} current={}",
+                r.fingerprint,
+                r.next_fingerprint.as_deref().unwrap_or("?")
+            )),
+        );
+        self.repository(p, name)
+    }
+
     /// Repositories the principal may see.
     ///
     /// # Errors

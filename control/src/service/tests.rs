@@ -646,8 +646,11 @@ fn repositories_are_remembered_until_they_change() {
         fingerprint: String::new(),
         created_by: String::new(),
         created_at: c.now(),
+        next_public_key: None,
+        next_fingerprint: None,
     };
-    c.create_repository(&op, &s.id, draft, b"sealed").expect("repository");
+    c.create_repository(&op, &s.id, draft, &c.seal(b"old key").expect("seal"))
+        .expect("repository");
     assert!(
         c.repository_public_cached("tools").is_none(),
         "creating it drops the remembered absence"
@@ -659,6 +662,43 @@ fn repositories_are_remembered_until_they_change() {
         .expect("update");
     assert!(c.repository_public_cached("tools").is_none(), "a change drops the remembered copy");
     assert_eq!(c.repository_public("tools").expect("lookup").map(|r| r.config.retain), Some(3));
+
+    // A key rotation: the next key signs beside the current one until the old is retired.
+    let keys = |c: &Core| c.repository_signing_keys("tools").expect("keys");
+    assert_eq!(keys(&c), vec![b"old key".to_vec()]);
+    assert!(
+        matches!(c.retire_signing_key(&op, "tools"), Err(Error::Conflict(_))),
+        "nothing to retire yet"
+    );
+    let sealed = c.seal(b"new key").expect("seal");
+    let r = c.add_signing_key(&op, "tools", &sealed, "PUB", "FPR2").expect("add");
+    assert_eq!(
+        (r.next_fingerprint.as_deref(), r.next_public_key.as_deref()),
+        (Some("FPR2"), Some("PUB"))
+    );
+    assert!(c.repository_public_cached("tools").is_none(), "the face's copy names the keys");
+    assert_eq!(keys(&c), vec![b"old key".to_vec(), b"new key".to_vec()]);
+    assert!(
+        matches!(c.add_signing_key(&op, "tools", &sealed, "PUB3", "FPR3"), Err(Error::Conflict(_))),
+        "one rotation at a time"
+    );
+    let r = c.retire_signing_key(&op, "tools").expect("retire");
+    assert_eq!(
+        (r.fingerprint.as_str(), r.public_key.as_str(), r.next_fingerprint),
+        ("FPR2", "PUB", None)
+    );
+    assert_eq!(keys(&c), vec![b"new key".to_vec()]);
+    let ops: Vec<String> = c
+        .audit_events(&op, AuditFilter::default())
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.event.operation)
+        .collect();
+    assert!(
+        ops.contains(&"repo.key-added".to_owned()) && ops.contains(&"repo.key-retired".to_owned()),
+        "{ops:?}"
+    );
+
     c.disable_space(&op, &s.id).expect("disable");
     assert!(
         c.repository_public("tools").expect("lookup").is_none(),

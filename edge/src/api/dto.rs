@@ -160,6 +160,24 @@ pub struct NewRepository {
     pub config: RepositoryChange,
 }
 
+/// A signing-key rotation's new key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyBody {
+    /// An unprotected OpenPGP secret key (armored) to import instead of generating one.
+    #[serde(default)]
+    pub signing_key: Option<String>,
+}
+
+/// A signing-key change: the repository with its keys, and the snapshot signed by them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct KeyChanged {
+    /// The repository as it is now.
+    pub repository: RepositoryView,
+    /// The snapshot signed by the keys it has now.
+    pub published: Published,
+}
+
 /// A snapshot to switch back to.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -243,6 +243,8 @@ mod tests {
         ("GET", "/api/v1/repos/{repo}/packages", Who::Owner),
         ("POST", "/api/v1/repos/{repo}/copy", Who::Owner),
         ("POST", "/api/v1/repos/{repo}/promote", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/rotate-key", Who::Owner),
+        ("POST", "/api/v1/repos/{repo}/retire-key", Who::Owner),
         ("GET", "/api/v1/registry/namespaces", Who::AnyAdmin),
         ("POST", "/api/v1/registry/namespaces", Who::AnyAdmin),
         ("GET", "/api/v1/registry/namespaces/{ns}", Who::Owner),

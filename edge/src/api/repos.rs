@@ -10,8 +10,8 @@ use rustshare_publisher::Error as PubError;
 use serde::Deserialize;
 
 use super::dto::{
-    CopyBody, NewRepository, PackageList, PackageRow, PromoteBody, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView,
-    RollbackBody, SnapshotList,
+    CopyBody, KeyChanged, NewRepository, PackageList, PackageRow, PromoteBody, Published, RemoveBody, RepositoryChange, RepositoryList,
+    RepositoryView, RollbackBody, RotateKeyBody, SnapshotList,
 };
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody};
@@ -218,6 +218,34 @@ async fn remove(
     Ok(Json(Published::from(st.publisher.remove(&p, &name, scope, &selectors).await?)))
 }
 
+/// The reply to a key change, after the edge (here and on every node) forgets the old key files.
+async fn key_changed(st: &ApiState, (r, report): (Repository, rustshare_publisher::PublishReport)) -> Json<KeyChanged> {
+    let site = crate::face::packages::site_id(&r.name);
+    for key in ["key.asc", "key.gpg"] {
+        st.purge.purge_key(&site, key).await;
+    }
+    let current = Some(report.snapshot.id.clone());
+    Json(KeyChanged {
+        repository: view(st, &r, current),
+        published: Published::from(report),
+    })
+}
+
+async fn rotate_key(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    Path(name): Path<String>,
+    JsonBody(b): JsonBody<RotateKeyBody>,
+) -> ApiResult<impl IntoResponse> {
+    let changed = st.publisher.rotate_key(&p, &name, b.signing_key.map(String::into_bytes)).await?;
+    Ok(key_changed(&st, changed).await)
+}
+
+async fn retire_key(State(st): State<ApiState>, Admin(p): Admin, Path(name): Path<String>) -> ApiResult<impl IntoResponse> {
+    let changed = st.publisher.retire_key(&p, &name).await?;
+    Ok(key_changed(&st, changed).await)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PackagesQuery {
@@ -324,6 +352,20 @@ pub(super) fn routes() -> Api {
             )
             .returns::<Published>(),
             copy,
+        )
+        .post(
+            "/api/v1/repos/{repo}/rotate-key",
+            Op::with_body::<RotateKeyBody>(
+                "Add a new signing key beside the current one: Release is signed by both and key.gpg carries both until retire-key",
+                "200",
+            )
+            .returns::<KeyChanged>(),
+            rotate_key,
+        )
+        .post(
+            "/api/v1/repos/{repo}/retire-key",
+            Op::new("Retire the old signing key: the new key signs alone and key.gpg carries it alone").returns::<KeyChanged>(),
+            retire_key,
         )
         .post(
             "/api/v1/repos/{repo}/promote",

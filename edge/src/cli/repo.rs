@@ -2,8 +2,8 @@
 
 use super::client::{Client, NO_BODY, enc, human_bytes, show};
 use crate::api::dto::{
-    CopyBody, DistBody, NewRepository, PackageList, PromoteBody, Published, RemoveBody, RepositoryChange, RepositoryList, RepositoryView,
-    RollbackBody, SnapshotList,
+    CopyBody, DistBody, KeyChanged, NewRepository, PackageList, PromoteBody, Published, RemoveBody, RepositoryChange, RepositoryList,
+    RepositoryView, RollbackBody, RotateKeyBody, SnapshotList,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -189,6 +189,21 @@ pub(super) enum RepoCmd {
         #[arg(required = true)]
         packages: Vec<String>,
     },
+    /// Start a signing-key rotation: a new key (or an imported one) signs beside the current
+    /// one, and key.gpg carries both, until `retire-key`.
+    RotateKey {
+        /// Repository name.
+        name: String,
+        /// Import this unprotected OpenPGP secret key (armored) instead of generating one.
+        #[arg(long)]
+        signing_key: Option<std::path::PathBuf>,
+    },
+    /// End a signing-key rotation: the new key signs alone and key.gpg carries it alone.
+    /// Clients must trust the new key first.
+    RetireKey {
+        /// Repository name.
+        name: String,
+    },
     /// Publish a snapshot where --to holds exactly what --from holds (testing becomes stable).
     Promote {
         /// Repository name.
@@ -223,6 +238,9 @@ fn print_repo(v: &RepositoryView) {
     outln!("Repository:    {}", r.name);
     outln!("URL:           {}", v.url);
     outln!("Fingerprint:   {}", r.fingerprint);
+    if let Some(next) = &r.next_fingerprint {
+        outln!("Next key:      {next} (signs too; retire the old key with `repo retire-key`)");
+    }
     outln!("Distributions: {}", dists.join(", "));
     outln!("Components:    {}", c.components.join(", "));
     outln!("Architectures: {}", c.architectures.join(", "));
@@ -236,6 +254,12 @@ fn print_repo(v: &RepositoryView) {
     outln!("Current:       {}", v.current_snapshot.as_deref().unwrap_or("none"));
     outln!("\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg", v.key_url, r.name);
     outln!("\n{}.sources:\n{}", r.name, v.sources);
+}
+
+fn print_key_change(v: &KeyChanged) {
+    print_report(&v.published);
+    outln!();
+    print_repo(&v.repository);
 }
 
 fn print_report(v: &Published) {
@@ -457,6 +481,22 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             };
             let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/copy", enc(&name)), Some(&body))?;
             show(json_mode, &v, print_report);
+        }
+        RepoCmd::RotateKey { name, signing_key } => {
+            let signing_key = signing_key
+                .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading signing key {}", p.display())))
+                .transpose()?;
+            let v: KeyChanged = c.typed_with(
+                &slow_agent(),
+                "POST",
+                &format!("/repos/{}/rotate-key", enc(&name)),
+                Some(&RotateKeyBody { signing_key }),
+            )?;
+            show(json_mode, &v, print_key_change);
+        }
+        RepoCmd::RetireKey { name } => {
+            let v: KeyChanged = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/retire-key", enc(&name)), NO_BODY)?;
+            show(json_mode, &v, print_key_change);
         }
         RepoCmd::Promote { name, from, to } => {
             let v: Published = c.typed_with(

@@ -24,6 +24,12 @@ pub struct Packages {
     base_url: String,
 }
 
+/// The edge cache's site id for a repository's files: a namespace no real space id can take.
+#[must_use]
+pub fn site_id(repo: &str) -> String {
+    format!("repo:{repo}")
+}
+
 impl Packages {
     /// A packages face; index files get `max-age=<index_max_age>`.
     #[must_use]
@@ -46,7 +52,7 @@ impl Packages {
     fn site(&self, repo: &Repository) -> PublicSite {
         let space = Space {
             // A namespace of the edge cache no real space id can take.
-            id: format!("repo:{}", repo.name),
+            id: site_id(&repo.name),
             tenant_id: repo.tenant_id.clone(),
             workspace_id: None,
             name: repo.name.clone(),
