@@ -28,6 +28,9 @@ pub enum DebError {
     /// `control.tar.*` has no `control` file or cannot be unpacked.
     #[error("control archive: {0}")]
     ControlArchive(String),
+    /// `data.tar.*` cannot be unpacked, or lists more than the limits allow.
+    #[error("data archive: {0}")]
+    DataArchive(String),
     /// The control file is not one deb822 paragraph.
     #[error("control file is not a valid deb822 paragraph: {0}")]
     ControlSyntax(String),
@@ -84,6 +87,9 @@ pub struct Deb {
     pub control: String,
     /// Digests of the whole file.
     pub digests: Digests,
+    /// What the package installs (files and links, not directories), as `Contents` lists
+    /// them: relative paths without a leading `./`, in archive order.
+    pub files: Vec<String>,
 }
 
 /// Fields the archive writes from the pool file, never copied from the package.
@@ -91,6 +97,12 @@ const INDEX_FIELDS: &[&str] = &["Filename", "Size", "MD5sum", "SHA1", "SHA256", 
 
 /// Largest control file read; real ones are a few KiB.
 const MAX_CONTROL: u64 = 4 << 20;
+
+/// Most entries of a data archive listed: Debian's largest packages hold about 150,000.
+const MAX_DATA_ENTRIES: usize = 1_000_000;
+
+/// Most bytes of path names of a data archive kept.
+const MAX_DATA_NAMES: usize = 64 << 20;
 
 /// Reads and validates a `.deb`.
 ///
@@ -158,7 +170,7 @@ fn inspect_members<R: Read>(data: R) -> Result<Deb, DebError> {
     let mut ar = ar::Archive::new(data);
     let mut index = 0;
     let mut control = None;
-    let mut has_data = false;
+    let mut files = None;
     while let Some(entry) = ar.next_entry() {
         let mut entry = entry.map_err(|e| DebError::Truncated(e.to_string()))?;
         let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
@@ -170,6 +182,17 @@ fn inspect_members<R: Read>(data: R) -> Result<Deb, DebError> {
                 .take(MAX_CONTROL + 1)
                 .read_to_end(&mut body)
                 .map_err(|e| DebError::Truncated(format!("{name}: {e}")))?;
+        } else if name.starts_with("data.tar") && files.is_none() {
+            let mut counted = Counting { inner: &mut entry, n: 0 };
+            let listed = list_data(&name, &mut counted);
+            // The tar ends before the member's padding: the rest must be there too. A member
+            // cut short is a truncated upload, whatever the unpacking made of it.
+            std::io::copy(&mut counted, &mut std::io::sink()).map_err(|e| DebError::Truncated(format!("{name}: {e}")))?;
+            let n = counted.n;
+            if n != declared {
+                return Err(DebError::Truncated(format!("{name} is {n} of {declared} bytes")));
+            }
+            files = Some(listed?);
         } else {
             // Only the length matters; a short member means a cut-off upload.
             let n = std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| DebError::Truncated(format!("{name}: {e}")))?;
@@ -190,9 +213,6 @@ fn inspect_members<R: Read>(data: R) -> Result<Deb, DebError> {
                 return Err(DebError::Truncated(format!("{name} is cut short or too large")));
             }
             control = Some(read_control(&name, &body)?);
-        } else if name.starts_with("data.tar") {
-            decompressor(&name, &[][..])?;
-            has_data = true;
         }
         index += 1;
     }
@@ -200,10 +220,54 @@ fn inspect_members<R: Read>(data: R) -> Result<Deb, DebError> {
         return Err(DebError::MissingMember("debian-binary"));
     }
     let text = control.ok_or(DebError::MissingMember("control.tar.{gz,xz,zst}"))?;
-    if !has_data {
-        return Err(DebError::MissingMember("data.tar.{gz,xz,zst}"));
+    let files = files.ok_or(DebError::MissingMember("data.tar.{gz,xz,zst}"))?;
+    let mut deb = parse_control(&text)?;
+    deb.files = files;
+    Ok(deb)
+}
+
+/// Counts what is read through it.
+struct Counting<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
     }
-    parse_control(&text)
+}
+
+/// The paths a data archive installs (not its directories), as `Contents` lists them.
+fn list_data<R: Read>(name: &str, r: R) -> Result<Vec<String>, DebError> {
+    let err = |e: std::io::Error| DebError::DataArchive(format!("{name}: {e}"));
+    let mut tar = tar::Archive::new(decompressor(name, r)?);
+    let mut files = Vec::new();
+    let mut bytes = 0;
+    for entry in tar.entries().map_err(err)? {
+        let entry = entry.map_err(err)?;
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        let path = entry.path().map_err(err)?;
+        let p = path.to_string_lossy();
+        let p = p.trim_start_matches("./").trim_start_matches('/');
+        // Contents is one path per line: a name with a line break cannot be listed.
+        if p.is_empty() || p.contains(['\n', '\r']) {
+            continue;
+        }
+        bytes += p.len();
+        if files.len() >= MAX_DATA_ENTRIES || bytes > MAX_DATA_NAMES {
+            return Err(DebError::DataArchive(format!(
+                "{name} lists more than {MAX_DATA_ENTRIES} entries or {} MiB of names",
+                MAX_DATA_NAMES >> 20
+            )));
+        }
+        files.push(p.to_owned());
+    }
+    Ok(files)
 }
 
 fn decompressor<'a, R: Read + 'a>(name: &str, r: R) -> Result<Box<dyn Read + 'a>, DebError> {
@@ -318,6 +382,7 @@ pub fn parse_control(text: &str) -> Result<Deb, DebError> {
             md5: String::new(),
             sha256: String::new(),
         },
+        files: Vec::new(),
     })
 }
 
@@ -348,6 +413,9 @@ pub(crate) mod testing {
             let mut t = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
             for (path, data) in files {
                 let mut h = tar::Header::new_gnu();
+                if path.ends_with('/') {
+                    h.set_entry_type(tar::EntryType::Directory);
+                }
                 h.set_size(data.len() as u64);
                 h.set_mode(0o644);
                 h.set_cksum();
@@ -361,7 +429,7 @@ pub(crate) mod testing {
         for (n, data) in [
             ("debian-binary", b"2.0\n".to_vec()),
             ("control.tar.gz", tgz(&[("./control", control.as_bytes())])),
-            ("data.tar.gz", tgz(&[("./usr/share/x", payload)])),
+            ("data.tar.gz", tgz(&[("./usr/share/", b""), ("./usr/share/x", payload)])),
         ] {
             a.append(&ar::Header::new(n.as_bytes().to_vec(), data.len() as u64), &data[..])
                 .expect("ar entry");
@@ -446,5 +514,36 @@ mod tests {
         assert_eq!(inspect_reader(Trickle(b"not a deb at all")), Err(DebError::NotAr));
         let cut = &data[..data.len() - 1000];
         assert!(matches!(inspect_reader(Trickle(cut)), Err(DebError::Truncated(_))));
+    }
+
+    #[test]
+    fn the_data_archive_is_listed_without_directories() {
+        let data = super::testing::deb("lister", "1.0", b"x");
+        assert_eq!(inspect(&data).expect("valid").files, vec!["usr/share/x".to_owned()]);
+        // A data member that is not an archive at all is refused, naming the member.
+        let mut a = ar::Builder::new(Vec::new());
+        for (n, body) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", member(&data, "control.tar.gz")),
+            ("data.tar.gz", b"not gzip".to_vec()),
+        ] {
+            a.append(&ar::Header::new(n.as_bytes().to_vec(), body.len() as u64), &body[..])
+                .expect("ar");
+        }
+        let bad = a.into_inner().expect("ar");
+        assert!(matches!(inspect(&bad), Err(DebError::DataArchive(m)) if m.contains("data.tar.gz")));
+    }
+
+    fn member(deb: &[u8], name: &str) -> Vec<u8> {
+        let mut ar = ar::Archive::new(deb);
+        while let Some(e) = ar.next_entry() {
+            let mut e = e.expect("entry");
+            if e.header().identifier() == name.as_bytes() {
+                let mut v = Vec::new();
+                e.read_to_end(&mut v).expect("read");
+                return v;
+            }
+        }
+        panic!("no {name}");
     }
 }

@@ -1,8 +1,10 @@
-//! Writing apt indices: `Packages` (plain, gz, xz) per component and architecture, and the
-//! `Release` file that lists them. Pure: records in, files out.
+//! Writing apt indices: `Packages` (plain, gz, xz) and `Contents-<arch>.gz` per component and
+//! architecture, and the `Release` file that lists them. Pure: records in, files out.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use rustshare_control::model::{Distribution, RepositoryConfig};
 use time::OffsetDateTime;
@@ -67,6 +69,34 @@ pub fn packages_text_and_cuts<'a>(
     (out, cuts)
 }
 
+/// What each pool file installs, by the file's SHA-256 ([`crate::deb::Deb::files`]).
+pub type FileLists = HashMap<String, Arc<Vec<String>>>;
+
+/// Text of `Contents-<arch>` for a component, as Debian lays it out: every path its packages
+/// (and every `all` one) install, sorted, each followed by the packages that install it as
+/// `section/name`. `apt-file` reads it.
+#[must_use]
+pub fn contents_text(records: &[&PackageRecord], component: &str, arch: &str, lists: &FileLists) -> String {
+    let mut paths: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r.component == component && (r.architecture == arch || r.architecture == "all"))
+    {
+        let Some(files) = lists.get(&r.sha256) else { continue };
+        let section = r.control.lines().find_map(|l| l.strip_prefix("Section:")).map_or("misc", str::trim);
+        for f in files.iter() {
+            paths.entry(f.as_str()).or_default().insert(format!("{section}/{}", r.package));
+        }
+    }
+    let mut out = String::new();
+    for (path, owners) in paths {
+        let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+        // Debian pads the path to a column; apt-file splits on the last run of blanks.
+        let _ = writeln!(out, "{path:<55} {}", owners.join(","));
+    }
+    out
+}
+
 /// gzip at the level Debian's archive uses.
 ///
 /// # Errors
@@ -97,6 +127,7 @@ pub fn xz(data: &[u8]) -> std::io::Result<Vec<u8>> {
 pub fn distribution_indices(
     cfg: &RepositoryConfig,
     records: &[&PackageRecord],
+    lists: &FileLists,
     cache: &crate::pieces::Cache,
     used: &mut crate::pieces::Cache,
 ) -> std::io::Result<Vec<IndexFile>> {
@@ -126,6 +157,11 @@ pub fn distribution_indices(
         files.push(plain);
         files.push(gz.map_err(|_| std::io::Error::other("digest thread panicked"))?);
         files.push(xz.map_err(|_| std::io::Error::other("digest thread panicked"))?);
+        // apt fetches an optional index such as Contents only when Release lists it under its
+        // uncompressed name, so that file is written too (its digests verify the unpacked .gz).
+        let contents = contents_text(records, comp, arch, lists);
+        files.push(IndexFile::new(format!("{comp}/Contents-{arch}.gz"), gzip(contents.as_bytes())?));
+        files.push(IndexFile::new(format!("{comp}/Contents-{arch}"), contents.into_bytes()));
     }
     Ok(files)
 }
@@ -242,15 +278,27 @@ mod tests {
     #[test]
     fn release_lists_every_file_under_md5_and_sha256() {
         let c = cfg();
-        let files =
-            distribution_indices(&c, &[&rec("a1", "amd64", "main")], &Default::default(), &mut Default::default()).expect("indices");
-        assert_eq!(files.len(), 6);
+        let files = distribution_indices(
+            &c,
+            &[&rec("a1", "amd64", "main")],
+            &FileLists::new(),
+            &Default::default(),
+            &mut Default::default(),
+        )
+        .expect("indices");
+        assert_eq!(
+            files.len(),
+            10,
+            "Packages and Contents (plain, gz; Packages xz too) for each architecture"
+        );
         let now = time::macros::datetime!(2026-01-02 03:04:05 UTC);
         let r = release_text(&c, &c.distributions[0], &files, now);
         assert!(r.contains("Date: Fri, 02 Jan 2026 03:04:05 UTC\n"), "{r}");
         assert!(r.contains("Valid-Until: Fri, 09 Jan 2026 03:04:05 UTC\n"));
         assert!(r.contains("Architectures: amd64 arm64\n") && !r.contains(" all"));
         assert_eq!(r.matches("main/binary-arm64/Packages.xz").count(), 2);
+        assert_eq!(r.matches("main/Contents-amd64.gz").count(), 2);
+        assert_eq!(r.matches("main/Contents-amd64\n").count(), 2);
         assert!(r.lines().all(|l| l == l.trim_end()), "no trailing blanks");
     }
 }

@@ -339,6 +339,7 @@ mod tests {
             source: package.into(),
             control: format!("Package: {package}\nVersion: {version}\nArchitecture: {arch}\n"),
             digests: Digests::of(bytes),
+            files: vec![format!("usr/share/{package}/version")],
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use rustshare_control::Control;
 use rustshare_control::model::{AdminPrincipal, Distribution, Repository, RepositoryConfig};
 use rustshare_store::{ListRequest, ObjectAttrs, ObjectStore};
@@ -123,6 +123,9 @@ struct Inner {
     pieces: Mutex<HashMap<String, Arc<crate::pieces::Cache>>>,
     /// Each repository's last manifest read or written on this node (snapshots never change).
     manifests: Mutex<HashMap<String, Arc<Manifest>>>,
+    /// What the pool files of each repository's last snapshot on this node install, for
+    /// `Contents`: a publish reads only the lists of packages new to it.
+    lists: Mutex<HashMap<String, Arc<index::FileLists>>>,
 }
 
 /// The package publisher. Cheap to clone.
@@ -186,6 +189,7 @@ impl Publisher {
                 pointers: RwLock::new(HashMap::new()),
                 pieces: Mutex::new(HashMap::new()),
                 manifests: Mutex::new(HashMap::new()),
+                lists: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -658,6 +662,7 @@ impl Publisher {
         }
         self.store().clone_batch(to_copy).await?;
         rustshare_control::pause::point("publish.pooled");
+        let fresh = self.save_file_lists(&repo, &candidates).await?;
         // An S3 client may have replaced an incoming object between our read and the link: the
         // pool must hold the bytes that were inspected, or apt sees a Hash Sum mismatch.
         self.verify_pool(&incoming, expected).await?;
@@ -673,7 +678,7 @@ impl Publisher {
                 .map(|m| m.info.clone())
                 .ok_or_else(|| Error::Corrupt("parent".into()))?
         } else {
-            self.write_snapshot(&repo, &signer, parent.as_ref().map(|m| m.info.id.clone()), packages, changes)
+            self.write_snapshot_with(&repo, &signer, parent.as_ref().map(|m| m.info.id.clone()), packages, changes, fresh)
                 .await?
         };
         // Only after the switch: a crash before it leaves incoming as it was, and the next publish redoes the work.
@@ -709,10 +714,120 @@ impl Publisher {
         repo: &Repository,
         signer: &Keyring,
         parent: Option<String>,
-        mut packages: Vec<PackageRecord>,
+        packages: Vec<PackageRecord>,
         changes: Vec<String>,
     ) -> Result<SnapshotInfo> {
+        self.write_snapshot_with(repo, signer, parent, packages, changes, index::FileLists::new())
+            .await
+    }
+
+    /// The file list of each new candidate, stored beside the pool (`lists/<sha256>`, gzip) so
+    /// that any node can write `Contents` without unpacking the package again.
+    async fn save_file_lists(&self, repo: &Repository, candidates: &[crate::plan::Candidate]) -> Result<index::FileLists> {
         let base = root(repo);
+        let mut fresh = index::FileLists::new();
+        for c in candidates {
+            fresh
+                .entry(c.deb.digests.sha256.clone())
+                .or_insert_with(|| Arc::new(c.deb.files.clone()));
+        }
+        let writes: Vec<(String, Arc<Vec<String>>)> = fresh.iter().map(|(h, l)| (format!("{base}lists/{h}"), l.clone())).collect();
+        futures::stream::iter(writes)
+            .map(|(key, list)| async move { self.put_list(&key, list).await })
+            .buffer_unordered(16)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(fresh)
+    }
+
+    async fn put_list(&self, key: &str, list: Arc<Vec<String>>) -> Result<()> {
+        let gz = self
+            .blocking(move || index::gzip(list.join("\n").as_bytes()))
+            .await?
+            .map_err(|e| Error::Corrupt(format!("compressing a file list: {e}")))?;
+        self.put(key, gz, "application/gzip").await
+    }
+
+    /// What every package of `packages` installs: from `fresh` (this publish's candidates),
+    /// this node's lists of the repository's last snapshot, else the stored list, else the pool
+    /// file itself (a package published before lists were kept), whose list is stored then.
+    async fn file_lists(&self, repo: &Repository, packages: &[PackageRecord], mut fresh: index::FileLists) -> Result<index::FileLists> {
+        let base = root(repo);
+        let previous = self
+            .inner
+            .lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&repo.name)
+            .cloned()
+            .unwrap_or_default();
+        let mut out = index::FileLists::with_capacity(packages.len());
+        let mut missing: HashMap<String, String> = HashMap::new();
+        for r in packages {
+            if out.contains_key(&r.sha256) {
+                continue;
+            }
+            match fresh.remove(&r.sha256).or_else(|| previous.get(&r.sha256).cloned()) {
+                Some(l) => {
+                    out.insert(r.sha256.clone(), l);
+                }
+                None => {
+                    missing.insert(r.sha256.clone(), format!("{base}{}", r.filename));
+                }
+            }
+        }
+        let base = &base;
+        let found: Vec<(String, Arc<Vec<String>>)> = futures::stream::iter(missing)
+            .map(|(sha, pool)| async move {
+                let key = format!("{base}lists/{sha}");
+                let list = match self.read_all(&key).await {
+                    Ok(gz) => self
+                        .blocking(move || {
+                            let mut text = String::new();
+                            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+                                .map(|_| text.lines().map(str::to_owned).collect::<Vec<_>>())
+                        })
+                        .await?
+                        .map_err(|e| Error::Corrupt(format!("{key}: {e}")))?,
+                    Err(Error::Store(rustshare_store::Error::NotFound)) => {
+                        let g = self.store().get(&pool, None).await?;
+                        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+                        let deb = self
+                            .blocking(move || deb::inspect_reader(reader))
+                            .await?
+                            .map_err(|e| Error::Corrupt(format!("{pool}: {e}")))?;
+                        let list = Arc::new(deb.files);
+                        self.put_list(&key, list.clone()).await?;
+                        return Ok((sha, list));
+                    }
+                    Err(e) => return Err(e),
+                };
+                Ok((sha, Arc::new(list)))
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        out.extend(found);
+        let out = Arc::new(out);
+        self.inner
+            .lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repo.name.clone(), out.clone());
+        Ok(Arc::unwrap_or_clone(out))
+    }
+
+    async fn write_snapshot_with(
+        &self,
+        repo: &Repository,
+        signer: &Keyring,
+        parent: Option<String>,
+        mut packages: Vec<PackageRecord>,
+        changes: Vec<String>,
+        fresh: index::FileLists,
+    ) -> Result<SnapshotInfo> {
+        let base = root(repo);
+        let lists = self.file_lists(repo, &packages, fresh).await?;
         let mut now = self.inner.control.now();
         let mut id_ms = now.unix_timestamp_nanos() / 1_000_000;
         if let Some(pid) = parent.as_deref().and_then(|p| p.parse::<i128>().ok()) {
@@ -756,7 +871,8 @@ impl Publisher {
                 let mut used = crate::pieces::Cache::new();
                 for d in &cfg.distributions {
                     let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
-                    let files = index::distribution_indices(&cfg, &recs, &cache, &mut used).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let files =
+                        index::distribution_indices(&cfg, &recs, &lists, &cache, &mut used).map_err(|e| Error::Corrupt(e.to_string()))?;
                     let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
                     let inrelease = signer2.clearsign(&release)?;
                     let gpg = signer2.detached(release.as_bytes())?;
@@ -921,6 +1037,7 @@ impl Publisher {
         for id in &kept {
             let m = self.manifest(repo, id).await?;
             pool.extend(m.packages.iter().map(|r| format!("{base}{}", r.filename)));
+            pool.extend(m.packages.iter().map(|r| format!("{base}lists/{}", r.sha256)));
             hashes.extend(m.index_sha256.iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
         }
         let mut unused: Vec<String> = self
@@ -930,6 +1047,13 @@ impl Publisher {
             .filter(|e| !pool.contains(&e.key))
             .map(|e| e.key)
             .collect();
+        unused.extend(
+            self.list_all(&format!("{base}lists/"))
+                .await?
+                .into_iter()
+                .filter(|e| !pool.contains(&e.key))
+                .map(|e| e.key),
+        );
         unused.extend(
             self.list_all(&format!("{base}by-hash/"))
                 .await?

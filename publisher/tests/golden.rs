@@ -81,7 +81,23 @@ fn packages_release_and_inrelease_text() {
     golden("Packages-main-amd64", &packages_text(stable.iter().copied(), "main", "amd64"));
     golden("Packages-main-arm64", &packages_text(stable.iter().copied(), "main", "arm64"));
 
-    let files = index::distribution_indices(&cfg, &stable, &Default::default(), &mut Default::default()).expect("indices");
+    // What each package installs; hello's two architectures share a path, and docs (all) is in
+    // both architectures' Contents.
+    let lists: index::FileLists = all
+        .iter()
+        .map(|r| {
+            let files = vec![
+                format!("usr/share/doc/{}/copyright", r.package),
+                format!("usr/bin/{}", r.package),
+                "usr/share/common/shared file with spaces".to_owned(),
+            ];
+            (r.sha256.clone(), std::sync::Arc::new(files))
+        })
+        .collect();
+    golden("Contents-main-amd64", &index::contents_text(&stable, "main", "amd64", &lists));
+    golden("Contents-main-arm64", &index::contents_text(&stable, "main", "arm64", &lists));
+
+    let files = index::distribution_indices(&cfg, &stable, &lists, &Default::default(), &mut Default::default()).expect("indices");
     let dist = cfg.distributions[0].clone();
     let now = time::macros::datetime!(2026-12-06 12:34:56 UTC);
     let release = index::release_text(&cfg, &dist, &files, now);

@@ -101,6 +101,16 @@ class Apt:
             assert p.returncode == 0 and "W:" not in p.stdout + p.stderr and "E:" not in p.stderr, f"apt-get {args}: {p.stdout}\n{p.stderr}"
         return p
 
+    def file_search(self, *args):
+        """`apt-file search` with this client's configuration (it reads the Contents apt-get
+        fetched); options first, the pattern last."""
+        env = dict(os.environ, APT_CONFIG=str(self.root / "apt.conf"))
+        # apt-file refuses some of apt-get's options (`APT::Architectures::=`); it needs the paths.
+        opts = [o for pair in zip(self.opts[::2], self.opts[1::2]) if pair[1].startswith("Dir::") for o in pair]
+        p = subprocess.run(["apt-file", *opts, *args[:-1], "search", args[-1]], capture_output=True, text=True, env=env, timeout=60)
+        assert p.returncode in (0, 1), p.stderr  # 1: nothing found
+        return sorted(p.stdout.splitlines())
+
     def candidate(self, pkg):
         env = dict(os.environ, APT_CONFIG=str(self.root / "apt.conf"))
         p = subprocess.run(["apt-cache", *self.opts, "policy", pkg], capture_output=True, text=True, env=env, timeout=60)
@@ -698,3 +708,40 @@ def test_signing_key_rotation_keeps_clients_of_either_key_updating(srv, tmp_path
     Apt(tmp_path / "later", srv, repo).get("update")
     events = [e["operation"] for e in srv.cli_json("audit", "--limit", "200")["events"]]
     assert "repo.key-added" in events and "repo.key-retired" in events
+
+
+def test_contents_indices_answer_apt_file(srv, tmp_path):
+    _, repo, _ = new_repo(srv)
+    srv.cli("repo", "add", repo, "--dist", "stable",
+            build_deb(tmp_path, "finder", "1.0", extra_fields="Section: utils\n"),
+            build_deb(tmp_path, "finder-doc", "1.0", arch="all"))
+    apt = Apt(tmp_path / "apt", srv, repo)
+    # apt-file's own index targets, as its package installs them system-wide.
+    (apt.root / "etc/apt/apt.conf.d/50apt-file.conf").write_text(Path("/etc/apt/apt.conf.d/50apt-file.conf").read_text())
+    out = apt.get("update").stdout
+    assert "amd64 Contents (deb)" in out, out
+    assert apt.file_search("usr/share/finder/version") == ["finder: /usr/share/finder/version"]
+    assert apt.file_search("-l", "usr/share/finder-doc/version") == ["finder-doc"], "an all package is in every architecture"
+    assert apt.file_search("-l", "--substring-match", "usr/share/finder") == ["finder", "finder-doc"]
+    # The index itself, as Release lists it.
+    release = requests.get(f"{srv.url}/{repo}/dists/stable/Release", headers=HOST, timeout=10).text
+    assert " main/Contents-amd64.gz" in release and " main/Contents-arm64.gz" in release
+    import gzip
+    text = gzip.decompress(requests.get(f"{srv.url}/{repo}/dists/stable/main/Contents-amd64.gz", headers=HOST, timeout=10).content).decode()
+    lines = text.splitlines()
+    assert lines == sorted(lines) and any(l.startswith("usr/share/finder/version ") and l.endswith(" utils/finder") for l in lines), text
+    assert not any(l.split()[0] in ("usr", "usr/share") for l in lines), "directories are not listed"
+
+    # A removal, a new version and a rollback each change what apt-file finds.
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "finder", "2.0", extra_fields="Section: utils\n",
+                                                               payload="v2\n"))
+    srv.cli("repo", "remove", repo, "--dist", "stable", "finder-doc")
+    apt.get("update")
+    assert apt.file_search("-l", "--substring-match", "usr/share/finder") == ["finder"]
+    snaps = srv.cli_json("repo", "snapshots", repo)["snapshots"]
+    srv.cli("repo", "rollback", repo, snaps[2]["id"])
+    apt.get("update")
+    assert apt.file_search("-l", "--substring-match", "usr/share/finder") == ["finder", "finder-doc"]
+    # The stored file lists count as published bytes and go with the packages (retention).
+    lists = [p for p in (srv.data / "objects").rglob("*@o") if f"/{repo}/lists/" in str(p)]
+    assert len(lists) == 3, lists
