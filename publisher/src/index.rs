@@ -25,7 +25,9 @@ pub struct IndexFile {
 }
 
 impl IndexFile {
-    fn new(path: String, data: Vec<u8>) -> Self {
+    /// A file of `data` at `path`, with its digests.
+    #[must_use]
+    pub fn new(path: String, data: Vec<u8>) -> Self {
         let digests = Digests::of(&data);
         Self { path, data, digests }
     }

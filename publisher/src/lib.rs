@@ -6,6 +6,7 @@
 
 pub mod deb;
 pub mod index;
+pub mod pdiff;
 pub mod pieces;
 pub mod plan;
 pub mod select;

@@ -17,7 +17,7 @@ use rustshare_control::model::{AdminPrincipal, Distribution, Repository, Reposit
 use rustshare_store::{ListRequest, ObjectAttrs, ObjectStore};
 use time::OffsetDateTime;
 
-use crate::deb;
+use crate::deb::{self, Digests};
 use crate::index;
 use crate::plan::{Inspected, Plan, PoolFile};
 use crate::select::{Query, Scope, Selector};
@@ -171,7 +171,70 @@ pub fn default_config(name: &str) -> RepositoryConfig {
 }
 
 /// One distribution's index files, Release, InRelease and Release.gpg.
-type DistTree = (String, Vec<index::IndexFile>, String, String, String);
+/// One distribution of a snapshot, made off the async threads.
+struct DistTree {
+    suite: String,
+    /// The files Release lists.
+    files: Vec<index::IndexFile>,
+    release: String,
+    inrelease: String,
+    gpg: String,
+    /// New pdiff patches: (path under the suite, gzip bytes).
+    patches: Vec<(String, Vec<u8>)>,
+    /// Earlier pdiff patches the diff indices still list: (SHA-256 of the `.gz`, path).
+    carried: Vec<(String, String)>,
+}
+
+/// Each index's `Packages` text and diff index in the parent snapshot, by
+/// `<suite>/<component>/binary-<arch>`.
+type ParentIndices = HashMap<String, ParentIndex>;
+
+/// One index of the parent snapshot: its `Packages` text and its diff index, if it had one.
+type ParentIndex = (String, Option<crate::pdiff::DiffIndex>);
+
+/// What a distribution's pdiffs write: new patches (path under the suite, gzip bytes), and
+/// earlier ones still listed (SHA-256 of the `.gz`, path).
+type Pdiffs = (Vec<(String, Vec<u8>)>, Vec<(String, String)>);
+
+/// The pdiff of each `Packages` of `files` against the parent's, added to `files` as
+/// `Packages.diff/Index`; returns the new patches and the earlier ones still listed.
+fn add_pdiffs(
+    cfg: &RepositoryConfig,
+    suite: &str,
+    files: &mut Vec<index::IndexFile>,
+    parents: &ParentIndices,
+    name: &str,
+) -> Result<Pdiffs> {
+    let mut patches = Vec::new();
+    let mut carried = Vec::new();
+    for comp in &cfg.components {
+        for arch in &cfg.architectures {
+            let dir = format!("{comp}/binary-{arch}");
+            let plain = format!("{dir}/Packages");
+            let Some(f) = files.iter().find(|f| f.path == plain) else {
+                continue;
+            };
+            let text = std::str::from_utf8(&f.data).map_err(|e| Error::Corrupt(format!("{plain}: {e}")))?;
+            let parent = parents
+                .get(&format!("{suite}/{dir}"))
+                .map(|(old, index)| (old.as_str(), index.clone()));
+            let next = crate::pdiff::next(parent, text, name).map_err(|e| Error::Corrupt(e.to_string()))?;
+            for p in &next.index.patches {
+                if p.name != name {
+                    carried.push((p.download.sha256.clone(), format!("{dir}/Packages.diff/{}.gz", p.name)));
+                }
+            }
+            if let Some((n, gz)) = next.patch {
+                patches.push((format!("{dir}/Packages.diff/{n}.gz"), gz));
+            }
+            files.push(index::IndexFile::new(
+                format!("{dir}/Packages.diff/Index"),
+                next.index.render().into_bytes(),
+            ));
+        }
+    }
+    Ok((patches, carried))
+}
 
 /// An incoming object's key, its name relative to the incoming prefix, its suite and component.
 type Located = (String, String, String, String);
@@ -721,6 +784,41 @@ impl Publisher {
             .await
     }
 
+    /// The parent snapshot's `Packages` and `Packages.diff/Index` of every index, for the
+    /// pdiffs of the next snapshot. An index the parent lacks starts without history.
+    async fn parent_indices(&self, repo: &Repository, parent: Option<&str>) -> Result<ParentIndices> {
+        let Some(pid) = parent else { return Ok(ParentIndices::new()) };
+        let base = root(repo);
+        let mut wanted = Vec::new();
+        for d in &repo.config.distributions {
+            for comp in &repo.config.components {
+                for arch in &repo.config.architectures {
+                    wanted.push(format!("{}/{comp}/binary-{arch}", d.suite));
+                }
+            }
+        }
+        let base = &base;
+        let found: Vec<Option<(String, ParentIndex)>> = futures::stream::iter(wanted)
+            .map(|at| async move {
+                let dir = format!("{base}snapshots/{pid}/dists/{at}");
+                let text = match self.read_all(&format!("{dir}/Packages")).await {
+                    Ok(t) => String::from_utf8(t).map_err(|e| Error::Corrupt(format!("{dir}/Packages: {e}")))?,
+                    Err(Error::Store(rustshare_store::Error::NotFound)) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let index = match self.read_all(&format!("{dir}/Packages.diff/Index")).await {
+                    Ok(t) => crate::pdiff::DiffIndex::parse(&String::from_utf8_lossy(&t)),
+                    Err(Error::Store(rustshare_store::Error::NotFound)) => None,
+                    Err(e) => return Err(e),
+                };
+                Ok(Some((at, (text, index))))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
     /// The file list of each new candidate, stored beside the pool (`lists/<sha256>`, gzip) so
     /// that any node can write `Contents` without unpacking the package again.
     async fn save_file_lists(&self, repo: &Repository, candidates: &[crate::plan::Candidate]) -> Result<index::FileLists> {
@@ -865,18 +963,29 @@ impl Publisher {
             .get(&repo.name)
             .cloned()
             .unwrap_or_default();
+        let parents = self.parent_indices(repo, info.parent.as_deref()).await?;
+        let name = id.clone();
         let (trees, used): (Vec<DistTree>, crate::pieces::Cache) = self
             .blocking(move || -> Result<_> {
                 let mut out = Vec::new();
                 let mut used = crate::pieces::Cache::new();
                 for d in &cfg.distributions {
                     let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
-                    let files =
+                    let mut files =
                         index::distribution_indices(&cfg, &recs, &lists, &cache, &mut used).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, &name)?;
                     let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
                     let inrelease = signer2.clearsign(&release)?;
                     let gpg = signer2.detached(release.as_bytes())?;
-                    out.push((d.suite.clone(), files, release, inrelease, gpg));
+                    out.push(DistTree {
+                        suite: d.suite.clone(),
+                        files,
+                        release,
+                        inrelease,
+                        gpg,
+                        patches,
+                        carried,
+                    });
                 }
                 Ok((out, used))
             })
@@ -890,7 +999,30 @@ impl Publisher {
         marks.push(format!("index+sign {}", t.elapsed().as_millis()));
         let mut index_sha256 = BTreeSet::new();
         let mut writes: Vec<(String, Bytes, String)> = Vec::new(); // (key, data, content type)
-        for (suite, files, release, inrelease, gpg) in trees {
+        let mut copies: Vec<(String, String)> = Vec::new();
+        for DistTree {
+            suite,
+            files,
+            release,
+            inrelease,
+            gpg,
+            patches,
+            carried,
+        } in trees
+        {
+            // Patches are served by name and by hash; Release lists only their index.
+            for (path, gz) in patches {
+                let sha = Digests::of(&gz).sha256;
+                let data = Bytes::from(gz);
+                if index_sha256.insert(sha.clone()) {
+                    writes.push((format!("{base}by-hash/SHA256/{sha}"), data.clone(), "application/gzip".into()));
+                }
+                writes.push((format!("{snap}dists/{suite}/{path}"), data, "application/gzip".into()));
+            }
+            for (sha, path) in carried {
+                copies.push((format!("{base}by-hash/SHA256/{sha}"), format!("{snap}dists/{suite}/{path}")));
+                index_sha256.insert(sha);
+            }
             for f in files {
                 let data = Bytes::from(f.data);
                 let ext = std::path::Path::new(&f.path).extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -944,6 +1076,7 @@ impl Publisher {
         );
         let (written, mjson) = tokio::join!(batch, self.blocking(move || json(&*m2)));
         written?;
+        self.store().clone_batch(copies).await?;
         marks.push(format!("write {}", t.elapsed().as_millis()));
         // Last, on its own: a snapshot is complete (kept, offered for rollback) only once its
         // manifest exists, and every other file of it is durable by then.

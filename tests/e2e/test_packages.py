@@ -745,3 +745,58 @@ def test_contents_indices_answer_apt_file(srv, tmp_path):
     # The stored file lists count as published bytes and go with the packages (retention).
     lists = [p for p in (srv.data / "objects").rglob("*@o") if f"/{repo}/lists/" in str(p)]
     assert len(lists) == 3, lists
+
+
+def fetched_bytes(out):
+    m = re.search(r"Fetched ([\d.,]+) ([kM]?)B", out)
+    assert m, out
+    return float(m.group(1).replace(",", "")) * {"": 1, "k": 1000, "M": 1_000_000}[m.group(2)]
+
+
+def test_apt_updates_by_index_diffs(srv, tmp_path):
+    _, repo, _ = new_repo(srv)
+    srv.cli("repo", "add", repo, "--dist", "stable", *[build_deb(tmp_path, f"filler{i}", "1.0") for i in range(60)])
+    by_diff = Apt(tmp_path / "pdiff", srv, repo)
+    whole = Apt(tmp_path / "whole", srv, repo)
+    whole.opts += ["-o", "Acquire::PDiffs=false"]
+    for client in (by_diff, whole):
+        client.get("update")
+    debug = ["-o", "Debug::pkgAcquire::Diffs=true"]
+
+    def update_by_diff(patches):
+        p = by_diff.get("update", *debug)
+        out = p.stdout + p.stderr
+        assert "Packages.diff/Index" in p.stdout and "rred" in out, out
+        # apt prints each patch's line twice (fetched, then applied).
+        assert len(set(re.findall(r"Packages (\S+)\.pdiff", p.stdout))) == patches, p.stdout
+        assert not re.search(r"amd64 Packages \[", p.stdout), "the whole Packages file was fetched:\n" + p.stdout
+        return fetched_bytes(p.stdout)
+
+    # One publish: one patch instead of the whole file, and apt's result is the new index.
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "patched", "1.0"))
+    diff_bytes = update_by_diff(1)
+    whole_bytes = fetched_bytes(whole.get("update").stdout)
+    print(f"\none publish to a 61-package index: {diff_bytes:.0f} B by pdiff, {whole_bytes:.0f} B whole")
+    assert diff_bytes < whole_bytes
+    assert by_diff.candidate("patched") == whole.candidate("patched") == "1.0"
+    assert by_diff.install("patched") == "patched 1.0\n"
+    # A client two publishes behind applies two patches; a removal and a rollback are patches too.
+    srv.cli("repo", "add", repo, "--dist", "stable", build_deb(tmp_path, "patched", "2.0"))
+    srv.cli("repo", "remove", repo, "--dist", "stable", "filler7")
+    update_by_diff(2)
+    assert by_diff.candidate("patched") == "2.0" and by_diff.candidate("filler7") is None
+    snaps = srv.cli_json("repo", "snapshots", repo)["snapshots"]
+    srv.cli("repo", "rollback", repo, snaps[3]["id"])
+    update_by_diff(1)
+    assert by_diff.candidate("patched") is None and by_diff.candidate("filler7") == "1.0"
+    # The index lists the patches of the last publishes and Release lists the index.
+    get = lambda p: requests.get(f"{srv.url}/{repo}/dists/stable/{p}", headers=HOST, timeout=10)
+    index = get("main/binary-amd64/Packages.diff/Index").text
+    # Created empty, then five publishes.
+    assert index.count(".gz\n") == 5 and "SHA256-Current: " in index, index
+    assert " main/binary-amd64/Packages.diff/Index\n" in get("Release").text
+    # The patched file is byte for byte the one a full download gives.
+    whole.get("update")
+    lists = lambda c: [f for f in (c.root / "var/lib/apt/lists").glob("*binary-amd64_Packages*") if "diff" not in f.name]
+    read = lambda f: run(["/usr/lib/apt/apt-helper", "cat-file", str(f)]).stdout
+    assert len(lists(by_diff)) == 1 and read(lists(by_diff)[0]) == read(lists(whole)[0])

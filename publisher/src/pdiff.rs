@@ -1,0 +1,337 @@
+//! Index diffs ("pdiffs"), as Debian's archive serves them: beside `Packages`, a
+//! `Packages.diff/Index` lists the file's recent past versions and, for each, an ed-style patch
+//! (gzip-compressed) that takes it one publish forward. An apt client whose cached `Packages`
+//! matches a past version fetches the patches from there on and applies them with its `rred`
+//! method instead of downloading the whole file. Pure: texts in, texts out.
+
+use std::fmt::Write as _;
+
+use similar::{Algorithm, DiffOp, TextDiff};
+
+use crate::deb::Digests;
+
+/// How many publishes back a client can still catch up by patches (Debian keeps about 56).
+pub const KEEP: usize = 20;
+
+/// A file's SHA-256 and size, as the index lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sum {
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+impl From<&Digests> for Sum {
+    fn from(d: &Digests) -> Self {
+        Self {
+            sha256: d.sha256.clone(),
+            size: d.size,
+        }
+    }
+}
+
+/// One patch of the history: it turns the version `from` into the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// The patch's name (`Packages.diff/<name>.gz`).
+    pub name: String,
+    /// The version it applies to.
+    pub from: Sum,
+    /// The ed script.
+    pub script: Sum,
+    /// Its `.gz`, which clients download.
+    pub download: Sum,
+}
+
+/// `Packages.diff/Index`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffIndex {
+    /// The version the last patch ends at: the current file.
+    pub current: Sum,
+    /// Oldest first.
+    pub patches: Vec<Patch>,
+}
+
+impl DiffIndex {
+    /// The index text.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = format!("SHA256-Current: {} {}\n", self.current.sha256, self.current.size);
+        let mut section = |title: &str, pick: &dyn Fn(&Patch) -> (&Sum, String)| {
+            let _ = writeln!(out, "{title}:");
+            for p in &self.patches {
+                let (s, name) = pick(p);
+                let _ = writeln!(out, " {} {:>8} {name}", s.sha256, s.size);
+            }
+        };
+        section("SHA256-History", &|p| (&p.from, p.name.clone()));
+        section("SHA256-Patches", &|p| (&p.script, p.name.clone()));
+        section("SHA256-Download", &|p| (&p.download, format!("{}.gz", p.name)));
+        out
+    }
+
+    /// Reads an index this module wrote; `None` for anything else (the history then starts
+    /// again, which costs clients one full download).
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut current = None;
+        let mut fields: [Vec<(Sum, String)>; 3] = Default::default();
+        let mut at: Option<usize> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix(' ') {
+                let mut w = rest.split_whitespace();
+                let (sha256, size, name) = (w.next()?, w.next()?.parse().ok()?, w.next()?);
+                fields[at?].push((
+                    Sum {
+                        sha256: sha256.to_owned(),
+                        size,
+                    },
+                    name.to_owned(),
+                ));
+                continue;
+            }
+            let (key, value) = line.split_once(':')?;
+            at = None;
+            match key {
+                "SHA256-Current" => {
+                    let mut w = value.split_whitespace();
+                    current = Some(Sum {
+                        sha256: w.next()?.to_owned(),
+                        size: w.next()?.parse().ok()?,
+                    });
+                }
+                "SHA256-History" => at = Some(0),
+                "SHA256-Patches" => at = Some(1),
+                "SHA256-Download" => at = Some(2),
+                _ => {}
+            }
+        }
+        let [history, scripts, downloads] = fields;
+        if history.len() != scripts.len() || history.len() != downloads.len() {
+            return None;
+        }
+        let patches = history
+            .into_iter()
+            .zip(scripts)
+            .zip(downloads)
+            .map(|(((from, name), (script, n2)), (download, n3))| {
+                (n2 == name && n3 == format!("{name}.gz")).then_some(Patch {
+                    name,
+                    from,
+                    script,
+                    download,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            current: current?,
+            patches,
+        })
+    }
+}
+
+/// An ed script (`a`, `c`, `d` from the bottom up, as `diff --ed` writes) that turns `old` into
+/// `new`. `None` when `new` holds a line that is a lone `.`, which ed cannot insert (Packages
+/// never does).
+#[must_use]
+pub fn ed_script(old: &str, new: &str) -> Option<String> {
+    let new_lines: Vec<&str> = new.lines().collect();
+    if new_lines.contains(&".") {
+        return None;
+    }
+    let diff = TextDiff::configure().algorithm(Algorithm::Myers).diff_lines(old, new);
+    let mut out = String::new();
+    let text = |out: &mut String, from: usize, len: usize| {
+        for l in &new_lines[from..from + len] {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.push_str(".\n");
+    };
+    let range = |start: usize, len: usize| {
+        if len == 1 {
+            format!("{}", start + 1)
+        } else {
+            format!("{},{}", start + 1, start + len)
+        }
+    };
+    for op in diff.ops().iter().rev() {
+        match *op {
+            DiffOp::Equal { .. } => {}
+            DiffOp::Delete { old_index, old_len, .. } => {
+                let _ = writeln!(out, "{}d", range(old_index, old_len));
+            }
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => {
+                let _ = writeln!(out, "{old_index}a");
+                text(&mut out, new_index, new_len);
+            }
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                let _ = writeln!(out, "{}c", range(old_index, old_len));
+                text(&mut out, new_index, new_len);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// What a publish writes for one index: the new `Packages.diff/Index`, and the new patch (its
+/// name and `.gz`) when the file changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Next {
+    /// The index.
+    pub index: DiffIndex,
+    /// The new patch's name and gzip bytes.
+    pub patch: Option<(String, Vec<u8>)>,
+}
+
+/// The diff index after a publish that turns `old` (the file the parent snapshot served, and
+/// its index) into `new`. The history goes on when the parent's index ends at `old`, and keeps
+/// the newest [`KEEP`] patches; otherwise it starts again at `old`.
+///
+/// # Errors
+/// Compression failures (none in practice).
+pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, name: &str) -> std::io::Result<Next> {
+    let current = Sum::from(&Digests::of(new.as_bytes()));
+    let Some((old, old_index)) = parent else {
+        return Ok(Next {
+            index: DiffIndex {
+                current,
+                patches: Vec::new(),
+            },
+            patch: None,
+        });
+    };
+    let from = Sum::from(&Digests::of(old.as_bytes()));
+    let mut patches = old_index.filter(|i| i.current == from).map(|i| i.patches).unwrap_or_default();
+    if from == current {
+        return Ok(Next {
+            index: DiffIndex { current, patches },
+            patch: None,
+        });
+    }
+    let Some(script) = ed_script(old, new) else {
+        return Ok(Next {
+            index: DiffIndex {
+                current,
+                patches: Vec::new(),
+            },
+            patch: None,
+        });
+    };
+    let gz = crate::index::gzip(script.as_bytes())?;
+    patches.push(Patch {
+        name: name.to_owned(),
+        from,
+        script: Sum::from(&Digests::of(script.as_bytes())),
+        download: Sum::from(&Digests::of(&gz)),
+    });
+    let excess = patches.len().saturating_sub(KEEP);
+    patches.drain(..excess);
+    Ok(Next {
+        index: DiffIndex { current, patches },
+        patch: Some((name.to_owned(), gz)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Applies an ed script as apt's rred does (a, c, d with line numbers of the old file,
+    /// commands from the bottom up), to check the scripts without apt.
+    fn apply(old: &str, script: &str) -> String {
+        let mut lines: Vec<String> = old.lines().map(str::to_owned).collect();
+        let mut cmds = script.lines();
+        while let Some(cmd) = cmds.next() {
+            let (range, op) = cmd.split_at(cmd.len() - 1);
+            let (a, b) = range.split_once(',').unwrap_or((range, range));
+            let (a, b) = (a.parse::<usize>().expect("num"), b.parse::<usize>().expect("num"));
+            let mut text = Vec::new();
+            if op != "d" {
+                for l in cmds.by_ref() {
+                    if l == "." {
+                        break;
+                    }
+                    text.push(l.to_owned());
+                }
+            }
+            match op {
+                "d" => {
+                    lines.drain(a - 1..b);
+                }
+                "c" => {
+                    lines.splice(a - 1..b, text);
+                }
+                "a" => {
+                    lines.splice(a..a, text);
+                }
+                _ => panic!("{cmd}"),
+            }
+        }
+        lines.iter().fold(String::new(), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
+    }
+
+    fn packages(names: &[&str]) -> String {
+        names.iter().fold(String::new(), |mut out, n| {
+            let _ = write!(out, "Package: {n}\nVersion: 1.0\nDescription: x\n .\n more\n\n");
+            out
+        })
+    }
+
+    #[test]
+    fn scripts_turn_the_old_file_into_the_new_one() {
+        let cases = [
+            (packages(&[]), packages(&["a"])),
+            (packages(&["a", "b", "c"]), packages(&["a", "c"])),
+            (packages(&["a", "c"]), packages(&["a", "b", "c", "d"])),
+            (packages(&["a", "b"]), packages(&["z"])),
+            (packages(&["a", "b"]), String::new()),
+        ];
+        for (old, new) in cases {
+            let s = ed_script(&old, &new).expect("script");
+            assert_eq!(apply(&old, &s), new, "{s}");
+        }
+        assert_eq!(ed_script("a\n", "a\n.\n"), None);
+    }
+
+    #[test]
+    fn the_history_grows_keeps_the_newest_and_restarts_when_broken() {
+        let v: Vec<String> = (0..KEEP + 3).map(|i| packages(&["a", &format!("p{i}")])).collect();
+        let mut index = next(None, &v[0], "0").expect("first").index;
+        assert!(index.patches.is_empty());
+        for i in 1..v.len() {
+            let n = next(Some((&v[i - 1], Some(index.clone()))), &v[i], &i.to_string()).expect("next");
+            let (name, gz) = n.patch.expect("a change makes a patch");
+            assert_eq!(name, i.to_string());
+            assert_eq!(Sum::from(&Digests::of(&gz)), n.index.patches.last().expect("patch").download);
+            index = n.index;
+            // The text round-trips.
+            assert_eq!(DiffIndex::parse(&index.render()).as_ref(), Some(&index));
+        }
+        assert_eq!(index.patches.len(), KEEP);
+        assert_eq!(index.patches[0].name, "3");
+        assert_eq!(index.current, Sum::from(&Digests::of(v[v.len() - 1].as_bytes())));
+        // Nothing changed: same history, no patch.
+        let same = next(Some((&v[v.len() - 1], Some(index.clone()))), &v[v.len() - 1], "x").expect("same");
+        assert_eq!((same.index.clone(), same.patch), (index.clone(), None));
+        // A parent index that does not end at the parent's file (rolled back by hand, lost):
+        // the history starts again from the parent's file.
+        let broken = next(Some((&v[0], Some(index))), &v[1], "y").expect("restart");
+        assert_eq!(broken.index.patches.len(), 1);
+        assert!(DiffIndex::parse("SHA256-Current: x\n").is_none());
+    }
+}
