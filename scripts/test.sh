@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CEPH=16.2.15+ds-0+deb12u2
-APT_PACKAGES=(ceph-mon=$CEPH ceph-mgr=$CEPH ceph-osd=$CEPH radosgw=$CEPH ceph-common=$CEPH curl rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.129-1~deb12u1 sqv=1.1.0-1+b5 apt-file=3.3 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 postgresql-15=15.18-0+deb12u1 postgresql-client-15=15.18-0+deb12u1 systemd openssl gpg gpgv apt dpkg)
+APT_PACKAGES=(ceph-mon=$CEPH ceph-mgr=$CEPH ceph-osd=$CEPH radosgw=$CEPH ceph-common=$CEPH curl rclone=1.60.1+dfsg-2+b5 s3cmd=2.3.0-1 chromium=156.0.8078.129-1~deb12u1 sqv=1.1.0-1+b5 apt-file=3.3 dpkg-dev=1.21.22 docker-registry=2.8.2+ds1-1 skopeo=1.9.3+ds1-1+b10 postgresql-15=15.18-0+deb12u1 postgresql-client-15=15.18-0+deb12u1 systemd openssl gpg gpgv apt dpkg)
 
 step() { printf '\n==> %s\n' "$*"; }
 

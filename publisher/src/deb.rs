@@ -61,6 +61,25 @@ pub struct Digests {
 }
 
 impl Digests {
+    /// Digests of what `r` reads to its end.
+    ///
+    /// # Errors
+    /// Read errors.
+    pub fn of_reader(r: impl Read) -> std::io::Result<Self> {
+        let mut h = Hashing {
+            inner: r,
+            md5: Md5::new(),
+            sha256: Sha256::new(),
+            size: 0,
+        };
+        std::io::copy(&mut h, &mut std::io::sink())?;
+        Ok(Self {
+            size: h.size,
+            md5: hex::encode(h.md5.finalize()),
+            sha256: hex::encode(h.sha256.finalize()),
+        })
+    }
+
     /// Digests of `data`.
     #[must_use]
     pub fn of(data: &[u8]) -> Self {
@@ -300,11 +319,28 @@ fn read_control(name: &str, body: &[u8]) -> Result<String, DebError> {
     Err(DebError::ControlArchive(format!("{name} holds no control file")))
 }
 
-fn valid_package_name(s: &str) -> bool {
+pub(crate) fn valid_package_name(s: &str) -> bool {
     s.len() >= 2
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
         && s.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// Checks a `Version` field.
+///
+/// # Errors
+/// [`DebError::InvalidField`] when it is not a Debian version.
+pub(crate) fn check_version(version: &str) -> Result<(), DebError> {
+    let parsed = debversion::Version::from_str(version).ok();
+    let charset = version.bytes().all(|b| b.is_ascii_alphanumeric() || b".+~:-".contains(&b));
+    if !charset || version.ends_with('-') || !parsed.is_some_and(|v| v.upstream_version.starts_with(|c: char| c.is_ascii_digit())) {
+        return Err(DebError::InvalidField {
+            field: "Version",
+            value: version.to_owned(),
+            reason: "not a Debian version ([epoch:]upstream[-revision], upstream starting with a digit)",
+        });
+    }
+    Ok(())
 }
 
 /// Parses and checks a control paragraph (also used on stored index entries).
@@ -331,15 +367,7 @@ pub fn parse_control(text: &str) -> Result<Deb, DebError> {
             reason: "use at least two of a-z, 0-9, '+', '-', '.', starting with a letter or digit",
         });
     }
-    let parsed = debversion::Version::from_str(&version).ok();
-    let charset = version.bytes().all(|b| b.is_ascii_alphanumeric() || b".+~:-".contains(&b));
-    if !charset || version.ends_with('-') || !parsed.is_some_and(|v| v.upstream_version.starts_with(|c: char| c.is_ascii_digit())) {
-        return Err(DebError::InvalidField {
-            field: "Version",
-            value: version,
-            reason: "not a Debian version ([epoch:]upstream[-revision], upstream starting with a digit)",
-        });
-    }
+    check_version(&version)?;
     if architecture.contains(char::is_whitespace)
         || !architecture
             .bytes()
@@ -392,13 +420,20 @@ pub fn version_in_filename(version: &str) -> &str {
     version.split_once(':').map_or(version, |(_, v)| v)
 }
 
+/// Debian's pool directory of a source package: `pool/<component>/<l or libX>/<source>`.
+#[must_use]
+pub fn pool_dir(component: &str, source: &str) -> String {
+    let s = source;
+    let initial = if s.starts_with("lib") && s.len() > 3 { &s[..4] } else { &s[..1] };
+    format!("pool/{component}/{initial}/{s}")
+}
+
 /// Debian's pool path: `pool/<component>/<l or libX>/<source>/<package>_<version>_<arch>.deb`.
 #[must_use]
 pub fn pool_path(component: &str, deb: &Deb) -> String {
-    let s = &deb.source;
-    let initial = if s.starts_with("lib") && s.len() > 3 { &s[..4] } else { &s[..1] };
     format!(
-        "pool/{component}/{initial}/{s}/{}_{}_{}.deb",
+        "{}/{}_{}_{}.deb",
+        pool_dir(component, &deb.source),
         deb.package,
         version_in_filename(&deb.version),
         deb.architecture

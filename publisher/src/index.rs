@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
 use crate::deb::Digests;
-use crate::snapshot::PackageRecord;
+use crate::snapshot::{PackageRecord, SourceRecord};
 
 /// One file of a `dists/<suite>/` tree.
 #[derive(Debug, Clone)]
@@ -99,6 +99,14 @@ pub fn contents_text(records: &[&PackageRecord], component: &str, arch: &str, li
     out
 }
 
+/// Text of `Sources` for a component, sorted by name and version.
+#[must_use]
+pub fn sources_text(records: &[&SourceRecord], component: &str) -> String {
+    let mut chosen: Vec<&SourceRecord> = records.iter().copied().filter(|r| r.component == component).collect();
+    chosen.sort_by(|a, b| (&a.package, &a.version).cmp(&(&b.package, &b.version)));
+    chosen.iter().map(|r| crate::dsc::stanza(r)).collect()
+}
+
 /// gzip at the level Debian's archive uses.
 ///
 /// # Errors
@@ -128,7 +136,9 @@ pub fn xz(data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// Compression failures (none in practice).
 pub fn distribution_indices(
     cfg: &RepositoryConfig,
+    dist: &Distribution,
     records: &[&PackageRecord],
+    sources: &[&SourceRecord],
     lists: &FileLists,
     cache: &crate::pieces::Cache,
     used: &mut crate::pieces::Cache,
@@ -164,6 +174,18 @@ pub fn distribution_indices(
         let contents = contents_text(records, comp, arch, lists);
         files.push(IndexFile::new(format!("{comp}/Contents-{arch}.gz"), gzip(contents.as_bytes())?));
         files.push(IndexFile::new(format!("{comp}/Contents-{arch}"), contents.into_bytes()));
+    }
+    for comp in &cfg.components {
+        let text = sources_text(sources, comp);
+        let dir = format!("{comp}/source");
+        files.push(IndexFile::new(format!("{dir}/Sources.gz"), gzip(text.as_bytes())?));
+        files.push(IndexFile::new(format!("{dir}/Sources.xz"), xz(text.as_bytes())?));
+        files.push(IndexFile::new(format!("{dir}/Sources"), text.into_bytes()));
+        let release = format!(
+            "Archive: {}\nOrigin: {}\nLabel: {}\nComponent: {comp}\nArchitecture: source\n",
+            dist.suite, cfg.origin, cfg.label
+        );
+        files.push(IndexFile::new(format!("{dir}/Release"), release.into_bytes()));
     }
     Ok(files)
 }
@@ -282,7 +304,9 @@ mod tests {
         let c = cfg();
         let files = distribution_indices(
             &c,
+            &c.distributions[0],
             &[&rec("a1", "amd64", "main")],
+            &[],
             &FileLists::new(),
             &Default::default(),
             &mut Default::default(),
@@ -290,8 +314,8 @@ mod tests {
         .expect("indices");
         assert_eq!(
             files.len(),
-            10,
-            "Packages and Contents (plain, gz; Packages xz too) for each architecture"
+            14,
+            "Packages and Contents (plain, gz; Packages xz too) for each architecture, Sources (plain, gz, xz) and source/Release"
         );
         let now = time::macros::datetime!(2026-01-02 03:04:05 UTC);
         let r = release_text(&c, &c.distributions[0], &files, now);
@@ -301,6 +325,8 @@ mod tests {
         assert_eq!(r.matches("main/binary-arm64/Packages.xz").count(), 2);
         assert_eq!(r.matches("main/Contents-amd64.gz").count(), 2);
         assert_eq!(r.matches("main/Contents-amd64\n").count(), 2);
+        assert_eq!(r.matches(" main/source/Sources.xz\n").count(), 2);
+        assert_eq!(r.matches(" main/source/Release\n").count(), 2);
         assert!(r.lines().all(|l| l == l.trim_end()), "no trailing blanks");
     }
 }

@@ -5,6 +5,7 @@
 //! decision of what a publish does ([`select`]: of what a removal or a query names), all tested without a store; [`Publisher`] does the IO.
 
 pub mod deb;
+pub mod dsc;
 pub mod index;
 pub mod pdiff;
 pub mod pieces;

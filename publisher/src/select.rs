@@ -9,7 +9,7 @@ use std::str::FromStr;
 use debversion::Version;
 
 use crate::plan::PackageSet;
-use crate::snapshot::PackageRecord;
+use crate::snapshot::{PackageRecord, SourceRecord};
 
 /// `text` matches `pattern`, where each `*` stands for any run of characters.
 fn glob(pattern: &str, text: &str) -> bool {
@@ -236,6 +236,61 @@ pub fn promote(parent: &[PackageRecord], from: &str, to: &str, keep: usize) -> R
     }
     let packages = place(packages, &source, to, None, keep, &mut changes);
     Ok((packages, changes))
+}
+
+/// Keeps the newest `keep` versions (by Debian order) of each source package per distribution
+/// and component, noting each one dropped in `changes`.
+#[must_use]
+pub fn limit_sources(mut sources: Vec<SourceRecord>, keep: usize, changes: &mut Vec<String>) -> Vec<SourceRecord> {
+    let version = |v: &str| debversion::Version::from_str(v).ok();
+    sources.sort_by(|a, b| {
+        (&a.dist, &a.component, &a.package)
+            .cmp(&(&b.dist, &b.component, &b.package))
+            .then_with(|| version(&b.version).cmp(&version(&a.version)))
+    });
+    let mut out: Vec<SourceRecord> = Vec::with_capacity(sources.len());
+    let mut run = 0;
+    for r in sources {
+        let same_slot = out
+            .last()
+            .is_some_and(|l| l.dist == r.dist && l.component == r.component && l.package == r.package);
+        run = if same_slot { run + 1 } else { 1 };
+        if run > keep.max(1) {
+            changes.push(format!("{}: -{} {} (source)", r.dist, r.package, r.version));
+        } else {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// The source packages after a promotion of `from` to `to`: `to` holds exactly `from`'s.
+#[must_use]
+pub fn promote_sources(parent: &[SourceRecord], from: &str, to: &str) -> (Vec<SourceRecord>, Vec<String>) {
+    let mut changes = Vec::new();
+    let mut out: Vec<SourceRecord> = Vec::with_capacity(parent.len());
+    let had = |r: &SourceRecord, dist: &str| {
+        parent
+            .iter()
+            .any(|o| o.dist == dist && o.component == r.component && o.package == r.package && o.version == r.version)
+    };
+    for r in parent {
+        if r.dist != to {
+            out.push(r.clone());
+        } else if !had(r, from) {
+            changes.push(format!("{to}: -{} {} (source)", r.package, r.version));
+        }
+    }
+    for r in parent.iter().filter(|r| r.dist == from) {
+        if !had(r, to) {
+            changes.push(format!("{to}: +{} {} (source)", r.package, r.version));
+        }
+        out.push(SourceRecord {
+            dist: to.to_owned(),
+            ..r.clone()
+        });
+    }
+    (out, changes)
 }
 
 /// A `repo packages` query: a name pattern and an optional version constraint, written as in

@@ -22,7 +22,7 @@ use crate::index;
 use crate::plan::{Inspected, Plan, PoolFile};
 use crate::select::{Query, Scope, Selector};
 use crate::sign::{Keyring, SignError, Signer};
-use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo};
+use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo, SourceFile, SourceRecord};
 
 /// Publisher failures, mapped once to API errors by the edge.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +89,17 @@ const PUBLISH_WAIT: Duration = Duration::from_mins(2);
 struct Exclusive {
     // The lease goes first (fields drop in order): another node may start as soon as this
     // node lets its own waiters in.
-    _lease: rustshare_control::HeldLease,
+    lease: rustshare_control::HeldLease,
     _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Exclusive {
+    /// Gives the lease back and waits until the database no longer holds it (a drop releases
+    /// it in the background), so that what follows at once finds it free.
+    async fn release(self) {
+        let Self { lease, _local } = self;
+        lease.release().await;
+    }
 }
 
 /// `.deb` files read and inspected per trip to the blocking pool.
@@ -171,6 +180,33 @@ pub fn default_config(name: &str) -> RepositoryConfig {
 }
 
 /// One distribution's index files, Release, InRelease and Release.gpg.
+/// What a new snapshot holds, and the file lists of packages new to it.
+struct NextSnapshot {
+    parent: Option<String>,
+    packages: Vec<PackageRecord>,
+    sources: Vec<SourceRecord>,
+    changes: Vec<String>,
+    fresh: index::FileLists,
+}
+
+/// What a publish makes of the uploaded source packages.
+#[derive(Default)]
+struct StagedSources {
+    /// Every source package of the new snapshot.
+    sources: Vec<SourceRecord>,
+    /// (incoming key, pool key) copies to make.
+    to_copy: Vec<(String, String)>,
+    /// What changed, for people.
+    changes: Vec<String>,
+    /// Why files are refused.
+    errors: Vec<String>,
+    /// `.dsc` files already published as they are.
+    unchanged: usize,
+}
+
+/// What a removal, copy or promotion makes of a snapshot: packages, sources, changes.
+type Rewritten = (Vec<PackageRecord>, Vec<SourceRecord>, Vec<String>);
+
 /// One distribution of a snapshot, made off the async threads.
 struct DistTree {
     suite: String,
@@ -285,7 +321,7 @@ impl Publisher {
         loop {
             if let Some(lease) = self.inner.control.try_lease(&key, PUBLISH_LEASE).await? {
                 return Ok(Exclusive {
-                    _lease: lease.hold(PUBLISH_LEASE),
+                    lease: lease.hold(PUBLISH_LEASE),
                     _local: local,
                 });
             }
@@ -392,8 +428,9 @@ impl Publisher {
         let ring = Keyring::new(vec![signer])?;
         self.put_keys(&repo, &ring).await?;
         let g = self.exclusive(name).await?;
-        self.write_snapshot(&repo, &ring, None, Vec::new(), vec!["created".into()]).await?;
-        drop(g);
+        self.write_snapshot(&repo, &ring, None, Vec::new(), Vec::new(), vec!["created".into()])
+            .await?;
+        g.release().await;
         Ok(repo)
     }
 
@@ -466,7 +503,9 @@ impl Publisher {
     /// then the key files to match.
     async fn resign(&self, p: &AdminPrincipal, repo: Repository, note: String) -> Result<(Repository, PublishReport)> {
         let report = self
-            .rewrite(p, &repo, "repo.resigned", |current| Ok((current.to_vec(), vec![note])))
+            .rewrite(p, &repo, "repo.resigned", |current, sources| {
+                Ok((current.to_vec(), sources.to_vec(), vec![note]))
+            })
             .await?;
         self.put_keys(&repo, &self.keyring(&repo).await?).await?;
         Ok((repo, report))
@@ -604,6 +643,18 @@ impl Publisher {
             };
             located.push(((e.key.clone(), rel, dist, comp), e.size));
         }
+        // Source packages: each `.dsc` with the files it lists beside it; what no `.dsc` lists
+        // and is not a `.deb` is refused.
+        let ext = |rel: &str, want: &[&str]| {
+            std::path::Path::new(rel)
+                .extension()
+                .is_some_and(|e| want.iter().any(|w| e.eq_ignore_ascii_case(w)))
+        };
+        let (dscs, rest): (Vec<_>, Vec<_>) = located.into_iter().partition(|((_, rel, ..), _)| ext(rel, &["dsc"]));
+        let (located, others): (Vec<_>, Vec<_>) = rest.into_iter().partition(|((_, rel, ..), _)| ext(rel, &["deb", "udeb"]));
+        let parent_sources = parent.as_ref().map_or(&[][..], |m| &m.sources[..]);
+        let staged = self.stage_sources(&repo, dscs, others, parent_sources).await?;
+        errors.extend(staged.errors.iter().cloned());
         // Small files in batches (one batched read and one blocking inspection each, so ten
         // thousand small files cost tens of trips to the blocking pool, not tens of thousands),
         // bounded in bytes as in count; larger ones each streamed through the inspector, which
@@ -724,6 +775,8 @@ impl Publisher {
             tokio::time::sleep(d).await;
         }
         self.store().clone_batch(to_copy).await?;
+        self.store().clone_batch(staged.to_copy).await?;
+        changes.extend(staged.changes);
         rustshare_control::pause::point("publish.pooled");
         let fresh = self.save_file_lists(&repo, &candidates).await?;
         // An S3 client may have replaced an incoming object between our read and the link: the
@@ -741,8 +794,14 @@ impl Publisher {
                 .map(|m| m.info.clone())
                 .ok_or_else(|| Error::Corrupt("parent".into()))?
         } else {
-            self.write_snapshot_with(&repo, &signer, parent.as_ref().map(|m| m.info.id.clone()), packages, changes, fresh)
-                .await?
+            let next = NextSnapshot {
+                parent: parent.as_ref().map(|m| m.info.id.clone()),
+                packages,
+                sources: staged.sources,
+                changes,
+                fresh,
+            };
+            self.write_snapshot_with(&repo, &signer, next).await?
         };
         // Only after the switch: a crash before it leaves incoming as it was, and the next publish redoes the work.
         marks.push(format!("snapshot {}", t.elapsed().as_millis()));
@@ -768,7 +827,151 @@ impl Publisher {
         );
         marks.push(format!("cleanup {}", t.elapsed().as_millis()));
         tracing::debug!(repo = name, "publish timings (ms, cumulative): {}", marks.join(", "));
-        Ok(PublishReport { snapshot: info, unchanged })
+        Ok(PublishReport {
+            snapshot: info,
+            unchanged: unchanged + staged.unchanged,
+        })
+    }
+
+    /// Checks each uploaded `.dsc` and the files it lists (beside it in incoming, or already in
+    /// the pool from an earlier upload, such as a shared `.orig.tar`), and says what the
+    /// publish makes of the source packages. Nothing is written but pool copies to make.
+    async fn stage_sources(
+        &self,
+        repo: &Repository,
+        dscs: Vec<(Located, u64)>,
+        others: Vec<(Located, u64)>,
+        parent: &[SourceRecord],
+    ) -> Result<StagedSources> {
+        let base = root(repo);
+        let mut out = StagedSources {
+            sources: parent.to_vec(),
+            ..StagedSources::default()
+        };
+        let others: HashMap<String, String> = others.into_iter().map(|((key, rel, ..), _)| (key, rel)).collect();
+        let mut claimed = BTreeSet::new();
+        let mut fresh: Vec<SourceRecord> = Vec::new();
+        for ((key, rel, dist, comp), size) in dscs {
+            if size > crate::dsc::MAX_DSC {
+                out.errors
+                    .push(format!("{rel}: a .dsc may be at most {} bytes", crate::dsc::MAX_DSC));
+                continue;
+            }
+            let bytes = self.read_all(&key).await?;
+            let dsc = match crate::dsc::parse(&String::from_utf8_lossy(&bytes)) {
+                Ok(d) => d,
+                Err(e) => {
+                    out.errors.push(format!("{rel}: {e}"));
+                    continue;
+                }
+            };
+            let file = rel.rsplit('/').next().unwrap_or(&rel);
+            let want = crate::dsc::file_name(&dsc.source, &dsc.version);
+            if file != want {
+                out.errors
+                    .push(format!("{rel}: a .dsc of {} {} is named {want}", dsc.source, dsc.version));
+                continue;
+            }
+            let dir_key = &key[..key.len() - file.len()];
+            let directory = deb::pool_dir(&comp, &dsc.source);
+            let d = Digests::of(&bytes);
+            let mut files = vec![SourceFile {
+                name: file.to_owned(),
+                size: d.size,
+                md5: d.md5,
+                sha256: d.sha256,
+            }];
+            let mut copies = vec![(key.clone(), format!("{base}{directory}/{file}"))];
+            let mut bad = Vec::new();
+            for listed in &dsc.files {
+                let sibling = format!("{dir_key}{}", listed.name);
+                let known = parent
+                    .iter()
+                    .flat_map(|r| r.files.iter().map(move |f| (r, f)))
+                    .find(|(r, f)| r.directory == directory && f.name == listed.name && f.sha256 == listed.sha256 && f.size == listed.size);
+                if others.contains_key(&sibling) {
+                    claimed.insert(sibling.clone());
+                    let g = self.store().get(&sibling, None).await?;
+                    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+                    let got = self
+                        .blocking(move || Digests::of_reader(reader))
+                        .await?
+                        .map_err(|e| Error::Corrupt(format!("{sibling}: {e}")))?;
+                    if got.sha256 != listed.sha256 || got.size != listed.size {
+                        bad.push(format!(
+                            "{rel}: {} is {} bytes with SHA-256 {}, the .dsc says {} bytes with {}",
+                            listed.name, got.size, got.sha256, listed.size, listed.sha256
+                        ));
+                        continue;
+                    }
+                    copies.push((sibling, format!("{base}{directory}/{}", listed.name)));
+                    files.push(SourceFile {
+                        name: listed.name.clone(),
+                        size: got.size,
+                        md5: got.md5,
+                        sha256: got.sha256,
+                    });
+                } else if let Some((_, f)) = known {
+                    // Already in the pool with these bytes (an .orig.tar shared by revisions).
+                    files.push(f.clone());
+                } else {
+                    bad.push(format!("{rel}: {}, listed in the .dsc, was not uploaded beside it", listed.name));
+                }
+            }
+            if !bad.is_empty() {
+                out.errors.extend(bad);
+                continue;
+            }
+            let record = SourceRecord {
+                dist,
+                component: comp,
+                package: dsc.source,
+                version: dsc.version,
+                directory,
+                files,
+                control: dsc.control,
+            };
+            let same = |r: &&SourceRecord| {
+                r.dist == record.dist && r.component == record.component && r.package == record.package && r.version == record.version
+            };
+            match parent.iter().find(same) {
+                Some(old) if old.files == record.files => out.unchanged += 1,
+                Some(_) => out.errors.push(format!(
+                    "{rel}: {} {} is already published in {} with other files; publish a new version",
+                    record.package, record.version, record.dist
+                )),
+                None => {
+                    // A pool file another source already names with other bytes is refused.
+                    for (_, to) in &copies {
+                        let path = to.strip_prefix(&base).unwrap_or(to);
+                        let clash = parent.iter().chain(&fresh).any(|r| {
+                            r.files
+                                .iter()
+                                .any(|f| format!("{}/{}", r.directory, f.name) == path && !record.files.contains(f))
+                        });
+                        if clash {
+                            out.errors.push(format!("{rel}: the pool already holds {path} with other bytes"));
+                        }
+                    }
+                    out.to_copy.extend(copies);
+                    fresh.push(record);
+                }
+            }
+        }
+        for (key, rel) in &others {
+            if !claimed.contains(key) {
+                out.errors.push(format!(
+                    "{rel}: not a .deb, and no .dsc uploaded beside it lists it (upload .deb files, or a .dsc with its files)"
+                ));
+            }
+        }
+        let keep = repo.config.keep_versions as usize;
+        for r in fresh {
+            out.changes.push(format!("{}: +{} {} (source)", r.dist, r.package, r.version));
+            out.sources.push(r);
+        }
+        out.sources = crate::select::limit_sources(std::mem::take(&mut out.sources), keep, &mut out.changes);
+        Ok(out)
     }
 
     /// Writes a complete snapshot, then switches the pointer to it, then applies retention.
@@ -778,10 +981,17 @@ impl Publisher {
         signer: &Keyring,
         parent: Option<String>,
         packages: Vec<PackageRecord>,
+        sources: Vec<SourceRecord>,
         changes: Vec<String>,
     ) -> Result<SnapshotInfo> {
-        self.write_snapshot_with(repo, signer, parent, packages, changes, index::FileLists::new())
-            .await
+        let next = NextSnapshot {
+            parent,
+            packages,
+            sources,
+            changes,
+            fresh: index::FileLists::new(),
+        };
+        self.write_snapshot_with(repo, signer, next).await
     }
 
     /// The parent snapshot's `Packages` and `Packages.diff/Index` of every index, for the
@@ -915,15 +1125,15 @@ impl Publisher {
         Ok(Arc::unwrap_or_clone(out))
     }
 
-    async fn write_snapshot_with(
-        &self,
-        repo: &Repository,
-        signer: &Keyring,
-        parent: Option<String>,
-        mut packages: Vec<PackageRecord>,
-        changes: Vec<String>,
-        fresh: index::FileLists,
-    ) -> Result<SnapshotInfo> {
+    async fn write_snapshot_with(&self, repo: &Repository, signer: &Keyring, next: NextSnapshot) -> Result<SnapshotInfo> {
+        let NextSnapshot {
+            parent,
+            mut packages,
+            mut sources,
+            changes,
+            fresh,
+        } = next;
+        sources.sort_by(|a, b| (&a.dist, &a.component, &a.package, &a.version).cmp(&(&b.dist, &b.component, &b.package, &b.version)));
         let base = root(repo);
         let lists = self.file_lists(repo, &packages, fresh).await?;
         let mut now = self.inner.control.now();
@@ -952,6 +1162,7 @@ impl Publisher {
         let cfg = repo.config.clone();
         let signer2 = signer.clone();
         let pk = packages.clone();
+        let srcs_all = sources.clone();
         // Index text, compression and signatures are CPU work.
         let t = Instant::now();
         let mut marks: Vec<String> = Vec::new();
@@ -971,8 +1182,9 @@ impl Publisher {
                 let mut used = crate::pieces::Cache::new();
                 for d in &cfg.distributions {
                     let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
-                    let mut files =
-                        index::distribution_indices(&cfg, &recs, &lists, &cache, &mut used).map_err(|e| Error::Corrupt(e.to_string()))?;
+                    let srcs: Vec<&SourceRecord> = srcs_all.iter().filter(|r| r.dist == d.suite).collect();
+                    let mut files = index::distribution_indices(&cfg, d, &recs, &srcs, &lists, &cache, &mut used)
+                        .map_err(|e| Error::Corrupt(e.to_string()))?;
                     let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, &name)?;
                     let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
                     let inrelease = signer2.clearsign(&release)?;
@@ -1058,6 +1270,7 @@ impl Publisher {
         let manifest = Arc::new(Manifest {
             info: info.clone(),
             packages,
+            sources,
             index_sha256: index_sha256.into_iter().collect(),
         });
         // The manifest's JSON is made while the batch is written.
@@ -1171,6 +1384,9 @@ impl Publisher {
             let m = self.manifest(repo, id).await?;
             pool.extend(m.packages.iter().map(|r| format!("{base}{}", r.filename)));
             pool.extend(m.packages.iter().map(|r| format!("{base}lists/{}", r.sha256)));
+            for r in &m.sources {
+                pool.extend(r.files.iter().map(|f| format!("{base}{}/{}", r.directory, f.name)));
+            }
             hashes.extend(m.index_sha256.iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
         }
         let mut unused: Vec<String> = self
@@ -1299,6 +1515,7 @@ impl Publisher {
                 &signer,
                 parent,
                 target.packages.clone(),
+                target.sources.clone(),
                 vec![format!("rollback to {snapshot}")],
             )
             .await?;
@@ -1327,8 +1544,10 @@ impl Publisher {
         check_scope(&repo, Some(scope.dist), scope.component, scope.architecture)?;
         let suite = suite_of(&repo, scope.dist);
         let scope = Scope { dist: &suite, ..scope };
-        self.rewrite(p, &repo, "repo.removed", |current| crate::select::remove(current, scope, selectors))
-            .await
+        self.rewrite(p, &repo, "repo.removed", |current, sources| {
+            crate::select::remove(current, scope, selectors).map(|(pk, ch)| (pk, sources.to_vec(), ch))
+        })
+        .await
     }
 
     /// Publishes a snapshot where distribution `to` (and component `to_component`, else the
@@ -1350,8 +1569,9 @@ impl Publisher {
         check_scope(&repo, Some(to), to_component, None)?;
         let (suite, to) = (suite_of(&repo, from.dist), suite_of(&repo, to));
         let from = Scope { dist: &suite, ..from };
-        self.rewrite(p, &repo, "repo.copied", |current| {
+        self.rewrite(p, &repo, "repo.copied", |current, sources| {
             crate::select::copy(current, from, &to, to_component, selectors, repo.config.keep_versions as usize)
+                .map(|(pk, ch)| (pk, sources.to_vec(), ch))
         })
         .await
     }
@@ -1366,8 +1586,11 @@ impl Publisher {
         check_scope(&repo, Some(from), None, None)?;
         check_scope(&repo, Some(to), None, None)?;
         let (from, to) = (suite_of(&repo, from), suite_of(&repo, to));
-        self.rewrite(p, &repo, "repo.promoted", |current| {
-            crate::select::promote(current, &from, &to, repo.config.keep_versions as usize)
+        self.rewrite(p, &repo, "repo.promoted", |current, sources| {
+            let (packages, mut changes) = crate::select::promote(current, &from, &to, repo.config.keep_versions as usize)?;
+            let (sources, more) = crate::select::promote_sources(sources, &from, &to);
+            changes.extend(more);
+            Ok((packages, sources, changes))
         })
         .await
     }
@@ -1379,7 +1602,7 @@ impl Publisher {
         p: &AdminPrincipal,
         repo: &Repository,
         op: &str,
-        change: impl FnOnce(&[PackageRecord]) -> std::result::Result<(Vec<PackageRecord>, Vec<String>), Vec<String>>,
+        change: impl FnOnce(&[PackageRecord], &[SourceRecord]) -> std::result::Result<Rewritten, Vec<String>>,
     ) -> Result<PublishReport> {
         let name = &repo.name;
         let space = self.inner.control.space(p, &repo.space_id).await?;
@@ -1389,7 +1612,7 @@ impl Publisher {
             return Err(Error::Invalid(format!("repository {name} has nothing published yet")));
         };
         let current = self.manifest(repo, &parent).await?;
-        let (packages, changes) = change(&current.packages).map_err(|e| Error::Invalid(e.join("\n")))?;
+        let (packages, sources, changes) = change(&current.packages, &current.sources).map_err(|e| Error::Invalid(e.join("\n")))?;
         if changes.is_empty() {
             return Ok(PublishReport {
                 snapshot: current.info.clone(),
@@ -1397,7 +1620,7 @@ impl Publisher {
             });
         }
         let signer = self.keyring(repo).await?;
-        let info = self.write_snapshot(repo, &signer, Some(parent), packages, changes).await?;
+        let info = self.write_snapshot(repo, &signer, Some(parent), packages, sources, changes).await?;
         self.inner.control.audit_admin(
             p,
             &space,

@@ -37,6 +37,38 @@ impl PackageRecord {
     }
 }
 
+/// One file of a source package, as `Sources` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// File name, in the record's directory.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// MD5, hex.
+    pub md5: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// One source package in one distribution and component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// Suite.
+    pub dist: String,
+    /// Component.
+    pub component: String,
+    /// `Source`.
+    pub package: String,
+    /// `Version`.
+    pub version: String,
+    /// Pool directory relative to the repository root.
+    pub directory: String,
+    /// The `.dsc` first, then the files it lists.
+    pub files: Vec<SourceFile>,
+    /// The `.dsc` paragraph without the fields the archive writes.
+    pub control: String,
+}
+
 /// Summary of a snapshot, small enough to list many.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotInfo {
@@ -60,6 +92,9 @@ pub struct Manifest {
     pub info: SnapshotInfo,
     /// Package set.
     pub packages: Vec<PackageRecord>,
+    /// Source packages (snapshots written before source packages have none).
+    #[serde(default)]
+    pub sources: Vec<SourceRecord>,
     /// SHA-256 of every index file, for by-hash retention.
     pub index_sha256: Vec<String>,
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use pgp::composed::{CleartextSignedMessage, Deserializable, SignedPublicKey};
 use rustshare_publisher::index::{self, packages_text};
 use rustshare_publisher::sign::Signer;
-use rustshare_publisher::snapshot::PackageRecord;
+use rustshare_publisher::snapshot::{PackageRecord, SourceFile, SourceRecord};
 
 fn rec(dist: &str, package: &str, version: &str, arch: &str, extra: &str) -> PackageRecord {
     let filename = format!("pool/main/{}/{package}/{package}_{version}_{arch}.deb", &package[..1]);
@@ -28,6 +28,39 @@ fn rec(dist: &str, package: &str, version: &str, arch: &str, extra: &str) -> Pac
             "Package: {package}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: Golden <golden@example.com>\n{extra}Description: the {package} package\n test data\n"
         ),
     }
+}
+
+fn source_records() -> Vec<SourceRecord> {
+    let file = |name: &str, size: u64| SourceFile {
+        name: name.into(),
+        size,
+        md5: format!("{:x}", md5_of(name)),
+        sha256: format!("{:0>64}", format!("{:x}", md5_of(name))),
+    };
+    vec![
+        SourceRecord {
+            dist: "stable".into(),
+            component: "main".into(),
+            package: "hello".into(),
+            version: "2.10-3".into(),
+            directory: "pool/main/h/hello".into(),
+            files: vec![
+                file("hello_2.10-3.dsc", 1200),
+                file("hello_2.10.orig.tar.gz", 725_946),
+                file("hello_2.10-3.debian.tar.xz", 12_688),
+            ],
+            control: "Format: 3.0 (quilt)\nBinary: hello\nArchitecture: any\nVersion: 2.10-3\nMaintainer: Golden <golden@example.com>\nBuild-Depends: debhelper-compat (= 13)\n".into(),
+        },
+        SourceRecord {
+            dist: "testing".into(),
+            component: "main".into(),
+            package: "hello".into(),
+            version: "2.11-1".into(),
+            directory: "pool/main/h/hello".into(),
+            files: vec![file("hello_2.11-1.dsc", 1100)],
+            control: "Format: 3.0 (native)\nVersion: 2.11-1\nMaintainer: Golden <golden@example.com>\n".into(),
+        },
+    ]
 }
 
 /// A stable stand-in for a digest (the golden files need fixed values, not real hashes).
@@ -97,8 +130,20 @@ fn packages_release_and_inrelease_text() {
     golden("Contents-main-amd64", &index::contents_text(&stable, "main", "amd64", &lists));
     golden("Contents-main-arm64", &index::contents_text(&stable, "main", "arm64", &lists));
 
-    let files = index::distribution_indices(&cfg, &stable, &lists, &Default::default(), &mut Default::default()).expect("indices");
+    let sources = source_records();
+    let stable_sources: Vec<&SourceRecord> = sources.iter().filter(|r| r.dist == "stable").collect();
+    golden("Sources-main", &index::sources_text(&stable_sources, "main"));
     let dist = cfg.distributions[0].clone();
+    let files = index::distribution_indices(
+        &cfg,
+        &dist,
+        &stable,
+        &stable_sources,
+        &lists,
+        &Default::default(),
+        &mut Default::default(),
+    )
+    .expect("indices");
     let now = time::macros::datetime!(2026-12-06 12:34:56 UTC);
     let release = index::release_text(&cfg, &dist, &files, now);
     golden("Release", &release);

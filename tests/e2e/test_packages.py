@@ -65,7 +65,7 @@ def fnv1a(s):
 class Apt:
     """apt-get with every state directory under `root` and the edge as its proxy."""
 
-    def __init__(self, root: Path, s, repo, suite="stable", key: bytes | None = None):
+    def __init__(self, root: Path, s, repo, suite="stable", key: bytes | None = None, types="deb"):
         self.root = root
         for d in ["etc/apt/sources.list.d", "etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/trusted.gpg.d",
                   "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "keyrings", "dl"]:
@@ -78,7 +78,7 @@ class Apt:
             key = r.content
         (root / "keyrings" / f"{repo}.gpg").write_bytes(key)
         (root / "etc/apt/sources.list.d" / f"{repo}.sources").write_text(
-            f"Types: deb\nURIs: http://packages.localhost/{repo}\nSuites: {suite}\nComponents: main\n"
+            f"Types: {types}\nURIs: http://packages.localhost/{repo}\nSuites: {suite}\nComponents: main\n"
             f"Signed-By: {root}/keyrings/{repo}.gpg\n"
         )
         self.opts = []
@@ -800,3 +800,96 @@ def test_apt_updates_by_index_diffs(srv, tmp_path):
     lists = lambda c: [f for f in (c.root / "var/lib/apt/lists").glob("*binary-amd64_Packages*") if "diff" not in f.name]
     read = lambda f: run(["/usr/lib/apt/apt-helper", "cat-file", str(f)]).stdout
     assert len(lists(by_diff)) == 1 and read(lists(by_diff)[0]) == read(lists(whole)[0])
+
+
+def build_source(out_dir: Path, name, upstream, revision, orig=True, extra=""):
+    """A real quilt-format source package made by dpkg-source: .dsc, .orig.tar.gz (unless
+    orig=False, when it already exists in out_dir), .debian.tar.xz."""
+    top = out_dir / f"{name}-{upstream}"
+    if top.exists():
+        subprocess.run(["rm", "-rf", str(top)], check=True)
+    (top / "debian" / "source").mkdir(parents=True)
+    (top / "README").write_text(f"{name} upstream {upstream}\n")
+    if orig:
+        run(["tar", "-C", str(out_dir), "-czf", str(out_dir / f"{name}_{upstream}.orig.tar.gz"), f"{name}-{upstream}"])
+    (top / "debian" / "source" / "format").write_text("3.0 (quilt)\n")
+    (top / "debian" / "control").write_text(
+        f"Source: {name}\nMaintainer: CI <ci@example.com>\nSection: utils\nPriority: optional\nStandards-Version: 4.6.2\n{extra}\n"
+        f"Package: {name}\nArchitecture: any\nDescription: test source package\n A longer description.\n")
+    (top / "debian" / "changelog").write_text(
+        f"{name} ({upstream}-{revision}) unstable; urgency=medium\n\n  * Test upload.\n\n -- CI <ci@example.com>  Mon, 07 Dec 2026 00:00:00 +0000\n")
+    (top / "debian" / "rules").write_text("#!/usr/bin/make -f\n%:\n\tdh $@\n")
+    (top / "debian" / "rules").chmod(0o755)
+    p = subprocess.run(["dpkg-source", "-b", top.name], cwd=out_dir, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    base = f"{name}_{upstream}-{revision}"
+    return out_dir / f"{base}.dsc", out_dir / f"{name}_{upstream}.orig.tar.gz", out_dir / f"{base}.debian.tar.xz"
+
+
+def test_source_packages_for_apt_get_source(srv, tmp_path):
+    _, repo, _ = new_repo(srv)
+    work = tmp_path / "src"
+    work.mkdir()
+    dsc, orig, debian = build_source(work, "srcpkg", "1.0", "1")
+    out = srv.cli("repo", "add", repo, "--dist", "stable", dsc, orig, debian).stdout
+    assert "+srcpkg 1.0-1 (source)" in out, out
+    apt = Apt(tmp_path / "apt", srv, repo, types="deb deb-src")
+    apt.get("update")
+    p = apt.get("source", "srcpkg")
+    unpacked = apt.root / "dl" / "srcpkg-1.0"
+    assert (unpacked / "README").read_text() == "srcpkg upstream 1.0\n", p.stdout
+    assert (unpacked / "debian" / "changelog").read_text().startswith("srcpkg (1.0-1)")
+    sources = requests.get(f"{srv.url}/{repo}/dists/stable/main/source/Sources", headers=HOST, timeout=10).text
+    assert sources.startswith("Package: srcpkg\n") and "Directory: pool/main/s/srcpkg\n" in sources, sources
+    assert "Binary: srcpkg\n" in sources and "srcpkg_1.0.orig.tar.gz" in sources
+    release = requests.get(f"{srv.url}/{repo}/dists/stable/Release", headers=HOST, timeout=10).text
+    for f in ["main/source/Sources.xz", "main/source/Sources.gz", "main/source/Release"]:
+        assert f" {f}\n" in release, f
+
+    # A new revision needs only its .dsc and .debian.tar: the .orig.tar is in the pool already.
+    dsc2, _, debian2 = build_source(work, "srcpkg", "1.0", "2", orig=False)
+    srv.cli("repo", "add", repo, "--dist", "stable", dsc2, debian2)
+    apt.get("update")
+    for f in (apt.root / "dl").iterdir():
+        subprocess.run(["rm", "-rf", str(f)], check=True)
+    apt.get("source", "srcpkg=1.0-2")
+    assert (apt.root / "dl" / "srcpkg-1.0" / "debian" / "changelog").read_text().startswith("srcpkg (1.0-2)")
+
+    # Refused, and nothing published: a file that does not match the .dsc, one missing, and a
+    # file no .dsc lists. Each refused upload stays in incoming; it is cleared between cases.
+    sp = srv.cli_json("repo", "show", repo)["repository"]["space_id"]
+    bucket = srv.cli_json("space", "show", sp)["bucket"]
+    c = srv.s3(srv.new_key({"bucket": bucket}, mode="publisher"))
+    before = current(srv, repo)
+    dsc3, orig3, debian3 = build_source(work, "srcpkg", "1.1", "1")
+    tampered = work / "tampered"
+    tampered.mkdir()
+    (tampered / orig3.name).write_bytes(orig3.read_bytes() + b"tampered")
+    stray = work / "notes.txt"
+    stray.write_text("not a package\n")
+    cases = [
+        ([dsc3, tampered / orig3.name, debian3], "srcpkg_1.1.orig.tar.gz is"),
+        ([dsc3, debian3], "srcpkg_1.1.orig.tar.gz, listed in the .dsc, was not uploaded beside it"),
+        ([stray], "notes.txt: not a .deb, and no .dsc uploaded beside it lists it"),
+    ]
+    for files, why in cases:
+        p = srv.cli("repo", "add", repo, "--dist", "stable", *files, check=False)
+        assert p.returncode != 0 and why in p.stderr and "repository unchanged" in p.stderr, p.stderr
+        assert current(srv, repo) == before
+        for o in c.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{repo}/").get("Contents", []):
+            c.delete_object(Bucket=bucket, Key=o["Key"])
+    # The same version with other files is refused too.
+    (work / "again").mkdir()
+    dsc_again, _, debian_again = build_source(work / "again", "srcpkg", "1.0", "2")
+    p = srv.cli("repo", "add", repo, "--dist", "stable", dsc_again, debian_again, check=False)
+    assert p.returncode != 0, p.stdout
+    for o in c.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{repo}/").get("Contents", []):
+        c.delete_object(Bucket=bucket, Key=o["Key"])
+    # Rollback brings back the first revision; retention keeps the pool files it names.
+    snaps = srv.cli_json("repo", "snapshots", repo)["snapshots"]
+    srv.cli("repo", "rollback", repo, snaps[1]["id"])
+    apt.get("update")
+    for f in (apt.root / "dl").iterdir():
+        subprocess.run(["rm", "-rf", str(f)], check=True)
+    apt.get("source", "srcpkg")
+    assert (apt.root / "dl" / "srcpkg-1.0" / "debian" / "changelog").read_text().startswith("srcpkg (1.0-1)")
