@@ -75,8 +75,120 @@ impl Selector {
     }
 
     fn matches(&self, r: &PackageRecord) -> bool {
-        glob(&self.name, &r.package) && self.version.as_ref().is_none_or(|v| *v == r.version)
+        self.names(&r.package, &r.version)
     }
+
+    fn names(&self, package: &str, version: &str) -> bool {
+        glob(&self.name, package) && self.version.as_ref().is_none_or(|v| v == version)
+    }
+
+    fn missing(&self, scope: &Scope<'_>) -> String {
+        format!(
+            "{}{} is not published in {}{}{}",
+            self.name,
+            self.version.as_ref().map(|v| format!("={v}")).unwrap_or_default(),
+            scope.dist,
+            scope.component.map(|c| format!("/{c}")).unwrap_or_default(),
+            scope.architecture.map(|a| format!(" for {a}")).unwrap_or_default()
+        )
+    }
+}
+
+/// The architecture name that selects source packages in a [`Scope`] (as in `Sources`).
+pub const SOURCE: &str = "source";
+
+impl Scope<'_> {
+    fn holds_source(&self, r: &SourceRecord) -> bool {
+        r.dist == self.dist && self.component.is_none_or(|c| c == r.component)
+    }
+}
+
+/// [`remove`] for source packages (a scope whose architecture is [`SOURCE`]).
+///
+/// # Errors
+/// As [`remove`].
+pub fn remove_sources(
+    parent: &[SourceRecord],
+    scope: Scope<'_>,
+    selectors: &[Selector],
+) -> Result<(Vec<SourceRecord>, Vec<String>), Vec<String>> {
+    if selectors.is_empty() {
+        return Err(vec!["name at least one package to remove".into()]);
+    }
+    let named = |r: &SourceRecord| scope.holds_source(r) && selectors.iter().any(|s| s.names(&r.package, &r.version));
+    let errors: Vec<String> = selectors
+        .iter()
+        .filter(|s| !parent.iter().any(|r| scope.holds_source(r) && s.names(&r.package, &r.version)))
+        .map(|s| s.missing(&scope))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut changes = Vec::new();
+    let mut kept = Vec::with_capacity(parent.len());
+    for r in parent {
+        if named(r) {
+            changes.push(format!("{}: -{} {} (source)", r.dist, r.package, r.version));
+        } else {
+            kept.push(r.clone());
+        }
+    }
+    Ok((kept, changes))
+}
+
+/// [`copy`] for source packages: what `selectors` name in `from` goes to `to` (and
+/// `to_component`), at most `keep` versions of each there.
+///
+/// # Errors
+/// As [`copy`].
+pub fn copy_sources(
+    parent: &[SourceRecord],
+    from: Scope<'_>,
+    to: &str,
+    to_component: Option<&str>,
+    selectors: &[Selector],
+    keep: usize,
+) -> Result<(Vec<SourceRecord>, Vec<String>), Vec<String>> {
+    if selectors.is_empty() {
+        return Err(vec!["name at least one package to copy".into()]);
+    }
+    if from.dist == to && to_component.is_none_or(|c| from.component == Some(c)) {
+        return Err(vec![format!(
+            "copying from {to} to itself changes nothing; name another distribution or component"
+        )]);
+    }
+    let missing: Vec<String> = selectors
+        .iter()
+        .filter(|s| !parent.iter().any(|r| from.holds_source(r) && s.names(&r.package, &r.version)))
+        .map(|s| s.missing(&from))
+        .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let copies: Vec<SourceRecord> = parent
+        .iter()
+        .filter(|r| from.holds_source(r) && selectors.iter().any(|s| s.names(&r.package, &r.version)))
+        .map(|r| SourceRecord {
+            dist: to.to_owned(),
+            component: to_component.unwrap_or(&r.component).to_owned(),
+            ..r.clone()
+        })
+        .collect();
+    let mut changes = Vec::new();
+    let mut out: Vec<SourceRecord> = parent
+        .iter()
+        .filter(|r| {
+            !copies
+                .iter()
+                .any(|c| c.dist == r.dist && c.component == r.component && c.package == r.package && c.version == r.version)
+        })
+        .cloned()
+        .collect();
+    for c in copies {
+        changes.push(format!("{}: +{} {} (source)", c.dist, c.package, c.version));
+        out.push(c);
+    }
+    Ok((limit_sources(out, keep, &mut changes), changes))
 }
 
 /// Where an operation applies: a distribution, and optionally one component and one
@@ -114,16 +226,7 @@ pub fn remove(
     let errors: Vec<String> = selectors
         .iter()
         .filter(|s| !parent.iter().any(|r| scope.holds(r) && s.matches(r)))
-        .map(|s| {
-            format!(
-                "{}{} is not published in {}{}{}",
-                s.name,
-                s.version.as_ref().map(|v| format!("={v}")).unwrap_or_default(),
-                scope.dist,
-                scope.component.map(|c| format!("/{c}")).unwrap_or_default(),
-                scope.architecture.map(|a| format!(" for {a}")).unwrap_or_default()
-            )
-        })
+        .map(|s| s.missing(&scope))
         .collect();
     if !errors.is_empty() {
         return Err(errors);
@@ -546,5 +649,69 @@ mod tests {
         for bad in ["hello (>= 1.0", "hello (~ 1.0)", "hello (>= )", "Hello"] {
             assert!(Query::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    fn src(dist: &str, package: &str, version: &str) -> SourceRecord {
+        SourceRecord {
+            dist: dist.into(),
+            component: "main".into(),
+            package: package.into(),
+            version: version.into(),
+            directory: format!("pool/main/{}/{package}", &package[..1]),
+            files: Vec::new(),
+            control: String::new(),
+        }
+    }
+
+    #[test]
+    fn sources_are_removed_copied_promoted_and_limited() {
+        let sel = |s: &str| Selector::parse(s).expect("selector");
+        let stable = Scope {
+            dist: "stable",
+            component: None,
+            architecture: Some(SOURCE),
+        };
+        let all = vec![
+            src("stable", "hello", "1.0-1"),
+            src("stable", "other", "2.0"),
+            src("testing", "hello", "1.1-1"),
+        ];
+        let (kept, changes) = remove_sources(&all, stable, &[sel("hello")]).expect("removed");
+        assert_eq!(kept.len(), 2);
+        assert_eq!(changes, vec!["stable: -hello 1.0-1 (source)".to_owned()]);
+        assert!(
+            remove_sources(&all, stable, &[sel("hello=9")]).is_err(),
+            "naming nothing is refused"
+        );
+
+        let testing = Scope { dist: "testing", ..stable };
+        let (copied, changes) = copy_sources(&all, testing, "stable", None, &[sel("hello")], 1).expect("copied");
+        assert!(changes.contains(&"stable: +hello 1.1-1 (source)".to_owned()));
+        assert!(
+            changes.contains(&"stable: -hello 1.0-1 (source)".to_owned()),
+            "keep 1 drops the older: {changes:?}"
+        );
+        assert_eq!(copied.iter().filter(|r| r.dist == "stable" && r.package == "hello").count(), 1);
+        let (copied, _) = copy_sources(&all, testing, "stable", None, &[sel("hello")], 2).expect("copied");
+        assert_eq!(copied.iter().filter(|r| r.dist == "stable" && r.package == "hello").count(), 2);
+
+        let (promoted, changes) = promote_sources(&all, "testing", "stable");
+        let stable_now: Vec<(&str, &str)> = promoted
+            .iter()
+            .filter(|r| r.dist == "stable")
+            .map(|r| (r.package.as_str(), r.version.as_str()))
+            .collect();
+        assert_eq!(stable_now, vec![("hello", "1.1-1")]);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+
+        let mut changes = Vec::new();
+        let limited = limit_sources(
+            vec![src("s", "a", "1.0"), src("s", "a", "1.10"), src("s", "a", "1.9")],
+            2,
+            &mut changes,
+        );
+        let versions: Vec<&str> = limited.iter().map(|r| r.version.as_str()).collect();
+        assert_eq!(versions, vec!["1.10", "1.9"], "Debian order, not text order");
+        assert_eq!(changes, vec!["s: -a 1.0 (source)".to_owned()]);
     }
 }

@@ -1545,7 +1545,11 @@ impl Publisher {
         let suite = suite_of(&repo, scope.dist);
         let scope = Scope { dist: &suite, ..scope };
         self.rewrite(p, &repo, "repo.removed", |current, sources| {
-            crate::select::remove(current, scope, selectors).map(|(pk, ch)| (pk, sources.to_vec(), ch))
+            if scope.architecture == Some(crate::select::SOURCE) {
+                crate::select::remove_sources(sources, scope, selectors).map(|(src, ch)| (current.to_vec(), src, ch))
+            } else {
+                crate::select::remove(current, scope, selectors).map(|(pk, ch)| (pk, sources.to_vec(), ch))
+            }
         })
         .await
     }
@@ -1569,9 +1573,13 @@ impl Publisher {
         check_scope(&repo, Some(to), to_component, None)?;
         let (suite, to) = (suite_of(&repo, from.dist), suite_of(&repo, to));
         let from = Scope { dist: &suite, ..from };
+        let keep = repo.config.keep_versions as usize;
         self.rewrite(p, &repo, "repo.copied", |current, sources| {
-            crate::select::copy(current, from, &to, to_component, selectors, repo.config.keep_versions as usize)
-                .map(|(pk, ch)| (pk, sources.to_vec(), ch))
+            if from.architecture == Some(crate::select::SOURCE) {
+                crate::select::copy_sources(sources, from, &to, to_component, selectors, keep).map(|(src, ch)| (current.to_vec(), src, ch))
+            } else {
+                crate::select::copy(current, from, &to, to_component, selectors, keep).map(|(pk, ch)| (pk, sources.to_vec(), ch))
+            }
         })
         .await
     }
@@ -1654,10 +1662,32 @@ impl Publisher {
         let m = self.manifest(&repo, &id).await?;
         // A suite may be named by its codename too.
         let suite = dist.and_then(|d| repo.config.distribution(d)).map(|d| d.suite.as_str());
-        Ok(crate::select::matching(&m.packages, suite, architecture, query)
+        // Source packages are listed as architecture `source`, named by their `.dsc`.
+        let sources: Vec<PackageRecord> = m
+            .sources
+            .iter()
+            .filter_map(|r| {
+                let dsc = r.files.first()?;
+                Some(PackageRecord {
+                    dist: r.dist.clone(),
+                    component: r.component.clone(),
+                    package: r.package.clone(),
+                    version: r.version.clone(),
+                    architecture: crate::select::SOURCE.to_owned(),
+                    filename: format!("{}/{}", r.directory, dsc.name),
+                    size: dsc.size,
+                    md5: dsc.md5.clone(),
+                    sha256: dsc.sha256.clone(),
+                    control: r.control.clone(),
+                })
+            })
+            .collect();
+        let mut out: Vec<PackageRecord> = crate::select::matching(&m.packages, suite, architecture, query)
             .into_iter()
             .cloned()
-            .collect())
+            .collect();
+        out.extend(crate::select::matching(&sources, suite, architecture, query).into_iter().cloned());
+        Ok(out)
     }
 
     // ---- the packages face ----
@@ -1795,10 +1825,11 @@ fn check_scope(repo: &Repository, dist: Option<&str>, component: Option<&str>, a
     }
     if let Some(a) = architecture
         && a != "all"
+        && a != crate::select::SOURCE
         && !c.architectures.iter().any(|k| k == a)
     {
         return Err(Error::Invalid(format!(
-            "no architecture {a:?} in {} (it has {}, and all)",
+            "no architecture {a:?} in {} (it has {}, all, and source for source packages)",
             repo.name,
             c.architectures.join(", ")
         )));

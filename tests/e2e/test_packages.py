@@ -893,3 +893,13 @@ def test_source_packages_for_apt_get_source(srv, tmp_path):
         subprocess.run(["rm", "-rf", str(f)], check=True)
     apt.get("source", "srcpkg")
     assert (apt.root / "dl" / "srcpkg-1.0" / "debian" / "changelog").read_text().startswith("srcpkg (1.0-1)")
+    # Listed as architecture `source`; removed with --arch source, which leaves the binaries.
+    listed = srv.cli_json("repo", "packages", repo, "--arch", "source")["packages"]
+    assert [(r["package"], r["version"], r["architecture"]) for r in listed] == [("srcpkg", "1.0-1", "source")], listed
+    srv.cli("repo", "remove", repo, "--dist", "stable", "--arch", "source", "srcpkg")
+    apt.get("update")
+    p = apt.get("source", "--download-only", "srcpkg", check=False)
+    # With no source package left, apt treats the (empty) Sources as no deb-src at all.
+    assert p.returncode != 0 and ("Unable to find a source package" in p.stderr or "deb-src" in p.stderr), p.stdout + p.stderr
+    p = srv.cli("repo", "remove", repo, "--dist", "stable", "--arch", "source", "srcpkg", check=False)
+    assert p.returncode != 0 and "srcpkg is not published in stable for source" in p.stderr, p.stderr
