@@ -639,6 +639,14 @@ pub struct RepositoryConfig {
     /// Release `Valid-Until`, this many days after each publish; none when absent.
     #[serde(default)]
     pub valid_until_days: Option<u32>,
+    /// Uploaders' OpenPGP public keys (ASCII-armored): a `.changes` in incoming must be
+    /// signed by one of them, and every file it lists must match it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploaders: Vec<String>,
+    /// Take only signed uploads: every file in incoming must be listed in a `.changes` signed
+    /// by an uploader key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed_uploads: bool,
 }
 
 /// Default of [`RepositoryConfig::keep_versions`]: a new version replaces the old one.
@@ -720,6 +728,21 @@ impl RepositoryConfig {
         }
         if self.keep_versions == 0 || self.keep_versions > 100 {
             return Err(Error::Invalid("keep_versions must be between 1 and 100".into()));
+        }
+        if self.uploaders.len() > 50 {
+            return Err(Error::Invalid("at most 50 uploader keys".into()));
+        }
+        if self
+            .uploaders
+            .iter()
+            .any(|k| k.len() > 64 * 1024 || !k.trim_start().starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"))
+        {
+            return Err(Error::Invalid(
+                "each uploader key is one ASCII-armored OpenPGP public key (gpg --armor --export), at most 64 KiB".into(),
+            ));
+        }
+        if self.signed_uploads && self.uploaders.is_empty() {
+            return Err(Error::Invalid("signed_uploads needs at least one uploader key".into()));
         }
         if self.retain == 0 || self.retain > 1000 {
             return Err(Error::Invalid("retain must be between 1 and 1000 snapshots".into()));

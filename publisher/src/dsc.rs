@@ -86,8 +86,36 @@ pub fn parse(text: &str) -> Result<Dsc, DebError> {
         });
     }
     crate::deb::check_version(&version)?;
+    let files = checksums(&get("Checksums-Sha256")?)?;
+    let mut control = String::with_capacity(text.len());
+    for entry in para.entries() {
+        let Some(key) = entry.key() else { continue };
+        if OWN_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&key)) {
+            continue;
+        }
+        for line in entry.to_string().lines() {
+            let line = line.trim_end();
+            if !line.is_empty() {
+                control.push_str(line);
+                control.push('\n');
+            }
+        }
+    }
+    Ok(Dsc {
+        source,
+        version,
+        files,
+        control,
+    })
+}
+
+/// The files a `Checksums-Sha256` field lists (of a `.dsc` or a `.changes`).
+///
+/// # Errors
+/// [`DebError`] for a line that is not `<sha256> <size> <plain file name>`, or none at all.
+pub fn checksums(field: &str) -> Result<Vec<Listed>, DebError> {
     let mut files = Vec::new();
-    for line in get("Checksums-Sha256")?.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in field.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let mut w = line.split_whitespace();
         let parsed = (|| {
             let sha256 = w.next()?.to_ascii_lowercase();
@@ -109,26 +137,7 @@ pub fn parse(text: &str) -> Result<Dsc, DebError> {
     if files.is_empty() {
         return Err(DebError::MissingField("Checksums-Sha256"));
     }
-    let mut control = String::with_capacity(text.len());
-    for entry in para.entries() {
-        let Some(key) = entry.key() else { continue };
-        if OWN_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&key)) {
-            continue;
-        }
-        for line in entry.to_string().lines() {
-            let line = line.trim_end();
-            if !line.is_empty() {
-                control.push_str(line);
-                control.push('\n');
-            }
-        }
-    }
-    Ok(Dsc {
-        source,
-        version,
-        files,
-        control,
-    })
+    Ok(files)
 }
 
 /// The `.dsc`'s own file name, as Debian names it.

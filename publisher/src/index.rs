@@ -262,6 +262,8 @@ mod tests {
             retain: 10,
             retain_grace_secs: 600,
             keep_versions: 1,
+            uploaders: Vec::new(),
+            signed_uploads: false,
             valid_until_days: Some(7),
         }
     }

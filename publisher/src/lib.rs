@@ -4,6 +4,7 @@
 //! [`deb`], [`index`], [`sign`] and [`snapshot`] are pure formats and [`plan`] the pure
 //! decision of what a publish does ([`select`]: of what a removal or a query names), all tested without a store; [`Publisher`] does the IO.
 
+pub mod changes;
 pub mod deb;
 pub mod dsc;
 pub mod index;

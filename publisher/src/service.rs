@@ -176,6 +176,8 @@ pub fn default_config(name: &str) -> RepositoryConfig {
         retain_grace_secs: rustshare_control::model::default_retain_grace(),
         keep_versions: rustshare_control::model::default_keep_versions(),
         valid_until_days: None,
+        uploaders: Vec::new(),
+        signed_uploads: false,
     }
 }
 
@@ -650,6 +652,8 @@ impl Publisher {
                 .extension()
                 .is_some_and(|e| want.iter().any(|w| e.eq_ignore_ascii_case(w)))
         };
+        let (changes_files, located): (Vec<_>, Vec<_>) = located.into_iter().partition(|((_, rel, ..), _)| ext(rel, &["changes"]));
+        let uploaded: HashMap<String, String> = located.iter().map(|((key, rel, ..), _)| (key.clone(), rel.clone())).collect();
         let (dscs, rest): (Vec<_>, Vec<_>) = located.into_iter().partition(|((_, rel, ..), _)| ext(rel, &["dsc"]));
         let (located, others): (Vec<_>, Vec<_>) = rest.into_iter().partition(|((_, rel, ..), _)| ext(rel, &["deb", "udeb"]));
         let parent_sources = parent.as_ref().map_or(&[][..], |m| &m.sources[..]);
@@ -727,6 +731,7 @@ impl Publisher {
         marks.push(format!("inspect {}", t.elapsed().as_millis()));
         let (candidates, refused) = crate::plan::accept(inspected, &repo.config.architectures);
         errors.extend(refused);
+        errors.extend(self.check_signed(&repo, changes_files, &uploaded, &candidates).await?);
         let parent_packages = parent.as_ref().map_or(&[][..], |m| &m.packages[..]);
         errors.extend(crate::plan::contradictions(&incoming, parent_packages, &candidates));
         if !errors.is_empty() {
@@ -833,6 +838,91 @@ impl Publisher {
         })
     }
 
+    /// The digests of a stored object, streamed (it may be large).
+    async fn digest_object(&self, key: &str) -> Result<Digests> {
+        let g = self.store().get(key, None).await?;
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+        self.blocking(move || Digests::of_reader(reader))
+            .await?
+            .map_err(|e| Error::Corrupt(format!("{key}: {e}")))
+    }
+
+    /// Signed uploads: each `.changes` must be signed by an uploader key and every file it lists
+    /// must be beside it with the size and SHA-256 it says; with `signed_uploads`, every file of
+    /// incoming must be listed by one. Returns why files are refused. A repository without
+    /// uploader keys ignores `.changes` files (they are removed with the upload).
+    async fn check_signed(
+        &self,
+        repo: &Repository,
+        changes_files: Vec<(Located, u64)>,
+        uploaded: &HashMap<String, String>,
+        candidates: &[crate::plan::Candidate],
+    ) -> Result<Vec<String>> {
+        let mut errors = Vec::new();
+        let keys = match crate::changes::uploader_keys(&repo.config.uploaders) {
+            Ok(k) => k,
+            Err(e) => return Ok(vec![e]),
+        };
+        if keys.is_empty() {
+            return Ok(errors);
+        }
+        // key -> (SHA-256, size, the .changes that lists it)
+        let mut signed: HashMap<String, (String, u64, String)> = HashMap::new();
+        for ((key, rel, ..), size) in changes_files {
+            if size > crate::changes::MAX_CHANGES {
+                errors.push(format!("{rel}: a .changes may be at most {} bytes", crate::changes::MAX_CHANGES));
+                continue;
+            }
+            let text = String::from_utf8_lossy(&self.read_all(&key).await?).into_owned();
+            let keys = keys.clone();
+            let verified = self.blocking(move || crate::changes::verify(&text, &keys)).await?;
+            let c = match verified {
+                Ok(c) => c,
+                Err(e) => {
+                    errors.push(format!("{rel}: {e}"));
+                    continue;
+                }
+            };
+            tracing::info!(repo = %repo.name, upload = %rel, signer = %c.signer, "signed upload");
+            let dir = &key[..key.len() - rel.rsplit('/').next().unwrap_or(&rel).len()];
+            for f in c.files {
+                let k = format!("{dir}{}", f.name);
+                if uploaded.contains_key(&k) {
+                    signed.insert(k, (f.sha256, f.size, rel.clone()));
+                } else {
+                    errors.push(format!("{rel}: {}, listed in it, was not uploaded beside it", f.name));
+                }
+            }
+        }
+        let inspected: HashMap<&str, &Digests> = candidates.iter().map(|c| (c.key.as_str(), &c.deb.digests)).collect();
+        let mut names: Vec<(&String, &String)> = uploaded.iter().collect();
+        names.sort();
+        for (key, rel) in names {
+            let Some((sha256, size, by)) = signed.get(key) else {
+                if repo.config.signed_uploads {
+                    errors.push(format!(
+                        "{rel}: this repository takes signed uploads only; list it in a .changes signed by an uploader key"
+                    ));
+                }
+                continue;
+            };
+            // A .deb is compared with the digests of the bytes inspected (and pooled); other
+            // files are read once more.
+            let got = if let Some(d) = inspected.get(key.as_str()) {
+                (*d).clone()
+            } else {
+                self.digest_object(key).await?
+            };
+            if got.sha256 != *sha256 || got.size != *size {
+                errors.push(format!(
+                    "{rel}: {} bytes with SHA-256 {}, but {by} lists {size} bytes with {sha256}",
+                    got.size, got.sha256
+                ));
+            }
+        }
+        Ok(errors)
+    }
+
     /// Checks each uploaded `.dsc` and the files it lists (beside it in incoming, or already in
     /// the pool from an earlier upload, such as a shared `.orig.tar`), and says what the
     /// publish makes of the source packages. Nothing is written but pool copies to make.
@@ -891,12 +981,7 @@ impl Publisher {
                     .find(|(r, f)| r.directory == directory && f.name == listed.name && f.sha256 == listed.sha256 && f.size == listed.size);
                 if others.contains_key(&sibling) {
                     claimed.insert(sibling.clone());
-                    let g = self.store().get(&sibling, None).await?;
-                    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
-                    let got = self
-                        .blocking(move || Digests::of_reader(reader))
-                        .await?
-                        .map_err(|e| Error::Corrupt(format!("{sibling}: {e}")))?;
+                    let got = self.digest_object(&sibling).await?;
                     if got.sha256 != listed.sha256 || got.size != listed.size {
                         bad.push(format!(
                             "{rel}: {} is {} bytes with SHA-256 {}, the .dsc says {} bytes with {}",

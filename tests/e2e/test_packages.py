@@ -903,3 +903,76 @@ def test_source_packages_for_apt_get_source(srv, tmp_path):
     assert p.returncode != 0 and ("Unable to find a source package" in p.stderr or "deb-src" in p.stderr), p.stdout + p.stderr
     p = srv.cli("repo", "remove", repo, "--dist", "stable", "--arch", "source", "srcpkg", check=False)
     assert p.returncode != 0 and "srcpkg is not published in stable for source" in p.stderr, p.stderr
+
+
+def make_changes(out: Path, files, gnupg, key_uid):
+    """A .changes listing `files`, clear-signed by `key_uid` with gpg (as debsign does)."""
+    import hashlib
+    sums = "".join(f" {hashlib.sha256(f.read_bytes()).hexdigest()} {f.stat().st_size} {f.name}\n" for f in files)
+    md5s = "".join(f" {hashlib.md5(f.read_bytes()).hexdigest()} {f.stat().st_size} misc optional {f.name}\n" for f in files)
+    text = (f"Format: 1.8\nDate: Mon, 07 Dec 2026 00:00:00 +0000\nSource: {files[0].name.split('_')[0]}\n"
+            "Architecture: amd64\nVersion: 1.0\nDistribution: stable\nMaintainer: CI <ci@example.com>\n"
+            f"Changes:\n test upload\nChecksums-Sha256:\n{sums}Files:\n{md5s}")
+    plain = out / f"plain-{uuid.uuid4().hex[:6]}"
+    plain.write_text(text)
+    # Each in a directory of its own: several .changes of one upload name may exist at once.
+    changes = out / uuid.uuid4().hex[:8] / f"{files[0].stem}.changes"
+    changes.parent.mkdir()
+    run(["gpg", "--batch", "--yes", "--local-user", key_uid, "--clearsign", "--output", str(changes), str(plain)],
+        env=dict(os.environ, GNUPGHOME=str(gnupg)))
+    return changes
+
+
+def test_signed_uploads_need_a_changes_signed_by_an_uploader(srv, tmp_path):
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env = dict(os.environ, GNUPGHOME=str(gnupg))
+    for uid in ("Uploader <up@example.com>", "Stranger <st@example.com>"):
+        run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"], env=env)
+    (tmp_path / "up.asc").write_text(run(["gpg", "--batch", "--armor", "--export", "up@example.com"], env=env).stdout)
+    _, repo, _ = new_repo(srv)
+    (tmp_path / "junk.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n")
+    p = srv.cli("repo", "update", repo, "--uploader-key", tmp_path / "junk.asc", check=False)
+    assert p.returncode != 0 and "uploader key 1" in p.stderr, p.stderr
+    p = srv.cli("repo", "update", repo, "--signed-uploads", "true", check=False)
+    assert p.returncode != 0 and "needs at least one uploader key" in p.stderr, p.stderr
+    srv.cli("repo", "update", repo, "--uploader-key", tmp_path / "up.asc", "--signed-uploads", "true")
+    assert "signed only (1 uploader key(s))" in srv.cli("repo", "show", repo).stdout
+
+    deb = build_deb(tmp_path, "signedpkg", "1.0")
+    changes = make_changes(tmp_path, [deb], gnupg, "up@example.com")
+    out = srv.cli("repo", "add", repo, "--dist", "stable", deb, changes).stdout
+    assert "+signedpkg 1.0 (amd64)" in out, out
+    apt = Apt(tmp_path / "apt", srv, repo)
+    apt.get("update")
+    assert apt.install("signedpkg") == "signedpkg 1.0\n"
+    assert "signed upload" in srv.logs()
+
+    sp = srv.cli_json("repo", "show", repo)["repository"]["space_id"]
+    bucket = srv.cli_json("space", "show", sp)["bucket"]
+    c = srv.s3(srv.new_key({"bucket": bucket}, mode="publisher"))
+    before = current(srv, repo)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    deb2 = build_deb(bad, "signedpkg", "2.0")
+    other = bad / "other"
+    other.mkdir()
+    tampered = other / deb2.name
+    tampered.write_bytes(build_deb(other, "signedpkg", "2.0", payload="other bytes\n").read_bytes())
+    cases = [
+        ([deb2], "this repository takes signed uploads only"),
+        ([deb2, make_changes(bad, [deb2], gnupg, "st@example.com")], "not signed by an uploader key of this repository"),
+        ([tampered, make_changes(bad, [deb2], gnupg, "up@example.com")], "signedpkg_2.0_amd64.changes lists"),
+        ([make_changes(bad, [deb2], gnupg, "up@example.com")], "signedpkg_2.0_amd64.deb, listed in it, was not uploaded beside it"),
+    ]
+    for files, why in cases:
+        p = srv.cli("repo", "add", repo, "--dist", "stable", *files, check=False)
+        assert p.returncode != 0 and why in p.stderr and "repository unchanged" in p.stderr, (why, p.stderr)
+        assert current(srv, repo) == before
+        for o in c.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{repo}/").get("Contents", []):
+            c.delete_object(Bucket=bucket, Key=o["Key"])
+    # Without signed_uploads, an unsigned .deb is taken while a .changes is still checked.
+    srv.cli("repo", "update", repo, "--signed-uploads", "false")
+    srv.cli("repo", "add", repo, "--dist", "stable", deb2)
+    apt.get("update")
+    assert apt.candidate("signedpkg") == "2.0"

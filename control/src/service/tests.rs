@@ -633,6 +633,8 @@ fn repositories_are_remembered_until_they_change() {
         retain: 10,
         retain_grace_secs: 0,
         keep_versions: 1,
+        uploaders: Vec::new(),
+        signed_uploads: false,
         valid_until_days: None,
     };
     assert!(c.repository_public("tools").expect("lookup").is_none());

@@ -109,6 +109,12 @@ pub struct RepositoryChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub keep_versions: Option<u32>,
+    /// Uploaders' OpenPGP public keys (ASCII-armored); replaces the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaders: Option<Vec<String>>,
+    /// Take only uploads listed in a `.changes` signed by an uploader key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_uploads: Option<bool>,
 }
 
 impl RepositoryChange {
@@ -136,7 +142,9 @@ impl RepositoryChange {
             incoming_prefix,
             retain,
             retain_grace_secs,
-            keep_versions
+            keep_versions,
+            uploaders,
+            signed_uploads
         );
         if let Some(v) = self.valid_until_days {
             config.valid_until_days = (v > 0).then_some(v);

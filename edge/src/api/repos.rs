@@ -60,8 +60,17 @@ fn view(st: &ApiState, r: &Repository, current: Option<String>) -> RepositoryVie
     }
 }
 
+/// Uploader keys are checked before they are stored: a key apt-style tools cannot use would
+/// refuse every signed upload later.
+fn check_uploaders(cfg: &rustshare_control::model::RepositoryConfig) -> ApiResult<()> {
+    rustshare_publisher::changes::uploader_keys(&cfg.uploaders)
+        .map(drop)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e))
+}
+
 async fn create(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<NewRepository>) -> ApiResult<impl IntoResponse> {
     let cfg = b.config.apply(rustshare_publisher::default_config(&b.name));
+    check_uploaders(&cfg)?;
     let key = b.signing_key.map(String::into_bytes);
     let r = st.publisher.create(&p, &b.space, &b.name, cfg, key).await?;
     let current = st.publisher.current(&r).await?;
@@ -87,7 +96,9 @@ async fn update(
     JsonBody(b): JsonBody<RepositoryChange>,
 ) -> ApiResult<impl IntoResponse> {
     let r = st.control.repository(&p, &name).await?;
-    let r = st.control.update_repository(&p, &name, b.apply(r.config)).await?;
+    let cfg = b.apply(r.config);
+    check_uploaders(&cfg)?;
+    let r = st.control.update_repository(&p, &name, cfg).await?;
     let current = st.publisher.current(&r).await?;
     Ok(Json(view(&st, &r, current)))
 }

@@ -45,6 +45,16 @@ pub(super) struct RepoSettings {
     /// Debian version order (default 1: a new version replaces the old one).
     #[arg(long)]
     keep_versions: Option<u32>,
+    /// An uploader's OpenPGP public key (armored file; repeat for several): replaces the list.
+    /// A `.changes` in incoming must be signed by one of them.
+    #[arg(long = "uploader-key")]
+    uploader_keys: Vec<std::path::PathBuf>,
+    /// Forget every uploader key.
+    #[arg(long, conflicts_with = "uploader_keys")]
+    no_uploader_keys: bool,
+    /// Take only uploads listed in a `.changes` signed by an uploader key (true or false).
+    #[arg(long)]
+    signed_uploads: Option<bool>,
 }
 
 impl RepoSettings {
@@ -70,6 +80,17 @@ impl RepoSettings {
             Some(d)
         };
         let given = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+        let uploaders = if self.no_uploader_keys {
+            Some(Vec::new())
+        } else if self.uploader_keys.is_empty() {
+            None
+        } else {
+            let mut keys = Vec::new();
+            for p in &self.uploader_keys {
+                keys.push(std::fs::read_to_string(p).with_context(|| format!("reading uploader key {}", p.display()))?);
+            }
+            Some(keys)
+        };
         Ok(RepositoryChange {
             distributions,
             components: given(&self.components),
@@ -82,6 +103,8 @@ impl RepoSettings {
             retain_grace_secs: self.retain_grace,
             valid_until_days: self.valid_until_days,
             keep_versions: self.keep_versions,
+            uploaders,
+            signed_uploads: self.signed_uploads,
         })
     }
 }
@@ -251,6 +274,15 @@ fn print_repo(v: &RepositoryView) {
         c.retain_grace_secs
     );
     outln!("Versions kept: {} per package, distribution and architecture", c.keep_versions);
+    outln!(
+        "Uploads:       {}{}",
+        if c.signed_uploads { "signed only" } else { "any" },
+        if c.uploaders.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} uploader key(s))", c.uploaders.len())
+        }
+    );
     outln!("Current:       {}", v.current_snapshot.as_deref().unwrap_or("none"));
     outln!("\nKey:  curl -fsSL {} -o /etc/apt/keyrings/{}.gpg", v.key_url, r.name);
     outln!("\n{}.sources:\n{}", r.name, v.sources);
