@@ -244,6 +244,7 @@ mod tests {
             md5: "m".into(),
             sha256: "s".into(),
             control: format!("Package: {pkg}\nVersion: 1.0\nArchitecture: {arch}\n"),
+            lists: None,
         }
     }
 

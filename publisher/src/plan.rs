@@ -171,6 +171,7 @@ pub fn plan(
             md5: c.deb.digests.md5.clone(),
             sha256: c.deb.digests.sha256.clone(),
             control: c.deb.control.clone(),
+            lists: None,
         };
         match set.put(rec, &mut changes) {
             Put::Unchanged => {
@@ -251,7 +252,7 @@ impl PackageSet {
         let packages = &mut self.packages;
         let same = idxs.iter().copied().find(|&i| packages[i].version == rec.version);
         let placed = match same.or_else(|| (self.keep == 1).then(|| idxs.first().copied()).flatten()) {
-            Some(i) if packages[i] == rec => return Put::Unchanged,
+            Some(i) if packages[i].same_package(&rec) => return Put::Unchanged,
             Some(i) => {
                 changes.push(format!(
                     "{}: {} {} -> {} ({})",

@@ -497,6 +497,7 @@ mod tests {
             md5: String::new(),
             sha256: String::new(),
             control: String::new(),
+            lists: None,
         }
     }
 

@@ -783,7 +783,14 @@ impl Publisher {
         self.store().clone_batch(staged.to_copy).await?;
         changes.extend(staged.changes);
         rustshare_control::pause::point("publish.pooled");
-        let fresh = self.save_file_lists(&repo, &candidates).await?;
+        let (fresh, batch) = self.save_file_lists(&repo, &candidates).await?;
+        // The new records name the batch that holds their lists.
+        let mut packages = packages;
+        if let Some(id) = &batch {
+            for r in packages.iter_mut().filter(|r| r.lists.is_none() && fresh.contains_key(&r.sha256)) {
+                r.lists = Some(id.clone());
+            }
+        }
         // An S3 client may have replaced an incoming object between our read and the link: the
         // pool must hold the bytes that were inspected, or apt sees a Hash Sum mismatch.
         self.verify_pool(&incoming, expected).await?;
@@ -1114,37 +1121,65 @@ impl Publisher {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// The file list of each new candidate, stored beside the pool (`lists/<sha256>`, gzip) so
-    /// that any node can write `Contents` without unpacking the package again.
-    async fn save_file_lists(&self, repo: &Repository, candidates: &[crate::plan::Candidate]) -> Result<index::FileLists> {
-        let base = root(repo);
+    /// The file lists of the new candidates, stored beside the pool as one batch
+    /// (`lists/<id>`, gzip JSON by SHA-256) so that any node can write `Contents` without
+    /// unpacking the packages again; returns them and the batch id the records name.
+    async fn save_file_lists(
+        &self,
+        repo: &Repository,
+        candidates: &[crate::plan::Candidate],
+    ) -> Result<(index::FileLists, Option<String>)> {
         let mut fresh = index::FileLists::new();
         for c in candidates {
             fresh
                 .entry(c.deb.digests.sha256.clone())
                 .or_insert_with(|| Arc::new(c.deb.files.clone()));
         }
-        let writes: Vec<(String, Arc<Vec<String>>)> = fresh.iter().map(|(h, l)| (format!("{base}lists/{h}"), l.clone())).collect();
-        futures::stream::iter(writes)
-            .map(|(key, list)| async move { self.put_list(&key, list).await })
-            .buffer_unordered(16)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(fresh)
+        if fresh.is_empty() {
+            return Ok((fresh, None));
+        }
+        let id = self.put_lists(repo, fresh.clone()).await?;
+        Ok((fresh, Some(id)))
     }
 
-    async fn put_list(&self, key: &str, list: Arc<Vec<String>>) -> Result<()> {
-        let gz = self
-            .blocking(move || index::gzip(list.join("\n").as_bytes()))
-            .await?
-            .map_err(|e| Error::Corrupt(format!("compressing a file list: {e}")))?;
-        self.put(key, gz, "application/gzip").await
+    /// Stores `lists` as one batch object; returns its id (a digest of what it holds).
+    async fn put_lists(&self, repo: &Repository, lists: index::FileLists) -> Result<String> {
+        let (id, gz) = self
+            .blocking(move || -> Result<(String, Vec<u8>)> {
+                let sorted: std::collections::BTreeMap<&String, &Vec<String>> = lists.iter().map(|(k, v)| (k, v.as_ref())).collect();
+                let data = json(&sorted)?;
+                let id = Digests::of(&data).sha256[..32].to_owned();
+                let gz = index::gzip(&data).map_err(|e| Error::Corrupt(format!("compressing file lists: {e}")))?;
+                Ok((id, gz))
+            })
+            .await??;
+        self.put(&format!("{}lists/{id}", root(repo)), gz, "application/gzip").await?;
+        Ok(id)
+    }
+
+    /// A stored batch of file lists.
+    async fn read_lists(&self, repo: &Repository, id: &str) -> Result<Option<index::FileLists>> {
+        let key = format!("{}lists/{id}", root(repo));
+        let gz = match self.read_all(&key).await {
+            Ok(gz) => gz,
+            Err(Error::Store(rustshare_store::Error::NotFound)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        self.blocking(move || {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut data)
+                .map_err(|e| Error::Corrupt(format!("{key}: {e}")))?;
+            let map: HashMap<String, Vec<String>> = serde_json::from_slice(&data).map_err(|e| Error::Corrupt(format!("{key}: {e}")))?;
+            Ok(Some(map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()))
+        })
+        .await?
     }
 
     /// What every package of `packages` installs: from `fresh` (this publish's candidates),
-    /// this node's lists of the repository's last snapshot, else the stored list, else the pool
-    /// file itself (a package published before lists were kept), whose list is stored then.
-    async fn file_lists(&self, repo: &Repository, packages: &[PackageRecord], mut fresh: index::FileLists) -> Result<index::FileLists> {
+    /// this node's lists of the repository's last snapshot, else the stored batch a record
+    /// names, else the pool file itself (a package published before lists were kept), whose
+    /// list is then stored in a new batch that its record names from now on.
+    async fn file_lists(&self, repo: &Repository, packages: &mut [PackageRecord], mut fresh: index::FileLists) -> Result<index::FileLists> {
         let base = root(repo);
         let previous = self
             .inner
@@ -1155,52 +1190,54 @@ impl Publisher {
             .cloned()
             .unwrap_or_default();
         let mut out = index::FileLists::with_capacity(packages.len());
-        let mut missing: HashMap<String, String> = HashMap::new();
-        for r in packages {
+        let mut batches: BTreeSet<String> = BTreeSet::new();
+        for r in packages.iter() {
             if out.contains_key(&r.sha256) {
                 continue;
             }
-            match fresh.remove(&r.sha256).or_else(|| previous.get(&r.sha256).cloned()) {
-                Some(l) => {
-                    out.insert(r.sha256.clone(), l);
-                }
-                None => {
-                    missing.insert(r.sha256.clone(), format!("{base}{}", r.filename));
+            if let Some(l) = fresh.remove(&r.sha256).or_else(|| previous.get(&r.sha256).cloned()) {
+                out.insert(r.sha256.clone(), l);
+            } else if let Some(id) = &r.lists {
+                batches.insert(id.clone());
+            }
+        }
+        for id in batches {
+            if let Some(batch) = self.read_lists(repo, &id).await? {
+                for r in packages.iter() {
+                    if r.lists.as_deref() == Some(id.as_str())
+                        && !out.contains_key(&r.sha256)
+                        && let Some(l) = batch.get(&r.sha256)
+                    {
+                        out.insert(r.sha256.clone(), l.clone());
+                    }
                 }
             }
         }
-        let base = &base;
-        let found: Vec<(String, Arc<Vec<String>>)> = futures::stream::iter(missing)
-            .map(|(sha, pool)| async move {
-                let key = format!("{base}lists/{sha}");
-                let list = match self.read_all(&key).await {
-                    Ok(gz) => self
-                        .blocking(move || {
-                            let mut text = String::new();
-                            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
-                                .map(|_| text.lines().map(str::to_owned).collect::<Vec<_>>())
-                        })
+        // Whatever is still unknown is unpacked from the pool once.
+        let mut unpack: HashMap<String, String> = HashMap::new();
+        for r in packages.iter().filter(|r| !out.contains_key(&r.sha256)) {
+            unpack.insert(r.sha256.clone(), format!("{base}{}", r.filename));
+        }
+        if !unpack.is_empty() {
+            let found: index::FileLists = futures::stream::iter(unpack)
+                .map(|(sha, pool)| async move {
+                    let g = self.store().get(&pool, None).await?;
+                    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+                    let deb = self
+                        .blocking(move || deb::inspect_reader(reader))
                         .await?
-                        .map_err(|e| Error::Corrupt(format!("{key}: {e}")))?,
-                    Err(Error::Store(rustshare_store::Error::NotFound)) => {
-                        let g = self.store().get(&pool, None).await?;
-                        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
-                        let deb = self
-                            .blocking(move || deb::inspect_reader(reader))
-                            .await?
-                            .map_err(|e| Error::Corrupt(format!("{pool}: {e}")))?;
-                        let list = Arc::new(deb.files);
-                        self.put_list(&key, list.clone()).await?;
-                        return Ok((sha, list));
-                    }
-                    Err(e) => return Err(e),
-                };
-                Ok((sha, Arc::new(list)))
-            })
-            .buffer_unordered(16)
-            .try_collect()
-            .await?;
-        out.extend(found);
+                        .map_err(|e| Error::Corrupt(format!("{pool}: {e}")))?;
+                    Ok::<_, Error>((sha, Arc::new(deb.files)))
+                })
+                .buffer_unordered(8)
+                .try_collect()
+                .await?;
+            let id = self.put_lists(repo, found.clone()).await?;
+            for r in packages.iter_mut().filter(|r| found.contains_key(&r.sha256)) {
+                r.lists = Some(id.clone());
+            }
+            out.extend(found);
+        }
         let out = Arc::new(out);
         self.inner
             .lists
@@ -1220,7 +1257,7 @@ impl Publisher {
         } = next;
         sources.sort_by(|a, b| (&a.dist, &a.component, &a.package, &a.version).cmp(&(&b.dist, &b.component, &b.package, &b.version)));
         let base = root(repo);
-        let lists = self.file_lists(repo, &packages, fresh).await?;
+        let lists = self.file_lists(repo, &mut packages, fresh).await?;
         let mut now = self.inner.control.now();
         let mut id_ms = now.unix_timestamp_nanos() / 1_000_000;
         if let Some(pid) = parent.as_deref().and_then(|p| p.parse::<i128>().ok()) {
@@ -1468,7 +1505,11 @@ impl Publisher {
         for id in &kept {
             let m = self.manifest(repo, id).await?;
             pool.extend(m.packages.iter().map(|r| format!("{base}{}", r.filename)));
-            pool.extend(m.packages.iter().map(|r| format!("{base}lists/{}", r.sha256)));
+            pool.extend(
+                m.packages
+                    .iter()
+                    .filter_map(|r| r.lists.as_ref().map(|id| format!("{base}lists/{id}"))),
+            );
             for r in &m.sources {
                 pool.extend(r.files.iter().map(|f| format!("{base}{}/{}", r.directory, f.name)));
             }
@@ -1764,6 +1805,7 @@ impl Publisher {
                     md5: dsc.md5.clone(),
                     sha256: dsc.sha256.clone(),
                     control: r.control.clone(),
+                    lists: None,
                 })
             })
             .collect();

@@ -27,9 +27,21 @@ pub struct PackageRecord {
     pub sha256: String,
     /// Control paragraph without the index fields.
     pub control: String,
+    /// The stored file-list batch (`lists/<id>`) that says what the package installs, for
+    /// `Contents`; none for packages published before lists were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lists: Option<String>,
 }
 
 impl PackageRecord {
+    /// The same package in the same place: equal but for where its file list is stored.
+    #[must_use]
+    pub fn same_package(&self, other: &Self) -> bool {
+        let (a, b) = (self, other);
+        (&a.dist, &a.component, &a.package, &a.version, &a.architecture) == (&b.dist, &b.component, &b.package, &b.version, &b.architecture)
+            && (&a.filename, a.size, &a.md5, &a.sha256, &a.control) == (&b.filename, b.size, &b.md5, &b.sha256, &b.control)
+    }
+
     /// What identifies a package within a distribution: a new upload replaces this.
     #[must_use]
     pub fn slot(&self) -> (&str, &str, &str, &str) {

@@ -27,6 +27,7 @@ fn rec(dist: &str, package: &str, version: &str, arch: &str, extra: &str) -> Pac
         control: format!(
             "Package: {package}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: Golden <golden@example.com>\n{extra}Description: the {package} package\n test data\n"
         ),
+        lists: None,
     }
 }
 

@@ -742,9 +742,20 @@ def test_contents_indices_answer_apt_file(srv, tmp_path):
     srv.cli("repo", "rollback", repo, snaps[2]["id"])
     apt.get("update")
     assert apt.file_search("-l", "--substring-match", "usr/share/finder") == ["finder", "finder-doc"]
-    # The stored file lists count as published bytes and go with the packages (retention).
-    lists = [p for p in (srv.data / "objects").rglob("*@o") if f"/{repo}/lists/" in str(p)]
-    assert len(lists) == 3, lists
+    # Each publish stored its new packages' lists as one batch; a restarted node (nothing in
+    # memory) reads them back, and one whose batches are gone unpacks the pool files again.
+    lists = lambda: [p for p in (srv.data / "objects").rglob("*@o") if f"/{repo}/lists/" in str(p)]
+    assert len(lists()) == 2, lists()
+    for drop_batches in (False, True):
+        if drop_batches:
+            for f in lists():
+                f.unlink()
+        srv.stop(peer=False)
+        srv.start()
+        srv.cli("repo", "publish", repo, "--refresh")
+        apt.get("update")
+        assert apt.file_search("-l", "--substring-match", "usr/share/finder") == ["finder", "finder-doc"]
+    assert len(lists()) == 1, "the unpacked lists are stored again, as one batch"
 
 
 def fetched_bytes(out):
