@@ -11,6 +11,13 @@
 #   add one        ours: `repo add` of one more package; reprepro includedeb (its default indices,
 #                  and with .xz like ours); aptly add + publish update. Each adds ONE (5) packages
 #                  one after another; the median is reported, every run printed below the table.
+#   remove one     ours: `repo remove`; reprepro remove; aptly repo remove + publish update; each
+#                  removes ONE packages one after another (median). apt-ftparchive has no
+#                  removal: it is its re-run over the pool.
+#   promote        the whole distribution's set into a second distribution, as one step: ours
+#                  `repo promote --from stable --to testing`; reprepro copymatched testing
+#                  stable '*'; aptly snapshot create + publish snapshot (its way to publish a
+#                  set under another distribution).
 # Peak memory: the edge's VmHWM after each phase (it is one long-running process), the peers'
 # max RSS from GNU time. Release build; every tool signs with an Ed25519 key.
 set -euo pipefail
@@ -83,7 +90,7 @@ export RUSTSHARE_URL=http://127.0.0.1:$port RUSTSHARE_TOKEN
 RUSTSHARE_TOKEN=$(cat "$work/edge/admin-token")
 "$B" tenant create bench >/dev/null
 "$B" space create pkgs --tenant bench --purpose packages >/dev/null
-"$B" repo create bench --space rs-bench-pkgs >/dev/null
+"$B" repo create bench --space rs-bench-pkgs --suite stable --suite testing >/dev/null
 "$B" repo create staged --space rs-bench-pkgs >/dev/null
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$edge_pid/status"; }
 echo "ours: repo add of $N..." >&2
@@ -102,6 +109,15 @@ add_ours() { "$B" repo add bench --dist stable "$1"/*.deb; }
 export -f add_ours
 export B
 read -r ours_one ours_runs < <(median_one add_ours)
+echo "ours: remove one..." >&2
+# median_one passes a directory; the package removed is the one in it.
+name_in() { local f; f=$(ls "$1"/*.deb); f=$(basename "$f"); echo "${f%%_*}"; }
+export -f name_in
+rm_ours() { "$B" repo remove bench --dist stable "$(name_in "$1")"; }
+export -f rm_ours
+read -r ours_rm ours_rm_runs < <(median_one rm_ours)
+echo "ours: promote..." >&2
+read -r ours_promote _ < <(measure "$B" repo promote bench --from stable --to testing)
 ours_mem=$(hwm)
 
 # --- apt-ftparchive ---
@@ -123,13 +139,17 @@ read -r afp_again _ < <(measure bash "$work/afp.sh")
 
 # --- reprepro: its default indices (Packages, .gz), and the same set as ours (plus .xz) ---
 mkdir -p "$work/rep/conf" "$work/repxz/conf"
-printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSignWith: %s\n' "$KEYID" >"$work/rep/conf/distributions"
+printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSignWith: %s\n\nOrigin: bench\nLabel: bench\nSuite: testing\nCodename: testing\nArchitectures: amd64\nComponents: main\nSignWith: %s\n' "$KEYID" "$KEYID" >"$work/rep/conf/distributions"
 { cat "$work/rep/conf/distributions"; printf 'DebIndices: Packages Release . .gz .xz\n'; } >"$work/repxz/conf/distributions"
 echo "reprepro..." >&2
 read -r rep rep_mem < <(measure reprepro -b "$work/rep" includedeb stable "$work"/debs/*.deb)
 add_rep() { reprepro -b "$work/rep" includedeb stable "$1"/*.deb; }
 export -f add_rep
 read -r rep_one rep_runs < <(median_one add_rep)
+rm_rep() { reprepro -b "$work/rep" remove stable "$(name_in "$1")"; }
+export -f rm_rep
+read -r rep_rm rep_rm_runs < <(median_one rm_rep)
+read -r rep_promote _ < <(measure reprepro -b "$work/rep" copymatched testing stable '*')
 read -r repx repx_mem < <(measure reprepro -b "$work/repxz" includedeb stable "$work"/debs/*.deb)
 add_repx() { reprepro -b "$work/repxz" includedeb stable "$1"/*.deb; }
 export -f add_repx
@@ -153,9 +173,22 @@ add_aptly() {
 export -f add_aptly
 export KEYID
 read -r apl_one apl_runs < <(median_one add_aptly)
+rm_aptly() {
+  aptly -config="$work/aptly.conf" repo remove bench "$(name_in "$1")" >/dev/null
+  aptly -config="$work/aptly.conf" publish update -gpg-key="$KEYID" stable >/dev/null
+}
+export -f rm_aptly
+read -r apl_rm apl_rm_runs < <(median_one rm_aptly)
+cat >"$work/aptly-promote.sh" <<EOF
+set -e
+aptly -config="$work/aptly.conf" snapshot create promoted from repo bench >/dev/null
+aptly -config="$work/aptly.conf" publish snapshot -distribution=testing -architectures=amd64 -gpg-key=$KEYID promoted >/dev/null
+EOF
+read -r apl_promote _ < <(measure bash "$work/aptly-promote.sh")
 
 python3 - "$N" "$ours_add" "$ours_pub" "$ours_refresh" "$ours_one" "$ours_add_mem" "$ours_pub_mem" "$ours_mem" \
-  "$afp" "$afp_mem" "$afp_again" "$rep" "$rep_mem" "$rep_one" "$apl" "$apl_mem" "$apl_one" "$repx" "$repx_mem" "$repx_one" <<'PY'
+  "$afp" "$afp_mem" "$afp_again" "$rep" "$rep_mem" "$rep_one" "$apl" "$apl_mem" "$apl_one" "$repx" "$repx_mem" "$repx_one" \
+  "$ours_rm" "$ours_promote" "$rep_rm" "$rep_promote" "$apl_rm" "$apl_promote" <<'PY'
 import sys
 a = sys.argv[1:]
 n = int(a[0])
@@ -163,16 +196,18 @@ oa, op, orf, o1 = map(float, a[1:5])
 oam, opm, om = (int(x) for x in a[5:8])
 afp, afpm, afp2, rep, repm, rep1, apl, aplm, apl1 = float(a[8]), int(a[9]), float(a[10]), float(a[11]), int(a[12]), float(a[13]), float(a[14]), int(a[15]), float(a[16])
 repx, repxm, repx1 = float(a[17]), int(a[18]), float(a[19])
+orm, opr, rrm, rpr, arm, apr = map(float, a[20:26])
 fastest = min(afp, rep, apl)
 mb = lambda k: f"{k / 1024:.0f} MiB"
-print(f"| {n:,} packages | from scratch (s) | re-publish unchanged (s) | add one more (s) | peak memory |")
-print("|---|---:|---:|---:|---:|")
-print(f"| rustshare `repo add` (upload + publish) | {oa:.2f} ({oa / fastest:.2f}x fastest peer) | {orf:.2f} ({orf / afp2:.2f}x apt-ftparchive) | {o1:.3f} ({o1 / rep1:.2f}x reprepro) | {mb(oam)} (edge, after add) |")
-print(f"| rustshare `repo publish` (files already in incoming) | {op:.2f} ({op / fastest:.2f}x fastest peer) | | | {mb(opm)} (edge, after publish) |")
-print(f"| apt-ftparchive + gzip + xz + gpg | {afp:.2f} | {afp2:.2f} | | {mb(afpm)} |")
-print(f"| reprepro includedeb (Packages, .gz) | {rep:.2f} | | {rep1:.3f} | {mb(repm)} |")
-print(f"| reprepro includedeb (Packages, .gz, .xz: our set) | {repx:.2f} | | {repx1:.3f} ({o1 / repx1:.2f}x ours/this) | {mb(repxm)} |")
-print(f"| aptly repo add + publish | {apl:.2f} | | {apl1:.3f} | {mb(aplm)} |")
-print(f"\nedge peak memory at the end: {mb(om)}")
+print(f"| {n:,} packages | from scratch (s) | re-publish unchanged (s) | add one more (s) | remove one (s) | promote all (s) | peak memory |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+print(f"| rustshare `repo add` (upload + publish) | {oa:.2f} ({oa / fastest:.2f}x fastest peer) | {orf:.2f} ({orf / afp2:.2f}x apt-ftparchive) | {o1:.3f} ({o1 / rep1:.2f}x reprepro) | {orm:.3f} ({orm / rrm:.2f}x reprepro) | {opr:.2f} ({opr / min(rpr, apr):.2f}x fastest peer) | {mb(om)} (edge, whole run) |")
+print(f"| rustshare `repo publish` (files already in incoming) | {op:.2f} ({op / fastest:.2f}x fastest peer) | | | | | {mb(opm)} (edge, after publish) |")
+print(f"| apt-ftparchive + gzip + xz + gpg | {afp:.2f} | {afp2:.2f} | | ({afp2:.2f}: a re-run) | | {mb(afpm)} |")
+print(f"| reprepro includedeb (Packages, .gz) | {rep:.2f} | | {rep1:.3f} | {rrm:.3f} | {rpr:.2f} | {mb(repm)} |")
+print(f"| reprepro includedeb (Packages, .gz, .xz: our set) | {repx:.2f} | | {repx1:.3f} ({o1 / repx1:.2f}x ours/this) | | | {mb(repxm)} |")
+print(f"| aptly repo add + publish | {apl:.2f} | | {apl1:.3f} | {arm:.3f} | {apr:.2f} | {mb(aplm)} |")
+print(f"\nedge peak memory after the first add: {mb(oam)}, at the end: {mb(om)}")
 PY
+echo "remove one, every run (s): rustshare $ours_rm_runs | reprepro $rep_rm_runs | aptly $apl_rm_runs"
 echo "add one, every run (s): rustshare $ours_runs | reprepro $rep_runs | reprepro with .xz $repx_runs | aptly $apl_runs"

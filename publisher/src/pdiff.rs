@@ -13,6 +13,11 @@ use crate::deb::Digests;
 /// How many publishes back a client can still catch up by patches (Debian keeps about 56).
 pub const KEEP: usize = 20;
 
+/// How long a diff may search for the shortest script. Myers' algorithm takes time in
+/// proportion to the size times the number of differences; past this it settles for a longer,
+/// still correct, script (a rollback or a promotion can change most of a large file).
+const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A file's SHA-256 and size, as the index lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sum {
@@ -140,7 +145,10 @@ pub fn ed_script(old: &str, new: &str) -> Option<String> {
     if new_lines.contains(&".") {
         return None;
     }
-    let diff = TextDiff::configure().algorithm(Algorithm::Myers).diff_lines(old, new);
+    let diff = TextDiff::configure()
+        .algorithm(Algorithm::Myers)
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(old, new);
     let mut out = String::new();
     let text = |out: &mut String, from: usize, len: usize| {
         for l in &new_lines[from..from + len] {
@@ -219,7 +227,9 @@ pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, name: &str) ->
             patch: None,
         });
     }
-    let Some(script) = ed_script(old, new) else {
+    // A script larger than the file itself saves nobody anything (apt would download the file
+    // instead): the history starts again here.
+    let Some(script) = ed_script(old, new).filter(|s| s.len() <= new.len()) else {
         return Ok(Next {
             index: DiffIndex {
                 current,
@@ -306,6 +316,25 @@ mod tests {
             assert_eq!(apply(&old, &s), new, "{s}");
         }
         assert_eq!(ed_script("a\n", "a\n.\n"), None);
+    }
+
+    #[test]
+    fn a_file_that_changes_everywhere_is_diffed_in_bounded_time_or_not_patched() {
+        // 100,000 stanzas whose every version changed: the worst case of a promotion.
+        let old: String = (0..100_000).map(|i| format!("Package: p{i}\nVersion: 1.0\n\n")).collect();
+        let new: String = (0..100_000).map(|i| format!("Package: p{i}\nVersion: 2.0\n\n")).collect();
+        let t = std::time::Instant::now();
+        let s = ed_script(&old, &new).expect("script");
+        assert!(t.elapsed() < DIFF_TIMEOUT * 5, "{:?}", t.elapsed());
+        assert_eq!(apply(&old, &s), new);
+        // The script is about as large as the file: no patch, and the history restarts.
+        let base = next(None, &old, "0").expect("first").index;
+        let n = next(Some((&old, Some(base))), &new, "1").expect("next");
+        if s.len() > new.len() {
+            assert!(n.patch.is_none() && n.index.patches.is_empty());
+        } else {
+            assert!(n.patch.is_some());
+        }
     }
 
     #[test]
