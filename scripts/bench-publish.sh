@@ -83,7 +83,8 @@ median_one() {
 
 # --- ours ---
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUSTSHARE_LOG=warn "$B" serve --data-dir "$work/edge" --listen "127.0.0.1:$port" >"$work/edge.out" 2>"$work/edge.err" &
+# The publisher's own phase timings (debug) are printed at the end, to see where time goes.
+RUSTSHARE_LOG=warn,rustshare_publisher=debug "$B" serve --data-dir "$work/edge" --listen "127.0.0.1:$port" >"$work/edge.out" 2>"$work/edge.err" &
 edge_pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 export RUSTSHARE_URL=http://127.0.0.1:$port RUSTSHARE_TOKEN
@@ -211,3 +212,5 @@ print(f"\nedge peak memory after the first add: {mb(oam)}, at the end: {mb(om)}"
 PY
 echo "remove one, every run (s): rustshare $ours_rm_runs | reprepro $rep_rm_runs | aptly $apl_rm_runs"
 echo "add one, every run (s): rustshare $ours_runs | reprepro $rep_runs | reprepro with .xz $repx_runs | aptly $apl_runs"
+echo "the edge's publish phases (ms, cumulative), last runs:"
+grep -h "timings" "$work/edge.err" "$work/edge.out" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g; s/^.*DEBUG rustshare_publisher::service: //' | tail -8

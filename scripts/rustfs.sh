@@ -26,13 +26,19 @@ case $cmd in
       RUSTFS_OBS_LOGGER_LEVEL=warn "$dir/rustfs" server --address "127.0.0.1:$p" --console-address "127.0.0.1:$console" \
       "$dir/data" >"$dir/rustfs.log" 2>&1 &
     echo $! >"$dir/pid"
-    for _ in $(seq 100); do
-      curl -s -o /dev/null "http://127.0.0.1:$p/" && break
-      sleep 0.1
+    # RustFS answers HTTP before it can create a bucket, and on a loaded machine (the end of a
+    # test run) it takes well over ten seconds to initialise: retry the bucket for a minute.
+    # 409 is a retry that had in fact succeeded.
+    created=
+    for _ in $(seq 120); do
+      code=$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ak:$sk" \
+        -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+        -X PUT "http://127.0.0.1:$p/rustshare-tests" || true)
+      if [ "$code" = 200 ] || [ "$code" = 409 ]; then created=1; break; fi
+      kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+      sleep 0.5
     done
-    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ak:$sk" \
-      -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-      -X PUT "http://127.0.0.1:$p/rustshare-tests" >/dev/null \
+    [ -n "$created" ] \
       || { echo "rustfs.sh: RustFS did not come up (see $dir/rustfs.log)" >&2; tail -n 20 "$dir/rustfs.log" >&2; kill "$(cat "$dir/pid")" 2>/dev/null; exit 1; }
     printf 'RUSTSHARE_TEST_S3_ENDPOINT=http://127.0.0.1:%s\nRUSTSHARE_TEST_S3_ACCESS_KEY_ID=%s\nRUSTSHARE_TEST_S3_SECRET_ACCESS_KEY=%s\nRUSTSHARE_TEST_S3_BUCKET=rustshare-tests\n' \
       "$p" "$ak" "$sk" >"$dir/s3.env"
