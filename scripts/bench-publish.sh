@@ -39,8 +39,14 @@ cleanup() { [ -n "$edge_pid" ] && kill "$edge_pid" 2>/dev/null; wait 2>/dev/null
 trap cleanup EXIT
 
 # --- packages ---
-echo "building $N packages with dpkg-deb..." >&2
-mkdir -p "$work/debs" "$work/one"
+mkdir -p "$work/one"
+# BENCH_DEBS=DIR keeps the packages between runs (building 100,000 takes about ten minutes).
+if [ -n "${BENCH_DEBS:-}" ]; then
+  mkdir -p "$BENCH_DEBS/debs-$N"
+  ln -s "$BENCH_DEBS/debs-$N" "$work/debs"
+else
+  mkdir -p "$work/debs"
+fi
 mkpkg() {
   local i=$1 out=$2 d
   d=$(mktemp -d -p "$work")
@@ -52,7 +58,10 @@ mkpkg() {
 }
 export -f mkpkg
 export work
-seq 1 "$N" | xargs -P "$(nproc)" -I{} bash -c 'mkpkg {} "$work/debs"'
+if [ "$(find "$work/debs/" -name '*.deb' | wc -l)" != "$N" ]; then
+  echo "building $N packages with dpkg-deb..." >&2
+  seq 1 "$N" | xargs -P "$(nproc)" -I{} bash -c 'mkpkg {} "$work/debs"'
+fi
 for i in $(seq 1 "$ONE"); do mkdir -p "$work/one/$i"; mkpkg "extra$i" "$work/one/$i"; done
 
 # --- one signing key for the peers ---
@@ -95,7 +104,8 @@ RUSTSHARE_TOKEN=$(cat "$work/edge/admin-token")
 "$B" repo create staged --space rs-bench-pkgs >/dev/null
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$edge_pid/status"; }
 echo "ours: repo add of $N..." >&2
-read -r ours_add _ < <(measure "$B" repo add bench --dist stable "$work"/debs/*.deb)
+# The directory, not a glob: 100,000 names are more than a command line holds.
+read -r ours_add _ < <(measure "$B" repo add bench --dist stable "$work/debs")
 ours_add_mem=$(hwm)
 # The publish step alone: the same files already in incoming (uploaded through the API).
 for f in "$work"/debs/*.deb; do echo "url = \"http://127.0.0.1:$port/api/v1/repos/staged/incoming/stable/main/$(basename "$f")\""; echo "upload-file = \"$f\""; done >"$work/curl.cfg"
@@ -123,7 +133,7 @@ ours_mem=$(hwm)
 
 # --- apt-ftparchive ---
 mkdir -p "$work/afp/pool/main" "$work/afp/dists/stable/main/binary-amd64"
-cp "$work"/debs/*.deb "$work/afp/pool/main/"
+cp -r "$work/debs/." "$work/afp/pool/main/"
 cat >"$work/afp.sh" <<EOF
 set -e
 cd "$work/afp"
@@ -141,9 +151,11 @@ read -r afp_again _ < <(measure bash "$work/afp.sh")
 # --- reprepro: its default indices (Packages, .gz), and the same set as ours (plus .xz) ---
 mkdir -p "$work/rep/conf" "$work/repxz/conf"
 printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSignWith: %s\n\nOrigin: bench\nLabel: bench\nSuite: testing\nCodename: testing\nArchitectures: amd64\nComponents: main\nSignWith: %s\n' "$KEYID" "$KEYID" >"$work/rep/conf/distributions"
-{ cat "$work/rep/conf/distributions"; printf 'DebIndices: Packages Release . .gz .xz\n'; } >"$work/repxz/conf/distributions"
+printf 'Origin: bench\nLabel: bench\nSuite: stable\nCodename: stable\nArchitectures: amd64\nComponents: main\nSignWith: %s\nDebIndices: Packages Release . .gz .xz\n' "$KEYID" >"$work/repxz/conf/distributions"
 echo "reprepro..." >&2
-read -r rep rep_mem < <(measure reprepro -b "$work/rep" includedeb stable "$work"/debs/*.deb)
+# xargs splits the names over as few includedeb runs as the command line allows (one below
+# about 20,000 packages).
+read -r rep rep_mem < <(measure bash -c "find '$work/debs/' -name '*.deb' -print0 | sort -z | xargs -0 reprepro -b '$work/rep' includedeb stable")
 add_rep() { reprepro -b "$work/rep" includedeb stable "$1"/*.deb; }
 export -f add_rep
 read -r rep_one rep_runs < <(median_one add_rep)
@@ -151,7 +163,7 @@ rm_rep() { reprepro -b "$work/rep" remove stable "$(name_in "$1")"; }
 export -f rm_rep
 read -r rep_rm rep_rm_runs < <(median_one rm_rep)
 read -r rep_promote _ < <(measure reprepro -b "$work/rep" copymatched testing stable '*')
-read -r repx repx_mem < <(measure reprepro -b "$work/repxz" includedeb stable "$work"/debs/*.deb)
+read -r repx repx_mem < <(measure bash -c "find '$work/debs/' -name '*.deb' -print0 | sort -z | xargs -0 reprepro -b '$work/repxz' includedeb stable")
 add_repx() { reprepro -b "$work/repxz" includedeb stable "$1"/*.deb; }
 export -f add_repx
 read -r repx_one repx_runs < <(median_one add_repx)
@@ -162,7 +174,7 @@ printf '{"rootDir": "%s/aptly", "gpgProvider": "gpg2"}\n' "$work" >"$work/aptly.
 cat >"$work/aptly.sh" <<EOF
 set -e
 aptly -config="$work/aptly.conf" repo create -distribution=stable -component=main bench >/dev/null
-aptly -config="$work/aptly.conf" repo add bench "$work/debs" >/dev/null
+aptly -config="$work/aptly.conf" repo add bench "$work/debs/" >/dev/null
 aptly -config="$work/aptly.conf" publish repo -architectures=amd64 -gpg-key=$KEYID bench >/dev/null
 EOF
 echo "aptly..." >&2

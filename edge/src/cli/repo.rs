@@ -156,7 +156,8 @@ pub(super) enum RepoCmd {
         /// Component.
         #[arg(long, default_value = "main")]
         component: String,
-        /// The .deb files.
+        /// The files (.deb, .dsc with its files, .changes), or directories whose files are all
+        /// uploaded (more than a command line holds).
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
@@ -319,7 +320,32 @@ fn slow_agent() -> ureq::Agent {
 /// Concurrent uploads of `repo add`.
 const UPLOADS_IN_FLIGHT: usize = 8;
 
+/// `paths` with each directory replaced by the files in it (sorted; not its subdirectories).
+fn expand(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut inside = Vec::new();
+            for e in std::fs::read_dir(p).with_context(|| format!("{}: cannot list", p.display()))? {
+                let e = e.with_context(|| format!("{}: cannot list", p.display()))?;
+                if e.file_type().is_ok_and(|t| t.is_file()) {
+                    inside.push(e.path());
+                }
+            }
+            if inside.is_empty() {
+                bail!("{}: the directory holds no files", p.display());
+            }
+            inside.sort();
+            out.extend(inside);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::path::PathBuf]) -> Result<()> {
+    let files = &expand(files)?;
     let mut total = 0;
     for f in files {
         let m = std::fs::metadata(f).with_context(|| format!("{}: cannot read", f.display()))?;
