@@ -369,24 +369,7 @@ impl Publisher {
     }
 
     async fn list_all(&self, prefix: &str) -> Result<Vec<rustshare_store::ListEntry>> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store()
-                .list(&ListRequest {
-                    prefix: prefix.to_owned(),
-                    delimiter: None,
-                    start_after: after.take(),
-                    max_keys: 1000,
-                })
-                .await?;
-            out.extend(page.entries);
-            if !page.is_truncated {
-                return Ok(out);
-            }
-            after = page.next_marker;
-        }
+        Ok(self.store().list_all(prefix).await?)
     }
 
     // ---- repositories ----

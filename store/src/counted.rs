@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::{
-    ByteRange, ByteStream, CompletedPart, GetObject, ListPage, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore, PartInfo, Result,
-    UploadInfo,
+    ByteRange, ByteStream, CompletedPart, GetObject, ListEntry, ListPage, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore, PartInfo,
+    Result, UploadInfo,
 };
 
 /// Requests made so far, by kind.
@@ -83,6 +83,10 @@ impl<S: ObjectStore> ObjectStore for Counted<S> {
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
         self.other();
         self.inner.list(req).await
+    }
+    async fn list_all(&self, prefix: &str) -> Result<Vec<ListEntry>> {
+        self.other();
+        self.inner.list_all(prefix).await
     }
     async fn copy(&self, src: &str, dst: &str, attrs: Option<ObjectAttrs>) -> Result<ObjectMeta> {
         self.other();

@@ -39,6 +39,28 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<()>;
     /// One page of keys in lexicographic order.
     async fn list(&self, req: &ListRequest) -> Result<ListPage>;
+    /// Every key under `prefix`, in lexicographic order, with its metadata: the pages of
+    /// [`ObjectStore::list`] one after another. A backend that must walk its whole tree for
+    /// each page (the fs store) answers in one walk instead.
+    async fn list_all(&self, prefix: &str) -> Result<Vec<ListEntry>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .list(&ListRequest {
+                    prefix: prefix.to_owned(),
+                    delimiter: None,
+                    start_after: after.take(),
+                    max_keys: 1000,
+                })
+                .await?;
+            out.extend(page.entries);
+            if !page.is_truncated {
+                return Ok(out);
+            }
+            after = page.next_marker;
+        }
+    }
     /// Server-side copy. `attrs` replaces the metadata; `None` keeps the source's.
     async fn copy(&self, src: &str, dst: &str, attrs: Option<ObjectAttrs>) -> Result<ObjectMeta>;
     /// Starts a multipart upload and returns its id.

@@ -275,6 +275,16 @@ async fn listing(b: Backend) {
         .await
         .expect("list");
     assert_eq!(partial.entries.len(), 2);
+    // list_all: every key under the prefix with its metadata, as the pages give them.
+    let everything = s.list_all("p/").await.expect("list_all");
+    assert_eq!(everything.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), keys);
+    assert_eq!(everything[2].size, 3);
+    assert_eq!(
+        s.list_all("p/a").await.expect("list_all").len(),
+        2,
+        "a prefix that is not a directory"
+    );
+    assert!(s.list_all("nothing/").await.expect("list_all").is_empty());
 }
 
 async fn copying(b: Backend) {

@@ -66,6 +66,38 @@ impl Drop for TempGuard {
 }
 
 impl FsStore {
+    /// The directory a listing of `prefix` walks (the deepest one the prefix fully names) and
+    /// the key prefix of what is found there.
+    fn list_root(&self, prefix: &str) -> Result<(PathBuf, String)> {
+        key::validate_prefix(prefix)?;
+        // Walk only below the deepest directory the prefix fully names.
+        let (dir_key, _) = prefix.rsplit_once('/').unwrap_or(("", ""));
+        let mut dir = self.root.join("objects");
+        let mut base = String::new();
+        if prefix.contains('/') {
+            for seg in dir_key.split('/') {
+                dir.push(if seg.is_empty() {
+                    key::EMPTY_SEGMENT.to_owned()
+                } else {
+                    key::encode_segment(seg)
+                });
+                base.push_str(seg);
+                base.push('/');
+            }
+        } else {
+            // Whole tree.
+        }
+        // Defence in depth: whatever the validator let through, the walk stays under the root.
+        let objects = self.root.join("objects");
+        let inside = dir
+            .strip_prefix(&objects)
+            .is_ok_and(|rel| rel.components().all(|c| matches!(c, std::path::Component::Normal(_))));
+        if !inside {
+            return Err(Error::InvalidKey("prefix leaves the store"));
+        }
+        Ok((dir, base))
+    }
+
     /// Opens (creating if needed) a store rooted at `root`, and clears temporary files that a
     /// crash may have left.
     ///
@@ -570,35 +602,10 @@ impl ObjectStore for FsStore {
     }
 
     async fn list(&self, req: &ListRequest) -> Result<ListPage> {
-        key::validate_prefix(&req.prefix)?;
         if let Some(a) = &req.start_after {
             key::validate_prefix(a)?;
         }
-        // Walk only below the deepest directory the prefix fully names.
-        let (dir_key, _) = req.prefix.rsplit_once('/').unwrap_or(("", ""));
-        let mut dir = self.root.join("objects");
-        let mut base = String::new();
-        if req.prefix.contains('/') {
-            for seg in dir_key.split('/') {
-                dir.push(if seg.is_empty() {
-                    key::EMPTY_SEGMENT.to_owned()
-                } else {
-                    key::encode_segment(seg)
-                });
-                base.push_str(seg);
-                base.push('/');
-            }
-        } else {
-            // Whole tree.
-        }
-        // Defence in depth: whatever the validator let through, the walk stays under the root.
-        let objects = self.root.join("objects");
-        let inside = dir
-            .strip_prefix(&objects)
-            .is_ok_and(|rel| rel.components().all(|c| matches!(c, std::path::Component::Normal(_))));
-        if !inside {
-            return Err(Error::InvalidKey("prefix leaves the store"));
-        }
+        let (dir, base) = self.list_root(&req.prefix)?;
         let req = req.clone();
         // The walk and the page's metadata in one blocking call: per-file async IO would make
         // several trips to the blocking pool for every object listed.
@@ -626,6 +633,36 @@ impl ObjectStore for FsStore {
                 }
             }
             Ok(page)
+        })
+        .await
+        .map_err(|e| Error::Backend(format!("listing failed: {e}")))?
+    }
+
+    /// One walk for the whole listing: [`ObjectStore::list`] walks the tree below the prefix
+    /// for every page of 1,000, so paging through 100,000 objects walked them a hundred times
+    /// (measured: 103 s to list a 100,000-package repository, which a publish does to account
+    /// for its bytes).
+    async fn list_all(&self, prefix: &str) -> Result<Vec<ListEntry>> {
+        let (dir, base) = self.list_root(prefix)?;
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            walk_sync(dir, base, &mut found)?;
+            found.retain(|(k, _)| k.starts_with(&prefix));
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(found
+                .into_iter()
+                .filter_map(|(key, path)| {
+                    // An object deleted since the walk is not listed.
+                    let (_, m, _) = open_meta_sync::<ObjectMeta>(&path).ok()?;
+                    Some(ListEntry {
+                        key,
+                        size: m.size,
+                        etag: m.etag,
+                        last_modified: m.last_modified,
+                    })
+                })
+                .collect())
         })
         .await
         .map_err(|e| Error::Backend(format!("listing failed: {e}")))?
