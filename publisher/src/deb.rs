@@ -326,6 +326,26 @@ pub(crate) fn valid_package_name(s: &str) -> bool {
         && s.as_bytes()[0].is_ascii_alphanumeric()
 }
 
+/// A paragraph's fields as written, without those named in `skip` (the archive writes them
+/// itself). Trailing blanks go: clear-signing and some apt versions dislike them.
+pub(crate) fn fields_without(para: &deb822_lossless::Paragraph, skip: &[&str]) -> String {
+    let mut out = String::new();
+    for entry in para.entries() {
+        let Some(key) = entry.key() else { continue };
+        if skip.iter().any(|f| f.eq_ignore_ascii_case(&key)) {
+            continue;
+        }
+        for line in entry.to_string().lines() {
+            let line = line.trim_end();
+            if !line.is_empty() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// Checks a `Version` field.
 ///
 /// # Errors
@@ -384,21 +404,7 @@ pub fn parse_control(text: &str) -> Result<Deb, DebError> {
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .filter(|s| valid_package_name(s))
         .unwrap_or_else(|| package.clone());
-    let mut control = String::with_capacity(text.len() + 1);
-    for entry in para.entries() {
-        let Some(key) = entry.key() else { continue };
-        if INDEX_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&key)) {
-            continue;
-        }
-        // Clear-signing and some apt versions dislike trailing blanks; the field text is otherwise kept as written.
-        for line in entry.to_string().lines() {
-            let line = line.trim_end();
-            if !line.is_empty() {
-                control.push_str(line);
-                control.push('\n');
-            }
-        }
-    }
+    let control = fields_without(&para, INDEX_FIELDS);
     Ok(Deb {
         package,
         version,

@@ -87,20 +87,7 @@ pub fn parse(text: &str) -> Result<Dsc, DebError> {
     }
     crate::deb::check_version(&version)?;
     let files = checksums(&get("Checksums-Sha256")?)?;
-    let mut control = String::with_capacity(text.len());
-    for entry in para.entries() {
-        let Some(key) = entry.key() else { continue };
-        if OWN_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&key)) {
-            continue;
-        }
-        for line in entry.to_string().lines() {
-            let line = line.trim_end();
-            if !line.is_empty() {
-                control.push_str(line);
-                control.push('\n');
-            }
-        }
-    }
+    let control = crate::deb::fields_without(&para, OWN_FIELDS);
     Ok(Dsc {
         source,
         version,

@@ -82,16 +82,53 @@ impl Selector {
         glob(&self.name, package) && self.version.as_ref().is_none_or(|v| v == version)
     }
 
+    /// `name` or `name=version`, as given.
+    fn label(&self) -> String {
+        format!(
+            "{}{}",
+            self.name,
+            self.version.as_ref().map(|v| format!("={v}")).unwrap_or_default()
+        )
+    }
+
     fn missing(&self, scope: &Scope<'_>) -> String {
         format!(
-            "{}{} is not published in {}{}{}",
-            self.name,
-            self.version.as_ref().map(|v| format!("={v}")).unwrap_or_default(),
+            "{} is not published in {}{}{}",
+            self.label(),
             scope.dist,
             scope.component.map(|c| format!("/{c}")).unwrap_or_default(),
             scope.architecture.map(|a| format!(" for {a}")).unwrap_or_default()
         )
     }
+}
+
+/// Refuses an operation (`verb`: remove, copy) that names no package.
+fn require_some(selectors: &[Selector], verb: &str) -> Result<(), Vec<String>> {
+    if selectors.is_empty() {
+        return Err(vec![format!("name at least one package to {verb}")]);
+    }
+    Ok(())
+}
+
+/// Refuses selectors that name nothing (`found` says whether one names a record in the scope),
+/// each worded by `missing`: a typo must not publish an unchanged snapshot and report success.
+fn require_found(
+    selectors: &[Selector],
+    found: impl Fn(&Selector) -> bool,
+    missing: impl Fn(&Selector) -> String,
+) -> Result<(), Vec<String>> {
+    let errors: Vec<String> = selectors.iter().filter(|s| !found(s)).map(missing).collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Refuses a copy onto the place it copies from.
+fn require_elsewhere(from: &Scope<'_>, to: &str, to_component: Option<&str>) -> Result<(), Vec<String>> {
+    if from.dist == to && to_component.is_none_or(|c| from.component == Some(c)) {
+        return Err(vec![format!(
+            "copying from {to} to itself changes nothing; name another distribution or component"
+        )]);
+    }
+    Ok(())
 }
 
 /// The architecture name that selects source packages in a [`Scope`] (as in `Sources`).
@@ -112,18 +149,13 @@ pub fn remove_sources(
     scope: Scope<'_>,
     selectors: &[Selector],
 ) -> Result<(Vec<SourceRecord>, Vec<String>), Vec<String>> {
-    if selectors.is_empty() {
-        return Err(vec!["name at least one package to remove".into()]);
-    }
+    require_some(selectors, "remove")?;
     let named = |r: &SourceRecord| scope.holds_source(r) && selectors.iter().any(|s| s.names(&r.package, &r.version));
-    let errors: Vec<String> = selectors
-        .iter()
-        .filter(|s| !parent.iter().any(|r| scope.holds_source(r) && s.names(&r.package, &r.version)))
-        .map(|s| s.missing(&scope))
-        .collect();
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    require_found(
+        selectors,
+        |s| parent.iter().any(|r| scope.holds_source(r) && s.names(&r.package, &r.version)),
+        |s| s.missing(&scope),
+    )?;
     let mut changes = Vec::new();
     let mut kept = Vec::with_capacity(parent.len());
     for r in parent {
@@ -149,22 +181,13 @@ pub fn copy_sources(
     selectors: &[Selector],
     keep: usize,
 ) -> Result<(Vec<SourceRecord>, Vec<String>), Vec<String>> {
-    if selectors.is_empty() {
-        return Err(vec!["name at least one package to copy".into()]);
-    }
-    if from.dist == to && to_component.is_none_or(|c| from.component == Some(c)) {
-        return Err(vec![format!(
-            "copying from {to} to itself changes nothing; name another distribution or component"
-        )]);
-    }
-    let missing: Vec<String> = selectors
-        .iter()
-        .filter(|s| !parent.iter().any(|r| from.holds_source(r) && s.names(&r.package, &r.version)))
-        .map(|s| s.missing(&from))
-        .collect();
-    if !missing.is_empty() {
-        return Err(missing);
-    }
+    require_some(selectors, "copy")?;
+    require_elsewhere(&from, to, to_component)?;
+    require_found(
+        selectors,
+        |s| parent.iter().any(|r| from.holds_source(r) && s.names(&r.package, &r.version)),
+        |s| s.missing(&from),
+    )?;
     let copies: Vec<SourceRecord> = parent
         .iter()
         .filter(|r| from.holds_source(r) && selectors.iter().any(|s| s.names(&r.package, &r.version)))
@@ -220,17 +243,12 @@ pub fn remove(
     scope: Scope<'_>,
     selectors: &[Selector],
 ) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
-    if selectors.is_empty() {
-        return Err(vec!["name at least one package to remove".into()]);
-    }
-    let errors: Vec<String> = selectors
-        .iter()
-        .filter(|s| !parent.iter().any(|r| scope.holds(r) && s.matches(r)))
-        .map(|s| s.missing(&scope))
-        .collect();
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    require_some(selectors, "remove")?;
+    require_found(
+        selectors,
+        |s| parent.iter().any(|r| scope.holds(r) && s.matches(r)),
+        |s| s.missing(&scope),
+    )?;
     let mut kept = Vec::with_capacity(parent.len());
     let mut changes = Vec::new();
     for r in parent {
@@ -279,29 +297,13 @@ pub fn copy(
     selectors: &[Selector],
     keep: usize,
 ) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
-    if selectors.is_empty() {
-        return Err(vec!["name at least one package to copy".into()]);
-    }
-    if from.dist == to && to_component.is_none_or(|c| from.component == Some(c)) {
-        return Err(vec![format!(
-            "copying from {to} to itself changes nothing; name another distribution or component"
-        )]);
-    }
-    let missing: Vec<String> = selectors
-        .iter()
-        .filter(|s| !parent.iter().any(|r| from.holds(r) && s.matches(r)))
-        .map(|s| {
-            format!(
-                "{}{} is not published in {}",
-                s.name,
-                s.version.as_ref().map(|v| format!("={v}")).unwrap_or_default(),
-                from.dist
-            )
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(missing);
-    }
+    require_some(selectors, "copy")?;
+    require_elsewhere(&from, to, to_component)?;
+    require_found(
+        selectors,
+        |s| parent.iter().any(|r| from.holds(r) && s.matches(r)),
+        |s| format!("{} is not published in {}", s.label(), from.dist),
+    )?;
     let chosen: Vec<&PackageRecord> = parent
         .iter()
         .filter(|r| from.holds(r) && selectors.iter().any(|s| s.matches(r)))

@@ -129,12 +129,34 @@ struct Inner {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pointers: RwLock<HashMap<String, (Instant, Option<String>)>>,
     /// Each repository's compressed index pieces of its last publish on this node.
-    pieces: Mutex<HashMap<String, Arc<crate::pieces::Cache>>>,
+    pieces: PerRepo<crate::pieces::Cache>,
     /// Each repository's last manifest read or written on this node (snapshots never change).
-    manifests: Mutex<HashMap<String, Arc<Manifest>>>,
+    manifests: PerRepo<Manifest>,
     /// What the pool files of each repository's last snapshot on this node install, for
     /// `Contents`: a publish reads only the lists of packages new to it.
-    lists: Mutex<HashMap<String, Arc<index::FileLists>>>,
+    lists: PerRepo<index::FileLists>,
+}
+
+/// One value per repository that this node remembers from its last publish or read.
+struct PerRepo<T>(Mutex<HashMap<String, Arc<T>>>);
+
+impl<T> Default for PerRepo<T> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T> PerRepo<T> {
+    fn get(&self, repo: &str) -> Option<Arc<T>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(repo).cloned()
+    }
+
+    fn put(&self, repo: &str, value: Arc<T>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repo.to_owned(), value);
+    }
 }
 
 /// The package publisher. Cheap to clone.
@@ -288,9 +310,9 @@ impl Publisher {
                 control,
                 locks: Mutex::new(HashMap::new()),
                 pointers: RwLock::new(HashMap::new()),
-                pieces: Mutex::new(HashMap::new()),
-                manifests: Mutex::new(HashMap::new()),
-                lists: Mutex::new(HashMap::new()),
+                pieces: PerRepo::default(),
+                manifests: PerRepo::default(),
+                lists: PerRepo::default(),
             }),
         }
     }
@@ -550,14 +572,7 @@ impl Publisher {
     }
 
     async fn manifest(&self, repo: &Repository, id: &str) -> Result<Arc<Manifest>> {
-        let cached = self
-            .inner
-            .manifests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&repo.name)
-            .filter(|m| m.info.id == id)
-            .cloned();
+        let cached = self.inner.manifests.get(&repo.name).filter(|m| m.info.id == id);
         if let Some(m) = cached {
             return Ok(m);
         }
@@ -575,11 +590,7 @@ impl Publisher {
     }
 
     fn remember_manifest(&self, repo: &Repository, m: &Arc<Manifest>) {
-        self.inner
-            .manifests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(repo.name.clone(), m.clone());
+        self.inner.manifests.put(&repo.name, m.clone());
     }
 
     // ---- publish ----
@@ -676,11 +687,7 @@ impl Publisher {
                             return Ok(Vec::new());
                         };
                         let r = match this.store().get(&key, None).await {
-                            Ok(g) => {
-                                let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
-                                this.blocking(move || deb::inspect_reader(reader).map_err(|e| e.to_string()))
-                                    .await?
-                            }
+                            Ok(g) => this.inspect_stream(g).await?.map_err(|e| e.to_string()),
                             Err(e) => Err(format!("cannot read: {e}")),
                         };
                         return Ok(vec![(key, rel, dist, comp, r)]);
@@ -835,6 +842,12 @@ impl Publisher {
         self.blocking(move || Digests::of_reader(reader))
             .await?
             .map_err(|e| Error::Corrupt(format!("{key}: {e}")))
+    }
+
+    /// Inspects a stored `.deb` as it streams in (only its control member is held in memory).
+    async fn inspect_stream(&self, g: rustshare_store::GetObject) -> Result<std::result::Result<deb::Deb, deb::DebError>> {
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+        self.blocking(move || deb::inspect_reader(reader)).await
     }
 
     /// Signed uploads: each `.changes` must be signed by an uploader key and every file it lists
@@ -1162,16 +1175,14 @@ impl Publisher {
     /// this node's lists of the repository's last snapshot, else the stored batch a record
     /// names, else the pool file itself (a package published before lists were kept), whose
     /// list is then stored in a new batch that its record names from now on.
-    async fn file_lists(&self, repo: &Repository, packages: &mut [PackageRecord], mut fresh: index::FileLists) -> Result<index::FileLists> {
+    async fn file_lists(
+        &self,
+        repo: &Repository,
+        packages: &mut [PackageRecord],
+        mut fresh: index::FileLists,
+    ) -> Result<Arc<index::FileLists>> {
         let base = root(repo);
-        let previous = self
-            .inner
-            .lists
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&repo.name)
-            .cloned()
-            .unwrap_or_default();
+        let previous = self.inner.lists.get(&repo.name).unwrap_or_default();
         let mut out = index::FileLists::with_capacity(packages.len());
         let mut batches: BTreeSet<String> = BTreeSet::new();
         for r in packages.iter() {
@@ -1205,11 +1216,7 @@ impl Publisher {
             let found: index::FileLists = futures::stream::iter(unpack)
                 .map(|(sha, pool)| async move {
                     let g = self.store().get(&pool, None).await?;
-                    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
-                    let deb = self
-                        .blocking(move || deb::inspect_reader(reader))
-                        .await?
-                        .map_err(|e| Error::Corrupt(format!("{pool}: {e}")))?;
+                    let deb = self.inspect_stream(g).await?.map_err(|e| Error::Corrupt(format!("{pool}: {e}")))?;
                     Ok::<_, Error>((sha, Arc::new(deb.files)))
                 })
                 .buffer_unordered(8)
@@ -1222,12 +1229,8 @@ impl Publisher {
             out.extend(found);
         }
         let out = Arc::new(out);
-        self.inner
-            .lists
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(repo.name.clone(), out.clone());
-        Ok(Arc::unwrap_or_clone(out))
+        self.inner.lists.put(&repo.name, out.clone());
+        Ok(out)
     }
 
     async fn write_snapshot_with(&self, repo: &Repository, signer: &Keyring, next: NextSnapshot) -> Result<SnapshotInfo> {
@@ -1271,14 +1274,7 @@ impl Publisher {
         // Index text, compression and signatures are CPU work.
         let t = Instant::now();
         let mut marks: Vec<String> = Vec::new();
-        let cache = self
-            .inner
-            .pieces
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&repo.name)
-            .cloned()
-            .unwrap_or_default();
+        let cache = self.inner.pieces.get(&repo.name).unwrap_or_default();
         let parents = self.parent_indices(repo, info.parent.as_deref()).await?;
         let name = id.clone();
         let (trees, used): (Vec<DistTree>, crate::pieces::Cache) = self
@@ -1308,11 +1304,7 @@ impl Publisher {
             })
             .await??;
         // Kept for the next publish (of this node): only the pieces this snapshot uses.
-        self.inner
-            .pieces
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(repo.name.clone(), Arc::new(used));
+        self.inner.pieces.put(&repo.name, Arc::new(used));
         marks.push(format!("index+sign {}", t.elapsed().as_millis()));
         let mut index_sha256 = BTreeSet::new();
         let mut writes: Vec<(String, Bytes, String)> = Vec::new(); // (key, data, content type)
