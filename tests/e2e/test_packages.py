@@ -988,3 +988,18 @@ def test_signed_uploads_need_a_changes_signed_by_an_uploader(srv, tmp_path):
     srv.cli("repo", "add", repo, "--dist", "stable", deb2)
     apt.get("update")
     assert apt.candidate("signedpkg") == "2.0"
+
+
+def test_repo_add_takes_a_directory(srv, tmp_path):
+    _, repo, _ = new_repo(srv)
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(3):
+        build_deb(d, f"indir{i}", "1.0")
+    (d / "sub").mkdir()  # not descended into
+    out = srv.cli("repo", "add", repo, "--dist", "stable", d).stdout
+    assert all(f"+indir{i} 1.0 (amd64)" in out for i in range(3)), out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p = srv.cli("repo", "add", repo, "--dist", "stable", empty, check=False)
+    assert p.returncode != 0 and "the directory holds no files" in p.stderr, p.stderr
