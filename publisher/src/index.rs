@@ -1,7 +1,7 @@
 //! Writing apt indices: `Packages` (plain, gz, xz) and `Contents-<arch>.gz` per component and
 //! architecture, and the `Release` file that lists them. Pure: records in, files out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -79,24 +79,54 @@ pub type FileLists = HashMap<String, Arc<Vec<String>>>;
 /// `section/name`. `apt-file` reads it.
 #[must_use]
 pub fn contents_text(records: &[&PackageRecord], component: &str, arch: &str, lists: &FileLists) -> String {
-    let mut paths: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    contents_text_and_cuts(records, component, arch, lists).0
+}
+
+/// [`contents_text`] and where [`crate::pieces`] cuts it (after lines whose path hashes to a
+/// boundary, so one package more moves no other cut).
+#[must_use]
+pub fn contents_text_and_cuts(records: &[&PackageRecord], component: &str, arch: &str, lists: &FileLists) -> (String, Vec<usize>) {
+    // (path, section, package): sorted rather than mapped, it is one allocation for the lot.
+    let mut rows: Vec<(&str, &str, &str)> = Vec::new();
     for r in records
         .iter()
         .filter(|r| r.component == component && (r.architecture == arch || r.architecture == "all"))
     {
         let Some(files) = lists.get(&r.sha256) else { continue };
         let section = r.control.lines().find_map(|l| l.strip_prefix("Section:")).map_or("misc", str::trim);
-        for f in files.iter() {
-            paths.entry(f.as_str()).or_default().insert(format!("{section}/{}", r.package));
-        }
+        rows.extend(files.iter().map(|f| (f.as_str(), section, r.package.as_str())));
     }
-    let mut out = String::new();
-    for (path, owners) in paths {
-        let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut out = String::with_capacity(rows.iter().map(|r| r.0.len().max(55) + r.1.len() + r.2.len() + 3).sum());
+    let mut ends = Vec::new();
+    let mut owners: Vec<(&str, &str)> = Vec::new();
+    for group in rows.chunk_by(|a, b| a.0 == b.0) {
+        let path = group[0].0;
+        owners.clear();
+        owners.extend(group.iter().map(|r| (r.1, r.2)));
+        // Ordered as the `section/name` strings are.
+        owners.sort_unstable_by(|a, b| {
+            a.0.bytes()
+                .chain(*b"/")
+                .chain(a.1.bytes())
+                .cmp(b.0.bytes().chain(*b"/").chain(b.1.bytes()))
+        });
+        owners.dedup();
         // Debian pads the path to a column; apt-file splits on the last run of blanks.
-        let _ = writeln!(out, "{path:<55} {}", owners.join(","));
+        let _ = write!(out, "{path:<55} ");
+        for (i, (section, package)) in owners.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(section);
+            out.push('/');
+            out.push_str(package);
+        }
+        out.push('\n');
+        ends.push((path, out.len()));
     }
-    out
+    let cuts = crate::pieces::cuts(&ends);
+    (out, cuts)
 }
 
 /// Text of `Sources` for a component, sorted by name and version.
@@ -171,8 +201,13 @@ pub fn distribution_indices(
         files.push(xz.map_err(|_| std::io::Error::other("digest thread panicked"))?);
         // apt fetches an optional index such as Contents only when Release lists it under its
         // uncompressed name, so that file is written too (its digests verify the unpacked .gz).
-        let contents = contents_text(records, comp, arch, lists);
-        files.push(IndexFile::new(format!("{comp}/Contents-{arch}.gz"), gzip(contents.as_bytes())?));
+        let (contents, cuts) = contents_text_and_cuts(records, comp, arch, lists);
+        let gz = if cuts.is_empty() {
+            gzip(contents.as_bytes())?
+        } else {
+            crate::pieces::gzip_indexed(contents.as_bytes(), &cuts, cache, used)?
+        };
+        files.push(IndexFile::new(format!("{comp}/Contents-{arch}.gz"), gz));
         files.push(IndexFile::new(format!("{comp}/Contents-{arch}"), contents.into_bytes()));
     }
     for comp in &cfg.components {
@@ -331,5 +366,26 @@ mod tests {
         assert_eq!(r.matches(" main/source/Sources.xz\n").count(), 2);
         assert_eq!(r.matches(" main/source/Release\n").count(), 2);
         assert!(r.lines().all(|l| l == l.trim_end()), "no trailing blanks");
+    }
+
+    #[test]
+    fn contents_lists_each_path_once_with_its_owners_in_string_order() {
+        let mut one = rec("one", "amd64", "main");
+        one.control.push_str("Section: a\n");
+        one.sha256 = "s1".into();
+        let mut two = rec("two", "all", "main");
+        two.control.push_str("Section: a-x\n");
+        two.sha256 = "s2".into();
+        let lists: FileLists = [
+            ("s1".to_owned(), Arc::new(vec!["usr/bin/shared".to_owned(), "usr/bin/one".to_owned()])),
+            ("s2".to_owned(), Arc::new(vec!["usr/bin/shared".to_owned()])),
+        ]
+        .into_iter()
+        .collect();
+        let text = contents_text(&[&one, &two], "main", "amd64", &lists);
+        // "a-x/two" sorts before "a/one" as strings ('-' before '/').
+        assert_eq!(text, format!("{:<55} a/one\n{:<55} a-x/two,a/one\n", "usr/bin/one", "usr/bin/shared"));
+        let (_, cuts) = contents_text_and_cuts(&[&one, &two], "main", "amd64", &lists);
+        assert_eq!(cuts.last(), Some(&text.len()));
     }
 }

@@ -27,6 +27,17 @@ pub struct Sum {
     pub size: u64,
 }
 
+impl Sum {
+    /// The sum of `data` (SHA-256 only: the index lists no other).
+    fn of(data: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self {
+            sha256: hex::encode(sha2::Sha256::digest(data)),
+            size: data.len() as u64,
+        }
+    }
+}
+
 impl From<&Digests> for Sum {
     fn from(d: &Digests) -> Self {
         Self {
@@ -136,19 +147,46 @@ impl DiffIndex {
     }
 }
 
+/// The lengths in bytes of the longest common prefix and suffix of `old` and `new` made of
+/// whole lines, not overlapping. A publish changes a few stanzas of a large sorted file: the
+/// diff then searches only the lines between.
+fn common_lines(old: &[u8], new: &[u8]) -> (usize, usize) {
+    let mut prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    if prefix < old.len().min(new.len()) || old.len() != new.len() {
+        // Back to the start of the line the first difference is on.
+        prefix = old[..prefix].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    }
+    let room = old.len().min(new.len()) - prefix;
+    let same = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    // The suffix starts after a newline inside it, so it begins a line in both files.
+    let tail = &old[old.len() - same..];
+    let suffix = tail.iter().position(|b| *b == b'\n').map_or(0, |i| same - i - 1);
+    (prefix, suffix)
+}
+
 /// An ed script (`a`, `c`, `d` from the bottom up, as `diff --ed` writes) that turns `old` into
 /// `new`. `None` when `new` holds a line that is a lone `.`, which ed cannot insert (Packages
 /// never does).
 #[must_use]
 pub fn ed_script(old: &str, new: &str) -> Option<String> {
-    let new_lines: Vec<&str> = new.lines().collect();
+    let (prefix, suffix) = common_lines(old.as_bytes(), new.as_bytes());
+    // Both cuts fall just after a newline, so these are char boundaries.
+    let (old_mid, new_mid) = (&old[prefix..old.len() - suffix], &new[prefix..new.len() - suffix]);
+    let skipped = memchr::memchr_iter(b'\n', &old.as_bytes()[..prefix]).count();
+    let new_lines: Vec<&str> = new_mid.lines().collect();
     if new_lines.contains(&".") {
         return None;
     }
     let diff = TextDiff::configure()
         .algorithm(Algorithm::Myers)
         .timeout(DIFF_TIMEOUT)
-        .diff_lines(old, new);
+        .diff_lines(old_mid, new_mid);
     let mut out = String::new();
     let text = |out: &mut String, from: usize, len: usize| {
         for l in &new_lines[from..from + len] {
@@ -158,6 +196,7 @@ pub fn ed_script(old: &str, new: &str) -> Option<String> {
         out.push_str(".\n");
     };
     let range = |start: usize, len: usize| {
+        let start = start + skipped;
         if len == 1 {
             format!("{}", start + 1)
         } else {
@@ -175,7 +214,7 @@ pub fn ed_script(old: &str, new: &str) -> Option<String> {
                 new_index,
                 new_len,
             } => {
-                let _ = writeln!(out, "{old_index}a");
+                let _ = writeln!(out, "{}a", old_index + skipped);
                 text(&mut out, new_index, new_len);
             }
             DiffOp::Replace {
@@ -203,13 +242,14 @@ pub struct Next {
 }
 
 /// The diff index after a publish that turns `old` (the file the parent snapshot served, and
-/// its index) into `new`. The history goes on when the parent's index ends at `old`, and keeps
-/// the newest [`KEEP`] patches; otherwise it starts again at `old`.
+/// its index) into `new`, whose digests are `new_sums` (computed once, for Release too). The
+/// history goes on when the parent's index ends at `old`, and keeps the newest [`KEEP`]
+/// patches; otherwise it starts again at `old`.
 ///
 /// # Errors
 /// Compression failures (none in practice).
-pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, name: &str) -> std::io::Result<Next> {
-    let current = Sum::from(&Digests::of(new.as_bytes()));
+pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, new_sums: &Digests, name: &str) -> std::io::Result<Next> {
+    let current = Sum::from(new_sums);
     let Some((old, old_index)) = parent else {
         return Ok(Next {
             index: DiffIndex {
@@ -219,7 +259,7 @@ pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, name: &str) ->
             patch: None,
         });
     };
-    let from = Sum::from(&Digests::of(old.as_bytes()));
+    let from = Sum::of(old.as_bytes());
     let mut patches = old_index.filter(|i| i.current == from).map(|i| i.patches).unwrap_or_default();
     if from == current {
         return Ok(Next {
@@ -310,11 +350,35 @@ mod tests {
             (packages(&["a", "c"]), packages(&["a", "b", "c", "d"])),
             (packages(&["a", "b"]), packages(&["z"])),
             (packages(&["a", "b"]), String::new()),
+            (packages(&["a", "b", "c"]), packages(&["a", "b", "c"])),
+            (packages(&["a", "b", "c"]), packages(&["a", "bb", "c"])),
+            (packages(&["a", "b"]), packages(&["a", "b", "b"])),
+            (packages(&["b", "b"]), packages(&["b"])),
+            ("x\ny".into(), "x\nyz".into()),
+            ("x\ny\n".into(), "x\n".into()),
+            ("same\n".into(), "same\nsame\n".into()),
         ];
         for (old, new) in cases {
             let s = ed_script(&old, &new).expect("script");
-            assert_eq!(apply(&old, &s), new, "{s}");
+            assert_eq!(
+                apply(&old, &s),
+                if new.is_empty() || new.ends_with('\n') {
+                    new.clone()
+                } else {
+                    new.clone() + "\n"
+                },
+                "{old:?} -> {new:?}: {s}"
+            );
         }
+        // Only the changed stanza is in the script, with the line numbers of the whole file.
+        let names: Vec<String> = (0..1000).map(|i| format!("p{i:04}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let old = packages(&refs);
+        let mut fewer = refs.clone();
+        fewer.remove(500);
+        let s = ed_script(&old, &packages(&fewer)).expect("script");
+        assert_eq!(s, "3001,3006d\n");
+        assert_eq!(apply(&old, &s), packages(&fewer));
         assert_eq!(ed_script("a\n", "a\n.\n"), None);
     }
 
@@ -333,8 +397,8 @@ mod tests {
         assert!(t.elapsed() < DIFF_TIMEOUT * 5, "{:?}", t.elapsed());
         assert_eq!(apply(&old, &s), new);
         // The script is about as large as the file: no patch, and the history restarts.
-        let base = next(None, &old, "0").expect("first").index;
-        let n = next(Some((&old, Some(base))), &new, "1").expect("next");
+        let base = next(None, &old, &Digests::of(old.as_bytes()), "0").expect("first").index;
+        let n = next(Some((&old, Some(base))), &new, &Digests::of(new.as_bytes()), "1").expect("next");
         if s.len() > new.len() {
             assert!(n.patch.is_none() && n.index.patches.is_empty());
         } else {
@@ -345,10 +409,16 @@ mod tests {
     #[test]
     fn the_history_grows_keeps_the_newest_and_restarts_when_broken() {
         let v: Vec<String> = (0..KEEP + 3).map(|i| packages(&["a", &format!("p{i}")])).collect();
-        let mut index = next(None, &v[0], "0").expect("first").index;
+        let mut index = next(None, &v[0], &Digests::of(v[0].as_bytes()), "0").expect("first").index;
         assert!(index.patches.is_empty());
         for i in 1..v.len() {
-            let n = next(Some((&v[i - 1], Some(index.clone()))), &v[i], &i.to_string()).expect("next");
+            let n = next(
+                Some((&v[i - 1], Some(index.clone()))),
+                &v[i],
+                &Digests::of(v[i].as_bytes()),
+                &i.to_string(),
+            )
+            .expect("next");
             let (name, gz) = n.patch.expect("a change makes a patch");
             assert_eq!(name, i.to_string());
             assert_eq!(Sum::from(&Digests::of(&gz)), n.index.patches.last().expect("patch").download);
@@ -360,11 +430,17 @@ mod tests {
         assert_eq!(index.patches[0].name, "3");
         assert_eq!(index.current, Sum::from(&Digests::of(v[v.len() - 1].as_bytes())));
         // Nothing changed: same history, no patch.
-        let same = next(Some((&v[v.len() - 1], Some(index.clone()))), &v[v.len() - 1], "x").expect("same");
+        let same = next(
+            Some((&v[v.len() - 1], Some(index.clone()))),
+            &v[v.len() - 1],
+            &Digests::of(v[v.len() - 1].as_bytes()),
+            "x",
+        )
+        .expect("same");
         assert_eq!((same.index.clone(), same.patch), (index.clone(), None));
         // A parent index that does not end at the parent's file (rolled back by hand, lost):
         // the history starts again from the parent's file.
-        let broken = next(Some((&v[0], Some(index))), &v[1], "y").expect("restart");
+        let broken = next(Some((&v[0], Some(index))), &v[1], &Digests::of(v[1].as_bytes()), "y").expect("restart");
         assert_eq!(broken.index.patches.len(), 1);
         assert!(DiffIndex::parse("SHA256-Current: x\n").is_none());
     }

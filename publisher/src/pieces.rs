@@ -23,7 +23,7 @@ const MAX_PIECE: usize = 1 << 20;
 /// One compressed piece.
 #[derive(Debug)]
 pub struct Piece {
-    /// The xz block: header, data, padding and check.
+    /// The xz block: header, data, padding and check (empty when made for gzip alone).
     xz_block: Vec<u8>,
     /// The block's size without its padding, as the xz index records it.
     xz_unpadded: u64,
@@ -60,10 +60,18 @@ pub fn cuts(stanzas: &[(&str, usize)]) -> Vec<usize> {
     out
 }
 
-fn compress(text: &[u8]) -> std::io::Result<Piece> {
+fn compress(text: &[u8], with_xz: bool) -> std::io::Result<Piece> {
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::new(6));
     gz.write_all(text)?;
     let gz_member = gz.finish()?;
+    if !with_xz {
+        return Ok(Piece {
+            xz_block: Vec::new(),
+            xz_unpadded: 0,
+            len: text.len() as u64,
+            gz_member,
+        });
+    }
     let stream = xz2::stream::Stream::new_easy_encoder(1, xz2::stream::Check::Crc64).map_err(std::io::Error::other)?;
     let mut xz = xz2::write::XzEncoder::new_stream(Vec::with_capacity(text.len() / 4), stream);
     xz.write_all(text)?;
@@ -160,6 +168,23 @@ fn xz_stream(pieces: &[Arc<Piece>]) -> Vec<u8> {
 /// # Errors
 /// Compression failures (none in practice).
 pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let pieces = pieces_of(text, cuts, cache, used, true)?;
+    let gz = pieces.iter().flat_map(|p| p.gz_member.iter().copied()).collect();
+    Ok((gz, xz_stream(&pieces)))
+}
+
+/// The `.gz` file of `text` alone (for `Contents`), cut and cached as [`compress_indexed`] does.
+///
+/// # Errors
+/// Compression failures (none in practice).
+pub fn gzip_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache) -> std::io::Result<Vec<u8>> {
+    let pieces = pieces_of(text, cuts, cache, used, false)?;
+    Ok(pieces.iter().flat_map(|p| p.gz_member.iter().copied()).collect())
+}
+
+/// The compressed pieces of `text` cut at `cuts`: found in `cache` or `used`, else made on
+/// every core (with their xz block when `with_xz`); all of them are added to `used`.
+fn pieces_of(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache, with_xz: bool) -> std::io::Result<Vec<Arc<Piece>>> {
     let mut slices = Vec::with_capacity(cuts.len());
     let mut start = 0;
     for &end in cuts {
@@ -167,7 +192,12 @@ pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut C
         start = end;
     }
     let keys: Vec<[u8; 32]> = slices.iter().map(|t| Sha256::digest(t).into()).collect();
-    let mut pieces: Vec<Option<Arc<Piece>>> = keys.iter().map(|k| cache.get(k).or_else(|| used.get(k)).cloned()).collect();
+    // A piece made for gzip alone does not serve an index that needs its xz block.
+    let fit = |p: &&Arc<Piece>| !with_xz || !p.xz_block.is_empty() || p.len == 0;
+    let mut pieces: Vec<Option<Arc<Piece>>> = keys
+        .iter()
+        .map(|k| cache.get(k).filter(fit).or_else(|| used.get(k).filter(fit)).cloned())
+        .collect();
     let missing: Vec<(usize, &[u8])> = pieces
         .iter()
         .enumerate()
@@ -180,7 +210,7 @@ pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut C
     let made: Vec<std::io::Result<Vec<(usize, Piece)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = missing
             .chunks(per)
-            .map(|batch| s.spawn(move || batch.iter().map(|(i, t)| compress(t).map(|p| (*i, p))).collect()))
+            .map(|batch| s.spawn(move || batch.iter().map(|(i, t)| compress(t, with_xz).map(|p| (*i, p))).collect()))
             .collect();
         handles
             .into_iter()
@@ -197,10 +227,13 @@ pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut C
     }
     let pieces: Vec<Arc<Piece>> = pieces.into_iter().flatten().collect();
     for (k, p) in keys.into_iter().zip(&pieces) {
-        used.insert(k, p.clone());
+        // A piece with its xz block is kept over one without.
+        let e = used.entry(k).or_insert_with(|| p.clone());
+        if e.xz_block.is_empty() && !p.xz_block.is_empty() {
+            *e = p.clone();
+        }
     }
-    let gz = pieces.iter().flat_map(|p| p.gz_member.iter().copied()).collect();
-    Ok((gz, xz_stream(&pieces)))
+    Ok(pieces)
 }
 
 #[cfg(test)]

@@ -135,6 +135,16 @@ struct Inner {
     /// What the pool files of each repository's last snapshot on this node install, for
     /// `Contents`: a publish reads only the lists of packages new to it.
     lists: PerRepo<index::FileLists>,
+    /// The bytes of each repository's pool when its snapshot named there became current,
+    /// measured or carried forward by this node: a publish then adds what it linked and
+    /// subtracts what retention deleted instead of listing every pool file again.
+    tallies: PerRepo<Tally>,
+}
+
+/// A repository's pool bytes as of a snapshot (see `Inner::tallies`).
+struct Tally {
+    snapshot: String,
+    pool: u64,
 }
 
 /// One value per repository that this node remembers from its last publish or read.
@@ -149,6 +159,14 @@ impl<T> Default for PerRepo<T> {
 impl<T> PerRepo<T> {
     fn get(&self, repo: &str) -> Option<Arc<T>> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(repo).cloned()
+    }
+
+    fn forget(&self, repo: &str) {
+        self.take(repo);
+    }
+
+    fn take(&self, repo: &str) -> Option<Arc<T>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(repo)
     }
 
     fn put(&self, repo: &str, value: Arc<T>) {
@@ -211,6 +229,9 @@ struct NextSnapshot {
     sources: Vec<SourceRecord>,
     changes: Vec<String>,
     fresh: index::FileLists,
+    /// The pool's tally before this change (taken, so a change that fails leaves none) and the
+    /// bytes the change added to the pool; `None` when either is unknown (the pool is measured).
+    pool: Option<(Arc<Tally>, u64)>,
 }
 
 /// What a publish makes of the uploaded source packages.
@@ -278,7 +299,7 @@ fn add_pdiffs(
             let parent = parents
                 .get(&format!("{suite}/{dir}"))
                 .map(|(old, index)| (old.as_str(), index.clone()));
-            let next = crate::pdiff::next(parent, text, name).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let next = crate::pdiff::next(parent, text, &f.digests, name).map_err(|e| Error::Corrupt(e.to_string()))?;
             for p in &next.index.patches {
                 if p.name != name {
                     carried.push((p.download.sha256.clone(), format!("{dir}/Packages.diff/{}.gz", p.name)));
@@ -313,6 +334,7 @@ impl Publisher {
                 pieces: PerRepo::default(),
                 manifests: PerRepo::default(),
                 lists: PerRepo::default(),
+                tallies: PerRepo::default(),
             }),
         }
     }
@@ -769,6 +791,14 @@ impl Publisher {
         if let Some(d) = rustshare_control::pause::delay("publish.inspected") {
             tokio::time::sleep(d).await;
         }
+        // Each copy makes a pool file that was absent (present ones are reused, never copied);
+        // a source package's files are measured instead.
+        let pool = self.inner.tallies.take(&repo.name).zip(
+            staged
+                .to_copy
+                .is_empty()
+                .then(|| expected.iter().map(|(_, _, d)| d.size).sum::<u64>()),
+        );
         self.store().clone_batch(to_copy).await?;
         self.store().clone_batch(staged.to_copy).await?;
         changes.extend(staged.changes);
@@ -802,6 +832,7 @@ impl Publisher {
                 sources: staged.sources,
                 changes,
                 fresh,
+                pool,
             };
             self.write_snapshot_with(&repo, &signer, next).await?
         };
@@ -1078,6 +1109,7 @@ impl Publisher {
             sources,
             changes,
             fresh: index::FileLists::new(),
+            pool: self.inner.tallies.take(&repo.name).map(|t| (t, 0)),
         };
         self.write_snapshot_with(repo, signer, next).await
     }
@@ -1240,6 +1272,7 @@ impl Publisher {
             mut sources,
             changes,
             fresh,
+            pool,
         } = next;
         sources.sort_by(|a, b| (&a.dist, &a.component, &a.package, &a.version).cmp(&(&b.dist, &b.component, &b.package, &b.version)));
         let base = root(repo);
@@ -1406,12 +1439,16 @@ impl Publisher {
             .await;
         self.remember_manifest(repo, &manifest);
         marks.push(format!("switch {}", t.elapsed().as_millis()));
-        if let Err(e) = self.retain(repo, &id).await {
-            // The publish itself succeeded; the next one retries the clean-up.
-            tracing::warn!(repo = %repo.name, "retention pass failed: {e}");
-        }
+        let pool_removed = match self.retain(repo, &id).await {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                // The publish itself succeeded; the next one retries the clean-up.
+                tracing::warn!(repo = %repo.name, "retention pass failed: {e}");
+                None
+            }
+        };
         marks.push(format!("retain {}", t.elapsed().as_millis()));
-        if let Err(e) = self.account(repo).await {
+        if let Err(e) = self.account_after(repo, info.parent.as_deref(), &id, pool.zip(pool_removed)).await {
             // Left as it was (an over- or under-count until the next publish or reconcile).
             tracing::warn!(repo = %repo.name, "measuring the published bytes failed: {e}");
         }
@@ -1451,8 +1488,9 @@ impl Publisher {
 
     /// Deletes snapshots beyond the newest `retain` that were superseded longer than
     /// `retain_grace_secs` ago, then the pool and by-hash files no kept snapshot refers to. A
-    /// snapshot without a manifest is an interrupted publish: removed too.
-    async fn retain(&self, repo: &Repository, current: &str) -> Result<()> {
+    /// snapshot without a manifest is an interrupted publish: removed too. Returns the bytes
+    /// deleted from the pool.
+    async fn retain(&self, repo: &Repository, current: &str) -> Result<u64> {
         let base = root(repo);
         let ids = self.snapshot_ids(repo).await?;
         let keep_n = usize::try_from(repo.config.retain).unwrap_or(10);
@@ -1464,7 +1502,7 @@ impl Publisher {
         }
         let crate::plan::Retention { kept, dropped } = crate::plan::retention(&ids, &complete, current, keep_n, grace_ms, now_ms);
         if dropped.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         for id in &dropped {
             let keys = self
@@ -1490,12 +1528,16 @@ impl Publisher {
             }
             hashes.extend(m.index_sha256.iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
         }
+        let mut pool_bytes = 0;
         let mut unused: Vec<String> = self
             .list_all(&format!("{base}pool/"))
             .await?
             .into_iter()
             .filter(|e| !pool.contains(&e.key))
-            .map(|e| e.key)
+            .map(|e| {
+                pool_bytes += e.size;
+                e.key
+            })
             .collect();
         unused.extend(
             self.list_all(&format!("{base}lists/"))
@@ -1512,7 +1554,7 @@ impl Publisher {
                 .map(|e| e.key),
         );
         self.store().delete_batch(unused).await?;
-        Ok(())
+        Ok(pool_bytes)
     }
 
     /// Measures what the repository's published data (pool, by-hash, snapshots, keys) takes in
@@ -1522,7 +1564,80 @@ impl Publisher {
     /// # Errors
     /// Store and control errors.
     pub async fn account(&self, repo: &Repository) -> Result<u64> {
-        let bytes: u64 = self.list_all(&root(repo)).await?.iter().map(|e| e.size).sum();
+        let current = self.current(repo).await?;
+        self.measure(repo, current.as_deref(), None).await
+    }
+
+    /// [`Publisher::account`] after a change that made `current` the snapshot after `parent`:
+    /// `change` is the tally taken before it, the pool bytes it added and those retention
+    /// deleted (`None`: unknown). The pool is listed
+    /// again only when this node's tally is not of `parent`: another node published since, the
+    /// node restarted, or the change is unknown.
+    async fn account_after(
+        &self,
+        repo: &Repository,
+        parent: Option<&str>,
+        current: &str,
+        change: Option<((Arc<Tally>, u64), u64)>,
+    ) -> Result<u64> {
+        let carried = match change {
+            Some(((t, added), removed)) if Some(t.snapshot.as_str()) == parent => Some((t.pool + added).saturating_sub(removed)),
+            _ => None,
+        };
+        self.measure(repo, Some(current), carried).await
+    }
+
+    /// Lists the repository's published data (the pool too unless `pool` is given), records the
+    /// total against its space and remembers the pool's bytes as of `current`.
+    async fn measure(&self, repo: &Repository, current: Option<&str>, pool: Option<u64>) -> Result<u64> {
+        let base = root(repo);
+        let pool_prefix = format!("{base}pool/");
+        let (pool, rest) = if let Some(pool) = pool {
+            // Everything beside the pool: snapshots, by-hash, lists, keys, the pointer.
+            let mut rest = 0;
+            let mut after = None;
+            loop {
+                let page = self
+                    .store()
+                    .list(&ListRequest {
+                        prefix: base.clone(),
+                        delimiter: Some("/".into()),
+                        start_after: after.take(),
+                        max_keys: 1000,
+                    })
+                    .await?;
+                rest += page.entries.iter().map(|e| e.size).sum::<u64>();
+                for dir in page.common_prefixes.iter().filter(|d| **d != pool_prefix) {
+                    rest += self.list_all(dir).await?.iter().map(|e| e.size).sum::<u64>();
+                }
+                if !page.is_truncated {
+                    break;
+                }
+                after = page.next_marker;
+            }
+            (pool, rest)
+        } else {
+            let (mut pool, mut rest) = (0, 0);
+            for e in self.list_all(&base).await? {
+                if e.key.starts_with(&pool_prefix) {
+                    pool += e.size;
+                } else {
+                    rest += e.size;
+                }
+            }
+            (pool, rest)
+        };
+        match current {
+            Some(id) => self.inner.tallies.put(
+                &repo.name,
+                Arc::new(Tally {
+                    snapshot: id.to_owned(),
+                    pool,
+                }),
+            ),
+            None => self.inner.tallies.forget(&repo.name),
+        }
+        let bytes = pool + rest;
         self.inner.control.repository_published(&repo.name, bytes).await?;
         Ok(bytes)
     }
@@ -2207,5 +2322,69 @@ mod tests {
         drop(other);
         let done = publisher.publish(op, "tools", false).await.expect("publish");
         assert_eq!(done.snapshot.packages, 1);
+    }
+
+    /// The bytes recorded against the space after every kind of change equal a full listing of
+    /// the repository's data, though only the first publish on a node lists the pool: adds,
+    /// a removal, retention deleting pool files, a rollback, and a publish on another node.
+    #[tokio::test]
+    async fn published_bytes_stay_exact_without_listing_the_pool_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
+        let clock = rustshare_control::clock::ManualClock::new();
+        let f = fixture(store.clone(), clock.clone(), serde_json::json!({"retain": 2, "retain_grace_secs": 60})).await;
+        let Fixture {
+            publisher,
+            control,
+            op,
+            space,
+            repo,
+        } = &f;
+        let check = |step: &'static str| {
+            let (store, control, op, space, repo) = (store.clone(), control.clone(), op.clone(), space.clone(), repo.clone());
+            async move {
+                let listed: u64 = store.list_all(&root(&repo)).await.expect("list").iter().map(|e| e.size).sum();
+                let (_, usage) = control.usage(&op, &space.id).await.expect("usage");
+                assert_eq!(usage.published_bytes, listed, "after {step}");
+                listed
+            }
+        };
+        upload(&*store, &f, "a.deb", deb("aa", "1.0", &[7u8; 5000])).await;
+        publisher.publish(op, "tools", false).await.expect("publish a");
+        check("the first publish").await;
+        let first = publisher.current(repo).await.expect("current").expect("snapshot");
+        upload(&*store, &f, "b.deb", deb("bb", "1.0", &[8u8; 9000])).await;
+        publisher.publish(op, "tools", false).await.expect("publish b");
+        check("an add").await;
+        let scope = Scope {
+            dist: "stable",
+            component: None,
+            architecture: None,
+        };
+        publisher
+            .remove(op, "tools", scope, &[Selector::parse("aa").expect("selector")])
+            .await
+            .expect("remove a");
+        check("a removal").await;
+        // Past the grace, retention drops the snapshots beyond two and a's pool file with them.
+        clock.advance(Duration::from_secs(120));
+        upload(&*store, &f, "c.deb", deb("cc", "1.0", b"c")).await;
+        publisher.publish(op, "tools", false).await.expect("publish c");
+        let pool_a = format!("{}pool/main/a/aa/aa_1.0_amd64.deb", root(repo));
+        assert!(store.head(&pool_a).await.is_err(), "retention deleted a's pool file");
+        let before = check("retention").await;
+        assert!(publisher.snapshots(op, "tools").await.expect("snapshots").1.iter().all(|s| s.id != first));
+        let kept = publisher.snapshots(op, "tools").await.expect("snapshots").1;
+        publisher.rollback(op, "tools", &kept[1].id).await.expect("rollback");
+        check("a rollback").await;
+        // Another node (a second publisher, with no tally) publishes; this node's tally is then
+        // of an older snapshot and the next publish here measures the pool again.
+        let other = Publisher::new(store.clone(), control.clone());
+        upload(&*store, &f, "d.deb", deb("dd", "1.0", &[9u8; 3000])).await;
+        other.publish(op, "tools", false).await.expect("publish on the other node");
+        check("the other node's publish").await;
+        upload(&*store, &f, "e.deb", deb("ee", "1.0", b"e")).await;
+        publisher.publish(op, "tools", false).await.expect("publish e");
+        assert!(check("a publish after the other node's").await > before);
     }
 }

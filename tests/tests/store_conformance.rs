@@ -249,6 +249,43 @@ async fn listing(b: Backend) {
     let d = s.list(&req).await.expect("list");
     assert_eq!(d.common_prefixes, ["p/a/", "p/c/"]);
     assert_eq!(d.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["p/b", "p/d"]);
+    // One level, whatever lies deeper: from the top, after a marker, with a prefix that ends
+    // inside a name, and in pages of one.
+    let level = |prefix: &str, after: Option<&str>, max_keys: usize| ListRequest {
+        prefix: prefix.into(),
+        delimiter: Some("/".into()),
+        start_after: after.map(str::to_owned),
+        max_keys,
+    };
+    let top = s.list(&level("", None, 1000)).await.expect("list");
+    assert!(top.common_prefixes.contains(&"p/".to_owned()) && top.common_prefixes.contains(&"q/".to_owned()));
+    let after = s.list(&level("p/", Some("p/a/"), 1000)).await.expect("list");
+    assert_eq!(after.common_prefixes, ["p/c/"]);
+    assert_eq!(after.entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["p/b", "p/d"]);
+    let partial = s.list(&level("p/c", None, 1000)).await.expect("list");
+    assert_eq!(partial.common_prefixes, ["p/c/"]);
+    assert!(partial.entries.is_empty());
+    let mut pages = Vec::new();
+    let mut at = None;
+    for _ in 0..10 {
+        let page = s.list(&level("p/", at.as_deref(), 1)).await.expect("list");
+        pages.extend(
+            page.common_prefixes
+                .iter()
+                .cloned()
+                .chain(page.entries.iter().map(|e| e.key.clone())),
+        );
+        if !page.is_truncated {
+            break;
+        }
+        at.clone_from(&page.next_marker);
+    }
+    assert_eq!(pages, ["p/a/", "p/b", "p/c/", "p/d"]);
+    // A directory whose only object is gone is no common prefix.
+    put(s, "p/e/deep/1", b"x").await;
+    s.delete("p/e/deep/1").await.expect("delete");
+    let d = s.list(&req).await.expect("list");
+    assert_eq!(d.common_prefixes, ["p/a/", "p/c/"]);
 
     // Page through two at a time and get every key exactly once.
     let mut seen = Vec::new();

@@ -428,6 +428,67 @@ fn walk_sync(dir: PathBuf, base: String, out: &mut Vec<(String, PathBuf)>) -> Re
     Ok(())
 }
 
+/// The listing of one level for a `/` delimiter: the objects in `dir`, and for each directory
+/// below it that the prefix fully covers, one object inside it standing for the whole
+/// directory (the page rolls it up into the common prefix; an object is looked for, because a
+/// directory without one is no prefix). Listing a space's top level so reads each directory
+/// down to its first object, not every object below.
+fn walk_level(dir: &Path, base: &str, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("listing objects")(e)),
+    };
+    for e in rd {
+        let e = e.map_err(Error::io("listing objects"))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ft = e.file_type().map_err(Error::io("listing objects"))?;
+        if ft.is_dir() {
+            let Some(seg) = key::dir_segment(&name) else { continue };
+            let dir_key = format!("{base}{seg}/");
+            // `dir` is the deepest directory the prefix fully names, so a directory the prefix
+            // does not cover holds no key that matches it.
+            if dir_key.starts_with(prefix)
+                && let Some(first) = first_object(e.path(), dir_key)?
+            {
+                out.push(first);
+            }
+        } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
+            && let Some(seg) = key::decode_segment(stem)
+        {
+            out.push((format!("{base}{seg}"), e.path()));
+        }
+    }
+    Ok(())
+}
+
+/// Some object below `dir` (depth first), if there is one.
+fn first_object(dir: PathBuf, base: String) -> Result<Option<(String, PathBuf)>> {
+    let mut stack = vec![(dir, base)];
+    while let Some((dir, base)) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("listing objects")(e)),
+        };
+        for e in rd {
+            let e = e.map_err(Error::io("listing objects"))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ft = e.file_type().map_err(Error::io("listing objects"))?;
+            if ft.is_dir() {
+                if let Some(seg) = key::dir_segment(&name) {
+                    stack.push((e.path(), format!("{base}{seg}/")));
+                }
+            } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
+                && let Some(seg) = key::decode_segment(stem)
+            {
+                return Ok(Some((format!("{base}{seg}"), e.path())));
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn file_stream(file: fs::File, len: u64) -> ByteStream {
     Box::pin(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
 }
@@ -611,7 +672,11 @@ impl ObjectStore for FsStore {
         // several trips to the blocking pool for every object listed.
         tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
-            walk_sync(dir, base, &mut found)?;
+            if req.delimiter.as_deref() == Some("/") {
+                walk_level(&dir, &base, &req.prefix, &mut found)?;
+            } else {
+                walk_sync(dir, base, &mut found)?;
+            }
             found.sort_by(|a, b| a.0.cmp(&b.0));
             let entries = found
                 .iter()
