@@ -377,14 +377,20 @@ mod tests {
         two.control.push_str("Section: a-x\n");
         two.sha256 = "s2".into();
         let lists: FileLists = [
-            ("s1".to_owned(), Arc::new(vec!["usr/bin/shared".to_owned(), "usr/bin/one".to_owned()])),
+            (
+                "s1".to_owned(),
+                Arc::new(vec!["usr/bin/shared".to_owned(), "usr/bin/one".to_owned()]),
+            ),
             ("s2".to_owned(), Arc::new(vec!["usr/bin/shared".to_owned()])),
         ]
         .into_iter()
         .collect();
         let text = contents_text(&[&one, &two], "main", "amd64", &lists);
         // "a-x/two" sorts before "a/one" as strings ('-' before '/').
-        assert_eq!(text, format!("{:<55} a/one\n{:<55} a-x/two,a/one\n", "usr/bin/one", "usr/bin/shared"));
+        assert_eq!(
+            text,
+            format!("{:<55} a/one\n{:<55} a-x/two,a/one\n", "usr/bin/one", "usr/bin/shared")
+        );
         let (_, cuts) = contents_text_and_cuts(&[&one, &two], "main", "amd64", &lists);
         assert_eq!(cuts.last(), Some(&text.len()));
     }

@@ -11,6 +11,7 @@ pub mod index;
 pub mod pdiff;
 pub mod pieces;
 pub mod plan;
+pub mod records;
 pub mod select;
 mod service;
 pub mod sign;

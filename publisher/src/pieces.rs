@@ -42,13 +42,19 @@ fn fnv1a(s: &str) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// Whether a cut goes after the stanza (or record) of package `name`.
+#[must_use]
+pub fn is_boundary(name: &str) -> bool {
+    fnv1a(name).is_multiple_of(BOUNDARY_MODULUS)
+}
+
 /// Where to cut `text`, given the stanzas' package names in order and each stanza's end offset.
 #[must_use]
 pub fn cuts(stanzas: &[(&str, usize)]) -> Vec<usize> {
     let mut out = Vec::new();
     let mut start = 0;
     for (name, end) in stanzas {
-        if fnv1a(name).is_multiple_of(BOUNDARY_MODULUS) || end - start >= MAX_PIECE {
+        if is_boundary(name) || end - start >= MAX_PIECE {
             out.push(*end);
             start = *end;
         }

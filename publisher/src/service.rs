@@ -4,9 +4,11 @@
 //!
 //! Backend layout under `repos/<tenant>/<repo>/` (never reachable through the S3 face):
 //! `pool/...` (immutable), `by-hash/SHA256/<hex>` (content-addressed index files),
-//! `snapshots/<id>/{info.json,manifest.json,dists/...}`, `current` (the pointer), `key.asc`, `key.gpg`.
+//! `snapshots/<id>/{info.json,manifest.json,dists/...}`, `records/<id>` (the package records
+//! in chunks that snapshots share, see [`crate::records`]), `lists/<id>` (file lists for
+//! `Contents`), `current` (the pointer), `key.asc`, `key.gpg`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -22,7 +24,7 @@ use crate::index;
 use crate::plan::{Inspected, Plan, PoolFile};
 use crate::select::{Query, Scope, Selector};
 use crate::sign::{Keyring, SignError, Signer};
-use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo, SourceFile, SourceRecord};
+use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo, SourceFile, SourceRecord, StoredManifest};
 
 /// Publisher failures, mapped once to API errors by the edge.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +141,32 @@ struct Inner {
     /// measured or carried forward by this node: a publish then adds what it linked and
     /// subtracts what retention deleted instead of listing every pool file again.
     tallies: PerRepo<Tally>,
+    /// The record chunks of each repository's last snapshot read or written on this node.
+    chunks: PerRepo<ChunkMemo>,
+    /// What each record chunk this node has seen refers to, for retention.
+    refs: PerRepo<HashMap<String, Arc<ChunkRefs>>>,
+}
+
+/// The record chunks of one snapshot: chunk id by content fingerprint ([`crate::records`]).
+struct ChunkMemo {
+    snapshot: String,
+    ids: HashMap<[u8; 32], String>,
+}
+
+/// The stored files one record chunk keeps alive: pool files (with their sizes) and file-list
+/// batches.
+struct ChunkRefs {
+    pool: Vec<(String, u64)>,
+    lists: Vec<String>,
+}
+
+impl ChunkRefs {
+    fn of(records: &[PackageRecord]) -> Self {
+        Self {
+            pool: records.iter().map(|r| (r.filename.clone(), r.size)).collect(),
+            lists: records.iter().filter_map(|r| r.lists.clone()).collect(),
+        }
+    }
 }
 
 /// A repository's pool bytes as of a snapshot (see `Inner::tallies`).
@@ -317,6 +345,57 @@ fn add_pdiffs(
     Ok((patches, carried))
 }
 
+/// What snapshots refer to in the store, by full key (see `Publisher::references`).
+#[derive(Default)]
+struct Refs {
+    pool: HashMap<String, u64>,
+    lists: HashSet<String>,
+    chunks: HashSet<String>,
+    hashes: HashSet<String>,
+}
+
+/// What a retention pass did to the pool.
+enum PoolChange {
+    /// Deleted these bytes.
+    Removed(u64),
+    /// Listed the whole pool: it now holds these bytes.
+    Measured(u64),
+}
+
+/// A snapshot's records as chunks: every chunk's id in order, those to write, and the memo
+/// and references of them all.
+struct Chunked {
+    ids: Vec<String>,
+    new: Vec<(String, Vec<u8>)>,
+    memo: HashMap<[u8; 32], String>,
+    refs: Vec<(String, Arc<ChunkRefs>)>,
+}
+
+/// Cuts `records` into chunks, naming again each chunk `memo` knows and encoding the others.
+fn chunk_records(records: &[PackageRecord], memo: Option<&ChunkMemo>) -> Result<Chunked> {
+    let mut out = Chunked {
+        ids: Vec::new(),
+        new: Vec::new(),
+        memo: HashMap::new(),
+        refs: Vec::new(),
+    };
+    for range in crate::records::cuts(records) {
+        let part = &records[range];
+        let fp = crate::records::fingerprint(part);
+        let id = if let Some(id) = memo.and_then(|m| m.ids.get(&fp)) {
+            id.clone()
+        } else {
+            let (id, gz) = crate::records::encode(part).map_err(|e| Error::Corrupt(format!("record chunk: {e}")))?;
+            out.refs.push((id.clone(), Arc::new(ChunkRefs::of(part))));
+            out.new.push((id.clone(), gz));
+            id
+        };
+        out.memo.insert(fp, id.clone());
+        out.ids.push(id);
+    }
+    Ok(out)
+}
+
 /// An incoming object's key, its name relative to the incoming prefix, its suite and component.
 type Located = (String, String, String, String);
 
@@ -335,6 +414,8 @@ impl Publisher {
                 manifests: PerRepo::default(),
                 lists: PerRepo::default(),
                 tallies: PerRepo::default(),
+                chunks: PerRepo::default(),
+                refs: PerRepo::default(),
             }),
         }
     }
@@ -598,17 +679,96 @@ impl Publisher {
         if let Some(m) = cached {
             return Ok(m);
         }
+        let stored = self.stored_manifest(repo, id).await?;
+        let StoredManifest {
+            info,
+            mut packages,
+            chunks,
+            sources,
+            index_sha256,
+        } = stored;
+        if !chunks.is_empty() {
+            let read = self.read_chunks(repo, &chunks).await?;
+            let (records, memo, refs) = self
+                .blocking(move || {
+                    let mut records = Vec::new();
+                    let mut ids = HashMap::with_capacity(read.len());
+                    let mut refs = Vec::with_capacity(read.len());
+                    for (cid, part) in read {
+                        ids.insert(crate::records::fingerprint(&part), cid.clone());
+                        refs.push((cid, Arc::new(ChunkRefs::of(&part))));
+                        records.extend(part);
+                    }
+                    (records, ids, refs)
+                })
+                .await?;
+            packages = records;
+            self.inner.chunks.put(
+                &repo.name,
+                Arc::new(ChunkMemo {
+                    snapshot: id.to_owned(),
+                    ids: memo,
+                }),
+            );
+            self.remember_refs(repo, refs);
+        }
+        let m = Arc::new(Manifest {
+            info,
+            packages,
+            sources,
+            index_sha256,
+        });
+        self.remember_manifest(repo, &m);
+        Ok(m)
+    }
+
+    /// A snapshot's stored manifest, without reading its record chunks.
+    async fn stored_manifest(&self, repo: &Repository, id: &str) -> Result<StoredManifest> {
         let data = match self.read_all(&format!("{}snapshots/{id}/manifest.json", root(repo))).await {
             Err(Error::Store(rustshare_store::Error::NotFound)) => return Err(Error::NoSnapshot(id.to_owned())),
             other => other?,
         };
-        let m = Arc::new(
-            self.blocking(move || serde_json::from_slice::<Manifest>(&data))
-                .await?
-                .map_err(|e| Error::Corrupt(format!("manifest {e}")))?,
-        );
-        self.remember_manifest(repo, &m);
-        Ok(m)
+        self.blocking(move || serde_json::from_slice::<StoredManifest>(&data))
+            .await?
+            .map_err(|e| Error::Corrupt(format!("manifest {id}: {e}")))
+    }
+
+    /// The records of each chunk of `ids`, in order, each checked against its id.
+    async fn read_chunks(&self, repo: &Repository, ids: &[String]) -> Result<Vec<(String, Vec<PackageRecord>)>> {
+        let base = root(repo);
+        futures::stream::iter(ids.iter().cloned())
+            .map(|cid| {
+                let key = format!("{base}records/{cid}");
+                async move {
+                    let gz = self.read_all(&key).await?;
+                    self.blocking(move || crate::records::decode(&cid, &gz).map(|r| (cid, r)))
+                        .await?
+                        .map_err(Error::Corrupt)
+                }
+            })
+            .buffered(16)
+            .try_collect()
+            .await
+    }
+
+    /// This node's memo of the record chunks of a snapshot that still exists, for a change whose
+    /// parent is `parent`: a chunk it names may be named again without being written again.
+    /// Another snapshot than the parent is checked for (retention on another node may have
+    /// deleted it, and its chunks with it); under the publish lease nothing deletes it after.
+    async fn chunk_memo(&self, repo: &Repository, parent: Option<&str>) -> Option<Arc<ChunkMemo>> {
+        let memo = self.inner.chunks.get(&repo.name)?;
+        if Some(memo.snapshot.as_str()) == parent {
+            return Some(memo);
+        }
+        let manifest = format!("{}snapshots/{}/manifest.json", root(repo), memo.snapshot);
+        self.store().head(&manifest).await.is_ok().then_some(memo)
+    }
+
+    /// Adds what chunks refer to to this node's memo of the repository.
+    fn remember_refs(&self, repo: &Repository, refs: Vec<(String, Arc<ChunkRefs>)>) {
+        let mut all = self.inner.refs.get(&repo.name).map(|m| (*m).clone()).unwrap_or_default();
+        all.extend(refs);
+        self.inner.refs.put(&repo.name, Arc::new(all));
     }
 
     fn remember_manifest(&self, repo: &Repository, m: &Arc<Manifest>) {
@@ -1302,40 +1462,50 @@ impl Publisher {
         let snap = format!("{base}snapshots/{id}/");
         let cfg = repo.config.clone();
         let signer2 = signer.clone();
-        let pk = packages.clone();
-        let srcs_all = sources.clone();
+        // Shared with the blocking tasks and taken back (a copy of 100,000 records costs more).
+        let pk = Arc::new(packages);
+        let srcs_all = sources;
         // Index text, compression and signatures are CPU work.
         let t = Instant::now();
         let mut marks: Vec<String> = Vec::new();
         let cache = self.inner.pieces.get(&repo.name).unwrap_or_default();
         let parents = self.parent_indices(repo, info.parent.as_deref()).await?;
         let name = id.clone();
-        let (trees, used): (Vec<DistTree>, crate::pieces::Cache) = self
-            .blocking(move || -> Result<_> {
-                let mut out = Vec::new();
-                let mut used = crate::pieces::Cache::new();
-                for d in &cfg.distributions {
-                    let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
-                    let srcs: Vec<&SourceRecord> = srcs_all.iter().filter(|r| r.dist == d.suite).collect();
-                    let mut files = index::distribution_indices(&cfg, d, &recs, &srcs, &lists, &cache, &mut used)
-                        .map_err(|e| Error::Corrupt(e.to_string()))?;
-                    let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, &name)?;
-                    let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
-                    let inrelease = signer2.clearsign(&release)?;
-                    let gpg = signer2.detached(release.as_bytes())?;
-                    out.push(DistTree {
-                        suite: d.suite.clone(),
-                        files,
-                        release,
-                        inrelease,
-                        gpg,
-                        patches,
-                        carried,
-                    });
-                }
-                Ok((out, used))
-            })
-            .await??;
+        let memo = self.chunk_memo(repo, info.parent.as_deref()).await;
+        let chunking = {
+            let pk = pk.clone();
+            self.blocking(move || chunk_records(&pk, memo.as_deref()))
+        };
+        let pk2 = pk.clone();
+        let indexing = self.blocking(move || -> Result<_> {
+            let pk = pk2;
+            let mut out = Vec::new();
+            let mut used = crate::pieces::Cache::new();
+            for d in &cfg.distributions {
+                let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
+                let srcs: Vec<&SourceRecord> = srcs_all.iter().filter(|r| r.dist == d.suite).collect();
+                let mut files = index::distribution_indices(&cfg, d, &recs, &srcs, &lists, &cache, &mut used)
+                    .map_err(|e| Error::Corrupt(e.to_string()))?;
+                let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, &name)?;
+                let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
+                let inrelease = signer2.clearsign(&release)?;
+                let gpg = signer2.detached(release.as_bytes())?;
+                out.push(DistTree {
+                    suite: d.suite.clone(),
+                    files,
+                    release,
+                    inrelease,
+                    gpg,
+                    patches,
+                    carried,
+                });
+            }
+            Ok((out, used, srcs_all))
+        });
+        let (indexed, chunked) = tokio::join!(indexing, chunking);
+        let (trees, used, sources): (Vec<DistTree>, crate::pieces::Cache, Vec<SourceRecord>) = indexed??;
+        let chunked = chunked??;
+        let packages = Arc::try_unwrap(pk).unwrap_or_else(|shared| (*shared).clone());
         // Kept for the next publish (of this node): only the pieces this snapshot uses.
         self.inner.pieces.put(&repo.name, Arc::new(used));
         marks.push(format!("index+sign {}", t.elapsed().as_millis()));
@@ -1352,14 +1522,16 @@ impl Publisher {
             carried,
         } in trees
         {
-            // Patches are served by name and by hash; Release lists only their index.
+            // Patches are served by name and by hash; Release lists only their index. A by-hash
+            // name is a second name of the file written (a link in the fs store, a server-side
+            // copy in S3), made after the batch.
             for (path, gz) in patches {
                 let sha = Digests::of(&gz).sha256;
-                let data = Bytes::from(gz);
+                let at = format!("{snap}dists/{suite}/{path}");
                 if index_sha256.insert(sha.clone()) {
-                    writes.push((format!("{base}by-hash/SHA256/{sha}"), data.clone(), "application/gzip".into()));
+                    copies.push((at.clone(), format!("{base}by-hash/SHA256/{sha}")));
                 }
-                writes.push((format!("{snap}dists/{suite}/{path}"), data, "application/gzip".into()));
+                writes.push((at, Bytes::from(gz), "application/gzip".into()));
             }
             for (sha, path) in carried {
                 copies.push((format!("{base}by-hash/SHA256/{sha}"), format!("{snap}dists/{suite}/{path}")));
@@ -1375,10 +1547,11 @@ impl Publisher {
                 } else {
                     "text/plain; charset=utf-8"
                 };
+                let at = format!("{snap}dists/{suite}/{}", f.path);
                 if index_sha256.insert(f.digests.sha256.clone()) {
-                    writes.push((format!("{base}by-hash/SHA256/{}", f.digests.sha256), data.clone(), ct.to_owned()));
+                    copies.push((at.clone(), format!("{base}by-hash/SHA256/{}", f.digests.sha256)));
                 }
-                writes.push((format!("{snap}dists/{suite}/{}", f.path), data, ct.to_owned()));
+                writes.push((at, data, ct.to_owned()));
             }
             writes.push((
                 format!("{snap}dists/{suite}/Release"),
@@ -1397,14 +1570,23 @@ impl Publisher {
             ));
         }
         writes.push((format!("{snap}info.json"), Bytes::from(json(&info)?), "application/json".into()));
+        for (cid, gz) in chunked.new {
+            writes.push((format!("{base}records/{cid}"), Bytes::from(gz), "application/gzip".into()));
+        }
+        let index_sha256: Vec<String> = index_sha256.into_iter().collect();
+        let stored = StoredManifest {
+            info: info.clone(),
+            packages: Vec::new(),
+            chunks: chunked.ids.clone(),
+            sources: sources.clone(),
+            index_sha256: index_sha256.clone(),
+        };
         let manifest = Arc::new(Manifest {
             info: info.clone(),
             packages,
             sources,
-            index_sha256: index_sha256.into_iter().collect(),
+            index_sha256,
         });
-        // The manifest's JSON is made while the batch is written.
-        let m2 = manifest.clone();
         let batch = self.store().put_batch(
             writes
                 .into_iter()
@@ -1417,13 +1599,21 @@ impl Publisher {
                 })
                 .collect(),
         );
-        let (written, mjson) = tokio::join!(batch, self.blocking(move || json(&*m2)));
-        written?;
+        batch.await?;
         self.store().clone_batch(copies).await?;
         marks.push(format!("write {}", t.elapsed().as_millis()));
         // Last, on its own: a snapshot is complete (kept, offered for rollback) only once its
-        // manifest exists, and every other file of it is durable by then.
-        self.put(&format!("{snap}manifest.json"), mjson??, "application/json").await?;
+        // manifest exists, and every other file of it (its record chunks too) is durable by then.
+        self.put(&format!("{snap}manifest.json"), json(&stored)?, "application/json")
+            .await?;
+        self.inner.chunks.put(
+            &repo.name,
+            Arc::new(ChunkMemo {
+                snapshot: id.clone(),
+                ids: chunked.memo,
+            }),
+        );
+        self.remember_refs(repo, chunked.refs);
         marks.push(format!("manifest {}", t.elapsed().as_millis()));
         // The switch: one object, written atomically by the store.
         self.put(
@@ -1439,8 +1629,11 @@ impl Publisher {
             .await;
         self.remember_manifest(repo, &manifest);
         marks.push(format!("switch {}", t.elapsed().as_millis()));
-        let pool_removed = match self.retain(repo, &id).await {
-            Ok(bytes) => Some(bytes),
+        let pooled = match self.retain(repo, &id, pool.is_none()).await {
+            Ok(PoolChange::Measured(bytes)) => Some(bytes),
+            Ok(PoolChange::Removed(removed)) => pool.and_then(|(tally, added)| {
+                (Some(tally.snapshot.as_str()) == info.parent.as_deref()).then(|| (tally.pool + added).saturating_sub(removed))
+            }),
             Err(e) => {
                 // The publish itself succeeded; the next one retries the clean-up.
                 tracing::warn!(repo = %repo.name, "retention pass failed: {e}");
@@ -1448,7 +1641,7 @@ impl Publisher {
             }
         };
         marks.push(format!("retain {}", t.elapsed().as_millis()));
-        if let Err(e) = self.account_after(repo, info.parent.as_deref(), &id, pool.zip(pool_removed)).await {
+        if let Err(e) = self.measure(repo, Some(&id), pooled).await {
             // Left as it was (an over- or under-count until the next publish or reconcile).
             tracing::warn!(repo = %repo.name, "measuring the published bytes failed: {e}");
         }
@@ -1487,23 +1680,36 @@ impl Publisher {
     }
 
     /// Deletes snapshots beyond the newest `retain` that were superseded longer than
-    /// `retain_grace_secs` ago, then the pool and by-hash files no kept snapshot refers to. A
-    /// snapshot without a manifest is an interrupted publish: removed too. Returns the bytes
-    /// deleted from the pool.
-    async fn retain(&self, repo: &Repository, current: &str) -> Result<u64> {
+    /// `retain_grace_secs` ago, then the pool, list, record and by-hash files no kept snapshot
+    /// refers to. A snapshot without a manifest is an interrupted publish: removed too.
+    ///
+    /// The pool files to delete are those the dropped snapshots referred to and the kept ones
+    /// do not (read from their record chunks, each once, through this node's memo), so a pass
+    /// does not list a pool of 100,000 files. With `sweep`, or when a dropped snapshot never
+    /// completed (it may have linked files no manifest names), the whole pool is listed
+    /// instead and whatever no kept snapshot names goes.
+    async fn retain(&self, repo: &Repository, current: &str, sweep: bool) -> Result<PoolChange> {
         let base = root(repo);
         let ids = self.snapshot_ids(repo).await?;
         let keep_n = usize::try_from(repo.config.retain).unwrap_or(10);
         let now_ms = self.inner.control.now().unix_timestamp_nanos() / 1_000_000;
         let grace_ms = i128::from(repo.config.retain_grace_secs) * 1000;
-        let mut complete = Vec::with_capacity(ids.len());
-        for id in &ids {
-            complete.push(self.store().head(&format!("{base}snapshots/{id}/manifest.json")).await.is_ok());
-        }
+        let heads = self
+            .store()
+            .head_batch(ids.iter().map(|id| format!("{base}snapshots/{id}/manifest.json")).collect())
+            .await;
+        let complete: Vec<bool> = heads.iter().map(Result::is_ok).collect();
         let crate::plan::Retention { kept, dropped } = crate::plan::retention(&ids, &complete, current, keep_n, grace_ms, now_ms);
-        if dropped.is_empty() {
-            return Ok(0);
+        if dropped.is_empty() && !sweep {
+            return Ok(PoolChange::Removed(0));
         }
+        let kept_refs = self.references(repo, &kept).await?;
+        let interrupted = ids.iter().zip(&complete).any(|(id, done)| !done && dropped.contains(id));
+        let dropped_refs = if sweep || interrupted {
+            None
+        } else {
+            Some(self.references(repo, &dropped).await?)
+        };
         for id in &dropped {
             let keys = self
                 .list_all(&format!("{base}snapshots/{id}/"))
@@ -1513,48 +1719,105 @@ impl Publisher {
                 .collect();
             self.store().delete_batch(keys).await?;
         }
-        let mut pool = BTreeSet::new();
-        let mut hashes = BTreeSet::new();
-        for id in &kept {
-            let m = self.manifest(repo, id).await?;
-            pool.extend(m.packages.iter().map(|r| format!("{base}{}", r.filename)));
-            pool.extend(
-                m.packages
-                    .iter()
-                    .filter_map(|r| r.lists.as_ref().map(|id| format!("{base}lists/{id}"))),
-            );
-            for r in &m.sources {
-                pool.extend(r.files.iter().map(|f| format!("{base}{}/{}", r.directory, f.name)));
+        let mut unused = Vec::new();
+        let change = if let Some(gone) = dropped_refs {
+            let gone: Vec<String> = gone.pool.into_keys().filter(|k| !kept_refs.pool.contains_key(k)).collect();
+            // Counted only if still there: a sweep may have deleted it already.
+            let heads = self.store().head_batch(gone.clone()).await;
+            let mut bytes = 0;
+            for (key, head) in gone.into_iter().zip(heads) {
+                match head {
+                    Ok(m) => {
+                        bytes += m.size;
+                        unused.push(key);
+                    }
+                    Err(rustshare_store::Error::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
-            hashes.extend(m.index_sha256.iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
+            PoolChange::Removed(bytes)
+        } else {
+            let mut remaining = 0;
+            for e in self.list_all(&format!("{base}pool/")).await? {
+                if kept_refs.pool.contains_key(&e.key) {
+                    remaining += e.size;
+                } else {
+                    unused.push(e.key);
+                }
+            }
+            PoolChange::Measured(remaining)
+        };
+        for (dir, keep) in [
+            ("lists/", &kept_refs.lists),
+            ("records/", &kept_refs.chunks),
+            ("by-hash/", &kept_refs.hashes),
+        ] {
+            unused.extend(
+                self.list_all(&format!("{base}{dir}"))
+                    .await?
+                    .into_iter()
+                    .filter(|e| !keep.contains(&e.key))
+                    .map(|e| e.key),
+            );
         }
-        let mut pool_bytes = 0;
-        let mut unused: Vec<String> = self
-            .list_all(&format!("{base}pool/"))
-            .await?
-            .into_iter()
-            .filter(|e| !pool.contains(&e.key))
-            .map(|e| {
-                pool_bytes += e.size;
-                e.key
-            })
-            .collect();
-        unused.extend(
-            self.list_all(&format!("{base}lists/"))
-                .await?
-                .into_iter()
-                .filter(|e| !pool.contains(&e.key))
-                .map(|e| e.key),
-        );
-        unused.extend(
-            self.list_all(&format!("{base}by-hash/"))
-                .await?
-                .into_iter()
-                .filter(|e| !hashes.contains(&e.key))
-                .map(|e| e.key),
-        );
         self.store().delete_batch(unused).await?;
-        Ok(pool_bytes)
+        // The memo keeps what kept snapshots refer to.
+        if let Some(all) = self.inner.refs.get(&repo.name) {
+            let prefix = format!("{base}records/");
+            let still: HashMap<String, Arc<ChunkRefs>> = all
+                .iter()
+                .filter(|(cid, _)| kept_refs.chunks.contains(&format!("{prefix}{cid}")))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            self.inner.refs.put(&repo.name, Arc::new(still));
+        }
+        Ok(change)
+    }
+
+    /// Every stored file the snapshots `ids` refer to (full keys): pool files with their sizes,
+    /// file-list batches, record chunks and by-hash files.
+    async fn references(&self, repo: &Repository, ids: &[String]) -> Result<Refs> {
+        let base = root(repo);
+        let mut out = Refs::default();
+        for id in ids {
+            let m = self.stored_manifest(repo, id).await?;
+            let known = self.inner.refs.get(&repo.name).unwrap_or_default();
+            let missing: Vec<String> = m
+                .chunks
+                .iter()
+                .filter(|c| !known.contains_key(*c) && !out.chunks.contains(&format!("{base}records/{c}")))
+                .cloned()
+                .collect();
+            let mut found: Vec<(String, Arc<ChunkRefs>)> = Vec::new();
+            if !missing.is_empty() {
+                for (cid, records) in self.read_chunks(repo, &missing).await? {
+                    found.push((cid, Arc::new(ChunkRefs::of(&records))));
+                }
+                self.remember_refs(repo, found.clone());
+            }
+            let inline = ChunkRefs::of(&m.packages);
+            let mut add = |r: &ChunkRefs| {
+                for (f, size) in &r.pool {
+                    out.pool.insert(format!("{base}{f}"), *size);
+                }
+                out.lists.extend(r.lists.iter().map(|l| format!("{base}lists/{l}")));
+            };
+            add(&inline);
+            for cid in &m.chunks {
+                if let Some(r) = known.get(cid).or_else(|| found.iter().find(|(c, _)| c == cid).map(|(_, r)| r)) {
+                    add(r);
+                }
+                out.chunks.insert(format!("{base}records/{cid}"));
+            }
+            for r in &m.sources {
+                for f in &r.files {
+                    out.pool.insert(format!("{base}{}/{}", r.directory, f.name), f.size);
+                }
+            }
+            out.hashes
+                .extend(m.index_sha256.iter().map(|h| format!("{base}by-hash/SHA256/{h}")));
+        }
+        Ok(out)
     }
 
     /// Measures what the repository's published data (pool, by-hash, snapshots, keys) takes in
@@ -1566,25 +1829,6 @@ impl Publisher {
     pub async fn account(&self, repo: &Repository) -> Result<u64> {
         let current = self.current(repo).await?;
         self.measure(repo, current.as_deref(), None).await
-    }
-
-    /// [`Publisher::account`] after a change that made `current` the snapshot after `parent`:
-    /// `change` is the tally taken before it, the pool bytes it added and those retention
-    /// deleted (`None`: unknown). The pool is listed
-    /// again only when this node's tally is not of `parent`: another node published since, the
-    /// node restarted, or the change is unknown.
-    async fn account_after(
-        &self,
-        repo: &Repository,
-        parent: Option<&str>,
-        current: &str,
-        change: Option<((Arc<Tally>, u64), u64)>,
-    ) -> Result<u64> {
-        let carried = match change {
-            Some(((t, added), removed)) if Some(t.snapshot.as_str()) == parent => Some((t.pool + added).saturating_sub(removed)),
-            _ => None,
-        };
-        self.measure(repo, Some(current), carried).await
     }
 
     /// Lists the repository's published data (the pool too unless `pool` is given), records the
@@ -2332,7 +2576,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
         let clock = rustshare_control::clock::ManualClock::new();
-        let f = fixture(store.clone(), clock.clone(), serde_json::json!({"retain": 2, "retain_grace_secs": 60})).await;
+        let f = fixture(
+            store.clone(),
+            clock.clone(),
+            serde_json::json!({"retain": 2, "retain_grace_secs": 60}),
+        )
+        .await;
         let Fixture {
             publisher,
             control,
@@ -2373,7 +2622,15 @@ mod tests {
         let pool_a = format!("{}pool/main/a/aa/aa_1.0_amd64.deb", root(repo));
         assert!(store.head(&pool_a).await.is_err(), "retention deleted a's pool file");
         let before = check("retention").await;
-        assert!(publisher.snapshots(op, "tools").await.expect("snapshots").1.iter().all(|s| s.id != first));
+        assert!(
+            publisher
+                .snapshots(op, "tools")
+                .await
+                .expect("snapshots")
+                .1
+                .iter()
+                .all(|s| s.id != first)
+        );
         let kept = publisher.snapshots(op, "tools").await.expect("snapshots").1;
         publisher.rollback(op, "tools", &kept[1].id).await.expect("rollback");
         check("a rollback").await;
@@ -2386,5 +2643,53 @@ mod tests {
         upload(&*store, &f, "e.deb", deb("ee", "1.0", b"e")).await;
         publisher.publish(op, "tools", false).await.expect("publish e");
         assert!(check("a publish after the other node's").await > before);
+    }
+
+    /// A snapshot written before record chunks (its records inline in manifest.json) is read
+    /// by a node that starts cold, which publishes on top of it; a pool file no snapshot names
+    /// (a publish killed after linking) is swept by that node's first publish.
+    #[tokio::test]
+    async fn inline_manifests_are_read_and_a_cold_node_sweeps_orphans() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
+        let f = fixture(store.clone(), rustshare_control::clock::system(), serde_json::json!({})).await;
+        let Fixture {
+            publisher,
+            control,
+            op,
+            space,
+            repo,
+        } = &f;
+        upload(&*store, &f, "aa.deb", deb("aa", "1.0", b"one")).await;
+        publisher.publish(op, "tools", false).await.expect("publish");
+        // Rewrite the current manifest as the old format and drop the chunks.
+        let id = publisher.current(repo).await.expect("current").expect("snapshot");
+        let m = publisher.manifest(repo, &id).await.expect("manifest");
+        assert_eq!(m.packages.len(), 1);
+        let old = serde_json::to_vec(&*m).expect("json");
+        let key = format!("{}snapshots/{id}/manifest.json", root(repo));
+        let body: ByteStream = Box::pin(futures::stream::once(async move { Ok(Bytes::from(old)) }));
+        store.put(&key, body, None, ObjectAttrs::default()).await.expect("old manifest");
+        for e in store.list_all(&format!("{}records/", root(repo))).await.expect("list") {
+            store.delete(&e.key).await.expect("delete chunk");
+        }
+        let orphan = format!("{}pool/main/z/zz/zz_9_amd64.deb", root(repo));
+        let body: ByteStream = Box::pin(futures::stream::once(async { Ok(Bytes::from_static(b"orphan")) }));
+        store.put(&orphan, body, None, ObjectAttrs::default()).await.expect("orphan");
+        let cold = Publisher::new(store.clone(), control.clone());
+        upload(&*store, &f, "bb.deb", deb("bb", "1.0", b"two")).await;
+        cold.publish(op, "tools", false).await.expect("publish on the old format");
+        let now = cold.current(repo).await.expect("current").expect("snapshot");
+        let m = Publisher::new(store.clone(), control.clone())
+            .manifest(repo, &now)
+            .await
+            .expect("manifest");
+        assert_eq!(m.packages.iter().map(|r| r.package.as_str()).collect::<Vec<_>>(), ["aa", "bb"]);
+        assert!(store.head(&orphan).await.is_err(), "the orphan was swept");
+        let listed: u64 = store.list_all(&root(repo)).await.expect("list").iter().map(|e| e.size).sum();
+        let (_, usage) = control.usage(op, &space.id).await.expect("usage");
+        assert_eq!(usage.published_bytes, listed);
+        // The old snapshot is still readable (rollback offers it).
+        assert_eq!(cold.manifest(repo, &id).await.expect("old").packages.len(), 1);
     }
 }

@@ -111,6 +111,25 @@ pub struct Manifest {
     pub index_sha256: Vec<String>,
 }
 
+/// A manifest as stored: the records by the chunks that hold them ([`crate::records`]), or
+/// inline in snapshots written before chunks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredManifest {
+    /// Summary.
+    pub info: SnapshotInfo,
+    /// Package set, inline (snapshots written before chunks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageRecord>,
+    /// Ids of the chunks holding the package set, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<String>,
+    /// Source packages.
+    #[serde(default)]
+    pub sources: Vec<SourceRecord>,
+    /// SHA-256 of every index file, for by-hash retention.
+    pub index_sha256: Vec<String>,
+}
+
 /// The pointer object: which snapshot is served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pointer {
