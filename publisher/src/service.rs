@@ -963,7 +963,9 @@ impl Publisher {
         self.store().clone_batch(staged.to_copy).await?;
         changes.extend(staged.changes);
         rustshare_control::pause::point("publish.pooled");
+        marks.push(format!("link {}", t.elapsed().as_millis()));
         let (fresh, batch) = self.save_file_lists(&repo, &candidates).await?;
+        marks.push(format!("lists {}", t.elapsed().as_millis()));
         // The new records name the batch that holds their lists.
         let mut packages = packages;
         if let Some(id) = &batch {
@@ -1510,7 +1512,10 @@ impl Publisher {
         self.inner.pieces.put(&repo.name, Arc::new(used));
         marks.push(format!("index+sign {}", t.elapsed().as_millis()));
         let mut index_sha256 = BTreeSet::new();
-        let mut writes: Vec<(String, Bytes, String)> = Vec::new(); // (key, data, content type)
+        // (key, data, content type); the MD5s of index files, already computed for Release, go
+        // to the store beside them (`md5s`, by key) so it need not hash 40 MB again.
+        let mut writes: Vec<(String, Bytes, String)> = Vec::new();
+        let mut md5s: HashMap<String, String> = HashMap::new();
         let mut copies: Vec<(String, String)> = Vec::new();
         for DistTree {
             suite,
@@ -1551,6 +1556,7 @@ impl Publisher {
                 if index_sha256.insert(f.digests.sha256.clone()) {
                     copies.push((at.clone(), format!("{base}by-hash/SHA256/{}", f.digests.sha256)));
                 }
+                md5s.insert(at.clone(), f.digests.md5);
                 writes.push((at, data, ct.to_owned()));
             }
             writes.push((
@@ -1587,7 +1593,7 @@ impl Publisher {
             sources,
             index_sha256,
         });
-        let batch = self.store().put_batch(
+        let batch = self.store().put_batch_hashed(
             writes
                 .into_iter()
                 .map(|(key, data, ct)| {
@@ -1595,7 +1601,8 @@ impl Publisher {
                         content_type: Some(ct),
                         ..ObjectAttrs::default()
                     };
-                    (key, data, attrs)
+                    let md5 = md5s.remove(&key).unwrap_or_default();
+                    (key, data, attrs, md5)
                 })
                 .collect(),
         );

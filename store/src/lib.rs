@@ -144,6 +144,13 @@ pub trait ObjectStore: Send + Sync + 'static {
         }
     }
 
+    /// [`ObjectStore::put_batch`] of items whose MD5 (hex) the caller has computed already from
+    /// the same bytes (the publisher hashes every index file for `Release`), so a backend that
+    /// keeps it as the ETag need not hash them again. The default ignores it.
+    async fn put_batch_hashed(&self, items: Vec<(String, bytes::Bytes, ObjectAttrs, String)>) -> Result<()> {
+        self.put_batch(items.into_iter().map(|(k, d, a, _)| (k, d, a)).collect()).await
+    }
+
     /// Makes each `dst` an identical copy of its `src`, metadata included, durable when this
     /// returns. The fs store links the files (no data copied, no new inode); others copy.
     async fn clone_batch(&self, pairs: Vec<(String, String)>) -> Result<()> {

@@ -486,6 +486,18 @@ async fn batches(b: Backend) {
     for (k, d) in [("shared/a", &shared), ("shared/b", &shared), ("shared/c", &same_len)] {
         assert_eq!(s.head(k).await.expect("head").etag, md5_hex(d), "{k}");
     }
+    // With the MD5 given (as the publisher does for index files), or left for the store to
+    // compute (empty): the ETag is the bytes' MD5 either way.
+    let given = Bytes::from(data(5000, 9));
+    s.put_batch_hashed(vec![
+        ("hashed/given".into(), given.clone(), attrs.clone(), md5_hex(&given)),
+        ("hashed/empty".into(), same_len.clone(), attrs.clone(), String::new()),
+    ])
+    .await
+    .expect("put_batch_hashed");
+    assert_eq!(s.head("hashed/given").await.expect("head").etag, md5_hex(&given));
+    assert_eq!(s.get_bytes("hashed/empty", 1 << 20).await.expect("get").1, same_len);
+    assert_eq!(s.head("hashed/empty").await.expect("head").etag, md5_hex(&same_len));
     for (k, d, _) in &items {
         let (meta, got) = s.get_bytes(k, 1 << 20).await.expect("get_bytes");
         assert_eq!(&got, d);
