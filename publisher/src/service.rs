@@ -901,7 +901,7 @@ impl Publisher {
             .flatten()
             .collect();
         marks.push(format!("inspect {}", t.elapsed().as_millis()));
-        let (candidates, refused) = crate::plan::accept(inspected, &repo.config.architectures);
+        let (mut candidates, refused) = crate::plan::accept(inspected, &repo.config.architectures);
         errors.extend(refused);
         errors.extend(self.check_signed(&repo, changes_files, &uploaded, &candidates).await?);
         let parent_packages = parent.as_ref().map_or(&[][..], |m| &m.packages[..]);
@@ -909,6 +909,13 @@ impl Publisher {
         if !errors.is_empty() {
             return Err(Error::Rejected(errors));
         }
+        // File lists first (a batch no snapshot names is swept by retention if this publish
+        // fails), taken out of the candidates, which the plan then turns into records without
+        // copying: at 100,000 packages what inspection made is some hundred megabytes that the
+        // rest of the publish need not hold twice.
+        let (fresh, batch) = self.save_file_lists(&repo, &mut candidates).await?;
+        marks.push(format!("lists {}", t.elapsed().as_millis()));
+        drop((uploaded, sizes));
         let base = root(&repo);
         let heads = self
             .store()
@@ -940,12 +947,19 @@ impl Publisher {
             &incoming,
             &base,
             parent_packages,
-            &candidates,
+            candidates,
             &pool,
             repo.config.keep_versions as usize,
         )
         .map_err(Error::Rejected)?;
         marks.push(format!("checks {}", t.elapsed().as_millis()));
+        // The new records name the batch that holds their lists.
+        let mut packages = packages;
+        if let Some(id) = &batch {
+            for r in packages.iter_mut().filter(|r| r.lists.is_none() && fresh.contains_key(&r.sha256)) {
+                r.lists = Some(id.clone());
+            }
+        }
         // The pool file is the incoming object itself: the fs store links it (no copy, no new
         // inode); the incoming name is removed only after the switch.
         if let Some(d) = rustshare_control::pause::delay("publish.inspected") {
@@ -964,15 +978,6 @@ impl Publisher {
         changes.extend(staged.changes);
         rustshare_control::pause::point("publish.pooled");
         marks.push(format!("link {}", t.elapsed().as_millis()));
-        let (fresh, batch) = self.save_file_lists(&repo, &candidates).await?;
-        marks.push(format!("lists {}", t.elapsed().as_millis()));
-        // The new records name the batch that holds their lists.
-        let mut packages = packages;
-        if let Some(id) = &batch {
-            for r in packages.iter_mut().filter(|r| r.lists.is_none() && fresh.contains_key(&r.sha256)) {
-                r.lists = Some(id.clone());
-            }
-        }
         // An S3 client may have replaced an incoming object between our read and the link: the
         // pool must hold the bytes that were inspected, or apt sees a Hash Sum mismatch.
         self.verify_pool(&incoming, expected).await?;
@@ -1311,19 +1316,18 @@ impl Publisher {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// The file lists of the new candidates, stored beside the pool as one batch
+    /// The file lists of the new candidates (taken out of them), stored beside the pool as one batch
     /// (`lists/<id>`, gzip JSON by SHA-256) so that any node can write `Contents` without
     /// unpacking the packages again; returns them and the batch id the records name.
     async fn save_file_lists(
         &self,
         repo: &Repository,
-        candidates: &[crate::plan::Candidate],
+        candidates: &mut [crate::plan::Candidate],
     ) -> Result<(index::FileLists, Option<String>)> {
         let mut fresh = index::FileLists::new();
         for c in candidates {
-            fresh
-                .entry(c.deb.digests.sha256.clone())
-                .or_insert_with(|| Arc::new(c.deb.files.clone()));
+            let files = std::mem::take(&mut c.deb.files);
+            fresh.entry(c.deb.digests.sha256.clone()).or_insert_with(|| Arc::new(files));
         }
         if fresh.is_empty() {
             return Ok((fresh, None));
