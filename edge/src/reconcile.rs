@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustshare_control::Control;
 use rustshare_control::db::PartRecord;
 use rustshare_control::model::Usage;
-use rustshare_store::{ListRequest, ObjectStore};
+use rustshare_store::ObjectStore;
 use serde::Serialize;
 
 /// One space's figures before and after.
@@ -28,29 +28,15 @@ pub struct Reconciled {
     pub space: rustshare_control::model::Space,
 }
 
-/// Lists every object under `prefix`, with keys relative to it.
+/// Lists every object under `prefix`, with keys relative to it: one listing of the store's
+/// (the fs store walks once; paging it walked the tree once per 1,000 objects).
 async fn list_all(store: &dyn ObjectStore, prefix: &str) -> rustshare_store::Result<Vec<(String, u64)>> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list(&ListRequest {
-                prefix: prefix.to_owned(),
-                delimiter: None,
-                start_after: after.clone(),
-                max_keys: 1000,
-            })
-            .await?;
-        for e in &page.entries {
-            if let Some(k) = e.key.strip_prefix(prefix) {
-                out.push((k.to_owned(), e.size));
-            }
-        }
-        match (page.is_truncated, page.entries.last()) {
-            (true, Some(last)) => after = Some(last.key.clone()),
-            _ => return Ok(out),
-        }
-    }
+    Ok(store
+        .list_all(prefix)
+        .await?
+        .into_iter()
+        .filter_map(|e| e.key.strip_prefix(prefix).map(|k| (k.to_owned(), e.size)))
+        .collect())
 }
 
 /// A store upload no upload record names is aborted once it is this old: younger, it may be

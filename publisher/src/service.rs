@@ -1661,31 +1661,37 @@ impl Publisher {
         Ok(info)
     }
 
-    /// Ids of stored snapshots, oldest first.
-    async fn snapshot_ids(&self, repo: &Repository) -> Result<Vec<String>> {
-        let prefix = format!("{}snapshots/", root(repo));
-        let mut ids = Vec::new();
+    /// Every page of a `/`-delimited listing of `prefix`: its objects and its common prefixes.
+    async fn list_level(&self, prefix: &str) -> Result<(Vec<rustshare_store::ListEntry>, Vec<String>)> {
+        let (mut entries, mut dirs) = (Vec::new(), Vec::new());
         let mut after = None;
         loop {
             let page = self
                 .store()
                 .list(&ListRequest {
-                    prefix: prefix.clone(),
+                    prefix: prefix.to_owned(),
                     delimiter: Some("/".into()),
                     start_after: after.take(),
                     max_keys: 1000,
                 })
                 .await?;
-            ids.extend(
-                page.common_prefixes
-                    .iter()
-                    .filter_map(|p| p.strip_prefix(&prefix).and_then(|s| s.strip_suffix('/')).map(str::to_owned)),
-            );
+            entries.extend(page.entries);
+            dirs.extend(page.common_prefixes);
             if !page.is_truncated {
-                break;
+                return Ok((entries, dirs));
             }
             after = page.next_marker;
         }
+    }
+
+    /// Ids of stored snapshots, oldest first.
+    async fn snapshot_ids(&self, repo: &Repository) -> Result<Vec<String>> {
+        let prefix = format!("{}snapshots/", root(repo));
+        let (_, dirs) = self.list_level(&prefix).await?;
+        let mut ids: Vec<String> = dirs
+            .iter()
+            .filter_map(|p| p.strip_prefix(&prefix).and_then(|s| s.strip_suffix('/')).map(str::to_owned))
+            .collect();
         ids.sort();
         Ok(ids)
     }
@@ -1849,26 +1855,10 @@ impl Publisher {
         let pool_prefix = format!("{base}pool/");
         let (pool, rest) = if let Some(pool) = pool {
             // Everything beside the pool: snapshots, by-hash, lists, keys, the pointer.
-            let mut rest = 0;
-            let mut after = None;
-            loop {
-                let page = self
-                    .store()
-                    .list(&ListRequest {
-                        prefix: base.clone(),
-                        delimiter: Some("/".into()),
-                        start_after: after.take(),
-                        max_keys: 1000,
-                    })
-                    .await?;
-                rest += page.entries.iter().map(|e| e.size).sum::<u64>();
-                for dir in page.common_prefixes.iter().filter(|d| **d != pool_prefix) {
-                    rest += self.list_all(dir).await?.iter().map(|e| e.size).sum::<u64>();
-                }
-                if !page.is_truncated {
-                    break;
-                }
-                after = page.next_marker;
+            let (top, dirs) = self.list_level(&base).await?;
+            let mut rest = top.iter().map(|e| e.size).sum::<u64>();
+            for dir in dirs.iter().filter(|d| **d != pool_prefix) {
+                rest += self.list_all(dir).await?.iter().map(|e| e.size).sum::<u64>();
             }
             (pool, rest)
         } else {

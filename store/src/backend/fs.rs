@@ -432,31 +432,62 @@ async fn open_with_meta<M: for<'de> Deserialize<'de> + Send + 'static>(path: &Pa
     Ok((fs::File::from_std(f), meta, len))
 }
 
-/// Object files below `dir`, keys prefixed with `base`, depth first; a missing directory is empty.
-fn walk_sync(dir: PathBuf, base: String, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+/// One entry of an object directory: a subdirectory (its path and key) or an object file.
+enum Entry {
+    Dir(PathBuf, String),
+    Object(PathBuf, String),
+}
+
+/// The entries of object directory `dir`, keys prefixed with `base`; a missing directory is
+/// empty, and names that are neither are skipped.
+fn entries(dir: &Path, base: &str) -> Result<Vec<Entry>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("listing objects")(e)),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.map_err(Error::io("listing objects"))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ft = e.file_type().map_err(Error::io("listing objects"))?;
+        if ft.is_dir() {
+            if let Some(seg) = key::dir_segment(&name) {
+                out.push(Entry::Dir(e.path(), format!("{base}{seg}/")));
+            }
+        } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
+            && let Some(seg) = key::decode_segment(stem)
+        {
+            out.push(Entry::Object(e.path(), format!("{base}{seg}")));
+        }
+    }
+    Ok(out)
+}
+
+/// Object files below `dir`, keys prefixed with `base`, depth first, until `visit` says stop.
+fn walk(dir: PathBuf, base: String, mut visit: impl FnMut(String, PathBuf) -> std::ops::ControlFlow<()>) -> Result<()> {
     let mut stack = vec![(dir, base)];
     while let Some((dir, base)) = stack.pop() {
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io("listing objects")(e)),
-        };
-        for e in rd {
-            let e = e.map_err(Error::io("listing objects"))?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ft = e.file_type().map_err(Error::io("listing objects"))?;
-            if ft.is_dir() {
-                if let Some(seg) = key::dir_segment(&name) {
-                    stack.push((e.path(), format!("{base}{seg}/")));
+        for e in entries(&dir, &base)? {
+            match e {
+                Entry::Dir(path, key) => stack.push((path, key)),
+                Entry::Object(path, key) => {
+                    if visit(key, path).is_break() {
+                        return Ok(());
+                    }
                 }
-            } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
-                && let Some(seg) = key::decode_segment(stem)
-            {
-                out.push((format!("{base}{seg}"), e.path()));
             }
         }
     }
     Ok(())
+}
+
+/// Object files below `dir`, keys prefixed with `base`, depth first; a missing directory is empty.
+fn walk_sync(dir: PathBuf, base: String, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    walk(dir, base, |key, path| {
+        out.push((key, path));
+        std::ops::ControlFlow::Continue(())
+    })
 }
 
 /// The listing of one level for a `/` delimiter: the objects in `dir`, and for each directory
@@ -465,59 +496,19 @@ fn walk_sync(dir: PathBuf, base: String, out: &mut Vec<(String, PathBuf)>) -> Re
 /// directory without one is no prefix). Listing a space's top level so reads each directory
 /// down to its first object, not every object below.
 fn walk_level(dir: &Path, base: &str, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("listing objects")(e)),
-    };
-    for e in rd {
-        let e = e.map_err(Error::io("listing objects"))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e.file_type().map_err(Error::io("listing objects"))?;
-        if ft.is_dir() {
-            let Some(seg) = key::dir_segment(&name) else { continue };
-            let dir_key = format!("{base}{seg}/");
+    for e in entries(dir, base)? {
+        match e {
             // `dir` is the deepest directory the prefix fully names, so a directory the prefix
             // does not cover holds no key that matches it.
-            if dir_key.starts_with(prefix)
-                && let Some(first) = first_object(e.path(), dir_key)?
-            {
-                out.push(first);
-            }
-        } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
-            && let Some(seg) = key::decode_segment(stem)
-        {
-            out.push((format!("{base}{seg}"), e.path()));
+            Entry::Dir(path, key) if key.starts_with(prefix) => walk(path, key, |key, path| {
+                out.push((key, path));
+                std::ops::ControlFlow::Break(())
+            })?,
+            Entry::Dir(..) => {}
+            Entry::Object(path, key) => out.push((key, path)),
         }
     }
     Ok(())
-}
-
-/// Some object below `dir` (depth first), if there is one.
-fn first_object(dir: PathBuf, base: String) -> Result<Option<(String, PathBuf)>> {
-    let mut stack = vec![(dir, base)];
-    while let Some((dir, base)) = stack.pop() {
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io("listing objects")(e)),
-        };
-        for e in rd {
-            let e = e.map_err(Error::io("listing objects"))?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ft = e.file_type().map_err(Error::io("listing objects"))?;
-            if ft.is_dir() {
-                if let Some(seg) = key::dir_segment(&name) {
-                    stack.push((e.path(), format!("{base}{seg}/")));
-                }
-            } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX)
-                && let Some(seg) = key::decode_segment(stem)
-            {
-                return Ok(Some((format!("{base}{seg}"), e.path())));
-            }
-        }
-    }
-    Ok(None)
 }
 
 fn file_stream(file: fs::File, len: u64) -> ByteStream {
