@@ -17,9 +17,10 @@ pub mod policy;
 pub mod seal;
 mod service;
 pub mod tags;
+pub mod versioning;
 
 pub use error::{Error, Result};
 pub use service::{
     BucketCors, ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, Lease, NewIdentity, NewSpace, PublicSite,
-    PublicationInput, Reservation,
+    PublicationInput, Reservation, VersionQuery, new_version_id,
 };

@@ -101,6 +101,32 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Whether a space keeps the versions of its objects (S3's bucket versioning). A space
+    /// starts unversioned; once enabled it can be suspended and enabled again, never
+    /// unversioned again, as in S3.
+    Versioning {
+        /// Never enabled: a write replaces the object, a delete removes it.
+        Unversioned = "unversioned",
+        /// Every write makes a new version and a delete a delete marker.
+        Enabled = "enabled",
+        /// Writes and deletes make (and replace) the `null` version; older versions stay.
+        Suspended = "suspended",
+    }
+);
+
+impl Versioning {
+    /// The S3 wire name (`Enabled`, `Suspended`), `None` for a space never versioned.
+    #[must_use]
+    pub fn s3_status(self) -> Option<&'static str> {
+        match self {
+            Versioning::Unversioned => None,
+            Versioning::Enabled => Some("Enabled"),
+            Versioning::Suspended => Some("Suspended"),
+        }
+    }
+}
+
 /// A tenant: one customer organisation; spaces, keys and audit rows belong to exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tenant {
@@ -145,6 +171,29 @@ pub struct Space {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<DateTime>")]
     pub disabled_at: Option<OffsetDateTime>,
+    /// Whether the space keeps object versions.
+    #[serde(default = "unversioned")]
+    pub versioning: Versioning,
+}
+
+fn unversioned() -> Versioning {
+    Versioning::Unversioned
+}
+
+impl Space {
+    /// Where a noncurrent version's bytes live in the backend: beside the space's keys, never
+    /// under them, so that no listing, CDN path or S3 key of the space can reach them.
+    #[must_use]
+    pub fn version_key(&self, store_name: &str) -> String {
+        format!("{}{store_name}", self.versions_prefix())
+    }
+
+    /// The prefix under which [`Space::version_key`] names live.
+    #[must_use]
+    pub fn versions_prefix(&self) -> String {
+        let rest = self.base_prefix.strip_prefix("object-spaces/").unwrap_or(&self.base_prefix);
+        format!("object-versions/{rest}")
+    }
 }
 
 /// An S3 identity (access key). The secret is never part of this type.
@@ -205,9 +254,9 @@ impl Identity {
 /// Storage used by a space.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Usage {
-    /// Bytes of stored objects.
+    /// Bytes of stored objects (their current versions).
     pub bytes: u64,
-    /// Number of stored objects.
+    /// Number of stored objects (current versions).
     pub objects: u64,
     /// Bytes of parts of multipart uploads in progress (they count against the quota).
     pub multipart_bytes: u64,
@@ -215,13 +264,25 @@ pub struct Usage {
     /// publisher keeps them outside the space's keys, and they count against its quota.
     #[serde(default)]
     pub published_bytes: u64,
+    /// Bytes of noncurrent object versions (versioned spaces); they count against the quota.
+    #[serde(default)]
+    pub noncurrent_bytes: u64,
+    /// Number of noncurrent object versions.
+    #[serde(default)]
+    pub noncurrent_objects: u64,
+    /// Number of delete markers.
+    #[serde(default)]
+    pub delete_markers: u64,
 }
 
 impl Usage {
     /// Everything that counts against the quota (reservations of uploads in flight aside).
     #[must_use]
     pub fn counted(&self) -> u64 {
-        self.bytes.saturating_add(self.multipart_bytes).saturating_add(self.published_bytes)
+        self.bytes
+            .saturating_add(self.multipart_bytes)
+            .saturating_add(self.published_bytes)
+            .saturating_add(self.noncurrent_bytes)
     }
 }
 

@@ -26,6 +26,9 @@ pub enum Action {
     /// PutBucketCors and DeleteBucketCors: a bucket-wide setting a web application's deploy
     /// makes (so the publisher mode only), needing a key for the whole bucket.
     PutBucketCors,
+    /// PutBucketVersioning: a bucket-wide setting, as PutBucketCors (the publisher mode, with a
+    /// key for the whole bucket). Deleting a version for good is [`Action::DeleteObject`].
+    PutBucketVersioning,
     /// CreateBucket of a new bucket and DeleteBucket: the tenant-wide mode only.
     ManageBuckets,
 }
@@ -43,6 +46,7 @@ impl Action {
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
             Action::PutBucketCors => "s3:PutBucketCORS",
+            Action::PutBucketVersioning => "s3:PutBucketVersioning",
             Action::ManageBuckets => "s3:CreateBucket",
         }
     }
@@ -66,7 +70,7 @@ pub fn grants(mode: PermissionMode, action: Action) -> bool {
         return true;
     }
     match action {
-        Action::PutBucketCors => return mode == PermissionMode::Publisher,
+        Action::PutBucketCors | Action::PutBucketVersioning => return mode == PermissionMode::Publisher,
         Action::ManageBuckets => return false,
         _ => {}
     }
@@ -214,6 +218,7 @@ mod tests {
             created_by: "op".into(),
             created_at: NOW,
             disabled_at: None,
+            versioning: crate::model::Versioning::Unversioned,
         }
     }
 

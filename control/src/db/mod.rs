@@ -16,6 +16,7 @@ pub(crate) mod sql;
 mod sqlite;
 mod tenants;
 mod usage;
+mod versions;
 
 use std::path::Path;
 
@@ -76,6 +77,78 @@ pub struct ObjectRecord {
     /// A checksum the store does not keep: the composite of a multipart upload's part
     /// checksums, `algorithm:base64-N`.
     pub checksum: Option<String>,
+    /// Its version id in a versioned space (`None`: the `null` version).
+    pub version_id: Option<String>,
+    /// Its ETag as the S3 face answered it, for version listings (`None`: ask the store).
+    pub etag: Option<String>,
+    /// When it was written, for version listings (`None`: ask the store).
+    pub modified: Option<OffsetDateTime>,
+}
+
+/// One version of an object, as the version index keeps it: the current version (an
+/// `objects` row) or a noncurrent version or delete marker (an `object_versions` row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRow {
+    /// The object's key in its space.
+    pub key: String,
+    /// Its version id; `null` for the null version.
+    pub version_id: String,
+    /// Order within the key, newest highest; [`VersionRow::CURRENT`] for the current version.
+    pub rank: i64,
+    /// Whether it is a delete marker.
+    pub delete_marker: bool,
+    /// Size in bytes (0 for a marker).
+    pub size: u64,
+    /// Its ETag, when recorded.
+    pub etag: Option<String>,
+    /// When it was written, when recorded.
+    pub modified: Option<OffsetDateTime>,
+    /// When it stopped being current (noncurrent versions and markers that have).
+    pub noncurrent_at: Option<OffsetDateTime>,
+    /// Where a noncurrent version's bytes are ([`crate::model::Space::version_key`]).
+    pub store_name: Option<String>,
+    /// Part sizes, comma-separated, of a version completed from parts.
+    pub parts: Option<String>,
+    /// Its tags, stored form.
+    pub tags: Option<String>,
+    /// Its composite checksum, if any.
+    pub checksum: Option<String>,
+}
+
+impl VersionRow {
+    /// The rank of a key's current version: above every noncurrent one.
+    pub const CURRENT: i64 = i64::MAX;
+
+    /// Whether this is the key's current version (an `objects` row).
+    #[must_use]
+    pub fn is_current(&self) -> bool {
+        self.rank == Self::CURRENT
+    }
+}
+
+/// Where a version that stops being current keeps its bytes, and what it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preserved {
+    /// [`crate::model::Space::version_key`] name its bytes were copied to.
+    pub store_name: String,
+    /// Its ETag.
+    pub etag: String,
+    /// When it was written.
+    pub modified: OffsetDateTime,
+}
+
+/// One change to a key's versions, made in one transaction (see [`crate::versioning`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionChange {
+    /// The current version stops being current and is kept, its bytes copied here first;
+    /// `None` drops it (its bytes are overwritten or deleted by the caller).
+    pub preserve: Option<Preserved>,
+    /// Removes the noncurrent `null` version (a write or delete in a suspended space).
+    pub drop_null: bool,
+    /// Adds a delete marker with this id as the newest version.
+    pub marker: Option<String>,
+    /// The new current version.
+    pub current: Option<ObjectRecord>,
 }
 
 impl ObjectRecord {
@@ -189,6 +262,8 @@ pub trait SpaceRepo: Send + Sync {
     fn list_spaces(&self, tenant_id: Option<&str>) -> Result<Vec<Space>>;
     fn set_space_disabled(&self, id: &str, at: Option<OffsetDateTime>) -> Result<()>;
     fn set_space_quota(&self, id: &str, quota: Option<u64>) -> Result<()>;
+    /// Sets whether a space keeps object versions.
+    fn set_space_versioning(&self, id: &str, v: crate::model::Versioning) -> Result<()>;
     /// Retires a deleted space: disabled, its name and bucket freed for reuse (the row stays
     /// for the audit log and the keys that name it).
     fn retire_space(&self, id: &str, at: OffsetDateTime) -> Result<()>;
@@ -356,12 +431,40 @@ pub trait ClusterRepo: Send + Sync {
     fn reseal(&self, rows: &[(SealedTable, String, Vec<u8>)]) -> Result<()>;
 }
 
+/// Object versions (versioned spaces).
+pub trait VersionRepo {
+    /// A key's current version, if it has one.
+    fn current_version(&self, space_id: &str, key: &str) -> Result<Option<VersionRow>>;
+    /// One version of a key, current or not.
+    fn version(&self, space_id: &str, key: &str, version_id: &str) -> Result<Option<VersionRow>>;
+    /// A key's newest noncurrent version or marker.
+    fn newest_noncurrent(&self, space_id: &str, key: &str) -> Result<Option<VersionRow>>;
+    /// Applies a change to a key's versions; answers the store names whose bytes the change
+    /// freed (the caller deletes them).
+    fn change_versions(&self, space_id: &str, key: &str, change: &VersionChange, now: OffsetDateTime) -> Result<Vec<String>>;
+    /// Removes one noncurrent version or marker for good; answers what it was.
+    fn remove_noncurrent(&self, space_id: &str, key: &str, version_id: &str) -> Result<Option<VersionRow>>;
+    /// The current version `removed` is gone for good; the newest noncurrent version `next`
+    /// (when it is an object) becomes current, its bytes already copied to the key.
+    fn promote(&self, space_id: &str, key: &str, removed: &str, next: Option<&str>) -> Result<()>;
+    /// Rows in S3's listing order from `start` (inclusive; with `below`, only its versions
+    /// ranked below that): up to `limit` current versions and up to `limit` noncurrent ones,
+    /// each side in order.
+    fn version_rows(&self, space_id: &str, start: &str, below: Option<i64>, limit: usize) -> Result<(Vec<VersionRow>, Vec<VersionRow>)>;
+    /// Every noncurrent version's store name, for reconciliation.
+    fn version_store_names(&self, space_id: &str) -> Result<Vec<(String, String, u64)>>;
+    /// Forgets noncurrent versions whose bytes are gone (reconciliation); recounts the
+    /// space's noncurrent usage.
+    fn forget_versions(&self, space_id: &str, store_names: &[String]) -> Result<()>;
+}
+
 /// Every area's persistence: what [`crate::Control`] holds.
 pub trait Repo:
     TenantRepo
     + SpaceRepo
     + IdentityRepo
     + UsageRepo
+    + VersionRepo
     + AuditRepo
     + PublicationRepo
     + PackageRepo
@@ -377,6 +480,7 @@ impl<T> Repo for T where
         + SpaceRepo
         + IdentityRepo
         + UsageRepo
+        + VersionRepo
         + AuditRepo
         + PublicationRepo
         + PackageRepo
@@ -485,8 +589,7 @@ impl SqlRepo<Postgres> {
     }
 }
 
-const SPACE_COLS: &str =
-    "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at";
+const SPACE_COLS: &str = "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at, versioning";
 
 fn space_row(mut r: Row) -> Result<Space> {
     Ok(Space {
@@ -502,6 +605,7 @@ fn space_row(mut r: Row) -> Result<Space> {
         created_by: r.text(9)?,
         created_at: r.time(10)?,
         disabled_at: r.opt_time(11)?,
+        versioning: r.parse(12)?,
     })
 }
 
@@ -639,10 +743,13 @@ fn lock_usage(c: &mut dyn Conn, space_id: &str) -> Result<()> {
 }
 
 fn usage_in(c: &mut dyn Conn, space_id: &str) -> Result<Usage> {
-    let (bytes, objects) = one(c, "SELECT bytes, objects FROM usage WHERE space_id = ?1", p![space_id], |mut r| {
-        Ok((r.size(0)?, r.size(1)?))
-    })?
-    .unwrap_or((0, 0));
+    let (bytes, objects, noncurrent_bytes, noncurrent_objects, delete_markers) = one(
+        c,
+        "SELECT bytes, objects, noncurrent_bytes, noncurrent_objects, delete_markers FROM usage WHERE space_id = ?1",
+        p![space_id],
+        |mut r| Ok((r.size(0)?, r.size(1)?, r.size(2)?, r.size(3)?, r.size(4)?)),
+    )?
+    .unwrap_or((0, 0, 0, 0, 0));
     let multipart_bytes = one(
         c,
         "SELECT CAST(COALESCE(SUM(p.size), 0) AS BIGINT) FROM upload_parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.space_id = ?1",
@@ -662,6 +769,9 @@ fn usage_in(c: &mut dyn Conn, space_id: &str) -> Result<Usage> {
         objects,
         multipart_bytes,
         published_bytes,
+        noncurrent_bytes,
+        noncurrent_objects,
+        delete_markers,
     })
 }
 

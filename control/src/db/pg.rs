@@ -248,6 +248,10 @@ impl Conn for Pooled {
         self.client.batch_execute(sql).map_err(|e| wrap(&e))
     }
 
+    fn byte_order(&self) -> &'static str {
+        " COLLATE \"C\""
+    }
+
     fn begin_sql(&self) -> &'static str {
         "BEGIN"
     }

@@ -13,7 +13,9 @@ pub(crate) enum Dialect {
 }
 
 /// `{int}` a 64-bit integer, `{blob}` bytes, `{bool}` a boolean, `{serial}` an auto-increment
-/// primary key, `{norowid}` SQLite's clustered-table clause (nothing in PostgreSQL).
+/// primary key, `{norowid}` SQLite's clustered-table clause (nothing in PostgreSQL), `{c}` the
+/// byte-wise collation of a key column (SQLite's default already), `{objects_c_index}`
+/// PostgreSQL's byte-wise index of `objects` keys (SQLite's primary key is one).
 const MIGRATIONS: &[&str] = &[
     // 1: initial schema.
     "CREATE TABLE tenants(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at {int} NOT NULL);
@@ -106,17 +108,37 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE repositories ADD COLUMN next_signing_sealed {blob};
      ALTER TABLE repositories ADD COLUMN next_public_key TEXT;
      ALTER TABLE repositories ADD COLUMN next_fingerprint TEXT;",
+    // 16: object versioning (control::versioning). A space's state; the current version's id,
+    // ETag and time on its `objects` row; noncurrent versions and delete markers in
+    // `object_versions` (`store_name`: where a noncurrent version's bytes are, beside the
+    // space's keys; `seq`: newest highest within a key); their bytes and count in `usage`.
+    // Keys compare byte-wise in both engines (S3's order): PostgreSQL gets "C" collated keys.
+    "ALTER TABLE spaces ADD COLUMN versioning TEXT NOT NULL DEFAULT 'unversioned';
+     ALTER TABLE objects ADD COLUMN version_id TEXT;
+     ALTER TABLE objects ADD COLUMN etag TEXT;
+     ALTER TABLE objects ADD COLUMN modified {int};
+     CREATE TABLE object_versions(space_id TEXT NOT NULL, key TEXT{c} NOT NULL, version_id TEXT NOT NULL,
+        seq {int} NOT NULL, delete_marker {bool} NOT NULL, size {int} NOT NULL, etag TEXT, modified {int} NOT NULL,
+        noncurrent_at {int}, store_name TEXT, parts TEXT, tags TEXT, checksum TEXT,
+        PRIMARY KEY(space_id, key, version_id)){norowid};
+     CREATE INDEX object_versions_seq ON object_versions(space_id, key, seq);
+     ALTER TABLE usage ADD COLUMN noncurrent_bytes {int} NOT NULL DEFAULT 0;
+     ALTER TABLE usage ADD COLUMN noncurrent_objects {int} NOT NULL DEFAULT 0;
+     ALTER TABLE usage ADD COLUMN delete_markers {int} NOT NULL DEFAULT 0;
+     {objects_c_index}",
 ];
 
 /// The migrations in order, for `d`.
 pub(crate) fn migrations(d: Dialect) -> Vec<String> {
-    let words: [(&str, &str); 5] = match d {
+    let words: [(&str, &str); 7] = match d {
         Dialect::Sqlite => [
             ("{int}", "INTEGER"),
             ("{blob}", "BLOB"),
             ("{bool}", "INTEGER"),
             ("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
             ("{norowid}", " WITHOUT ROWID"),
+            ("{c}", ""),
+            ("{objects_c_index}", ""),
         ],
         Dialect::Postgres => [
             ("{int}", "BIGINT"),
@@ -124,6 +146,11 @@ pub(crate) fn migrations(d: Dialect) -> Vec<String> {
             ("{bool}", "BOOLEAN"),
             ("{serial}", "BIGSERIAL PRIMARY KEY"),
             ("{norowid}", ""),
+            ("{c}", " COLLATE \"C\""),
+            (
+                "{objects_c_index}",
+                "CREATE INDEX objects_key_c ON objects(space_id, key COLLATE \"C\");",
+            ),
         ],
     };
     MIGRATIONS

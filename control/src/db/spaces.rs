@@ -4,7 +4,7 @@ use super::*;
 
 impl<B: Backend> SpaceRepo for SqlRepo<B> {
     fn insert_space(&self, s: &Space) -> Result<()> {
-        let sql = format!("INSERT INTO spaces({SPACE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+        let sql = format!("INSERT INTO spaces({SPACE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
         self.db.with(|c| {
             c.tx(|c| {
                 c.exec(
@@ -21,7 +21,8 @@ impl<B: Backend> SpaceRepo for SqlRepo<B> {
                         s.quota_bytes,
                         &s.created_by,
                         s.created_at,
-                        s.disabled_at
+                        s.disabled_at,
+                        s.versioning.as_str()
                     ],
                 )
                 .map_err(|e| e.unique_as("a space with this name or bucket"))?;
@@ -82,6 +83,13 @@ impl<B: Backend> SpaceRepo for SqlRepo<B> {
                 "UPDATE spaces SET disabled_at = ?2, name = name || '~' || id, bucket = 'retired-' || id WHERE id = ?1",
                 p![id, at],
             )?;
+            Ok(())
+        })
+    }
+
+    fn set_space_versioning(&self, id: &str, v: crate::model::Versioning) -> Result<()> {
+        self.db.with(|c| {
+            c.exec("UPDATE spaces SET versioning = ?2 WHERE id = ?1", p![id, v.as_str()])?;
             Ok(())
         })
     }

@@ -249,6 +249,8 @@ pub trait Conn {
     fn batch(&mut self, sql: &str) -> std::result::Result<(), SqlError>;
     /// The statement that opens a write transaction (SQLite takes the write lock at once).
     fn begin_sql(&self) -> &'static str;
+    /// What follows a text column in `ORDER BY` for byte-wise order (S3's order of keys).
+    fn byte_order(&self) -> &'static str;
 }
 
 impl dyn Conn + '_ {

@@ -116,6 +116,10 @@ impl Conn for Connection {
         self.execute_batch(sql).map_err(wrap)
     }
 
+    fn byte_order(&self) -> &'static str {
+        ""
+    }
+
     fn begin_sql(&self) -> &'static str {
         "BEGIN IMMEDIATE"
     }

@@ -8,6 +8,9 @@ struct Kept {
     parts: Option<String>,
     tags: Option<String>,
     checksum: Option<String>,
+    version_id: Option<String>,
+    etag: Option<String>,
+    modified: Option<i64>,
 }
 
 impl<B: Backend> UsageRepo for SqlRepo<B> {
@@ -30,10 +33,22 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                     |mut r| r.size(0),
                 )?;
                 c.exec(
-                    "INSERT INTO objects(space_id, key, size, parts, tags, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO objects(space_id, key, size, parts, tags, checksum, version_id, etag, modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT(space_id, key) DO UPDATE SET size = excluded.size, parts = excluded.parts,
-                        tags = excluded.tags, checksum = excluded.checksum",
-                    p![space_id, key, size, parts.as_deref(), tags.as_deref(), checksum],
+                        tags = excluded.tags, checksum = excluded.checksum, version_id = excluded.version_id,
+                        etag = excluded.etag, modified = excluded.modified",
+                    p![
+                        space_id,
+                        key,
+                        size,
+                        parts.as_deref(),
+                        tags.as_deref(),
+                        checksum,
+                        rec.version_id.as_deref().filter(|v| *v != crate::versioning::NULL_VERSION),
+                        rec.etag.as_deref(),
+                        rec.modified
+                    ],
                 )?;
                 c.exec(
                     "UPDATE usage SET bytes = bytes + ?2 - ?3, objects = objects + ?4 WHERE space_id = ?1",
@@ -94,7 +109,7 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                 // as the size still agrees.
                 let kept: std::collections::HashMap<String, Kept> = all(
                     c,
-                    "SELECT key, size, parts, tags, checksum FROM objects WHERE space_id = ?1",
+                    "SELECT key, size, parts, tags, checksum, version_id, etag, modified FROM objects WHERE space_id = ?1",
                     p![space_id],
                     |mut r| {
                         Ok((
@@ -104,6 +119,9 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                                 parts: r.opt_text(2)?,
                                 tags: r.opt_text(3)?,
                                 checksum: r.opt_text(4)?,
+                                version_id: r.opt_text(5)?,
+                                etag: r.opt_text(6)?,
+                                modified: r.opt_int(7)?,
                             },
                         ))
                     },
@@ -117,14 +135,18 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                     // Part sizes and checksums describe the bytes: kept only if the size agrees.
                     let same = k.filter(|k| k.size == *size);
                     c.exec(
-                        "INSERT INTO objects(space_id, key, size, parts, tags, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT INTO objects(space_id, key, size, parts, tags, checksum, version_id, etag, modified)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                         p![
                             space_id,
                             key,
                             *size,
                             same.and_then(|k| k.parts.as_deref()),
                             k.and_then(|k| k.tags.as_deref()),
-                            same.and_then(|k| k.checksum.as_deref())
+                            same.and_then(|k| k.checksum.as_deref()),
+                            k.and_then(|k| k.version_id.as_deref()),
+                            same.and_then(|k| k.etag.as_deref()),
+                            same.and_then(|k| k.modified)
                         ],
                     )?;
                     bytes = bytes.saturating_add(*size);

@@ -362,6 +362,114 @@ impl Control {
         self.db(move |core| core.space_cors(&space_id)).await
     }
 
+    /// [`Core::set_versioning`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::set_versioning`].
+    pub async fn set_versioning(&self, p: &AdminPrincipal, space: &str, v: Versioning) -> Result<Space> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.set_versioning(&p, &space, v)).await
+    }
+
+    /// [`Core::put_space_versioning`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::put_space_versioning`].
+    pub async fn put_space_versioning(&self, space_id: &str, v: Versioning) -> Result<()> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.put_space_versioning(&space_id, v)).await
+    }
+
+    /// [`Core::version_state`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::version_state`].
+    pub async fn version_state(&self, space_id: &str, key: &str) -> Result<(Versioning, Option<crate::db::VersionRow>)> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.version_state(&space_id, &key)).await
+    }
+
+    /// [`Core::object_version`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::object_version`].
+    pub async fn object_version(&self, space_id: &str, key: &str, version_id: &str) -> Result<Option<crate::db::VersionRow>> {
+        let (space_id, key, v) = (space_id.to_owned(), key.to_owned(), version_id.to_owned());
+        self.db(move |core| core.object_version(&space_id, &key, &v)).await
+    }
+
+    /// [`Core::current_version`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::current_version`].
+    pub async fn current_version(&self, space_id: &str, key: &str) -> Result<Option<crate::db::VersionRow>> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.current_version(&space_id, &key)).await
+    }
+
+    /// [`Core::newest_noncurrent`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::newest_noncurrent`].
+    pub async fn newest_noncurrent(&self, space_id: &str, key: &str) -> Result<Option<crate::db::VersionRow>> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.newest_noncurrent(&space_id, &key)).await
+    }
+
+    /// [`Core::change_versions`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::change_versions`].
+    pub async fn change_versions(&self, space_id: &str, key: &str, change: crate::db::VersionChange) -> Result<Vec<String>> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.change_versions(&space_id, &key, &change)).await
+    }
+
+    /// [`Core::remove_noncurrent`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::remove_noncurrent`].
+    pub async fn remove_noncurrent(&self, space_id: &str, key: &str, version_id: &str) -> Result<Option<crate::db::VersionRow>> {
+        let (space_id, key, v) = (space_id.to_owned(), key.to_owned(), version_id.to_owned());
+        self.db(move |core| core.remove_noncurrent(&space_id, &key, &v)).await
+    }
+
+    /// [`Core::promote`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::promote`].
+    pub async fn promote(&self, space_id: &str, key: &str, removed: &str, next: Option<String>) -> Result<()> {
+        let (space_id, key, removed) = (space_id.to_owned(), key.to_owned(), removed.to_owned());
+        self.db(move |core| core.promote(&space_id, &key, &removed, next.as_deref())).await
+    }
+
+    /// [`Core::list_versions`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::list_versions`].
+    pub async fn list_versions(&self, space_id: &str, q: VersionQuery) -> Result<crate::versioning::Paginator> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.list_versions(&space_id, &q)).await
+    }
+
+    /// [`Core::version_store_names`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::version_store_names`].
+    pub async fn version_store_names(&self, space_id: &str) -> Result<Vec<(String, String, u64)>> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.version_store_names(&space_id)).await
+    }
+
+    /// [`Core::forget_versions`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::forget_versions`].
+    pub async fn forget_versions(&self, space_id: &str, store_names: Vec<String>) -> Result<()> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.forget_versions(&space_id, &store_names)).await
+    }
+
     /// [`Core::put_space_cors`], run on the database executor.
     ///
     /// # Errors

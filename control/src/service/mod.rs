@@ -20,13 +20,14 @@ use crate::db::{
 };
 use crate::model::{
     AdminPrincipal, AuditEvent, AuditFilter, CacheOverride, Identity, NewAuditEvent, PermissionMode, PublicationRules, Purpose,
-    RegistryNamespace, Repository, RepositoryConfig, RetentionRules, Robot, RobotAccess, Space, Tenant, Usage, Visibility, validate_prefix,
-    validate_slug,
+    RegistryNamespace, Repository, RepositoryConfig, RetentionRules, Robot, RobotAccess, Space, Tenant, Usage, Versioning, Visibility,
+    validate_prefix, validate_slug,
 };
 use crate::seal::MasterKey;
 use crate::tags::TagSet;
 use crate::{Error, Result};
 pub use cors::BucketCors;
+pub use versions::{VersionQuery, new_version_id};
 
 pub use facade::Control;
 
@@ -44,6 +45,7 @@ mod sessions;
 mod spaces;
 mod tenants;
 mod usage;
+mod versions;
 
 /// How long a cached credential is trusted before the database is asked again. Revocation on
 /// this node clears the cache at once and other nodes learn of it through the change feed

@@ -54,6 +54,7 @@ impl Core {
             created_by: created_by.to_owned(),
             created_at: self.now(),
             disabled_at: None,
+            versioning: Versioning::Unversioned,
         };
         self.inner.repo.insert_space(&s)?;
         // A bucket name looked up before (and found absent) must now find the space.

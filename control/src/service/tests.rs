@@ -320,7 +320,7 @@ fn tags_follow_the_object_they_were_written_with() {
         size: 10,
         parts: vec![5, 5],
         tags: tags.clone(),
-        checksum: None,
+        ..ObjectRecord::default()
     };
     c.object_stored(&s.id, "a", &rec).expect("stored");
     assert_eq!(c.object_tags(&s.id, "a").expect("db"), Some(tags.clone()));
@@ -749,4 +749,112 @@ fn completed_uploads_are_remembered_for_an_hour() {
         None,
         "forgotten after it"
     );
+}
+
+/// The version index keeps usage exact through every change S3 can make to a key's versions:
+/// writes that keep the current version, markers, a suspended space's `null` version, removing
+/// a noncurrent version, and removing the current one (the next becomes current).
+#[test]
+fn versions_keep_usage_exact() {
+    use crate::db::{Preserved, VersionChange};
+    use crate::model::Versioning;
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", None);
+    let kept = |name: &str| {
+        Some(Preserved {
+            store_name: name.into(),
+            etag: "e".into(),
+            modified: c.now(),
+        })
+    };
+    let write = |size: u64, id: &str, preserve: Option<Preserved>, drop_null: bool| {
+        let rec = ObjectRecord {
+            version_id: Some(id.into()),
+            ..ObjectRecord::sized(size)
+        };
+        c.change_versions(
+            &s.id,
+            "k",
+            &VersionChange {
+                preserve,
+                drop_null,
+                marker: None,
+                current: Some(rec),
+            },
+        )
+        .expect("change")
+    };
+    let usage = || {
+        let u = c.inner.repo.usage(&s.id).expect("usage");
+        (u.bytes, u.objects, u.noncurrent_bytes, u.noncurrent_objects, u.delete_markers)
+    };
+    assert!(
+        c.set_versioning(&op, &s.id, Versioning::Unversioned).is_ok(),
+        "staying unversioned is no change"
+    );
+    c.set_versioning(&op, &s.id, Versioning::Enabled).expect("enable");
+    write(10, "v1", None, false);
+    write(20, "v2", kept("s1"), false);
+    write(30, "v3", kept("s2"), false);
+    assert_eq!(usage(), (30, 1, 30, 2, 0));
+    // A delete marker on top: the current version is kept, the key has no current one.
+    let freed = c
+        .change_versions(
+            &s.id,
+            "k",
+            &VersionChange {
+                preserve: kept("s3"),
+                marker: Some("m1".into()),
+                ..VersionChange::default()
+            },
+        )
+        .expect("marker");
+    assert!(freed.is_empty());
+    assert_eq!(usage(), (0, 0, 60, 3, 1));
+    assert!(c.current_version(&s.id, "k").expect("db").is_none());
+    let newest = c.newest_noncurrent(&s.id, "k").expect("db").expect("marker");
+    assert!(newest.delete_marker && newest.version_id == "m1");
+    // Removing the marker for good; then v3 comes back by promotion.
+    c.remove_noncurrent(&s.id, "k", "m1").expect("remove");
+    assert_eq!(usage(), (0, 0, 60, 3, 0));
+    c.promote(&s.id, "k", "gone", Some("v3")).expect("promote");
+    assert_eq!(usage(), (30, 1, 30, 2, 0));
+    let cur = c.current_version(&s.id, "k").expect("db").expect("current");
+    assert_eq!((cur.version_id.as_str(), cur.size), ("v3", 30));
+    // Suspended: the null version replaces itself and stays single.
+    c.set_versioning(&op, &s.id, Versioning::Suspended).expect("suspend");
+    assert!(c.set_versioning(&op, &s.id, Versioning::Unversioned).is_err(), "no way back");
+    write(5, "null", kept("s4"), true);
+    assert_eq!(usage(), (5, 1, 60, 3, 0));
+    let freed = write(7, "null", None, true);
+    assert!(freed.is_empty(), "a current null version is overwritten in place");
+    assert_eq!(usage(), (7, 1, 60, 3, 0));
+    // A noncurrent null version is replaced, its bytes named for deletion.
+    write(9, "v9", kept("s5"), false);
+    let freed = write(4, "null", kept("s6"), true);
+    assert_eq!(freed, vec!["s5".to_owned()]);
+    assert_eq!(usage(), (4, 1, 69, 4, 0));
+    // Listing: the current version first, then the rest newest first.
+    let page = c
+        .list_versions(
+            &s.id,
+            &crate::VersionQuery {
+                max: 1000,
+                ..Default::default()
+            },
+        )
+        .expect("list");
+    let ids: Vec<_> = page
+        .out
+        .iter()
+        .map(|l| match l {
+            crate::versioning::Listed::Version(r, latest) => format!("{}{}", r.version_id, if *latest { "*" } else { "" }),
+            crate::versioning::Listed::Prefix(p) => p.clone(),
+        })
+        .collect();
+    assert_eq!(ids, ["null*", "v9", "v3", "v2", "v1"].map(String::from));
+    // Reconciliation's recount agrees with the running figures.
+    let before = usage();
+    c.forget_versions(&s.id, &[]).expect("recount");
+    assert_eq!(usage(), before);
 }

@@ -64,6 +64,7 @@ impl Packages {
             created_by: String::new(),
             created_at: repo.created_at,
             disabled_at: None,
+            versioning: rustshare_control::model::Versioning::Unversioned,
         };
         let mut rules = PublicationRules::defaults(&repo.name);
         rules.cache_control.clone_from(&self.index_cache_control);

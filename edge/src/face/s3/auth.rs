@@ -21,8 +21,8 @@ use rustshare_control::{Control, Credential};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::{
-    CopyObjectInput, CopySource, DeleteObjectsInput, ListMultipartUploadsInput, ListObjectsInput, ListObjectsV2Input, PostObjectInput,
-    PutBucketAclInput, PutObjectInput, UploadPartCopyInput,
+    CopyObjectInput, CopySource, DeleteObjectsInput, ListMultipartUploadsInput, ListObjectVersionsInput, ListObjectsInput,
+    ListObjectsV2Input, PostObjectInput, PutBucketAclInput, PutObjectInput, UploadPartCopyInput,
 };
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
@@ -91,7 +91,7 @@ pub(crate) enum Requirement {
 pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
     use Action::{
         AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, ManageBuckets,
-        PutBucketCors, PutObject,
+        PutBucketCors, PutBucketVersioning, PutObject,
     };
     use Requirement::{Bucket, Create, Names, Object, Refused, Root, Setting};
     &[
@@ -134,6 +134,12 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketCors", Bucket),
         ("PutBucketCors", Setting(PutBucketCors)),
         ("DeleteBucketCors", Setting(PutBucketCors)),
+        // Versioning (control::versioning): any key of the space may read the state; setting
+        // it is a bucket-wide setting. Listing versions is a listing; reading or copying a
+        // version is GetObject, deleting one for good DeleteObject, as in S3.
+        ("GetBucketVersioning", Bucket),
+        ("PutBucketVersioning", Setting(PutBucketVersioning)),
+        ("ListObjectVersions", Names(ListBucket)),
         // Not offered: bucket configuration belongs to the control API, and the rest has no
         // implementation behind it.
         ("CreateBucketMetadataTableConfiguration", Refused),
@@ -166,7 +172,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketReplication", Refused),
         ("GetBucketRequestPayment", Refused),
         ("GetBucketTagging", Refused),
-        ("GetBucketVersioning", Refused),
         ("GetBucketWebsite", Refused),
         ("GetObjectLegalHold", Refused),
         ("GetObjectLockConfiguration", Refused),
@@ -178,7 +183,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("ListBucketInventoryConfigurations", Refused),
         ("ListBucketMetricsConfigurations", Refused),
         ("ListDirectoryBuckets", Refused),
-        ("ListObjectVersions", Refused),
         ("PutBucketAccelerateConfiguration", Refused),
         ("PutBucketAnalyticsConfiguration", Refused),
         ("PutBucketEncryption", Refused),
@@ -193,7 +197,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("PutBucketReplication", Refused),
         ("PutBucketRequestPayment", Refused),
         ("PutBucketTagging", Refused),
-        ("PutBucketVersioning", Refused),
         ("PutBucketWebsite", Refused),
         ("PutObjectLegalHold", Refused),
         ("PutObjectLockConfiguration", Refused),
@@ -472,21 +475,21 @@ impl Access {
     }
 }
 
-pub(crate) fn copy_source(cs: &CopySource) -> S3Result<(&str, &str)> {
+pub(crate) fn copy_source(cs: &CopySource) -> S3Result<(&str, &str, Option<&str>)> {
     match cs {
-        CopySource::Bucket {
-            bucket,
-            key,
-            version_id: None,
-        } => Ok((bucket, key)),
-        CopySource::Bucket { .. } => Err(s3_error!(NotImplemented, "Object versions are not supported.")),
+        CopySource::Bucket { bucket, key, version_id } => {
+            if let Some(v) = version_id {
+                rustshare_control::versioning::check_id(v).map_err(|e| s3_error!(InvalidArgument, "{e}"))?;
+            }
+            Ok((bucket, key, version_id.as_deref()))
+        }
         _ => Err(s3_error!(NotImplemented, "Access point copy sources are not supported.")),
     }
 }
 
 /// The copy source of CopyObject and UploadPartCopy: a valid key this credential may read.
 fn check_copy_source(cred: &Credential, cs: &CopySource, now: OffsetDateTime) -> S3Result<()> {
-    let (bucket, key) = copy_source(cs)?;
+    let (bucket, key, _) = copy_source(cs)?;
     names::key(key).map_err(|e| bad_name("copy source key", e))?;
     authorize(cred, bucket, Action::GetObject, Resource::Object(key), now)
 }
@@ -643,6 +646,24 @@ impl S3Access for Access {
                 Action::ListBucket,
                 i.prefix.as_ref(),
                 &[("start-after", i.start_after.as_ref()), ("continuation token", token.as_ref())],
+                now,
+            )
+        })
+    }
+
+    async fn list_object_versions(&self, req: &mut S3Request<ListObjectVersionsInput>) -> S3Result<()> {
+        let i = req.input.clone();
+        let now = self.control.now();
+        self.release(req, |c| {
+            if let Some(v) = &i.version_id_marker {
+                rustshare_control::versioning::check_id(v).map_err(|e| s3_error!(InvalidArgument, "{e}"))?;
+            }
+            check_listing(
+                c,
+                &i.bucket,
+                Action::ListBucket,
+                i.prefix.as_ref(),
+                &[("key-marker", i.key_marker.as_ref())],
                 now,
             )
         })

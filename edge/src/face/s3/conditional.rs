@@ -96,6 +96,38 @@ pub(crate) async fn lock(control: &Control, space_id: &str, key: &str) -> S3Resu
     Ok(lease.hold(LEASE))
 }
 
+/// How long a write to a versioned space waits for another write of the same key.
+const WAIT: Duration = Duration::from_mins(1);
+
+/// Takes the key of `space_id` for a write to a versioned space, waiting while another write of
+/// the key (versioned or conditional) holds it: keeping the current version and replacing it
+/// must be one step, or two writers would keep the same version twice.
+///
+/// # Errors
+/// 503 SlowDown when the key stays taken for [`WAIT`] or the database cannot be asked.
+pub(crate) async fn lock_waiting(control: &Control, space_id: &str, key: &str) -> S3Result<Guard> {
+    let name = format!("write:{space_id}:{}", hex::encode(Sha256::digest(key.as_bytes())));
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let lease = control.try_lease(&name, LEASE).await.map_err(|e| {
+            tracing::error!("versioned write lease: {e}");
+            S3Error::with_message(S3ErrorCode::ServiceUnavailable, "Please reduce your request rate.")
+        })?;
+        if let Some(lease) = lease {
+            return Ok(lease.hold(LEASE));
+        }
+        if started.elapsed() > WAIT {
+            return Err(S3Error::with_message(
+                S3ErrorCode::SlowDown,
+                "Another write of this key has been in progress for a minute; retry.",
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
