@@ -25,6 +25,7 @@ mod admin;
 mod audit;
 pub mod client;
 mod key;
+mod object;
 mod public;
 mod registry;
 mod repo;
@@ -100,6 +101,11 @@ enum Command {
     Space {
         #[command(subcommand)]
         cmd: space::SpaceCmd,
+    },
+    /// Object versions: list them, restore one.
+    Object {
+        #[command(subcommand)]
+        cmd: object::ObjectCmd,
     },
     /// S3 access keys.
     Key {
@@ -254,6 +260,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Tenant { cmd } => tenant::run(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, cmd)?,
         Command::Space { cmd } => space::run(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, cmd)?,
+        Command::Object { cmd } => object::run(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, cmd)?,
         Command::Key { cmd } => key::run(&Client::new(&conn.server, conn.token.as_deref())?, conn.json, cmd)?,
         Command::Repo { cmd } => {
             let c = Client::new(&conn.server, conn.token.as_deref())?;

@@ -124,8 +124,9 @@ pub async fn run(cfg: Config) -> Result<()> {
     );
     let s3 = crate::face::s3::S3Face::new(store.clone(), control.clone(), metrics.clone(), cfg.region.clone())
         .with_purge(Arc::new(cdn.cache().clone()))
-        .with_post_max_bytes(cfg.post_max_bytes)
-        .service();
+        .with_post_max_bytes(cfg.post_max_bytes);
+    let s3_face = s3.clone();
+    let s3 = s3.service();
     let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
     let packages = Arc::new(crate::face::packages::Packages::new(
         publisher.clone(),
@@ -154,6 +155,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         packages_base: format!("http://packages.{}:{}", cfg.domain, cfg.listen.port()),
         session_lifetime: cfg.session_lifetime,
         registry,
+        s3: s3_face,
         master_key: key_source.clone(),
     });
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -371,6 +371,15 @@ impl Control {
         self.db(move |core| core.set_versioning(&p, &space, v)).await
     }
 
+    /// [`Core::space_to_manage`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::space_to_manage`].
+    pub async fn space_to_manage(&self, p: &AdminPrincipal, space: &str) -> Result<Space> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.space_to_manage(&p, &space)).await
+    }
+
     /// [`Core::put_space_versioning`], run on the database executor.
     ///
     /// # Errors

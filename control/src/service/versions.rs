@@ -52,6 +52,17 @@ impl Core {
         self.space(p, &s.id)
     }
 
+    /// A space whose objects the admin may change (restoring a version through the control
+    /// API or the console).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`].
+    pub fn space_to_manage(&self, p: &AdminPrincipal, space: &str) -> Result<Space> {
+        let s = self.space(p, space)?;
+        require(p, AdminAction::Manage, Target::Tenant(&s.tenant_id), "space")?;
+        Ok(s)
+    }
+
     /// Sets a space's versioning for a caller already allowed to (PutBucketVersioning); every
     /// node drops its cached credentials, which carry the space.
     ///

@@ -411,6 +411,73 @@ pub struct Purged {
     pub space_id: String,
 }
 
+/// A space's versioning state (`unversioned` is refused once versioning was enabled).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersioningBody {
+    /// `enabled` or `suspended`.
+    pub versioning: rustshare_control::model::Versioning,
+}
+
+/// One version of an object, or a delete marker.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct VersionView {
+    /// Object key.
+    pub key: String,
+    /// Version id (`null` for the version written while versioning was off or suspended).
+    pub version_id: String,
+    /// Whether it is the key's latest version.
+    pub latest: bool,
+    /// Whether it is a delete marker.
+    pub delete_marker: bool,
+    /// Bytes (0 for a marker).
+    pub size: u64,
+    /// ETag, when recorded.
+    pub etag: Option<String>,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<rustshare_control::model::DateTime>")]
+    pub last_modified: Option<time::OffsetDateTime>,
+}
+
+/// A page of versions, by key then newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct VersionList {
+    /// Space id.
+    pub space_id: String,
+    /// The space's state.
+    pub versioning: rustshare_control::model::Versioning,
+    /// The versions.
+    pub versions: Vec<VersionView>,
+    /// Whether more follow.
+    pub truncated: bool,
+    /// Where the next page starts (`key_marker`).
+    pub next_key_marker: Option<String>,
+    /// Where the next page starts within that key (`version_marker`).
+    pub next_version_marker: Option<String>,
+}
+
+/// Which version to make current again.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    /// Object key.
+    pub key: String,
+    /// The version to restore.
+    pub version_id: String,
+}
+
+/// A restored version.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Restored {
+    /// Object key.
+    pub key: String,
+    /// The version copied.
+    pub restored_from: String,
+    /// The new current version.
+    pub version_id: String,
+}
+
 /// A space's usage.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SpaceUsage {

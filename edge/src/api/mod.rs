@@ -20,6 +20,7 @@ pub mod session;
 mod spaces;
 pub mod state;
 mod tenants;
+mod versions;
 
 pub use error::ApiError;
 use routes::{Api, Op, Sec};
@@ -41,6 +42,7 @@ pub fn api() -> Api {
         .get("/api/v1/openapi.json", Op::new("This document").sec(Sec::Open), openapi_json)
         .merge(tenants::routes())
         .merge(spaces::routes())
+        .merge(versions::routes())
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(repos::routes())
@@ -73,8 +75,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rs-api-test-{}", uuid::Uuid::new_v4().simple()));
         let store = Arc::new(rustshare_store::FsStore::open_sync(dir).expect("store"));
         let cache = crate::face::cdn::cache::Cache::new(1 << 20);
-        let publisher = rustshare_publisher::Publisher::new(store, control.clone());
+        let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
+        let s3 = crate::face::s3::S3Face::new(store, control.clone(), metrics.clone(), "us-east-1".into());
         let st = ApiState {
+            s3,
             publisher,
             packages_base: "http://packages.localhost:8080".into(),
             control,

@@ -27,6 +27,8 @@ pub struct ApiState {
     pub session_lifetime: std::time::Duration,
     /// Signs registry tokens.
     pub registry: std::sync::Arc<rustshare_registry_bridge::token::Issuer>,
+    /// The S3 face, for what the API does to objects as S3 would (restoring a version).
+    pub s3: crate::face::s3::S3Face,
     /// Where this node's master key comes from (rotation rewrites the file).
     pub master_key: crate::master_key::KeySource,
 }

@@ -3,13 +3,13 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use rustshare_control::NewSpace;
-use rustshare_control::model::{Purpose, Space, Visibility};
+use rustshare_control::model::{Purpose, Space, Versioning, Visibility};
 
 use super::client::{Client, NO_BODY, enc, human_bytes, parse_size, show};
 use super::key::print_keys;
 use rustshare_control::cors::CorsRule;
 
-use crate::api::dto::{CorsBody, CorsState, OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView};
+use crate::api::dto::{CorsBody, CorsState, OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView, VersioningBody};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum SpaceCmd {
@@ -48,6 +48,15 @@ pub(super) enum SpaceCmd {
         /// Remove the rules.
         #[arg(long)]
         clear: bool,
+    },
+    /// Keep the versions of the space's objects (enable), or stop making new ones (suspend:
+    /// writes replace the `null` version, older versions stay). A space never returns to
+    /// unversioned.
+    Versioning {
+        space: String,
+        /// enable or suspend.
+        #[arg(value_parser = ["enable", "suspend"])]
+        state: String,
     },
 }
 
@@ -178,6 +187,21 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
             };
             show(json_out, &v, print_cors);
         }
+        SpaceCmd::Versioning { space, state } => {
+            let versioning = if state == "enable" {
+                Versioning::Enabled
+            } else {
+                Versioning::Suspended
+            };
+            let v: Space = c.typed(
+                "PUT",
+                &format!("/spaces/{}/versioning", enc(&space)),
+                Some(&VersioningBody { versioning }),
+            )?;
+            show(json_out, &v, |v| {
+                outln!("Versioning of {} is now {}", v.name, v.versioning);
+            });
+        }
     }
 
     Ok(())
@@ -223,6 +247,7 @@ fn print_space(s: &Space, view: Option<&SpaceView>) {
     let public = view.map_or(OnOff::Disabled, |v| v.public_web_access);
     outln!("Public web:   {}", if public == OnOff::Enabled { "enabled" } else { "disabled" });
     outln!("Quota:        {}", quota_text(s.quota_bytes));
+    outln!("Versioning:   {}", s.versioning);
     if let Some(v) = view {
         let u = &v.usage;
         outln!(
@@ -250,6 +275,12 @@ pub(super) fn usage(c: &Client, json_out: bool, space: &str) -> Result<()> {
         let u = &v.usage;
         outln!("Bucket:     {}", v.bucket);
         outln!("Stored:     {} ({} bytes) in {} objects", human_bytes(u.bytes), u.bytes, u.objects);
+        outln!(
+            "Versions:   {} in {} noncurrent versions, {} delete markers",
+            human_bytes(u.noncurrent_bytes),
+            u.noncurrent_objects,
+            u.delete_markers
+        );
         outln!("Multipart:  {} in uploads in progress", human_bytes(u.multipart_bytes));
         outln!(
             "Published:  {} of package repositories (pool, indices, snapshots)",
@@ -269,11 +300,7 @@ pub(super) fn usage(c: &Client, json_out: bool, space: &str) -> Result<()> {
             Some(q) => outln!(
                 "Quota:      {} ({:.1}% used)",
                 human_bytes(q),
-                if q == 0 {
-                    100.0
-                } else {
-                    (u.bytes + u.multipart_bytes + u.published_bytes) as f64 * 100.0 / q as f64
-                }
+                if q == 0 { 100.0 } else { u.counted() as f64 * 100.0 / q as f64 }
             ),
             None => outln!("Quota:      unlimited"),
         }

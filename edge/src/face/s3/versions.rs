@@ -19,7 +19,9 @@ use rustshare_control::versioning::{self, WritePlan};
 use rustshare_store::ObjectMeta;
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
-use super::{Credential, S3Face, conditional, errors, full_key};
+use rustshare_control::model::Space;
+
+use super::{S3Face, auth, conditional, errors};
 
 /// A write to a versioned space, from its decision until its record.
 pub(super) struct Landing {
@@ -61,6 +63,12 @@ impl Found {
     }
 }
 
+/// Where `key` of `space` lives in the store, after the one name validator.
+fn space_key(space: &Space, key: &str) -> S3Result<String> {
+    auth::check_key(key)?;
+    Ok(format!("{}{key}", space.base_prefix))
+}
+
 fn bad_version(e: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidArgument, e.to_owned())
 }
@@ -69,27 +77,27 @@ impl S3Face {
     /// Before a write of `key` lands: in a versioned space, takes the key (unless the caller
     /// holds it already for a conditional write), decides, and keeps the current version's
     /// bytes when the decision keeps it. `None`: an unversioned write.
-    pub(super) async fn land(&self, cred: &Credential, full: &str, key: &str, held: bool) -> S3Result<Option<Landing>> {
-        if cred.space.versioning == Versioning::Unversioned {
+    pub(super) async fn land(&self, space: &Space, full: &str, key: &str, held: bool) -> S3Result<Option<Landing>> {
+        if space.versioning == Versioning::Unversioned {
             return Ok(None);
         }
         let guard = if held {
             None
         } else {
-            Some(conditional::lock_waiting(&self.control, &cred.space.id, key).await?)
+            Some(conditional::lock_waiting(&self.control, &space.id, key).await?)
         };
-        let (state, current) = self.control.version_state(&cred.space.id, key).await.map_err(errors::control)?;
+        let (state, current) = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
         if state == Versioning::Unversioned {
             return Ok(None);
         }
         let plan = versioning::on_write(state, current.as_ref().map(|c| c.version_id.as_str()), &new_version_id());
-        let preserved = if plan.preserve { self.preserve(cred, full).await? } else { None };
+        let preserved = if plan.preserve { self.preserve(space, full).await? } else { None };
         Ok(Some(Landing { plan, preserved, guard }))
     }
 
     /// Links or copies the key's bytes beside the space; `None` when the store has none (a
     /// write that died before its record left the index ahead of the store).
-    async fn preserve(&self, cred: &Credential, full: &str) -> S3Result<Option<Preserved>> {
+    async fn preserve(&self, space: &Space, full: &str) -> S3Result<Option<Preserved>> {
         let m = match self.store.head(full).await {
             Ok(m) => m,
             Err(rustshare_store::Error::NotFound) => return Ok(None),
@@ -97,7 +105,7 @@ impl S3Face {
         };
         let name = new_version_id();
         self.store
-            .clone_batch(vec![(full.to_owned(), cred.space.version_key(&name))])
+            .clone_batch(vec![(full.to_owned(), space.version_key(&name))])
             .await
             .map_err(errors::store)?;
         rustshare_control::pause::point("version.preserved");
@@ -110,12 +118,12 @@ impl S3Face {
 
     /// The write failed after [`S3Face::land`]: the kept copy goes (the current version is
     /// still at the key).
-    pub(super) async fn abandon(&self, cred: &Credential, landing: Option<Landing>) {
+    pub(super) async fn abandon(&self, space: &Space, landing: Option<Landing>) {
         if let Some(Landing {
             preserved: Some(p), guard, ..
         }) = landing
         {
-            self.free(cred, vec![p.store_name]).await;
+            self.free(space, vec![p.store_name]).await;
             if let Some(g) = guard {
                 g.release().await;
             }
@@ -126,16 +134,13 @@ impl S3Face {
     /// space, where S3 sends none).
     pub(super) async fn record_write(
         &self,
-        cred: &Credential,
+        space: &Space,
         key: &str,
         landing: Option<Landing>,
         mut rec: ObjectRecord,
     ) -> S3Result<Option<String>> {
         let Some(l) = landing else {
-            self.control
-                .object_stored(&cred.space.id, key, rec)
-                .await
-                .map_err(errors::control)?;
+            self.control.object_stored(&space.id, key, rec).await.map_err(errors::control)?;
             return Ok(None);
         };
         rec.version_id = Some(l.plan.id.clone());
@@ -147,10 +152,10 @@ impl S3Face {
         };
         let freed = self
             .control
-            .change_versions(&cred.space.id, key, change)
+            .change_versions(&space.id, key, change)
             .await
             .map_err(errors::control)?;
-        self.free(cred, freed).await;
+        self.free(space, freed).await;
         if let Some(g) = l.guard {
             g.release().await;
         }
@@ -159,13 +164,13 @@ impl S3Face {
 
     /// Deletes bytes no version uses any more. A failure leaves an orphan that
     /// reconciliation removes; the versions themselves are already recorded.
-    async fn free(&self, cred: &Credential, names: Vec<String>) {
+    async fn free(&self, space: &Space, names: Vec<String>) {
         if names.is_empty() {
             return;
         }
-        let keys = names.iter().map(|n| cred.space.version_key(n)).collect();
+        let keys = names.iter().map(|n| space.version_key(n)).collect();
         if let Err(e) = self.store.delete_batch(keys).await {
-            tracing::warn!(space = %cred.space.id, "removing the bytes of replaced versions: {e}; reconciliation removes them");
+            tracing::warn!(space = %space.id, "removing the bytes of replaced versions: {e}; reconciliation removes them");
         }
     }
 
@@ -173,19 +178,19 @@ impl S3Face {
     ///
     /// # Errors
     /// 400 for a malformed id, 404 NoSuchVersion, 405 for a delete marker (as S3).
-    pub(super) async fn locate(&self, cred: &Credential, key: &str, version: Option<&str>) -> S3Result<Found> {
-        let full = full_key(cred, key)?;
+    pub(super) async fn locate(&self, space: &Space, key: &str, version: Option<&str>) -> S3Result<Found> {
+        let full = space_key(space, key)?;
         let Some(v) = version else {
-            if cred.space.versioning == Versioning::Unversioned {
+            if space.versioning == Versioning::Unversioned {
                 return Ok(Found { full, row: None });
             }
-            let row = self.control.current_version(&cred.space.id, key).await.map_err(errors::control)?;
+            let row = self.control.current_version(&space.id, key).await.map_err(errors::control)?;
             return Ok(Found { full, row });
         };
         versioning::check_id(v).map_err(bad_version)?;
         let row = self
             .control
-            .object_version(&cred.space.id, key, v)
+            .object_version(&space.id, key, v)
             .await
             .map_err(errors::control)?
             .ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?;
@@ -203,43 +208,43 @@ impl S3Face {
                 .store_name
                 .as_deref()
                 .ok_or_else(|| errors::internal(&"a noncurrent version without bytes"))?;
-            cred.space.version_key(name)
+            space.version_key(name)
         };
         Ok(Found { full, row: Some(row) })
     }
 
     /// DeleteObject, and each key of DeleteObjects: answers the version id and whether it was
     /// (or made) a delete marker.
-    pub(super) async fn delete_one(&self, cred: &Credential, key: &str, version: Option<&str>) -> S3Result<(Option<String>, bool)> {
-        let full = full_key(cred, key)?;
+    pub(super) async fn delete_one(&self, space: &Space, key: &str, version: Option<&str>) -> S3Result<(Option<String>, bool)> {
+        let full = space_key(space, key)?;
         if let Some(v) = version {
             versioning::check_id(v).map_err(bad_version)?;
         }
-        if version.is_none() && cred.space.versioning == Versioning::Unversioned {
+        if version.is_none() && space.versioning == Versioning::Unversioned {
             self.store.delete(&full).await.map_err(errors::store)?;
-            self.control.object_deleted(&cred.space.id, key).await.map_err(errors::control)?;
-            self.changed(&cred.space.id, key).await;
+            self.control.object_deleted(&space.id, key).await.map_err(errors::control)?;
+            self.changed(&space.id, key).await;
             return Ok((None, false));
         }
-        let guard = conditional::lock_waiting(&self.control, &cred.space.id, key).await?;
+        let guard = conditional::lock_waiting(&self.control, &space.id, key).await?;
         let r = match version {
-            Some(v) => self.delete_version(cred, &full, key, v).await,
-            None => self.delete_current(cred, &full, key).await,
+            Some(v) => self.delete_version(space, &full, key, v).await,
+            None => self.delete_current(space, &full, key).await,
         };
         guard.release().await;
-        self.changed(&cred.space.id, key).await;
+        self.changed(&space.id, key).await;
         r
     }
 
-    async fn delete_current(&self, cred: &Credential, full: &str, key: &str) -> S3Result<(Option<String>, bool)> {
-        let (state, current) = self.control.version_state(&cred.space.id, key).await.map_err(errors::control)?;
+    async fn delete_current(&self, space: &Space, full: &str, key: &str) -> S3Result<(Option<String>, bool)> {
+        let (state, current) = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
         if state == Versioning::Unversioned {
             self.store.delete(full).await.map_err(errors::store)?;
-            self.control.object_deleted(&cred.space.id, key).await.map_err(errors::control)?;
+            self.control.object_deleted(&space.id, key).await.map_err(errors::control)?;
             return Ok((None, false));
         }
         let plan = versioning::on_delete(state, current.as_ref().map(|c| c.version_id.as_str()), &new_version_id());
-        let preserved = if plan.preserve { self.preserve(cred, full).await? } else { None };
+        let preserved = if plan.preserve { self.preserve(space, full).await? } else { None };
         self.store.delete(full).await.map_err(errors::store)?;
         rustshare_control::pause::point("version.unlinked");
         let change = VersionChange {
@@ -250,46 +255,93 @@ impl S3Face {
         };
         let freed = self
             .control
-            .change_versions(&cred.space.id, key, change)
+            .change_versions(&space.id, key, change)
             .await
             .map_err(errors::control)?;
-        self.free(cred, freed).await;
+        self.free(space, freed).await;
         Ok((plan.marker, true))
     }
 
-    async fn delete_version(&self, cred: &Credential, full: &str, key: &str, v: &str) -> S3Result<(Option<String>, bool)> {
-        let space = &cred.space.id;
-        let Some(row) = self.control.object_version(space, key, v).await.map_err(errors::control)? else {
+    async fn delete_version(&self, space: &Space, full: &str, key: &str, v: &str) -> S3Result<(Option<String>, bool)> {
+        let sid = &space.id;
+        let Some(row) = self.control.object_version(sid, key, v).await.map_err(errors::control)? else {
             // Deleting a version that is not there changes nothing, as in S3.
             return Ok((Some(v.to_owned()), false));
         };
         if row.is_current() {
-            // The newest older version becomes current: its bytes go to the key first.
-            let next = self.control.newest_noncurrent(space, key).await.map_err(errors::control)?;
-            let promoted = match next {
-                Some(n) if !n.delete_marker && n.store_name.is_some() => {
-                    let name = n.store_name.clone().unwrap_or_default();
-                    self.store
-                        .clone_batch(vec![(cred.space.version_key(&name), full.to_owned())])
-                        .await
-                        .map_err(errors::store)?;
-                    Some((n.version_id, name))
-                }
-                _ => {
-                    self.store.delete(full).await.map_err(errors::store)?;
-                    None
-                }
-            };
-            self.control
-                .promote(space, key, v, promoted.as_ref().map(|(id, _)| id.clone()))
-                .await
-                .map_err(errors::control)?;
-            if let Some((_, name)) = promoted {
-                self.free(cred, vec![name]).await;
+            self.surface(space, full, key, Some(v)).await?;
+        } else {
+            if let Some(r) = self.control.remove_noncurrent(sid, key, v).await.map_err(errors::control)? {
+                self.free(space, r.store_name.into_iter().collect()).await;
             }
-        } else if let Some(r) = self.control.remove_noncurrent(space, key, v).await.map_err(errors::control)? {
-            self.free(cred, r.store_name.into_iter().collect()).await;
+            // Removing the marker on top (or whatever hid the key) brings the newest version back.
+            if self.control.current_version(sid, key).await.map_err(errors::control)?.is_none() {
+                self.surface(space, full, key, None).await?;
+            }
         }
         Ok((Some(v.to_owned()), row.delete_marker))
+    }
+
+    /// The key's current version `removed` is gone for good (or, with `None`, the key has no
+    /// current version): when its newest remaining version is an object, its bytes go to the key
+    /// and it becomes current; a marker on top keeps the key deleted.
+    async fn surface(&self, space: &Space, full: &str, key: &str, removed: Option<&str>) -> S3Result<()> {
+        let sid = &space.id;
+        let next = self.control.newest_noncurrent(sid, key).await.map_err(errors::control)?;
+        match next {
+            Some(n) if !n.delete_marker && n.store_name.is_some() => {
+                let name = n.store_name.clone().unwrap_or_default();
+                self.store
+                    .clone_batch(vec![(space.version_key(&name), full.to_owned())])
+                    .await
+                    .map_err(errors::store)?;
+                rustshare_control::pause::point("version.surfaced");
+                self.control
+                    .promote(sid, key, removed.unwrap_or_default(), Some(n.version_id))
+                    .await
+                    .map_err(errors::control)?;
+                self.free(space, vec![name]).await;
+            }
+            _ => {
+                if let Some(v) = removed {
+                    self.store.delete(full).await.map_err(errors::store)?;
+                    self.control.promote(sid, key, v, None).await.map_err(errors::control)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes an old version current again, as a copy of it onto its key (a new version, as S3
+    /// clients restore one): the control API's and console's restore. Quota, usage, the CDN's
+    /// cache and the key's lease as for CopyObject; the caller audits.
+    ///
+    /// # Errors
+    /// As [`S3Face::locate`]; 403 QuotaExceeded; store errors.
+    pub async fn restore_version(&self, space: &Space, key: &str, version_id: &str) -> S3Result<(String, u64)> {
+        let found = self.locate(space, key, Some(version_id)).await?;
+        let full = space_key(space, key)?;
+        let m = self.store.head(&found.full).await.map_err(errors::store)?;
+        let tags = rustshare_control::tags::TagSet::decode(found.row.as_ref().and_then(|r| r.tags.as_deref()));
+        let reservation = self.control.reserve(space, m.size).await.map_err(errors::control)?;
+        let landing = self.land(space, &full, key, false).await?;
+        let nm = match self.store.copy(&found.full, &full, None).await {
+            Ok(nm) => nm,
+            Err(e) => {
+                self.abandon(space, landing).await;
+                return Err(errors::store(e));
+            }
+        };
+        let rec = ObjectRecord {
+            size: nm.size,
+            tags,
+            etag: Some(nm.etag.clone()),
+            modified: Some(nm.last_modified),
+            ..ObjectRecord::default()
+        };
+        let id = self.record_write(space, key, landing, rec).await?;
+        reservation.release().await;
+        self.changed(&space.id, key).await;
+        Ok((id.unwrap_or_else(|| versioning::NULL_VERSION.to_owned()), nm.size))
     }
 }
