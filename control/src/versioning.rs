@@ -116,7 +116,7 @@ pub fn check_transition(from: Versioning, to: Versioning) -> Result<(), &'static
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listed {
     /// A version (with whether it is the key's latest).
-    Version(VersionRow, bool),
+    Version(Box<VersionRow>, bool),
     /// Keys rolled up under a delimiter.
     Prefix(String),
 }
@@ -253,7 +253,7 @@ impl Paginator {
         let latest = first && (row.is_current() || row.delete_marker);
         self.last_key = Some(row.key.clone());
         self.next = Some((row.key.clone(), Some(row.version_id.clone())));
-        self.out.push(Listed::Version(row, latest));
+        self.out.push(Listed::Version(Box::new(row), latest));
         true
     }
 }

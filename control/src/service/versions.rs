@@ -69,7 +69,7 @@ impl Core {
     /// # Errors
     /// [`Error::Invalid`] as [`Core::set_versioning`]; [`Error::NotFound`].
     pub fn put_space_versioning(&self, space_id: &str, v: Versioning) -> Result<()> {
-        let s = self.inner.repo.space(space_id)?.ok_or_else(|| Error::NotFound("space".into()))?;
+        let s = self.inner.repo.space(space_id)?.ok_or_else(|| Error::NotFound("space"))?;
         versioning::check_transition(s.versioning, v).map_err(|e| Error::Invalid(e.into()))?;
         if s.purpose == Purpose::Registry && v != Versioning::Unversioned {
             return Err(Error::Invalid(
@@ -89,7 +89,7 @@ impl Core {
     /// # Errors
     /// [`Error::NotFound`] for a space that is gone; database errors.
     pub fn version_state(&self, space_id: &str, key: &str) -> Result<(Versioning, Option<VersionRow>)> {
-        let s = self.inner.repo.space(space_id)?.ok_or_else(|| Error::NotFound("space".into()))?;
+        let s = self.inner.repo.space(space_id)?.ok_or_else(|| Error::NotFound("space"))?;
         let cur = if s.versioning == Versioning::Unversioned {
             None
         } else {

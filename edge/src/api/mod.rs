@@ -228,6 +228,9 @@ mod tests {
         ("DELETE", "/api/v1/spaces/{space}/cors", Who::Owner),
         ("POST", "/api/v1/spaces/{space}/purge", Who::Owner),
         ("GET", "/api/v1/spaces/{space}/traffic", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/versioning", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/versions", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/objects/restore", Who::Owner),
         ("POST", "/api/v1/keys/{key}/revoke", Who::Owner),
         ("POST", "/api/v1/keys/{key}/rotate", Who::Owner),
         ("GET", "/api/v1/audit", Who::AnyAdmin),
@@ -345,6 +348,8 @@ mod tests {
             (_, "/api/v1/spaces/{space}/keys") => Some(json!({"name": "evil", "mode": "read-only", "prefix": ""})),
             (_, "/api/v1/spaces/{space}/public") => Some(json!({"prefixes": ["a/"]})),
             (_, "/api/v1/spaces/{space}/purge") => Some(json!({"prefix": ""})),
+            (_, "/api/v1/spaces/{space}/versioning") => Some(json!({"versioning": "enabled"})),
+            (_, "/api/v1/spaces/{space}/objects/restore") => Some(json!({"key": "a", "version_id": "null"})),
             (_, "/api/v1/spaces/{space}/cors") => {
                 Some(json!({"rules": [{"allowed_origins": ["https://app.example.com"], "allowed_methods": ["PUT"]}]}))
             }
@@ -462,8 +467,9 @@ mod tests {
         }
         // What the operator cannot do here, and why: no console session in this test, no
         // snapshot "1" nor anything published to remove, and a master key from the environment
-        // cannot be rotated.
+        // cannot be rotated, and no object whose version could be restored.
         let expected = [
+            "POST /api/v1/spaces/{space}/objects/restore (404 Not Found)",
             "GET /api/v1/session (401 Unauthorized)",
             "POST /api/v1/session (401 Unauthorized)",
             "POST /api/v1/repos/{repo}/rollback (404 Not Found)",
