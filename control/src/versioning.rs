@@ -15,6 +15,15 @@ use crate::model::Versioning;
 /// The id S3 gives versions written while versioning was off or suspended.
 pub const NULL_VERSION: &str = "null";
 
+/// The name of the cluster lease one writer of a key holds (conditional writes, every write
+/// and delete in a versioned space, and reconciliation finishing a change a killed process
+/// left): the space and a digest of the key, so that no key reaches the lease table.
+#[must_use]
+pub fn key_lease(space_id: &str, key: &str) -> String {
+    use sha2::Digest as _;
+    format!("write:{space_id}:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+}
+
 /// Longest version id accepted from a client.
 const MAX_ID: usize = 128;
 

@@ -95,6 +95,100 @@ async fn uploads_in_store(
     Ok(out)
 }
 
+/// A key's lease while a pending change is finished; a writer holding it is left alone.
+const KEY_LEASE: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// The versions of a versioned space against the store:
+///
+/// - a change a killed process left half done (a copy of the current version recorded as
+///   pending, see `face::s3::versions`) is finished when the key shows it happened (the key
+///   holds other bytes: a write; no bytes: a delete) and undone when it did not, under the
+///   key's lease, so a writer still at work is left alone;
+/// - versions whose bytes are gone are forgotten, bytes no version names are deleted (every
+///   copy is recorded before it is made, so an unnamed one is never going to be);
+/// - noncurrent usage is counted again from what is left.
+async fn versions(control: &Control, store: &dyn ObjectStore, s: &rustshare_control::model::Space) -> anyhow::Result<()> {
+    use rustshare_control::db::{ObjectRecord, VersionChange};
+    use rustshare_control::versioning;
+    use rustshare_store::Error as StoreError;
+    for (key, kept) in control.pending_versions(&s.id).await? {
+        let Some(lease) = control.try_lease(&versioning::key_lease(&s.id, &key), KEY_LEASE).await? else {
+            continue;
+        };
+        let full = format!("{}{key}", s.base_prefix);
+        let copy = s.version_key(&kept.store_name);
+        let (state, current) = control.version_state(&s.id, &key).await?;
+        let current_id = current.as_ref().map(|c| c.version_id.clone());
+        let copied = match store.head(&copy).await {
+            Ok(_) => true,
+            Err(StoreError::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        };
+        let at_key = match store.head(&full).await {
+            Ok(m) => Some(m),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let landed = match at_key {
+            // No copy: the change never started.
+            _ if !copied => None,
+            // The key still holds the version that was kept: nothing landed.
+            Some(m) if m.etag == kept.etag => None,
+            Some(m) => {
+                let plan = versioning::on_write(state, current_id.as_deref(), &rustshare_control::new_version_id());
+                Some(VersionChange {
+                    drop_null: plan.drop_null,
+                    current: Some(ObjectRecord {
+                        size: m.size,
+                        version_id: Some(plan.id),
+                        etag: Some(m.etag),
+                        modified: Some(m.last_modified),
+                        ..ObjectRecord::default()
+                    }),
+                    ..VersionChange::default()
+                })
+            }
+            None => {
+                let plan = versioning::on_delete(state, current_id.as_deref(), &rustshare_control::new_version_id());
+                Some(VersionChange {
+                    drop_null: plan.drop_null,
+                    marker: plan.marker,
+                    ..VersionChange::default()
+                })
+            }
+        };
+        match landed {
+            Some(mut change) if current.is_some() => {
+                tracing::info!(space = %s.bucket, "finishing a versioned change a stopped process left");
+                change.preserve = Some(kept);
+                let freed = control.change_versions(&s.id, &key, change).await?;
+                store.delete_batch(freed.iter().map(|n| s.version_key(n)).collect()).await?;
+            }
+            _ => {
+                store.delete(&copy).await?;
+                control.drop_pending(&s.id, &kept.store_name).await?;
+            }
+        }
+        lease.hold(KEY_LEASE).release().await;
+    }
+    let prefix = s.versions_prefix();
+    let stored: std::collections::HashSet<String> = list_all(store, &prefix).await?.into_iter().map(|(k, _)| k).collect();
+    let named = control.version_store_names(&s.id).await?;
+    let names: std::collections::HashSet<&str> = named.iter().map(|(n, _, _)| n.as_str()).collect();
+    let missing: Vec<String> = names.iter().filter(|n| !stored.contains(**n)).map(|n| (*n).to_owned()).collect();
+    let orphans: Vec<String> = stored
+        .iter()
+        .filter(|n| !names.contains(n.as_str()))
+        .map(|n| format!("{prefix}{n}"))
+        .collect();
+    if !missing.is_empty() || !orphans.is_empty() {
+        tracing::info!(space = %s.bucket, missing = missing.len(), orphans = orphans.len(), "versions reconciled with the store");
+    }
+    store.delete_batch(orphans).await?;
+    control.forget_versions(&s.id, missing).await?;
+    Ok(())
+}
+
 /// Reconciles every space.
 ///
 /// # Errors
@@ -117,6 +211,9 @@ pub async fn run(control: &Control, store: &Arc<dyn ObjectStore>) -> anyhow::Res
         let entries = list_all(store.as_ref(), &s.base_prefix)
             .await
             .with_context(|| format!("listing space {}", s.bucket))?;
+        versions(control, store.as_ref(), &s)
+            .await
+            .with_context(|| format!("reconciling the versions of space {}", s.bucket))?;
         let uploads = uploads_in_store(control, store.as_ref(), &s)
             .await
             .with_context(|| format!("listing the uploads in progress of space {}", s.bucket))?;

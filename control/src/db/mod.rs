@@ -131,6 +131,8 @@ impl VersionRow {
 pub struct Preserved {
     /// [`crate::model::Space::version_key`] name its bytes were copied to.
     pub store_name: String,
+    /// Its size.
+    pub size: u64,
     /// Its ETag.
     pub etag: String,
     /// When it was written.
@@ -451,7 +453,15 @@ pub trait VersionRepo {
     /// ranked below that): up to `limit` current versions and up to `limit` noncurrent ones,
     /// each side in order.
     fn version_rows(&self, space_id: &str, start: &str, below: Option<i64>, limit: usize) -> Result<(Vec<VersionRow>, Vec<VersionRow>)>;
-    /// Every noncurrent version's store name, for reconciliation.
+    /// Records, before the bytes are copied, that a write or delete of `key` is keeping the
+    /// current version's bytes under `p.store_name`: a process killed before the change is
+    /// recorded leaves this row, and reconciliation finishes or undoes the change from it.
+    fn pending_version(&self, space_id: &str, key: &str, p: &Preserved, now: OffsetDateTime) -> Result<()>;
+    /// Forgets a pending copy (the write failed and its copy was deleted).
+    fn drop_pending(&self, space_id: &str, store_name: &str) -> Result<()>;
+    /// The pending copies of a space: (key, what was kept).
+    fn pending_versions(&self, space_id: &str) -> Result<Vec<(String, Preserved)>>;
+    /// Every noncurrent version's (and pending copy's) store name, for reconciliation.
     fn version_store_names(&self, space_id: &str) -> Result<Vec<(String, String, u64)>>;
     /// Forgets noncurrent versions whose bytes are gone (reconciliation); recounts the
     /// space's noncurrent usage.

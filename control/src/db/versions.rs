@@ -58,7 +58,7 @@ fn current_in(c: &mut dyn Conn, space_id: &str, key: &str) -> Result<Option<Vers
 fn noncurrent_in(c: &mut dyn Conn, space_id: &str, key: &str, version_id: &str) -> Result<Option<VersionRow>> {
     one(
         c,
-        &format!("SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND key = ?2 AND version_id = ?3"),
+        &format!("SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND key = ?2 AND version_id = ?3 AND seq > 0"),
         p![space_id, key, version_id],
         noncurrent_row,
     )
@@ -67,7 +67,7 @@ fn noncurrent_in(c: &mut dyn Conn, space_id: &str, key: &str, version_id: &str) 
 fn newest_in(c: &mut dyn Conn, space_id: &str, key: &str) -> Result<Option<VersionRow>> {
     one(
         c,
-        &format!("SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1"),
+        &format!("SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND key = ?2 AND seq > 0 ORDER BY seq DESC LIMIT 1"),
         p![space_id, key],
         noncurrent_row,
     )
@@ -170,7 +170,7 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                 if ch.current.is_some() || ch.marker.is_some() {
                     // The newest marker stops being current now.
                     c.exec(
-                        "UPDATE object_versions SET noncurrent_at = ?3 WHERE space_id = ?1 AND key = ?2 AND noncurrent_at IS NULL",
+                        "UPDATE object_versions SET noncurrent_at = ?3 WHERE space_id = ?1 AND key = ?2 AND noncurrent_at IS NULL AND seq > 0",
                         p![space_id, key, now],
                     )?;
                 }
@@ -181,6 +181,10 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                         p![space_id, old.size],
                     )?;
                     if let Some(p) = &ch.preserve {
+                        c.exec(
+                            "DELETE FROM object_versions WHERE space_id = ?1 AND key = ?2 AND seq = 0 AND store_name = ?3",
+                            p![space_id, key, p.store_name.as_str()],
+                        )?;
                         let seq = next_seq(c, space_id, key)?;
                         c.exec(
                             "INSERT INTO object_versions(space_id, key, version_id, seq, delete_marker, size, etag, modified,
@@ -192,7 +196,7 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                                 &old.version_id,
                                 seq,
                                 false,
-                                old.size,
+                                p.size,
                                 p.etag.as_str(),
                                 p.modified,
                                 now,
@@ -205,7 +209,7 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                         c.exec(
                             "UPDATE usage SET noncurrent_bytes = noncurrent_bytes + ?2, noncurrent_objects = noncurrent_objects + 1
                              WHERE space_id = ?1",
-                            p![space_id, old.size],
+                            p![space_id, p.size],
                         )?;
                     }
                 }
@@ -289,13 +293,65 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
             let noncurrent = all(
                 c,
                 &format!(
-                    "SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND (key > ?2 OR (key = ?2 AND seq < ?4))
+                    "SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND seq > 0 AND (key > ?2 OR (key = ?2 AND seq < ?4))
                      ORDER BY key, seq DESC LIMIT ?3"
                 ),
                 p![space_id, start, limit as u64, below.unwrap_or(VersionRow::CURRENT)],
                 noncurrent_row,
             )?;
             Ok((current, noncurrent))
+        })
+    }
+
+    fn pending_version(&self, space_id: &str, key: &str, p: &Preserved, now: OffsetDateTime) -> Result<()> {
+        self.db.with(|c| {
+            c.exec(
+                "INSERT INTO object_versions(space_id, key, version_id, seq, delete_marker, size, etag, modified, noncurrent_at, store_name)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9)",
+                p![
+                    space_id,
+                    key,
+                    format!(":{}", p.store_name).as_str(),
+                    false,
+                    p.size,
+                    p.etag.as_str(),
+                    p.modified,
+                    now,
+                    p.store_name.as_str()
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn drop_pending(&self, space_id: &str, store_name: &str) -> Result<()> {
+        self.db.with(|c| {
+            c.exec(
+                "DELETE FROM object_versions WHERE space_id = ?1 AND seq = 0 AND store_name = ?2",
+                p![space_id, store_name],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn pending_versions(&self, space_id: &str) -> Result<Vec<(String, Preserved)>> {
+        self.db.with(|c| {
+            all(
+                c,
+                "SELECT key, store_name, size, etag, modified FROM object_versions WHERE space_id = ?1 AND seq = 0",
+                p![space_id],
+                |mut r| {
+                    Ok((
+                        r.text(0)?,
+                        Preserved {
+                            store_name: r.text(1)?,
+                            size: r.size(2)?,
+                            etag: r.opt_text(3)?.unwrap_or_default(),
+                            modified: r.time(4)?,
+                        },
+                    ))
+                },
+            )
         })
     }
 
@@ -316,16 +372,16 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                 lock_usage(c, space_id)?;
                 for n in store_names {
                     c.exec(
-                        "DELETE FROM object_versions WHERE space_id = ?1 AND store_name = ?2",
+                        "DELETE FROM object_versions WHERE space_id = ?1 AND store_name = ?2 AND seq > 0",
                         p![space_id, n.as_str()],
                     )?;
                 }
                 c.exec(
                     "UPDATE usage SET
                         noncurrent_bytes = (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM object_versions
-                            WHERE space_id = ?1 AND NOT delete_marker),
-                        noncurrent_objects = (SELECT COUNT(*) FROM object_versions WHERE space_id = ?1 AND NOT delete_marker),
-                        delete_markers = (SELECT COUNT(*) FROM object_versions WHERE space_id = ?1 AND delete_marker)
+                            WHERE space_id = ?1 AND NOT delete_marker AND seq > 0),
+                        noncurrent_objects = (SELECT COUNT(*) FROM object_versions WHERE space_id = ?1 AND NOT delete_marker AND seq > 0),
+                        delete_markers = (SELECT COUNT(*) FROM object_versions WHERE space_id = ?1 AND delete_marker AND seq > 0)
                      WHERE space_id = ?1",
                     p![space_id],
                 )?;

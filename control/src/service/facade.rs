@@ -461,6 +461,33 @@ impl Control {
         self.db(move |core| core.list_versions(&space_id, &q)).await
     }
 
+    /// [`Core::pending_version`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::pending_version`].
+    pub async fn pending_version(&self, space_id: &str, key: &str, p: crate::db::Preserved) -> Result<()> {
+        let (space_id, key) = (space_id.to_owned(), key.to_owned());
+        self.db(move |core| core.pending_version(&space_id, &key, &p)).await
+    }
+
+    /// [`Core::drop_pending`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::drop_pending`].
+    pub async fn drop_pending(&self, space_id: &str, store_name: &str) -> Result<()> {
+        let (space_id, name) = (space_id.to_owned(), store_name.to_owned());
+        self.db(move |core| core.drop_pending(&space_id, &name)).await
+    }
+
+    /// [`Core::pending_versions`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::pending_versions`].
+    pub async fn pending_versions(&self, space_id: &str) -> Result<Vec<(String, crate::db::Preserved)>> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.pending_versions(&space_id)).await
+    }
+
     /// [`Core::version_store_names`], run on the database executor.
     ///
     /// # Errors

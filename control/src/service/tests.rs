@@ -760,9 +760,10 @@ fn versions_keep_usage_exact() {
     use crate::model::Versioning;
     let (c, op) = control();
     let s = space(&c, &op, "acme", None);
-    let kept = |name: &str| {
+    let kept = |name: &str, size: u64| {
         Some(Preserved {
             store_name: name.into(),
+            size,
             etag: "e".into(),
             modified: c.now(),
         })
@@ -794,8 +795,8 @@ fn versions_keep_usage_exact() {
     );
     c.set_versioning(&op, &s.id, Versioning::Enabled).expect("enable");
     write(10, "v1", None, false);
-    write(20, "v2", kept("s1"), false);
-    write(30, "v3", kept("s2"), false);
+    write(20, "v2", kept("s1", 10), false);
+    write(30, "v3", kept("s2", 20), false);
     assert_eq!(usage(), (30, 1, 30, 2, 0));
     // A delete marker on top: the current version is kept, the key has no current one.
     let freed = c
@@ -803,7 +804,7 @@ fn versions_keep_usage_exact() {
             &s.id,
             "k",
             &VersionChange {
-                preserve: kept("s3"),
+                preserve: kept("s3", 30),
                 marker: Some("m1".into()),
                 ..VersionChange::default()
             },
@@ -824,14 +825,14 @@ fn versions_keep_usage_exact() {
     // Suspended: the null version replaces itself and stays single.
     c.set_versioning(&op, &s.id, Versioning::Suspended).expect("suspend");
     assert!(c.set_versioning(&op, &s.id, Versioning::Unversioned).is_err(), "no way back");
-    write(5, "null", kept("s4"), true);
+    write(5, "null", kept("s4", 30), true);
     assert_eq!(usage(), (5, 1, 60, 3, 0));
     let freed = write(7, "null", None, true);
     assert!(freed.is_empty(), "a current null version is overwritten in place");
     assert_eq!(usage(), (7, 1, 60, 3, 0));
     // A noncurrent null version is replaced, its bytes named for deletion.
-    write(9, "v9", kept("s5"), false);
-    let freed = write(4, "null", kept("s6"), true);
+    write(9, "v9", kept("s5", 7), false);
+    let freed = write(4, "null", kept("s6", 9), true);
     assert_eq!(freed, vec!["s5".to_owned()]);
     assert_eq!(usage(), (4, 1, 69, 4, 0));
     // Listing: the current version first, then the rest newest first.

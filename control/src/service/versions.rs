@@ -202,4 +202,28 @@ impl Core {
     pub fn forget_versions(&self, space_id: &str, store_names: &[String]) -> Result<()> {
         self.inner.repo.forget_versions(space_id, store_names)
     }
+
+    /// Records a copy about to be made of a key's current version ([`crate::db::VersionRepo::pending_version`]).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn pending_version(&self, space_id: &str, key: &str, p: &crate::db::Preserved) -> Result<()> {
+        self.inner.repo.pending_version(space_id, key, p, self.now())
+    }
+
+    /// Forgets a pending copy.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn drop_pending(&self, space_id: &str, store_name: &str) -> Result<()> {
+        self.inner.repo.drop_pending(space_id, store_name)
+    }
+
+    /// The pending copies of a space.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn pending_versions(&self, space_id: &str) -> Result<Vec<(String, crate::db::Preserved)>> {
+        self.inner.repo.pending_versions(space_id)
+    }
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 use rustshare_control::{Control, HeldLease};
 use s3s::dto::ETagCondition;
 use s3s::{S3Error, S3ErrorCode, S3Result};
-use sha2::{Digest as _, Sha256};
 
 /// Why a conditional write is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +81,7 @@ pub(crate) type Guard = HeldLease;
 /// 409 ConditionalRequestConflict while another conditional write of the key is in progress;
 /// 503 when the database cannot be asked.
 pub(crate) async fn lock(control: &Control, space_id: &str, key: &str) -> S3Result<Guard> {
-    let name = format!("write:{space_id}:{}", hex::encode(Sha256::digest(key.as_bytes())));
+    let name = rustshare_control::versioning::key_lease(space_id, key);
     let lease = control.try_lease(&name, LEASE).await.map_err(|e| {
         tracing::error!("conditional write lease: {e}");
         S3Error::with_message(S3ErrorCode::ServiceUnavailable, "Please reduce your request rate.")
@@ -106,7 +105,7 @@ const WAIT: Duration = Duration::from_mins(1);
 /// # Errors
 /// 503 SlowDown when the key stays taken for [`WAIT`] or the database cannot be asked.
 pub(crate) async fn lock_waiting(control: &Control, space_id: &str, key: &str) -> S3Result<Guard> {
-    let name = format!("write:{space_id}:{}", hex::encode(Sha256::digest(key.as_bytes())));
+    let name = rustshare_control::versioning::key_lease(space_id, key);
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {

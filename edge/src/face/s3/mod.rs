@@ -73,6 +73,7 @@ pub struct S3Face {
     region: String,
     cdn: Option<std::sync::Arc<dyn crate::face::Purge>>,
     post_max_bytes: u64,
+    versions: versions::Versions,
 }
 
 impl S3Face {
@@ -191,6 +192,7 @@ impl S3Face {
     #[must_use]
     pub fn new(store: Arc<dyn ObjectStore>, control: Control, metrics: Metrics, region: String) -> Self {
         Self {
+            versions: versions::Versions::new(store.clone(), control.clone(), None),
             store,
             control,
             metrics,
@@ -231,8 +233,18 @@ impl S3Face {
     /// sees the change on this node.
     #[must_use]
     pub fn with_purge(mut self, purge: std::sync::Arc<dyn crate::face::Purge>) -> Self {
+        self.versions = versions::Versions::new(self.store.clone(), self.control.clone(), Some(purge.clone()));
         self.cdn = Some(purge);
         self
+    }
+
+    /// Makes an old version of `key` current again (the control API's restore): answers the
+    /// new version's id and its size.
+    ///
+    /// # Errors
+    /// S3 errors: NoSuchVersion, MethodNotAllowed for a marker, QuotaExceeded, store errors.
+    pub async fn restore_version(&self, space: &rustshare_control::model::Space, key: &str, version_id: &str) -> S3Result<(String, u64)> {
+        self.versions.restore_version(space, key, version_id).await
     }
 
     async fn changed(&self, space_id: &str, key: &str) {
@@ -1103,7 +1115,7 @@ impl S3 for S3Face {
         let i = &req.input;
         let out = self
             .audited(&req, "HeadObject", Some(&i.key), async {
-                let found = self.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
+                let found = self.versions.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
                 let full = found.full.clone();
                 let part = part_number(i.part_number, i.range.is_some())?;
                 if part.is_some() && found.noncurrent() {
@@ -1224,7 +1236,7 @@ impl S3 for S3Face {
         let i = &req.input;
         let out = self
             .audited(&req, "GetObject", Some(&i.key), async {
-                let found = self.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
+                let found = self.versions.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
                 let full = found.full.clone();
                 let part = part_number(i.part_number, i.range.is_some())?;
                 if part.is_some() && found.noncurrent() {
@@ -1360,11 +1372,11 @@ impl S3 for S3Face {
                 // Checksums declared in headers are stored with the object. Trailer-only ones are
                 // verified but not stored: the store takes metadata before the body streams.
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
-                let landing = self.land(&cred.space, &full, &key, guard.is_some()).await?;
+                let landing = self.versions.land(&cred.space, &full, &key, guard.is_some()).await?;
                 let m = match self.store.put(&full, stream, len, attrs).await {
                     Ok(m) => m,
                     Err(e) => {
-                        self.abandon(&cred.space, landing).await;
+                        self.versions.abandon(&cred.space, landing).await;
                         return Err(errors::store(e));
                     }
                 };
@@ -1376,7 +1388,7 @@ impl S3 for S3Face {
                     modified: Some(m.last_modified),
                     ..ObjectRecord::default()
                 };
-                let version_id = self.record_write(&cred.space, &key, landing, rec).await?;
+                let version_id = self.versions.record_write(&cred.space, &key, landing, rec).await?;
                 if let Some(r) = reservation {
                     r.release().await;
                 }
@@ -1407,7 +1419,7 @@ impl S3 for S3Face {
         let i = &req.input;
         let (version_id, marker) = self
             .audited(&req, "DeleteObject", Some(&i.key), async {
-                Ok((self.delete_one(&cred.space, &i.key, i.version_id.as_deref()).await?, 0))
+                Ok((self.versions.delete_one(&cred.space, &i.key, i.version_id.as_deref()).await?, 0))
             })
             .await?;
         let out = DeleteObjectOutput {
@@ -1432,7 +1444,7 @@ impl S3 for S3Face {
         for o in &i.delete.objects {
             let r = async {
                 auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key), now)?;
-                self.delete_one(&cred.space, &o.key, o.version_id.as_deref()).await
+                self.versions.delete_one(&cred.space, &o.key, o.version_id.as_deref()).await
             }
             .await;
             match r {
@@ -1476,7 +1488,7 @@ impl S3 for S3Face {
                 let (sb, sk, sv) = copy_source(&i.copy_source)?;
                 // The source must be readable by this key inside its own space.
                 auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk), self.control.now())?;
-                let found = self.locate(&cred.space, sk, sv).await?;
+                let found = self.versions.locate(&cred.space, sk, sv).await?;
                 let src = found.full.clone();
                 let mut m = self.store.head(&src).await.map_err(errors::store)?;
                 found.patch(&mut m);
@@ -1497,11 +1509,11 @@ impl S3 for S3Face {
                     self.tags(&cred, sk).await?
                 };
                 let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
-                let landing = self.land(&cred.space, &dst, &i.key, false).await?;
+                let landing = self.versions.land(&cred.space, &dst, &i.key, false).await?;
                 let nm = match self.store.copy(&src, &dst, attrs).await {
                     Ok(nm) => nm,
                     Err(e) => {
-                        self.abandon(&cred.space, landing).await;
+                        self.versions.abandon(&cred.space, landing).await;
                         return Err(errors::store(e));
                     }
                 };
@@ -1512,7 +1524,7 @@ impl S3 for S3Face {
                     modified: Some(nm.last_modified),
                     ..ObjectRecord::default()
                 };
-                let version_id = self.record_write(&cred.space, &i.key, landing, rec).await?;
+                let version_id = self.versions.record_write(&cred.space, &i.key, landing, rec).await?;
                 reservation.release().await;
                 self.changed(&cred.space.id, &i.key).await;
                 let out = CopyObjectOutput {
@@ -1625,7 +1637,7 @@ impl S3 for S3Face {
                 self.upload_of(&cred, &i.upload_id, &i.key).await?;
                 let (sb, sk, sv) = copy_source(&i.copy_source)?;
                 auth::authorize(&cred, sb, Action::GetObject, Resource::Object(sk), self.control.now())?;
-                let src = self.locate(&cred.space, sk, sv).await?.full;
+                let src = self.versions.locate(&cred.space, sk, sv).await?.full;
                 let range = match &i.copy_source_range {
                     Some(r) => {
                         let size = self.store.head(&src).await.map_err(errors::store)?.size;
@@ -1759,11 +1771,11 @@ impl S3 for S3Face {
                 let guard = self
                     .write_condition(&cred, &full, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
                     .await?;
-                let landing = self.land(&cred.space, &full, &i.key, guard.is_some()).await?;
+                let landing = self.versions.land(&cred.space, &full, &i.key, guard.is_some()).await?;
                 let m = match self.store.complete_multipart(&full, &i.upload_id, &parts).await {
                     Ok(m) => m,
                     Err(e) => {
-                        self.abandon(&cred.space, landing).await;
+                        self.versions.abandon(&cred.space, landing).await;
                         return Err(errors::store(e));
                     }
                 };
@@ -1783,7 +1795,7 @@ impl S3 for S3Face {
                     modified: Some(m.last_modified),
                     version_id: None,
                 };
-                let version_id = self.record_write(&cred.space, &i.key, landing, rec).await?;
+                let version_id = self.versions.record_write(&cred.space, &i.key, landing, rec).await?;
                 if let Some(g) = guard {
                     g.release().await;
                 }

@@ -21,7 +21,20 @@ use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use rustshare_control::model::Space;
 
-use super::{S3Face, auth, conditional, errors};
+use std::sync::Arc;
+
+use rustshare_control::Control;
+use rustshare_store::ObjectStore;
+
+use super::{auth, conditional, errors};
+
+/// The versioned writes, reads and deletes of the S3 face (and of the control API's restore).
+#[derive(Clone)]
+pub(crate) struct Versions {
+    store: Arc<dyn ObjectStore>,
+    control: Control,
+    cdn: Option<Arc<dyn crate::face::Purge>>,
+}
 
 /// A write to a versioned space, from its decision until its record.
 pub(super) struct Landing {
@@ -73,7 +86,19 @@ fn bad_version(e: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidArgument, e.to_owned())
 }
 
-impl S3Face {
+impl Versions {
+    /// Over `store`, purging `cdn` (when there is one) on every change.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, control: Control, cdn: Option<Arc<dyn crate::face::Purge>>) -> Self {
+        Self { store, control, cdn }
+    }
+
+    /// The CDN forgets its copy of the key on this node (the change feed tells the others).
+    pub(crate) async fn changed(&self, space_id: &str, key: &str) {
+        if let Some(c) = &self.cdn {
+            c.purge_key(space_id, key).await;
+        }
+    }
+
     /// Before a write of `key` lands: in a versioned space, takes the key (unless the caller
     /// holds it already for a conditional write), decides, and keeps the current version's
     /// bytes when the decision keeps it. `None`: an unversioned write.
@@ -91,39 +116,53 @@ impl S3Face {
             return Ok(None);
         }
         let plan = versioning::on_write(state, current.as_ref().map(|c| c.version_id.as_str()), &new_version_id());
-        let preserved = if plan.preserve { self.preserve(space, full).await? } else { None };
+        let preserved = if plan.preserve {
+            self.preserve(space, full, key).await?
+        } else {
+            None
+        };
         Ok(Some(Landing { plan, preserved, guard }))
     }
 
     /// Links or copies the key's bytes beside the space; `None` when the store has none (a
     /// write that died before its record left the index ahead of the store).
-    async fn preserve(&self, space: &Space, full: &str) -> S3Result<Option<Preserved>> {
+    async fn preserve(&self, space: &Space, full: &str, key: &str) -> S3Result<Option<Preserved>> {
         let m = match self.store.head(full).await {
             Ok(m) => m,
             Err(rustshare_store::Error::NotFound) => return Ok(None),
             Err(e) => return Err(errors::store(e)),
         };
-        let name = new_version_id();
+        let kept = Preserved {
+            store_name: new_version_id(),
+            size: m.size,
+            etag: m.etag,
+            modified: m.last_modified,
+        };
+        // Recorded before the copy: a process killed from here until the change is recorded
+        // leaves this row, from which reconciliation finishes or undoes the change.
+        self.control
+            .pending_version(&space.id, key, kept.clone())
+            .await
+            .map_err(errors::control)?;
         self.store
-            .clone_batch(vec![(full.to_owned(), space.version_key(&name))])
+            .clone_batch(vec![(full.to_owned(), space.version_key(&kept.store_name))])
             .await
             .map_err(errors::store)?;
         rustshare_control::pause::point("version.preserved");
-        Ok(Some(Preserved {
-            store_name: name,
-            etag: m.etag,
-            modified: m.last_modified,
-        }))
+        Ok(Some(kept))
     }
 
-    /// The write failed after [`S3Face::land`]: the kept copy goes (the current version is
+    /// The write failed after [`Versions::land`]: the kept copy goes (the current version is
     /// still at the key).
     pub(super) async fn abandon(&self, space: &Space, landing: Option<Landing>) {
         if let Some(Landing {
             preserved: Some(p), guard, ..
         }) = landing
         {
-            self.free(space, vec![p.store_name]).await;
+            self.free(space, vec![p.store_name.clone()]).await;
+            if let Err(e) = self.control.drop_pending(&space.id, &p.store_name).await {
+                tracing::warn!(space = %space.id, "forgetting a copy of a failed write: {e}; reconciliation forgets it");
+            }
             if let Some(g) = guard {
                 g.release().await;
             }
@@ -244,7 +283,11 @@ impl S3Face {
             return Ok((None, false));
         }
         let plan = versioning::on_delete(state, current.as_ref().map(|c| c.version_id.as_str()), &new_version_id());
-        let preserved = if plan.preserve { self.preserve(space, full).await? } else { None };
+        let preserved = if plan.preserve {
+            self.preserve(space, full, key).await?
+        } else {
+            None
+        };
         self.store.delete(full).await.map_err(errors::store)?;
         rustshare_control::pause::point("version.unlinked");
         let change = VersionChange {
@@ -317,7 +360,7 @@ impl S3Face {
     /// cache and the key's lease as for CopyObject; the caller audits.
     ///
     /// # Errors
-    /// As [`S3Face::locate`]; 403 QuotaExceeded; store errors.
+    /// As [`Versions::locate`]; 403 QuotaExceeded; store errors.
     pub async fn restore_version(&self, space: &Space, key: &str, version_id: &str) -> S3Result<(String, u64)> {
         let found = self.locate(space, key, Some(version_id)).await?;
         let full = space_key(space, key)?;
