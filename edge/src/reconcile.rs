@@ -173,8 +173,8 @@ async fn versions(control: &Control, store: &dyn ObjectStore, s: &rustshare_cont
     }
     let prefix = s.versions_prefix();
     let stored: std::collections::HashSet<String> = list_all(store, &prefix).await?.into_iter().map(|(k, _)| k).collect();
-    let named = control.version_store_names(&s.id).await?;
-    let names: std::collections::HashSet<&str> = named.iter().map(|(n, _, _)| n.as_str()).collect();
+    let rows = control.version_store_names(&s.id).await?;
+    let names: std::collections::HashSet<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
     let missing: Vec<String> = names.iter().filter(|n| !stored.contains(**n)).map(|n| (*n).to_owned()).collect();
     let orphans: Vec<String> = stored
         .iter()
