@@ -1014,6 +1014,14 @@ impl Publisher {
             .map(|k| k.strip_prefix(&space.base_prefix).unwrap_or(k).to_owned())
             .collect();
         self.inner.control.objects_deleted(&space.id, &rel).await?;
+        if space.versioning != rustshare_control::model::Versioning::Unversioned {
+            // Consumed for good, older versions too: one left behind would become the key's
+            // current version again, and the next publish would take it.
+            let freed = self.inner.control.purge_versions(&space.id, rel.clone()).await?;
+            self.store()
+                .delete_batch(freed.iter().map(|n| space.version_key(n)).collect())
+                .await?;
+        }
         self.inner.control.audit_admin(
             p,
             &space,

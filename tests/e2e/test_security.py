@@ -254,7 +254,7 @@ def test_delete_objects_needs_a_digest(ctx):
 def test_unsupported_operations_are_refused_by_the_table(ctx):
     s, sp, full, keys = ctx
     B = sp["bucket"]
-    r = signed(s, full, "GET", f"/{B}?versioning")
+    r = signed(s, full, "GET", f"/{B}?replication")
     assert (r.status_code, code(r)) == (501, "NotImplemented"), r.text
     r = signed(s, keys["read-only"], "PUT", f"/{B}/releases/x?retention", b"<Retention><Mode>GOVERNANCE</Mode></Retention>")
     assert (r.status_code, code(r)) == (501, "NotImplemented"), r.text

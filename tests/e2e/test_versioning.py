@@ -369,3 +369,32 @@ def test_kill_mid_change_keeps_every_version(tmp_path, point, op, backend):
             assert len(kept) == u["noncurrent_objects"], kept
     finally:
         s.stop()
+
+
+def test_a_repository_publishes_from_a_versioned_space(server, tmp_path):
+    """The publisher consumes incoming files for good, older versions included: one left behind
+    would become current again and be published by the next run."""
+    import json
+    from test_packages import build_deb, new_repo
+
+    sp, repo, _ = new_repo(server)
+    b = sp["bucket"]
+    server.cli("space", "versioning", b, "enable")
+    c = server.s3(server.new_key(sp, mode="publisher", prefix="incoming/"))
+    first = build_deb(tmp_path, "vhello", "1.0-1")
+    second = build_deb(tmp_path, "vhello", "1.0-1", payload="rebuilt")
+    k = f"incoming/{repo}/bookworm/main/vhello_1.0-1_amd64.deb"
+    c.put_object(Bucket=b, Key=k, Body=first.read_bytes())
+    c.put_object(Bucket=b, Key=k, Body=second.read_bytes())  # CI rebuilt it before the publish
+    assert len(all_versions(c, b, Prefix="incoming/")[0]) == 2
+    out = json.loads(server.cli("--json", "repo", "publish", repo).stdout)
+    assert out["snapshot"]["changes"] == ["stable: +vhello 1.0-1 (amd64)"], out
+    assert all_versions(c, b, Prefix="incoming/") == ([], [], []), "no version of a consumed file is left"
+    u = server.cli_json("usage", b)["usage"]
+    assert (u["objects"], u["noncurrent_objects"], u["noncurrent_bytes"], u["delete_markers"]) == (0, 0, 0, 0), u
+    # The next publish has nothing to take.
+    again = server.cli("--json", "repo", "publish", repo, check=False)
+    if again.returncode == 0:
+        assert json.loads(again.stdout)["snapshot"]["id"] == out["snapshot"]["id"], "no new snapshot: nothing came back"
+    else:
+        assert "vhello" not in again.stderr, again.stderr

@@ -461,6 +461,9 @@ pub trait VersionRepo {
     fn drop_pending(&self, space_id: &str, store_name: &str) -> Result<()>;
     /// The pending copies of a space: (key, what was kept).
     fn pending_versions(&self, space_id: &str) -> Result<Vec<(String, Preserved)>>;
+    /// Removes every noncurrent version and marker of these keys (the publisher consuming its
+    /// incoming files); answers the store names whose bytes are freed.
+    fn purge_versions(&self, space_id: &str, keys: &[String]) -> Result<Vec<String>>;
     /// Every noncurrent version's (and pending copy's) store name, for reconciliation.
     fn version_store_names(&self, space_id: &str) -> Result<Vec<(String, String, u64)>>;
     /// Forgets noncurrent versions whose bytes are gone (reconciliation); recounts the

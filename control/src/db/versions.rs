@@ -355,6 +355,29 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
         })
     }
 
+    fn purge_versions(&self, space_id: &str, keys: &[String]) -> Result<Vec<String>> {
+        self.db.with(|c| {
+            c.tx(|c| {
+                lock_usage(c, space_id)?;
+                let mut freed = Vec::new();
+                for k in keys {
+                    let ids = all(
+                        c,
+                        "SELECT version_id FROM object_versions WHERE space_id = ?1 AND key = ?2 AND seq > 0",
+                        p![space_id, k],
+                        |mut r| r.text(0),
+                    )?;
+                    for id in ids {
+                        if let Some(v) = drop_noncurrent(c, space_id, k, &id)? {
+                            freed.extend(v.store_name);
+                        }
+                    }
+                }
+                Ok(freed)
+            })
+        })
+    }
+
     fn version_store_names(&self, space_id: &str) -> Result<Vec<(String, String, u64)>> {
         self.db.with(|c| {
             all(

@@ -488,6 +488,15 @@ impl Control {
         self.db(move |core| core.pending_versions(&space_id)).await
     }
 
+    /// [`Core::purge_versions`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::purge_versions`].
+    pub async fn purge_versions(&self, space_id: &str, keys: Vec<String>) -> Result<Vec<String>> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.purge_versions(&space_id, &keys)).await
+    }
+
     /// [`Core::version_store_names`], run on the database executor.
     ///
     /// # Errors

@@ -226,4 +226,12 @@ impl Core {
     pub fn pending_versions(&self, space_id: &str) -> Result<Vec<(String, crate::db::Preserved)>> {
         self.inner.repo.pending_versions(space_id)
     }
+
+    /// Removes every noncurrent version of these keys; answers the freed store names.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn purge_versions(&self, space_id: &str, keys: &[String]) -> Result<Vec<String>> {
+        self.inner.repo.purge_versions(space_id, keys)
+    }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Listing a versioned space of N versions against listing an unversioned space of N objects
+# (issue 19's target: at most 1.5x), through rustshare's S3 face on its fs store and, when
+# Ceph's binaries are installed, on Ceph RGW itself (the same two listings of an engine that
+# keeps versions natively, as the reference). Release build; boto3 as the client.
+#
+#   scripts/bench-versions.sh [N]     (default 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-100000}
+cargo build --release --quiet -p rustshare-edge
+bin=target/release
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${edge:-}" ] && kill "$edge" 2>/dev/null || true
+  wait 2>/dev/null || true
+  scripts/ceph.sh stop "$work/ceph" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
+
+port=$(free_port)
+RUSTSHARE_LOG=warn "$bin/rustshare" serve --data-dir "$work/edge" --listen "127.0.0.1:$port" >"$work/edge.out" 2>"$work/edge.err" &
+edge=$!
+wait_port "$port"
+url="http://127.0.0.1:$port"
+rs=("$bin/rustshare" --server "$url" --token "$(cat "$work/edge/admin-token")" --json)
+"${rs[@]}" tenant create bench >/dev/null
+plain=$("${rs[@]}" space create plain --tenant bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["bucket"])')
+versioned=$("${rs[@]}" space create versioned --tenant bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["bucket"])')
+# A tenant-wide key reaches both buckets (and may enable versioning).
+read -r ak sk < <("${rs[@]}" key create "$plain" --name bench --mode tenant-wide | python3 -c 'import json,sys; k=json.load(sys.stdin); print(k["access_key_id"], k["secret_access_key"])')
+echo "rustshare $(git rev-parse --short HEAD), fs store, $n versions; $(nproc) cores" >&2
+python3 scripts/bench-versions.py "$url" "$ak" "$sk" "$plain" "$versioned" "$n" --label "rustshare fs"
+
+if command -v radosgw >/dev/null; then
+  read -r rgw rgw_ak rgw_sk < <(scripts/ceph.sh start "$work/ceph")
+  python3 - "$rgw" "$rgw_ak" "$rgw_sk" <<'PY'
+import sys, boto3
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+for b in ("bench-plain", "bench-versioned"):
+    c.create_bucket(Bucket=b)
+PY
+  python3 scripts/bench-versions.py "$rgw" "$rgw_ak" "$rgw_sk" bench-plain bench-versioned "$n" --label "ceph rgw"
+else
+  echo "no radosgw: the Ceph RGW rows are left out" >&2
+fi
