@@ -411,10 +411,13 @@ async function spacePage(id) {
     h("h2", { id: "usage-title" }, "Usage"),
     h("div", { class: "grid2" },
       h("div", {},
-        usageBar(u.bytes + (u.multipart_bytes || 0) + (u.published_bytes || 0), v.quota_bytes),
+        usageBar(u.bytes + (u.multipart_bytes || 0) + (u.published_bytes || 0) + (u.noncurrent_bytes || 0), v.quota_bytes),
         h("dl", { class: "kv", style: "margin-top:8px" },
           h("dt", {}, "Objects"), h("dd", { id: "usage-objects" }, String(u.objects)),
           h("dt", {}, "Stored"), h("dd", { id: "usage-bytes" }, fmtBytes(u.bytes)),
+          v.versioning && v.versioning !== "unversioned" ? [
+            h("dt", {}, "Noncurrent versions"), h("dd", { id: "usage-noncurrent" }, `${fmtBytes(u.noncurrent_bytes || 0)} in ${u.noncurrent_objects || 0} versions`),
+            h("dt", {}, "Delete markers"), h("dd", { id: "usage-markers" }, String(u.delete_markers || 0))] : null,
           h("dt", {}, "Uploads in progress"), h("dd", {}, fmtBytes(u.multipart_bytes || 0)),
           h("dt", {}, "Published packages"), h("dd", { id: "usage-published" }, fmtBytes(u.published_bytes || 0)),
           h("dt", {}, "CDN requests (this node, since start)"), h("dd", {}, `${v.cdn.requests} (${v.cdn.hits} hits, ${v.cdn.misses} misses)`))),
@@ -423,7 +426,64 @@ async function spacePage(id) {
   page(`Space ${v.name}`,
     h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, v.bucket), " · ", v.purpose, " · ", visibilityBadge(v)),
     h("div", { class: "grid2", style: "margin-bottom:16px" }, s3card, pubcard),
-    rulesForm, usage, keysSection(v));
+    rulesForm, usage, versionsSection(v), keysSection(v));
+}
+
+// Versioning: the state, with a button to change it, and (once enabled) the versions of a key
+// or prefix with a restore button on each older version. Nothing about versions is shown in a
+// space that never had them but the button to enable them.
+function versionsSection(v) {
+  const sid = encodeURIComponent(v.id);
+  const state = v.versioning || "unversioned";
+  const next = state === "enabled" ? "suspended" : "enabled";
+  const toggle = v.purpose === "registry" ? h("p", { class: "muted" }, "Registry spaces stay unversioned: image blobs never change.") :
+    h("button", {
+      type: "button", id: "versioning-toggle", class: state === "enabled" ? "secondary" : "",
+      onclick: async () => {
+        const text = next === "enabled"
+          ? `Every overwrite and delete in ${v.bucket} will keep the previous version (it counts against the quota). Versioning can later be suspended, not removed.`
+          : `New writes to ${v.bucket} will replace the "null" version instead of keeping versions. Versions already kept stay.`;
+        if (!await confirmDialog(next === "enabled" ? "Enable versioning?" : "Suspend versioning?", text, next === "enabled" ? "Enable versioning" : "Suspend versioning")) return;
+        try { await api("PUT", `/spaces/${sid}/versioning`, { versioning: next }); toast(`Versioning ${next}`); route(); } catch (e) { toast(e.message); }
+      },
+    }, next === "enabled" ? "Enable versioning" : "Suspend versioning");
+  const section = h("section", { class: "card", "aria-labelledby": "versions-title", id: "versions" },
+    h("h2", { id: "versions-title" }, "Versioning: ", h("span", { id: "versioning-state", class: state === "enabled" ? "on" : "off" }, state)),
+    h("div", { class: "actions" }, toggle));
+  if (state === "unversioned") return section;
+  const key = h("input", { name: "key", required: true, autocomplete: "off", placeholder: "for example releases/app.tar, or releases/" });
+  const out = h("div", { id: "versions-result", "aria-live": "polite" });
+  const form = h("form", { id: "find-versions", "aria-labelledby": "fv-title" },
+    h("h3", { id: "fv-title" }, "Versions of an object"),
+    h("div", { class: "row" }, field("Key or prefix", key)),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Show versions")));
+  matchFields(form, { key: "key,prefix" });
+  const show = async () => {
+    const k = key.value.trim();
+    const r = await api("GET", `/spaces/${sid}/versions?prefix=${encodeURIComponent(k)}&limit=200`);
+    const list = k.endsWith("/") ? r.versions : r.versions.filter((x) => x.key === k);
+    out.replaceChildren(list.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "versions-table" },
+      h("thead", {}, h("tr", {}, ["Key", "Version", "Size", "Written", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, list.map((x) => h("tr", { "data-version": x.version_id },
+        h("td", { "data-label": "Key", class: "mono" }, x.key),
+        h("td", { "data-label": "Version", class: "mono" }, x.version_id, x.latest ? [" ", h("span", { class: "badge ok" }, "current")] : null),
+        h("td", { "data-label": "Size" }, x.delete_marker ? h("span", { class: "badge warn" }, "deleted") : fmtBytes(x.size)),
+        h("td", { "data-label": "Written" }, x.last_modified ? fmtTime(x.last_modified) : ""),
+        h("td", { "data-label": "" }, x.latest || x.delete_marker ? "" : h("button", {
+          type: "button", class: "small", "aria-label": `Restore version ${x.version_id} of ${x.key}`,
+          onclick: async () => {
+            if (!await confirmDialog("Restore this version?", `A copy of version ${x.version_id} becomes the current ${x.key}; the versions there now are kept.`, "Restore version")) return;
+            try {
+              const done = await api("POST", `/spaces/${sid}/objects/restore`, { key: x.key, version_id: x.version_id });
+              toast(`Restored ${done.key}: now version ${done.version_id}`);
+              await show();
+            } catch (e) { toast(e.message); }
+          },
+        }, "Restore"))))))) : h("p", { class: "muted" }, `No versions of ${k}.`));
+  };
+  onSubmit(form, show);
+  section.append(form, out);
+  return section;
 }
 
 function lines(a) { return (a || []).join("\n"); }

@@ -10,6 +10,7 @@ pub mod cors;
 pub mod db;
 mod error;
 pub mod exec;
+pub mod lifecycle;
 pub mod model;
 pub mod names;
 pub mod pause;

@@ -29,6 +29,9 @@ pub enum Action {
     /// PutBucketVersioning: a bucket-wide setting, as PutBucketCors (the publisher mode, with a
     /// key for the whole bucket). Deleting a version for good is [`Action::DeleteObject`].
     PutBucketVersioning,
+    /// PutBucketLifecycleConfiguration and DeleteBucketLifecycle: a bucket-wide setting, as
+    /// PutBucketCors.
+    PutBucketLifecycle,
     /// CreateBucket of a new bucket and DeleteBucket: the tenant-wide mode only.
     ManageBuckets,
 }
@@ -47,6 +50,7 @@ impl Action {
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
             Action::PutBucketCors => "s3:PutBucketCORS",
             Action::PutBucketVersioning => "s3:PutBucketVersioning",
+            Action::PutBucketLifecycle => "s3:PutLifecycleConfiguration",
             Action::ManageBuckets => "s3:CreateBucket",
         }
     }
@@ -70,7 +74,7 @@ pub fn grants(mode: PermissionMode, action: Action) -> bool {
         return true;
     }
     match action {
-        Action::PutBucketCors | Action::PutBucketVersioning => return mode == PermissionMode::Publisher,
+        Action::PutBucketCors | Action::PutBucketVersioning | Action::PutBucketLifecycle => return mode == PermissionMode::Publisher,
         Action::ManageBuckets => return false,
         _ => {}
     }

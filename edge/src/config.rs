@@ -38,6 +38,8 @@ pub struct RawConfig {
     pub packages: Option<RawPackages>,
     /// Web console.
     pub console: Option<RawConsole>,
+    /// The lifecycle expirer.
+    pub lifecycle: Option<RawLifecycle>,
     /// Listener and request limits.
     pub limits: Option<RawLimits>,
 }
@@ -76,6 +78,16 @@ pub struct RawConsole {
     pub session_minutes: Option<u64>,
     /// How often this node adds its traffic figures to the database, seconds.
     pub traffic_flush_secs: Option<u64>,
+}
+
+/// `[lifecycle]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLifecycle {
+    /// Seconds between expirer passes (one node runs them at a time).
+    pub interval_secs: Option<u64>,
+    /// Most removals one pass makes.
+    pub batch: Option<u64>,
 }
 
 /// `[packages]`.
@@ -262,6 +274,10 @@ pub struct Config {
     pub session_lifetime: std::time::Duration,
     /// Interval of traffic figures written to the database (the console's bandwidth chart).
     pub traffic_flush: std::time::Duration,
+    /// Time between lifecycle expirer passes.
+    pub lifecycle_interval: std::time::Duration,
+    /// Most removals one expirer pass makes.
+    pub lifecycle_batch: usize,
     /// Listener limits.
     pub limits: crate::listen::Limits,
     /// Largest POST form upload.
@@ -477,6 +493,12 @@ impl Config {
         if session_minutes == 0 || traffic_flush_secs == 0 {
             return Err("console.session_minutes and console.traffic_flush_secs must be at least 1".into());
         }
+        let rlc = raw.lifecycle.unwrap_or_default();
+        let lifecycle_interval = num("RUSTSHARE_LIFECYCLE_INTERVAL_SECS", rlc.interval_secs, 3600)?;
+        let lifecycle_batch = num("RUSTSHARE_LIFECYCLE_BATCH", rlc.batch, 10_000)?;
+        if lifecycle_interval == 0 || lifecycle_batch == 0 {
+            return Err("lifecycle.interval_secs and lifecycle.batch must be at least 1".into());
+        }
         let rl = raw.limits.unwrap_or_default();
         let dl = crate::listen::Limits::default();
         let secs = |var: &str, file: Option<u64>, default: std::time::Duration| -> Result<std::time::Duration, String> {
@@ -564,6 +586,8 @@ impl Config {
             packages_index_max_age: raw.packages.and_then(|p| p.index_max_age_secs).unwrap_or(60),
             session_lifetime: std::time::Duration::from_secs(session_minutes.saturating_mul(60)),
             traffic_flush: std::time::Duration::from_secs(traffic_flush_secs),
+            lifecycle_interval: std::time::Duration::from_secs(lifecycle_interval),
+            lifecycle_batch: usize::try_from(lifecycle_batch).unwrap_or(usize::MAX),
         })
     }
 

@@ -20,6 +20,16 @@ pub struct Metrics {
     cdn_origin: IntCounterVec,
     /// The newest change of the cluster's change feed this node has applied.
     feed_position: IntGauge,
+    /// Lifecycle expirer passes this node ran.
+    lifecycle_passes: IntCounter,
+    /// What the expirer removed, by kind.
+    lifecycle_removed: IntCounterVec,
+    /// Bytes the expirer freed or hid.
+    lifecycle_bytes: IntCounter,
+    /// 1 while this node holds the expirer's lease.
+    lifecycle_holder: IntGauge,
+    /// 1 when this node's last pass did everything due, 0 when its budget ran out.
+    lifecycle_complete: IntGauge,
     /// Label lookups done once for the requests that come by the tens of thousands a second
     /// (a cached CDN hit made five of them, each hashing its labels under a lock).
     hot_requests: Arc<[HotRequests]>,
@@ -144,6 +154,33 @@ impl Metrics {
         )
         .expect("valid metric");
         registry.register(Box::new(feed_position.clone())).expect("unique metric");
+        let lifecycle_passes =
+            IntCounter::new("rustshare_lifecycle_passes_total", "Lifecycle expirer passes this node ran").expect("valid metric");
+        let lifecycle_removed = IntCounterVec::new(
+            Opts::new(
+                "rustshare_lifecycle_removed_total",
+                "What the lifecycle expirer removed: expired (current objects), noncurrent, markers, uploads",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let lifecycle_bytes =
+            IntCounter::new("rustshare_lifecycle_bytes_total", "Bytes the lifecycle expirer freed or hid").expect("valid metric");
+        let lifecycle_holder = IntGauge::new(
+            "rustshare_lifecycle_holder",
+            "1 while this node holds the lifecycle expirer's lease",
+        )
+        .expect("valid metric");
+        let lifecycle_complete = IntGauge::new(
+            "rustshare_lifecycle_pass_complete",
+            "1 when this node's last expirer pass did everything due, 0 when its batch ran out",
+        )
+        .expect("valid metric");
+        registry.register(Box::new(lifecycle_passes.clone())).expect("unique metric");
+        registry.register(Box::new(lifecycle_removed.clone())).expect("unique metric");
+        registry.register(Box::new(lifecycle_bytes.clone())).expect("unique metric");
+        registry.register(Box::new(lifecycle_holder.clone())).expect("unique metric");
+        registry.register(Box::new(lifecycle_complete.clone())).expect("unique metric");
         let hot_requests = [("cdn", "cdn"), ("packages", "packages")]
             .map(|(face, op)| HotRequests {
                 face,
@@ -165,7 +202,28 @@ impl Metrics {
             cdn_cache,
             cdn_origin,
             feed_position,
+            lifecycle_passes,
+            lifecycle_removed,
+            lifecycle_bytes,
+            lifecycle_holder,
+            lifecycle_complete,
         }
+    }
+
+    /// Counts one expirer pass: what it removed by kind (`expired`, `noncurrent`, `markers`,
+    /// `uploads`), the bytes, and whether it did everything due.
+    pub fn lifecycle_pass(&self, removed: &[(&str, u64)], bytes: u64, complete: bool) {
+        self.lifecycle_passes.inc();
+        for (kind, n) in removed {
+            self.lifecycle_removed.with_label_values(&[kind]).inc_by(*n);
+        }
+        self.lifecycle_bytes.inc_by(bytes);
+        self.lifecycle_complete.set(i64::from(complete));
+    }
+
+    /// Whether this node holds the expirer's lease.
+    pub fn lifecycle_holder(&self, held: bool) {
+        self.lifecycle_holder.set(i64::from(held));
     }
 
     /// Records how far this node has read the change feed.

@@ -126,6 +126,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         .with_purge(Arc::new(cdn.cache().clone()))
         .with_post_max_bytes(cfg.post_max_bytes);
     let s3_face = s3.clone();
+    let expirer = s3.expirer();
     let s3 = s3.service();
     let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
     let packages = Arc::new(crate::face::packages::Packages::new(
@@ -244,6 +245,13 @@ pub async fn run(cfg: Config) -> Result<()> {
     });
     tokio::spawn(flush_traffic(app.control.clone(), app.metrics.clone(), cfg.traffic_flush));
     tokio::spawn(follow_changes(app.clone(), key_source, cfg.change_poll));
+    tokio::spawn(run_lifecycle(
+        expirer,
+        app.control.clone(),
+        app.metrics.clone(),
+        cfg.lifecycle_interval,
+        cfg.lifecycle_batch,
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some((tcp, quic, certs)) = tls {
         let (a, l, g, stop) = (app.clone(), limits.clone(), gate.clone(), stopped());
@@ -380,4 +388,70 @@ async fn shutdown_signal() {
         () = term => {}
     }
     tracing::info!("shutdown signal received");
+}
+
+/// The lifecycle expirer on this node: a pass every `every` while this node holds the
+/// `lifecycle` lease (one node of a cluster at a time; held from pass to pass, renewed in the
+/// background, so another node takes over only when this one stops or dies and the lease
+/// lapses, within three intervals, at least 5 s and at most 10 min).
+async fn run_lifecycle(
+    exp: crate::face::s3::expirer::Expirer,
+    control: Control,
+    metrics: Metrics,
+    every: std::time::Duration,
+    batch: usize,
+) {
+    let ttl = (every * 3).clamp(std::time::Duration::from_secs(5), std::time::Duration::from_mins(10));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut held = None;
+    loop {
+        tick.tick().await;
+        if held.is_none() {
+            match control.try_lease("lifecycle", ttl).await {
+                Ok(Some(l)) => {
+                    tracing::info!("this node runs the lifecycle expirer");
+                    held = Some(l.hold(ttl));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("lifecycle lease: {e}"),
+            }
+            metrics.lifecycle_holder(held.is_some());
+        }
+        if held.is_none() {
+            continue;
+        }
+        let now = control.now() + lifecycle_skew();
+        match exp.pass(now, batch).await {
+            Ok(r) => {
+                if r.expired + r.noncurrent_removed + r.markers_removed + r.uploads_aborted > 0 {
+                    tracing::info!(
+                        expired = r.expired,
+                        noncurrent = r.noncurrent_removed,
+                        markers = r.markers_removed,
+                        uploads = r.uploads_aborted,
+                        bytes = r.bytes,
+                        complete = r.complete,
+                        "lifecycle pass"
+                    );
+                }
+                metrics.lifecycle_pass(&r.removed(), r.bytes, r.complete);
+            }
+            Err(e) => tracing::warn!("lifecycle pass: {e:#}"),
+        }
+    }
+}
+
+/// How far ahead of the control clock the expirer looks: test builds read
+/// `RUSTSHARE_LIFECYCLE_SKEW_DAYS` so the cluster tests need not wait days; release builds
+/// never look ahead.
+fn lifecycle_skew() -> time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(d) = std::env::var("RUSTSHARE_LIFECYCLE_SKEW_DAYS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        return time::Duration::days(d);
+    }
+    time::Duration::ZERO
 }

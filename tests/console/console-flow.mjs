@@ -147,6 +147,28 @@ try {
   await page.getByRole("button", { name: "Save rules" }).click();
   await page.locator('#rules [data-field="cors_origins"].invalid .error').waitFor();
 
+  step("versioning: enable, keep a version, restore it");
+  await page.getByRole("button", { name: "Enable versioning" }).click();
+  await page.locator("#confirm").getByRole("button", { name: "Enable versioning" }).click();
+  await page.locator("#versioning-state", { hasText: "enabled" }).waitFor();
+  const file2 = `${TMP}/hello2.txt`;
+  writeFileSync(file2, `second version ${suffix}\n`);
+  r = aws(["s3", "cp", file2, `s3://${bucket}/releases/hello.txt`], ak, sk);
+  assert.equal(r.status, 0, `aws s3 cp failed: ${mask(r.stderr)}`);
+  const versions = page.locator("#find-versions");
+  await versions.getByLabel("Key or prefix").fill("releases/hello.txt");
+  await versions.getByRole("button", { name: "Show versions" }).click();
+  await page.locator("#versions-table tbody tr").nth(1).waitFor();
+  assert.equal(await page.locator("#versions-table tbody tr").count(), 2, "the version from before versioning, and the new one");
+  await shot("12-versions");
+  await page.getByRole("button", { name: "Restore version null of releases/hello.txt" }).click();
+  await page.locator("#confirm").getByRole("button", { name: "Restore version" }).click();
+  await page.locator("#versions-table tbody tr").nth(2).waitFor();
+  r = aws(["s3", "cp", `s3://${bucket}/releases/hello.txt`, "-"], ak, sk);
+  assert.equal(r.stdout, `hello from the console test ${suffix}\n`, "the restored version is current");
+  await page.reload();
+  await page.locator("#usage-noncurrent", { hasText: "2 versions" }).waitFor();
+
   step("usage shows the object and the bandwidth");
   await page.reload();
   await page.locator("#usage-objects", { hasText: "1" }).waitFor();

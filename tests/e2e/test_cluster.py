@@ -59,6 +59,10 @@ def nodes(pg, tmp_path_factory):
         "RUSTSHARE_S3_SECRET_ACCESS_KEY": peer.secret_key,
         "RUSTSHARE_S3_REGION": peer.region,
         "RUSTSHARE_S3_ROOT_PREFIX": peer.root_prefix,
+        # The lifecycle expirer: a pass a second on whichever node holds its lease, judging as
+        # if 400 days had passed (test builds only), so rules with days act at once.
+        "RUSTSHARE_LIFECYCLE_INTERVAL_SECS": "1",
+        "RUSTSHARE_LIFECYCLE_SKEW_DAYS": "400",
     }
     SECRETS.add(key_file.read_text().strip())
     started, errors = {}, []
@@ -414,3 +418,59 @@ def test_database_over_tls_verifies_the_server(tmp_path):
         assert "no encryption" in (tmp_path / "plain" / "stderr.log").read_text(errors="replace")
     finally:
         subprocess.run([script, "stop", str(d)], check=False)
+
+
+def metric(node, name):
+    text = requests.get(f"{node.url}/metrics", timeout=10).text
+    m = re.search(rf"^{name} (\d+)", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_the_expirer_runs_on_one_node_and_another_takes_over(nodes):
+    """One node of three runs the lifecycle expirer (its lease); killed, another takes over."""
+    import signal
+
+    (a, b, c), _, _ = nodes
+    sp = a.new_space()
+    B = sp["bucket"]
+    cl = a.s3(a.new_key(sp))
+    st, body = a.api("PUT", f"/spaces/{B}/lifecycle", {"rules": [{"id": "tmp", "prefix": "tmp/", "expire_days": 1}]})
+    assert st == 200, body
+
+    def keys(prefix):
+        return [o["Key"] for o in cl.list_objects_v2(Bucket=B, Prefix=prefix).get("Contents", [])]
+
+    def wait_empty(prefix, limit):
+        t0 = time.monotonic()
+        while keys(prefix):
+            assert time.monotonic() - t0 < limit, f"{prefix} not expired within {limit} s"
+            time.sleep(0.2)
+
+    for i in range(10):
+        cl.put_object(Bucket=B, Key=f"tmp/{i}", Body=b"x" * 100)
+        cl.put_object(Bucket=B, Key=f"keep/{i}", Body=b"y")
+    wait_empty("tmp/", 15)
+    holders = [n for n in (a, b, c) if metric(n, "rustshare_lifecycle_holder") == 1]
+    assert len(holders) == 1, [metric(n, "rustshare_lifecycle_holder") for n in (a, b, c)]
+    runner = holders[0]
+    others = [n for n in (a, b, c) if n is not runner]
+    assert metric(runner, "rustshare_lifecycle_passes_total") > 0
+    assert all(metric(n, "rustshare_lifecycle_passes_total") == 0 for n in others), "no other node ran a pass"
+    assert metric(runner, 'rustshare_lifecycle_removed_total{kind="expired"}') >= 10
+    runner.stop(signal.SIGKILL, peer=False)
+    try:
+        t0 = time.monotonic()
+        writer = others[0].s3(others[0].new_key(sp))
+        for i in range(5):
+            writer.put_object(Bucket=B, Key=f"tmp/after-{i}", Body=b"z")
+        # The dead node's lease lapses (5 s at one pass a second), then another node expires them.
+        wait_empty("tmp/", 30)
+        MEASURED["lifecycle takeover after kill -9"] = round(time.monotonic() - t0, 3)
+        now = [metric(n, "rustshare_lifecycle_holder") for n in others]
+        assert sorted(now) == [0, 1], now
+        assert len(keys("keep/")) == 10, "only what the rule names expires"
+        events = others[0].cli_json("audit", "--space", B, "--operation", "lifecycle.expired", "--limit", "50")["events"]
+        assert events and all(e["actor"] == "lifecycle" for e in events)
+        assert sum(int(re.search(r"objects=(\d+)", e["detail"]).group(1)) for e in events) == 15, events
+    finally:
+        runner.start()

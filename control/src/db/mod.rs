@@ -5,6 +5,7 @@
 mod audit;
 mod cluster;
 mod identities;
+mod lifecycle;
 mod packages;
 mod pg;
 mod publication;
@@ -471,6 +472,16 @@ pub trait VersionRepo {
     fn forget_versions(&self, space_id: &str, store_names: &[String]) -> Result<()>;
 }
 
+/// Lifecycle rules of spaces.
+pub trait LifecycleRepo {
+    /// A space's rules, if it has any.
+    fn lifecycle(&self, space_id: &str) -> Result<Option<Vec<crate::lifecycle::LifecycleRule>>>;
+    /// Sets (or with `None` removes) a space's rules.
+    fn set_lifecycle(&self, space_id: &str, rules: Option<&[crate::lifecycle::LifecycleRule]>, now: OffsetDateTime) -> Result<()>;
+    /// Every enabled space that has rules, with them.
+    fn spaces_with_lifecycle(&self) -> Result<Vec<(Space, Vec<crate::lifecycle::LifecycleRule>)>>;
+}
+
 /// Every area's persistence: what [`crate::Control`] holds.
 pub trait Repo:
     TenantRepo
@@ -478,6 +489,7 @@ pub trait Repo:
     + IdentityRepo
     + UsageRepo
     + VersionRepo
+    + LifecycleRepo
     + AuditRepo
     + PublicationRepo
     + PackageRepo
@@ -494,6 +506,7 @@ impl<T> Repo for T where
         + IdentityRepo
         + UsageRepo
         + VersionRepo
+        + LifecycleRepo
         + AuditRepo
         + PublicationRepo
         + PackageRepo

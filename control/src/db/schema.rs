@@ -126,6 +126,8 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE usage ADD COLUMN noncurrent_objects {int} NOT NULL DEFAULT 0;
      ALTER TABLE usage ADD COLUMN delete_markers {int} NOT NULL DEFAULT 0;
      {objects_c_index}",
+    // 17: lifecycle rules per space (control::lifecycle), as JSON.
+    "CREATE TABLE lifecycle_rules(space_id TEXT PRIMARY KEY, rules TEXT NOT NULL, updated_at {int} NOT NULL);",
 ];
 
 /// The migrations in order, for `d`.

@@ -515,6 +515,55 @@ impl Control {
         self.db(move |core| core.forget_versions(&space_id, &store_names)).await
     }
 
+    /// [`Core::lifecycle`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::lifecycle`].
+    pub async fn lifecycle(&self, p: &AdminPrincipal, space: &str) -> Result<(Space, Option<Vec<crate::lifecycle::LifecycleRule>>)> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.lifecycle(&p, &space)).await
+    }
+
+    /// [`Core::set_lifecycle`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::set_lifecycle`].
+    pub async fn set_lifecycle(
+        &self,
+        p: &AdminPrincipal,
+        space: &str,
+        rules: Option<Vec<crate::lifecycle::LifecycleRule>>,
+    ) -> Result<Space> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.set_lifecycle(&p, &space, rules.as_deref())).await
+    }
+
+    /// [`Core::space_lifecycle`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::space_lifecycle`].
+    pub async fn space_lifecycle(&self, space_id: &str) -> Result<Option<Vec<crate::lifecycle::LifecycleRule>>> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.space_lifecycle(&space_id)).await
+    }
+
+    /// [`Core::put_space_lifecycle`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::put_space_lifecycle`].
+    pub async fn put_space_lifecycle(&self, space_id: &str, rules: Option<Vec<crate::lifecycle::LifecycleRule>>) -> Result<()> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.put_space_lifecycle(&space_id, rules.as_deref())).await
+    }
+
+    /// [`Core::spaces_with_lifecycle`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::spaces_with_lifecycle`].
+    pub async fn spaces_with_lifecycle(&self) -> Result<Vec<(Space, Vec<crate::lifecycle::LifecycleRule>)>> {
+        self.db(Core::spaces_with_lifecycle).await
+    }
+
     /// [`Core::put_space_cors`], run on the database executor.
     ///
     /// # Errors

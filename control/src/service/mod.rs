@@ -36,6 +36,7 @@ mod cluster;
 mod cors;
 mod facade;
 mod identities;
+mod lifecycle;
 mod master_keys;
 mod names_cache;
 mod publication;

@@ -411,6 +411,38 @@ pub struct Purged {
     pub space_id: String,
 }
 
+/// A space's lifecycle rules.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleBody {
+    /// The rules, in order.
+    pub rules: Vec<rustshare_control::lifecycle::LifecycleRule>,
+}
+
+/// A space's lifecycle rules as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LifecycleState {
+    /// Space id.
+    pub space_id: String,
+    /// Bucket.
+    pub bucket: String,
+    /// The rules; none when nothing expires.
+    pub rules: Option<Vec<rustshare_control::lifecycle::LifecycleRule>>,
+}
+
+/// A lifecycle pass to run now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleRun {
+    /// Most removals (default 10,000).
+    #[serde(default)]
+    pub batch: Option<usize>,
+    /// The time the pass judges by (test builds only).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<rustshare_control::model::DateTime>")]
+    pub as_of: Option<time::OffsetDateTime>,
+}
+
 /// A space's versioning state (`unversioned` is refused once versioning was enabled).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

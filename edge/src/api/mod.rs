@@ -11,6 +11,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 mod keys;
+mod lifecycle;
 mod master_keys;
 mod openapi;
 mod registry;
@@ -43,6 +44,7 @@ pub fn api() -> Api {
         .merge(tenants::routes())
         .merge(spaces::routes())
         .merge(versions::routes())
+        .merge(lifecycle::routes())
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(repos::routes())
@@ -231,6 +233,10 @@ mod tests {
         ("PUT", "/api/v1/spaces/{space}/versioning", Who::Owner),
         ("GET", "/api/v1/spaces/{space}/versions", Who::Owner),
         ("POST", "/api/v1/spaces/{space}/objects/restore", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
+        ("DELETE", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
+        ("POST", "/api/v1/admin/lifecycle/run", Who::Operator),
         ("POST", "/api/v1/keys/{key}/revoke", Who::Owner),
         ("POST", "/api/v1/keys/{key}/rotate", Who::Owner),
         ("GET", "/api/v1/audit", Who::AnyAdmin),
@@ -349,6 +355,7 @@ mod tests {
             (_, "/api/v1/spaces/{space}/public") => Some(json!({"prefixes": ["a/"]})),
             (_, "/api/v1/spaces/{space}/purge") => Some(json!({"prefix": ""})),
             (_, "/api/v1/spaces/{space}/versioning") => Some(json!({"versioning": "enabled"})),
+            (_, "/api/v1/spaces/{space}/lifecycle") => Some(json!({"rules": [{"id": "ci", "prefix": "ci/", "expire_days": 30}]})),
             (_, "/api/v1/spaces/{space}/objects/restore") => Some(json!({"key": "a", "version_id": "null"})),
             (_, "/api/v1/spaces/{space}/cors") => {
                 Some(json!({"rules": [{"allowed_origins": ["https://app.example.com"], "allowed_methods": ["PUT"]}]}))

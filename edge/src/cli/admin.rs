@@ -5,7 +5,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::client::{Client, NO_BODY, show};
-use crate::api::dto::{MasterKeyChange, MasterKeyInfo, Reconciled, RotateBody};
+use crate::api::dto::{LifecycleRun, MasterKeyChange, MasterKeyInfo, Reconciled, RotateBody};
+use crate::face::s3::expirer::PassReport;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum AdminCmd {
@@ -25,6 +26,16 @@ pub(super) enum AdminCmd {
     /// Recompute every space's usage and object count from the store (after a crash between a
     /// write and its accounting). Operator only.
     Reconcile,
+    /// Run one lifecycle expirer pass now, on this server (the background expirer runs one per
+    /// `lifecycle.interval_secs` on one node). Operator only.
+    Lifecycle {
+        /// Most removals.
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Judge as of this time (RFC 3339; test builds only).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
 }
 
 pub(super) fn run(c: &Client, json_out: bool, cmd: AdminCmd) -> Result<()> {
@@ -44,6 +55,25 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: AdminCmd) -> Result<()> {
                         s.after.objects
                     );
                 }
+            });
+        }
+        AdminCmd::Lifecycle { batch, as_of } => {
+            let as_of = as_of
+                .map(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--as-of: {e} (for example 2027-01-31T00:00:00Z)"))?;
+            let v: PassReport = c.typed("POST", "/admin/lifecycle/run", Some(&LifecycleRun { batch, as_of }))?;
+            show(json_out, &v, |v| {
+                outln!(
+                    "Lifecycle pass over {} spaces: {} objects expired, {} noncurrent versions and {} delete markers removed, {} uploads aborted, {} bytes{}",
+                    v.spaces,
+                    v.expired,
+                    v.noncurrent_removed,
+                    v.markers_removed,
+                    v.uploads_aborted,
+                    v.bytes,
+                    if v.complete { "" } else { " (batch full: the next pass goes on)" }
+                );
             });
         }
         AdminCmd::MasterKey => {

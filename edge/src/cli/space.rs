@@ -9,7 +9,10 @@ use super::client::{Client, NO_BODY, enc, human_bytes, parse_size, show};
 use super::key::print_keys;
 use rustshare_control::cors::CorsRule;
 
-use crate::api::dto::{CorsBody, CorsState, OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView, VersioningBody};
+use crate::api::dto::{
+    CorsBody, CorsState, LifecycleBody, LifecycleState, OnOff, QuotaBody, SpaceList, SpaceUsage, SpaceView, VersioningBody,
+};
+use rustshare_control::lifecycle::LifecycleRule;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum SpaceCmd {
@@ -43,6 +46,18 @@ pub(super) enum SpaceCmd {
         space: String,
         /// A JSON file: aws-cli's `put-bucket-cors` form (`{"CORSRules": [...]}`) or ours
         /// (`{"rules": [{"allowed_origins": [...], "allowed_methods": [...]}]}`).
+        #[arg(long, conflicts_with = "clear")]
+        set: Option<std::path::PathBuf>,
+        /// Remove the rules.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Show or set the lifecycle rules: what expires and when (current objects, noncurrent
+    /// versions, lone delete markers, uploads left in progress).
+    Lifecycle {
+        space: String,
+        /// A JSON file: aws-cli's `put-bucket-lifecycle-configuration` form (`{"Rules": [...]}`)
+        /// or ours (`{"rules": [{"id": "ci", "prefix": "ci/", "expire_days": 30}]}`).
         #[arg(long, conflicts_with = "clear")]
         set: Option<std::path::PathBuf>,
         /// Remove the rules.
@@ -187,6 +202,15 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
             };
             show(json_out, &v, print_cors);
         }
+        SpaceCmd::Lifecycle { space, set, clear } => {
+            let path = format!("/spaces/{}/lifecycle", enc(&space));
+            let v: LifecycleState = match (set, clear) {
+                (Some(file), _) => c.typed("PUT", &path, Some(&lifecycle_file(&file)?))?,
+                (None, true) => c.typed("DELETE", &path, NO_BODY)?,
+                (None, false) => c.typed("GET", &path, NO_BODY)?,
+            };
+            show(json_out, &v, print_lifecycle);
+        }
         SpaceCmd::Versioning { space, state } => {
             let versioning = if state == "enable" {
                 Versioning::Enabled
@@ -205,6 +229,125 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
     }
 
     Ok(())
+}
+
+/// aws-cli's lifecycle document (`aws s3api put-bucket-lifecycle-configuration
+/// --lifecycle-configuration file://...`), the parts we keep.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsLifecycle {
+    rules: Vec<AwsLifecycleRule>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsLifecycleRule {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
+    status: String,
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(default)]
+    filter: Option<AwsFilter>,
+    #[serde(default)]
+    expiration: Option<AwsExpiration>,
+    #[serde(default)]
+    noncurrent_version_expiration: Option<AwsNoncurrent>,
+    #[serde(default)]
+    abort_incomplete_multipart_upload: Option<AwsAbort>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsFilter {
+    #[serde(default)]
+    prefix: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsExpiration {
+    #[serde(default)]
+    days: Option<u32>,
+    #[serde(default)]
+    expired_object_delete_marker: Option<bool>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsNoncurrent {
+    #[serde(default)]
+    noncurrent_days: Option<u32>,
+    #[serde(default)]
+    newer_noncurrent_versions: Option<u32>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsAbort {
+    days_after_initiation: u32,
+}
+
+/// The rules of a file in either form (aws-cli's tag filters and dates are refused by the
+/// server's own check through the S3 API; here the file says what we keep).
+fn lifecycle_file(path: &std::path::Path) -> Result<LifecycleBody> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if let Ok(aws) = serde_json::from_str::<AwsLifecycle>(&text) {
+        let rules = aws
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(n, r)| LifecycleRule {
+                id: r.id.unwrap_or_else(|| format!("rule-{}", n + 1)),
+                enabled: r.status == "Enabled",
+                prefix: r.filter.and_then(|f| f.prefix).or(r.prefix).unwrap_or_default(),
+                tags: std::collections::BTreeMap::new(),
+                expire_days: r.expiration.as_ref().and_then(|e| e.days),
+                noncurrent_days: r.noncurrent_version_expiration.as_ref().and_then(|e| e.noncurrent_days),
+                keep_noncurrent: r.noncurrent_version_expiration.as_ref().and_then(|e| e.newer_noncurrent_versions),
+                expired_delete_markers: r.expiration.as_ref().and_then(|e| e.expired_object_delete_marker).unwrap_or(false),
+                abort_multipart_days: r.abort_incomplete_multipart_upload.map(|a| a.days_after_initiation),
+            })
+            .collect();
+        return Ok(LifecycleBody { rules });
+    }
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected {{\"Rules\": [...]}} (aws-cli's form) or {{\"rules\": [...]}}",
+            path.display()
+        )
+    })
+}
+
+fn print_lifecycle(v: &LifecycleState) {
+    let Some(rules) = &v.rules else {
+        outln!("No lifecycle rules on {}: nothing expires.", v.bucket);
+        return;
+    };
+    outln!("Lifecycle rules of {}:", v.bucket);
+    for r in rules {
+        let mut what = Vec::new();
+        if let Some(d) = r.expire_days {
+            what.push(format!("objects expire after {d} days"));
+        }
+        if let Some(d) = r.noncurrent_days {
+            let keep = r.keep_noncurrent.map(|k| format!(" (the newest {k} kept)")).unwrap_or_default();
+            what.push(format!("noncurrent versions go {d} days after they were replaced{keep}"));
+        }
+        if r.expired_delete_markers {
+            what.push("lone delete markers go".to_owned());
+        }
+        if let Some(d) = r.abort_multipart_days {
+            what.push(format!("uploads are aborted after {d} days"));
+        }
+        let scope = if r.prefix.is_empty() {
+            "every key".to_owned()
+        } else {
+            format!("keys under {}", r.prefix)
+        };
+        let off = if r.enabled { "" } else { " (disabled)" };
+        outln!("  {}{off}: {scope}: {}", r.id, what.join("; "));
+    }
 }
 
 fn print_cors(v: &CorsState) {

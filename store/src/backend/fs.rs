@@ -316,6 +316,10 @@ fn write_batch(root: &Path, jobs: Vec<(PathBuf, PathBuf, bytes::Bytes, ObjectAtt
     sync()
 }
 
+/// Up to this many links, [`FsStore::clone_batch`] syncs each directory it linked into; more,
+/// the whole filesystem once.
+const SYNC_DIRS_UP_TO: usize = 16;
+
 /// Links each `(src, dst, tmp)`: `dst` becomes a second name of `src`'s file.
 fn link_run(jobs: &[(PathBuf, PathBuf, PathBuf)]) -> Result<()> {
     // Objects are never modified in place (every write replaces the file), so two names for one
@@ -627,6 +631,17 @@ impl ObjectStore for FsStore {
                         .unwrap_or_else(|_| Err(Error::Backend("batch link thread panicked".into())))
                 })
             })?;
+            // A few links (a versioned write keeping the current version) make their directories
+            // durable one by one; a publish's thousands sync the filesystem once instead.
+            if jobs.len() <= SYNC_DIRS_UP_TO {
+                let dirs: std::collections::BTreeSet<&Path> = jobs.iter().filter_map(|(_, dst, _)| dst.parent()).collect();
+                for d in dirs {
+                    std::fs::File::open(d)
+                        .and_then(|f| f.sync_all())
+                        .map_err(Error::io("syncing an object directory"))?;
+                }
+                return Ok(());
+            }
             let f = std::fs::File::open(&root).map_err(Error::io("syncing the store"))?;
             rustix::fs::syncfs(&f).map_err(|e| Error::io("syncing the store")(e.into()))
         })

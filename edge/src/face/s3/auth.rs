@@ -91,7 +91,7 @@ pub(crate) enum Requirement {
 pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
     use Action::{
         AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, ManageBuckets,
-        PutBucketCors, PutBucketVersioning, PutObject,
+        PutBucketCors, PutBucketLifecycle, PutBucketVersioning, PutObject,
     };
     use Requirement::{Bucket, Create, Names, Object, Refused, Root, Setting};
     &[
@@ -140,6 +140,11 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketVersioning", Bucket),
         ("PutBucketVersioning", Setting(PutBucketVersioning)),
         ("ListObjectVersions", Names(ListBucket)),
+        // Lifecycle rules (control::lifecycle): any key of the space may read them; setting
+        // them is a bucket-wide setting.
+        ("GetBucketLifecycleConfiguration", Bucket),
+        ("PutBucketLifecycleConfiguration", Setting(PutBucketLifecycle)),
+        ("DeleteBucketLifecycle", Setting(PutBucketLifecycle)),
         // Not offered: bucket configuration belongs to the control API, and the rest has no
         // implementation behind it.
         ("CreateBucketMetadataTableConfiguration", Refused),
@@ -148,7 +153,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("DeleteBucketEncryption", Refused),
         ("DeleteBucketIntelligentTieringConfiguration", Refused),
         ("DeleteBucketInventoryConfiguration", Refused),
-        ("DeleteBucketLifecycle", Refused),
         ("DeleteBucketMetadataTableConfiguration", Refused),
         ("DeleteBucketMetricsConfiguration", Refused),
         ("DeleteBucketOwnershipControls", Refused),
@@ -162,7 +166,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketEncryption", Refused),
         ("GetBucketIntelligentTieringConfiguration", Refused),
         ("GetBucketInventoryConfiguration", Refused),
-        ("GetBucketLifecycleConfiguration", Refused),
         ("GetBucketLogging", Refused),
         ("GetBucketMetadataTableConfiguration", Refused),
         ("GetBucketMetricsConfiguration", Refused),
@@ -188,7 +191,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("PutBucketEncryption", Refused),
         ("PutBucketIntelligentTieringConfiguration", Refused),
         ("PutBucketInventoryConfiguration", Refused),
-        ("PutBucketLifecycleConfiguration", Refused),
         ("PutBucketLogging", Refused),
         ("PutBucketMetricsConfiguration", Refused),
         ("PutBucketNotificationConfiguration", Refused),

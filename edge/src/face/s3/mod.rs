@@ -6,6 +6,8 @@ mod auth;
 mod conditional;
 pub mod cors;
 pub mod errors;
+pub mod expirer;
+mod lifecycle;
 mod meter;
 pub mod post;
 mod request;
@@ -45,6 +47,10 @@ use s3s::dto::{
 use s3s::dto::{
     BucketVersioningStatus, DeleteMarkerEntry, GetBucketVersioningInput, GetBucketVersioningOutput, ListObjectVersionsInput,
     ListObjectVersionsOutput, MFADelete, ObjectVersion, ObjectVersionStorageClass, PutBucketVersioningInput, PutBucketVersioningOutput,
+};
+use s3s::dto::{
+    DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput,
+    PutBucketLifecycleConfigurationInput, PutBucketLifecycleConfigurationOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -236,6 +242,12 @@ impl S3Face {
         self.versions = versions::Versions::new(self.store.clone(), self.control.clone(), Some(purge.clone()));
         self.cdn = Some(purge);
         self
+    }
+
+    /// The lifecycle expirer over this face's versioned operations.
+    #[must_use]
+    pub fn expirer(&self) -> expirer::Expirer {
+        expirer::Expirer::new(self.versions.clone(), self.control.clone(), self.store.clone())
     }
 
     /// Makes an old version of `key` current again (the control API's restore): answers the
@@ -1816,6 +1828,64 @@ impl S3 for S3Face {
             })
             .await?;
         Ok(S3Response::new(out))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        let cred = self.cred(&req)?;
+        let out = self
+            .audited(&req, "GetBucketLifecycleConfiguration", None, async {
+                let rules = self.control.space_lifecycle(&cred.space.id).await.map_err(errors::control)?;
+                let rules = rules.ok_or_else(|| s3_error!(NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist"))?;
+                Ok((
+                    GetBucketLifecycleConfigurationOutput {
+                        rules: Some(lifecycle::to_document(&rules)),
+                        ..Default::default()
+                    },
+                    0,
+                ))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        let cred = self.cred(&req)?;
+        let doc = req.input.lifecycle_configuration.as_ref();
+        self.audited(&req, "PutBucketLifecycleConfiguration", None, async {
+            let rules = lifecycle::from_document(doc)?;
+            self.control
+                .put_space_lifecycle(&cred.space.id, Some(rules))
+                .await
+                .map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        let cred = self.cred(&req)?;
+        self.audited(&req, "DeleteBucketLifecycle", None, async {
+            self.control
+                .put_space_lifecycle(&cred.space.id, None)
+                .await
+                .map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::with_status(
+            DeleteBucketLifecycleOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
     async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {

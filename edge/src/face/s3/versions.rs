@@ -275,6 +275,32 @@ impl Versions {
         r
     }
 
+    /// The lifecycle expirer's delete of a current version: done only if the key's current
+    /// version is still the one the expirer judged (`version_id`, written at `modified`), so a
+    /// write that landed meanwhile is never expired; answers whether it was done.
+    pub(crate) async fn expire_current(
+        &self,
+        space: &Space,
+        key: &str,
+        version_id: &str,
+        modified: time::OffsetDateTime,
+    ) -> S3Result<bool> {
+        let full = space_key(space, key)?;
+        let guard = conditional::lock_waiting(&self.control, &space.id, key).await?;
+        let current = self.control.current_version(&space.id, key).await.map_err(errors::control)?;
+        let same = current.is_some_and(|c| c.version_id == version_id && c.modified == Some(modified));
+        let r = if same {
+            self.delete_current(space, &full, key).await.map(|_| true)
+        } else {
+            Ok(false)
+        };
+        guard.release().await;
+        if same {
+            self.changed(&space.id, key).await;
+        }
+        r
+    }
+
     async fn delete_current(&self, space: &Space, full: &str, key: &str) -> S3Result<(Option<String>, bool)> {
         let (state, current) = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
         if state == Versioning::Unversioned {
