@@ -126,7 +126,8 @@ def test_nodes_share_everything_and_migrated_once(nodes, pg):
     assert sp["bucket"] in [s["bucket"] for s in c.cli_json("space", "list")["spaces"]]
     assert any(e["operation"] == "PutObject" for e in b.cli_json("audit", "--space", sp["bucket"])["events"])
     versions = subprocess.run(["psql", pg, "-tAc", "SELECT version FROM schema_migrations ORDER BY version"], capture_output=True, text=True, check=True)
-    assert versions.stdout.split() == [str(n) for n in range(1, 17)], "each migration once, whichever node ran it"
+    applied = [int(v) for v in versions.stdout.split()]
+    assert applied == list(range(1, len(applied) + 1)) and len(applied) >= 17, f"each migration once, whichever node ran it: {applied}"
     for n in (a, b, c):
         assert requests.get(f"{n.url}/readyz", timeout=5).status_code == 200
 
@@ -433,7 +434,8 @@ def test_the_expirer_runs_on_one_node_and_another_takes_over(nodes):
     (a, b, c), _, _ = nodes
     sp = a.new_space()
     B = sp["bucket"]
-    cl = a.s3(a.new_key(sp))
+    k = a.new_key(sp)
+    cl = a.s3(k)
     st, body = a.api("PUT", f"/spaces/{B}/lifecycle", {"rules": [{"id": "tmp", "prefix": "tmp/", "expire_days": 1}]})
     assert st == 200, body
 
@@ -458,9 +460,10 @@ def test_the_expirer_runs_on_one_node_and_another_takes_over(nodes):
     assert all(metric(n, "rustshare_lifecycle_passes_total") == 0 for n in others), "no other node ran a pass"
     assert metric(runner, 'rustshare_lifecycle_removed_total{kind="expired"}') >= 10
     runner.stop(signal.SIGKILL, peer=False)
+    cl = others[0].s3(k)
     try:
         t0 = time.monotonic()
-        writer = others[0].s3(others[0].new_key(sp))
+        writer = others[1].s3(k)
         for i in range(5):
             writer.put_object(Bucket=B, Key=f"tmp/after-{i}", Body=b"z")
         # The dead node's lease lapses (5 s at one pass a second), then another node expires them.
