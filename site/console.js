@@ -368,9 +368,10 @@ function keyStatus(k) {
 }
 
 async function spacePage(id) {
-  const [v, traffic] = await Promise.all([
+  const [v, traffic, lifecycle] = await Promise.all([
     api("GET", `/spaces/${encodeURIComponent(id)}`),
     api("GET", `/spaces/${encodeURIComponent(id)}/traffic?minutes=60`).catch(() => ({ samples: [] })),
+    api("GET", `/spaces/${encodeURIComponent(id)}/lifecycle`).catch(() => ({ rules: null })),
   ]);
   const sid = encodeURIComponent(v.id);
   const pub = v.public;
@@ -426,7 +427,45 @@ async function spacePage(id) {
   page(`Space ${v.name}`,
     h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, v.bucket), " · ", v.purpose, " · ", visibilityBadge(v)),
     h("div", { class: "grid2", style: "margin-bottom:16px" }, s3card, pubcard),
-    rulesForm, usage, versionsSection(v), keysSection(v));
+    rulesForm, usage, versionsSection(v), lifecycleSection(v, lifecycle), keysSection(v));
+}
+
+// Lifecycle rules: shown as a sentence each, edited as the API's JSON (the same document the
+// CLI's --set takes), with the API's message at the field when a rule is refused.
+function lifecycleSection(v, state) {
+  const sid = encodeURIComponent(v.id);
+  const rules = (state && state.rules) || [];
+  const describe = (r) => {
+    const what = [];
+    if (r.expire_days) what.push(`objects expire after ${r.expire_days} days`);
+    if (r.noncurrent_days) what.push(`noncurrent versions go ${r.noncurrent_days} days after they were replaced${r.keep_noncurrent ? ` (the newest ${r.keep_noncurrent} kept)` : ""}`);
+    if (r.expired_delete_markers) what.push("lone delete markers go");
+    if (r.abort_multipart_days) what.push(`uploads are aborted after ${r.abort_multipart_days} days`);
+    return `${r.id}${r.enabled === false ? " (disabled)" : ""}: ${r.prefix ? `keys under ${r.prefix}` : "every key"}: ${what.join("; ")}`;
+  };
+  const text = h("textarea", { name: "rules", rows: 6, class: "mono" }, rules.length ? JSON.stringify(rules, null, 2) : "");
+  const form = h("form", { id: "lifecycle-form", "aria-labelledby": "lc-edit-title" },
+    h("h3", { id: "lc-edit-title" }, "Edit rules"),
+    field("Rules (JSON)", text, 'for example [{"id": "ci", "prefix": "ci/", "expire_days": 30}]; empty removes them'),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save lifecycle rules")));
+  matchFields(form, { rules: "rule,days,prefix,id,json" });
+  onSubmit(form, async () => {
+    const raw = text.value.trim();
+    if (!raw) {
+      await api("DELETE", `/spaces/${sid}/lifecycle`);
+      toast("Lifecycle rules removed");
+    } else {
+      let parsed;
+      try { parsed = JSON.parse(raw); } catch (e) { throw new Error(`rules: not valid JSON: ${e.message}`); }
+      await api("PUT", `/spaces/${sid}/lifecycle`, { rules: Array.isArray(parsed) ? parsed : parsed.rules });
+      toast("Lifecycle rules saved");
+    }
+    route();
+  });
+  return h("section", { class: "card", "aria-labelledby": "lc-title", id: "lifecycle" },
+    h("h2", { id: "lc-title" }, "Lifecycle"),
+    rules.length ? h("ul", { id: "lifecycle-rules" }, rules.map((r) => h("li", {}, describe(r)))) : h("p", { class: "muted", id: "lifecycle-rules" }, "Nothing expires."),
+    form);
 }
 
 // Versioning: the state, with a button to change it, and (once enabled) the versions of a key

@@ -169,6 +169,16 @@ try {
   await page.reload();
   await page.locator("#usage-noncurrent", { hasText: "2 versions" }).waitFor();
 
+  step("lifecycle rules: a refused rule at its field, then saved");
+  const lc = page.locator("#lifecycle-form");
+  await lc.getByLabel("Rules (JSON)").fill('[{"id": "ci", "prefix": "ci/", "expire_days": 0}]');
+  await lc.getByRole("button", { name: "Save lifecycle rules" }).click();
+  await lc.locator(".field.invalid .error", { hasText: "positive" }).waitFor();
+  await lc.getByLabel("Rules (JSON)").fill('[{"id": "ci", "prefix": "ci/", "expire_days": 30, "noncurrent_days": 90, "keep_noncurrent": 5}]');
+  await lc.getByRole("button", { name: "Save lifecycle rules" }).click();
+  await page.locator("#lifecycle-rules li", { hasText: "objects expire after 30 days" }).waitFor();
+  await shot("13-lifecycle");
+
   step("usage shows the object and the bandwidth");
   await page.reload();
   await page.locator("#usage-objects", { hasText: "1" }).waitFor();

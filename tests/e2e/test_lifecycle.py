@@ -1,6 +1,6 @@
 """Lifecycle rules of spaces (issue 19) with boto3 and the CLI, on both backends: the S3 calls,
-the control API and CLI, and expirer passes judged at a chosen time (`rustshare admin lifecycle
---as-of`, test builds only) instead of waiting days."""
+the control API and CLI, and expirer passes judged at a chosen later time (`rustshare admin
+lifecycle --as-of`) instead of waiting days."""
 
 import datetime
 import json
@@ -165,6 +165,11 @@ def test_the_expirer_in_an_unversioned_space_by_tag_in_bounded_batches(server):
     assert (u["objects"], u["bytes"]) == (2, 2), u
     # Nothing is due twice.
     assert run(server, 2)["expired"] == 0
+    # A pass judges now or later, never earlier; each pass is audited with its time.
+    st, body = server.api("POST", "/admin/lifecycle/run", {"as_of": "2001-01-01T00:00:00Z"})
+    assert st == 400 and "past" in body["error"]["message"]
+    runs = server.cli_json("audit", "--operation", "lifecycle.run", "--limit", "5")["events"]
+    assert runs and "as_of=" in runs[0]["detail"]
     # A rule removed: nothing more expires.
     server.cli("space", "lifecycle", b, "--clear")
     c.put_object(Bucket=b, Key="tmp/late", Body=b"l", Tagging="keep=no")

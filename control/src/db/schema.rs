@@ -121,7 +121,7 @@ const MIGRATIONS: &[&str] = &[
         seq {int} NOT NULL, delete_marker {bool} NOT NULL, size {int} NOT NULL, etag TEXT, modified {int} NOT NULL,
         noncurrent_at {int}, store_name TEXT, parts TEXT, tags TEXT, checksum TEXT,
         PRIMARY KEY(space_id, key, version_id)){norowid};
-     CREATE INDEX object_versions_seq ON object_versions(space_id, key, seq);
+     CREATE INDEX object_versions_seq ON object_versions(space_id, key{c}, seq DESC);
      ALTER TABLE usage ADD COLUMN noncurrent_bytes {int} NOT NULL DEFAULT 0;
      ALTER TABLE usage ADD COLUMN noncurrent_objects {int} NOT NULL DEFAULT 0;
      ALTER TABLE usage ADD COLUMN delete_markers {int} NOT NULL DEFAULT 0;

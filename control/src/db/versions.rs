@@ -290,15 +290,28 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                 p![space_id, start, limit as u64],
                 current_row,
             )?;
-            let noncurrent = all(
+            // The rest of `start`'s versions, then the keys after it: two range scans of the
+            // (key, seq) index (one query with an OR read the space's whole index each page).
+            let mut noncurrent = all(
                 c,
                 &format!(
-                    "SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND seq > 0 AND (key > ?2 OR (key = ?2 AND seq < ?4))
-                     ORDER BY key, seq DESC LIMIT ?3"
+                    "SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND key = ?2 AND seq > 0 AND seq < ?4
+                     ORDER BY seq DESC LIMIT ?3"
                 ),
                 p![space_id, start, limit as u64, below.unwrap_or(VersionRow::CURRENT)],
                 noncurrent_row,
             )?;
+            if noncurrent.len() < limit {
+                noncurrent.extend(all(
+                    c,
+                    &format!(
+                        "SELECT {NONCURRENT_COLS} FROM object_versions WHERE space_id = ?1 AND key > ?2 AND seq > 0
+                         ORDER BY key, seq DESC LIMIT ?3"
+                    ),
+                    p![space_id, start, (limit - noncurrent.len()) as u64],
+                    noncurrent_row,
+                )?);
+            }
             Ok((current, noncurrent))
         })
     }

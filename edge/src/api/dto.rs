@@ -437,7 +437,7 @@ pub struct LifecycleRun {
     /// Most removals (default 10,000).
     #[serde(default)]
     pub batch: Option<usize>,
-    /// The time the pass judges by (test builds only).
+    /// Judge as of this later time (default: now).
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<rustshare_control::model::DateTime>")]
     pub as_of: Option<time::OffsetDateTime>,

@@ -44,19 +44,21 @@ async fn remove(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<Stri
 
 /// One pass now, on this node, whichever node holds the background expirer's lease (removals
 /// are idempotent and ordered per key, so two passes at once remove nothing twice). `as_of`
-/// is taken only by test builds, so the tests need not wait days.
+/// judges as of a later time: an operator's "expire now what would expire by then" (the
+/// operator may remove any object anyway); the pass and its time are audited.
 async fn run(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<LifecycleRun>) -> ApiResult<Json<PassReport>> {
     require(&p, AdminAction::Reconcile, Target::Installation, "installation")?;
+    let real = st.control.now();
     let now = match b.as_of {
-        None => st.control.now(),
-        Some(t) if cfg!(debug_assertions) => t,
-        Some(_) => {
+        Some(t) if t < real => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
-                "as_of is accepted by test builds only; a pass runs at the present time",
+                "as_of must not be in the past: a pass judges at the present time or later",
             ));
         }
+        Some(t) => t,
+        None => real,
     };
     let report = st.s3.expirer().pass(now, b.batch.unwrap_or(10_000).max(1)).await.map_err(|e| {
         tracing::error!("lifecycle pass: {e:#}");
@@ -67,6 +69,22 @@ async fn run(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): JsonBody<
         )
     })?;
     st.metrics.lifecycle_pass(&report.removed(), report.bytes, report.complete);
+    st.control.audit(rustshare_control::model::NewAuditEvent {
+        actor: p.name.clone(),
+        kind: "security".into(),
+        operation: "lifecycle.run".into(),
+        status: "ok".into(),
+        bytes: report.bytes,
+        detail: Some(format!(
+            "as_of={} expired={} noncurrent={} markers={} uploads={}",
+            now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            report.expired,
+            report.noncurrent_removed,
+            report.markers_removed,
+            report.uploads_aborted
+        )),
+        ..rustshare_control::model::NewAuditEvent::default()
+    });
     Ok(Json(report))
 }
 

@@ -32,7 +32,7 @@ pub(super) enum AdminCmd {
         /// Most removals.
         #[arg(long)]
         batch: Option<usize>,
-        /// Judge as of this time (RFC 3339; test builds only).
+        /// Judge as of this later time (RFC 3339): expire now what would expire by then.
         #[arg(long)]
         as_of: Option<String>,
     },

@@ -442,6 +442,15 @@ enum Entry {
     Object(PathBuf, String),
 }
 
+impl Entry {
+    /// The key (an object) or key prefix (a directory) it sorts by.
+    fn order(&self) -> &str {
+        match self {
+            Entry::Dir(_, k) | Entry::Object(_, k) => k,
+        }
+    }
+}
+
 /// The entries of object directory `dir`, keys prefixed with `base`; a missing directory is
 /// empty, and names that are neither are skipped.
 fn entries(dir: &Path, base: &str) -> Result<Vec<Entry>> {
@@ -492,6 +501,37 @@ fn walk_sync(dir: PathBuf, base: String, out: &mut Vec<(String, PathBuf)>) -> Re
         out.push((key, path));
         std::ops::ControlFlow::Continue(())
     })
+}
+
+/// Up to `want` objects below `dir` (keys prefixed with `base`) in key order, those starting
+/// with `prefix` and after `after`: directories wholly before the marker or outside the prefix
+/// are not read. A directory sorts by its key prefix (ending in `/`), which puts it after the
+/// object of the same name and before every longer sibling, as its keys sort.
+fn walk_ordered(dir: &Path, base: &str, prefix: &str, after: Option<&str>, want: usize, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let mut es = entries(dir, base)?;
+    es.sort_by(|a, b| a.order().cmp(b.order()));
+    for e in es {
+        if out.len() >= want {
+            return Ok(());
+        }
+        match e {
+            Entry::Object(path, key) => {
+                if key.starts_with(prefix) && after.is_none_or(|a| key.as_str() > a) {
+                    out.push((key, path));
+                }
+            }
+            Entry::Dir(path, below) => {
+                let may_match = below.starts_with(prefix) || prefix.starts_with(below.as_str());
+                // Every key below starts with `below`: all of them sort before a marker that is
+                // greater and does not start with it.
+                let passed = after.is_some_and(|a| a > below.as_str() && !a.starts_with(below.as_str()));
+                if may_match && !passed {
+                    walk_ordered(&path, &below, prefix, after, want, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The listing of one level for a `/` delimiter: the objects in `dir`, and for each directory
@@ -713,10 +753,16 @@ impl ObjectStore for FsStore {
         // several trips to the blocking pool for every object listed.
         tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
-            if req.delimiter.as_deref() == Some("/") {
-                walk_level(&dir, &base, &req.prefix, &mut found)?;
-            } else {
-                walk_sync(dir, base, &mut found)?;
+            match req.delimiter.as_deref() {
+                Some("/") => walk_level(&dir, &base, &req.prefix, &mut found)?,
+                // A page of a flat listing reads the tree in key order from its marker and stops
+                // after one more object than it shows: paging through 100,000 objects had walked
+                // them all once per page (ListObjectsV2 at 4,000 keys/s).
+                None => {
+                    let want = req.max_keys.clamp(1, 1000) + 1;
+                    walk_ordered(&dir, &base, &req.prefix, req.start_after.as_deref(), want, &mut found)?;
+                }
+                Some(_) => walk_sync(dir, base, &mut found)?,
             }
             found.sort_by(|a, b| a.0.cmp(&b.0));
             let entries = found
