@@ -4,7 +4,7 @@
 # Ceph's binaries are installed, on Ceph RGW itself (the same two listings of an engine that
 # keeps versions natively, as the reference). Release build; boto3 as the client.
 #
-#   scripts/bench-versions.sh [N]     (default 100000)
+#   scripts/bench-versions.sh [N]     (default 100000; BENCH_PEERS=0 leaves RGW out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -35,7 +35,9 @@ read -r ak sk < <("${rs[@]}" key create "$plain" --name bench --mode tenant-wide
 echo "rustshare $(git rev-parse --short HEAD), fs store, $n versions; $(nproc) cores" >&2
 python3 scripts/bench-versions.py "$url" "$ak" "$sk" "$plain" "$versioned" "$n" --label "rustshare fs"
 
-if command -v radosgw >/dev/null; then
+if [ "${BENCH_PEERS:-1}" = 0 ]; then
+  echo "BENCH_PEERS=0: the Ceph RGW rows are left out" >&2
+elif command -v radosgw >/dev/null; then
   read -r rgw rgw_ak rgw_sk < <(scripts/ceph.sh start "$work/ceph")
   python3 - "$rgw" "$rgw_ak" "$rgw_sk" <<'PY'
 import sys, boto3

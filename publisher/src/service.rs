@@ -2243,13 +2243,16 @@ impl Publisher {
             content_type: Some(DEB_TYPE.to_owned()),
             ..ObjectAttrs::default()
         };
-        self.store()
+        let m = self
+            .store()
             .put(&format!("{}{rel}", space.base_prefix), data, Some(len), attrs)
             .await?;
-        self.inner
-            .control
-            .object_stored(&space.id, &rel, rustshare_control::db::ObjectRecord::sized(len))
-            .await?;
+        let rec = rustshare_control::db::ObjectRecord {
+            etag: Some(m.etag),
+            modified: Some(m.last_modified),
+            ..rustshare_control::db::ObjectRecord::sized(len)
+        };
+        self.inner.control.object_stored(&space.id, &rel, rec).await?;
         // Held until usage counts the object, so a concurrent upload cannot slip past the quota.
         reservation.release().await;
         Ok(())

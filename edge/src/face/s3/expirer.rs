@@ -168,7 +168,14 @@ impl Expirer {
                 st.rows += 1;
                 let tags = TagSet::decode(row.tags.as_deref());
                 if row.is_current() {
-                    let Some(modified) = row.modified else { continue };
+                    // Objects recorded before versions were (no time in the index): the store says.
+                    let modified = match row.modified {
+                        Some(m) => m,
+                        None => match self.store.head(&format!("{}{}", space.base_prefix, row.key)).await {
+                            Ok(m) => m.last_modified,
+                            Err(_) => continue,
+                        },
+                    };
                     if let Some(rule) = lifecycle::current_due(rules, &row.key, &tags, modified, now) {
                         out.push((
                             Due::Current {

@@ -288,7 +288,8 @@ impl Versions {
         let full = space_key(space, key)?;
         let guard = conditional::lock_waiting(&self.control, &space.id, key).await?;
         let current = self.control.current_version(&space.id, key).await.map_err(errors::control)?;
-        let same = current.is_some_and(|c| c.version_id == version_id && c.modified == Some(modified));
+        // A row without a time predates version records, and any write since would have set one.
+        let same = current.is_some_and(|c| c.version_id == version_id && c.modified.is_none_or(|m| m == modified));
         let r = if same {
             self.delete_current(space, &full, key).await.map(|_| true)
         } else {
