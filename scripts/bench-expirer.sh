@@ -50,17 +50,17 @@ rules = {"Rules": [{"ID": "ci", "Status": "Enabled", "Filter": {"Prefix": "ci/"}
 for b in (plain, versioned):
     c.put_bucket_lifecycle_configuration(Bucket=b, LifecycleConfiguration=rules)
 PY
-pass() { # label, days ahead
-  local t0 t1 out
+pass() { # label, days ahead: passes of 10,000 removals until one says it is complete
+  local t0 t1 out total=0 expired=0 noncurrent=0 complete=false
   t0=$(date +%s.%N)
-  out=$("${rs[@]}" admin lifecycle --batch 1000000 --as-of "$(date -u -d "+$2 days" +%Y-%m-%dT%H:%M:%SZ)")
+  while [ "$complete" != true ]; do
+    out=$("${rs[@]}" admin lifecycle --batch 10000 --as-of "$(date -u -d "+$2 days" +%Y-%m-%dT%H:%M:%SZ)")
+    read -r e n c < <(python3 -c 'import json,sys; o=json.loads(sys.argv[1]); print(o["expired"], o["noncurrent_removed"] + o["markers_removed"], str(o["complete"]).lower())' "$out")
+    expired=$((expired + e)); noncurrent=$((noncurrent + n)); complete=$c
+  done
   t1=$(date +%s.%N)
-  python3 - "$1" "$t0" "$t1" "$out" <<'PY'
-import json, sys
-label, t0, t1, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
-n = out["expired"] + out["noncurrent_removed"] + out["markers_removed"]
-print(f"{label:<58} {n:>7} removed in {t1 - t0:6.1f} s  {n / (t1 - t0):7.0f} objects/s  (expired {out['expired']}, noncurrent {out['noncurrent_removed']})")
-PY
+  total=$((expired + noncurrent))
+  python3 -c 'import sys; l,n,e,nc,t0,t1=sys.argv[1],int(sys.argv[2]),sys.argv[3],sys.argv[4],float(sys.argv[5]),float(sys.argv[6]); print(f"{l:<52} {n:>7} removed in {t1-t0:6.1f} s  {n/(t1-t0):7.0f} objects/s  (expired {e}, noncurrent {nc})")' "$1" "$total" "$expired" "$noncurrent" "$t0" "$t1"
 }
 echo "rustshare $(git rev-parse --short HEAD), fs store, $n objects; $(nproc) cores" >&2
 # Both spaces have the rule: the first pass expires the plain space's objects and turns the

@@ -62,7 +62,12 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: AdminCmd) -> Result<()> {
                 .map(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--as-of: {e} (for example 2027-01-31T00:00:00Z)"))?;
-            let v: PassReport = c.typed("POST", "/admin/lifecycle/run", Some(&LifecycleRun { batch, as_of }))?;
+            let v: PassReport = c.typed_with(
+                &super::client::slow_agent(),
+                "POST",
+                "/admin/lifecycle/run",
+                Some(&LifecycleRun { batch, as_of }),
+            )?;
             show(json_out, &v, |v| {
                 outln!(
                     "Lifecycle pass over {} spaces: {} objects expired, {} noncurrent versions and {} delete markers removed, {} uploads aborted, {} bytes{}",

@@ -225,6 +225,15 @@ pub(super) fn show<T: serde::Serialize>(json_mode: bool, v: &T, human: impl FnOn
     }
 }
 
+/// An agent for calls that may run for minutes (publishes, lifecycle passes).
+pub(super) fn slow_agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(10))
+        .timeout_read(std::time::Duration::from_mins(30))
+        .timeout_write(std::time::Duration::from_mins(30))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,14 +309,6 @@ fn print_report(v: &Published) {
 }
 
 /// A long-running agent for uploads and publishes.
-fn slow_agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(std::time::Duration::from_secs(10))
-        .timeout_read(std::time::Duration::from_mins(30))
-        .timeout_write(std::time::Duration::from_mins(30))
-        .build()
-}
-
 /// Concurrent uploads of `repo add`.
 const UPLOADS_IN_FLIGHT: usize = 8;
 
@@ -360,7 +352,7 @@ fn upload(c: &Client, name: &str, dist: &str, component: &str, files: &[std::pat
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let agent = slow_agent();
+    let agent = super::client::slow_agent();
     // Without a terminal (CI logs) the bar is hidden; print a line per file instead.
     let lines = bar.is_hidden();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -465,7 +457,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
         }
         RepoCmd::Publish { name, refresh } => {
             let path = format!("/repos/{}/publish{}", enc(&name), if refresh { "?refresh=true" } else { "" });
-            let v: Published = c.typed_with(&slow_agent(), "POST", &path, NO_BODY)?;
+            let v: Published = c.typed_with(&super::client::slow_agent(), "POST", &path, NO_BODY)?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::Add {
@@ -475,7 +467,12 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             files,
         } => {
             upload(c, &name, &dist, &component, &files)?;
-            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/publish", enc(&name)), NO_BODY)?;
+            let v: Published = c.typed_with(
+                &super::client::slow_agent(),
+                "POST",
+                &format!("/repos/{}/publish", enc(&name)),
+                NO_BODY,
+            )?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::Snapshots { name } => {
@@ -497,7 +494,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
         }
         RepoCmd::Rollback { name, snapshot } => {
             let v: Published = c.typed_with(
-                &slow_agent(),
+                &super::client::slow_agent(),
                 "POST",
                 &format!("/repos/{}/rollback", enc(&name)),
                 Some(&RollbackBody { snapshot }),
@@ -517,7 +514,12 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
                 architecture: arch,
                 packages,
             };
-            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/remove", enc(&name)), Some(&body))?;
+            let v: Published = c.typed_with(
+                &super::client::slow_agent(),
+                "POST",
+                &format!("/repos/{}/remove", enc(&name)),
+                Some(&body),
+            )?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::Copy {
@@ -537,7 +539,12 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
                 architecture: arch,
                 packages,
             };
-            let v: Published = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/copy", enc(&name)), Some(&body))?;
+            let v: Published = c.typed_with(
+                &super::client::slow_agent(),
+                "POST",
+                &format!("/repos/{}/copy", enc(&name)),
+                Some(&body),
+            )?;
             show(json_mode, &v, print_report);
         }
         RepoCmd::RotateKey { name, signing_key } => {
@@ -545,7 +552,7 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
                 .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading signing key {}", p.display())))
                 .transpose()?;
             let v: KeyChanged = c.typed_with(
-                &slow_agent(),
+                &super::client::slow_agent(),
                 "POST",
                 &format!("/repos/{}/rotate-key", enc(&name)),
                 Some(&RotateKeyBody { signing_key }),
@@ -553,12 +560,17 @@ pub(super) fn run(c: &Client, json_mode: bool, cmd: RepoCmd) -> Result<()> {
             show(json_mode, &v, print_key_change);
         }
         RepoCmd::RetireKey { name } => {
-            let v: KeyChanged = c.typed_with(&slow_agent(), "POST", &format!("/repos/{}/retire-key", enc(&name)), NO_BODY)?;
+            let v: KeyChanged = c.typed_with(
+                &super::client::slow_agent(),
+                "POST",
+                &format!("/repos/{}/retire-key", enc(&name)),
+                NO_BODY,
+            )?;
             show(json_mode, &v, print_key_change);
         }
         RepoCmd::Promote { name, from, to } => {
             let v: Published = c.typed_with(
-                &slow_agent(),
+                &super::client::slow_agent(),
                 "POST",
                 &format!("/repos/{}/promote", enc(&name)),
                 Some(&PromoteBody { from, to }),

@@ -235,54 +235,37 @@ impl Expirer {
         Ok((out, false))
     }
 
-    /// Removes what was found due, and audits each rule's share (count, bytes).
+    /// Removes what was found due, several at a time (removals of one key queue on its lease),
+    /// and audits each rule's share (count, bytes).
     async fn act(&self, space: &Space, rules: &[LifecycleRule], due: Vec<(Due, String)>, report: &mut PassReport) -> anyhow::Result<()> {
+        use futures::StreamExt as _;
         let mut by_rule: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        let result = async {
-            for (d, rule) in due {
-                let bytes = match d {
-                    Due::Current {
-                        key,
-                        version_id,
-                        modified,
-                        size,
-                    } => {
-                        if !self.versions.expire_current(space, &key, &version_id, modified).await? {
-                            continue;
-                        }
-                        report.expired += 1;
-                        size
+        let mut done = futures::stream::iter(due)
+            .map(|(d, rule)| async move { self.remove(space, d).await.map(|r| r.map(|(kind, bytes)| (kind, bytes, rule))) })
+            .buffer_unordered(PARALLEL);
+        let mut result = Ok(());
+        while let Some(r) = done.next().await {
+            match r {
+                Ok(Some((kind, bytes, rule))) => {
+                    match kind {
+                        Kind::Expired => report.expired += 1,
+                        Kind::Noncurrent => report.noncurrent_removed += 1,
+                        Kind::Marker => report.markers_removed += 1,
+                        Kind::Upload => report.uploads_aborted += 1,
                     }
-                    Due::Version { key, version_id, size } => {
-                        self.versions.delete_one(space, &key, Some(&version_id)).await?;
-                        report.noncurrent_removed += 1;
-                        size
+                    report.bytes += bytes;
+                    let e = by_rule.entry(rule).or_default();
+                    e.0 += 1;
+                    e.1 += bytes;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    if result.is_ok() {
+                        result = Err(e);
                     }
-                    Due::Marker { key, version_id } => {
-                        self.versions.delete_one(space, &key, Some(&version_id)).await?;
-                        report.markers_removed += 1;
-                        0
-                    }
-                    Due::Upload { key, upload_id } => {
-                        let full = format!("{}{key}", space.base_prefix);
-                        let parts: u64 = self.control.parts(&upload_id).await?.iter().map(|p| p.size).sum();
-                        match self.store.abort_multipart(&full, &upload_id).await {
-                            Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
-                            Err(e) => return Err(anyhow::Error::from(e)),
-                        }
-                        self.control.upload_finished(&upload_id).await?;
-                        report.uploads_aborted += 1;
-                        parts
-                    }
-                };
-                report.bytes += bytes;
-                let e = by_rule.entry(rule).or_default();
-                e.0 += 1;
-                e.1 += bytes;
+                }
             }
-            anyhow::Ok(())
         }
-        .await;
         // Audited whatever happened: what was removed before an error stays removed.
         for (rule, (count, bytes)) in by_rule {
             let known = rules.iter().any(|r| r.id == rule);
@@ -303,4 +286,50 @@ impl Expirer {
         }
         result.map_err(|e| e.context(format!("lifecycle of space {}", space.bucket)))
     }
+
+    /// Removes one thing; `None` when it is no longer due (written again meanwhile).
+    async fn remove(&self, space: &Space, d: Due) -> anyhow::Result<Option<(Kind, u64)>> {
+        Ok(Some(match d {
+            Due::Current {
+                key,
+                version_id,
+                modified,
+                size,
+            } => {
+                if !self.versions.expire_current(space, &key, &version_id, modified).await? {
+                    return Ok(None);
+                }
+                (Kind::Expired, size)
+            }
+            Due::Version { key, version_id, size } => {
+                self.versions.delete_one(space, &key, Some(&version_id)).await?;
+                (Kind::Noncurrent, size)
+            }
+            Due::Marker { key, version_id } => {
+                self.versions.delete_one(space, &key, Some(&version_id)).await?;
+                (Kind::Marker, 0)
+            }
+            Due::Upload { key, upload_id } => {
+                let full = format!("{}{key}", space.base_prefix);
+                let parts: u64 = self.control.parts(&upload_id).await?.iter().map(|p| p.size).sum();
+                match self.store.abort_multipart(&full, &upload_id).await {
+                    Ok(()) | Err(rustshare_store::Error::NoSuchUpload) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                self.control.upload_finished(&upload_id).await?;
+                (Kind::Upload, parts)
+            }
+        }))
+    }
+}
+
+/// Removals of one pass at a time: they wait mostly on the database and the disk.
+const PARALLEL: usize = 8;
+
+/// What a removal was, for the report.
+enum Kind {
+    Expired,
+    Noncurrent,
+    Marker,
+    Upload,
 }
