@@ -763,6 +763,16 @@ fn one<T>(c: &mut dyn Conn, sql: &str, params: &[sql::Val<'_>], f: impl FnOnce(R
 
 /// Takes the space's usage row lock: every writer of a space's figures goes through it, so
 /// read-then-write sequences on several nodes cannot interleave.
+/// Part sizes as stored (`objects.parts`): comma-separated, none for an object in one piece.
+fn parts_text(parts: &[u64]) -> Option<String> {
+    (!parts.is_empty()).then(|| parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// [`parts_text`] read back.
+fn parts_of(text: &str) -> Vec<u64> {
+    text.split(',').filter_map(|n| n.parse().ok()).collect()
+}
+
 fn lock_usage(c: &mut dyn Conn, space_id: &str) -> Result<()> {
     c.exec("UPDATE usage SET objects = objects WHERE space_id = ?1", p![space_id])?;
     Ok(())

@@ -20,7 +20,7 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
 
     fn record_object(&self, space_id: &str, key: &str, rec: &ObjectRecord) -> Result<Option<u64>> {
         let size = rec.size;
-        let parts = (!rec.parts.is_empty()).then(|| rec.parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+        let parts = parts_text(&rec.parts);
         let tags = rec.tags.stored();
         let checksum = rec.checksum.as_deref();
         self.db.with(|c| {
@@ -200,7 +200,7 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                 |mut r| r.opt_text(0),
             )
         })?;
-        Ok(text.flatten().map(|t| t.split(',').filter_map(|n| n.parse().ok()).collect()))
+        Ok(text.flatten().map(|t| parts_of(&t)))
     }
 
     fn object_checksum(&self, space_id: &str, key: &str) -> Result<Option<String>> {

@@ -112,7 +112,7 @@ fn drop_current(c: &mut dyn Conn, space_id: &str, key: &str) -> Result<()> {
 }
 
 fn insert_current(c: &mut dyn Conn, space_id: &str, key: &str, rec: &ObjectRecord) -> Result<()> {
-    let parts = (!rec.parts.is_empty()).then(|| rec.parts.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+    let parts = parts_text(&rec.parts);
     let version = rec.version_id.as_deref().filter(|v| *v != NULL_VERSION);
     c.exec(
         "INSERT INTO objects(space_id, key, size, parts, tags, checksum, version_id, etag, modified)
@@ -260,11 +260,7 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                 {
                     let rec = ObjectRecord {
                         size: v.size,
-                        parts: v
-                            .parts
-                            .as_deref()
-                            .map(|p| p.split(',').filter_map(|n| n.parse().ok()).collect())
-                            .unwrap_or_default(),
+                        parts: v.parts.as_deref().map(parts_of).unwrap_or_default(),
                         tags: crate::tags::TagSet::decode(v.tags.as_deref()),
                         checksum: v.checksum.clone(),
                         version_id: Some(v.version_id.clone()),

@@ -1521,22 +1521,7 @@ impl S3 for S3Face {
                     self.tags(&cred, sk).await?
                 };
                 let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
-                let landing = self.versions.land(&cred.space, &dst, &i.key, false).await?;
-                let nm = match self.store.copy(&src, &dst, attrs).await {
-                    Ok(nm) => nm,
-                    Err(e) => {
-                        self.versions.abandon(&cred.space, landing).await;
-                        return Err(errors::store(e));
-                    }
-                };
-                let rec = ObjectRecord {
-                    size: nm.size,
-                    tags,
-                    etag: Some(nm.etag.clone()),
-                    modified: Some(nm.last_modified),
-                    ..ObjectRecord::default()
-                };
-                let version_id = self.versions.record_write(&cred.space, &i.key, landing, rec).await?;
+                let (nm, version_id) = self.versions.copy_write(&cred.space, &src, &i.key, attrs, tags).await?;
                 reservation.release().await;
                 self.changed(&cred.space.id, &i.key).await;
                 let out = CopyObjectOutput {

@@ -189,16 +189,52 @@ impl Versions {
             marker: None,
             current: Some(rec),
         };
+        self.apply(space, key, change).await?;
+        if let Some(g) = l.guard {
+            g.release().await;
+        }
+        Ok(Some(l.plan.id))
+    }
+
+    /// Records a change to the key's versions, then deletes the bytes it freed.
+    async fn apply(&self, space: &Space, key: &str, change: VersionChange) -> S3Result<()> {
         let freed = self
             .control
             .change_versions(&space.id, key, change)
             .await
             .map_err(errors::control)?;
         self.free(space, freed).await;
-        if let Some(g) = l.guard {
-            g.release().await;
-        }
-        Ok(Some(l.plan.id))
+        Ok(())
+    }
+
+    /// A server-side copy of `src` (a store key) onto `key`, as a write: in a versioned space the
+    /// current version is kept first; answers the new object's metadata and version id.
+    pub(super) async fn copy_write(
+        &self,
+        space: &Space,
+        src: &str,
+        key: &str,
+        attrs: Option<rustshare_store::ObjectAttrs>,
+        tags: rustshare_control::tags::TagSet,
+    ) -> S3Result<(ObjectMeta, Option<String>)> {
+        let full = space_key(space, key)?;
+        let landing = self.land(space, &full, key, false).await?;
+        let nm = match self.store.copy(src, &full, attrs).await {
+            Ok(nm) => nm,
+            Err(e) => {
+                self.abandon(space, landing).await;
+                return Err(errors::store(e));
+            }
+        };
+        let rec = ObjectRecord {
+            size: nm.size,
+            tags,
+            etag: Some(nm.etag.clone()),
+            modified: Some(nm.last_modified),
+            ..ObjectRecord::default()
+        };
+        let id = self.record_write(space, key, landing, rec).await?;
+        Ok((nm, id))
     }
 
     /// Deletes bytes no version uses any more. A failure leaves an orphan that
@@ -323,12 +359,7 @@ impl Versions {
             marker: plan.marker.clone(),
             current: None,
         };
-        let freed = self
-            .control
-            .change_versions(&space.id, key, change)
-            .await
-            .map_err(errors::control)?;
-        self.free(space, freed).await;
+        self.apply(space, key, change).await?;
         Ok((plan.marker, true))
     }
 
@@ -390,26 +421,10 @@ impl Versions {
     /// As [`Versions::locate`]; 403 QuotaExceeded; store errors.
     pub async fn restore_version(&self, space: &Space, key: &str, version_id: &str) -> S3Result<(String, u64)> {
         let found = self.locate(space, key, Some(version_id)).await?;
-        let full = space_key(space, key)?;
         let m = self.store.head(&found.full).await.map_err(errors::store)?;
         let tags = rustshare_control::tags::TagSet::decode(found.row.as_ref().and_then(|r| r.tags.as_deref()));
         let reservation = self.control.reserve(space, m.size).await.map_err(errors::control)?;
-        let landing = self.land(space, &full, key, false).await?;
-        let nm = match self.store.copy(&found.full, &full, None).await {
-            Ok(nm) => nm,
-            Err(e) => {
-                self.abandon(space, landing).await;
-                return Err(errors::store(e));
-            }
-        };
-        let rec = ObjectRecord {
-            size: nm.size,
-            tags,
-            etag: Some(nm.etag.clone()),
-            modified: Some(nm.last_modified),
-            ..ObjectRecord::default()
-        };
-        let id = self.record_write(space, key, landing, rec).await?;
+        let (nm, id) = self.copy_write(space, &found.full, key, None, tags).await?;
         reservation.release().await;
         self.changed(&space.id, key).await;
         Ok((id.unwrap_or_else(|| versioning::NULL_VERSION.to_owned()), nm.size))
