@@ -101,6 +101,14 @@ def test_versions_are_kept_listed_read_and_restored(server):
     assert c.head_object(Bucket=b, Key="app.tar")["VersionId"] == v1
     assert err(lambda: c.get_object(Bucket=b, Key="app.tar", VersionId=v2)) == ("NoSuchVersion", 404)
 
+    # Tags: each version keeps its own; changing a noncurrent version's tags is not offered.
+    c.put_object_tagging(Bucket=b, Key="app.tar", Tagging={"TagSet": [{"Key": "stage", "Value": "current"}]})
+    assert c.get_object_tagging(Bucket=b, Key="app.tar", VersionId=v1)["TagSet"] == [{"Key": "stage", "Value": "current"}]
+    assert c.get_object_tagging(Bucket=b, Key="app.tar", VersionId="null")["TagSet"] == []
+    assert err(lambda: c.put_object_tagging(Bucket=b, Key="app.tar", VersionId="null", Tagging={"TagSet": []}))[1] == 501
+    assert err(lambda: c.get_object_attributes(Bucket=b, Key="app.tar", VersionId="null", ObjectAttributes=["ETag"]))[1] == 501
+    assert c.get_object_attributes(Bucket=b, Key="app.tar", VersionId=v1, ObjectAttributes=["ETag"])["ETag"]
+
     # Restoring an old version is a copy of it onto its key: a new version.
     cp = c.copy_object(Bucket=b, Key="app.tar", CopySource={"Bucket": b, "Key": "app.tar", "VersionId": "null"})
     assert cp["CopySourceVersionId"] == "null" and cp["VersionId"] not in (v1, "null")

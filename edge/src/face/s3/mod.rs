@@ -132,6 +132,21 @@ impl S3Face {
         Ok(recorded_checksum(rec.as_deref()).map_or((Checksum::default(), None), |(c, t)| (c, Some(t))))
     }
 
+    /// Refuses an operation that acts on the current version only when the request names a
+    /// noncurrent one (naming the current version, or `null` in an unversioned space, is fine).
+    async fn current_only(&self, cred: &Credential, key: &str, version: Option<&str>, op: &str) -> S3Result<()> {
+        if version.is_none() {
+            return Ok(());
+        }
+        if self.versions.locate(&cred.space, key, version).await?.noncurrent() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                format!("{op} of a noncurrent version is not supported; it acts on the current version only."),
+            ));
+        }
+        Ok(())
+    }
+
     /// The tags of the version `found` names: a noncurrent version's from its row.
     async fn version_tags(&self, cred: &Credential, key: &str, found: &versions::Found) -> S3Result<TagSet> {
         match &found.row {
@@ -1205,6 +1220,8 @@ impl S3 for S3Face {
         let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "GetObjectAttributes", Some(&i.key), async {
+                self.current_only(&cred, &i.key, i.version_id.as_deref(), "GetObjectAttributes")
+                    .await?;
                 // One header, `x-amz-object-attributes: ETag,ObjectSize`, may arrive as one item.
                 let wanted: Vec<&str> = i
                     .object_attributes
@@ -2071,11 +2088,11 @@ impl S3 for S3Face {
     async fn get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let cred = self.cred(&req)?;
         let i = &req.input;
-        let full = full_key(&cred, &i.key)?;
         let out = self
             .audited(&req, "GetObjectTagging", Some(&i.key), async {
-                self.store.head(&full).await.map_err(errors::store)?;
-                let tags = self.tags(&cred, &i.key).await?;
+                let found = self.versions.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
+                self.store.head(&found.full).await.map_err(errors::store)?;
+                let tags = self.version_tags(&cred, &i.key, &found).await?;
                 let out = GetObjectTaggingOutput {
                     tag_set: tagging::to_document(&tags),
                     ..Default::default()
@@ -2091,6 +2108,8 @@ impl S3 for S3Face {
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
         self.audited(&req, "PutObjectTagging", Some(&i.key), async {
+            self.current_only(&cred, &i.key, i.version_id.as_deref(), "PutObjectTagging")
+                .await?;
             let tags = tagging::from_document(&i.tagging)?;
             self.retag(&cred, &full, &i.key, tags).await
         })
@@ -2102,12 +2121,11 @@ impl S3 for S3Face {
         let cred = self.cred(&req)?;
         let i = &req.input;
         let full = full_key(&cred, &i.key)?;
-        self.audited(
-            &req,
-            "DeleteObjectTagging",
-            Some(&i.key),
-            self.retag(&cred, &full, &i.key, TagSet::default()),
-        )
+        self.audited(&req, "DeleteObjectTagging", Some(&i.key), async {
+            self.current_only(&cred, &i.key, i.version_id.as_deref(), "DeleteObjectTagging")
+                .await?;
+            self.retag(&cred, &full, &i.key, TagSet::default()).await
+        })
         .await?;
         Ok(S3Response::with_status(
             DeleteObjectTaggingOutput::default(),
