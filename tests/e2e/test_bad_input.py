@@ -115,7 +115,7 @@ def test_unknown_subresources_not_implemented(ctx):
     s, sp, key = ctx
     B = sp["bucket"]
     # (acl is answered: ACLs are disabled as with "bucket owner enforced", see test_conformance.)
-    for q in ["policy", "lifecycle", "replication", "tagging", "website"]:
+    for q in ["policy", "logging", "replication", "tagging", "website"]:
         r = signed(s, key, "GET", f"/{B}?{q}")
         assert (r.status_code, code(r)) == (501, "NotImplemented"), (q, r.status_code, r.text)
     r = signed(s, key, "PUT", f"/{B}?policy", b"{}")
