@@ -81,18 +81,22 @@ pub(crate) type Guard = HeldLease;
 /// 409 ConditionalRequestConflict while another conditional write of the key is in progress;
 /// 503 when the database cannot be asked.
 pub(crate) async fn lock(control: &Control, space_id: &str, key: &str) -> S3Result<Guard> {
-    let name = rustshare_control::versioning::key_lease(space_id, key);
-    let lease = control.try_lease(&name, LEASE).await.map_err(|e| {
-        tracing::error!("conditional write lease: {e}");
-        S3Error::with_message(S3ErrorCode::ServiceUnavailable, "Please reduce your request rate.")
-    })?;
-    let Some(lease) = lease else {
-        return Err(S3Error::with_message(
+    take(control, space_id, key).await?.ok_or_else(|| {
+        S3Error::with_message(
             S3ErrorCode::ConditionalRequestConflict,
             "A conflicting conditional operation is currently in progress against this resource. Please try again.",
-        ));
-    };
-    Ok(lease.hold(LEASE))
+        )
+    })
+}
+
+/// One try at the key's lease: `None` while another writer holds it.
+async fn take(control: &Control, space_id: &str, key: &str) -> S3Result<Option<Guard>> {
+    let name = rustshare_control::versioning::key_lease(space_id, key);
+    let lease = control.try_lease(&name, LEASE).await.map_err(|e| {
+        tracing::error!("write lease: {e}");
+        S3Error::with_message(S3ErrorCode::ServiceUnavailable, "Please reduce your request rate.")
+    })?;
+    Ok(lease.map(|l| l.hold(LEASE)))
 }
 
 /// How long a write to a versioned space waits for another write of the same key.
@@ -105,16 +109,11 @@ const WAIT: Duration = Duration::from_mins(1);
 /// # Errors
 /// 503 SlowDown when the key stays taken for [`WAIT`] or the database cannot be asked.
 pub(crate) async fn lock_waiting(control: &Control, space_id: &str, key: &str) -> S3Result<Guard> {
-    let name = rustshare_control::versioning::key_lease(space_id, key);
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        let lease = control.try_lease(&name, LEASE).await.map_err(|e| {
-            tracing::error!("versioned write lease: {e}");
-            S3Error::with_message(S3ErrorCode::ServiceUnavailable, "Please reduce your request rate.")
-        })?;
-        if let Some(lease) = lease {
-            return Ok(lease.hold(LEASE));
+        if let Some(g) = take(control, space_id, key).await? {
+            return Ok(g);
         }
         if started.elapsed() > WAIT {
             return Err(S3Error::with_message(

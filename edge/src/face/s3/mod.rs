@@ -77,7 +77,6 @@ pub struct S3Face {
     control: Control,
     metrics: Metrics,
     region: String,
-    cdn: Option<std::sync::Arc<dyn crate::face::Purge>>,
     post_max_bytes: u64,
     versions: versions::Versions,
 }
@@ -218,7 +217,6 @@ impl S3Face {
             control,
             metrics,
             region,
-            cdn: None,
             post_max_bytes: DEFAULT_POST_MAX,
         }
     }
@@ -254,8 +252,7 @@ impl S3Face {
     /// sees the change on this node.
     #[must_use]
     pub fn with_purge(mut self, purge: std::sync::Arc<dyn crate::face::Purge>) -> Self {
-        self.versions = versions::Versions::new(self.store.clone(), self.control.clone(), Some(purge.clone()));
-        self.cdn = Some(purge);
+        self.versions = versions::Versions::new(self.store.clone(), self.control.clone(), Some(purge));
         self
     }
 
@@ -275,9 +272,7 @@ impl S3Face {
     }
 
     async fn changed(&self, space_id: &str, key: &str) {
-        if let Some(c) = &self.cdn {
-            c.purge_key(space_id, key).await;
-        }
+        self.versions.changed(space_id, key).await;
     }
 
     /// The s3s service with our auth and access control.
