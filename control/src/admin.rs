@@ -20,6 +20,9 @@ pub enum AdminAction {
     ManageMasterKey,
     /// Recompute usage from the store for every space.
     Reconcile,
+    /// Shorten or lift a governance retention, or remove a version it protects (S3's
+    /// `x-amz-bypass-governance-retention`).
+    BypassGovernance,
     /// See a tenant's resource: a tenant, space, key, repository, namespace, audit rows.
     Read,
     /// Change a tenant's resource: disable a space, issue/revoke/rotate keys, public prefixes,
@@ -74,6 +77,7 @@ pub fn authorize(p: &AdminPrincipal, action: AdminAction, target: Target<'_>) ->
         }
         AdminAction::ManageMasterKey => Some("only the operator token manages the master key"),
         AdminAction::Reconcile => Some("only the operator token reconciles usage"),
+        AdminAction::BypassGovernance => Some("only the operator may bypass governance retention"),
         AdminAction::Read | AdminAction::Manage | AdminAction::SetQuota { .. } => None,
     };
     if let Some(why) = operator_only {
@@ -172,6 +176,7 @@ mod tests {
             (A::CreateSpace, true, Allow, OperatorOnly, OperatorOnly),
             (A::ManageMasterKey, false, Allow, OperatorOnly, OperatorOnly),
             (A::Reconcile, false, Allow, OperatorOnly, OperatorOnly),
+            (A::BypassGovernance, true, Allow, OperatorOnly, OperatorOnly),
             (A::Read, true, Allow, Allow, NotVisible),
             (A::Manage, true, Allow, Allow, NotVisible),
             (A::Read, false, Allow, OperatorOnly, OperatorOnly),

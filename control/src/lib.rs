@@ -11,6 +11,7 @@ pub mod db;
 mod error;
 pub mod exec;
 pub mod lifecycle;
+pub mod lock;
 pub mod model;
 pub mod names;
 pub mod pause;
@@ -23,5 +24,5 @@ pub mod versioning;
 pub use error::{Error, Result};
 pub use service::{
     BucketCors, ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, Lease, NewIdentity, NewSpace, PublicSite,
-    PublicationInput, Reservation, VersionQuery, new_version_id,
+    KeyState, PublicationInput, Reservation, VersionQuery, new_version_id,
 };

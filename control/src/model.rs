@@ -174,6 +174,10 @@ pub struct Space {
     /// Whether the space keeps object versions.
     #[serde(default = "unversioned")]
     pub versioning: Versioning,
+    /// Object lock: present once enabled (it stays), with the default retention and the
+    /// write-once prefixes ([`crate::lock`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<crate::lock::LockConfig>,
 }
 
 fn unversioned() -> Versioning {

@@ -32,6 +32,13 @@ pub enum Action {
     /// PutBucketLifecycleConfiguration and DeleteBucketLifecycle: a bucket-wide setting, as
     /// PutBucketCors.
     PutBucketLifecycle,
+    /// PutObjectLockConfiguration: a bucket-wide setting, as PutBucketCors.
+    PutBucketObjectLock,
+    /// PutObjectRetention, and the retention headers of a write: what locks a version so that
+    /// nobody (compliance) may remove it, so not every key that may write: the publisher mode.
+    PutObjectRetention,
+    /// PutObjectLegalHold, and the legal hold header of a write: as PutObjectRetention.
+    PutObjectLegalHold,
     /// CreateBucket of a new bucket and DeleteBucket: the tenant-wide mode only.
     ManageBuckets,
 }
@@ -51,6 +58,9 @@ impl Action {
             Action::PutBucketCors => "s3:PutBucketCORS",
             Action::PutBucketVersioning => "s3:PutBucketVersioning",
             Action::PutBucketLifecycle => "s3:PutLifecycleConfiguration",
+            Action::PutBucketObjectLock => "s3:PutBucketObjectLockConfiguration",
+            Action::PutObjectRetention => "s3:PutObjectRetention",
+            Action::PutObjectLegalHold => "s3:PutObjectLegalHold",
             Action::ManageBuckets => "s3:CreateBucket",
         }
     }
@@ -74,7 +84,12 @@ pub fn grants(mode: PermissionMode, action: Action) -> bool {
         return true;
     }
     match action {
-        Action::PutBucketCors | Action::PutBucketVersioning | Action::PutBucketLifecycle => return mode == PermissionMode::Publisher,
+        Action::PutBucketCors
+        | Action::PutBucketVersioning
+        | Action::PutBucketLifecycle
+        | Action::PutBucketObjectLock
+        | Action::PutObjectRetention
+        | Action::PutObjectLegalHold => return mode == PermissionMode::Publisher,
         Action::ManageBuckets => return false,
         _ => {}
     }
@@ -223,6 +238,7 @@ mod tests {
             created_at: NOW,
             disabled_at: None,
             versioning: crate::model::Versioning::Unversioned,
+            object_lock: None,
         }
     }
 

@@ -306,6 +306,7 @@ mod tests {
             parts: None,
             tags: None,
             checksum: None,
+            lock: crate::lock::ObjectLock::default(),
         }
     }
 

@@ -117,7 +117,8 @@ async fn versions(control: &Control, store: &dyn ObjectStore, s: &rustshare_cont
         };
         let full = format!("{}{key}", s.base_prefix);
         let copy = s.version_key(&kept.store_name);
-        let (state, current) = control.version_state(&s.id, &key).await?;
+        let st = control.version_state(&s.id, &key).await?;
+        let (state, current) = (st.versioning, st.current);
         let current_id = current.as_ref().map(|c| c.version_id.clone());
         let copied = match store.head(&copy).await {
             Ok(_) => true,

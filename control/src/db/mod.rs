@@ -55,6 +55,8 @@ pub struct UploadRecord {
     /// The checksum algorithm the upload was created with (`crc32`, `crc32c`, `sha1`, `sha256`,
     /// `crc64nvme`): every part's checksum is recorded, and the object gets the composite.
     pub checksum_algorithm: Option<String>,
+    /// The retention and legal hold the upload's headers asked for.
+    pub lock: crate::lock::ObjectLock,
 }
 
 /// What an upload carries to its object besides the bytes.
@@ -64,6 +66,8 @@ pub struct UploadExtras {
     pub tags: crate::tags::TagSet,
     /// The checksum algorithm (lower case), if the client named one.
     pub checksum_algorithm: Option<String>,
+    /// The retention and legal hold the headers asked for.
+    pub lock: crate::lock::ObjectLock,
 }
 
 /// What the usage index records of a stored object.
@@ -84,6 +88,8 @@ pub struct ObjectRecord {
     pub etag: Option<String>,
     /// When it was written, for version listings (`None`: ask the store).
     pub modified: Option<OffsetDateTime>,
+    /// Its retention and legal hold (object lock).
+    pub lock: crate::lock::ObjectLock,
 }
 
 /// One version of an object, as the version index keeps it: the current version (an
@@ -114,6 +120,8 @@ pub struct VersionRow {
     pub tags: Option<String>,
     /// Its composite checksum, if any.
     pub checksum: Option<String>,
+    /// Its retention and legal hold (object lock).
+    pub lock: crate::lock::ObjectLock,
 }
 
 impl VersionRow {
@@ -265,6 +273,8 @@ pub trait SpaceRepo: Send + Sync {
     fn list_spaces(&self, tenant_id: Option<&str>) -> Result<Vec<Space>>;
     fn set_space_disabled(&self, id: &str, at: Option<OffsetDateTime>) -> Result<()>;
     fn set_space_quota(&self, id: &str, quota: Option<u64>) -> Result<()>;
+    /// Sets a space's object lock configuration.
+    fn set_space_lock(&self, id: &str, c: &crate::lock::LockConfig) -> Result<()>;
     /// Sets whether a space keeps object versions.
     fn set_space_versioning(&self, id: &str, v: crate::model::Versioning) -> Result<()>;
     /// Retires a deleted space: disabled, its name and bucket freed for reuse (the row stays
@@ -445,6 +455,9 @@ pub trait VersionRepo {
     /// Applies a change to a key's versions; answers the store names whose bytes the change
     /// freed (the caller deletes them).
     fn change_versions(&self, space_id: &str, key: &str, change: &VersionChange, now: OffsetDateTime) -> Result<Vec<String>>;
+    /// Sets one version's retention and legal hold; answers whether the version (not a
+    /// marker) was there.
+    fn set_lock(&self, space_id: &str, key: &str, version_id: &str, lock: &crate::lock::ObjectLock) -> Result<bool>;
     /// Removes one noncurrent version or marker for good; answers what it was.
     fn remove_noncurrent(&self, space_id: &str, key: &str, version_id: &str) -> Result<Option<VersionRow>>;
     /// The current version `removed` is gone for good; the newest noncurrent version `next`
@@ -615,7 +628,7 @@ impl SqlRepo<Postgres> {
     }
 }
 
-const SPACE_COLS: &str = "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at, versioning";
+const SPACE_COLS: &str = "id, tenant_id, workspace_id, name, bucket, base_prefix, visibility, purpose, quota_bytes, created_by, created_at, disabled_at, versioning, object_lock";
 
 fn space_row(mut r: Row) -> Result<Space> {
     Ok(Space {
@@ -632,6 +645,10 @@ fn space_row(mut r: Row) -> Result<Space> {
         created_at: r.time(10)?,
         disabled_at: r.opt_time(11)?,
         versioning: r.parse(12)?,
+        object_lock: match r.opt_text(13)? {
+            Some(j) => Some(serde_json::from_str(&j).map_err(|e| Error::Db(format!("object lock of a space: {e}").into()))?),
+            None => None,
+        },
     })
 }
 
@@ -694,7 +711,7 @@ fn tenant_row(mut r: Row) -> Result<Tenant> {
     })
 }
 
-const UPLOAD_COLS: &str = "upload_id, space_id, key, identity_id, initiated, tags, checksum_algorithm";
+const UPLOAD_COLS: &str = "upload_id, space_id, key, identity_id, initiated, tags, checksum_algorithm, object_lock";
 
 fn upload_row(mut r: Row) -> Result<UploadRecord> {
     Ok(UploadRecord {
@@ -705,6 +722,10 @@ fn upload_row(mut r: Row) -> Result<UploadRecord> {
         initiated: r.time(4)?,
         tags: r.opt_text(5)?,
         checksum_algorithm: r.opt_text(6)?,
+        lock: match r.opt_text(7)? {
+            Some(j) => serde_json::from_str(&j).map_err(|e| Error::Db(format!("object lock of an upload: {e}").into()))?,
+            None => crate::lock::ObjectLock::default(),
+        },
     })
 }
 

@@ -128,6 +128,17 @@ const MIGRATIONS: &[&str] = &[
      {objects_c_index}",
     // 17: lifecycle rules per space (control::lifecycle), as JSON.
     "CREATE TABLE lifecycle_rules(space_id TEXT PRIMARY KEY, rules TEXT NOT NULL, updated_at {int} NOT NULL);",
+    // 18: object lock (control::lock). A space's configuration as JSON (present once enabled);
+    // each version's retention and legal hold beside it; the lock an upload in progress asked
+    // for, as JSON, given to the version it completes into.
+    "ALTER TABLE spaces ADD COLUMN object_lock TEXT;
+     ALTER TABLE objects ADD COLUMN retain_mode TEXT;
+     ALTER TABLE objects ADD COLUMN retain_until {int};
+     ALTER TABLE objects ADD COLUMN legal_hold {bool} NOT NULL DEFAULT FALSE;
+     ALTER TABLE object_versions ADD COLUMN retain_mode TEXT;
+     ALTER TABLE object_versions ADD COLUMN retain_until {int};
+     ALTER TABLE object_versions ADD COLUMN legal_hold {bool} NOT NULL DEFAULT FALSE;
+     ALTER TABLE uploads ADD COLUMN object_lock TEXT;",
 ];
 
 /// The migrations in order, for `d`.

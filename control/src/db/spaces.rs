@@ -2,9 +2,15 @@
 
 use super::*;
 
+fn lock_json(c: Option<&crate::lock::LockConfig>) -> Result<Option<String>> {
+    c.map(|c| serde_json::to_string(c).map_err(|e| Error::Db(format!("object lock of a space: {e}").into())))
+        .transpose()
+}
+
 impl<B: Backend> SpaceRepo for SqlRepo<B> {
     fn insert_space(&self, s: &Space) -> Result<()> {
-        let sql = format!("INSERT INTO spaces({SPACE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+        let lock = lock_json(s.object_lock.as_ref())?;
+        let sql = format!("INSERT INTO spaces({SPACE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
         self.db.with(|c| {
             c.tx(|c| {
                 c.exec(
@@ -22,7 +28,8 @@ impl<B: Backend> SpaceRepo for SqlRepo<B> {
                         &s.created_by,
                         s.created_at,
                         s.disabled_at,
-                        s.versioning.as_str()
+                        s.versioning.as_str(),
+                        lock.as_deref()
                     ],
                 )
                 .map_err(|e| e.unique_as("a space with this name or bucket"))?;
@@ -83,6 +90,14 @@ impl<B: Backend> SpaceRepo for SqlRepo<B> {
                 "UPDATE spaces SET disabled_at = ?2, name = name || '~' || id, bucket = 'retired-' || id WHERE id = ?1",
                 p![id, at],
             )?;
+            Ok(())
+        })
+    }
+
+    fn set_space_lock(&self, id: &str, c: &crate::lock::LockConfig) -> Result<()> {
+        let j = lock_json(Some(c))?;
+        self.db.with(|c| {
+            c.exec("UPDATE spaces SET object_lock = ?2 WHERE id = ?1", p![id, j.as_deref()])?;
             Ok(())
         })
     }

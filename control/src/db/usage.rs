@@ -227,10 +227,15 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
     }
 
     fn insert_upload(&self, x: &UploadRecord) -> Result<()> {
+        let lock = if x.lock.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&x.lock).map_err(|e| Error::Db(format!("object lock of an upload: {e}").into()))?)
+        };
         self.db.with(|c| {
             c.exec(
-                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated, tags, checksum_algorithm)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO uploads(upload_id, space_id, key, identity_id, initiated, tags, checksum_algorithm, object_lock)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 p![
                     &x.upload_id,
                     &x.space_id,
@@ -238,7 +243,8 @@ impl<B: Backend> UsageRepo for SqlRepo<B> {
                     &x.identity_id,
                     x.initiated,
                     x.tags.as_deref(),
-                    x.checksum_algorithm.as_deref()
+                    x.checksum_algorithm.as_deref(),
+                    lock.as_deref()
                 ],
             )?;
             Ok(())

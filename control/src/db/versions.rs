@@ -7,10 +7,17 @@
 //! rows.
 
 use super::*;
+use crate::lock::{self, ObjectLock};
 use crate::versioning::NULL_VERSION;
 
-const CURRENT_COLS: &str = "key, version_id, size, etag, modified, parts, tags, checksum";
-const NONCURRENT_COLS: &str = "key, version_id, seq, delete_marker, size, etag, modified, noncurrent_at, store_name, parts, tags, checksum";
+const CURRENT_COLS: &str = "key, version_id, size, etag, modified, parts, tags, checksum, retain_mode, retain_until, legal_hold";
+const NONCURRENT_COLS: &str =
+    "key, version_id, seq, delete_marker, size, etag, modified, noncurrent_at, store_name, parts, tags, checksum, retain_mode, retain_until, legal_hold";
+
+fn lock_at(r: &mut Row, i: usize) -> Result<ObjectLock> {
+    let mode = r.opt_text(i)?;
+    Ok(lock::from_columns(mode.as_deref(), r.opt_time(i + 1)?, r.bool(i + 2)?))
+}
 
 fn current_row(mut r: Row) -> Result<VersionRow> {
     Ok(VersionRow {
@@ -26,6 +33,7 @@ fn current_row(mut r: Row) -> Result<VersionRow> {
         parts: r.opt_text(5)?,
         tags: r.opt_text(6)?,
         checksum: r.opt_text(7)?,
+        lock: lock_at(&mut r, 8)?,
     })
 }
 
@@ -43,6 +51,7 @@ fn noncurrent_row(mut r: Row) -> Result<VersionRow> {
         parts: r.opt_text(9)?,
         tags: r.opt_text(10)?,
         checksum: r.opt_text(11)?,
+        lock: lock_at(&mut r, 12)?,
     })
 }
 
@@ -114,9 +123,10 @@ fn drop_current(c: &mut dyn Conn, space_id: &str, key: &str) -> Result<()> {
 fn insert_current(c: &mut dyn Conn, space_id: &str, key: &str, rec: &ObjectRecord) -> Result<()> {
     let parts = parts_text(&rec.parts);
     let version = rec.version_id.as_deref().filter(|v| *v != NULL_VERSION);
+    let (mode, until, hold) = lock::to_columns(&rec.lock);
     c.exec(
-        "INSERT INTO objects(space_id, key, size, parts, tags, checksum, version_id, etag, modified)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO objects(space_id, key, size, parts, tags, checksum, version_id, etag, modified, retain_mode, retain_until, legal_hold)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         p![
             space_id,
             key,
@@ -126,7 +136,10 @@ fn insert_current(c: &mut dyn Conn, space_id: &str, key: &str, rec: &ObjectRecor
             rec.checksum.as_deref(),
             version,
             rec.etag.as_deref(),
-            rec.modified
+            rec.modified,
+            mode,
+            until,
+            hold
         ],
     )?;
     c.exec(
@@ -186,10 +199,11 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                             p![space_id, key, p.store_name.as_str()],
                         )?;
                         let seq = next_seq(c, space_id, key)?;
+                        let (mode, until, hold) = lock::to_columns(&old.lock);
                         c.exec(
                             "INSERT INTO object_versions(space_id, key, version_id, seq, delete_marker, size, etag, modified,
-                                noncurrent_at, store_name, parts, tags, checksum)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                noncurrent_at, store_name, parts, tags, checksum, retain_mode, retain_until, legal_hold)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                             p![
                                 space_id,
                                 key,
@@ -203,7 +217,10 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                                 p.store_name.as_str(),
                                 &old.parts,
                                 &old.tags,
-                                &old.checksum
+                                &old.checksum,
+                                mode,
+                                until,
+                                hold
                             ],
                         )?;
                         c.exec(
@@ -230,6 +247,26 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                 }
                 Ok(freed)
             })
+        })
+    }
+
+    fn set_lock(&self, space_id: &str, key: &str, version_id: &str, l: &ObjectLock) -> Result<bool> {
+        let (mode, until, hold) = lock::to_columns(l);
+        self.db.with(|c| {
+            let current = current_in(c, space_id, key)?.is_some_and(|cur| cur.version_id == version_id);
+            let n = if current {
+                c.exec(
+                    "UPDATE objects SET retain_mode = ?3, retain_until = ?4, legal_hold = ?5 WHERE space_id = ?1 AND key = ?2",
+                    p![space_id, key, mode, until, hold],
+                )?
+            } else {
+                c.exec(
+                    "UPDATE object_versions SET retain_mode = ?4, retain_until = ?5, legal_hold = ?6
+                     WHERE space_id = ?1 AND key = ?2 AND version_id = ?3 AND seq > 0 AND NOT delete_marker",
+                    p![space_id, key, version_id, mode, until, hold],
+                )?
+            };
+            Ok(n > 0)
         })
     }
 
@@ -266,6 +303,7 @@ impl<B: Backend> VersionRepo for SqlRepo<B> {
                         version_id: Some(v.version_id.clone()),
                         etag: v.etag.clone(),
                         modified: v.modified,
+                        lock: v.lock,
                     };
                     insert_current(c, space_id, key, &rec)?;
                 }

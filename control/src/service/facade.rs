@@ -393,7 +393,7 @@ impl Control {
     ///
     /// # Errors
     /// As [`Core::version_state`].
-    pub async fn version_state(&self, space_id: &str, key: &str) -> Result<(Versioning, Option<crate::db::VersionRow>)> {
+    pub async fn version_state(&self, space_id: &str, key: &str) -> Result<super::versions::KeyState> {
         let (space_id, key) = (space_id.to_owned(), key.to_owned());
         self.db(move |core| core.version_state(&space_id, &key)).await
     }
@@ -522,6 +522,50 @@ impl Control {
     pub async fn lifecycle(&self, p: &AdminPrincipal, space: &str) -> Result<(Space, Option<Vec<crate::lifecycle::LifecycleRule>>)> {
         let (p, space) = (p.clone(), space.to_owned());
         self.db(move |core| core.lifecycle(&p, &space)).await
+    }
+
+    /// [`Core::set_object_lock`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::set_object_lock`].
+    pub async fn set_object_lock(&self, p: &AdminPrincipal, space: &str, c: crate::lock::LockConfig) -> Result<Space> {
+        let (p, space) = (p.clone(), space.to_owned());
+        self.db(move |core| core.set_object_lock(&p, &space, &c)).await
+    }
+
+    /// [`Core::put_space_lock`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::put_space_lock`].
+    pub async fn put_space_lock(&self, space_id: &str, c: crate::lock::LockConfig) -> Result<()> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.put_space_lock(&space_id, &c)).await
+    }
+
+    /// [`Core::space_lock`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::space_lock`].
+    pub async fn space_lock(&self, space_id: &str) -> Result<Option<crate::lock::LockConfig>> {
+        let space_id = space_id.to_owned();
+        self.db(move |core| core.space_lock(&space_id)).await
+    }
+
+    /// [`Core::set_version_lock`], run on the database executor.
+    ///
+    /// # Errors
+    /// As [`Core::set_version_lock`].
+    pub async fn set_version_lock(&self, space_id: &str, key: &str, version_id: &str, l: crate::lock::ObjectLock) -> Result<bool> {
+        let (space_id, key, v) = (space_id.to_owned(), key.to_owned(), version_id.to_owned());
+        self.db(move |core| core.set_version_lock(&space_id, &key, &v, &l)).await
+    }
+
+    /// Whether the admin may bypass governance retention: the operator only.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`].
+    pub fn may_bypass_governance(&self, p: &AdminPrincipal, s: &Space) -> Result<()> {
+        crate::admin::require(p, crate::admin::AdminAction::BypassGovernance, crate::admin::Target::Tenant(&s.tenant_id), "space")
     }
 
     /// [`Core::set_lifecycle`], run on the database executor.

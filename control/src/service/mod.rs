@@ -27,7 +27,7 @@ use crate::seal::MasterKey;
 use crate::tags::TagSet;
 use crate::{Error, Result};
 pub use cors::BucketCors;
-pub use versions::{VersionQuery, new_version_id};
+pub use versions::{KeyState, VersionQuery, new_version_id};
 
 pub use facade::Control;
 
@@ -37,6 +37,7 @@ mod cors;
 mod facade;
 mod identities;
 mod lifecycle;
+mod lock;
 mod master_keys;
 mod names_cache;
 mod publication;

@@ -55,6 +55,7 @@ impl Core {
             created_at: self.now(),
             disabled_at: None,
             versioning: Versioning::Unversioned,
+            object_lock: None,
         };
         self.inner.repo.insert_space(&s)?;
         // A bucket name looked up before (and found absent) must now find the space.
@@ -152,7 +153,9 @@ impl Core {
         }
         let r = &self.inner.repo;
         let u = r.usage(&space.id)?;
-        if u.objects > 0 || u.bytes > 0 || !r.list_uploads(&space.id, "")?.is_empty() {
+        // Noncurrent versions and delete markers count, as in S3: a space emptied by deletes
+        // in a versioned space still holds its versions (and any object lock protecting them).
+        if u.objects > 0 || u.bytes > 0 || u.noncurrent_objects > 0 || u.delete_markers > 0 || !r.list_uploads(&space.id, "")?.is_empty() {
             return Err(Error::Conflict("BucketNotEmpty".into()));
         }
         let used_by_repo = r.list_repositories(Some(&space.tenant_id))?.iter().any(|x| x.space_id == space.id);

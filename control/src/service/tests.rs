@@ -347,9 +347,14 @@ fn tags_follow_the_object_they_were_written_with() {
     let extras = UploadExtras {
         tags: tags.clone(),
         checksum_algorithm: None,
+        lock: crate::lock::ObjectLock {
+            retention: None,
+            legal_hold: true,
+        },
     };
     c.upload_started("up", &s.id, "m", "id_x", &extras).expect("upload");
     assert_eq!(c.upload("up", &s.id, "m").expect("db").and_then(|u| u.tags), tags.stored());
+    assert!(c.upload("up", &s.id, "m").expect("db").is_some_and(|u| u.lock.legal_hold), "the lock an upload asked for is kept");
 }
 
 /// Reconciliation takes objects and uploads in progress from the store: an upload the store
@@ -858,4 +863,96 @@ fn versions_keep_usage_exact() {
     let before = usage();
     c.forget_versions(&s.id, &[]).expect("recount");
     assert_eq!(usage(), before);
+}
+
+/// Object lock in the index: the configuration needs versioning enabled and keeps it enabled;
+/// a version's lock travels with it from current to noncurrent and back; it can be changed
+/// on either; repository spaces refuse it.
+#[test]
+fn object_lock_is_kept_with_each_version() {
+    use crate::db::{Preserved, VersionChange};
+    use crate::lock::{LockConfig, ObjectLock, Retention, RetentionMode, WriteOnce};
+    use crate::model::Versioning;
+    let (c, op) = control();
+    let s = space(&c, &op, "acme", None);
+    let cfg = LockConfig {
+        default_retention: None,
+        write_once: vec![WriteOnce {
+            prefix: "releases/".into(),
+            mode: RetentionMode::Compliance,
+            days: Some(30),
+        }],
+    };
+    assert!(matches!(c.set_object_lock(&op, &s.id, &cfg), Err(Error::Conflict(m)) if m.starts_with("InvalidBucketState")));
+    c.set_versioning(&op, &s.id, Versioning::Enabled).expect("enable");
+    let locked = c.set_object_lock(&op, &s.id, &cfg).expect("lock");
+    assert_eq!(locked.object_lock.as_ref(), Some(&cfg));
+    assert!(matches!(c.set_versioning(&op, &s.id, Versioning::Suspended), Err(Error::Conflict(_))));
+    let bad = LockConfig {
+        write_once: vec![WriteOnce {
+            prefix: "../".into(),
+            mode: RetentionMode::Governance,
+            days: None,
+        }],
+        ..LockConfig::default()
+    };
+    assert!(matches!(c.set_object_lock(&op, &s.id, &bad), Err(Error::Invalid(_))));
+    let lock = ObjectLock {
+        retention: Some(Retention {
+            mode: RetentionMode::Governance,
+            until: (c.now() + time::Duration::days(3)).replace_nanosecond(0).expect("0 ns"),
+        }),
+        legal_hold: false,
+    };
+    let rec = ObjectRecord {
+        version_id: Some("v1".into()),
+        lock,
+        ..ObjectRecord::sized(10)
+    };
+    let change = VersionChange {
+        current: Some(rec),
+        ..VersionChange::default()
+    };
+    c.change_versions(&s.id, "k", &change).expect("write");
+    assert_eq!(c.current_version(&s.id, "k").expect("db").map(|r| r.lock), Some(lock));
+    // Kept as noncurrent by the next write: its lock goes with it.
+    let next = VersionChange {
+        preserve: Some(Preserved {
+            store_name: "s1".into(),
+            size: 10,
+            etag: "e".into(),
+            modified: c.now(),
+        }),
+        current: Some(ObjectRecord {
+            version_id: Some("v2".into()),
+            ..ObjectRecord::sized(5)
+        }),
+        ..VersionChange::default()
+    };
+    c.change_versions(&s.id, "k", &next).expect("second write");
+    assert_eq!(c.object_version(&s.id, "k", "v1").expect("db").map(|r| r.lock), Some(lock));
+    assert!(c.current_version(&s.id, "k").expect("db").is_some_and(|r| r.lock.is_empty()));
+    let held = ObjectLock {
+        legal_hold: true,
+        ..lock
+    };
+    assert!(c.set_version_lock(&s.id, "k", "v1", &held).expect("set noncurrent"));
+    assert!(c.set_version_lock(&s.id, "k", "v2", &held).expect("set current"));
+    assert!(!c.set_version_lock(&s.id, "k", "nope", &held).expect("absent"));
+    assert_eq!(c.object_version(&s.id, "k", "v1").expect("db").map(|r| r.lock), Some(held));
+    // Back to current by promotion, lock and all.
+    c.promote(&s.id, "k", "v2", Some("v1")).expect("promote");
+    assert_eq!(c.current_version(&s.id, "k").expect("db").map(|r| r.lock), Some(held));
+    // A packages space never takes object lock.
+    let n = NewSpace {
+        tenant: Some("acme".into()),
+        name: "debs".into(),
+        purpose: Some(crate::model::Purpose::Packages),
+        visibility: None,
+        quota_bytes: None,
+        workspace_id: None,
+    };
+    let pk = c.create_space(&op, n).expect("packages space");
+    c.set_versioning(&op, &pk.id, Versioning::Enabled).expect("enable");
+    assert!(matches!(c.set_object_lock(&op, &pk.id, &LockConfig::default()), Err(Error::Invalid(_))));
 }

@@ -119,6 +119,7 @@ impl Core {
             initiated: self.now(),
             tags: extras.tags.stored(),
             checksum_algorithm: extras.checksum_algorithm.clone(),
+            lock: extras.lock,
         })
     }
 

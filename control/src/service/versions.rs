@@ -26,6 +26,17 @@ pub struct VersionQuery {
     pub max: usize,
 }
 
+/// What a write or delete of one key decides by, read fresh under the key's lease.
+#[derive(Debug, Clone)]
+pub struct KeyState {
+    /// The space's versioning.
+    pub versioning: Versioning,
+    /// The space's object lock configuration, once enabled.
+    pub lock: Option<crate::lock::LockConfig>,
+    /// The key's current version.
+    pub current: Option<VersionRow>,
+}
+
 /// Rows fetched per round trip while cutting a page.
 const BATCH: usize = 1000;
 
@@ -71,6 +82,11 @@ impl Core {
     pub fn put_space_versioning(&self, space_id: &str, v: Versioning) -> Result<()> {
         let s = self.inner.repo.space(space_id)?.ok_or_else(|| Error::NotFound("space"))?;
         versioning::check_transition(s.versioning, v).map_err(|e| Error::Invalid(e.into()))?;
+        if s.object_lock.is_some() && v != Versioning::Enabled {
+            return Err(Error::Conflict(
+                "InvalidBucketState: object lock is enabled on this space, so its versioning stays enabled".into(),
+            ));
+        }
         if s.purpose == Purpose::Registry && v != Versioning::Unversioned {
             return Err(Error::Invalid(
                 "registry spaces are not versioned: Distribution's blobs never change (they are named by digest), and its upload files would pile up as versions".into(),
@@ -88,14 +104,18 @@ impl Core {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a space that is gone; database errors.
-    pub fn version_state(&self, space_id: &str, key: &str) -> Result<(Versioning, Option<VersionRow>)> {
+    pub fn version_state(&self, space_id: &str, key: &str) -> Result<KeyState> {
         let s = self.inner.repo.space(space_id)?.ok_or_else(|| Error::NotFound("space"))?;
-        let cur = if s.versioning == Versioning::Unversioned {
+        let current = if s.versioning == Versioning::Unversioned {
             None
         } else {
             self.inner.repo.current_version(space_id, key)?
         };
-        Ok((s.versioning, cur))
+        Ok(KeyState {
+            versioning: s.versioning,
+            lock: s.object_lock,
+            current,
+        })
     }
 
     /// One version of a key (current or not).

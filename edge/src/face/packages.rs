@@ -65,6 +65,7 @@ impl Packages {
             created_at: repo.created_at,
             disabled_at: None,
             versioning: rustshare_control::model::Versioning::Unversioned,
+            object_lock: None,
         };
         let mut rules = PublicationRules::defaults(&repo.name);
         rules.cache_control.clone_from(&self.index_cache_control);

@@ -91,7 +91,7 @@ pub(crate) enum Requirement {
 pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
     use Action::{
         AbortMultipartUpload, DeleteObject, GetObject, ListBucket, ListBucketMultipartUploads, ListMultipartUploadParts, ManageBuckets,
-        PutBucketCors, PutBucketLifecycle, PutBucketVersioning, PutObject,
+        PutBucketCors, PutBucketLifecycle, PutBucketObjectLock, PutBucketVersioning, PutObject, PutObjectLegalHold, PutObjectRetention,
     };
     use Requirement::{Bucket, Create, Names, Object, Refused, Root, Setting};
     &[
@@ -145,6 +145,16 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketLifecycleConfiguration", Bucket),
         ("PutBucketLifecycleConfiguration", Setting(PutBucketLifecycle)),
         ("DeleteBucketLifecycle", Setting(PutBucketLifecycle)),
+        // Object lock (control::lock): any key of the space may read the configuration, and a
+        // key that may read an object its retention and legal hold; setting the configuration
+        // is a bucket-wide setting; setting a version's retention or hold is the publisher
+        // mode's (a compliance retention cannot be undone, so not every writer may set one).
+        ("GetObjectLockConfiguration", Bucket),
+        ("PutObjectLockConfiguration", Setting(PutBucketObjectLock)),
+        ("GetObjectRetention", Object(GetObject)),
+        ("PutObjectRetention", Object(PutObjectRetention)),
+        ("GetObjectLegalHold", Object(GetObject)),
+        ("PutObjectLegalHold", Object(PutObjectLegalHold)),
         // Not offered: bucket configuration belongs to the control API, and the rest has no
         // implementation behind it.
         ("CreateBucketMetadataTableConfiguration", Refused),
@@ -176,9 +186,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("GetBucketRequestPayment", Refused),
         ("GetBucketTagging", Refused),
         ("GetBucketWebsite", Refused),
-        ("GetObjectLegalHold", Refused),
-        ("GetObjectLockConfiguration", Refused),
-        ("GetObjectRetention", Refused),
         ("GetObjectTorrent", Refused),
         ("GetPublicAccessBlock", Refused),
         ("ListBucketAnalyticsConfigurations", Refused),
@@ -200,9 +207,6 @@ pub(crate) const REQUIREMENTS: &[(&str, Requirement)] = {
         ("PutBucketRequestPayment", Refused),
         ("PutBucketTagging", Refused),
         ("PutBucketWebsite", Refused),
-        ("PutObjectLegalHold", Refused),
-        ("PutObjectLockConfiguration", Refused),
-        ("PutObjectRetention", Refused),
         ("PutPublicAccessBlock", Refused),
         ("RestoreObject", Refused),
         ("SelectObjectContent", Refused),

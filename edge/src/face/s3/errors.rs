@@ -72,6 +72,12 @@ pub fn control(e: rustshare_control::Error) -> S3Error {
     use rustshare_control::Error as E;
     match e {
         E::QuotaExceeded { quota, .. } => quota_exceeded(quota),
+        // Control's messages are written for the caller and hold no secrets.
+        E::Invalid(msg) => S3Error::with_message(S3ErrorCode::InvalidRequest, msg),
+        E::Conflict(msg) if msg.starts_with("InvalidBucketState: ") => S3Error::with_message(
+            S3ErrorCode::InvalidBucketState,
+            msg.trim_start_matches("InvalidBucketState: ").to_owned(),
+        ),
         other => internal(&other),
     }
 }

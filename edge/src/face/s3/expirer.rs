@@ -195,6 +195,11 @@ impl Expirer {
                         st.newer_noncurrent += 1;
                     }
                     let Some(since) = row.noncurrent_at else { continue };
+                    // Object lock outlasts lifecycle, as in S3; judged by the real clock, never
+                    // by the pass's `now` (which an operator may move ahead).
+                    if row.lock.active(self.control.now()) {
+                        continue;
+                    }
                     if let Some(rule) = lifecycle::noncurrent_due(rules, &row.key, &tags, since, newer, now) {
                         out.push((
                             Due::Version {
@@ -302,11 +307,16 @@ impl Expirer {
                 (Kind::Expired, size)
             }
             Due::Version { key, version_id, size } => {
-                self.versions.delete_one(space, &key, Some(&version_id)).await?;
+                match self.versions.delete_one(space, &key, Some(&version_id), false).await {
+                    Ok(_) => {}
+                    // Locked since it was found due (a retention or hold set meanwhile): kept.
+                    Err(e) if *e.code() == s3s::S3ErrorCode::AccessDenied => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                }
                 (Kind::Noncurrent, size)
             }
             Due::Marker { key, version_id } => {
-                self.versions.delete_one(space, &key, Some(&version_id)).await?;
+                self.versions.delete_one(space, &key, Some(&version_id), false).await?;
                 (Kind::Marker, 0)
             }
             Due::Upload { key, upload_id } => {

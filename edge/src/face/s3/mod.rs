@@ -9,6 +9,7 @@ pub mod errors;
 pub mod expirer;
 mod lifecycle;
 mod meter;
+mod objectlock;
 pub mod post;
 mod request;
 mod tagging;
@@ -51,6 +52,11 @@ use s3s::dto::{
 use s3s::dto::{
     DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, GetBucketLifecycleConfigurationInput, GetBucketLifecycleConfigurationOutput,
     PutBucketLifecycleConfigurationInput, PutBucketLifecycleConfigurationOutput,
+};
+use s3s::dto::{
+    GetObjectLegalHoldInput, GetObjectLegalHoldOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
+    GetObjectRetentionInput, GetObjectRetentionOutput, PutObjectLegalHoldInput, PutObjectLegalHoldOutput,
+    PutObjectLockConfigurationInput, PutObjectLockConfigurationOutput, PutObjectRetentionInput, PutObjectRetentionOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -144,6 +150,16 @@ impl S3Face {
             ));
         }
         Ok(())
+    }
+
+    /// The version whose retention or legal hold is read: 400 without object lock, 404 for a
+    /// key without a current version, 405 for a marker (as [`versions::Versions::locate`]).
+    async fn lock_row(&self, cred: &Credential, key: &str, version: Option<&str>) -> S3Result<rustshare_control::db::VersionRow> {
+        if self.control.space_lock(&cred.space.id).await.map_err(errors::control)?.is_none() {
+            return Err(versions::no_lock_config());
+        }
+        let found = self.versions.locate(&cred.space, key, version).await?;
+        found.row.ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))
     }
 
     /// The tags of the version `found` names: a noncurrent version's from its row.
@@ -981,7 +997,8 @@ impl S3 for S3Face {
                 return Ok(((), 0));
             }
             // A new name, from a tenant-wide key (Access checked the mode).
-            self.control
+            let made = self
+                .control
                 .create_space_for_key(&cred.identity, &cred.space, &i.bucket)
                 .await
                 .map_err(|e| match e {
@@ -997,6 +1014,17 @@ impl S3 for S3Face {
                     rustshare_control::Error::Forbidden(m) => S3Error::with_message(S3ErrorCode::AccessDenied, m),
                     other => errors::control(other),
                 })?;
+            // `x-amz-bucket-object-lock-enabled`: versioned and locked from the start, as S3.
+            if i.object_lock_enabled_for_bucket == Some(true) {
+                self.control
+                    .put_space_versioning(&made.id, Versioning::Enabled)
+                    .await
+                    .map_err(errors::control)?;
+                self.control
+                    .put_space_lock(&made.id, rustshare_control::lock::LockConfig::default())
+                    .await
+                    .map_err(errors::control)?;
+            }
             Ok(((), 0))
         })
         .await?;
@@ -1138,6 +1166,7 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, "HeadObject", Some(&i.key), async {
                 let found = self.versions.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
+                let (lock_mode, lock_until, lock_hold) = found.row.as_ref().map(|r| objectlock::headers(&r.lock)).unwrap_or_default();
                 let full = found.full.clone();
                 let part = part_number(i.part_number, i.range.is_some())?;
                 if part.is_some() && found.noncurrent() {
@@ -1193,6 +1222,9 @@ impl S3 for S3Face {
                         parts_count,
                         checksum_type: sum_type,
                         version_id: found.version_id(),
+                        object_lock_mode: lock_mode,
+                        object_lock_retain_until_date: lock_until,
+                        object_lock_legal_hold_status: lock_hold,
                         ..Default::default()
                     },
                     sum
@@ -1261,6 +1293,7 @@ impl S3 for S3Face {
         let out = self
             .audited(&req, "GetObject", Some(&i.key), async {
                 let found = self.versions.locate(&cred.space, &i.key, i.version_id.as_deref()).await?;
+                let (lock_mode, lock_until, lock_hold) = found.row.as_ref().map(|r| objectlock::headers(&r.lock)).unwrap_or_default();
                 let full = found.full.clone();
                 let part = part_number(i.part_number, i.range.is_some())?;
                 if part.is_some() && found.noncurrent() {
@@ -1328,6 +1361,9 @@ impl S3 for S3Face {
                         tag_count: tagging::count(&tags),
                         checksum_type: sum_type,
                         version_id: found.version_id(),
+                        object_lock_mode: lock_mode,
+                        object_lock_retain_until_date: lock_until,
+                        object_lock_legal_hold_status: lock_hold,
                         ..Default::default()
                     },
                     c
@@ -1360,6 +1396,13 @@ impl S3 for S3Face {
                 check_metadata(i.metadata.as_ref())?;
                 object_acl!(i)?;
                 let tags = tagging::from_header(i.tagging.as_ref())?;
+                let asked = objectlock::asked(
+                    i.object_lock_mode.as_ref(),
+                    i.object_lock_retain_until_date.as_ref(),
+                    i.object_lock_legal_hold_status.as_ref(),
+                    cred.identity.mode,
+                    self.control.now(),
+                )?;
                 // `None`: a chunked body of unknown length.
                 let unsized_body = req.extensions.get::<RequestInfo>().is_some_and(RequestInfo::unsized_body);
                 let len = if unsized_body {
@@ -1396,7 +1439,15 @@ impl S3 for S3Face {
                 // Checksums declared in headers are stored with the object. Trailer-only ones are
                 // verified but not stored: the store takes metadata before the body streams.
                 attrs.checksums = checksums_to_map(&declared_checksums!(i));
-                let landing = self.versions.land(&cred.space, &full, &key, guard.is_some()).await?;
+                let landing = match self.versions.land(&cred.space, &full, &key, guard.is_some(), asked).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        if let Some(g) = guard {
+                            g.release().await;
+                        }
+                        return Err(e);
+                    }
+                };
                 let m = match self.store.put(&full, stream, len, attrs).await {
                     Ok(m) => m,
                     Err(e) => {
@@ -1443,7 +1494,8 @@ impl S3 for S3Face {
         let i = &req.input;
         let (version_id, marker) = self
             .audited(&req, "DeleteObject", Some(&i.key), async {
-                Ok((self.versions.delete_one(&cred.space, &i.key, i.version_id.as_deref()).await?, 0))
+                objectlock::refuse_bypass(i.bypass_governance_retention)?;
+                Ok((self.versions.delete_one(&cred.space, &i.key, i.version_id.as_deref(), false).await?, 0))
             })
             .await?;
         let out = DeleteObjectOutput {
@@ -1460,6 +1512,7 @@ impl S3 for S3Face {
         if i.delete.objects.len() > 1000 {
             return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys."));
         }
+        objectlock::refuse_bypass(i.bypass_governance_retention)?;
         let quiet = i.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errs = Vec::new();
@@ -1468,7 +1521,7 @@ impl S3 for S3Face {
         for o in &i.delete.objects {
             let r = async {
                 auth::authorize(&cred, &i.bucket, Action::DeleteObject, Resource::Object(&o.key), now)?;
-                self.versions.delete_one(&cred.space, &o.key, o.version_id.as_deref()).await
+                self.versions.delete_one(&cred.space, &o.key, o.version_id.as_deref(), false).await
             }
             .await;
             match r {
@@ -1532,8 +1585,15 @@ impl S3 for S3Face {
                 } else {
                     self.tags(&cred, sk).await?
                 };
+                let asked = objectlock::asked(
+                    i.object_lock_mode.as_ref(),
+                    i.object_lock_retain_until_date.as_ref(),
+                    i.object_lock_legal_hold_status.as_ref(),
+                    cred.identity.mode,
+                    self.control.now(),
+                )?;
                 let reservation = self.control.reserve(&cred.space, m.size).await.map_err(errors::control)?;
-                let (nm, version_id) = self.versions.copy_write(&cred.space, &src, &i.key, attrs, tags).await?;
+                let (nm, version_id) = self.versions.copy_write(&cred.space, &src, &i.key, attrs, tags, asked).await?;
                 reservation.release().await;
                 self.changed(&cred.space.id, &i.key).await;
                 let out = CopyObjectOutput {
@@ -1562,7 +1622,17 @@ impl S3 for S3Face {
                 let extras = UploadExtras {
                     tags: tagging::from_header(i.tagging.as_ref())?,
                     checksum_algorithm: i.checksum_algorithm.as_ref().map(|a| a.as_str().to_ascii_lowercase()),
+                    lock: objectlock::asked(
+                        i.object_lock_mode.as_ref(),
+                        i.object_lock_retain_until_date.as_ref(),
+                        i.object_lock_legal_hold_status.as_ref(),
+                        cred.identity.mode,
+                        self.control.now(),
+                    )?,
                 };
+                if !extras.lock.is_empty() && cred.space.object_lock.is_none() {
+                    return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
+                }
                 let attrs = attrs_from(headers_of!(i));
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.created");
@@ -1780,7 +1850,15 @@ impl S3 for S3Face {
                 let guard = self
                     .write_condition(&cred, &full, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
                     .await?;
-                let landing = self.versions.land(&cred.space, &full, &i.key, guard.is_some()).await?;
+                let landing = match self.versions.land(&cred.space, &full, &i.key, guard.is_some(), open.lock).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        if let Some(g) = guard {
+                            g.release().await;
+                        }
+                        return Err(e);
+                    }
+                };
                 let m = match self.store.complete_multipart(&full, &i.upload_id, &parts).await {
                     Ok(m) => m,
                     Err(e) => {
@@ -1803,6 +1881,7 @@ impl S3 for S3Face {
                     etag: Some(m.etag.clone()),
                     modified: Some(m.last_modified),
                     version_id: None,
+                    lock: rustshare_control::lock::ObjectLock::default(),
                 };
                 let version_id = self.versions.record_write(&cred.space, &i.key, landing, rec).await?;
                 if let Some(g) = guard {
@@ -1925,6 +2004,110 @@ impl S3 for S3Face {
         })
         .await?;
         Ok(S3Response::new(PutBucketVersioningOutput::default()))
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        let cred = self.cred(&req)?;
+        let out = self
+            .audited(&req, "GetObjectLockConfiguration", None, async {
+                let c = self.control.space_lock(&cred.space.id).await.map_err(errors::control)?;
+                let c = c.ok_or_else(|| {
+                    s3_error!(ObjectLockConfigurationNotFoundError, "Object Lock configuration does not exist for this bucket")
+                })?;
+                Ok((
+                    GetObjectLockConfigurationOutput {
+                        object_lock_configuration: Some(objectlock::config_to_s3(&c)),
+                    },
+                    0,
+                ))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        let cred = self.cred(&req)?;
+        let doc = req.input.object_lock_configuration.as_ref();
+        self.audited(&req, "PutObjectLockConfiguration", None, async {
+            let current = self.control.space_lock(&cred.space.id).await.map_err(errors::control)?;
+            let c = objectlock::config_from_s3(doc, current.as_ref())?;
+            self.control.put_space_lock(&cred.space.id, c).await.map_err(errors::control)?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
+    }
+
+    async fn get_object_retention(&self, req: S3Request<GetObjectRetentionInput>) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let out = self
+            .audited(&req, "GetObjectRetention", Some(&i.key), async {
+                let row = self.lock_row(&cred, &i.key, i.version_id.as_deref()).await?;
+                let r = row.lock.retention.ok_or_else(|| {
+                    s3_error!(NoSuchObjectLockConfiguration, "The specified object does not have a ObjectLock configuration")
+                })?;
+                Ok((
+                    GetObjectRetentionOutput {
+                        retention: Some(objectlock::retention_to_s3(&r)),
+                    },
+                    0,
+                ))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn put_object_retention(&self, req: S3Request<PutObjectRetentionInput>) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        self.audited(&req, "PutObjectRetention", Some(&i.key), async {
+            objectlock::refuse_bypass(i.bypass_governance_retention)?;
+            let new = objectlock::retention_from_s3(i.retention.as_ref())?;
+            self.versions
+                .set_retention(&cred.space, &i.key, i.version_id.as_deref(), new, false)
+                .await?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectRetentionOutput::default()))
+    }
+
+    async fn get_object_legal_hold(&self, req: S3Request<GetObjectLegalHoldInput>) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        let out = self
+            .audited(&req, "GetObjectLegalHold", Some(&i.key), async {
+                let row = self.lock_row(&cred, &i.key, i.version_id.as_deref()).await?;
+                Ok((
+                    GetObjectLegalHoldOutput {
+                        legal_hold: Some(objectlock::hold_to_s3(row.lock.legal_hold)),
+                    },
+                    0,
+                ))
+            })
+            .await?;
+        Ok(S3Response::new(out))
+    }
+
+    async fn put_object_legal_hold(&self, req: S3Request<PutObjectLegalHoldInput>) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        let cred = self.cred(&req)?;
+        let i = &req.input;
+        self.audited(&req, "PutObjectLegalHold", Some(&i.key), async {
+            let on = objectlock::hold_from_s3(i.legal_hold.as_ref())?;
+            self.versions
+                .set_legal_hold(&cred.space, &i.key, i.version_id.as_deref(), on)
+                .await?;
+            Ok(((), 0))
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
     }
 
     async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {

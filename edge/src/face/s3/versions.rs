@@ -13,6 +13,7 @@
 //! unversioned until the change feed reaches it (as S3 asks clients to wait after enabling).
 
 use rustshare_control::db::{ObjectRecord, Preserved, VersionChange, VersionRow};
+use rustshare_control::lock::{self, ObjectLock, Retention};
 use rustshare_control::model::Versioning;
 use rustshare_control::new_version_id;
 use rustshare_control::versioning::{self, WritePlan};
@@ -41,6 +42,17 @@ pub(super) struct Landing {
     plan: WritePlan,
     preserved: Option<Preserved>,
     guard: Option<conditional::Guard>,
+    lock: ObjectLock,
+}
+
+/// 403 AccessDenied for what object lock protects, as S3 answers.
+pub(super) fn locked(r: lock::Refusal) -> S3Error {
+    S3Error::with_message(S3ErrorCode::AccessDenied, r.message())
+}
+
+/// 400 InvalidRequest for lock headers or calls on a space without object lock, as S3 answers.
+pub(super) fn no_lock_config() -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidRequest, "Bucket is missing Object Lock Configuration")
 }
 
 /// Where a read finds a version's bytes.
@@ -101,9 +113,17 @@ impl Versions {
 
     /// Before a write of `key` lands: in a versioned space, takes the key (unless the caller
     /// holds it already for a conditional write), decides, and keeps the current version's
-    /// bytes when the decision keeps it. `None`: an unversioned write.
-    pub(super) async fn land(&self, space: &Space, full: &str, key: &str, held: bool) -> S3Result<Option<Landing>> {
-        if space.versioning == Versioning::Unversioned {
+    /// bytes when the decision keeps it. `asked`: the retention and legal hold the write's
+    /// headers name. `None`: an unversioned write.
+    ///
+    /// # Errors
+    /// 403 AccessDenied when a write-once prefix freezes the key; 400 InvalidRequest for a
+    /// lock asked of a space without object lock.
+    pub(super) async fn land(&self, space: &Space, full: &str, key: &str, held: bool, asked: ObjectLock) -> S3Result<Option<Landing>> {
+        if space.versioning == Versioning::Unversioned && space.object_lock.is_none() {
+            if !asked.is_empty() {
+                return Err(no_lock_config());
+            }
             return Ok(None);
         }
         let guard = if held {
@@ -111,17 +131,53 @@ impl Versions {
         } else {
             Some(conditional::lock_waiting(&self.control, &space.id, key).await?)
         };
-        let (state, current) = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
-        if state == Versioning::Unversioned {
+        let decided = self.decide_write(space, full, key, asked).await;
+        match decided {
+            Ok(Some((plan, preserved, lock))) => Ok(Some(Landing {
+                plan,
+                preserved,
+                guard,
+                lock,
+            })),
+            other => {
+                if let Some(g) = guard {
+                    g.release().await;
+                }
+                other.map(|_| None)
+            }
+        }
+    }
+
+    /// The decision of [`Versions::land`], under the key's lease.
+    async fn decide_write(
+        &self,
+        space: &Space,
+        full: &str,
+        key: &str,
+        asked: ObjectLock,
+    ) -> S3Result<Option<(WritePlan, Option<Preserved>, ObjectLock)>> {
+        let st = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
+        let lock = match &st.lock {
+            None if !asked.is_empty() => return Err(no_lock_config()),
+            None => ObjectLock::default(),
+            Some(c) => {
+                let now = self.control.now();
+                if let Some(r) = lock::frozen(c, key, st.current.as_ref().map(|c| &c.lock), now) {
+                    return Err(write_once(key, r));
+                }
+                lock::for_new_version(c, key, asked, now)
+            }
+        };
+        if st.versioning == Versioning::Unversioned {
             return Ok(None);
         }
-        let plan = versioning::on_write(state, current.as_ref().map(|c| c.version_id.as_str()), &new_version_id());
+        let plan = versioning::on_write(st.versioning, st.current.as_ref().map(|c| c.version_id.as_str()), &new_version_id());
         let preserved = if plan.preserve {
             self.preserve(space, full, key).await?
         } else {
             None
         };
-        Ok(Some(Landing { plan, preserved, guard }))
+        Ok(Some((plan, preserved, lock)))
     }
 
     /// Links or copies the key's bytes beside the space; `None` when the store has none (a
@@ -183,6 +239,7 @@ impl Versions {
             return Ok(None);
         };
         rec.version_id = Some(l.plan.id.clone());
+        rec.lock = l.lock;
         let change = VersionChange {
             preserve: l.preserved,
             drop_null: l.plan.drop_null,
@@ -216,9 +273,10 @@ impl Versions {
         key: &str,
         attrs: Option<rustshare_store::ObjectAttrs>,
         tags: rustshare_control::tags::TagSet,
+        asked: ObjectLock,
     ) -> S3Result<(ObjectMeta, Option<String>)> {
         let full = space_key(space, key)?;
-        let landing = self.land(space, &full, key, false).await?;
+        let landing = self.land(space, &full, key, false, asked).await?;
         let nm = match self.store.copy(src, &full, attrs).await {
             Ok(nm) => nm,
             Err(e) => {
@@ -290,12 +348,13 @@ impl Versions {
 
     /// DeleteObject, and each key of DeleteObjects: answers the version id and whether it was
     /// (or made) a delete marker.
-    pub(super) async fn delete_one(&self, space: &Space, key: &str, version: Option<&str>) -> S3Result<(Option<String>, bool)> {
+    /// `bypass`: the operator's governance bypass (never an S3 key's).
+    pub(crate) async fn delete_one(&self, space: &Space, key: &str, version: Option<&str>, bypass: bool) -> S3Result<(Option<String>, bool)> {
         let full = space_key(space, key)?;
         if let Some(v) = version {
             versioning::check_id(v).map_err(bad_version)?;
         }
-        if version.is_none() && space.versioning == Versioning::Unversioned {
+        if version.is_none() && space.versioning == Versioning::Unversioned && space.object_lock.is_none() {
             self.store.delete(&full).await.map_err(errors::store)?;
             self.control.object_deleted(&space.id, key).await.map_err(errors::control)?;
             self.changed(&space.id, key).await;
@@ -303,7 +362,7 @@ impl Versions {
         }
         let guard = conditional::lock_waiting(&self.control, &space.id, key).await?;
         let r = match version {
-            Some(v) => self.delete_version(space, &full, key, v).await,
+            Some(v) => self.delete_version(space, &full, key, v, bypass).await,
             None => self.delete_current(space, &full, key).await,
         };
         guard.release().await;
@@ -325,7 +384,13 @@ impl Versions {
         let guard = conditional::lock_waiting(&self.control, &space.id, key).await?;
         let current = self.control.current_version(&space.id, key).await.map_err(errors::control)?;
         // A row without a time predates version records, and any write since would have set one.
-        let same = current.is_some_and(|c| c.version_id == version_id && c.modified.is_none_or(|m| m == modified));
+        // A key a write-once prefix freezes is left as it is.
+        let frozen = space
+            .object_lock
+            .as_ref()
+            .zip(current.as_ref())
+            .is_some_and(|(c, cur)| lock::frozen(c, key, Some(&cur.lock), self.control.now()).is_some());
+        let same = !frozen && current.is_some_and(|c| c.version_id == version_id && c.modified.is_none_or(|m| m == modified));
         let r = if same {
             self.delete_current(space, &full, key).await.map(|_| true)
         } else {
@@ -339,7 +404,13 @@ impl Versions {
     }
 
     async fn delete_current(&self, space: &Space, full: &str, key: &str) -> S3Result<(Option<String>, bool)> {
-        let (state, current) = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
+        let st = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
+        if let Some(c) = &st.lock
+            && let Some(r) = lock::frozen(c, key, st.current.as_ref().map(|c| &c.lock), self.control.now())
+        {
+            return Err(write_once(key, r));
+        }
+        let (state, current) = (st.versioning, st.current);
         if state == Versioning::Unversioned {
             self.store.delete(full).await.map_err(errors::store)?;
             self.control.object_deleted(&space.id, key).await.map_err(errors::control)?;
@@ -363,12 +434,15 @@ impl Versions {
         Ok((plan.marker, true))
     }
 
-    async fn delete_version(&self, space: &Space, full: &str, key: &str, v: &str) -> S3Result<(Option<String>, bool)> {
+    async fn delete_version(&self, space: &Space, full: &str, key: &str, v: &str, bypass: bool) -> S3Result<(Option<String>, bool)> {
         let sid = &space.id;
         let Some(row) = self.control.object_version(sid, key, v).await.map_err(errors::control)? else {
             // Deleting a version that is not there changes nothing, as in S3.
             return Ok((Some(v.to_owned()), false));
         };
+        // Read from the row, not the space's configuration: a version keeps the retention it was
+        // given whatever the rules say now.
+        lock::may_remove(&row.lock, self.control.now(), bypass).map_err(locked)?;
         if row.is_current() {
             self.surface(space, full, key, Some(v)).await?;
         } else {
@@ -424,9 +498,115 @@ impl Versions {
         let m = self.store.head(&found.full).await.map_err(errors::store)?;
         let tags = rustshare_control::tags::TagSet::decode(found.row.as_ref().and_then(|r| r.tags.as_deref()));
         let reservation = self.control.reserve(space, m.size).await.map_err(errors::control)?;
-        let (nm, id) = self.copy_write(space, &found.full, key, None, tags).await?;
+        let (nm, id) = self.copy_write(space, &found.full, key, None, tags, ObjectLock::default()).await?;
         reservation.release().await;
         self.changed(&space.id, key).await;
         Ok((id.unwrap_or_else(|| versioning::NULL_VERSION.to_owned()), nm.size))
     }
+
+    /// Sets the retention of `key`'s version (`None`: the current one) to `new`, as
+    /// PutObjectRetention and the control API do; `bypass`: the operator's governance bypass.
+    /// Answers the version's id and its lock now.
+    ///
+    /// # Errors
+    /// 400 InvalidRequest without object lock, 404 NoSuchKey/NoSuchVersion, 405 for a delete
+    /// marker, 403 AccessDenied for a change the retention forbids.
+    pub(crate) async fn set_retention(
+        &self,
+        space: &Space,
+        key: &str,
+        version: Option<&str>,
+        new: Option<Retention>,
+        bypass: bool,
+    ) -> S3Result<(String, ObjectLock)> {
+        if let Some(r) = &new {
+            lock::check_asked(r, self.control.now()).map_err(|e| S3Error::with_message(S3ErrorCode::InvalidArgument, e))?;
+        }
+        self.change_lock(space, key, version, |old, now| {
+            lock::may_change(old, new.as_ref(), now, bypass).map_err(locked)?;
+            Ok(ObjectLock {
+                retention: new,
+                legal_hold: old.legal_hold,
+            })
+        })
+        .await
+    }
+
+    /// Puts a legal hold on `key`'s version (`None`: the current one) or lifts it, as
+    /// PutObjectLegalHold and the control API do.
+    ///
+    /// # Errors
+    /// As [`Versions::set_retention`], without the retention's refusals.
+    pub(crate) async fn set_legal_hold(&self, space: &Space, key: &str, version: Option<&str>, on: bool) -> S3Result<(String, ObjectLock)> {
+        self.change_lock(space, key, version, |old, _| {
+            Ok(ObjectLock {
+                retention: old.retention,
+                legal_hold: on,
+            })
+        })
+        .await
+    }
+
+    /// Reads a version's lock under the key's lease, asks `decide` for the new one, records it.
+    async fn change_lock(
+        &self,
+        space: &Space,
+        key: &str,
+        version: Option<&str>,
+        decide: impl FnOnce(&ObjectLock, time::OffsetDateTime) -> S3Result<ObjectLock>,
+    ) -> S3Result<(String, ObjectLock)> {
+        auth::check_key(key)?;
+        if let Some(v) = version {
+            versioning::check_id(v).map_err(bad_version)?;
+        }
+        let guard = conditional::lock_waiting(&self.control, &space.id, key).await?;
+        let r = self.change_lock_held(space, key, version, decide).await;
+        guard.release().await;
+        r
+    }
+
+    async fn change_lock_held(
+        &self,
+        space: &Space,
+        key: &str,
+        version: Option<&str>,
+        decide: impl FnOnce(&ObjectLock, time::OffsetDateTime) -> S3Result<ObjectLock>,
+    ) -> S3Result<(String, ObjectLock)> {
+        let st = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
+        if st.lock.is_none() {
+            return Err(no_lock_config());
+        }
+        let row = match version {
+            None => st.current.ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?,
+            Some(v) => self
+                .control
+                .object_version(&space.id, key, v)
+                .await
+                .map_err(errors::control)?
+                .ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?,
+        };
+        if row.delete_marker {
+            return Err(s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource."));
+        }
+        let new = decide(&row.lock, self.control.now())?;
+        let found = self
+            .control
+            .set_version_lock(&space.id, key, &row.version_id, new)
+            .await
+            .map_err(errors::control)?;
+        if !found {
+            return Err(s3_error!(NoSuchVersion, "The specified version does not exist."));
+        }
+        Ok((row.version_id, new))
+    }
+}
+
+/// 403 AccessDenied for a write or delete marker a write-once prefix refuses.
+fn write_once(key: &str, r: lock::Refusal) -> S3Error {
+    let why = r.message();
+    let why = why.strip_prefix("Access Denied because object protected by object lock: ").unwrap_or(&why).trim_end_matches('.');
+    S3Error::with_message(
+        S3ErrorCode::AccessDenied,
+        format!("Access Denied because object protected by object lock: {key:?} is under a write-once prefix and its current version is protected ({why}); nothing was written."),
+    )
 }
