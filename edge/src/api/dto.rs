@@ -470,6 +470,74 @@ pub struct VersionView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<rustshare_control::model::DateTime>")]
     pub last_modified: Option<time::OffsetDateTime>,
+    /// Its retention and legal hold (object lock), when it has either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<rustshare_control::lock::ObjectLock>,
+}
+
+/// Sets one version's retention (as PutObjectRetention).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// Object key.
+    pub key: String,
+    /// The version (default: the current one).
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// The new retention; `null` removes it (a governance retention, by the operator with
+    /// `bypass_governance`).
+    pub retention: Option<rustshare_control::lock::Retention>,
+    /// Shorten or lift a governance retention: the operator only.
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+/// Puts or lifts one version's legal hold (as PutObjectLegalHold).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegalHoldBody {
+    /// Object key.
+    pub key: String,
+    /// The version (default: the current one).
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// On or off.
+    pub on: bool,
+}
+
+/// Removes one version for good (as DeleteObject with a version id).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveVersionBody {
+    /// Object key.
+    pub key: String,
+    /// The version or delete marker.
+    pub version_id: String,
+    /// Remove it although a governance retention protects it: the operator only.
+    #[serde(default)]
+    pub bypass_governance: bool,
+}
+
+/// A version's lock after a change.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct VersionLock {
+    /// Object key.
+    pub key: String,
+    /// The version changed.
+    pub version_id: String,
+    /// Its retention and legal hold now.
+    pub lock: rustshare_control::lock::ObjectLock,
+}
+
+/// A version removed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RemovedVersion {
+    /// Object key.
+    pub key: String,
+    /// The version removed.
+    pub version_id: String,
+    /// Whether it was a delete marker.
+    pub delete_marker: bool,
 }
 
 /// A page of versions, by key then newest first.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 mod keys;
 mod lifecycle;
+mod lock;
 mod master_keys;
 mod openapi;
 mod registry;
@@ -45,6 +46,7 @@ pub fn api() -> Api {
         .merge(spaces::routes())
         .merge(versions::routes())
         .merge(lifecycle::routes())
+        .merge(lock::routes())
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(repos::routes())
@@ -233,6 +235,10 @@ mod tests {
         ("PUT", "/api/v1/spaces/{space}/versioning", Who::Owner),
         ("GET", "/api/v1/spaces/{space}/versions", Who::Owner),
         ("POST", "/api/v1/spaces/{space}/objects/restore", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/object-lock", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/objects/retention", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/objects/legal-hold", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/objects/remove-version", Who::Owner),
         ("GET", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
         ("PUT", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
         ("DELETE", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
@@ -357,6 +363,10 @@ mod tests {
             (_, "/api/v1/spaces/{space}/versioning") => Some(json!({"versioning": "enabled"})),
             (_, "/api/v1/spaces/{space}/lifecycle") => Some(json!({"rules": [{"id": "ci", "prefix": "ci/", "expire_days": 30}]})),
             (_, "/api/v1/spaces/{space}/objects/restore") => Some(json!({"key": "a", "version_id": "null"})),
+            (_, "/api/v1/spaces/{space}/object-lock") => Some(json!({"write_once": [{"prefix": "releases/", "mode": "GOVERNANCE"}]})),
+            (_, "/api/v1/spaces/{space}/objects/retention") => Some(json!({"key": "a", "retention": null})),
+            (_, "/api/v1/spaces/{space}/objects/legal-hold") => Some(json!({"key": "a", "on": false})),
+            (_, "/api/v1/spaces/{space}/objects/remove-version") => Some(json!({"key": "a", "version_id": "null"})),
             (_, "/api/v1/spaces/{space}/cors") => {
                 Some(json!({"rules": [{"allowed_origins": ["https://app.example.com"], "allowed_methods": ["PUT"]}]}))
             }
@@ -477,6 +487,10 @@ mod tests {
         // cannot be rotated, and no object whose version could be restored.
         let expected = [
             "POST /api/v1/spaces/{space}/objects/restore (404 Not Found)",
+            // The fixtures' space holds packages, which object lock is not offered to.
+            "PUT /api/v1/spaces/{space}/object-lock (400 Bad Request)",
+            "PUT /api/v1/spaces/{space}/objects/retention (400 Bad Request)",
+            "PUT /api/v1/spaces/{space}/objects/legal-hold (400 Bad Request)",
             "GET /api/v1/session (401 Unauthorized)",
             "POST /api/v1/session (401 Unauthorized)",
             "POST /api/v1/repos/{repo}/rollback (404 Not Found)",

@@ -36,7 +36,26 @@ struct VersionsQuery {
     limit: Option<usize>,
 }
 
-fn bad(what: &str, e: impl std::fmt::Display) -> ApiError {
+/// An S3 face's refusal as the API's error: the same status, a message that names what to do.
+pub(super) fn from_s3(e: &s3s::S3Error, version: Option<&str>, fallback: &str) -> ApiError {
+    let status = e.status_code().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::CONFLICT => "conflict",
+        s if s.is_client_error() => "invalid_request",
+        _ => "internal",
+    };
+    let msg = match e.code().as_str() {
+        "NoSuchVersion" => format!("no version {:?} of this key", version.unwrap_or_default()),
+        "NoSuchKey" => "no such key (or it has no current version)".to_owned(),
+        "MethodNotAllowed" => "that version is a delete marker; name an object version".to_owned(),
+        _ => e.message().unwrap_or(fallback).to_owned(),
+    };
+    ApiError::new(status, code, msg)
+}
+
+pub(super) fn bad(what: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{what}: {e}"))
 }
 
@@ -82,6 +101,7 @@ async fn list_versions(
                 size: r.size,
                 etag: r.etag,
                 last_modified: r.modified,
+                lock: (!r.lock.is_empty()).then_some(r.lock),
             }),
             Listed::Prefix(_) => None,
         })
@@ -109,21 +129,11 @@ async fn restore(
     names::key(&b.key).map_err(|e| bad("key", e))?;
     versioning::check_id(&b.version_id).map_err(|e| bad("version_id", e))?;
     let space = st.control.space_to_manage(&p, &id).await?;
-    let (version_id, size) = st.s3.restore_version(&space, &b.key, &b.version_id).await.map_err(|e| {
-        let status = e.status_code().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let code = match status {
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::FORBIDDEN => "forbidden",
-            s if s.is_client_error() => "invalid_request",
-            _ => "internal",
-        };
-        let msg = match e.code().as_str() {
-            "NoSuchVersion" => format!("no version {:?} of this key", b.version_id),
-            "MethodNotAllowed" => "that version is a delete marker; restore an object version".to_owned(),
-            _ => e.message().unwrap_or("the version could not be restored").to_owned(),
-        };
-        ApiError::new(status, code, msg)
-    })?;
+    let (version_id, size) = st
+        .s3
+        .restore_version(&space, &b.key, &b.version_id)
+        .await
+        .map_err(|e| from_s3(&e, Some(&b.version_id), "the version could not be restored"))?;
     st.control.audit_admin(
         &p,
         &space,

@@ -1,10 +1,12 @@
-//! `rustshare object ...`: the versions of a space's objects, and restoring one.
+//! `rustshare object ...`: the versions of a space's objects, restoring and removing one, and
+//! object lock on one (retention, legal hold).
 
 use anyhow::Result;
 use clap::Subcommand;
 
 use super::client::{Client, NO_BODY, enc, human_bytes, show};
-use crate::api::dto::{RestoreBody, Restored, VersionList};
+use crate::api::dto::{LegalHoldBody, RemoveVersionBody, RemovedVersion, RestoreBody, Restored, RetentionBody, VersionList, VersionLock};
+use rustshare_control::lock::{ObjectLock, Retention};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum ObjectCmd {
@@ -26,6 +28,66 @@ pub(super) enum ObjectCmd {
         /// The version to restore (see `object versions`).
         version_id: String,
     },
+    /// Set a version's retention: longer or stricter by any admin; shorter or removed only for
+    /// GOVERNANCE, by the operator with --bypass-governance; COMPLIANCE never.
+    Retention {
+        space: String,
+        key: String,
+        /// The version (default: the current one).
+        #[arg(long = "version")]
+        version_id: Option<String>,
+        /// GOVERNANCE or COMPLIANCE.
+        #[arg(long, requires = "until", conflicts_with = "clear")]
+        mode: Option<String>,
+        /// Until when (RFC 3339, e.g. 2027-01-01T00:00:00Z).
+        #[arg(long, requires = "mode")]
+        until: Option<String>,
+        /// Remove the retention.
+        #[arg(long)]
+        clear: bool,
+        /// Shorten or lift a governance retention (the operator only).
+        #[arg(long)]
+        bypass_governance: bool,
+    },
+    /// Put a legal hold on a version (on), or lift it (off).
+    LegalHold {
+        space: String,
+        key: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// The version (default: the current one).
+        #[arg(long = "version")]
+        version_id: Option<String>,
+    },
+    /// Remove one version or delete marker for good (refused while object lock protects it;
+    /// the operator may bypass a governance retention).
+    RemoveVersion {
+        space: String,
+        key: String,
+        version_id: String,
+        /// Remove it although a governance retention protects it (the operator only).
+        #[arg(long)]
+        bypass_governance: bool,
+    },
+}
+
+fn lock_text(l: &ObjectLock) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &l.retention {
+        let until = r
+            .until
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        parts.push(format!("{} until {until}", r.mode));
+    }
+    if l.legal_hold {
+        parts.push("legal hold".to_owned());
+    }
+    if parts.is_empty() {
+        "unlocked".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
@@ -65,6 +127,7 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                     return;
                 }
                 outln!("{:<34} {:<7} {:>10}  {:<25} KEY", "VERSION", "LATEST", "SIZE", "WRITTEN");
+                let locked = |x: &crate::api::dto::VersionView| x.lock.as_ref().map(|l| format!("  [{}]", lock_text(l))).unwrap_or_default();
                 for x in &v.versions {
                     let when = x
                         .last_modified
@@ -76,14 +139,73 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                         human_bytes(x.size)
                     };
                     outln!(
-                        "{:<34} {:<7} {:>10}  {:<25} {}",
+                        "{:<34} {:<7} {:>10}  {:<25} {}{}",
                         x.version_id,
                         if x.latest { "yes" } else { "" },
                         size,
                         when,
-                        x.key
+                        x.key,
+                        locked(x)
                     );
                 }
+            });
+        }
+        ObjectCmd::Retention {
+            space,
+            key,
+            version_id,
+            mode,
+            until,
+            clear,
+            bypass_governance,
+        } => {
+            let retention = match (mode, until) {
+                (Some(m), Some(u)) => Some(Retention {
+                    mode: m.to_ascii_uppercase().parse().map_err(|e: String| anyhow::anyhow!(e))?,
+                    until: time::OffsetDateTime::parse(&u, &time::format_description::well_known::Rfc3339)
+                        .map_err(|e| anyhow::anyhow!("--until {u:?}: {e}; write a time such as 2027-01-01T00:00:00Z"))?,
+                }),
+                _ if clear => None,
+                _ => anyhow::bail!("give --mode and --until, or --clear"),
+            };
+            let body = RetentionBody {
+                key,
+                version_id,
+                retention,
+                bypass_governance,
+            };
+            let v: VersionLock = c.typed("PUT", &format!("/spaces/{}/objects/retention", enc(&space)), Some(&body))?;
+            show(json_out, &v, |v| outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock)));
+        }
+        ObjectCmd::LegalHold {
+            space,
+            key,
+            state,
+            version_id,
+        } => {
+            let body = LegalHoldBody {
+                key,
+                version_id,
+                on: state == "on",
+            };
+            let v: VersionLock = c.typed("PUT", &format!("/spaces/{}/objects/legal-hold", enc(&space)), Some(&body))?;
+            show(json_out, &v, |v| outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock)));
+        }
+        ObjectCmd::RemoveVersion {
+            space,
+            key,
+            version_id,
+            bypass_governance,
+        } => {
+            let body = RemoveVersionBody {
+                key,
+                version_id,
+                bypass_governance,
+            };
+            let v: RemovedVersion = c.typed("POST", &format!("/spaces/{}/objects/remove-version", enc(&space)), Some(&body))?;
+            show(json_out, &v, |v| {
+                let what = if v.delete_marker { "delete marker" } else { "version" };
+                outln!("Removed {what} {} of {}", v.version_id, v.key);
             });
         }
         ObjectCmd::Restore { space, key, version_id } => {

@@ -73,6 +73,103 @@ pub(super) enum SpaceCmd {
         #[arg(value_parser = ["enable", "suspend"])]
         state: String,
     },
+    /// Object lock: with no option, shows it; otherwise enables it (versioning must be enabled,
+    /// and stays so) and replaces its rules with the ones given.
+    ObjectLock {
+        space: String,
+        /// The retention every new version gets, as S3's default retention:
+        /// `GOVERNANCE:30d`, `COMPLIANCE:1y`.
+        #[arg(long = "default", value_name = "MODE:PERIOD")]
+        default_retention: Option<String>,
+        /// A write-once prefix: keys under it cannot be overwritten or deleted while their
+        /// version is retained. `releases/=forever`, `releases/=90d,COMPLIANCE` (the mode is
+        /// GOVERNANCE unless given: the operator can still undo a mistake). Repeatable.
+        #[arg(long = "write-once", value_name = "PREFIX=PERIOD[,MODE]")]
+        write_once: Vec<String>,
+        /// Enable with no default retention and no write-once prefix (versions locked only
+        /// when a write or PutObjectRetention asks).
+        #[arg(long, conflicts_with_all = ["default_retention", "write_once"])]
+        enable: bool,
+    },
+}
+
+fn retention_mode(m: &str) -> Result<rustshare_control::lock::RetentionMode> {
+    m.to_ascii_uppercase().parse().map_err(|e: String| anyhow::anyhow!(e))
+}
+
+/// `30d`, `1y` or (when allowed) `forever`: days (or years) as `(days, years)`.
+fn period(p: &str, forever_ok: bool) -> Result<(Option<u32>, Option<u32>)> {
+    let bad = || anyhow::anyhow!("period {p:?}: write a number of days or years such as 30d or 1y{}", if forever_ok { ", or forever" } else { "" });
+    if p == "forever" && forever_ok {
+        return Ok((None, None));
+    }
+    let (n, unit) = p.split_at(p.len().saturating_sub(1));
+    let n: u32 = n.parse().map_err(|_| bad())?;
+    match unit {
+        "d" => Ok((Some(n), None)),
+        "y" => Ok((None, Some(n))),
+        _ => Err(bad()),
+    }
+}
+
+/// The configuration the `space object-lock` options describe.
+fn lock_config(default_retention: Option<&str>, write_once: &[String]) -> Result<rustshare_control::lock::LockConfig> {
+    use rustshare_control::lock::{DefaultRetention, LockConfig, RetentionMode, WriteOnce};
+    let default_retention = match default_retention {
+        None => None,
+        Some(d) => {
+            let (mode, p) = d
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("--default {d:?}: write MODE:PERIOD, such as GOVERNANCE:30d"))?;
+            let (days, years) = period(p, false)?;
+            Some(DefaultRetention {
+                mode: retention_mode(mode)?,
+                days,
+                years,
+            })
+        }
+    };
+    let mut rules = Vec::new();
+    for w in write_once {
+        let (prefix, rest) = w
+            .rsplit_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--write-once {w:?}: write PREFIX=PERIOD[,MODE], such as releases/=forever"))?;
+        let (p, mode) = match rest.split_once(',') {
+            Some((p, m)) => (p, retention_mode(m)?),
+            None => (rest, RetentionMode::Governance),
+        };
+        let days = match period(p, true)? {
+            (d, None) => d,
+            (None, Some(y)) => Some(y.saturating_mul(365)),
+            (Some(_), Some(_)) => None,
+        };
+        rules.push(WriteOnce {
+            prefix: prefix.to_owned(),
+            mode,
+            days,
+        });
+    }
+    Ok(LockConfig {
+        default_retention,
+        write_once: rules,
+    })
+}
+
+/// How a space's object lock reads in `space show` and `space object-lock`.
+fn lock_text(s: &Space) -> String {
+    let Some(c) = &s.object_lock else {
+        return "off".to_owned();
+    };
+    let mut parts = vec!["enabled".to_owned()];
+    if let Some(d) = &c.default_retention {
+        let p = d.days.map_or_else(|| format!("{}y", d.years.unwrap_or_default()), |n| format!("{n}d"));
+        parts.push(format!("default {} {p}", d.mode));
+    }
+    for w in &c.write_once {
+        let p = w.days.map_or_else(|| "forever".to_owned(), |n| format!("{n}d"));
+        parts.push(format!("write-once {} {p} {}", w.prefix, w.mode));
+    }
+    parts.join("; ")
 }
 
 /// aws-cli's CORS document (`aws s3api put-bucket-cors --cors-configuration file://...`).
@@ -224,6 +321,23 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: SpaceCmd) -> Result<()> {
             )?;
             show(json_out, &v, |v| {
                 outln!("Versioning of {} is now {}", v.name, v.versioning);
+            });
+        }
+        SpaceCmd::ObjectLock {
+            space,
+            default_retention,
+            write_once,
+            enable,
+        } => {
+            let v: Space = if enable || default_retention.is_some() || !write_once.is_empty() {
+                let body = lock_config(default_retention.as_deref(), &write_once)?;
+                c.typed("PUT", &format!("/spaces/{}/object-lock", enc(&space)), Some(&body))?
+            } else {
+                let view: SpaceView = c.typed("GET", &format!("/spaces/{}", enc(&space)), NO_BODY)?;
+                view.space
+            };
+            show(json_out, &v, |v| {
+                outln!("Object lock of {}: {}", v.name, lock_text(v));
             });
         }
     }
@@ -391,6 +505,9 @@ fn print_space(s: &Space, view: Option<&SpaceView>) {
     outln!("Public web:   {}", if public == OnOff::Enabled { "enabled" } else { "disabled" });
     outln!("Quota:        {}", quota_text(s.quota_bytes));
     outln!("Versioning:   {}", s.versioning);
+    if s.object_lock.is_some() {
+        outln!("Object lock:  {}", lock_text(s));
+    }
     if let Some(v) = view {
         let u = &v.usage;
         outln!(

@@ -287,6 +287,46 @@ impl S3Face {
         self.versions.restore_version(space, key, version_id).await
     }
 
+    /// Sets a version's retention (the control API's; `bypass` is the operator's governance
+    /// bypass, decided by the caller). As [`versions::Versions::set_retention`].
+    ///
+    /// # Errors
+    /// As PutObjectRetention.
+    pub async fn set_retention(
+        &self,
+        space: &rustshare_control::model::Space,
+        key: &str,
+        version: Option<&str>,
+        new: Option<rustshare_control::lock::Retention>,
+        bypass: bool,
+    ) -> S3Result<(String, rustshare_control::lock::ObjectLock)> {
+        self.versions.set_retention(space, key, version, new, bypass).await
+    }
+
+    /// Puts or lifts a version's legal hold (the control API's).
+    ///
+    /// # Errors
+    /// As PutObjectLegalHold.
+    pub async fn set_legal_hold(
+        &self,
+        space: &rustshare_control::model::Space,
+        key: &str,
+        version: Option<&str>,
+        on: bool,
+    ) -> S3Result<(String, rustshare_control::lock::ObjectLock)> {
+        self.versions.set_legal_hold(space, key, version, on).await
+    }
+
+    /// Removes one version for good (the control API's; `bypass` as for
+    /// [`S3Face::set_retention`]); answers whether it was a delete marker.
+    ///
+    /// # Errors
+    /// As DeleteObject with a version id.
+    pub async fn delete_version(&self, space: &rustshare_control::model::Space, key: &str, version_id: &str, bypass: bool) -> S3Result<bool> {
+        let (_, marker) = self.versions.delete_one(space, key, Some(version_id), bypass).await?;
+        Ok(marker)
+    }
+
     async fn changed(&self, space_id: &str, key: &str) {
         self.versions.changed(space_id, key).await;
     }
