@@ -28,7 +28,10 @@ impl<B: Backend> LifecycleRepo for SqlRepo<B> {
     }
 
     fn spaces_with_lifecycle(&self) -> Result<Vec<(Space, Vec<LifecycleRule>)>> {
-        let cols = SPACE_COLS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+        let cols = SPACE_COLS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>();
+        // The rules come after the space's columns, however many those are.
+        let rules_at = cols.len();
+        let cols = cols.join(", ");
         self.db.with(|c| {
             all(
                 c,
@@ -38,7 +41,7 @@ impl<B: Backend> LifecycleRepo for SqlRepo<B> {
                 ),
                 p![],
                 |mut r| {
-                    let rules = r.json(13)?;
+                    let rules = r.json(rules_at)?;
                     Ok((space_row(r)?, rules))
                 },
             )

@@ -1673,6 +1673,7 @@ impl S3 for S3Face {
                 if !extras.lock.is_empty() && cred.space.object_lock.is_none() {
                     return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
                 }
+                self.versions.check_writable(&cred.space, &i.key).await?;
                 let attrs = attrs_from(headers_of!(i));
                 let id = self.store.create_multipart(&full, attrs).await.map_err(errors::store)?;
                 rustshare_control::pause::point("multipart.created");

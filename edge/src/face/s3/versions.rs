@@ -148,6 +148,23 @@ impl Versions {
         }
     }
 
+    /// Refuses, before any byte is sent, a write a write-once prefix would refuse when it
+    /// lands (CreateMultipartUpload); [`Versions::land`] decides again under the key's lease.
+    ///
+    /// # Errors
+    /// 403 AccessDenied.
+    pub(super) async fn check_writable(&self, space: &Space, key: &str) -> S3Result<()> {
+        let Some(c) = &space.object_lock else { return Ok(()) };
+        if lock::write_once_for(c, key).is_none() {
+            return Ok(());
+        }
+        let st = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
+        match st.lock.as_ref().and_then(|c| lock::frozen(c, key, st.current.as_ref().map(|c| &c.lock), self.control.now())) {
+            Some(r) => Err(write_once(key, r)),
+            None => Ok(()),
+        }
+    }
+
     /// The decision of [`Versions::land`], under the key's lease.
     async fn decide_write(
         &self,
