@@ -427,7 +427,67 @@ async function spacePage(id) {
   page(`Space ${v.name}`,
     h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, v.bucket), " · ", v.purpose, " · ", visibilityBadge(v)),
     h("div", { class: "grid2", style: "margin-bottom:16px" }, s3card, pubcard),
-    rulesForm, usage, versionsSection(v), lifecycleSection(v, lifecycle), keysSection(v));
+    rulesForm, usage, versionsSection(v), lockSection(v, enabled && pub ? pub.rules : null), lifecycleSection(v, lifecycle), keysSection(v));
+}
+
+// Object lock: the state, the write-once prefixes, and for each prefix the CDN caches as
+// immutable but that can still be overwritten, one step that makes it write-once (versioning
+// is enabled on the way, as object lock needs it). Not offered to packages and registry spaces,
+// whose services remove what they wrote.
+function lockSection(v, pubRules) {
+  if (v.purpose === "packages" || v.purpose === "registry") return null;
+  const sid = encodeURIComponent(v.id);
+  const cur = v.object_lock || null;
+  const wo = (cur && cur.write_once) || [];
+  const period = (w) => (w.days ? `${w.days} days` : "ever");
+  const describe = (w) => `${w.prefix}: cannot be overwritten or deleted for ${period(w)} after each write (${w.mode.toLowerCase()})`;
+  const makeWriteOnce = async (prefix, days, mode) => {
+    const text = `Objects under ${prefix} will be kept for ${days ? `${days} days` : "ever"} after each write: no overwrite, no delete${mode === "COMPLIANCE" ? ", by anyone, the operator included" : " (only the operator can lift it)"}. ${v.versioning === "enabled" ? "" : "Versioning will be enabled. "}Object lock cannot be turned off again.`;
+    if (!await confirmDialog(`Make ${prefix} write-once?`, text, "Make write-once")) return;
+    if (v.versioning !== "enabled") await api("PUT", `/spaces/${sid}/versioning`, { versioning: "enabled" });
+    const rule = { prefix, mode };
+    if (days) rule.days = days;
+    const body = { write_once: wo.filter((w) => w.prefix !== prefix).concat([rule]) };
+    if (cur && cur.default_retention) body.default_retention = cur.default_retention;
+    await api("PUT", `/spaces/${sid}/object-lock`, body);
+    toast(`${prefix} is write-once`);
+    route();
+  };
+  const periodSelect = (name) => h("select", { name }, [["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "for ever"]]
+    .map(([val, label]) => h("option", { value: val, selected: val === "90" }, label)));
+  const modeSelect = (name) => h("select", { name }, [["GOVERNANCE", "governance (the operator can lift it)"], ["COMPLIANCE", "compliance (nobody can)"]]
+    .map(([val, label]) => h("option", { value: val }, label)));
+  const immutable = ((pubRules && pubRules.immutable_prefixes) || []).filter((p) => !wo.some((w) => w.prefix === p));
+  const offers = immutable.map((p) => {
+    const keep = periodSelect("period");
+    const mode = modeSelect("mode");
+    const form = h("form", { class: "write-once-offer", "data-prefix": p, "aria-label": `Make ${p} write-once` },
+      h("p", {}, h("span", { class: "mono" }, p), " is cached as immutable by the CDN, but can still be overwritten or deleted."),
+      h("div", { class: "row" }, field("Keep each object", keep), field("Mode", mode),
+        h("button", { type: "submit", "aria-label": `Make ${p} write-once` }, "Make write-once")));
+    onSubmit(form, () => makeWriteOnce(p, keep.value ? Number(keep.value) : null, mode.value));
+    return form;
+  });
+  const prefix = h("input", { name: "prefix", autocomplete: "off", placeholder: "for example releases/" });
+  const keep = periodSelect("period");
+  const mode = modeSelect("mode");
+  const add = h("form", { id: "write-once-form", "aria-labelledby": "wo-add-title" },
+    h("h3", { id: "wo-add-title" }, "Add a write-once prefix"),
+    h("div", { class: "row" }, field("Prefix", prefix), field("Keep each object", keep), field("Mode", mode)),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Add write-once prefix")));
+  matchFields(add, { prefix: "prefix", period: "days,period", mode: "mode" });
+  onSubmit(add, async () => {
+    const p = prefix.value.trim();
+    if (!p) throw new Error("prefix: name the prefix that becomes write-once, for example releases/");
+    await makeWriteOnce(p, keep.value ? Number(keep.value) : null, mode.value);
+  });
+  const d = cur && cur.default_retention;
+  return h("section", { class: "card", "aria-labelledby": "lock-title", id: "object-lock" },
+    h("h2", { id: "lock-title" }, "Object lock: ", h("span", { id: "lock-state", class: cur ? "on" : "off" }, cur ? "enabled" : "off")),
+    d ? h("p", { id: "lock-default" }, `Every new version is kept ${d.days ? `${d.days} days` : `${d.years} years`} (${d.mode.toLowerCase()}).`) : null,
+    wo.length ? h("ul", { id: "write-once-prefixes" }, wo.map((w) => h("li", { "data-prefix": w.prefix }, describe(w))))
+      : h("p", { class: "muted", id: "write-once-prefixes" }, "No write-once prefixes: every key can be overwritten and deleted."),
+    offers, add);
 }
 
 // Lifecycle rules: shown as a sentence each, edited as the API's JSON (the same document the
@@ -506,7 +566,9 @@ function versionsSection(v) {
       h("tbody", {}, list.map((x) => h("tr", { "data-version": x.version_id },
         h("td", { "data-label": "Key", class: "mono" }, x.key),
         h("td", { "data-label": "Version", class: "mono" }, x.version_id, x.latest ? [" ", h("span", { class: "badge ok" }, "current")] : null),
-        h("td", { "data-label": "Size" }, x.delete_marker ? h("span", { class: "badge warn" }, "deleted") : fmtBytes(x.size)),
+        h("td", { "data-label": "Size" }, x.delete_marker ? h("span", { class: "badge warn" }, "deleted") : fmtBytes(x.size),
+          x.lock && x.lock.retention ? [" ", h("span", { class: "badge", title: `kept until ${fmtTime(x.lock.retention.until)}` }, `locked (${x.lock.retention.mode.toLowerCase()})`)] : null,
+          x.lock && x.lock.legal_hold ? [" ", h("span", { class: "badge warn" }, "legal hold")] : null),
         h("td", { "data-label": "Written" }, x.last_modified ? fmtTime(x.last_modified) : ""),
         h("td", { "data-label": "" }, x.latest || x.delete_marker ? "" : h("button", {
           type: "button", class: "small", "aria-label": `Restore version ${x.version_id} of ${x.key}`,

@@ -169,6 +169,27 @@ try {
   await page.reload();
   await page.locator("#usage-noncurrent", { hasText: "2 versions" }).waitFor();
 
+  step("object lock: the CDN's immutable prefix made write-once in one step");
+  await page.locator("#rules").getByLabel("Immutable prefixes").fill("releases/");
+  await page.getByRole("button", { name: "Save rules" }).click();
+  const offer = page.locator('.write-once-offer[data-prefix="releases/"]');
+  await offer.waitFor();
+  await offer.getByLabel("Keep each object").selectOption("30");
+  await offer.getByRole("button", { name: "Make releases/ write-once" }).click();
+  await page.locator("#confirm").getByRole("button", { name: "Make write-once" }).click();
+  await page.locator('#write-once-prefixes li[data-prefix="releases/"]', { hasText: "30 days" }).waitFor();
+  await page.locator("#lock-state", { hasText: "enabled" }).waitFor();
+  assert.equal(await page.locator(".write-once-offer").count(), 0, "nothing left to offer");
+  await shot("14-write-once");
+  // The version there predates the rule; the next write is locked, and then nothing replaces it.
+  r = aws(["s3", "cp", file, `s3://${bucket}/releases/hello.txt`], ak, sk);
+  assert.equal(r.status, 0, `aws s3 cp failed: ${mask(r.stderr)}`);
+  r = aws(["s3", "cp", file2, `s3://${bucket}/releases/hello.txt`], ak, sk);
+  assert.notEqual(r.status, 0, "a write-once key cannot be overwritten");
+  assert.match(r.stderr, /AccessDenied/);
+  r = aws(["s3", "cp", `s3://${bucket}/releases/hello.txt`, "-"], ak, sk);
+  assert.equal(r.stdout, `hello from the console test ${suffix}\n`, "the locked version is current");
+
   step("lifecycle rules: a refused rule at its field, then saved");
   const lc = page.locator("#lifecycle-form");
   await lc.getByLabel("Rules (JSON)").fill('[{"id": "ci", "prefix": "ci/", "expire_days": 0}]');

@@ -256,8 +256,11 @@ def test_unsupported_operations_are_refused_by_the_table(ctx):
     B = sp["bucket"]
     r = signed(s, full, "GET", f"/{B}?replication")
     assert (r.status_code, code(r)) == (501, "NotImplemented"), r.text
-    r = signed(s, keys["read-only"], "PUT", f"/{B}/releases/x?retention", b"<Retention><Mode>GOVERNANCE</Mode></Retention>")
+    r = signed(s, keys["read-only"], "GET", f"/{B}/releases/x?torrent")
     assert (r.status_code, code(r)) == (501, "NotImplemented"), r.text
+    # Object lock is offered, and setting a retention needs the publisher mode.
+    r = signed(s, keys["read-only"], "PUT", f"/{B}/releases/x?retention", b"<Retention><Mode>GOVERNANCE</Mode></Retention>")
+    assert (r.status_code, code(r)) == (403, "AccessDenied"), r.text
     # Tagging is offered, and needs a mode that may write.
     r = signed(s, keys["read-only"], "PUT", f"/{B}/releases/x?tagging", b"<Tagging><TagSet/></Tagging>")
     assert (r.status_code, code(r)) == (403, "AccessDenied"), r.text
