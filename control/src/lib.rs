@@ -23,6 +23,6 @@ pub mod versioning;
 
 pub use error::{Error, Result};
 pub use service::{
-    BucketCors, ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, Lease, NewIdentity, NewSpace, PublicSite,
-    KeyState, PublicationInput, Reservation, VersionQuery, new_version_id,
+    BucketCors, ChangeKind, Control, Core, CreatedIdentity, Credential, HeldLease, KeyState, Lease, NewIdentity, NewSpace, PublicSite,
+    PublicationInput, Reservation, VersionQuery, new_version_id,
 };

@@ -192,7 +192,10 @@ pub fn check(c: &LockConfig) -> Result<(), String> {
 /// The write-once prefix that covers `key` (the longest, when several do).
 #[must_use]
 pub fn write_once_for<'a>(c: &'a LockConfig, key: &str) -> Option<&'a WriteOnce> {
-    c.write_once.iter().filter(|w| key.starts_with(&w.prefix)).max_by_key(|w| w.prefix.len())
+    c.write_once
+        .iter()
+        .filter(|w| key.starts_with(&w.prefix))
+        .max_by_key(|w| w.prefix.len())
 }
 
 fn until(now: OffsetDateTime, days: u32) -> OffsetDateTime {
@@ -396,7 +399,7 @@ mod tests {
             days: Some(1),
             years: Some(1),
         });
-        assert!(check(&c).unwrap_err().contains("either days or years"));
+        assert!(check(&c).expect_err("refused").contains("either days or years"));
         let mut c = config();
         c.default_retention = Some(DefaultRetention {
             mode: RetentionMode::Governance,
@@ -406,16 +409,16 @@ mod tests {
         assert!(check(&c).is_err());
         let mut c = config();
         c.write_once[0].days = Some(0);
-        assert!(check(&c).unwrap_err().contains("1 to 36500"));
+        assert!(check(&c).expect_err("refused").contains("1 to 36500"));
         let mut c = config();
         c.write_once[1].prefix = "releases/".into();
-        assert!(check(&c).unwrap_err().contains("twice"));
+        assert!(check(&c).expect_err("refused").contains("twice"));
         let mut c = config();
         c.write_once[0].prefix = "../x/".into();
         assert!(check(&c).is_err());
         let mut c = config();
         c.write_once[0].prefix = String::new();
-        assert!(check(&c).unwrap_err().contains("may not be empty"));
+        assert!(check(&c).expect_err("refused").contains("may not be empty"));
     }
 
     #[test]
@@ -430,7 +433,10 @@ mod tests {
     fn new_versions_get_the_default_the_prefix_or_what_the_write_asked() {
         let c = config();
         let plain = for_new_version(&c, "ci/a", ObjectLock::default(), NOW);
-        assert_eq!(plain.retention, Some(ret(RetentionMode::Governance, datetime!(2026-01-11 12:00 UTC))));
+        assert_eq!(
+            plain.retention,
+            Some(ret(RetentionMode::Governance, datetime!(2026-01-11 12:00 UTC)))
+        );
         let asked = ObjectLock {
             retention: Some(ret(RetentionMode::Governance, datetime!(2026-01-10 13:00 UTC))),
             legal_hold: true,
@@ -515,7 +521,10 @@ mod tests {
         assert!(frozen(&c, "releases/v1/a", Some(&locked), NOW).is_some());
         assert!(frozen(&c, "releases/v1/a", None, NOW).is_none(), "a first write is allowed");
         assert!(frozen(&c, "releases/v1/a", Some(&locked), datetime!(2026-02-01 0:00 UTC)).is_none());
-        assert!(frozen(&c, "ci/a", Some(&locked), NOW).is_none(), "S3's lock protects versions, not keys");
+        assert!(
+            frozen(&c, "ci/a", Some(&locked), NOW).is_none(),
+            "S3's lock protects versions, not keys"
+        );
         let held = ObjectLock {
             retention: None,
             legal_hold: true,

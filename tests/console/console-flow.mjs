@@ -170,6 +170,7 @@ try {
   await page.locator("#usage-noncurrent", { hasText: "2 versions" }).waitFor();
 
   step("object lock: the CDN's immutable prefix made write-once in one step");
+  await page.locator("#rules").getByLabel("CORS allowed origins").fill("");
   await page.locator("#rules").getByLabel("Immutable prefixes").fill("releases/");
   await page.getByRole("button", { name: "Save rules" }).click();
   const offer = page.locator('.write-once-offer[data-prefix="releases/"]');

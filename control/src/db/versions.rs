@@ -11,8 +11,7 @@ use crate::lock::{self, ObjectLock};
 use crate::versioning::NULL_VERSION;
 
 const CURRENT_COLS: &str = "key, version_id, size, etag, modified, parts, tags, checksum, retain_mode, retain_until, legal_hold";
-const NONCURRENT_COLS: &str =
-    "key, version_id, seq, delete_marker, size, etag, modified, noncurrent_at, store_name, parts, tags, checksum, retain_mode, retain_until, legal_hold";
+const NONCURRENT_COLS: &str = "key, version_id, seq, delete_marker, size, etag, modified, noncurrent_at, store_name, parts, tags, checksum, retain_mode, retain_until, legal_hold";
 
 fn lock_at(r: &mut Row, i: usize) -> Result<ObjectLock> {
     let mode = r.opt_text(i)?;

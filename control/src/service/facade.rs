@@ -565,7 +565,12 @@ impl Control {
     /// # Errors
     /// [`Error::Forbidden`].
     pub fn may_bypass_governance(&self, p: &AdminPrincipal, s: &Space) -> Result<()> {
-        crate::admin::require(p, crate::admin::AdminAction::BypassGovernance, crate::admin::Target::Tenant(&s.tenant_id), "space")
+        crate::admin::require(
+            p,
+            crate::admin::AdminAction::BypassGovernance,
+            crate::admin::Target::Tenant(&s.tenant_id),
+            "space",
+        )
     }
 
     /// [`Core::set_lifecycle`], run on the database executor.

@@ -354,7 +354,10 @@ fn tags_follow_the_object_they_were_written_with() {
     };
     c.upload_started("up", &s.id, "m", "id_x", &extras).expect("upload");
     assert_eq!(c.upload("up", &s.id, "m").expect("db").and_then(|u| u.tags), tags.stored());
-    assert!(c.upload("up", &s.id, "m").expect("db").is_some_and(|u| u.lock.legal_hold), "the lock an upload asked for is kept");
+    assert!(
+        c.upload("up", &s.id, "m").expect("db").is_some_and(|u| u.lock.legal_hold),
+        "the lock an upload asked for is kept"
+    );
 }
 
 /// Reconciliation takes objects and uploads in progress from the store: an upload the store
@@ -887,7 +890,10 @@ fn object_lock_is_kept_with_each_version() {
     c.set_versioning(&op, &s.id, Versioning::Enabled).expect("enable");
     let locked = c.set_object_lock(&op, &s.id, &cfg).expect("lock");
     assert_eq!(locked.object_lock.as_ref(), Some(&cfg));
-    assert!(matches!(c.set_versioning(&op, &s.id, Versioning::Suspended), Err(Error::Conflict(_))));
+    assert!(matches!(
+        c.set_versioning(&op, &s.id, Versioning::Suspended),
+        Err(Error::Conflict(_))
+    ));
     let bad = LockConfig {
         write_once: vec![WriteOnce {
             prefix: "../".into(),
@@ -932,10 +938,7 @@ fn object_lock_is_kept_with_each_version() {
     c.change_versions(&s.id, "k", &next).expect("second write");
     assert_eq!(c.object_version(&s.id, "k", "v1").expect("db").map(|r| r.lock), Some(lock));
     assert!(c.current_version(&s.id, "k").expect("db").is_some_and(|r| r.lock.is_empty()));
-    let held = ObjectLock {
-        legal_hold: true,
-        ..lock
-    };
+    let held = ObjectLock { legal_hold: true, ..lock };
     assert!(c.set_version_lock(&s.id, "k", "v1", &held).expect("set noncurrent"));
     assert!(c.set_version_lock(&s.id, "k", "v2", &held).expect("set current"));
     assert!(!c.set_version_lock(&s.id, "k", "nope", &held).expect("absent"));
@@ -954,5 +957,8 @@ fn object_lock_is_kept_with_each_version() {
     };
     let pk = c.create_space(&op, n).expect("packages space");
     c.set_versioning(&op, &pk.id, Versioning::Enabled).expect("enable");
-    assert!(matches!(c.set_object_lock(&op, &pk.id, &LockConfig::default()), Err(Error::Invalid(_))));
+    assert!(matches!(
+        c.set_object_lock(&op, &pk.id, &LockConfig::default()),
+        Err(Error::Invalid(_))
+    ));
 }

@@ -53,7 +53,12 @@ async fn set_retention(
         .await
         .map_err(|e| from_s3(&e, v, "the retention could not be set"))?;
     let detail = match b.retention {
-        Some(r) => format!("key={} version={version_id} mode={} until={}", b.key, r.mode, r.until.unix_timestamp()),
+        Some(r) => format!(
+            "key={} version={version_id} mode={} until={}",
+            b.key,
+            r.mode,
+            r.until.unix_timestamp()
+        ),
         None => format!("key={} version={version_id} removed", b.key),
     };
     let bypassed = if b.bypass_governance { " bypass_governance" } else { "" };

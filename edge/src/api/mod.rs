@@ -362,11 +362,12 @@ mod tests {
             (_, "/api/v1/spaces/{space}/purge") => Some(json!({"prefix": ""})),
             (_, "/api/v1/spaces/{space}/versioning") => Some(json!({"versioning": "enabled"})),
             (_, "/api/v1/spaces/{space}/lifecycle") => Some(json!({"rules": [{"id": "ci", "prefix": "ci/", "expire_days": 30}]})),
-            (_, "/api/v1/spaces/{space}/objects/restore") => Some(json!({"key": "a", "version_id": "null"})),
+            (_, "/api/v1/spaces/{space}/objects/restore" | "/api/v1/spaces/{space}/objects/remove-version") => {
+                Some(json!({"key": "a", "version_id": "null"}))
+            }
             (_, "/api/v1/spaces/{space}/object-lock") => Some(json!({"write_once": [{"prefix": "releases/", "mode": "GOVERNANCE"}]})),
             (_, "/api/v1/spaces/{space}/objects/retention") => Some(json!({"key": "a", "retention": null})),
             (_, "/api/v1/spaces/{space}/objects/legal-hold") => Some(json!({"key": "a", "on": false})),
-            (_, "/api/v1/spaces/{space}/objects/remove-version") => Some(json!({"key": "a", "version_id": "null"})),
             (_, "/api/v1/spaces/{space}/cors") => {
                 Some(json!({"rules": [{"allowed_origins": ["https://app.example.com"], "allowed_methods": ["PUT"]}]}))
             }

@@ -74,10 +74,7 @@ pub(super) enum ObjectCmd {
 fn lock_text(l: &ObjectLock) -> String {
     let mut parts = Vec::new();
     if let Some(r) = &l.retention {
-        let until = r
-            .until
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let until = r.until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         parts.push(format!("{} until {until}", r.mode));
     }
     if l.legal_hold {
@@ -127,7 +124,8 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                     return;
                 }
                 outln!("{:<34} {:<7} {:>10}  {:<25} KEY", "VERSION", "LATEST", "SIZE", "WRITTEN");
-                let locked = |x: &crate::api::dto::VersionView| x.lock.as_ref().map(|l| format!("  [{}]", lock_text(l))).unwrap_or_default();
+                let locked =
+                    |x: &crate::api::dto::VersionView| x.lock.as_ref().map(|l| format!("  [{}]", lock_text(l))).unwrap_or_default();
                 for x in &v.versions {
                     let when = x
                         .last_modified
@@ -175,7 +173,9 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                 bypass_governance,
             };
             let v: VersionLock = c.typed("PUT", &format!("/spaces/{}/objects/retention", enc(&space)), Some(&body))?;
-            show(json_out, &v, |v| outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock)));
+            show(json_out, &v, |v| {
+                outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock));
+            });
         }
         ObjectCmd::LegalHold {
             space,
@@ -189,7 +189,9 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                 on: state == "on",
             };
             let v: VersionLock = c.typed("PUT", &format!("/spaces/{}/objects/legal-hold", enc(&space)), Some(&body))?;
-            show(json_out, &v, |v| outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock)));
+            show(json_out, &v, |v| {
+                outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock));
+            });
         }
         ObjectCmd::RemoveVersion {
             space,

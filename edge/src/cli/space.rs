@@ -99,7 +99,12 @@ fn retention_mode(m: &str) -> Result<rustshare_control::lock::RetentionMode> {
 
 /// `30d`, `1y` or (when allowed) `forever`: days (or years) as `(days, years)`.
 fn period(p: &str, forever_ok: bool) -> Result<(Option<u32>, Option<u32>)> {
-    let bad = || anyhow::anyhow!("period {p:?}: write a number of days or years such as 30d or 1y{}", if forever_ok { ", or forever" } else { "" });
+    let bad = || {
+        anyhow::anyhow!(
+            "period {p:?}: write a number of days or years such as 30d or 1y{}",
+            if forever_ok { ", or forever" } else { "" }
+        )
+    };
     if p == "forever" && forever_ok {
         return Ok((None, None));
     }
@@ -162,7 +167,9 @@ fn lock_text(s: &Space) -> String {
     };
     let mut parts = vec!["enabled".to_owned()];
     if let Some(d) = &c.default_retention {
-        let p = d.days.map_or_else(|| format!("{}y", d.years.unwrap_or_default()), |n| format!("{n}d"));
+        let p = d
+            .days
+            .map_or_else(|| format!("{}y", d.years.unwrap_or_default()), |n| format!("{n}d"));
         parts.push(format!("default {} {p}", d.mode));
     }
     for w in &c.write_once {

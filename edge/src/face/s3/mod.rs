@@ -55,8 +55,8 @@ use s3s::dto::{
 };
 use s3s::dto::{
     GetObjectLegalHoldInput, GetObjectLegalHoldOutput, GetObjectLockConfigurationInput, GetObjectLockConfigurationOutput,
-    GetObjectRetentionInput, GetObjectRetentionOutput, PutObjectLegalHoldInput, PutObjectLegalHoldOutput,
-    PutObjectLockConfigurationInput, PutObjectLockConfigurationOutput, PutObjectRetentionInput, PutObjectRetentionOutput,
+    GetObjectRetentionInput, GetObjectRetentionOutput, PutObjectLegalHoldInput, PutObjectLegalHoldOutput, PutObjectLockConfigurationInput,
+    PutObjectLockConfigurationOutput, PutObjectRetentionInput, PutObjectRetentionOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -322,7 +322,13 @@ impl S3Face {
     ///
     /// # Errors
     /// As DeleteObject with a version id.
-    pub async fn delete_version(&self, space: &rustshare_control::model::Space, key: &str, version_id: &str, bypass: bool) -> S3Result<bool> {
+    pub async fn delete_version(
+        &self,
+        space: &rustshare_control::model::Space,
+        key: &str,
+        version_id: &str,
+        bypass: bool,
+    ) -> S3Result<bool> {
         let (_, marker) = self.versions.delete_one(space, key, Some(version_id), bypass).await?;
         Ok(marker)
     }
@@ -1535,7 +1541,12 @@ impl S3 for S3Face {
         let (version_id, marker) = self
             .audited(&req, "DeleteObject", Some(&i.key), async {
                 objectlock::refuse_bypass(i.bypass_governance_retention)?;
-                Ok((self.versions.delete_one(&cred.space, &i.key, i.version_id.as_deref(), false).await?, 0))
+                Ok((
+                    self.versions
+                        .delete_one(&cred.space, &i.key, i.version_id.as_deref(), false)
+                        .await?,
+                    0,
+                ))
             })
             .await?;
         let out = DeleteObjectOutput {
@@ -2056,7 +2067,10 @@ impl S3 for S3Face {
             .audited(&req, "GetObjectLockConfiguration", None, async {
                 let c = self.control.space_lock(&cred.space.id).await.map_err(errors::control)?;
                 let c = c.ok_or_else(|| {
-                    s3_error!(ObjectLockConfigurationNotFoundError, "Object Lock configuration does not exist for this bucket")
+                    s3_error!(
+                        ObjectLockConfigurationNotFoundError,
+                        "Object Lock configuration does not exist for this bucket"
+                    )
                 })?;
                 Ok((
                     GetObjectLockConfigurationOutput {
@@ -2092,7 +2106,10 @@ impl S3 for S3Face {
             .audited(&req, "GetObjectRetention", Some(&i.key), async {
                 let row = self.lock_row(&cred, &i.key, i.version_id.as_deref()).await?;
                 let r = row.lock.retention.ok_or_else(|| {
-                    s3_error!(NoSuchObjectLockConfiguration, "The specified object does not have a ObjectLock configuration")
+                    s3_error!(
+                        NoSuchObjectLockConfiguration,
+                        "The specified object does not have a ObjectLock configuration"
+                    )
                 })?;
                 Ok((
                     GetObjectRetentionOutput {

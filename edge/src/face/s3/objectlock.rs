@@ -192,7 +192,11 @@ pub(super) fn hold_from_s3(h: Option<&ObjectLockLegalHold>) -> S3Result<bool> {
 
 /// A legal hold as GetObjectLegalHold answers it.
 pub(super) fn hold_to_s3(on: bool) -> ObjectLockLegalHold {
-    let s = if on { ObjectLockLegalHoldStatus::ON } else { ObjectLockLegalHoldStatus::OFF };
+    let s = if on {
+        ObjectLockLegalHoldStatus::ON
+    } else {
+        ObjectLockLegalHoldStatus::OFF
+    };
     ObjectLockLegalHold {
         status: Some(ObjectLockLegalHoldStatus::from_static(s)),
     }
@@ -220,10 +224,13 @@ mod tests {
         let bad = ObjectLockMode::from("SOMETIMES".to_owned());
         assert!(asked(Some(&bad), Some(&later), None, p, NOW).is_err());
         // A key that may write but not lock.
-        let e = asked(Some(&gov), Some(&later), None, PermissionMode::ReadWrite, NOW).unwrap_err();
+        let e = asked(Some(&gov), Some(&later), None, PermissionMode::ReadWrite, NOW).expect_err("refused");
         assert_eq!(*e.code(), S3ErrorCode::AccessDenied);
         assert!(asked(None, None, Some(&on), PermissionMode::ReadWriteDelete, NOW).is_err());
-        assert_eq!(asked(None, None, None, PermissionMode::WriteOnly, NOW).ok(), Some(ObjectLock::default()));
+        assert_eq!(
+            asked(None, None, None, PermissionMode::WriteOnly, NOW).ok(),
+            Some(ObjectLock::default())
+        );
     }
 
     #[test]

@@ -159,7 +159,11 @@ impl Versions {
             return Ok(());
         }
         let st = self.control.version_state(&space.id, key).await.map_err(errors::control)?;
-        match st.lock.as_ref().and_then(|c| lock::frozen(c, key, st.current.as_ref().map(|c| &c.lock), self.control.now())) {
+        match st
+            .lock
+            .as_ref()
+            .and_then(|c| lock::frozen(c, key, st.current.as_ref().map(|c| &c.lock), self.control.now()))
+        {
             Some(r) => Err(write_once(key, r)),
             None => Ok(()),
         }
@@ -366,7 +370,13 @@ impl Versions {
     /// DeleteObject, and each key of DeleteObjects: answers the version id and whether it was
     /// (or made) a delete marker.
     /// `bypass`: the operator's governance bypass (never an S3 key's).
-    pub(crate) async fn delete_one(&self, space: &Space, key: &str, version: Option<&str>, bypass: bool) -> S3Result<(Option<String>, bool)> {
+    pub(crate) async fn delete_one(
+        &self,
+        space: &Space,
+        key: &str,
+        version: Option<&str>,
+        bypass: bool,
+    ) -> S3Result<(Option<String>, bool)> {
         let full = space_key(space, key)?;
         if let Some(v) = version {
             versioning::check_id(v).map_err(bad_version)?;
@@ -594,7 +604,9 @@ impl Versions {
             return Err(no_lock_config());
         }
         let row = match version {
-            None => st.current.ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?,
+            None => st
+                .current
+                .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?,
             Some(v) => self
                 .control
                 .object_version(&space.id, key, v)
@@ -603,7 +615,10 @@ impl Versions {
                 .ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?,
         };
         if row.delete_marker {
-            return Err(s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource."));
+            return Err(s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            ));
         }
         let new = decide(&row.lock, self.control.now())?;
         let found = self
@@ -621,9 +636,14 @@ impl Versions {
 /// 403 AccessDenied for a write or delete marker a write-once prefix refuses.
 fn write_once(key: &str, r: lock::Refusal) -> S3Error {
     let why = r.message();
-    let why = why.strip_prefix("Access Denied because object protected by object lock: ").unwrap_or(&why).trim_end_matches('.');
+    let why = why
+        .strip_prefix("Access Denied because object protected by object lock: ")
+        .unwrap_or(&why)
+        .trim_end_matches('.');
     S3Error::with_message(
         S3ErrorCode::AccessDenied,
-        format!("Access Denied because object protected by object lock: {key:?} is under a write-once prefix and its current version is protected ({why}); nothing was written."),
+        format!(
+            "Access Denied because object protected by object lock: {key:?} is under a write-once prefix and its current version is protected ({why}); nothing was written."
+        ),
     )
 }
