@@ -238,6 +238,8 @@ def test_write_once_prefixes_freeze_published_keys(server):
     refused = server.cli("space", "object-lock", b, "--write-once", "releases/=30d", check=False)
     assert refused.returncode != 0 and "versioning" in refused.stderr, refused.stderr
     server.cli("space", "versioning", b, "enable")
+    # Versions written before the rule carry no lock.
+    old = [c.put_object(Bucket=b, Key="releases/old.txt", Body=f"old {i}".encode())["VersionId"] for i in range(2)]
     out = server.cli("space", "object-lock", b, "--write-once", "releases/=30d").stdout
     assert "write-once releases/ 30d GOVERNANCE" in out, out
     assert "releases/" in server.cli("space", "show", b).stdout
@@ -255,7 +257,14 @@ def test_write_once_prefixes_freeze_published_keys(server):
     c.put_object(Bucket=b, Key="tmp/other", Body=b"other")
     assert err(lambda: c.copy_object(Bucket=b, Key=key, CopySource={"Bucket": b, "Key": "tmp/other"})) == ("AccessDenied", 403)
     assert err(lambda: c.create_multipart_upload(Bucket=b, Key=key)) == ("AccessDenied", 403)
-    assert versions(c, b, "releases/") == ([(key, put["VersionId"])], [])
+    assert versions(c, b, key) == ([(key, put["VersionId"])], [])
+    # Restoring an old version is a write: allowed once onto the unlocked current version (the
+    # restored copy is then locked), refused after.
+    st, out = server.api("POST", f"/spaces/{b}/objects/restore", {"key": "releases/old.txt", "version_id": old[0]})
+    assert st == 200, out
+    st, out = server.api("POST", f"/spaces/{b}/objects/restore", {"key": "releases/old.txt", "version_id": old[1]})
+    assert st == 403 and "write-once" in out["error"]["message"], out
+    assert c.get_object(Bucket=b, Key="releases/old.txt")["Body"].read() == b"old 0"
     assert c.get_object(Bucket=b, Key=key)["Body"].read() == b"release 1.2.0"
     cdn = requests.get(f"{server.url}/{name}/{key}", headers={"Host": "cdn.localhost"}, timeout=10)
     assert cdn.status_code == 200 and cdn.content == b"release 1.2.0" and "immutable" in cdn.headers["Cache-Control"]
@@ -282,7 +291,7 @@ def test_write_once_prefixes_freeze_published_keys(server):
     c.put_object(Bucket=b, Key=key, Body=b"release 1.2.0, rebuilt")
     assert c.get_object(Bucket=b, Key=key)["Body"].read() == b"release 1.2.0, rebuilt"
     u = exact_usage(server, b)
-    assert (u["objects"], u["noncurrent_objects"], u["delete_markers"]) == (2, 1, 1), "lifecycle took tmp/other (its marker stays) and nothing under releases/"
+    assert (u["objects"], u["noncurrent_objects"], u["delete_markers"]) == (3, 1, 1), "lifecycle removed the unlocked old versions and tmp/other (its marker stays), no locked version"
 
 
 def test_cli_and_control_api(server):
