@@ -911,3 +911,153 @@ pub struct ErrorDetail {
     /// For people; safe to show.
     pub message: String,
 }
+
+/// A folder (common prefix) in an object listing.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct FolderRow {
+    /// The prefix, ending in `/`.
+    pub prefix: String,
+}
+
+/// An object in a listing.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectRow {
+    /// Key.
+    pub key: String,
+    /// Bytes.
+    pub size: u64,
+    /// ETag.
+    pub etag: Option<String>,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<rustshare_control::model::DateTime>")]
+    pub last_modified: Option<time::OffsetDateTime>,
+}
+
+/// One page of a space's objects under a prefix, folded at `/` (the S3 face's listing).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectList {
+    /// The prefix listed.
+    pub prefix: String,
+    /// Folders directly under it.
+    pub folders: Vec<FolderRow>,
+    /// Objects directly under it.
+    pub objects: Vec<ObjectRow>,
+    /// More follow: ask again with `after`.
+    pub truncated: bool,
+    /// Where the next page starts.
+    pub next_after: Option<String>,
+}
+
+/// What the console shows of one object.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectInfo {
+    /// Key.
+    pub key: String,
+    /// Bytes.
+    pub size: u64,
+    /// ETag.
+    pub etag: Option<String>,
+    /// Content-Type.
+    pub content_type: Option<String>,
+    /// Cache-Control stored with it.
+    pub cache_control: Option<String>,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<rustshare_control::model::DateTime>")]
+    pub last_modified: Option<time::OffsetDateTime>,
+    /// Its current version id, in a versioned space.
+    pub version_id: Option<String>,
+    /// User metadata (`x-amz-meta-*`).
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// Its URL on the CDN face, when the space publishes it.
+    pub public_url: Option<String>,
+}
+
+/// A multipart upload begun from the console.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct UploadStarted {
+    /// Key.
+    pub key: String,
+    /// The upload's id.
+    pub upload_id: String,
+}
+
+/// One part stored.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PartStored {
+    /// Part number.
+    pub part: u32,
+    /// Its ETag, named again at completion.
+    pub etag: String,
+}
+
+/// The parts a completion joins, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    /// Parts as stored.
+    pub parts: Vec<PartStored>,
+}
+
+/// An object written from the console.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectWritten {
+    /// Key.
+    pub key: String,
+    /// ETag.
+    pub etag: Option<String>,
+    /// Version id, in a versioned space.
+    pub version_id: Option<String>,
+}
+
+/// Objects to delete (at most 1,000 a request).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBody {
+    /// Keys.
+    pub keys: Vec<String>,
+}
+
+/// One key a delete refused.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DeleteFailure {
+    /// Key.
+    pub key: String,
+    /// Why (the S3 error's message).
+    pub message: String,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DeleteResult {
+    /// Keys deleted.
+    pub deleted: u64,
+    /// Keys refused, and why.
+    pub failed: Vec<DeleteFailure>,
+}
+
+/// A share link to make.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    /// Key.
+    pub key: String,
+    /// Lifetime in seconds: 3,600 (1 hour) to 604,800 (7 days).
+    pub expires_in_seconds: u64,
+}
+
+/// A presigned GET anyone holding it may use until it expires (or its signing key is revoked).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ShareLink {
+    /// Key.
+    pub key: String,
+    /// The URL.
+    pub url: String,
+    /// When it stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "rustshare_control::model::DateTime")]
+    pub expires_at: time::OffsetDateTime,
+    /// The key that signs share links of this space; revoking it ends every link at once.
+    pub signed_by: String,
+}

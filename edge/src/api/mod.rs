@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod lock;
 mod master_keys;
+mod objects;
 mod openapi;
 mod registry;
 mod repos;
@@ -47,6 +48,7 @@ pub fn api() -> Api {
         .merge(versions::routes())
         .merge(lifecycle::routes())
         .merge(lock::routes())
+        .merge(objects::routes())
         .merge(keys::routes())
         .merge(audit::routes())
         .merge(repos::routes())
@@ -239,6 +241,16 @@ mod tests {
         ("PUT", "/api/v1/spaces/{space}/objects/retention", Who::Owner),
         ("PUT", "/api/v1/spaces/{space}/objects/legal-hold", Who::Owner),
         ("POST", "/api/v1/spaces/{space}/objects/remove-version", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/objects", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/objects/info", Who::Owner),
+        ("GET", "/api/v1/spaces/{space}/objects/download", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/objects/upload", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/objects/multipart", Who::Owner),
+        ("PUT", "/api/v1/spaces/{space}/objects/multipart/{upload}/{part}", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/objects/multipart/{upload}/complete", Who::Owner),
+        ("DELETE", "/api/v1/spaces/{space}/objects/multipart/{upload}", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/objects/delete", Who::Owner),
+        ("POST", "/api/v1/spaces/{space}/objects/share", Who::Owner),
         ("GET", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
         ("PUT", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
         ("DELETE", "/api/v1/spaces/{space}/lifecycle", Who::Owner),
@@ -337,9 +349,18 @@ mod tests {
         (key, acme)
     }
 
-    /// `p` with its parameters naming globex's fixtures.
+    /// `p` with its parameters naming globex's fixtures (and, for the object browser's
+    /// routes, the object key in the query).
     fn concrete(p: &str, key: &str) -> String {
+        let query = if p.contains("/objects/") && !p.ends_with("/objects/delete") && !p.ends_with("/objects/share") {
+            "?key=a"
+        } else {
+            ""
+        };
+        let p = format!("{p}{query}");
         p.replace("{space}", "rs-globex-debs")
+            .replace("{upload}", "u")
+            .replace("{part}", "1")
             .replace("{key}", key)
             .replace("{repo}", "gtools")
             .replace("{ns}", "globex-images")
@@ -368,6 +389,9 @@ mod tests {
             (_, "/api/v1/spaces/{space}/object-lock") => Some(json!({"write_once": [{"prefix": "releases/", "mode": "GOVERNANCE"}]})),
             (_, "/api/v1/spaces/{space}/objects/retention") => Some(json!({"key": "a", "retention": null})),
             (_, "/api/v1/spaces/{space}/objects/legal-hold") => Some(json!({"key": "a", "on": false})),
+            (_, "/api/v1/spaces/{space}/objects/delete") => Some(json!({"keys": ["a"]})),
+            (_, "/api/v1/spaces/{space}/objects/share") => Some(json!({"key": "a", "expires_in_seconds": 3600})),
+            (_, "/api/v1/spaces/{space}/objects/multipart/{upload}/complete") => Some(json!({"parts": [{"part": 1, "etag": "x"}]})),
             (_, "/api/v1/spaces/{space}/cors") => {
                 Some(json!({"rules": [{"allowed_origins": ["https://app.example.com"], "allowed_methods": ["PUT"]}]}))
             }
@@ -492,6 +516,12 @@ mod tests {
             "PUT /api/v1/spaces/{space}/object-lock (400 Bad Request)",
             "PUT /api/v1/spaces/{space}/objects/retention (400 Bad Request)",
             "PUT /api/v1/spaces/{space}/objects/legal-hold (400 Bad Request)",
+            // No object "a" and no upload "u" there; its 1,000-byte quota is the repository's.
+            "GET /api/v1/spaces/{space}/objects/info (404 Not Found)",
+            "POST /api/v1/spaces/{space}/objects/share (404 Not Found)",
+            "PUT /api/v1/spaces/{space}/objects/multipart/{upload}/{part} (404 Not Found)",
+            "POST /api/v1/spaces/{space}/objects/multipart/{upload}/complete (404 Not Found)",
+            "PUT /api/v1/spaces/{space}/objects/upload (403 Forbidden)",
             "GET /api/v1/session (401 Unauthorized)",
             "POST /api/v1/session (401 Unauthorized)",
             "POST /api/v1/repos/{repo}/rollback (404 Not Found)",
@@ -519,8 +549,10 @@ mod tests {
             without,
             [
                 "DELETE /api/v1/session",
+                "DELETE /api/v1/spaces/{space}/objects/multipart/{upload}",
                 "GET /api/v1/openapi.json",
                 "GET /api/v1/registry/namespaces/{ns}/token",
+                "GET /api/v1/spaces/{space}/objects/download",
                 "GET /registry/token",
                 "POST /registry/events/{ns}",
                 "PUT /api/v1/repos/{repo}/incoming/{dist}/{component}/{file}",

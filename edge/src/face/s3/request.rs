@@ -91,7 +91,8 @@ pub(crate) fn object_event(
     NewAuditEvent {
         tenant_id: Some(cred.identity.tenant_id.clone()),
         object_space_id: Some(cred.space.id.clone()),
-        identity_id: Some(cred.identity.id.clone()),
+        // The console's calls carry a credential of no stored identity (its actor names the admin).
+        identity_id: (!cred.identity.id.is_empty()).then(|| cred.identity.id.clone()),
         actor: cred.identity.access_key_id.clone(),
         kind: "object".into(),
         operation: op.to_owned(),
