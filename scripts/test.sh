@@ -92,7 +92,7 @@ if [ -n "$rustfs_bin" ]; then
     # workaround covers the rest): that one check is left out here.
     python3 -m pytest -q -p no:cacheprovider --timeout 600 tests/e2e/test_clients.py tests/e2e/test_bad_input.py \
       tests/e2e/test_security.py tests/e2e/test_cdn.py tests/e2e/test_server.py tests/e2e/test_cluster.py \
-      tests/e2e/test_conformance.py tests/e2e/test_tenant_keys.py tests/e2e/test_versioning.py tests/e2e/test_lifecycle.py tests/e2e/test_object_lock.py \
+      tests/e2e/test_conformance.py tests/e2e/test_tenant_keys.py tests/e2e/test_versioning.py tests/e2e/test_lifecycle.py tests/e2e/test_object_lock.py tests/e2e/test_objects_api.py \
       -k "s3 or cluster" \
       --deselect "tests/e2e/test_conformance.py::test_standard_headers_are_stored_and_returned[s3]"
   )

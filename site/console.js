@@ -425,7 +425,8 @@ async function spacePage(id) {
       h("div", {}, h("h3", {}, "Bandwidth, last hour"), barChart(traffic.samples, 60))));
 
   page(`Space ${v.name}`,
-    h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, v.bucket), " · ", v.purpose, " · ", visibilityBadge(v)),
+    h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, v.bucket), " · ", v.purpose, " · ", visibilityBadge(v),
+      " · ", h("a", { href: `#/spaces/${sid}/objects`, id: "browse-objects" }, "Browse objects")),
     h("div", { class: "grid2", style: "margin-bottom:16px" }, s3card, pubcard),
     rulesForm, usage, versionsSection(v), lockSection(v, enabled && pub ? pub.rules : null), lifecycleSection(v, lifecycle), keysSection(v));
 }
@@ -934,7 +935,8 @@ async function route() {
     if (a.dataset.nav === parts[0]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   try {
-    if (parts[0] === "spaces" && parts[1]) await spacePage(parts[1]);
+    if (parts[0] === "spaces" && parts[1] && parts[2] === "objects") await objectsPage(parts[1], query || "");
+    else if (parts[0] === "spaces" && parts[1]) await spacePage(parts[1]);
     else if (parts[0] === "audit") await auditPage(query || "");
     else if (parts[0] === "repos" && parts[1]) await repoPage(parts[1]);
     else if (parts[0] === "registries" && parts[1]) await registryPage(parts[1]);
@@ -959,3 +961,324 @@ document.getElementById("secret-close").addEventListener("click", () => document
     showLogin();
   }
 })();
+
+// ---- object browser ----
+// One folder at a time (the S3 face's listing through /objects, folded at /), sorted and
+// filtered; uploads of files and folders (picker or drop), in 16 MiB parts above that size,
+// with progress and a cancel; downloads; details with a share link and, in a versioned space,
+// the versions; deletion of a selection or of whole folders, in batches with progress.
+
+const PART_SIZE = 16 * 1024 * 1024;
+
+function objectsHref(sid, prefix) {
+  return `#/spaces/${sid}/objects${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ""}`;
+}
+
+function typeOf(key) {
+  const name = key.split("/").pop();
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(dot + 1).toLowerCase() : "file";
+}
+
+// Sends `body` with XHR (fetch cannot report upload progress); `holder.xhr` lets a cancel abort it.
+function sendWithProgress(method, path, body, contentType, onProgress, holder) {
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    holder.xhr = x;
+    x.open(method, `/api/v1${path}`);
+    x.setRequestHeader("x-csrf-token", state.session.csrf_token);
+    x.setRequestHeader("accept", "application/json");
+    if (contentType) x.setRequestHeader("content-type", contentType);
+    x.upload.onprogress = (e) => onProgress(e.loaded);
+    x.onload = () => {
+      let d = null;
+      try { d = JSON.parse(x.responseText); } catch (_) { /* not JSON */ }
+      if (x.status >= 200 && x.status < 300) resolve(d);
+      else reject(new ApiError(x.status, (d && d.error && d.error.code) || "error", (d && d.error && d.error.message) || `upload failed (${x.status})`));
+    };
+    x.onerror = () => reject(new Error("the connection failed"));
+    x.onabort = () => reject(new ApiError(0, "cancelled", "cancelled"));
+    x.send(body);
+  });
+}
+
+// Every file under dropped folders, with its path (DataTransfer entries).
+async function droppedFiles(items) {
+  const out = [];
+  const walk = async (entry, path) => {
+    if (entry.isFile) {
+      const f = await new Promise((res, rej) => entry.file(res, rej));
+      out.push({ file: f, path: path + f.name });
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+        if (!batch.length) break;
+        for (const e of batch) await walk(e, `${path}${entry.name}/`);
+      }
+    }
+  };
+  for (const it of items) {
+    const e = it.webkitGetAsEntry && it.webkitGetAsEntry();
+    if (e) await walk(e, "");
+  }
+  return out;
+}
+
+async function objectsPage(id, query) {
+  const q = new URLSearchParams(query);
+  const prefix = q.get("prefix") || "";
+  const v = await api("GET", `/spaces/${encodeURIComponent(id)}`);
+  const sid = encodeURIComponent(v.id);
+  const segs = prefix.split("/").filter(Boolean);
+  const crumbs = h("nav", { class: "crumbs", id: "crumbs", "aria-label": "Folder" },
+    segs.length ? h("a", { href: objectsHref(sid, "") }, v.bucket) : h("span", { "aria-current": "page" }, v.bucket),
+    segs.map((s, i) => [" / ", i === segs.length - 1
+      ? h("span", { "aria-current": "page" }, s)
+      : h("a", { href: objectsHref(sid, `${segs.slice(0, i + 1).join("/")}/`) }, s)]).flat());
+
+  let rows = { folders: [], objects: [] };
+  let next = null;
+  const sort = { by: "name", dir: 1 };
+  const selected = new Set();
+  const filter = h("input", { name: "filter", autocomplete: "off", placeholder: "name starts with…", type: "search" });
+  const tbody = h("tbody", {});
+  const status = h("p", { class: "muted", id: "objects-status", "aria-live": "polite" });
+  const more = h("button", { type: "button", class: "secondary", id: "load-more", hidden: true }, "Load more");
+  const delBtn = h("button", { type: "button", class: "danger", id: "delete-selected", disabled: true }, "Delete selected");
+  const details = h("section", { class: "card", id: "object-details", "aria-labelledby": "od-title", hidden: true });
+
+  const name = (k) => k.slice(prefix.length);
+  const sortKey = (o) => (sort.by === "size" ? o.size : sort.by === "date" ? (o.last_modified || "") : o.key);
+  const render = () => {
+    const objs = [...rows.objects].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0) * sort.dir);
+    const folders = [...rows.folders].sort((a, b) => (a.prefix < b.prefix ? -1 : 1) * (sort.by === "name" ? sort.dir : 1));
+    tbody.replaceChildren(
+      ...folders.map((f) => h("tr", { "data-prefix": f.prefix },
+        h("td", { "data-label": "" }, h("input", { type: "checkbox", "aria-label": `Select folder ${name(f.prefix)}`, checked: selected.has(f.prefix),
+          onchange: (e) => { if (e.target.checked) selected.add(f.prefix); else selected.delete(f.prefix); delBtn.disabled = !selected.size; } })),
+        h("td", { "data-label": "Name" }, h("a", { href: objectsHref(sid, f.prefix), class: "folder" }, name(f.prefix))),
+        h("td", { "data-label": "Size" }, "—"), h("td", { "data-label": "Type" }, "folder"), h("td", { "data-label": "Modified" }, ""),
+        h("td", { "data-label": "" }, ""))),
+      ...objs.map((o) => h("tr", { "data-key": o.key },
+        h("td", { "data-label": "" }, h("input", { type: "checkbox", "aria-label": `Select ${name(o.key)}`, checked: selected.has(o.key),
+          onchange: (e) => { if (e.target.checked) selected.add(o.key); else selected.delete(o.key); delBtn.disabled = !selected.size; } })),
+        h("td", { "data-label": "Name", class: "mono" }, h("button", { type: "button", class: "link", onclick: () => showDetails(o.key) }, name(o.key))),
+        h("td", { "data-label": "Size" }, fmtBytes(o.size)),
+        h("td", { "data-label": "Type" }, typeOf(o.key)),
+        h("td", { "data-label": "Modified" }, o.last_modified ? fmtTime(o.last_modified) : ""),
+        h("td", { "data-label": "" }, h("a", { href: `/api/v1/spaces/${sid}/objects/download?key=${encodeURIComponent(o.key)}`, download: "", "aria-label": `Download ${name(o.key)}` }, "Download")))));
+    const n = rows.folders.length + rows.objects.length;
+    status.textContent = n ? `${rows.folders.length} folders, ${rows.objects.length} objects${next ? " (more below)" : ""}` : "Empty.";
+  };
+  const load = async (reset) => {
+    const params = new URLSearchParams({ prefix: prefix + filter.value.trim(), limit: "200" });
+    if (!reset && next) params.set("after", next);
+    const r = await api("GET", `/spaces/${sid}/objects?${params}`);
+    if (reset) { rows = { folders: [], objects: [] }; selected.clear(); delBtn.disabled = true; }
+    rows.folders.push(...r.folders);
+    rows.objects.push(...r.objects);
+    next = r.truncated ? r.next_after : null;
+    more.hidden = !next;
+    render();
+  };
+  more.addEventListener("click", () => load(false).catch((e) => toast(e.message)));
+  const filterForm = h("form", { id: "objects-filter", role: "search", "aria-label": "Filter objects" },
+    h("div", { class: "row" }, field("Filter by name", filter), h("button", { type: "submit", class: "secondary" }, "Filter")));
+  onSubmit(filterForm, () => load(true));
+  const sortHeader = (label, by) => h("th", { scope: "col", "aria-sort": sort.by === by ? (sort.dir > 0 ? "ascending" : "descending") : "none" },
+    h("button", { type: "button", class: "link", onclick: (e) => {
+      sort.dir = sort.by === by ? -sort.dir : 1; sort.by = by; render();
+      for (const th of e.target.closest("tr").children) th.setAttribute("aria-sort", "none");
+      e.target.closest("th").setAttribute("aria-sort", sort.dir > 0 ? "ascending" : "descending");
+    } }, label));
+  const table = h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "objects-table" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Select")), sortHeader("Name", "name"), sortHeader("Size", "size"),
+      h("th", { scope: "col" }, "Type"), sortHeader("Modified", "date"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Download")))),
+    tbody));
+
+  // ---- uploads ----
+  const fileInput = h("input", { type: "file", multiple: true, id: "upload-files", name: "files" });
+  const folderInput = h("input", { type: "file", multiple: true, webkitdirectory: true, id: "upload-folder", name: "folder" });
+  const progressList = h("ul", { id: "upload-progress", class: "plain" });
+  const total = h("progress", { id: "upload-total", max: 1, value: 0, "aria-label": "Upload progress, all files" });
+  const totalText = h("span", { id: "upload-total-text", "aria-live": "polite" });
+  const cancel = h("button", { type: "button", class: "secondary", id: "upload-cancel", hidden: true }, "Cancel upload");
+  const uploadBox = h("div", { id: "upload-box", hidden: true }, h("div", {}, total, " ", totalText, " ", cancel), progressList);
+  const drop = h("div", { class: "dropzone", id: "dropzone", tabindex: "-1" }, "Drop files or folders here");
+  const uploadErr = h("div", { class: "error-box", role: "alert", id: "upload-error", hidden: true });
+  const run = { cancelled: false, holder: {}, upload: null };
+
+  const counted = () => { const u = v.usage; return u.bytes + (u.multipart_bytes || 0) + (u.published_bytes || 0) + (u.noncurrent_bytes || 0); };
+  const uploadAll = async (items) => {
+    uploadErr.hidden = true;
+    if (!items.length) return;
+    const bytes = items.reduce((s, it) => s + it.file.size, 0);
+    if (v.quota_bytes !== null && v.quota_bytes !== undefined && counted() + bytes > v.quota_bytes) {
+      uploadErr.textContent = `These ${items.length} files (${fmtBytes(bytes)}) would exceed the space's quota: ${fmtBytes(Math.max(0, v.quota_bytes - counted()))} free of ${fmtBytes(v.quota_bytes)}. Nothing was sent.`;
+      uploadErr.hidden = false;
+      return;
+    }
+    run.cancelled = false;
+    progressList.replaceChildren();
+    uploadBox.hidden = false;
+    cancel.hidden = false;
+    total.max = Math.max(bytes, 1);
+    let done = 0;
+    const bars = items.map((it) => {
+      const bar = h("progress", { max: Math.max(it.file.size, 1), value: 0, "aria-label": `Upload progress of ${it.path}` });
+      const note = h("span", {}, "waiting");
+      progressList.append(h("li", { "data-path": it.path }, h("span", { class: "mono" }, it.path), " ", bar, " ", note));
+      return { bar, note };
+    });
+    const show = (i, sent) => { bars[i].bar.value = sent; total.value = done + sent; totalText.textContent = `${fmtBytes(done + sent)} of ${fmtBytes(bytes)}`; };
+    let failed = 0;
+    for (const [i, it] of items.entries()) {
+      if (run.cancelled) { bars[i].note.textContent = "cancelled"; continue; }
+      const key = prefix + it.path;
+      const kq = `key=${encodeURIComponent(key)}`;
+      bars[i].note.textContent = "uploading";
+      try {
+        if (it.file.size <= PART_SIZE) {
+          await sendWithProgress("PUT", `/spaces/${sid}/objects/upload?${kq}`, it.file, it.file.type || "application/octet-stream", (s) => show(i, s), run.holder);
+        } else {
+          const start = await api("POST", `/spaces/${sid}/objects/multipart?${kq}`);
+          run.upload = { key, id: start.upload_id };
+          const parts = [];
+          for (let off = 0, n = 1; off < it.file.size; off += PART_SIZE, n++) {
+            if (run.cancelled) throw new ApiError(0, "cancelled", "cancelled");
+            const chunk = it.file.slice(off, off + PART_SIZE);
+            parts.push(await sendWithProgress("PUT", `/spaces/${sid}/objects/multipart/${encodeURIComponent(start.upload_id)}/${n}?${kq}`, chunk, null, (s) => show(i, off + s), run.holder));
+          }
+          await api("POST", `/spaces/${sid}/objects/multipart/${encodeURIComponent(start.upload_id)}/complete?${kq}`, { parts });
+          run.upload = null;
+        }
+        done += it.file.size;
+        show(i, it.file.size);
+        bars[i].note.textContent = "done";
+      } catch (e) {
+        if (run.upload) {
+          await api("DELETE", `/spaces/${sid}/objects/multipart/${encodeURIComponent(run.upload.id)}?key=${encodeURIComponent(run.upload.key)}`).catch(() => {});
+          run.upload = null;
+        }
+        failed++;
+        bars[i].note.textContent = e.code === "cancelled" ? "cancelled" : `failed: ${e.message}`;
+        if (e.code !== "cancelled") { uploadErr.textContent = `${it.path}: ${e.message}`; uploadErr.hidden = false; }
+      }
+    }
+    cancel.hidden = true;
+    const files = (n) => `${n} file${n === 1 ? "" : "s"}`;
+    toast(run.cancelled ? "Upload cancelled" : failed ? `${items.length - failed} of ${files(items.length)} uploaded` : `${files(items.length)} uploaded`);
+    v.usage = (await api("GET", `/spaces/${sid}`)).usage;
+    await load(true);
+  };
+  cancel.addEventListener("click", () => { run.cancelled = true; if (run.holder.xhr) run.holder.xhr.abort(); });
+  fileInput.addEventListener("change", () => { const f = [...fileInput.files].map((x) => ({ file: x, path: x.name })); fileInput.value = ""; uploadAll(f).catch((e) => toast(e.message)); });
+  folderInput.addEventListener("change", () => { const f = [...folderInput.files].map((x) => ({ file: x, path: x.webkitRelativePath || x.name })); folderInput.value = ""; uploadAll(f).catch((e) => toast(e.message)); });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    const items = await droppedFiles([...e.dataTransfer.items]);
+    uploadAll(items.length ? items : [...e.dataTransfer.files].map((x) => ({ file: x, path: x.name }))).catch((err) => toast(err.message));
+  });
+  const uploadCard = h("section", { class: "card", id: "upload", "aria-labelledby": "up-title" },
+    h("h2", { id: "up-title" }, `Upload to ${prefix || "the top folder"}`),
+    h("div", { class: "row" }, field("Files", fileInput), field("A whole folder", folderInput)),
+    drop, uploadErr, uploadBox);
+
+  // ---- deletion ----
+  delBtn.addEventListener("click", async () => {
+    try {
+      const keys = [...selected].filter((k) => !k.endsWith("/"));
+      for (const f of [...selected].filter((k) => k.endsWith("/"))) {
+        let after = null;
+        for (;;) {
+          const params = new URLSearchParams({ prefix: f, recursive: "true", limit: "1000" });
+          if (after) params.set("after", after);
+          const r = await api("GET", `/spaces/${sid}/objects?${params}`);
+          keys.push(...r.objects.map((o) => o.key));
+          if (!r.truncated) break;
+          after = r.next_after;
+        }
+      }
+      if (!await confirmDialog(`Delete ${keys.length} objects?`, `${keys.length} objects will be deleted from ${v.bucket}${v.versioning === "enabled" ? " (their versions are kept)" : ""}. This cannot be undone.`, `Delete ${keys.length} objects`)) return;
+      let deleted = 0;
+      const fails = [];
+      for (let i = 0; i < keys.length; i += 1000) {
+        const r = await api("POST", `/spaces/${sid}/objects/delete`, { keys: keys.slice(i, i + 1000) });
+        deleted += r.deleted;
+        fails.push(...r.failed);
+        status.textContent = `Deleted ${deleted} of ${keys.length}…`;
+      }
+      toast(fails.length ? `${deleted} deleted; ${fails.length} refused: ${fails[0].key}: ${fails[0].message}` : `${deleted} objects deleted`);
+      v.usage = (await api("GET", `/spaces/${sid}`)).usage;
+      await load(true);
+      usageLine.textContent = usageText();
+    } catch (e) { toast(e.message); }
+  });
+
+  // ---- details ----
+  const showDetails = async (key) => {
+    try {
+      const o = await api("GET", `/spaces/${sid}/objects/info?key=${encodeURIComponent(key)}`);
+      const life = h("select", { name: "lifetime" }, [["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"]].map(([s, l]) => h("option", { value: s }, l)));
+      const linkOut = h("div", { id: "share-result", "aria-live": "polite" });
+      const shareForm = h("form", { id: "share-form", "aria-labelledby": "sh-title" },
+        h("h3", { id: "sh-title" }, "Share link"),
+        h("div", { class: "row" }, field("Valid for", life), h("button", { type: "submit" }, "Create share link")), linkOut);
+      onSubmit(shareForm, async () => {
+        const r = await api("POST", `/spaces/${sid}/objects/share`, { key, expires_in_seconds: Number(life.value) });
+        const url = h("input", { id: "share-url", readonly: true, value: r.url, class: "mono", "aria-label": "Share link" });
+        linkOut.replaceChildren(h("div", { class: "row" }, url, h("button", { type: "button", class: "secondary", onclick: () => copy(r.url, "Share link") }, "Copy link")),
+          h("p", { class: "muted" }, `Works without a login until ${fmtTime(r.expires_at)}. Signed by key ${r.signed_by}: revoking it ends every share link of this space.`));
+      });
+      const meta = Object.entries(o.metadata || {});
+      const versions = h("div", { id: "object-versions" });
+      if (v.versioning && v.versioning !== "unversioned") {
+        const r = await api("GET", `/spaces/${sid}/versions?prefix=${encodeURIComponent(key)}&limit=100`);
+        const list = r.versions.filter((x) => x.key === key);
+        versions.append(h("h3", {}, "Versions"), h("ul", {}, list.map((x) => h("li", { "data-version": x.version_id },
+          h("span", { class: "mono" }, x.version_id), " ", x.delete_marker ? "(delete marker)" : fmtBytes(x.size), " ", x.last_modified ? fmtTime(x.last_modified) : "",
+          x.latest ? [" ", h("span", { class: "badge ok" }, "current")] : x.delete_marker ? null : [" ", h("button", { type: "button", class: "small", onclick: async () => {
+            try { await api("POST", `/spaces/${sid}/objects/restore`, { key, version_id: x.version_id }); toast("Version restored"); await showDetails(key); await load(true); } catch (e) { toast(e.message); }
+          } }, "Restore")]))));
+      }
+      details.replaceChildren(
+        h("h2", { id: "od-title" }, "Object ", h("span", { class: "mono" }, key)),
+        h("dl", { class: "kv" },
+          h("dt", {}, "Size"), h("dd", { id: "od-size" }, `${fmtBytes(o.size)} (${o.size} bytes)`),
+          h("dt", {}, "ETag"), h("dd", { class: "mono" }, o.etag || "—"),
+          h("dt", {}, "Type"), h("dd", {}, o.content_type || "—"),
+          h("dt", {}, "Modified"), h("dd", {}, fmtTime(o.last_modified)),
+          h("dt", {}, "Cache-Control"), h("dd", {}, o.cache_control || "(the space's rules)"),
+          o.version_id ? [h("dt", {}, "Version"), h("dd", { class: "mono" }, o.version_id)] : null,
+          meta.length ? [h("dt", {}, "Metadata"), h("dd", {}, meta.map(([k2, v2]) => h("div", { class: "mono" }, `${k2}: ${v2}`)))] : null,
+          h("dt", {}, "Public URL"), h("dd", {}, o.public_url
+            ? [h("a", { href: o.public_url, class: "mono", id: "od-public" }, o.public_url), " ", h("button", { type: "button", class: "small secondary", onclick: () => copy(o.public_url, "Public URL") }, "Copy")]
+            : "not published")),
+        h("div", { class: "actions" },
+          h("a", { class: "button", href: `/api/v1/spaces/${sid}/objects/download?key=${encodeURIComponent(key)}`, download: "" }, "Download"),
+          h("button", { type: "button", class: "danger", onclick: async () => {
+            if (!await confirmDialog("Delete 1 object?", `${key} will be deleted from ${v.bucket}.`, "Delete 1 object")) return;
+            try { await api("POST", `/spaces/${sid}/objects/delete`, { keys: [key] }); toast(`${key} deleted`); details.hidden = true; await load(true); } catch (e) { toast(e.message); }
+          } }, "Delete")),
+        shareForm, versions);
+      details.hidden = false;
+      details.scrollIntoView({ block: "nearest" });
+    } catch (e) { toast(e.message); }
+  };
+
+  const usageText = () => `${fmtBytes(v.usage.bytes)} in ${v.usage.objects} objects${v.quota_bytes ? ` (quota ${fmtBytes(v.quota_bytes)})` : ""}`;
+  const usageLine = h("span", { id: "objects-usage" }, usageText());
+  page(`Objects in ${v.name}`,
+    h("p", {}, h("a", { href: `#/spaces/${sid}` }, `← Space ${v.name}`), " · ", usageLine),
+    crumbs,
+    uploadCard,
+    h("section", { class: "card", "aria-labelledby": "ol-title", id: "objects" },
+      h("h2", { id: "ol-title" }, prefix || "Top folder"),
+      filterForm, status, table, h("div", { class: "actions" }, more, delBtn)),
+    details);
+  await load(true);
+}

@@ -53,6 +53,25 @@ def test_whole_path_in_a_real_browser(srv, tmp_path):
 
 
 @pytest.mark.skipif(CHROMIUM is None or shutil.which("node") is None, reason="chromium and node come from scripts/test.sh")
+def test_the_object_browser_in_a_real_browser(srv, tmp_path):
+    """Issue 21's walk: folder and 200 MiB uploads with progress, download, share link in a
+    fresh context, folder delete with its count, usage, keyboard only, quota first."""
+    sp = srv.new_space(quota=300 * 1024 * 1024)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, RS_CONSOLE=f"http://console.localhost:{srv.port}", RS_TOKEN=srv.token, RS_SPACE=sp["bucket"],
+               RS_SHOTS=str(SHOTS), RS_TMP=str(tmp_path))
+    p = subprocess.run(["node", str(CONSOLE_TESTS / "objects-flow.mjs")], cwd=CONSOLE_TESTS, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, redact(f"{p.stdout}\n{p.stderr}\n(screenshots in {SHOTS})")
+    assert "step: done" in p.stdout
+    for name in ["20-objects-empty", "21-objects-uploading", "22-objects-folder", "23-objects-share", "24-objects-delete-confirm", "25-objects-quota"]:
+        for width in ["desktop", "phone"]:
+            assert (SHOTS / f"{name}-{width}.png").is_file(), (name, width)
+    # Usage is exact after it all: the 200 MiB file is what is left.
+    u = srv.cli_json("usage", sp["bucket"])["usage"]
+    assert (u["objects"], u["bytes"], u["multipart_bytes"]) == (1, 200 * 1024 * 1024, 0), u
+
+
+@pytest.mark.skipif(CHROMIUM is None or shutil.which("node") is None, reason="chromium and node come from scripts/test.sh")
 def test_a_web_page_uploads_straight_to_s3_under_bucket_cors(srv, tmp_path):
     """Bucket CORS in a real browser: a page on the allowed origin PUTs to a presigned URL (the
     browser sends the preflight first) and posts a presigned form; a page on another origin is
@@ -157,6 +176,9 @@ def test_tenant_session_sees_only_its_tenant(srv):
     assert buckets == [mine["bucket"]]
     assert sess.get(f"{srv.url}/api/v1/spaces/{other['bucket']}", timeout=10).status_code == 404
     assert sess.get(f"{srv.url}/api/v1/audit?space={other['bucket']}", timeout=10).status_code == 404
+    # The object browser's endpoints answer another tenant's space as absent.
+    for path in ["objects?prefix=", "objects/info?key=k", "objects/download?key=k"]:
+        assert sess.get(f"{srv.url}/api/v1/spaces/{other['bucket']}/{path}", timeout=10).status_code == 404, path
 
 
 def test_pages_served_from_the_binary(srv):

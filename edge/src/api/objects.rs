@@ -115,6 +115,8 @@ struct ListQuery {
     after: Option<String>,
     /// Entries per page, 1..=1000 (default 200).
     limit: Option<i32>,
+    /// Every key under the prefix, not folded into folders (what deleting a folder deletes).
+    recursive: Option<bool>,
 }
 
 async fn list(
@@ -134,7 +136,7 @@ async fn list(
     let input = ListObjectsV2Input {
         bucket: space.bucket.clone(),
         prefix: Some(prefix.clone()),
-        delimiter: Some("/".into()),
+        delimiter: (!q.recursive.unwrap_or(false)).then(|| "/".into()),
         start_after: q.after,
         max_keys: Some(q.limit.unwrap_or(200).clamp(1, 1000)),
         ..Default::default()
@@ -630,6 +632,7 @@ pub(super) fn routes() -> Api {
                     ("prefix", "string", "the folder, ending in /; empty for the top"),
                     ("after", "string", "resume after this key or folder"),
                     ("limit", "integer", "entries per page, 1 to 1000 (default 200)"),
+                    ("recursive", "boolean", "every key under the prefix, without folders"),
                 ]),
             list,
         )
