@@ -257,11 +257,24 @@ function usageBar(used, quota) {
     h("small", { class: "muted" }, `${fmtBytes(used)} of ${fmtBytes(quota)}`));
 }
 
-async function spacesPage() {
-  const { spaces } = await api("GET", "/spaces");
+const SPACES_PAGE = 50;
+
+function tenantLabel(id) {
+  const t = state.tenants.find((x) => x.id === id);
+  return t ? t.name : id;
+}
+
+async function spacesPage(query) {
+  const q = new URLSearchParams(query || "");
+  const offset = Number(q.get("offset") || 0);
+  const params = new URLSearchParams({ limit: String(SPACES_PAGE), offset: String(offset) });
+  if (q.get("tenant")) params.set("tenant", q.get("tenant"));
+  if (q.get("purpose")) params.set("purpose", q.get("purpose"));
+  const { spaces, total, next_offset: nextOffset } = await api("GET", `/spaces?${params}`);
   const p = state.session.principal;
   const rows = spaces.map((s) => h("tr", { "data-space": s.bucket },
     h("td", { "data-label": "Space" }, h("a", { href: `#/spaces/${encodeURIComponent(s.bucket)}` }, s.name), h("div", { class: "muted mono" }, s.bucket)),
+    h("td", { "data-label": "Tenant" }, h("a", { href: `#/tenants/${encodeURIComponent(tenantLabel(s.tenant_id))}` }, tenantLabel(s.tenant_id))),
     h("td", { "data-label": "Purpose" }, s.purpose),
     h("td", { "data-label": "Visibility" }, visibilityBadge(s)),
     h("td", { "data-label": "Usage" }, usageBar(s.usage.bytes + (s.usage.multipart_bytes || 0) + (s.usage.published_bytes || 0), s.quota_bytes), h("small", { class: "muted" }, ` · ${s.usage.objects} objects`)),
@@ -275,9 +288,32 @@ async function spacesPage() {
     }, "Disable"))));
   const table = spaces.length
     ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "spaces" },
-      h("thead", {}, h("tr", {}, ["Space", "Purpose", "Visibility", "Usage", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Space", "Tenant", "Purpose", "Visibility", "Usage", "Created", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows)))
-    : h("p", { class: "muted" }, "No spaces yet. Create one below.");
+    : h("p", { class: "muted" }, q.get("tenant") || q.get("purpose") ? "No spaces match." : "No spaces yet. Create one below.");
+  const listHref = (o) => {
+    const n = new URLSearchParams();
+    for (const k of ["tenant", "purpose"]) if (q.get(k)) n.set(k, q.get(k));
+    if (o) n.set("offset", String(o));
+    return `#/spaces${n.toString() ? `?${n}` : ""}`;
+  };
+  const fTenant = h("select", { name: "tenant" }, h("option", { value: "" }, "every tenant"),
+    state.tenants.map((t) => h("option", { value: t.name, selected: q.get("tenant") === t.name }, t.name)));
+  const fPurpose = h("select", { name: "purpose" }, h("option", { value: "" }, "every purpose"),
+    ["generic", "cdn", "artifacts", "packages", "registry"].map((x) => h("option", { value: x, selected: q.get("purpose") === x }, x)));
+  const filterForm = h("form", { id: "spaces-filter", role: "search", "aria-label": "Filter spaces" },
+    h("div", { class: "row" }, p.tenant_id ? null : field("Tenant", fTenant), field("Purpose", fPurpose), h("button", { type: "submit", class: "secondary" }, "Filter")));
+  filterForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const n = new URLSearchParams();
+    if (!p.tenant_id && fTenant.value) n.set("tenant", fTenant.value);
+    if (fPurpose.value) n.set("purpose", fPurpose.value);
+    location.hash = `#/spaces${n.toString() ? `?${n}` : ""}`;
+  });
+  const pager = h("nav", { class: "actions", "aria-label": "Pages of spaces", id: "spaces-pager" },
+    h("span", { class: "muted", id: "spaces-count" }, total ? `${offset + 1}–${offset + spaces.length} of ${total}` : ""),
+    offset > 0 ? h("a", { href: listHref(Math.max(0, offset - SPACES_PAGE)), class: "button secondary", rel: "prev" }, "Previous") : null,
+    nextOffset ? h("a", { href: listHref(nextOffset), class: "button", rel: "next" }, "Next") : null);
 
   // Create form.
   const name = h("input", { name: "name", required: true, autocomplete: "off" });
@@ -323,7 +359,42 @@ async function spacesPage() {
       route();
     });
   }
-  page("Object Spaces", h("div", { class: "card" }, table), form, tenantForm);
+  page("Object Spaces", h("div", { class: "card" }, filterForm, table, pager), form, tenantForm);
+}
+
+// A tenant: its spaces (with their keys and usage), totals, and its quota ceiling (the sum of
+// its spaces' quotas; unlimited when one of them is).
+async function tenantPage(name) {
+  const { spaces, total } = await api("GET", `/spaces?tenant=${encodeURIComponent(name)}&limit=200`);
+  const t = state.tenants.find((x) => x.name === name || x.id === name);
+  if (!t) throw new Error(`no tenant ${name}`);
+  const keys = await Promise.all(spaces.map((s) => api("GET", `/spaces/${encodeURIComponent(s.id)}/keys`).then((r) => r.keys).catch(() => [])));
+  const used = spaces.reduce((n, s) => n + s.usage.bytes + (s.usage.multipart_bytes || 0) + (s.usage.published_bytes || 0) + (s.usage.noncurrent_bytes || 0), 0);
+  const unlimited = spaces.some((s) => s.quota_bytes === null || s.quota_bytes === undefined);
+  const ceiling = unlimited ? null : spaces.reduce((n, s) => n + s.quota_bytes, 0);
+  const now = new Date();
+  const active = (k) => !k.revoked_at && !(k.expires_at && new Date(k.expires_at) < now);
+  page(`Tenant ${t.name}`,
+    h("p", {}, h("a", { href: "#/spaces" }, "← All spaces"), " · ", h("span", { class: "mono" }, t.id), " · created ", fmtTime(t.created_at)),
+    h("section", { class: "card", "aria-labelledby": "tu-title", id: "tenant-usage" },
+      h("h2", { id: "tu-title" }, "Usage"),
+      usageBar(used, ceiling),
+      h("dl", { class: "kv", style: "margin-top:8px" },
+        h("dt", {}, "Spaces"), h("dd", { id: "tenant-spaces" }, String(total)),
+        h("dt", {}, "Stored"), h("dd", { id: "tenant-bytes" }, fmtBytes(used)),
+        h("dt", {}, "Quota ceiling"), h("dd", { id: "tenant-ceiling" }, ceiling === null ? "unlimited (a space has no quota)" : fmtBytes(ceiling)),
+        h("dt", {}, "Active keys"), h("dd", { id: "tenant-keys" }, String(keys.flat().filter(active).length)))),
+    h("section", { class: "card", "aria-labelledby": "ts-title" },
+      h("h2", { id: "ts-title" }, "Spaces"),
+      spaces.length ? h("div", { class: "table-wrap" }, h("table", { class: "responsive", id: "tenant-spaces-table" },
+        h("thead", {}, h("tr", {}, ["Space", "Purpose", "Usage", "Quota", "Keys"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, spaces.map((s, i) => h("tr", { "data-space": s.bucket },
+          h("td", { "data-label": "Space" }, h("a", { href: `#/spaces/${encodeURIComponent(s.bucket)}` }, s.name), h("div", { class: "muted mono" }, s.bucket)),
+          h("td", { "data-label": "Purpose" }, s.purpose),
+          h("td", { "data-label": "Usage" }, `${fmtBytes(s.usage.bytes)} in ${s.usage.objects} objects`),
+          h("td", { "data-label": "Quota" }, s.quota_bytes === null || s.quota_bytes === undefined ? "none" : fmtBytes(s.quota_bytes)),
+          h("td", { "data-label": "Keys" }, keys[i].length ? keys[i].map((k) => h("div", { class: "mono" }, `${k.name} (${k.mode}${active(k) ? "" : ", inactive"})`)) : "none"))))))
+        : h("p", { class: "muted" }, "No spaces.")));
 }
 
 function barChart(samples, minutes) {
@@ -937,6 +1008,8 @@ async function route() {
   try {
     if (parts[0] === "spaces" && parts[1] && parts[2] === "objects") await objectsPage(parts[1], query || "");
     else if (parts[0] === "spaces" && parts[1]) await spacePage(parts[1]);
+    else if (parts[0] === "tenants" && parts[1]) await tenantPage(parts[1]);
+    else if (parts[0] === "spaces" && !parts[1]) await spacesPage(query || "");
     else if (parts[0] === "audit") await auditPage(query || "");
     else if (parts[0] === "repos" && parts[1]) await repoPage(parts[1]);
     else if (parts[0] === "registries" && parts[1]) await registryPage(parts[1]);

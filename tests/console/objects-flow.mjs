@@ -165,6 +165,22 @@ try {
   assert.equal(await page.locator('#objects-table tr[data-key="huge.bin"]').count(), 0);
   await shot("25-objects-quota");
 
+  step("operator views: spaces filtered by tenant and purpose, and the tenant's page");
+  const tenant = SPACE.split("-")[1];
+  await page.goto(`${CONSOLE}/#/spaces?tenant=${tenant}&purpose=artifacts`);
+  await page.locator(`#spaces tr[data-space="${SPACE}"]`).waitFor();
+  assert.equal(await page.locator("#spaces tbody tr").count(), 1);
+  assert.match(await page.locator("#spaces-count").innerText(), /1–1 of 1/);
+  await page.goto(`${CONSOLE}/#/spaces?tenant=${tenant}&purpose=registry`);
+  await page.getByText("No spaces match.").waitFor();
+  await page.goto(`${CONSOLE}/#/spaces?tenant=${tenant}`);
+  await page.locator(`#spaces tr[data-space="${SPACE}"]`).getByRole("link", { name: tenant }).click();
+  await page.getByRole("heading", { name: `Tenant ${tenant}` }).waitFor();
+  assert.equal(await page.locator("#tenant-spaces").innerText(), "1");
+  assert.equal(await page.locator("#tenant-ceiling").innerText(), "300 MiB");
+  assert.equal(await page.locator("#tenant-keys").innerText(), "1", "the share link's signing key");
+  await shot("26-tenant");
+
   assert.deepEqual(errors, [], "no script errors");
   step("done");
 } catch (e) {

@@ -174,3 +174,24 @@ def test_a_tenant_admin_never_reaches_another_tenants_objects(server):
     # Its own space works with the same token.
     assert upload(server, mine["bucket"], "mine.txt", b"mine", token=tok).status_code == 200
     assert api(server, "GET", f"/spaces/{tb}/objects/download", params={"key": "secret.txt"}).content == b"theirs", "untouched"
+
+
+def test_the_spaces_list_filters_by_tenant_and_purpose_in_pages(server):
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    made = [server.new_space(tenant=tenant), server.new_space(tenant=tenant), server.new_space(tenant=tenant, purpose="cdn")]
+    r = api(server, "GET", "/spaces", params={"tenant": tenant, "limit": 2})
+    assert r.status_code == 200, r.text
+    page1 = r.json()
+    assert (page1["total"], len(page1["spaces"]), page1["next_offset"]) == (3, 2, 2)
+    page2 = api(server, "GET", "/spaces", params={"tenant": tenant, "limit": 2, "offset": 2}).json()
+    assert len(page2["spaces"]) == 1 and "next_offset" not in page2
+    assert sorted(s["bucket"] for s in page1["spaces"] + page2["spaces"]) == sorted(s["bucket"] for s in made)
+    cdn = api(server, "GET", "/spaces", params={"tenant": tenant, "purpose": "cdn"}).json()
+    assert [s["bucket"] for s in cdn["spaces"]] == [made[2]["bucket"]]
+    assert api(server, "GET", "/spaces", params={"purpose": "sideways"}).status_code == 400
+    # A tenant admin filtering by another tenant sees nothing of it.
+    other = server.new_space()
+    tok = tenant_token(server, made[0])
+    r = api(server, "GET", "/spaces", token=tok, params={"tenant": other["bucket"].split("-")[1]}).json()
+    assert (r["total"], r["spaces"]) == (0, [])
+    assert api(server, "GET", "/spaces", token=tok).json()["total"] == 3

@@ -328,8 +328,14 @@ pub struct SpaceRow {
 /// Spaces.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SpaceList {
-    /// Every space the caller may see.
+    /// The spaces the caller may see (this page of them, when the request asked for one).
     pub spaces: Vec<SpaceRow>,
+    /// How many spaces match the filters in all.
+    #[serde(default)]
+    pub total: usize,
+    /// Where the next page starts (`offset`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
 }
 
 /// What an S3 client needs besides a key.

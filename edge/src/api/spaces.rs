@@ -34,9 +34,48 @@ async fn create_space(State(st): State<ApiState>, Admin(p): Admin, JsonBody(b): 
     Ok((StatusCode::CREATED, Json(st.control.create_space(&p, b).await?)))
 }
 
-async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<impl IntoResponse> {
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpacesQuery {
+    /// Only this tenant's spaces (name or id).
+    tenant: Option<String>,
+    /// Only spaces of this purpose.
+    purpose: Option<rustshare_control::model::Purpose>,
+    /// Page size (default: every space).
+    limit: Option<usize>,
+    /// Skip this many.
+    offset: Option<usize>,
+}
+
+async fn list_spaces(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    q: Result<axum::extract::Query<SpacesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let axum::extract::Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))?;
+    let mut all = st.control.list_spaces(&p).await?;
+    if let Some(t) = &q.tenant {
+        // A tenant the caller may not see matches nothing, as one that does not exist.
+        let id = st
+            .control
+            .list_tenants(&p)
+            .await?
+            .into_iter()
+            .find(|x| x.name == *t || x.id == *t)
+            .map(|x| x.id);
+        all.retain(|s| Some(&s.tenant_id) == id.as_ref());
+    }
+    if let Some(purpose) = q.purpose {
+        all.retain(|s| s.purpose == purpose);
+    }
+    let total = all.len();
+    let offset = q.offset.unwrap_or(0).min(total);
+    let limit = q.limit.map_or(total, |l| l.clamp(1, 1000));
+    let end = offset.saturating_add(limit).min(total);
+    let next_offset = (end < total).then_some(end);
     let mut spaces = Vec::new();
-    for s in st.control.list_spaces(&p).await? {
+    // Usage is read for the page only: a tenant with thousands of spaces lists in pages.
+    for s in all.drain(offset..end) {
         let (space, usage) = st.control.usage(&p, &s.id).await?;
         let (_, rules) = st.control.publication(&p, &s.id).await?;
         let public_web_access = if rules.is_some_and(|r| r.enabled) {
@@ -50,7 +89,11 @@ async fn list_spaces(State(st): State<ApiState>, Admin(p): Admin) -> ApiResult<i
             public_web_access,
         });
     }
-    Ok(Json(SpaceList { spaces }))
+    Ok(Json(SpaceList {
+        spaces,
+        total,
+        next_offset,
+    }))
 }
 
 async fn show_space(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
@@ -243,7 +286,18 @@ async fn remove_cors(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path
 
 pub(super) fn routes() -> Api {
     Api::new()
-        .get("/api/v1/spaces", Op::new("List spaces").returns::<SpaceList>(), list_spaces)
+        .get(
+            "/api/v1/spaces",
+            Op::new("List spaces, filtered by tenant and purpose, in pages")
+                .returns::<SpaceList>()
+                .query(&[
+                    ("tenant", "string", "only this tenant's spaces (name or id)"),
+                    ("purpose", "string", "only spaces of this purpose"),
+                    ("limit", "integer", "page size, 1 to 1000 (default: all)"),
+                    ("offset", "integer", "skip this many"),
+                ]),
+            list_spaces,
+        )
         .post(
             "/api/v1/spaces",
             Op::with_body::<NewSpace>("Create an Object Space", "201").returns::<Space>(),
