@@ -1276,7 +1276,9 @@ async function objectsPage(id, query) {
           after = r.next_after;
         }
       }
-      if (!await confirmDialog(`Delete ${keys.length} objects?`, `${keys.length} objects will be deleted from ${v.bucket}${v.versioning === "enabled" ? " (their versions are kept)" : ""}. This cannot be undone.`, `Delete ${keys.length} objects`)) return;
+      const count = `${keys.length} object${keys.length === 1 ? "" : "s"}`;
+      if (!keys.length) { toast("Nothing to delete: the folders are empty"); return; }
+      if (!await confirmDialog(`Delete ${count}?`, `${count} will be deleted from ${v.bucket}${v.versioning === "enabled" ? " (their versions are kept)" : ""}. This cannot be undone.`, `Delete ${count}`)) return;
       let deleted = 0;
       const fails = [];
       for (let i = 0; i < keys.length; i += 1000) {
@@ -1285,7 +1287,7 @@ async function objectsPage(id, query) {
         fails.push(...r.failed);
         status.textContent = `Deleted ${deleted} of ${keys.length}…`;
       }
-      toast(fails.length ? `${deleted} deleted; ${fails.length} refused: ${fails[0].key}: ${fails[0].message}` : `${deleted} objects deleted`);
+      toast(fails.length ? `${deleted} deleted; ${fails.length} refused: ${fails[0].key}: ${fails[0].message}` : `${deleted} object${deleted === 1 ? "" : "s"} deleted`);
       v.usage = (await api("GET", `/spaces/${sid}`)).usage;
       await load(true);
       usageLine.textContent = usageText();

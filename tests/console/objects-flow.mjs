@@ -151,8 +151,8 @@ try {
   await page.keyboard.press("Space");
   await page.getByRole("button", { name: "Delete selected" }).focus();
   await page.keyboard.press("Enter");
-  await page.locator("#confirm-title", { hasText: "Delete 1 objects?" }).waitFor();
-  await page.locator("#confirm").getByRole("button", { name: "Delete 1 objects" }).focus();
+  await page.locator("#confirm-title", { hasText: "Delete 1 object?" }).waitFor();
+  await page.locator("#confirm").getByRole("button", { name: "Delete 1 object" }).focus();
   await page.keyboard.press("Enter");
   await page.locator('#objects-table tr[data-key="notes.txt"]').waitFor({ state: "detached" });
 
