@@ -88,6 +88,22 @@ try {
   await page.locator('#objects-table tr[data-key="image.iso"]').waitFor();
   assert.match(await page.locator('#objects-table tr[data-key="image.iso"]').innerText(), /200 MiB/);
 
+  step("a large upload can be cancelled: no object, no parts left");
+  // 80 MiB: five parts, and the quota (300 MiB, 200 used) still allows it. The second part is
+  // held back, so the cancel lands mid-upload however fast this machine is.
+  writeFileSync(`${TMP}/cancelled.bin`, randomBytes(80 * 1024 * 1024));
+  await page.route(/\/objects\/multipart\/[^/]+\/2\?/, () => { /* held until the cancel aborts it */ });
+  await page.locator("#upload-files").setInputFiles(`${TMP}/cancelled.bin`);
+  await page.waitForFunction(() => {
+    const b = document.querySelector('#upload-progress li[data-path="cancelled.bin"] progress');
+    return b && b.value > 0;
+  }, null, { timeout: 120000 });
+  await page.getByRole("button", { name: "Cancel upload" }).click();
+  await page.locator('#upload-progress li[data-path="cancelled.bin"]', { hasText: "cancelled" }).waitFor();
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  await page.locator("#objects-status", { hasText: "1 folders, 1 objects" }).waitFor();
+  assert.equal(await page.locator('#objects-table tr[data-key="cancelled.bin"]').count(), 0);
+
   step("the big file's bytes come back whole");
   const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download image.iso" }).click()]);
   assert.equal(dl.suggestedFilename(), "image.iso");
@@ -171,6 +187,7 @@ try {
   await page.locator(`#spaces tr[data-space="${SPACE}"]`).waitFor();
   assert.equal(await page.locator("#spaces tbody tr").count(), 1);
   assert.match(await page.locator("#spaces-count").innerText(), /1–1 of 1/);
+  await shot("27-spaces-filtered");
   await page.goto(`${CONSOLE}/#/spaces?tenant=${tenant}&purpose=registry`);
   await page.getByText("No spaces match.").waitFor();
   await page.goto(`${CONSOLE}/#/spaces?tenant=${tenant}`);

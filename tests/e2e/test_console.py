@@ -63,7 +63,7 @@ def test_the_object_browser_in_a_real_browser(srv, tmp_path):
     p = subprocess.run(["node", str(CONSOLE_TESTS / "objects-flow.mjs")], cwd=CONSOLE_TESTS, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, redact(f"{p.stdout}\n{p.stderr}\n(screenshots in {SHOTS})")
     assert "step: done" in p.stdout
-    for name in ["20-objects-empty", "21-objects-uploading", "22-objects-folder", "23-objects-share", "24-objects-delete-confirm", "25-objects-quota", "26-tenant"]:
+    for name in ["20-objects-empty", "21-objects-uploading", "22-objects-folder", "23-objects-share", "24-objects-delete-confirm", "25-objects-quota", "26-tenant", "27-spaces-filtered"]:
         for width in ["desktop", "phone"]:
             assert (SHOTS / f"{name}-{width}.png").is_file(), (name, width)
     # Usage is exact after it all: the 200 MiB file is what is left.
