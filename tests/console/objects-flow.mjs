@@ -181,6 +181,21 @@ try {
   assert.equal(await page.locator('#objects-table tr[data-key="huge.bin"]').count(), 0);
   await shot("25-objects-quota");
 
+  step("drag and drop: dropped files are uploaded");
+  await page.locator("#dropzone").evaluate((zone) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["dropped one\n"], "dropped-1.txt", { type: "text/plain" }));
+    dt.items.add(new File(["dropped two\n"], "dropped-2.txt", { type: "text/plain" }));
+    zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.locator('#objects-table tr[data-key="dropped-2.txt"]').waitFor();
+  await page.getByLabel("Select dropped-1.txt").check();
+  await page.getByLabel("Select dropped-2.txt").check();
+  await page.getByRole("button", { name: "Delete selected" }).click();
+  await page.locator("#confirm").getByRole("button", { name: "Delete 2 objects" }).click();
+  await page.locator('#objects-table tr[data-key="dropped-2.txt"]').waitFor({ state: "detached" });
+
   step("operator views: spaces filtered by tenant and purpose, and the tenant's page");
   const tenant = SPACE.split("-")[1];
   await page.goto(`${CONSOLE}/#/spaces?tenant=${tenant}&purpose=artifacts`);
