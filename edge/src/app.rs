@@ -200,6 +200,8 @@ impl App {
                 ),
                 Route::Api => {
                     req.extensions_mut().insert(crate::api::extract::Transport { tls });
+                    // The console's object calls run on the S3 face and audit with these.
+                    req.extensions_mut().insert(RequestInfo::new(rid.clone(), Some(peer.ip())));
                     (Box::pin(self.api(req)).await, "api".into())
                 }
                 Route::Cdn => (self.cdn.handle(req).await, "cdn".into()),

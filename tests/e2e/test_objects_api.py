@@ -123,7 +123,9 @@ def test_browse_upload_download_share_and_delete(server):
     after = server.cli_json("usage", b)["usage"]
     assert before["objects"] - after["objects"] == 20
     assert before["bytes"] - after["bytes"] == sum(map(len, files.values()))
-    ops = {(e["operation"], e["actor"]) for e in server.cli_json("audit", "--space", b, "--limit", "500")["events"]}
+    events = server.cli_json("audit", "--space", b, "--limit", "500")["events"]
+    ops = {(e["operation"], e["actor"]) for e in events}
+    assert all(e.get("source_ip") == "127.0.0.1" for e in events if e["actor"] == "console:operator"), "the caller's address is recorded"
     # The console's calls are the admin's; the share link's fetch is its signing key's.
     actors = {a for (op, a) in ops if op in ("PutObject", "DeleteObject", "CompleteMultipartUpload", "GetObject")}
     assert actors == {"console:operator", link["signed_by"]}, ops

@@ -63,11 +63,28 @@ fn admin_credential(p: &AdminPrincipal, space: &Space) -> Arc<Credential> {
     })
 }
 
+/// The API request's id and client address, which the S3 face's audit row records.
+struct Caller(RequestInfo);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller(
+            parts
+                .extensions
+                .get::<RequestInfo>()
+                .cloned()
+                .unwrap_or_else(|| RequestInfo::new(crate::wire::new_request_id(), None)),
+        ))
+    }
+}
+
 /// An S3 request as the access layer would have released it for `cred`.
-fn request<T>(st: &ApiState, cred: &Arc<Credential>, method: http::Method, input: T) -> ApiResult<S3Request<T>> {
+fn request<T>(st: &ApiState, cred: &Arc<Credential>, caller: &Caller, method: http::Method, input: T) -> ApiResult<S3Request<T>> {
     let mut extensions = http::Extensions::new();
     extensions.insert(cred.clone());
-    extensions.insert(RequestInfo::new(Arc::from(rustshare_control::new_version_id()), None));
+    extensions.insert(caller.0.clone());
     let region = st
         .region
         .parse()
@@ -122,6 +139,7 @@ struct ListQuery {
 async fn list(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path(id): Path<String>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<ObjectList>> {
@@ -143,7 +161,7 @@ async fn list(
     };
     let out = st
         .s3
-        .list_objects_v2(request(&st, &cred, http::Method::GET, input)?)
+        .list_objects_v2(request(&st, &cred, &caller, http::Method::GET, input)?)
         .await
         .map_err(s3_failed("the listing failed"))?
         .output;
@@ -192,6 +210,7 @@ struct KeyQuery {
 async fn info(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<Json<ObjectInfo>> {
@@ -205,7 +224,7 @@ async fn info(
     };
     let h = st
         .s3
-        .head_object(request(&st, &cred, http::Method::HEAD, input)?)
+        .head_object(request(&st, &cred, &caller, http::Method::HEAD, input)?)
         .await
         .map_err(s3_failed("the object could not be read"))?
         .output;
@@ -242,7 +261,13 @@ fn disposition(key: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-async fn download(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<String>, Query(q): Query<KeyQuery>) -> ApiResult<Response> {
+async fn download(
+    State(st): State<ApiState>,
+    Admin(p): Admin,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<KeyQuery>,
+) -> ApiResult<Response> {
     checked_key(&q.key)?;
     let space = space_for(&st, &p, &id, false).await?;
     let cred = admin_credential(&p, &space);
@@ -253,7 +278,7 @@ async fn download(State(st): State<ApiState>, Admin(p): Admin, Path(id): Path<St
     };
     let g = st
         .s3
-        .get_object(request(&st, &cred, http::Method::GET, input)?)
+        .get_object(request(&st, &cred, &caller, http::Method::GET, input)?)
         .await
         .map_err(s3_failed("the object could not be read"))?
         .output;
@@ -313,6 +338,7 @@ fn blob(body: Body) -> s3s::dto::StreamingBlob {
 async fn upload(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<KeyQuery>,
     headers: HeaderMap,
@@ -332,7 +358,7 @@ async fn upload(
     };
     let out = st
         .s3
-        .put_object(request(&st, &cred, http::Method::PUT, input)?)
+        .put_object(request(&st, &cred, &caller, http::Method::PUT, input)?)
         .await
         .map_err(s3_failed("the upload failed; nothing was stored"))?
         .output;
@@ -346,6 +372,7 @@ async fn upload(
 async fn start_upload(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<KeyQuery>,
     headers: HeaderMap,
@@ -361,7 +388,7 @@ async fn start_upload(
     };
     let out = st
         .s3
-        .create_multipart_upload(request(&st, &cred, http::Method::POST, input)?)
+        .create_multipart_upload(request(&st, &cred, &caller, http::Method::POST, input)?)
         .await
         .map_err(s3_failed("the upload could not start"))?
         .output;
@@ -374,6 +401,7 @@ async fn start_upload(
 async fn upload_part(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path((id, upload_id, part)): Path<(String, String, u32)>,
     Query(q): Query<KeyQuery>,
     headers: HeaderMap,
@@ -394,7 +422,7 @@ async fn upload_part(
     };
     let out = st
         .s3
-        .upload_part(request(&st, &cred, http::Method::PUT, input)?)
+        .upload_part(request(&st, &cred, &caller, http::Method::PUT, input)?)
         .await
         .map_err(s3_failed("the part was not stored"))?
         .output;
@@ -407,6 +435,7 @@ async fn upload_part(
 async fn complete_upload(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path((id, upload_id)): Path<(String, String)>,
     Query(q): Query<KeyQuery>,
     JsonBody(b): JsonBody<CompleteBody>,
@@ -432,7 +461,7 @@ async fn complete_upload(
     };
     let out = st
         .s3
-        .complete_multipart_upload(request(&st, &cred, http::Method::POST, input)?)
+        .complete_multipart_upload(request(&st, &cred, &caller, http::Method::POST, input)?)
         .await
         .map_err(s3_failed("the upload could not be completed"))?
         .output;
@@ -446,6 +475,7 @@ async fn complete_upload(
 async fn abort_upload(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path((id, upload_id)): Path<(String, String)>,
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<StatusCode> {
@@ -459,7 +489,7 @@ async fn abort_upload(
         ..Default::default()
     };
     st.s3
-        .abort_multipart_upload(request(&st, &cred, http::Method::DELETE, input)?)
+        .abort_multipart_upload(request(&st, &cred, &caller, http::Method::DELETE, input)?)
         .await
         .map_err(s3_failed("the upload could not be aborted"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -468,6 +498,7 @@ async fn abort_upload(
 async fn delete(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<DeleteBody>,
 ) -> ApiResult<Json<DeleteResult>> {
@@ -500,7 +531,7 @@ async fn delete(
     };
     let out = st
         .s3
-        .delete_objects(request(&st, &cred, http::Method::POST, input)?)
+        .delete_objects(request(&st, &cred, &caller, http::Method::POST, input)?)
         .await
         .map_err(s3_failed("nothing was deleted"))?
         .output;
@@ -550,6 +581,7 @@ async fn share_key(st: &ApiState, p: &AdminPrincipal, space: &Space) -> ApiResul
 async fn share(
     State(st): State<ApiState>,
     Admin(p): Admin,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<ShareBody>,
 ) -> ApiResult<Json<ShareLink>> {
@@ -569,7 +601,7 @@ async fn share(
         ..Default::default()
     };
     st.s3
-        .head_object(request(&st, &cred, http::Method::HEAD, head)?)
+        .head_object(request(&st, &cred, &caller, http::Method::HEAD, head)?)
         .await
         .map_err(s3_failed("the object could not be read"))?;
     let signer = share_key(&st, &p, &space).await?;
