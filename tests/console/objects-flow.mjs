@@ -133,6 +133,7 @@ try {
   step("details and a share link, fetched with no session");
   await page.getByRole("button", { name: "asset-07.txt" }).click();
   await page.locator("#object-details #od-size", { hasText: `${Buffer.byteLength(small["asset-07.txt"])} bytes` }).waitFor();
+  assert.equal(await page.locator("#object-versions").innerText(), "", "nothing about versions in an unversioned space");
   await page.locator("#share-form").getByLabel("Valid for").selectOption("86400");
   await page.getByRole("button", { name: "Create share link" }).click();
   const url = await page.locator("#share-url").inputValue();
