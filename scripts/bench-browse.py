@@ -9,6 +9,8 @@ peer's when given). Best of --rounds; milliseconds.
     bench-browse.py --fill ENDPOINT AK SK BUCKET N
     bench-browse.py --console URL TOKEN BUCKET --label L
     bench-browse.py --s3 ENDPOINT AK SK BUCKET --label L
+    bench-browse.py --upload URL TOKEN BUCKET MIB    (the console's upload path: MIB of random
+        bytes in 16 MiB parts through /objects/multipart, then downloaded and compared)
 """
 
 import argparse
@@ -51,6 +53,7 @@ def main():
     a.add_argument("--fill", nargs=5, metavar=("ENDPOINT", "AK", "SK", "BUCKET", "N"))
     a.add_argument("--console", nargs=3, metavar=("URL", "TOKEN", "BUCKET"))
     a.add_argument("--s3", nargs=4, metavar=("ENDPOINT", "AK", "SK", "BUCKET"))
+    a.add_argument("--upload", nargs=4, metavar=("URL", "TOKEN", "BUCKET", "MIB"))
     a.add_argument("--label", default="")
     a.add_argument("--rounds", type=int, default=5)
     args = a.parse_args()
@@ -63,6 +66,9 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(32) as ex:
             list(ex.map(lambda k: c.put_object(Bucket=b, Key=k, Body=b"x"), keys, chunksize=256))
         print(f"filled {n} objects in {time.time() - t:.1f} s ({n / (time.time() - t):.0f}/s)")
+        return
+    if args.upload:
+        upload(*args.upload)
         return
     for name, prefix, after in VIEWS:
         if args.console:
@@ -90,6 +96,42 @@ def main():
                 return len(r.get("Contents", [])) + len(r.get("CommonPrefixes", []))
         ms, n = best(run, args.rounds)
         print(f"{args.label:<28} {name:<24} {ms:8.1f} ms  {n:4} entries")
+
+
+def upload(url, token, bucket, mib):
+    import hashlib
+    import os
+    part = 16 * 1024 * 1024
+    size = int(mib) * 1024 * 1024
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {token}"
+    base = f"{url}/api/v1/spaces/{bucket}/objects"
+    key = {"key": f"upload-{mib}MiB.bin"}
+    want = hashlib.sha256()
+    t = time.perf_counter()
+    r = s.post(f"{base}/multipart", params=key, timeout=60)
+    r.raise_for_status()
+    uid = r.json()["upload_id"]
+    parts = []
+    for n, off in enumerate(range(0, size, part), start=1):
+        chunk = os.urandom(min(part, size - off))
+        want.update(chunk)
+        r = s.put(f"{base}/multipart/{uid}/{n}", params=key, data=chunk, timeout=120)
+        r.raise_for_status()
+        parts.append(r.json())
+    r = s.post(f"{base}/multipart/{uid}/complete", params=key, json={"parts": parts}, timeout=300)
+    r.raise_for_status()
+    up = time.perf_counter() - t
+    t = time.perf_counter()
+    got = hashlib.sha256()
+    with s.get(f"{base}/download", params=key, stream=True, timeout=300) as r:
+        r.raise_for_status()
+        for b in r.iter_content(1 << 20):
+            got.update(b)
+    down = time.perf_counter() - t
+    assert got.digest() == want.digest(), "the bytes differ"
+    print(f"{mib} MiB in {len(parts)} parts: uploaded in {up:.1f} s ({int(mib) / up:.0f} MiB/s, random bytes made on the way), "
+          f"downloaded in {down:.1f} s ({int(mib) / down:.0f} MiB/s), SHA-256 equal")
 
 
 if __name__ == "__main__":
