@@ -114,6 +114,13 @@ def test_browse_upload_download_share_and_delete(server):
     assert len(share_key) == 1 and share_key[0]["mode"] == "read-only" and share_key[0]["access_key_id"] == link["signed_by"]
     server.cli("key", "revoke", share_key[0]["id"])
     assert requests.get(link["url"], timeout=30).status_code == 403
+    # The next share is signed by a new key; the revoked one's links stay dead.
+    r = api(server, "POST", f"/spaces/{b}/objects/share", json={"key": "site/assets/f05.txt", "expires_in_seconds": 3600})
+    assert r.status_code == 200, r.text
+    again = r.json()
+    assert again["signed_by"] != link["signed_by"] and requests.get(again["url"], timeout=30).status_code == 200
+    assert "console-share-2" in [k["name"] for k in server.cli_json("key", "list", b)["keys"]]
+    assert requests.get(link["url"], timeout=30).status_code == 403
 
     # Delete a folder: every object under it, in batches, with usage exact afterwards.
     before = server.cli_json("usage", b)["usage"]
@@ -128,7 +135,7 @@ def test_browse_upload_download_share_and_delete(server):
     assert all(e.get("source_ip") == "127.0.0.1" for e in events if e["actor"] == "console:operator"), "the caller's address is recorded"
     # The console's calls are the admin's; the share link's fetch is its signing key's.
     actors = {a for (op, a) in ops if op in ("PutObject", "DeleteObject", "CompleteMultipartUpload", "GetObject")}
-    assert actors == {"console:operator", link["signed_by"]}, ops
+    assert actors == {"console:operator", link["signed_by"], again["signed_by"]}, ops
     assert ("GetObject", link["signed_by"]) in ops
     assert any(op == "object.shared" for op, _ in ops)
 

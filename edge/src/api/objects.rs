@@ -550,21 +550,33 @@ async fn delete(
     }))
 }
 
-/// The active key that signs the space's share links, made the first time (read-only, the
-/// whole space, visible in the space's keys: revoking it ends every link at once).
+/// The active key that signs the space's share links, made when there is none (read-only, the
+/// whole space, visible in the space's keys: revoking it ends every link at once; the next
+/// share makes `console-share-2`, and so on, since a revoked key keeps its name).
 async fn share_key(st: &ApiState, p: &AdminPrincipal, space: &Space) -> ApiResult<Arc<Credential>> {
     let now = st.control.now();
-    let existing = st
-        .control
-        .list_identities(p, &space.id)
-        .await?
-        .into_iter()
-        .find(|i| i.name == SHARE_KEY && i.status(now) == "active");
+    let keys = st.control.list_identities(p, &space.id).await?;
+    let is_share = |i: &Identity| {
+        i.name == SHARE_KEY
+            || i.name
+                .strip_prefix(SHARE_KEY)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+    };
+    // Only a read-only key of the whole space signs: a key of that name made by hand with
+    // other rights is left alone.
+    let existing = keys
+        .iter()
+        .find(|i| is_share(i) && i.status(now) == "active" && i.mode == PermissionMode::ReadOnly && i.allowed_prefix.is_empty());
     let access = if let Some(i) = existing {
-        i.access_key_id
+        i.access_key_id.clone()
     } else {
+        let name = std::iter::once(SHARE_KEY.to_owned())
+            .chain((2..).map(|n| format!("{SHARE_KEY}-{n}")))
+            .find(|n| !keys.iter().any(|i| i.name == *n))
+            .unwrap_or_else(|| SHARE_KEY.to_owned());
         let n = rustshare_control::NewIdentity {
-            name: SHARE_KEY.into(),
+            name,
             mode: PermissionMode::ReadOnly,
             prefix: String::new(),
             expires_at: None,
