@@ -571,8 +571,9 @@ async fn share_key(st: &ApiState, p: &AdminPrincipal, space: &Space) -> ApiResul
     let access = if let Some(i) = existing {
         i.access_key_id.clone()
     } else {
+        // One more name than there are keys: one of them is free.
         let name = std::iter::once(SHARE_KEY.to_owned())
-            .chain((2..).map(|n| format!("{SHARE_KEY}-{n}")))
+            .chain((2..=keys.len() + 2).map(|n| format!("{SHARE_KEY}-{n}")))
             .find(|n| !keys.iter().any(|i| i.name == *n))
             .unwrap_or_else(|| SHARE_KEY.to_owned());
         let n = rustshare_control::NewIdentity {
