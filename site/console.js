@@ -1122,20 +1122,21 @@ async function objectsPage(id, query) {
   const details = h("section", { class: "card", id: "object-details", "aria-labelledby": "od-title", hidden: true });
 
   const name = (k) => k.slice(prefix.length);
+  // A row's checkbox: a key, or a folder's prefix, in the selection the delete button acts on.
+  const selectBox = (id, label) => h("input", { type: "checkbox", "aria-label": label, checked: selected.has(id),
+    onchange: (e) => { if (e.target.checked) selected.add(id); else selected.delete(id); delBtn.disabled = !selected.size; } });
   const sortKey = (o) => (sort.by === "size" ? o.size : sort.by === "date" ? (o.last_modified || "") : o.key);
   const render = () => {
     const objs = [...rows.objects].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0) * sort.dir);
     const folders = [...rows.folders].sort((a, b) => (a.prefix < b.prefix ? -1 : 1) * (sort.by === "name" ? sort.dir : 1));
     tbody.replaceChildren(
       ...folders.map((f) => h("tr", { "data-prefix": f.prefix },
-        h("td", { "data-label": "" }, h("input", { type: "checkbox", "aria-label": `Select folder ${name(f.prefix)}`, checked: selected.has(f.prefix),
-          onchange: (e) => { if (e.target.checked) selected.add(f.prefix); else selected.delete(f.prefix); delBtn.disabled = !selected.size; } })),
+        h("td", { "data-label": "" }, selectBox(f.prefix, `Select folder ${name(f.prefix)}`)),
         h("td", { "data-label": "Name" }, h("a", { href: objectsHref(sid, f.prefix), class: "folder" }, name(f.prefix))),
         h("td", { "data-label": "Size" }, "—"), h("td", { "data-label": "Type" }, "folder"), h("td", { "data-label": "Modified" }, ""),
         h("td", { "data-label": "" }, ""))),
       ...objs.map((o) => h("tr", { "data-key": o.key },
-        h("td", { "data-label": "" }, h("input", { type: "checkbox", "aria-label": `Select ${name(o.key)}`, checked: selected.has(o.key),
-          onchange: (e) => { if (e.target.checked) selected.add(o.key); else selected.delete(o.key); delBtn.disabled = !selected.size; } })),
+        h("td", { "data-label": "" }, selectBox(o.key, `Select ${name(o.key)}`)),
         h("td", { "data-label": "Name", class: "mono" }, h("button", { type: "button", class: "link", onclick: () => showDetails(o.key) }, name(o.key))),
         h("td", { "data-label": "Size" }, fmtBytes(o.size)),
         h("td", { "data-label": "Type" }, typeOf(o.key)),

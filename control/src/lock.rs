@@ -256,24 +256,24 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A message for the caller.
+    /// What protects it, in words (`a legal hold is on`).
     #[must_use]
-    pub fn message(self) -> String {
+    pub fn reason(self) -> String {
         let date = |t: OffsetDateTime| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_else(|_| t.to_string())
         };
         match self {
-            Refusal::LegalHold => "Access Denied because object protected by object lock: a legal hold is on.".into(),
-            Refusal::Compliance(t) => format!(
-                "Access Denied because object protected by object lock: compliance retention until {}.",
-                date(t)
-            ),
-            Refusal::Governance(t) => format!(
-                "Access Denied because object protected by object lock: governance retention until {} (only the operator may bypass it).",
-                date(t)
-            ),
+            Refusal::LegalHold => "a legal hold is on".into(),
+            Refusal::Compliance(t) => format!("compliance retention until {}", date(t)),
+            Refusal::Governance(t) => format!("governance retention until {} (only the operator may bypass it)", date(t)),
         }
+    }
+
+    /// A message for the caller, as S3 words it.
+    #[must_use]
+    pub fn message(self) -> String {
+        format!("Access Denied because object protected by object lock: {}.", self.reason())
     }
 }
 

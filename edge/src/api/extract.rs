@@ -23,6 +23,16 @@ pub struct Transport {
     pub tls: bool,
 }
 
+/// The request's `Content-Length`, when it has a valid one (raw uploads need it before the
+/// first byte is read).
+#[must_use]
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// The session cookie's value, if the request carries one.
 #[must_use]
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {

@@ -102,13 +102,29 @@ fn request<T>(st: &ApiState, cred: &Arc<Credential>, caller: &Caller, method: ht
     })
 }
 
-/// The space, for an admin who may see it (reads) or change it (writes).
-async fn space_for(st: &ApiState, p: &AdminPrincipal, id: &str, write: bool) -> ApiResult<Space> {
-    Ok(if write {
-        st.control.space_to_manage(p, id).await?
-    } else {
-        st.control.space(p, id).await?
-    })
+/// One console call's context: the space (for an admin who may see it, or change it when
+/// `write`), the credential made for the call, and the API request's id and address.
+struct AsAdmin {
+    space: Space,
+    cred: Arc<Credential>,
+    caller: Caller,
+}
+
+impl AsAdmin {
+    async fn open(st: &ApiState, p: &AdminPrincipal, id: &str, caller: Caller, write: bool) -> ApiResult<Self> {
+        let space = if write {
+            st.control.space_to_manage(p, id).await?
+        } else {
+            st.control.space(p, id).await?
+        };
+        let cred = admin_credential(p, &space);
+        Ok(Self { space, cred, caller })
+    }
+
+    /// The S3 request carrying `input` for this call.
+    fn req<T>(&self, st: &ApiState, method: http::Method, input: T) -> ApiResult<S3Request<T>> {
+        request(st, &self.cred, &self.caller, method, input)
+    }
 }
 
 fn checked_key(key: &str) -> ApiResult<()> {
@@ -149,10 +165,9 @@ async fn list(
     if let Some(a) = &q.after {
         names::prefix(a).map_err(|e| bad("after", e))?;
     }
-    let space = space_for(&st, &p, &id, false).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, false).await?;
     let input = ListObjectsV2Input {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         prefix: Some(prefix.clone()),
         delimiter: (!q.recursive.unwrap_or(false)).then(|| "/".into()),
         start_after: q.after,
@@ -161,7 +176,7 @@ async fn list(
     };
     let out = st
         .s3
-        .list_objects_v2(request(&st, &cred, &caller, http::Method::GET, input)?)
+        .list_objects_v2(a.req(&st, http::Method::GET, input)?)
         .await
         .map_err(s3_failed("the listing failed"))?
         .output;
@@ -215,27 +230,22 @@ async fn info(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<Json<ObjectInfo>> {
     checked_key(&q.key)?;
-    let space = space_for(&st, &p, &id, false).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, false).await?;
     let input = HeadObjectInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         ..Default::default()
     };
     let h = st
         .s3
-        .head_object(request(&st, &cred, &caller, http::Method::HEAD, input)?)
+        .head_object(a.req(&st, http::Method::HEAD, input)?)
         .await
         .map_err(s3_failed("the object could not be read"))?
         .output;
-    let (_, rules) = st.control.publication(&p, &space.id).await?;
-    let public_url = rules.filter(|r| r.enabled && r.publishes(&q.key)).map(|r| {
-        let base = r
-            .public_base_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/{}/", st.cdn_base, r.public_name));
-        format!("{}/{}", base.trim_end_matches('/'), q.key)
-    });
+    let (_, rules) = st.control.publication(&p, &a.space.id).await?;
+    let public_url = rules
+        .filter(|r| r.enabled && r.publishes(&q.key))
+        .map(|r| format!("{}/{}", super::spaces::public_url(&st, &r).trim_end_matches('/'), q.key));
     Ok(Json(ObjectInfo {
         key: q.key,
         size: u64::try_from(h.content_length.unwrap_or_default()).unwrap_or_default(),
@@ -269,16 +279,15 @@ async fn download(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<Response> {
     checked_key(&q.key)?;
-    let space = space_for(&st, &p, &id, false).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, false).await?;
     let input = GetObjectInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         ..Default::default()
     };
     let g = st
         .s3
-        .get_object(request(&st, &cred, &caller, http::Method::GET, input)?)
+        .get_object(a.req(&st, http::Method::GET, input)?)
         .await
         .map_err(s3_failed("the object could not be read"))?
         .output;
@@ -302,17 +311,13 @@ async fn download(
 }
 
 fn content_length(headers: &HeaderMap, max: u64) -> ApiResult<u64> {
-    let len = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::LENGTH_REQUIRED,
-                "length_required",
-                "send the file with a Content-Length header",
-            )
-        })?;
+    let len = super::extract::declared_length(headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "send the file with a Content-Length header",
+        )
+    })?;
     if len > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -346,10 +351,9 @@ async fn upload(
 ) -> ApiResult<Json<ObjectWritten>> {
     checked_key(&q.key)?;
     let len = content_length(&headers, MAX_PART)?;
-    let space = space_for(&st, &p, &id, true).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let input = PutObjectInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         body: Some(blob(body)),
         content_length: i64::try_from(len).ok(),
@@ -358,7 +362,7 @@ async fn upload(
     };
     let out = st
         .s3
-        .put_object(request(&st, &cred, &caller, http::Method::PUT, input)?)
+        .put_object(a.req(&st, http::Method::PUT, input)?)
         .await
         .map_err(s3_failed("the upload failed; nothing was stored"))?
         .output;
@@ -378,17 +382,16 @@ async fn start_upload(
     headers: HeaderMap,
 ) -> ApiResult<Json<UploadStarted>> {
     checked_key(&q.key)?;
-    let space = space_for(&st, &p, &id, true).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let input = CreateMultipartUploadInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         content_type: content_type(&headers),
         ..Default::default()
     };
     let out = st
         .s3
-        .create_multipart_upload(request(&st, &cred, &caller, http::Method::POST, input)?)
+        .create_multipart_upload(a.req(&st, http::Method::POST, input)?)
         .await
         .map_err(s3_failed("the upload could not start"))?
         .output;
@@ -409,10 +412,9 @@ async fn upload_part(
 ) -> ApiResult<Json<PartStored>> {
     checked_key(&q.key)?;
     let len = content_length(&headers, MAX_PART)?;
-    let space = space_for(&st, &p, &id, true).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let input = UploadPartInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         upload_id,
         part_number: i32::try_from(part).unwrap_or(0),
@@ -422,7 +424,7 @@ async fn upload_part(
     };
     let out = st
         .s3
-        .upload_part(request(&st, &cred, &caller, http::Method::PUT, input)?)
+        .upload_part(a.req(&st, http::Method::PUT, input)?)
         .await
         .map_err(s3_failed("the part was not stored"))?
         .output;
@@ -441,8 +443,7 @@ async fn complete_upload(
     JsonBody(b): JsonBody<CompleteBody>,
 ) -> ApiResult<Json<ObjectWritten>> {
     checked_key(&q.key)?;
-    let space = space_for(&st, &p, &id, true).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let parts = b
         .parts
         .into_iter()
@@ -453,7 +454,7 @@ async fn complete_upload(
         })
         .collect();
     let input = CompleteMultipartUploadInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         upload_id,
         multipart_upload: Some(CompletedMultipartUpload { parts: Some(parts) }),
@@ -461,7 +462,7 @@ async fn complete_upload(
     };
     let out = st
         .s3
-        .complete_multipart_upload(request(&st, &cred, &caller, http::Method::POST, input)?)
+        .complete_multipart_upload(a.req(&st, http::Method::POST, input)?)
         .await
         .map_err(s3_failed("the upload could not be completed"))?
         .output;
@@ -480,16 +481,15 @@ async fn abort_upload(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<StatusCode> {
     checked_key(&q.key)?;
-    let space = space_for(&st, &p, &id, true).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let input = AbortMultipartUploadInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: q.key.clone(),
         upload_id,
         ..Default::default()
     };
     st.s3
-        .abort_multipart_upload(request(&st, &cred, &caller, http::Method::DELETE, input)?)
+        .abort_multipart_upload(a.req(&st, http::Method::DELETE, input)?)
         .await
         .map_err(s3_failed("the upload could not be aborted"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -508,10 +508,9 @@ async fn delete(
     for k in &b.keys {
         checked_key(k)?;
     }
-    let space = space_for(&st, &p, &id, true).await?;
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let input = DeleteObjectsInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         delete: Delete {
             objects: b
                 .keys
@@ -531,7 +530,7 @@ async fn delete(
     };
     let out = st
         .s3
-        .delete_objects(request(&st, &cred, &caller, http::Method::POST, input)?)
+        .delete_objects(a.req(&st, http::Method::POST, input)?)
         .await
         .map_err(s3_failed("nothing was deleted"))?
         .output;
@@ -605,25 +604,23 @@ async fn share(
             "a share link lives 3600 (1 hour) to 604800 (7 days) seconds",
         ));
     }
-    let space = space_for(&st, &p, &id, true).await?;
-    // The object must be there now (a link to nothing is a mistake worth saying).
-    let cred = admin_credential(&p, &space);
+    let a = AsAdmin::open(&st, &p, &id, caller, true).await?;
     let head = HeadObjectInput {
-        bucket: space.bucket.clone(),
+        bucket: a.space.bucket.clone(),
         key: b.key.clone(),
         ..Default::default()
     };
     st.s3
-        .head_object(request(&st, &cred, &caller, http::Method::HEAD, head)?)
+        .head_object(a.req(&st, http::Method::HEAD, head)?)
         .await
         .map_err(s3_failed("the object could not be read"))?;
-    let signer = share_key(&st, &p, &space).await?;
+    let signer = share_key(&st, &p, &a.space).await?;
     let secs = std::time::Duration::from_secs(b.expires_in_seconds);
-    let url = presign(&st, &signer, &space.bucket, &b.key, secs).await?;
+    let url = presign(&st, &signer, &a.space.bucket, &b.key, secs).await?;
     let expires_at = st.control.now() + secs;
     st.control.audit_admin(
         &p,
-        &space,
+        &a.space,
         "object.shared",
         Some(format!(
             "key={} expires_in={}s signed_by={}",

@@ -129,17 +129,13 @@ async fn stage(
     body: axum::body::Body,
 ) -> ApiResult<impl IntoResponse> {
     use futures::TryStreamExt;
-    let len = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::LENGTH_REQUIRED,
-                "length_required",
-                "send the package with a Content-Length header",
-            )
-        })?;
+    let len = super::extract::declared_length(&headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "send the package with a Content-Length header",
+        )
+    })?;
     if len > rustshare_publisher::MAX_DEB {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

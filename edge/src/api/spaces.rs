@@ -19,13 +19,17 @@ use rustshare_control::NewSpace;
 use rustshare_control::PublicationInput;
 use rustshare_control::model::{PublicationRules, Space};
 
+/// Where the CDN face serves a space's published objects.
+pub(super) fn public_url(st: &ApiState, r: &PublicationRules) -> String {
+    r.public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}/", st.cdn_base, r.public_name))
+}
+
 fn public_view(st: &ApiState, rules: Option<PublicationRules>) -> Option<PublicView> {
     rules.map(|r| PublicView {
         public_web_access: if r.enabled { OnOff::Enabled } else { OnOff::Disabled },
-        url: r
-            .public_base_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/{}/", st.cdn_base, r.public_name)),
+        url: public_url(st, &r),
         rules: r,
     })
 }

@@ -71,6 +71,10 @@ pub(super) enum ObjectCmd {
     },
 }
 
+fn print_lock(v: &VersionLock) {
+    outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock));
+}
+
 fn lock_text(l: &ObjectLock) -> String {
     let mut parts = Vec::new();
     if let Some(r) = &l.retention {
@@ -173,9 +177,7 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                 bypass_governance,
             };
             let v: VersionLock = c.typed("PUT", &format!("/spaces/{}/objects/retention", enc(&space)), Some(&body))?;
-            show(json_out, &v, |v| {
-                outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock));
-            });
+            show(json_out, &v, print_lock);
         }
         ObjectCmd::LegalHold {
             space,
@@ -189,9 +191,7 @@ pub(super) fn run(c: &Client, json_out: bool, cmd: ObjectCmd) -> Result<()> {
                 on: state == "on",
             };
             let v: VersionLock = c.typed("PUT", &format!("/spaces/{}/objects/legal-hold", enc(&space)), Some(&body))?;
-            show(json_out, &v, |v| {
-                outln!("{} version {}: {}", v.key, v.version_id, lock_text(&v.lock));
-            });
+            show(json_out, &v, print_lock);
         }
         ObjectCmd::RemoveVersion {
             space,

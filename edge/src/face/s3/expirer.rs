@@ -133,6 +133,9 @@ impl Expirer {
         limit: usize,
     ) -> anyhow::Result<(Vec<(Due, String)>, bool)> {
         let mut out = Vec::new();
+        // Object lock outlasts lifecycle, as in S3; judged by the real clock, never by the
+        // pass's `now` (which an operator may move ahead).
+        let lock_now = self.control.now();
         let mut st = KeyState::default();
         let lone_marker = |st: &KeyState, out: &mut Vec<(Due, String)>| {
             if let (1, Some(m)) = (st.rows, &st.latest_marker)
@@ -195,9 +198,7 @@ impl Expirer {
                         st.newer_noncurrent += 1;
                     }
                     let Some(since) = row.noncurrent_at else { continue };
-                    // Object lock outlasts lifecycle, as in S3; judged by the real clock, never
-                    // by the pass's `now` (which an operator may move ahead).
-                    if row.lock.active(self.control.now()) {
+                    if row.lock.active(lock_now) {
                         continue;
                     }
                     if let Some(rule) = lifecycle::noncurrent_due(rules, &row.key, &tags, since, newer, now) {

@@ -635,11 +635,7 @@ impl Versions {
 
 /// 403 AccessDenied for a write or delete marker a write-once prefix refuses.
 fn write_once(key: &str, r: lock::Refusal) -> S3Error {
-    let why = r.message();
-    let why = why
-        .strip_prefix("Access Denied because object protected by object lock: ")
-        .unwrap_or(&why)
-        .trim_end_matches('.');
+    let why = r.reason();
     S3Error::with_message(
         S3ErrorCode::AccessDenied,
         format!(
