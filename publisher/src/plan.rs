@@ -125,14 +125,14 @@ pub fn contradictions(incoming: &str, parent: &[PackageRecord], candidates: &[Ca
 pub fn plan(
     incoming: &str,
     base: &str,
-    parent: &[PackageRecord],
+    parent: Vec<PackageRecord>,
     candidates: Vec<Candidate>,
     pool: &[PoolFile],
     keep: usize,
 ) -> Result<Plan, Vec<String>> {
     let keep = keep.max(1);
     let name = |c: &Candidate| c.key.strip_prefix(incoming).unwrap_or(&c.key).to_owned();
-    let mut errors = contradictions(incoming, parent, &candidates);
+    let mut errors = contradictions(incoming, &parent, &candidates);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -153,7 +153,7 @@ pub fn plan(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut set = PackageSet::new(parent.to_vec(), keep);
+    let mut set = PackageSet::new(parent, keep);
     let mut changes = Vec::new();
     let mut unchanged = 0;
     let mut to_copy = Vec::new();
@@ -404,7 +404,7 @@ mod tests {
     #[test]
     fn new_upgraded_and_unchanged_packages() {
         let first = [cand("hello.deb", "stable", deb("hello", "1.0", "amd64", b"h1"))];
-        let p1 = plan("in/", "repos/t/r/", &[], first.to_vec(), &absent(1), 1).expect("plan");
+        let p1 = plan("in/", "repos/t/r/", Vec::new(), first.to_vec(), &absent(1), 1).expect("plan");
         assert_eq!(p1.changes, ["stable: +hello 1.0 (amd64)"]);
         assert_eq!(
             p1.to_copy,
@@ -420,7 +420,7 @@ mod tests {
             size: 2,
             etag: Digests::of(b"h1").md5,
         }];
-        let p2 = plan("in/", "repos/t/r/", &p1.packages, first.to_vec(), &present, 1).expect("plan");
+        let p2 = plan("in/", "repos/t/r/", p1.packages.clone(), first.to_vec(), &present, 1).expect("plan");
         assert_eq!((p2.unchanged, p2.changes.len(), p2.to_copy.len()), (1, 0, 0));
         assert_eq!(p2.packages, p1.packages);
 
@@ -429,7 +429,7 @@ mod tests {
             cand("hello2.deb", "stable", deb("hello", "1.1", "amd64", b"h2")),
             cand("world.deb", "stable", deb("world", "2", "all", b"w")),
         ];
-        let p3 = plan("in/", "repos/t/r/", &p1.packages, next.to_vec(), &absent(2), 1).expect("plan");
+        let p3 = plan("in/", "repos/t/r/", p1.packages.clone(), next.to_vec(), &absent(2), 1).expect("plan");
         assert_eq!(p3.changes, ["stable: hello 1.0 -> 1.1 (amd64)", "stable: +world 2 (all)"]);
         assert_eq!(
             p3.packages
@@ -445,14 +445,14 @@ mod tests {
     #[test]
     fn versions_are_kept_up_to_the_limit_newest_first() {
         let up = |v: &str| cand(&format!("hello_{v}.deb"), "stable", deb("hello", v, "amd64", v.as_bytes()));
-        let p1 = plan("in/", "r/", &[], vec![up("1.0")], &absent(1), 2).expect("plan");
-        let p2 = plan("in/", "r/", &p1.packages, vec![up("2.0~rc1")], &absent(1), 2).expect("plan");
+        let p1 = plan("in/", "r/", Vec::new(), vec![up("1.0")], &absent(1), 2).expect("plan");
+        let p2 = plan("in/", "r/", p1.packages.clone(), vec![up("2.0~rc1")], &absent(1), 2).expect("plan");
         assert_eq!(p2.changes, ["stable: +hello 2.0~rc1 (amd64)"]);
-        let p3 = plan("in/", "r/", &p2.packages, vec![up("2.0")], &absent(1), 2).expect("plan");
+        let p3 = plan("in/", "r/", p2.packages.clone(), vec![up("2.0")], &absent(1), 2).expect("plan");
         assert_eq!(p3.changes, ["stable: +hello 2.0 (amd64)", "stable: -hello 1.0 (amd64)"]);
         let versions: Vec<_> = p3.packages.iter().map(|r| r.version.as_str()).collect();
         assert_eq!(versions, ["2.0~rc1", "2.0"]);
-        let old = plan("in/", "r/", &p3.packages, vec![up("0.9")], &absent(1), 2).expect("plan");
+        let old = plan("in/", "r/", p3.packages.clone(), vec![up("0.9")], &absent(1), 2).expect("plan");
         assert_eq!(old.changes, ["stable: +hello 0.9 (amd64)", "stable: -hello 0.9 (amd64)"]);
         assert!(
             old.to_copy.is_empty() && old.expected.is_empty(),
@@ -460,7 +460,7 @@ mod tests {
         );
         assert_eq!(old.packages, p3.packages);
         // Lowering the limit to one replaces again, as before.
-        let p4 = plan("in/", "r/", &p3.packages, vec![up("3.0")], &absent(1), 1).expect("plan");
+        let p4 = plan("in/", "r/", p3.packages.clone(), vec![up("3.0")], &absent(1), 1).expect("plan");
         assert!(p4.changes.contains(&"stable: +hello 3.0 (amd64)".to_owned()) || p4.changes[0].contains("-> 3.0"));
         assert_eq!(p4.packages.iter().filter(|r| r.version == "3.0").count(), 1);
         assert_eq!(p4.packages.len(), 1, "the limit applies to the slot as it is now");
@@ -470,7 +470,7 @@ mod tests {
     fn one_pool_file_for_the_same_package_in_two_distributions() {
         let d = deb("hello", "1.0", "amd64", b"h1");
         let c = [cand("a/hello.deb", "stable", d.clone()), cand("b/hello.deb", "testing", d)];
-        let p = plan("in/", "r/", &[], c.to_vec(), &absent(2), 1).expect("plan");
+        let p = plan("in/", "r/", Vec::new(), c.to_vec(), &absent(2), 1).expect("plan");
         assert_eq!(p.packages.len(), 2);
         assert_eq!(p.to_copy.len(), 1, "the second upload of the same file links nothing");
     }
@@ -480,7 +480,7 @@ mod tests {
         let published = plan(
             "in/",
             "r/",
-            &[],
+            Vec::new(),
             vec![cand("h.deb", "stable", deb("hello", "1.0", "amd64", b"h1"))],
             &absent(1),
             1,
@@ -491,7 +491,7 @@ mod tests {
         let e = plan(
             "in/",
             "r/",
-            &published,
+            published.clone(),
             vec![cand("h.deb", "stable", deb("hello", "1.0", "amd64", b"other"))],
             &absent(1),
             1,
@@ -505,7 +505,12 @@ mod tests {
             cand("x.deb", "stable", deb("x", "1", "amd64", b"1")),
             cand("y.deb", "testing", deb("x", "1", "amd64", b"2")),
         ];
-        assert_eq!(plan("in/", "r/", &[], twice.to_vec(), &absent(2), 1).expect_err("refused").len(), 1);
+        assert_eq!(
+            plan("in/", "r/", Vec::new(), twice.to_vec(), &absent(2), 1)
+                .expect_err("refused")
+                .len(),
+            1
+        );
         // A pool file with other contents (size or MD5 ETag) is refused; a multipart ETag is
         // judged by size only.
         let c = [cand("z.deb", "stable", deb("z", "1", "amd64", b"zz"))];
@@ -515,13 +520,21 @@ mod tests {
                 etag: etag.to_owned(),
             }]
         };
-        let e = plan("in/", "r/", &[], c.to_vec(), &other(2, "00000000000000000000000000000000"), 1).expect_err("refused");
+        let e = plan(
+            "in/",
+            "r/",
+            Vec::new(),
+            c.to_vec(),
+            &other(2, "00000000000000000000000000000000"),
+            1,
+        )
+        .expect_err("refused");
         assert_eq!(
             e,
             ["z.deb: pool/main/z/z/z_1_amd64.deb already exists in the pool with other contents"]
         );
-        assert!(plan("in/", "r/", &[], c.to_vec(), &other(3, "abc-2"), 1).is_err());
-        assert!(plan("in/", "r/", &[], c.to_vec(), &other(2, "abc-2"), 1).is_ok());
+        assert!(plan("in/", "r/", Vec::new(), c.to_vec(), &other(3, "abc-2"), 1).is_err());
+        assert!(plan("in/", "r/", Vec::new(), c.to_vec(), &other(2, "abc-2"), 1).is_ok());
     }
 
     #[test]

@@ -232,56 +232,82 @@ impl Scope<'_> {
     }
 }
 
-/// The package set without what `selectors` name in `scope`, and the change lines
-/// (`stable: -hello 1.0 (amd64)`).
+/// What removing what `selectors` name in `scope` does to the package set.
 ///
 /// # Errors
 /// A selector that names nothing in the scope (a typo must not publish an unchanged snapshot and
 /// report success), or no selector at all.
-pub fn remove(
-    parent: &[PackageRecord],
-    scope: Scope<'_>,
-    selectors: &[Selector],
-) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+pub fn remove(parent: &[PackageRecord], scope: Scope<'_>, selectors: &[Selector]) -> Result<Edit, Vec<String>> {
     require_some(selectors, "remove")?;
     require_found(
         selectors,
         |s| parent.iter().any(|r| scope.holds(r) && s.matches(r)),
         |s| s.missing(&scope),
     )?;
-    let mut kept = Vec::with_capacity(parent.len());
-    let mut changes = Vec::new();
-    for r in parent {
+    let mut edit = Edit::default();
+    for (i, r) in parent.iter().enumerate() {
         if scope.holds(r) && selectors.iter().any(|s| s.matches(r)) {
-            changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
-        } else {
-            kept.push(r.clone());
+            edit.changes
+                .push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+            edit.drop.push(i);
         }
     }
-    Ok((kept, changes))
+    Ok(edit)
 }
 
-/// Puts `records` into distribution `dist` (and component `component`, if given) of
-/// `packages`, as a publish would ([`PackageSet::put`], at most `keep` versions per slot). The
-/// pool file is shared: a record names it by path.
-fn place(
-    packages: Vec<PackageRecord>,
-    records: &[&PackageRecord],
-    dist: &str,
-    component: Option<&str>,
+/// A change to a package set, decided on a borrowed set and applied to the owned one, so the
+/// set (100,000 records) is never copied: records to drop (indices, ascending) and records to
+/// place as a publish would ([`PackageSet::put`], at most `keep` versions per slot).
+#[derive(Debug, Default)]
+pub struct Edit {
+    drop: Vec<usize>,
+    place: Vec<PackageRecord>,
     keep: usize,
-    changes: &mut Vec<String>,
-) -> Vec<PackageRecord> {
-    let mut set = PackageSet::new(packages, keep);
-    for r in records {
-        let mut n = (*r).clone();
-        dist.clone_into(&mut n.dist);
-        if let Some(c) = component {
-            c.clone_into(&mut n.component);
+    changes: Vec<String>,
+}
+
+impl Edit {
+    /// The set after the edit, and what changed (`stable: -hello 1.0 (amd64)`).
+    #[must_use]
+    pub fn apply(self, parent: Vec<PackageRecord>) -> (Vec<PackageRecord>, Vec<String>) {
+        let Edit {
+            drop,
+            place,
+            keep,
+            mut changes,
+        } = self;
+        let mut gone = drop.into_iter().peekable();
+        let kept: Vec<PackageRecord> = parent
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| gone.next_if_eq(i).is_none())
+            .map(|(_, r)| r)
+            .collect();
+        if place.is_empty() {
+            return (kept, changes);
         }
-        set.put(n, changes);
+        let mut set = PackageSet::new(kept, keep);
+        for r in place {
+            set.put(r, &mut changes);
+        }
+        (set.into_packages(), changes)
     }
-    set.into_packages()
+}
+
+/// `records` as copies in distribution `dist` (and component `component`, if given). The pool
+/// file is shared: a record names it by path.
+fn retarget(records: &[&PackageRecord], dist: &str, component: Option<&str>) -> Vec<PackageRecord> {
+    records
+        .iter()
+        .map(|r| {
+            let mut n = (*r).clone();
+            dist.clone_into(&mut n.dist);
+            if let Some(c) = component {
+                c.clone_into(&mut n.component);
+            }
+            n
+        })
+        .collect()
 }
 
 /// Copies what `selectors` name in `from` to distribution `to` (and component `to_component`,
@@ -296,7 +322,7 @@ pub fn copy(
     to_component: Option<&str>,
     selectors: &[Selector],
     keep: usize,
-) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+) -> Result<Edit, Vec<String>> {
     require_some(selectors, "copy")?;
     require_elsewhere(&from, to, to_component)?;
     require_found(
@@ -308,9 +334,11 @@ pub fn copy(
         .iter()
         .filter(|r| from.holds(r) && selectors.iter().any(|s| s.matches(r)))
         .collect();
-    let mut changes = Vec::new();
-    let packages = place(parent.to_vec(), &chosen, to, to_component, keep, &mut changes);
-    Ok((packages, changes))
+    Ok(Edit {
+        place: retarget(&chosen, to, to_component),
+        keep,
+        ..Edit::default()
+    })
 }
 
 /// Promotes distribution `from`'s whole package set to `to`: afterwards `to` holds exactly what
@@ -318,7 +346,7 @@ pub fn copy(
 ///
 /// # Errors
 /// `from` is `to`.
-pub fn promote(parent: &[PackageRecord], from: &str, to: &str, keep: usize) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+pub fn promote(parent: &[PackageRecord], from: &str, to: &str, keep: usize) -> Result<Edit, Vec<String>> {
     if from == to {
         return Err(vec![format!("promoting {to} to itself changes nothing")]);
     }
@@ -330,17 +358,19 @@ pub fn promote(parent: &[PackageRecord], from: &str, to: &str, keep: usize) -> R
         .iter()
         .map(|s| (s.component.as_str(), s.package.as_str(), s.architecture.as_str()))
         .collect();
-    let mut changes = Vec::new();
-    let mut packages: Vec<PackageRecord> = Vec::with_capacity(parent.len());
-    for r in parent {
-        if r.dist != to || slots.contains(&(r.component.as_str(), r.package.as_str(), r.architecture.as_str())) {
-            packages.push(r.clone());
-        } else {
-            changes.push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+    let mut edit = Edit {
+        place: retarget(&source, to, None),
+        keep,
+        ..Edit::default()
+    };
+    for (i, r) in parent.iter().enumerate() {
+        if r.dist == to && !slots.contains(&(r.component.as_str(), r.package.as_str(), r.architecture.as_str())) {
+            edit.changes
+                .push(format!("{}: -{} {} ({})", r.dist, r.package, r.version, r.architecture));
+            edit.drop.push(i);
         }
     }
-    let packages = place(packages, &source, to, None, keep, &mut changes);
-    Ok((packages, changes))
+    Ok(edit)
 }
 
 /// Keeps the newest `keep` versions (by Debian order) of each source package per distribution
@@ -513,6 +543,11 @@ mod tests {
         ]
     }
 
+    /// The edit decided on `parent`, applied to a copy of it.
+    fn applied(parent: &[PackageRecord], edit: Result<Edit, Vec<String>>) -> Result<(Vec<PackageRecord>, Vec<String>), Vec<String>> {
+        edit.map(|e| e.apply(parent.to_vec()))
+    }
+
     #[test]
     fn globs() {
         assert!(glob("hello", "hello") && !glob("hello", "hello-doc"));
@@ -529,7 +564,7 @@ mod tests {
             component: None,
             architecture: None,
         };
-        let (kept, changes) = remove(&set(), scope, &[sel("hello")]).expect("removed");
+        let (kept, changes) = applied(&set(), remove(&set(), scope, &[sel("hello")])).expect("removed");
         assert_eq!(changes, ["stable: -hello 1.0-1 (amd64)", "stable: -hello 1.0-1 (arm64)"]);
         assert_eq!(kept.len(), 3);
         assert!(
@@ -540,21 +575,21 @@ mod tests {
             architecture: Some("arm64"),
             ..scope
         };
-        let (kept, changes) = remove(&set(), arm, &[sel("hello=1.0-1")]).expect("removed");
+        let (kept, changes) = applied(&set(), remove(&set(), arm, &[sel("hello=1.0-1")])).expect("removed");
         assert_eq!((kept.len(), changes.len()), (4, 1));
-        let (_, changes) = remove(&set(), scope, &[sel("lib*")]).expect("glob");
+        let (_, changes) = applied(&set(), remove(&set(), scope, &[sel("lib*")])).expect("glob");
         assert_eq!(changes, ["stable: -libfoo1 2.3~rc1 (amd64)"]);
         // Names nothing: refused, with every reason.
         let main = Scope {
             component: Some("main"),
             ..scope
         };
-        let e = remove(&set(), main, &[sel("libfoo1"), sel("hello=9")]).expect_err("nothing named");
+        let e = applied(&set(), remove(&set(), main, &[sel("libfoo1"), sel("hello=9")])).expect_err("nothing named");
         assert_eq!(
             e,
             ["libfoo1 is not published in stable/main", "hello=9 is not published in stable/main"]
         );
-        assert!(remove(&set(), scope, &[]).is_err());
+        assert!(applied(&set(), remove(&set(), scope, &[])).is_err());
         assert!(Selector::parse("Hello").is_err() && Selector::parse("hello=").is_err() && Selector::parse("").is_err());
     }
 
@@ -566,7 +601,7 @@ mod tests {
             component: None,
             architecture: None,
         };
-        let (pkgs, changes) = copy(&set(), testing, "stable", None, &[sel("hello")], 1).expect("copied");
+        let (pkgs, changes) = applied(&set(), copy(&set(), testing, "stable", None, &[sel("hello")], 1)).expect("copied");
         assert_eq!(changes, ["stable: hello 1.0-1 -> 2.0-1 (amd64)"]);
         let stable_hello: Vec<_> = pkgs.iter().filter(|r| r.dist == "stable" && r.package == "hello").collect();
         assert_eq!(stable_hello.len(), 2, "the arm64 slot is untouched");
@@ -575,16 +610,16 @@ mod tests {
             "the pool file is shared"
         );
         // Into another component, and a copy that changes nothing.
-        let (_, changes) = copy(&set(), testing, "stable", Some("contrib"), &[sel("hello")], 1).expect("copied");
+        let (_, changes) = applied(&set(), copy(&set(), testing, "stable", Some("contrib"), &[sel("hello")], 1)).expect("copied");
         assert_eq!(changes, ["stable: +hello 2.0-1 (amd64)"]);
-        let (again, _) = copy(&set(), testing, "stable", None, &[sel("hello")], 1).expect("copied");
-        let (_, none) = copy(&again, testing, "stable", None, &[sel("hello")], 1).expect("copied");
+        let (again, _) = applied(&set(), copy(&set(), testing, "stable", None, &[sel("hello")], 1)).expect("copied");
+        let (_, none) = applied(&again, copy(&again, testing, "stable", None, &[sel("hello")], 1)).expect("copied");
         assert!(none.is_empty());
-        assert!(copy(&set(), testing, "stable", None, &[sel("nosuch")], 1).is_err());
-        assert!(copy(&set(), testing, "testing", None, &[sel("hello")], 1).is_err());
+        assert!(applied(&set(), copy(&set(), testing, "stable", None, &[sel("nosuch")], 1)).is_err());
+        assert!(applied(&set(), copy(&set(), testing, "testing", None, &[sel("hello")], 1)).is_err());
 
         // Promotion: stable becomes exactly testing.
-        let (pkgs, mut changes) = promote(&set(), "testing", "stable", 1).expect("promoted");
+        let (pkgs, mut changes) = applied(&set(), promote(&set(), "testing", "stable", 1)).expect("promoted");
         changes.sort();
         assert_eq!(
             changes,
@@ -602,14 +637,14 @@ mod tests {
             .collect();
         assert_eq!(stable, [("hello", "2.0-1")]);
         assert_eq!(pkgs.iter().filter(|r| r.dist == "testing").count(), 1);
-        assert!(promote(&set(), "stable", "stable", 1).is_err());
+        assert!(applied(&set(), promote(&set(), "stable", "stable", 1)).is_err());
 
         // Keeping two versions: a copy adds beside the old one; a third pushes the oldest out.
         let mut base = set();
         base.push(rec("testing", "main", "hello", "3.0-1", "amd64"));
-        let (two, changes) = copy(&base, testing, "stable", None, &[sel("hello=2.0-1")], 2).expect("copied");
+        let (two, changes) = applied(&base, copy(&base, testing, "stable", None, &[sel("hello=2.0-1")], 2)).expect("copied");
         assert_eq!(changes, ["stable: +hello 2.0-1 (amd64)"]);
-        let (three, changes) = copy(&two, testing, "stable", None, &[sel("hello=3.0-1")], 2).expect("copied");
+        let (three, changes) = applied(&two, copy(&two, testing, "stable", None, &[sel("hello=3.0-1")], 2)).expect("copied");
         assert_eq!(changes, ["stable: +hello 3.0-1 (amd64)", "stable: -hello 1.0-1 (amd64)"]);
         let versions: Vec<_> = three
             .iter()
@@ -618,7 +653,7 @@ mod tests {
             .collect();
         assert_eq!(versions, ["2.0-1", "3.0-1"]);
         // Promotion under the same limit: stable becomes testing's two versions.
-        let (promoted, _) = promote(&three, "testing", "stable", 2).expect("promoted");
+        let (promoted, _) = applied(&three, promote(&three, "testing", "stable", 2)).expect("promoted");
         let mut stable: Vec<_> = promoted
             .iter()
             .filter(|r| r.dist == "stable")

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::deb::{self, Digests};
 use crate::index;
 use crate::plan::{Inspected, Plan, PoolFile};
-use crate::select::{Query, Scope, Selector};
+use crate::select::{Edit, Query, Scope, Selector};
 use crate::sign::{Keyring, SignError, Signer};
 use crate::snapshot::{Manifest, PackageRecord, Pointer, SnapshotInfo, SourceFile, SourceRecord, StoredManifest};
 
@@ -277,8 +277,9 @@ struct StagedSources {
     unchanged: usize,
 }
 
-/// What a removal, copy or promotion makes of a snapshot: packages, sources, changes.
-type Rewritten = (Vec<PackageRecord>, Vec<SourceRecord>, Vec<String>);
+/// What a removal, copy or promotion makes of a snapshot: the edit of its packages, its
+/// sources, and what changed in them.
+type Rewritten = (Edit, Vec<SourceRecord>, Vec<String>);
 
 /// One distribution of a snapshot, made off the async threads.
 struct DistTree {
@@ -613,8 +614,8 @@ impl Publisher {
     /// then the key files to match.
     async fn resign(&self, p: &AdminPrincipal, repo: Repository, note: String) -> Result<(Repository, PublishReport)> {
         let report = self
-            .rewrite(p, &repo, "repo.resigned", |current, sources| {
-                Ok((current.to_vec(), sources.to_vec(), vec![note]))
+            .rewrite(p, &repo, "repo.resigned", |_, sources| {
+                Ok((Edit::default(), sources.to_vec(), vec![note]))
             })
             .await?;
         self.put_keys(&repo, &self.keyring(&repo).await?).await?;
@@ -771,6 +772,18 @@ impl Publisher {
         self.inner.refs.put(&repo.name, Arc::new(all));
     }
 
+    /// The records of `m`, moved out when nothing else holds it (this node's memo gives its
+    /// reference up; the next snapshot's manifest replaces it), else copied: a change then
+    /// never holds two copies of 100,000 records.
+    fn owned_records(&self, repo: &Repository, m: Arc<Manifest>) -> Vec<PackageRecord> {
+        if let Some(memo) = self.inner.manifests.take(&repo.name)
+            && !Arc::ptr_eq(&memo, &m)
+        {
+            self.inner.manifests.put(&repo.name, memo);
+        }
+        Arc::try_unwrap(m).map_or_else(|m| m.packages.clone(), |m| m.packages)
+    }
+
     fn remember_manifest(&self, repo: &Repository, m: &Arc<Manifest>) {
         self.inner.manifests.put(&repo.name, m.clone());
     }
@@ -914,6 +927,11 @@ impl Publisher {
         // copying: at 100,000 packages what inspection made is some hundred megabytes that the
         // rest of the publish need not hold twice.
         let (fresh, batch) = self.save_file_lists(&repo, &mut candidates).await?;
+        // The plan takes the parent's records (moved out, not copied); what else of the parent
+        // is needed later is kept beside.
+        let parent_info = parent.as_ref().map(|m| m.info.clone());
+        let parent_rest = parent.as_ref().map(|m| (m.sources.clone(), m.index_sha256.clone()));
+        let parent_records = parent.map(|m| self.owned_records(&repo, m)).unwrap_or_default();
         marks.push(format!("lists {}", t.elapsed().as_millis()));
         drop((uploaded, sizes));
         let base = root(&repo);
@@ -946,7 +964,7 @@ impl Publisher {
         } = crate::plan::plan(
             &incoming,
             &base,
-            parent_packages,
+            parent_records,
             candidates,
             &pool,
             repo.config.keep_versions as usize,
@@ -986,15 +1004,21 @@ impl Publisher {
         if changes.is_empty() && refresh {
             changes.push("refreshed".into());
         }
-        let info = if changes.is_empty() && parent.is_some() && !refresh {
-            // Nothing new: keep serving the current snapshot.
-            parent
-                .as_ref()
-                .map(|m| m.info.clone())
-                .ok_or_else(|| Error::Corrupt("parent".into()))?
+        let info = if let (true, Some(info), Some((sources, index_sha256))) = (changes.is_empty() && !refresh, &parent_info, parent_rest) {
+            // Nothing new: keep serving the current snapshot (its records back in the memo).
+            self.remember_manifest(
+                &repo,
+                &Arc::new(Manifest {
+                    info: info.clone(),
+                    packages,
+                    sources,
+                    index_sha256,
+                }),
+            );
+            info.clone()
         } else {
             let next = NextSnapshot {
-                parent: parent.as_ref().map(|m| m.info.id.clone()),
+                parent: parent_info.map(|i| i.id),
                 packages,
                 sources: staged.sources,
                 changes,
@@ -1488,7 +1512,12 @@ impl Publisher {
         let memo = self.chunk_memo(repo, info.parent.as_deref()).await;
         let chunking = {
             let pk = pk.clone();
-            self.blocking(move || chunk_records(&pk, memo.as_deref()))
+            self.blocking(move || {
+                let t = Instant::now();
+                let r = chunk_records(&pk, memo.as_deref());
+                tracing::debug!("record chunks: {} ms", t.elapsed().as_millis());
+                r
+            })
         };
         let pk2 = pk.clone();
         let indexing = self.blocking(move || -> Result<_> {
@@ -1498,12 +1527,16 @@ impl Publisher {
             for d in &cfg.distributions {
                 let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
                 let srcs: Vec<&SourceRecord> = srcs_all.iter().filter(|r| r.dist == d.suite).collect();
+                let t = Instant::now();
                 let mut files = index::distribution_indices(&cfg, d, &recs, &srcs, &lists, &cache, &mut used)
                     .map_err(|e| Error::Corrupt(e.to_string()))?;
+                let t1 = t.elapsed().as_millis();
                 let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, &name)?;
+                let t2 = t.elapsed().as_millis();
                 let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
                 let inrelease = signer2.clearsign(&release)?;
                 let gpg = signer2.detached(release.as_bytes())?;
+                tracing::debug!("{}: indices {t1} ms, pdiffs {t2}, signed {}", d.suite, t.elapsed().as_millis());
                 out.push(DistTree {
                     suite: d.suite.clone(),
                     files,
@@ -2015,9 +2048,9 @@ impl Publisher {
         let scope = Scope { dist: &suite, ..scope };
         self.rewrite(p, &repo, "repo.removed", |current, sources| {
             if scope.architecture == Some(crate::select::SOURCE) {
-                crate::select::remove_sources(sources, scope, selectors).map(|(src, ch)| (current.to_vec(), src, ch))
+                crate::select::remove_sources(sources, scope, selectors).map(|(src, ch)| (Edit::default(), src, ch))
             } else {
-                crate::select::remove(current, scope, selectors).map(|(pk, ch)| (pk, sources.to_vec(), ch))
+                crate::select::remove(current, scope, selectors).map(|edit| (edit, sources.to_vec(), Vec::new()))
             }
         })
         .await
@@ -2045,9 +2078,9 @@ impl Publisher {
         let keep = repo.config.keep_versions as usize;
         self.rewrite(p, &repo, "repo.copied", |current, sources| {
             if from.architecture == Some(crate::select::SOURCE) {
-                crate::select::copy_sources(sources, from, &to, to_component, selectors, keep).map(|(src, ch)| (current.to_vec(), src, ch))
+                crate::select::copy_sources(sources, from, &to, to_component, selectors, keep).map(|(src, ch)| (Edit::default(), src, ch))
             } else {
-                crate::select::copy(current, from, &to, to_component, selectors, keep).map(|(pk, ch)| (pk, sources.to_vec(), ch))
+                crate::select::copy(current, from, &to, to_component, selectors, keep).map(|edit| (edit, sources.to_vec(), Vec::new()))
             }
         })
         .await
@@ -2064,10 +2097,9 @@ impl Publisher {
         check_scope(&repo, Some(to), None, None)?;
         let (from, to) = (suite_of(&repo, from), suite_of(&repo, to));
         self.rewrite(p, &repo, "repo.promoted", |current, sources| {
-            let (packages, mut changes) = crate::select::promote(current, &from, &to, repo.config.keep_versions as usize)?;
-            let (sources, more) = crate::select::promote_sources(sources, &from, &to);
-            changes.extend(more);
-            Ok((packages, sources, changes))
+            let edit = crate::select::promote(current, &from, &to, repo.config.keep_versions as usize)?;
+            let (sources, changes) = crate::select::promote_sources(sources, &from, &to);
+            Ok((edit, sources, changes))
         })
         .await
     }
@@ -2089,12 +2121,23 @@ impl Publisher {
             return Err(Error::Invalid(format!("repository {name} has nothing published yet")));
         };
         let current = self.manifest(repo, &parent).await?;
-        let (packages, sources, changes) = change(&current.packages, &current.sources).map_err(|e| Error::Invalid(e.join("\n")))?;
+        let (edit, sources, source_changes) = change(&current.packages, &current.sources).map_err(|e| Error::Invalid(e.join("\n")))?;
+        let (info, index_sha256) = (current.info.clone(), current.index_sha256.clone());
+        let (packages, mut changes) = edit.apply(self.owned_records(repo, current));
+        changes.extend(source_changes);
         if changes.is_empty() {
-            return Ok(PublishReport {
-                snapshot: current.info.clone(),
-                unchanged: current.packages.len(),
-            });
+            let unchanged = packages.len();
+            // The records moved out of the memo: it gets them back.
+            self.remember_manifest(
+                repo,
+                &Arc::new(Manifest {
+                    info: info.clone(),
+                    packages,
+                    sources,
+                    index_sha256,
+                }),
+            );
+            return Ok(PublishReport { snapshot: info, unchanged });
         }
         let signer = self.keyring(repo).await?;
         let info = self.write_snapshot(repo, &signer, Some(parent), packages, sources, changes).await?;
