@@ -18,18 +18,41 @@ use crate::snapshot::{PackageRecord, SourceRecord};
 pub struct IndexFile {
     /// Path under `dists/<suite>/`, such as `main/binary-amd64/Packages.gz`.
     pub path: String,
-    /// Contents.
+    /// Contents (of `Packages` kept for its pdiff though not stored; of `Contents-<arch>` not
+    /// kept).
     pub data: Vec<u8>,
-    /// Digests of `data`.
+    /// Digests of the contents.
     pub digests: Digests,
+    /// Whether the file is stored. `Packages` and `Contents-<arch>` are listed in Release
+    /// (apt checks what it unpacks against them, and fetches `Contents` only when it is
+    /// listed) but stored compressed only, as Debian's archive does; the packages face
+    /// unpacks the `.gz` for a client that asks for one by name.
+    pub stored: bool,
+    /// Where [`crate::pieces`] cut the text of a `Packages` (empty otherwise).
+    pub outline: Vec<crate::pieces::Span>,
 }
 
 impl IndexFile {
-    /// A file of `data` at `path`, with its digests.
+    /// A stored file of `data` at `path`, with its digests.
     #[must_use]
     pub fn new(path: String, data: Vec<u8>) -> Self {
         let digests = Digests::of(&data);
-        Self { path, data, digests }
+        Self {
+            path,
+            data,
+            digests,
+            stored: true,
+            outline: Vec::new(),
+        }
+    }
+
+    /// A file Release lists that is stored compressed only.
+    #[must_use]
+    pub fn listed(path: String, data: Vec<u8>) -> Self {
+        Self {
+            stored: false,
+            ..Self::new(path, data)
+        }
     }
 }
 
@@ -178,27 +201,28 @@ fn packages_files(
     let mut used = crate::pieces::Cache::new();
     let (text, cuts) = packages_text_and_cuts(records.iter().copied(), comp, arch);
     let dir = format!("{comp}/binary-{arch}");
-    let (gz, xz) = if cuts.is_empty() {
-        (gzip(text.as_bytes())?, xz(text.as_bytes())?)
+    let (gz, xz, outline) = if cuts.is_empty() {
+        (gzip(text.as_bytes())?, xz(text.as_bytes())?, Vec::new())
     } else {
         // Pieces compress on every core; only those whose text changed are compressed.
         crate::pieces::compress_indexed(text.as_bytes(), &cuts, cache, &mut used)?
     };
     // Digests of the three files side by side.
-    let (plain, gz, xz) = std::thread::scope(|s| {
+    let (mut plain, gz, xz) = std::thread::scope(|s| {
         let g = s.spawn(|| IndexFile::new(format!("{dir}/Packages.gz"), gz));
         let x = s.spawn(|| IndexFile::new(format!("{dir}/Packages.xz"), xz));
-        let p = IndexFile::new(format!("{dir}/Packages"), text.into_bytes());
+        let p = IndexFile::listed(format!("{dir}/Packages"), text.into_bytes());
         (p, g.join(), x.join())
     });
+    plain.outline = outline;
     let gz = gz.map_err(|_| std::io::Error::other("digest thread panicked"))?;
     let xz = xz.map_err(|_| std::io::Error::other("digest thread panicked"))?;
     Ok((vec![plain, gz, xz], used))
 }
 
 /// `Contents-<arch>.gz` of a component, and the pieces it used. apt fetches an optional index
-/// such as Contents only when Release lists it under its uncompressed name, so that file is
-/// written too (its digests verify the unpacked .gz).
+/// such as Contents only when Release lists it under its uncompressed name, so that name is
+/// listed too (its digests verify the unpacked .gz).
 fn contents_files(
     records: &[&PackageRecord],
     comp: &str,
@@ -216,7 +240,10 @@ fn contents_files(
     Ok((
         vec![
             IndexFile::new(format!("{comp}/Contents-{arch}.gz"), gz),
-            IndexFile::new(format!("{comp}/Contents-{arch}"), contents.into_bytes()),
+            IndexFile {
+                data: Vec::new(),
+                ..IndexFile::listed(format!("{comp}/Contents-{arch}"), contents.into_bytes())
+            },
         ],
         used,
     ))

@@ -175,10 +175,20 @@ fn common_lines(old: &[u8], new: &[u8]) -> (usize, usize) {
 /// never does).
 #[must_use]
 pub fn ed_script(old: &str, new: &str) -> Option<String> {
+    ed_script_at(old, new, 0, usize::MAX)
+}
+
+/// [`ed_script`] of two parts of larger files that are the same before them (`skipped` lines)
+/// and after them; `None` too when more than `limit` bytes of the new part differ (a script
+/// then saves little, and the search would take longest).
+fn ed_script_at(old: &str, new: &str, skipped: usize, limit: usize) -> Option<String> {
     let (prefix, suffix) = common_lines(old.as_bytes(), new.as_bytes());
     // Both cuts fall just after a newline, so these are char boundaries.
     let (old_mid, new_mid) = (&old[prefix..old.len() - suffix], &new[prefix..new.len() - suffix]);
-    let skipped = memchr::memchr_iter(b'\n', &old.as_bytes()[..prefix]).count();
+    if new_mid.len() > limit {
+        return None;
+    }
+    let skipped = skipped + memchr::memchr_iter(b'\n', &old.as_bytes()[..prefix]).count();
     let new_lines: Vec<&str> = new_mid.lines().collect();
     if new_lines.contains(&".") {
         return None;
@@ -241,16 +251,54 @@ pub struct Next {
     pub patch: Option<(String, Vec<u8>)>,
 }
 
-/// The diff index after a publish that turns `old` (the file the parent snapshot served, and
-/// its index) into `new`, whose digests are `new_sums` (computed once, for Release too). The
-/// history goes on when the parent's index ends at `old`, and keeps the newest [`KEEP`]
-/// patches; otherwise it starts again at `old`.
+/// The parent's side of a publish's diff: its file's sum and diff index, and the part of its
+/// text that differs from the new file's, with that part of the new text. Both files are the
+/// same before the parts (`skipped` lines) and after them.
+#[derive(Debug)]
+pub struct Old<'a> {
+    /// The parent's file.
+    pub sum: Sum,
+    /// The parent's diff index, if it had one.
+    pub index: Option<DiffIndex>,
+    /// The parent's part.
+    pub old: std::borrow::Cow<'a, str>,
+    /// The new file's part.
+    pub new: &'a str,
+    /// Lines before the parts.
+    pub skipped: usize,
+}
+
+impl<'a> Old<'a> {
+    /// The whole of the parent's file `old` against the whole new file `new`.
+    #[must_use]
+    pub fn whole(old: &'a str, new: &'a str, index: Option<DiffIndex>) -> Self {
+        Self {
+            sum: Sum::of(old.as_bytes()),
+            index,
+            old: std::borrow::Cow::Borrowed(old),
+            new,
+            skipped: 0,
+        }
+    }
+}
+
+/// The diff index after a publish that turns the parent's file (`parent`) into the new one,
+/// whose digests are `new_sums` (computed once, for Release too). The history goes on when the
+/// parent's index ends at the parent's file, and keeps the newest [`KEEP`] patches; otherwise
+/// it starts again there.
 ///
 /// # Errors
 /// Compression failures (none in practice).
-pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, new_sums: &Digests, name: &str) -> std::io::Result<Next> {
+pub fn next(parent: Option<Old<'_>>, new_sums: &Digests, name: &str) -> std::io::Result<Next> {
     let current = Sum::from(new_sums);
-    let Some((old, old_index)) = parent else {
+    let Some(Old {
+        sum: from,
+        index: old_index,
+        old,
+        new,
+        skipped,
+    }) = parent
+    else {
         return Ok(Next {
             index: DiffIndex {
                 current,
@@ -259,7 +307,6 @@ pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, new_sums: &Dig
             patch: None,
         });
     };
-    let from = Sum::of(old.as_bytes());
     let mut patches = old_index.filter(|i| i.current == from).map(|i| i.patches).unwrap_or_default();
     if from == current {
         return Ok(Next {
@@ -268,8 +315,11 @@ pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, new_sums: &Dig
         });
     }
     // A script larger than the file itself saves nobody anything (apt would download the file
-    // instead): the history starts again here.
-    let Some(script) = ed_script(old, new).filter(|s| s.len() <= new.len()) else {
+    // instead), and a change of more than half the file (the first publish of a large
+    // repository, a promotion that replaces most of a distribution) saves little: the history
+    // starts again here.
+    let limit = usize::try_from(new_sums.size / 2).unwrap_or(usize::MAX);
+    let Some(script) = ed_script_at(&old, new, skipped, limit).filter(|s| s.len() as u64 <= new_sums.size) else {
         return Ok(Next {
             index: DiffIndex {
                 current,
@@ -294,12 +344,12 @@ pub fn next(parent: Option<(&str, Option<DiffIndex>)>, new: &str, new_sums: &Dig
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Applies an ed script as apt's rred does (a, c, d with line numbers of the old file,
     /// commands from the bottom up), to check the scripts without apt.
-    fn apply(old: &str, script: &str) -> String {
+    pub(crate) fn apply(old: &str, script: &str) -> String {
         let mut lines: Vec<String> = old.lines().map(str::to_owned).collect();
         let mut cmds = script.lines();
         while let Some(cmd) = cmds.next() {
@@ -396,25 +446,23 @@ mod tests {
         let s = ed_script(&old, &new).expect("script");
         assert!(t.elapsed() < DIFF_TIMEOUT * 5, "{:?}", t.elapsed());
         assert_eq!(apply(&old, &s), new);
-        // The script is about as large as the file: no patch, and the history restarts.
-        let base = next(None, &old, &Digests::of(old.as_bytes()), "0").expect("first").index;
-        let n = next(Some((&old, Some(base))), &new, &Digests::of(new.as_bytes()), "1").expect("next");
-        if s.len() > new.len() {
-            assert!(n.patch.is_none() && n.index.patches.is_empty());
-        } else {
-            assert!(n.patch.is_some());
-        }
+        // More than half the file changed: no patch (none is searched for), and the history
+        // restarts.
+        let base = next(None, &Digests::of(old.as_bytes()), "0").expect("first").index;
+        let t = std::time::Instant::now();
+        let n = next(Some(Old::whole(&old, &new, Some(base))), &Digests::of(new.as_bytes()), "1").expect("next");
+        assert!(n.patch.is_none() && n.index.patches.is_empty());
+        assert!(t.elapsed() < DIFF_TIMEOUT, "not searched: {:?}", t.elapsed());
     }
 
     #[test]
     fn the_history_grows_keeps_the_newest_and_restarts_when_broken() {
         let v: Vec<String> = (0..KEEP + 3).map(|i| packages(&["a", &format!("p{i}")])).collect();
-        let mut index = next(None, &v[0], &Digests::of(v[0].as_bytes()), "0").expect("first").index;
+        let mut index = next(None, &Digests::of(v[0].as_bytes()), "0").expect("first").index;
         assert!(index.patches.is_empty());
         for i in 1..v.len() {
             let n = next(
-                Some((&v[i - 1], Some(index.clone()))),
-                &v[i],
+                Some(Old::whole(&v[i - 1], &v[i], Some(index.clone()))),
                 &Digests::of(v[i].as_bytes()),
                 &i.to_string(),
             )
@@ -431,8 +479,7 @@ mod tests {
         assert_eq!(index.current, Sum::from(&Digests::of(v[v.len() - 1].as_bytes())));
         // Nothing changed: same history, no patch.
         let same = next(
-            Some((&v[v.len() - 1], Some(index.clone()))),
-            &v[v.len() - 1],
+            Some(Old::whole(&v[v.len() - 1], &v[v.len() - 1], Some(index.clone()))),
             &Digests::of(v[v.len() - 1].as_bytes()),
             "x",
         )
@@ -440,7 +487,7 @@ mod tests {
         assert_eq!((same.index.clone(), same.patch), (index.clone(), None));
         // A parent index that does not end at the parent's file (rolled back by hand, lost):
         // the history starts again from the parent's file.
-        let broken = next(Some((&v[0], Some(index))), &v[1], &Digests::of(v[1].as_bytes()), "y").expect("restart");
+        let broken = next(Some(Old::whole(&v[0], &v[1], Some(index))), &Digests::of(v[1].as_bytes()), "y").expect("restart");
         assert_eq!(broken.index.patches.len(), 1);
         assert!(DiffIndex::parse("SHA256-Current: x\n").is_none());
     }

@@ -29,12 +29,38 @@ pub struct Piece {
     xz_unpadded: u64,
     /// Text length.
     len: u64,
+    /// Lines of text (for [`crate::pdiff`]: a diff starts after the unchanged pieces' lines).
+    lines: u64,
     /// The gzip member.
     gz_member: Vec<u8>,
 }
 
 /// Pieces by the SHA-256 of their text.
 pub type Cache = HashMap<[u8; 32], Arc<Piece>>;
+
+/// One piece of a text, in order: its key in a [`Cache`], its length and its lines. Two texts
+/// whose outlines begin (or end) with the same keys share that many bytes and lines there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// SHA-256 of the piece's text.
+    pub key: [u8; 32],
+    /// Bytes.
+    pub len: u64,
+    /// Lines.
+    pub lines: u64,
+}
+
+impl Piece {
+    /// The piece's text, from its gzip member.
+    ///
+    /// # Errors
+    /// A member that does not decompress, or text that is not UTF-8.
+    pub fn text(&self) -> std::io::Result<String> {
+        let mut out = String::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&self.gz_member[..]), &mut out)?;
+        Ok(out)
+    }
+}
 
 /// FNV-1a: a stable, cheap hash for choosing cuts (not for security).
 fn fnv1a(s: &str) -> u64 {
@@ -67,6 +93,7 @@ pub fn cuts(stanzas: &[(&str, usize)]) -> Vec<usize> {
 }
 
 fn compress(text: &[u8], with_xz: bool) -> std::io::Result<Piece> {
+    let lines = memchr::memchr_iter(b'\n', text).count() as u64;
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 4), flate2::Compression::new(6));
     gz.write_all(text)?;
     let gz_member = gz.finish()?;
@@ -75,6 +102,7 @@ fn compress(text: &[u8], with_xz: bool) -> std::io::Result<Piece> {
             xz_block: Vec::new(),
             xz_unpadded: 0,
             len: text.len() as u64,
+            lines,
             gz_member,
         });
     }
@@ -87,6 +115,7 @@ fn compress(text: &[u8], with_xz: bool) -> std::io::Result<Piece> {
         xz_block,
         xz_unpadded,
         len: text.len() as u64,
+        lines,
         gz_member,
     })
 }
@@ -173,10 +202,19 @@ fn xz_stream(pieces: &[Arc<Piece>]) -> Vec<u8> {
 ///
 /// # Errors
 /// Compression failures (none in practice).
-pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let pieces = pieces_of(text, cuts, cache, used, true)?;
+pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache) -> std::io::Result<(Vec<u8>, Vec<u8>, Vec<Span>)> {
+    let (keys, pieces) = pieces_of(text, cuts, cache, used, true)?;
     let gz = pieces.iter().flat_map(|p| p.gz_member.iter().copied()).collect();
-    Ok((gz, xz_stream(&pieces)))
+    let outline = keys
+        .into_iter()
+        .zip(&pieces)
+        .map(|(key, p)| Span {
+            key,
+            len: p.len,
+            lines: p.lines,
+        })
+        .collect();
+    Ok((gz, xz_stream(&pieces), outline))
 }
 
 /// The `.gz` file of `text` alone (for `Contents`), cut and cached as [`compress_indexed`] does.
@@ -184,13 +222,20 @@ pub fn compress_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut C
 /// # Errors
 /// Compression failures (none in practice).
 pub fn gzip_indexed(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache) -> std::io::Result<Vec<u8>> {
-    let pieces = pieces_of(text, cuts, cache, used, false)?;
+    let (_, pieces) = pieces_of(text, cuts, cache, used, false)?;
     Ok(pieces.iter().flat_map(|p| p.gz_member.iter().copied()).collect())
 }
 
 /// The compressed pieces of `text` cut at `cuts`: found in `cache` or `used`, else made on
 /// every core (with their xz block when `with_xz`); all of them are added to `used`.
-fn pieces_of(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache, with_xz: bool) -> std::io::Result<Vec<Arc<Piece>>> {
+#[allow(clippy::type_complexity)]
+fn pieces_of(
+    text: &[u8],
+    cuts: &[usize],
+    cache: &Cache,
+    used: &mut Cache,
+    with_xz: bool,
+) -> std::io::Result<(Vec<[u8; 32]>, Vec<Arc<Piece>>)> {
     let mut slices = Vec::with_capacity(cuts.len());
     let mut start = 0;
     for &end in cuts {
@@ -232,14 +277,14 @@ fn pieces_of(text: &[u8], cuts: &[usize], cache: &Cache, used: &mut Cache, with_
         }
     }
     let pieces: Vec<Arc<Piece>> = pieces.into_iter().flatten().collect();
-    for (k, p) in keys.into_iter().zip(&pieces) {
+    for (k, p) in keys.iter().zip(&pieces) {
         // A piece with its xz block is kept over one without.
-        let e = used.entry(k).or_insert_with(|| p.clone());
+        let e = used.entry(*k).or_insert_with(|| p.clone());
         if e.xz_block.is_empty() && !p.xz_block.is_empty() {
             *e = p.clone();
         }
     }
-    Ok(pieces)
+    Ok((keys, pieces))
 }
 
 #[cfg(test)]
@@ -286,7 +331,7 @@ mod tests {
         let (text, cuts) = stanzas(3000);
         assert!(cuts.len() > 3, "several pieces: {}", cuts.len());
         let (mut used, cache) = (Cache::new(), Cache::new());
-        let (gz, xz) = compress_indexed(text.as_bytes(), &cuts, &cache, &mut used).expect("compress");
+        let (gz, xz, _) = compress_indexed(text.as_bytes(), &cuts, &cache, &mut used).expect("compress");
         assert_eq!(unxz(&xz), text.as_bytes());
         assert_eq!(gunzip(&gz), text.as_bytes());
         // The xz file has exactly one stream: nothing after the footer.
@@ -307,7 +352,7 @@ mod tests {
         names.push("pkg01500a".into());
         let (t2, cuts2) = index_of(names);
         let mut second = Cache::new();
-        let (gz, xz) = compress_indexed(t2.as_bytes(), &cuts2, &first, &mut second).expect("compress");
+        let (gz, xz, _) = compress_indexed(t2.as_bytes(), &cuts2, &first, &mut second).expect("compress");
         assert_eq!(unxz(&xz), t2.as_bytes());
         assert_eq!(gunzip(&gz), t2.as_bytes());
         let fresh = second.keys().filter(|k| !first.contains_key(*k)).count();

@@ -88,9 +88,16 @@ pub fn pool_paths(candidates: &[Candidate]) -> Vec<String> {
 #[must_use]
 pub fn contradictions(incoming: &str, parent: &[PackageRecord], candidates: &[Candidate]) -> Vec<String> {
     let mut errors = Vec::new();
+    // Only what the candidates name is looked up: one upload against 100,000 published
+    // packages builds a map of one, not of 100,000.
+    let named: HashSet<(&str, &str, &str)> = candidates
+        .iter()
+        .map(|c| (c.deb.package.as_str(), c.deb.version.as_str(), c.deb.architecture.as_str()))
+        .collect();
     let mut known: HashMap<(&str, &str, &str), &str> = parent
         .iter()
         .map(|r| ((r.package.as_str(), r.version.as_str(), r.architecture.as_str()), r.sha256.as_str()))
+        .filter(|(k, _)| named.contains(k))
         .collect();
     for c in candidates {
         let k = (c.deb.package.as_str(), c.deb.version.as_str(), c.deb.architecture.as_str());

@@ -132,6 +132,8 @@ struct Inner {
     pointers: RwLock<HashMap<String, (Instant, Option<String>)>>,
     /// Each repository's compressed index pieces of its last publish on this node.
     pieces: PerRepo<crate::pieces::Cache>,
+    /// Where those pieces lie in that publish's `Packages` files.
+    outlines: PerRepo<Outlines>,
     /// Each repository's last manifest read or written on this node (snapshots never change).
     manifests: PerRepo<Manifest>,
     /// What the pool files of each repository's last snapshot on this node install, for
@@ -295,16 +297,70 @@ struct DistTree {
     carried: Vec<(String, String)>,
 }
 
-/// Each index's `Packages` text and diff index in the parent snapshot, by
-/// `<suite>/<component>/binary-<arch>`.
+/// The parent snapshot's side of each index's pdiff, by `<suite>/<component>/binary-<arch>`.
 type ParentIndices = HashMap<String, ParentIndex>;
 
-/// One index of the parent snapshot: its `Packages` text and its diff index, if it had one.
-type ParentIndex = (String, Option<crate::pdiff::DiffIndex>);
+/// One index of the parent snapshot: its diff index, if it had one, and its `Packages` text
+/// when this node's outline of the parent cannot stand in for it.
+struct ParentIndex {
+    index: Option<crate::pdiff::DiffIndex>,
+    text: Option<String>,
+}
+
+/// The outline ([`crate::pieces::Span`]s) of each `Packages` of one snapshot, by
+/// `<suite>/<component>/binary-<arch>`: with the pieces this node kept, the part of the parent's
+/// text a pdiff needs, without reading (or unpacking) the parent's whole file.
+struct Outlines {
+    snapshot: String,
+    by_index: HashMap<String, Vec<crate::pieces::Span>>,
+}
 
 /// What a distribution's pdiffs write: new patches (path under the suite, gzip bytes), and
 /// earlier ones still listed (SHA-256 of the `.gz`, path).
 type Pdiffs = (Vec<(String, Vec<u8>)>, Vec<(String, String)>);
+
+/// The parent's side of the pdiff of the index at `at` whose new text is `text`, cut as
+/// `outline` says: the whole parent file when it was read, else the parent's pieces that differ
+/// from the new ones (unpacked from this node's `cache`) and the new text between. `None` when
+/// there is no parent, or its pieces are no longer at hand (the history then starts again).
+fn old_side<'a>(
+    parent: Option<&'a ParentIndex>,
+    outlines: Option<&Outlines>,
+    at: &str,
+    text: &'a str,
+    outline: &[crate::pieces::Span],
+    cache: &crate::pieces::Cache,
+) -> Option<crate::pdiff::Old<'a>> {
+    let parent = parent?;
+    if let Some(old) = &parent.text {
+        return Some(crate::pdiff::Old::whole(old, text, parent.index.clone()));
+    }
+    let index = parent.index.clone()?;
+    let before = outlines?.by_index.get(at)?;
+    let same_start = before.iter().zip(outline).take_while(|(a, b)| a.key == b.key).count();
+    let room = before.len().min(outline.len()) - same_start;
+    let same_end = before
+        .iter()
+        .rev()
+        .zip(outline.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a.key == b.key)
+        .count();
+    let mut old = String::new();
+    for span in &before[same_start..before.len() - same_end] {
+        old.push_str(&cache.get(&span.key)?.text().ok()?);
+    }
+    let bytes = |spans: &[crate::pieces::Span]| usize::try_from(spans.iter().map(|s| s.len).sum::<u64>()).unwrap_or(usize::MAX);
+    let start = bytes(&outline[..same_start]);
+    let end = text.len().checked_sub(bytes(&outline[outline.len() - same_end..]))?;
+    Some(crate::pdiff::Old {
+        sum: index.current.clone(),
+        index: Some(index),
+        old: std::borrow::Cow::Owned(old),
+        new: text.get(start..end)?,
+        skipped: usize::try_from(before[..same_start].iter().map(|s| s.lines).sum::<u64>()).ok()?,
+    })
+}
 
 /// The pdiff of each `Packages` of `files` against the parent's, added to `files` as
 /// `Packages.diff/Index`; returns the new patches and the earlier ones still listed.
@@ -313,6 +369,8 @@ fn add_pdiffs(
     suite: &str,
     files: &mut Vec<index::IndexFile>,
     parents: &ParentIndices,
+    outlines: Option<&Outlines>,
+    cache: &crate::pieces::Cache,
     name: &str,
 ) -> Result<Pdiffs> {
     let mut patches = Vec::new();
@@ -325,10 +383,13 @@ fn add_pdiffs(
                 continue;
             };
             let text = std::str::from_utf8(&f.data).map_err(|e| Error::Corrupt(format!("{plain}: {e}")))?;
-            let parent = parents
-                .get(&format!("{suite}/{dir}"))
-                .map(|(old, index)| (old.as_str(), index.clone()));
-            let next = crate::pdiff::next(parent, text, &f.digests, name).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let at = format!("{suite}/{dir}");
+            let parent = parents.get(&at);
+            let old = old_side(parent, outlines, &at, text, &f.outline, cache);
+            if parent.is_some() && old.is_none() {
+                tracing::debug!("{at}: the parent's pieces are gone; its pdiff history starts again");
+            }
+            let next = crate::pdiff::next(old, &f.digests, name).map_err(|e| Error::Corrupt(e.to_string()))?;
             for p in &next.index.patches {
                 if p.name != name {
                     carried.push((p.download.sha256.clone(), format!("{dir}/Packages.diff/{}.gz", p.name)));
@@ -412,6 +473,7 @@ impl Publisher {
                 locks: Mutex::new(HashMap::new()),
                 pointers: RwLock::new(HashMap::new()),
                 pieces: PerRepo::default(),
+                outlines: PerRepo::default(),
                 manifests: PerRepo::default(),
                 lists: PerRepo::default(),
                 tallies: PerRepo::default(),
@@ -1315,7 +1377,7 @@ impl Publisher {
 
     /// The parent snapshot's `Packages` and `Packages.diff/Index` of every index, for the
     /// pdiffs of the next snapshot. An index the parent lacks starts without history.
-    async fn parent_indices(&self, repo: &Repository, parent: Option<&str>) -> Result<ParentIndices> {
+    async fn parent_indices(&self, repo: &Repository, parent: Option<&str>, outlines: Option<&Outlines>) -> Result<ParentIndices> {
         let Some(pid) = parent else { return Ok(ParentIndices::new()) };
         let base = root(repo);
         let mut wanted = Vec::new();
@@ -1327,25 +1389,50 @@ impl Publisher {
             }
         }
         let base = &base;
+        let has_outline = |at: &str| outlines.is_some_and(|o| o.snapshot == pid && o.by_index.contains_key(at));
         let found: Vec<Option<(String, ParentIndex)>> = futures::stream::iter(wanted)
             .map(|at| async move {
                 let dir = format!("{base}snapshots/{pid}/dists/{at}");
-                let text = match self.read_all(&format!("{dir}/Packages")).await {
-                    Ok(t) => String::from_utf8(t).map_err(|e| Error::Corrupt(format!("{dir}/Packages: {e}")))?,
-                    Err(Error::Store(rustshare_store::Error::NotFound)) => return Ok(None),
-                    Err(e) => return Err(e),
-                };
                 let index = match self.read_all(&format!("{dir}/Packages.diff/Index")).await {
                     Ok(t) => crate::pdiff::DiffIndex::parse(&String::from_utf8_lossy(&t)),
                     Err(Error::Store(rustshare_store::Error::NotFound)) => None,
                     Err(e) => return Err(e),
                 };
-                Ok(Some((at, (text, index))))
+                if index.is_some() && has_outline(&at) {
+                    return Ok(Some((at, ParentIndex { index, text: None })));
+                }
+                let Some(text) = self.parent_text(&dir).await? else {
+                    return Ok(None);
+                };
+                Ok(Some((at, ParentIndex { index, text: Some(text) })))
             })
             .buffer_unordered(8)
             .try_collect()
             .await?;
         Ok(found.into_iter().flatten().collect())
+    }
+
+    /// The `Packages` text of a snapshot's index directory `dir`: stored as it is by snapshots
+    /// written before indices were stored compressed only, else unpacked from its `.gz`.
+    async fn parent_text(&self, dir: &str) -> Result<Option<String>> {
+        let data = match self.read_all(&format!("{dir}/Packages")).await {
+            Ok(t) => t,
+            Err(Error::Store(rustshare_store::Error::NotFound)) => match self.read_all(&format!("{dir}/Packages.gz")).await {
+                Ok(gz) => self
+                    .blocking(move || {
+                        let mut out = Vec::with_capacity(gz.len() * 6);
+                        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut out).map(|_| out)
+                    })
+                    .await?
+                    .map_err(|e| Error::Corrupt(format!("{dir}/Packages.gz: {e}")))?,
+                Err(Error::Store(rustshare_store::Error::NotFound)) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        String::from_utf8(data)
+            .map(Some)
+            .map_err(|e| Error::Corrupt(format!("{dir}/Packages: {e}")))
     }
 
     /// The file lists of the new candidates (taken out of them), stored beside the pool as one batch
@@ -1412,16 +1499,24 @@ impl Publisher {
         mut fresh: index::FileLists,
     ) -> Result<Arc<index::FileLists>> {
         let base = root(repo);
-        let previous = self.inner.lists.get(&repo.name).unwrap_or_default();
-        let mut out = index::FileLists::with_capacity(packages.len());
+        // The last publish's lists, taken (moved, when nothing else holds them) and brought up
+        // to date in place: a change of one package at 100,000 then neither copies nor rebuilds
+        // a map of 100,000. Lists of packages that left stay until they outnumber a quarter of
+        // the set.
+        let mut out = self
+            .inner
+            .lists
+            .take(&repo.name)
+            .map(|l| Arc::try_unwrap(l).unwrap_or_else(|shared| (*shared).clone()))
+            .unwrap_or_default();
+        if out.len() > packages.len() + packages.len() / 4 + 1024 {
+            let used: HashSet<&str> = packages.iter().map(|r| r.sha256.as_str()).collect();
+            out.retain(|sha, _| used.contains(sha.as_str()));
+        }
+        out.extend(fresh.drain());
         let mut batches: BTreeSet<String> = BTreeSet::new();
-        for r in packages.iter() {
-            if out.contains_key(&r.sha256) {
-                continue;
-            }
-            if let Some(l) = fresh.remove(&r.sha256).or_else(|| previous.get(&r.sha256).cloned()) {
-                out.insert(r.sha256.clone(), l);
-            } else if let Some(id) = &r.lists {
+        for r in packages.iter().filter(|r| !out.contains_key(&r.sha256)) {
+            if let Some(id) = &r.lists {
                 batches.insert(id.clone());
             }
         }
@@ -1507,7 +1602,8 @@ impl Publisher {
         let t = Instant::now();
         let mut marks: Vec<String> = Vec::new();
         let cache = self.inner.pieces.get(&repo.name).unwrap_or_default();
-        let parents = self.parent_indices(repo, info.parent.as_deref()).await?;
+        let outlines = self.inner.outlines.get(&repo.name);
+        let parents = self.parent_indices(repo, info.parent.as_deref(), outlines.as_deref()).await?;
         let name = id.clone();
         let memo = self.chunk_memo(repo, info.parent.as_deref()).await;
         let chunking = {
@@ -1524,6 +1620,7 @@ impl Publisher {
             let pk = pk2;
             let mut out = Vec::new();
             let mut used = crate::pieces::Cache::new();
+            let mut outline = HashMap::new();
             for d in &cfg.distributions {
                 let recs: Vec<&PackageRecord> = pk.iter().filter(|r| r.dist == d.suite).collect();
                 let srcs: Vec<&SourceRecord> = srcs_all.iter().filter(|r| r.dist == d.suite).collect();
@@ -1531,8 +1628,15 @@ impl Publisher {
                 let mut files = index::distribution_indices(&cfg, d, &recs, &srcs, &lists, &cache, &mut used)
                     .map_err(|e| Error::Corrupt(e.to_string()))?;
                 let t1 = t.elapsed().as_millis();
-                let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, &name)?;
+                let (patches, carried) = add_pdiffs(&cfg, &d.suite, &mut files, &parents, outlines.as_deref(), &cache, &name)?;
                 let t2 = t.elapsed().as_millis();
+                for f in files.iter_mut().filter(|f| !f.stored) {
+                    // Listed in Release by their digests, never written: the text can go.
+                    f.data = Vec::new();
+                    if let Some(dir) = f.path.strip_suffix("/Packages") {
+                        outline.insert(format!("{}/{dir}", d.suite), std::mem::take(&mut f.outline));
+                    }
+                }
                 let release = crate::sign::normalise(&index::release_text(&cfg, d, &files, now));
                 let inrelease = signer2.clearsign(&release)?;
                 let gpg = signer2.detached(release.as_bytes())?;
@@ -1547,14 +1651,22 @@ impl Publisher {
                     carried,
                 });
             }
-            Ok((out, used, srcs_all))
+            Ok((out, used, outline, srcs_all))
         });
         let (indexed, chunked) = tokio::join!(indexing, chunking);
-        let (trees, used, sources): (Vec<DistTree>, crate::pieces::Cache, Vec<SourceRecord>) = indexed??;
+        let (trees, used, outline, sources) = indexed??;
         let chunked = chunked??;
         let packages = Arc::try_unwrap(pk).unwrap_or_else(|shared| (*shared).clone());
-        // Kept for the next publish (of this node): only the pieces this snapshot uses.
+        // Kept for the next publish (of this node): only the pieces this snapshot uses, and
+        // where they lie in its `Packages` files.
         self.inner.pieces.put(&repo.name, Arc::new(used));
+        self.inner.outlines.put(
+            &repo.name,
+            Arc::new(Outlines {
+                snapshot: id.clone(),
+                by_index: outline,
+            }),
+        );
         marks.push(format!("index+sign {}", t.elapsed().as_millis()));
         let mut index_sha256 = BTreeSet::new();
         // (key, data, content type); the MD5s of index files, already computed for Release, go
@@ -1587,7 +1699,7 @@ impl Publisher {
                 copies.push((format!("{base}by-hash/SHA256/{sha}"), format!("{snap}dists/{suite}/{path}")));
                 index_sha256.insert(sha);
             }
-            for f in files {
+            for f in files.into_iter().filter(|f| f.stored) {
                 let data = Bytes::from(f.data);
                 let ext = std::path::Path::new(&f.path).extension().and_then(|e| e.to_str()).unwrap_or("");
                 let ct = if ext == "gz" {
@@ -2254,6 +2366,47 @@ impl Publisher {
         })
     }
 
+    /// An index Release lists but that is stored compressed only (`Packages`,
+    /// `Contents-<arch>`), for a client that asks for it by name: the text unpacked from the
+    /// stored `.gz` at `key` (relative to the repository) as it streams, with that file's
+    /// ETag. `None` when there is no such `.gz`.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn unpacked(&self, repo: &Repository, key: &str) -> Result<Option<(String, rustshare_store::ByteStream)>> {
+        const PART: usize = 64 << 10;
+        let g = match self.store().get(&format!("{}{key}", root(repo)), None).await {
+            Ok(g) => g,
+            Err(rustshare_store::Error::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let etag = g.meta.etag.clone();
+        let bridge = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(g.body));
+        // A few parts in flight: the text (40 MB at 100,000 packages) is never held whole.
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+        tokio::task::spawn_blocking(move || {
+            // Made here: the decoder reads the gzip header as it is made, which blocks.
+            let mut reader = flate2::read::MultiGzDecoder::new(bridge);
+            loop {
+                let mut buf = vec![0u8; PART];
+                let part = match std::io::Read::read(&mut reader, &mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(Bytes::from(buf))
+                    }
+                    Err(e) => Err(e),
+                };
+                let failed = part.is_err();
+                if tx.blocking_send(part).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|part| (part, rx)) });
+        Ok(Some((etag, Box::pin(body))))
+    }
+
     /// Stores one uploaded `.deb` in the repository's incoming prefix (for `rustshare repo add`).
     ///
     /// # Errors
@@ -2366,6 +2519,75 @@ fn enabled(space: &rustshare_control::model::Space) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(name: &str) -> PackageRecord {
+        PackageRecord {
+            dist: "stable".into(),
+            component: "main".into(),
+            package: name.into(),
+            version: "1.0".into(),
+            architecture: "amd64".into(),
+            filename: format!("pool/main/p/{name}/{name}_1.0_amd64.deb"),
+            size: 10,
+            md5: "m".into(),
+            sha256: format!("s-{name}"),
+            control: format!("Package: {name}\nVersion: 1.0\nArchitecture: amd64\n"),
+            lists: None,
+        }
+    }
+
+    /// One `Packages` of `names`: its text, outline and the pieces made.
+    fn indexed(names: &[String], cache: &crate::pieces::Cache) -> (String, Vec<crate::pieces::Span>, crate::pieces::Cache) {
+        let records: Vec<PackageRecord> = names.iter().map(|n| record(n)).collect();
+        let (text, cuts) = index::packages_text_and_cuts(&records, "main", "amd64");
+        let mut used = crate::pieces::Cache::new();
+        let (_, _, outline) = crate::pieces::compress_indexed(text.as_bytes(), &cuts, cache, &mut used).expect("compress");
+        (text, outline, used)
+    }
+
+    #[test]
+    fn a_pdiff_from_the_parents_pieces_equals_the_one_from_its_whole_file() {
+        let mut names: Vec<String> = (0..3000).map(|i| format!("p{i:05}")).collect();
+        let (old, old_outline, pieces) = indexed(&names, &crate::pieces::Cache::new());
+        assert!(old_outline.len() > 5, "several pieces: {}", old_outline.len());
+        let index = crate::pdiff::next(None, &Digests::of(old.as_bytes()), "0").expect("first").index;
+        let parent = ParentIndex {
+            index: Some(index.clone()),
+            text: None,
+        };
+        let outlines = Outlines {
+            snapshot: "0".into(),
+            by_index: HashMap::from([("stable/main/binary-amd64".to_owned(), old_outline)]),
+        };
+        // One package more in the middle, one fewer a little further on.
+        names.insert(1500, "p01499a".into());
+        names.remove(1700);
+        let (new, outline, _) = indexed(&names, &pieces);
+        let at = "stable/main/binary-amd64";
+        let part = old_side(Some(&parent), Some(&outlines), at, &new, &outline, &pieces).expect("from the pieces");
+        assert!(
+            part.old.len() < old.len() / 4,
+            "only what changed is unpacked: {} of {}",
+            part.old.len(),
+            old.len()
+        );
+        assert!(part.skipped > 0);
+        let sums = Digests::of(new.as_bytes());
+        let from_pieces = crate::pdiff::next(Some(part), &sums, "1").expect("next");
+        let whole = crate::pdiff::next(Some(crate::pdiff::Old::whole(&old, &new, Some(index))), &sums, "1").expect("next");
+        assert_eq!(from_pieces, whole);
+        let (_, gz) = from_pieces.patch.expect("a patch");
+        let mut script = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut script).expect("gunzip");
+        assert!(
+            crate::pdiff::tests::apply(&old, &script) == new,
+            "the patch turns the old file into the new one"
+        );
+        // Pieces no longer at hand, or an outline of another snapshot: no part (the history
+        // starts again) rather than a wrong one.
+        assert!(old_side(Some(&parent), Some(&outlines), at, &new, &outline, &crate::pieces::Cache::new()).is_none());
+        assert!(old_side(Some(&parent), None, at, &new, &outline, &pieces).is_none());
+    }
     use rustshare_store::{
         ByteRange, ByteStream, CompletedPart, FsStore, GetObject, ListPage, ListRequest, ObjectAttrs, ObjectMeta, ObjectStore, PartInfo,
         UploadInfo,

@@ -4,6 +4,7 @@ sqv as clients, with an isolated apt configuration that reaches packages.localho
 edge as its HTTP proxy."""
 
 import email.utils
+import hashlib
 import json
 import os
 import re
@@ -244,6 +245,18 @@ def test_packages_face_headers_and_page(srv, tmp_path):
     assert pk.status_code == 200 and pk.headers["Cache-Control"] == "public, max-age=60"
     assert "Filename: pool/main/libf/libfoo/libfoo1_1.2-1_amd64.deb\n" in pk.text
     assert "SHA256: " in pk.text and "MD5sum: " in pk.text and "   a verbatim line\n" in pk.text
+    # Packages and Contents-<arch> are stored compressed only, as Debian's archive does; the
+    # plain name is unpacked from the .gz and is the text Release lists, with its own validator.
+    release = g("dists/stable/Release").text
+    listed = lambda name: re.search(r"SHA256:\n(?: \S+ +\d+ \S+\n)*? (\S+) +(\d+) " + re.escape(name) + "\n", release).groups()
+    assert listed("main/binary-amd64/Packages") == (hashlib.sha256(pk.content).hexdigest(), str(len(pk.content)))
+    assert pk.headers["Content-Type"] == "text/plain; charset=utf-8" and pk.headers["ETag"].endswith('-plain"')
+    assert g("dists/stable/main/binary-amd64/Packages", **{"If-None-Match": pk.headers["ETag"]}).status_code == 304
+    contents = g("dists/stable/main/Contents-amd64")
+    assert contents.status_code == 200 and listed("main/Contents-amd64")[0] == hashlib.sha256(contents.content).hexdigest()
+    plain_hash = listed("main/binary-amd64/Packages")[0]
+    assert g(f"dists/stable/main/binary-amd64/by-hash/SHA256/{plain_hash}").status_code == 404, "not stored, so not by hash"
+    assert g("dists/stable/main/binary-amd64/Packages.bz2").status_code == 404
     pool = g("pool/main/libf/libfoo/libfoo1_1.2-1_amd64.deb")
     assert pool.status_code == 200 and pool.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert pool.content[:8] == b"!<arch>\n"

@@ -24,6 +24,14 @@ pub struct Packages {
     base_url: String,
 }
 
+/// Whether a snapshot path names an index stored compressed only (see
+/// `rustshare_publisher::index::IndexFile::stored`): `…/binary-<arch>/Packages` or
+/// `…/Contents-<arch>`.
+fn stored_packed(key: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    key.starts_with("snapshots/") && (name == "Packages" || (name.starts_with("Contents-") && !name.contains('.')))
+}
+
 /// The edge cache's site id for a repository's files: a namespace no real space id can take.
 #[must_use]
 pub fn site_id(repo: &str) -> String {
@@ -155,12 +163,55 @@ impl Packages {
                     parts.headers.remove(::http::header::RANGE);
                 }
                 let mut resp = self.cdn.serve_object(&parts, &self.site(&repo), &key).await;
+                if resp.status() == ::http::StatusCode::NOT_FOUND && stored_packed(&key) {
+                    return self.unpacked(req, &repo, &key).await;
+                }
                 resp.headers_mut().remove(::http::header::LAST_MODIFIED);
                 resp
             }
             Ok(Resolved::NotFound) => cdn::not_found(),
             Err(e) => {
                 tracing::error!(repo = %repo.name, "resolving a packages path: {e}");
+                cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+            }
+        }
+    }
+
+    /// `Packages` or `Contents-<arch>` of a snapshot that stores them compressed only: the
+    /// `.gz` unpacked as it is sent. apt fetches the compressed forms; this is for people and
+    /// scripts that ask for the plain name.
+    async fn unpacked(&self, req: &::http::request::Parts, repo: &Repository, key: &str) -> Resp {
+        match self.publisher.unpacked(repo, &format!("{key}.gz")).await {
+            Ok(Some((etag, body))) => {
+                let etag = format!("\"{etag}-plain\"");
+                let matched = req
+                    .headers
+                    .get(::http::header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+                let (status, body) = if matched {
+                    (::http::StatusCode::NOT_MODIFIED, crate::wire::full_body(bytes::Bytes::new()))
+                } else {
+                    (::http::StatusCode::OK, crate::wire::stream_body(body))
+                };
+                let mut r = ::http::Response::new(body);
+                *r.status_mut() = status;
+                let h = r.headers_mut();
+                h.insert(
+                    ::http::header::CONTENT_TYPE,
+                    ::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                if let Ok(v) = ::http::HeaderValue::from_str(&self.index_cache_control) {
+                    h.insert(::http::header::CACHE_CONTROL, v);
+                }
+                if let Ok(v) = ::http::HeaderValue::from_str(&etag) {
+                    h.insert(::http::header::ETAG, v);
+                }
+                r
+            }
+            Ok(None) => cdn::not_found(),
+            Err(e) => {
+                tracing::error!(repo = %repo.name, "unpacking an index: {e}");
                 cdn::page(::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
             }
         }
