@@ -96,6 +96,9 @@ pub struct RawLifecycle {
 pub struct RawPackages {
     /// max-age of Release, InRelease and Packages responses, seconds.
     pub index_max_age_secs: Option<u32>,
+    /// What the publisher may remember of all repositories together between publishes, MiB
+    /// (records, file lists and index pieces; about 125 MiB per 100,000 packages).
+    pub memo_mib: Option<u64>,
 }
 
 /// `[tls]`.
@@ -270,6 +273,8 @@ pub struct Config {
     pub http3_max_datagram: u16,
     /// max-age of repository index files on the packages face.
     pub packages_index_max_age: u32,
+    /// The publisher's memo budget, bytes.
+    pub packages_memo_bytes: u64,
     /// Lifetime of a console login.
     pub session_lifetime: std::time::Duration,
     /// Interval of traffic figures written to the database (the console's bandwidth chart).
@@ -583,7 +588,12 @@ impl Config {
             tls_files,
             production,
             http3_max_datagram,
-            packages_index_max_age: raw.packages.and_then(|p| p.index_max_age_secs).unwrap_or(60),
+            packages_index_max_age: raw.packages.as_ref().and_then(|p| p.index_max_age_secs).unwrap_or(60),
+            packages_memo_bytes: raw
+                .packages
+                .as_ref()
+                .and_then(|p| p.memo_mib)
+                .map_or(rustshare_publisher::DEFAULT_MEMO_BUDGET, |m| m.saturating_mul(1 << 20)),
             session_lifetime: std::time::Duration::from_secs(session_minutes.saturating_mul(60)),
             traffic_flush: std::time::Duration::from_secs(traffic_flush_secs),
             lifecycle_interval: std::time::Duration::from_secs(lifecycle_interval),

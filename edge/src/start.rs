@@ -128,7 +128,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let s3_face = s3.clone();
     let expirer = s3.expirer();
     let s3 = s3.service();
-    let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone());
+    let publisher = rustshare_publisher::Publisher::new(store.clone(), control.clone()).with_memo_budget(cfg.packages_memo_bytes);
     let packages = Arc::new(crate::face::packages::Packages::new(
         publisher.clone(),
         control.clone(),

@@ -17,4 +17,4 @@ mod service;
 pub mod sign;
 pub mod snapshot;
 
-pub use service::{Error, MAX_DEB, PublishReport, Publisher, Resolved, Result, Upload, default_config, root};
+pub use service::{DEFAULT_MEMO_BUDGET, Error, MAX_DEB, PublishReport, Publisher, Resolved, Result, Upload, default_config, root};

@@ -51,6 +51,12 @@ pub struct Span {
 }
 
 impl Piece {
+    /// Bytes held.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        (self.gz_member.len() + self.xz_block.len()) as u64
+    }
+
     /// The piece's text, from its gzip member.
     ///
     /// # Errors

@@ -147,6 +147,62 @@ struct Inner {
     chunks: PerRepo<ChunkMemo>,
     /// What each record chunk this node has seen refers to, for retention.
     refs: PerRepo<HashMap<String, Arc<ChunkRefs>>>,
+    /// The memory all repositories' memos above may take together (see [`MemoBudget`]).
+    budget: MemoBudget,
+}
+
+/// About what a repository's memos weigh per package: its record, its file list and what its
+/// chunk refers to (measured at 100,000 packages: about 125 MB with the index pieces).
+const MEMO_BYTES_PER_PACKAGE: u64 = 1024;
+
+/// The default [`MemoBudget`]: one repository of 200,000 packages, or several smaller ones.
+pub const DEFAULT_MEMO_BUDGET: u64 = 256 << 20;
+
+/// A bound on what the memos of all repositories weigh together. A publish keeps what the next
+/// one of the same repository needs (records, file lists, index pieces); on a node serving
+/// many large repositories these add up, so the repositories used longest ago are forgotten
+/// first (their next publish reads them back from the store) once the estimate passes the
+/// budget. The repository being published is never forgotten for another.
+struct MemoBudget {
+    bytes: std::sync::atomic::AtomicU64,
+    /// Per repository: when it was last used (a counter) and what its memos weigh (estimated).
+    used: Mutex<HashMap<String, (u64, u64)>>,
+    clock: std::sync::atomic::AtomicU64,
+}
+
+impl MemoBudget {
+    fn new(bytes: u64) -> Self {
+        Self {
+            bytes: std::sync::atomic::AtomicU64::new(bytes),
+            used: Mutex::new(HashMap::new()),
+            clock: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Records that `repo`'s memos weigh `bytes` now; returns the repositories to forget.
+    fn note(&self, repo: &str, bytes: u64) -> Vec<String> {
+        let now = self.clock.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let budget = self.bytes.load(std::sync::atomic::Ordering::Relaxed);
+        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        used.insert(repo.to_owned(), (now, bytes));
+        let mut total: u64 = used.values().map(|(_, b)| b).sum();
+        let mut by_age: Vec<(u64, String, u64)> = used
+            .iter()
+            .filter(|(name, _)| name.as_str() != repo)
+            .map(|(name, (at, b))| (*at, name.clone(), *b))
+            .collect();
+        by_age.sort_unstable();
+        let mut gone = Vec::new();
+        for (_, name, b) in by_age {
+            if total <= budget {
+                break;
+            }
+            total -= b;
+            used.remove(&name);
+            gone.push(name);
+        }
+        gone
+    }
 }
 
 /// The record chunks of one snapshot: chunk id by content fingerprint ([`crate::records`]).
@@ -164,9 +220,16 @@ struct ChunkRefs {
 
 impl ChunkRefs {
     fn of(records: &[PackageRecord]) -> Self {
+        // A chunk's records name a few list batches, each many times.
+        let mut lists: Vec<String> = Vec::new();
+        for id in records.iter().filter_map(|r| r.lists.as_ref()) {
+            if !lists.contains(id) {
+                lists.push(id.clone());
+            }
+        }
         Self {
             pool: records.iter().map(|r| (r.filename.clone(), r.size)).collect(),
-            lists: records.iter().filter_map(|r| r.lists.clone()).collect(),
+            lists,
         }
     }
 }
@@ -474,12 +537,40 @@ impl Publisher {
                 pointers: RwLock::new(HashMap::new()),
                 pieces: PerRepo::default(),
                 outlines: PerRepo::default(),
+                budget: MemoBudget::new(DEFAULT_MEMO_BUDGET),
                 manifests: PerRepo::default(),
                 lists: PerRepo::default(),
                 tallies: PerRepo::default(),
                 chunks: PerRepo::default(),
                 refs: PerRepo::default(),
             }),
+        }
+    }
+
+    /// Bounds what this node remembers of all repositories together (see [`DEFAULT_MEMO_BUDGET`]).
+    #[must_use]
+    pub fn with_memo_budget(self, bytes: u64) -> Self {
+        self.inner.budget.bytes.store(bytes, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    /// Notes what `repo`'s memos weigh with `packages` records and forgets the repositories
+    /// used longest ago while all of them weigh more than the budget.
+    fn weigh_memos(&self, repo: &str, packages: usize) {
+        let pieces = self
+            .inner
+            .pieces
+            .get(repo)
+            .map_or(0, |c| c.values().map(|p| p.bytes()).sum::<u64>());
+        let bytes = (packages as u64).saturating_mul(MEMO_BYTES_PER_PACKAGE).saturating_add(pieces);
+        for other in self.inner.budget.note(repo, bytes) {
+            tracing::debug!(repo = other, "forgetting this repository's memos (the memo budget is spent)");
+            self.inner.pieces.forget(&other);
+            self.inner.outlines.forget(&other);
+            self.inner.manifests.forget(&other);
+            self.inner.lists.forget(&other);
+            self.inner.chunks.forget(&other);
+            self.inner.refs.forget(&other);
         }
     }
 
@@ -848,6 +939,7 @@ impl Publisher {
 
     fn remember_manifest(&self, repo: &Repository, m: &Arc<Manifest>) {
         self.inner.manifests.put(&repo.name, m.clone());
+        self.weigh_memos(&repo.name, m.packages.len());
     }
 
     // ---- publish ----
@@ -2543,6 +2635,44 @@ mod tests {
         let mut used = crate::pieces::Cache::new();
         let (_, _, outline) = crate::pieces::compress_indexed(text.as_bytes(), &cuts, cache, &mut used).expect("compress");
         (text, outline, used)
+    }
+
+    #[test]
+    fn the_memo_budget_forgets_the_repositories_used_longest_ago() {
+        let b = MemoBudget::new(300);
+        assert!(b.note("a", 100).is_empty());
+        assert!(b.note("b", 100).is_empty());
+        assert!(b.note("a", 100).is_empty(), "a is used again");
+        assert_eq!(b.note("c", 150), ["b"], "350 > 300: the one used longest ago goes");
+        assert_eq!(b.note("c", 1000), ["a"], "never the repository being noted");
+        assert!(b.note("c", 1000).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_publish_past_the_memo_budget_forgets_other_repositories() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
+        let f = fixture(store, rustshare_control::clock::system(), serde_json::json!({})).await;
+        let publisher = f.publisher.with_memo_budget(1500);
+        let other = Arc::new(Manifest {
+            info: SnapshotInfo {
+                id: "1".into(),
+                created: OffsetDateTime::UNIX_EPOCH,
+                parent: None,
+                packages: 1,
+                changes: Vec::new(),
+            },
+            packages: vec![record("a")],
+            sources: Vec::new(),
+            index_sha256: Vec::new(),
+        });
+        let mut named = f.repo.clone();
+        named.name = "other".into();
+        publisher.remember_manifest(&named, &other);
+        assert!(publisher.inner.manifests.get("other").is_some(), "1 KiB fits");
+        publisher.remember_manifest(&f.repo, &other);
+        assert!(publisher.inner.manifests.get("other").is_none(), "2 KiB do not: the older goes");
+        assert!(publisher.inner.manifests.get("tools").is_some());
     }
 
     #[test]
