@@ -191,6 +191,15 @@ pub fn xz(data: &[u8]) -> std::io::Result<Vec<u8>> {
     e.finish()
 }
 
+/// Whether a path under `dists/<suite>/` names a file Release lists that a snapshot stores
+/// compressed only (see [`IndexFile::stored`]): `<component>/binary-<arch>/Packages` or
+/// `<component>/Contents-<arch>`.
+#[must_use]
+pub fn packed_only(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == "Packages" || (name.starts_with("Contents-") && !name.contains('.'))
+}
+
 /// `Packages`, `.gz` and `.xz` of a component and architecture, and the pieces they used.
 fn packages_files(
     records: &[&PackageRecord],

@@ -147,23 +147,27 @@ impl DiffIndex {
     }
 }
 
+/// How many items `a` and `b` begin with alike.
+pub(crate) fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// How many items `a` and `b` end with alike, not reaching into the first `prefix` of either.
+pub(crate) fn common_suffix<T: PartialEq>(a: &[T], b: &[T], prefix: usize) -> usize {
+    let room = a.len().min(b.len()).saturating_sub(prefix);
+    a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count()
+}
+
 /// The lengths in bytes of the longest common prefix and suffix of `old` and `new` made of
 /// whole lines, not overlapping. A publish changes a few stanzas of a large sorted file: the
 /// diff then searches only the lines between.
 fn common_lines(old: &[u8], new: &[u8]) -> (usize, usize) {
-    let mut prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let mut prefix = common_prefix(old, new);
     if prefix < old.len().min(new.len()) || old.len() != new.len() {
         // Back to the start of the line the first difference is on.
         prefix = old[..prefix].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     }
-    let room = old.len().min(new.len()) - prefix;
-    let same = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(room)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let same = common_suffix(old, new, prefix);
     // The suffix starts after a newline inside it, so it begins a line in both files.
     let tail = &old[old.len() - same..];
     let suffix = tail.iter().position(|b| *b == b'\n').map_or(0, |i| same - i - 1);

@@ -408,15 +408,9 @@ fn old_side<'a>(
     }
     let index = parent.index.clone()?;
     let before = outlines?.by_index.get(at)?;
-    let same_start = before.iter().zip(outline).take_while(|(a, b)| a.key == b.key).count();
-    let room = before.len().min(outline.len()) - same_start;
-    let same_end = before
-        .iter()
-        .rev()
-        .zip(outline.iter().rev())
-        .take(room)
-        .take_while(|(a, b)| a.key == b.key)
-        .count();
+    // Spans with one key are one text, so they are equal whole.
+    let same_start = crate::pdiff::common_prefix(before, outline);
+    let same_end = crate::pdiff::common_suffix(before, outline, same_start);
     let mut old = String::new();
     for span in &before[same_start..before.len() - same_end] {
         old.push_str(&cache.get(&span.key)?.text().ok()?);
@@ -933,16 +927,16 @@ impl Publisher {
         self.inner.refs.put(&repo.name, Arc::new(all));
     }
 
-    /// The records of `m`, moved out when nothing else holds it (this node's memo gives its
-    /// reference up; the next snapshot's manifest replaces it), else copied: a change then
-    /// never holds two copies of 100,000 records.
-    fn owned_records(&self, repo: &Repository, m: Arc<Manifest>) -> Vec<PackageRecord> {
+    /// `m` itself, moved out when nothing else holds it (this node's memo gives its reference
+    /// up; the next snapshot's manifest, or `m` given back by [`Self::remember_manifest`],
+    /// replaces it), else copied: a change then never holds two copies of 100,000 records.
+    fn owned_manifest(&self, repo: &Repository, m: Arc<Manifest>) -> Manifest {
         if let Some(memo) = self.inner.manifests.take(&repo.name)
             && !Arc::ptr_eq(&memo, &m)
         {
             self.inner.manifests.put(&repo.name, memo);
         }
-        Arc::try_unwrap(m).map_or_else(|m| m.packages.clone(), |m| m.packages)
+        Arc::try_unwrap(m).unwrap_or_else(|m| (*m).clone())
     }
 
     fn remember_manifest(&self, repo: &Repository, m: &Arc<Manifest>) {
@@ -1089,11 +1083,9 @@ impl Publisher {
         // copying: at 100,000 packages what inspection made is some hundred megabytes that the
         // rest of the publish need not hold twice.
         let (fresh, batch) = self.save_file_lists(&repo, &mut candidates).await?;
-        // The plan takes the parent's records (moved out, not copied); what else of the parent
-        // is needed later is kept beside.
-        let parent_info = parent.as_ref().map(|m| m.info.clone());
-        let parent_rest = parent.as_ref().map(|m| (m.sources.clone(), m.index_sha256.clone()));
-        let parent_records = parent.map(|m| self.owned_records(&repo, m)).unwrap_or_default();
+        // The plan takes the parent's records (moved out, not copied).
+        let mut parent = parent.map(|m| self.owned_manifest(&repo, m));
+        let parent_records = parent.as_mut().map(|m| std::mem::take(&mut m.packages)).unwrap_or_default();
         marks.push(format!("lists {}", t.elapsed().as_millis()));
         drop((uploaded, sizes));
         let base = root(&repo);
@@ -1170,30 +1162,27 @@ impl Publisher {
         if changes.is_empty() && refresh {
             changes.push("refreshed".into());
         }
-        let info = if let (true, Some(info), Some((sources, index_sha256))) = (changes.is_empty() && !refresh, &parent_info, parent_rest) {
-            // Nothing new: keep serving the current snapshot (its records back in the memo).
-            passed(gate).await?;
-            self.remember_manifest(
-                &repo,
-                &Arc::new(Manifest {
-                    info: info.clone(),
+        let info = match parent {
+            Some(mut kept) if changes.is_empty() && !refresh => {
+                // Nothing new: keep serving the current snapshot (its records back in the memo).
+                passed(gate).await?;
+                kept.packages = packages;
+                let info = kept.info.clone();
+                self.remember_manifest(&repo, &Arc::new(kept));
+                info
+            }
+            parent => {
+                let next = NextSnapshot {
+                    parent: parent.map(|m| m.info.id),
                     packages,
-                    sources,
-                    index_sha256,
-                }),
-            );
-            info.clone()
-        } else {
-            let next = NextSnapshot {
-                parent: parent_info.map(|i| i.id),
-                packages,
-                sources: staged.sources,
-                changes,
-                fresh,
-                pool,
-                gate: Some(gate),
-            };
-            self.write_snapshot_with(&repo, &signer, next).await?
+                    sources: staged.sources,
+                    changes,
+                    fresh,
+                    pool,
+                    gate: Some(gate),
+                };
+                self.write_snapshot_with(&repo, &signer, next).await?
+            }
         };
         // Only after the switch: a crash before it leaves incoming as it was, and the next publish redoes the work.
         marks.push(format!("snapshot {}", t.elapsed().as_millis()));
@@ -2345,22 +2334,15 @@ impl Publisher {
         };
         let current = self.manifest(repo, &parent).await?;
         let (edit, sources, source_changes) = change(&current.packages, &current.sources).map_err(|e| Error::Invalid(e.join("\n")))?;
-        let (info, index_sha256) = (current.info.clone(), current.index_sha256.clone());
-        let (packages, mut changes) = edit.apply(self.owned_records(repo, current));
+        let mut kept = self.owned_manifest(repo, current);
+        let (packages, mut changes) = edit.apply(std::mem::take(&mut kept.packages));
         changes.extend(source_changes);
         if changes.is_empty() {
-            let unchanged = packages.len();
-            // The records moved out of the memo: it gets them back.
-            self.remember_manifest(
-                repo,
-                &Arc::new(Manifest {
-                    info: info.clone(),
-                    packages,
-                    sources,
-                    index_sha256,
-                }),
-            );
-            return Ok(PublishReport { snapshot: info, unchanged });
+            // The records moved out of the memo: it gets them back (the sources did not change).
+            let (snapshot, unchanged) = (kept.info.clone(), packages.len());
+            kept.packages = packages;
+            self.remember_manifest(repo, &Arc::new(kept));
+            return Ok(PublishReport { snapshot, unchanged });
         }
         let signer = self.keyring(repo).await?;
         let info = self.write_snapshot(repo, &signer, Some(parent), packages, sources, changes).await?;

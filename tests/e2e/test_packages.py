@@ -252,6 +252,7 @@ def test_packages_face_headers_and_page(srv, tmp_path):
     assert listed("main/binary-amd64/Packages") == (hashlib.sha256(pk.content).hexdigest(), str(len(pk.content)))
     assert pk.headers["Content-Type"] == "text/plain; charset=utf-8" and pk.headers["ETag"].endswith('-plain"')
     assert g("dists/stable/main/binary-amd64/Packages", **{"If-None-Match": pk.headers["ETag"]}).status_code == 304
+    assert g("dists/stable/main/binary-amd64/Packages", **{"If-Match": '"other"'}).status_code == 412
     contents = g("dists/stable/main/Contents-amd64")
     assert contents.status_code == 200 and listed("main/Contents-amd64")[0] == hashlib.sha256(contents.content).hexdigest()
     plain_hash = listed("main/binary-amd64/Packages")[0]

@@ -24,14 +24,6 @@ pub struct Packages {
     base_url: String,
 }
 
-/// Whether a snapshot path names an index stored compressed only (see
-/// `rustshare_publisher::index::IndexFile::stored`): `…/binary-<arch>/Packages` or
-/// `…/Contents-<arch>`.
-fn stored_packed(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    key.starts_with("snapshots/") && (name == "Packages" || (name.starts_with("Contents-") && !name.contains('.')))
-}
-
 /// The edge cache's site id for a repository's files: a namespace no real space id can take.
 #[must_use]
 pub fn site_id(repo: &str) -> String {
@@ -163,7 +155,10 @@ impl Packages {
                     parts.headers.remove(::http::header::RANGE);
                 }
                 let mut resp = self.cdn.serve_object(&parts, &self.site(&repo), &key).await;
-                if resp.status() == ::http::StatusCode::NOT_FOUND && stored_packed(&key) {
+                if resp.status() == ::http::StatusCode::NOT_FOUND
+                    && key.starts_with("snapshots/")
+                    && rustshare_publisher::index::packed_only(&key)
+                {
                     return self.unpacked(req, &repo, &key).await;
                 }
                 resp.headers_mut().remove(::http::header::LAST_MODIFIED);
@@ -183,17 +178,22 @@ impl Packages {
     async fn unpacked(&self, req: &::http::request::Parts, repo: &Repository, key: &str) -> Resp {
         match self.publisher.unpacked(repo, &format!("{key}.gz")).await {
             Ok(Some((etag, body))) => {
-                let etag = format!("\"{etag}-plain\"");
-                let matched = req
-                    .headers
-                    .get(::http::header::IF_NONE_MATCH)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-                let (status, body) = if matched {
-                    (::http::StatusCode::NOT_MODIFIED, crate::wire::full_body(bytes::Bytes::new()))
-                } else {
-                    (::http::StatusCode::OK, crate::wire::stream_body(body))
+                let etag = format!("{etag}-plain");
+                let header = |h| req.headers.get(h).and_then(|v: &::http::HeaderValue| v.to_str().ok());
+                // The CDN's precondition rules; these answers carry no date (see above).
+                let validators = cdn::http::Validators {
+                    if_match: header(::http::header::IF_MATCH),
+                    if_none_match: header(::http::header::IF_NONE_MATCH),
+                    ..cdn::http::Validators::default()
                 };
+                let (status, body) = match cdn::http::evaluate(&validators, &etag, std::time::UNIX_EPOCH) {
+                    cdn::http::Precondition::Proceed => (::http::StatusCode::OK, crate::wire::stream_body(body)),
+                    cdn::http::Precondition::NotModified => (::http::StatusCode::NOT_MODIFIED, crate::wire::empty_body()),
+                    cdn::http::Precondition::Failed => {
+                        return cdn::page(::http::StatusCode::PRECONDITION_FAILED, "Precondition Failed");
+                    }
+                };
+                let etag = format!("\"{etag}\"");
                 let mut r = ::http::Response::new(body);
                 *r.status_mut() = status;
                 let h = r.headers_mut();
