@@ -3057,6 +3057,58 @@ mod tests {
     /// by a node that starts cold, which publishes on top of it; a pool file no snapshot names
     /// (a publish killed after linking) is swept by that node's first publish.
     #[tokio::test]
+    async fn a_node_without_the_parents_pieces_diffs_against_its_unpacked_gz() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
+        let f = fixture(store.clone(), rustshare_control::clock::system(), serde_json::json!({})).await;
+        let (op, repo) = (&f.op, &f.repo);
+        upload(&*store, &f, "aa.deb", deb("aa", "1.0", b"one")).await;
+        f.publisher.publish(op, "tools", false).await.expect("publish");
+        upload(&*store, &f, "bb.deb", deb("bb", "1.0", b"two")).await;
+        f.publisher.publish(op, "tools", false).await.expect("publish");
+        let dir_of = |id: &str| format!("{}snapshots/{id}/dists/stable/main/binary-amd64/", root(repo));
+        let parent = f.publisher.current(repo).await.expect("current").expect("snapshot");
+        assert!(
+            store.head(&format!("{}Packages", dir_of(&parent))).await.is_err(),
+            "stored compressed only"
+        );
+        // Another node, which never saw the parent's pieces, publishes the next change.
+        let cold = Publisher::new(store.clone(), f.control.clone());
+        upload(&*store, &f, "cc.deb", deb("cc", "1.0", b"three")).await;
+        cold.publish(op, "tools", false).await.expect("publish on a cold node");
+        let now = cold.current(repo).await.expect("current").expect("snapshot");
+        let (_, index) = store
+            .get_bytes(&format!("{}Packages.diff/Index", dir_of(&now)), 1 << 20)
+            .await
+            .expect("index");
+        let index = crate::pdiff::DiffIndex::parse(&String::from_utf8_lossy(&index)).expect("parses");
+        assert_eq!(index.patches.len(), 2, "the history goes on across nodes");
+        let (_, gz) = store
+            .get_bytes(&format!("{}Packages.gz", dir_of(&parent)), 1 << 20)
+            .await
+            .expect("parent");
+        let mut old = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut old).expect("gunzip");
+        let (_, gz) = store
+            .get_bytes(&format!("{}Packages.gz", dir_of(&now)), 1 << 20)
+            .await
+            .expect("new");
+        let mut new = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut new).expect("gunzip");
+        let last = index.patches.last().expect("patch");
+        let (_, patch) = store
+            .get_bytes(&format!("{}Packages.diff/{}.gz", dir_of(&now), last.name), 1 << 20)
+            .await
+            .expect("patch");
+        let mut script = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&patch[..]), &mut script).expect("gunzip");
+        assert!(
+            crate::pdiff::tests::apply(&old, &script) == new,
+            "the patch turns the parent's file into the new one"
+        );
+    }
+
+    #[tokio::test]
     async fn inline_manifests_are_read_and_a_cold_node_sweeps_orphans() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(FsStore::open(dir.path()).await.expect("store"));
