@@ -242,6 +242,11 @@ try {
   await page.locator("#audit-filter").getByLabel("Operation").fill("PutObject");
   await page.getByRole("button", { name: "Filter" }).click();
   await page.locator("#audit tbody tr", { hasText: "releases/hello.txt" }).first().waitFor();
+  // The unfiltered page holds such a row too: wait until the filtered one replaced it.
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll("#audit tbody tr td:nth-child(4)")];
+    return cells.length > 0 && cells.every((c) => c.textContent.trim() === "PutObject");
+  }, null, { timeout: 10000 }).catch(() => {});
   const ops = await page.locator("#audit tbody tr td:nth-child(4)").allInnerTexts();
   assert.ok(ops.length > 0 && ops.every((o) => o === "PutObject"), `only PutObject rows: ${ops}`);
   assert.ok(!(await page.content()).includes(sk), "no secret in the audit page");
